@@ -1,0 +1,86 @@
+package abi
+
+// Names of the marker, the import module and the exports of ABI version 1.
+const (
+	Marker       = "sesame_abi_v1"
+	ImportModule = "sesame_v1"
+	Version      = 1
+
+	ExportManifest    = "sesame_manifest"
+	ExportInit        = "sesame_init"
+	ExportGet         = "sesame_get"
+	ExportStat        = "sesame_stat"
+	ExportSet         = "sesame_set"
+	ExportRemove      = "sesame_remove"
+	ExportList        = "sesame_list"
+	ExportSetMetadata = "sesame_set_metadata"
+	ExportUnlock      = "sesame_unlock"
+	ExportLock        = "sesame_lock"
+	ExportSetPassword = "sesame_set_password"
+	ExportTest        = "sesame_test"
+)
+
+// Host functions in the ImportModule.
+const (
+	ImportInput    = "input"
+	ImportOutput   = "output"
+	ImportError    = "error"
+	ImportLog      = "log"
+	ImportKVGet    = "kv_get"
+	ImportKVSet    = "kv_set"
+	ImportKVDelete = "kv_delete"
+	ImportKVList   = "kv_list"
+)
+
+// Op names an operation a vault may support. The string is the one used in
+// the manifest's "operations" list.
+type Op string
+
+// The operations of ABI version 1 and the exports that carry them.
+const (
+	OpGet         Op = "get"
+	OpStat        Op = "stat"
+	OpSet         Op = "set"
+	OpRemove      Op = "remove"
+	OpList        Op = "list"
+	OpSetMetadata Op = "set_metadata"
+	OpUnlock      Op = "unlock"
+	OpLock        Op = "lock"
+	OpSetPassword Op = "set_password"
+	OpTest        Op = "test"
+)
+
+// Ops lists every operation, in a stable order.
+var Ops = []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest}
+
+// Export returns the name of the guest export that implements op.
+func (op Op) Export() string { return "sesame_" + string(op) }
+
+// Grants an extension may ask for in its manifest.
+const (
+	GrantStorage   = "storage"
+	GrantDirectory = "directory"
+	GrantEnv       = "env"
+)
+
+// Limits of ABI version 1 (SPEC.md §8).
+const (
+	MaxNameBytes      = 256
+	MaxValueBytes     = 1 << 20
+	MaxMetadataBytes  = 16 << 10
+	MaxMetadataKeys   = 64
+	MaxMetaKeyBytes   = 256
+	MaxMetaStringLen  = 4 << 10
+	MaxHashtableKeys  = 64
+	MaxMessageBytes   = 4 << 10
+	MaxLogLineBytes   = 8 << 10
+	MaxLogLines       = 100
+	MaxCallBytes      = 16 << 20
+	MaxManifestBytes  = 16 << 10
+	MaxStorageKey     = 1 << 10
+	MaxStorageValue   = 2 << 20
+	StorageListPage   = 256
+	DefaultMemory     = 64 << 20
+	DefaultInstances  = 4
+	DefaultTimeoutSec = 5
+)

@@ -1,0 +1,23 @@
+// Package sandbox runs vault extensions compiled to WebAssembly, under the
+// sesame ABI v1 (abi/SPEC.md). It is the only package of sesame that imports
+// wazero.
+//
+// A Host owns the wazero runtimes (one per memory limit, as wazero sets that
+// limit per runtime) and a compilation cache shared by all of them, on disk
+// when a cache folder is given, so that a second process does not compile
+// again. Load validates a module against the ABI before it ever runs: pin,
+// marker, memory, imports, export signatures. The returned Module keeps a
+// bounded pool of instances; each Call takes one instance, runs one export
+// under a deadline, and copies the output out. An instance that traps, exits
+// or times out is discarded and the next call gets a fresh one.
+//
+// Guests get nothing they were not granted: no filesystem, environment or
+// arguments by default; the real clocks and the operating system's random
+// source (wazero's defaults are a fake clock and a deterministic source);
+// sleeps capped at 10 ms a call so that a deadline can interrupt them; stdout
+// discarded and stderr kept as a bounded tail for error reports.
+//
+// Host functions never trust the guest: every pointer and length is checked
+// against memory and limits before use, and bad input is answered with a
+// status, never a trap or a panic.
+package sandbox

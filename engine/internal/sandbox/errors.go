@@ -1,0 +1,37 @@
+package sandbox
+
+import (
+	"strconv"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Error reports a failed call or load. It wraps its Status, so that
+// errors.Is(err, abi.NotFound) works.
+type Error struct {
+	Export  string     // the guest export called, or "" for load errors
+	Status  abi.Status // never abi.OK
+	Message string     // the guest's message or the host's diagnosis; never a secret
+	// Stderr is the tail of the guest's stderr when it trapped or exited. It is
+	// for operators who debug an extension and is left out of Error(): a
+	// guest's panic text may quote anything, secrets included.
+	Stderr string
+	trap   bool // the instance was discarded
+}
+
+func (e *Error) Error() string {
+	s := e.Status.String()
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Unwrap returns the status.
+func (e *Error) Unwrap() error { return e.Status }
+
+func errorf(s abi.Status, export, msg string) *Error {
+	return &Error{Export: export, Status: s, Message: msg}
+}
+
+func quote(s string) string { return strconv.Quote(s) }

@@ -1,0 +1,125 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/assemblyscript"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Config configures a Host.
+type Config struct {
+	// CacheDir keeps compiled modules on disk, so that other processes reuse
+	// them. Empty means an in-memory cache for this Host only.
+	CacheDir string
+	// Logger receives the extensions' log lines, tagged with the vault name.
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+// Host runs extensions. It is safe for concurrent use.
+type Host struct {
+	cache  wazero.CompilationCache
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	runtimes map[uint32]*runtime // by memory limit in pages
+	closed   bool
+}
+
+// runtime is one wazero runtime with the host modules instantiated in it.
+type runtime struct {
+	rt      wazero.Runtime
+	imports map[string]map[string]api.FunctionDefinition // module → function → definition
+}
+
+// NewHost creates a Host.
+func NewHost(cfg Config) (*Host, error) {
+	h := &Host{logger: cfg.Logger, runtimes: map[uint32]*runtime{}}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		h.cache = c
+	} else {
+		h.cache = wazero.NewCompilationCache()
+	}
+	return h, nil
+}
+
+// runtimeFor returns the runtime whose memory limit is pages, creating it.
+func (h *Host) runtimeFor(ctx context.Context, pages uint32) (*runtime, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, errors.New("sandbox: host is closed")
+	}
+	if r, ok := h.runtimes[pages]; ok {
+		return r, nil
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(h.cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(true)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}
+	b := rt.NewHostModuleBuilder("env")
+	assemblyscript.NewFunctionExporter().WithAbortMessageDisabled().ExportFunctions(b)
+	steps := []func() error{
+		func() error { _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); return err },
+		func() error { _, err := instantiateImports(ctx, rt); return err },
+		func() error { _, err := b.Instantiate(ctx); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			rt.Close(ctx)
+			return nil, fmt.Errorf("sandbox: host modules: %w", err)
+		}
+	}
+	for _, name := range []string{wasi_snapshot_preview1.ModuleName, abi.ImportModule, "env"} {
+		r.imports[name] = rt.Module(name).ExportedFunctionDefinitions()
+	}
+	h.runtimes[pages] = r
+	return r, nil
+}
+
+// Close closes every runtime, and with them every module and instance.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	var errs []error
+	for _, r := range h.runtimes {
+		errs = append(errs, r.rt.Close(ctx))
+	}
+	h.runtimes = nil
+	errs = append(errs, h.cache.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// allowedImport reports whether a guest may import module.name.
+func (r *runtime) allowedImport(module, name string) bool {
+	switch module {
+	case abi.ImportModule, "wasi_snapshot_preview1":
+	case "env":
+		if name != "abort" && name != "trace" && name != "seed" {
+			return false
+		}
+	default:
+		return false
+	}
+	_, ok := r.imports[module][name]
+	return ok
+}

@@ -1,0 +1,274 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Storage is the host storage area of one vault (grant "storage"). Errors
+// wrap an abi.Status (NotFound, TooLarge, …); any other error is reported to
+// the guest as Unavailable.
+type Storage interface {
+	Get(ctx context.Context, key []byte) ([]byte, error)
+	Set(ctx context.Context, key, value []byte) error
+	Delete(ctx context.Context, key []byte) error
+	List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error)
+}
+
+// call is the state of one export call, reached by host functions through the
+// context that wazero hands them.
+type call struct {
+	vault   string
+	args    [][]byte
+	output  []byte
+	message string
+	storage Storage
+	logger  *slog.Logger
+	logs    int // lines logged in this call
+	dropped int // lines dropped past the limit
+}
+
+type callKey struct{}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+// instantiateImports defines the sesame_v1 host module in rt.
+func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, error) {
+	b := rt.NewHostModuleBuilder(abi.ImportModule)
+	def := func(name string, fn api.GoModuleFunc, params []api.ValueType, result api.ValueType) {
+		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, []api.ValueType{result}).Export(name)
+	}
+	def(abi.ImportInput, hostInput, []api.ValueType{i32, i32, i32}, i32)
+	def(abi.ImportOutput, hostOutput, []api.ValueType{i32, i32}, i32)
+	def(abi.ImportError, hostError, []api.ValueType{i32, i32}, i32)
+	def(abi.ImportLog, hostLog, []api.ValueType{i32, i32, i32}, i32)
+	def(abi.ImportKVGet, hostKVGet, []api.ValueType{i32, i32, i32, i32}, i64)
+	def(abi.ImportKVSet, hostKVSet, []api.ValueType{i32, i32, i32, i32}, i32)
+	def(abi.ImportKVDelete, hostKVDelete, []api.ValueType{i32, i32}, i32)
+	def(abi.ImportKVList, hostKVList, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
+	return b.Instantiate(ctx)
+}
+
+func status(s abi.Status) uint64 { return uint64(s) }
+
+// neg32 and neg64 encode -(status) as the i32 / i64 results of SPEC.md §5.
+func neg32(s abi.Status) uint64 { return api.EncodeI32(-int32(s)) }
+func neg64(s abi.Status) uint64 { return api.EncodeI64(-int64(s)) }
+
+// read copies [ptr, ptr+n) out of guest memory, or reports false when the
+// range is outside memory or longer than max.
+func read(mod api.Module, ptr, n uint32, max int) ([]byte, abi.Status) {
+	if uint64(n) > uint64(max) {
+		return nil, abi.TooLarge
+	}
+	view, ok := mod.Memory().Read(ptr, n)
+	if !ok {
+		return nil, abi.InvalidArgument
+	}
+	return append([]byte(nil), view...), abi.OK
+}
+
+// fits reports whether [ptr, ptr+n) lies inside guest memory.
+func fits(mod api.Module, ptr, n uint32) bool {
+	return uint64(ptr)+uint64(n) <= uint64(mod.Memory().Size())
+}
+
+// storageStatus maps a storage error to the status a guest sees.
+func storageStatus(err error) abi.Status {
+	var s abi.Status
+	if errors.As(err, &s) && s != abi.OK {
+		return s.Normalize()
+	}
+	return abi.Unavailable
+}
+
+func hostInput(ctx context.Context, mod api.Module, stack []uint64) {
+	idx, dst, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	c := callFrom(ctx)
+	if c == nil || uint64(idx) >= uint64(len(c.args)) {
+		stack[0] = neg32(abi.NotFound)
+		return
+	}
+	if !fits(mod, dst, capacity) {
+		stack[0] = neg32(abi.InvalidArgument)
+		return
+	}
+	arg := c.args[idx]
+	if len(arg) <= int(capacity) && len(arg) > 0 {
+		mod.Memory().Write(dst, arg)
+	}
+	stack[0] = api.EncodeI32(int32(len(arg)))
+}
+
+func hostOutput(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	if c == nil {
+		stack[0] = status(abi.InvalidArgument)
+		return
+	}
+	b, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxCallBytes)
+	if s == abi.OK {
+		c.output = b
+	}
+	stack[0] = status(s)
+}
+
+func hostError(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	if c == nil || !fits(mod, ptr, n) {
+		stack[0] = status(abi.InvalidArgument)
+		return
+	}
+	b, _ := read(mod, ptr, min(n, abi.MaxMessageBytes), abi.MaxMessageBytes)
+	c.message = strings.ToValidUTF8(string(b), "\uFFFD")
+	stack[0] = status(abi.OK)
+}
+
+var logLevels = [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
+
+func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	level, ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	if c == nil || !fits(mod, ptr, n) || level >= uint32(len(logLevels)) {
+		stack[0] = status(abi.InvalidArgument)
+		return
+	}
+	if c.logs >= abi.MaxLogLines {
+		c.dropped++
+		stack[0] = status(abi.OK)
+		return
+	}
+	c.logs++
+	b, _ := read(mod, ptr, min(n, abi.MaxLogLineBytes), abi.MaxLogLineBytes)
+	c.logger.Log(ctx, logLevels[level], strings.ToValidUTF8(string(b), "\uFFFD"), "vault", c.vault)
+	stack[0] = status(abi.OK)
+}
+
+// storageCall returns the call and its storage, or the status to answer.
+func storageCall(ctx context.Context) (*call, abi.Status) {
+	c := callFrom(ctx)
+	switch {
+	case c == nil:
+		return nil, abi.InvalidArgument
+	case c.storage == nil:
+		return nil, abi.PermissionDenied
+	}
+	return c, abi.OK
+}
+
+func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
+	c, s := storageCall(ctx)
+	if s != abi.OK {
+		stack[0] = neg64(s)
+		return
+	}
+	key, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
+	dst, capacity := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	if s == abi.OK && !fits(mod, dst, capacity) {
+		s = abi.InvalidArgument
+	}
+	if s != abi.OK {
+		stack[0] = neg64(s)
+		return
+	}
+	v, err := c.storage.Get(ctx, key)
+	if err != nil {
+		stack[0] = neg64(storageStatus(err))
+		return
+	}
+	if len(v) <= int(capacity) && len(v) > 0 {
+		mod.Memory().Write(dst, v)
+	}
+	stack[0] = api.EncodeI64(int64(len(v)))
+}
+
+func hostKVSet(ctx context.Context, mod api.Module, stack []uint64) {
+	c, s := storageCall(ctx)
+	if s != abi.OK {
+		stack[0] = status(s)
+		return
+	}
+	key, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
+	if s != abi.OK {
+		stack[0] = status(s)
+		return
+	}
+	value, s := read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), abi.MaxStorageValue)
+	if s != abi.OK {
+		stack[0] = status(s)
+		return
+	}
+	if err := c.storage.Set(ctx, key, value); err != nil {
+		stack[0] = status(storageStatus(err))
+		return
+	}
+	stack[0] = status(abi.OK)
+}
+
+func hostKVDelete(ctx context.Context, mod api.Module, stack []uint64) {
+	c, s := storageCall(ctx)
+	if s != abi.OK {
+		stack[0] = status(s)
+		return
+	}
+	key, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
+	if s != abi.OK {
+		stack[0] = status(s)
+		return
+	}
+	if err := c.storage.Delete(ctx, key); err != nil {
+		stack[0] = status(storageStatus(err))
+		return
+	}
+	stack[0] = status(abi.OK)
+}
+
+func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
+	c, s := storageCall(ctx)
+	if s != abi.OK {
+		stack[0] = neg64(s)
+		return
+	}
+	prefix, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
+	var after []byte
+	if s == abi.OK {
+		after, s = read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), abi.MaxStorageKey)
+	}
+	dst, capacity := api.DecodeU32(stack[4]), api.DecodeU32(stack[5])
+	if s == abi.OK && !fits(mod, dst, capacity) {
+		s = abi.InvalidArgument
+	}
+	if s != abi.OK {
+		stack[0] = neg64(s)
+		return
+	}
+	if len(after) == 0 {
+		after = nil
+	}
+	keys, err := c.storage.List(ctx, prefix, after, abi.StorageListPage)
+	if err != nil {
+		stack[0] = neg64(storageStatus(err))
+		return
+	}
+	out := abi.AppendKeyList(nil, keys)
+	if len(out) <= int(capacity) {
+		mod.Memory().Write(dst, out)
+	}
+	stack[0] = api.EncodeI64(int64(len(out)))
+}

@@ -1,0 +1,163 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// maxCallsPerInstance bounds how long one instance lives, so that a slow leak
+// in a guest cannot accumulate.
+const maxCallsPerInstance = 10_000
+
+// stderrTail is how much of a guest's stderr is kept for error reports.
+const stderrTail = 4 << 10
+
+// instance is one instantiated module. It serves one call at a time.
+type instance struct {
+	mod    api.Module
+	fns    map[string]api.Function
+	stderr *tail
+	calls  int
+	stack  []uint64
+}
+
+// newInstance instantiates the module and runs sesame_init on it.
+func (m *Module) newInstance(ctx context.Context) (*instance, error) {
+	r, err := m.host.runtimeFor(ctx, uint32(min(m.spec.Memory/65536, 65536)))
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{fns: map[string]api.Function{}, stderr: &tail{}, stack: make([]uint64, 3)}
+	mod, err := r.rt.InstantiateModule(ctx, m.compiled, m.config.WithStderr(in.stderr))
+	if err != nil {
+		return nil, m.failure("_initialize", ctx, err, in.stderr)
+	}
+	in.mod = mod
+	for name := range exportTypes {
+		if fn := mod.ExportedFunction(name); fn != nil {
+			in.fns[name] = fn
+		}
+	}
+	if m.hasInit {
+		if _, err := m.invoke(ctx, in, abi.ExportInit, [][]byte{[]byte(m.spec.Vault), m.params}); err != nil {
+			in.close(ctx)
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+func (in *instance) close(ctx context.Context) {
+	if in.mod != nil {
+		in.mod.Close(ctx)
+	}
+}
+
+// call runs one export on a pooled instance, under the module's deadline.
+func (m *Module) call(ctx context.Context, export string, args [][]byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	in, err := m.pool.get(ctx, m.newInstance)
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			return nil, se
+		}
+		return nil, m.failure(export, ctx, err, nil)
+	}
+	out, err := m.invoke(ctx, in, export, args)
+	var se *Error
+	healthy := err == nil || (errors.As(err, &se) && !se.trap)
+	healthy = healthy && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
+	m.pool.put(ctx, in, healthy)
+	return out, err
+}
+
+// invoke calls export on in. A status error leaves the instance usable; any
+// other failure (trap, exit, deadline) is marked as a trap.
+func (m *Module) invoke(ctx context.Context, in *instance, export string, args [][]byte) ([]byte, error) {
+	fn := in.fns[export]
+	if fn == nil {
+		return nil, errorf(abi.Unsupported, export, "the extension does not export "+export)
+	}
+	c := &call{vault: m.spec.Vault, args: args, storage: m.spec.Storage, logger: m.host.logger}
+	stack := in.stack[:max(len(args), 1)]
+	for i, a := range args {
+		stack[i] = uint64(len(a))
+	}
+	in.calls++
+	if err := fn.CallWithStack(context.WithValue(ctx, callKey{}, c), stack); err != nil {
+		return nil, m.failure(export, ctx, err, in.stderr)
+	}
+	if c.dropped > 0 {
+		m.host.logger.Warn(fmt.Sprintf("extension log lines dropped past the limit of %d a call", abi.MaxLogLines), "vault", m.spec.Vault, "dropped", c.dropped)
+	}
+	if fn.Definition().ResultTypes() == nil || len(fn.Definition().ResultTypes()) == 0 {
+		return c.output, nil
+	}
+	if s := abi.Status(uint32(stack[0])).Normalize(); s != abi.OK {
+		msg := c.message
+		if msg == "" {
+			msg = "the extension returned " + s.String()
+		}
+		return nil, &Error{Export: export, Status: s, Message: msg}
+	}
+	return c.output, nil
+}
+
+// failure turns a failed wazero call into an Error marked as a trap.
+func (m *Module) failure(export string, ctx context.Context, err error, stderr *tail) *Error {
+	e := &Error{Export: export, Status: abi.Internal, trap: true}
+	var exit *sys.ExitError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		e.Status = abi.DeadlineExceeded
+		e.Message = fmt.Sprintf("%s did not finish within %s", export, m.timeout)
+	case ctx.Err() != nil:
+		e.Status = abi.Unavailable
+		e.Message = export + " was canceled"
+	case errors.As(err, &exit):
+		e.Message = fmt.Sprintf("extension exited with code %d in %s", exit.ExitCode(), export)
+	default:
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		e.Message = "extension trapped in " + export + ": " + first
+	}
+	if stderr != nil {
+		e.Stderr = stderr.String()
+	}
+	return e
+}
+
+// tail keeps the last stderrTail bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	if len(p) > stderrTail {
+		p = p[len(p)-stderrTail:]
+	}
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - stderrTail; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return n, nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.ToValidUTF8(string(t.buf), "\uFFFD")
+}

@@ -1,0 +1,282 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Spec says what to load and what it is granted.
+type Spec struct {
+	Vault     string            // the vault's registered name, for messages and logs
+	Wasm      []byte            // the module's bytes
+	SHA256    string            // optional pin, lowercase hex
+	Params    map[string]string // handed to sesame_init
+	Memory    uint64            // bytes of linear memory per instance; 0 = abi.DefaultMemory
+	Timeout   time.Duration     // deadline per call; 0 = abi.DefaultTimeoutSec
+	Instances int               // pool size; 0 = abi.DefaultInstances
+	Storage   Storage           // nil: storage not granted
+	Dir       string            // host folder mounted at /data; "" = none
+	ReadOnly  bool              // mount Dir read-only
+	Env       map[string]string // environment visible to the guest
+}
+
+// Module is a loaded extension: a compiled module, its manifest and a pool
+// of instances. It is safe for concurrent use.
+type Module struct {
+	spec     Spec
+	host     *Host
+	compiled wazero.CompiledModule
+	config   wazero.ModuleConfig
+	manifest abi.Manifest
+	ops      map[abi.Op]bool
+	hasInit  bool
+	pool     *pool
+	timeout  time.Duration
+	params   []byte
+	recycle  uint32 // memory size in bytes past which an instance is recycled
+}
+
+// exportTypes are the signatures of the exports of SPEC.md §4.
+var exportTypes = map[string]struct{ params, results int }{
+	abi.Marker:            {0, 0},
+	abi.ExportManifest:    {0, 1},
+	abi.ExportInit:        {2, 1},
+	abi.ExportGet:         {1, 1},
+	abi.ExportStat:        {1, 1},
+	abi.ExportSet:         {3, 1},
+	abi.ExportRemove:      {1, 1},
+	abi.ExportList:        {1, 1},
+	abi.ExportSetMetadata: {2, 1},
+	abi.ExportUnlock:      {1, 1},
+	abi.ExportLock:        {0, 1},
+	abi.ExportSetPassword: {2, 1},
+	abi.ExportTest:        {0, 1},
+}
+
+var extensionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Load checks, compiles and starts an extension, and reads its manifest.
+func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
+	if spec.SHA256 != "" {
+		sum := sha256.Sum256(spec.Wasm)
+		if got := hex.EncodeToString(sum[:]); got != strings.ToLower(spec.SHA256) {
+			return nil, errorf(abi.PermissionDenied, "", "module sha256 "+got+" does not match the pin "+spec.SHA256)
+		}
+	}
+	if spec.Memory == 0 {
+		spec.Memory = abi.DefaultMemory
+	}
+	if spec.Timeout <= 0 {
+		spec.Timeout = abi.DefaultTimeoutSec * time.Second
+	}
+	if spec.Instances <= 0 {
+		spec.Instances = abi.DefaultInstances
+	}
+	pages := uint32(min(spec.Memory/65536, 65536))
+	r, err := h.runtimeFor(ctx, pages)
+	if err != nil {
+		return nil, err
+	}
+	compiled, err := r.rt.CompileModule(ctx, spec.Wasm)
+	if err != nil {
+		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
+	}
+	m := &Module{spec: spec, host: h, compiled: compiled, timeout: spec.Timeout, ops: map[abi.Op]bool{}}
+	if err := m.validate(r); err != nil {
+		compiled.Close(ctx)
+		return nil, err
+	}
+	if m.params, err = abi.AppendParams(nil, spec.Params); err != nil {
+		compiled.Close(ctx)
+		return nil, errorf(abi.InvalidArgument, "", "vault parameters: "+err.Error())
+	}
+	m.recycle = uint32(min(spec.Memory/2, 32<<20))
+	m.config = m.moduleConfig()
+	m.pool = newPool(spec.Instances)
+	if err := m.readManifest(ctx); err != nil {
+		m.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+// validate checks the compiled module against SPEC.md §2 and §4 and names
+// everything that is wrong.
+func (m *Module) validate(r *runtime) error {
+	var problems []string
+	exports := m.compiled.ExportedFunctions()
+	for _, name := range []string{abi.Marker, abi.ExportManifest} {
+		if _, ok := exports[name]; !ok {
+			problems = append(problems, "missing export "+name)
+		}
+	}
+	if _, ok := m.compiled.ExportedMemories()["memory"]; !ok {
+		problems = append(problems, `missing memory export "memory"`)
+	}
+	for name, want := range exportTypes {
+		def, ok := exports[name]
+		if !ok {
+			continue
+		}
+		p, res := def.ParamTypes(), def.ResultTypes()
+		if len(p) != want.params || len(res) != want.results || !allI32(p) || !allI32(res) {
+			problems = append(problems, "export "+name+" has the wrong signature")
+		}
+	}
+	for _, def := range m.compiled.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		if !r.allowedImport(mod, name) {
+			problems = append(problems, "imports unknown function "+mod+"."+name)
+		}
+	}
+	if len(m.compiled.ImportedMemories()) > 0 {
+		problems = append(problems, "imports a memory")
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return errorf(abi.InvalidArgument, "", "module does not follow sesame ABI v1: "+strings.Join(problems, "; "))
+	}
+	for _, op := range abi.Ops {
+		if _, ok := exports[op.Export()]; ok {
+			m.ops[op] = true
+		}
+	}
+	_, m.hasInit = exports[abi.ExportInit]
+	return nil
+}
+
+func allI32(ts []api.ValueType) bool {
+	for _, t := range ts {
+		if t != api.ValueTypeI32 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxSleep caps one guest sleep so that a deadline can interrupt it.
+const maxSleep = 10 * time.Millisecond
+
+func (m *Module) moduleConfig() wazero.ModuleConfig {
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions("_initialize").
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }).
+		WithStdout(io.Discard).
+		WithStdin(bytes.NewReader(nil))
+	keys := make([]string, 0, len(m.spec.Env))
+	for k := range m.spec.Env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		cfg = cfg.WithEnv(k, m.spec.Env[k])
+	}
+	if m.spec.Dir != "" {
+		fs := wazero.NewFSConfig()
+		if m.spec.ReadOnly {
+			fs = fs.WithReadOnlyDirMount(m.spec.Dir, "/data")
+		} else {
+			fs = fs.WithDirMount(m.spec.Dir, "/data")
+		}
+		cfg = cfg.WithFSConfig(fs)
+	}
+	return cfg
+}
+
+// readManifest calls sesame_manifest once and checks the result.
+func (m *Module) readManifest(ctx context.Context) error {
+	out, err := m.call(ctx, abi.ExportManifest, nil)
+	if err != nil {
+		return err
+	}
+	if len(out) > abi.MaxManifestBytes {
+		return errorf(abi.TooLarge, abi.ExportManifest, "manifest larger than 16 KiB")
+	}
+	var mf abi.Manifest
+	if err := json.Unmarshal(out, &mf); err != nil {
+		return errorf(abi.InvalidArgument, abi.ExportManifest, "manifest is not valid JSON: "+err.Error())
+	}
+	var problems []string
+	if mf.ABI != abi.Version {
+		problems = append(problems, fmt.Sprintf("abi is %d, want %d", mf.ABI, abi.Version))
+	}
+	if !extensionName.MatchString(mf.Name) {
+		problems = append(problems, "name "+quote(mf.Name)+" is not of the form [a-z0-9][a-z0-9-]*")
+	}
+	if mf.Version == "" {
+		problems = append(problems, "version is empty")
+	}
+	for _, g := range mf.Grants {
+		if !m.granted(g) {
+			problems = append(problems, "needs grant "+quote(g)+", which vaults.toml does not give")
+		}
+	}
+	if len(problems) > 0 {
+		return errorf(abi.InvalidArgument, abi.ExportManifest, "manifest: "+strings.Join(problems, "; "))
+	}
+	if mf.Operations != nil {
+		listed := map[abi.Op]bool{}
+		for _, op := range mf.Operations {
+			listed[op] = true
+		}
+		for op := range m.ops {
+			m.ops[op] = listed[op]
+		}
+	}
+	m.manifest = mf
+	return nil
+}
+
+func (m *Module) granted(g string) bool {
+	switch g {
+	case abi.GrantStorage:
+		return m.spec.Storage != nil
+	case abi.GrantDirectory:
+		return m.spec.Dir != ""
+	case abi.GrantEnv:
+		return len(m.spec.Env) > 0
+	}
+	return false
+}
+
+// Manifest returns what the extension declared.
+func (m *Module) Manifest() abi.Manifest { return m.manifest }
+
+// Supports reports whether the extension implements op.
+func (m *Module) Supports(op abi.Op) bool { return m.ops[op] }
+
+// Call runs the export of op with args and returns its output.
+func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
+	if !m.ops[op] {
+		return nil, errorf(abi.Unsupported, op.Export(), "the extension does not implement "+string(op))
+	}
+	return m.call(ctx, op.Export(), args, false)
+}
+
+// Close discards every instance and the compiled module.
+func (m *Module) Close(ctx context.Context) error {
+	if m.pool != nil {
+		m.pool.close(ctx)
+	}
+	return m.compiled.Close(ctx)
+}

@@ -1,0 +1,135 @@
+package storage
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// The process-level lock.
+//
+// flock(2) locks belong to an open file description, not to a process, so
+// two goroutines of one process that each open the database conflict
+// exactly as two processes do. That is safe (each operation takes one lock
+// and releases it before taking another, so nothing can deadlock) but slow:
+// the loser can only poll. Every Store of a process on the same path
+// therefore shares one pathLock, a reader/writer lock that hands over at
+// once, and the file lock is only ever contended between processes.
+
+// registry maps an absolute database path to the lock its Stores share.
+var registry = struct {
+	sync.Mutex
+	locks map[string]*pathLock
+}{locks: make(map[string]*pathLock)}
+
+type pathLock struct {
+	refs int // Stores holding this lock; guarded by registry
+	rwLock
+}
+
+// acquirePathLock returns the lock shared by the Stores on path, counting a
+// reference that releasePathLock gives back.
+func acquirePathLock(path string) *pathLock {
+	registry.Lock()
+	defer registry.Unlock()
+	l := registry.locks[path]
+	if l == nil {
+		l = &pathLock{}
+		l.changed = make(chan struct{})
+		registry.locks[path] = l
+	}
+	l.refs++
+	return l
+}
+
+func releasePathLock(path string) {
+	registry.Lock()
+	defer registry.Unlock()
+	l := registry.locks[path]
+	if l == nil {
+		return
+	}
+	if l.refs--; l.refs == 0 {
+		delete(registry.locks, path)
+	}
+}
+
+// rwLock is a reader/writer lock whose waiters give up when a context ends
+// or a deadline passes. A waiting writer holds back new readers, so a
+// stream of readers cannot starve it.
+type rwLock struct {
+	mu             sync.Mutex
+	readers        int
+	writer         bool
+	waitingWriters int
+	changed        chan struct{} // closed, then replaced, on every release
+}
+
+// lock takes the lock shared (write false) or exclusive (write true). It
+// returns errWaitTimeout after deadline, or ctx.Err().
+func (l *rwLock) lock(ctx context.Context, write bool, deadline time.Time) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	l.mu.Lock()
+	if write {
+		l.waitingWriters++
+	}
+	for {
+		if write && !l.writer && l.readers == 0 {
+			l.waitingWriters--
+			l.writer = true
+			l.mu.Unlock()
+			return nil
+		}
+		if !write && !l.writer && l.waitingWriters == 0 {
+			l.readers++
+			l.mu.Unlock()
+			return nil
+		}
+		changed := l.changed
+		l.mu.Unlock()
+
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		var err error
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-timer.C:
+			err = errWaitTimeout
+		}
+		l.mu.Lock()
+		if err != nil {
+			if write {
+				l.waitingWriters--
+				l.broadcast() // readers held back by this writer may go
+			}
+			l.mu.Unlock()
+			return err
+		}
+	}
+}
+
+// unlock releases what lock(write) took.
+func (l *rwLock) unlock(write bool) {
+	l.mu.Lock()
+	if write {
+		l.writer = false
+	} else {
+		l.readers--
+	}
+	l.broadcast()
+	l.mu.Unlock()
+}
+
+// broadcast wakes every waiter; l.mu must be held.
+func (l *rwLock) broadcast() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}

@@ -1,0 +1,254 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store is the key-value storage area of one vault: one bbolt database
+// file. A Store is safe for use by many goroutines, and any number of
+// Stores, in this process or others, may use the same file at once.
+type Store struct {
+	path string
+	opts Options
+	lock *pathLock
+
+	mu     sync.Mutex
+	closed bool
+	ops    sync.WaitGroup // operations in flight, awaited by Close
+}
+
+// Open prepares the store kept in the database file at path. It creates
+// the missing parent folders with mode 0700 and, if the file does not
+// exist, creates it with mode 0600 and initialises it, durably. It does not
+// keep the file open or locked: every operation opens it for the time of
+// one transaction.
+//
+// Open fails with ErrInvalid for an empty path or out-of-range options,
+// and with ErrUnavailable if the folder or the file cannot be created or
+// the file is not a regular file.
+func Open(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, &Error{Op: "open", Path: path, Err: fmt.Errorf("%w: empty path", ErrInvalid)}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+	}
+	s := &Store{path: abs}
+	if s.opts, err = opts.withDefaults(); err != nil {
+		return nil, &Error{Op: "open", Path: abs, Err: err}
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, s.fail(context.Background(), "open", err)
+	}
+	s.lock = acquirePathLock(abs)
+	if err := s.create(); err != nil {
+		releasePathLock(abs)
+		return nil, err
+	}
+	return s, nil
+}
+
+// create makes sure the database file exists and is initialised.
+func (s *Store) create() error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return &Error{Op: "open", Path: s.path, Err: fmt.Errorf("%w: not a regular file", ErrUnavailable)}
+	case err == nil && fi.Size() > 0:
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return s.fail(context.Background(), "open", err)
+	}
+	// Missing, or empty because its creator died: write the buckets.
+	if err := s.update(context.Background(), "open", func(_, _ *bolt.Bucket) error { return nil }); err != nil {
+		return err
+	}
+	// Make the new directory entry durable too.
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return s.fail(context.Background(), "open", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close waits for the operations in flight and releases the Store. Later
+// operations fail with ErrUnavailable; a second Close returns nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.ops.Wait()
+	releasePathLock(s.path)
+	return nil
+}
+
+// enter counts an operation in flight, or fails if the Store is closed.
+func (s *Store) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("%w: store is closed", ErrUnavailable)
+	}
+	s.ops.Add(1)
+	return nil
+}
+
+// Get returns a copy of the value stored under key. It fails with
+// ErrNotFound if there is none, ErrInvalid for an empty key, ErrTooLarge
+// for a key longer than MaxKeyBytes.
+func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := s.checkKey(key); err != nil {
+		return nil, s.fail(ctx, "get", err)
+	}
+	var value []byte
+	err := s.view(ctx, "get", func(data *bolt.Bucket) error {
+		var v []byte
+		if data != nil {
+			v = data.Get(key)
+		}
+		if v == nil {
+			return ErrNotFound
+		}
+		// v points into the memory map, which Close unmaps.
+		value = append(make([]byte, 0, len(v)), v...)
+		return nil
+	})
+	return value, err
+}
+
+// Set stores value under key, replacing any value there, and returns once
+// the change is on disk. It fails with ErrInvalid for an empty key,
+// ErrTooLarge for a key or value over its limit, and ErrQuota if the store
+// would then hold more than MaxKeys keys or MaxBytes bytes (a Set that does
+// not grow the store is always allowed).
+func (s *Store) Set(ctx context.Context, key, value []byte) error {
+	if err := s.checkKey(key); err != nil {
+		return s.fail(ctx, "set", err)
+	}
+	if len(value) > s.opts.MaxValueBytes {
+		return s.fail(ctx, "set", fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(value), s.opts.MaxValueBytes))
+	}
+	// Own the bytes: bbolt reads them until the commit, and the caller's
+	// slices may be guest memory.
+	key, value = bytes.Clone(key), append(make([]byte, 0, len(value)), value...)
+	return s.update(ctx, "set", func(data, meta *bolt.Bucket) error {
+		u, err := readUsage(data, meta)
+		if err != nil {
+			return err
+		}
+		next := u
+		if old := data.Get(key); old == nil {
+			next.keys++
+			next.bytes += int64(len(key) + len(value))
+		} else {
+			next.bytes += int64(len(value) - len(old))
+		}
+		if next.keys > u.keys && next.keys > int64(s.opts.MaxKeys) {
+			return fmt.Errorf("%w: the store holds %d keys, limit %d", ErrQuota, u.keys, s.opts.MaxKeys)
+		}
+		if next.bytes > u.bytes && next.bytes > s.opts.MaxBytes {
+			return fmt.Errorf("%w: the store would hold %d bytes, limit %d", ErrQuota, next.bytes, s.opts.MaxBytes)
+		}
+		if err := data.Put(key, value); err != nil {
+			return err
+		}
+		return writeUsage(meta, next)
+	})
+}
+
+// Delete removes key and returns once the change is on disk. It fails with
+// ErrNotFound if key is not stored, ErrInvalid for an empty key.
+func (s *Store) Delete(ctx context.Context, key []byte) error {
+	if err := s.checkKey(key); err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	return s.update(ctx, "delete", func(data, meta *bolt.Bucket) error {
+		old := data.Get(key)
+		if old == nil {
+			return ErrNotFound
+		}
+		u, err := readUsage(data, meta)
+		if err != nil {
+			return err
+		}
+		u.keys--
+		u.bytes -= int64(len(key) + len(old))
+		if err := data.Delete(key); err != nil {
+			return err
+		}
+		return writeUsage(meta, u)
+	})
+}
+
+// List returns, in byte order, up to limit keys that start with prefix and
+// sort strictly after after (nil or empty: from the first key). To page
+// through a large store, pass the last key of one page as after of the
+// next; a page shorter than limit is the last. It fails with ErrInvalid if
+// limit is below one, ErrTooLarge if prefix or after is longer than
+// MaxKeyBytes.
+func (s *Store) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
+	if limit < 1 {
+		return nil, s.fail(ctx, "list", fmt.Errorf("%w: limit %d is below 1", ErrInvalid, limit))
+	}
+	if len(prefix) > s.opts.MaxKeyBytes || len(after) > s.opts.MaxKeyBytes {
+		return nil, s.fail(ctx, "list", fmt.Errorf("%w: prefix or after is longer than the key limit %d", ErrTooLarge, s.opts.MaxKeyBytes))
+	}
+	var keys [][]byte
+	err := s.view(ctx, "list", func(data *bolt.Bucket) error {
+		if data == nil {
+			return nil
+		}
+		c := data.Cursor()
+		var k []byte
+		if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
+			if k, _ = c.Seek(after); bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+		} else {
+			k, _ = c.Seek(prefix)
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(keys) < limit; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+func (s *Store) checkKey(key []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("%w: empty key", ErrInvalid)
+	}
+	if len(key) > s.opts.MaxKeyBytes {
+		return fmt.Errorf("%w: key is %d bytes, limit %d", ErrTooLarge, len(key), s.opts.MaxKeyBytes)
+	}
+	return nil
+}
