@@ -8,19 +8,27 @@ import (
 	"unicode/utf8"
 )
 
-// DecodeError reports malformed bytes. It wraps InvalidArgument.
+// DecodeError reports malformed bytes. It wraps InvalidArgument, or TooLarge
+// when the bytes exceed a size limit of SPEC.md §7 (as EncodeError does).
 type DecodeError struct {
 	What   string // the encoding being decoded: "value", "metadata", …
 	Offset int    // byte offset of the problem
 	Reason string
+
+	status Status // TooLarge for a size limit; zero means InvalidArgument
 }
 
 func (e *DecodeError) Error() string {
 	return "abi: bad " + e.What + " at byte " + strconv.Itoa(e.Offset) + ": " + e.Reason
 }
 
-// Unwrap lets errors.Is(err, InvalidArgument) match.
-func (e *DecodeError) Unwrap() error { return InvalidArgument }
+// Unwrap lets errors.Is(err, InvalidArgument) (or TooLarge) match.
+func (e *DecodeError) Unwrap() error {
+	if e.status != OK {
+		return e.status
+	}
+	return InvalidArgument
+}
 
 // EncodeError reports a value that cannot be encoded. It wraps InvalidArgument,
 // or TooLarge for a size limit.
@@ -46,6 +54,13 @@ type reader struct {
 func (r *reader) fail(reason string) {
 	if r.err == nil {
 		r.err = &DecodeError{What: r.what, Offset: r.off, Reason: reason}
+	}
+}
+
+// failLimit is fail for a size limit: the error wraps TooLarge.
+func (r *reader) failLimit(reason string) {
+	if r.err == nil {
+		r.err = &DecodeError{What: r.what, Offset: r.off, Reason: reason, status: TooLarge}
 	}
 }
 
@@ -118,7 +133,7 @@ func (r *reader) str(max int) string {
 	n := r.u32()
 	if r.err == nil && max > 0 && uint64(n) > uint64(max) {
 		r.off = start
-		r.fail("string of " + strconv.FormatUint(uint64(n), 10) + " bytes exceeds " + strconv.Itoa(max))
+		r.failLimit("string of " + strconv.FormatUint(uint64(n), 10) + " bytes exceeds " + strconv.Itoa(max))
 		return ""
 	}
 	b := r.bytes(n)
@@ -140,7 +155,7 @@ func (r *reader) count(min, max int) int {
 	}
 	if max > 0 && uint64(n) > uint64(max) {
 		r.off = start
-		r.fail("count " + strconv.FormatUint(uint64(n), 10) + " exceeds " + strconv.Itoa(max))
+		r.failLimit("count " + strconv.FormatUint(uint64(n), 10) + " exceeds " + strconv.Itoa(max))
 		return 0
 	}
 	if uint64(n)*uint64(min) > uint64(r.left()) {
@@ -318,7 +333,7 @@ func (r *reader) metadata() Metadata {
 	}
 	if r.err == nil && r.off-start > MaxMetadataBytes {
 		r.off = start
-		r.fail("metadata exceeds " + strconv.Itoa(MaxMetadataBytes) + " bytes")
+		r.failLimit("metadata exceeds " + strconv.Itoa(MaxMetadataBytes) + " bytes")
 	}
 	return md
 }
@@ -390,7 +405,7 @@ func appendValue(b []byte, v Value, nested bool) ([]byte, error) {
 // DecodeValue decodes a value. The result does not alias b.
 func DecodeValue(b []byte) (Value, error) {
 	if len(b) > MaxValueBytes {
-		return Value{}, &DecodeError{What: "value", Offset: MaxValueBytes, Reason: "value exceeds " + strconv.Itoa(MaxValueBytes) + " bytes"}
+		return Value{}, &DecodeError{What: "value", Offset: MaxValueBytes, Reason: "value exceeds " + strconv.Itoa(MaxValueBytes) + " bytes", status: TooLarge}
 	}
 	r := &reader{what: "value", b: b}
 	v := r.value(false)
@@ -429,8 +444,10 @@ func (r *reader) value(nested bool) Value {
 		}
 	case TypeCredential:
 		v.UserName = r.str(0)
+		pwAt := r.off
 		pw := r.rest()
 		if r.err == nil && !utf8.Valid(pw) {
+			r.off = pwAt
 			r.fail("invalid UTF-8 in password")
 		}
 		v.Data = append([]byte{}, pw...)
@@ -521,6 +538,9 @@ func DecodeInfoList(b []byte) ([]Info, error) {
 
 // AppendSecret appends a secret: an info record followed by the value (SPEC.md §7.7).
 func AppendSecret(b []byte, in Info, v Value) ([]byte, error) {
+	if in.Type != v.Type {
+		return nil, &EncodeError{What: "secret", Reason: "info type " + in.Type.String() + " differs from value type " + v.Type.String(), Err: InvalidArgument}
+	}
 	b, err := AppendInfo(b, in)
 	if err != nil {
 		return nil, err
@@ -533,7 +553,7 @@ func DecodeSecret(b []byte) (Info, Value, error) {
 	r := &reader{what: "secret", b: b}
 	in := r.info()
 	if r.err == nil && r.left() > MaxValueBytes {
-		r.fail("value exceeds " + strconv.Itoa(MaxValueBytes) + " bytes")
+		r.failLimit("value exceeds " + strconv.Itoa(MaxValueBytes) + " bytes")
 	}
 	v := r.value(false)
 	if err := r.end(); err != nil {

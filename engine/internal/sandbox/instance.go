@@ -104,11 +104,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		return c.output, nil
 	}
 	if s := abi.Status(uint32(stack[0])).Normalize(); s != abi.OK {
-		msg := c.message
-		if msg == "" {
-			msg = "the extension returned " + s.String()
-		}
-		return nil, &Error{Export: export, Status: s, Message: msg}
+		return nil, &Error{Export: export, Status: s, Message: c.message}
 	}
 	return c.output, nil
 }

@@ -270,7 +270,7 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 	if !m.ops[op] {
 		return nil, errorf(abi.Unsupported, op.Export(), "the extension does not implement "+string(op))
 	}
-	return m.call(ctx, op.Export(), args, false)
+	return m.call(ctx, op.Export(), args)
 }
 
 // Close discards every instance and the compiled module.

@@ -1,0 +1,33 @@
+//go:build wasip1
+
+package guest
+
+import (
+	"fmt"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// LogLevel is the severity of a log line (SPEC.md §5.1).
+type LogLevel uint32
+
+// The four levels.
+const (
+	LogDebug LogLevel = 0
+	LogInfo  LogLevel = 1
+	LogWarn  LogLevel = 2
+	LogError LogLevel = 3
+)
+
+// Log sends msg to the host's log at level. The host keeps lines of up to
+// 8 KiB (Log cuts longer ones) and at most 100 lines per call. Never log a
+// secret value.
+func Log(level LogLevel, msg string) {
+	hostLog(uint32(level), truncate(msg, abi.MaxLogLineBytes))
+}
+
+// Logf is Log with fmt.Sprintf formatting. It links package fmt into the
+// guest, which Log does not.
+func Logf(level LogLevel, format string, args ...any) {
+	Log(level, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/registry"
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/engine/internal/storage"
+	"github.com/sesamehq/sesame/extensions"
+)
+
+// Options configure an Engine. The zero value is ready to use.
+type Options struct {
+	// DataDir holds the vaults' storage areas. Default: $XDG_DATA_HOME/sesame
+	// (~/.local/share/sesame).
+	DataDir string
+	// CacheDir holds compiled extensions. Default: $XDG_CACHE_HOME/sesame
+	// (~/.cache/sesame). Set NoCache to compile in memory only.
+	CacheDir string
+	NoCache  bool
+	// Logger receives the engine's and the extensions' log lines. Default:
+	// discarded.
+	Logger *slog.Logger
+}
+
+// Engine carries the secret-management operations over the vaults of one
+// registry file. It is safe for concurrent use by many goroutines, and
+// several processes may use the same registry and vaults at once.
+type Engine struct {
+	path string
+	opts Options
+	host *sandbox.Host
+
+	mu      sync.Mutex
+	reg     *registry.Registry
+	stamp   fileStamp
+	vaults  map[string]*loaded // by lower-case vault name
+	mounted map[string]Vault   // in-process vaults, by lower-case name
+	names   map[string]string  // lower-case → mounted name as given
+	closed  bool
+}
+
+// loaded is an opened vault of the registry.
+type loaded struct {
+	config registry.Vault
+	vault  Vault
+	store  *storage.Store
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// Open opens the engine over the registry file at path. A missing file is an
+// empty registry; the first change creates it.
+func Open(path string, opts *Options) (*Engine, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
+	}
+	if o.DataDir == "" {
+		o.DataDir = xdgDir("XDG_DATA_HOME", ".local/share")
+	}
+	if o.CacheDir == "" && !o.NoCache {
+		o.CacheDir = xdgDir("XDG_CACHE_HOME", ".cache")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cache := filepath.Join(o.CacheDir, "wazero")
+	if o.NoCache || o.CacheDir == "" {
+		cache = ""
+	} else if err := os.MkdirAll(cache, 0o700); err != nil {
+		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: cache folder: %w", ErrUnavailable, err)}
+	}
+	host, err := sandbox.NewHost(sandbox.Config{CacheDir: cache, Logger: o.Logger})
+	if err != nil {
+		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+	}
+	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*loaded{}, mounted: map[string]Vault{}, names: map[string]string{}}
+	if err := e.refresh(); err != nil {
+		host.Close(context.Background())
+		return nil, err
+	}
+	return e, nil
+}
+
+// xdgDir returns $env/sesame, or ~/fallback/sesame.
+func xdgDir(env, fallback string) string {
+	if d := os.Getenv(env); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "sesame")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "sesame-"+strconv.Itoa(os.Getuid()))
+	}
+	return filepath.Join(home, fallback, "sesame")
+}
+
+// Path returns the absolute path of the registry file.
+func (e *Engine) Path() string { return e.path }
+
+// Close closes every vault and the sandbox.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var errs []error
+	for name := range e.vaults {
+		errs = append(errs, e.unload(name))
+	}
+	errs = append(errs, e.host.Close(context.Background()))
+	return errors.Join(errs...)
+}
+
+// refresh reloads the registry when the file changed, and unloads vaults
+// whose registration changed. Callers hold e.mu (or are Open).
+func (e *Engine) refresh() error {
+	st, err := os.Stat(e.path)
+	var stamp fileStamp
+	if err == nil {
+		stamp = fileStamp{st.ModTime(), st.Size()}
+	}
+	if e.reg != nil && stamp == e.stamp {
+		return nil
+	}
+	reg, err := registry.Load(e.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		reg = &registry.Registry{Path: e.path}
+	case err != nil:
+		return &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
+	}
+	e.adopt(reg, stamp)
+	return nil
+}
+
+// adopt makes reg the current registry, unloading changed vaults.
+func (e *Engine) adopt(reg *registry.Registry, stamp fileStamp) {
+	for key, l := range e.vaults {
+		v, ok := reg.Lookup(key)
+		if !ok || !reflect.DeepEqual(*v, l.config) {
+			e.unload(key)
+		}
+	}
+	e.reg, e.stamp = reg, stamp
+}
+
+func (e *Engine) unload(key string) error {
+	l := e.vaults[key]
+	delete(e.vaults, key)
+	if l == nil {
+		return nil
+	}
+	return l.close()
+}
+
+func (l *loaded) close() error {
+	var errs []error
+	if c, ok := l.vault.(interface{ Close(context.Context) error }); ok {
+		errs = append(errs, c.Close(context.Background()))
+	}
+	if l.store != nil {
+		errs = append(errs, l.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Mount attaches an in-process vault under name, beside the registry's
+// vaults, for this Engine only. It is how a Go program adds a vault of its
+// own; it is never written to the registry and cannot be the default.
+func (e *Engine) Mount(name string, v Vault) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := checkVaultName("mount", name); err != nil {
+		return err
+	}
+	key := strings.ToLower(name)
+	if _, ok := e.reg.Lookup(name); ok || e.mounted[key] != nil {
+		return wrapf("mount", name, "", ErrVaultExists, "")
+	}
+	e.mounted[key], e.names[key] = v, name
+	return nil
+}
+
+// resolve returns the canonical name of vault, or of the default vault when
+// vault is empty.
+func (e *Engine) resolve(op, secret, vault string) (string, error) {
+	if vault == "" {
+		if e.reg.Default == "" {
+			return "", wrapf(op, "", secret, ErrNoDefaultVault, "name a vault, or set a default vault")
+		}
+		return e.reg.Default, nil
+	}
+	if abi.HasWildcard(vault) {
+		return "", wrapf(op, vault, secret, ErrInvalidName, "a vault name cannot contain wildcards")
+	}
+	if v, ok := e.reg.Lookup(vault); ok {
+		return v.Name, nil
+	}
+	if key := strings.ToLower(vault); e.mounted[key] != nil {
+		return e.names[key], nil
+	}
+	return "", wrapf(op, vault, secret, ErrVaultNotFound, "no vault named %q is registered in %s", vault, e.path)
+}
+
+// open returns the vault named name (canonical), loading its extension on
+// first use. Callers hold e.mu.
+func (e *Engine) open(ctx context.Context, op, name string) (Vault, error) {
+	key := strings.ToLower(name)
+	if v := e.mounted[key]; v != nil {
+		return v, nil
+	}
+	if l := e.vaults[key]; l != nil {
+		return l.vault, nil
+	}
+	cfg, ok := e.reg.Lookup(name)
+	if !ok {
+		return nil, wrapf(op, name, "", ErrVaultNotFound, "")
+	}
+	l, err := e.load(ctx, e.reg, *cfg)
+	if err != nil {
+		return nil, &Error{Op: op, Vault: name, Err: err}
+	}
+	e.vaults[key] = l
+	return l.vault, nil
+}
+
+// load reads, checks and starts the extension of one registered vault.
+func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.Vault) (*loaded, error) {
+	wasm, err := e.moduleBytes(reg, cfg.Extension)
+	if err != nil {
+		return nil, err
+	}
+	spec := sandbox.Spec{
+		Vault:     cfg.Name,
+		Wasm:      wasm,
+		SHA256:    cfg.SHA256,
+		Params:    paramStrings(cfg.Parameters),
+		Memory:    cfg.Grants.Memory,
+		Timeout:   cfg.Grants.Timeout,
+		Instances: cfg.Grants.Instances,
+		ReadOnly:  cfg.Grants.ReadOnly,
+	}
+	if cfg.Grants.Directory != "" {
+		spec.Dir = reg.ResolvePath(cfg.Grants.Directory)
+		if st, err := os.Stat(spec.Dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("%w: granted directory %s is not a folder", ErrUnavailable, spec.Dir)
+		}
+	}
+	if len(cfg.Grants.Env) > 0 {
+		spec.Env = map[string]string{}
+		for _, k := range cfg.Grants.Env {
+			if v, ok := os.LookupEnv(k); ok {
+				spec.Env[k] = v
+			}
+		}
+	}
+	l := &loaded{config: cfg}
+	if cfg.Grants.Storage {
+		path := filepath.Join(e.opts.DataDir, "storage", strings.ToLower(cfg.Name)+".db")
+		if l.store, err = storage.Open(path, storage.Options{}); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		spec.Storage = storageArea{l.store}
+	}
+	mod, err := e.host.Load(ctx, spec)
+	if err != nil {
+		if l.store != nil {
+			l.store.Close()
+		}
+		return nil, fmt.Errorf("%w: extension %s: %w", ErrExtension, cfg.Extension, err)
+	}
+	l.vault = newWasmVault(mod)
+	return l, nil
+}
+
+// moduleBytes returns the wasm bytes an extension reference names.
+func (e *Engine) moduleBytes(reg *registry.Registry, ref string) ([]byte, error) {
+	if name, ok := strings.CutPrefix(ref, "builtin:"); ok {
+		b, ok := extensions.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown builtin extension %q (built in: %s)", ErrExtension, name, strings.Join(extensions.Names(), ", "))
+		}
+		return b, nil
+	}
+	path := reg.ResolvePath(ref)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: extension %s: %w", ErrExtension, path, err)
+	}
+	return b, nil
+}
+
+func paramStrings(p map[string]any) map[string]string {
+	out := make(map[string]string, len(p))
+	for k, v := range p {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'g', -1, 64)
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out
+}
+
+// storageArea adapts a storage.Store to the sandbox, mapping its errors to
+// ABI statuses.
+type storageArea struct{ s *storage.Store }
+
+func storageErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return abi.NotFound
+	case errors.Is(err, storage.ErrTooLarge), errors.Is(err, storage.ErrQuota):
+		return abi.TooLarge
+	case errors.Is(err, storage.ErrInvalid):
+		return abi.InvalidArgument
+	}
+	return abi.Unavailable
+}
+
+func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
+	v, err := a.s.Get(ctx, key)
+	return v, storageErr(err)
+}
+
+func (a storageArea) Set(ctx context.Context, key, value []byte) error {
+	return storageErr(a.s.Set(ctx, key, value))
+}
+
+func (a storageArea) Delete(ctx context.Context, key []byte) error {
+	return storageErr(a.s.Delete(ctx, key))
+}
+
+func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
+	keys, err := a.s.List(ctx, prefix, after, limit)
+	return keys, storageErr(err)
+}
+
+// vaultOrder returns every vault name: the default first, then the others by
+// name, case-insensitively.
+func (e *Engine) vaultOrder() []string {
+	var names []string
+	for _, v := range e.reg.Vaults {
+		if v.Name != e.reg.Default {
+			names = append(names, v.Name)
+		}
+	}
+	for _, n := range e.names {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	if e.reg.Default != "" {
+		names = append([]string{e.reg.Default}, names...)
+	}
+	return names
+}

@@ -1,0 +1,14 @@
+//go:build !unix || aix || solaris
+
+package registry
+
+import "context"
+
+// lockFile does nothing here: without flock(2), Update serialises only the
+// goroutines of one process (see lock).
+func lockFile(ctx context.Context, lockPath string) (release func(), err error) {
+	return func() {}, nil
+}
+
+// syncDir does nothing: folders cannot be synced on every system.
+func syncDir(dir string) error { return nil }

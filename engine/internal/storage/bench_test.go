@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The numbers in doc.go come from
+//
+//	go test -run '^$' -bench . -benchtime 2s ./engine/internal/storage/
+//
+// Keys are "key-%08d", values 64 bytes. Get and Set pick keys spread over
+// the whole store; Set overwrites, so the store keeps its size.
+
+var benchSizes = []int{10, 100_000}
+
+const benchValue = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func benchKey(i int) []byte { return fmt.Appendf(nil, "key-%08d", i) }
+
+func benchStore(b *testing.B, n int) *Store {
+	b.Helper()
+	s := openTest(b, Options{})
+	fillStore(b, s.Path(), func(put func(k, v string)) {
+		for i := range n {
+			put(string(benchKey(i)), benchValue)
+		}
+	})
+	return s
+}
+
+// spread maps the i-th operation to a key index spread over n keys.
+func spread(i, n int) int { return (i * 7919) % n }
+
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s := benchStore(b, n)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.Get(ctx, benchKey(spread(i, n))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSet(b *testing.B) {
+	ctx := context.Background()
+	value := []byte(strings.ToUpper(benchValue))
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s := benchStore(b, n)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if err := s.Set(ctx, benchKey(spread(i, n)), value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkList reads one page of 100 keys from the middle of the store.
+func BenchmarkList(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s := benchStore(b, n)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.List(ctx, []byte("key-"), benchKey(spread(i, n)), 100); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGetParallel runs Gets from GOMAXPROCS goroutines on one Store.
+func BenchmarkGetParallel(b *testing.B) {
+	ctx := context.Background()
+	s := benchStore(b, 100_000)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if _, err := s.Get(ctx, benchKey(spread(i, 100_000))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkHeldOpen is the rejected alternative for comparison: one bbolt
+// handle kept open for the life of the process. It is what the
+// open-per-operation design pays for letting other processes in.
+func BenchmarkHeldOpen(b *testing.B) {
+	for _, n := range benchSizes {
+		path := filepath.Join(b.TempDir(), "held.db")
+		fillStore(b, path, func(put func(k, v string)) {
+			for i := range n {
+				put(string(benchKey(i)), benchValue)
+			}
+		})
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("Get/keys=%d", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				err := db.View(func(tx *bolt.Tx) error {
+					if v := tx.Bucket(bucketData).Get(benchKey(spread(i, n))); v == nil {
+						return fmt.Errorf("missing key")
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("Set/keys=%d", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				err := db.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket(bucketData).Put(benchKey(spread(i, n)), []byte(benchValue))
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		db.Close()
+	}
+}

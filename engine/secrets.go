@@ -1,0 +1,389 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Info describes a stored secret without its value: Get-SecretInfo's
+// SecretInformation.
+type Info struct {
+	Name     string
+	Type     Type
+	Vault    string
+	Metadata Metadata
+}
+
+// Secret is a secret with its value, as Get returns it. Value is one of the
+// five Go types listed at Type.
+type Secret struct {
+	Info
+	Value any
+}
+
+// Action describes a change the engine makes or, with WhatIf, would make.
+type Action struct {
+	Op      string // "set", "set-info", "remove"
+	Vault   string
+	Secret  string
+	Replace bool // set: an existing secret is overwritten
+}
+
+func (a Action) String() string {
+	switch a.Op {
+	case "set":
+		if a.Replace {
+			return fmt.Sprintf("replace secret %q in vault %s", a.Secret, a.Vault)
+		}
+		return fmt.Sprintf("add secret %q to vault %s", a.Secret, a.Vault)
+	case "set-info":
+		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
+	case "remove":
+		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
+	}
+	return a.Op + " " + a.Secret + " in " + a.Vault
+}
+
+// Change holds the options every writing operation shares.
+type Change struct {
+	// WhatIf reports the Action and changes nothing.
+	WhatIf bool
+	// Confirm, when set, is asked before anything is written; false cancels
+	// the change with an error wrapping ErrDeclined.
+	Confirm func(Action) bool
+}
+
+// SetOptions are the options of Set and Copy.
+type SetOptions struct {
+	Vault     string   // the target vault; "" = the default vault (required for Copy)
+	Metadata  Metadata // nil: none given (a replaced secret keeps its metadata)
+	NoClobber bool     // refuse to replace an existing secret
+	Change
+}
+
+// Set stores value under name: the ObjectParameterSet and
+// SecureStringParameterSet of Set-Secret. value is a []byte, string,
+// SecureString, Credential or Hashtable. Everything is checked before the
+// vault is asked to write, and a failure never loses the secret that was
+// there before.
+func (e *Engine) Set(ctx context.Context, name string, value any, opts SetOptions) (Action, error) {
+	const op = "set"
+	if err := checkName(op, opts.Vault, name); err != nil {
+		return Action{}, err
+	}
+	v, err := encodeValue(value)
+	if err != nil {
+		return Action{}, &Error{Op: op, Vault: opts.Vault, Secret: name, Err: err}
+	}
+	md, err := encodeMetadata(opts.Metadata)
+	if err != nil {
+		return Action{}, &Error{Op: op, Vault: opts.Vault, Secret: name, Err: err}
+	}
+	vt, vault, err := e.target(ctx, op, name, opts.Vault)
+	if err != nil {
+		return Action{}, err
+	}
+	return e.write(ctx, vt, vault, name, v, md, opts)
+}
+
+// Copy copies the secret that from describes into opts.Vault, with its
+// metadata: the SecretInfoParameterSet of Set-Secret. opts.Metadata is
+// ignored.
+func (e *Engine) Copy(ctx context.Context, from Info, opts SetOptions) (Action, error) {
+	const op = "copy"
+	if opts.Vault == "" {
+		return Action{}, wrapf(op, "", from.Name, ErrInvalidArgument, "copy needs a target vault")
+	}
+	src, err := e.Get(ctx, from.Name, from.Vault)
+	if err != nil {
+		return Action{}, err
+	}
+	v, err := encodeValue(src.Value)
+	if err != nil {
+		return Action{}, &Error{Op: op, Vault: src.Vault, Secret: src.Name, Err: err}
+	}
+	md, err := encodeMetadata(src.Metadata)
+	if err != nil {
+		return Action{}, &Error{Op: op, Vault: src.Vault, Secret: src.Name, Err: err}
+	}
+	vt, vault, err := e.target(ctx, "set", src.Name, opts.Vault)
+	if err != nil {
+		return Action{}, err
+	}
+	return e.write(ctx, vt, vault, src.Name, v, md, opts)
+}
+
+// write is the common end of Set and Copy.
+func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.Value, md abi.Metadata, opts SetOptions) (Action, error) {
+	const op = "set"
+	if len(md) > 0 && !vt.Manifest().Metadata {
+		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrMetadataUnsupported}
+	}
+	if !vt.Manifest().Metadata {
+		md = nil
+	}
+	if !supports(vt, abi.OpSet) {
+		return Action{}, wrapf(op, vault, name, ErrUnsupported, "the vault is read-only")
+	}
+	exists, err := e.exists(ctx, vt, vault, name)
+	if err != nil {
+		return Action{}, err
+	}
+	if exists && opts.NoClobber {
+		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrNoClobber}
+	}
+	act := Action{Op: op, Vault: vault, Secret: name, Replace: exists}
+	if err := confirm(opts.Change, act); err != nil || opts.WhatIf {
+		return act, err
+	}
+	return act, vaultError(op, vault, name, vt.Set(ctx, name, v, md))
+}
+
+// exists asks the vault whether name is stored, with stat when it has it.
+func (e *Engine) exists(ctx context.Context, vt Vault, vault, name string) (bool, error) {
+	var err error
+	if s, ok := vt.(Statter); ok && supports(vt, abi.OpStat) {
+		_, err = s.Stat(ctx, name)
+	} else {
+		_, _, err = vt.Get(ctx, name)
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, abi.NotFound), errors.Is(err, ErrSecretNotFound):
+		return false, nil
+	}
+	return false, vaultError("set", vault, name, err)
+}
+
+func confirm(c Change, act Action) error {
+	if c.WhatIf || c.Confirm == nil || c.Confirm(act) {
+		return nil
+	}
+	return &Error{Op: act.Op, Vault: act.Vault, Secret: act.Secret, Err: ErrDeclined}
+}
+
+// refreshLocked reloads a changed registry; callers hold e.mu.
+func (e *Engine) refreshLocked() error {
+	if e.closed {
+		return &Error{Op: "open", Err: fmt.Errorf("%w: the engine is closed", ErrUnavailable)}
+	}
+	return e.refresh()
+}
+
+// Get returns the secret name from vault or, when vault is empty, from the
+// default vault and then the others in name order: the first found wins.
+func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
+	const op = "get"
+	if err := checkName(op, vault, name); err != nil {
+		return Secret{}, err
+	}
+	e.mu.Lock()
+	if err := e.refreshLocked(); err != nil {
+		e.mu.Unlock()
+		return Secret{}, err
+	}
+	var order []string
+	if vault != "" {
+		canon, err := e.resolve(op, name, vault)
+		if err != nil {
+			e.mu.Unlock()
+			return Secret{}, err
+		}
+		order = []string{canon}
+	} else {
+		order = e.vaultOrder()
+	}
+	e.mu.Unlock()
+	if len(order) == 0 {
+		return Secret{}, wrapf(op, "", name, ErrVaultNotFound, "no vault is registered")
+	}
+	var errs []error
+	for _, vn := range order {
+		s, err := e.getFrom(ctx, vn, name)
+		if err == nil {
+			return s, nil
+		}
+		if vault != "" {
+			return Secret{}, err
+		}
+		if !errors.Is(err, ErrSecretNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return Secret{}, &Error{Op: op, Secret: name, Err: errors.Join(append([]error{ErrSecretNotFound}, errs...)...)}
+}
+
+func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error) {
+	e.mu.Lock()
+	vt, err := e.open(ctx, "get", vault)
+	e.mu.Unlock()
+	if err != nil {
+		return Secret{}, err
+	}
+	in, v, err := vt.Get(ctx, name)
+	if err != nil {
+		return Secret{}, vaultError("get", vault, name, err)
+	}
+	if in.Name == "" {
+		in.Name = name
+	}
+	return Secret{
+		Info:  Info{Name: in.Name, Type: v.Type, Vault: vault, Metadata: decodeMetadata(in.Metadata)},
+		Value: decodeValue(v),
+	}, nil
+}
+
+// Info lists the secrets whose names match pattern ('*' any run, '?' one
+// character; "" means all) in vault, or in every vault (default first) when
+// vault is empty. Within a vault, results are sorted by name. When some
+// vaults fail, Info returns what the others found together with an error
+// naming each failure.
+func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error) {
+	const op = "info"
+	if pattern == "" {
+		pattern = "*"
+	}
+	e.mu.Lock()
+	if err := e.refreshLocked(); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	var order []string
+	if vault != "" {
+		canon, err := e.resolve(op, "", vault)
+		if err != nil {
+			e.mu.Unlock()
+			return nil, err
+		}
+		order = []string{canon}
+	} else {
+		order = e.vaultOrder()
+	}
+	e.mu.Unlock()
+	var out []Info
+	var errs []error
+	for _, vn := range order {
+		list, err := e.infoFrom(ctx, vn, pattern)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, list...)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, error) {
+	e.mu.Lock()
+	vt, err := e.open(ctx, "info", vault)
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if !supports(vt, abi.OpList) {
+		return nil, wrapf("info", vault, "", ErrUnsupported, "the vault cannot list its secrets")
+	}
+	list, err := vt.List(ctx, pattern)
+	if err != nil {
+		return nil, vaultError("info", vault, "", err)
+	}
+	cs := vt.Manifest().CaseSensitive
+	out := make([]Info, 0, len(list))
+	for _, in := range list {
+		if abi.Match(pattern, in.Name, cs) {
+			out = append(out, Info{Name: in.Name, Type: in.Type, Vault: vault, Metadata: decodeMetadata(in.Metadata)})
+		}
+	}
+	// Case-insensitively first, then exactly, so that names differing only
+	// in case both appear, in a stable order.
+	slices.SortFunc(out, func(a, b Info) int {
+		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// SetInfo replaces the metadata of secret name in vault (or the default
+// vault): Set-SecretInfo. An empty, non-nil md clears it.
+func (e *Engine) SetInfo(ctx context.Context, name string, md Metadata, vault string, c Change) (Action, error) {
+	const op = "set-info"
+	if err := checkName(op, vault, name); err != nil {
+		return Action{}, err
+	}
+	if md == nil {
+		md = Metadata{}
+	}
+	amd, err := encodeMetadata(md)
+	if err != nil {
+		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: err}
+	}
+	vt, canon, err := e.target(ctx, op, name, vault)
+	if err != nil {
+		return Action{}, err
+	}
+	ms, ok := vt.(MetadataSetter)
+	if !vt.Manifest().Metadata || !ok || !supports(vt, abi.OpSetMetadata) {
+		return Action{}, &Error{Op: op, Vault: canon, Secret: name, Err: ErrMetadataUnsupported}
+	}
+	act := Action{Op: op, Vault: canon, Secret: name}
+	if err := confirm(c, act); err != nil || c.WhatIf {
+		return act, err
+	}
+	return act, vaultError(op, canon, name, ms.SetMetadata(ctx, name, amd))
+}
+
+// Remove deletes secret name from vault: Remove-Secret. The vault is
+// required; there is no fallback to the default vault.
+func (e *Engine) Remove(ctx context.Context, name, vault string, c Change) (Action, error) {
+	const op = "remove"
+	if vault == "" {
+		return Action{}, wrapf(op, "", name, ErrInvalidArgument, "remove needs a vault")
+	}
+	if err := checkName(op, vault, name); err != nil {
+		return Action{}, err
+	}
+	vt, canon, err := e.target(ctx, op, name, vault)
+	if err != nil {
+		return Action{}, err
+	}
+	if !supports(vt, abi.OpRemove) {
+		return Action{}, wrapf(op, canon, name, ErrUnsupported, "the vault is read-only")
+	}
+	act := Action{Op: op, Vault: canon, Secret: name}
+	if c.WhatIf {
+		// Report a missing secret now rather than pretend it would go.
+		if ok, err := e.exists(ctx, vt, canon, name); err != nil || !ok {
+			if err == nil {
+				err = &Error{Op: op, Vault: canon, Secret: name, Err: ErrSecretNotFound}
+			}
+			return Action{}, err
+		}
+	}
+	if err := confirm(c, act); err != nil || c.WhatIf {
+		return act, err
+	}
+	return act, vaultError(op, canon, name, vt.Remove(ctx, name))
+}
+
+// target resolves and opens the vault of a single-secret operation.
+func (e *Engine) target(ctx context.Context, op, name, vault string) (Vault, string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.refreshLocked(); err != nil {
+		return nil, "", err
+	}
+	canon, err := e.resolve(op, name, vault)
+	if err != nil {
+		return nil, "", err
+	}
+	vt, err := e.open(ctx, op, canon)
+	return vt, canon, err
+}

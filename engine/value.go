@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// The value types a secret can have. A secret value passed to Set, and
+// returned by Get, is one of:
+//
+//	[]byte        TypeBytes
+//	string        TypeString
+//	SecureString  TypeSecureString
+//	Credential    TypeCredential
+//	Hashtable     TypeHashtable (values: any of the four above)
+//
+// Metadata values are string, an integer type (stored as int64) or time.Time.
+type (
+	// Type is the type of a secret value.
+	Type = abi.Type
+
+	// SecureString is a string the user asked to keep masked: the CLI does
+	// not print it without --as-plain-text.
+	SecureString string
+
+	// Credential is a user name and a password.
+	Credential struct {
+		UserName string
+		Password SecureString
+	}
+
+	// Hashtable is a secret made of named values of the other four types.
+	Hashtable map[string]any
+
+	// Metadata is non-secret data stored beside a secret (an expiry date, a
+	// purpose). Values are string, int (any integer type) or time.Time.
+	Metadata map[string]any
+)
+
+// The five secret types.
+const (
+	TypeBytes        = abi.TypeBytes
+	TypeString       = abi.TypeString
+	TypeSecureString = abi.TypeSecureString
+	TypeCredential   = abi.TypeCredential
+	TypeHashtable    = abi.TypeHashtable
+)
+
+// GoString keeps the value of a SecureString out of %#v output.
+func (SecureString) GoString() string { return "engine.SecureString(****)" }
+
+// String keeps the value of a SecureString out of %v and %s output. Convert
+// with string(s) to read it.
+func (SecureString) String() string { return "****" }
+
+// Format keeps a Credential's password out of every fmt verb.
+func (c Credential) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "{%s ****}", c.UserName) }
+
+// typeName names the Go type of v for an error message.
+func typeName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// encodeValue converts a secret value to the ABI form. Errors name the type
+// (and the hashtable key), never the value.
+func encodeValue(v any) (abi.Value, error) {
+	switch x := v.(type) {
+	case Hashtable:
+		return encodeTable(x)
+	case map[string]any:
+		return encodeTable(x)
+	}
+	return encodeScalar(v, "")
+}
+
+func encodeScalar(v any, key string) (abi.Value, error) {
+	where := ""
+	if key != "" {
+		where = fmt.Sprintf(" in hashtable key %q", key)
+	}
+	switch x := v.(type) {
+	case []byte:
+		return abi.Value{Type: TypeBytes, Data: slices.Clone(x)}, nil
+	case string:
+		if !utf8.ValidString(x) {
+			return abi.Value{}, fmt.Errorf("%w: string%s is not valid UTF-8", ErrInvalidValue, where)
+		}
+		return abi.Value{Type: TypeString, Data: []byte(x)}, nil
+	case SecureString:
+		if !utf8.ValidString(string(x)) {
+			return abi.Value{}, fmt.Errorf("%w: secure string%s is not valid UTF-8", ErrInvalidValue, where)
+		}
+		return abi.Value{Type: TypeSecureString, Data: []byte(x)}, nil
+	case Credential:
+		if !utf8.ValidString(x.UserName) || !utf8.ValidString(string(x.Password)) {
+			return abi.Value{}, fmt.Errorf("%w: credential%s is not valid UTF-8", ErrInvalidValue, where)
+		}
+		return abi.Value{Type: TypeCredential, UserName: x.UserName, Data: []byte(x.Password)}, nil
+	case *Credential:
+		if x != nil {
+			return encodeScalar(*x, key)
+		}
+	case Hashtable, map[string]any:
+		return abi.Value{}, fmt.Errorf("%w: a hashtable cannot hold another hashtable%s", ErrInvalidValue, where)
+	}
+	return abi.Value{}, fmt.Errorf("%w: type %s%s is not a secret type (want []byte, string, SecureString, Credential or Hashtable)", ErrInvalidValue, typeName(v), where)
+}
+
+func encodeTable(t map[string]any) (abi.Value, error) {
+	if len(t) > abi.MaxHashtableKeys {
+		return abi.Value{}, fmt.Errorf("%w: hashtable has %d entries, more than %d", ErrTooLarge, len(t), abi.MaxHashtableKeys)
+	}
+	v := abi.Value{Type: TypeHashtable, Entries: make([]abi.Entry, 0, len(t))}
+	for k, x := range t {
+		if k == "" || !utf8.ValidString(k) {
+			return abi.Value{}, fmt.Errorf("%w: hashtable key %q is empty or not UTF-8", ErrInvalidValue, k)
+		}
+		ev, err := encodeScalar(x, k)
+		if err != nil {
+			return abi.Value{}, err
+		}
+		v.Entries = append(v.Entries, abi.Entry{Key: k, Value: ev})
+	}
+	slices.SortFunc(v.Entries, func(a, b abi.Entry) int {
+		switch {
+		case a.Key < b.Key:
+			return -1
+		case a.Key > b.Key:
+			return 1
+		}
+		return 0
+	})
+	return v, nil
+}
+
+// decodeValue converts an ABI value to the Go form of Set.
+func decodeValue(v abi.Value) any {
+	switch v.Type {
+	case TypeBytes:
+		return slices.Clone(v.Data)
+	case TypeString:
+		return string(v.Data)
+	case TypeSecureString:
+		return SecureString(v.Data)
+	case TypeCredential:
+		return Credential{UserName: v.UserName, Password: SecureString(v.Data)}
+	case TypeHashtable:
+		t := make(Hashtable, len(v.Entries))
+		for _, e := range v.Entries {
+			t[e.Key] = decodeValue(e.Value)
+		}
+		return t
+	}
+	return nil
+}
+
+// encodeMetadata converts and checks metadata. A nil md stays nil (none
+// given). Errors name the key and the type.
+func encodeMetadata(md Metadata) (abi.Metadata, error) {
+	if md == nil {
+		return nil, nil
+	}
+	out := make(abi.Metadata, len(md))
+	for k, v := range md {
+		var mv abi.MetaValue
+		switch x := v.(type) {
+		case string:
+			mv = abi.MetaValue{Kind: abi.MetaString, Str: x}
+		case time.Time:
+			mv = abi.MetaValue{Kind: abi.MetaDatetime, Time: x.UTC()}
+		case int:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case int8:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case int16:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case int32:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case int64:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: x}
+		case uint8:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case uint16:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case uint32:
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case uint:
+			if uint64(x) > math.MaxInt64 {
+				return nil, fmt.Errorf("%w: metadata key %q: integer out of range", ErrInvalidValue, k)
+			}
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		case uint64:
+			if x > math.MaxInt64 {
+				return nil, fmt.Errorf("%w: metadata key %q: integer out of range", ErrInvalidValue, k)
+			}
+			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
+		default:
+			return nil, fmt.Errorf("%w: metadata key %q has type %s; metadata values must be string, int or time.Time", ErrInvalidValue, k, typeName(v))
+		}
+		out[k] = mv
+	}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, err)
+	}
+	return out, nil
+}
+
+// decodeMetadata converts ABI metadata to the Go form; ints come back as int64.
+func decodeMetadata(md abi.Metadata) Metadata {
+	if md == nil {
+		return nil
+	}
+	out := make(Metadata, len(md))
+	for k, v := range md {
+		switch v.Kind {
+		case abi.MetaString:
+			out[k] = v.Str
+		case abi.MetaInt:
+			out[k] = v.Int
+		case abi.MetaDatetime:
+			out[k] = v.Time
+		}
+	}
+	return out
+}

@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
+)
+
+// wasmVault is a Vault run by the sandbox: it encodes arguments, calls one
+// export and decodes the output.
+type wasmVault struct {
+	mod      *sandbox.Module
+	manifest abi.Manifest
+}
+
+func newWasmVault(mod *sandbox.Module) *wasmVault {
+	mf := mod.Manifest()
+	mf.Operations = nil
+	for _, op := range abi.Ops {
+		if mod.Supports(op) {
+			mf.Operations = append(mf.Operations, op)
+		}
+	}
+	return &wasmVault{mod: mod, manifest: mf}
+}
+
+func (w *wasmVault) Manifest() abi.Manifest { return w.manifest }
+
+func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, error) {
+	out, err := w.mod.Call(ctx, abi.OpGet, []byte(name))
+	if err != nil {
+		return abi.Info{}, abi.Value{}, err
+	}
+	in, v, err := abi.DecodeSecret(out)
+	if err != nil {
+		return abi.Info{}, abi.Value{}, badOutput(err)
+	}
+	return in, v, nil
+}
+
+func (w *wasmVault) Stat(ctx context.Context, name string) (abi.Info, error) {
+	out, err := w.mod.Call(ctx, abi.OpStat, []byte(name))
+	if err != nil {
+		return abi.Info{}, err
+	}
+	in, err := abi.DecodeInfo(out)
+	if err != nil {
+		return abi.Info{}, badOutput(err)
+	}
+	return in, nil
+}
+
+func (w *wasmVault) Set(ctx context.Context, name string, v abi.Value, md abi.Metadata) error {
+	value, err := abi.AppendValue(nil, v)
+	if err != nil {
+		return err
+	}
+	var meta []byte
+	if md != nil {
+		if meta, err = abi.AppendMetadata(nil, md); err != nil {
+			return err
+		}
+	}
+	_, err = w.mod.Call(ctx, abi.OpSet, []byte(name), value, meta)
+	return err
+}
+
+func (w *wasmVault) Remove(ctx context.Context, name string) error {
+	_, err := w.mod.Call(ctx, abi.OpRemove, []byte(name))
+	return err
+}
+
+func (w *wasmVault) List(ctx context.Context, pattern string) ([]abi.Info, error) {
+	out, err := w.mod.Call(ctx, abi.OpList, []byte(pattern))
+	if err != nil {
+		return nil, err
+	}
+	list, err := abi.DecodeInfoList(out)
+	if err != nil {
+		return nil, badOutput(err)
+	}
+	return list, nil
+}
+
+func (w *wasmVault) SetMetadata(ctx context.Context, name string, md abi.Metadata) error {
+	meta, err := abi.AppendMetadata(nil, md)
+	if err != nil {
+		return err
+	}
+	_, err = w.mod.Call(ctx, abi.OpSetMetadata, []byte(name), meta)
+	return err
+}
+
+func (w *wasmVault) Unlock(ctx context.Context, password []byte) error {
+	_, err := w.mod.Call(ctx, abi.OpUnlock, password)
+	return err
+}
+
+func (w *wasmVault) Lock(ctx context.Context) error {
+	_, err := w.mod.Call(ctx, abi.OpLock)
+	return err
+}
+
+func (w *wasmVault) SetPassword(ctx context.Context, old, new []byte) error {
+	_, err := w.mod.Call(ctx, abi.OpSetPassword, old, new)
+	return err
+}
+
+func (w *wasmVault) Test(ctx context.Context) error {
+	_, err := w.mod.Call(ctx, abi.OpTest)
+	return err
+}
+
+func (w *wasmVault) Close(ctx context.Context) error { return w.mod.Close(ctx) }
+
+// badOutput reports output an extension produced that does not decode.
+func badOutput(err error) error {
+	return &sandbox.Error{Status: abi.Internal, Message: "extension output does not follow the ABI: " + err.Error()}
+}
