@@ -3,7 +3,6 @@
 package guest
 
 import (
-	"fmt"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -26,8 +25,3 @@ func Log(level LogLevel, msg string) {
 	hostLog(uint32(level), truncate(msg, abi.MaxLogLineBytes))
 }
 
-// Logf is Log with fmt.Sprintf formatting. It links package fmt into the
-// guest, which Log does not.
-func Logf(level LogLevel, format string, args ...any) {
-	Log(level, fmt.Sprintf(format, args...))
-}

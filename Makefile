@@ -1,0 +1,39 @@
+# sesame — make targets. `make test` is what CI runs.
+GO      ?= go
+WASMENV := GOOS=wasip1 GOARCH=wasm
+WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=false
+
+.PHONY: all build test check fmt vet tidy bench fuzz stress clean
+
+all: build
+
+## build: the sesame binary into bin/
+build:
+	$(GO) build -trimpath -o bin/ ./cmd/...
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 ./...
+
+## check: formatting, vet (host and wasip1 guests), a tidy go.mod
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault ./engine/testdata/guests/...
+	$(GO) mod tidy -diff
+
+## bench: benchmarks of the sandbox against the native vault, side by side
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./engine/ ./engine/internal/storage/
+
+## fuzz: run every fuzz target for FUZZTIME each (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in ./abi ./engine/internal/registry; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin/

@@ -1,0 +1,401 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/engine/internal/testwasm"
+)
+
+// memStorage is an in-memory sandbox.Storage for tests that are about the
+// sandbox, not the disk.
+type memStorage struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newMemStorage() *memStorage { return &memStorage{m: map[string][]byte{}} }
+
+func (s *memStorage) Get(_ context.Context, key []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[string(key)]
+	if !ok {
+		return nil, abi.NotFound
+	}
+	return bytes.Clone(v), nil
+}
+
+func (s *memStorage) Set(_ context.Context, key, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[string(key)] = bytes.Clone(value)
+	return nil
+}
+
+func (s *memStorage) Delete(_ context.Context, key []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[string(key)]; !ok {
+		return abi.NotFound
+	}
+	delete(s.m, string(key))
+	return nil
+}
+
+func (s *memStorage) List(_ context.Context, prefix, after []byte, limit int) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	for k := range s.m {
+		if strings.HasPrefix(k, string(prefix)) && (after == nil || k > string(after)) {
+			keys = append(keys, k)
+		}
+	}
+	slicesSort(keys)
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out, nil
+}
+
+func slicesSort(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// countHandler counts log records.
+type countHandler struct{ n atomic.Int64 }
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (h *countHandler) Handle(context.Context, slog.Record) error { h.n.Add(1); return nil }
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
+func (h *countHandler) WithGroup(string) slog.Handler             { return h }
+
+var cacheDir = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
+
+func newHost(t testing.TB, logger *slog.Logger) *sandbox.Host {
+	t.Helper()
+	h, err := sandbox.NewHost(sandbox.Config{CacheDir: cacheDir, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	return h
+}
+
+func wasm(t testing.TB, dir string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(testwasm.Build(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func load(t testing.TB, h *sandbox.Host, spec sandbox.Spec) *sandbox.Module {
+	t.Helper()
+	m, err := h.Load(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("load %s: %v", spec.Vault, err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m
+}
+
+func hostile(t testing.TB, h *sandbox.Host, timeout time.Duration, instances int) *sandbox.Module {
+	return load(t, h, sandbox.Spec{
+		Vault: "Hostile", Wasm: wasm(t, "engine/testdata/guests/hostile"),
+		Storage: newMemStorage(), Timeout: timeout, Instances: instances,
+	})
+}
+
+func healthy(t testing.TB, h *sandbox.Host) *sandbox.Module {
+	return load(t, h, sandbox.Spec{Vault: "Healthy", Wasm: wasm(t, "examples/go-vault"), Storage: newMemStorage()})
+}
+
+func getString(t testing.TB, m *sandbox.Module, name string) (string, error) {
+	t.Helper()
+	out, err := m.Call(context.Background(), abi.OpGet, []byte(name))
+	if err != nil {
+		return "", err
+	}
+	_, v, err := abi.DecodeSecret(out)
+	if err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return string(v.Data), nil
+}
+
+func set(t testing.TB, m *sandbox.Module, name, value string) {
+	t.Helper()
+	v, _ := abi.AppendValue(nil, abi.Value{Type: abi.TypeString, Data: []byte(value)})
+	if _, err := m.Call(context.Background(), abi.OpSet, []byte(name), v, nil); err != nil {
+		t.Fatalf("set %s: %v", name, err)
+	}
+}
+
+func wantStatus(t *testing.T, err error, s abi.Status) *sandbox.Error {
+	t.Helper()
+	var se *sandbox.Error
+	if !errors.As(err, &se) || !errors.Is(err, s) {
+		t.Fatalf("error = %v, want a sandbox error with status %v", err, s)
+	}
+	return se
+}
+
+func TestManifest(t *testing.T) {
+	h := newHost(t, nil)
+	m := healthy(t, h)
+	mf := m.Manifest()
+	if mf.Name != "go-vault" || mf.ABI != 1 || !mf.Metadata || mf.CaseSensitive {
+		t.Errorf("manifest = %+v", mf)
+	}
+	for _, op := range []abi.Op{abi.OpGet, abi.OpSet, abi.OpRemove, abi.OpList, abi.OpStat, abi.OpSetMetadata} {
+		if !m.Supports(op) {
+			t.Errorf("go-vault does not support %s", op)
+		}
+	}
+	if m.Supports(abi.OpUnlock) {
+		t.Error("go-vault claims unlock")
+	}
+	_, err := m.Call(context.Background(), abi.OpUnlock, []byte("pw"))
+	wantStatus(t, err, abi.Unsupported)
+}
+
+// TestLoopingGuestIsStopped: an endless loop ends at the deadline with
+// DeadlineExceeded while another vault keeps answering, and the looping
+// vault answers again afterwards with a fresh instance.
+func TestLoopingGuestIsStopped(t *testing.T) {
+	h := newHost(t, nil)
+	bad := hostile(t, h, 300*time.Millisecond, 1)
+	good := healthy(t, h)
+	set(t, good, "db", "hunter2")
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := bad.Call(context.Background(), abi.OpGet, []byte("loop"))
+		done <- err
+	}()
+	answered := 0
+	for loop := true; loop; {
+		select {
+		case err := <-done:
+			wantStatus(t, err, abi.DeadlineExceeded)
+			loop = false
+		default:
+			got, err := getString(t, good, "db")
+			if err != nil || got != "hunter2" {
+				t.Fatalf("healthy vault while the other loops: %q, %v", got, err)
+			}
+			answered++
+		}
+	}
+	if answered == 0 {
+		t.Error("the healthy vault was never called while the hostile one looped")
+	}
+	if got, err := getString(t, bad, "count"); err != nil || got != "1" {
+		t.Errorf("after the timeout: count = %q, %v; want a fresh instance (1)", got, err)
+	}
+}
+
+func TestTrapsDiscardTheInstance(t *testing.T) {
+	h := newHost(t, nil)
+	m := hostile(t, h, 2*time.Second, 1)
+	for _, want := range []string{"1", "2"} {
+		if got, err := getString(t, m, "count"); err != nil || got != want {
+			t.Fatalf("count = %q, %v; want %s", got, err, want)
+		}
+	}
+	for _, name := range []string{"panic", "exit", "oom", "recurse"} {
+		_, err := m.Call(context.Background(), abi.OpGet, []byte(name))
+		se := wantStatus(t, err, abi.Internal)
+		if name == "exit" && !strings.Contains(se.Message, "exited with code 3") {
+			t.Errorf("exit: message %q", se.Message)
+		}
+		if name == "panic" && !strings.Contains(se.Stderr, "panic on request") {
+			t.Errorf("panic: stderr tail %q does not hold the panic", se.Stderr)
+		}
+		if strings.Contains(se.Error(), "panic on request") {
+			t.Errorf("the guest's stderr leaked into Error(): %q", se.Error())
+		}
+		if got, err := getString(t, m, "count"); err != nil || got != "1" {
+			t.Errorf("after %s: count = %q, %v; want a fresh instance", name, got, err)
+		}
+	}
+}
+
+func TestSleepIsInterrupted(t *testing.T) {
+	h := newHost(t, nil)
+	m := hostile(t, h, 200*time.Millisecond, 1)
+	_, err := m.Call(context.Background(), abi.OpGet, []byte("sleep"))
+	wantStatus(t, err, abi.DeadlineExceeded)
+}
+
+func TestRealClockAndRandomness(t *testing.T) {
+	h := newHost(t, nil)
+	a := hostile(t, h, 0, 1)
+	b := hostile(t, h, 0, 1)
+	ra, err := a.Call(context.Background(), abi.OpGet, []byte("rand"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := b.Call(context.Background(), abi.OpGet, []byte("rand"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(ra, rb) {
+		t.Error("two instances drew the same random bytes: the random source is deterministic")
+	}
+	now, err := getString(t, a, "now")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := time.Parse(time.RFC3339Nano, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(got); d < -time.Minute || d > time.Minute {
+		t.Errorf("guest clock says %v, host %v: the clock is fake", got, time.Now())
+	}
+}
+
+func TestNothingIsGrantedByDefault(t *testing.T) {
+	t.Setenv("SESAME_TEST_SECRET_ENV", "should-not-leak")
+	h := newHost(t, nil)
+	m := hostile(t, h, 0, 1)
+	for name, check := range map[string]func(string) bool{
+		"env":  func(s string) bool { return s == "" },
+		"args": func(s string) bool { return !strings.Contains(s, "/") },
+		"file": func(s string) bool { return !strings.Contains(s, "root:") },
+	} {
+		got, err := getString(t, m, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !check(got) {
+			t.Errorf("%s: the guest saw %q", name, got)
+		}
+	}
+
+	// Storage without the grant: the manifest asks for it, so loading fails
+	// and names the grant.
+	_, err := h.Load(context.Background(), sandbox.Spec{Vault: "NoStorage", Wasm: wasm(t, "engine/testdata/guests/hostile")})
+	se := wantStatus(t, err, abi.InvalidArgument)
+	if !strings.Contains(se.Message, `needs grant "storage"`) {
+		t.Errorf("message %q does not name the grant", se.Message)
+	}
+}
+
+func TestEnvGrant(t *testing.T) {
+	h := newHost(t, nil)
+	m := load(t, h, sandbox.Spec{
+		Vault: "Env", Wasm: wasm(t, "engine/testdata/guests/hostile"), Storage: newMemStorage(),
+		Env: map[string]string{"ONLY_THIS": "1"},
+	})
+	if got, err := getString(t, m, "env"); err != nil || got != "ONLY_THIS=1" {
+		t.Errorf("env = %q, %v", got, err)
+	}
+}
+
+func TestOutputLimits(t *testing.T) {
+	logs := &countHandler{}
+	h := newHost(t, slog.New(logs))
+	m := hostile(t, h, 5*time.Second, 1)
+
+	_, err := m.Call(context.Background(), abi.OpGet, []byte("bigout"))
+	wantStatus(t, err, abi.TooLarge)
+
+	_, err = m.Call(context.Background(), abi.OpGet, []byte("bigerr"))
+	se := wantStatus(t, err, abi.Internal)
+	if len(se.Message) > abi.MaxMessageBytes {
+		t.Errorf("error message of %d bytes passed the %d limit", len(se.Message), abi.MaxMessageBytes)
+	}
+
+	if _, err := getString(t, m, "log"); err != nil {
+		t.Fatal(err)
+	}
+	// 100 lines kept, plus one warning that counts the dropped ones.
+	if n := logs.n.Load(); n != abi.MaxLogLines+1 {
+		t.Errorf("logged %d records for a flood of 10000 lines, want %d", n, abi.MaxLogLines+1)
+	}
+}
+
+func TestPinMismatchIsRefused(t *testing.T) {
+	h := newHost(t, nil)
+	_, err := h.Load(context.Background(), sandbox.Spec{
+		Vault: "Pinned", Wasm: wasm(t, "examples/go-vault"), Storage: newMemStorage(),
+		SHA256: strings.Repeat("0", 64),
+	})
+	se := wantStatus(t, err, abi.PermissionDenied)
+	if !strings.Contains(se.Message, "does not match the pin") {
+		t.Errorf("message %q", se.Message)
+	}
+}
+
+func TestTrapMidSetLeavesNoPartialRecord(t *testing.T) {
+	h := newHost(t, nil)
+	st := newMemStorage()
+	m := load(t, h, sandbox.Spec{Vault: "H", Wasm: wasm(t, "engine/testdata/guests/hostile"), Storage: st, Instances: 1})
+	v, _ := abi.AppendValue(nil, abi.Value{Type: abi.TypeString, Data: []byte("x")})
+	_, err := m.Call(context.Background(), abi.OpSet, []byte("trapmidset"), v, nil)
+	wantStatus(t, err, abi.Internal)
+	// The guest wrote one whole record before it trapped: what storage holds
+	// is either that record or nothing, and the vault still answers.
+	if _, err := m.Call(context.Background(), abi.OpList, []byte("*")); err != nil {
+		t.Errorf("list after a trap mid-set: %v", err)
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	h := newHost(t, nil)
+	m := load(t, h, sandbox.Spec{Vault: "C", Wasm: wasm(t, "examples/go-vault"), Storage: newMemStorage(), Instances: 3})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				name := "s" + string(rune('a'+g)) + string(rune('a'+i))
+				v, _ := abi.AppendValue(nil, abi.Value{Type: abi.TypeString, Data: []byte(name)})
+				if _, err := m.Call(context.Background(), abi.OpSet, []byte(name), v, nil); err != nil {
+					errs <- err
+					return
+				}
+				out, err := m.Call(context.Background(), abi.OpGet, []byte(name))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, val, _ := abi.DecodeSecret(out); string(val.Data) != name {
+					errs <- errors.New("read " + string(val.Data) + " for " + name)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
