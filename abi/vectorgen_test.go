@@ -91,8 +91,8 @@ func vectorCases() []vectorCase {
 		may1    = time.Date(2022, 5, 1, 0, 0, 0, 0, time.UTC)
 		nanos   = time.Date(2022, 5, 1, 12, 34, 56, 123456789, time.UTC)
 		cest    = time.Date(2022, 5, 1, 14, 34, 56, 0, time.FixedZone("CEST", 2*3600))
-		before  = time.Unix(-1, 500000000)                      // 1969-12-31T23:59:59.5Z
-		ancient = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)      // Go's zero time
+		before  = time.Unix(-1, 500000000)                 // 1969-12-31T23:59:59.5Z
+		ancient = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC) // Go's zero time
 		y9999   = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 		key256  = strings.Repeat("k", abi.MaxMetaKeyBytes)
 		str4096 = strings.Repeat("s", abi.MaxMetaStringLen)

@@ -10,7 +10,7 @@
 // the export of every operation, the decoding of arguments and the encoding
 // of results with package abi, the mapping of errors to status codes, and
 // the bindings of the host functions: storage (KVGet, KVSet, KVDelete,
-// KVList, KVScan) and logging (Log, Logf). An operation the vault does not
+// KVList, KVScan) and logging (Log). An operation the vault does not
 // implement is left out of the manifest and answers UNSUPPORTED.
 //
 // The package builds only for GOOS=wasip1; all of the SDK's unsafe code is
@@ -104,6 +104,6 @@
 //     in them.
 //   - There is no filesystem, environment or argument list unless
 //     vaults.toml grants one; time and crypto/rand are real.
-//   - encoding/json adds about 1.4 MiB and fmt a few hundred KiB: the SDK
-//     uses neither unless you call Logf.
+//   - Size: encoding/json adds about 1.4 MiB to a guest and fmt about
+//     130 KB; the SDK uses neither (the manifest JSON is written by hand).
 package guest

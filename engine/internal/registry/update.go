@@ -21,11 +21,12 @@ import (
 // file that does not parse is an error and is left as it is. If path is a
 // symbolic link, the file it points to is replaced.
 func Update(ctx context.Context, path string, fn func(*Registry) error) (*Registry, error) {
-	target, err := filepath.Abs(path)
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}
-	if real, err := filepath.EvalSymlinks(target); err == nil {
+	target := abs
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		target = real
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
@@ -39,7 +40,7 @@ func Update(ctx context.Context, path string, fn func(*Registry) error) (*Regist
 
 	r, err := Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		r, err = &Registry{Path: target}, nil
+		r, err = &Registry{Path: abs}, nil
 	}
 	if err != nil {
 		return nil, err

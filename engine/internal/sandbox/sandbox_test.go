@@ -219,14 +219,20 @@ func TestLoopingGuestIsStopped(t *testing.T) {
 
 func TestTrapsDiscardTheInstance(t *testing.T) {
 	h := newHost(t, nil)
-	m := hostile(t, h, 2*time.Second, 1)
+	// A small memory limit makes "oom" reach it quickly.
+	m := load(t, h, sandbox.Spec{
+		Vault: "Hostile", Wasm: wasm(t, "engine/testdata/guests/hostile"),
+		Storage: newMemStorage(), Timeout: 10 * time.Second, Instances: 1, Memory: 8 << 20,
+	})
 	for _, want := range []string{"1", "2"} {
 		if got, err := getString(t, m, "count"); err != nil || got != want {
 			t.Fatalf("count = %q, %v; want %s", got, err, want)
 		}
 	}
 	for _, name := range []string{"panic", "exit", "oom", "recurse"} {
+		start := time.Now()
 		_, err := m.Call(context.Background(), abi.OpGet, []byte(name))
+		t.Logf("%s: %v (%v)", name, err, time.Since(start))
 		se := wantStatus(t, err, abi.Internal)
 		if name == "exit" && !strings.Contains(se.Message, "exited with code 3") {
 			t.Errorf("exit: message %q", se.Message)

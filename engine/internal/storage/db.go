@@ -5,36 +5,45 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Each operation opens the database, runs one transaction and closes it
-// again, so that the file lock is held for one transaction only and many
-// processes can interleave (see doc.go for the measurements behind this).
-
 // view runs fn in a read transaction under a shared lock. data is nil if
 // the vault has never been written (no file, an empty file, no bucket).
 func (s *Store) view(ctx context.Context, op string, fn func(data *bolt.Bucket) error) error {
-	return s.withDB(ctx, op, false, func(db *bolt.DB) error {
-		if db == nil {
-			return fn(nil)
-		}
-		return db.View(func(tx *bolt.Tx) error {
-			data, err := readBuckets(tx)
-			if err != nil {
-				return err
+	return s.run(ctx, op, false, func(deadline time.Time) error {
+		return s.lock.reader.view(ctx, s.path, deadline, func(db *bolt.DB) error {
+			if db == nil {
+				return fn(nil)
 			}
-			return fn(data)
+			return db.View(func(tx *bolt.Tx) error {
+				data, err := readBuckets(tx)
+				if err != nil {
+					return err
+				}
+				return fn(data)
+			})
 		})
 	})
 }
 
-// update runs fn in a write transaction under an exclusive lock; the
-// transaction is committed, and fsynced, if and only if fn returns nil.
+// update runs fn in a write transaction under an exclusive lock, on a
+// database handle opened for this transaction alone. The transaction is
+// committed, and fsynced, if and only if fn returns nil.
 func (s *Store) update(ctx context.Context, op string, fn func(data, meta *bolt.Bucket) error) error {
-	return s.withDB(ctx, op, true, func(db *bolt.DB) error {
+	return s.run(ctx, op, true, func(deadline time.Time) (err error) {
+		db, err := openDB(ctx, s.path, true, deadline, nil)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+		}()
 		return db.Update(func(tx *bolt.Tx) error {
 			data, meta, err := writeBuckets(tx)
 			if err != nil {
@@ -45,24 +54,23 @@ func (s *Store) update(ctx context.Context, op string, fn func(data, meta *bolt.
 	})
 }
 
-// withDB takes the process-level lock, opens the database (which takes the
-// file lock), runs fn and closes the database again. A reader finding no
-// database calls fn(nil). Every error is returned as an *Error.
-func (s *Store) withDB(ctx context.Context, op string, write bool, fn func(*bolt.DB) error) (err error) {
+// run does what every operation shares: it counts the operation in flight,
+// takes the process-level lock for reading or writing before the deadline
+// (from ctx, or DefaultWait), calls body, and turns any error, or a panic of
+// bbolt on a damaged file, into an *Error.
+func (s *Store) run(ctx context.Context, op string, write bool, body func(deadline time.Time) error) (err error) {
 	if err := s.enter(); err != nil {
 		return s.fail(ctx, op, err)
 	}
 	defer s.ops.Done()
 	defer func() {
-		// A damaged file can make bbolt panic; the transaction has been
-		// rolled back and the database closed by the deferred calls
-		// below, so the process can go on. The panic value is dropped:
-		// it might quote bytes of the file.
+		// The deferred calls of body have rolled back the transaction and
+		// released the database. The panic value is dropped: it might
+		// quote bytes of the file.
 		if r := recover(); r != nil {
 			err = s.fail(ctx, op, errors.New("database file is damaged (bbolt panicked)"))
 		}
 	}()
-
 	if err := ctx.Err(); err != nil {
 		return s.fail(ctx, op, err)
 	}
@@ -71,32 +79,38 @@ func (s *Store) withDB(ctx context.Context, op string, write bool, fn func(*bolt
 		return s.fail(ctx, op, err)
 	}
 	defer s.lock.unlock(write)
-
-	db, err := bolt.Open(s.path, 0o600, &bolt.Options{
-		ReadOnly: !write,
-		Timeout:  max(time.Until(deadline), time.Millisecond),
-		OpenFile: openLocked(ctx, deadline),
-		// NoSync stays false: Commit returns only after fdatasync, so
-		// an acknowledged write survives a crash of the process or OS.
-	})
-	if err != nil {
-		if !write && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errEmptyFile)) {
-			err = fn(nil)
-		}
-		if err != nil {
-			return s.fail(ctx, op, err)
-		}
-		return nil
-	}
-	defer func() {
-		if cerr := db.Close(); cerr != nil && err == nil {
-			err = s.fail(ctx, op, cerr)
-		}
-	}()
-	if err := fn(db); err != nil {
+	if err := body(deadline); err != nil {
 		return s.fail(ctx, op, err)
 	}
 	return nil
+}
+
+// openDB opens the database file, taking its flock (exclusive if write)
+// before deadline. A writer creates the file if needed. opened, if not nil,
+// is called with the file once it is locked.
+func openDB(ctx context.Context, path string, write bool, deadline time.Time, opened func(*os.File)) (*bolt.DB, error) {
+	lockedOpen := openLocked(ctx, deadline)
+	return bolt.Open(path, 0o600, &bolt.Options{
+		ReadOnly: !write,
+		// Our OpenFile has taken the lock by the time bbolt asks for it
+		// (except where flock is missing); bbolt then finds it at once.
+		Timeout: max(time.Until(deadline), time.Millisecond),
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := lockedOpen(name, flag, perm)
+			if err == nil && opened != nil {
+				opened(f)
+			}
+			return f, err
+		},
+		// NoSync stays false: Commit returns only after fdatasync, so an
+		// acknowledged write survives a crash of the process or the OS.
+	})
+}
+
+// isEmpty reports an error of openDB that, for a reader, means "nothing
+// stored yet": no file, or a file of zero bytes.
+func isEmpty(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errEmptyFile)
 }
 
 func deadlineOf(ctx context.Context) time.Time {
@@ -106,13 +120,24 @@ func deadlineOf(ctx context.Context) time.Time {
 	return time.Now().Add(DefaultWait)
 }
 
+var sentinels = []error{ErrNotFound, ErrTooLarge, ErrQuota, ErrUnavailable, ErrInvalid}
+
+// isSentinel reports whether err is an expected outcome (not found, quota,
+// ...) rather than a failure of the database.
+func isSentinel(err error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // fail wraps err in an *Error naming op and the path, making sure it wraps
 // one of the sentinels. Nothing here ever formats a key or a value.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
-	for _, sentinel := range []error{ErrNotFound, ErrTooLarge, ErrQuota, ErrUnavailable, ErrInvalid} {
-		if errors.Is(err, sentinel) {
-			return &Error{Op: op, Path: s.path, Err: err}
-		}
+	if isSentinel(err) {
+		return &Error{Op: op, Path: s.path, Err: err}
 	}
 	switch {
 	case errors.Is(err, errWaitTimeout), errors.Is(err, bolt.ErrTimeout):

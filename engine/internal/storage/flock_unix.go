@@ -16,7 +16,7 @@ import (
 // lock on the same open file description, which succeeds at once.
 //
 // bbolt's own wait polls every 50 ms and cannot be cancelled; this one
-// backs off from 100 µs to 5 ms and watches ctx, so a lock held for one
+// backs off from 100 µs to 2 ms and watches ctx, so a lock held for one
 // commit by another process is handed over in well under a millisecond of
 // extra delay.
 func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.FileMode) (*os.File, error) {
@@ -77,7 +77,7 @@ func flockWait(ctx context.Context, f *os.File, how int, deadline time.Time) err
 			return errWaitTimeout
 		}
 		wait = min(wait, backoff)
-		backoff = min(2*backoff, 5*time.Millisecond)
+		backoff = min(2*backoff, 2*time.Millisecond)
 		if timer == nil {
 			timer = time.NewTimer(wait)
 		} else {

@@ -14,7 +14,9 @@ import (
 // and releases it before taking another, so nothing can deadlock) but slow:
 // the loser can only poll. Every Store of a process on the same path
 // therefore shares one pathLock, a reader/writer lock that hands over at
-// once, and the file lock is only ever contended between processes.
+// once, and the file lock is only ever contended between processes. The
+// pathLock also keeps the read-only database handle of the path (see
+// reader_unix.go).
 
 // registry maps an absolute database path to the lock its Stores share.
 var registry = struct {
@@ -23,7 +25,8 @@ var registry = struct {
 }{locks: make(map[string]*pathLock)}
 
 type pathLock struct {
-	refs int // Stores holding this lock; guarded by registry
+	refs   int     // Stores holding this lock; guarded by registry
+	reader *reader // the read-only handle, used under rwLock held shared
 	rwLock
 }
 
@@ -34,7 +37,7 @@ func acquirePathLock(path string) *pathLock {
 	defer registry.Unlock()
 	l := registry.locks[path]
 	if l == nil {
-		l = &pathLock{}
+		l = &pathLock{reader: newReader()}
 		l.changed = make(chan struct{})
 		registry.locks[path] = l
 	}
@@ -51,6 +54,7 @@ func releasePathLock(path string) {
 	}
 	if l.refs--; l.refs == 0 {
 		delete(registry.locks, path)
+		l.reader.close() // no operation is running: their Stores are closed
 	}
 }
 

@@ -17,9 +17,10 @@ import (
 // file. A Store is safe for use by many goroutines, and any number of
 // Stores, in this process or others, may use the same file at once.
 type Store struct {
-	path string
-	opts Options
-	lock *pathLock
+	path    string
+	opts    Options
+	lock    *pathLock
+	lockKey string // the path lock was acquired for
 
 	mu     sync.Mutex
 	closed bool
@@ -50,10 +51,18 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, s.fail(context.Background(), "open", err)
 	}
-	s.lock = acquirePathLock(abs)
+	// Create the file under the lock of the path as given; share the
+	// lock of the file's real path, so that Stores opened through
+	// symbolic links share it too. (Aliases that remain, such as hard
+	// links, are still safe: the file lock orders them, only slower.)
+	s.lock, s.lockKey = acquirePathLock(abs), abs
 	if err := s.create(); err != nil {
 		releasePathLock(abs)
 		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		releasePathLock(abs)
+		s.lock, s.lockKey = acquirePathLock(real), real
 	}
 	return s, nil
 }
@@ -103,7 +112,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.ops.Wait()
-	releasePathLock(s.path)
+	releasePathLock(s.lockKey)
 	return nil
 }
 

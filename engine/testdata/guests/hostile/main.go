@@ -18,6 +18,8 @@
 //	log      logs 10 000 lines
 //	bigout   outputs 32 MiB through the raw output import and returns its status
 //	bigerr   sets a 1 MiB error message through the raw error import, returns INTERNAL
+//	garbage  allocates 256 KiB and drops it: memory stays bounded only if
+//	         the garbage collector runs between calls (the SDK's yield)
 //
 // Any other name is an ordinary, case-sensitive secret in host storage, so
 // Set, Get, Remove and List round-trip. Set("trapmidset", …) writes the
@@ -68,8 +70,9 @@ var served int
 // sink keeps what loop, oom and recurse compute alive, so that the compiler
 // cannot remove the work.
 var (
-	sink  uint64
-	heaps [][]byte
+	sink    uint64
+	heaps   [][]byte
+	garbage []byte
 )
 
 func str(s string) abi.Value { return abi.Value{Type: abi.TypeString, Data: []byte(s)} }
@@ -94,14 +97,18 @@ func (hostile) Get(name string) (abi.Info, abi.Value, error) {
 	case "oom":
 		for {
 			b := make([]byte, 1<<20)
-			for i := range b {
-				b[i] = byte(i)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
 			}
 			heaps = append(heaps, b)
 		}
 	case "recurse":
 		sink = recurse(1)
 		v = str(strconv.FormatUint(sink, 10))
+	case "garbage":
+		garbage = make([]byte, 256<<10)
+		garbage[0] = 1
+		v = str("ok")
 	case "count":
 		v = str(strconv.Itoa(served))
 	case "rand":

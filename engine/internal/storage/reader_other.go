@@ -1,0 +1,35 @@
+//go:build !unix
+
+package storage
+
+import (
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// reader, where flock is missing, opens a read-only handle for each read
+// and closes it after: bbolt holds its lock for as long as a handle is
+// open, so a handle cannot be kept without shutting writers out.
+type reader struct{}
+
+func newReader() *reader { return &reader{} }
+
+func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*bolt.DB) error) (err error) {
+	db, err := openDB(ctx, path, false, deadline, nil)
+	if isEmpty(err) {
+		return fn(nil)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return fn(db)
+}
+
+func (r *reader) close() {}

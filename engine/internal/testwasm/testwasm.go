@@ -1,0 +1,144 @@
+// Package testwasm builds the Go guests of this module for the host's tests:
+// examples/go-vault, engine/testdata/guests/hostile, and any other main
+// package written with abi/guest.
+//
+// A test calls Build with the guest's directory and gets the path of a .wasm
+// file compiled for GOOS=wasip1 as a c-shared reactor, the way extension
+// authors build theirs. Each directory is built once per test process. The
+// files go to a per-user cache directory and are replaced atomically, so
+// that test processes running at once do not disturb each other and repeated
+// runs leave no litter.
+package testwasm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	rootOnce sync.Once
+	root     string
+	rootErr  error
+
+	mu     sync.Mutex
+	builds = map[string]*build{} // by the directory passed to Build
+)
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// ModuleRoot returns the directory of this module's go.mod, found by walking
+// up from the working directory (a test runs in its package's directory). It
+// fails the test when there is none.
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	rootOnce.Do(func() { root, rootErr = findRoot() })
+	if rootErr != nil {
+		tb.Fatalf("testwasm: %v", rootErr)
+	}
+	return root
+}
+
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build compiles the Go guest package at dir, a slash-separated path relative
+// to the module root such as "examples/go-vault", with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
+//
+// once per test process, and returns the path of the .wasm file. It fails the
+// test with the compiler's output when the build fails, and every later test
+// that asks for the same dir too.
+func Build(tb testing.TB, dir string) string {
+	tb.Helper()
+	modRoot := ModuleRoot(tb)
+	dir = filepath.ToSlash(filepath.Clean(dir))
+
+	mu.Lock()
+	b := builds[dir]
+	if b == nil {
+		b = new(build)
+		builds[dir] = b
+	}
+	mu.Unlock()
+
+	b.once.Do(func() { b.path, b.err = compile(modRoot, dir) })
+	if b.err != nil {
+		tb.Fatalf("testwasm: %v", b.err)
+	}
+	return b.path
+}
+
+// compile builds dir into a directory of its own, then renames the result
+// over the shared name, which is atomic: a process that runs at the same time
+// reads either file whole, and both come from the same source.
+func compile(modRoot, dir string) (string, error) {
+	out, err := cacheDir()
+	if err != nil {
+		return "", err
+	}
+	// The name tells the guest and the checkout apart: two checkouts of the
+	// module must not share a file.
+	sum := sha256.Sum256([]byte(filepath.Join(modRoot, dir)))
+	final := filepath.Join(out, filepath.Base(dir)+"-"+hex.EncodeToString(sum[:6])+".wasm")
+	work, err := os.MkdirTemp(out, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	built := filepath.Join(work, "guest.wasm")
+
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", built, "./"+dir)
+	cmd.Dir = modRoot
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		return "", errors.New("building " + dir + " for wasip1: " + err.Error() + "\n" + strings.TrimSpace(output.String()))
+	}
+	if err := os.Rename(built, final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// cacheDir returns the directory for the built guests: sesame-testwasm in
+// the user's cache directory, or in the temporary directory when there is no
+// cache directory.
+func cacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "sesame-testwasm")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
