@@ -30,6 +30,11 @@ const (
 	ImportKVSet    = "kv_set"
 	ImportKVDelete = "kv_delete"
 	ImportKVList   = "kv_list"
+
+	ImportKDF          = "kdf_argon2id"
+	ImportKeyringSet   = "keyring_set"
+	ImportKeyringGet   = "keyring_get"
+	ImportKeyringClear = "keyring_clear"
 )
 
 // Op names an operation a vault may support. The string is the one used in

@@ -57,10 +57,10 @@ func TestManifest(t *testing.T) {
 }
 
 // TestFoldKey checks that foldKey identifies exactly the names
-// strings.EqualFold does, over every pair of runes that fold together and
-// some that do not.
+// strings.EqualFold does, over every pair of runes that fold together (all
+// below U+20000) and some that do not.
 func TestFoldKey(t *testing.T) {
-	for r := rune(0); r <= unicode.MaxRune; r++ {
+	for r := rune(0); r < 0x20000; r++ {
 		if !utf8.ValidRune(r) {
 			continue
 		}

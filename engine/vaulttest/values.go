@@ -107,16 +107,12 @@ func maxValue(typ abi.Type, limit int) abi.Value {
 	if limit > 0 {
 		n = min(limit, n)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, n)
-	if typ == abi.TypeBytes {
-		for i := range data {
-			data[i] = byte(rng.Uint32())
-		}
-	} else {
+	rand.NewChaCha8([32]byte{'s', 'e', 's', 'a', 'm', 'e'}).Read(data)
+	if typ != abi.TypeBytes {
 		const printable = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
-		for i := range data {
-			data[i] = printable[rng.IntN(len(printable))]
+		for i, c := range data {
+			data[i] = printable[c%64]
 		}
 	}
 	switch typ {

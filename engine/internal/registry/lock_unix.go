@@ -11,11 +11,13 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock(2) on the file lockPath, creating it,
-// polling until it is free or ctx is done. The lock is released by the
-// returned function or when the process ends. (syscall has no Flock on AIX
-// and Solaris; those use lock_other.go.)
-func lockFile(ctx context.Context, lockPath string) (release func(), err error) {
+// lockFile takes an exclusive flock(2) on the sidecar file "<path>.lock",
+// creating it, polling until it is free or ctx is done. The lock is released
+// by the returned function or when the process ends. The sidecar is never
+// removed: removing it would let two processes lock two different files.
+// (syscall has no Flock on AIX and Solaris; those use lock_other.go.)
+func lockFile(ctx context.Context, path string) (release func(), err error) {
+	lockPath := path + ".lock"
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -32,7 +34,6 @@ func lockFile(ctx context.Context, lockPath string) (release func(), err error) 
 		select {
 		case <-ctx.Done():
 			f.Close()
-			path := lockPath[:len(lockPath)-len(".lock")]
 			return nil, &regError{msg: fmt.Sprintf("registry %s is locked by another process", path), err: ctx.Err()}
 		case <-time.After(wait):
 		}

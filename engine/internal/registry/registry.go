@@ -98,7 +98,9 @@ func (r *Registry) Remove(name string) error {
 	if r.Default == r.Vaults[i].Name {
 		r.Default = ""
 	}
-	r.Vaults = slices.Delete(r.Vaults, i, i+1)
+	if r.Vaults = slices.Delete(r.Vaults, i, i+1); len(r.Vaults) == 0 {
+		r.Vaults = nil // as Parse leaves an empty registry
+	}
 	return nil
 }
 

@@ -72,7 +72,7 @@ func lock(ctx context.Context, path string) (unlock func(), err error) {
 	case <-ctx.Done():
 		return nil, &regError{msg: fmt.Sprintf("registry %s is locked by another update in this process", path), err: ctx.Err()}
 	}
-	release, err := lockFile(ctx, path+".lock")
+	release, err := lockFile(ctx, path)
 	if err != nil {
 		<-sem
 		return nil, err

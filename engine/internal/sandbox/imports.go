@@ -30,6 +30,7 @@ type call struct {
 	output  []byte
 	message string
 	storage Storage
+	keyring *keyring
 	logger  *slog.Logger
 	logs    int // lines logged in this call
 	dropped int // lines dropped past the limit
@@ -61,6 +62,10 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKVSet, hostKVSet, []api.ValueType{i32, i32, i32, i32}, i32)
 	def(abi.ImportKVDelete, hostKVDelete, []api.ValueType{i32, i32}, i32)
 	def(abi.ImportKVList, hostKVList, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
+	def(abi.ImportKDF, hostKDF, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyringSet, hostKeyringSet, []api.ValueType{i32, i32, i32}, i32)
+	def(abi.ImportKeyringGet, hostKeyringGet, []api.ValueType{i32, i32}, i64)
+	def(abi.ImportKeyringClear, hostKeyringClear, nil, i32)
 	return b.Instantiate(ctx)
 }
 

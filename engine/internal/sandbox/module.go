@@ -50,6 +50,7 @@ type Module struct {
 	timeout  time.Duration
 	params   []byte
 	recycle  uint32 // memory size in bytes past which an instance is recycled
+	keyring  keyring
 }
 
 // exportTypes are the signatures of the exports of SPEC.md §4.
@@ -275,6 +276,7 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 
 // Close discards every instance and the compiled module.
 func (m *Module) Close(ctx context.Context) error {
+	m.keyring.clear()
 	if m.pool != nil {
 		m.pool.close(ctx)
 	}

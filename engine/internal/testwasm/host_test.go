@@ -53,9 +53,13 @@ func newFakeHost(t *testing.T, wasmPath string) *fakeHost {
 	t.Helper()
 	ctx := context.Background()
 	h := &fakeHost{t: t, kv: map[string][]byte{}, storage: true}
+	// Without WithMemoryCapacityFromMax, wazero copies the whole memory on
+	// every memory.grow: the oom guest then takes seconds, not milliseconds,
+	// to reach 64 MiB.
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(abi.DefaultMemory/65536))
+		WithMemoryLimitPages(abi.DefaultMemory/65536).
+		WithMemoryCapacityFromMax(true))
 	t.Cleanup(func() { h.runtime.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, h.runtime)
 
