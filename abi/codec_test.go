@@ -378,20 +378,18 @@ func TestDecodeErrorMessage(t *testing.T) {
 	}
 }
 
-// encodingsOf returns the encodings of the valid vectors, with their kind and
-// restAt: where the part that runs to the end of the buffer starts (bytes,
-// string and credential payloads), or -1.
-func encodingsOf(t *testing.T) []struct {
+// encoding is a valid vector's encoding. restAt is where the part that runs
+// to the end of the buffer starts (bytes, string and credential payloads), or -1.
+type encoding struct {
 	name, kind string
 	enc        []byte
 	restAt     int
-} {
+}
+
+// encodingsOf returns the encodings of the valid vectors.
+func encodingsOf(t *testing.T) []encoding {
 	t.Helper()
-	var out []struct {
-		name, kind string
-		enc        []byte
-		restAt     int
-	}
+	var out []encoding
 	valueRest := func(v abi.Value) int {
 		switch v.Type {
 		case abi.TypeBytes, abi.TypeString, abi.TypeSecureString:
@@ -421,11 +419,7 @@ func encodingsOf(t *testing.T) []struct {
 				restAt = len(info) + r
 			}
 		}
-		out = append(out, struct {
-			name, kind string
-			enc        []byte
-			restAt     int
-		}{c.name, kind, enc, restAt})
+		out = append(out, encoding{c.name, kind, enc, restAt})
 	}
 	return out
 }
@@ -436,7 +430,7 @@ func encodingsOf(t *testing.T) []struct {
 func TestDecodeTruncated(t *testing.T) {
 	for _, e := range encodingsOf(t) {
 		for n := range len(e.enc) {
-			prefix := slices.Clone(e.enc[:n])
+			prefix := e.enc[:n:n]
 			got, err := decodeKind(e.kind, prefix)
 			if e.restAt >= 0 && n >= e.restAt {
 				if err != nil {

@@ -8,6 +8,6 @@
 //
 // Decoders are strict: they reject trailing bytes, impossible lengths,
 // invalid UTF-8, unknown type bytes and unsorted keys, so that every value has
-// exactly one encoding. The vectors in Vectors pin that behaviour for
+// exactly one encoding. The vectors in package abi/vectors pin that behaviour for
 // implementations in other languages.
 package abi

@@ -242,3 +242,11 @@ func (e *Engine) locker(ctx context.Context, op, vault string) (Locker, string, 
 	}
 	return l, canon, nil
 }
+
+// Vault returns the vault registered (or mounted) under name, loading its
+// extension. It is how a program runs the conformance suite of
+// engine/vaulttest, or calls a vault directly, below the engine's checks.
+func (e *Engine) Vault(ctx context.Context, name string) (Vault, error) {
+	vt, _, err := e.target(ctx, "open", "", name)
+	return vt, err
+}

@@ -9,9 +9,11 @@
 //     (package vaulttest) is checked against;
 //   - the floor of the engine's benchmarks: the cost of an operation with no
 //     sandbox, no encoding and no storage;
-//   - a vault for tests and embedders that need one without a wasm module:
+//   - a vault for tests and embedders that need one without a wasm module.
 //
-//     e.Mount("mem", memvault.New(memvault.Options{Name: "mem"}))
+// A Go program mounts one beside its registered vaults:
+//
+//	e.Mount("mem", memvault.New(memvault.Options{Name: "mem"}))
 //
 // # Behaviour
 //

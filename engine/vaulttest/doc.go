@@ -15,10 +15,13 @@
 //	}
 //
 // An extension is tested the same way through the engine's sandbox: newVault
-// loads the module and hands out the engine.Vault the engine would use, over
-// a new storage area each time (the engine's test helpers do the wiring). The
-// suite then exercises the guest exactly as sesame will, with every value and
-// metadata map crossing the ABI encoding in both directions.
+// opens an engine over a fresh directory (t.TempDir()), registers the
+// extension there and returns what (*engine.Engine).Vault hands out for it:
+// the vault the engine itself would call, over a new, empty storage area. The suite then exercises the guest exactly as sesame will,
+// with every name, value and metadata map crossing the ABI encoding in both
+// directions. Declare in Options what the manifest cannot say: the types the
+// extension refuses, a smaller MaxValue if its backend cannot hold 1 MiB,
+// the names it rejects.
 //
 // The vault's Manifest says whether it keeps metadata, whether names are
 // case-sensitive and which optional operations (stat, set_metadata, test) it

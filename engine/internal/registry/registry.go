@@ -77,7 +77,7 @@ func (r *Registry) Put(v Vault, allowClobber bool) error {
 		if !allowClobber {
 			return &regError{msg: fmt.Sprintf("vault %q is already registered", old), err: ErrVaultExists}
 		}
-		if r.Default == old {
+		if strings.EqualFold(r.Default, old) {
 			r.Default = v.Name
 		}
 		r.Vaults = slices.Delete(r.Vaults, i, i+1)
@@ -95,7 +95,7 @@ func (r *Registry) Remove(name string) error {
 	if i < 0 {
 		return notFound(name)
 	}
-	if r.Default == r.Vaults[i].Name {
+	if strings.EqualFold(r.Default, r.Vaults[i].Name) {
 		r.Default = ""
 	}
 	if r.Vaults = slices.Delete(r.Vaults, i, i+1); len(r.Vaults) == 0 {

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix || solaris || aix || android
 
 package storage
 
@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// openLocked leaves locking to bbolt, which on this platform waits for the
-// lock itself, bounded by bolt.Options.Timeout.
+// openLocked leaves locking to bbolt, which on these platforms waits for
+// the lock itself (LockFileEx on Windows, fcntl elsewhere), bounded by
+// bolt.Options.Timeout.
 func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.FileMode) (*os.File, error) {
 	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix || solaris || aix || android
 
 package storage
 
@@ -9,9 +9,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// reader, where flock is missing, opens a read-only handle for each read
-// and closes it after: bbolt holds its lock for as long as a handle is
-// open, so a handle cannot be kept without shutting writers out.
+// reader, where bbolt does not lock with flock, opens a read-only handle
+// for each read and closes it after: bbolt holds its lock for as long as a
+// handle is open, so a handle cannot be kept without shutting writers out.
 type reader struct{}
 
 func newReader() *reader { return &reader{} }

@@ -41,6 +41,9 @@ type result struct {
 	err    error // from wazero: a trap, proc_exit or the deadline
 }
 
+// compilationCache spares the tests compiling a guest once per fakeHost.
+var compilationCache = wazero.NewCompilationCache()
+
 type callKey struct{}
 
 // callState is the per-call state the host functions reach through ctx.
@@ -57,6 +60,7 @@ func newFakeHost(t *testing.T, wasmPath string) *fakeHost {
 	// every memory.grow: the oom guest then takes seconds, not milliseconds,
 	// to reach 64 MiB.
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCompilationCache(compilationCache).
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(abi.DefaultMemory/65536).
 		WithMemoryCapacityFromMax(true))
@@ -151,7 +155,9 @@ func read(m api.Module, ptr, n uint32) ([]byte, bool) {
 }
 
 // fits reports whether [ptr, ptr+n) is inside guest memory.
-func fits(m api.Module, ptr, n uint32) bool { return uint64(ptr)+uint64(n) <= uint64(m.Memory().Size()) }
+func fits(m api.Module, ptr, n uint32) bool {
+	return uint64(ptr)+uint64(n) <= uint64(m.Memory().Size())
+}
 
 func (h *fakeHost) input(ctx context.Context, m api.Module, idx, dst, capacity uint32) int32 {
 	st := state(ctx)
