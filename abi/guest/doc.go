@@ -13,8 +13,9 @@
 // KVList, KVScan) and logging (Log). An operation the vault does not
 // implement is left out of the manifest and answers UNSUPPORTED.
 //
-// The package builds only for GOOS=wasip1; all of the SDK's unsafe code is
-// here.
+// Apart from this documentation the package builds only for GOOS=wasip1
+// (every other file has a wasip1 build constraint, so the host's go vet ./...
+// and go build ./... pass it by). All of the SDK's unsafe code is here.
 //
 // # A complete vault
 //
@@ -71,7 +72,7 @@
 //	}
 //
 // With Metadata false in the manifest the host never sends metadata, so Set
-// may ignore it. examples/go-vault is a fuller vault: metadata,
+// may ignore it. The same vault is ExampleRegister, which go vet checks. examples/go-vault is a fuller vault: metadata,
 // case-insensitive names, Stat, SetMetadata and Test.
 //
 // # Building
@@ -82,8 +83,9 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -o tiny.wasm ./tiny
 //
-// Check it with GOOS=wasip1 GOARCH=wasm go vet. A Go guest is about 2 MB and
-// needs at least 35 pages (2.2 MiB) of linear memory.
+// Check it with GOOS=wasip1 GOARCH=wasm go vet. A Go guest is 2.5–3 MB
+// (examples/go-vault: 2.5 MB) and needs at least 35 pages (2.2 MiB) of
+// linear memory.
 //
 // # Pitfalls
 //

@@ -16,7 +16,9 @@ import (
 //
 // Errors are *HostError values that wrap the status the host returned, so
 // errors.Is(err, abi.NotFound) tells a missing key. Returned as is from a
-// Vault method, such an error reaches the host with that status.
+// Vault method, such an error reaches the host with that status and its text
+// ("sesame_v1.kv_get: not found") as the message; return abi.NotFound itself
+// to send the status alone.
 
 // First buffer sizes for the calls that return bytes; a larger result costs
 // one more call.

@@ -71,7 +71,7 @@ func key(name string) []byte { return []byte(secretPrefix + fold(name)) }
 func load(name string) (abi.Info, abi.Value, error) {
 	rec, err := guest.KVGet(key(name))
 	if err != nil {
-		return abi.Info{}, abi.Value{}, err
+		return abi.Info{}, abi.Value{}, plain(err)
 	}
 	info, v, err := abi.DecodeSecret(rec)
 	clear(rec)
@@ -127,7 +127,17 @@ func (vault) SetMetadata(name string, md abi.Metadata) error {
 	return store(info, v)
 }
 
-func (vault) Remove(name string) error { return guest.KVDelete(key(name)) }
+func (vault) Remove(name string) error { return plain(guest.KVDelete(key(name))) }
+
+// plain turns a storage error that says "no such key" into a bare
+// abi.NotFound, which reaches the host without a message: the engine's own
+// "secret not found" says it better than "sesame_v1.kv_get: not found".
+func plain(err error) error {
+	if errors.Is(err, abi.NotFound) {
+		return abi.NotFound
+	}
+	return err
+}
 
 // List matches the pattern against the folded names in the keys first, which
 // gives the same answer as matching the names themselves, so that only the

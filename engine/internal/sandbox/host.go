@@ -72,6 +72,7 @@ func (h *Host) runtimeFor(ctx context.Context, pages uint32) (*runtime, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(pages).
+		WithMemoryCapacityFromMax(true).
 		WithCloseOnContextDone(true)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -193,16 +195,21 @@ func (m *Module) moduleConfig() wazero.ModuleConfig {
 		cfg = cfg.WithEnv(k, m.spec.Env[k])
 	}
 	if m.spec.Dir != "" {
-		fs := wazero.NewFSConfig()
+		var dir experimentalsys.FS = noSymlinks{sysfs.DirFS(m.spec.Dir)}
 		if m.spec.ReadOnly {
-			fs = fs.WithReadOnlyDirMount(m.spec.Dir, "/data")
-		} else {
-			fs = fs.WithDirMount(m.spec.Dir, "/data")
+			dir = &sysfs.ReadFS{FS: dir}
 		}
-		cfg = cfg.WithFSConfig(fs)
+		cfg = cfg.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(dir, "/data"))
 	}
 	return cfg
 }
+
+// noSymlinks is a directory mount in which the guest cannot create symbolic
+// links: a link's target is free text, and the host would follow one that
+// points outside the granted folder. (Files the guest creates are 0600.)
+type noSymlinks struct{ experimentalsys.FS }
+
+func (noSymlinks) Symlink(string, string) experimentalsys.Errno { return experimentalsys.EPERM }
 
 // readManifest calls sesame_manifest once and checks the result.
 func (m *Module) readManifest(ctx context.Context) error {

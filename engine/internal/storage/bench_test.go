@@ -99,6 +99,34 @@ func BenchmarkGetParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkOpenPerRead is the first design tried for reads, rejected: a
+// read-only handle opened and closed for each Get, as writes still do.
+func BenchmarkOpenPerRead(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s := benchStore(b, n)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				db, err := openDB(ctx, s.Path(), false, deadlineOf(ctx), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = db.View(func(tx *bolt.Tx) error {
+					if v := tx.Bucket(bucketData).Get(benchKey(spread(i, n))); v == nil {
+						return fmt.Errorf("missing key")
+					}
+					return nil
+				})
+				db.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkHeldOpen is the rejected alternative for comparison: one bbolt
 // handle kept open for the life of the process. It is what the
 // open-per-operation design pays for letting other processes in.

@@ -33,7 +33,7 @@ var (
 //
 //	storage set /home/me/.local/share/sesame/vaults/LocalStore.db: too large: value is 3145728 bytes, limit 2097152
 type Error struct {
-	Op   string // "open", "get", "set", "delete", "list", "close"
+	Op   string // "open", "get", "set", "delete", "list"
 	Path string // the database file
 	Err  error  // wraps one of the sentinels
 }

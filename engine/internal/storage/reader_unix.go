@@ -4,6 +4,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"os"
 	"syscall"
 	"time"
@@ -70,6 +71,9 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 	}
 	if r.db != nil {
 		if err := flockWait(ctx, r.file, syscall.LOCK_SH, deadline); err != nil {
+			if !errors.Is(err, errWaitTimeout) && ctx.Err() == nil {
+				r.close() // the descriptor is broken: start afresh
+			}
 			return nil, err
 		}
 		if !r.current(path) {

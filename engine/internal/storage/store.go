@@ -29,13 +29,14 @@ type Store struct {
 
 // Open prepares the store kept in the database file at path. It creates
 // the missing parent folders with mode 0700 and, if the file does not
-// exist, creates it with mode 0600 and initialises it, durably. It does not
-// keep the file open or locked: every operation opens it for the time of
-// one transaction.
+// exist, creates it with mode 0600 and initialises it, durably. No lock is
+// held between operations: each one locks the file for one transaction
+// (see the package documentation).
 //
 // Open fails with ErrInvalid for an empty path or out-of-range options,
 // and with ErrUnavailable if the folder or the file cannot be created or
-// the file is not a regular file.
+// the file is not a regular file. Open does not read an existing file: one
+// that is not a valid database fails each operation with ErrUnavailable.
 func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, &Error{Op: "open", Path: path, Err: fmt.Errorf("%w: empty path", ErrInvalid)}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -254,6 +255,9 @@ func TestErrorsHideSecrets(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a", "b", "vault.db")
 	s, err := Open(path, Options{})

@@ -1,12 +1,10 @@
 package testwasm
 
 import (
-	"context"
 	"os"
 	"slices"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/sesamehq/sesame/abi"
@@ -64,13 +62,7 @@ func TestGuestShape(t *testing.T) {
 			}
 			t.Logf("%s: %d bytes (%.2f MiB)", dir, len(wasm), float64(len(wasm))/(1<<20))
 
-			ctx := context.Background()
-			r := wazero.NewRuntime(ctx)
-			defer r.Close(ctx)
-			m, err := r.CompileModule(ctx, wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := newFakeHost(t, path).module // compiled by wazero, as the host does
 
 			exports := m.ExportedFunctions()
 			for name, want := range wantExports {

@@ -217,6 +217,9 @@ func key(name string) []byte { return []byte("s/" + name) }
 
 func load(name string) (abi.Info, abi.Value, error) {
 	rec, err := guest.KVGet(key(name))
+	if errors.Is(err, abi.NotFound) {
+		return abi.Info{}, abi.Value{}, abi.NotFound // no message
+	}
 	if err != nil {
 		return abi.Info{}, abi.Value{}, err
 	}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// run is the whole command: main only supplies the process's arguments and
+// files, and exits with what run returns. Exit status 0 is success, 1 a
+// failure, 2 a usage error; exec passes its command's status through.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &session{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer s.close()
+	if len(args) > 1 && args[1] == completeCommand {
+		return s.report(s.complete(args[2:]))
+	}
+	app := s.newApp()
+	return s.report(app.RunContext(ctx, reorder(app, args)))
+}
+
+// usageError is a command line that cannot be run as written: exit status 2.
+type usageError struct {
+	msg  string
+	help string // the command whose --help to suggest, "sesame set"
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef returns a usage error of the command of c.
+func usagef(c *cli.Context, format string, args ...any) error {
+	help := "sesame"
+	if c != nil && c.Command != nil && c.Command.HelpName != "" {
+		help = c.Command.HelpName
+	}
+	return &usageError{msg: fmt.Sprintf(format, args...), help: help}
+}
+
+// exitStatus is the exit status of a command run by exec, passed through
+// without a message.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// hinted is an error that carries its own hint lines.
+type hinted struct {
+	err   error
+	hints []string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+// withHint adds hint lines to err.
+func withHint(err error, hints ...string) error { return &hinted{err: err, hints: hints} }
+
+// report prints err and returns the exit status. It is the one place that
+// decides the status.
+func (s *session) report(err error) int {
+	if err == nil {
+		return 0
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
+	}
+	s.printError(err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		if ue.help != "" {
+			fmt.Fprintf(s.stderr, "sesame: hint: run '%s --help' for usage\n", ue.help)
+		}
+		return 2
+	}
+	for _, h := range hints(err) {
+		fmt.Fprintf(s.stderr, "sesame: hint: %s\n", h)
+	}
+	return 1
+}
+
+// printError prints every line of err's message as its own error line.
+func (s *session) printError(err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(s.stderr, "sesame: error: %s\n", line)
+	}
+}
+
+// hints returns the hint lines for err: its own, or those of a sentinel.
+func hints(err error) []string {
+	var h *hinted
+	if errors.As(err, &h) {
+		return h.hints
+	}
+	switch {
+	case errors.Is(err, engine.ErrLocked):
+		if v := vaultOf(err, engine.ErrLocked); v != "" {
+			return []string{"unlock it with: sesame vault unlock " + v}
+		}
+		return []string{"unlock the vault with: sesame vault unlock VAULT"}
+	case errors.Is(err, engine.ErrNoDefaultVault):
+		return []string{"name a vault with --vault, or choose a default with: sesame vault default VAULT"}
+	case errors.Is(err, engine.ErrVaultNotFound):
+		return []string{"list the registered vaults with: sesame vault list"}
+	case errors.Is(err, engine.ErrNoClobber):
+		return []string{"leave out --no-clobber to replace it"}
+	case errors.Is(err, engine.ErrVaultExists):
+		return []string{"add --allow-clobber to replace the registration"}
+	case errors.Is(err, engine.ErrSecretNotFound):
+		return []string{"list the secrets with: sesame info"}
+	}
+	return nil
+}
+
+// vaultOf returns the vault named by the first *engine.Error in err's tree
+// whose cause is sentinel.
+func vaultOf(err error, sentinel error) string {
+	var found string
+	var walk func(error) bool
+	walk = func(err error) bool {
+		if e, ok := err.(*engine.Error); ok && e.Vault != "" && errors.Is(e.Err, sentinel) {
+			found = e.Vault
+			return true
+		}
+		switch x := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if walk(e) {
+					return true
+				}
+			}
+		case interface{ Unwrap() error }:
+			if e := x.Unwrap(); e != nil {
+				return walk(e)
+			}
+		}
+		return false
+	}
+	walk(err)
+	return found
+}
+
+// onUsageError turns urfave/cli's flag errors into usage errors.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		msg = "unknown flag " + dashes(name)
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		msg = "flag " + dashes(name) + " needs a value"
+	}
+	return usagef(c, "%s", msg)
+}
+
+// dashes spells a flag name the way the help does: -h, --vault.
+func dashes(name string) string {
+	name = strings.TrimLeft(name, "-")
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// setUsageErrors installs onUsageError on every command.
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+		setUsageErrors(c.Subcommands)
+	}
+}
+
+// newApp builds the command tree. urfave/cli changes the tree as it runs, so
+// each run builds a new one.
+func (s *session) newApp() *cli.App {
+	app := &cli.App{
+		Name:      "sesame",
+		HelpName:  "sesame",
+		Usage:     "keep secrets in sandboxed vaults",
+		UsageText: "sesame [--config FILE] COMMAND [ARGS...]",
+		Description: `sesame stores named secrets in vaults. Each vault is a WebAssembly extension
+run in a sandbox that can touch only what its registration grants.
+
+With no set-up at all, the first command that needs a vault creates the vault
+LocalStore (the builtin secretstore extension) and makes it the default.
+
+Files:
+  $XDG_CONFIG_HOME/sesame/vaults.toml  the registry of vaults (--config, $SESAME_CONFIG)
+  $XDG_DATA_HOME/sesame                the vaults' storage
+  $XDG_CACHE_HOME/sesame               compiled extensions
+
+Examples:
+  sesame set db-password                     # asks for the value, hidden
+  sesame get db-password --as-plain-text
+  sesame exec --env PGPASSWORD=db-password -- psql
+  sesame info --json
+  source <(sesame completion bash)
+
+Exit status: 0 success, 1 failure, 2 usage error; exec passes its command's
+status through.`,
+		HideVersion:               true,
+		DisableSliceFlagSeparator: true,
+		Reader:                    s.stdin,
+		Writer:                    s.stdout,
+		ErrWriter:                 s.stderr,
+		ExitErrHandler:            func(*cli.Context, error) {},
+		OnUsageError:              onUsageError,
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:      "config",
+				Usage:     "the registry of vaults `FILE` (default $XDG_CONFIG_HOME/sesame/vaults.toml)",
+				EnvVars:   []string{"SESAME_CONFIG"},
+				TakesFile: true,
+			},
+		},
+		Before: func(c *cli.Context) error {
+			s.config = c.String("config")
+			return nil
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef(c, "unknown command %q", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: []*cli.Command{
+			s.setCommand(),
+			s.getCommand(),
+			s.infoCommand(),
+			s.setInfoCommand(),
+			s.removeCommand(),
+			s.copyCommand(),
+			s.execCommand(),
+			s.vaultCommand(),
+			s.completionCommand(),
+		},
+	}
+	setUsageErrors(app.Commands)
+	return app
+}
+
+// unknownCommand is the action of a command that has subcommands: with no
+// argument it shows the help, otherwise it refuses the unknown name.
+func unknownCommand(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef(c, "unknown command %q", c.Args().First())
+	}
+	return cli.ShowSubcommandHelp(c)
+}
+
+// args checks that c has between min and max arguments (max < 0: no limit)
+// and returns them.
+func args(c *cli.Context, min, max int, names string) ([]string, error) {
+	a := c.Args().Slice()
+	switch {
+	case len(a) < min:
+		return nil, usagef(c, "missing %s", names)
+	case max >= 0 && len(a) > max:
+		return nil, usagef(c, "unexpected argument %q", a[max])
+	}
+	return a, nil
+}
+
+// vaultFlag is the --vault flag of the secret commands.
+func vaultFlag(usage string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "vault", Usage: usage}
+}
+
+// The flags below are built afresh for each command: urfave/cli records
+// state in them while it parses.
+
+func whatIfFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "what-if", Usage: "say what would change, and change nothing"}
+}
+
+func confirmFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "confirm", Usage: "ask on the terminal before changing anything"}
+}
+
+func jsonFlag() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON"} }

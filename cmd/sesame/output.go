@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// mask stands for a value that get does not print.
+const mask = "********"
+
+// printSecret prints a secret as get does without --json.
+func (s *session) printSecret(sec engine.Secret, plain bool) error {
+	w := s.stdout
+	switch v := sec.Value.(type) {
+	case string:
+		return s.printText(sec.Type, v, plain)
+	case engine.SecureString:
+		return s.printText(sec.Type, string(v), plain)
+	case engine.Credential:
+		if plain {
+			_, err := fmt.Fprintf(w, "%s\n%s\n", v.UserName, string(v.Password))
+			return err
+		}
+		fmt.Fprintf(w, "%s %s %s\n", sec.Type, v.UserName, mask)
+		s.hint("add --as-plain-text to print the user name and the password")
+	case []byte:
+		if isTerminal(w) {
+			fmt.Fprintf(w, "%s (%d bytes)\n", sec.Type, len(v))
+			s.hint("redirect standard output to a file to write the bytes, or add --json to print them in base64")
+			return nil
+		}
+		_, err := w.Write(v)
+		return err
+	case engine.Hashtable:
+		if plain {
+			return s.printJSON(valueJSON(v, true))
+		}
+		fmt.Fprintln(w, sec.Type)
+		var rows [][]string
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			rows = append(rows, []string{"  " + k, typeOf(v[k]), maskedEntry(v[k])})
+		}
+		s.table(rows)
+		if masked(sec.Value) {
+			s.hint("add --as-plain-text to print the values")
+		}
+	default:
+		return fmt.Errorf("secret %q has a value of unknown type %s", sec.Name, sec.Type)
+	}
+	return nil
+}
+
+// printText prints a string or secure string: the value and one newline, or
+// its type and the mask.
+func (s *session) printText(t engine.Type, v string, plain bool) error {
+	if plain {
+		_, err := fmt.Fprintln(s.stdout, v)
+		return err
+	}
+	fmt.Fprintf(s.stdout, "%s %s\n", t, mask)
+	s.hint("add --as-plain-text to print the value")
+	return nil
+}
+
+// typeOf names the type of a hashtable entry.
+func typeOf(v any) string {
+	switch v.(type) {
+	case string:
+		return engine.TypeString.String()
+	case engine.SecureString:
+		return engine.TypeSecureString.String()
+	case []byte:
+		return engine.TypeBytes.String()
+	case engine.Credential:
+		return engine.TypeCredential.String()
+	}
+	return "unknown"
+}
+
+// maskedEntry shows a hashtable entry without its secret.
+func maskedEntry(v any) string {
+	switch x := v.(type) {
+	case []byte:
+		return fmt.Sprintf("(%d bytes)", len(x))
+	case engine.Credential:
+		return x.UserName + " " + mask
+	}
+	return mask
+}
+
+// masked reports whether v holds text that get shows only with
+// --as-plain-text.
+func masked(v any) bool {
+	switch x := v.(type) {
+	case []byte:
+		return false
+	case engine.Hashtable:
+		for _, e := range x {
+			if masked(e) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// secretOut is what get --json prints.
+type secretOut struct {
+	Name     string         `json:"name"`
+	Type     string         `json:"type"`
+	Vault    string         `json:"vault"`
+	Value    any            `json:"value"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// infoOut is one element of what info --json prints.
+type infoOut struct {
+	Name     string         `json:"name"`
+	Type     string         `json:"type"`
+	Vault    string         `json:"vault"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+func secretJSON(sec engine.Secret, plain bool) secretOut {
+	return secretOut{
+		Name: sec.Name, Type: sec.Type.String(), Vault: sec.Vault,
+		Value: valueJSON(sec.Value, plain), Metadata: metadataJSON(sec.Metadata),
+	}
+}
+
+func infoJSON(list []engine.Info) []infoOut {
+	out := make([]infoOut, 0, len(list))
+	for _, in := range list {
+		out = append(out, infoOut{Name: in.Name, Type: in.Type.String(), Vault: in.Vault, Metadata: metadataJSON(in.Metadata)})
+	}
+	return out
+}
+
+// valueJSON is a secret value as get --json prints it; text is null unless
+// plain.
+func valueJSON(v any, plain bool) any {
+	text := func(s string) any {
+		if plain {
+			return s
+		}
+		return nil
+	}
+	switch x := v.(type) {
+	case string:
+		return text(x)
+	case engine.SecureString:
+		return text(string(x))
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x)
+	case engine.Credential:
+		return map[string]any{"username": x.UserName, "password": text(string(x.Password))}
+	case engine.Hashtable:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			switch y := e.(type) {
+			case string:
+				out[k] = text(y)
+			case engine.SecureString:
+				out[k] = map[string]any{"type": "securestring", "value": text(string(y))}
+			case []byte:
+				out[k] = map[string]any{"type": "bytes", "base64": base64.StdEncoding.EncodeToString(y)}
+			case engine.Credential:
+				out[k] = map[string]any{"type": "credential", "username": y.UserName, "password": text(string(y.Password))}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// metadataJSON is metadata with datetimes in RFC 3339; never nil.
+func metadataJSON(md engine.Metadata) map[string]any {
+	out := make(map[string]any, len(md))
+	for k, v := range md {
+		if t, ok := v.(time.Time); ok {
+			v = t.Format(time.RFC3339Nano)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// metadataText is metadata as info's table shows it: k=v, sorted by key.
+func metadataText(md engine.Metadata) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		var v string
+		switch x := md[k].(type) {
+		case time.Time:
+			v = x.Format(time.RFC3339Nano)
+		case int64:
+			v = strconv.FormatInt(x, 10)
+		default:
+			v = fmt.Sprint(x)
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *session) printInfo(list []engine.Info) {
+	if len(list) == 0 {
+		return
+	}
+	rows := [][]string{{"NAME", "TYPE", "VAULT", "METADATA"}}
+	for _, in := range list {
+		rows = append(rows, []string{in.Name, in.Type.String(), in.Vault, metadataText(in.Metadata)})
+	}
+	s.table(rows)
+}
+
+// printJSON prints v as indented JSON.
+func (s *session) printJSON(v any) error {
+	enc := json.NewEncoder(s.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table prints rows in aligned columns, without trailing blanks.
+func (s *session) table(rows [][]string) {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		io.WriteString(s.stdout, strings.TrimRight(line, " \n")+"\n")
+	}
+}

@@ -1,0 +1,481 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// errNoConfirm refuses --confirm without a terminal: a script is never taken
+// to have answered yes.
+var errNoConfirm = withHint(
+	errors.New("--confirm needs a terminal to ask on, and standard input is not one; nothing was changed"),
+	"leave out --confirm to go ahead without asking, or add --what-if to see what would change",
+)
+
+// change returns the engine's WhatIf/Confirm options for c's --what-if and
+// --confirm, refusing --confirm without a terminal.
+func (s *session) change(c *cli.Context) (engine.Change, error) {
+	ch := engine.Change{WhatIf: c.Bool("what-if")}
+	if !c.Bool("confirm") || ch.WhatIf {
+		return ch, nil
+	}
+	t, ok := s.terminal()
+	if !ok {
+		return ch, errNoConfirm
+	}
+	ch.Confirm = func(a engine.Action) bool { return t.confirm(a.String()) }
+	return ch, nil
+}
+
+// whatIf prints the action a --what-if run would take.
+func (s *session) whatIf(a engine.Action) {
+	fmt.Fprintf(s.stdout, "What if: %s\n", a)
+}
+
+func (s *session) setCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "set",
+		Usage: "store a secret",
+		UsageText: `sesame set NAME [--vault V] [--value S | --stdin | --file F] [--type T] [--username U]
+             [--metadata KEY[:TYPE]=VALUE]... [--no-clobber] [--what-if] [--confirm]`,
+		Description: `Stores a secret under NAME in a vault (default: the default vault), replacing
+one of that name unless --no-clobber is given.
+
+The value comes from --value, --stdin (all of standard input) or --file. For
+string types a single trailing newline of --stdin or --file is dropped. With
+none of them, sesame asks on the terminal without echo, twice for a new
+secret; without a terminal it fails rather than wait.
+
+Types (--type): string (default), securestring, bytes (from --stdin or
+--file), credential (--username U; the value is the password), hashtable (a
+JSON object: string values are string entries, and typed entries look like
+{"type":"bytes","base64":"…"}, {"type":"securestring","value":"…"} or
+{"type":"credential","username":"…","password":"…"}).
+
+Metadata (--metadata KEY[:TYPE]=VALUE, repeatable): TYPE is string (default),
+int, or datetime (RFC 3339, or a plain date 2006-01-02 meaning midnight UTC).
+Metadata is not stored securely.
+
+Examples:
+  sesame set db-password                           # asks twice, hidden
+  printf %s "$TOKEN" | sesame set api-token --stdin --type securestring
+  sesame set tls-key --file key.pem --type bytes --vault Team
+  sesame set db-login --type credential --username alice
+  sesame set TargetSecret --vault LocalStore --metadata Expiration:datetime=2022-05-01
+  echo '{"user":"alice","pin":"1234"}' | sesame set bag --type hashtable --stdin
+  sesame set db-password --no-clobber --what-if`,
+		Flags: []cli.Flag{
+			vaultFlag("store in `VAULT` (default: the default vault)"),
+			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
+			&cli.BoolFlag{Name: "stdin", Usage: "read the value from standard input"},
+			&cli.StringFlag{Name: "file", Usage: "read the value from `FILE`", TakesFile: true},
+			&cli.StringFlag{Name: "type", Value: "string", Usage: "the value's `TYPE`: " + typeList()},
+			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential"},
+			&cli.StringSliceFlag{Name: "metadata", Usage: "attach `KEY[:TYPE]=VALUE` (repeatable)"},
+			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists"},
+			whatIfFlag(),
+			confirmFlag(),
+		},
+		Action: s.set,
+	}
+}
+
+func (s *session) set(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the secret NAME")
+	if err != nil {
+		return err
+	}
+	name := a[0]
+	t, ok := parseType(c.String("type"))
+	if !ok {
+		return usagef(c, "unknown --type %q (want %s)", c.String("type"), typeList())
+	}
+	sources := 0
+	for _, given := range []bool{c.IsSet("value"), c.Bool("stdin"), c.IsSet("file")} {
+		if given {
+			sources++
+		}
+	}
+	username := c.String("username")
+	switch {
+	case sources > 1:
+		return usagef(c, "give the value one way only: --value, --stdin or --file")
+	case t == engine.TypeCredential && username == "":
+		return usagef(c, "--type credential needs --username")
+	case t != engine.TypeCredential && c.IsSet("username"):
+		return usagef(c, "--username is for --type credential")
+	case t == engine.TypeBytes && c.IsSet("value"):
+		return usagef(c, "a bytes value comes from --stdin or --file, not --value")
+	}
+	md, err := parseMetadata(c.StringSlice("metadata"))
+	if err != nil {
+		return usagef(c, "%v", err)
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
+	raw, given, err := s.readValue(c, t)
+	if err != nil {
+		return err
+	}
+	defer clear(raw)
+	tty, isTTY := s.terminal()
+	if !given && !ch.WhatIf {
+		switch {
+		case t == engine.TypeBytes:
+			return withHint(fmt.Errorf("no value given for secret %q", name), "a bytes value is read with --stdin or --file FILE")
+		case t == engine.TypeHashtable:
+			return withHint(fmt.Errorf("no value given for secret %q", name), "give the JSON object with --value JSON, --stdin or --file FILE")
+		case !isTTY:
+			return withHint(fmt.Errorf("no value given for secret %q, and no terminal to ask for it", name),
+				"give the value with --value VALUE, --stdin (read from standard input) or --file FILE")
+		}
+	}
+	e, err := s.vaultEngine()
+	if err != nil {
+		return err
+	}
+	opts := engine.SetOptions{Vault: c.String("vault"), Metadata: md, NoClobber: c.Bool("no-clobber"), Change: ch}
+	var value any
+	switch {
+	case given:
+		if value, err = makeValue(t, username, raw); err != nil {
+			return fmt.Errorf("cannot set secret %q: %w", name, err)
+		}
+	case ch.WhatIf:
+		value = placeholder(t, username)
+	default:
+		// Ask the engine first, so that a refusal comes before the typing,
+		// and to know whether the secret is new (then it is asked twice).
+		probe := opts
+		probe.Change = engine.Change{WhatIf: true}
+		act, err := e.Set(s.ctx, name, placeholder(t, username), probe)
+		if err != nil {
+			return err
+		}
+		prompt := fmt.Sprintf("Value of secret %s: ", name)
+		if t == engine.TypeCredential {
+			prompt = fmt.Sprintf("Password of %s for secret %s: ", username, name)
+		}
+		b, err := tty.secret(prompt, !act.Replace)
+		if err != nil {
+			return err
+		}
+		value, _ = makeValue(t, username, b)
+		clear(b)
+	}
+	act, err := e.Set(s.ctx, name, value, opts)
+	if err != nil {
+		return err
+	}
+	if ch.WhatIf {
+		s.whatIf(act)
+	}
+	return nil
+}
+
+// readValue returns the value given with --value, --stdin or --file, and
+// whether one was given.
+func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error) {
+	switch {
+	case c.IsSet("value"):
+		if _, ok := s.terminal(); ok {
+			fmt.Fprintln(s.stderr, "sesame: warning: --value puts the secret on the command line, where shell history and ps can read it; leave it out to be asked, or use --stdin or --file")
+		}
+		return []byte(c.String("value")), true, nil
+	case c.Bool("stdin"):
+		b, err := io.ReadAll(s.stdin)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the value from standard input: %w", err)
+		}
+		if textual(t) {
+			b = trimNewline(b)
+		}
+		return b, true, nil
+	case c.IsSet("file"):
+		b, err := os.ReadFile(c.String("file"))
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the value: %w", err)
+		}
+		if textual(t) {
+			b = trimNewline(b)
+		}
+		return b, true, nil
+	}
+	return nil, false, nil
+}
+
+func (s *session) getCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "print a secret",
+		UsageText: "sesame get NAME [--vault V] [--as-plain-text] [--json]",
+		Description: `Finds NAME in --vault, or in the default vault and then the others by name.
+
+A string, secure string or credential password is printed only with
+--as-plain-text; without it get prints the type and a mask. With
+--as-plain-text, standard output is exactly the value and one newline; a
+credential is two lines (user name, password), a hashtable a JSON object.
+Bytes are written raw, and only when standard output is not a terminal.
+
+--json prints {"name", "type", "vault", "value", "metadata"}: bytes in base64,
+a credential as {"username", "password"}, a hashtable as an object (as set
+reads it), datetimes in RFC 3339. Without --as-plain-text the text values in
+it are null.
+
+Examples:
+  sesame get db-password                     # string ********
+  sesame get db-password --as-plain-text
+  PGPASSWORD=$(sesame get db-password --as-plain-text) psql
+  sesame get tls-key > key.pem
+  sesame get db-login --json --as-plain-text | jq -r .value.username`,
+		Flags: []cli.Flag{
+			vaultFlag("look only in `VAULT`"),
+			&cli.BoolFlag{Name: "as-plain-text", Usage: "print the value itself"},
+			jsonFlag(),
+		},
+		Action: s.get,
+	}
+}
+
+func (s *session) get(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the secret NAME")
+	if err != nil {
+		return err
+	}
+	e, err := s.vaultEngine()
+	if err != nil {
+		return err
+	}
+	sec, err := e.Get(s.ctx, a[0], c.String("vault"))
+	if err != nil {
+		return err
+	}
+	plain := c.Bool("as-plain-text")
+	if c.Bool("json") {
+		if err := s.printJSON(secretJSON(sec, plain)); err != nil {
+			return err
+		}
+		if !plain && masked(sec) {
+			s.hint("add --as-plain-text to include the value")
+		}
+		return nil
+	}
+	return s.printSecret(sec, plain)
+}
+
+// hint prints a hint line on stderr.
+func (s *session) hint(h string) { fmt.Fprintf(s.stderr, "sesame: hint: %s\n", h) }
+
+func (s *session) infoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "info",
+		Usage:     "list secrets, without their values",
+		UsageText: "sesame info [PATTERN] [--vault V] [--json]",
+		Description: `Lists the secrets whose names match PATTERN ('*' any run of characters, '?'
+one; default: all) in --vault, or in every vault, the default first. Prints a
+table NAME TYPE VAULT METADATA, or with --json an array of
+{"name", "type", "vault", "metadata"}.
+
+Examples:
+  sesame info
+  sesame info 'db-*' --vault Team
+  sesame info --json | jq -r '.[].name'`,
+		Flags: []cli.Flag{
+			vaultFlag("list only `VAULT`"),
+			jsonFlag(),
+		},
+		Action: s.info,
+	}
+}
+
+func (s *session) info(c *cli.Context) error {
+	a, err := args(c, 0, 1, "")
+	if err != nil {
+		return err
+	}
+	pattern := ""
+	if len(a) == 1 {
+		pattern = a[0]
+	}
+	e, err := s.vaultEngine()
+	if err != nil {
+		return err
+	}
+	list, err := e.Info(s.ctx, pattern, c.String("vault"))
+	if c.Bool("json") {
+		if perr := s.printJSON(infoJSON(list)); perr != nil {
+			return perr
+		}
+	} else {
+		s.printInfo(list)
+	}
+	return err
+}
+
+func (s *session) setInfoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "set-info",
+		Usage:     "replace a secret's metadata",
+		UsageText: "sesame set-info NAME --metadata KEY[:TYPE]=VALUE... [--vault V] [--what-if] [--confirm]",
+		Description: `Replaces the whole metadata of secret NAME with the --metadata given (see
+sesame set --help for KEY[:TYPE]=VALUE). The vault must support metadata.
+
+Examples:
+  sesame set-info db-password --metadata Expiration:datetime=2026-01-31
+  sesame set-info api-token --metadata owner=ci --metadata uses:int=3 --vault Team`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "metadata", Usage: "the new metadata `KEY[:TYPE]=VALUE` (repeatable)"},
+			vaultFlag("the secret's `VAULT` (default: the default vault)"),
+			whatIfFlag(),
+			confirmFlag(),
+		},
+		Action: s.setInfo,
+	}
+}
+
+func (s *session) setInfo(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the secret NAME")
+	if err != nil {
+		return err
+	}
+	md, err := parseMetadata(c.StringSlice("metadata"))
+	if err != nil {
+		return usagef(c, "%v", err)
+	}
+	if md == nil {
+		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE")
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.vaultEngine()
+	if err != nil {
+		return err
+	}
+	act, err := e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch)
+	if err != nil {
+		return err
+	}
+	if ch.WhatIf {
+		s.whatIf(act)
+	}
+	return nil
+}
+
+func (s *session) removeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "remove",
+		Usage:     "delete a secret from a vault",
+		UsageText: "sesame remove NAME --vault V [--what-if] [--confirm]",
+		Description: `Deletes secret NAME from VAULT. The vault is required: remove never searches.
+
+Examples:
+  sesame remove old-token --vault LocalStore
+  sesame remove old-token --vault LocalStore --what-if
+  sesame remove old-token --vault LocalStore --confirm`,
+		Flags: []cli.Flag{
+			vaultFlag("the secret's `VAULT` (required)"),
+			whatIfFlag(),
+			confirmFlag(),
+		},
+		Action: s.remove,
+	}
+}
+
+func (s *session) remove(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the secret NAME")
+	if err != nil {
+		return err
+	}
+	if c.String("vault") == "" {
+		return usagef(c, "remove needs --vault VAULT")
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.vaultEngine()
+	if err != nil {
+		return err
+	}
+	act, err := e.Remove(s.ctx, a[0], c.String("vault"), ch)
+	if err != nil {
+		return err
+	}
+	if ch.WhatIf {
+		s.whatIf(act)
+	}
+	return nil
+}
+
+func (s *session) copyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "copy",
+		Usage:     "copy a secret, with its metadata, to another vault",
+		UsageText: "sesame copy NAME --from V1 --to V2 [--no-clobber]",
+		Description: `Copies secret NAME from vault V1 to vault V2 with its metadata. A NAME with
+wildcards ('*', '?') copies every match, showing progress on a terminal, and
+stops at the first failure.
+
+Examples:
+  sesame copy db-password --from LocalStore --to Team
+  sesame copy 'ci-*' --from LocalStore --to Team --no-clobber`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "the source `VAULT` (required)"},
+			&cli.StringFlag{Name: "to", Usage: "the target `VAULT` (required)"},
+			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists in the target"},
+		},
+		Action: s.copy,
+	}
+}
+
+func (s *session) copy(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the secret NAME")
+	if err != nil {
+		return err
+	}
+	from, to := c.String("from"), c.String("to")
+	if from == "" || to == "" {
+		return usagef(c, "copy needs --from VAULT and --to VAULT")
+	}
+	e, err := s.vaultEngine()
+	if err != nil {
+		return err
+	}
+	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber")}
+	if !strings.ContainsAny(a[0], "*?") {
+		_, err := e.Copy(s.ctx, engine.Info{Name: a[0], Vault: from}, opts)
+		return err
+	}
+	list, err := e.Info(s.ctx, a[0], from)
+	if err != nil {
+		return err
+	}
+	progress := isTerminal(s.stderr)
+	for i, in := range list {
+		if progress {
+			fmt.Fprintf(s.stderr, "\rsesame: copying %d/%d", i+1, len(list))
+		}
+		if _, err := e.Copy(s.ctx, in, opts); err != nil {
+			if progress {
+				fmt.Fprintln(s.stderr)
+			}
+			return withHint(err, fmt.Sprintf("%d of %d secrets were copied before this one", i, len(list)))
+		}
+	}
+	if progress && len(list) > 0 {
+		fmt.Fprintln(s.stderr)
+	}
+	fmt.Fprintf(s.stderr, "sesame: copied %d secrets from %s to %s\n", len(list), from, to)
+	return nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// session is one run of the command: its files, the registry it works on,
+// and the engine, opened on first use.
+type session struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+
+	config string // --config or $SESAME_CONFIG; "" = the default path
+
+	eng          *engine.Engine
+	cache        string // the compile cache folder
+	fresh        bool   // no registry file existed when the engine was opened
+	compileNoted bool
+}
+
+// The default vault created on a machine without a registry.
+const (
+	firstVault     = "LocalStore"
+	firstExtension = "builtin:secretstore"
+)
+
+// xdgDir returns $env/sesame when env holds an absolute path, else
+// ~/fallback/sesame.
+func xdgDir(env, fallback string) (string, error) {
+	if d := os.Getenv(env); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "sesame"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the home folder to put ~/%s/sesame in (set HOME or %s): %w", fallback, env, err)
+	}
+	return filepath.Join(home, fallback, "sesame"), nil
+}
+
+// registryPath returns the registry file this run works on.
+func (s *session) registryPath() (string, error) {
+	if s.config != "" {
+		return s.config, nil
+	}
+	dir, err := xdgDir("XDG_CONFIG_HOME", ".config")
+	if err != nil {
+		return "", withHint(err, "or name the registry with --config FILE")
+	}
+	return filepath.Join(dir, "vaults.toml"), nil
+}
+
+// engine opens the engine on first use.
+func (s *session) engine() (*engine.Engine, error) {
+	if s.eng != nil {
+		return s.eng, nil
+	}
+	path, err := s.registryPath()
+	if err != nil {
+		return nil, err
+	}
+	data, err := xdgDir("XDG_DATA_HOME", ".local/share")
+	if err != nil {
+		return nil, err
+	}
+	cache, err := xdgDir("XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return nil, err
+	}
+	_, err = os.Stat(path)
+	fresh := errors.Is(err, fs.ErrNotExist)
+	e, err := engine.Open(path, &engine.Options{DataDir: data, CacheDir: cache})
+	if err != nil {
+		return nil, err
+	}
+	s.eng, s.fresh, s.cache = e, fresh, cache
+	return e, nil
+}
+
+// vaultEngine opens the engine for a command that needs a vault. On a
+// machine without a registry it first creates the default vault.
+func (s *session) vaultEngine() (*engine.Engine, error) {
+	e, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
+	if s.fresh {
+		s.fresh = false
+		if err := s.firstRun(e); err != nil {
+			return nil, err
+		}
+	}
+	s.noteCompile()
+	return e, nil
+}
+
+// firstRun registers the default vault LocalStore and says so on stderr.
+// On a terminal it asks for the vault's password (empty: none); without one
+// it never asks, and creates the vault without a password.
+func (s *session) firstRun(e *engine.Engine) error {
+	s.noteCompile()
+	reg := engine.Registration{
+		Name:        firstVault,
+		Extension:   firstExtension,
+		Description: "encrypted local store",
+		Grants:      engine.Grants{Storage: true},
+	}
+	var password []byte
+	if t, ok := s.terminal(); ok {
+		fmt.Fprintf(s.stderr, "sesame: no vaults yet; creating vault %s in %s\n", firstVault, e.Path())
+		pw, err := t.newPassword(fmt.Sprintf("Password for the new vault %s (empty for none): ", firstVault))
+		if err != nil {
+			return err
+		}
+		password = pw
+		defer clear(password)
+	}
+	auth := "none"
+	if len(password) > 0 {
+		auth = "password"
+	}
+	reg.Parameters = map[string]any{"authentication": auth}
+	err := e.Register(s.ctx, reg, engine.RegisterOptions{Default: true})
+	switch {
+	case errors.Is(err, engine.ErrVaultExists):
+		return nil // another process was first
+	case err != nil:
+		return fmt.Errorf("cannot create the default vault: %w", err)
+	}
+	if len(password) > 0 {
+		// The first unlock of a new password store sets its password.
+		if err := e.Unlock(s.ctx, firstVault, password); err != nil {
+			return fmt.Errorf("vault %s was created, but setting its password failed: %w", firstVault, err)
+		}
+		fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, password protected) in %s\n", firstVault, firstExtension, e.Path())
+		return nil
+	}
+	fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, no password: its key is kept in a file only you can read) in %s\n", firstVault, firstExtension, e.Path())
+	fmt.Fprintf(s.stderr, "sesame: hint: to protect it with a password later, run: sesame vault set-password %s\n", firstVault)
+	return nil
+}
+
+// noteCompile says, on a terminal, that the first use of an extension
+// compiles it, which takes up to a second: when the compile cache is empty.
+// Commands call it before the engine call that loads a vault.
+func (s *session) noteCompile() {
+	if s.compileNoted || s.eng == nil || !isTerminal(s.stderr) {
+		return
+	}
+	s.compileNoted = true
+	entries, err := os.ReadDir(filepath.Join(s.cache, "wazero"))
+	if err == nil && len(entries) > 0 {
+		return
+	}
+	fmt.Fprintln(s.stderr, "sesame: compiling extension (first run; the result is cached) …")
+}
+
+func (s *session) close() {
+	if s.eng != nil {
+		s.eng.Close()
+	}
+}

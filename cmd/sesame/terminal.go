@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// terminal is standard input when it is a terminal: where sesame asks for
+// values, passwords and confirmations. Prompts go to standard error. Without
+// a terminal sesame never asks: it fails and says what to pass instead.
+type terminal struct {
+	in  *os.File
+	out io.Writer
+}
+
+// isTerminal reports whether x is a file open on a terminal.
+func isTerminal(x any) bool {
+	f, ok := x.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// terminal returns standard input if it is a terminal.
+func (s *session) terminal() (terminal, bool) {
+	if !isTerminal(s.stdin) {
+		return terminal{}, false
+	}
+	return terminal{in: s.stdin.(*os.File), out: s.stderr}, true
+}
+
+// errMismatch is the error of two entries of a new secret that differ.
+var errMismatch = errors.New("the two entries differ; nothing was changed")
+
+// hidden reads one line without echo. If the user interrupts it, the
+// terminal's echo is restored before the process ends.
+func (t terminal) hidden(prompt string) ([]byte, error) {
+	fmt.Fprint(t.out, prompt)
+	fd := int(t.in.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			term.Restore(fd, state)
+			fmt.Fprintln(t.out)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	b, err := term.ReadPassword(fd)
+	close(done)
+	signal.Stop(sig)
+	fmt.Fprintln(t.out)
+	if err != nil {
+		return nil, fmt.Errorf("reading from the terminal: %w", err)
+	}
+	return b, nil
+}
+
+// secret asks for a secret value, twice when twice is set. An empty entry is
+// refused.
+func (t terminal) secret(prompt string, twice bool) ([]byte, error) {
+	b, err := t.hidden(prompt)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, errors.New("no value entered; nothing was changed")
+	}
+	if twice {
+		again, err := t.hidden("Enter it again: ")
+		if err != nil {
+			clear(b)
+			return nil, err
+		}
+		same := bytes.Equal(b, again)
+		clear(again)
+		if !same {
+			clear(b)
+			return nil, errMismatch
+		}
+	}
+	return b, nil
+}
+
+// newPassword asks for a new password twice; empty means none and is not
+// asked again.
+func (t terminal) newPassword(prompt string) ([]byte, error) {
+	b, err := t.hidden(prompt)
+	if err != nil || len(b) == 0 {
+		return nil, err
+	}
+	again, err := t.hidden("Enter it again: ")
+	if err != nil {
+		clear(b)
+		return nil, err
+	}
+	same := bytes.Equal(b, again)
+	clear(again)
+	if !same {
+		clear(b)
+		return nil, errMismatch
+	}
+	return b, nil
+}
+
+// confirm asks a yes/no question; only "y" or "yes" is yes.
+func (t terminal) confirm(question string) bool {
+	fmt.Fprintf(t.out, "Confirm: %s? [y/N] ", question)
+	line, err := readLine(t.in)
+	if err != nil {
+		fmt.Fprintln(t.out)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(string(line))) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// readLine reads up to and without the next newline (and a carriage return
+// before it), one byte at a time so that nothing after the line is consumed.
+// It returns io.EOF when r ends before any byte.
+func readLine(r io.Reader) ([]byte, error) {
+	var line []byte
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				return bytes.TrimSuffix(line, []byte("\r")), nil
+			}
+			line = append(line, b[0])
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			if len(line) == 0 {
+				return nil, io.EOF
+			}
+			return bytes.TrimSuffix(line, []byte("\r")), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// secretTypes are the values of --type, in the order the help lists them.
+var secretTypes = []engine.Type{
+	engine.TypeString, engine.TypeSecureString, engine.TypeBytes, engine.TypeCredential, engine.TypeHashtable,
+}
+
+// typeList is "string, securestring, bytes, credential or hashtable".
+func typeList() string {
+	names := make([]string, len(secretTypes))
+	for i, t := range secretTypes {
+		names[i] = t.String()
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// parseType returns the type named s.
+func parseType(s string) (engine.Type, bool) {
+	for _, t := range secretTypes {
+		if t.String() == s {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// textual reports whether values of t are text read as a line: the string
+// types and a credential's password.
+func textual(t engine.Type) bool {
+	return t == engine.TypeString || t == engine.TypeSecureString || t == engine.TypeCredential
+}
+
+// trimNewline removes one trailing newline ("\n" or "\r\n").
+func trimNewline(b []byte) []byte {
+	if bytes.HasSuffix(b, []byte("\r\n")) {
+		return b[:len(b)-2]
+	}
+	return bytes.TrimSuffix(b, []byte("\n"))
+}
+
+// makeValue builds the Go value that engine.Set takes for type t from raw
+// input. Errors never quote the input.
+func makeValue(t engine.Type, username string, raw []byte) (any, error) {
+	switch t {
+	case engine.TypeString:
+		return string(raw), nil
+	case engine.TypeSecureString:
+		return engine.SecureString(raw), nil
+	case engine.TypeBytes:
+		return bytes.Clone(raw), nil
+	case engine.TypeCredential:
+		return engine.Credential{UserName: username, Password: engine.SecureString(raw)}, nil
+	case engine.TypeHashtable:
+		return parseHashtable(raw)
+	}
+	return nil, fmt.Errorf("unknown type %v", t)
+}
+
+// placeholder is an empty value of type t, for a --what-if run that has no
+// value.
+func placeholder(t engine.Type, username string) any {
+	switch t {
+	case engine.TypeSecureString:
+		return engine.SecureString("")
+	case engine.TypeBytes:
+		return []byte{}
+	case engine.TypeCredential:
+		return engine.Credential{UserName: username}
+	case engine.TypeHashtable:
+		return engine.Hashtable{}
+	}
+	return ""
+}
+
+// typedEntry is a hashtable entry that is not a plain string, in the JSON
+// that set reads and get --json prints:
+//
+//	{"type": "string",       "value": "…"}
+//	{"type": "securestring", "value": "…"}
+//	{"type": "bytes",        "base64": "…"}
+//	{"type": "credential",   "username": "…", "password": "…"}
+type typedEntry struct {
+	Type     string  `json:"type"`
+	Value    *string `json:"value,omitempty"`
+	Base64   *string `json:"base64,omitempty"`
+	Username *string `json:"username,omitempty"`
+	Password *string `json:"password,omitempty"`
+}
+
+var errHashtableJSON = errors.New(`a hashtable is a JSON object whose values are strings or typed entries such as {"type":"bytes","base64":"…"}`)
+
+// parseHashtable reads a hashtable from a JSON object. A string value is a
+// string entry; an object is a typed entry (see typedEntry). Errors name
+// keys and offsets, never values.
+func parseHashtable(raw []byte) (engine.Hashtable, error) {
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&obj); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w (invalid JSON at byte %d)", errHashtableJSON, se.Offset)
+		}
+		return nil, errHashtableJSON
+	}
+	if obj == nil {
+		return nil, errHashtableJSON
+	}
+	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
+		return nil, fmt.Errorf("%w (more after the object)", errHashtableJSON)
+	}
+	t := make(engine.Hashtable, len(obj))
+	for k, m := range obj {
+		v, err := parseEntry(m)
+		if err != nil {
+			return nil, fmt.Errorf("hashtable key %q: %w", k, err)
+		}
+		t[k] = v
+	}
+	return t, nil
+}
+
+func parseEntry(m json.RawMessage) (any, error) {
+	m = bytes.TrimSpace(m)
+	if len(m) > 0 && m[0] == '"' {
+		var s string
+		if err := json.Unmarshal(m, &s); err != nil {
+			return nil, errors.New("invalid string")
+		}
+		return s, nil
+	}
+	if len(m) == 0 || m[0] != '{' {
+		return nil, errors.New(`want a string, or an object such as {"type":"securestring","value":"…"}`)
+	}
+	var e typedEntry
+	dec := json.NewDecoder(bytes.NewReader(m))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return nil, errors.New(`a typed entry has "type" and then "value", "base64", or "username" and "password", all strings`)
+	}
+	need := func(p *string, field string) (string, error) {
+		if p == nil {
+			return "", fmt.Errorf("a %s entry needs %q", e.Type, field)
+		}
+		return *p, nil
+	}
+	switch e.Type {
+	case "string", "securestring":
+		v, err := need(e.Value, "value")
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == "securestring" {
+			return engine.SecureString(v), nil
+		}
+		return v, nil
+	case "bytes":
+		v, err := need(e.Base64, "base64")
+		if err != nil {
+			return nil, err
+		}
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, errors.New(`"base64" is not standard base64`)
+		}
+		return b, nil
+	case "credential":
+		u, err := need(e.Username, "username")
+		if err != nil {
+			return nil, err
+		}
+		p, err := need(e.Password, "password")
+		if err != nil {
+			return nil, err
+		}
+		return engine.Credential{UserName: u, Password: engine.SecureString(p)}, nil
+	case "hashtable":
+		return nil, errors.New("a hashtable cannot hold another hashtable")
+	}
+	return nil, fmt.Errorf(`unknown "type" %q (want string, securestring, bytes or credential)`, e.Type)
+}
+
+// metaTypes are the TYPE of --metadata KEY:TYPE=VALUE.
+var metaTypes = []string{"string", "int", "datetime"}
+
+// parseMetadata reads --metadata KEY[:TYPE]=VALUE flags. TYPE is string
+// (the default), int, or datetime: RFC 3339, or a plain date 2006-01-02 (at
+// midnight UTC). It returns nil for no flags.
+func parseMetadata(list []string) (engine.Metadata, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	md := make(engine.Metadata, len(list))
+	for _, item := range list {
+		left, value, ok := strings.Cut(item, "=")
+		if !ok || left == "" {
+			return nil, fmt.Errorf("--metadata %q: want KEY[:TYPE]=VALUE", item)
+		}
+		key, typ := left, "string"
+		if i := strings.LastIndexByte(left, ':'); i >= 0 {
+			key, typ = left[:i], left[i+1:]
+		}
+		if key == "" {
+			return nil, fmt.Errorf("--metadata %q: the key is empty", item)
+		}
+		if _, dup := md[key]; dup {
+			return nil, fmt.Errorf("--metadata: key %q given twice", key)
+		}
+		switch typ {
+		case "string":
+			md[key] = value
+		case "int":
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("--metadata %q: %q is not an integer", item, value)
+			}
+			md[key] = n
+		case "datetime":
+			t, err := parseDatetime(value)
+			if err != nil {
+				return nil, fmt.Errorf("--metadata %q: %q is not a date (2006-01-02) or an RFC 3339 time (2006-01-02T15:04:05Z)", item, value)
+			}
+			md[key] = t
+		default:
+			return nil, fmt.Errorf("--metadata %q: unknown type %q (want %s)", item, typ, strings.Join(metaTypes, ", "))
+		}
+	}
+	return md, nil
+}
+
+func parseDatetime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.DateOnly, s)
+}
