@@ -2,6 +2,7 @@ package abi
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -51,3 +52,33 @@ func runeEqual(a, b rune, caseSensitive bool) bool {
 
 // HasWildcard reports whether s contains a character Match treats specially.
 func HasWildcard(s string) bool { return strings.ContainsAny(s, "*?") }
+
+// Fold returns the spelling shared by every name that differs from name only
+// in case: each rune becomes the smallest rune of its Unicode simple
+// case-folding orbit, and an ASCII capital then its lower case. Fold(a) ==
+// Fold(b) exactly when strings.EqualFold(a, b), the rule Match uses without
+// case sensitivity, so a case-insensitive vault can key its records by
+// Fold(name). (The Kelvin sign folds to "k" and the long s to "s";
+// strings.ToLower would miss the long s, and ToLower(ToUpper(s)) would merge
+// "İ" with "i", which EqualFold keeps apart.)
+func Fold(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+func foldRune(r rune) rune {
+	m := r
+	if r >= utf8.RuneSelf {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+	}
+	if 'A' <= m && m <= 'Z' {
+		m += 'a' - 'A'
+	}
+	return m
+}

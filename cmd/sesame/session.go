@@ -164,8 +164,10 @@ func (s *session) noteCompile() {
 	fmt.Fprintln(s.stderr, "sesame: compiling extension (first run; the result is cached) …")
 }
 
+// close closes the engine, if it was opened.
 func (s *session) close() {
 	if s.eng != nil {
 		s.eng.Close()
+		s.eng = nil
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/abi"
@@ -248,34 +246,7 @@ func (v *Vault) key(name string) string {
 	if v.manifest.CaseSensitive {
 		return name
 	}
-	return foldKey(name)
-}
-
-// foldKey maps each rune of s to the smallest rune of its simple-folding
-// orbit, so that foldKey(a) == foldKey(b) exactly when strings.EqualFold(a, b)
-// for valid UTF-8.
-func foldKey(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		b.WriteRune(foldRune(r))
-	}
-	return b.String()
-}
-
-func foldRune(r rune) rune {
-	m := r
-	if r >= utf8.RuneSelf {
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-	}
-	// An orbit's smallest rune may be an ASCII capital (K for the Kelvin
-	// sign, S for the long s): use its lower case, as for ASCII input.
-	if 'A' <= m && m <= 'Z' {
-		m += 'a' - 'A'
-	}
-	return m
+	return abi.Fold(name)
 }
 
 // validateValue checks v as the ABI encoder would, without encoding it.

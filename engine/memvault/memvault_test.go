@@ -65,8 +65,8 @@ func TestFoldKey(t *testing.T) {
 			continue
 		}
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if foldKey(string(r)) != foldKey(string(f)) {
-				t.Fatalf("foldKey(%q) = %q but foldKey(%q) = %q; strings.EqualFold says they are equal", r, foldKey(string(r)), f, foldKey(string(f)))
+			if abi.Fold(string(r)) != abi.Fold(string(f)) {
+				t.Fatalf("abi.Fold(%q) = %q but abi.Fold(%q) = %q; strings.EqualFold says they are equal", r, abi.Fold(string(r)), f, abi.Fold(string(f)))
 			}
 		}
 	}
@@ -74,11 +74,11 @@ func TestFoldKey(t *testing.T) {
 		{"a", "b"}, {"ß", "ss"}, {"ı", "i"}, {"İ", "i"}, {"token", "tokens"}, {"ǅ", "dž"},
 	} {
 		want := strings.EqualFold(pair[0], pair[1])
-		if got := foldKey(pair[0]) == foldKey(pair[1]); got != want {
-			t.Errorf("foldKey(%q) == foldKey(%q) is %v; strings.EqualFold says %v", pair[0], pair[1], got, want)
+		if got := abi.Fold(pair[0]) == abi.Fold(pair[1]); got != want {
+			t.Errorf("abi.Fold(%q) == abi.Fold(%q) is %v; strings.EqualFold says %v", pair[0], pair[1], got, want)
 		}
 	}
-	if got := foldKey("TOKEN_\u212a"); got != "token_k" {
+	if got := abi.Fold("TOKEN_\u212a"); got != "token_k" {
 		t.Errorf("foldKey with a Kelvin sign = %q, want %q", got, "token_k")
 	}
 }

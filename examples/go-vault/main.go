@@ -12,8 +12,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"strings"
-	"unicode"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/abi/guest"
@@ -33,7 +31,7 @@ func init() {
 // main is never run: the host calls the exports that package guest defines.
 func main() {}
 
-// Storage layout: one record per secret under secretPrefix + fold(name),
+// Storage layout: one record per secret under secretPrefix + abi.Fold(name),
 // holding the secret encoding of abi (an info record with the name as first
 // stored, then the value). probeKey is written and deleted by Test.
 const (
@@ -46,26 +44,7 @@ const (
 // host storage, which holds all the state.
 type vault struct{}
 
-// fold maps name to the spelling shared by every name that differs from it
-// only in case: each rune becomes the smallest rune of its Unicode simple
-// case-folding orbit (unicode.SimpleFold). Two names fold alike exactly
-// when strings.EqualFold, and so abi.Match without case sensitivity (which
-// the host uses to filter List), treats them as equal: "K", "k" and the
-// Kelvin sign U+212A all become "K"; "ſ" (long s), "S" and "s" become "S";
-// "Σ", "σ" and "ς" become "Σ". strings.ToLower would miss "ſ" and "ς", and
-// strings.ToLower(strings.ToUpper(s)) would merge "İ" and "ı" with "i",
-// which EqualFold keeps apart.
-func fold(name string) string {
-	return strings.Map(func(r rune) rune {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		return least
-	}, name)
-}
-
-func key(name string) []byte { return []byte(secretPrefix + fold(name)) }
+func key(name string) []byte { return []byte(secretPrefix + abi.Fold(name)) }
 
 // load reads and decodes the record of name.
 func load(name string) (abi.Info, abi.Value, error) {
