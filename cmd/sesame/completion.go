@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// completeCommand is the hidden command the completion scripts call:
+// "sesame __complete WORD... CURRENT" prints the candidates for CURRENT, one
+// per line. It works outside urfave/cli, so that half-typed command lines
+// parse.
+const completeCommand = "__complete"
+
+const bashCompletion = `# bash completion for sesame. Load it with:  source <(sesame completion bash)
+_sesame() {
+	local IFS=$'\n'
+	local cur=${COMP_WORDS[COMP_CWORD]}
+	COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)" -- "$cur"))
+}
+complete -o default -F _sesame sesame
+`
+
+const zshCompletion = `#compdef sesame
+# zsh completion for sesame. Install it with:  sesame completion zsh > "${fpath[1]}/_sesame"
+# or load it with:  source <(sesame completion zsh)
+_sesame() {
+	local -a candidates
+	candidates=("${(@f)$(${words[1]} __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+	if (( ${#candidates} )) && [[ -n ${candidates[1]} ]]; then
+		compadd -a candidates
+	else
+		_files
+	fi
+}
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+	_sesame "$@"
+else
+	compdef _sesame sesame
+fi
+`
+
+const fishCompletion = `# fish completion for sesame. Install it with:
+#   sesame completion fish > ~/.config/fish/completions/sesame.fish
+function __sesame_complete
+	set -l words (commandline -opc)
+	$words[1] __complete $words[2..-1] (commandline -ct) 2>/dev/null
+end
+complete -c sesame -f -a '(__sesame_complete)'
+complete -c sesame -l file -r -F
+complete -c sesame -l config -r -F
+complete -c sesame -l extension -r -F
+`
+
+func (s *session) completionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "completion",
+		Usage:     "print a shell completion script (bash, zsh, fish)",
+		UsageText: "sesame completion bash|zsh|fish",
+		Description: `Completes commands, flags, types and vault names.
+
+Examples:
+  source <(sesame completion bash)                     # in ~/.bashrc
+  sesame completion zsh > "${fpath[1]}/_sesame"
+  sesame completion fish > ~/.config/fish/completions/sesame.fish`,
+		Action: func(c *cli.Context) error {
+			a, err := args(c, 1, 1, "the shell: bash, zsh or fish")
+			if err != nil {
+				return err
+			}
+			script, ok := map[string]string{"bash": bashCompletion, "zsh": zshCompletion, "fish": fishCompletion}[a[0]]
+			if !ok {
+				return usagef(c, "unknown shell %q (want bash, zsh or fish)", a[0])
+			}
+			_, err = fmt.Fprint(s.stdout, script)
+			return err
+		},
+	}
+}
+
+// complete prints the candidates for the last of words, given the others.
+func (s *session) complete(words []string) error {
+	if len(words) == 0 {
+		words = []string{""}
+	}
+	cur := words[len(words)-1]
+	for _, c := range s.candidates(words[:len(words)-1], cur) {
+		if strings.HasPrefix(c, cur) {
+			fmt.Fprintln(s.stdout, c)
+		}
+	}
+	return nil
+}
+
+// candidates returns what may come after prev.
+func (s *session) candidates(prev []string, cur string) []string {
+	app := s.newApp()
+	global := flagArity(app.Flags)
+	flags, cmds := app.Flags, app.Commands
+	level := global
+	var cmd *cli.Command
+	positional := 0
+	valueOf := ""
+	for i := 0; i < len(prev); i++ {
+		a := prev[i]
+		switch {
+		case a == "--":
+			return nil // the command exec runs: the shell's own completion
+		case isFlag(a):
+			name := flagName(a)
+			takes, own := level[name]
+			if !own {
+				takes = global[name]
+			}
+			if name == "config" {
+				s.config = "" // read below, once its value is known
+			}
+			if takes && !strings.Contains(a, "=") {
+				if i == len(prev)-1 {
+					valueOf = name
+				} else if i++; name == "config" {
+					s.config = prev[i]
+				}
+			} else if v, ok := strings.CutPrefix(a, "--config="); ok {
+				s.config = v
+			}
+			continue
+		case cmd == nil || len(cmd.Subcommands) > 0:
+			c := findCommand(cmds, a)
+			if c == nil {
+				return nil
+			}
+			cmd, cmds, flags, level = c, c.Subcommands, c.Flags, flagArity(c.Flags)
+			continue
+		case cmd.Name == "exec":
+			return nil
+		}
+		positional++
+	}
+	switch valueOf {
+	case "":
+	case "vault", "from", "to":
+		return s.vaultNames()
+	case "type":
+		var names []string
+		for _, t := range secretTypes {
+			names = append(names, t.String())
+		}
+		return names
+	default:
+		return nil // files, or free text
+	}
+	if strings.HasPrefix(cur, "-") {
+		var names []string
+		for _, f := range flags {
+			for _, n := range f.Names() {
+				if len(n) > 1 {
+					names = append(names, "--"+n)
+				}
+			}
+		}
+		return append(names, "--help")
+	}
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		var names []string
+		for _, c := range cmds {
+			if !c.Hidden {
+				names = append(names, c.Name)
+			}
+		}
+		return names
+	}
+	if positional > 0 {
+		return nil
+	}
+	switch cmd.Name {
+	case "unregister", "default", "test", "unlock", "lock", "set-password":
+		return s.vaultNames()
+	case "completion":
+		return []string{"bash", "zsh", "fish"}
+	}
+	return nil
+}
+
+// vaultNames lists the registered vaults; none when the registry cannot be
+// read.
+func (s *session) vaultNames() []string {
+	e, err := s.engine()
+	if err != nil {
+		return nil
+	}
+	regs, err := e.Vaults()
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(regs))
+	for _, r := range regs {
+		names = append(names, r.Name)
+	}
+	return names
+}

@@ -1,0 +1,497 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+func (s *session) vaultCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "vault",
+		Usage:     "register, list and manage vaults",
+		UsageText: "sesame vault COMMAND [ARGS...]",
+		Description: `Vaults are registered in the registry file (see sesame --help). Each one runs
+an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
+		Action: unknownCommand,
+		Subcommands: []*cli.Command{
+			s.registerCommand(),
+			{
+				Name:      "unregister",
+				Usage:     "remove a vault from the registry (its stored secrets stay on disk)",
+				UsageText: "sesame vault unregister NAME",
+				Description: `Examples:
+  sesame vault unregister Old`,
+				Action: s.vaultAction(func(e *engine.Engine, name string) error { return e.Unregister(s.ctx, name) }),
+			},
+			{
+				Name:      "list",
+				Usage:     "list the registered vaults",
+				UsageText: "sesame vault list [--json]",
+				Description: `Prints NAME, DEFAULT (*), EXTENSION and DESCRIPTION of every vault, or with
+--json an array of objects that also hold the parameters and grants.
+
+Examples:
+  sesame vault list
+  sesame vault list --json | jq -r '.[] | select(.default) | .name'`,
+				Flags:  []cli.Flag{jsonFlag()},
+				Action: s.vaultList,
+			},
+			{
+				Name:      "default",
+				Usage:     "make a vault the default one (without NAME: print the default)",
+				UsageText: "sesame vault default [NAME]",
+				Description: `Examples:
+  sesame vault default Team
+  sesame vault default`,
+				Action: s.vaultDefault,
+			},
+			{
+				Name:      "test",
+				Usage:     "check that a vault works",
+				UsageText: "sesame vault test NAME",
+				Description: `Loads the vault's extension and runs its own test (or lists its secrets).
+
+Examples:
+  sesame vault test LocalStore`,
+				Action: s.vaultAction(func(e *engine.Engine, name string) error {
+					s.noteCompile()
+					if err := e.Test(s.ctx, name); err != nil {
+						return err
+					}
+					fmt.Fprintf(s.stdout, "vault %s: ok\n", name)
+					return nil
+				}),
+			},
+			{
+				Name:      "unlock",
+				Usage:     "give a password-protected vault its password",
+				UsageText: "sesame vault unlock NAME [--password-stdin]",
+				Description: `Asks for the password on the terminal, without echo, or reads the first line
+of standard input with --password-stdin. The first unlock of a new password
+store sets its password.
+
+Examples:
+  sesame vault unlock LocalStore
+  pass show sesame | sesame vault unlock LocalStore --password-stdin`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from the first line of standard input"}},
+				Action: s.vaultUnlock,
+			},
+			{
+				Name:      "lock",
+				Usage:     "make a vault forget its key now",
+				UsageText: "sesame vault lock NAME",
+				Description: `Examples:
+  sesame vault lock LocalStore`,
+				Action: s.vaultAction(func(e *engine.Engine, name string) error {
+					s.noteCompile()
+					return e.Lock(s.ctx, name)
+				}),
+			},
+			{
+				Name:      "set-password",
+				Usage:     "set or change a vault's password",
+				UsageText: "sesame vault set-password NAME [--password-stdin]",
+				Description: `Asks on the terminal for the current password (empty when there is none) and
+the new one, twice; with --password-stdin reads the current password from the
+first line of standard input and the new one from the second.
+
+Examples:
+  sesame vault set-password LocalStore`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "password-stdin", Usage: "read the current and the new password from standard input, one per line"}},
+				Action: s.vaultSetPassword,
+			},
+		},
+	}
+}
+
+func (s *session) registerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "register",
+		Usage: "add a vault to the registry",
+		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
+             [--description D] [--default] [--allow-clobber]`,
+		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
+.wasm file (kept relative to the registry's folder when it is inside it,
+absolute otherwise). The extension is loaded and checked first; nothing is
+written when it does not load. The first vault registered becomes the default.
+
+--param KEY=VALUE is handed to the extension. --grant KEY=VALUE allows it
+something; all that is not granted is denied:
+  storage=true          a private key-value storage area
+  directory=PATH        a host folder, mounted at /data
+  read_only=true        mount the directory read-only
+  env=VAR,VAR           environment variables it may read
+  memory=64MiB          memory per instance (KiB, MiB, GiB)
+  timeout=5s            deadline per call
+  instances=4           instances kept at once
+
+Examples:
+  sesame vault register LocalStore --extension builtin:secretstore --grant storage=true
+  sesame vault register Team --extension ./team-vault.wasm --grant storage=true \
+      --param url=https://vault.internal --grant timeout=10s --default`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "extension", Usage: "the extension `REF`: builtin:NAME or a .wasm file", TakesFile: true},
+			&cli.StringSliceFlag{Name: "param", Usage: "hand the extension `KEY=VALUE` (repeatable)"},
+			&cli.StringSliceFlag{Name: "grant", Usage: "grant `KEY=VALUE` (repeatable; see above)"},
+			&cli.StringFlag{Name: "description", Usage: "a `DESCRIPTION` shown by vault list"},
+			&cli.BoolFlag{Name: "default", Usage: "make it the default vault"},
+			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
+		},
+		Action: s.vaultRegister,
+	}
+}
+
+// vaultAction is the action of a subcommand that takes one vault NAME.
+func (s *session) vaultAction(fn func(e *engine.Engine, name string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		a, err := args(c, 1, 1, "the vault NAME")
+		if err != nil {
+			return err
+		}
+		e, err := s.engine()
+		if err != nil {
+			return err
+		}
+		return fn(e, a[0])
+	}
+}
+
+func (s *session) vaultRegister(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the vault NAME")
+	if err != nil {
+		return err
+	}
+	ext := c.String("extension")
+	if ext == "" {
+		return usagef(c, "register needs --extension REF (builtin:NAME or a .wasm file)")
+	}
+	params, err := parseParams(c.StringSlice("param"))
+	if err != nil {
+		return usagef(c, "%v", err)
+	}
+	grants, err := parseGrants(c.StringSlice("grant"))
+	if err != nil {
+		return usagef(c, "%v", err)
+	}
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(ext, "builtin:") {
+		if ext, err = registryRelative(e.Path(), ext); err != nil {
+			return err
+		}
+	}
+	if grants.Directory != "" {
+		if grants.Directory, err = registryRelative(e.Path(), grants.Directory); err != nil {
+			return err
+		}
+	}
+	s.noteCompile()
+	return e.Register(s.ctx, engine.Registration{
+		Name:        a[0],
+		Extension:   ext,
+		Description: c.String("description"),
+		Parameters:  params,
+		Grants:      grants,
+	}, engine.RegisterOptions{AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default")})
+}
+
+// registryRelative turns a path given on the command line (relative to the
+// working folder) into what the registry keeps: relative to the registry's
+// folder when it is inside it, absolute otherwise.
+func registryRelative(registry, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(filepath.Dir(registry), abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return abs, nil
+	}
+	return rel, nil
+}
+
+// grantKeys are the keys of --grant, in the order the help lists them.
+var grantKeys = []string{"storage", "directory", "read_only", "env", "memory", "timeout", "instances"}
+
+// parseGrants reads --grant KEY=VALUE flags.
+func parseGrants(list []string) (engine.Grants, error) {
+	var g engine.Grants
+	seen := map[string]bool{}
+	for _, item := range list {
+		k, v, ok := strings.Cut(item, "=")
+		if !ok {
+			return g, fmt.Errorf("--grant %q: want KEY=VALUE", item)
+		}
+		if seen[k] {
+			return g, fmt.Errorf("--grant: %s given twice", k)
+		}
+		seen[k] = true
+		bad := func(want string) error { return fmt.Errorf("--grant %s=%q: want %s", k, v, want) }
+		var err error
+		switch k {
+		case "storage":
+			if g.Storage, err = strconv.ParseBool(v); err != nil {
+				return g, bad("true or false")
+			}
+		case "read_only":
+			if g.ReadOnly, err = strconv.ParseBool(v); err != nil {
+				return g, bad("true or false")
+			}
+		case "directory":
+			if v == "" {
+				return g, bad("a folder")
+			}
+			g.Directory = v
+		case "env":
+			for _, name := range strings.Split(v, ",") {
+				if name = strings.TrimSpace(name); name != "" {
+					g.Env = append(g.Env, name)
+				}
+			}
+		case "memory":
+			n, ok := parseSize(v)
+			if !ok {
+				return g, bad(`a size such as "64MiB"`)
+			}
+			g.Memory = n
+		case "timeout":
+			if g.Timeout, err = time.ParseDuration(v); err != nil || g.Timeout <= 0 {
+				return g, bad(`a duration such as "5s"`)
+			}
+		case "instances":
+			if g.Instances, err = strconv.Atoi(v); err != nil || g.Instances <= 0 {
+				return g, bad("a positive integer")
+			}
+		default:
+			return g, fmt.Errorf("--grant: unknown grant %q (want %s)", k, strings.Join(grantKeys, ", "))
+		}
+	}
+	return g, nil
+}
+
+// parseSize reads "64MiB", "512KiB", "1GiB", "4096B" or "4096" (bytes).
+func parseSize(s string) (uint64, bool) {
+	units := []struct {
+		suffix string
+		size   uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	num, unit := strings.TrimSpace(s), uint64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, unit = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 || n > math.MaxUint64/unit {
+		return 0, false
+	}
+	return n * unit, true
+}
+
+// parseParams reads --param KEY=VALUE flags; values are strings.
+func parseParams(list []string) (map[string]any, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	p := make(map[string]any, len(list))
+	for _, item := range list {
+		k, v, ok := strings.Cut(item, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--param %q: want KEY=VALUE", item)
+		}
+		if _, dup := p[k]; dup {
+			return nil, fmt.Errorf("--param: %s given twice", k)
+		}
+		p[k] = v
+	}
+	return p, nil
+}
+
+// vaultOut is one element of what vault list --json prints.
+type vaultOut struct {
+	Name        string         `json:"name"`
+	Default     bool           `json:"default"`
+	Extension   string         `json:"extension"`
+	Description string         `json:"description"`
+	Parameters  map[string]any `json:"parameters"`
+	Grants      grantsOut      `json:"grants"`
+}
+
+type grantsOut struct {
+	Storage   bool     `json:"storage,omitempty"`
+	Directory string   `json:"directory,omitempty"`
+	ReadOnly  bool     `json:"read_only,omitempty"`
+	Env       []string `json:"env,omitempty"`
+	Memory    uint64   `json:"memory,omitempty"`
+	Timeout   string   `json:"timeout,omitempty"`
+	Instances int      `json:"instances,omitempty"`
+}
+
+func (s *session) vaultList(c *cli.Context) error {
+	if _, err := args(c, 0, 0, ""); err != nil {
+		return err
+	}
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	regs, err := e.Vaults()
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		out := make([]vaultOut, 0, len(regs))
+		for _, r := range regs {
+			g := grantsOut{
+				Storage: r.Grants.Storage, Directory: r.Grants.Directory, ReadOnly: r.Grants.ReadOnly,
+				Env: r.Grants.Env, Memory: r.Grants.Memory, Instances: r.Grants.Instances,
+			}
+			if r.Grants.Timeout != 0 {
+				g.Timeout = r.Grants.Timeout.String()
+			}
+			params := r.Parameters
+			if params == nil {
+				params = map[string]any{}
+			}
+			out = append(out, vaultOut{Name: r.Name, Default: r.Default, Extension: r.Extension, Description: r.Description, Parameters: params, Grants: g})
+		}
+		return s.printJSON(out)
+	}
+	if len(regs) == 0 {
+		return nil
+	}
+	rows := [][]string{{"NAME", "DEFAULT", "EXTENSION", "DESCRIPTION"}}
+	for _, r := range regs {
+		def := ""
+		if r.Default {
+			def = "*"
+		}
+		rows = append(rows, []string{r.Name, def, r.Extension, oneLine(r.Description)})
+	}
+	s.table(rows)
+	return nil
+}
+
+// oneLine keeps a free text on one line of a table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (s *session) vaultDefault(c *cli.Context) error {
+	a, err := args(c, 0, 1, "")
+	if err != nil {
+		return err
+	}
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	if len(a) == 1 {
+		return e.SetDefault(s.ctx, a[0])
+	}
+	name := e.DefaultVault()
+	if name == "" {
+		return withHint(errors.New("no default vault"), "choose one with: sesame vault default VAULT")
+	}
+	fmt.Fprintln(s.stdout, name)
+	return nil
+}
+
+// password reads a password for vault: the first line of standard input
+// with --password-stdin, else hidden from the terminal.
+func (s *session) password(c *cli.Context, vault, prompt string) ([]byte, error) {
+	if c.Bool("password-stdin") {
+		line, err := readLine(s.stdin)
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("no password on standard input for vault %s", vault)
+		}
+		return line, err
+	}
+	t, ok := s.terminal()
+	if !ok {
+		return nil, withHint(fmt.Errorf("no terminal to ask for the password of vault %s", vault),
+			"pass it on standard input with --password-stdin")
+	}
+	return t.hidden(prompt)
+}
+
+func (s *session) vaultUnlock(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the vault NAME")
+	if err != nil {
+		return err
+	}
+	name := a[0]
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	// Load the vault first: an unknown or broken one fails before the
+	// password is typed.
+	s.noteCompile()
+	if _, err := e.Manifest(s.ctx, name); err != nil {
+		return err
+	}
+	pw, err := s.password(c, name, fmt.Sprintf("Password of vault %s: ", name))
+	if err != nil {
+		return err
+	}
+	defer clear(pw)
+	if len(pw) == 0 {
+		return fmt.Errorf("empty password for vault %s; nothing was changed", name)
+	}
+	return e.Unlock(s.ctx, name, pw)
+}
+
+func (s *session) vaultSetPassword(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the vault NAME")
+	if err != nil {
+		return err
+	}
+	name := a[0]
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	s.noteCompile()
+	if _, err := e.Manifest(s.ctx, name); err != nil {
+		return err
+	}
+	var old, pw []byte
+	if c.Bool("password-stdin") {
+		if old, err = readLine(s.stdin); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if pw, err = readLine(s.stdin); err != nil {
+			return fmt.Errorf("want two lines on standard input: the current password (empty for none), then the new one")
+		}
+	} else {
+		t, ok := s.terminal()
+		if !ok {
+			return withHint(fmt.Errorf("no terminal to ask for the passwords of vault %s", name),
+				"pass them on standard input with --password-stdin: the current one (or an empty line), then the new one")
+		}
+		if old, err = t.hidden(fmt.Sprintf("Current password of vault %s (empty for none): ", name)); err != nil {
+			return err
+		}
+		if pw, err = t.newPassword(fmt.Sprintf("New password of vault %s: ", name)); err != nil {
+			clear(old)
+			return err
+		}
+	}
+	defer clear(old)
+	defer clear(pw)
+	return e.SetPassword(s.ctx, name, old, pw)
+}

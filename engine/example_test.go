@@ -1,0 +1,48 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/memvault"
+)
+
+// A Go program opens an engine on a registry file and uses its vaults. Here
+// the only vault is an in-process one, mounted beside the (empty) registry.
+func Example() {
+	dir, _ := os.MkdirTemp("", "sesame-example")
+	defer os.RemoveAll(dir)
+	e, err := engine.Open(filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: dir, NoCache: true})
+	if err != nil {
+		panic(err)
+	}
+	defer e.Close()
+	e.Mount("Memory", memvault.New(memvault.Options{}))
+
+	ctx := context.Background()
+	opts := engine.SetOptions{Vault: "Memory", Metadata: engine.Metadata{"owner": "ops"}}
+	if _, err := e.Set(ctx, "db-password", engine.SecureString("hunter2"), opts); err != nil {
+		panic(err)
+	}
+	s, err := e.Get(ctx, "db-password", "")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Name, s.Type, s.Vault, s.Metadata["owner"])
+	fmt.Println(s.Value) // a SecureString prints masked
+	fmt.Println(string(s.Value.(engine.SecureString)))
+
+	_, err = e.Set(ctx, "db-password", "again", engine.SetOptions{Vault: "Memory", NoClobber: true})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, engine.ErrNoClobber))
+	// Output:
+	// db-password securestring Memory ops
+	// ****
+	// hunter2
+	// A secret with name db-password already exists in vault Memory.
+	// true
+}
