@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -375,15 +376,7 @@ func appendValue(b []byte, v Value, nested bool) ([]byte, error) {
 			return nil, &EncodeError{What: "value", Reason: "hashtable has " + strconv.Itoa(len(v.Entries)) + " entries, more than " + strconv.Itoa(MaxHashtableKeys), Err: TooLarge}
 		}
 		entries := slices.Clone(v.Entries)
-		slices.SortFunc(entries, func(a, b Entry) int {
-			switch {
-			case a.Key < b.Key:
-				return -1
-			case a.Key > b.Key:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
 		b = appendU32(b, uint32(len(entries)))
 		for i, e := range entries {
 			if e.Key == "" || !utf8.ValidString(e.Key) || (i > 0 && e.Key == entries[i-1].Key) {

@@ -118,6 +118,7 @@ func encodeTable(t map[string]any) (abi.Value, error) {
 	if len(t) > abi.MaxHashtableKeys {
 		return abi.Value{}, fmt.Errorf("%w: hashtable has %d entries, more than %d", ErrTooLarge, len(t), abi.MaxHashtableKeys)
 	}
+	// The encoder sorts the entries.
 	v := abi.Value{Type: TypeHashtable, Entries: make([]abi.Entry, 0, len(t))}
 	for k, x := range t {
 		if k == "" || !utf8.ValidString(k) {
@@ -129,15 +130,6 @@ func encodeTable(t map[string]any) (abi.Value, error) {
 		}
 		v.Entries = append(v.Entries, abi.Entry{Key: k, Value: ev})
 	}
-	slices.SortFunc(v.Entries, func(a, b abi.Entry) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
 	return v, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -85,6 +86,7 @@ func (s *session) complete(words []string) error {
 		words = []string{""}
 	}
 	cur := words[len(words)-1]
+	s.config = os.Getenv("SESAME_CONFIG") // --config among words overrides it
 	for _, c := range s.candidates(words[:len(words)-1], cur) {
 		if strings.HasPrefix(c, cur) {
 			fmt.Fprintln(s.stdout, c)
@@ -112,9 +114,6 @@ func (s *session) candidates(prev []string, cur string) []string {
 			takes, own := level[name]
 			if !own {
 				takes = global[name]
-			}
-			if name == "config" {
-				s.config = "" // read below, once its value is known
 			}
 			if takes && !strings.Contains(a, "=") {
 				if i == len(prev)-1 {

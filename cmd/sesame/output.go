@@ -148,12 +148,34 @@ func infoJSON(list []engine.Info) []infoOut {
 	return out
 }
 
+// The JSON shapes of credential values and of typed hashtable entries, in
+// the order set reads them; a nil *string is a masked value (null).
+type (
+	credentialOut struct {
+		Username string  `json:"username"`
+		Password *string `json:"password"`
+	}
+	textEntryOut struct {
+		Type  string  `json:"type"`
+		Value *string `json:"value"`
+	}
+	bytesEntryOut struct {
+		Type   string `json:"type"`
+		Base64 string `json:"base64"`
+	}
+	credentialEntryOut struct {
+		Type     string  `json:"type"`
+		Username string  `json:"username"`
+		Password *string `json:"password"`
+	}
+)
+
 // valueJSON is a secret value as get --json prints it; text is null unless
 // plain.
 func valueJSON(v any, plain bool) any {
-	text := func(s string) any {
+	text := func(s string) *string {
 		if plain {
-			return s
+			return &s
 		}
 		return nil
 	}
@@ -165,7 +187,7 @@ func valueJSON(v any, plain bool) any {
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x)
 	case engine.Credential:
-		return map[string]any{"username": x.UserName, "password": text(string(x.Password))}
+		return credentialOut{x.UserName, text(string(x.Password))}
 	case engine.Hashtable:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
@@ -173,11 +195,11 @@ func valueJSON(v any, plain bool) any {
 			case string:
 				out[k] = text(y)
 			case engine.SecureString:
-				out[k] = map[string]any{"type": "securestring", "value": text(string(y))}
+				out[k] = textEntryOut{"securestring", text(string(y))}
 			case []byte:
-				out[k] = map[string]any{"type": "bytes", "base64": base64.StdEncoding.EncodeToString(y)}
+				out[k] = bytesEntryOut{"bytes", base64.StdEncoding.EncodeToString(y)}
 			case engine.Credential:
-				out[k] = map[string]any{"type": "credential", "username": y.UserName, "password": text(string(y.Password))}
+				out[k] = credentialEntryOut{"credential", y.UserName, text(string(y.Password))}
 			}
 		}
 		return out

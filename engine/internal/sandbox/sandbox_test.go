@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"errors"
 	"log/slog"
@@ -403,5 +404,73 @@ func TestConcurrentCalls(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestHostImportsRefuseBadPointers: a guest calls every host import with
+// pointers and lengths outside its memory, overflowing ones, and bad
+// parameters; each call is answered with a status, none traps, and the
+// guest's own call succeeds.
+func TestHostImportsRefuseBadPointers(t *testing.T) {
+	h := newHost(t, nil)
+	m := load(t, h, sandbox.Spec{Vault: "BadPtr", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/badptr.wat"), Storage: newMemStorage()})
+	cases := []struct {
+		name string
+		want int64
+	}{
+		{"input past the end of memory", -2},
+		{"input across the end of memory", -2},
+		{"input of a missing argument", -1},
+		{"output of 4 GiB", 8},
+		{"output across the end of memory", 2},
+		{"error outside memory", 2},
+		{"log with an unknown level", 2},
+		{"log across the end of memory", 2},
+		{"kv_get key outside memory", -2},
+		{"kv_get key too long", -8},
+		{"kv_set value outside memory", 2},
+		{"kv_set value of 2 GiB", 8},
+		{"kv_delete with overflowing pointer and length", 8},
+		{"kv_list destination outside memory", -2},
+		{"kdf destination outside memory", 2},
+		{"kdf with too many passes", 2},
+		{"kdf with too much memory", 2},
+		{"keyring_set outside memory", 2},
+		{"keyring_get destination outside memory", -2},
+	}
+	out, err := m.Call(context.Background(), abi.OpGet, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 8*len(cases) {
+		t.Fatalf("output of %d bytes, want %d", len(out), 8*len(cases))
+	}
+	for i, c := range cases {
+		got := int64(binary.LittleEndian.Uint64(out[8*i:]))
+		if got != c.want {
+			t.Errorf("%s: host answered %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	for range 2 {
+		h, err := sandbox.NewHost(sandbox.Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		load(t, h, sandbox.Spec{Vault: "C", Wasm: wasm(t, "examples/go-vault"), Storage: newMemStorage()})
+		h.Close(context.Background())
+	}
+	var files int
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, _ error) error {
+		if d != nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Error("nothing was written to the compilation cache")
 	}
 }

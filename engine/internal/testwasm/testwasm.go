@@ -142,3 +142,23 @@ func cacheDir() (string, error) {
 	}
 	return dir, nil
 }
+
+// WAT assembles the WebAssembly text file at path (relative to the module
+// root) with wat2wasm, from Debian's wabt package, and returns the module.
+func WAT(tb testing.TB, path string) []byte {
+	tb.Helper()
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		tb.Fatal("wat2wasm is needed to assemble test modules: apt-get install wabt")
+	}
+	out := filepath.Join(tb.TempDir(), filepath.Base(path)+".wasm")
+	cmd := exec.Command(tool, filepath.Join(ModuleRoot(tb), path), "-o", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("wat2wasm %s: %v\n%s", path, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
