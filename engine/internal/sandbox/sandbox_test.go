@@ -2,8 +2,8 @@ package sandbox_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"os"
