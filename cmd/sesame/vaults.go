@@ -6,12 +6,14 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 )
 
@@ -428,6 +430,16 @@ func (s *session) password(c *cli.Context, vault, prompt string) ([]byte, error)
 	return t.hidden(prompt)
 }
 
+// supports loads vault and reports whether its extension implements op.
+func (s *session) supports(e *engine.Engine, vault string, op abi.Op) (bool, error) {
+	s.noteCompile()
+	m, err := e.Manifest(s.ctx, vault)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(m.Operations, op), nil
+}
+
 func (s *session) vaultUnlock(c *cli.Context) error {
 	a, err := args(c, 1, 1, "the vault NAME")
 	if err != nil {
@@ -438,10 +450,12 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Load the vault first: an unknown or broken one fails before the
-	// password is typed.
-	s.noteCompile()
-	if _, err := e.Manifest(s.ctx, name); err != nil {
+	// Load the vault first: an unknown, broken or password-less one fails
+	// before the password is typed.
+	if ok, err := s.supports(e, name, abi.OpUnlock); err != nil || !ok {
+		if err == nil {
+			err = e.Unlock(s.ctx, name, nil) // the engine's own refusal
+		}
 		return err
 	}
 	pw, err := s.password(c, name, fmt.Sprintf("Password of vault %s: ", name))
@@ -465,8 +479,10 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s.noteCompile()
-	if _, err := e.Manifest(s.ctx, name); err != nil {
+	if ok, err := s.supports(e, name, abi.OpSetPassword); err != nil || !ok {
+		if err == nil {
+			err = e.SetPassword(s.ctx, name, nil, nil) // the engine's own refusal
+		}
 		return err
 	}
 	var old, pw []byte

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -61,11 +62,21 @@ func (in *instance) close(ctx context.Context) {
 	}
 }
 
+// initTimeout bounds the start of a new instance (_initialize and
+// sesame_init). It is separate from the call's deadline, which is about the
+// call's own work: a Go runtime starting on a busy machine can take longer
+// than a tight per-call limit.
+const initTimeout = 30 * time.Second
+
 // call runs one export on a pooled instance, under the module's deadline.
-func (m *Module) call(ctx context.Context, export string, args [][]byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+func (m *Module) call(parent context.Context, export string, args [][]byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(parent, m.timeout)
 	defer cancel()
-	in, err := m.pool.get(ctx, m.newInstance)
+	in, err := m.pool.get(ctx, func() (*instance, error) {
+		ictx, cancel := context.WithTimeout(parent, max(m.timeout, initTimeout))
+		defer cancel()
+		return m.newInstance(ictx)
+	})
 	if err != nil {
 		var se *Error
 		if errors.As(err, &se) {
@@ -116,7 +127,11 @@ func (m *Module) failure(export string, ctx context.Context, err error, stderr *
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.Status = abi.DeadlineExceeded
-		e.Message = fmt.Sprintf("%s did not finish within %s", export, m.timeout)
+		limit := m.timeout
+		if export == "_initialize" || export == abi.ExportInit {
+			limit = max(m.timeout, initTimeout)
+		}
+		e.Message = fmt.Sprintf("%s did not finish within %s", export, limit)
 	case ctx.Err() != nil:
 		e.Status = abi.Unavailable
 		e.Message = export + " was canceled"

@@ -20,8 +20,9 @@ func newPool(size int) *pool {
 }
 
 // get returns an idle instance, or creates one while fewer than size are
-// live, or waits for one to be returned, until ctx is done.
-func (p *pool) get(ctx context.Context, create func(context.Context) (*instance, error)) (*instance, error) {
+// live, or waits for one to be returned, until ctx is done. create has its
+// own deadline.
+func (p *pool) get(ctx context.Context, create func() (*instance, error)) (*instance, error) {
 	select {
 	case in := <-p.idle:
 		return in, nil
@@ -31,7 +32,7 @@ func (p *pool) get(ctx context.Context, create func(context.Context) (*instance,
 	case in := <-p.idle:
 		return in, nil
 	case p.slots <- struct{}{}:
-		in, err := create(ctx)
+		in, err := create()
 		if err != nil {
 			<-p.slots
 			return nil, err
