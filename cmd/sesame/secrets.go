@@ -264,7 +264,7 @@ func (s *session) get(c *cli.Context) error {
 		if err := s.printJSON(secretJSON(sec, plain)); err != nil {
 			return err
 		}
-		if !plain && masked(sec) {
+		if !plain && masked(sec.Value) {
 			s.hint("add --as-plain-text to include the value")
 		}
 		return nil
