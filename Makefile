@@ -24,7 +24,7 @@ check:
 
 ## bench: benchmarks of the sandbox against the native vault, side by side
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./engine/ ./engine/internal/storage/
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./engine/ ./engine/internal/sandbox/ ./engine/internal/storage/
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 FUZZTIME ?= 30s
