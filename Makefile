@@ -3,7 +3,9 @@ GO      ?= go
 WASMENV := GOOS=wasip1 GOARCH=wasm
 WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=false
 
-.PHONY: all build test check fmt vet tidy bench fuzz stress clean
+EXTENSIONS := secretstore dotenv
+
+.PHONY: all build test check extensions bench fuzz clean
 
 all: build
 
@@ -19,8 +21,17 @@ test:
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault ./engine/testdata/guests/...
+	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault ./engine/testdata/guests/hostile $(EXTENSIONS:%=./extensions/%)
 	$(GO) mod tidy -diff
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	for e in $(EXTENSIONS); do \
+	  $(WASMBUILD) -o $$tmp/$$e.wasm ./extensions/$$e || exit 1; \
+	  cmp -s $$tmp/$$e.wasm extensions/$$e.wasm || { echo "extensions/$$e.wasm is not what its source builds to: run make extensions"; exit 1; }; \
+	done
+
+## extensions: rebuild the built-in extensions that the binary embeds
+extensions:
+	@for e in $(EXTENSIONS); do echo "build extensions/$$e.wasm"; $(WASMBUILD) -o extensions/$$e.wasm ./extensions/$$e || exit 1; done
 
 ## bench: benchmarks of the sandbox against the native vault, side by side
 bench:
@@ -29,7 +40,7 @@ bench:
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in ./abi ./engine/internal/registry; do \
+	@for pkg in ./abi ./engine/internal/registry ./engine/internal/storage; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \

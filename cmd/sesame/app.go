@@ -165,10 +165,13 @@ func dashes(name string) string {
 	return "--" + name
 }
 
-// setUsageErrors installs onUsageError on every command.
+// setUsageErrors installs onUsageError on every command, and hides the
+// "help" subcommand urfave/cli adds to commands without subcommands: there
+// it would take "sesame get h" for "sesame get help".
 func setUsageErrors(cmds []*cli.Command) {
 	for _, c := range cmds {
 		c.OnUsageError = onUsageError
+		c.HideHelpCommand = len(c.Subcommands) == 0
 		setUsageErrors(c.Subcommands)
 	}
 }

@@ -80,6 +80,11 @@ func split(rest []string, own, global map[string]bool, stopAtArg bool) (flags, g
 				continue
 			}
 		}
+		if own[name] && len(rest) == 1 && !strings.Contains(a, "=") {
+			// A flag that lacks its value: leave it last, where urfave/cli
+			// reports it, rather than give it an argument as its value.
+			return append(flags, a), globals, nil
+		}
 		n := width(rest, own)
 		flags = append(flags, rest[:n]...)
 		rest = rest[n:]

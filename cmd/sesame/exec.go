@@ -63,7 +63,7 @@ func (s *session) exec(c *cli.Context) error {
 	}
 	env := os.Environ()
 	for _, b := range bindings {
-		sec, err := e.Get(s.ctx, b.secret, c.String("vault"))
+		sec, err := unlocked(s, e, func() (engine.Secret, error) { return e.Get(s.ctx, b.secret, c.String("vault")) })
 		if err != nil {
 			return err
 		}

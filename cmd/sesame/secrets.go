@@ -157,7 +157,9 @@ func (s *session) set(c *cli.Context) error {
 		// and to know whether the secret is new (then it is asked twice).
 		probe := opts
 		probe.Change = engine.Change{WhatIf: true}
-		act, err := e.Set(s.ctx, name, placeholder(t, username), probe)
+		act, err := unlocked(s, e, func() (engine.Action, error) {
+			return e.Set(s.ctx, name, placeholder(t, username), probe)
+		})
 		if err != nil {
 			return err
 		}
@@ -172,7 +174,7 @@ func (s *session) set(c *cli.Context) error {
 		value, _ = makeValue(t, username, b)
 		clear(b)
 	}
-	act, err := e.Set(s.ctx, name, value, opts)
+	act, err := unlocked(s, e, func() (engine.Action, error) { return e.Set(s.ctx, name, value, opts) })
 	if err != nil {
 		return err
 	}
@@ -255,7 +257,7 @@ func (s *session) get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sec, err := e.Get(s.ctx, a[0], c.String("vault"))
+	sec, err := unlocked(s, e, func() (engine.Secret, error) { return e.Get(s.ctx, a[0], c.String("vault")) })
 	if err != nil {
 		return err
 	}
@@ -310,7 +312,7 @@ func (s *session) info(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := e.Info(s.ctx, pattern, c.String("vault"))
+	list, err := unlocked(s, e, func() ([]engine.Info, error) { return e.Info(s.ctx, pattern, c.String("vault")) })
 	if c.Bool("json") {
 		if perr := s.printJSON(infoJSON(list)); perr != nil {
 			return perr
@@ -362,7 +364,7 @@ func (s *session) setInfo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	act, err := e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch)
+	act, err := unlocked(s, e, func() (engine.Action, error) { return e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch) })
 	if err != nil {
 		return err
 	}
@@ -408,7 +410,7 @@ func (s *session) remove(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	act, err := e.Remove(s.ctx, a[0], c.String("vault"), ch)
+	act, err := unlocked(s, e, func() (engine.Action, error) { return e.Remove(s.ctx, a[0], c.String("vault"), ch) })
 	if err != nil {
 		return err
 	}
@@ -454,10 +456,12 @@ func (s *session) copy(c *cli.Context) error {
 	}
 	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber")}
 	if !strings.ContainsAny(a[0], "*?") {
-		_, err := e.Copy(s.ctx, engine.Info{Name: a[0], Vault: from}, opts)
+		_, err := unlocked(s, e, func() (engine.Action, error) {
+			return e.Copy(s.ctx, engine.Info{Name: a[0], Vault: from}, opts)
+		})
 		return err
 	}
-	list, err := e.Info(s.ctx, a[0], from)
+	list, err := unlocked(s, e, func() ([]engine.Info, error) { return e.Info(s.ctx, a[0], from) })
 	if err != nil {
 		return err
 	}
@@ -466,7 +470,7 @@ func (s *session) copy(c *cli.Context) error {
 		if progress {
 			fmt.Fprintf(s.stderr, "\rsesame: copying %d/%d", i+1, len(list))
 		}
-		if _, err := e.Copy(s.ctx, in, opts); err != nil {
+		if _, err := unlocked(s, e, func() (engine.Action, error) { return e.Copy(s.ctx, in, opts) }); err != nil {
 			if progress {
 				fmt.Fprintln(s.stderr)
 			}

@@ -144,8 +144,9 @@ func (s *session) firstRun(e *engine.Engine) error {
 		fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, password protected) in %s\n", firstVault, firstExtension, e.Path())
 		return nil
 	}
-	fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, no password: its key is kept in a file only you can read) in %s\n", firstVault, firstExtension, e.Path())
-	fmt.Fprintf(s.stderr, "sesame: hint: to protect it with a password later, run: sesame vault set-password %s\n", firstVault)
+	fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, no password: its key is stored unencrypted, readable only by you) in %s\n", firstVault, firstExtension, e.Path())
+	fmt.Fprintf(s.stderr, "sesame: hint: to give it a password later, run: sesame vault register %s --extension %s --grant storage=true --param authentication=password --allow-clobber\n", firstVault, firstExtension)
+	fmt.Fprintf(s.stderr, "sesame: hint: and then: sesame vault unlock %s\n", firstVault)
 	return nil
 }
 
@@ -157,8 +158,7 @@ func (s *session) noteCompile() {
 		return
 	}
 	s.compileNoted = true
-	entries, err := os.ReadDir(filepath.Join(s.cache, "wazero"))
-	if err == nil && len(entries) > 0 {
+	if hasFile(filepath.Join(s.cache, "wazero")) {
 		return
 	}
 	fmt.Fprintln(s.stderr, "sesame: compiling extension (first run; the result is cached) …")
@@ -170,4 +170,16 @@ func (s *session) close() {
 		s.eng.Close()
 		s.eng = nil
 	}
+}
+
+// hasFile reports whether the tree at dir holds a regular file.
+func hasFile(dir string) bool {
+	found := errors.New("found")
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			return found
+		}
+		return nil
+	})
+	return err == found
 }

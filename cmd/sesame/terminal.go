@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/sesamehq/sesame/engine"
 )
 
 // terminal is standard input when it is a terminal: where sesame asks for
@@ -154,6 +156,35 @@ func readLine(r io.Reader) ([]byte, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+	}
+}
+
+// unlocked runs op. When op fails because a vault is locked and standard
+// input is a terminal, it asks for that vault's password, unlocks the vault
+// and runs op again, for each locked vault in turn. (An unlock lasts only as
+// long as the process: the engine keeps keys in memory.)
+func unlocked[T any](s *session, e *engine.Engine, op func() (T, error)) (T, error) {
+	asked := map[string]bool{}
+	for {
+		v, err := op()
+		if err == nil || !errors.Is(err, engine.ErrLocked) {
+			return v, err
+		}
+		t, ok := s.terminal()
+		vault := vaultOf(err, engine.ErrLocked)
+		if !ok || vault == "" || asked[vault] {
+			return v, err
+		}
+		asked[vault] = true
+		pw, perr := t.hidden(fmt.Sprintf("Vault %s is locked. Password of vault %s: ", vault, vault))
+		if perr != nil {
+			return v, perr
+		}
+		uerr := e.Unlock(s.ctx, vault, pw)
+		clear(pw)
+		if uerr != nil {
+			return v, withHint(uerr)
 		}
 	}
 }

@@ -67,7 +67,7 @@ Examples:
   sesame vault test LocalStore`,
 				Action: s.vaultAction(func(e *engine.Engine, name string) error {
 					s.noteCompile()
-					if err := e.Test(s.ctx, name); err != nil {
+					if _, err := unlocked(s, e, func() (struct{}, error) { return struct{}{}, e.Test(s.ctx, name) }); err != nil {
 						return err
 					}
 					fmt.Fprintf(s.stdout, "vault %s: ok\n", name)
@@ -81,6 +81,10 @@ Examples:
 				Description: `Asks for the password on the terminal, without echo, or reads the first line
 of standard input with --password-stdin. The first unlock of a new password
 store sets its password.
+
+How long an unlock lasts is the vault's affair. The builtin secretstore keeps
+its key in the memory of the sesame process, so each command starts locked;
+on a terminal, a command that finds a vault locked asks for its password.
 
 Examples:
   sesame vault unlock LocalStore
@@ -466,7 +470,13 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 	if len(pw) == 0 {
 		return fmt.Errorf("empty password for vault %s; nothing was changed", name)
 	}
-	return e.Unlock(s.ctx, name, pw)
+	if err := e.Unlock(s.ctx, name, pw); err != nil {
+		if errors.Is(err, engine.ErrLocked) {
+			return withHint(err) // a wrong password: no hint to unlock
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *session) vaultSetPassword(c *cli.Context) error {

@@ -1,0 +1,410 @@
+// Package format is the on-disk format of the secretstore vault: its storage
+// keys, the records it writes to the host's storage area, and the
+// cryptography that seals them. It is pure Go with no host calls, so that it
+// builds for the wasip1 guest (extensions/secretstore) and for the host,
+// whose tests use it to check and to fill stores.
+//
+// # Keys
+//
+// A store has a random 32-byte master key and a random 16-byte store id. Two
+// subkeys come from the master key with HKDF-SHA256 (salt: the store id):
+// the record key, for XChaCha20-Poly1305, and the name key, for
+// HMAC-SHA256. The master key itself encrypts nothing.
+//
+// # Storage keys and records (all integers little-endian)
+//
+//	c/config  password stores: the master key wrapped under a password (Config)
+//	c/key     stores without a password: version 1, mode 0, created, store id,
+//	          master key
+//	s/HEX     one per secret: HEX = hex(HMAC-SHA256(name key, abi.Fold(name)))
+//	t/probe/… written and deleted by the vault's test
+//
+// A secret record is
+//
+//	u8 version (1) | u8 type | 24-byte nonce | XChaCha20-Poly1305(record key,
+//	    nonce, abi secret encoding (info with the stored name and metadata,
+//	    then the value), AD)
+//
+// with AD = "sesame secretstore v1 record\x00" | u32 len(storage key) |
+// storage key | version | type. A record copied under another storage key,
+// or with another type byte, fails authentication; Open also checks that
+// the decrypted name hashes to the storage key it was read from.
+package format
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"hash"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Version is the format version, the first byte of every record.
+const Version = 1
+
+// Storage keys.
+const (
+	KeyConfig    = "c/config"
+	KeyMaster    = "c/key"
+	PrefixSecret = "s/"
+	PrefixProbe  = "t/probe/"
+)
+
+// Sizes.
+const (
+	MasterKeySize = 32
+	StoreIDSize   = 16
+	SaltSize      = 16
+	NonceSize     = chacha20poly1305.NonceSizeX // 24
+	TagSize       = chacha20poly1305.Overhead   // 16
+
+	// RecordKeyLen is the length of a secret's storage key.
+	RecordKeyLen = len(PrefixSecret) + 2*sha256.Size
+	// MasterBlobSize is the length of Master.Marshal: store id, master key.
+	MasterBlobSize = StoreIDSize + MasterKeySize
+
+	recordHeader = 2 + NonceSize
+)
+
+// Authentication modes, the second byte of c/config and c/key.
+const (
+	AuthNone     = 0
+	AuthPassword = 1
+)
+
+// Labels: HKDF infos and associated-data prefixes, one per use.
+const (
+	labelRecordKey = "sesame secretstore v1 record key"
+	labelNameKey   = "sesame secretstore v1 name key"
+	labelRecordAD  = "sesame secretstore v1 record\x00"
+	labelWrapAD    = "sesame secretstore v1 master key\x00"
+)
+
+// Errors. None of them carries key material, names or values.
+var (
+	// ErrAuth reports a record that failed authentication: tampered with,
+	// copied from another key, or sealed under another store's key.
+	ErrAuth = errors.New("record failed authentication")
+	// ErrWrongKey reports a key-encryption key that does not unwrap the
+	// master key: a wrong password, or a tampered configuration.
+	ErrWrongKey = errors.New("wrong password")
+	// ErrCorrupt reports a record or configuration whose layout is wrong.
+	ErrCorrupt = errors.New("malformed record")
+)
+
+// Master is a store's root secret: its id, which is not secret, and its
+// master key.
+type Master struct {
+	ID  [StoreIDSize]byte
+	Key [MasterKeySize]byte
+}
+
+// NewMaster returns a fresh master with a random id and key.
+func NewMaster() *Master {
+	m := new(Master)
+	rand.Read(m.ID[:])
+	rand.Read(m.Key[:])
+	return m
+}
+
+// Clear zeroes m. A nil m is fine.
+func (m *Master) Clear() {
+	if m != nil {
+		clear(m.Key[:])
+	}
+}
+
+// Marshal returns id | key, what the vault keeps in the host keyring.
+func (m *Master) Marshal() []byte {
+	b := make([]byte, 0, MasterBlobSize)
+	b = append(b, m.ID[:]...)
+	return append(b, m.Key[:]...)
+}
+
+// ParseMaster reads what Marshal wrote.
+func ParseMaster(b []byte) (*Master, error) {
+	if len(b) != MasterBlobSize {
+		return nil, ErrCorrupt
+	}
+	m := new(Master)
+	copy(m.ID[:], b)
+	copy(m.Key[:], b[StoreIDSize:])
+	return m, nil
+}
+
+// MarshalKeyRecord returns the c/key record of a store without a password:
+// version, AuthNone, i64 created (Unix milliseconds), store id, master key.
+// created is when the record was first written (see Config.Created).
+func (m *Master) MarshalKeyRecord(created int64) []byte {
+	b := []byte{Version, AuthNone}
+	b = binary.LittleEndian.AppendUint64(b, uint64(created))
+	return append(b, m.Marshal()...)
+}
+
+// ParseKeyRecord reads a c/key record and returns the master and the time it
+// was created.
+func ParseKeyRecord(b []byte) (*Master, int64, error) {
+	if len(b) != 10+MasterBlobSize || b[0] != Version || b[1] != AuthNone {
+		return nil, 0, ErrCorrupt
+	}
+	m, err := ParseMaster(b[10:])
+	return m, int64(binary.LittleEndian.Uint64(b[2:])), err
+}
+
+// Equal reports whether m and o are the same master, in constant time.
+func (m *Master) Equal(o *Master) bool {
+	return m.ID == o.ID && subtle.ConstantTimeCompare(m.Key[:], o.Key[:]) == 1
+}
+
+// Keys are the subkeys of a store, derived from its master. A Keys is not
+// safe for concurrent use.
+type Keys struct {
+	id      [StoreIDSize]byte
+	recKey  []byte
+	nameKey []byte
+	aead    cipher.AEAD
+	mac     hash.Hash
+	sum     []byte
+}
+
+// Keys derives the subkeys of m.
+func (m *Master) Keys() *Keys {
+	k := &Keys{id: m.ID}
+	var err error
+	if k.recKey, err = hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelRecordKey, chacha20poly1305.KeySize); err != nil {
+		panic("secretstore: hkdf: " + err.Error()) // only for lengths out of range
+	}
+	if k.nameKey, err = hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelNameKey, sha256.Size); err != nil {
+		panic("secretstore: hkdf: " + err.Error())
+	}
+	if k.aead, err = chacha20poly1305.NewX(k.recKey); err != nil {
+		panic("secretstore: xchacha20poly1305: " + err.Error())
+	}
+	k.mac = hmac.New(sha256.New, k.nameKey)
+	return k
+}
+
+// Clear zeroes the subkeys that k holds. (The AEAD and the HMAC keep their
+// own copies inside the standard library's types, out of reach; they become
+// garbage with k.) A nil k is fine.
+func (k *Keys) Clear() {
+	if k == nil {
+		return
+	}
+	clear(k.recKey)
+	clear(k.nameKey)
+	if k.mac != nil {
+		k.mac.Reset()
+	}
+	k.aead, k.mac = nil, nil
+}
+
+// RecordKey returns the storage key of the secret called name: the prefix
+// and the hex HMAC of its folded spelling, so that names differing only in
+// case share a record and no name appears on disk.
+func (k *Keys) RecordKey(name string) []byte {
+	k.mac.Reset()
+	k.mac.Write([]byte(abi.Fold(name)))
+	k.sum = k.mac.Sum(k.sum[:0])
+	key := make([]byte, len(PrefixSecret), RecordKeyLen)
+	copy(key, PrefixSecret)
+	return hex.AppendEncode(key, k.sum)
+}
+
+// recordAD returns the associated data of a record stored under key.
+func recordAD(key []byte, typ abi.Type) []byte {
+	ad := make([]byte, 0, len(labelRecordAD)+4+len(key)+2)
+	ad = append(ad, labelRecordAD...)
+	ad = binary.LittleEndian.AppendUint32(ad, uint32(len(key)))
+	ad = append(ad, key...)
+	return append(ad, Version, byte(typ))
+}
+
+// Seal returns the record of the secret (in, v) for storage key key, which
+// must be k.RecordKey(in.Name). in.Type must be v.Type.
+func (k *Keys) Seal(key []byte, in abi.Info, v abi.Value) ([]byte, error) {
+	plain, err := abi.AppendSecret(nil, in, v)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	rec := make([]byte, recordHeader, recordHeader+len(plain)+TagSize)
+	rec[0], rec[1] = Version, byte(v.Type)
+	rand.Read(rec[2:recordHeader])
+	return k.aead.Seal(rec, rec[2:recordHeader], plain, recordAD(key, v.Type)), nil
+}
+
+// Open authenticates and decrypts the record rec read from storage key key.
+// It returns ErrAuth when the record does not authenticate under key, or when
+// the name inside does not hash to key; ErrCorrupt when the layout is wrong.
+// The result does not alias rec.
+func (k *Keys) Open(key, rec []byte) (abi.Info, abi.Value, error) {
+	if len(rec) < recordHeader+TagSize || rec[0] != Version || !abi.Type(rec[1]).Valid() {
+		return abi.Info{}, abi.Value{}, ErrCorrupt
+	}
+	typ := abi.Type(rec[1])
+	plain, err := k.aead.Open(nil, rec[2:recordHeader], rec[recordHeader:], recordAD(key, typ))
+	if err != nil {
+		return abi.Info{}, abi.Value{}, ErrAuth
+	}
+	defer clear(plain)
+	in, v, err := abi.DecodeSecret(plain)
+	if err != nil || in.Type != typ {
+		// Authentic but undecodable: written by a broken writer.
+		clearValue(v)
+		return abi.Info{}, abi.Value{}, ErrCorrupt
+	}
+	if !bytes.Equal(k.RecordKey(in.Name), key) {
+		// Never hand out a secret under a name it was not stored as.
+		clearValue(v)
+		return abi.Info{}, abi.Value{}, ErrAuth
+	}
+	return in, v, nil
+}
+
+// clearValue zeroes the bytes of v.
+func clearValue(v abi.Value) {
+	clear(v.Data)
+	for _, e := range v.Entries {
+		clearValue(e.Value)
+	}
+}
+
+// KDFParams are the parameters of Argon2id.
+type KDFParams struct {
+	Time      uint32 // passes
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// DefaultKDF are the parameters of new passwords: RFC 9106's second
+// recommended option (t=3, 64 MiB, p=4).
+var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
+
+// KDF algorithm ids in Config.
+const kdfArgon2id = 1
+
+// Config is the c/config record of a password store: the master key wrapped
+// with XChaCha20-Poly1305 under a key-encryption key that Argon2id derives
+// from the password and Salt. Its layout:
+//
+//	u8 version (1) | u8 mode (1: password) | i64 created | u8 kdf (1:
+//	Argon2id) | u32 time | u32 memory KiB | u8 threads | u8 salt length |
+//	salt | store id (16) | nonce (24) | wrapped master key (32 + 16)
+//
+// The associated data of the wrap is a label and every byte before the
+// nonce, so that no header field can be changed without the password.
+type Config struct {
+	// Created is when the store got its password, in Unix milliseconds. A
+	// password change keeps it. Creators of a store wait a moment after
+	// writing and read again, and users of a fresh record wait as long, so
+	// that of two processes creating a store at once, both end up with the
+	// record written last (see the vault's keys.go).
+	Created int64
+	KDF     KDFParams
+	Salt    []byte
+	ID      [StoreIDSize]byte
+	nonce   [NonceSize]byte
+	wrapped []byte
+}
+
+// NewSalt returns a random salt.
+func NewSalt() []byte {
+	s := make([]byte, SaltSize)
+	rand.Read(s)
+	return s
+}
+
+// WrapMaster returns the Config, created at created (Unix milliseconds),
+// that keeps m under kek, a key Argon2id derived with params from the
+// password and salt.
+func WrapMaster(m *Master, kek []byte, params KDFParams, salt []byte, created int64) (*Config, error) {
+	if len(kek) != chacha20poly1305.KeySize {
+		return nil, errors.New("key-encryption key must be 32 bytes")
+	}
+	c := &Config{Created: created, KDF: params, Salt: bytes.Clone(salt), ID: m.ID}
+	rand.Read(c.nonce[:])
+	aead, err := chacha20poly1305.NewX(kek)
+	if err != nil {
+		return nil, err
+	}
+	c.wrapped = aead.Seal(nil, c.nonce[:], m.Key[:], c.ad())
+	return c, nil
+}
+
+// Unwrap returns the master that c keeps, or ErrWrongKey when kek does not
+// open it.
+func (c *Config) Unwrap(kek []byte) (*Master, error) {
+	aead, err := chacha20poly1305.NewX(kek)
+	if err != nil {
+		return nil, ErrWrongKey
+	}
+	key, err := aead.Open(nil, c.nonce[:], c.wrapped, c.ad())
+	if err != nil || len(key) != MasterKeySize {
+		clear(key)
+		return nil, ErrWrongKey
+	}
+	m := &Master{ID: c.ID}
+	copy(m.Key[:], key)
+	clear(key)
+	return m, nil
+}
+
+// header returns the bytes of c before the nonce.
+func (c *Config) header() []byte {
+	b := []byte{Version, AuthPassword}
+	b = binary.LittleEndian.AppendUint64(b, uint64(c.Created))
+	b = append(b, kdfArgon2id)
+	b = binary.LittleEndian.AppendUint32(b, c.KDF.Time)
+	b = binary.LittleEndian.AppendUint32(b, c.KDF.MemoryKiB)
+	b = append(b, c.KDF.Threads, byte(len(c.Salt)))
+	b = append(b, c.Salt...)
+	return append(b, c.ID[:]...)
+}
+
+func (c *Config) ad() []byte { return append([]byte(labelWrapAD), c.header()...) }
+
+// Marshal returns the c/config record.
+func (c *Config) Marshal() []byte {
+	b := c.header()
+	b = append(b, c.nonce[:]...)
+	return append(b, c.wrapped...)
+}
+
+// ParseConfig reads a c/config record. It checks the layout, not the
+// parameters' bounds: the host refuses a derivation outside its own.
+func ParseConfig(b []byte) (*Config, error) {
+	if len(b) < 21 || b[0] != Version || b[1] != AuthPassword || b[10] != kdfArgon2id {
+		return nil, ErrCorrupt
+	}
+	c := &Config{
+		Created: int64(binary.LittleEndian.Uint64(b[2:])),
+		KDF: KDFParams{
+			Time:      binary.LittleEndian.Uint32(b[11:]),
+			MemoryKiB: binary.LittleEndian.Uint32(b[15:]),
+			Threads:   b[19],
+		},
+	}
+	n := int(b[20])
+	rest := b[21:]
+	if len(rest) != n+StoreIDSize+NonceSize+MasterKeySize+TagSize {
+		return nil, ErrCorrupt
+	}
+	c.Salt = bytes.Clone(rest[:n])
+	rest = rest[n:]
+	copy(c.ID[:], rest)
+	rest = rest[StoreIDSize:]
+	copy(c.nonce[:], rest)
+	c.wrapped = bytes.Clone(rest[NonceSize:])
+	return c, nil
+}

@@ -1,0 +1,167 @@
+package format
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+func testSecret() (abi.Info, abi.Value) {
+	in := abi.Info{Name: "Database-Password", Type: abi.TypeCredential, Metadata: abi.Metadata{
+		"expires": {Kind: abi.MetaDatetime, Time: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)},
+		"owner":   {Kind: abi.MetaString, Str: "ops"},
+	}}
+	return in, abi.Value{Type: abi.TypeCredential, UserName: "alice", Data: []byte("hunter2")}
+}
+
+func TestSealOpen(t *testing.T) {
+	m := NewMaster()
+	k := m.Keys()
+	in, v := testSecret()
+	key := k.RecordKey(in.Name)
+	if len(key) != RecordKeyLen || !strings.HasPrefix(string(key), PrefixSecret) {
+		t.Fatalf("record key %q", key)
+	}
+	if !bytes.Equal(k.RecordKey("DATABASE-password"), key) {
+		t.Error("record keys of names differing in case differ")
+	}
+	rec, err := k.Seal(key, in, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(rec, []byte("hunter2")) || bytes.Contains(rec, []byte("Database")) || bytes.Contains(rec, []byte("alice")) {
+		t.Error("plain text in the record")
+	}
+	gotIn, gotV, err := k.Open(key, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotIn, in) || !reflect.DeepEqual(gotV, v) {
+		t.Errorf("Open = %+v %+v", gotIn, gotV)
+	}
+	rec2, _ := k.Seal(key, in, v)
+	if bytes.Equal(rec[2:2+NonceSize], rec2[2:2+NonceSize]) {
+		t.Error("two seals share a nonce")
+	}
+
+	// Another store's keys neither find nor open the record.
+	other := NewMaster().Keys()
+	if bytes.Equal(other.RecordKey(in.Name), key) {
+		t.Error("two stores hash a name alike")
+	}
+	if _, _, err := other.Open(key, rec); !errors.Is(err, ErrAuth) {
+		t.Errorf("Open under another store: %v", err)
+	}
+}
+
+func TestOpenRejectsTampering(t *testing.T) {
+	k := NewMaster().Keys()
+	in, v := testSecret()
+	key := k.RecordKey(in.Name)
+	rec, err := k.Seal(key, in, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(rec)) }
+	cases := map[string]struct {
+		key, rec []byte
+		want     error
+	}{
+		"another key":  {k.RecordKey("other"), rec, ErrAuth},
+		"type byte":    {key, mutate(func(b []byte) []byte { b[1] = byte(abi.TypeString); return b }), ErrAuth},
+		"nonce":        {key, mutate(func(b []byte) []byte { b[5] ^= 1; return b }), ErrAuth},
+		"ciphertext":   {key, mutate(func(b []byte) []byte { b[len(b)/2] ^= 0x80; return b }), ErrAuth},
+		"tag":          {key, mutate(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrAuth},
+		"truncated":    {key, rec[:len(rec)-1], ErrAuth},
+		"version":      {key, mutate(func(b []byte) []byte { b[0] = 2; return b }), ErrCorrupt},
+		"invalid type": {key, mutate(func(b []byte) []byte { b[1] = 9; return b }), ErrCorrupt},
+		"too short":    {key, rec[:recordHeader+TagSize-1], ErrCorrupt},
+		"appended":     {key, append(bytes.Clone(rec), 0), ErrAuth},
+		"record of other": {key, func() []byte {
+			r, _ := k.Seal(k.RecordKey("other"), abi.Info{Name: "other", Type: v.Type}, v)
+			return r
+		}(), ErrAuth},
+	}
+	for name, c := range cases {
+		if _, got, err := k.Open(c.key, c.rec); !errors.Is(err, c.want) || got.Data != nil {
+			t.Errorf("%s: Open = %v, %v; want %v", name, got, err, c.want)
+		}
+	}
+
+	// A record sealed under the right key but naming another secret (a
+	// writer bug) is refused too.
+	wrong, _ := k.Seal(key, abi.Info{Name: "other", Type: v.Type}, v)
+	if _, _, err := k.Open(key, wrong); !errors.Is(err, ErrAuth) {
+		t.Errorf("record naming another secret: %v", err)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	m := NewMaster()
+	kek := bytes.Repeat([]byte{7}, 32)
+	salt := NewSalt()
+	c, err := WrapMaster(m, kek, DefaultKDF, salt, 1234567)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := c.Marshal()
+	if bytes.Contains(raw, m.Key[:]) {
+		t.Fatal("master key in plain text")
+	}
+	p, err := ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Created != 1234567 || p.KDF != DefaultKDF || !bytes.Equal(p.Salt, salt) || p.ID != m.ID {
+		t.Errorf("parsed %+v", p)
+	}
+	got, err := p.Unwrap(kek)
+	if err != nil || !got.Equal(m) {
+		t.Fatalf("Unwrap = %v", err)
+	}
+	if _, err := p.Unwrap(bytes.Repeat([]byte{8}, 32)); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("wrong key: %v", err)
+	}
+	// Every header byte is bound: a change is a wrong password, never a
+	// weaker derivation or another store id.
+	for i := range len(raw) {
+		b := bytes.Clone(raw)
+		b[i] ^= 1
+		p, err := ParseConfig(b)
+		if err != nil {
+			continue
+		}
+		if _, err := p.Unwrap(kek); err == nil {
+			t.Errorf("flipping byte %d still unwraps", i)
+		}
+	}
+	for _, n := range []int{0, 20, len(raw) - 1} {
+		if _, err := ParseConfig(raw[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("truncated to %d: %v", n, err)
+		}
+	}
+}
+
+func TestKeyRecord(t *testing.T) {
+	m := NewMaster()
+	got, created, err := ParseKeyRecord(m.MarshalKeyRecord(-5))
+	if err != nil || !got.Equal(m) || created != -5 {
+		t.Fatalf("round trip: %v", err)
+	}
+	if _, _, err := ParseKeyRecord(m.Marshal()); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("keyring blob taken for a key record: %v", err)
+	}
+	blob, err := ParseMaster(m.Marshal())
+	if err != nil || !blob.Equal(m) {
+		t.Fatalf("keyring blob: %v", err)
+	}
+	m.Clear()
+	if m.Key != [MasterKeySize]byte{} {
+		t.Error("Clear left key bytes")
+	}
+}
