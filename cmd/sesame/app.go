@@ -214,7 +214,7 @@ status through.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:      "config",
-				Usage:     "the registry of vaults `FILE` (default $XDG_CONFIG_HOME/sesame/vaults.toml)",
+				Usage:     "use the registry of vaults in `FILE` (default: $XDG_CONFIG_HOME/sesame/vaults.toml)",
 				EnvVars:   []string{"SESAME_CONFIG"},
 				TakesFile: true,
 			},

@@ -42,7 +42,7 @@ func newHome(t *testing.T) *home {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "SESAME_CONFIG":
+		case "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "SESAME_CONFIG", "GORACE":
 			continue
 		}
 		env = append(env, kv)
@@ -52,6 +52,7 @@ func newHome(t *testing.T) *home {
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CACHE_HOME="+cache,
+		"GORACE="+goRace(),
 	)
 	return &home{t: t, env: env}
 }

@@ -153,26 +153,9 @@ func (s *session) set(c *cli.Context) error {
 	case ch.WhatIf:
 		value = placeholder(t, username)
 	default:
-		// Ask the engine first, so that a refusal comes before the typing,
-		// and to know whether the secret is new (then it is asked twice).
-		probe := opts
-		probe.Change = engine.Change{WhatIf: true}
-		act, err := unlocked(s, e, func() (engine.Action, error) {
-			return e.Set(s.ctx, name, placeholder(t, username), probe)
-		})
-		if err != nil {
+		if value, err = s.askValue(e, tty, name, t, username, opts); err != nil {
 			return err
 		}
-		prompt := fmt.Sprintf("Value of secret %s: ", name)
-		if t == engine.TypeCredential {
-			prompt = fmt.Sprintf("Password of %s for secret %s: ", username, name)
-		}
-		b, err := tty.secret(prompt, !act.Replace)
-		if err != nil {
-			return err
-		}
-		value, _ = makeValue(t, username, b)
-		clear(b)
 	}
 	act, err := unlocked(s, e, func() (engine.Action, error) { return e.Set(s.ctx, name, value, opts) })
 	if err != nil {
@@ -182,6 +165,31 @@ func (s *session) set(c *cli.Context) error {
 		s.whatIf(act)
 	}
 	return nil
+}
+
+// askValue asks for the value of secret name on the terminal. It asks the
+// engine first, so that a refusal (NoClobber, metadata, a missing vault)
+// comes before the typing, and to know whether the secret is new: a new
+// secret is entered twice.
+func (s *session) askValue(e *engine.Engine, tty terminal, name string, t engine.Type, username string, opts engine.SetOptions) (any, error) {
+	probe := opts
+	probe.Change = engine.Change{WhatIf: true}
+	act, err := unlocked(s, e, func() (engine.Action, error) {
+		return e.Set(s.ctx, name, placeholder(t, username), probe)
+	})
+	if err != nil {
+		return nil, err
+	}
+	prompt := fmt.Sprintf("Value of secret %s: ", name)
+	if t == engine.TypeCredential {
+		prompt = fmt.Sprintf("Password of %s for secret %s: ", username, name)
+	}
+	b, err := tty.secret(prompt, !act.Replace)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	return makeValue(t, username, b)
 }
 
 // readValue returns the value given with --value, --stdin or --file, and
