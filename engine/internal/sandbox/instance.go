@@ -131,7 +131,7 @@ func (m *Module) failure(export string, ctx context.Context, err error, stderr *
 		if export == "_initialize" || export == abi.ExportInit {
 			limit = max(m.timeout, initTimeout)
 		}
-		e.Message = fmt.Sprintf("%s did not finish within %s", export, limit)
+		e.Message = fmt.Sprintf("%s did not finish before its deadline (the limit is %s)", export, limit)
 	case ctx.Err() != nil:
 		e.Status = abi.Unavailable
 		e.Message = export + " was canceled"
