@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/internal/testwasm"
+	"github.com/sesamehq/sesame/internal/testwasm"
 	"github.com/sesamehq/sesame/engine/memvault"
 )
 

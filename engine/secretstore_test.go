@@ -21,7 +21,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/internal/testwasm"
+	"github.com/sesamehq/sesame/internal/testwasm"
 	"github.com/sesamehq/sesame/engine/vaulttest"
 	"github.com/sesamehq/sesame/extensions/secretstore/format"
 )

@@ -100,7 +100,7 @@ func registryError(op, vault string, err error) error {
 	case errors.As(err, &ee):
 		return err
 	case errors.Is(err, registry.ErrVaultExists):
-		return wrapf(op, vault, "", ErrVaultExists, "use AllowClobber to replace it")
+		return wrapf(op, vault, "", ErrVaultExists, "")
 	case errors.Is(err, registry.ErrVaultNotFound):
 		return wrapf(op, vault, "", ErrVaultNotFound, "")
 	case errors.Is(err, ErrExtension), errors.Is(err, ErrUnavailable):
@@ -130,7 +130,7 @@ func (e *Engine) Unregister(ctx context.Context, name string) error {
 
 // SetDefault makes name the default vault; "" clears the default.
 func (e *Engine) SetDefault(ctx context.Context, name string) error {
-	const op = "default"
+	const op = "set-default"
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if name != "" && e.mounted[strings.ToLower(name)] != nil {

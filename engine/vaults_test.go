@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/internal/testwasm"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 func emptyEngine(t *testing.T) (*engine.Engine, string) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sesamehq/sesame/extensions"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // These tests run the sesame binary (this test binary, installed on $PATH
@@ -226,7 +227,7 @@ func (p *ptyProc) wait(want int) string {
 
 func (h *home) registerGoVault(name string) {
 	h.t.Helper()
-	wasm, err := guest("examples/go-vault")
+	wasm, err := testwasm.Path("examples/go-vault")
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -345,7 +346,7 @@ func TestConfirmPrompt(t *testing.T) {
 // for its password and goes on; vault unlock asks too.
 func TestLockedPrompt(t *testing.T) {
 	h := newHome(t)
-	wasm, err := guest("cmd/sesame/testdata/lockvault")
+	wasm, err := testwasm.Path("cmd/sesame/testdata/lockvault")
 	if err != nil {
 		t.Fatal(err)
 	}

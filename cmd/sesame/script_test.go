@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,12 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sesamehq/sesame/extensions"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // TestMain makes this test binary the sesame command (and a few helpers)
@@ -90,11 +87,11 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func setupScript(env *testscript.Env) error {
-	govault, err := guest("examples/go-vault")
+	govault, err := testwasm.Path("examples/go-vault")
 	if err != nil {
 		return err
 	}
-	lockvault, err := guest("cmd/sesame/testdata/lockvault")
+	lockvault, err := testwasm.Path("cmd/sesame/testdata/lockvault")
 	if err != nil {
 		return err
 	}
@@ -116,7 +113,20 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("GORACE", goRace())
 	env.Setenv("GOVAULT", govault)
 	env.Setenv("LOCKVAULT", lockvault)
-	return nil
+	// A copy of the repository's vaults.toml, with the folder it grants, so
+	// that scripts can run against it with --config vaults.toml.
+	root, err := testwasm.Root()
+	if err != nil {
+		return err
+	}
+	reg, err := os.ReadFile(filepath.Join(root, "vaults.toml"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "vaults.toml"), reg, 0o600); err != nil {
+		return err
+	}
+	return os.MkdirAll(filepath.Join(env.WorkDir, "examples", "env"), 0o700)
 }
 
 // goRace is $GORACE without the race detector's one-second sleep at exit,
@@ -143,51 +153,4 @@ func testCache() (string, error) {
 	}
 	cache := filepath.Join(dir, "cli-cache")
 	return cache, os.MkdirAll(cache, 0o700)
-}
-
-var (
-	guestMu     sync.Mutex
-	guestBuilds = map[string]func() (string, error){}
-)
-
-// guest builds the Go guest package at dir (relative to the module root)
-// for wasip1 once per test process, and returns the .wasm file's path. (The
-// engine's testwasm package does the same, but is internal to engine/.)
-func guest(dir string) (string, error) {
-	guestMu.Lock()
-	build := guestBuilds[dir]
-	if build == nil {
-		build = sync.OnceValues(func() (string, error) { return buildGuest(dir) })
-		guestBuilds[dir] = build
-	}
-	guestMu.Unlock()
-	return build()
-}
-
-func buildGuest(dir string) (string, error) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		return "", err
-	}
-	out, err := testDir()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(filepath.Join(root, dir)))
-	final := filepath.Join(out, "cli-"+filepath.Base(dir)+"-"+hex.EncodeToString(sum[:6])+".wasm")
-	work, err := os.MkdirTemp(out, "build-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(work)
-	built := filepath.Join(work, "guest.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", built, "./"+dir)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building %s for wasip1: %v\n%s", dir, err, output.Bytes())
-	}
-	return final, os.Rename(built, final)
 }

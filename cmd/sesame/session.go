@@ -59,6 +59,23 @@ func (s *session) registryPath() (string, error) {
 	return filepath.Join(dir, "vaults.toml"), nil
 }
 
+// dataDir returns where the vaults of the registry at path keep their data:
+// the user's data folder for the user's registry, and a .sesame folder beside
+// any other registry (a project's vaults.toml, --config FILE), so that two
+// registries with a vault of the same name never share its storage.
+func (s *session) dataDir(path string) (string, error) {
+	if s.config != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return "", err
+		}
+		if def, err := xdgDir("XDG_CONFIG_HOME", ".config"); err != nil || filepath.Join(def, "vaults.toml") != abs {
+			return filepath.Join(filepath.Dir(abs), ".sesame"), nil
+		}
+	}
+	return xdgDir("XDG_DATA_HOME", ".local/share")
+}
+
 // engine opens the engine on first use.
 func (s *session) engine() (*engine.Engine, error) {
 	if s.eng != nil {
@@ -68,7 +85,7 @@ func (s *session) engine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := xdgDir("XDG_DATA_HOME", ".local/share")
+	data, err := s.dataDir(path)
 	if err != nil {
 		return nil, err
 	}

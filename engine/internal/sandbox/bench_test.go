@@ -7,7 +7,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
-	"github.com/sesamehq/sesame/engine/internal/testwasm"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // BenchmarkCall measures one export call with a 32-byte argument and output:

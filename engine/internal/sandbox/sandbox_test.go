@@ -16,7 +16,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
-	"github.com/sesamehq/sesame/engine/internal/testwasm"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // memStorage is an in-memory sandbox.Storage for tests that are about the

@@ -43,11 +43,17 @@ type build struct {
 // fails the test when there is none.
 func ModuleRoot(tb testing.TB) string {
 	tb.Helper()
-	rootOnce.Do(func() { root, rootErr = findRoot() })
-	if rootErr != nil {
-		tb.Fatalf("testwasm: %v", rootErr)
+	r, err := Root()
+	if err != nil {
+		tb.Fatalf("testwasm: %v", err)
 	}
-	return root
+	return r
+}
+
+// Root is ModuleRoot for callers without a testing.TB.
+func Root() (string, error) {
+	rootOnce.Do(func() { root, rootErr = findRoot() })
+	return root, rootErr
 }
 
 func findRoot() (string, error) {
@@ -77,7 +83,20 @@ func findRoot() (string, error) {
 // that asks for the same dir too.
 func Build(tb testing.TB, dir string) string {
 	tb.Helper()
-	modRoot := ModuleRoot(tb)
+	path, err := Path(dir)
+	if err != nil {
+		tb.Fatalf("testwasm: %v", err)
+	}
+	return path
+}
+
+// Path is Build for callers without a testing.TB (a testscript Setup): it
+// returns the error instead of failing a test.
+func Path(dir string) (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
 	dir = filepath.ToSlash(filepath.Clean(dir))
 
 	mu.Lock()
@@ -88,11 +107,8 @@ func Build(tb testing.TB, dir string) string {
 	}
 	mu.Unlock()
 
-	b.once.Do(func() { b.path, b.err = compile(modRoot, dir) })
-	if b.err != nil {
-		tb.Fatalf("testwasm: %v", b.err)
-	}
-	return b.path
+	b.once.Do(func() { b.path, b.err = compile(root, dir) })
+	return b.path, b.err
 }
 
 // compile builds dir into a directory of its own, then renames the result
