@@ -250,3 +250,16 @@ func (e *Engine) Vault(ctx context.Context, name string) (Vault, error) {
 	vt, _, err := e.target(ctx, "open", "", name)
 	return vt, err
 }
+
+// Set sets one grant from its text form, with the grammar and limits of
+// vaults.toml: storage=true, directory=FOLDER, read_only=true,
+// env=NAME,NAME, memory=64MiB, timeout=5s, instances=4. Errors wrap
+// ErrInvalidArgument.
+func (g *Grants) Set(key, value string) error {
+	rg := registry.Grants(*g)
+	if err := registry.ParseGrant(&rg, key, value); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	*g = Grants(rg)
+	return nil
+}

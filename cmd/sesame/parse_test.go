@@ -77,19 +77,6 @@ func TestParseGrants(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]uint64{"64MiB": 64 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "4096B": 4096, "4096": 4096, " 2 MiB ": 2 << 20} {
-		if got, ok := parseSize(in); !ok || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, ok, want)
-		}
-	}
-	for _, bad := range []string{"", "MiB", "1.5MiB", "-1", "64MB", "0", "99999999999GiB"} {
-		if _, ok := parseSize(bad); ok {
-			t.Errorf("parseSize(%q): ok", bad)
-		}
-	}
-}
-
 func TestParseHashtable(t *testing.T) {
 	got, err := parseHashtable([]byte(`{"s":"x","ss":{"type":"securestring","value":"y"},"b":{"type":"bytes","base64":"AAE="},"c":{"type":"credential","username":"u","password":"p"},"t":{"type":"string","value":"z"}}`))
 	if err != nil {

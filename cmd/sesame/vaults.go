@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -244,67 +241,11 @@ func parseGrants(list []string) (engine.Grants, error) {
 			return g, fmt.Errorf("--grant: %s given twice", k)
 		}
 		seen[k] = true
-		bad := func(want string) error { return fmt.Errorf("--grant %s=%q: want %s", k, v, want) }
-		var err error
-		switch k {
-		case "storage":
-			if g.Storage, err = strconv.ParseBool(v); err != nil {
-				return g, bad("true or false")
-			}
-		case "read_only":
-			if g.ReadOnly, err = strconv.ParseBool(v); err != nil {
-				return g, bad("true or false")
-			}
-		case "directory":
-			if v == "" {
-				return g, bad("a folder")
-			}
-			g.Directory = v
-		case "env":
-			for _, name := range strings.Split(v, ",") {
-				if name = strings.TrimSpace(name); name != "" {
-					g.Env = append(g.Env, name)
-				}
-			}
-		case "memory":
-			n, ok := parseSize(v)
-			if !ok {
-				return g, bad(`a size such as "64MiB"`)
-			}
-			g.Memory = n
-		case "timeout":
-			if g.Timeout, err = time.ParseDuration(v); err != nil || g.Timeout <= 0 {
-				return g, bad(`a duration such as "5s"`)
-			}
-		case "instances":
-			if g.Instances, err = strconv.Atoi(v); err != nil || g.Instances <= 0 {
-				return g, bad("a positive integer")
-			}
-		default:
-			return g, fmt.Errorf("--grant: unknown grant %q (want %s)", k, strings.Join(grantKeys, ", "))
+		if err := g.Set(k, v); err != nil {
+			return g, fmt.Errorf("--%s", strings.TrimPrefix(err.Error(), engine.ErrInvalidArgument.Error()+": "))
 		}
 	}
 	return g, nil
-}
-
-// parseSize reads "64MiB", "512KiB", "1GiB", "4096B" or "4096" (bytes).
-func parseSize(s string) (uint64, bool) {
-	units := []struct {
-		suffix string
-		size   uint64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
-	num, unit := strings.TrimSpace(s), uint64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, unit = strings.TrimSpace(rest), u.size
-			break
-		}
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil || n == 0 || n > math.MaxUint64/unit {
-		return 0, false
-	}
-	return n * unit, true
 }
 
 // parseParams reads --param KEY=VALUE flags; values are strings.

@@ -1,0 +1,67 @@
+package registry
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// GrantKeys lists the grants in the order vaults.toml writes them.
+var GrantKeys = []string{"storage", "directory", "read_only", "env", "memory", "timeout", "instances"}
+
+// ParseGrant sets the grant key of g from its text form, as a command line
+// gives it: "true"/"false" for storage and read_only, a folder, a
+// comma-separated list of variable names for env, a size such as "64MiB" for
+// memory, a duration such as "5s" for timeout, a count for instances. Values
+// are checked against the same limits as vaults.toml. Errors wrap ErrInvalid.
+func ParseGrant(g *Grants, key, value string) error {
+	bad := func(want string) error {
+		return &regError{msg: fmt.Sprintf("grant %s=%q: want %s", key, value, want), err: ErrInvalid}
+	}
+	var err error
+	switch key {
+	case "storage":
+		if g.Storage, err = strconv.ParseBool(value); err != nil {
+			return bad("true or false")
+		}
+	case "read_only":
+		if g.ReadOnly, err = strconv.ParseBool(value); err != nil {
+			return bad("true or false")
+		}
+	case "directory":
+		if value == "" {
+			return bad("a folder")
+		}
+		g.Directory = value
+	case "env":
+		g.Env = nil
+		for _, name := range strings.Split(value, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				g.Env = append(g.Env, name)
+			}
+		}
+		g.Env = sortedUnique(g.Env)
+	case "memory":
+		n, ok := parseSize(value)
+		if !ok || memoryProblem(n) != "" {
+			return bad(`a size from 2MiB to 4GiB, such as "64MiB"`)
+		}
+		g.Memory = n
+	case "timeout":
+		d, err := time.ParseDuration(value)
+		if err != nil || timeoutProblem(d) != "" {
+			return bad(`a duration from 1ms to 10m, such as "5s"`)
+		}
+		g.Timeout = d
+	case "instances":
+		n, err := strconv.Atoi(value)
+		if err != nil || instancesProblem(int64(n)) != "" {
+			return bad(fmt.Sprintf("a count from 1 to %d", maxInstances))
+		}
+		g.Instances = n
+	default:
+		return &regError{msg: fmt.Sprintf("unknown grant %q (grants: %s)", key, strings.Join(GrantKeys, ", ")), err: ErrInvalid}
+	}
+	return nil
+}
