@@ -12,8 +12,8 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
-	"github.com/sesamehq/sesame/internal/testwasm"
 	"github.com/sesamehq/sesame/engine/memvault"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // The plugin boundary, measured side by side: the same get and set of a

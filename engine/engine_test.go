@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/internal/testwasm"
 	"github.com/sesamehq/sesame/engine/memvault"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 var testCache = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")

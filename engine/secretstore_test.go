@@ -21,9 +21,9 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/internal/testwasm"
 	"github.com/sesamehq/sesame/engine/vaulttest"
 	"github.com/sesamehq/sesame/extensions/secretstore/format"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // The secretstore extension (extensions/secretstore), compiled to wasm and

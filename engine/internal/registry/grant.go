@@ -61,7 +61,7 @@ func ParseGrant(g *Grants, key, value string) error {
 		}
 		g.Instances = n
 	default:
-		return &regError{msg: fmt.Sprintf("unknown grant %q (grants: %s)", key, strings.Join(GrantKeys, ", ")), err: ErrInvalid}
+		return &regError{msg: fmt.Sprintf("grant %s=%q: unknown grant (want %s)", key, value, strings.Join(GrantKeys, ", ")), err: ErrInvalid}
 	}
 	return nil
 }
