@@ -68,12 +68,23 @@ func (in *instance) close(ctx context.Context) {
 // than a tight per-call limit.
 const initTimeout = 30 * time.Second
 
+// limit is the deadline of one call of export. Starting an instance, and the
+// operations that derive a key from a password (a memory-hard KDF, by
+// design slow), get at least initTimeout.
+func (m *Module) limit(export string) time.Duration {
+	switch export {
+	case "_initialize", abi.ExportInit, abi.ExportUnlock, abi.ExportSetPassword:
+		return max(m.timeout, initTimeout)
+	}
+	return m.timeout
+}
+
 // call runs one export on a pooled instance, under the module's deadline.
 func (m *Module) call(parent context.Context, export string, args [][]byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(parent, m.timeout)
+	ctx, cancel := context.WithTimeout(parent, m.limit(export))
 	defer cancel()
 	in, err := m.pool.get(ctx, func() (*instance, error) {
-		ictx, cancel := context.WithTimeout(parent, max(m.timeout, initTimeout))
+		ictx, cancel := context.WithTimeout(parent, m.limit("_initialize"))
 		defer cancel()
 		return m.newInstance(ictx)
 	})
@@ -127,11 +138,7 @@ func (m *Module) failure(export string, ctx context.Context, err error, stderr *
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.Status = abi.DeadlineExceeded
-		limit := m.timeout
-		if export == "_initialize" || export == abi.ExportInit {
-			limit = max(m.timeout, initTimeout)
-		}
-		e.Message = fmt.Sprintf("%s did not finish before its deadline (the limit is %s)", export, limit)
+		e.Message = fmt.Sprintf("%s did not finish before its deadline (the limit is %s)", export, m.limit(export))
 	case ctx.Err() != nil:
 		e.Status = abi.Unavailable
 		e.Message = export + " was canceled"
