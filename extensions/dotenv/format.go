@@ -270,6 +270,11 @@ func encodeValue(v string) string {
 	if safeValue(v) {
 		return v
 	}
+	return quoteValue(v)
+}
+
+// quoteValue returns v double-quoted with escapes.
+func quoteValue(v string) string {
 	var b strings.Builder
 	b.Grow(len(v) + 2)
 	b.WriteByte('"')
@@ -320,6 +325,11 @@ func withValue(src []byte, entries []entry, key, value string) []byte {
 	enc := encodeValue(value)
 	if i := lookup(entries, key); i >= 0 {
 		e := entries[i]
+		if e.valEnd < len(src) && src[e.valEnd] == '#' {
+			// KEY="old"# note: unquoted, the new value would swallow the
+			// comment.
+			enc = quoteValue(value)
+		}
 		out := make([]byte, 0, len(src)-(e.valEnd-e.valStart)+len(enc))
 		out = append(out, src[:e.valStart]...)
 		out = append(out, enc...)
@@ -328,7 +338,11 @@ func withValue(src []byte, entries []entry, key, value string) []byte {
 	nl := newline(src)
 	out := make([]byte, 0, len(src)+len(nl)+len(key)+1+len(enc)+len(nl))
 	out = append(out, src...)
-	if len(out) > 0 && out[len(out)-1] != '\n' {
+	switch {
+	case len(out) == 0 || out[len(out)-1] == '\n':
+	case out[len(out)-1] == '\r': // a last line ending in a lone "\r"
+		out = append(out, '\n')
+	default:
 		out = append(out, nl...)
 	}
 	out = append(out, key...)
