@@ -364,6 +364,15 @@ func (s *session) setInfo(c *cli.Context) error {
 	if md == nil {
 		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE")
 	}
+	return s.change1(c, func(e *engine.Engine, ch engine.Change) (engine.Action, error) {
+		return e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch)
+	})
+}
+
+// change1 runs one change of one secret: it reads --what-if and --confirm,
+// opens the engine, runs do (unlocking the vault on a terminal if it asks),
+// and reports the action of a what-if.
+func (s *session) change1(c *cli.Context, do func(*engine.Engine, engine.Change) (engine.Action, error)) error {
 	ch, err := s.change(c)
 	if err != nil {
 		return err
@@ -372,7 +381,7 @@ func (s *session) setInfo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	act, err := unlocked(s, e, func() (engine.Action, error) { return e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch) })
+	act, err := unlocked(s, e, func() (engine.Action, error) { return do(e, ch) })
 	if err != nil {
 		return err
 	}
@@ -410,22 +419,9 @@ func (s *session) remove(c *cli.Context) error {
 	if c.String("vault") == "" {
 		return usagef(c, "remove needs --vault VAULT")
 	}
-	ch, err := s.change(c)
-	if err != nil {
-		return err
-	}
-	e, err := s.vaultEngine()
-	if err != nil {
-		return err
-	}
-	act, err := unlocked(s, e, func() (engine.Action, error) { return e.Remove(s.ctx, a[0], c.String("vault"), ch) })
-	if err != nil {
-		return err
-	}
-	if ch.WhatIf {
-		s.whatIf(act)
-	}
-	return nil
+	return s.change1(c, func(e *engine.Engine, ch engine.Change) (engine.Action, error) {
+		return e.Remove(s.ctx, a[0], c.String("vault"), ch)
+	})
 }
 
 func (s *session) copyCommand() *cli.Command {
