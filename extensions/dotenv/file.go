@@ -43,11 +43,20 @@ const (
 	maxBackoff = 50 * time.Millisecond
 )
 
-func filePath() string  { return dataDir + "/" + fileName }
-func lockPath() string  { return dataDir + "/." + fileName + ".lock" }
-func tmpPrefix() string { return "." + fileName + ".tmp-" }
-func stalePrefix() string {
-	return "." + fileName + ".lock.stale-"
+// The vault's own files sit beside the file, hidden: for .env they are
+// .env.lock, .env.tmp-<hex> and .env.lock.stale-<hex>; for prod.env,
+// .prod.env.lock and so on.
+func filePath() string    { return dataDir + "/" + fileName }
+func lockName() string    { return hidden() + ".lock" }
+func lockPath() string    { return dataDir + "/" + lockName() }
+func tmpPrefix() string   { return hidden() + ".tmp-" }
+func stalePrefix() string { return hidden() + ".lock.stale-" }
+
+func hidden() string {
+	if strings.HasPrefix(fileName, ".") {
+		return fileName
+	}
+	return "." + fileName
 }
 
 // randHex returns 64 random bits in hex. math/rand/v2's global source is
@@ -58,12 +67,18 @@ func randHex() string { return strconv.FormatUint(rand.Uint64(), 16) }
 // system errors only.
 func osError(what string, err error) error {
 	switch {
-	case errors.Is(err, syscall.EROFS):
+	case readOnly(err):
 		return guest.Error(abi.PermissionDenied, "cannot "+what+": the folder is granted read-only")
 	case errors.Is(err, fs.ErrPermission):
 		return guest.Error(abi.PermissionDenied, "cannot "+what+": "+err.Error())
 	}
 	return guest.Error(abi.Unavailable, "cannot "+what+": "+err.Error())
+}
+
+// readOnly reports whether err is what a read-only mount answers: EROFS,
+// or ENOSYS, which wazero returns for opening a file for writing there.
+func readOnly(err error) bool {
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOSYS)
 }
 
 // load reads and parses the file. A missing file is an empty vault. The
@@ -135,6 +150,10 @@ func update(edit func(src []byte, entries []entry) ([]byte, error)) error {
 		return err
 	}
 	defer clear(out)
+	if len(out) > maxFileBytes {
+		// Written, it could not be read back.
+		return guest.Error(abi.TooLarge, "the change would make "+fileName+" larger than "+strconv.Itoa(maxFileBytes>>20)+" MiB")
+	}
 	if err := l.commit(out); err != nil {
 		return err
 	}
@@ -165,13 +184,13 @@ func acquire() (*lock, error) {
 			return &lock{token: token}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return nil, osError("create the lock file ."+fileName+".lock", err)
+			return nil, osError("create the lock file "+lockName(), err)
 		}
 		if breakStale() {
 			continue
 		}
 		if time.Now().After(deadline) {
-			return nil, guest.Error(abi.Unavailable, "another writer has held ."+fileName+".lock for "+lockWait.String()+
+			return nil, guest.Error(abi.Unavailable, "another writer has held "+lockName()+" for "+lockWait.String()+
 				"; try again (a lock left by a crashed writer is broken after "+staleAfter.String()+")")
 		}
 		// Full jitter keeps waiting instances from retrying in step.
@@ -209,7 +228,7 @@ func breakStale() bool {
 	st, serr := os.Stat(aside)
 	if err == nil && serr == nil && bytes.Equal(moved, seen) && time.Since(st.ModTime()) >= staleAfter {
 		os.Remove(aside)
-		guest.Log(guest.LogWarn, "dotenv: broke a stale lock ."+fileName+".lock, older than "+staleAfter.String())
+		guest.Log(guest.LogWarn, "dotenv: broke a stale lock "+lockName()+", older than "+staleAfter.String())
 		return true
 	}
 	os.Link(aside, lockPath())
@@ -256,7 +275,7 @@ func (l *lock) commit(out []byte) (err error) {
 		return osError("write a temporary file", err)
 	}
 	if !l.held() {
-		return guest.Error(abi.Unavailable, "lost the lock ."+fileName+".lock while writing (it was taken as stale); nothing was changed, try again")
+		return guest.Error(abi.Unavailable, "lost the lock "+lockName()+" while writing (it was taken as stale); nothing was changed, try again")
 	}
 	if err = os.Rename(tmp, filePath()); err != nil {
 		return osError("replace "+fileName, err)

@@ -4,10 +4,8 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"strconv"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/abi"
@@ -182,7 +180,7 @@ func (vault) Test() error {
 	}
 	probe := dataDir + "/" + tmpPrefix() + "probe-" + randHex()
 	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, syscall.EROFS) {
+	if readOnly(err) {
 		guest.Log(guest.LogInfo, "dotenv: the folder is granted read-only: get, stat and list work, set and remove do not")
 		return nil
 	}

@@ -54,13 +54,13 @@ func (vault) Init(_ string, params map[string]string) error {
 // a password when there is none yet (only writes ask for that); otherwise an
 // absent store is errEmpty.
 func withKeys(create bool, fn func(k *format.Keys) error) error {
-	m, err := master(create)
+	k, err := storeKeys(create)
 	if err != nil {
 		return err
 	}
-	k := m.Keys()
-	m.Clear()
-	defer k.Clear()
+	if conf.auth == authPassword {
+		defer k.Clear()
+	}
 	return fn(k)
 }
 
@@ -70,7 +70,7 @@ func load(k *format.Keys, key []byte, name string) (abi.Info, abi.Value, error) 
 	if err != nil {
 		return abi.Info{}, abi.Value{}, plain(err)
 	}
-	in, v, err := k.Open(key, rec)
+	in, v, err := k.Open(key, rec, name)
 	clear(rec)
 	switch {
 	case errors.Is(err, format.ErrAuth):
@@ -174,7 +174,7 @@ func (vault) List(pattern string) ([]abi.Info, error) {
 				failed = err
 				return false
 			}
-			in, v, err := k.Open(key, rec)
+			in, v, err := k.Open(key, rec, "")
 			clear(rec)
 			clearValue(v)
 			if err != nil {

@@ -95,6 +95,9 @@ func fits(mod api.Module, ptr, n uint32) bool {
 
 // storageStatus maps a storage error to the status a guest sees.
 func storageStatus(err error) abi.Status {
+	if err == nil {
+		return abi.OK
+	}
 	var s abi.Status
 	if errors.As(err, &s) && s != abi.OK {
 		return s.Normalize()
@@ -204,44 +207,39 @@ func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func hostKVSet(ctx context.Context, mod api.Module, stack []uint64) {
+	stack[0] = status(kvSet(ctx, mod, stack))
+}
+
+func kvSet(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
 	c, s := storageCall(ctx)
 	if s != abi.OK {
-		stack[0] = status(s)
-		return
+		return s
 	}
 	key, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
 	if s != abi.OK {
-		stack[0] = status(s)
-		return
+		return s
 	}
 	value, s := read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), abi.MaxStorageValue)
 	if s != abi.OK {
-		stack[0] = status(s)
-		return
+		return s
 	}
-	if err := c.storage.Set(ctx, key, value); err != nil {
-		stack[0] = status(storageStatus(err))
-		return
-	}
-	stack[0] = status(abi.OK)
+	return storageStatus(c.storage.Set(ctx, key, value))
 }
 
 func hostKVDelete(ctx context.Context, mod api.Module, stack []uint64) {
+	stack[0] = status(kvDelete(ctx, mod, stack))
+}
+
+func kvDelete(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
 	c, s := storageCall(ctx)
 	if s != abi.OK {
-		stack[0] = status(s)
-		return
+		return s
 	}
 	key, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
 	if s != abi.OK {
-		stack[0] = status(s)
-		return
+		return s
 	}
-	if err := c.storage.Delete(ctx, key); err != nil {
-		stack[0] = status(storageStatus(err))
-		return
-	}
-	stack[0] = status(abi.OK)
+	return storageStatus(c.storage.Delete(ctx, key))
 }
 
 func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {

@@ -9,7 +9,8 @@
 // A store has a random 32-byte master key and a random 16-byte store id. Two
 // subkeys come from the master key with HKDF-SHA256 (salt: the store id):
 // the record key, for XChaCha20-Poly1305, and the name key, for
-// HMAC-SHA256. The master key itself encrypts nothing.
+// HMAC-SHA256. The master key itself encrypts nothing. An unlocked password
+// store keeps the subkeys (Keys.Marshal) in the host keyring.
 //
 // # Storage keys and records (all integers little-endian)
 //
@@ -124,7 +125,7 @@ func (m *Master) Clear() {
 	}
 }
 
-// Marshal returns id | key, what the vault keeps in the host keyring.
+// Marshal returns id | key.
 func (m *Master) Marshal() []byte {
 	b := make([]byte, 0, MasterBlobSize)
 	b = append(b, m.ID[:]...)
@@ -177,21 +178,55 @@ type Keys struct {
 	sum     []byte
 }
 
+// KeysBlobSize is the length of Keys.Marshal: store id, record key, name key.
+const KeysBlobSize = StoreIDSize + 2*32
+
 // Keys derives the subkeys of m.
 func (m *Master) Keys() *Keys {
-	k := &Keys{id: m.ID}
-	var err error
-	if k.recKey, err = hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelRecordKey, chacha20poly1305.KeySize); err != nil {
+	recKey, err := hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelRecordKey, chacha20poly1305.KeySize)
+	if err != nil {
 		panic("secretstore: hkdf: " + err.Error()) // only for lengths out of range
 	}
-	if k.nameKey, err = hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelNameKey, sha256.Size); err != nil {
+	nameKey, err := hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelNameKey, sha256.Size)
+	if err != nil {
 		panic("secretstore: hkdf: " + err.Error())
 	}
+	return newKeys(m.ID, recKey, nameKey)
+}
+
+func newKeys(id [StoreIDSize]byte, recKey, nameKey []byte) *Keys {
+	k := &Keys{id: id, recKey: recKey, nameKey: nameKey}
+	var err error
 	if k.aead, err = chacha20poly1305.NewX(k.recKey); err != nil {
 		panic("secretstore: xchacha20poly1305: " + err.Error())
 	}
 	k.mac = hmac.New(sha256.New, k.nameKey)
 	return k
+}
+
+// ID returns the id of the store whose keys k holds.
+func (k *Keys) ID() [StoreIDSize]byte { return k.id }
+
+// Marshal returns store id | record key | name key: what the vault keeps in
+// the host keyring once unlocked, so that calls do not derive the subkeys
+// again (HKDF is slow inside the sandbox). Whoever holds them can read and
+// write the store, exactly as with the master key; they cannot unwrap
+// anything else.
+func (k *Keys) Marshal() []byte {
+	b := make([]byte, 0, KeysBlobSize)
+	b = append(b, k.id[:]...)
+	b = append(b, k.recKey...)
+	return append(b, k.nameKey...)
+}
+
+// ParseKeys reads what Keys.Marshal wrote.
+func ParseKeys(b []byte) (*Keys, error) {
+	if len(b) != KeysBlobSize {
+		return nil, ErrCorrupt
+	}
+	var id [StoreIDSize]byte
+	copy(id[:], b)
+	return newKeys(id, bytes.Clone(b[StoreIDSize:StoreIDSize+32]), bytes.Clone(b[StoreIDSize+32:])), nil
 }
 
 // Clear zeroes the subkeys that k holds. (The AEAD and the HMAC keep their
@@ -245,10 +280,12 @@ func (k *Keys) Seal(key []byte, in abi.Info, v abi.Value) ([]byte, error) {
 }
 
 // Open authenticates and decrypts the record rec read from storage key key.
-// It returns ErrAuth when the record does not authenticate under key, or when
-// the name inside does not hash to key; ErrCorrupt when the layout is wrong.
-// The result does not alias rec.
-func (k *Keys) Open(key, rec []byte) (abi.Info, abi.Value, error) {
+// name is the name the caller looked up (key is k.RecordKey(name)), or ""
+// when it does not know it (a listing). Open returns ErrAuth when the record
+// does not authenticate under key, or when the name inside is not name (for
+// "": does not hash to key); ErrCorrupt when the layout is wrong. The result
+// does not alias rec.
+func (k *Keys) Open(key, rec []byte, name string) (abi.Info, abi.Value, error) {
 	if len(rec) < recordHeader+TagSize || rec[0] != Version || !abi.Type(rec[1]).Valid() {
 		return abi.Info{}, abi.Value{}, ErrCorrupt
 	}
@@ -264,8 +301,10 @@ func (k *Keys) Open(key, rec []byte) (abi.Info, abi.Value, error) {
 		clearValue(v)
 		return abi.Info{}, abi.Value{}, ErrCorrupt
 	}
-	if !bytes.Equal(k.RecordKey(in.Name), key) {
-		// Never hand out a secret under a name it was not stored as.
+	// Never hand out a secret under a name it was not stored as. (The AD
+	// already binds the record to key; this catches a writer that sealed a
+	// secret under another name's key.)
+	if name != "" && abi.Fold(in.Name) != abi.Fold(name) || name == "" && !bytes.Equal(k.RecordKey(in.Name), key) {
 		clearValue(v)
 		return abi.Info{}, abi.Value{}, ErrAuth
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/argon2"
+
 	"github.com/sesamehq/sesame/abi"
 )
 
@@ -37,7 +39,7 @@ func TestSealOpen(t *testing.T) {
 	if bytes.Contains(rec, []byte("hunter2")) || bytes.Contains(rec, []byte("Database")) || bytes.Contains(rec, []byte("alice")) {
 		t.Error("plain text in the record")
 	}
-	gotIn, gotV, err := k.Open(key, rec)
+	gotIn, gotV, err := k.Open(key, rec, "database-PASSWORD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestSealOpen(t *testing.T) {
 	if bytes.Equal(other.RecordKey(in.Name), key) {
 		t.Error("two stores hash a name alike")
 	}
-	if _, _, err := other.Open(key, rec); !errors.Is(err, ErrAuth) {
+	if _, _, err := other.Open(key, rec, ""); !errors.Is(err, ErrAuth) {
 		t.Errorf("Open under another store: %v", err)
 	}
 }
@@ -88,16 +90,23 @@ func TestOpenRejectsTampering(t *testing.T) {
 		}(), ErrAuth},
 	}
 	for name, c := range cases {
-		if _, got, err := k.Open(c.key, c.rec); !errors.Is(err, c.want) || got.Data != nil {
-			t.Errorf("%s: Open = %v, %v; want %v", name, got, err, c.want)
+		for _, lookup := range []string{in.Name, ""} {
+			if _, got, err := k.Open(c.key, c.rec, lookup); !errors.Is(err, c.want) || got.Data != nil {
+				t.Errorf("%s (lookup %q): Open = %v, %v; want %v", name, lookup, got, err, c.want)
+			}
 		}
 	}
 
 	// A record sealed under the right key but naming another secret (a
-	// writer bug) is refused too.
+	// writer bug) is refused too, by a lookup and by a listing.
 	wrong, _ := k.Seal(key, abi.Info{Name: "other", Type: v.Type}, v)
-	if _, _, err := k.Open(key, wrong); !errors.Is(err, ErrAuth) {
-		t.Errorf("record naming another secret: %v", err)
+	for _, lookup := range []string{in.Name, ""} {
+		if _, _, err := k.Open(key, wrong, lookup); !errors.Is(err, ErrAuth) {
+			t.Errorf("record naming another secret (lookup %q): %v", lookup, err)
+		}
+	}
+	if _, _, err := k.Open(key, rec, "Database-Passwort"); !errors.Is(err, ErrAuth) {
+		t.Errorf("lookup of another name: %v", err)
 	}
 }
 
@@ -160,8 +169,68 @@ func TestKeyRecord(t *testing.T) {
 	if err != nil || !blob.Equal(m) {
 		t.Fatalf("keyring blob: %v", err)
 	}
+	k := m.Keys()
+	pk, err := ParseKeys(k.Marshal())
+	if err != nil || pk.ID() != m.ID || !bytes.Equal(pk.RecordKey("x"), k.RecordKey("x")) {
+		t.Fatalf("keyring keys: %v", err)
+	}
+	in, v := testSecret()
+	rec, _ := k.Seal(k.RecordKey(in.Name), in, v)
+	if _, _, err := pk.Open(k.RecordKey(in.Name), rec, in.Name); err != nil {
+		t.Errorf("keys from the keyring blob cannot open a record: %v", err)
+	}
+	if _, err := ParseKeys(m.Marshal()); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("master taken for keys: %v", err)
+	}
 	m.Clear()
 	if m.Key != [MasterKeySize]byte{} {
 		t.Error("Clear left key bytes")
 	}
+}
+
+// BenchmarkArgon2id measures the derivation of a password store's key with
+// DefaultKDF. Natively it is what the host's kdf_argon2id costs; built for
+// wasip1 and run in wazero, it is what the same derivation would cost inside
+// the guest (README.md):
+//
+//	go test -run '^$' -bench Argon2id ./extensions/secretstore/format/
+//	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/format.wasm ./extensions/secretstore/format/
+//	go run github.com/tetratelabs/wazero/cmd/wazero run /tmp/format.wasm -test.run '^$' -test.bench Argon2id
+func BenchmarkArgon2id(b *testing.B) {
+	salt := NewSalt()
+	for b.Loop() {
+		argon2.IDKey([]byte("correct horse battery staple"), salt, DefaultKDF.Time, DefaultKDF.MemoryKiB, DefaultKDF.Threads, 32)
+	}
+}
+
+// BenchmarkRecord measures what the vault does with the cryptography on
+// every get: derive the subkeys, hash the name, open a record.
+func BenchmarkRecord(b *testing.B) {
+	m := NewMaster()
+	k := m.Keys()
+	in, v := testSecret()
+	key := k.RecordKey(in.Name)
+	rec, _ := k.Seal(key, in, v)
+	b.Run("Keys", func(b *testing.B) {
+		for b.Loop() {
+			m.Keys()
+		}
+	})
+	b.Run("RecordKey", func(b *testing.B) {
+		for b.Loop() {
+			k.RecordKey(in.Name)
+		}
+	})
+	b.Run("Open", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := k.Open(key, rec, in.Name); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Seal", func(b *testing.B) {
+		for b.Loop() {
+			k.Seal(key, in, v)
+		}
+	})
 }
