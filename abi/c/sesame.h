@@ -1,0 +1,573 @@
+/*
+ * sesame.h — write a sesame vault in C (extension ABI version 1).
+ *
+ * This one header is all a C author needs besides a WebAssembly toolchain.
+ * The contract it follows is abi/SPEC.md (normative); section numbers below
+ * (§n) refer to it. examples/c-vault/vault.c is a complete vault built on it.
+ *
+ * Build a vault as a WASI *reactor* (a library the host calls into, never a
+ * program with a main), with Debian's clang, lld and wasi-libc:
+ *
+ *     clang --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/c \
+ *           -Wl,--strip-all -o vault.wasm vault.c
+ *
+ * -mexec-model=reactor links wasi-libc's crt1-reactor.o, which exports
+ * _initialize (the host runs it once per instance, §3); memory is exported
+ * as "memory" by default; functions marked SESAME_EXPORT are exported under
+ * their ABI names and everything else is left out.
+ *
+ * What a vault looks like:
+ *
+ *     #include "sesame.h"
+ *
+ *     SESAME_ABI_V1_MARKER
+ *
+ *     static const char manifest[] =
+ *         "{\"abi\":1,\"name\":\"my-vault\",\"version\":\"1.0.0\","
+ *         "\"case_sensitive\":true,\"grants\":[\"storage\"]}";
+ *
+ *     SESAME_EXPORT("sesame_manifest") uint32_t vault_manifest(void) {
+ *         return sesame_output(manifest, sizeof manifest - 1);
+ *     }
+ *
+ *     SESAME_EXPORT("sesame_get") uint32_t vault_get(uint32_t name_len) {
+ *         ... read the name with sesame_input(0, buf, name_len),
+ *         ... build a secret (sesame_put_secret) and sesame_output it,
+ *         return SESAME_OK;       // or SESAME_NOT_FOUND, …
+ *     }
+ *
+ * Rules worth repeating (§3):
+ *   - Each export is one call. Arguments are read with sesame_input; the
+ *     result is handed over with sesame_output, which copies it: the guest
+ *     may free or reuse its buffer as soon as sesame_output returns.
+ *   - A pointer never outlives the call that passed it, and the host never
+ *     calls back into the guest: there is no exported allocator.
+ *   - The host keeps several instances of a module and discards them at
+ *     will, so nothing another instance needs may live in linear memory:
+ *     persistent state belongs in host storage (sesame_kv_*). A cache that
+ *     each instance may lose (a scratch buffer) is fine.
+ *   - Error messages (sesame_error) and log lines reach users and logs:
+ *     never put a secret value in them.
+ *
+ * Define SESAME_NO_LIBC before including this file to leave out the parts
+ * that need wasi-libc (the growable buffer and the allocating readers);
+ * everything else is self-contained.
+ */
+#ifndef SESAME_H
+#define SESAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SESAME_NO_LIBC
+#include <stdlib.h>
+#include <string.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Exports (§2, §4)
+ * ------------------------------------------------------------------------ */
+
+/* SESAME_EXPORT(name) exports the function that follows under the ABI name
+ * given, whatever its C name:
+ *
+ *     SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len);
+ *
+ * Every operation export takes the byte lengths of its arguments (u32) and
+ * returns a status (u32); the table of §4 gives the names and arities:
+ *
+ *     sesame_manifest     () -> status                 required
+ *     sesame_init         (vault_len, params_len)      optional
+ *     sesame_get          (name_len)
+ *     sesame_stat         (name_len)                   optional
+ *     sesame_set          (name_len, value_len, meta_len)
+ *     sesame_remove       (name_len)
+ *     sesame_list         (pattern_len)
+ *     sesame_set_metadata (name_len, meta_len)         optional
+ *     sesame_unlock       (password_len)               optional
+ *     sesame_lock         ()                           optional
+ *     sesame_set_password (old_len, new_len)           optional
+ *     sesame_test         ()                           optional
+ *
+ * The host checks these signatures when it loads the module. */
+#define SESAME_EXPORT(name) __attribute__((export_name(name), visibility("default")))
+
+/* SESAME_ABI_V1_MARKER defines the export sesame_abi_v1, () -> (), which
+ * declares that the module speaks ABI version 1. The host never calls it.
+ * Write it once, at file scope. */
+#define SESAME_ABI_V1_MARKER \
+    SESAME_EXPORT("sesame_abi_v1") void sesame_abi_v1(void) {}
+
+/* ------------------------------------------------------------------------
+ * Status codes (§6). Host functions return them; exports return them.
+ * Host functions with a signed result return -(status) on failure.
+ * ------------------------------------------------------------------------ */
+enum {
+    SESAME_OK                = 0,
+    SESAME_NOT_FOUND         = 1,  /* no secret (or key, or argument) by that name */
+    SESAME_INVALID_ARGUMENT  = 2,  /* malformed input, bad pointer, refused type   */
+    SESAME_PERMISSION_DENIED = 3,  /* capability not granted, access refused       */
+    SESAME_LOCKED            = 4,  /* unlock first, or the password was wrong      */
+    SESAME_CONFLICT          = 5,  /* conflicts with the vault's state             */
+    SESAME_UNSUPPORTED       = 6,  /* the vault does not implement this            */
+    SESAME_UNAVAILABLE       = 7,  /* transient backend failure; retry may work    */
+    SESAME_TOO_LARGE         = 8,  /* a size limit was exceeded                    */
+    SESAME_INTERNAL          = 9,  /* a bug or corruption in the extension         */
+    SESAME_DEADLINE_EXCEEDED = 10  /* set by the host when a call runs out of time */
+};
+
+/* Secret types (§7.1): the first byte of an encoded value. */
+enum {
+    SESAME_TYPE_BYTES        = 1,
+    SESAME_TYPE_STRING       = 2,
+    SESAME_TYPE_SECURESTRING = 3,
+    SESAME_TYPE_CREDENTIAL   = 4,
+    SESAME_TYPE_HASHTABLE    = 5
+};
+
+/* Metadata value kinds (§7.3). */
+enum {
+    SESAME_META_STRING   = 1, /* str                                   */
+    SESAME_META_INT      = 2, /* i64                                   */
+    SESAME_META_DATETIME = 3  /* i64 seconds since 1970 UTC, u32 nanos */
+};
+
+/* Log levels for sesame_log (§5.1). */
+enum {
+    SESAME_LOG_DEBUG = 0,
+    SESAME_LOG_INFO  = 1,
+    SESAME_LOG_WARN  = 2,
+    SESAME_LOG_ERROR = 3
+};
+
+/* Limits (§8). The engine enforces the name, value and metadata limits
+ * before it calls the guest; the host enforces the others. */
+#define SESAME_MAX_NAME          256u        /* secret name, bytes              */
+#define SESAME_MAX_VALUE         (1u << 20)  /* encoded value                   */
+#define SESAME_MAX_METADATA      (16u << 10) /* encoded metadata                */
+#define SESAME_MAX_META_KEYS     64u
+#define SESAME_MAX_CALL          (16u << 20) /* an argument, or a call's output */
+#define SESAME_MAX_MESSAGE       (4u << 10)  /* sesame_error                    */
+#define SESAME_MAX_MANIFEST      (16u << 10)
+#define SESAME_MAX_STORAGE_KEY   (1u << 10)
+#define SESAME_MAX_STORAGE_VALUE (2u << 20)
+#define SESAME_STORAGE_LIST_PAGE 256u        /* keys per sesame_kv_list page    */
+
+/* ------------------------------------------------------------------------
+ * Host functions: import module "sesame_v1" (§5)
+ *
+ * Every (pointer, length) pair is checked by the host before it touches
+ * memory; a bad one is answered with a status, never a trap. Only the
+ * functions a module calls end up imported.
+ * ------------------------------------------------------------------------ */
+#define SESAME_IMPORT(name) __attribute__((import_module("sesame_v1"), import_name(name)))
+
+/* Arguments and results (§5.1) */
+
+/* Copies argument idx of this call to dst if it fits in cap, and returns its
+ * full length either way: sesame_input(i, 0, 0) asks for the length.
+ * -SESAME_NOT_FOUND: no such argument; -SESAME_INVALID_ARGUMENT: dst, cap
+ * outside memory. The export's own parameters already give the lengths. */
+SESAME_IMPORT("input") int32_t sesame_input(uint32_t idx, void *dst, uint32_t cap);
+
+/* Replaces this call's output with a copy of [src, src+len). */
+SESAME_IMPORT("output") uint32_t sesame_output(const void *src, uint32_t len);
+
+/* Sets the message that goes with a non-OK status (truncated to 4 KiB).
+ * It reaches users: never a secret value. */
+SESAME_IMPORT("error") uint32_t sesame_error(const void *msg, uint32_t len);
+
+/* Logs one line at a SESAME_LOG_* level (8 KiB a line, 100 lines a call). */
+SESAME_IMPORT("log") uint32_t sesame_log(uint32_t level, const void *msg, uint32_t len);
+
+/* Storage, grant "storage" (§5.3): a private key-value area per vault, on
+ * disk, atomic per key. Keys 1–1024 bytes, values at most 2 MiB. Without the
+ * grant every function returns SESAME_PERMISSION_DENIED. */
+
+/* Copies the value of key to dst if it fits in cap and returns its length
+ * (>= 0) either way; call again with a larger buffer if it did not fit.
+ * -SESAME_NOT_FOUND when there is no such key. */
+SESAME_IMPORT("kv_get") int64_t sesame_kv_get(const void *key, uint32_t key_len, void *dst, uint32_t cap);
+
+/* Creates or replaces key; durable once it returns SESAME_OK. */
+SESAME_IMPORT("kv_set") uint32_t sesame_kv_set(const void *key, uint32_t key_len, const void *value, uint32_t value_len);
+
+/* Deletes key; SESAME_NOT_FOUND when it was absent. */
+SESAME_IMPORT("kv_delete") uint32_t sesame_kv_delete(const void *key, uint32_t key_len);
+
+/* Lists the keys that start with prefix and sort strictly after `after`
+ * (after_len 0: from the start), in byte order, at most 256 a page, as a key
+ * list (§7.8: u32 count, then count times u32 len, bytes). Copies it to dst
+ * if it fits in cap and returns its length, like sesame_kv_get. A page with
+ * count 0 ends the iteration; the last key of a page is the `after` of the
+ * next. */
+SESAME_IMPORT("kv_list") int64_t sesame_kv_list(const void *prefix, uint32_t prefix_len,
+                                                 const void *after, uint32_t after_len,
+                                                 void *dst, uint32_t cap);
+
+/* Key derivation (§5.6), no grant: Argon2id of password and salt, run by the
+ * host natively. Bounds: password <= 1 KiB, salt 8–64 bytes, time 1–10,
+ * memory 8 MiB–1 GiB (in KiB), threads 1–16, output 16–64 bytes. */
+SESAME_IMPORT("kdf_argon2id") uint32_t sesame_kdf_argon2id(const void *password, uint32_t password_len,
+                                                           const void *salt, uint32_t salt_len,
+                                                           uint32_t time, uint32_t memory_kib, uint32_t threads,
+                                                           void *dst, uint32_t dst_len);
+
+/* Keyring (§5.7), no grant: one slot per vault in host memory, shared by all
+ * its instances, never on disk. ttl_ms 0 keeps it until cleared. */
+SESAME_IMPORT("keyring_set") uint32_t sesame_keyring_set(const void *key, uint32_t len, uint32_t ttl_ms);
+/* Like sesame_kv_get; -SESAME_NOT_FOUND when empty or expired. */
+SESAME_IMPORT("keyring_get") int64_t sesame_keyring_get(void *dst, uint32_t cap);
+SESAME_IMPORT("keyring_clear") uint32_t sesame_keyring_clear(void);
+
+/* Time, randomness and sleep come from WASI (§5.2): clock_gettime,
+ * getentropy/arc4random and nanosleep of wasi-libc work as usual. */
+
+/* ------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------ */
+
+/* sesame_fail sets msg (a C string, never a secret value) as the error
+ * message and returns status, for `return sesame_fail(SESAME_INTERNAL,
+ * "corrupt record");`. */
+static inline uint32_t sesame_fail(uint32_t status, const char *msg) {
+    uint32_t n = 0;
+    while (msg[n] != 0)
+        n++;
+    sesame_error(msg, n);
+    return status;
+}
+
+/* sesame_status turns the result of a signed host function (sesame_input,
+ * sesame_kv_get, sesame_kv_list, sesame_keyring_get) into a status:
+ * SESAME_OK for a length, the status for a negative result. */
+static inline uint32_t sesame_status(int64_t result) {
+    return result >= 0 ? SESAME_OK : (uint32_t)(-result);
+}
+
+/* ------------------------------------------------------------------------
+ * Encodings (§7). All integers are little-endian; `str` is a u32 length
+ * followed by that many bytes of UTF-8.
+ *
+ *   value    (§7.4)  u8 type, then the payload (bytes / string: the rest;
+ *                    credential: str user, rest is the password; hashtable:
+ *                    u32 count, count × (str key, u32 len, value))
+ *   metadata (§7.3)  u32 count, count × (str key, u8 kind, payload), keys
+ *                    sorted; four zero bytes is "no metadata"
+ *   info     (§7.5)  str name, u8 type, metadata
+ *   info list(§7.6)  u32 count, count × info
+ *   secret   (§7.7)  info, then the value up to the end of the buffer
+ *
+ * The host validates everything it hands over and everything it receives,
+ * so a vault that stores the encodings it is given and hands them back
+ * unchanged never has to understand a value: examples/c-vault does that.
+ * ------------------------------------------------------------------------ */
+
+static inline uint32_t sesame_get_u32(const void *p) {
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static inline void sesame_put_u32(void *p, uint32_t v) {
+    uint8_t *b = (uint8_t *)p;
+    b[0] = (uint8_t)v;
+    b[1] = (uint8_t)(v >> 8);
+    b[2] = (uint8_t)(v >> 16);
+    b[3] = (uint8_t)(v >> 24);
+}
+
+static inline int64_t sesame_get_i64(const void *p) {
+    const uint8_t *b = (const uint8_t *)p;
+    return (int64_t)((uint64_t)sesame_get_u32(b) | (uint64_t)sesame_get_u32(b + 4) << 32);
+}
+
+static inline void sesame_put_i64(void *p, int64_t v) {
+    sesame_put_u32(p, (uint32_t)(uint64_t)v);
+    sesame_put_u32((uint8_t *)p + 4, (uint32_t)((uint64_t)v >> 32));
+}
+
+/* sesame_put_str writes a str (u32 len, bytes) and returns its size. */
+static inline uint32_t sesame_put_str(void *dst, const void *s, uint32_t len) {
+    sesame_put_u32(dst, len);
+    __builtin_memcpy((uint8_t *)dst + 4, s, len);
+    return 4 + len;
+}
+
+/* sesame_value_type returns the type of an encoded value (its first byte),
+ * or 0 when the buffer is empty or the byte is not a type. */
+static inline uint8_t sesame_value_type(const void *value, uint32_t len) {
+    if (len == 0)
+        return 0;
+    uint8_t t = *(const uint8_t *)value;
+    return t >= SESAME_TYPE_BYTES && t <= SESAME_TYPE_HASHTABLE ? t : 0;
+}
+
+/* sesame_metadata_size returns how many bytes the metadata encoding at p
+ * occupies (at least 4), looking at no more than len bytes; 0 when it is
+ * truncated or has an unknown kind. It checks the structure only, not the
+ * UTF-8 or the order of the keys. */
+static inline uint32_t sesame_metadata_size(const void *p, uint32_t len) {
+    const uint8_t *b = (const uint8_t *)p;
+    if (len < 4)
+        return 0;
+    uint32_t count = sesame_get_u32(b), off = 4;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t n;
+        if (len - off < 4 || (n = sesame_get_u32(b + off)) > len - off - 4)
+            return 0; /* key */
+        off += 4 + n;
+        if (len - off < 1)
+            return 0;
+        uint8_t kind = b[off++];
+        if (kind == SESAME_META_STRING) {
+            if (len - off < 4 || (n = sesame_get_u32(b + off)) > len - off - 4)
+                return 0;
+            n += 4;
+        } else if (kind == SESAME_META_INT) {
+            n = 8;
+        } else if (kind == SESAME_META_DATETIME) {
+            n = 12;
+        } else {
+            return 0;
+        }
+        if (len - off < n)
+            return 0;
+        off += n;
+    }
+    return off;
+}
+
+/* sesame_info_size returns how many bytes the info record at p occupies
+ * (str name, u8 type, metadata), looking at no more than len bytes; 0 when
+ * it is malformed. In a secret, the value starts right after it. */
+static inline uint32_t sesame_info_size(const void *p, uint32_t len) {
+    const uint8_t *b = (const uint8_t *)p;
+    if (len < 4)
+        return 0;
+    uint32_t n = sesame_get_u32(b);
+    if (n > len - 4 || len - 4 - n < 1)
+        return 0;
+    uint32_t head = 4 + n + 1;
+    uint32_t md = sesame_metadata_size(b + head, len - head);
+    return md == 0 ? 0 : head + md;
+}
+
+/* sesame_info_len returns the size of an info record with a name of
+ * name_len bytes and a metadata encoding of meta_len bytes (0: none). */
+static inline uint32_t sesame_info_len(uint32_t name_len, uint32_t meta_len) {
+    return 4 + name_len + 1 + (meta_len ? meta_len : 4);
+}
+
+/* sesame_put_info writes an info record to dst, which must hold
+ * sesame_info_len(name_len, meta_len) bytes, and returns its size. meta is
+ * an encoded metadata map (§7.3) or NULL / meta_len 0 for none. */
+static inline uint32_t sesame_put_info(void *dst, const void *name, uint32_t name_len, uint8_t type,
+                                       const void *meta, uint32_t meta_len) {
+    uint8_t *b = (uint8_t *)dst;
+    uint32_t off = sesame_put_str(b, name, name_len);
+    b[off++] = type;
+    if (meta_len) {
+        __builtin_memcpy(b + off, meta, meta_len);
+        off += meta_len;
+    } else {
+        sesame_put_u32(b + off, 0);
+        off += 4;
+    }
+    return off;
+}
+
+/* sesame_secret_len is the size of a secret: an info record and a value of
+ * value_len bytes. */
+static inline uint32_t sesame_secret_len(uint32_t name_len, uint32_t meta_len, uint32_t value_len) {
+    return sesame_info_len(name_len, meta_len) + value_len;
+}
+
+/* sesame_put_secret writes a secret (§7.7) to dst, which must hold
+ * sesame_secret_len(...) bytes: the info record (its type taken from the
+ * value's first byte) followed by the encoded value. Returns its size. */
+static inline uint32_t sesame_put_secret(void *dst, const void *name, uint32_t name_len,
+                                         const void *meta, uint32_t meta_len,
+                                         const void *value, uint32_t value_len) {
+    uint8_t *b = (uint8_t *)dst;
+    uint32_t off = sesame_put_info(b, name, name_len, sesame_value_type(value, value_len), meta, meta_len);
+    __builtin_memcpy(b + off, value, value_len);
+    return off + value_len;
+}
+
+/* An info list (§7.6) is a u32 count followed by the records: reserve four
+ * bytes, append records with sesame_put_info (or copy them out of stored
+ * secrets: the first sesame_info_size bytes), then write the count at the
+ * start with sesame_put_u32. */
+
+/* ------------------------------------------------------------------------
+ * Names and patterns
+ * ------------------------------------------------------------------------ */
+
+/* sesame_utf8_len returns the length of the UTF-8 sequence that starts with
+ * byte c (1 for a stray continuation byte, as a decoder would skip it). */
+static inline uint32_t sesame_utf8_len(uint8_t c) {
+    return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* sesame_match reports whether name matches pattern, case-sensitively, with
+ * the rules of §4: '*' matches any run of characters, '?' exactly one
+ * character (a whole UTF-8 sequence), no other metacharacters, no escapes.
+ * It is the host's own algorithm (one backtrack point, never exponential).
+ * A case-insensitive vault needs Unicode case folding on top; it may also
+ * skip filtering altogether, since the host filters the list again. */
+static inline int sesame_match(const void *pattern, uint32_t plen, const void *name, uint32_t nlen) {
+    const uint8_t *p = (const uint8_t *)pattern, *n = (const uint8_t *)name;
+    uint32_t pi = 0, ni = 0, star = UINT32_MAX, mark = 0;
+    while (ni < nlen) {
+        if (pi < plen) {
+            uint8_t c = p[pi];
+            uint32_t ns = sesame_utf8_len(n[ni]);
+            if (ns > nlen - ni)
+                ns = nlen - ni;
+            if (c == '*') {
+                star = ++pi;
+                mark = ni;
+                continue;
+            }
+            if (c == '?') {
+                pi++;
+                ni += ns;
+                continue;
+            }
+            uint32_t ps = sesame_utf8_len(c);
+            if (ps == ns && ps <= plen - pi && __builtin_memcmp(p + pi, n + ni, ps) == 0) {
+                pi += ps;
+                ni += ns;
+                continue;
+            }
+        }
+        if (star == UINT32_MAX)
+            return 0;
+        uint32_t ms = sesame_utf8_len(n[mark]);
+        mark += ms < nlen - mark ? ms : nlen - mark;
+        pi = star;
+        ni = mark;
+    }
+    while (pi < plen && p[pi] == '*')
+        pi++;
+    return pi == plen;
+}
+
+/* sesame_literal_prefix returns the length of the part of pattern before its
+ * first '*' or '?': every name the pattern matches starts with it, which
+ * makes it a good storage prefix for sesame_kv_list. */
+static inline uint32_t sesame_literal_prefix(const void *pattern, uint32_t plen) {
+    const uint8_t *p = (const uint8_t *)pattern;
+    uint32_t i = 0;
+    while (i < plen && p[i] != '*' && p[i] != '?')
+        i++;
+    return i;
+}
+
+#ifndef SESAME_NO_LIBC
+/* ------------------------------------------------------------------------
+ * Buffers (wasi-libc's malloc)
+ * ------------------------------------------------------------------------ */
+
+/* A growable byte buffer. Zero-initialise it ({0}); sesame_buf_free
+ * releases it. A vault may keep one in a static variable as a scratch
+ * buffer that survives between calls of the same instance. */
+typedef struct {
+    uint8_t *data;
+    uint32_t len, cap;
+} sesame_buf;
+
+/* sesame_buf_reserve makes room for n more bytes; 0 when out of memory. */
+static inline int sesame_buf_reserve(sesame_buf *b, uint32_t n) {
+    if (n <= b->cap - b->len)
+        return 1;
+    uint64_t want = (uint64_t)b->len + n, cap = b->cap ? b->cap : 256;
+    while (cap < want)
+        cap *= 2;
+    if (cap > UINT32_MAX)
+        return 0;
+    uint8_t *d = (uint8_t *)realloc(b->data, (size_t)cap);
+    if (d == NULL)
+        return 0;
+    b->data = d;
+    b->cap = (uint32_t)cap;
+    return 1;
+}
+
+/* sesame_buf_append appends n bytes; 0 when out of memory. */
+static inline int sesame_buf_append(sesame_buf *b, const void *p, uint32_t n) {
+    if (!sesame_buf_reserve(b, n))
+        return 0;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+static inline void sesame_buf_free(sesame_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* sesame_read_input reads argument idx, of the length len that the export
+ * received, into b (replacing its contents). Returns a status. */
+static inline uint32_t sesame_read_input(sesame_buf *b, uint32_t idx, uint32_t len) {
+    b->len = 0;
+    if (!sesame_buf_reserve(b, len ? len : 1))
+        return SESAME_TOO_LARGE;
+    int32_t n = sesame_input(idx, b->data, len);
+    if (n < 0)
+        return (uint32_t)-n;
+    if ((uint32_t)n != len)
+        return SESAME_INVALID_ARGUMENT;
+    b->len = len;
+    return SESAME_OK;
+}
+
+/* sesame_kv_read reads the value of key into b (replacing its contents),
+ * growing b when the value does not fit. Returns a status: SESAME_NOT_FOUND
+ * when there is no such key. Keep b between calls and most reads take a
+ * single host call. */
+static inline uint32_t sesame_kv_read(sesame_buf *b, const void *key, uint32_t key_len) {
+    b->len = 0;
+    for (;;) {
+        int64_t n = sesame_kv_get(key, key_len, b->data, b->cap);
+        if (n < 0)
+            return (uint32_t)-n;
+        if ((uint64_t)n <= b->cap) {
+            b->len = (uint32_t)n;
+            return SESAME_OK;
+        }
+        if (n > UINT32_MAX || !sesame_buf_reserve(b, (uint32_t)n))
+            return SESAME_TOO_LARGE;
+    }
+}
+
+/* sesame_kv_list_page reads one page of sesame_kv_list into b, like
+ * sesame_kv_read. */
+static inline uint32_t sesame_kv_list_page(sesame_buf *b, const void *prefix, uint32_t prefix_len,
+                                           const void *after, uint32_t after_len) {
+    b->len = 0;
+    for (;;) {
+        int64_t n = sesame_kv_list(prefix, prefix_len, after, after_len, b->data, b->cap);
+        if (n < 0)
+            return (uint32_t)-n;
+        if ((uint64_t)n <= b->cap) {
+            b->len = (uint32_t)n;
+            return SESAME_OK;
+        }
+        if (n > UINT32_MAX || !sesame_buf_reserve(b, (uint32_t)n))
+            return SESAME_TOO_LARGE;
+    }
+}
+#endif /* SESAME_NO_LIBC */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SESAME_H */
