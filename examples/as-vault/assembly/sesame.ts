@@ -1,0 +1,273 @@
+// Bindings for the sesame extension ABI version 1 (abi/SPEC.md, normative;
+// §n below refers to it), for vaults written in AssemblyScript. Copy this
+// file into a vault of your own: index.ts shows how it is used.
+//
+// The host functions live in the import module "sesame_v1". Every
+// (pointer, length) pair is checked by the host before it touches memory,
+// and a bad one is answered with a status, never a trap. A pointer never
+// outlives the call that passed it: the host copies what it reads at once
+// and writes only into the buffer it is given.
+
+// ---- Status codes (§6) ----------------------------------------------------
+
+export const OK: u32 = 0;
+export const NOT_FOUND: u32 = 1;
+export const INVALID_ARGUMENT: u32 = 2;
+export const PERMISSION_DENIED: u32 = 3;
+export const LOCKED: u32 = 4;
+export const CONFLICT: u32 = 5;
+export const UNSUPPORTED: u32 = 6;
+export const UNAVAILABLE: u32 = 7;
+export const TOO_LARGE: u32 = 8;
+export const INTERNAL: u32 = 9;
+export const DEADLINE_EXCEEDED: u32 = 10;
+
+// ---- Secret types (§7.1) and metadata kinds (§7.3) ------------------------
+
+export const TYPE_BYTES: u8 = 1;
+export const TYPE_STRING: u8 = 2;
+export const TYPE_SECURESTRING: u8 = 3;
+export const TYPE_CREDENTIAL: u8 = 4;
+export const TYPE_HASHTABLE: u8 = 5;
+
+export const META_STRING: u8 = 1; // str
+export const META_INT: u8 = 2; // i64
+export const META_DATETIME: u8 = 3; // i64 seconds since 1970 UTC, u32 nanoseconds
+
+// ---- Limits (§8) ----------------------------------------------------------
+
+export const MAX_NAME: u32 = 256;
+export const MAX_VALUE: u32 = 1 << 20;
+export const MAX_METADATA: u32 = 16 << 10;
+export const MAX_STORAGE_KEY: u32 = 1 << 10;
+export const MAX_STORAGE_VALUE: u32 = 2 << 20;
+
+// ---- Host functions (§5) --------------------------------------------------
+
+// input copies argument idx to dst if it fits in cap and returns its full
+// length either way; -NOT_FOUND when there is no such argument.
+// @ts-ignore: decorator
+@external("sesame_v1", "input")
+export declare function input(idx: u32, dst: usize, cap: u32): i32;
+
+// output replaces this call's output with a copy of [src, src+len).
+// @ts-ignore: decorator
+@external("sesame_v1", "output")
+export declare function output(src: usize, len: u32): u32;
+
+// error sets the message that goes with a non-OK status. Never a secret.
+// @ts-ignore: decorator
+@external("sesame_v1", "error")
+export declare function error(src: usize, len: u32): u32;
+
+// log writes one line at level 0 debug, 1 info, 2 warn, 3 error.
+// @ts-ignore: decorator
+@external("sesame_v1", "log")
+export declare function log(level: u32, src: usize, len: u32): u32;
+
+// Storage (grant "storage", §5.3). kv_get and kv_list return the length of
+// the result (>= 0) and copy it only if it fits in cap; negative: -status.
+
+// @ts-ignore: decorator
+@external("sesame_v1", "kv_get")
+export declare function kv_get(key: usize, keyLen: u32, dst: usize, cap: u32): i64;
+
+// @ts-ignore: decorator
+@external("sesame_v1", "kv_set")
+export declare function kv_set(key: usize, keyLen: u32, value: usize, valueLen: u32): u32;
+
+// kv_delete returns NOT_FOUND when the key was absent.
+// @ts-ignore: decorator
+@external("sesame_v1", "kv_delete")
+export declare function kv_delete(key: usize, keyLen: u32): u32;
+
+// kv_list lists at most 256 keys that start with prefix and sort after
+// `after`, as a key list (§7.8): u32 count, count times (u32 len, bytes).
+// @ts-ignore: decorator
+@external("sesame_v1", "kv_list")
+export declare function kv_list(prefix: usize, prefixLen: u32, after: usize, afterLen: u32, dst: usize, cap: u32): i64;
+
+// ---- Buffers --------------------------------------------------------------
+
+// Buf is a growable byte buffer over an ArrayBuffer. ptr is the address of
+// its first byte, valid until the next reserve.
+export class Buf {
+  data: ArrayBuffer = new ArrayBuffer(256);
+  len: u32 = 0;
+
+  get ptr(): usize {
+    return changetype<usize>(this.data);
+  }
+
+  get cap(): u32 {
+    return <u32>this.data.byteLength;
+  }
+
+  // reserve makes room for n more bytes after len.
+  reserve(n: u32): void {
+    const need = <u64>this.len + n;
+    if (need <= <u64>this.cap) return;
+    let cap = <u64>this.cap;
+    while (cap < need) cap *= 2;
+    const data = new ArrayBuffer(<i32>cap);
+    memory.copy(changetype<usize>(data), this.ptr, this.len);
+    this.data = data;
+  }
+
+  append(src: usize, n: u32): void {
+    this.reserve(n);
+    memory.copy(this.ptr + this.len, src, n);
+    this.len += n;
+  }
+
+  appendU32(v: u32): void {
+    this.reserve(4);
+    store<u32>(this.ptr + this.len, v);
+    this.len += 4;
+  }
+}
+
+// readInput reads argument idx, of the length len that the export received,
+// into b after its first `at` bytes. Returns a status.
+export function readInput(b: Buf, idx: u32, len: u32, at: u32 = 0): u32 {
+  b.len = at;
+  b.reserve(len);
+  const n = input(idx, b.ptr + at, len);
+  if (n < 0) return <u32>-n;
+  if (<u32>n != len) return INVALID_ARGUMENT;
+  b.len = at + len;
+  return OK;
+}
+
+// kvRead reads the value of key into b, growing b when it does not fit.
+// Returns a status: NOT_FOUND when there is no such key.
+export function kvRead(b: Buf, key: usize, keyLen: u32): u32 {
+  b.len = 0;
+  let n = kv_get(key, keyLen, b.ptr, b.cap);
+  while (n > <i64>b.cap) { // too small: grow and read again
+    b.reserve(<u32>n);
+    n = kv_get(key, keyLen, b.ptr, b.cap);
+  }
+  if (n < 0) return <u32>-n;
+  b.len = <u32>n;
+  return OK;
+}
+
+// kvListPage reads one page of kv_list into b, like kvRead.
+export function kvListPage(b: Buf, prefix: usize, prefixLen: u32, after: usize, afterLen: u32): u32 {
+  b.len = 0;
+  let n = kv_list(prefix, prefixLen, after, afterLen, b.ptr, b.cap);
+  while (n > <i64>b.cap) {
+    b.reserve(<u32>n);
+    n = kv_list(prefix, prefixLen, after, afterLen, b.ptr, b.cap);
+  }
+  if (n < 0) return <u32>-n;
+  b.len = <u32>n;
+  return OK;
+}
+
+// fail sets msg as the error message and returns status.
+export function fail(status: u32, msg: string): u32 {
+  const b = String.UTF8.encode(msg);
+  error(changetype<usize>(b), <u32>b.byteLength);
+  return status;
+}
+
+// ---- Encodings (§7): little-endian; str is u32 length + UTF-8 bytes -------
+
+// metadataSize returns the size of the metadata encoding (§7.3) at p,
+// reading no more than len bytes; 0 when it is malformed.
+export function metadataSize(p: usize, len: u32): u32 {
+  if (len < 4) return 0;
+  let count = load<u32>(p);
+  let off: u32 = 4;
+  while (count-- > 0) {
+    if (len - off < 4) return 0;
+    let n = load<u32>(p + off); // key
+    if (n > len - off - 4) return 0;
+    off += 4 + n;
+    if (len - off < 1) return 0;
+    const kind = load<u8>(p + off);
+    off += 1;
+    if (kind == META_STRING) {
+      if (len - off < 4) return 0;
+      n = load<u32>(p + off);
+      if (n > len - off - 4) return 0;
+      n += 4;
+    } else if (kind == META_INT) {
+      n = 8;
+    } else if (kind == META_DATETIME) {
+      n = 12;
+    } else {
+      return 0;
+    }
+    if (len - off < n) return 0;
+    off += n;
+  }
+  return off;
+}
+
+// infoSize returns the size of the info record (§7.5: str name, u8 type,
+// metadata) at p, reading no more than len bytes; 0 when it is malformed.
+export function infoSize(p: usize, len: u32): u32 {
+  if (len < 4) return 0;
+  const n = load<u32>(p);
+  if (n > len - 4 || len - 4 - n < 1) return 0;
+  const head = 4 + n + 1;
+  const md = metadataSize(p + head, len - head);
+  return md == 0 ? 0 : head + md;
+}
+
+// ---- Patterns (§4) --------------------------------------------------------
+
+// utf8Len is the length of the UTF-8 sequence that starts with byte c.
+function utf8Len(c: u8): u32 {
+  return c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+}
+
+// match reports whether the name [n, n+nlen) matches the pattern
+// [p, p+plen) case-sensitively: '*' matches any run of characters, '?'
+// exactly one (a whole UTF-8 sequence); no other metacharacters, no escapes.
+export function match(p: usize, plen: u32, n: usize, nlen: u32): bool {
+  let pi: u32 = 0, ni: u32 = 0, star: i64 = -1, mark: u32 = 0;
+  while (ni < nlen) {
+    if (pi < plen) {
+      const c = load<u8>(p + pi);
+      const ns = min(utf8Len(load<u8>(n + ni)), nlen - ni);
+      if (c == 0x2a) { // '*'
+        star = ++pi;
+        mark = ni;
+        continue;
+      }
+      if (c == 0x3f) { // '?'
+        pi++;
+        ni += ns;
+        continue;
+      }
+      const ps = utf8Len(c);
+      if (ps == ns && ps <= plen - pi && memory.compare(p + pi, n + ni, ps) == 0) {
+        pi += ps;
+        ni += ns;
+        continue;
+      }
+    }
+    if (star < 0) return false;
+    mark += min(utf8Len(load<u8>(n + mark)), nlen - mark);
+    pi = <u32>star;
+    ni = mark;
+  }
+  while (pi < plen && load<u8>(p + pi) == 0x2a) pi++;
+  return pi == plen;
+}
+
+// literalPrefix is the length of the pattern before its first '*' or '?':
+// every name it matches starts with it.
+export function literalPrefix(p: usize, plen: u32): u32 {
+  let i: u32 = 0;
+  while (i < plen) {
+    const c = load<u8>(p + i);
+    if (c == 0x2a || c == 0x3f) break;
+    i++;
+  }
+  return i;
+}
