@@ -46,5 +46,8 @@ fuzz:
 	  done; \
 	done
 
+## examples: build the example vaults (Go, C, AssemblyScript, WAT) into examples/
+include mk/examples.mk
+
 clean:
 	rm -rf bin/
