@@ -97,7 +97,14 @@
 //     background goroutines: they stop between calls, and one that an export
 //     waits for forever is a deadlock, which traps. The SDK ends every export
 //     with runtime.Gosched, which lets the garbage collector finish; without
-//     it a Go guest's memory grows without bound.
+//     it a Go guest's memory grows without bound. A call that loops over
+//     many records (a list of a large store) must call runtime.Gosched
+//     itself every so often, for the same reason, or run out of memory.
+//   - Compute inside the guest is slow: wasm has no assembly fast paths, and
+//     the host's deadline checks slow loops down several times more.
+//     Derive keys from passwords with KDFArgon2id, which runs in the host,
+//     and keep derived keys in the host keyring (KeyringSet) rather than
+//     recomputing them per call.
 //   - Every call has a deadline (5 s by default); do not sleep long. A sleep
 //     is cut into 10 ms host calls so that the deadline can stop it.
 //   - A panic is not recovered: it traps, the host reports INTERNAL with the
