@@ -82,17 +82,7 @@ func (t terminal) secret(prompt string, twice bool) ([]byte, error) {
 		return nil, errors.New("no value entered; nothing was changed")
 	}
 	if twice {
-		again, err := t.hidden("Enter it again: ")
-		if err != nil {
-			clear(b)
-			return nil, err
-		}
-		same := bytes.Equal(b, again)
-		clear(again)
-		if !same {
-			clear(b)
-			return nil, errMismatch
-		}
+		return t.again(b)
 	}
 	return b, nil
 }
@@ -104,6 +94,12 @@ func (t terminal) newPassword(prompt string) ([]byte, error) {
 	if err != nil || len(b) == 0 {
 		return nil, err
 	}
+	return t.again(b)
+}
+
+// again asks for b a second time, and returns b when both entries match
+// (zeroing what it read either way).
+func (t terminal) again(b []byte) ([]byte, error) {
 	again, err := t.hidden("Enter it again: ")
 	if err != nil {
 		clear(b)
