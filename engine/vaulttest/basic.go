@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"testing"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -13,7 +12,7 @@ import (
 
 // testManifest checks that the manifest is stable and agrees with the
 // vault's methods.
-func testManifest(t *testing.T, s *suite) {
+func testManifest(t T, s *suite) {
 	if m := s.v.Manifest(); !reflect.DeepEqual(m, s.m) {
 		t.Errorf("Manifest() changed between calls: %+v, then %+v", s.m, m)
 	}
@@ -40,11 +39,11 @@ func testManifest(t *testing.T, s *suite) {
 }
 
 // testRoundTrip stores a value of each accepted type and reads it back.
-func testRoundTrip(t *testing.T, s *suite) {
+func testRoundTrip(t T, s *suite) {
 	for _, typ := range s.types {
-		t.Run(typ.String(), func(t *testing.T) {
+		t.Run(typ.String(), func(t T) {
 			for _, c := range roundTripCases(typ, s.scalars()) {
-				t.Run(c.name, func(t *testing.T) {
+				t.Run(c.name, func(t T) {
 					name := "rt_" + typ.String() + "_" + c.name
 					s.need(t, name)
 					want := cloneValue(c.v)
@@ -87,7 +86,7 @@ func cloneValue(v abi.Value) abi.Value {
 
 // testRefusedTypes checks that types outside Options.Types are refused and
 // leave nothing behind.
-func testRefusedTypes(t *testing.T, s *suite) {
+func testRefusedTypes(t T, s *suite) {
 	if len(s.types) == len(allTypes) {
 		t.Skip("the vault accepts all five types")
 	}
@@ -96,7 +95,7 @@ func testRefusedTypes(t *testing.T, s *suite) {
 		if s.accepts(typ) {
 			continue
 		}
-		t.Run(typ.String(), func(t *testing.T) {
+		t.Run(typ.String(), func(t T) {
 			fresh, existing := "refused_"+typ.String(), "refused_over_"+typ.String()
 			s.need(t, fresh, existing)
 			s.set(t, existing, kept, nil)
@@ -119,19 +118,19 @@ func testRefusedTypes(t *testing.T, s *suite) {
 }
 
 // testOverwrite checks replacing, reading a missing secret and removing.
-func testOverwrite(t *testing.T, s *suite) {
+func testOverwrite(t T, s *suite) {
 	const a, b, c = "over_a", "over_b", "over_c"
 	s.need(t, a, b, c, "over_missing")
 	sc := s.scalars()
 
-	t.Run("value", func(t *testing.T) {
+	t.Run("value", func(t T) {
 		first, second := sample(s.types[0], "first", sc), sample(s.types[0], "second value", sc)
 		s.set(t, a, first, nil)
 		s.set(t, a, second, nil)
 		s.checkGet(t, a, a, second)
 		s.checkList(t, a, map[string]abi.Type{a: second.Type})
 	})
-	t.Run("type", func(t *testing.T) {
+	t.Run("type", func(t T) {
 		if len(s.types) < 2 {
 			t.Skip("the vault accepts a single type")
 		}
@@ -150,11 +149,11 @@ func testOverwrite(t *testing.T, s *suite) {
 			s.checkList(t, a, map[string]abi.Type{a: typ})
 		}
 	})
-	t.Run("missing", func(t *testing.T) {
+	t.Run("missing", func(t T) {
 		s.checkMissing(t, "over_missing")
 		s.checkList(t, "over_missing", nil)
 	})
-	t.Run("remove", func(t *testing.T) {
+	t.Run("remove", func(t T) {
 		vb, vc := sample(s.types[0], "b", sc), sample(s.types[0], "c", sc)
 		s.set(t, b, vb, nil)
 		s.set(t, c, vc, nil)
@@ -178,8 +177,8 @@ func testOverwrite(t *testing.T, s *suite) {
 }
 
 // testSizes checks empty and maximal values and names of every size.
-func testSizes(t *testing.T, s *suite) {
-	t.Run("EmptyValue", func(t *testing.T) {
+func testSizes(t T, s *suite) {
+	t.Run("EmptyValue", func(t T) {
 		for _, typ := range s.types {
 			name := "empty_" + typ.String()
 			if !s.valid(name) {
@@ -189,7 +188,7 @@ func testSizes(t *testing.T, s *suite) {
 			s.checkGet(t, name, name, empty(typ))
 		}
 	})
-	t.Run("MaxValue", func(t *testing.T) {
+	t.Run("MaxValue", func(t T) {
 		const name = "max_value"
 		s.need(t, name)
 		typ := s.types[0] // bytes when accepted, which has the least overhead
@@ -198,13 +197,13 @@ func testSizes(t *testing.T, s *suite) {
 		s.checkGet(t, name, name, v)
 		s.remove(t, name)
 	})
-	t.Run("NameLengths", func(t *testing.T) {
+	t.Run("NameLengths", func(t T) {
 		long := "n" + strings.Repeat("_abcdefghi", abi.MaxNameBytes/10+1)[:abi.MaxNameBytes-1]
 		for _, name := range []string{"x", "xy", long[:abi.MaxNameBytes-1], long} {
 			s.checkName(t, name)
 		}
 	})
-	t.Run("UnicodeNames", func(t *testing.T) {
+	t.Run("UnicodeNames", func(t T) {
 		for _, name := range []string{
 			"пароль", "密码", "emoji-🔑", "naïve_café",
 			strings.Repeat("密", abi.MaxNameBytes/3), // 255 bytes, 85 characters
@@ -217,7 +216,7 @@ func testSizes(t *testing.T, s *suite) {
 
 // checkName checks the whole life of a secret called name, unless the vault
 // rejects the name.
-func (s *suite) checkName(t *testing.T, name string) {
+func (s *suite) checkName(t T, name string) {
 	t.Helper()
 	if !s.valid(name) {
 		t.Logf("skipping %q: Options.ValidName rejects it", name)
@@ -240,13 +239,13 @@ func (s *suite) checkName(t *testing.T, name string) {
 }
 
 // found reports whether List(pattern) returns name, exactly spelled.
-func (s *suite) found(t *testing.T, pattern, name string) bool {
+func (s *suite) found(t T, pattern, name string) bool {
 	t.Helper()
 	return slices.ContainsFunc(s.list(t, pattern), func(in abi.Info) bool { return in.Name == name })
 }
 
 // testMany stores 200 secrets and lists and reads them all.
-func testMany(t *testing.T, s *suite) {
+func testMany(t T, s *suite) {
 	const n = 200
 	s.need(t, "many_000")
 	sc := s.scalars()
@@ -278,7 +277,7 @@ func testMany(t *testing.T, s *suite) {
 }
 
 // testTest checks that Test reports a working vault.
-func testTest(t *testing.T, s *suite) {
+func testTest(t T, s *suite) {
 	if !s.supports(abi.OpTest) {
 		t.Skip("the vault does not support test")
 	}

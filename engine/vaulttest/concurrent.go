@@ -3,7 +3,6 @@ package vaulttest
 import (
 	"fmt"
 	"sync"
-	"testing"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -16,7 +15,7 @@ const rounds = 30
 // reads and removes a secret of its own, and in turn overwrites and reads a
 // shared secret whose every version is self-consistent, so that a torn read
 // (part of one version, part of another) shows. Run it with -race.
-func testConcurrent(t *testing.T, s *suite) {
+func testConcurrent(t T, s *suite) {
 	const shared = "conc_shared"
 	s.need(t, shared, "conc_0")
 
@@ -120,7 +119,7 @@ func testConcurrent(t *testing.T, s *suite) {
 }
 
 // sharedType reads the shared secret, checks it and returns its type.
-func (s *suite) sharedType(t *testing.T, name string) abi.Type {
+func (s *suite) sharedType(t T, name string) abi.Type {
 	t.Helper()
 	_, v := s.get(t, name)
 	if msg := checkShared(v); msg != "" {

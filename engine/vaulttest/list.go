@@ -1,15 +1,13 @@
 package vaulttest
 
 import (
-	"testing"
-
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 )
 
 // testList checks List with wildcards, prefixes, exact names and patterns
 // that match nothing.
-func testList(t *testing.T, s *suite) {
+func testList(t T, s *suite) {
 	// An empty vault lists nothing.
 	s.checkList(t, "*", nil)
 
@@ -32,7 +30,7 @@ func testList(t *testing.T, s *suite) {
 		"alpha", "a", "密?", "?码", "пар*", "*ль",
 		"bet", "betaa", "zeta*", "?????????", "*x*",
 	} {
-		t.Run(quote(pattern), func(t *testing.T) {
+		t.Run(quote(pattern), func(t T) {
 			s.checkList(t, pattern, s.matching(pattern, stored))
 		})
 	}
@@ -40,7 +38,7 @@ func testList(t *testing.T, s *suite) {
 
 // testCaseRules checks that names are compared as Manifest().CaseSensitive
 // says.
-func testCaseRules(t *testing.T, s *suite) {
+func testCaseRules(t T, s *suite) {
 	sc := s.scalars()
 	v1, v2 := sample(s.types[0], "first", sc), sample(s.types[0], "second", sc)
 	const mixed, lower, upper = "Token_Mixed", "token_mixed", "TOKEN_MIXED"

@@ -1,14 +1,12 @@
 package vaulttest
 
 import (
-	"testing"
-
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 )
 
 // testMetadata checks the metadata rules of Set and SetMetadata.
-func testMetadata(t *testing.T, s *suite) {
+func testMetadata(t T, s *suite) {
 	sc := s.scalars()
 	v1 := sample(s.types[0], "one", sc)
 	v2 := sample(s.types[len(s.types)-1], "two", sc)
@@ -21,13 +19,13 @@ func testMetadata(t *testing.T, s *suite) {
 	}
 	other := abi.Metadata{"other": {Kind: abi.MetaString, Str: "only this"}}
 
-	t.Run("set", func(t *testing.T) {
+	t.Run("set", func(t T) {
 		const name = "meta_set"
 		s.need(t, name)
 		s.set(t, name, v1, fullMetadata())
 		s.checkInfoMetadata(t, name, fullMetadata())
 	})
-	t.Run("nil_keeps", func(t *testing.T) {
+	t.Run("nil_keeps", func(t T) {
 		const name = "meta_keep"
 		s.need(t, name)
 		s.set(t, name, v1, fullMetadata())
@@ -35,7 +33,7 @@ func testMetadata(t *testing.T, s *suite) {
 		s.checkGet(t, name, name, v2)
 		s.checkInfoMetadata(t, name, fullMetadata())
 	})
-	t.Run("empty_clears", func(t *testing.T) {
+	t.Run("empty_clears", func(t T) {
 		const name = "meta_clear"
 		s.need(t, name)
 		s.set(t, name, v1, fullMetadata())
@@ -43,14 +41,14 @@ func testMetadata(t *testing.T, s *suite) {
 		s.checkGet(t, name, name, v2)
 		s.checkInfoMetadata(t, name, nil)
 	})
-	t.Run("replaces", func(t *testing.T) {
+	t.Run("replaces", func(t T) {
 		const name = "meta_replace"
 		s.need(t, name)
 		s.set(t, name, v1, fullMetadata())
 		s.set(t, name, v1, other)
 		s.checkInfoMetadata(t, name, other)
 	})
-	t.Run("new_without", func(t *testing.T) {
+	t.Run("new_without", func(t T) {
 		const name, gone = "meta_new", "meta_gone"
 		s.need(t, name, gone)
 		s.set(t, name, v1, nil)
@@ -61,7 +59,7 @@ func testMetadata(t *testing.T, s *suite) {
 		s.set(t, gone, v1, nil)
 		s.checkInfoMetadata(t, gone, nil)
 	})
-	t.Run("copies", func(t *testing.T) {
+	t.Run("copies", func(t T) {
 		const name = "meta_copies"
 		s.need(t, name)
 		md := fullMetadata()
@@ -74,7 +72,7 @@ func testMetadata(t *testing.T, s *suite) {
 		}
 		s.checkInfoMetadata(t, name, fullMetadata())
 	})
-	t.Run("SetMetadata", func(t *testing.T) {
+	t.Run("SetMetadata", func(t T) {
 		if !s.supports(abi.OpSetMetadata) {
 			t.Skip("the vault does not support set_metadata")
 		}
@@ -105,7 +103,7 @@ func testMetadata(t *testing.T, s *suite) {
 
 // checkInfoMetadata checks the metadata that Get, Stat and List report for
 // name.
-func (s *suite) checkInfoMetadata(t *testing.T, name string, want abi.Metadata) {
+func (s *suite) checkInfoMetadata(t T, name string, want abi.Metadata) {
 	t.Helper()
 	in, _ := s.get(t, name)
 	checkMetadata(t, "Get("+quote(name)+")", in.Metadata, want)
@@ -130,7 +128,7 @@ func (s *suite) checkInfoMetadata(t *testing.T, name string, want abi.Metadata) 
 }
 
 // testStat checks that Stat agrees with Get.
-func testStat(t *testing.T, s *suite) {
+func testStat(t T, s *suite) {
 	if !s.supports(abi.OpStat) {
 		t.Skip("the vault does not support stat")
 	}

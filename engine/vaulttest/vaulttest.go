@@ -50,6 +50,36 @@ var allTypes = []abi.Type{abi.TypeBytes, abi.TypeString, abi.TypeSecureString, a
 // checks.
 func Run(t *testing.T, newVault func(t *testing.T) engine.Vault, opts Options) {
 	t.Helper()
+	run(goT{t}, func(t T) engine.Vault { return newVault(t.(goT).T) }, opts)
+}
+
+// T is what the suite needs of a test: the methods of *testing.T it uses,
+// with Run taking a T, so that the same suite runs under go test (Run) and
+// outside it (Check).
+type T interface {
+	Helper()
+	Name() string
+	Context() context.Context
+	TempDir() string
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	Run(name string, f func(T)) bool
+}
+
+// goT is a *testing.T as a T.
+type goT struct{ *testing.T }
+
+func (t goT) Run(name string, f func(T)) bool {
+	return t.T.Run(name, func(t *testing.T) { f(goT{t}) })
+}
+
+func run(t T, newVault func(t T) engine.Vault, opts Options) {
+	t.Helper()
 	if newVault == nil {
 		t.Fatal("vaulttest.Run: newVault is nil")
 	}
@@ -58,7 +88,7 @@ func Run(t *testing.T, newVault func(t *testing.T) engine.Vault, opts Options) {
 	}
 	tests := []struct {
 		name string
-		fn   func(*testing.T, *suite)
+		fn   func(T, *suite)
 	}{
 		{"Manifest", testManifest},
 		{"RoundTrip", testRoundTrip},
@@ -74,7 +104,7 @@ func Run(t *testing.T, newVault func(t *testing.T) engine.Vault, opts Options) {
 		{"Test", testTest},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, func(t T) {
 			v := newVault(t)
 			if v == nil {
 				t.Fatal("newVault returned nil")
@@ -119,7 +149,7 @@ type suite struct {
 	valid    func(string) bool
 }
 
-func newSuite(t *testing.T, v engine.Vault, opts Options) *suite {
+func newSuite(t T, v engine.Vault, opts Options) *suite {
 	m := v.Manifest()
 	s := &suite{
 		ctx:      t.Context(),
@@ -194,7 +224,7 @@ func (s *suite) scalars() []abi.Type {
 }
 
 // need skips t unless the vault accepts every name.
-func (s *suite) need(t *testing.T, names ...string) {
+func (s *suite) need(t T, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if !s.valid(n) {
@@ -217,7 +247,7 @@ func isStatus(err error, st abi.Status, sentinel error) bool {
 func isNotFound(err error) bool { return isStatus(err, abi.NotFound, engine.ErrSecretNotFound) }
 
 // set stores a secret or stops the test.
-func (s *suite) set(t *testing.T, name string, v abi.Value, md abi.Metadata) {
+func (s *suite) set(t T, name string, v abi.Value, md abi.Metadata) {
 	t.Helper()
 	if err := s.v.Set(s.ctx, name, v, md); err != nil {
 		t.Fatalf("Set(%q, %s): %v", name, describe(v), err)
@@ -225,7 +255,7 @@ func (s *suite) set(t *testing.T, name string, v abi.Value, md abi.Metadata) {
 }
 
 // get reads a secret or stops the test.
-func (s *suite) get(t *testing.T, name string) (abi.Info, abi.Value) {
+func (s *suite) get(t T, name string) (abi.Info, abi.Value) {
 	t.Helper()
 	in, v, err := s.v.Get(s.ctx, name)
 	if err != nil {
@@ -235,7 +265,7 @@ func (s *suite) get(t *testing.T, name string) (abi.Info, abi.Value) {
 }
 
 // remove deletes a secret or stops the test.
-func (s *suite) remove(t *testing.T, name string) {
+func (s *suite) remove(t T, name string) {
 	t.Helper()
 	if err := s.v.Remove(s.ctx, name); err != nil {
 		t.Fatalf("Remove(%q): %v", name, err)
@@ -243,7 +273,7 @@ func (s *suite) remove(t *testing.T, name string) {
 }
 
 // checkGet checks that Get(name) returns want under the stored name stored.
-func (s *suite) checkGet(t *testing.T, name, stored string, want abi.Value) bool {
+func (s *suite) checkGet(t T, name, stored string, want abi.Value) bool {
 	t.Helper()
 	in, got, err := s.v.Get(s.ctx, name)
 	switch {
@@ -263,7 +293,7 @@ func (s *suite) checkGet(t *testing.T, name, stored string, want abi.Value) bool
 }
 
 // checkMissing checks that Get (and Stat) of name report NotFound.
-func (s *suite) checkMissing(t *testing.T, name string) {
+func (s *suite) checkMissing(t T, name string) {
 	t.Helper()
 	if _, v, err := s.v.Get(s.ctx, name); !isNotFound(err) {
 		if err == nil {
@@ -281,7 +311,7 @@ func (s *suite) checkMissing(t *testing.T, name string) {
 
 // list returns the secrets List(pattern) returns that match pattern under
 // the vault's case rule: the engine filters again, so only these count.
-func (s *suite) list(t *testing.T, pattern string) []abi.Info {
+func (s *suite) list(t T, pattern string) []abi.Info {
 	t.Helper()
 	all, err := s.v.List(s.ctx, pattern)
 	if err != nil {
@@ -298,7 +328,7 @@ func (s *suite) list(t *testing.T, pattern string) []abi.Info {
 
 // checkList checks that the matches of List(pattern) are exactly want (name
 // to type), each once.
-func (s *suite) checkList(t *testing.T, pattern string, want map[string]abi.Type) {
+func (s *suite) checkList(t T, pattern string, want map[string]abi.Type) {
 	t.Helper()
 	seen := make(map[string]bool)
 	for _, in := range s.list(t, pattern) {
