@@ -238,6 +238,7 @@ status through.`,
 			s.copyCommand(),
 			s.execCommand(),
 			s.vaultCommand(),
+			s.extensionCommand(),
 			s.completionCommand(),
 		},
 	}

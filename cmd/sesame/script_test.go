@@ -126,7 +126,15 @@ func setupScript(env *testscript.Env) error {
 	if err := os.WriteFile(filepath.Join(env.WorkDir, "vaults.toml"), reg, 0o600); err != nil {
 		return err
 	}
-	return os.MkdirAll(filepath.Join(env.WorkDir, "examples", "env"), 0o700)
+	if err := os.MkdirAll(filepath.Join(env.WorkDir, "examples", "env"), 0o700); err != nil {
+		return err
+	}
+	// The deliberately broken example vault, for extension check.
+	wat := exec.Command("wat2wasm", filepath.Join(root, "examples/wat-vault/broken.wat"), "-o", filepath.Join(env.WorkDir, "broken.wasm"))
+	if out, err := wat.CombinedOutput(); err != nil {
+		return fmt.Errorf("wat2wasm (Debian package wabt) assembling broken.wat: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // goRace is $GORACE without the race detector's one-second sleep at exit,

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/vaulttest"
+)
+
+func (s *session) extensionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "extension",
+		Usage:     "inspect a vault extension, or check it against the ABI",
+		UsageText: "sesame extension info|check FILE.wasm",
+		Action:    unknownCommand,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "info",
+				Usage:     "what a module declares, its size and its sha256 (for a pin)",
+				UsageText: "sesame extension info FILE.wasm",
+				Description: `Loads the module in a throw-away sandbox and prints its manifest, its size and
+the sha256 to pin it with in vaults.toml.
+
+Examples:
+  sesame extension info examples/c-vault/c-vault.wasm`,
+				Action: s.extensionInfo,
+			},
+			{
+				Name:      "check",
+				Usage:     "check a module against the ABI and run the conformance suite on it",
+				UsageText: "sesame extension check FILE.wasm",
+				Description: `Loads the module (marker, imports, exports, manifest and requested grants are
+checked first), then runs the conformance suite against it in a throw-away
+storage area, and reports each part: what passed, what failed and why. The exit
+status is 0 only when the module conforms.
+
+Examples:
+  sesame extension check my-vault.wasm`,
+				Action: s.extensionCheck,
+			},
+		},
+	}
+}
+
+// probe is a throw-away engine in which extension modules are registered
+// with a fresh storage area and folder each, and removed with it.
+type probe struct {
+	e    *engine.Engine
+	dir  string
+	wasm string
+	n    int
+}
+
+func (s *session) newProbe(file string) (*probe, error) {
+	wasm, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(wasm); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "sesame-extension-")
+	if err != nil {
+		return nil, err
+	}
+	cache, err := xdgDir("XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e, err := engine.Open(filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: cache})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &probe{e: e, dir: dir, wasm: wasm}, nil
+}
+
+// vault registers the module once more, under a new name with its own
+// storage area and folder, and returns it.
+func (p *probe) vault(ctx context.Context) (engine.Vault, error) {
+	p.n++
+	name := "Probe" + strconv.Itoa(p.n)
+	folder := filepath.Join(p.dir, "folder-"+strconv.Itoa(p.n))
+	if err := os.Mkdir(folder, 0o700); err != nil {
+		return nil, err
+	}
+	reg := engine.Registration{Name: name, Extension: p.wasm, Grants: engine.Grants{Storage: true, Directory: folder}}
+	if err := p.e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+		return nil, err
+	}
+	return p.e.Vault(ctx, name)
+}
+
+func (p *probe) close() {
+	p.e.Close()
+	os.RemoveAll(p.dir)
+}
+
+func (s *session) extensionInfo(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the module FILE.wasm")
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(a[0])
+	if err != nil {
+		return err
+	}
+	p, err := s.newProbe(a[0])
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	v, err := p.vault(s.ctx)
+	if err != nil {
+		return err
+	}
+	m := v.Manifest()
+	sum := sha256.Sum256(b)
+	ops := make([]string, len(m.Operations))
+	for i, op := range m.Operations {
+		ops[i] = string(op)
+	}
+	rows := [][2]string{
+		{"file", a[0]},
+		{"size", fmt.Sprintf("%d bytes", len(b))},
+		{"sha256", hex.EncodeToString(sum[:])},
+		{"abi", strconv.Itoa(m.ABI)},
+		{"name", m.Name},
+		{"version", m.Version},
+		{"description", m.Description},
+		{"metadata", yesNo(m.Metadata)},
+		{"case", map[bool]string{true: "sensitive", false: "insensitive"}[m.CaseSensitive]},
+		{"operations", strings.Join(ops, ", ")},
+		{"grants", strings.Join(m.Grants, ", ")},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(s.stdout, "%-12s %s\n", r[0], r[1])
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (s *session) extensionCheck(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the module FILE.wasm")
+	if err != nil {
+		return err
+	}
+	p, err := s.newProbe(a[0])
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	out := s.stdout
+	fmt.Fprintf(out, "checking %s\n", a[0])
+	first, err := p.vault(s.ctx)
+	if err != nil {
+		fmt.Fprintf(out, "FAIL  load: %v\n", err)
+		return fmt.Errorf("%s does not load as a sesame ABI v1 extension: %w", a[0], err)
+	}
+	m := first.Manifest()
+	fmt.Fprintf(out, "ok    load: ABI v%d, %s %s\n", m.ABI, m.Name, m.Version)
+	if len(m.Grants) > 0 {
+		fmt.Fprintf(out, "      asks to be granted: %s\n", strings.Join(m.Grants, ", "))
+	} else {
+		fmt.Fprintf(out, "      asks to be granted: nothing\n")
+	}
+	results := vaulttest.Check(s.ctx, func() (engine.Vault, func(), error) {
+		v, err := p.vault(s.ctx)
+		return v, func() {}, err
+	}, vaulttest.Options{})
+	var passed, failed, skipped int
+	for _, r := range results {
+		top := !strings.Contains(r.Name, "/")
+		switch {
+		case r.Failed && top:
+			failed++
+			fmt.Fprintf(out, "FAIL  %s\n", r.Name)
+		case r.Skipped && top:
+			skipped++
+			fmt.Fprintf(out, "skip  %s: %s\n", r.Name, strings.Join(r.Messages, "; "))
+		case top:
+			passed++
+			fmt.Fprintf(out, "ok    %s\n", r.Name)
+		}
+		if r.Failed {
+			const most = 3
+			for i, msg := range r.Messages {
+				if i == most {
+					fmt.Fprintf(out, "      %s: … and %d more\n", r.Name, len(r.Messages)-most)
+					break
+				}
+				fmt.Fprintf(out, "      %s: %s\n", r.Name, strings.ReplaceAll(msg, "\n", "\n      "))
+			}
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(out, "result: does not conform (%d of %d parts failed)\n", failed, passed+failed+skipped)
+		return fmt.Errorf("%s does not conform to the sesame ABI: %d of %d parts of the conformance suite failed", a[0], failed, passed+failed+skipped)
+	}
+	fmt.Fprintf(out, "result: conforms (%d parts passed, %d skipped)\n", passed, skipped)
+	return nil
+}
