@@ -225,9 +225,6 @@ func registryRelative(registry, p string) (string, error) {
 	return rel, nil
 }
 
-// grantKeys are the keys of --grant, in the order the help lists them.
-var grantKeys = []string{"storage", "directory", "read_only", "env", "memory", "timeout", "instances"}
-
 // parseGrants reads --grant KEY=VALUE flags.
 func parseGrants(list []string) (engine.Grants, error) {
 	var g engine.Grants

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/sesamehq/sesame/abi"
@@ -231,12 +230,6 @@ func (s *suite) need(t T, names ...string) {
 			t.Skipf("Options.ValidName rejects %q", n)
 		}
 	}
-}
-
-// sameName reports whether a and b name the same secret under the vault's
-// case rule.
-func (s *suite) sameName(a, b string) bool {
-	return a == b || !s.cs && strings.EqualFold(a, b)
 }
 
 // isStatus reports whether err wraps st or the engine sentinel it maps to.
