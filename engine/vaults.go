@@ -59,6 +59,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		Name: r.Name, Extension: r.Extension, SHA256: strings.ToLower(r.SHA256),
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 	}
+	var checked *loaded // the extension as loaded to check it, kept for use
 	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error {
 		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
 			return err
@@ -72,16 +73,26 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		if err != nil {
 			return err
 		}
-		l.close()
+		checked = l
 		if opts.Default || reg.Default == "" {
 			return reg.SetDefault(cfg.Name)
 		}
 		return nil
 	})
 	if err != nil {
+		if checked != nil {
+			checked.close()
+		}
 		return registryError(op, r.Name, err)
 	}
 	e.adoptWritten(reg)
+	// A vault of the same registration still loaded (an identical clobber)
+	// stays; otherwise the checked instance serves the first use.
+	if key := strings.ToLower(cfg.Name); e.vaults[key] == nil {
+		e.vaults[key] = checked
+	} else {
+		checked.close()
+	}
 	return nil
 }
 
