@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,7 @@ type Engine struct {
 // loaded is an opened vault of the registry.
 type loaded struct {
 	config registry.Vault
+	env    map[string]string // the granted variables it was started with
 	vault  Vault
 	store  *storage.Store
 }
@@ -233,7 +235,12 @@ func (e *Engine) open(ctx context.Context, op, name string) (Vault, error) {
 		return v, nil
 	}
 	if l := e.vaults[key]; l != nil {
-		return l.vault, nil
+		if maps.Equal(l.env, grantedEnv(ctx, l.config.Grants.Env)) {
+			return l.vault, nil
+		}
+		// The caller's environment gives a granted variable another value
+		// than the extension was started with: start it again.
+		e.unload(key)
 	}
 	cfg, ok := e.reg.Lookup(name)
 	if !ok {
@@ -269,15 +276,8 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 			return nil, fmt.Errorf("%w: granted directory %s is not a folder", ErrUnavailable, spec.Dir)
 		}
 	}
-	if len(cfg.Grants.Env) > 0 {
-		spec.Env = map[string]string{}
-		for _, k := range cfg.Grants.Env {
-			if v, ok := os.LookupEnv(k); ok {
-				spec.Env[k] = v
-			}
-		}
-	}
-	l := &loaded{config: cfg}
+	spec.Env = grantedEnv(ctx, cfg.Grants.Env)
+	l := &loaded{config: cfg, env: spec.Env}
 	if cfg.Grants.Storage {
 		path := filepath.Join(e.opts.DataDir, "storage", strings.ToLower(cfg.Name)+".db")
 		if l.store, err = storage.Open(path, storage.Options{}); err != nil {
@@ -294,6 +294,38 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 	}
 	l.vault = newWasmVault(mod)
 	return l, nil
+}
+
+// envKey is the context key of WithEnv.
+type envKey struct{}
+
+// WithEnv returns a context under which the engine reads the environment
+// variables granted to extensions from lookup instead of the process's
+// environment. A server that runs operations for other processes (the sesame
+// agent) passes each client's environment this way. A vault started under
+// other values of its granted variables is started again.
+func WithEnv(ctx context.Context, lookup func(string) (string, bool)) context.Context {
+	return context.WithValue(ctx, envKey{}, lookup)
+}
+
+// grantedEnv returns the values of the granted variables names, from the
+// lookup of WithEnv or else the process's environment; nil when none is
+// granted.
+func grantedEnv(ctx context.Context, names []string) map[string]string {
+	if len(names) == 0 {
+		return nil
+	}
+	lookup, _ := ctx.Value(envKey{}).(func(string) (string, bool))
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	env := map[string]string{}
+	for _, k := range names {
+		if v, ok := lookup(k); ok {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 // moduleBytes returns the wasm bytes an extension reference names.

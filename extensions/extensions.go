@@ -13,30 +13,29 @@ package extensions
 
 import (
 	"embed"
-	"maps"
-	"slices"
 	"strings"
 )
 
 //go:embed *.wasm
 var files embed.FS
 
-// builtins maps a builtin name to its module bytes.
-var builtins = func() map[string][]byte {
-	m := map[string][]byte{}
-	entries, _ := files.ReadDir(".")
-	for _, e := range entries {
-		b, _ := files.ReadFile(e.Name())
-		m[strings.TrimSuffix(e.Name(), ".wasm")] = b
-	}
-	return m
-}()
-
-// Lookup returns the module of the builtin extension name.
+// Lookup returns the module of the builtin extension name. The bytes are
+// read from the binary on each call (a command that never loads a builtin
+// extension does not pay for it); the caller owns them.
 func Lookup(name string) ([]byte, bool) {
-	b, ok := builtins[name]
-	return b, ok
+	if name == "" || strings.ContainsAny(name, "/.") {
+		return nil, false
+	}
+	b, err := files.ReadFile(name + ".wasm")
+	return b, err == nil
 }
 
 // Names lists the builtin extensions in order.
-func Names() []string { return slices.Sorted(maps.Keys(builtins)) }
+func Names() []string {
+	var names []string
+	entries, _ := files.ReadDir(".")
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".wasm"))
+	}
+	return names
+}

@@ -194,6 +194,7 @@ Files:
   $XDG_CONFIG_HOME/sesame/vaults.toml  the registry of vaults (--config, $SESAME_CONFIG)
   $XDG_DATA_HOME/sesame                the vaults' storage
   $XDG_CACHE_HOME/sesame               compiled extensions
+  $XDG_RUNTIME_DIR/sesame              the agent's socket (sesame agent --help)
 
 Examples:
   sesame set db-password                     # asks for the value, hidden
@@ -239,6 +240,7 @@ status through.`,
 			s.execCommand(),
 			s.vaultCommand(),
 			s.extensionCommand(),
+			s.agentCommand(),
 			s.completionCommand(),
 		},
 	}

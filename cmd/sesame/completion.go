@@ -185,7 +185,7 @@ func (s *session) candidates(prev []string, cur string) []string {
 // vaultNames lists the registered vaults; none when the registry cannot be
 // read.
 func (s *session) vaultNames() []string {
-	e, err := s.engine()
+	e, err := s.localEngine()
 	if err != nil {
 		return nil
 	}

@@ -43,7 +43,7 @@ func newHome(t *testing.T) *home {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "SESAME_CONFIG", "GORACE":
+		case "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "SESAME_CONFIG", "SESAME_AGENT", "GORACE":
 			continue
 		}
 		env = append(env, kv)
@@ -53,6 +53,8 @@ func newHome(t *testing.T) *home {
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CACHE_HOME="+cache,
+		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
+		"SESAME_AGENT=off",
 		"GORACE="+goRace(),
 	)
 	return &home{t: t, env: env}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/sesamehq/sesame/engine/agent"
 	"github.com/sesamehq/sesame/extensions"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
@@ -19,6 +22,16 @@ import (
 // TestMain makes this test binary the sesame command (and a few helpers)
 // when the scripts run it under those names.
 func TestMain(m *testing.M) {
+	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
+		// The test process itself, not a command it runs: a sesame started
+		// by a test that sets up no agent works alone, and never reaches
+		// the user's agent.
+		os.Setenv("SESAME_AGENT", "off")
+		if dir, err := os.MkdirTemp("", "sesame-run"); err == nil {
+			os.Setenv("XDG_RUNTIME_DIR", dir)
+			defer os.RemoveAll(dir)
+		}
+	}
 	testscript.Main(m, map[string]func(){
 		"sesame": main,
 		// showenv VAR... prints VAR=value, or VAR unset, for each VAR.
@@ -39,16 +52,42 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// TestScripts runs testdata/script/*.txtar. Each script gets its own HOME
-// and XDG folders under $WORK, the wasm test vaults as $GOVAULT
+// TestScripts runs testdata/script/*.txtar twice: with the agent
+// (SESAME_AGENT=on, an agent of the script's own, stopped at its end) and
+// alone (SESAME_AGENT=off). Every command must behave the same both ways.
+// Each script gets its own HOME and XDG folders under $WORK, the wasm test vaults as $GOVAULT
 // (examples/go-vault: metadata, case-insensitive, no password) and
 // $LOCKVAULT (testdata/lockvault: no metadata, a password), and the
 // condition [secretstore] when the builtin secretstore extension exists.
 func TestScripts(t *testing.T) {
+	for _, mode := range []string{"agent", "alone"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			runScripts(t, mode)
+		})
+	}
+}
+
+func runScripts(t *testing.T, mode string) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
-		Setup:               setupScript,
+		Setup: func(env *testscript.Env) error {
+			if err := setupScript(env); err != nil {
+				return err
+			}
+			if mode == "alone" {
+				env.Setenv("SESAME_AGENT", "off")
+				return nil
+			}
+			env.Setenv("SESAME_AGENT", "on")
+			env.Defer(func() {
+				if err := stopAgent(filepath.Join(env.WorkDir, "run", "sesame")); err != nil {
+					env.T().Fatal(err)
+				}
+			})
+			return nil
+		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "secretstore" {
 				_, ok := extensions.Lookup("secretstore")
@@ -106,6 +145,7 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("HOME", home)
 	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "config"))
 	env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "data"))
+	env.Setenv("XDG_RUNTIME_DIR", filepath.Join(env.WorkDir, "run"))
 	// Compiled modules are shared by all scripts (wazero writes its cache
 	// files atomically), so that each script does not compile again.
 	env.Setenv("XDG_CACHE_HOME", cache)
@@ -161,4 +201,27 @@ func testCache() (string, error) {
 	}
 	cache := filepath.Join(dir, "cli-cache")
 	return cache, os.MkdirAll(cache, 0o700)
+}
+
+// stopAgent stops the agent of the folder dir, if one runs, and waits
+// until its process has let go of the folder.
+func stopAgent(dir string) error {
+	c, err := agent.Dial(dir)
+	if errors.Is(err, agent.ErrNotRunning) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Stop(context.Background()); err != nil {
+		return err
+	}
+	for range 1000 {
+		if agent.PID(dir) == 0 {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("the agent of %s did not stop within 10s", dir)
 }

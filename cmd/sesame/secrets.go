@@ -171,7 +171,7 @@ func (s *session) set(c *cli.Context) error {
 // engine first, so that a refusal (NoClobber, metadata, a missing vault)
 // comes before the typing, and to know whether the secret is new: a new
 // secret is entered twice.
-func (s *session) askValue(e *engine.Engine, tty terminal, name string, t engine.Type, username string, opts engine.SetOptions) (any, error) {
+func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, username string, opts engine.SetOptions) (any, error) {
 	probe := opts
 	probe.Change = engine.Change{WhatIf: true}
 	act, err := unlocked(s, e, func() (engine.Action, error) {
@@ -364,7 +364,7 @@ func (s *session) setInfo(c *cli.Context) error {
 	if md == nil {
 		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE")
 	}
-	return s.change1(c, func(e *engine.Engine, ch engine.Change) (engine.Action, error) {
+	return s.change1(c, func(e backend, ch engine.Change) (engine.Action, error) {
 		return e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch)
 	})
 }
@@ -372,7 +372,7 @@ func (s *session) setInfo(c *cli.Context) error {
 // change1 runs one change of one secret: it reads --what-if and --confirm,
 // opens the engine, runs do (unlocking the vault on a terminal if it asks),
 // and reports the action of a what-if.
-func (s *session) change1(c *cli.Context, do func(*engine.Engine, engine.Change) (engine.Action, error)) error {
+func (s *session) change1(c *cli.Context, do func(backend, engine.Change) (engine.Action, error)) error {
 	ch, err := s.change(c)
 	if err != nil {
 		return err
@@ -419,7 +419,7 @@ func (s *session) remove(c *cli.Context) error {
 	if c.String("vault") == "" {
 		return usagef(c, "remove needs --vault VAULT")
 	}
-	return s.change1(c, func(e *engine.Engine, ch engine.Change) (engine.Action, error) {
+	return s.change1(c, func(e backend, ch engine.Change) (engine.Action, error) {
 		return e.Remove(s.ctx, a[0], c.String("vault"), ch)
 	})
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/agent"
 )
 
 // session is one run of the command: its files, the registry it works on,
@@ -22,9 +24,11 @@ type session struct {
 
 	config string // --config or $SESAME_CONFIG; "" = the default path
 
-	eng          *engine.Engine
-	cache        string // the compile cache folder
-	fresh        bool   // no registry file existed when the engine was opened
+	eng          backend        // s.local, or an engine in the agent
+	local        *engine.Engine // an engine in this process
+	client       *agent.Client  // the connection to the agent
+	cache        string         // the compile cache folder
+	fresh        bool           // no registry file existed when the engine was opened
 	compileNoted bool
 }
 
@@ -76,36 +80,92 @@ func (s *session) dataDir(path string) (string, error) {
 	return xdgDir("XDG_DATA_HOME", ".local/share")
 }
 
-// engine opens the engine on first use.
-func (s *session) engine() (*engine.Engine, error) {
-	if s.eng != nil {
-		return s.eng, nil
-	}
-	path, err := s.registryPath()
-	if err != nil {
-		return nil, err
+// backend is what the commands need of an engine: the engine itself, in
+// this process, or its twin in the user's agent (*agent.Remote), which
+// behaves the same.
+type backend interface {
+	Path() string
+	Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error)
+	Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error)
+	Get(ctx context.Context, name, vault string) (engine.Secret, error)
+	Info(ctx context.Context, pattern, vault string) ([]engine.Info, error)
+	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
+	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
+	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
+	Unregister(ctx context.Context, name string) error
+	SetDefault(ctx context.Context, name string) error
+	Vaults() ([]engine.Registration, error)
+	Manifest(ctx context.Context, vault string) (abi.Manifest, error)
+	Test(ctx context.Context, vault string) error
+	Unlock(ctx context.Context, vault string, password []byte) error
+	Lock(ctx context.Context, vault string) error
+	SetPassword(ctx context.Context, vault string, old, new []byte) error
+}
+
+// engineFiles returns the registry file and the folders of this run.
+func (s *session) engineFiles() (path string, opts *engine.Options, err error) {
+	if path, err = s.registryPath(); err != nil {
+		return "", nil, err
 	}
 	data, err := s.dataDir(path)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	cache, err := xdgDir("XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return "", nil, err
+	}
+	return path, &engine.Options{DataDir: data, CacheDir: cache}, nil
+}
+
+// engine opens the engine on first use: the agent's when it runs or can be
+// started (see agentMode), else one in this process.
+func (s *session) engine() (backend, error) {
+	if s.eng != nil {
+		return s.eng, nil
+	}
+	path, opts, err := s.engineFiles()
 	if err != nil {
 		return nil, err
 	}
 	_, err = os.Stat(path)
 	fresh := errors.Is(err, fs.ErrNotExist)
-	e, err := engine.Open(path, &engine.Options{DataDir: data, CacheDir: cache})
+	var b backend
+	if r, err := s.remote(path, opts); err != nil {
+		return nil, err
+	} else if r != nil {
+		b = r
+	} else {
+		e, err := engine.Open(path, opts)
+		if err != nil {
+			return nil, err
+		}
+		s.local, b = e, e
+	}
+	s.eng, s.fresh, s.cache = b, fresh, opts.CacheDir
+	return b, nil
+}
+
+// localEngine opens an engine in this process, whatever the agent mode:
+// for the shell completion, which must be quick and must not start an
+// agent.
+func (s *session) localEngine() (*engine.Engine, error) {
+	if s.local != nil {
+		return s.local, nil
+	}
+	path, opts, err := s.engineFiles()
 	if err != nil {
 		return nil, err
 	}
-	s.eng, s.fresh, s.cache = e, fresh, cache
-	return e, nil
+	if s.local, err = engine.Open(path, opts); err != nil {
+		return nil, err
+	}
+	return s.local, nil
 }
 
 // vaultEngine opens the engine for a command that needs a vault. On a
 // machine without a registry it first creates the default vault.
-func (s *session) vaultEngine() (*engine.Engine, error) {
+func (s *session) vaultEngine() (backend, error) {
 	e, err := s.engine()
 	if err != nil {
 		return nil, err
@@ -123,7 +183,7 @@ func (s *session) vaultEngine() (*engine.Engine, error) {
 // firstRun registers the default vault LocalStore and says so on stderr.
 // On a terminal it asks for the vault's password (empty: none); without one
 // it never asks, and creates the vault without a password.
-func (s *session) firstRun(e *engine.Engine) error {
+func (s *session) firstRun(e backend) error {
 	s.noteCompile()
 	reg := engine.Registration{
 		Name:        firstVault,
@@ -181,12 +241,15 @@ func (s *session) noteCompile() {
 	fmt.Fprintln(s.stderr, "sesame: compiling extension (first run; the result is cached) …")
 }
 
-// close closes the engine, if it was opened.
+// close closes the engine and the connection to the agent.
 func (s *session) close() {
-	if s.eng != nil {
-		s.eng.Close()
-		s.eng = nil
+	if s.local != nil {
+		s.local.Close()
 	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	s.eng, s.local, s.client = nil, nil, nil
 }
 
 // hasFile reports whether the tree at dir holds a regular file.

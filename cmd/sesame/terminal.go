@@ -160,7 +160,7 @@ func readLine(r io.Reader) ([]byte, error) {
 // input is a terminal, it asks for that vault's password, unlocks the vault
 // and runs op again, for each locked vault in turn. (An unlock lasts only as
 // long as the process: the engine keeps keys in memory.)
-func unlocked[T any](s *session, e *engine.Engine, op func() (T, error)) (T, error) {
+func unlocked[T any](s *session, e backend, op func() (T, error)) (T, error) {
 	asked := map[string]bool{}
 	for {
 		v, err := op()

@@ -30,7 +30,7 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 				UsageText: "sesame vault unregister NAME",
 				Description: `Examples:
   sesame vault unregister Old`,
-				Action: s.vaultAction(func(e *engine.Engine, name string) error { return e.Unregister(s.ctx, name) }),
+				Action: s.vaultAction(func(e backend, name string) error { return e.Unregister(s.ctx, name) }),
 			},
 			{
 				Name:      "list",
@@ -62,7 +62,7 @@ Examples:
 
 Examples:
   sesame vault test LocalStore`,
-				Action: s.vaultAction(func(e *engine.Engine, name string) error {
+				Action: s.vaultAction(func(e backend, name string) error {
 					s.noteCompile()
 					if _, err := unlocked(s, e, func() (struct{}, error) { return struct{}{}, e.Test(s.ctx, name) }); err != nil {
 						return err
@@ -95,7 +95,7 @@ Examples:
 				UsageText: "sesame vault lock NAME",
 				Description: `Examples:
   sesame vault lock LocalStore`,
-				Action: s.vaultAction(func(e *engine.Engine, name string) error {
+				Action: s.vaultAction(func(e backend, name string) error {
 					s.noteCompile()
 					return e.Lock(s.ctx, name)
 				}),
@@ -155,7 +155,7 @@ Examples:
 }
 
 // vaultAction is the action of a subcommand that takes one vault NAME.
-func (s *session) vaultAction(fn func(e *engine.Engine, name string) error) cli.ActionFunc {
+func (s *session) vaultAction(fn func(e backend, name string) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		a, err := args(c, 1, 1, "the vault NAME")
 		if err != nil {
@@ -346,7 +346,16 @@ func (s *session) vaultDefault(c *cli.Context) error {
 	if len(a) == 1 {
 		return e.SetDefault(s.ctx, a[0])
 	}
-	name := e.DefaultVault()
+	regs, err := e.Vaults()
+	if err != nil {
+		return err
+	}
+	name := ""
+	for _, r := range regs {
+		if r.Default {
+			name = r.Name
+		}
+	}
 	if name == "" {
 		return withHint(errors.New("no default vault"), "choose one with: sesame vault default VAULT")
 	}
@@ -373,7 +382,7 @@ func (s *session) password(c *cli.Context, vault, prompt string) ([]byte, error)
 }
 
 // supports loads vault and reports whether its extension implements op.
-func (s *session) supports(e *engine.Engine, vault string, op abi.Op) (bool, error) {
+func (s *session) supports(e backend, vault string, op abi.Op) (bool, error) {
 	s.noteCompile()
 	m, err := e.Manifest(s.ctx, vault)
 	if err != nil {

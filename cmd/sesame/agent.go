@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/agent"
+)
+
+// The agent modes of $SESAME_AGENT.
+const (
+	agentAuto = "auto" // use the agent, start it when needed, work alone when it cannot run (the default)
+	agentOn   = "on"   // use the agent or fail
+	agentOff  = "off"  // never use the agent
+)
+
+// defaultIdle is how long an agent started on demand waits for a client
+// before it exits.
+const defaultIdle = 30 * time.Minute
+
+func agentMode() (string, error) {
+	switch m := os.Getenv("SESAME_AGENT"); m {
+	case "", agentAuto:
+		return agentAuto, nil
+	case agentOn, agentOff:
+		return m, nil
+	default:
+		return "", withHint(fmt.Errorf("SESAME_AGENT=%q is not an agent mode", m), "set it to auto (the default), on or off")
+	}
+}
+
+// remote returns the agent's engine over the registry at path, or nil to
+// work in this process: when the mode is off, or auto and the agent cannot
+// run.
+func (s *session) remote(path string, opts *engine.Options) (backend, error) {
+	mode, err := agentMode()
+	if err != nil || mode == agentOff {
+		return nil, err
+	}
+	c, err := agent.DialOrStart(agent.Dir(), agentCommand())
+	if err == nil {
+		var r *agent.Remote
+		if r, err = c.Engine(path, opts); err == nil {
+			s.client = c
+			return r, nil
+		}
+		c.Close()
+	}
+	if mode == agentOn {
+		return nil, withHint(fmt.Errorf("cannot use the sesame agent: %w", err), "set SESAME_AGENT=auto to work without it when it cannot run")
+	}
+	if isTerminal(s.stderr) {
+		fmt.Fprintf(s.stderr, "sesame: note: working without the agent (vaults unlocked now stay unlocked only for this command): %v\n", err)
+	}
+	return nil, nil
+}
+
+// agentCommand is the command that starts an agent on demand: this same
+// program, in the background, from the root folder.
+func agentCommand() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return &exec.Cmd{Path: exe, Args: []string{os.Args[0], "agent", "run", "--ready-fd", "3"}, Dir: "/"}
+}
+
+func (s *session) agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "the background process that keeps vaults unlocked between commands",
+		Description: `The agent holds the vaults you unlock, for their password timeout, and keeps
+extensions loaded, so that the next command neither asks for the password
+again nor starts the extension again. Every command uses it: the first one
+starts it in the background. It listens on a socket only you can use
+($XDG_RUNTIME_DIR/sesame/agent.sock), exits after an idle period, and forgets
+every key when it stops.
+
+$SESAME_AGENT chooses: auto (the default) uses the agent and works without it
+when it cannot run; on requires it; off never uses it.`,
+		Action: unknownCommand,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "run",
+				Usage:     "run the agent in the foreground, logging to standard error",
+				UsageText: "sesame agent run [--idle DURATION]",
+				Flags: []cli.Flag{
+					&cli.DurationFlag{Name: "idle", Value: defaultIdle, EnvVars: []string{"SESAME_AGENT_IDLE"}, Usage: "exit after `DURATION` without a client (0: never)"},
+					&cli.IntFlag{Name: "ready-fd", Hidden: true, Usage: "write the ready line to this file descriptor and log nothing"},
+				},
+				Action: s.agentRun,
+			},
+			{
+				Name:   "start",
+				Usage:  "start the agent in the background, unless it runs",
+				Action: s.agentStart,
+			},
+			{
+				Name:   "stop",
+				Usage:  "stop the agent: every vault it holds forgets its keys",
+				Action: s.agentStop,
+			},
+			{
+				Name:   "status",
+				Usage:  "say whether the agent runs, and what it holds",
+				Action: s.agentStatus,
+			},
+		},
+	}
+}
+
+func (s *session) agentRun(c *cli.Context) error {
+	if _, err := args(c, 0, 0, ""); err != nil {
+		return err
+	}
+	opts := agent.RunOptions{Idle: c.Duration("idle"), Wait: 5 * time.Second}
+	if fd := c.Int("ready-fd"); fd > 0 {
+		opts.Ready = os.NewFile(uintptr(fd), "ready")
+		opts.Logger = slog.New(slog.DiscardHandler)
+	} else {
+		opts.Logger = slog.New(slog.NewTextHandler(s.stderr, nil))
+	}
+	ctx, stop := signal.NotifyContext(s.ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	_, err := agent.Run(ctx, agent.Dir(), opts)
+	return err
+}
+
+func (s *session) agentStart(c *cli.Context) error {
+	if _, err := args(c, 0, 0, ""); err != nil {
+		return err
+	}
+	cl, err := agent.DialOrStart(agent.Dir(), agentCommand())
+	if err != nil {
+		return fmt.Errorf("cannot start the sesame agent: %w", err)
+	}
+	defer cl.Close()
+	st, err := cl.Status(s.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.stdout, "sesame agent running, pid %d, socket %s\n", st.PID, filepath.Join(agent.Dir(), "agent.sock"))
+	return nil
+}
+
+func (s *session) agentStop(c *cli.Context) error {
+	if _, err := args(c, 0, 0, ""); err != nil {
+		return err
+	}
+	dir := agent.Dir()
+	cl, err := agent.Dial(dir)
+	if errors.Is(err, agent.ErrNotRunning) {
+		fmt.Fprintln(s.stderr, "sesame: no agent is running")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := cl.Status(s.ctx)
+	if err != nil {
+		return err
+	}
+	if err := cl.Stop(s.ctx); err != nil {
+		return err
+	}
+	// Stopped means gone: wait until the process has let go of its lock.
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	for agent.PID(dir) != 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the sesame agent (pid %d) was asked to stop, and still runs", st.PID)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(s.stderr, "sesame: stopped the agent (pid %d)\n", st.PID)
+	return nil
+}
+
+func (s *session) agentStatus(c *cli.Context) error {
+	if _, err := args(c, 0, 0, ""); err != nil {
+		return err
+	}
+	cl, err := agent.Dial(agent.Dir())
+	if errors.Is(err, agent.ErrNotRunning) {
+		return withHint(errors.New("no agent is running"), "the next command starts it; or run: sesame agent start")
+	}
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := cl.Status(s.ctx)
+	if err != nil {
+		return err
+	}
+	idle := "never"
+	if st.Idle > 0 {
+		idle = "after " + st.Idle.String() + " without a client"
+	}
+	fmt.Fprintf(s.stdout, "pid:      %d\nsocket:   %s\nstarted:  %s\nexits:    %s\n", st.PID, filepath.Join(agent.Dir(), "agent.sock"), st.Started.Format(time.RFC3339), idle)
+	for _, r := range st.Registries {
+		fmt.Fprintf(s.stdout, "registry: %s\n", r)
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+// Package agent keeps engines open in a per-user background process, so
+// that a vault unlocked once stays unlocked for its password timeout and
+// extensions stay instantiated between commands, as ssh-agent does for keys.
+//
+// The agent listens on a Unix socket in Dir ($XDG_RUNTIME_DIR/sesame, or a
+// 0700 folder of its own in the temporary folder). The folder must belong
+// to the user and be closed to others; the socket is 0600; and on every
+// connection the agent checks the peer's credentials, and the client checks
+// the agent's, so that secrets cross the socket only between processes of
+// the same user. One agent runs per user: it holds a lock in the folder.
+//
+// A client gets an engine of the agent with Client.Engine: a Remote, whose
+// methods are those of *engine.Engine, with the same results and errors.
+// The agent opens one engine per registry file it is asked about, reads the
+// environment variables granted to extensions from each client's request,
+// and notices changes of the registry file as engine.Engine does. It stops
+// when asked (Client.Stop), after an idle period, or on a signal; then every
+// vault forgets its keys. Nothing it holds is written to disk or logged.
+//
+// Checking peer credentials is implemented for Linux; elsewhere the agent
+// refuses every client and callers work alone.
+package agent

@@ -1,0 +1,243 @@
+//go:build unix
+
+package agent
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The files in the agent's folder.
+const (
+	socketName = "agent.sock"
+	lockName   = "agent.lock" // held by the running agent; holds its pid
+	startName  = "start.lock" // held by a client while it starts an agent
+)
+
+// ErrRunning is returned by Run when another agent holds the folder.
+var ErrRunning = errors.New("a sesame agent is already running")
+
+// Dir returns the folder of this user's agent: $XDG_RUNTIME_DIR/sesame, or
+// sesame-UID in the temporary folder when XDG_RUNTIME_DIR is unset.
+func Dir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "sesame")
+	}
+	return filepath.Join(os.TempDir(), "sesame-"+strconv.Itoa(os.Getuid()))
+}
+
+// checkDir checks that dir belongs to this user and no one else can enter
+// it, creating it (0700) when create is set. A folder someone else made or
+// opened up is refused: its socket could be anyone's.
+func checkDir(dir string, create bool) error {
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("agent folder: %w", err)
+		}
+	}
+	st, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s does not exist", ErrNotRunning, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("agent folder: %w", err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.IsDir():
+		return fmt.Errorf("agent folder %s is not a folder", dir)
+	case !ok || int(sys.Uid) != os.Getuid():
+		return fmt.Errorf("agent folder %s belongs to another user; refusing to use it", dir)
+	case st.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("agent folder %s can be entered by other users (mode %04o); refusing to use it (chmod 700 it)", dir, st.Mode().Perm())
+	}
+	return nil
+}
+
+// RunOptions are the options of Run.
+type RunOptions struct {
+	Idle   time.Duration // stop after this long without a client; 0 = never
+	Logger *slog.Logger
+	// Ready, when set, receives one line once the agent listens ("ready")
+	// or fails to start ("error: …"), and is closed: the starting client
+	// waits on it.
+	Ready io.WriteCloser
+	// Wait is how long to wait for the folder's lock when an agent holds
+	// it (one that is stopping); 0 = do not wait.
+	Wait time.Duration
+}
+
+// Run is the agent process: it takes the folder's lock (one agent per
+// user), listens on the socket and serves until it is stopped, idle, or
+// ctx ends. It returns why it stopped.
+func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err error) {
+	ready := func(err error) {
+		if opts.Ready == nil {
+			return
+		}
+		if err != nil {
+			fmt.Fprintf(opts.Ready, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		} else {
+			fmt.Fprintln(opts.Ready, "ready")
+		}
+		opts.Ready.Close()
+		opts.Ready = nil
+	}
+	defer func() { ready(err) }()
+	if err := checkDir(dir, true); err != nil {
+		return "", err
+	}
+	lock, err := takeLock(filepath.Join(dir, lockName), opts.Wait)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	// The socket of an agent that died: the lock says no one serves it.
+	sock := filepath.Join(dir, socketName)
+	if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("removing the old socket: %w", err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return "", err
+	}
+	srv := NewServer()
+	srv.Idle = opts.Idle
+	if opts.Logger != nil {
+		srv.Logger = opts.Logger
+	}
+	srv.Logger.Info("sesame agent started", "pid", os.Getpid(), "socket", sock, "idle", opts.Idle)
+	ready(nil)
+	reason, err = srv.Serve(ctx, ln)
+	srv.Logger.Info("sesame agent stopped", "reason", reason)
+	return reason, err
+}
+
+// takeLock takes the exclusive lock at path and writes this process's pid
+// into it, waiting up to wait for another holder to let go.
+func takeLock(path string, wait time.Duration) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			pid, _ := readPID(f)
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%w (pid %d)", ErrRunning, pid)
+			}
+			return nil, err
+		}
+		time.Sleep(delay)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// readPID reads the pid an agent wrote into its lock file.
+func readPID(f *os.File) (int, error) {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	return strconv.Atoi(strings.TrimSpace(string(b[:n])))
+}
+
+// PID returns the pid of the agent that holds dir's lock, or 0 when none
+// does.
+func PID(dir string) int {
+	f, err := os.Open(filepath.Join(dir, lockName))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return 0 // no one holds it
+	}
+	pid, _ := readPID(f)
+	return pid
+}
+
+// DialOrStart connects to the agent of dir, starting it with cmd when none
+// answers. cmd must run Run with RunOptions.Ready on its file descriptor 3
+// (the sesame command: "sesame agent run --ready-fd 3"); it is started in
+// a session of its own, detached from the caller's terminal. Clients that
+// start an agent at once take turns, so only one is started.
+func DialOrStart(dir string, cmd *exec.Cmd) (*Client, error) {
+	if c, err := Dial(dir); err == nil || !errors.Is(err, ErrNotRunning) {
+		return c, err
+	}
+	if err := checkDir(dir, true); err != nil {
+		return nil, err
+	}
+	turn, err := os.OpenFile(filepath.Join(dir, startName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer turn.Close()
+	if err := syscall.Flock(int(turn.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
+	// Another client may have started one while this one waited.
+	if c, err := Dial(dir); err == nil || !errors.Is(err, ErrNotRunning) {
+		return c, err
+	}
+	if err := start(cmd); err != nil {
+		return nil, err
+	}
+	return Dial(dir)
+}
+
+// start starts cmd and waits for its ready line.
+func start(cmd *exec.Cmd) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd.ExtraFiles = []*os.File{w}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid = true
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("starting the sesame agent: %w", err)
+	}
+	defer cmd.Process.Release()
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSpace(line)
+	switch {
+	case line == "ready":
+		return nil
+	case strings.HasPrefix(line, "error: "):
+		return fmt.Errorf("the sesame agent did not start: %s", strings.TrimPrefix(line, "error: "))
+	}
+	return fmt.Errorf("the sesame agent did not start: %v", err)
+}
