@@ -29,7 +29,7 @@ type Client struct {
 }
 
 // Dial connects to the agent whose socket is in dir, checks that it runs as
-// this user, and greets it.
+// this user, and reads its greeting.
 func Dial(dir string) (*Client, error) {
 	if err := checkDir(dir, false); err != nil {
 		return nil, err
@@ -47,7 +47,19 @@ func Dial(dir string) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{nc: nc, enc: gob.NewEncoder(nc), dec: gob.NewDecoder(nc)}
-	if _, err := c.call(context.Background(), &request{Op: opHello, Version: Version}, nil); err != nil {
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hello response
+	err = c.dec.Decode(&hello)
+	nc.SetReadDeadline(time.Time{})
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%w: no greeting from %s: %w", engine.ErrUnavailable, filepath.Join(dir, socketName), err)
+	case hello.Err != nil:
+		err = hello.Err.decode()
+	case hello.Version != Version:
+		err = fmt.Errorf("%w: the sesame agent speaks version %d of the protocol, this command %d (stop it with: sesame agent stop)", errProtocol, hello.Version, Version)
+	}
+	if err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type Server struct {
 	mu       sync.Mutex
 	engines  map[target]*engine.Engine
 	active   int
+	open     map[net.Conn]struct{} // connected clients
 	timer    *time.Timer
 	ln       net.Listener
 	done     chan struct{}
@@ -61,6 +62,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) (string, error) {
 	}
 	s.ln, s.done, s.started = ln, make(chan struct{}), time.Now()
 	s.engines = map[target]*engine.Engine{}
+	s.open = map[net.Conn]struct{}{}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,11 +91,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) (string, error) {
 			}
 			break
 		}
-		s.enter()
+		s.enter(conn)
 		s.conns.Add(1)
 		go func() {
 			defer s.conns.Done()
-			defer s.leave()
+			defer s.leave(conn)
 			s.serveConn(ctx, conn)
 		}()
 	}
@@ -107,7 +109,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) (string, error) {
 	return s.reason, err
 }
 
-// stop closes the listener once; Serve then winds down.
+// stop closes the listener once, and ends the wait for the next request on
+// every connection (a request in progress finishes); Serve then winds down.
 func (s *Server) stop(reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,21 +123,29 @@ func (s *Server) stop(reason string) {
 	}
 	close(s.done)
 	s.ln.Close()
-}
-
-func (s *Server) enter() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.active++
-	if s.timer != nil {
-		s.timer.Stop()
+	for c := range s.open {
+		c.SetReadDeadline(time.Now())
 	}
 }
 
-func (s *Server) leave() {
+func (s *Server) enter(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active++
+	s.open[c] = struct{}{}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.stopping {
+		c.SetReadDeadline(time.Now())
+	}
+}
+
+func (s *Server) leave(c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.active--
+	delete(s.open, c)
 	if s.active == 0 && s.timer != nil && !s.stopping {
 		s.timer.Reset(s.Idle)
 	}
@@ -158,15 +169,12 @@ type conn struct {
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	defer nc.Close()
 	c := &conn{enc: gob.NewEncoder(nc), dec: gob.NewDecoder(nc)}
-	if uid, err := peerUID(nc); err != nil || uid != s.UID {
-		if err == nil {
-			err = fmt.Errorf("%w: the sesame agent of user %d does not serve user %d", engine.ErrPermissionDenied, s.UID, uid)
-			s.Logger.Warn("refused a client of another user", "uid", uid)
-		} else {
-			err = fmt.Errorf("%w: cannot check the client's credentials: %w", engine.ErrPermissionDenied, err)
-			s.Logger.Warn("refused a client", "err", err)
-		}
-		c.enc.Encode(&response{Err: encodeError(err)})
+	// The server speaks first: its version, or why it refuses the client.
+	if err := s.checkPeer(nc); err != nil {
+		c.enc.Encode(&response{Version: Version, Err: encodeError(err)})
+		return
+	}
+	if err := c.enc.Encode(&response{Version: Version}); err != nil {
 		return
 	}
 	for {
@@ -191,14 +199,23 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 }
 
+// checkPeer refuses a client that does not run as the server's user.
+func (s *Server) checkPeer(nc net.Conn) error {
+	uid, err := peerUID(nc)
+	if err != nil {
+		s.Logger.Warn("refused a client", "err", err)
+		return fmt.Errorf("%w: cannot check the client's credentials: %w", engine.ErrPermissionDenied, err)
+	}
+	if uid != s.UID {
+		s.Logger.Warn("refused a client of another user", "uid", uid)
+		return fmt.Errorf("%w: the sesame agent of user %d does not serve user %d", engine.ErrPermissionDenied, s.UID, uid)
+	}
+	return nil
+}
+
 // do runs one request.
 func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	switch req.Op {
-	case opHello:
-		if req.Version != Version {
-			return &response{Version: Version, Err: encodeError(fmt.Errorf("%w: the client speaks version %d, this agent %d", errProtocol, req.Version, Version))}
-		}
-		return &response{Version: Version}
 	case opStop:
 		return &response{}
 	case opStatus:

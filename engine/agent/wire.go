@@ -11,21 +11,22 @@ import (
 	"github.com/sesamehq/sesame/engine"
 )
 
-// The protocol is a stream of gob values over the connection: the client
-// sends a request, the server answers with a response. While it runs a
+// The protocol is a stream of gob values over the connection. The server
+// speaks first: a response with its Version, and an Err when it refuses the
+// client. Then the client sends a request, the server answers with a
+// response. While it runs a
 // writing operation whose request asked for confirmation, the server may
 // send a response holding only a question (Confirm), and the client answers
 // with a request whose Op is opConfirm before the final response comes.
 // One connection carries one request at a time.
 //
 // Version names the protocol; a client and a server of different versions
-// refuse each other (the client then starts a new agent after stopping the
-// old one, or works alone).
+// refuse each other: the client reports the mismatch (the sesame command
+// then works alone until the old agent exits).
 const Version = 1
 
 // The operations.
 const (
-	opHello       = "hello"
 	opConfirm     = "confirm"
 	opStop        = "stop"
 	opStatus      = "status"
@@ -58,7 +59,6 @@ type target struct {
 // request is what the client sends. Only the fields of its Op are set.
 type request struct {
 	Op      string
-	Version int // opHello
 	Target  target
 	Env     []string // the client's environment, for variables granted to extensions
 

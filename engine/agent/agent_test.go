@@ -1,0 +1,511 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/testwasm"
+)
+
+// The distinctive secret values of these tests: none may appear in a log.
+const (
+	secretValue = "agent-test-secret-6b1f0c"
+	password    = "agent-test-password-93ad"
+)
+
+// served is a server running on a socket in a folder of its own.
+type served struct {
+	dir    string
+	srv    *Server
+	logs   *bytes.Buffer
+	reason chan string
+}
+
+// serve starts srv on a socket in a new folder and stops it at the end of
+// the test.
+func serve(t *testing.T, srv *Server) *served {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, socketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &served{dir: dir, srv: srv, logs: &bytes.Buffer{}, reason: make(chan string, 1)}
+	srv.Logger = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() {
+		reason, err := srv.Serve(context.Background(), ln)
+		if err != nil {
+			t.Error(err)
+		}
+		s.reason <- reason
+	}()
+	t.Cleanup(func() {
+		srv.stop("test over")
+		<-s.reason
+		if strings.Contains(s.logs.String(), secretValue) || strings.Contains(s.logs.String(), password) {
+			t.Errorf("the agent's log holds a secret:\n%s", s.logs)
+		}
+	})
+	return s
+}
+
+func (s *served) dial(t *testing.T) *Client {
+	t.Helper()
+	c, err := Dial(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// files is a registry file with its data and cache folders.
+type files struct {
+	path string
+	opts *engine.Options
+}
+
+// newFiles returns a new registry. Compiled modules are cached between
+// tests and runs (wazero writes its cache files atomically).
+func newFiles(t *testing.T) files {
+	dir := t.TempDir()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return files{filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: filepath.Join(cache, "sesame-testwasm", "agent-cache")}}
+}
+
+func (f files) remote(t *testing.T, c *Client) *Remote {
+	t.Helper()
+	r, err := c.Engine(f.path, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// register registers the vaults the tests use: Store (secretstore, the
+// given authentication) and Go (examples/go-vault).
+func register(t *testing.T, e backend, auth string) {
+	t.Helper()
+	ctx := context.Background()
+	govault, err := testwasm.Path("examples/go-vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs := []engine.Registration{
+		{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": auth, "password_timeout": int64(900)}},
+		{Name: "Go", Extension: govault, Grants: engine.Grants{Storage: true}},
+	}
+	for _, r := range regs {
+		if err := e.Register(ctx, r, engine.RegisterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// backend is what both an engine and a Remote offer.
+type backend interface {
+	Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error)
+	Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error)
+	Get(ctx context.Context, name, vault string) (engine.Secret, error)
+	Info(ctx context.Context, pattern, vault string) ([]engine.Info, error)
+	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
+	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
+	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
+	Unregister(ctx context.Context, name string) error
+	SetDefault(ctx context.Context, name string) error
+	Vaults() ([]engine.Registration, error)
+	Test(ctx context.Context, vault string) error
+	Unlock(ctx context.Context, vault string, password []byte) error
+	Lock(ctx context.Context, vault string) error
+	SetPassword(ctx context.Context, vault string, old, new []byte) error
+}
+
+var (
+	_ backend = (*engine.Engine)(nil)
+	_ backend = (*Remote)(nil)
+)
+
+// script is a run of operations, each reduced to what a caller sees: the
+// result and the error's message and sentinels.
+func script(t *testing.T, e backend) []string {
+	ctx := context.Background()
+	var out []string
+	note := func(what string, result any, err error) {
+		line := fmt.Sprintf("%s: %#v", what, result)
+		if err != nil {
+			line += " error: " + err.Error()
+			for _, s := range sentinels {
+				if errors.Is(err, s) {
+					line += " [" + s.Error() + "]"
+				}
+			}
+			var ee *engine.Error
+			if errors.As(err, &ee) {
+				line += fmt.Sprintf(" {%s %s %s}", ee.Op, ee.Vault, ee.Secret)
+			}
+		}
+		out = append(out, line)
+	}
+	expiry := time.Date(2031, 5, 1, 12, 0, 0, 0, time.UTC)
+	values := map[string]any{
+		"bytes":  []byte{0, 1, 2, 255},
+		"string": secretValue,
+		"secure": engine.SecureString(secretValue),
+		"cred":   engine.Credential{UserName: "ann", Password: engine.SecureString(secretValue)},
+		"table":  engine.Hashtable{"a": "x", "b": []byte{9}, "c": engine.SecureString("y"), "d": engine.Credential{UserName: "u", Password: "p"}},
+	}
+	for _, name := range []string{"bytes", "string", "secure", "cred", "table"} {
+		a, err := e.Set(ctx, name, values[name], engine.SetOptions{Vault: "Store", Metadata: engine.Metadata{"expires": expiry, "n": 7, "purpose": "test"}})
+		note("set "+name, a, err)
+		s, err := e.Get(ctx, name, "")
+		note("get "+name, s, err)
+	}
+	a, err := e.Set(ctx, "string", "again", engine.SetOptions{Vault: "Store", NoClobber: true})
+	note("no-clobber", a, err)
+	a, err = e.Set(ctx, "bad*name", "x", engine.SetOptions{Vault: "Store"})
+	note("wildcard name", a, err)
+	a, err = e.Set(ctx, "x", "\xff", engine.SetOptions{Vault: "Store"})
+	note("bad utf-8", a, err)
+	a, err = e.Set(ctx, "x", 42, engine.SetOptions{Vault: "Store"})
+	note("bad type", a, err)
+	a, err = e.Set(ctx, "x", "v", engine.SetOptions{Vault: "Nowhere"})
+	note("unknown vault", a, err)
+	s, err := e.Get(ctx, "missing", "")
+	note("get missing", s, err)
+	infos, err := e.Info(ctx, "s*", "")
+	note("info s*", infos, err)
+	a, err = e.SetInfo(ctx, "string", engine.Metadata{"purpose": "changed"}, "Store", engine.Change{})
+	note("set-info", a, err)
+	a, err = e.Copy(ctx, engine.Info{Name: "string", Vault: "Store"}, engine.SetOptions{Vault: "Go"})
+	note("copy", a, err)
+	a, err = e.Remove(ctx, "bytes", "Store", engine.Change{WhatIf: true})
+	note("remove what-if", a, err)
+	var asked []engine.Action
+	a, err = e.Remove(ctx, "bytes", "Store", engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return false }})
+	note("remove declined", a, err)
+	a, err = e.Set(ctx, "string", "new", engine.SetOptions{Vault: "Go", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}})
+	note("set confirmed", a, err)
+	note("asked", asked, nil)
+	a, err = e.Remove(ctx, "cred", "Store", engine.Change{})
+	note("remove", a, err)
+	note("unlock without password", nil, e.Unlock(ctx, "Store", []byte(password)))
+	note("lock go-vault", nil, e.Lock(ctx, "Go"))
+	note("test", nil, e.Test(ctx, "Store"))
+	note("register broken", nil, e.Register(ctx, engine.Registration{Name: "Broken", Extension: "builtin:nothing"}, engine.RegisterOptions{}))
+	note("default", nil, e.SetDefault(ctx, "Go"))
+	regs, err := e.Vaults()
+	for i := range regs {
+		regs[i].Extension = filepath.Base(regs[i].Extension)
+	}
+	note("vaults", regs, err)
+	note("unregister", nil, e.Unregister(ctx, "Go"))
+	infos, err = e.Info(ctx, "", "")
+	note("info after", infos, err)
+	return out
+}
+
+// TestSameResults runs one script of operations on an engine in this
+// process and on the agent's engine: every result and every error, with its
+// message and sentinels, is the same.
+func TestSameResults(t *testing.T) {
+	local := newFiles(t)
+	e, err := engine.Open(local.path, local.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	register(t, e, "none")
+	want := script(t, e)
+
+	s := serve(t, NewServer())
+	remote := newFiles(t)
+	r := remote.remote(t, s.dial(t))
+	register(t, r, "none")
+	got := script(t, r)
+
+	if len(got) != len(want) {
+		t.Fatalf("got %d results, want %d", len(got), len(want))
+	}
+	for i := range want {
+		// The registries differ in their folder only.
+		want[i] = strings.ReplaceAll(want[i], filepath.Dir(local.path), "DIR")
+		got[i] = strings.ReplaceAll(got[i], filepath.Dir(remote.path), "DIR")
+		if got[i] != want[i] {
+			t.Errorf("through the agent:\n  %s\nin process:\n  %s", got[i], want[i])
+		}
+	}
+}
+
+// TestUnlockOutlivesClient: a vault unlocked by one client stays unlocked
+// for the next; Lock forgets at once; a stopped agent forgets everything.
+func TestUnlockOutlivesClient(t *testing.T) {
+	ctx := context.Background()
+	f := newFiles(t)
+	s := serve(t, NewServer())
+	first := f.remote(t, s.dial(t))
+	register(t, first, "password")
+	if err := first.Unlock(ctx, "Store", []byte(password)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+		t.Fatal(err)
+	}
+	first.c.Close()
+
+	second := f.remote(t, s.dial(t))
+	got, err := second.Get(ctx, "db", "Store")
+	if err != nil || got.Value != secretValue {
+		t.Fatalf("a new client: %v, %v; want the value without unlocking", got.Value, err)
+	}
+	if err := second.Lock(ctx, "Store"); err != nil {
+		t.Fatal(err)
+	}
+	third := f.remote(t, s.dial(t))
+	if _, err := third.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("after Lock: %v, want ErrLocked", err)
+	}
+
+	// Unlocked again, then the agent stops: a new agent knows nothing.
+	if err := third.Unlock(ctx, "Store", []byte(password)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.dial(t).Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if reason := <-s.reason; reason != "stop request" {
+		t.Fatalf("Serve stopped for %q", reason)
+	}
+	s.reason <- "stopped" // for the cleanup
+	again := f.remote(t, serve(t, NewServer()).dial(t))
+	if _, err := again.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("a new agent: %v, want ErrLocked", err)
+	}
+}
+
+// TestTimeoutRelocks: the agent keeps an unlock for the vault's password
+// timeout and no longer.
+func TestTimeoutRelocks(t *testing.T) {
+	ctx := context.Background()
+	f := newFiles(t)
+	r := f.remote(t, serve(t, NewServer()).dial(t))
+	err := r.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(1)}}, engine.RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(ctx, "Store", []byte(password)); err != nil {
+		t.Fatal(err)
+	}
+	unlocked := time.Now()
+	if _, err := r.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait out the one-second timeout: the expiry is a point in time the
+	// vault compares with its clock on each call.
+	time.Sleep(time.Until(unlocked.Add(1100 * time.Millisecond)))
+	if _, err := r.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("after the timeout: %v, want ErrLocked", err)
+	}
+}
+
+// TestOtherUserRefused: the agent checks each client's credentials and
+// refuses another user, with a message that says so.
+func TestOtherUserRefused(t *testing.T) {
+	srv := NewServer()
+	srv.UID = os.Getuid() + 1 // as if this test ran as another user
+	s := serve(t, srv)
+	_, err := Dial(s.dir)
+	if !errors.Is(err, engine.ErrPermissionDenied) {
+		t.Fatalf("Dial: %v, want ErrPermissionDenied", err)
+	}
+	want := fmt.Sprintf("the sesame agent of user %d does not serve user %d", os.Getuid()+1, os.Getuid())
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if !strings.Contains(s.logs.String(), "refused a client of another user") {
+		t.Errorf("the refusal is not logged:\n%s", s.logs)
+	}
+}
+
+// TestFolderChecks: a client refuses a folder that others can enter or
+// that is not a folder.
+func TestFolderChecks(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Dial(open); err == nil || !strings.Contains(err.Error(), "can be entered by other users (mode 0755)") {
+		t.Errorf("Dial of a 0755 folder: %v", err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Dial(file); err == nil || !strings.Contains(err.Error(), "is not a folder") {
+		t.Errorf("Dial of a file: %v", err)
+	}
+	if _, err := Dial(filepath.Join(dir, "missing")); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Dial of a missing folder: %v, want ErrNotRunning", err)
+	}
+}
+
+// TestIdleStop: the server stops by itself once no client has come for its
+// idle period, and not while one is connected.
+func TestIdleStop(t *testing.T) {
+	srv := NewServer()
+	srv.Idle = 50 * time.Millisecond
+	s := serve(t, srv)
+	c := s.dial(t)
+	// Connected for longer than the idle period: still serving.
+	time.Sleep(4 * srv.Idle)
+	if _, err := c.Status(context.Background()); err != nil {
+		t.Fatalf("a connected client was dropped: %v", err)
+	}
+	c.Close()
+	if reason := <-s.reason; reason != "idle" {
+		t.Fatalf("Serve stopped for %q, want idle", reason)
+	}
+	s.reason <- "stopped"
+}
+
+// TestOneAgentPerFolder: a second Run on the folder of a running agent
+// fails with ErrRunning and the first one's pid; the first stops on its
+// context.
+func TestOneAgentPerFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		reason, err := Run(ctx, dir, RunOptions{Ready: w})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- reason
+	}()
+	line := make([]byte, 64)
+	n, _ := r.Read(line)
+	if got := string(line[:n]); got != "ready\n" {
+		t.Fatalf("ready line %q", got)
+	}
+	if PID(dir) != os.Getpid() {
+		t.Errorf("PID = %d, want %d", PID(dir), os.Getpid())
+	}
+	_, err = Run(context.Background(), dir, RunOptions{})
+	if !errors.Is(err, ErrRunning) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Errorf("a second Run: %v, want ErrRunning with the pid", err)
+	}
+	c, err := Dial(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cancel()
+	if reason := <-done; reason != "signal" {
+		t.Errorf("Run stopped for %q", reason)
+	}
+	if PID(dir) != 0 {
+		t.Error("the lock is still held after Run returned")
+	}
+	if _, err := Dial(dir); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Dial after the agent stopped: %v, want ErrNotRunning", err)
+	}
+}
+
+// TestClientEnvironment: a vault granted a variable sees the value of the
+// client that calls, not the agent's, and is started again when it changes.
+func TestClientEnvironment(t *testing.T) {
+	ctx := context.Background()
+	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
+	f := newFiles(t)
+	r := f.remote(t, serve(t, NewServer()).dial(t))
+	err := r.Register(ctx, engine.Registration{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}}, engine.RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"one", "two"} {
+		t.Setenv("SESAME_AGENT_TEST_VAR", v)
+		s, err := r.Get(ctx, "env", "Env")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(s.Value); got != "SESAME_AGENT_TEST_VAR="+v {
+			t.Errorf("the extension sees %q, want SESAME_AGENT_TEST_VAR=%s", got, v)
+		}
+	}
+}
+
+// TestBrokenConnection: a request on a connection the agent dropped fails
+// with ErrUnavailable and a message that says what happened, and every
+// later one fails the same way.
+func TestBrokenConnection(t *testing.T) {
+	s := serve(t, NewServer())
+	c := s.dial(t)
+	r := newFiles(t).remote(t, c)
+	srv := s.srv
+	srv.stop("test")
+	<-s.reason
+	s.reason <- "stopped"
+	for range 2 {
+		_, err := r.Get(context.Background(), "x", "")
+		if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "the connection to the sesame agent broke") {
+			t.Fatalf("Get on a dropped connection: %v", err)
+		}
+	}
+}
+
+// TestErrorsCrossIntact: the error tree survives the wire: messages,
+// sentinels, *engine.Error fields, joined errors.
+func TestErrorsCrossIntact(t *testing.T) {
+	inner := &engine.Error{Op: "get", Vault: "A", Secret: "s", Err: fmt.Errorf("%w: detail", engine.ErrLocked)}
+	errs := []error{
+		engine.ErrVaultNotFound,
+		inner,
+		&engine.Error{Op: "get", Secret: "s", Err: errors.Join(engine.ErrSecretNotFound, inner)},
+		fmt.Errorf("wrapped: %w", context.DeadlineExceeded),
+		errors.New("plain"),
+	}
+	for _, want := range errs {
+		got := encodeError(want).decode()
+		if got.Error() != want.Error() {
+			t.Errorf("message %q, want %q", got, want)
+		}
+		for _, s := range sentinels {
+			if errors.Is(got, s) != errors.Is(want, s) {
+				t.Errorf("%q: errors.Is(%v) = %v after the wire", want, s, errors.Is(got, s))
+			}
+		}
+		var ge, we *engine.Error
+		if errors.As(got, &ge) != errors.As(want, &we) || (ge != nil && !reflect.DeepEqual([]string{ge.Op, ge.Vault, ge.Secret}, []string{we.Op, we.Vault, we.Secret})) {
+			t.Errorf("%q: the *engine.Error differs after the wire", want)
+		}
+	}
+	if encodeError(nil).decode() != nil {
+		t.Error("nil does not stay nil")
+	}
+}
