@@ -58,9 +58,9 @@ type target struct {
 
 // request is what the client sends. Only the fields of its Op are set.
 type request struct {
-	Op      string
-	Target  target
-	Env     []string // the client's environment, for variables granted to extensions
+	Op     string
+	Target target
+	Env    []string // the client's environment, for variables granted to extensions
 
 	Name, Vault, Pattern string
 	Value                any
