@@ -124,8 +124,11 @@ func (s *session) agentRun(c *cli.Context) error {
 	if _, err := args(c, 0, 0, ""); err != nil {
 		return err
 	}
-	opts := agent.RunOptions{Idle: c.Duration("idle"), Wait: 5 * time.Second}
+	opts := agent.RunOptions{Idle: c.Duration("idle")}
 	if fd := c.Int("ready-fd"); fd > 0 {
+		// Started on demand: an agent that is stopping may still hold the
+		// folder for a moment.
+		opts.Wait = 5 * time.Second
 		opts.Ready = os.NewFile(uintptr(fd), "ready")
 		opts.Logger = slog.New(slog.DiscardHandler)
 	} else {

@@ -57,8 +57,9 @@ func TestMain(m *testing.M) {
 // alone (SESAME_AGENT=off). Every command must behave the same both ways.
 // Each script gets its own HOME and XDG folders under $WORK, the wasm test vaults as $GOVAULT
 // (examples/go-vault: metadata, case-insensitive, no password) and
-// $LOCKVAULT (testdata/lockvault: no metadata, a password), and the
-// condition [secretstore] when the builtin secretstore extension exists.
+// $LOCKVAULT (testdata/lockvault: no metadata, a password), the condition
+// [secretstore] when the builtin secretstore extension exists, and [agent]
+// in the run with the agent.
 func TestScripts(t *testing.T) {
 	for _, mode := range []string{"agent", "alone"} {
 		t.Run(mode, func(t *testing.T) {
@@ -89,9 +90,12 @@ func runScripts(t *testing.T, mode string) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "secretstore" {
+			switch cond {
+			case "secretstore":
 				_, ok := extensions.Lookup("secretstore")
 				return ok, nil
+			case "agent":
+				return mode == "agent", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
