@@ -509,3 +509,43 @@ func TestErrorsCrossIntact(t *testing.T) {
 		t.Error("nil does not stay nil")
 	}
 }
+
+// TestRegistryChangeSeen: the agent's engine notices vaults.toml written by
+// another process: a new vault is there, a changed registration is loaded
+// again (and so relocked), an untouched one keeps its unlock.
+func TestRegistryChangeSeen(t *testing.T) {
+	ctx := context.Background()
+	f := newFiles(t)
+	r := f.remote(t, serve(t, NewServer()).dial(t))
+	register(t, r, "password")
+	if err := r.Unlock(ctx, "Store", []byte(password)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another process (an engine of its own) adds a vault.
+	other, err := engine.Open(f.path, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Register(ctx, engine.Registration{Name: "Later", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, engine.RegisterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Set(ctx, "x", "y", engine.SetOptions{Vault: "Later"}); err != nil {
+		t.Fatalf("the agent does not see a vault registered by another process: %v", err)
+	}
+	if _, err := r.Get(ctx, "db", "Store"); err != nil {
+		t.Fatalf("an untouched vault lost its unlock: %v", err)
+	}
+
+	// ... and changes Store's registration: it is loaded again, locked.
+	if err := other.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "password", "password_timeout": int64(600)}}, engine.RegisterOptions{AllowClobber: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("a changed registration: %v, want ErrLocked", err)
+	}
+}
