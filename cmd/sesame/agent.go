@@ -48,7 +48,7 @@ func (s *session) remote(path string, opts *engine.Options) (backend, error) {
 	if err != nil || mode == agentOff {
 		return nil, err
 	}
-	c, err := agent.DialOrStart(agent.Dir(), agentCommand())
+	c, err := agent.DialOrStart(agent.Dir(), agentCommand(), build())
 	if err == nil {
 		var r *agent.Remote
 		if r, err = c.Engine(path, opts); err == nil {
@@ -64,6 +64,21 @@ func (s *session) remote(path string, opts *engine.Options) (backend, error) {
 		fmt.Fprintf(s.stderr, "sesame: note: working without the agent (vaults unlocked now stay unlocked only for this command): %v\n", err)
 	}
 	return nil, nil
+}
+
+// build names this program for the agent: its file, size and time. An
+// agent started by another build (sesame was upgraded, or rebuilt by go
+// run) is replaced by the next command.
+func build() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d %d", exe, st.Size(), st.ModTime().UnixNano())
 }
 
 // agentCommand is the command that starts an agent on demand: this same
@@ -124,7 +139,7 @@ func (s *session) agentRun(c *cli.Context) error {
 	if _, err := args(c, 0, 0, ""); err != nil {
 		return err
 	}
-	opts := agent.RunOptions{Idle: c.Duration("idle")}
+	opts := agent.RunOptions{Idle: c.Duration("idle"), Build: build()}
 	if fd := c.Int("ready-fd"); fd > 0 {
 		// Started on demand: an agent that is stopping may still hold the
 		// folder for a moment.
@@ -144,7 +159,7 @@ func (s *session) agentStart(c *cli.Context) error {
 	if _, err := args(c, 0, 0, ""); err != nil {
 		return err
 	}
-	cl, err := agent.DialOrStart(agent.Dir(), agentCommand())
+	cl, err := agent.DialOrStart(agent.Dir(), agentCommand(), build())
 	if err != nil {
 		return fmt.Errorf("cannot start the sesame agent: %w", err)
 	}
@@ -181,12 +196,8 @@ func (s *session) agentStop(c *cli.Context) error {
 	// Stopped means gone: wait until the process has let go of its lock.
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	for agent.PID(dir) != 0 {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the sesame agent (pid %d) was asked to stop, and still runs", st.PID)
-		case <-time.After(10 * time.Millisecond):
-		}
+	if err := agent.WaitStopped(ctx, dir); err != nil {
+		return err
 	}
 	fmt.Fprintf(s.stderr, "sesame: stopped the agent (pid %d)\n", st.PID)
 	return nil

@@ -220,3 +220,49 @@ func TestAgentFallsBack(t *testing.T) {
 		t.Fatalf("SESAME_AGENT=on:\n%s\nwant:\n%s", errOut, want)
 	}
 }
+
+// TestAgentReplacedByOtherBuild: a command finding an agent started by
+// another build of sesame (an upgrade) stops it and starts its own.
+func TestAgentReplacedByOtherBuild(t *testing.T) {
+	h, dir := newHome(t).withAgent()
+	h.run(0, "", "set", "a", "--value", agentSecret)
+	old := agent.PID(dir)
+
+	// The same program at another path is another build.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded := filepath.Join(t.TempDir(), "sesame")
+	if err := os.WriteFile(upgraded, b, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(upgraded, "get", "a", "--as-plain-text")
+	cmd.Env = h.env
+	out, err := cmd.Output()
+	if err != nil || string(out) != agentSecret+"\n" {
+		t.Fatalf("get from the other build: %v, %q", err, out)
+	}
+	now := agent.PID(dir)
+	if now == 0 || now == old {
+		t.Fatalf("agent pid %d after the other build ran; the first was %d", now, old)
+	}
+	if running(old) {
+		t.Errorf("the agent of the first build (pid %d) still runs", old)
+	}
+}
+
+// running reports whether the process pid runs: it exists and is not a
+// zombie waiting for its parent to collect it.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}

@@ -221,11 +221,7 @@ func stopAgent(dir string) error {
 	if err := c.Stop(context.Background()); err != nil {
 		return err
 	}
-	for range 1000 {
-		if agent.PID(dir) == 0 {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("the agent of %s did not stop within 10s", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return agent.WaitStopped(ctx, dir)
 }

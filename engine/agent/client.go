@@ -21,11 +21,12 @@ var ErrNotRunning = errors.New("no sesame agent is running")
 // Client is a connection to the agent. It carries one request at a time;
 // its methods may be called from several goroutines.
 type Client struct {
-	mu   sync.Mutex
-	nc   net.Conn
-	enc  *gob.Encoder
-	dec  *gob.Decoder
-	dead error // set when the connection broke
+	mu    sync.Mutex
+	nc    net.Conn
+	enc   *gob.Encoder
+	dec   *gob.Decoder
+	dead  error  // set when the connection broke
+	build string // the agent's, from its greeting
 }
 
 // Dial connects to the agent whose socket is in dir, checks that it runs as
@@ -63,8 +64,12 @@ func Dial(dir string) (*Client, error) {
 		nc.Close()
 		return nil, err
 	}
+	c.build = hello.Build
 	return c, nil
 }
+
+// Build names the program the agent runs (RunOptions.Build).
+func (c *Client) Build() string { return c.build }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.nc.Close() }

@@ -78,6 +78,9 @@ type RunOptions struct {
 	// Wait is how long to wait for the folder's lock when an agent holds
 	// it (one that is stopping); 0 = do not wait.
 	Wait time.Duration
+	// Build names the program the agent runs, for DialOrStart's check:
+	// any string that changes when the program does.
+	Build string
 }
 
 // Run is the agent process: it takes the folder's lock (one agent per
@@ -119,7 +122,7 @@ func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err e
 		return "", err
 	}
 	srv := NewServer()
-	srv.Idle = opts.Idle
+	srv.Idle, srv.Build = opts.Idle, opts.Build
 	if opts.Logger != nil {
 		srv.Logger = opts.Logger
 	}
@@ -187,8 +190,13 @@ func PID(dir string) int {
 // (the sesame command: "sesame agent run --ready-fd 3"); it is started in
 // a session of its own, detached from the caller's terminal. Clients that
 // start an agent at once take turns, so only one is started.
-func DialOrStart(dir string, cmd *exec.Cmd) (*Client, error) {
-	if c, err := Dial(dir); err == nil || !errors.Is(err, ErrNotRunning) {
+//
+// build names the caller's program (see RunOptions.Build); an agent of
+// another build (the program was upgraded since it started) is stopped and
+// replaced, so that the engine code serving a command is the command's
+// own. "" accepts any agent.
+func DialOrStart(dir string, cmd *exec.Cmd, build string) (*Client, error) {
+	if c, err := dialBuild(dir, build); err == nil || !errors.Is(err, ErrNotRunning) {
 		return c, err
 	}
 	if err := checkDir(dir, true); err != nil {
@@ -203,13 +211,48 @@ func DialOrStart(dir string, cmd *exec.Cmd) (*Client, error) {
 		return nil, err
 	}
 	// Another client may have started one while this one waited.
-	if c, err := Dial(dir); err == nil || !errors.Is(err, ErrNotRunning) {
+	if c, err := dialBuild(dir, build); err == nil || !errors.Is(err, ErrNotRunning) {
 		return c, err
 	}
 	if err := start(cmd); err != nil {
 		return nil, err
 	}
 	return Dial(dir)
+}
+
+// dialBuild dials the agent of dir, and stops it when it is of another
+// build than build: then it reports ErrNotRunning.
+func dialBuild(dir, build string) (*Client, error) {
+	c, err := Dial(dir)
+	if err != nil || build == "" || c.build == build {
+		return c, err
+	}
+	err = c.Stop(context.Background())
+	c.Close()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := WaitStopped(ctx, dir); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: stopped the agent of another build", ErrNotRunning)
+}
+
+// WaitStopped waits until no agent holds dir's lock: the process is gone.
+func WaitStopped(ctx context.Context, dir string) error {
+	for {
+		pid := PID(dir)
+		if pid == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the sesame agent (pid %d) still runs: %w", pid, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // start starts cmd and waits for its ready line.

@@ -28,6 +28,9 @@ type Server struct {
 	// Idle is how long the server waits without a client before it stops;
 	// 0 = never.
 	Idle time.Duration
+	// Build names the program that serves; clients read it from the
+	// greeting (Client.Build).
+	Build string
 	// Logger receives the server's events (start, stop, refused peers) and
 	// the extensions' log lines. Never a secret.
 	Logger *slog.Logger
@@ -171,10 +174,10 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c := &conn{enc: gob.NewEncoder(nc), dec: gob.NewDecoder(nc)}
 	// The server speaks first: its version, or why it refuses the client.
 	if err := s.checkPeer(nc); err != nil {
-		c.enc.Encode(&response{Version: Version, Err: encodeError(err)})
+		c.enc.Encode(&response{Version: Version, Build: s.Build, Err: encodeError(err)})
 		return
 	}
-	if err := c.enc.Encode(&response{Version: Version}); err != nil {
+	if err := c.enc.Encode(&response{Version: Version, Build: s.Build}); err != nil {
 		return
 	}
 	for {

@@ -101,7 +101,8 @@ type response struct {
 	Vaults   []engine.Registration
 	Manifest abi.Manifest
 	Status   Status
-	Version  int
+	Version  int    // the greeting
+	Build    string // the greeting
 }
 
 // Status describes a running agent.
