@@ -34,7 +34,7 @@ type served struct {
 
 // serve starts srv on a socket in a new folder and stops it at the end of
 // the test.
-func serve(t *testing.T, srv *Server) *served {
+func serve(t testing.TB, srv *Server) *served {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "agent")
 	if err != nil {
@@ -64,7 +64,7 @@ func serve(t *testing.T, srv *Server) *served {
 	return s
 }
 
-func (s *served) dial(t *testing.T) *Client {
+func (s *served) dial(t testing.TB) *Client {
 	t.Helper()
 	c, err := Dial(s.dir)
 	if err != nil {
@@ -82,7 +82,7 @@ type files struct {
 
 // newFiles returns a new registry. Compiled modules are cached between
 // tests and runs (wazero writes its cache files atomically).
-func newFiles(t *testing.T) files {
+func newFiles(t testing.TB) files {
 	dir := t.TempDir()
 	cache, err := os.UserCacheDir()
 	if err != nil {
@@ -91,7 +91,7 @@ func newFiles(t *testing.T) files {
 	return files{filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: filepath.Join(cache, "sesame-testwasm", "agent-cache")}}
 }
 
-func (f files) remote(t *testing.T, c *Client) *Remote {
+func (f files) remote(t testing.TB, c *Client) *Remote {
 	t.Helper()
 	r, err := c.Engine(f.path, f.opts)
 	if err != nil {

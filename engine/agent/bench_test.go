@@ -1,0 +1,50 @@
+package agent
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// BenchmarkGet reads a 32-byte secret from a secretstore vault (no
+// password) through an engine in this process and through the agent's
+// engine over its socket: the difference is what the socket and the
+// encoding add to a command that has the agent.
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	value := "0123456789abcdef0123456789abcdef"
+	run := func(b *testing.B, e interface {
+		Set(context.Context, string, any, engine.SetOptions) (engine.Action, error)
+		Get(context.Context, string, string) (engine.Secret, error)
+		Register(context.Context, engine.Registration, engine.RegisterOptions) error
+	}) {
+		err := e.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, engine.RegisterOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Set(ctx, "s", value, engine.SetOptions{Vault: "Store"}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := e.Get(ctx, "s", "Store"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("in-process", func(b *testing.B) {
+		f := newFiles(b)
+		e, err := engine.Open(f.path, f.opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		run(b, e)
+	})
+	b.Run("agent", func(b *testing.B) {
+		f := newFiles(b)
+		run(b, f.remote(b, serve(b, NewServer()).dial(b)))
+	})
+}
