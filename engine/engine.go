@@ -1,12 +1,12 @@
 package engine
 
 import (
-	"maps"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -52,6 +52,8 @@ type Engine struct {
 	mounted map[string]Vault   // in-process vaults, by lower-case name
 	names   map[string]string  // lower-case → mounted name as given
 	closed  bool
+
+	loading map[string]chan struct{} // one slot per vault being loaded (loading.go)
 }
 
 // loaded is an opened vault of the registry.
@@ -246,7 +248,7 @@ func (e *Engine) open(ctx context.Context, op, name string) (Vault, error) {
 	if !ok {
 		return nil, wrapf(op, name, "", ErrVaultNotFound, "")
 	}
-	l, err := e.load(ctx, e.reg, *cfg)
+	l, err := e.loadUnlocked(ctx, key, *cfg)
 	if err != nil {
 		return nil, &Error{Op: op, Vault: name, Err: err}
 	}
@@ -375,7 +377,7 @@ func storageErr(err error) error {
 	case errors.Is(err, storage.ErrInvalid):
 		return abi.InvalidArgument
 	}
-	return abi.Unavailable
+	return fmt.Errorf("%w: %w", abi.Unavailable, err) // the sandbox reports why
 }
 
 func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {

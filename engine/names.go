@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,19 +14,27 @@ func checkName(op, vault, name string) error {
 	switch {
 	case name == "":
 		return wrapf(op, vault, name, ErrInvalidName, "a secret name cannot be empty")
-	case len(name) > abi.MaxNameBytes:
-		return wrapf(op, vault, name[:32]+"…", ErrInvalidName, "a secret name is at most %d bytes", abi.MaxNameBytes)
 	case !utf8.ValidString(name):
 		return wrapf(op, vault, "", ErrInvalidName, "a secret name must be valid UTF-8")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return wrapf(op, vault, "", ErrInvalidName, "a secret name cannot contain control characters")
+	case len(name) > abi.MaxNameBytes:
+		return wrapf(op, vault, shorten(name), ErrInvalidName, "a secret name is at most %d bytes, not %d", abi.MaxNameBytes, len(name))
 	case abi.HasWildcard(name):
 		return wrapf(op, vault, name, ErrInvalidName, "a secret name cannot contain the wildcards * or ?")
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return wrapf(op, vault, "", ErrInvalidName, "a secret name cannot contain control characters")
-		}
-	}
 	return nil
+}
+
+// shorten returns the first 32 bytes of a long name, cut at a character
+// boundary, and an ellipsis: an error names the secret without repeating
+// kilobytes of it.
+func shorten(name string) string {
+	n := 32
+	for n > 0 && !utf8.RuneStart(name[n]) {
+		n--
+	}
+	return name[:n] + "…"
 }
 
 // checkVaultName validates a vault name as the registry does.

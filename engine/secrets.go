@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -230,7 +231,10 @@ func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error
 	if err != nil {
 		return Secret{}, vaultError("get", vault, name, err)
 	}
-	if in.Name == "" {
+	if !sameName(in.Name, name, vt.Manifest().CaseSensitive) {
+		// The name as stored is reported only when it is the name asked
+		// for: a vault cannot make get report another secret, or a name
+		// with terminal escapes in it.
 		in.Name = name
 	}
 	return Secret{
@@ -296,6 +300,13 @@ func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, e
 	cs := vt.Manifest().CaseSensitive
 	out := make([]Info, 0, len(list))
 	for _, in := range list {
+		if !listable(in.Name) {
+			// Not a name the engine would have let anyone store: empty,
+			// too long, or with control characters (terminal escapes).
+			// Left out, so that it never reaches a terminal.
+			e.opts.Logger.Warn("a vault listed a secret whose name is invalid; left out", "vault", vault)
+			continue
+		}
 		if abi.Match(pattern, in.Name, cs) {
 			out = append(out, Info{Name: in.Name, Type: in.Type, Vault: vault, Metadata: decodeMetadata(in.Metadata)})
 		}
@@ -309,6 +320,20 @@ func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, e
 		return strings.Compare(a.Name, b.Name)
 	})
 	return out, nil
+}
+
+// listable reports whether a name a vault listed is one the engine shows.
+func listable(name string) bool {
+	return name != "" && len(name) <= abi.MaxNameBytes && strings.IndexFunc(name, unicode.IsControl) < 0
+}
+
+// sameName reports whether the name a vault reports for a secret is the
+// name asked for, under the vault's case rule.
+func sameName(reported, asked string, caseSensitive bool) bool {
+	if caseSensitive {
+		return reported == asked
+	}
+	return abi.Fold(reported) == abi.Fold(asked)
 }
 
 // SetInfo replaces the metadata of secret name in vault (or the default

@@ -202,6 +202,11 @@ func encodeMetadata(md Metadata) (abi.Metadata, error) {
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, err)
 	}
+	// The size of the whole encoding too, so that metadata over the limit
+	// is refused here, before any vault is asked anything.
+	if _, err := abi.AppendMetadata(nil, out); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, err)
+	}
 	return out, nil
 }
 

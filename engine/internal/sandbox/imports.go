@@ -34,6 +34,10 @@ type call struct {
 	logger  *slog.Logger
 	logs    int // lines logged in this call
 	dropped int // lines dropped past the limit
+	// storageErr is the last failure of host storage in this call (a
+	// damaged file, say), added to the error of a call that then fails.
+	// Storage errors name the file, never a key or a value.
+	storageErr string
 }
 
 type callKey struct{}
@@ -93,16 +97,20 @@ func fits(mod api.Module, ptr, n uint32) bool {
 	return uint64(ptr)+uint64(n) <= uint64(mod.Memory().Size())
 }
 
-// storageStatus maps a storage error to the status a guest sees.
-func storageStatus(err error) abi.Status {
+// storageStatus maps a storage error to the status a guest sees, and keeps
+// the cause of a failure (not of NOT_FOUND and the like) in c.
+func (c *call) storageStatus(err error) abi.Status {
 	if err == nil {
 		return abi.OK
 	}
-	var s abi.Status
+	s := abi.Unavailable
 	if errors.As(err, &s) && s != abi.OK {
-		return s.Normalize()
+		s = s.Normalize()
 	}
-	return abi.Unavailable
+	if s == abi.Unavailable || s == abi.Internal {
+		c.storageErr = strings.TrimPrefix(err.Error(), s.String()+": ")
+	}
+	return s
 }
 
 func hostInput(ctx context.Context, mod api.Module, stack []uint64) {
@@ -144,7 +152,7 @@ func hostError(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	b, _ := read(mod, ptr, min(n, abi.MaxMessageBytes), abi.MaxMessageBytes)
-	c.message = strings.ToValidUTF8(string(b), "\uFFFD")
+	c.message = printable(b)
 	stack[0] = status(abi.OK)
 }
 
@@ -164,7 +172,7 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	c.logs++
 	b, _ := read(mod, ptr, min(n, abi.MaxLogLineBytes), abi.MaxLogLineBytes)
-	c.logger.Log(ctx, logLevels[level], strings.ToValidUTF8(string(b), "\uFFFD"), "vault", c.vault)
+	c.logger.Log(ctx, logLevels[level], printable(b), "vault", c.vault)
 	stack[0] = status(abi.OK)
 }
 
@@ -197,7 +205,7 @@ func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	v, err := c.storage.Get(ctx, key)
 	if err != nil {
-		stack[0] = neg64(storageStatus(err))
+		stack[0] = neg64(c.storageStatus(err))
 		return
 	}
 	if len(v) <= int(capacity) && len(v) > 0 {
@@ -223,7 +231,7 @@ func kvSet(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
 	if s != abi.OK {
 		return s
 	}
-	return storageStatus(c.storage.Set(ctx, key, value))
+	return c.storageStatus(c.storage.Set(ctx, key, value))
 }
 
 func hostKVDelete(ctx context.Context, mod api.Module, stack []uint64) {
@@ -239,7 +247,7 @@ func kvDelete(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
 	if s != abi.OK {
 		return s
 	}
-	return storageStatus(c.storage.Delete(ctx, key))
+	return c.storageStatus(c.storage.Delete(ctx, key))
 }
 
 func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
@@ -266,7 +274,7 @@ func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	keys, err := c.storage.List(ctx, prefix, after, abi.StorageListPage)
 	if err != nil {
-		stack[0] = neg64(storageStatus(err))
+		stack[0] = neg64(c.storageStatus(err))
 		return
 	}
 	out := abi.AppendKeyList(nil, keys)

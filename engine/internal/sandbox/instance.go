@@ -68,12 +68,13 @@ func (in *instance) close(ctx context.Context) {
 // than a tight per-call limit.
 const initTimeout = 30 * time.Second
 
-// limit is the deadline of one call of export. Starting an instance, and the
-// operations that derive a key from a password (a memory-hard KDF, by
-// design slow), get at least initTimeout.
+// limit is the deadline of one call of export. Starting an instance (with
+// the manifest, read once as the module loads), and the operations that
+// derive a key from a password (a memory-hard KDF, by design slow), get at
+// least initTimeout.
 func (m *Module) limit(export string) time.Duration {
 	switch export {
-	case "_initialize", abi.ExportInit, abi.ExportUnlock, abi.ExportSetPassword:
+	case "_initialize", abi.ExportInit, abi.ExportManifest, abi.ExportUnlock, abi.ExportSetPassword:
 		return max(m.timeout, initTimeout)
 	}
 	return m.timeout
@@ -126,7 +127,11 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		return c.output, nil
 	}
 	if s := abi.Status(uint32(stack[0])).Normalize(); s != abi.OK {
-		return nil, &Error{Export: export, Status: s, Message: c.message}
+		msg := c.message
+		if c.storageErr != "" {
+			msg = strings.TrimPrefix(msg+"; host storage: "+c.storageErr, "; ")
+		}
+		return nil, &Error{Export: export, Status: s, Message: msg}
 	}
 	return c.output, nil
 }

@@ -217,12 +217,33 @@ func (m *Module) readManifest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	mf, err := parseManifest(out, m.granted)
+	if err != nil {
+		return err
+	}
+	if mf.Operations != nil {
+		listed := map[abi.Op]bool{}
+		for _, op := range mf.Operations {
+			listed[op] = true
+		}
+		for op := range m.ops {
+			m.ops[op] = listed[op]
+		}
+	}
+	mf.Description, mf.Version = printable([]byte(mf.Description)), printable([]byte(mf.Version))
+	m.manifest = mf
+	return nil
+}
+
+// parseManifest decodes and checks the bytes a guest's sesame_manifest
+// returned; granted reports whether vaults.toml gives a grant.
+func parseManifest(out []byte, granted func(string) bool) (abi.Manifest, error) {
 	if len(out) > abi.MaxManifestBytes {
-		return errorf(abi.TooLarge, abi.ExportManifest, "manifest larger than 16 KiB")
+		return abi.Manifest{}, errorf(abi.TooLarge, abi.ExportManifest, "manifest larger than 16 KiB")
 	}
 	var mf abi.Manifest
 	if err := json.Unmarshal(out, &mf); err != nil {
-		return errorf(abi.InvalidArgument, abi.ExportManifest, "manifest is not valid JSON: "+err.Error())
+		return abi.Manifest{}, errorf(abi.InvalidArgument, abi.ExportManifest, "manifest is not valid JSON: "+err.Error())
 	}
 	var problems []string
 	if mf.ABI != abi.Version {
@@ -235,24 +256,14 @@ func (m *Module) readManifest(ctx context.Context) error {
 		problems = append(problems, "version is empty")
 	}
 	for _, g := range mf.Grants {
-		if !m.granted(g) {
+		if !granted(g) {
 			problems = append(problems, "needs grant "+quote(g)+", which vaults.toml does not give")
 		}
 	}
 	if len(problems) > 0 {
-		return errorf(abi.InvalidArgument, abi.ExportManifest, "manifest: "+strings.Join(problems, "; "))
+		return abi.Manifest{}, errorf(abi.InvalidArgument, abi.ExportManifest, "manifest: "+strings.Join(problems, "; "))
 	}
-	if mf.Operations != nil {
-		listed := map[abi.Op]bool{}
-		for _, op := range mf.Operations {
-			listed[op] = true
-		}
-		for op := range m.ops {
-			m.ops[op] = listed[op]
-		}
-	}
-	m.manifest = mf
-	return nil
+	return mf, nil
 }
 
 func (m *Module) granted(g string) bool {

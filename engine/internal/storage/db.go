@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,6 +64,10 @@ func (s *Store) run(ctx context.Context, op string, write bool, body func(deadli
 		return s.fail(ctx, op, err)
 	}
 	defer s.ops.Done()
+	// A read through the memory map past the end of a truncated file is a
+	// SIGBUS, which would kill the whole process; on this goroutine it
+	// becomes a panic, recovered below like bbolt's own.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		// The deferred calls of body have rolled back the transaction and
 		// released the database. The panic value is dropped: it might
@@ -90,6 +95,20 @@ func (s *Store) run(ctx context.Context, op string, write bool, body func(deadli
 // is called with the file once it is locked.
 func openDB(ctx context.Context, path string, write bool, deadline time.Time, opened func(*os.File)) (*bolt.DB, error) {
 	lockedOpen := openLocked(ctx, deadline)
+	var file *os.File
+	defer func() {
+		if r := recover(); r != nil {
+			// bbolt panicked on a damaged file, with the file open,
+			// locked and mapped. Release it, or its flock would outlive
+			// this operation and lock every later one out until its
+			// deadline. (The map itself cannot be reached: it stays until
+			// the process exits.) run recovers the panic.
+			if file != nil {
+				releaseFile(file)
+			}
+			panic(r)
+		}
+	}()
 	return bolt.Open(path, 0o600, &bolt.Options{
 		ReadOnly: !write,
 		// Our OpenFile has taken the lock by the time bbolt asks for it
@@ -97,8 +116,11 @@ func openDB(ctx context.Context, path string, write bool, deadline time.Time, op
 		Timeout: max(time.Until(deadline), time.Millisecond),
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := lockedOpen(name, flag, perm)
-			if err == nil && opened != nil {
-				opened(f)
+			if err == nil {
+				file = f
+				if opened != nil {
+					opened(f)
+				}
 			}
 			return f, err
 		},

