@@ -5,7 +5,7 @@ WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=fals
 
 EXTENSIONS := secretstore dotenv
 
-.PHONY: all build test check extensions bench fuzz clean
+.PHONY: all build test check extensions bench fuzz stress clean
 
 all: build
 
@@ -33,18 +33,28 @@ check:
 extensions:
 	@for e in $(EXTENSIONS); do echo "build extensions/$$e.wasm"; $(WASMBUILD) -o extensions/$$e.wasm ./extensions/$$e || exit 1; done
 
-## bench: benchmarks of the sandbox against the native vault, side by side
+## bench: sesame against the alternatives (native Go, Extism, go-plugin, pass, age,
+## keepassxc-cli), written to BENCHMARKS.md and bench/charts/ (~15 min; BENCHQUICK=1
+## for a short run). Installs the peers with apt-get when they are missing.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./engine/ ./engine/internal/sandbox/ ./engine/internal/storage/
+	cd bench && $(GO) run ./cmd/benchreport -out ../BENCHMARKS.md
 
-## fuzz: run every fuzz target for FUZZTIME each (default 30s)
+## fuzz: run every fuzz target of every package for FUZZTIME each (default 30s);
+## the targets are found with go test -list, so a new one needs no edit here
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in ./abi ./engine/internal/registry ./engine/internal/storage; do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
-	  done; \
+	@out=$$($(GO) test -list '^Fuzz' ./...) || { echo "$$out"; exit 1; }; \
+	echo "$$out" | awk '/^Fuzz/ { f[n++] = $$1; next } /^ok / { for (i = 0; i < n; i++) print $$2, f[i]; n = 0 }' | \
+	while read pkg f; do \
+	  echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
+
+## stress: the long variants of the many-writers and crash tests (SESAME_STRESS=1
+## raises their counts: 8 CLI processes × 30 operations, 16 goroutines × 40
+## rounds on 3 engines, 200 SIGKILL rounds, 8 processes × 5 registrations),
+## with the race detector. Expect 15–30 minutes on two cores.
+stress:
+	SESAME_STRESS=1 $(GO) test -race -count=1 -timeout=2h -run='Stress' ./...
 
 ## examples: build the example vaults (Go, C, AssemblyScript, WAT) into examples/
 include mk/examples.mk
