@@ -15,7 +15,7 @@ build:
 
 ## test: every test, with the race detector
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout=15m ./...
 
 ## check: formatting, vet (host and wasip1 guests), a tidy go.mod
 check:
