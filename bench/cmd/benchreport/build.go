@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// build compiles everything the sections run: the guests, the go-plugin
+// plugin and the sesame CLI, into c.bin.
+func build(ctx context.Context, c *config) error {
+	if err := os.MkdirAll(c.bin, 0o755); err != nil {
+		return err
+	}
+	if err := ensurePackages(ctx, map[string]string{"wat2wasm": "wabt"}); err != nil {
+		return err
+	}
+	steps := []struct {
+		dir  string
+		env  []string
+		args []string
+	}{
+		{c.bench, []string{"GOOS=wasip1", "GOARCH=wasm"}, []string{"go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", c.path("sesame-go.wasm"), "./guests/sesame-go"}},
+		{c.bench, nil, []string{"wat2wasm", "guests/sesame-wat/vault.wat", "-o", c.path("sesame-wat.wasm")}},
+		{c.bench, nil, []string{"wat2wasm", "guests/extism-wat/plugin.wat", "-o", c.path("extism-wat.wasm")}},
+		{c.bench, nil, []string{"go", "build", "-trimpath", "-o", c.path("kvplugin"), "./cmd/kvplugin"}},
+		{c.root, nil, []string{"go", "build", "-trimpath", "-o", c.path("sesame"), "./cmd/sesame"}},
+	}
+	for _, s := range steps {
+		if _, err := command(ctx, s.dir, s.env, nil, s.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// path returns the path of a built file.
+func (c *config) path(name string) string { return filepath.Join(c.bin, name) }
+
+// command runs args in dir with env added to this process's environment and
+// stdin (nil: none) on standard input, and returns its standard output. A
+// failure's error carries the end of its standard error.
+func command(ctx context.Context, dir string, env []string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		tail := stderr.String()
+		if len(tail) > 2000 {
+			tail = "…" + tail[len(tail)-2000:]
+		}
+		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, tail)
+	}
+	return stdout.Bytes(), nil
+}
+
+var aptUpdate sync.Once
+
+// ensurePackages installs, with apt-get, the Debian package of each command
+// that is not on $PATH.
+func ensurePackages(ctx context.Context, cmdToPackage map[string]string) error {
+	var missing []string
+	for cmd, pkg := range cmdToPackage {
+		if _, err := exec.LookPath(cmd); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return fmt.Errorf("missing %s and no apt-get to install them", strings.Join(missing, ", "))
+	}
+	logf("installing %s with apt-get", strings.Join(missing, " "))
+	sudo := []string{}
+	if os.Geteuid() != 0 {
+		sudo = []string{"sudo"}
+	}
+	env := []string{"DEBIAN_FRONTEND=noninteractive"}
+	var err error
+	aptUpdate.Do(func() {
+		_, err = command(ctx, "", env, nil, append(sudo, "apt-get", "update", "-qq")...)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = command(ctx, "", env, nil, append(sudo, append([]string{"apt-get", "install", "-y", "-qq", "--no-install-recommends"}, missing...)...)...)
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A tool of the fresh-process benchmark: one command that prints the
+// secret, run as a new process each time.
+type freshTool struct {
+	Name    string // the table's row
+	Command string // the command as the table shows it (never a secret)
+	Note    string
+	reads   int
+	env     []string
+	args    []string
+	before  func() error  // untimed preparation before each read
+	took    time.Duration // of the last run
+}
+
+type freshRow struct {
+	Name, Command, Note string
+	Reads               int
+	P50, P95, Min, Max  time.Duration
+	CPU                 time.Duration // mean user+system time of the process and its children
+	MaxRSS              int64         // peak RSS of one more read, under /usr/bin/time, bytes
+	Skipped             string        // why the tool was not measured
+	times               []time.Duration
+}
+
+type freshResult struct {
+	Rows     []freshRow
+	Versions []string
+	Setup    []string // how each tool was set up, as commands
+}
+
+func runFresh(ctx context.Context, c *config) (*freshResult, error) {
+	reads, coldReads := 100, 20
+	if c.quick {
+		reads, coldReads = 10, 3
+	}
+	dir := filepath.Join(c.work, "fresh")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	secret := make([]byte, 16)
+	rand.Read(secret)
+	value := []byte(hex.EncodeToString(secret)) // 32 bytes
+
+	res := &freshResult{}
+	var tools []*freshTool
+	var cleanups []func()
+	defer func() {
+		for _, f := range slices.Backward(cleanups) {
+			f()
+		}
+	}()
+	add := func(ts []*freshTool, cleanup func(), err error) {
+		if cleanup != nil {
+			cleanups = append(cleanups, cleanup)
+		}
+		if err != nil {
+			logf("  %v", err)
+			for _, t := range ts {
+				res.Rows = append(res.Rows, freshRow{Name: t.Name, Command: t.Command, Skipped: err.Error()})
+			}
+			return
+		}
+		tools = append(tools, ts...)
+	}
+
+	ts, cleanup, err := sesameTools(ctx, c, filepath.Join(dir, "sesame"), value, reads, coldReads, res)
+	add(ts, cleanup, err)
+
+	if err := ensurePackages(ctx, map[string]string{"gpg": "gnupg", "pass": "pass", "age": "age", "keepassxc-cli": "keepassxc", "time": "time"}); err != nil {
+		return nil, err
+	}
+	ts, cleanup, err = passTool(ctx, filepath.Join(dir, "pass"), value, reads, res)
+	add(ts, cleanup, err)
+	ts, cleanup, err = ageTool(ctx, filepath.Join(dir, "age"), value, reads, res)
+	add(ts, cleanup, err)
+	ts, cleanup, err = keepassTool(ctx, filepath.Join(dir, "keepassxc"), value, reads, res)
+	add(ts, cleanup, err)
+	res.Versions = toolVersions(ctx)
+
+	// Two untimed reads each (the agent starts, gpg-agent starts, files are in
+	// the page cache), then the reads round-robin, so that whatever else the
+	// machine does falls on every tool alike.
+	rows := make([]freshRow, len(tools))
+	for i, t := range tools {
+		rows[i] = freshRow{Name: t.Name, Command: t.Command, Note: t.Note, Reads: t.reads}
+		for range 2 {
+			if _, _, err := t.read(ctx, value); err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Name, err)
+			}
+		}
+	}
+	for i := range reads {
+		for j, t := range tools {
+			if i >= t.reads {
+				continue
+			}
+			d, cpu, err := t.read(ctx, value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Name, err)
+			}
+			r := &rows[j]
+			r.times = append(r.times, d)
+			r.CPU += cpu // summed here, a mean below
+		}
+	}
+	// Peak memory from one more read each, under GNU time: the ru_maxrss of
+	// a child of this process would start at this process's own size (Go
+	// starts children with vfork), while GNU time's children are small forks.
+	for i, t := range tools {
+		if rows[i].MaxRSS, err = t.peakRSS(ctx, value, filepath.Join(dir, "time.out")); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Name, err)
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		slices.Sort(r.times)
+		r.P50, r.P95 = percentile(r.times, 50), percentile(r.times, 95)
+		r.Min, r.Max = r.times[0], r.times[len(r.times)-1]
+		r.CPU /= time.Duration(len(r.times))
+		logf("  %-40s p50 %7.1f ms  p95 %7.1f ms", r.Name, ms(r.P50), ms(r.P95))
+	}
+	res.Rows = append(rows, res.Rows...)
+	return res, nil
+}
+
+// read runs the tool once and checks that it printed the secret.
+func (t *freshTool) read(ctx context.Context, value []byte) (d, cpu time.Duration, err error) {
+	cmd, err := t.run(ctx, value, t.args)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return t.took, cpu, nil
+}
+
+// run runs args as the tool (after its preparation), checks that it printed
+// the secret, and sets t.took to the time from start to exit.
+func (t *freshTool) run(ctx context.Context, value []byte, args []string) (*exec.Cmd, error) {
+	if t.before != nil {
+		if err := t.before(); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = t.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.took = time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %s", t.Command, err, stderr.String())
+	}
+	if !bytes.Equal(bytes.TrimRight(stdout.Bytes(), "\n"), value) {
+		return nil, fmt.Errorf("%s printed something else than the secret", t.Command)
+	}
+	return cmd, nil
+}
+
+// peakRSS runs the tool once under GNU time and returns the peak RSS it
+// reports (of the process or of any child it waited for), in bytes.
+func (t *freshTool) peakRSS(ctx context.Context, value []byte, out string) (int64, error) {
+	if _, err := t.run(ctx, value, append([]string{"time", "-f", "%M", "-o", out}, t.args...)); err != nil {
+		return 0, err
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return 0, err
+	}
+	kb, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return kb * 1024, err
+}
+
+// percentile returns the nearest-rank percentile p of sorted.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	i := (p*len(sorted)+99)/100 - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// baseEnv is this process's environment without the variables that would
+// point a tool at the user's own keys or stores.
+func baseEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "HOME", name == "GNUPGHOME", name == "PASSWORD_STORE_DIR", name == "SESAME_CONFIG",
+			name == "SESAME_AGENT", strings.HasPrefix(name, "XDG_"), strings.HasPrefix(name, "PASSWORD_STORE_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// sesameTools sets up two homes for the CLI: one whose compile cache stays
+// warm, one whose cache is emptied before every read (the first run after
+// an install or an upgrade). With a `sesame agent` command in the CLI, a
+// third row reads through the agent.
+func sesameTools(ctx context.Context, c *config, dir string, value []byte, reads, coldReads int, res *freshResult) ([]*freshTool, func(), error) {
+	bin := c.path("sesame")
+	home := func(name string, agent bool) ([]string, error) {
+		h := filepath.Join(dir, name)
+		run := filepath.Join(h, "run")
+		if err := os.MkdirAll(run, 0o700); err != nil {
+			return nil, err
+		}
+		env := baseEnv("HOME="+h, "XDG_CONFIG_HOME="+filepath.Join(h, "config"), "XDG_DATA_HOME="+filepath.Join(h, "data"),
+			"XDG_CACHE_HOME="+filepath.Join(h, "cache"), "XDG_RUNTIME_DIR="+run)
+		if !agent {
+			env = append(env, "SESAME_AGENT=off")
+		}
+		// The first command creates the LocalStore vault (no password: no
+		// terminal) and stores the secret, read from standard input.
+		cmd := exec.CommandContext(ctx, bin, "set", "bench-secret", "--stdin")
+		cmd.Env, cmd.Stdin = env, bytes.NewReader(value)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("sesame set: %w: %s", err, out)
+		}
+		return env, nil
+	}
+	getArgs := []string{bin, "get", "bench-secret", "--as-plain-text"}
+	const shown = "sesame get bench-secret --as-plain-text"
+	res.Setup = append(res.Setup, "sesame: a fresh $HOME and XDG folders; `sesame set bench-secret --stdin` (creates LocalStore, builtin secretstore, no password)")
+
+	warm, err := home("warm", false)
+	if err != nil {
+		return nil, nil, err
+	}
+	cold, err := home("cold", false)
+	if err != nil {
+		return nil, nil, err
+	}
+	coldCache := filepath.Join(dir, "cold", "cache", "sesame")
+	tools := []*freshTool{
+		{Name: "sesame get", Command: "SESAME_AGENT=off " + shown, Note: "compile cache warm", reads: reads, env: warm, args: getArgs},
+		{Name: "sesame get, first run", Command: "SESAME_AGENT=off " + shown, Note: "compile cache emptied before each read", reads: coldReads, env: cold, args: getArgs,
+			before: func() error { return os.RemoveAll(coldCache) }},
+	}
+	var cleanup func()
+	if hasAgent(ctx, bin) {
+		env, err := home("agent", true)
+		if err != nil {
+			return nil, nil, err
+		}
+		tools = append(tools, &freshTool{Name: "sesame get (agent)", Command: shown, Note: "through the running `sesame agent`", reads: reads, env: env, args: getArgs})
+		cleanup = func() {
+			cmd := exec.Command(bin, "agent", "stop")
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				logf("sesame agent stop: %v: %s", err, out)
+			}
+		}
+	} else {
+		logf("  this sesame has no agent command: no agent row")
+	}
+	return tools, cleanup, nil
+}
+
+// hasAgent reports whether the CLI has the `agent` command.
+func hasAgent(ctx context.Context, bin string) bool {
+	cmd := exec.CommandContext(ctx, bin, "agent", "--help")
+	cmd.Env = baseEnv("SESAME_AGENT=off")
+	out, err := cmd.CombinedOutput()
+	return err == nil && bytes.Contains(out, []byte("agent"))
+}
+
+// passTool makes a GnuPG key without a passphrase in a throw-away GNUPGHOME,
+// a password store for it, and inserts the secret through standard input.
+func passTool(ctx context.Context, dir string, value []byte, reads int, res *freshResult) ([]*freshTool, func(), error) {
+	gnupg, store := filepath.Join(dir, "gnupg"), filepath.Join(dir, "store")
+	tool := &freshTool{Name: "pass show", Command: "pass show bench-secret", Note: "gpg, default key (RSA 3072), no passphrase", reads: reads}
+	if err := os.MkdirAll(gnupg, 0o700); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	env := baseEnv("HOME="+dir, "GNUPGHOME="+gnupg, "PASSWORD_STORE_DIR="+store)
+	cleanup := func() {
+		if _, err := command(context.Background(), dir, env, nil, "gpgconf", "--kill", "all"); err != nil {
+			logf("gpgconf --kill all: %v", err)
+		}
+	}
+	if _, err := command(ctx, dir, env, nil, "gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+		"--quick-gen-key", "sesame bench <bench@sesame.invalid>", "default", "default", "never"); err != nil {
+		return []*freshTool{tool}, cleanup, err
+	}
+	out, err := command(ctx, dir, env, nil, "gpg", "--list-keys", "--with-colons")
+	if err != nil {
+		return []*freshTool{tool}, cleanup, err
+	}
+	var fpr string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Split(line, ":"); len(f) > 9 && f[0] == "fpr" {
+			fpr = f[9]
+			break
+		}
+	}
+	if fpr == "" {
+		return []*freshTool{tool}, cleanup, errors.New("gpg made no key")
+	}
+	if _, err := command(ctx, dir, env, nil, "pass", "init", fpr); err != nil {
+		return []*freshTool{tool}, cleanup, err
+	}
+	if _, err := command(ctx, dir, env, append(slices.Clone(value), '\n'), "pass", "insert", "--echo", "bench-secret"); err != nil {
+		return []*freshTool{tool}, cleanup, err
+	}
+	res.Setup = append(res.Setup, "pass: `gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key 'sesame bench <bench@sesame.invalid>' default default never` in a throw-away GNUPGHOME, `pass init FINGERPRINT`, `pass insert --echo bench-secret` (the secret on standard input)")
+	tool.env, tool.args = env, []string{"pass", "show", "bench-secret"}
+	return []*freshTool{tool}, cleanup, nil
+}
+
+// ageTool makes an age identity and encrypts the secret, read from standard
+// input, to one file.
+func ageTool(ctx context.Context, dir string, value []byte, reads int, res *freshResult) ([]*freshTool, func(), error) {
+	tool := &freshTool{Name: "age --decrypt", Command: "age --decrypt -i key.txt secret.age", Note: "X25519 identity file, no passphrase", reads: reads}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	env := baseEnv("HOME=" + dir)
+	key := filepath.Join(dir, "key.txt")
+	if _, err := command(ctx, dir, env, nil, "age-keygen", "-o", key); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	pub, err := command(ctx, dir, env, nil, "age-keygen", "-y", key)
+	if err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	file := filepath.Join(dir, "secret.age")
+	if _, err := command(ctx, dir, env, value, "age", "-r", strings.TrimSpace(string(pub)), "-o", file); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	res.Setup = append(res.Setup, "age: `age-keygen -o key.txt`, `age -r RECIPIENT -o secret.age` (the secret on standard input)")
+	tool.env, tool.args = env, []string{"age", "--decrypt", "-i", key, file}
+	return []*freshTool{tool}, nil, nil
+}
+
+// keepassTool creates a KeePass database protected by a key file, with the
+// CLI's default settings, and adds the secret as an entry's password read
+// from standard input.
+func keepassTool(ctx context.Context, dir string, value []byte, reads int, res *freshResult) ([]*freshTool, func(), error) {
+	tool := &freshTool{Name: "keepassxc-cli show", Command: "keepassxc-cli show -q --no-password -k key.keyx -a Password db.kdbx bench-secret", reads: reads}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	env := baseEnv("HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	key, db := filepath.Join(dir, "key.keyx"), filepath.Join(dir, "db.kdbx")
+	if _, err := command(ctx, dir, env, nil, "keepassxc-cli", "db-create", "-q", "--set-key-file", key, db); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	if _, err := command(ctx, dir, env, append(slices.Clone(value), '\n'), "keepassxc-cli", "add", "-q", "--no-password", "-k", key, "-p", db, "bench-secret"); err != nil {
+		return []*freshTool{tool}, nil, err
+	}
+	tool.Note = "key file, no password"
+	if out, err := command(ctx, dir, env, nil, "keepassxc-cli", "db-info", "-q", "--no-password", "-k", key, db); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if kdf, ok := strings.CutPrefix(line, "KDF: "); ok {
+				tool.Note += ", the CLI's default KDF: " + strings.TrimSpace(kdf)
+			}
+		}
+	}
+	res.Setup = append(res.Setup, "keepassxc-cli: `keepassxc-cli db-create --set-key-file key.keyx db.kdbx` (defaults otherwise), `keepassxc-cli add --no-password -k key.keyx -p db.kdbx bench-secret` (the secret on standard input)")
+	tool.env, tool.args = env, []string{"keepassxc-cli", "show", "-q", "--no-password", "-k", key, "-a", "Password", db, "bench-secret"}
+	return []*freshTool{tool}, nil, nil
+}
+
+// toolVersions names the versions of the peers, as Debian packages them.
+func toolVersions(ctx context.Context) []string {
+	var out []string
+	for _, pkg := range []string{"pass", "age", "keepassxc", "gnupg"} {
+		v, err := command(ctx, "", nil, nil, "dpkg-query", "-W", "-f", "${Version}", pkg)
+		if err != nil {
+			continue
+		}
+		out = append(out, pkg+" "+string(v))
+	}
+	return out
+}

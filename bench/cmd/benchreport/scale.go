@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+type scaleOptions struct {
+	N          int
+	Dir, Cache string
+	Gets, Sets int
+}
+
+// scaleStats is what one child reports about one store size.
+type scaleStats struct {
+	N               int
+	Fill            time.Duration // N sets through the engine, one after the other
+	GetMean, GetP50 time.Duration
+	GetP95          time.Duration
+	SetMean, SetP50 time.Duration
+	SetP95          time.Duration
+	Gets, Sets      int
+	FileBytes       int64 // the storage file's size
+	DiskBytes       int64 // its blocks on disk
+	RSSAfter        int64 // resident set after the reads and writes, after a GC
+	HeapAfter       int64
+	PeakRSS         int64 // the peak resident set (VmHWM), the fill included
+	RSSAnon         int64 // of RSSAfter: anonymous memory (the Go heap, guest memory)
+	RSSFile         int64 // of RSSAfter: mapped files (the binary, bbolt, compiled code)
+	HeapUnreturned  int64 // Go heap spans free but not yet given back to the OS
+}
+
+type scaleRow struct {
+	scaleStats
+	FreshP50   time.Duration // `sesame get` in a new process, this store
+	FreshP95   time.Duration
+	FreshReads int
+	Skipped    string
+}
+
+type scaleResult struct {
+	Rows []scaleRow
+}
+
+func scaleName(i int) string  { return fmt.Sprintf("bench-secret-%06d", i) }
+func scaleValue(i int) string { return fmt.Sprintf("%032d", i) } // 32 bytes
+
+const scaleVault = "LocalStore"
+
+func runScale(ctx context.Context, c *config) (*scaleResult, error) {
+	sizes, gets, sets, fresh := []int{100, 10_000, 100_000}, 2000, 200, 20
+	if c.quick {
+		sizes, gets, sets, fresh = []int{100, 10_000}, 300, 50, 5
+	}
+	res := &scaleResult{}
+	// The engine's CacheDir, laid out as the CLI's $XDG_CACHE_HOME/sesame,
+	// so that the children and the CLI share one warm compile cache.
+	cache := filepath.Join(c.work, "scale-cache", "sesame")
+	for _, n := range sizes {
+		dir := filepath.Join(c.work, "scale-"+strconv.Itoa(n))
+		var row scaleRow
+		err := runChild(ctx, &row.scaleStats, "scale", "-n", strconv.Itoa(n), "-dir", dir, "-cache", cache,
+			"-gets", strconv.Itoa(gets), "-sets", strconv.Itoa(sets))
+		if err != nil {
+			return nil, err
+		}
+		if err := scaleFresh(ctx, c, dir, cache, fresh, &row); err != nil {
+			return nil, err
+		}
+		logf("  %7d secrets: fill %v, get %v, set %v, file %s, peak RSS %s, fresh get p50 %v",
+			n, row.Fill.Round(time.Millisecond), row.GetMean.Round(time.Microsecond), row.SetMean.Round(time.Microsecond),
+			humanBytes(row.FileBytes), humanBytes(row.PeakRSS), row.FreshP50.Round(time.Millisecond))
+		res.Rows = append(res.Rows, row)
+		os.RemoveAll(dir)
+	}
+	return res, nil
+}
+
+// scaleDirs are the registry and data folders of a store folder, laid out
+// as the CLI's XDG folders so that `sesame get` can read the same store.
+func scaleDirs(dir string) (registry, data string) {
+	return filepath.Join(dir, "config", "sesame", "vaults.toml"), filepath.Join(dir, "data", "sesame")
+}
+
+// scaleChild fills a fresh secretstore with o.N secrets through the engine,
+// then times random gets and sets.
+func scaleChild(ctx context.Context, o scaleOptions) (*scaleStats, error) {
+	reg, data := scaleDirs(o.Dir)
+	e, err := engine.Open(reg, &engine.Options{DataDir: data, CacheDir: o.Cache})
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	err = e.Register(ctx, engine.Registration{
+		Name: scaleVault, Extension: "builtin:secretstore", Description: "encrypted local store",
+		Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true},
+	}, engine.RegisterOptions{Default: true})
+	if err != nil {
+		return nil, err
+	}
+	st := &scaleStats{N: o.N, Gets: o.Gets, Sets: o.Sets}
+	start := time.Now()
+	for i := range o.N {
+		if _, err := e.Set(ctx, scaleName(i), scaleValue(i), engine.SetOptions{Vault: scaleVault}); err != nil {
+			return nil, err
+		}
+	}
+	st.Fill = time.Since(start)
+
+	rng := rand.New(rand.NewPCG(1, uint64(o.N)))
+	times := make([]time.Duration, 0, max(o.Gets, o.Sets))
+	for range o.Gets {
+		i := rng.IntN(o.N)
+		t := time.Now()
+		s, err := e.Get(ctx, scaleName(i), scaleVault)
+		times = append(times, time.Since(t))
+		if err != nil {
+			return nil, err
+		}
+		if s.Value != scaleValue(i) {
+			return nil, errors.New("get returned another value")
+		}
+	}
+	st.GetMean, st.GetP50, st.GetP95 = summarize(times)
+	times = times[:0]
+	for range o.Sets {
+		i := rng.IntN(o.N)
+		t := time.Now()
+		_, err := e.Set(ctx, scaleName(i), scaleValue(i), engine.SetOptions{Vault: scaleVault})
+		times = append(times, time.Since(t))
+		if err != nil {
+			return nil, err
+		}
+	}
+	st.SetMean, st.SetP50, st.SetP95 = summarize(times)
+	st.RSSAfter, st.PeakRSS, st.HeapAfter = settle()
+	proc := procStatus(os.Getpid())
+	st.RSSAnon, st.RSSFile = proc["RssAnon"], proc["RssFile"]
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st.HeapUnreturned = int64(ms.HeapIdle - ms.HeapReleased)
+	err = filepath.WalkDir(filepath.Join(data, "storage"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st.FileBytes += info.Size()
+		st.DiskBytes += diskBytes(info)
+		return nil
+	})
+	return st, err
+}
+
+// summarize returns the mean, median and 95th percentile of times.
+func summarize(times []time.Duration) (mean, p50, p95 time.Duration) {
+	if len(times) == 0 {
+		return 0, 0, 0
+	}
+	var sum time.Duration
+	for _, t := range times {
+		sum += t
+	}
+	sorted := slices.Clone(times)
+	slices.Sort(sorted)
+	return sum / time.Duration(len(times)), percentile(sorted, 50), percentile(sorted, 95)
+}
+
+// scaleFresh times `sesame get` of a random secret of the filled store in a
+// new process, the way the fresh-process section does, with the compile
+// cache of the children.
+func scaleFresh(ctx context.Context, c *config, dir, cache string, reads int, row *scaleRow) error {
+	env := baseEnv("HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CACHE_HOME="+filepath.Dir(cache), "SESAME_AGENT=off")
+	rng := rand.New(rand.NewPCG(2, uint64(row.N)))
+	var times []time.Duration
+	for i := range reads + 1 {
+		n := rng.IntN(row.N)
+		cmd := exec.CommandContext(ctx, c.path("sesame"), "get", scaleName(n), "--as-plain-text")
+		cmd.Env = env
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		t := time.Now()
+		err := cmd.Run()
+		d := time.Since(t)
+		if err != nil {
+			return fmt.Errorf("sesame get: %w: %s", err, stderr.String())
+		}
+		if string(bytes.TrimRight(out.Bytes(), "\n")) != scaleValue(n) {
+			return errors.New("sesame get printed another value")
+		}
+		if i > 0 { // the first read warms the page cache
+			times = append(times, d)
+		}
+	}
+	slices.Sort(times)
+	row.FreshReads, row.FreshP50, row.FreshP95 = len(times), percentile(times, 50), percentile(times, 95)
+	return nil
+}
