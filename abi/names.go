@@ -28,6 +28,7 @@ const (
 	ImportLog      = "log"
 	ImportKVGet    = "kv_get"
 	ImportKVSet    = "kv_set"
+	ImportKVAdd    = "kv_add"
 	ImportKVDelete = "kv_delete"
 	ImportKVList   = "kv_list"
 

@@ -45,6 +45,16 @@ func (s *memArea) Set(_ context.Context, k, v []byte) error {
 	return nil
 }
 
+func (s *memArea) Add(_ context.Context, k, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[string(k)]; ok {
+		return abi.Conflict
+	}
+	s.m[string(k)] = bytes.Clone(v)
+	return nil
+}
+
 func (s *memArea) Delete(_ context.Context, k []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -372,6 +372,8 @@ func storageErr(err error) error {
 		return nil
 	case errors.Is(err, storage.ErrNotFound):
 		return abi.NotFound
+	case errors.Is(err, storage.ErrExists):
+		return abi.Conflict
 	case errors.Is(err, storage.ErrTooLarge), errors.Is(err, storage.ErrQuota):
 		return abi.TooLarge
 	case errors.Is(err, storage.ErrInvalid):
@@ -387,6 +389,10 @@ func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
 
 func (a storageArea) Set(ctx context.Context, key, value []byte) error {
 	return storageErr(a.s.Set(ctx, key, value))
+}
+
+func (a storageArea) Add(ctx context.Context, key, value []byte) error {
+	return storageErr(a.s.Add(ctx, key, value))
 }
 
 func (a storageArea) Delete(ctx context.Context, key []byte) error {

@@ -196,6 +196,10 @@ SESAME_IMPORT("kv_get") int64_t sesame_kv_get(const void *key, uint32_t key_len,
 /* Creates or replaces key; durable once it returns SESAME_OK. */
 SESAME_IMPORT("kv_set") uint32_t sesame_kv_set(const void *key, uint32_t key_len, const void *value, uint32_t value_len);
 
+/* Stores key only if it is absent; SESAME_CONFLICT, and nothing written, when
+   it exists. Exactly one of several processes adding one key succeeds. */
+SESAME_IMPORT("kv_add") uint32_t sesame_kv_add(const void *key, uint32_t key_len, const void *value, uint32_t value_len);
+
 /* Deletes key; SESAME_NOT_FOUND when it was absent. */
 SESAME_IMPORT("kv_delete") uint32_t sesame_kv_delete(const void *key, uint32_t key_len);
 

@@ -32,6 +32,9 @@ func hostKVGet(key unsafe.Pointer, keyLen uint32, dst unsafe.Pointer, capacity u
 //go:wasmimport sesame_v1 kv_set
 func hostKVSet(key unsafe.Pointer, keyLen uint32, value unsafe.Pointer, valueLen uint32) uint32
 
+//go:wasmimport sesame_v1 kv_add
+func hostKVAdd(key unsafe.Pointer, keyLen uint32, value unsafe.Pointer, valueLen uint32) uint32
+
 //go:wasmimport sesame_v1 kv_delete
 func hostKVDelete(key unsafe.Pointer, keyLen uint32) uint32
 

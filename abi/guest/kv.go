@@ -55,6 +55,17 @@ func KVSet(key, value []byte) error {
 	return nil
 }
 
+// KVAdd stores value under key only if key is not stored yet: it returns an
+// error wrapping abi.Conflict, and writes nothing, when it is. Of several
+// processes adding one key at once exactly one succeeds, which makes it the
+// way to create a record that must be created once (a store's key).
+func KVAdd(key, value []byte) error {
+	if s := abi.Status(hostKVAdd(ptr(key), uint32(len(key)), ptr(value), uint32(len(value)))); s != abi.OK {
+		return &HostError{Func: abi.ImportKVAdd, Status: s.Normalize()}
+	}
+	return nil
+}
+
 // KVDelete deletes key, or returns an error wrapping abi.NotFound when it is
 // not stored.
 func KVDelete(key []byte) error {

@@ -23,19 +23,9 @@ import (
 //     keyring entry of another store id (a store replaced since the unlock).
 //
 // The store is created by the first write (none) or the first unlock
-// (password). The host's storage has no create-if-absent, so two processes
-// creating one store at the same moment could each write their own key.
-// Fischer's timing-based mutual exclusion settles it: a creator checks that
-// the record is absent and writes it at once (nothing slow in between: the
-// password's key derivation runs before the check), and the record carries
-// its creation time; nobody uses a record younger than createSettle but
-// waits until it is that old and reads it again. Every creator and user thus
-// ends with the record written last, unless a creator stalls for longer
-// than createSettle between its check and its write; the secrets written
-// under the lost key would then fail authentication. Only the first moments
-// of a store are concerned. (A create-if-absent host call would remove the
-// wait and the residual risk.)
-const createSettle = 200 * time.Millisecond
+// (password), with kv_add: of several processes creating it at the same
+// moment exactly one writes its record, and the others read and use the
+// winner's.
 
 // Errors with the messages users see. Locked states say what to do; the
 // engine puts its own "vault is locked" before them.
@@ -100,38 +90,9 @@ func loadKeyRecord() (*format.Master, int64, error) {
 	return m, created, nil
 }
 
-// settle waits until a record created at created (Unix milliseconds) is
-// createSettle old, and reports whether it waited: the caller then reads the
-// record again. A creation time far in the future (a clock set back) does
-// not make anyone wait.
-func settle(created int64) bool {
-	age := time.Since(time.UnixMilli(created))
-	if age >= createSettle || age < -createSettle {
-		return false
-	}
-	time.Sleep(createSettle - age)
-	return true
-}
-
-// settledConfig is loadConfig, waiting for a fresh record to settle.
-func settledConfig() (c *format.Config, raw []byte, err error) {
-	for range 4 {
-		if c, raw, err = loadConfig(); c == nil || err != nil || !settle(c.Created) {
-			return c, raw, err
-		}
-	}
-	return c, raw, err
-}
-
-// settledKeyRecord is loadKeyRecord, waiting for a fresh record to settle.
-func settledKeyRecord() (m *format.Master, err error) {
-	for range 4 {
-		var created int64
-		m.Clear()
-		if m, created, err = loadKeyRecord(); m == nil || err != nil || !settle(created) {
-			return m, err
-		}
-	}
+// keyRecord is loadKeyRecord without the creation time.
+func keyRecord() (*format.Master, error) {
+	m, _, err := loadKeyRecord()
 	return m, err
 }
 
@@ -167,7 +128,7 @@ var noneCache struct {
 }
 
 func noneMaster(create bool) (*format.Master, error) {
-	m, err := settledKeyRecord()
+	m, err := keyRecord()
 	if m != nil || err != nil {
 		return m, err
 	}
@@ -182,12 +143,13 @@ func noneMaster(create bool) (*format.Master, error) {
 	m = format.NewMaster()
 	rec := m.MarshalKeyRecord(nowMillis())
 	m.Clear()
-	err = guest.KVSet([]byte(format.KeyMaster), rec)
+	err = guest.KVAdd([]byte(format.KeyMaster), rec)
 	clear(rec)
-	if err != nil {
+	if err != nil && !errors.Is(err, abi.Conflict) {
 		return nil, err
 	}
-	if m, err = settledKeyRecord(); m == nil && err == nil {
+	// Ours, or (CONFLICT) the record of a creator that was first.
+	if m, err = keyRecord(); m == nil && err == nil {
 		err = errStoreVanish
 	}
 	return m, err
@@ -299,7 +261,7 @@ func (vault) Unlock(password []byte) error {
 	if err := checkPassword(password); err != nil {
 		return err
 	}
-	c, _, err := settledConfig()
+	c, _, err := loadConfig()
 	if err != nil {
 		return err
 	}
@@ -321,10 +283,11 @@ func (vault) Unlock(password []byte) error {
 
 // setFirstPassword creates c/config: around a new master key, or around the
 // one in c/key (a store created without a password), which the caller then
-// deletes. Of two processes doing so at once, the one that writes last wins;
-// the other then unlocks the winner's record with its own password.
+// deletes. Of two processes doing so at once, the one that adds the record
+// first wins; the other then unlocks the winner's record with its own
+// password.
 func setFirstPassword(password []byte) (*format.Master, error) {
-	m, err := settledKeyRecord()
+	m, err := keyRecord()
 	if err != nil {
 		return nil, err
 	}
@@ -337,17 +300,12 @@ func setFirstPassword(password []byte) (*format.Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The derivation took a while: check again, and write at once.
-	c, _, err := loadConfig()
-	switch {
-	case err != nil:
+	// Created only if no other unlock created it meanwhile; on CONFLICT
+	// the other one's record is read below.
+	if err := guest.KVAdd([]byte(format.KeyConfig), rec); err != nil && !errors.Is(err, abi.Conflict) {
 		return nil, err
-	case c == nil:
-		if err := guest.KVSet([]byte(format.KeyConfig), rec); err != nil {
-			return nil, err
-		}
 	}
-	c, raw, err := settledConfig()
+	c, raw, err := loadConfig()
 	switch {
 	case err != nil:
 		return nil, err
@@ -359,7 +317,7 @@ func setFirstPassword(password []byte) (*format.Master, error) {
 		}
 		return &format.Master{ID: m.ID, Key: m.Key}, nil
 	}
-	// Another unlock created the store at the same moment and wrote last:
+	// Another unlock created the store at the same moment and was first:
 	// its password and key win.
 	won, err := unwrap(c, password)
 	if errors.Is(err, errWrong) {
@@ -391,7 +349,7 @@ func dropKeyRecord(m *format.Master) error {
 // key, which goes to c/key, and c/config is deleted. Otherwise there is no
 // password to give.
 func removePassword(password []byte) error {
-	c, _, err := settledConfig()
+	c, _, err := loadConfig()
 	if err != nil {
 		return err
 	}
@@ -447,7 +405,7 @@ func (vault) SetPassword(old, new []byte) error {
 	if err := checkPassword(new); err != nil {
 		return err
 	}
-	c, _, err := settledConfig()
+	c, _, err := loadConfig()
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ import (
 type Storage interface {
 	Get(ctx context.Context, key []byte) ([]byte, error)
 	Set(ctx context.Context, key, value []byte) error
+	// Add is Set only when key is absent; it returns abi.Conflict when
+	// the key is present.
+	Add(ctx context.Context, key, value []byte) error
 	Delete(ctx context.Context, key []byte) error
 	List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error)
 }
@@ -64,6 +67,7 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportLog, hostLog, []api.ValueType{i32, i32, i32}, i32)
 	def(abi.ImportKVGet, hostKVGet, []api.ValueType{i32, i32, i32, i32}, i64)
 	def(abi.ImportKVSet, hostKVSet, []api.ValueType{i32, i32, i32, i32}, i32)
+	def(abi.ImportKVAdd, hostKVAdd, []api.ValueType{i32, i32, i32, i32}, i32)
 	def(abi.ImportKVDelete, hostKVDelete, []api.ValueType{i32, i32}, i32)
 	def(abi.ImportKVList, hostKVList, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
 	def(abi.ImportKDF, hostKDF, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
@@ -215,10 +219,15 @@ func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func hostKVSet(ctx context.Context, mod api.Module, stack []uint64) {
-	stack[0] = status(kvSet(ctx, mod, stack))
+	stack[0] = status(kvWrite(ctx, mod, stack, false))
 }
 
-func kvSet(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
+func hostKVAdd(ctx context.Context, mod api.Module, stack []uint64) {
+	stack[0] = status(kvWrite(ctx, mod, stack, true))
+}
+
+// kvWrite is kv_set, or kv_add when add is set.
+func kvWrite(ctx context.Context, mod api.Module, stack []uint64, add bool) abi.Status {
 	c, s := storageCall(ctx)
 	if s != abi.OK {
 		return s
@@ -230,6 +239,9 @@ func kvSet(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
 	value, s := read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), abi.MaxStorageValue)
 	if s != abi.OK {
 		return s
+	}
+	if add {
+		return c.storageStatus(c.storage.Add(ctx, key, value))
 	}
 	return c.storageStatus(c.storage.Set(ctx, key, value))
 }

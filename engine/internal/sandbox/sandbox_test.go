@@ -45,6 +45,16 @@ func (s *memStorage) Set(_ context.Context, key, value []byte) error {
 	return nil
 }
 
+func (s *memStorage) Add(_ context.Context, key, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[string(key)]; ok {
+		return abi.Conflict
+	}
+	s.m[string(key)] = bytes.Clone(value)
+	return nil
+}
+
 func (s *memStorage) Delete(_ context.Context, key []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -440,6 +450,8 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 		{"kdf with too much memory", 2},
 		{"keyring_set outside memory", 2},
 		{"keyring_get destination outside memory", -2},
+		{"kv_add value outside memory", 2},
+		{"kv_add of a key that is stored", int64(abi.Conflict)},
 	}
 	out, err := m.Call(context.Background(), abi.OpGet, []byte("x"))
 	if err != nil {

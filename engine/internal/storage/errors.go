@@ -8,6 +8,9 @@ var (
 	// ErrNotFound: Get or Delete of a key that is not stored.
 	ErrNotFound = errors.New("not found")
 
+	// ErrExists: Add of a key that is already stored.
+	ErrExists = errors.New("already exists")
+
 	// ErrTooLarge: a key or value longer than Options.MaxKeyBytes or
 	// Options.MaxValueBytes.
 	ErrTooLarge = errors.New("too large")

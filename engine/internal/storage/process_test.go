@@ -54,6 +54,8 @@ func helper(t *testing.T, mode, path string, args ...string) (*exec.Cmd, io.Writ
 //	multi ID N: wait for a line on stdin, then N times: set key "cID/i" to
 //	  itself and print "ack cID/i", set "shared" to 64 copies of byte ID,
 //	  read "shared" and fail if it is not 64 copies of one byte.
+//	add ID ROUND: wait for a line on stdin, then add key "kROUND" with the
+//	  value ID and print "won" or "lost" (ErrExists).
 //	kill ROUND: set "rROUND/i" for i = 0, 1, ... forever, printing
 //	  "ack rROUND/i" after each Set returns.
 func TestHelperProcess(t *testing.T) {
@@ -95,6 +97,18 @@ func TestHelperProcess(t *testing.T) {
 			if !uniform(v, 64) {
 				die(fmt.Errorf("torn read of the shared key: %x", v))
 			}
+		}
+	case "add":
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			die(err)
+		}
+		switch err := s.Add(ctx, []byte("k"+args[1]), []byte(args[0])); {
+		case err == nil:
+			fmt.Println("won")
+		case errors.Is(err, ErrExists):
+			fmt.Println("lost")
+		default:
+			die(err)
 		}
 	case "kill":
 		value := bytes.Repeat([]byte("x"), 4096)
@@ -265,5 +279,63 @@ func TestKill(t *testing.T) {
 			t.Fatalf("round %d: counters %+v for %d keys", round, u, len(keys))
 		}
 		s.Close()
+	}
+}
+
+// TestAddOnce: 8 processes add one key at the same moment, over several
+// rounds: in each exactly one wins, and the key holds the winner's value.
+// (secretstore creates its key record this way.)
+func TestAddOnce(t *testing.T) {
+	const procs, rounds = 8, 3
+	path := filepath.Join(t.TempDir(), "add.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for round := range rounds {
+		type child struct {
+			stdin io.WriteCloser
+			out   *bufio.Scanner
+			cmd   *exec.Cmd
+		}
+		var children []child
+		for id := range procs {
+			cmd, stdin, out := helper(t, "add", path, strconv.Itoa(id), strconv.Itoa(round))
+			children = append(children, child{stdin, out, cmd})
+		}
+		for _, c := range children {
+			io.WriteString(c.stdin, "go\n")
+		}
+		winner := -1
+		for id, c := range children {
+			if !c.out.Scan() {
+				t.Fatalf("round %d: child %d said nothing", round, id)
+			}
+			switch c.out.Text() {
+			case "won":
+				if winner >= 0 {
+					t.Fatalf("round %d: children %d and %d both added the key", round, winner, id)
+				}
+				winner = id
+			case "lost":
+			default:
+				t.Fatalf("round %d: child %d said %q", round, id, c.out.Text())
+			}
+			if err := c.cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no child added the key", round)
+		}
+		v, err := s.Get(ctx, []byte("k"+strconv.Itoa(round)))
+		if err != nil || string(v) != strconv.Itoa(winner) {
+			t.Fatalf("round %d: the key holds %q (%v), want the winner's %d", round, v, err, winner)
+		}
+	}
+	if err := s.Add(ctx, []byte("k0"), []byte("again")); !errors.Is(err, ErrExists) {
+		t.Fatalf("Add of a stored key: %v, want ErrExists", err)
 	}
 }

@@ -157,22 +157,39 @@ func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
 // would then hold more than MaxKeys keys or MaxBytes bytes (a Set that does
 // not grow the store is always allowed).
 func (s *Store) Set(ctx context.Context, key, value []byte) error {
+	return s.put(ctx, "set", key, value, false)
+}
+
+// Add stores value under key only if key is not stored: otherwise it
+// returns ErrExists and writes nothing. The check and the write are one
+// transaction under the file's write lock, so of several processes adding
+// one key at once exactly one succeeds.
+func (s *Store) Add(ctx context.Context, key, value []byte) error {
+	return s.put(ctx, "add", key, value, true)
+}
+
+// put is Set, or Add when add is set.
+func (s *Store) put(ctx context.Context, op string, key, value []byte, add bool) error {
 	if err := s.checkKey(key); err != nil {
-		return s.fail(ctx, "set", err)
+		return s.fail(ctx, op, err)
 	}
 	if len(value) > s.opts.MaxValueBytes {
-		return s.fail(ctx, "set", fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(value), s.opts.MaxValueBytes))
+		return s.fail(ctx, op, fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(value), s.opts.MaxValueBytes))
 	}
 	// Own the bytes: bbolt reads them until the commit, and the caller's
 	// slices may be guest memory.
 	key, value = bytes.Clone(key), append(make([]byte, 0, len(value)), value...)
-	return s.update(ctx, "set", func(data, meta *bolt.Bucket) error {
+	return s.update(ctx, op, func(data, meta *bolt.Bucket) error {
 		u, err := readUsage(data, meta)
 		if err != nil {
 			return err
 		}
 		next := u
-		if old := data.Get(key); old == nil {
+		old := data.Get(key)
+		if old != nil && add {
+			return ErrExists
+		}
+		if old == nil {
 			next.keys++
 			next.bytes += int64(len(key) + len(value))
 		} else {

@@ -9,6 +9,7 @@
   (import "sesame_v1" "log" (func $log (param i32 i32 i32) (result i32)))
   (import "sesame_v1" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i64)))
   (import "sesame_v1" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+  (import "sesame_v1" "kv_add" (func $kv_add (param i32 i32 i32 i32) (result i32)))
   (import "sesame_v1" "kv_delete" (func $kv_delete (param i32 i32) (result i32)))
   (import "sesame_v1" "kv_list" (func $kv_list (param i32 i32 i32 i32 i32 i32) (result i64)))
   (import "sesame_v1" "kdf_argon2id" (func $kdf (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
@@ -59,5 +60,10 @@
     (i64.store (i32.const 1160) (i64.extend_i32_u (call $kset (i32.const 0xFFFFFFFF) (i32.const 10) (i32.const 0))))
     ;; keyring_get destination outside memory
     (i64.store (i32.const 1168) (call $kget (i32.const 0xFFFFFFF0) (i32.const 100)))
-    (drop (call $output (i32.const 1024) (i32.const 152)))
+    ;; kv_add value outside memory
+    (i64.store (i32.const 1176) (i64.extend_i32_u (call $kv_add (i32.const 0) (i32.const 1) (i32.const 0xFFFFFF00) (i32.const 0x1000))))
+    ;; kv_add of a key that is stored (kv_set first)
+    (drop (call $kv_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))
+    (i64.store (i32.const 1184) (i64.extend_i32_u (call $kv_add (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))))
+    (drop (call $output (i32.const 1024) (i32.const 168)))
     (i32.const 0)))
