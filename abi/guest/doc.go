@@ -9,8 +9,8 @@
 // (whose JSON, with the "operations" the vault implements, Register writes),
 // the export of every operation, the decoding of arguments and the encoding
 // of results with package abi, the mapping of errors to status codes, and
-// the bindings of the host functions: storage (KVGet, KVSet, KVDelete,
-// KVList, KVScan) and logging (Log). An operation the vault does not
+// the bindings of the host functions: storage (KVGet, KVSet, KVAdd,
+// KVDelete, KVList, KVScan) and logging (Log). An operation the vault does not
 // implement is left out of the manifest and answers UNSUPPORTED.
 //
 // Apart from this documentation the package builds only for GOOS=wasip1
