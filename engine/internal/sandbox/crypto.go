@@ -29,11 +29,15 @@ const (
 	kdfMaxKey      = 64
 )
 
-// kdfSlots bounds how many derivations run at once in one process.
+// kdfSlots bounds how many derivations run at once in one process. A
+// module holds at most one of them (its kdfTurn first): a vault that keeps
+// deriving, in every instance it has, leaves the other slot to the other
+// vaults' unlocks.
 var kdfSlots = make(chan struct{}, 2)
 
 func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
-	if callFrom(ctx) == nil {
+	c := callFrom(ctx)
+	if c == nil {
 		stack[0] = status(abi.InvalidArgument)
 		return
 	}
@@ -57,9 +61,13 @@ func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = status(s)
 		return
 	}
-	select {
-	case kdfSlots <- struct{}{}:
-	case <-ctx.Done():
+	if !take(ctx, c.kdfTurn) {
+		clear(pw)
+		stack[0] = status(abi.DeadlineExceeded)
+		return
+	}
+	defer release(c.kdfTurn)
+	if !take(ctx, kdfSlots) {
 		clear(pw)
 		stack[0] = status(abi.DeadlineExceeded)
 		return
@@ -70,6 +78,25 @@ func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 	mod.Memory().Write(dst, key)
 	clear(key)
 	stack[0] = status(abi.OK)
+}
+
+// take takes a place in sem, waiting until ctx ends; a nil sem is free.
+func take(ctx context.Context, sem chan struct{}) bool {
+	if sem == nil {
+		return true
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func release(sem chan struct{}) {
+	if sem != nil {
+		<-sem
+	}
 }
 
 // keyring is one vault's slot for a key it unlocked, kept in host memory and

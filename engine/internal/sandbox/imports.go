@@ -34,6 +34,7 @@ type call struct {
 	message string
 	storage Storage
 	keyring *keyring
+	kdfTurn chan struct{} // the module's turn at kdf_argon2id
 	logger  *slog.Logger
 	logs    int // lines logged in this call
 	dropped int // lines dropped past the limit

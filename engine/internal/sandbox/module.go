@@ -53,6 +53,7 @@ type Module struct {
 	params   []byte
 	recycle  uint32 // memory size in bytes past which an instance is recycled
 	keyring  keyring
+	kdfTurn  chan struct{} // one key derivation of this module at a time (crypto.go)
 }
 
 // exportTypes are the signatures of the exports of SPEC.md §4.
@@ -100,7 +101,7 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if err != nil {
 		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
 	}
-	m := &Module{spec: spec, host: h, compiled: compiled, timeout: spec.Timeout, ops: map[abi.Op]bool{}}
+	m := &Module{spec: spec, host: h, compiled: compiled, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
 	if err := m.validate(r); err != nil {
 		compiled.Close(ctx)
 		return nil, err
