@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -176,8 +175,7 @@ func (s *session) agentStop(c *cli.Context) error {
 	if _, err := args(c, 0, 0, ""); err != nil {
 		return err
 	}
-	dir := agent.Dir()
-	cl, err := agent.Dial(dir)
+	pid, err := agent.Stop(s.ctx, agent.Dir())
 	if errors.Is(err, agent.ErrNotRunning) {
 		fmt.Fprintln(s.stderr, "sesame: no agent is running")
 		return nil
@@ -185,21 +183,7 @@ func (s *session) agentStop(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	st, err := cl.Status(s.ctx)
-	if err != nil {
-		return err
-	}
-	if err := cl.Stop(s.ctx); err != nil {
-		return err
-	}
-	// Stopped means gone: wait until the process has let go of its lock.
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
-	if err := agent.WaitStopped(ctx, dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(s.stderr, "sesame: stopped the agent (pid %d)\n", st.PID)
+	fmt.Fprintf(s.stderr, "sesame: stopped the agent (pid %d)\n", pid)
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/agent"
 )
@@ -83,24 +82,7 @@ func (s *session) dataDir(path string) (string, error) {
 // backend is what the commands need of an engine: the engine itself, in
 // this process, or its twin in the user's agent (*agent.Remote), which
 // behaves the same.
-type backend interface {
-	Path() string
-	Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error)
-	Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error)
-	Get(ctx context.Context, name, vault string) (engine.Secret, error)
-	Info(ctx context.Context, pattern, vault string) ([]engine.Info, error)
-	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
-	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
-	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
-	Unregister(ctx context.Context, name string) error
-	SetDefault(ctx context.Context, name string) error
-	Vaults() ([]engine.Registration, error)
-	Manifest(ctx context.Context, vault string) (abi.Manifest, error)
-	Test(ctx context.Context, vault string) error
-	Unlock(ctx context.Context, vault string, password []byte) error
-	Lock(ctx context.Context, vault string) error
-	SetPassword(ctx context.Context, vault string, old, new []byte) error
-}
+type backend = agent.Engine
 
 // engineFiles returns the registry file and the folders of this run.
 func (s *session) engineFiles() (path string, opts *engine.Options, err error) {

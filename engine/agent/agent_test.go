@@ -102,7 +102,7 @@ func (f files) remote(t testing.TB, c *Client) *Remote {
 
 // register registers the vaults the tests use: Store (secretstore, the
 // given authentication) and Go (examples/go-vault).
-func register(t *testing.T, e backend, auth string) {
+func register(t *testing.T, e Engine, auth string) {
 	t.Helper()
 	ctx := context.Background()
 	govault, err := testwasm.Path("examples/go-vault")
@@ -120,32 +120,9 @@ func register(t *testing.T, e backend, auth string) {
 	}
 }
 
-// backend is what both an engine and a Remote offer.
-type backend interface {
-	Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error)
-	Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error)
-	Get(ctx context.Context, name, vault string) (engine.Secret, error)
-	Info(ctx context.Context, pattern, vault string) ([]engine.Info, error)
-	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
-	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
-	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
-	Unregister(ctx context.Context, name string) error
-	SetDefault(ctx context.Context, name string) error
-	Vaults() ([]engine.Registration, error)
-	Test(ctx context.Context, vault string) error
-	Unlock(ctx context.Context, vault string, password []byte) error
-	Lock(ctx context.Context, vault string) error
-	SetPassword(ctx context.Context, vault string, old, new []byte) error
-}
-
-var (
-	_ backend = (*engine.Engine)(nil)
-	_ backend = (*Remote)(nil)
-)
-
 // script is a run of operations, each reduced to what a caller sees: the
 // result and the error's message and sentinels.
-func script(t *testing.T, e backend) []string {
+func script(t *testing.T, e Engine) []string {
 	ctx := context.Background()
 	var out []string
 	note := func(what string, result any, err error) {

@@ -160,6 +160,32 @@ func absOr(dir, env, fallback string) (string, error) {
 	return filepath.Join(home, fallback, "sesame"), nil
 }
 
+// Engine is what *engine.Engine and *Remote both offer: a program written
+// against it works the same in its own process and through the agent.
+type Engine interface {
+	Path() string
+	Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error)
+	Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error)
+	Get(ctx context.Context, name, vault string) (engine.Secret, error)
+	Info(ctx context.Context, pattern, vault string) ([]engine.Info, error)
+	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
+	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
+	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
+	Unregister(ctx context.Context, name string) error
+	SetDefault(ctx context.Context, name string) error
+	Vaults() ([]engine.Registration, error)
+	Manifest(ctx context.Context, vault string) (abi.Manifest, error)
+	Test(ctx context.Context, vault string) error
+	Unlock(ctx context.Context, vault string, password []byte) error
+	Lock(ctx context.Context, vault string) error
+	SetPassword(ctx context.Context, vault string, old, new []byte) error
+}
+
+var (
+	_ Engine = (*engine.Engine)(nil)
+	_ Engine = (*Remote)(nil)
+)
+
 // Remote is an engine that runs in the agent.
 type Remote struct {
 	c *Client

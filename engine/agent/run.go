@@ -240,6 +240,26 @@ func dialBuild(dir, build string) (*Client, error) {
 	return nil, fmt.Errorf("%w: stopped the agent of another build", ErrNotRunning)
 }
 
+// Stop stops the agent of dir and waits until its process is gone; it
+// returns the agent's pid, or ErrNotRunning when none answers.
+func Stop(ctx context.Context, dir string) (pid int, err error) {
+	c, err := Dial(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Stop(ctx); err != nil {
+		return st.PID, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return st.PID, WaitStopped(ctx, dir)
+}
+
 // WaitStopped waits until no agent holds dir's lock: the process is gone.
 func WaitStopped(ctx context.Context, dir string) error {
 	for {
