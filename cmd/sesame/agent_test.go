@@ -103,11 +103,15 @@ func TestAgentReplacedAfterKill(t *testing.T) {
 // idle period.
 func TestAgentIdleExit(t *testing.T) {
 	h, dir := newHome(t).withAgent("SESAME_AGENT_IDLE=300ms")
-	h.run(0, "", "set", "a", "--value", agentSecret)
-	if agent.PID(dir) == 0 {
-		t.Fatal("no agent runs after a command")
+	out, _ := h.run(0, "", "agent", "start")
+	var pid int
+	if _, err := fmt.Sscanf(out, "sesame agent running, pid %d", &pid); err != nil || pid == 0 {
+		t.Fatalf("agent start printed %q", out)
 	}
 	waitGone(t, dir)
+	if running(pid) {
+		t.Errorf("the agent (pid %d) still runs after letting go of its folder", pid)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "agent.sock")); !os.IsNotExist(err) {
 		t.Errorf("the socket is left behind: %v", err)
 	}

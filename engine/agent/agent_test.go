@@ -284,7 +284,7 @@ func TestTimeoutRelocks(t *testing.T) {
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
 	err := r.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
-		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(1)}}, engine.RegisterOptions{})
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(3)}}, engine.RegisterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,9 +295,10 @@ func TestTimeoutRelocks(t *testing.T) {
 	if _, err := r.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
-	// Wait out the one-second timeout: the expiry is a point in time the
-	// vault compares with its clock on each call.
-	time.Sleep(time.Until(unlocked.Add(1100 * time.Millisecond)))
+	// Wait out the three-second timeout (long enough for the set above on
+	// a loaded machine): the expiry is a point in time the vault compares
+	// with its clock on each call.
+	time.Sleep(time.Until(unlocked.Add(3100 * time.Millisecond)))
 	if _, err := r.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("after the timeout: %v, want ErrLocked", err)
 	}
@@ -352,9 +353,12 @@ func TestFolderChecks(t *testing.T) {
 // idle period, and not while one is connected.
 func TestIdleStop(t *testing.T) {
 	srv := NewServer()
-	srv.Idle = 50 * time.Millisecond
+	srv.Idle = time.Hour // until the client is in: then a short one
 	s := serve(t, srv)
 	c := s.dial(t)
+	srv.mu.Lock()
+	srv.Idle = 50 * time.Millisecond
+	srv.mu.Unlock()
 	// Connected for longer than the idle period: still serving.
 	time.Sleep(4 * srv.Idle)
 	if _, err := c.Status(context.Background()); err != nil {
