@@ -156,8 +156,10 @@ func takeLock(path string, wait time.Duration) (*os.File, error) {
 		}
 		time.Sleep(delay)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	// The pid is for messages and `sesame agent stop`; the lock is what
+	// counts, so a failure to write it is not fatal.
+	if f.Truncate(0) == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
 }
