@@ -3,8 +3,6 @@ package engine_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -20,38 +18,12 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/stress"
 )
 
 // Many writers and readers on one secretstore vault, in goroutines of one
 // engine, in several engines, and in processes killed with SIGKILL.
-// SESAME_STRESS=1 (make stress) raises the counts.
-
-// stressCount returns normal, or long under SESAME_STRESS=1.
-func stressCount(normal, long int) int {
-	if os.Getenv("SESAME_STRESS") != "" {
-		return long
-	}
-	return normal
-}
-
-// stressValue is the n-th value written to name: the name, n, padding of a
-// length that depends on n, and a checksum of all that, so that a value
-// torn or mixed from two writes does not pass checkValue.
-func stressValue(name string, n int) string {
-	body := fmt.Sprintf("%s#%d#%s", name, n, strings.Repeat("~", 50+n*37%300))
-	sum := sha256.Sum256([]byte(body))
-	return body + "#" + hex.EncodeToString(sum[:8])
-}
-
-// checkValue reports whether v is a stressValue of name.
-func checkValue(name, v string) bool {
-	i := strings.LastIndexByte(v, '#')
-	if i < 0 {
-		return false
-	}
-	sum := sha256.Sum256([]byte(v[:i]))
-	return v[i+1:] == hex.EncodeToString(sum[:8]) && strings.HasPrefix(v, name+"#")
-}
+// SESAME_STRESS=1 (make stress) raises the counts (stress.Count).
 
 // stressOp is one set or get, with its start and end on a counter that
 // all workers share: an operation that started after another ended came
@@ -152,7 +124,7 @@ func (l *stressLog) check(t *testing.T, e *engine.Engine) {
 			t.Errorf("get %s: %v", op.name, op.err)
 			continue
 		}
-		if !checkValue(op.name, op.value) {
+		if !stress.Check(op.name, op.value) {
 			t.Errorf("torn read of %s: %q", op.name, op.value)
 			continue
 		}
@@ -193,7 +165,7 @@ func (l *stressLog) check(t *testing.T, e *engine.Engine) {
 // (TestSecretStoreConcurrency covers one in make test).
 func TestStressEngineGoroutines(t *testing.T) {
 	modes := []string{"none"}
-	if stressCount(0, 1) == 1 {
+	if stress.Count(0, 1) == 1 {
 		modes = append(modes, "password")
 	}
 	for _, mode := range modes {
@@ -201,7 +173,7 @@ func TestStressEngineGoroutines(t *testing.T) {
 			env := newStressEnv(t, mode)
 			engines := []*engine.Engine{env.open(t), env.open(t), env.open(t)}
 			workers := []int{8, 4, 4}
-			rounds := stressCount(3, 40)
+			rounds := stress.Count(3, 40)
 			if mode == "password" {
 				var wg sync.WaitGroup
 				for _, e := range engines {
@@ -217,10 +189,10 @@ func TestStressEngineGoroutines(t *testing.T) {
 						for r := range rounds {
 							n := (i*100+w)*1000 + r
 							own := fmt.Sprintf("own-%d-%d-%d", i, w, r%2)
-							l.set(e, own, stressValue(own, n))
+							l.set(e, own, stress.Value(own, n))
 							l.get(e, own)
 							shared := fmt.Sprintf("shared-%d", r%3)
-							l.set(e, shared, stressValue(shared, n))
+							l.set(e, shared, stress.Value(shared, n))
 							l.get(e, fmt.Sprintf("shared-%d", (r+1)%3))
 						}
 					})
@@ -286,7 +258,7 @@ func TestStressKillHelper(t *testing.T) {
 			name = "shared"
 		}
 		n := round*100_000 + i
-		if _, err := e.Set(ctx, name, stressValue(name, n), engine.SetOptions{Vault: ssVault}); err != nil {
+		if _, err := e.Set(ctx, name, stress.Value(name, n), engine.SetOptions{Vault: ssVault}); err != nil {
 			die(err)
 		}
 		fmt.Printf("ack %s %d\n", name, n)
@@ -310,7 +282,7 @@ func TestStressKillHelper(t *testing.T) {
 // create the store), counted from the child's standard output: the pause
 // only varies the moment, nothing waits on it.
 func TestStressKill(t *testing.T) {
-	rounds := stressCount(12, 200)
+	rounds := stress.Count(12, 200)
 	const group = 4
 	type expect struct {
 		acked  bool     // the first value was acknowledged
@@ -366,20 +338,20 @@ func TestStressKill(t *testing.T) {
 		// The write the kill may interrupt: the first, or the one after
 		// the last acknowledged.
 		inflight := fmt.Sprintf("r%03d-%05d", round, 0)
-		inflightValue := stressValue(inflight, round*100_000)
+		inflightValue := stress.Value(inflight, round*100_000)
 		for out.Scan() {
 			line := out.Text()
 			if line == "ready" {
 				n = 0
 			} else if f := strings.Fields(line); len(f) == 3 && f[0] == "ack" {
 				i, _ := strconv.Atoi(f[2])
-				expects[f[1]] = &expect{acked: true, values: []string{stressValue(f[1], i)}}
+				expects[f[1]] = &expect{acked: true, values: []string{stress.Value(f[1], i)}}
 				n++
 				inflight = "shared"
 				if f[1] == "shared" {
 					inflight = fmt.Sprintf("r%03d-%05d", round, i-round*100_000+1)
 				}
-				inflightValue = stressValue(inflight, i+1)
+				inflightValue = stress.Value(inflight, i+1)
 			} else {
 				t.Fatalf("round %d: helper printed %q", round, line)
 			}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,21 +17,14 @@ import (
 
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/extensions"
+	"github.com/sesamehq/sesame/internal/stress"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // Many sesame processes on one vault and one registry. Each test runs the
 // sesame command as real processes: the copy of this test binary that
 // testscript.Main puts first in $PATH, which TestMain turns into sesame.
-// SESAME_STRESS=1 (make stress) raises the counts.
-
-// stressCount returns normal, or long under SESAME_STRESS=1.
-func stressCount(normal, long int) int {
-	if os.Getenv("SESAME_STRESS") != "" {
-		return long
-	}
-	return normal
-}
+// SESAME_STRESS=1 (make stress) raises the counts (stress.Count).
 
 // cliEnv is one user's machine: empty XDG folders, the shared compile
 // cache, no agent.
@@ -131,25 +122,6 @@ func (c *cliEnv) engine() *engine.Engine {
 	return e
 }
 
-// stressValue is the n-th value written to name: the name, n, padding of a
-// length that depends on n, and a checksum of all that, so that a value
-// torn or mixed from two writes does not pass checkValue.
-func stressValue(name string, n int) string {
-	body := fmt.Sprintf("%s#%d#%s", name, n, strings.Repeat("~", 50+n*37%300))
-	sum := sha256.Sum256([]byte(body))
-	return body + "#" + hex.EncodeToString(sum[:8])
-}
-
-// checkValue reports whether v is a stressValue of name.
-func checkValue(name, v string) bool {
-	i := strings.LastIndexByte(v, '#')
-	if i < 0 {
-		return false
-	}
-	sum := sha256.Sum256([]byte(v[:i]))
-	return v[i+1:] == hex.EncodeToString(sum[:8]) && strings.HasPrefix(v, name+"#")
-}
-
 // write is one set of a name: value, and the process that wrote it.
 type write struct {
 	name, value string
@@ -173,7 +145,7 @@ type read struct {
 func TestStressCLIWriters(t *testing.T) {
 	c := newCLIEnv(t)
 	const lanes = 8
-	ops := stressCount(2, 30)
+	ops := stress.Count(2, 30)
 	var (
 		mu     sync.Mutex
 		writes []write
@@ -189,7 +161,7 @@ func TestStressCLIWriters(t *testing.T) {
 					if k%3 == 1 {
 						name = fmt.Sprintf("shared-%d", k%2)
 					}
-					value := stressValue(name, lane*1000+k)
+					value := stress.Value(name, lane*1000+k)
 					r := c.run(value, "set", name, "--stdin")
 					mu.Lock()
 					writes = append(writes, write{name, value, r})
@@ -256,7 +228,7 @@ func checkStress(t *testing.T, e *engine.Engine, vault string, writes []write, r
 			continue
 		}
 		v, ok := strings.CutSuffix(rd.r.stdout, "\n")
-		if !ok || !checkValue(rd.name, v) {
+		if !ok || !stress.Check(rd.name, v) {
 			t.Errorf("torn read of %s: %q", rd.name, rd.r.stdout)
 			continue
 		}
@@ -304,7 +276,7 @@ func TestStressCLIRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	const procs, removals = 8, 2
-	per := stressCount(1, 5)
+	per := stress.Count(1, 5)
 	for i := range removals {
 		err := e.Register(context.Background(), engine.Registration{
 			Name: fmt.Sprintf("Old%d", i), Extension: wasm, Grants: engine.Grants{Storage: true},
