@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,12 +47,10 @@ type Engine struct {
 	mu      sync.Mutex
 	reg     *registry.Registry
 	stamp   fileStamp
-	vaults  map[string]*loaded // by lower-case vault name
+	vaults  map[string]*handle // registered vaults, by lower-case name (handle.go)
 	mounted map[string]Vault   // in-process vaults, by lower-case name
 	names   map[string]string  // lower-case → mounted name as given
 	closed  bool
-
-	loading map[string]chan struct{} // one slot per vault being loaded (loading.go)
 }
 
 // loaded is an opened vault of the registry.
@@ -99,7 +96,7 @@ func Open(path string, opts *Options) (*Engine, error) {
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
-	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*loaded{}, mounted: map[string]Vault{}, names: map[string]string{}}
+	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*handle{}, mounted: map[string]Vault{}, names: map[string]string{}}
 	if err := e.refresh(); err != nil {
 		host.Close(context.Background())
 		return nil, err
@@ -131,8 +128,9 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	var errs []error
-	for name := range e.vaults {
-		errs = append(errs, e.unload(name))
+	for key, h := range e.vaults {
+		delete(e.vaults, key)
+		errs = append(errs, h.retire())
 	}
 	errs = append(errs, e.host.Close(context.Background()))
 	return errors.Join(errs...)
@@ -160,24 +158,17 @@ func (e *Engine) refresh() error {
 	return nil
 }
 
-// adopt makes reg the current registry, unloading changed vaults.
+// adopt makes reg the current registry, closing the vaults whose
+// registration changed. Callers hold e.mu.
 func (e *Engine) adopt(reg *registry.Registry, stamp fileStamp) {
-	for key, l := range e.vaults {
-		v, ok := reg.Lookup(key)
-		if !ok || !reflect.DeepEqual(*v, l.config) {
-			e.unload(key)
+	for key, h := range e.vaults {
+		old, _ := e.reg.Lookup(key)
+		if v, ok := reg.Lookup(key); !ok || old == nil || !reflect.DeepEqual(*v, *old) {
+			delete(e.vaults, key)
+			h.retire()
 		}
 	}
 	e.reg, e.stamp = reg, stamp
-}
-
-func (e *Engine) unload(key string) error {
-	l := e.vaults[key]
-	delete(e.vaults, key)
-	if l == nil {
-		return nil
-	}
-	return l.close()
 }
 
 func (l *loaded) close() error {
@@ -229,30 +220,35 @@ func (e *Engine) resolve(op, secret, vault string) (string, error) {
 	return "", wrapf(op, vault, secret, ErrVaultNotFound, "no vault named %q is registered in %s", vault, e.path)
 }
 
-// open returns the vault named name (canonical), loading its extension on
-// first use. Callers hold e.mu.
+// open returns the registered or mounted vault named name (canonical),
+// loading its extension on first use. Callers do not hold e.mu: a load runs
+// with no engine lock held, under the vault's own handle.
 func (e *Engine) open(ctx context.Context, op, name string) (Vault, error) {
 	key := strings.ToLower(name)
+	e.mu.Lock()
 	if v := e.mounted[key]; v != nil {
+		e.mu.Unlock()
 		return v, nil
 	}
-	if l := e.vaults[key]; l != nil {
-		if maps.Equal(l.env, grantedEnv(ctx, l.config.Grants.Env)) {
-			return l.vault, nil
-		}
-		// The caller's environment gives a granted variable another value
-		// than the extension was started with: start it again.
-		e.unload(key)
-	}
 	cfg, ok := e.reg.Lookup(name)
-	if !ok {
+	if !ok || e.closed {
+		e.mu.Unlock()
+		if e.closed {
+			return nil, &Error{Op: op, Vault: name, Err: fmt.Errorf("%w: the engine is closed", ErrUnavailable)}
+		}
 		return nil, wrapf(op, name, "", ErrVaultNotFound, "")
 	}
-	l, err := e.loadUnlocked(ctx, key, *cfg)
+	h := e.vaults[key]
+	if h == nil {
+		h = newHandle()
+		e.vaults[key] = h
+	}
+	reg, c := e.reg, *cfg
+	e.mu.Unlock()
+	l, err := h.use(ctx, c, func() (*loaded, error) { return e.load(ctx, reg, c) })
 	if err != nil {
 		return nil, &Error{Op: op, Vault: name, Err: err}
 	}
-	e.vaults[key] = l
 	return l.vault, nil
 }
 

@@ -221,9 +221,7 @@ func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 }
 
 func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error) {
-	e.mu.Lock()
 	vt, err := e.open(ctx, "get", vault)
-	e.mu.Unlock()
 	if err != nil {
 		return Secret{}, err
 	}
@@ -284,9 +282,7 @@ func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error
 }
 
 func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, error) {
-	e.mu.Lock()
 	vt, err := e.open(ctx, "info", vault)
-	e.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -401,11 +397,12 @@ func (e *Engine) Remove(ctx context.Context, name, vault string, c Change) (Acti
 // target resolves and opens the vault of a single-secret operation.
 func (e *Engine) target(ctx context.Context, op, name, vault string) (Vault, string, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.refreshLocked(); err != nil {
-		return nil, "", err
+	err := e.refreshLocked()
+	canon := ""
+	if err == nil {
+		canon, err = e.resolve(op, name, vault)
 	}
-	canon, err := e.resolve(op, name, vault)
+	e.mu.Unlock()
 	if err != nil {
 		return nil, "", err
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,64 +45,85 @@ type RegisterOptions struct {
 // Register adds a vault to the registry: Register-SecretVault. The
 // extension is loaded and checked against the ABI first; nothing is written
 // when it does not load. The first vault of a registry becomes the default.
+//
+// The extension loads with no lock held, neither the engine's nor the
+// registry file's: a module that is slow to start delays this registration
+// alone, not the other vaults' callers nor another registration.
 func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOptions) error {
 	const op = "register"
 	if err := checkVaultName(op, r.Name); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.mounted[strings.ToLower(r.Name)] != nil {
-		return wrapf(op, r.Name, "", ErrVaultExists, "an in-process vault has that name")
-	}
 	cfg := registry.Vault{
 		Name: r.Name, Extension: r.Extension, SHA256: strings.ToLower(r.SHA256),
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 	}
-	var checked *loaded // the extension as loaded to check it, kept for use
-	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error {
+	e.mu.Lock()
+	mounted := e.mounted[strings.ToLower(r.Name)] != nil
+	err := e.refreshLocked()
+	reg := e.reg
+	e.mu.Unlock()
+	switch {
+	case mounted:
+		return wrapf(op, r.Name, "", ErrVaultExists, "an in-process vault has that name")
+	case err != nil:
+		return err
+	}
+	// Refuse what the registry would refuse before loading anything, and
+	// take the registration as the registry stores it (normalised).
+	scratch := &registry.Registry{Path: reg.Path, Default: reg.Default, Vaults: slices.Clone(reg.Vaults)}
+	if err := scratch.Put(cfg, opts.AllowClobber); err != nil {
+		return registryError(op, r.Name, err)
+	}
+	v, _ := scratch.Lookup(cfg.Name)
+	cfg = *v
+	checked, err := e.load(ctx, reg, cfg)
+	if err != nil {
+		return registryError(op, r.Name, err)
+	}
+	err = e.update(ctx, func(reg *registry.Registry) error {
 		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
 			return err
 		}
 		if err := reg.Validate(); err != nil {
 			return err
 		}
-		// Check the extension before anything is written.
-		v, _ := reg.Lookup(cfg.Name)
-		l, err := e.load(ctx, reg, *v)
-		if err != nil {
-			return err
-		}
-		checked = l
 		if opts.Default || reg.Default == "" {
 			return reg.SetDefault(cfg.Name)
 		}
 		return nil
 	})
 	if err != nil {
-		if checked != nil {
-			checked.close()
-		}
+		checked.close()
 		return registryError(op, r.Name, err)
 	}
-	e.adoptWritten(reg)
-	// A vault of the same registration still loaded (an identical clobber)
-	// stays; otherwise the checked instance serves the first use.
-	if key := strings.ToLower(cfg.Name); e.vaults[key] == nil {
-		e.vaults[key] = checked
-	} else {
+	e.mu.Lock()
+	key := strings.ToLower(cfg.Name)
+	h := e.vaults[key]
+	if h == nil && !e.closed {
+		h = newHandle()
+		e.vaults[key] = h
+	}
+	e.mu.Unlock()
+	// The checked extension serves the first use, unless the vault of an
+	// identical registration is still loaded.
+	if h == nil || !h.offer(checked) {
 		checked.close()
 	}
 	return nil
 }
 
-// adoptWritten takes the registry just written by Update as current.
-func (e *Engine) adoptWritten(reg *registry.Registry) {
-	var stamp fileStamp
-	if st, err := os.Stat(e.path); err == nil {
-		stamp = fileStamp{st.ModTime(), st.Size()}
+// update changes the registry file with fn, under the file's lock and not
+// the engine's, then reads it again, so that the engine sees the newest
+// registry whichever order concurrent updates finish in.
+func (e *Engine) update(ctx context.Context, fn func(*registry.Registry) error) error {
+	if _, err := registry.Update(ctx, e.path, fn); err != nil {
+		return err
 	}
-	e.adopt(reg, stamp)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stamp = fileStamp{}
+	return e.refreshLocked()
 }
 
 func registryError(op, vault string, err error) error {
@@ -125,17 +146,16 @@ func registryError(op, vault string, err error) error {
 func (e *Engine) Unregister(ctx context.Context, name string) error {
 	const op = "unregister"
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if key := strings.ToLower(name); e.mounted[key] != nil {
 		delete(e.mounted, key)
 		delete(e.names, key)
+		e.mu.Unlock()
 		return nil
 	}
-	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error { return reg.Remove(name) })
-	if err != nil {
+	e.mu.Unlock()
+	if err := e.update(ctx, func(reg *registry.Registry) error { return reg.Remove(name) }); err != nil {
 		return registryError(op, name, err)
 	}
-	e.adoptWritten(reg)
 	return nil
 }
 
@@ -143,15 +163,14 @@ func (e *Engine) Unregister(ctx context.Context, name string) error {
 func (e *Engine) SetDefault(ctx context.Context, name string) error {
 	const op = "set-default"
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if name != "" && e.mounted[strings.ToLower(name)] != nil {
+	mounted := name != "" && e.mounted[strings.ToLower(name)] != nil
+	e.mu.Unlock()
+	if mounted {
 		return wrapf(op, name, "", ErrInvalidArgument, "an in-process vault cannot be the default")
 	}
-	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error { return reg.SetDefault(name) })
-	if err != nil {
+	if err := e.update(ctx, func(reg *registry.Registry) error { return reg.SetDefault(name) }); err != nil {
 		return registryError(op, name, err)
 	}
-	e.adoptWritten(reg)
 	return nil
 }
 

@@ -46,7 +46,8 @@ func serve(t testing.TB, srv *Server) *served {
 		t.Fatal(err)
 	}
 	s := &served{dir: dir, srv: srv, logs: &bytes.Buffer{}, reason: make(chan string, 1)}
-	srv.Logger = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	text := slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	srv.Logger = slog.New(slog.NewMultiHandler(text, srv.Logger.Handler())) // a test's own handler too
 	go func() {
 		reason, err := srv.Serve(context.Background(), ln)
 		if err != nil {
