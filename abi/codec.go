@@ -352,7 +352,9 @@ func AppendValue(b []byte, v Value) ([]byte, error) {
 	return b, nil
 }
 
-func appendValue(b []byte, v Value, nested bool) ([]byte, error) {
+// appendValue returns its error as *EncodeError, so that a hashtable entry's
+// error is re-wrapped with its key without a type assertion.
+func appendValue(b []byte, v Value, nested bool) ([]byte, *EncodeError) {
 	if !v.Type.Valid() || (nested && v.Type == TypeHashtable) {
 		return nil, &EncodeError{What: "value", Reason: "type " + strconv.Itoa(int(v.Type)) + " not allowed here", Err: InvalidArgument}
 	}
@@ -385,9 +387,9 @@ func appendValue(b []byte, v Value, nested bool) ([]byte, error) {
 			b = appendStr(b, e.Key)
 			lenAt := len(b)
 			b = appendU32(b, 0)
-			var err error
+			var err *EncodeError
 			if b, err = appendValue(b, e.Value, true); err != nil {
-				return nil, &EncodeError{What: "value", Reason: "hashtable key " + strconv.Quote(e.Key) + ": " + err.(*EncodeError).Reason, Err: err.(*EncodeError).Err}
+				return nil, &EncodeError{What: "value", Reason: "hashtable key " + strconv.Quote(e.Key) + ": " + err.Reason, Err: err.Err}
 			}
 			binary.LittleEndian.PutUint32(b[lenAt:], uint32(len(b)-lenAt-4))
 		}

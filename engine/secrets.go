@@ -131,7 +131,7 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if !supports(vt, abi.OpSet) {
 		return Action{}, wrapf(op, vault, name, ErrUnsupported, "the vault is read-only")
 	}
-	exists, err := e.exists(ctx, vt, vault, name)
+	exists, err := e.exists(ctx, op, vt, vault, name)
 	if err != nil {
 		return Action{}, err
 	}
@@ -145,8 +145,9 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	return act, vaultError(op, vault, name, vt.Set(ctx, name, v, md))
 }
 
-// exists asks the vault whether name is stored, with stat when it has it.
-func (e *Engine) exists(ctx context.Context, vt Vault, vault, name string) (bool, error) {
+// exists asks the vault whether name is stored, with stat when it has it,
+// for the operation op.
+func (e *Engine) exists(ctx context.Context, op string, vt Vault, vault, name string) (bool, error) {
 	var err error
 	if s, ok := vt.(Statter); ok && supports(vt, abi.OpStat) {
 		_, err = s.Stat(ctx, name)
@@ -159,7 +160,7 @@ func (e *Engine) exists(ctx context.Context, vt Vault, vault, name string) (bool
 	case errors.Is(err, abi.NotFound), errors.Is(err, ErrSecretNotFound):
 		return false, nil
 	}
-	return false, vaultError("set", vault, name, err)
+	return false, vaultError(op, vault, name, err)
 }
 
 func confirm(c Change, act Action) error {
@@ -381,7 +382,7 @@ func (e *Engine) Remove(ctx context.Context, name, vault string, c Change) (Acti
 	act := Action{Op: op, Vault: canon, Secret: name}
 	if c.WhatIf {
 		// Report a missing secret now rather than pretend it would go.
-		if ok, err := e.exists(ctx, vt, canon, name); err != nil || !ok {
+		if ok, err := e.exists(ctx, op, vt, canon, name); err != nil || !ok {
 			if err == nil {
 				err = &Error{Op: op, Vault: canon, Secret: name, Err: ErrSecretNotFound}
 			}

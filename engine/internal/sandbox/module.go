@@ -35,7 +35,7 @@ type Spec struct {
 	Storage   Storage           // nil: storage not granted
 	Dir       string            // host folder mounted at /data; "" = none
 	ReadOnly  bool              // mount Dir read-only
-	Env       map[string]string // environment visible to the guest
+	Env       map[string]string // environment visible to the guest; nil = env not granted, empty = granted but none set
 }
 
 // Module is a loaded extension: a compiled module, its manifest and a pool
@@ -274,7 +274,7 @@ func (m *Module) granted(g string) bool {
 	case abi.GrantDirectory:
 		return m.spec.Dir != ""
 	case abi.GrantEnv:
-		return len(m.spec.Env) > 0
+		return m.spec.Env != nil
 	}
 	return false
 }
