@@ -237,7 +237,7 @@ type rootFile struct {
 	st   sys.Stat_t // at open, for Dev, Ino and IsDir, which do not change
 }
 
-func (r *rootFile) Dev() (uint64, experimentalsys.Errno)   { return r.st.Dev, 0 }
+func (r *rootFile) Dev() (uint64, experimentalsys.Errno)    { return r.st.Dev, 0 }
 func (r *rootFile) Ino() (sys.Inode, experimentalsys.Errno) { return r.st.Ino, 0 }
 func (r *rootFile) IsDir() (bool, experimentalsys.Errno)    { return r.st.Mode.IsDir(), 0 }
 func (r *rootFile) IsAppend() bool                          { return r.flag&experimentalsys.O_APPEND != 0 }
