@@ -9,6 +9,7 @@ import (
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -35,6 +36,22 @@ import (
 type rootFS struct {
 	experimentalsys.UnimplementedFS
 	root *os.Root
+}
+
+// readOnlyFS is the read-only mount: wazero's ReadFS, which refuses every
+// change with EROFS but lets an open for reading through whatever else it
+// asks: O_RDONLY|O_CREAT|O_TRUNC created and emptied files. Here any open
+// that could change a file is refused with EROFS too.
+type readOnlyFS struct{ *sysfs.ReadFS }
+
+const changingOpen = experimentalsys.O_WRONLY | experimentalsys.O_RDWR | experimentalsys.O_CREAT |
+	experimentalsys.O_TRUNC | experimentalsys.O_APPEND
+
+func (r readOnlyFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if flag&changingOpen != 0 {
+		return nil, experimentalsys.EROFS
+	}
+	return r.ReadFS.OpenFile(path, flag, perm)
 }
 
 // openDir opens the folder granted to a vault.

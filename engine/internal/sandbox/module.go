@@ -205,7 +205,7 @@ func (m *Module) moduleConfig() wazero.ModuleConfig {
 	if m.dir != nil {
 		var dir experimentalsys.FS = m.dir
 		if m.spec.ReadOnly {
-			dir = &sysfs.ReadFS{FS: dir}
+			dir = readOnlyFS{&sysfs.ReadFS{FS: dir}}
 		}
 		cfg = cfg.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(dir, "/data"))
 	}
