@@ -21,7 +21,7 @@ import (
 // Refusals as the guest sees them: the text of the WASI errno.
 const (
 	refused     = "error: Operation not permitted" // EPERM: leads out of the folder
-	unsupported = "error: Not supported" // ENOTSUP: not a regular file or a folder
+	unsupported = "error: Not supported"           // ENOTSUP: not a regular file or a folder
 )
 
 // grantedFolder lays out, in a fresh temporary folder,

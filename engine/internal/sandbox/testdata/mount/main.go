@@ -108,5 +108,5 @@ func errnoText(err error) string {
 }
 
 func (mount) Set(string, abi.Value, abi.Metadata) error { return abi.Unsupported }
-func (mount) Remove(string) error                      { return abi.Unsupported }
-func (mount) List(string) ([]abi.Info, error)          { return nil, nil }
+func (mount) Remove(string) error                       { return abi.Unsupported }
+func (mount) List(string) ([]abi.Info, error)           { return nil, nil }
