@@ -54,7 +54,9 @@ func (r readOnlyFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.Fi
 	return r.ReadFS.OpenFile(path, flag, perm)
 }
 
-// openDir opens the folder granted to a vault.
+// openDir opens the folder granted to a vault, once, when it loads: the
+// mount follows the folder if it is moved, and does not see one made again
+// in its place.
 func openDir(dir string) (*rootFS, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
