@@ -15,8 +15,8 @@ import (
 
 // rootFS is the directory mount (SPEC.md §5.4): wazero's file system
 // interface over an *os.Root, so that every path a guest names is resolved
-// beneath the granted folder by the kernel, one component at a time, whatever
-// links it meets. wazero's own DirFS joins strings and lets the kernel follow
+// beneath the granted folder, one name at a time from the folder's
+// descriptor, whatever links it meets. wazero's own DirFS joins strings and lets the kernel follow
 // links freely: a guest that moved the operator's link sub/up -> .. to the
 // top of the folder climbed out through it (issue #14).
 //
