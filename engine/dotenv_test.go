@@ -732,3 +732,15 @@ func TestDotenvFileParameter(t *testing.T) {
 		t.Errorf("unknown parameter: %v", err)
 	}
 }
+
+// BenchmarkDotenvGet measures one get from the dotenv vault: the guest
+// stats, opens and reads the .env file through the directory mount on every
+// call, so the mount's cost per path shows here.
+func BenchmarkDotenvGet(b *testing.B) {
+	e := openDotenv(b, b.TempDir(), dotenvConfig{})
+	set2(b, e, "BENCH", "value")
+	b.ReportAllocs()
+	for b.Loop() {
+		get2(b, e, "BENCH")
+	}
+}

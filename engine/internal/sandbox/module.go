@@ -49,6 +49,7 @@ type Module struct {
 	ops      map[abi.Op]bool
 	hasInit  bool
 	pool     *pool
+	dir      *rootFS // the directory mount, nil when not granted
 	timeout  time.Duration
 	params   []byte
 	recycle  uint32 // memory size in bytes past which an instance is recycled
@@ -111,6 +112,12 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 		return nil, errorf(abi.InvalidArgument, "", "vault parameters: "+err.Error())
 	}
 	m.recycle = uint32(min(spec.Memory/2, 32<<20))
+	if spec.Dir != "" {
+		if m.dir, err = openDir(spec.Dir); err != nil {
+			compiled.Close(ctx)
+			return nil, errorf(abi.Unavailable, "", "granted directory: "+err.Error())
+		}
+	}
 	m.config = m.moduleConfig()
 	m.pool = newPool(spec.Instances)
 	if err := m.readManifest(ctx); err != nil {
@@ -195,22 +202,15 @@ func (m *Module) moduleConfig() wazero.ModuleConfig {
 	for _, k := range keys {
 		cfg = cfg.WithEnv(k, m.spec.Env[k])
 	}
-	if m.spec.Dir != "" {
-		var dir experimentalsys.FS = noSymlinks{sysfs.DirFS(m.spec.Dir)}
+	if m.dir != nil {
+		var dir experimentalsys.FS = m.dir
 		if m.spec.ReadOnly {
-			dir = &sysfs.ReadFS{FS: dir}
+			dir = readOnlyFS{&sysfs.ReadFS{FS: dir}}
 		}
 		cfg = cfg.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(dir, "/data"))
 	}
 	return cfg
 }
-
-// noSymlinks is a directory mount in which the guest cannot create symbolic
-// links: a link's target is free text, and the host would follow one that
-// points outside the granted folder. (Files the guest creates are 0600.)
-type noSymlinks struct{ experimentalsys.FS }
-
-func (noSymlinks) Symlink(string, string) experimentalsys.Errno { return experimentalsys.EPERM }
 
 // readManifest calls sesame_manifest once and checks the result.
 func (m *Module) readManifest(ctx context.Context) error {
@@ -293,11 +293,15 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 	return m.call(ctx, op.Export(), args)
 }
 
-// Close discards every instance and the compiled module.
+// Close discards every instance, the compiled module and the folder it was
+// granted.
 func (m *Module) Close(ctx context.Context) error {
 	m.keyring.clear()
 	if m.pool != nil {
 		m.pool.close(ctx)
+	}
+	if m.dir != nil {
+		m.dir.root.Close()
 	}
 	return m.compiled.Close(ctx)
 }
