@@ -17,12 +17,23 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout=15m ./...
 
-## check: formatting, vet (host and wasip1 guests), a tidy go.mod
+# The Go guests that tests build from testdata folders (go vet ./... skips
+# testdata): every folder under a testdata/ with Go files in it.
+TESTGUESTS := $(sort $(dir $(shell git ls-files '*/testdata/*.go')))
+
+# Tools, pinned: `go run pkg@version` fetches them from the module proxy.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+
+## check: formatting, vet (host, wasip1 guests and test guests, the bench
+## module), staticcheck, tidy go.mod files, byte-identical built-in extensions
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault ./engine/testdata/guests/hostile $(EXTENSIONS:%=./extensions/%)
+	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault $(TESTGUESTS:%=./%) $(EXTENSIONS:%=./extensions/%)
+	cd bench && $(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+	cd bench && $(GO) mod tidy -diff
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	for e in $(EXTENSIONS); do \
 	  $(WASMBUILD) -o $$tmp/$$e.wasm ./extensions/$$e || exit 1; \

@@ -172,10 +172,10 @@ func FuzzMatch(f *testing.F) {
 // so far matches the first j runes of the name. Invalid UTF-8 decodes to one
 // U+FFFD per bad byte, as in Match.
 func matchRef(pattern, name string, cs bool) bool {
-	p, n := []rune(pattern), []rune(name)
+	n := []rune(name)
 	m := make([]bool, len(n)+1)
 	m[0] = true
-	for _, pc := range p {
+	for _, pc := range pattern {
 		next := make([]bool, len(n)+1)
 		for j := range next {
 			switch {

@@ -29,12 +29,11 @@ import (
 // cliEnv is one user's machine: empty XDG folders, the shared compile
 // cache, no agent.
 type cliEnv struct {
-	t    *testing.T
-	exe  string
-	dir  string
-	env  []string
-	seq  atomic.Int64 // orders the start and end of processes
-	fail atomic.Bool  // a process failed in a way the test did not expect
+	t   *testing.T
+	exe string
+	dir string
+	env []string
+	seq atomic.Int64 // orders the start and end of processes
 }
 
 func newCLIEnv(t *testing.T) *cliEnv {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // view runs fn in a read transaction under a shared lock. data is nil if
@@ -162,7 +163,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		return &Error{Op: op, Path: s.path, Err: err}
 	}
 	switch {
-	case errors.Is(err, errWaitTimeout), errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, errWaitTimeout), errors.Is(err, berrors.ErrTimeout):
 		if _, ok := ctx.Deadline(); ok {
 			err = fmt.Errorf("%w: database still locked at the context deadline: %w", ErrUnavailable, context.DeadlineExceeded)
 		} else {
