@@ -158,9 +158,9 @@ func (s *shape) wrap(payload []byte, stack uint32, memory uint64) []byte {
 			w = appendU32(append(w, 0x20), k) // local.get
 		}
 		w = appendU32(append(w, 0x10), s.importedFuncs+defined+uint32(i)) // call the body
-		w = appendU32(append(w, 0x23), stack)                            // global.get
-		w = appendS32(append(w, 0x41), int32(weight))                    // i32.const
-		w = appendU32(append(w, 0x6a, 0x24), stack)                      // i32.add, global.set
+		w = appendU32(append(w, 0x23), stack)                             // global.get
+		w = appendS32(append(w, 0x41), int32(weight))                     // i32.const
+		w = appendU32(append(w, 0x6a, 0x24), stack)                       // i32.add, global.set
 		w = append(w, 0x0b)
 		out = append(appendU32(out, uint32(len(w))), w...)
 	}
@@ -170,14 +170,14 @@ func (s *shape) wrap(payload []byte, stack uint32, memory uint64) []byte {
 // take appends the code that takes weight from the stack global, or sets it
 // to stackExhausted and traps when less is left.
 func (s *shape) take(w []byte, stack, weight uint32) []byte {
-	w = appendU32(append(w, 0x23), stack)         // global.get
-	w = appendS32(append(w, 0x41), int32(weight)) // i32.const
-	w = append(w, 0x49, 0x04, 0x40)               // i32.lt_u, if
-	w = appendS32(append(w, 0x41), -1)            // i32.const stackExhausted
-	w = appendU32(append(w, 0x24), stack)         // global.set
-	w = append(w, 0x00, 0x0b)                     // unreachable, end
-	w = appendU32(append(w, 0x23), stack)         // global.get
-	w = appendS32(append(w, 0x41), int32(weight)) // i32.const
+	w = appendU32(append(w, 0x23), stack)          // global.get
+	w = appendS32(append(w, 0x41), int32(weight))  // i32.const
+	w = append(w, 0x49, 0x04, 0x40)                // i32.lt_u, if
+	w = appendS32(append(w, 0x41), -1)             // i32.const stackExhausted
+	w = appendU32(append(w, 0x24), stack)          // global.set
+	w = append(w, 0x00, 0x0b)                      // unreachable, end
+	w = appendU32(append(w, 0x23), stack)          // global.get
+	w = appendS32(append(w, 0x41), int32(weight))  // i32.const
 	return appendU32(append(w, 0x6b, 0x24), stack) // i32.sub, global.set
 }
 
