@@ -7,7 +7,9 @@ package testwasm
 // by one.
 func LocalsBomb(locals uint32) []byte {
 	var m []byte
-	section := func(id byte, payload ...byte) { m = append(append(append(m, id), uleb(uint32(len(payload)))...), payload...) }
+	section := func(id byte, payload ...byte) {
+		m = append(append(append(m, id), uleb(uint32(len(payload)))...), payload...)
+	}
 	m = append(m, "\x00asm\x01\x00\x00\x00"...)
 	section(1, 1, 0x60, 0, 0) // one type: () -> ()
 	section(3, 1, 0)          // one function of type 0
