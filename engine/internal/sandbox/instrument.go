@@ -63,6 +63,9 @@ func instrument(wasm []byte, s *shape, memory uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.exportsStack {
+		return nil, fmt.Errorf("export section: the name %s is reserved for the host", stackExport)
+	}
 	defined := uint32(len(s.funcTypes))
 	stack := s.globals // the index of the new global
 	var pending []section
@@ -115,7 +118,7 @@ func (s *shape) boundTables(wasm []byte, entries uint64) ([]byte, error) {
 		return nil, nil
 	}
 	if mins > entries {
-		return nil, fmt.Errorf("tables of %d entries at the start, more than the %d that the memory grant allows (%d bytes an entry)", mins, entries, tableEntryBytes)
+		return nil, fmt.Errorf("table section: tables of %d entries at the start, more than the %d that the memory grant allows (%d bytes an entry)", mins, entries, tableEntryBytes)
 	}
 	share := (entries - mins) / uint64(len(defined))
 	out := appendU32(nil, uint32(len(defined)))

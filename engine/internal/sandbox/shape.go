@@ -69,6 +69,7 @@ type shape struct {
 	globals       uint32 // imported and defined
 	tables        []table
 	bodies        []body
+	exportsStack  bool // an export has the name instrument gives the stack's global
 }
 
 type section struct {
@@ -374,11 +375,11 @@ func globalType(r *reader) error {
 
 func (p *parser) exportSection(r *reader) error {
 	return vector(r, maxExports, "exports", func() error {
-		if name, err := r.name(); err != nil {
+		name, err := r.name()
+		if err != nil {
 			return err
-		} else if string(name) == stackExport {
-			return fmt.Errorf("the name %s is reserved for the host", stackExport)
 		}
+		p.exportsStack = p.exportsStack || string(name) == stackExport
 		kind, err := r.byte()
 		if err != nil {
 			return err
