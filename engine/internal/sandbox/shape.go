@@ -566,6 +566,10 @@ func (r *reader) name() ([]byte, error) {
 
 // u32 reads an unsigned LEB128 number of at most 32 bits.
 func (r *reader) u32() (uint32, error) {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 { // one byte: most of them
+		r.off++
+		return uint32(r.b[r.off-1]), nil
+	}
 	v, err := r.leb(5, 32, false)
 	return uint32(v), err
 }
