@@ -3,8 +3,12 @@ package sandbox_test
 import (
 	"context"
 	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sesamehq/sesame/abi"
@@ -112,5 +116,67 @@ func TestRecursionCountsAgainstTheMemoryGrant(t *testing.T) {
 	}
 	if out, err := echo.Call(context.Background(), abi.OpGet, []byte("still here")); err != nil || string(out) != "still here" {
 		t.Errorf("the other vault: %q, %v", out, err)
+	}
+}
+
+// assemble assembles WAT source with wat2wasm --no-check, so that it may be
+// invalid, and with tail calls, which the host does not enable.
+func assemble(t *testing.T, src string) []byte {
+	t.Helper()
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Fatal("wat2wasm is needed to assemble test modules: apt-get install wabt")
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
+	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command(tool, "--no-check", "--enable-tail-call", in, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestShapeRefusals: modules refused at load for their shape, each with the
+// section and the cause. The first two try to reach what the stack's
+// instrumentation adds (a body moved past the wrappers, which would run
+// uncounted, and the budget's global): the indices do not exist in the
+// module as written, and so it is refused.
+func TestShapeRefusals(t *testing.T) {
+	h := newHost(t, nil)
+	const head = `(module
+  (import "sesame_v1" "output" (func $output (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "sesame_abi_v1"))
+  (func (export "sesame_manifest") (result i32) (i32.const 0))
+`
+	cases := []struct {
+		name, src, want string
+		memory          uint64
+	}{
+		// Functions: output 0, marker 1, manifest 2, get 3; get's body
+		// would move to 1 + 3 + 2 = 6.
+		{"a call of a moved body", head + `(func (export "sesame_get") (param i32) (result i32) (call 6 (local.get 0))))`,
+			"code section: function 2: function 6 does not exist", 0},
+		{"the stack budget's global", head + `(func (export "sesame_get") (param i32) (result i32) (global.set 0 (i32.const 0x7fffffff)) (i32.const 0)))`,
+			"code section: function 2: global 0 does not exist", 0},
+		{"a table larger than the grant", head + `(table 300000 funcref))`,
+			"table section: tables of 300000 entries at the start, more than the 262144 that the memory grant allows (8 bytes an entry)", 2 << 20},
+		{"the reserved export", head + `(global (export "sesame_host_stack") i32 (i32.const 0)))`,
+			"export section: the name sesame_host_stack is reserved for the host", 0},
+		{"an instruction of a proposal the host does not enable", head + `(func (export "sesame_get") (param i32) (result i32) (return_call 3 (local.get 0))))`,
+			"code section: function 2: unknown instruction 0x12", 0},
+	}
+	for _, c := range cases {
+		_, err := h.Load(context.Background(), sandbox.Spec{Vault: "Shape", Wasm: assemble(t, c.src), Memory: c.memory})
+		se := wantStatus(t, err, abi.InvalidArgument)
+		if !strings.HasPrefix(se.Message, "module refused before compiling: "+c.want) {
+			t.Errorf("%s: %q, want %q", c.name, se.Message, c.want)
+		}
 	}
 }
