@@ -51,7 +51,16 @@ func stackBudget(memory uint64) uint32 {
 // frameWeight is what one call of a function counts against the stack
 // budget: an estimate, in bytes, of the frame wazero's compiler gives it,
 // which grows with its parameters and locals (16 bytes each: a SIMD value)
-// and with its code (spill slots for the values live across a call).
+// and with its code (spill slots for the values live across a call). It is
+// an estimate, not a bound, since only decoding every instruction would
+// tell a frame's size. Measured: a one-parameter function recursing weighs
+// 85 and takes about 100 bytes of stack a level with its wrapper (the host
+// allocated 1.3 MB, doublings included, for a 4 MiB grant, against 161 MB
+// before); one built for big frames (2,000 SIMD values live across its
+// recursive call) takes about 8 times its weight, and the host allocated
+// 10 MB for the same grant. Go guests nest little on wazero's stack (their
+// goroutine stacks live in linear memory): the built-in extensions and the
+// Go example run under grants of 3 MiB.
 func frameWeight(params uint32, locals uint64, code int) uint32 {
 	return uint32(64 + 16*(uint64(params)+locals) + uint64(code)/4)
 }

@@ -114,7 +114,7 @@ func parseShape(wasm []byte) (*shape, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" || string(wasm[4:8]) != "\x01\x00\x00\x00" {
 		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
 	}
-	p := &parser{shape: &shape{}, wasm: wasm}
+	p := &parser{shape: &shape{}}
 	r := &reader{b: wasm, off: 8}
 	last := 0
 	for r.off < len(wasm) {
@@ -163,7 +163,6 @@ func parseShape(wasm []byte) (*shape, error) {
 // parser reads the sections of one module into its shape.
 type parser struct {
 	*shape
-	wasm     []byte
 	memories uint32
 }
 
