@@ -82,7 +82,6 @@ type funcType struct{ params, results uint32 }
 // table is one table the module defines.
 type table struct {
 	limits   int    // offset of the limits' flag byte; -1 for an imported table
-	end      int    // offset just past the limits
 	min, max uint32 // max is the declared maximum, or 2^32-1 when none is
 }
 
@@ -99,8 +98,6 @@ type shapeError struct {
 }
 
 func (e *shapeError) Error() string { return e.section + " section: " + e.msg }
-
-var errTruncated = errors.New("unexpected end")
 
 // parseShape reads the sections of a WebAssembly binary, checks every count
 // and size against the limits above, and checks that code refers only to
@@ -318,7 +315,6 @@ func (p *parser) tableType(r *reader, defined bool) error {
 	t := table{limits: r.off}
 	var err error
 	t.min, t.max, err = limits(r)
-	t.end = r.off
 	if defined {
 		p.tables = append(p.tables, t)
 	} else {
@@ -541,7 +537,7 @@ type reader struct {
 
 func (r *reader) byte() (byte, error) {
 	if r.off >= len(r.b) {
-		return 0, fmt.Errorf("%w at offset %d", errTruncated, r.off)
+		return 0, fmt.Errorf("unexpected end at offset %d", r.off)
 	}
 	r.off++
 	return r.b[r.off-1], nil
