@@ -7,6 +7,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/extensions"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -33,6 +34,49 @@ func BenchmarkCall(b *testing.B) {
 			if _, err := m.Call(context.Background(), abi.OpGet, []byte("count")); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// BenchmarkLoad measures loading the built-in secretstore (a 3.2 MB Go
+// guest): cold, by a new Host with an empty compilation cache (parse, check
+// the shape, instrument, compile, instantiate, read the manifest), and warm,
+// from a Host whose cache on disk already holds the compiled module.
+func BenchmarkLoad(b *testing.B) {
+	wasm, ok := extensions.Lookup("secretstore")
+	if !ok {
+		b.Fatal("no built-in secretstore")
+	}
+	spec := sandbox.Spec{Vault: "S", Wasm: wasm, Storage: newMemStorage(), Params: map[string]string{"authentication": "none"}}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			h, err := sandbox.NewHost(sandbox.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := h.Load(context.Background(), spec); err != nil {
+				b.Fatal(err)
+			}
+			h.Close(context.Background())
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		h, err := sandbox.NewHost(sandbox.Config{CacheDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Close(context.Background())
+		m, err := h.Load(context.Background(), spec) // fills the cache
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Close(context.Background())
+		for b.Loop() {
+			m, err := h.Load(context.Background(), spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close(context.Background())
 		}
 	})
 }

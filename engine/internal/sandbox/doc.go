@@ -5,8 +5,15 @@
 // A Host owns the wazero runtimes (one per memory limit, as wazero sets that
 // limit per runtime) and a compilation cache shared by all of them, on disk
 // when a cache folder is given, so that a second process does not compile
-// again. Load validates a module against the ABI before it ever runs: pin,
-// marker, memory, imports, export signatures. The returned Module keeps a
+// again. Load checks a module before it ever runs: the pin, then its shape
+// before anything is compiled (shape.go: sizes and counts under limits, since
+// wazero's compiler trusts what a module declares and ignores deadlines),
+// then, once compiled, the marker, memory, imports and export signatures.
+// Before compiling, Load rewrites the module so that the host memory it can
+// make wazero allocate outside its linear memory counts against its memory
+// grant (instrument.go): its tables get a maximum, and each function it
+// defines is wrapped to count its frame against a stack budget, which
+// wazero itself caps only at 400 MB. The returned Module keeps a
 // bounded pool of instances; each Call takes one instance, runs one export
 // under a deadline, and copies the output out. An instance that traps, exits
 // or times out is discarded and the next call gets a fresh one.

@@ -118,7 +118,11 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 	}
 	in.calls++
 	if err := fn.CallWithStack(context.WithValue(ctx, callKey{}, c), stack); err != nil {
-		return nil, m.failure(export, ctx, err, in.stderr)
+		e := m.failure(export, ctx, err, in.stderr)
+		if g := in.mod.ExportedGlobal(stackExport); e.Status == abi.Internal && g != nil && g.Get() == stackExhausted {
+			e.Message = fmt.Sprintf("extension trapped in %s: out of stack (calls nested past the limit of %d KiB that its memory grant sets)", export, stackBudget(m.spec.Memory)>>10)
+		}
+		return nil, e
 	}
 	if c.dropped > 0 {
 		m.host.logger.Warn(fmt.Sprintf("extension log lines dropped past the limit of %d a call", abi.MaxLogLines), "vault", m.spec.Vault, "dropped", c.dropped)

@@ -98,7 +98,16 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := r.rt.CompileModule(ctx, spec.Wasm)
+	// wazero's CompileModule ignores ctx: the shape's limits are its budget.
+	shape, err := parseShape(spec.Wasm)
+	if err != nil {
+		return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
+	}
+	wasm, err := instrument(spec.Wasm, shape, spec.Memory)
+	if err != nil {
+		return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
+	}
+	compiled, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
 	}

@@ -1,0 +1,226 @@
+package sandbox
+
+import (
+	"fmt"
+	"math"
+)
+
+// Tables and the call stack are memory the host allocates for a guest
+// outside its linear memory, so wazero's memory limit does not count them: a
+// table.grow of 2^27 entries by a vault granted 2 MiB took 1 GB, and deep
+// recursion by a vault granted 4 MiB took 178 MB of stack (wazero grows a
+// call stack up to a fixed 400 MB). instrument rewrites a module, before it
+// is compiled, so that both count against the vault's memory grant:
+//
+//   - Every table the module defines gets a maximum: together they may hold
+//     grant/tableEntryBytes entries. A table.grow past it returns -1, as the
+//     specification says; a module whose tables start larger is refused.
+//   - Every function the module defines is replaced, at the same index, by a
+//     wrapper of the same type that takes the function's frame weight from a
+//     new global, traps once the global would go below zero, calls the
+//     original body (moved, byte for byte, to an index past the others) and
+//     gives the weight back. Calls, tables, exports and the start function
+//     refer to indices, so they all go through the wrappers without a change
+//     to any body; parseShape has checked that no code refers to the moved
+//     bodies or the new global. Imported functions are host functions and
+//     are not wrapped.
+//
+// The sha256 pin is checked on the module as given, before this rewrite.
+// The name section is kept: its names now name the wrappers, which stand for
+// the functions they call.
+
+// tableEntryBytes is what one table entry costs wazero (a pointer).
+const tableEntryBytes = 8
+
+// stackExport is the name under which the instrumented module exports the
+// stack budget's global, so that the host can tell a trap for running out
+// of stack from the guest's own unreachable: the wrapper sets the global to
+// stackExhausted before it traps.
+const (
+	stackExport    = "sesame_host_stack"
+	stackExhausted = math.MaxUint32
+)
+
+// stackBudget is the weight of the frames that may be on the call stack at
+// once, in bytes: an eighth of the memory grant, at least 256 KiB (the
+// smallest grant, 2 MiB) and at most 64 MiB.
+func stackBudget(memory uint64) uint32 {
+	return uint32(min(max(memory/8, 256<<10), 64<<20))
+}
+
+// frameWeight is what one call of a function counts against the stack
+// budget: an estimate, in bytes, of the frame wazero's compiler gives it,
+// which grows with its parameters and locals (16 bytes each: a SIMD value)
+// and with its code (spill slots for the values live across a call). It is
+// an estimate, not a bound, since only decoding every instruction would
+// tell a frame's size. Measured: a one-parameter function recursing weighs
+// 85 and takes about 100 bytes of stack a level with its wrapper (the host
+// allocated 1.3 MB, doublings included, for a 4 MiB grant, against 161 MB
+// before); one built for big frames (2,000 SIMD values live across its
+// recursive call) takes about 8 times its weight, and the host allocated
+// 10 MB for the same grant. Go guests nest little on wazero's stack (their
+// goroutine stacks live in linear memory): the secretstore runs under a
+// grant of 4 MiB and the Go example under 3 MiB, as they did before.
+func frameWeight(params uint32, locals uint64, code int) uint32 {
+	return uint32(64 + 16*(uint64(params)+locals) + uint64(code)/4)
+}
+
+// instrument returns wasm, whose shape is s, with its tables bounded and its
+// stack counted for a memory grant of memory bytes.
+func instrument(wasm []byte, s *shape, memory uint64) ([]byte, error) {
+	tables, err := s.boundTables(wasm, memory/tableEntryBytes)
+	if err != nil {
+		return nil, err
+	}
+	if s.exportsStack {
+		return nil, fmt.Errorf("export section: the name %s is reserved for the host", stackExport)
+	}
+	defined := uint32(len(s.funcTypes))
+	stack := s.globals // the index of the new global
+	var pending []section
+	if defined > 0 {
+		pending = []section{{id: secGlobal}, {id: secExport}}
+	}
+	out := append(make([]byte, 0, len(wasm)+len(wasm)/8), wasm[:8]...)
+	for _, sec := range s.sections {
+		payload := wasm[sec.start:sec.end]
+		if sec.id != secCustom {
+			for len(pending) > 0 && sectionRank[pending[0].id] < sectionRank[sec.id] {
+				out = appendSection(out, pending[0].id, s.addition(pending[0].id, nil, stack, memory))
+				pending = pending[1:]
+			}
+			if len(pending) > 0 && pending[0].id == sec.id {
+				payload = s.addition(sec.id, payload, stack, memory)
+				pending = pending[1:]
+			}
+		}
+		switch {
+		case sec.id == secTable && tables != nil:
+			payload = tables
+		case sec.id == secFunction && defined > 0:
+			rest := payload[lebLen(payload):]
+			payload = append(append(appendU32(nil, 2*defined), rest...), rest...)
+		case sec.id == secCode && defined > 0:
+			payload = s.wrap(payload, stack, memory)
+		}
+		out = appendSection(out, sec.id, payload)
+	}
+	for _, p := range pending {
+		out = appendSection(out, p.id, s.addition(p.id, nil, stack, memory))
+	}
+	return out, nil
+}
+
+// boundTables returns the table section with a maximum for every table, so
+// that they hold at most entries entries together: each may grow by an equal
+// share of what their initial sizes leave.
+func (s *shape) boundTables(wasm []byte, entries uint64) ([]byte, error) {
+	var mins uint64
+	var defined []table
+	for _, t := range s.tables {
+		if t.limits >= 0 {
+			defined = append(defined, t)
+			mins += uint64(t.min)
+		}
+	}
+	if len(defined) == 0 {
+		return nil, nil
+	}
+	if mins > entries {
+		return nil, fmt.Errorf("table section: tables of %d entries at the start, more than the %d that the memory grant allows (%d bytes an entry)", mins, entries, tableEntryBytes)
+	}
+	share := (entries - mins) / uint64(len(defined))
+	out := appendU32(nil, uint32(len(defined)))
+	for _, t := range defined {
+		out = append(out, wasm[t.limits-1]) // the reference type
+		out = appendU32(appendU32(append(out, 1), t.min), uint32(min(uint64(t.max), uint64(t.min)+share)))
+	}
+	return out, nil
+}
+
+// addition returns the global or export section payload with the stack
+// budget's global added.
+func (s *shape) addition(id byte, payload []byte, stack uint32, memory uint64) []byte {
+	var n uint32
+	if len(payload) > 0 {
+		r := &reader{b: payload}
+		n, _ = r.u32() // parseShape has read it
+		payload = payload[r.off:]
+	}
+	out := append(appendU32(nil, n+1), payload...)
+	if id == secGlobal {
+		return append(appendS32(append(out, 0x7f, 0x01, 0x41), int32(stackBudget(memory))), 0x0b)
+	}
+	out = append(appendU32(out, uint32(len(stackExport))), stackExport...)
+	return appendU32(append(out, 0x03), stack)
+}
+
+// wrap returns the code section with a wrapper for each function (see
+// instrument) followed by the original bodies.
+func (s *shape) wrap(payload []byte, stack uint32, memory uint64) []byte {
+	defined := uint32(len(s.funcTypes))
+	out := appendU32(make([]byte, 0, len(payload)+int(defined)*48), 2*defined)
+	var w []byte
+	for i, t := range s.funcTypes {
+		params := s.types[t].params
+		weight := frameWeight(params, s.bodies[i].locals, s.bodies[i].end-s.bodies[i].start)
+		w = append(w[:0], 0x00) // no locals
+		w = s.take(w, stack, weight)
+		for k := range params {
+			w = appendU32(append(w, 0x20), k) // local.get
+		}
+		w = appendU32(append(w, 0x10), s.importedFuncs+defined+uint32(i)) // call the body
+		w = appendU32(append(w, 0x23), stack)                             // global.get
+		w = appendS32(append(w, 0x41), int32(weight))                     // i32.const
+		w = appendU32(append(w, 0x6a, 0x24), stack)                       // i32.add, global.set
+		w = append(w, 0x0b)
+		out = append(appendU32(out, uint32(len(w))), w...)
+	}
+	return append(out, payload[lebLen(payload):]...)
+}
+
+// take appends the code that takes weight from the stack global, or sets it
+// to stackExhausted and traps when less is left.
+func (s *shape) take(w []byte, stack, weight uint32) []byte {
+	w = appendU32(append(w, 0x23), stack)          // global.get
+	w = appendS32(append(w, 0x41), int32(weight))  // i32.const
+	w = append(w, 0x49, 0x04, 0x40)                // i32.lt_u, if
+	w = appendS32(append(w, 0x41), -1)             // i32.const stackExhausted
+	w = appendU32(append(w, 0x24), stack)          // global.set
+	w = append(w, 0x00, 0x0b)                      // unreachable, end
+	w = appendU32(append(w, 0x23), stack)          // global.get
+	w = appendS32(append(w, 0x41), int32(weight))  // i32.const
+	return appendU32(append(w, 0x6b, 0x24), stack) // i32.sub, global.set
+}
+
+func appendSection(out []byte, id byte, payload []byte) []byte {
+	return append(appendU32(append(out, id), uint32(len(payload))), payload...)
+}
+
+func appendU32(b []byte, v uint32) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// lebLen is the length of the LEB128 number at the start of b.
+func lebLen(b []byte) int {
+	n := 0
+	for n < len(b) && b[n]&0x80 != 0 {
+		n++
+	}
+	return n + 1
+}
