@@ -404,12 +404,13 @@ func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) 
 	return keys, storageErr(err)
 }
 
-// vaultOrder returns every vault name: the default first, then the others by
-// name, case-insensitively.
+// vaultOrder returns the vaults searched when none is named: the default
+// first, then the others by name, case-insensitively, but for those
+// registered with NoSearch.
 func (e *Engine) vaultOrder() []string {
 	var names []string
 	for _, v := range e.reg.Vaults {
-		if v.Name != e.reg.Default {
+		if v.Name != e.reg.Default && !v.NoSearch {
 			names = append(names, v.Name)
 		}
 	}

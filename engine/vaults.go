@@ -21,8 +21,13 @@ type Registration struct {
 	Description string         // free text
 	Parameters  map[string]any // handed to the extension; string, int64, float64 or bool
 	Grants      Grants
-	Default     bool // the default vault (in Vaults' results)
-	Mounted     bool // an in-process vault attached with Mount (in Vaults' results)
+	// NoSearch leaves the vault out of the search of Get and Info without
+	// a vault: it answers only when named, or as the default vault, so that
+	// a vault that claims every name cannot answer for another vault's
+	// secrets.
+	NoSearch bool
+	Default  bool // the default vault (in Vaults' results)
+	Mounted  bool // an in-process vault attached with Mount (in Vaults' results)
 }
 
 // Grants are what an extension may use; everything else is denied.
@@ -58,6 +63,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	cfg := registry.Vault{
 		Name: r.Name, Extension: r.Extension, SHA256: strings.ToLower(r.SHA256),
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
+		NoSearch: r.NoSearch,
 	}
 	var checked *loaded // the extension as loaded to check it, kept for use
 	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error {
@@ -166,7 +172,7 @@ func (e *Engine) Vaults() ([]Registration, error) {
 	for _, v := range e.reg.Vaults {
 		out = append(out, Registration{
 			Name: v.Name, Extension: v.Extension, SHA256: v.SHA256, Description: v.Description,
-			Parameters: v.Parameters, Grants: Grants(v.Grants), Default: v.Name == e.reg.Default,
+			Parameters: v.Parameters, Grants: Grants(v.Grants), NoSearch: v.NoSearch, Default: v.Name == e.reg.Default,
 		})
 	}
 	for key, n := range e.names {

@@ -448,3 +448,23 @@ func TestFirstRunTerminal(t *testing.T) {
 	p.expect("SecretValue\r\n")
 	p.wait(0)
 }
+
+// TestGetNamesTheVault: get without --vault says on a terminal which vault
+// answered (any vault in the search could have); with --vault, or with
+// standard error not a terminal, it says nothing more.
+func TestGetNamesTheVault(t *testing.T) {
+	h := newHome(t)
+	h.registerGoVault("Home")
+	h.registerGoVault("Team")
+	h.run(0, "v", "set", "db", "--vault", "Team", "--stdin")
+	out := h.term("get", "db").wait(0)
+	if !strings.Contains(out, "sesame: secret \"db\" from vault Team\r\n") {
+		t.Errorf("get without --vault: the terminal shows:\n%s", out)
+	}
+	if out := h.term("get", "db", "--vault", "Team").wait(0); strings.Contains(out, "from vault") {
+		t.Errorf("get --vault: the terminal shows:\n%s", out)
+	}
+	if _, stderr := h.run(0, "", "get", "db", "--as-plain-text"); stderr != "" {
+		t.Errorf("without a terminal, stderr is %q", stderr)
+	}
+}

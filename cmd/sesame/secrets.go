@@ -232,7 +232,10 @@ func (s *session) getCommand() *cli.Command {
 		Name:      "get",
 		Usage:     "print a secret",
 		UsageText: "sesame get NAME [--vault V] [--as-plain-text] [--json]",
-		Description: `Finds NAME in --vault, or in the default vault and then the others by name.
+		Description: `Finds NAME in --vault, or in the default vault and then the others by name,
+leaving out those registered with --no-search; the first vault that answers
+wins. Without --vault, when standard error is a terminal, get says which vault
+answered; --json always names it.
 
 A value is printed only with --as-plain-text; without it get prints the type
 and a mask (a credential: its user name and a mask; a hashtable: each entry's
@@ -273,6 +276,11 @@ func (s *session) get(c *cli.Context) error {
 	sec, err := unlocked(s, e, func() (engine.Secret, error) { return e.Get(s.ctx, a[0], c.String("vault")) })
 	if err != nil {
 		return err
+	}
+	if c.String("vault") == "" && isTerminal(s.stderr) {
+		// Found by searching: any vault could have answered, and one
+		// that claims every name could stand in for the right one.
+		fmt.Fprintf(s.stderr, "sesame: secret %q from vault %s\n", sec.Name, sec.Vault)
 	}
 	plain := c.Bool("as-plain-text")
 	if c.Bool("json") {
