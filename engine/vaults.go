@@ -234,7 +234,10 @@ func (e *Engine) Lock(ctx context.Context, vault string) error {
 	return vaultError("lock", canon, "", l.Lock(ctx))
 }
 
-// SetPassword changes (or, with an empty old, sets) a vault's password.
+// SetPassword changes (or, with an empty old, sets) a vault's password. Of
+// several changes at once, in this process or others, that read the same
+// state of the vault's storage, one succeeds; the others write nothing to
+// it and fail with an error wrapping ErrConflict (see readSet).
 func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte) error {
 	const op = "set-password"
 	vt, canon, err := e.target(ctx, op, "", vault)
@@ -245,7 +248,12 @@ func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte)
 	if !ok || !supports(vt, abi.OpSetPassword) {
 		return wrapf(op, canon, "", ErrUnsupported, "the vault has no password")
 	}
-	return vaultError(op, canon, "", p.SetPassword(ctx, old, new))
+	ctx, reads := withReadSet(ctx)
+	err = p.SetPassword(ctx, old, new)
+	if err != nil && reads.wasRefused() {
+		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
+	}
+	return vaultError(op, canon, "", err)
 }
 
 func (e *Engine) locker(ctx context.Context, op, vault string) (Locker, string, error) {
