@@ -174,10 +174,10 @@ func valueJSON(v any, plain bool) any {
 		return nil
 	}
 	b64 := func(b []byte) *string {
-		if plain {
-			return text(base64.StdEncoding.EncodeToString(b))
+		if !plain {
+			return nil
 		}
-		return nil
+		return text(base64.StdEncoding.EncodeToString(b))
 	}
 	switch x := v.(type) {
 	case string:

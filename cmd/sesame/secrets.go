@@ -304,8 +304,9 @@ func (s *session) infoCommand() *cli.Command {
 		Usage:     "list secrets, without their values",
 		UsageText: "sesame info [PATTERN] [--vault V] [--json]",
 		Description: `Lists the secrets whose names match PATTERN ('*' any run of characters, '?'
-one; default: all) in --vault, or in every vault, the default first. Prints a
-table NAME TYPE VAULT METADATA, or with --json an array of
+one; default: all) in --vault, or in every vault that get searches (the
+default first; not those registered with --no-search). Prints a table NAME
+TYPE VAULT METADATA, or with --json an array of
 {"name", "type", "vault", "metadata"}.
 
 Examples:
