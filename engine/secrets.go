@@ -247,9 +247,9 @@ func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error
 
 // Info lists the secrets whose names match pattern ('*' any run, '?' one
 // character; "" means all) in vault, or when vault is empty in every vault
-// that Get searches, in its order. Within a vault, results are sorted by name. When some
-// vaults fail, Info returns what the others found together with an error
-// naming each failure.
+// that Get searches, in its order. Within a vault, results are sorted by
+// name. When some vaults fail, Info returns what the others found together
+// with an error naming each failure.
 func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error) {
 	const op = "info"
 	if pattern == "" {

@@ -236,8 +236,9 @@ func (e *Engine) Lock(ctx context.Context, vault string) error {
 
 // SetPassword changes (or, with an empty old, sets) a vault's password. Of
 // several changes at once, in this process or others, that read the same
-// state of the vault's storage, one succeeds; the others write nothing to
-// it and fail with an error wrapping ErrConflict (see readSet).
+// state of the vault's storage, the first to write wins: the others' writes
+// find what they read changed and are refused, and they fail with an error
+// wrapping ErrConflict (see readSet).
 func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte) error {
 	const op = "set-password"
 	vt, canon, err := e.target(ctx, op, "", vault)
