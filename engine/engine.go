@@ -368,7 +368,7 @@ func storageErr(err error) error {
 		return nil
 	case errors.Is(err, storage.ErrNotFound):
 		return abi.NotFound
-	case errors.Is(err, storage.ErrExists):
+	case errors.Is(err, storage.ErrExists), errors.Is(err, storage.ErrChanged):
 		return abi.Conflict
 	case errors.Is(err, storage.ErrTooLarge), errors.Is(err, storage.ErrQuota):
 		return abi.TooLarge
@@ -378,21 +378,34 @@ func storageErr(err error) error {
 	return fmt.Errorf("%w: %w", abi.Unavailable, err) // the sandbox reports why
 }
 
+// The reads and writes go through the readSet of the call's context, if it
+// has one (readset.go).
+
 func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
 	v, err := a.s.Get(ctx, key)
+	readSetFrom(ctx).read(key, v, err)
 	return v, storageErr(err)
 }
 
 func (a storageArea) Set(ctx context.Context, key, value []byte) error {
-	return storageErr(a.s.Set(ctx, key, value))
+	r := readSetFrom(ctx)
+	err := a.s.SetIf(ctx, key, value, r.condition())
+	r.wrote(key, value, err)
+	return storageErr(err)
 }
 
 func (a storageArea) Add(ctx context.Context, key, value []byte) error {
-	return storageErr(a.s.Add(ctx, key, value))
+	r := readSetFrom(ctx)
+	err := a.s.AddIf(ctx, key, value, r.condition())
+	r.wrote(key, value, err)
+	return storageErr(err)
 }
 
 func (a storageArea) Delete(ctx context.Context, key []byte) error {
-	return storageErr(a.s.Delete(ctx, key))
+	r := readSetFrom(ctx)
+	err := a.s.DeleteIf(ctx, key, r.condition())
+	r.wrote(key, nil, err)
+	return storageErr(err)
 }
 
 func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
@@ -400,12 +413,13 @@ func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) 
 	return keys, storageErr(err)
 }
 
-// vaultOrder returns every vault name: the default first, then the others by
-// name, case-insensitively.
+// vaultOrder returns the vaults searched when none is named: the default
+// first, then the others by name, case-insensitively, but for those
+// registered with NoSearch.
 func (e *Engine) vaultOrder() []string {
 	var names []string
 	for _, v := range e.reg.Vaults {
-		if v.Name != e.reg.Default {
+		if v.Name != e.reg.Default && !v.NoSearch {
 			names = append(names, v.Name)
 		}
 	}

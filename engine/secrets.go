@@ -179,7 +179,9 @@ func (e *Engine) refreshLocked() error {
 }
 
 // Get returns the secret name from vault or, when vault is empty, from the
-// default vault and then the others in name order: the first found wins.
+// default vault and then the others in name order, leaving out those
+// registered with NoSearch: the first found wins. The Secret's Vault names
+// the vault that answered.
 func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 	const op = "get"
 	if err := checkName(op, vault, name); err != nil {
@@ -243,10 +245,10 @@ func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error
 }
 
 // Info lists the secrets whose names match pattern ('*' any run, '?' one
-// character; "" means all) in vault, or in every vault (default first) when
-// vault is empty. Within a vault, results are sorted by name. When some
-// vaults fail, Info returns what the others found together with an error
-// naming each failure.
+// character; "" means all) in vault, or when vault is empty in every vault
+// that Get searches, in its order. Within a vault, results are sorted by
+// name. When some vaults fail, Info returns what the others found together
+// with an error naming each failure.
 func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error) {
 	const op = "info"
 	if pattern == "" {

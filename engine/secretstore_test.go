@@ -903,3 +903,73 @@ func ssFill(b testing.TB, path string, n int) time.Duration {
 	})
 	return time.Since(start)
 }
+
+// TestSecretStoreConcurrentSetPassword: two processes (two engines on one
+// registry and data folder) change the password at the same moment, from
+// the same old password to different new ones, round after round. Each
+// round exactly one succeeds; the other fails with a clear error and writes
+// nothing; the vault then opens with the winner's password and never with
+// the loser's. Without the host's conditional write both succeed, and the
+// first one's new password no longer opens the vault.
+func TestSecretStoreConcurrentSetPassword(t *testing.T) {
+	env := newSSEnv(t, ssPassword)
+	e1, e2 := env.open(t), env.open(t)
+	current := []byte("round 0")
+	if err := e1.SetPassword(ctx, ssVault, nil, bytes.Clone(current)); err != nil {
+		t.Fatal(err)
+	}
+	ssSet(t, e1, "kept", "value", nil)
+	const rounds = 4
+	for r := 1; r <= rounds; r++ {
+		engines := []*engine.Engine{e1, e2}
+		news := [][]byte{fmt.Appendf(nil, "round %d by one", r), fmt.Appendf(nil, "round %d by two", r)}
+		errs := make([]error, 2)
+		var ready, done sync.WaitGroup
+		start := make(chan struct{})
+		for i, e := range engines {
+			ready.Add(1)
+			done.Go(func() {
+				ready.Done()
+				<-start
+				errs[i] = e.SetPassword(ctx, ssVault, bytes.Clone(current), bytes.Clone(news[i]))
+			})
+		}
+		ready.Wait()
+		close(start)
+		done.Wait()
+		won := -1
+		switch {
+		case errs[0] == nil && errs[1] == nil:
+			t.Fatalf("round %d: both changes succeeded; one password silently lost", r)
+		case errs[0] != nil && errs[1] != nil:
+			t.Fatalf("round %d: both failed: %v; %v", r, errs[0], errs[1])
+		case errs[0] == nil:
+			won = 0
+		default:
+			won = 1
+		}
+		lost := errs[1-won]
+		// Most rounds both read the old record and the second write is
+		// refused; a loser that reads only after the winner's write finds
+		// its old password wrong.
+		if !errors.Is(lost, engine.ErrConflict) && !errors.Is(lost, engine.ErrLocked) {
+			t.Fatalf("round %d: the loser's error %v wraps neither ErrConflict nor ErrLocked", r, lost)
+		}
+		if errors.Is(lost, engine.ErrConflict) && !strings.Contains(lost.Error(), "another process changed the password at the same moment") {
+			t.Errorf("round %d: the conflict is not explained: %v", r, lost)
+		}
+		t.Logf("round %d: engine %d won; the other: %v", r, won+1, lost)
+
+		// A third process opens the vault with the winner's password only.
+		e3 := env.open(t)
+		if err := e3.Unlock(ctx, ssVault, bytes.Clone(news[1-won])); !errors.Is(err, engine.ErrLocked) {
+			t.Fatalf("round %d: the loser's password: %v, want ErrLocked", r, err)
+		}
+		ssUnlock(t, e3, news[won])
+		if s := ssGet(t, e3, "kept"); s.Value != "value" {
+			t.Fatalf("round %d: kept = %v", r, s.Value)
+		}
+		e3.Close()
+		current = news[won]
+	}
+}

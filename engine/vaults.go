@@ -21,8 +21,13 @@ type Registration struct {
 	Description string         // free text
 	Parameters  map[string]any // handed to the extension; string, int64, float64 or bool
 	Grants      Grants
-	Default     bool // the default vault (in Vaults' results)
-	Mounted     bool // an in-process vault attached with Mount (in Vaults' results)
+	// NoSearch leaves the vault out of the search of Get and Info without
+	// a vault: it answers only when named, or as the default vault, so that
+	// a vault that claims every name cannot answer for another vault's
+	// secrets.
+	NoSearch bool
+	Default  bool // the default vault (in Vaults' results)
+	Mounted  bool // an in-process vault attached with Mount (in Vaults' results)
 }
 
 // Grants are what an extension may use; everything else is denied.
@@ -57,6 +62,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	cfg := registry.Vault{
 		Name: r.Name, Extension: r.Extension, SHA256: strings.ToLower(r.SHA256),
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
+		NoSearch: r.NoSearch,
 	}
 	e.mu.Lock()
 	mounted := e.mounted[strings.ToLower(r.Name)] != nil
@@ -185,7 +191,7 @@ func (e *Engine) Vaults() ([]Registration, error) {
 	for _, v := range e.reg.Vaults {
 		out = append(out, Registration{
 			Name: v.Name, Extension: v.Extension, SHA256: v.SHA256, Description: v.Description,
-			Parameters: v.Parameters, Grants: Grants(v.Grants), Default: v.Name == e.reg.Default,
+			Parameters: v.Parameters, Grants: Grants(v.Grants), NoSearch: v.NoSearch, Default: v.Name == e.reg.Default,
 		})
 	}
 	for key, n := range e.names {
@@ -247,7 +253,11 @@ func (e *Engine) Lock(ctx context.Context, vault string) error {
 	return vaultError("lock", canon, "", l.Lock(ctx))
 }
 
-// SetPassword changes (or, with an empty old, sets) a vault's password.
+// SetPassword changes (or, with an empty old, sets) a vault's password. Of
+// several changes at once, in this process or others, that read the same
+// state of the vault's storage, the first to write wins: the others' writes
+// find what they read changed and are refused, and they fail with an error
+// wrapping ErrConflict (see readSet).
 func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte) error {
 	const op = "set-password"
 	vt, canon, err := e.target(ctx, op, "", vault)
@@ -258,7 +268,12 @@ func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte)
 	if !ok || !supports(vt, abi.OpSetPassword) {
 		return wrapf(op, canon, "", ErrUnsupported, "the vault has no password")
 	}
-	return vaultError(op, canon, "", p.SetPassword(ctx, old, new))
+	ctx, reads := withReadSet(ctx)
+	err = p.SetPassword(ctx, old, new)
+	if err != nil && reads.wasRefused() {
+		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
+	}
+	return vaultError(op, canon, "", err)
 }
 
 func (e *Engine) locker(ctx context.Context, op, vault string) (Locker, string, error) {

@@ -83,6 +83,9 @@ func TestHygiene(t *testing.T) {
 	}, {
 		{"", []string{"get", "s1"}, 0, ""},
 		{"", []string{"get", "t1"}, 0, ""},
+		{"", []string{"get", "b1"}, 0, ""},
+		{"", []string{"get", "b1", "--json"}, 0, ""},
+		{"", []string{"get", "t1", "--json"}, 0, ""},
 		{"", []string{"get", "s2", "--as-plain-text"}, 0, sSecure},
 		{"", []string{"info", "--vault", "LocalStore", "--json"}, 0, ""},
 		{sNew, []string{"set", "s1", "--stdin", "--what-if"}, 0, ""},

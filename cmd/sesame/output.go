@@ -35,13 +35,7 @@ func (s *session) printSecret(sec engine.Secret, plain bool) error {
 		fmt.Fprintf(w, "%s %s %s\n", sec.Type, v.UserName, mask)
 		s.hint("add --as-plain-text to print the user name and the password")
 	case []byte:
-		if isTerminal(w) {
-			fmt.Fprintf(w, "%s (%d bytes)\n", sec.Type, len(v))
-			s.hint("redirect standard output to a file to write the bytes, or add --json to print them in base64")
-			return nil
-		}
-		_, err := w.Write(v)
-		return err
+		return s.printBytes(sec.Type, v, plain)
 	case engine.Hashtable:
 		if plain {
 			return s.printJSON(valueJSON(v, true))
@@ -52,7 +46,7 @@ func (s *session) printSecret(sec engine.Secret, plain bool) error {
 			rows = append(rows, []string{"  " + k, typeOf(v[k]), maskedEntry(v[k])})
 		}
 		s.table(rows)
-		if masked(sec.Value) {
+		if len(v) > 0 {
 			s.hint("add --as-plain-text to print the values")
 		}
 	default:
@@ -73,6 +67,24 @@ func (s *session) printText(t engine.Type, v string, plain bool) error {
 	return nil
 }
 
+// printBytes prints a bytes value: its type and the mask, or with plain the
+// bytes themselves, raw, but never to a terminal, where they could be
+// escape sequences that the terminal obeys.
+func (s *session) printBytes(t engine.Type, v []byte, plain bool) error {
+	switch {
+	case !plain:
+		fmt.Fprintf(s.stdout, "%s %s\n", t, mask)
+		s.hint("add --as-plain-text to write the bytes (to a file or a pipe), or --json --as-plain-text to print them in base64")
+	case isTerminal(s.stdout):
+		fmt.Fprintf(s.stdout, "%s (%d bytes)\n", t, len(v))
+		s.hint("redirect standard output to a file to write the bytes, or add --json to print them in base64")
+	default:
+		_, err := s.stdout.Write(v)
+		return err
+	}
+	return nil
+}
+
 // typeOf names the type of a hashtable entry.
 func typeOf(v any) string {
 	switch v.(type) {
@@ -88,32 +100,13 @@ func typeOf(v any) string {
 	return "unknown"
 }
 
-// maskedEntry shows a hashtable entry without its secret.
+// maskedEntry shows a hashtable entry without its secret: only a
+// credential's user name is shown.
 func maskedEntry(v any) string {
-	switch x := v.(type) {
-	case []byte:
-		return fmt.Sprintf("(%d bytes)", len(x))
-	case engine.Credential:
-		return x.UserName + " " + mask
+	if c, ok := v.(engine.Credential); ok {
+		return c.UserName + " " + mask
 	}
 	return mask
-}
-
-// masked reports whether v holds text that get shows only with
-// --as-plain-text.
-func masked(v any) bool {
-	switch x := v.(type) {
-	case []byte:
-		return false
-	case engine.Hashtable:
-		for _, e := range x {
-			if masked(e) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
 }
 
 // secretOut is what get --json prints.
@@ -149,7 +142,8 @@ func infoJSON(list []engine.Info) []infoOut {
 }
 
 // The JSON shapes of credential values and of typed hashtable entries, in
-// the order set reads them; a nil *string is a masked value (null).
+// the order set reads them; a nil *string is a masked value (null), whether
+// it stands for text or for bytes.
 type (
 	credentialOut struct {
 		Username string  `json:"username"`
@@ -160,8 +154,8 @@ type (
 		Value *string `json:"value"`
 	}
 	bytesEntryOut struct {
-		Type   string `json:"type"`
-		Base64 string `json:"base64"`
+		Type   string  `json:"type"`
+		Base64 *string `json:"base64"`
 	}
 	credentialEntryOut struct {
 		Type     string  `json:"type"`
@@ -170,8 +164,8 @@ type (
 	}
 )
 
-// valueJSON is a secret value as get --json prints it; text is null unless
-// plain.
+// valueJSON is a secret value as get --json prints it; text, and bytes in
+// base64, are null unless plain.
 func valueJSON(v any, plain bool) any {
 	text := func(s string) *string {
 		if plain {
@@ -179,13 +173,19 @@ func valueJSON(v any, plain bool) any {
 		}
 		return nil
 	}
+	b64 := func(b []byte) *string {
+		if !plain {
+			return nil
+		}
+		return text(base64.StdEncoding.EncodeToString(b))
+	}
 	switch x := v.(type) {
 	case string:
 		return text(x)
 	case engine.SecureString:
 		return text(string(x))
 	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
+		return b64(x)
 	case engine.Credential:
 		return credentialOut{x.UserName, text(string(x.Password))}
 	case engine.Hashtable:
@@ -197,7 +197,7 @@ func valueJSON(v any, plain bool) any {
 			case engine.SecureString:
 				out[k] = textEntryOut{"securestring", text(string(y))}
 			case []byte:
-				out[k] = bytesEntryOut{"bytes", base64.StdEncoding.EncodeToString(y)}
+				out[k] = bytesEntryOut{"bytes", b64(y)}
 			case engine.Credential:
 				out[k] = credentialEntryOut{"credential", y.UserName, text(string(y.Password))}
 			}

@@ -301,17 +301,18 @@ func TestHiddenPrompt(t *testing.T) {
 	}
 }
 
-// TestValueWarning: --value on a terminal warns that the secret is now in
-// the shell's history.
+// TestValueWarning: --value warns that the secret is now in the process
+// list and the shell's history, on a terminal and without one (a CI log);
+// set_value-warning.txtar pins the words.
 func TestValueWarning(t *testing.T) {
 	h := newHome(t)
 	h.registerGoVault("V")
 	out := h.term("set", "s", "--value", "hunter2").wait(0)
-	if !strings.Contains(out, "sesame: warning: --value puts the secret on the command line") {
+	if !strings.Contains(out, valueWarning) {
 		t.Errorf("no warning; the terminal shows:\n%s", out)
 	}
-	if _, stderr := h.run(0, "", "set", "s", "--value", "x"); stderr != "" {
-		t.Errorf("warned without a terminal: %q", stderr)
+	if _, stderr := h.run(0, "", "set", "s", "--value", "x"); stderr != valueWarning+"\n" {
+		t.Errorf("without a terminal, stderr is %q, want the warning", stderr)
 	}
 }
 
@@ -380,15 +381,20 @@ func TestLockedPrompt(t *testing.T) {
 	}
 }
 
-// TestTerminalOutput: bytes are not written to a terminal, and the first use
-// of an extension says that it compiles.
+// TestTerminalOutput: bytes are masked, and even with --as-plain-text not
+// written to a terminal; the first use of an extension says that it
+// compiles.
 func TestTerminalOutput(t *testing.T) {
 	h := newHome(t)
 	h.registerGoVault("V")
 	h.run(0, "raw\x00bytes", "set", "b", "--type", "bytes", "--stdin")
 	out := h.term("get", "b").wait(0)
-	if !strings.Contains(out, "bytes (9 bytes)") || strings.Contains(out, "raw") {
+	if !strings.Contains(out, "bytes ********") || strings.Contains(out, "raw") {
 		t.Errorf("bytes on a terminal: %q", out)
+	}
+	out = h.term("get", "b", "--as-plain-text").wait(0)
+	if !strings.Contains(out, "bytes (9 bytes)") || strings.Contains(out, "raw") {
+		t.Errorf("bytes with --as-plain-text on a terminal: %q", out)
 	}
 
 	empty := h.with("XDG_CACHE_HOME=" + t.TempDir())
@@ -441,4 +447,24 @@ func TestFirstRunTerminal(t *testing.T) {
 	p.typeHidden("vault pw")
 	p.expect("SecretValue\r\n")
 	p.wait(0)
+}
+
+// TestGetNamesTheVault: get without --vault says on a terminal which vault
+// answered (any vault in the search could have); with --vault, or with
+// standard error not a terminal, it says nothing more.
+func TestGetNamesTheVault(t *testing.T) {
+	h := newHome(t)
+	h.registerGoVault("Home")
+	h.registerGoVault("Team")
+	h.run(0, "v", "set", "db", "--vault", "Team", "--stdin")
+	out := h.term("get", "db").wait(0)
+	if !strings.Contains(out, "sesame: secret \"db\" from vault Team\r\n") {
+		t.Errorf("get without --vault: the terminal shows:\n%s", out)
+	}
+	if out := h.term("get", "db", "--vault", "Team").wait(0); strings.Contains(out, "from vault") {
+		t.Errorf("get --vault: the terminal shows:\n%s", out)
+	}
+	if _, stderr := h.run(0, "", "get", "db", "--as-plain-text"); stderr != "" {
+		t.Errorf("without a terminal, stderr is %q", stderr)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -48,6 +50,11 @@ func TestMain(m *testing.M) {
 			n, _ := strconv.Atoi(os.Args[1])
 			os.Exit(n)
 		},
+		// both IN1 IN2 ARGS... runs sesame ARGS twice at the same
+		// moment, reading standard input from IN1 and from IN2; it prints
+		// "exit N" for each on stdout and each one's stderr on stderr, in
+		// that order, and exits 0.
+		"both": runBoth,
 	})
 }
 
@@ -102,6 +109,37 @@ func runScripts(t *testing.T, mode string) {
 			"status": cmdStatus,
 		},
 	})
+}
+
+func runBoth() {
+	var out [2]bytes.Buffer
+	var cmds [2]*exec.Cmd
+	for i, in := range os.Args[1:3] {
+		f, err := os.Open(in)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		cmds[i] = exec.Command("sesame", os.Args[3:]...)
+		cmds[i].Stdin, cmds[i].Stderr = f, &out[i]
+	}
+	var wg sync.WaitGroup
+	codes := [2]int{}
+	for i, c := range cmds {
+		wg.Go(func() {
+			if err := c.Run(); err != nil {
+				codes[i] = -1
+				if ee, ok := err.(*exec.ExitError); ok {
+					codes[i] = ee.ExitCode()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range cmds {
+		fmt.Printf("exit %d\n", codes[i])
+		os.Stderr.Write(out[i].Bytes())
+	}
 }
 
 // cmdStatus is "status N PROGRAM [ARGS...]": run PROGRAM, and check that it

@@ -43,15 +43,16 @@ func (s *session) setCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "set",
 		Usage: "store a secret",
-		UsageText: `sesame set NAME [--vault V] [--value S | --stdin | --file F] [--type T] [--username U]
+		UsageText: `sesame set NAME [--vault V] [--stdin | --file F | --value S] [--type T] [--username U]
              [--metadata KEY[:TYPE]=VALUE]... [--no-clobber] [--what-if] [--confirm]`,
 		Description: `Stores a secret under NAME in a vault (default: the default vault), replacing
 one of that name unless --no-clobber is given.
 
-The value comes from --value, --stdin (all of standard input) or --file. For
+The value comes from --stdin (all of standard input), --file or --value. For
 string types a single trailing newline of --stdin or --file is dropped. With
 none of them, sesame asks on the terminal without echo, twice for a new
-secret; without a terminal it fails rather than wait.
+secret; without a terminal it fails rather than wait. --value puts the secret
+where ps and shell history show it, and set always warns about it.
 
 Types (--type): string (default), securestring, bytes (from --stdin or
 --file), credential (--username U; the value is the password), hashtable (a
@@ -73,9 +74,9 @@ Examples:
   sesame set db-password --no-clobber --what-if`,
 		Flags: []cli.Flag{
 			vaultFlag("store in `VAULT` (default: the default vault)"),
-			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
 			&cli.BoolFlag{Name: "stdin", Usage: "read the value from standard input"},
 			&cli.StringFlag{Name: "file", Usage: "read the value from `FILE`", TakesFile: true},
+			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
 			&cli.StringFlag{Name: "type", Value: "string", Usage: "the value's `TYPE`: " + typeList()},
 			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential"},
 			&cli.StringSliceFlag{Name: "metadata", Usage: "attach `KEY[:TYPE]=VALUE` (repeatable)"},
@@ -106,7 +107,7 @@ func (s *session) set(c *cli.Context) error {
 	username := c.String("username")
 	switch {
 	case sources > 1:
-		return usagef(c, "give the value one way only: --value, --stdin or --file")
+		return usagef(c, "give the value one way only: --stdin, --file or --value")
 	case t == engine.TypeCredential && username == "":
 		return usagef(c, "--type credential needs --username")
 	case t != engine.TypeCredential && c.IsSet("username"):
@@ -133,10 +134,10 @@ func (s *session) set(c *cli.Context) error {
 		case t == engine.TypeBytes:
 			return withHint(fmt.Errorf("no value given for secret %q", name), "a bytes value is read with --stdin or --file FILE")
 		case t == engine.TypeHashtable:
-			return withHint(fmt.Errorf("no value given for secret %q", name), "give the JSON object with --value JSON, --stdin or --file FILE")
+			return withHint(fmt.Errorf("no value given for secret %q", name), "give the JSON object with --stdin or --file FILE; --value JSON works too, but ps and shell history show it")
 		case !isTTY:
 			return withHint(fmt.Errorf("no value given for secret %q, and no terminal to ask for it", name),
-				"give the value with --value VALUE, --stdin (read from standard input) or --file FILE")
+				"give the value with --stdin (read from standard input) or --file FILE; --value VALUE works too, but ps and shell history show it")
 		}
 	}
 	e, err := s.vaultEngine()
@@ -192,14 +193,17 @@ func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, 
 	return makeValue(t, username, b)
 }
 
+// valueWarning is what set prints whenever the value is given with --value.
+const valueWarning = "sesame: warning: --value puts the secret on the command line, where the process list (ps) and shell history show it; use --stdin or --file instead"
+
 // readValue returns the value given with --value, --stdin or --file, and
 // whether one was given.
 func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error) {
 	switch {
 	case c.IsSet("value"):
-		if _, ok := s.terminal(); ok {
-			fmt.Fprintln(s.stderr, "sesame: warning: --value puts the secret on the command line, where shell history and ps can read it; leave it out to be asked, or use --stdin or --file")
-		}
+		// Always, not only on a terminal: a script's command line is
+		// seen by ps too, and its log is where the warning is read.
+		fmt.Fprintln(s.stderr, valueWarning)
 		return []byte(c.String("value")), true, nil
 	case c.Bool("stdin"):
 		b, err := io.ReadAll(s.stdin)
@@ -228,24 +232,28 @@ func (s *session) getCommand() *cli.Command {
 		Name:      "get",
 		Usage:     "print a secret",
 		UsageText: "sesame get NAME [--vault V] [--as-plain-text] [--json]",
-		Description: `Finds NAME in --vault, or in the default vault and then the others by name.
+		Description: `Finds NAME in --vault, or in the default vault and then the others by name,
+leaving out those registered with --no-search; the first vault that answers
+wins. Without --vault, when standard error is a terminal, get says which vault
+answered; --json always names it.
 
-A string, secure string or credential password is printed only with
---as-plain-text; without it get prints the type and a mask. With
---as-plain-text, standard output is exactly the value and one newline; a
-credential is two lines (user name, password), a hashtable a JSON object.
-Bytes are written raw, and only when standard output is not a terminal.
+A value is printed only with --as-plain-text; without it get prints the type
+and a mask (a credential: its user name and a mask; a hashtable: each entry's
+key and type). With --as-plain-text, standard output is exactly the value and
+one newline; a credential is two lines (user name, password), a hashtable a
+JSON object, and bytes are written raw, only when standard output is not a
+terminal.
 
 --json prints {"name", "type", "vault", "value", "metadata"}: bytes in base64,
 a credential as {"username", "password"}, a hashtable as an object (as set
-reads it), datetimes in RFC 3339. Without --as-plain-text the text values in
-it are null.
+reads it), datetimes in RFC 3339. Without --as-plain-text every value in it
+(text, a password, bytes) is null.
 
 Examples:
   sesame get db-password                     # string ********
   sesame get db-password --as-plain-text
   PGPASSWORD=$(sesame get db-password --as-plain-text) psql
-  sesame get tls-key > key.pem
+  sesame get tls-key --as-plain-text > key.pem
   sesame get db-login --json --as-plain-text | jq -r .value.username`,
 		Flags: []cli.Flag{
 			vaultFlag("look only in `VAULT`"),
@@ -269,12 +277,17 @@ func (s *session) get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.String("vault") == "" && isTerminal(s.stderr) {
+		// Found by searching: any vault could have answered, and one
+		// that claims every name could stand in for the right one.
+		fmt.Fprintf(s.stderr, "sesame: secret %q from vault %s\n", sec.Name, sec.Vault)
+	}
 	plain := c.Bool("as-plain-text")
 	if c.Bool("json") {
 		if err := s.printJSON(secretJSON(sec, plain)); err != nil {
 			return err
 		}
-		if !plain && masked(sec.Value) {
+		if !plain {
 			s.hint("add --as-plain-text to include the value")
 		}
 		return nil
@@ -291,8 +304,9 @@ func (s *session) infoCommand() *cli.Command {
 		Usage:     "list secrets, without their values",
 		UsageText: "sesame info [PATTERN] [--vault V] [--json]",
 		Description: `Lists the secrets whose names match PATTERN ('*' any run of characters, '?'
-one; default: all) in --vault, or in every vault, the default first. Prints a
-table NAME TYPE VAULT METADATA, or with --json an array of
+one; default: all) in --vault, or in every vault that get searches (the
+default first; not those registered with --no-search). Prints a table NAME
+TYPE VAULT METADATA, or with --json an array of
 {"name", "type", "vault", "metadata"}.
 
 Examples:

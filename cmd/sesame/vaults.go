@@ -36,8 +36,9 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 				Name:      "list",
 				Usage:     "list the registered vaults",
 				UsageText: "sesame vault list [--json]",
-				Description: `Prints NAME, DEFAULT (*), EXTENSION and DESCRIPTION of every vault, or with
---json an array of objects that also hold the parameters and grants.
+				Description: `Prints NAME, DEFAULT (*), SEARCH, EXTENSION and DESCRIPTION of every vault,
+or with --json an array of objects that also hold the parameters and grants.
+SEARCH is "no" for a vault registered with --no-search.
 
 Examples:
   sesame vault list
@@ -122,7 +123,7 @@ func (s *session) registerCommand() *cli.Command {
 		Name:  "register",
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
-             [--description D] [--default] [--allow-clobber]`,
+             [--description D] [--default] [--no-search] [--allow-clobber]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
 absolute otherwise). The extension is loaded and checked first; nothing is
@@ -138,16 +139,23 @@ something; all that is not granted is denied:
   timeout=5s            deadline per call
   instances=4           instances kept at once
 
+--no-search leaves the vault out when get and info look through the vaults
+(no --vault given): it answers only when named with --vault, or as the
+default vault. Use it for a vault you do not trust to answer only for its
+own secrets. In vaults.toml: search = false.
+
 Examples:
   sesame vault register LocalStore --extension builtin:secretstore --grant storage=true
   sesame vault register Team --extension ./team-vault.wasm --grant storage=true \
-      --param url=https://vault.internal --grant timeout=10s --default`,
+      --param url=https://vault.internal --grant timeout=10s --default
+  sesame vault register Shared --extension ./shared.wasm --no-search`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "extension", Usage: "the extension `REF`: builtin:NAME or a .wasm file", TakesFile: true},
 			&cli.StringSliceFlag{Name: "param", Usage: "hand the extension `KEY=VALUE` (repeatable)"},
 			&cli.StringSliceFlag{Name: "grant", Usage: "grant `KEY=VALUE` (repeatable; see above)"},
 			&cli.StringFlag{Name: "description", Usage: "a `DESCRIPTION` shown by vault list"},
 			&cli.BoolFlag{Name: "default", Usage: "make it the default vault"},
+			&cli.BoolFlag{Name: "no-search", Usage: "look in the vault only when it is named with --vault"},
 			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
 		},
 		Action: s.vaultRegister,
@@ -207,6 +215,7 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Description: c.String("description"),
 		Parameters:  params,
 		Grants:      grants,
+		NoSearch:    c.Bool("no-search"),
 	}, engine.RegisterOptions{AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default")})
 }
 
@@ -268,6 +277,7 @@ func parseParams(list []string) (map[string]any, error) {
 type vaultOut struct {
 	Name        string         `json:"name"`
 	Default     bool           `json:"default"`
+	Search      bool           `json:"search"`
 	Extension   string         `json:"extension"`
 	Description string         `json:"description"`
 	Parameters  map[string]any `json:"parameters"`
@@ -310,20 +320,23 @@ func (s *session) vaultList(c *cli.Context) error {
 			if params == nil {
 				params = map[string]any{}
 			}
-			out = append(out, vaultOut{Name: r.Name, Default: r.Default, Extension: r.Extension, Description: r.Description, Parameters: params, Grants: g})
+			out = append(out, vaultOut{Name: r.Name, Default: r.Default, Search: !r.NoSearch, Extension: r.Extension, Description: r.Description, Parameters: params, Grants: g})
 		}
 		return s.printJSON(out)
 	}
 	if len(regs) == 0 {
 		return nil
 	}
-	rows := [][]string{{"NAME", "DEFAULT", "EXTENSION", "DESCRIPTION"}}
+	rows := [][]string{{"NAME", "DEFAULT", "SEARCH", "EXTENSION", "DESCRIPTION"}}
 	for _, r := range regs {
-		def := ""
+		def, search := "", "yes"
 		if r.Default {
 			def = "*"
 		}
-		rows = append(rows, []string{r.Name, def, r.Extension, oneLine(r.Description)})
+		if r.NoSearch {
+			search = "no"
+		}
+		rows = append(rows, []string{r.Name, def, search, r.Extension, oneLine(r.Description)})
 	}
 	s.table(rows)
 	return nil

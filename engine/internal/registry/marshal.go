@@ -37,6 +37,9 @@ func (r *Registry) Marshal() ([]byte, error) {
 		if v.Description != "" {
 			fmt.Fprintf(&b, "description = %s\n", quote(v.Description))
 		}
+		if v.NoSearch {
+			b.WriteString("search      = false\n")
+		}
 		if len(v.Parameters) > 0 {
 			fmt.Fprintf(&b, "\n  [%s.parameters]\n", table)
 			for _, k := range slices.Sorted(maps.Keys(v.Parameters)) {

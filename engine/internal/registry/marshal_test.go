@@ -32,14 +32,14 @@ func rich() *Registry {
 				},
 			},
 			{Name: "team.vault", Extension: "C:\\ext\\team.wasm", Grants: Grants{Memory: 3_000_000, Timeout: 1500 * time.Millisecond}},
-			{Name: "Z_last-1", Extension: "z.wasm", Grants: Grants{Memory: 2049 << 10, Instances: 64}},
+			{Name: "Z_last-1", Extension: "z.wasm", Grants: Grants{Memory: 2049 << 10, Instances: 64}, NoSearch: true},
 		},
 	}
 }
 
 func TestMarshal(t *testing.T) {
 	r := &Registry{Default: "LocalStore", Vaults: []Vault{
-		{Name: "team.vault", Extension: "team.wasm", Grants: Grants{Memory: 3_000_000}},
+		{Name: "team.vault", Extension: "team.wasm", Grants: Grants{Memory: 3_000_000}, NoSearch: true},
 		{
 			Name: "LocalStore", Extension: "builtin:secretstore", Description: "encrypted local store",
 			Parameters: map[string]any{"authentication": "password", "timeout": int64(900), "ratio": 1.0},
@@ -66,6 +66,7 @@ description = "encrypted local store"
 
 [vaults."team.vault"]
 extension   = "team.wasm"
+search      = false
 
   [vaults."team.vault".grants]
   memory    = 3000000

@@ -103,6 +103,9 @@ func (p *parser) vault(name string, x any) (Vault, bool) {
 			v.SHA256 = strings.ToLower(s)
 		case "description":
 			v.Description, _ = as[string](p, key, x, "a string")
+		case "search":
+			search, ok := as[bool](p, key, x, "a boolean")
+			v.NoSearch = ok && !search
 		case "parameters":
 			if params, _ := as[map[string]any](p, key, x, "a table"); len(params) > 0 {
 				v.Parameters = params // value types are checked by Vault.check

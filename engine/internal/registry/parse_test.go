@@ -34,6 +34,7 @@ description = "encrypted local store"
 
 [vaults."team.vault"]
 extension = "../ext/team.wasm"
+search = false
 grants = { memory = 3145728, timeout = "1m30s" }
 `
 
@@ -68,6 +69,7 @@ func TestParse(t *testing.T) {
 					Name:      "team.vault",
 					Extension: "../ext/team.wasm",
 					Grants:    Grants{Memory: 3 << 20, Timeout: 90 * time.Second},
+					NoSearch:  true,
 				},
 			},
 		}},
@@ -150,6 +152,7 @@ func TestParseErrors(t *testing.T) {
 		{"env not strings", vault + "grants.env = [\"HOME\", 1]\n", `vaults.toml:3: vault "A": grants.env must be an array of strings, not an integer`},
 		{"timeout not a string", vault + "grants.timeout = 5\n", `vaults.toml:3: vault "A": grants.timeout must be a duration such as "5s", not an integer`},
 		{"instances not an integer", vault + "grants.instances = \"4\"\n", `vaults.toml:3: vault "A": grants.instances must be an integer, not a string`},
+		{"search not a boolean", vault + "search = \"no\"\n", `vaults.toml:3: vault "A": search must be a boolean, not a string`},
 
 		// names
 		{"name with space", "[vaults.\"my vault\"]\nextension = \"builtin:a\"\n", `vaults.toml:1: vault name "my vault" is invalid: use 1 to 64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit`},

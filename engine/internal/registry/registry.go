@@ -33,6 +33,10 @@ type Vault struct {
 	Description string         // free text
 	Parameters  map[string]any // scalar values only: string, int64, float64, bool (handed to the extension)
 	Grants      Grants
+	// NoSearch leaves the vault out when sesame looks through the vaults
+	// for a name (get and info without a vault): it answers only when
+	// named, or as the default vault. In the file: search = false.
+	NoSearch bool
 }
 
 // Grants are the capabilities granted to a vault's extension; all that is

@@ -143,7 +143,7 @@ func deadlineOf(ctx context.Context) time.Time {
 	return time.Now().Add(DefaultWait)
 }
 
-var sentinels = []error{ErrNotFound, ErrExists, ErrTooLarge, ErrQuota, ErrUnavailable, ErrInvalid}
+var sentinels = []error{ErrNotFound, ErrExists, ErrChanged, ErrTooLarge, ErrQuota, ErrUnavailable, ErrInvalid}
 
 // isSentinel reports whether err is an expected outcome (not found, quota,
 // ...) rather than a failure of the database.

@@ -16,6 +16,10 @@
 //
 //   - Atomic: every Set and Delete is one bbolt transaction, data and quota
 //     counters together. A reader sees the old value or the new one.
+//   - Conditional: SetIf, AddIf and DeleteIf write only if the keys a
+//     caller read still hold what it read (Seen), checked in the writing
+//     transaction: of several processes that read, check and write the same
+//     record at once, the first write wins and the others get ErrChanged.
 //   - Durable: Set and Delete return after bbolt's commit has fsynced
 //     (NoSync is false), so an acknowledged write survives the writer being
 //     killed right after, and a crash of the OS. Creating the file also

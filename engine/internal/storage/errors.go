@@ -11,6 +11,10 @@ var (
 	// ErrExists: Add of a key that is already stored.
 	ErrExists = errors.New("already exists")
 
+	// ErrChanged: a conditional write (SetIf, AddIf, DeleteIf) found a
+	// key of its Seen holding another value than the caller read.
+	ErrChanged = errors.New("changed since it was read")
+
 	// ErrTooLarge: a key or value longer than Options.MaxKeyBytes or
 	// Options.MaxValueBytes.
 	ErrTooLarge = errors.New("too large")

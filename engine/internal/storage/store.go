@@ -157,7 +157,7 @@ func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
 // would then hold more than MaxKeys keys or MaxBytes bytes (a Set that does
 // not grow the store is always allowed).
 func (s *Store) Set(ctx context.Context, key, value []byte) error {
-	return s.put(ctx, "set", key, value, false)
+	return s.put(ctx, "set", key, value, false, nil)
 }
 
 // Add stores value under key only if key is not stored: otherwise it
@@ -165,11 +165,12 @@ func (s *Store) Set(ctx context.Context, key, value []byte) error {
 // transaction under the file's write lock, so of several processes adding
 // one key at once exactly one succeeds.
 func (s *Store) Add(ctx context.Context, key, value []byte) error {
-	return s.put(ctx, "add", key, value, true)
+	return s.put(ctx, "add", key, value, true, nil)
 }
 
-// put is Set, or Add when add is set.
-func (s *Store) put(ctx context.Context, op string, key, value []byte, add bool) error {
+// put is Set, or Add when add is set, done only if every key of seen holds
+// what seen says.
+func (s *Store) put(ctx context.Context, op string, key, value []byte, add bool, seen Seen) error {
 	if err := s.checkKey(key); err != nil {
 		return s.fail(ctx, op, err)
 	}
@@ -180,6 +181,9 @@ func (s *Store) put(ctx context.Context, op string, key, value []byte, add bool)
 	// slices may be guest memory.
 	key, value = bytes.Clone(key), append(make([]byte, 0, len(value)), value...)
 	return s.update(ctx, op, func(data, meta *bolt.Bucket) error {
+		if err := seen.check(data); err != nil {
+			return err
+		}
 		u, err := readUsage(data, meta)
 		if err != nil {
 			return err
@@ -211,10 +215,18 @@ func (s *Store) put(ctx context.Context, op string, key, value []byte, add bool)
 // Delete removes key and returns once the change is on disk. It fails with
 // ErrNotFound if key is not stored, ErrInvalid for an empty key.
 func (s *Store) Delete(ctx context.Context, key []byte) error {
+	return s.del(ctx, key, nil)
+}
+
+// del is Delete, done only if every key of seen holds what seen says.
+func (s *Store) del(ctx context.Context, key []byte, seen Seen) error {
 	if err := s.checkKey(key); err != nil {
 		return s.fail(ctx, "delete", err)
 	}
 	return s.update(ctx, "delete", func(data, meta *bolt.Bucket) error {
+		if err := seen.check(data); err != nil {
+			return err
+		}
 		old := data.Get(key)
 		if old == nil {
 			return ErrNotFound
