@@ -83,9 +83,11 @@ type RunOptions struct {
 	Build string
 }
 
-// Run is the agent process: it takes the folder's lock (one agent per
-// user), listens on the socket and serves until it is stopped, idle, or
-// ctx ends. It returns why it stopped.
+// Run is the agent process: it makes the process not dumpable and
+// core-less (harden), takes the folder's lock (one agent per user),
+// listens on the socket and serves until it is stopped, idle, or ctx ends.
+// It returns why it stopped; the process should then exit (see
+// Server.Serve: a stuck request may still run).
 func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err error) {
 	ready := func(err error) {
 		if opts.Ready == nil {
@@ -100,6 +102,9 @@ func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err e
 		opts.Ready = nil
 	}
 	defer func() { ready(err) }()
+	if err := harden(); err != nil {
+		return "", err
+	}
 	if err := checkDir(dir, true); err != nil {
 		return "", err
 	}

@@ -255,6 +255,7 @@ type msgReader struct {
 	count     uint64 // the length so far
 	left      uint64 // bytes of the message still to come
 	lent      [][]byte
+	err       error // once set, every Read returns it: the stream is broken
 }
 
 // Read reads gob's next bytes. gob asks for a message's length byte by
@@ -262,6 +263,8 @@ type msgReader struct {
 // what gob asked for, and so never past a message.
 func (r *msgReader) Read(p []byte) (int, error) {
 	switch {
+	case r.err != nil:
+		return 0, r.err
 	case len(p) == 0:
 		return 0, nil
 	case r.countLeft == 0 && r.left == 0: // a message begins
@@ -278,7 +281,8 @@ func (r *msgReader) Read(p []byte) (int, error) {
 		// gob's long form: the negated byte count of the length follows.
 		r.countLeft, r.count = -int(int8(p[0])), 0
 		if r.countLeft > 8 {
-			return 1, fmt.Errorf("%w: bad message length", errProtocol)
+			r.err = fmt.Errorf("%w: bad message length", errProtocol)
+			return 1, r.err
 		}
 		return 1, nil
 	case r.countLeft > 0:
@@ -310,7 +314,8 @@ func (r *msgReader) ReadByte() (byte, error) {
 
 func (r *msgReader) begin(n uint64) error {
 	if n > r.max {
-		return fmt.Errorf("%w (%d bytes; the limit is %d)", errTooLarge, n, r.max)
+		r.err = fmt.Errorf("%w (%d bytes; the limit is %d)", errTooLarge, n, r.max)
+		return r.err
 	}
 	r.left = n
 	return nil
