@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // The tests of the agent as the sesame command uses it: processes that
@@ -269,4 +272,101 @@ func running(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
+// TestAgentStopWhileStuck: `sesame agent stop`, and SIGTERM, end an agent
+// while a request hangs in a vault (a loop with a 10-minute deadline): the
+// agent process exits, the hanging command fails, and the next command
+// finds the unlocked vault locked. The agent runs not dumpable and without
+// core files.
+func TestAgentStopWhileStuck(t *testing.T) {
+	spin := filepath.Join(t.TempDir(), "spin.wasm")
+	if err := os.WriteFile(spin, testwasm.WAT(t, "engine/agent/testdata/spin.wat"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"agent stop", "SIGTERM"} {
+		t.Run(how, func(t *testing.T) {
+			h, dir := newHome(t).withAgent()
+			agentCmd, spinning := foregroundAgent(t, h, dir)
+			pid := agentCmd.Process.Pid
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid)); err != nil || !regexp.MustCompile(`(?m)^Max core file size +0 +0 `).Match(b) {
+				t.Errorf("the agent may write core files (%v):\n%s", err, b)
+			}
+			h.run(0, "", "vault", "register", "Spin", "--extension", spin, "--grant", "timeout=10m")
+			h.run(0, "", "vault", "register", "Safe", "--extension", "builtin:secretstore", "--grant", "storage=true", "--param", "authentication=password")
+			h.run(0, "agent-cli-password-51c0\n", "vault", "unlock", "Safe", "--password-stdin")
+			h.run(0, "", "set", "db", "--vault", "Safe", "--value", agentSecret)
+
+			stuck := exec.Command(sesameBinary(t), "get", "x", "--vault", "Spin")
+			stuck.Env = h.env
+			if err := stuck.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-spinning:
+			case <-time.After(termTimeout):
+				t.Fatal("the spinning vault's log line never came")
+			}
+			if how == "SIGTERM" {
+				if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				h.run(0, "", "agent", "stop")
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- agentCmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(termTimeout):
+				t.Fatalf("the agent (pid %d) still runs %v after %s while a request hangs", pid, termTimeout, how)
+			}
+			if err := stuck.Wait(); err == nil {
+				t.Error("the hanging get succeeded")
+			}
+			_, errOut := h.run(1, "", "get", "db", "--vault", "Safe")
+			if !strings.Contains(errOut, "vault is locked") {
+				t.Fatalf("after the agent stopped: %s", errOut)
+			}
+		})
+	}
+}
+
+// foregroundAgent starts `sesame agent run` for h, waits until it holds
+// dir, and returns it with a channel closed once its log says "spinning".
+func foregroundAgent(t *testing.T, h *home, dir string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(sesameBinary(t), "agent", "run")
+	cmd.Env = h.env
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	spinning := make(chan struct{})
+	go func() {
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		seen := false
+		for sc.Scan() {
+			if !seen && strings.Contains(sc.Text(), "spinning") {
+				seen = true
+				close(spinning)
+			}
+		}
+	}()
+	deadline := time.Now().Add(termTimeout)
+	for agent.PID(dir) != cmd.Process.Pid {
+		if time.Now().After(deadline) {
+			t.Fatal("the foreground agent did not take its folder")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, spinning
 }
