@@ -112,8 +112,13 @@ func TestAgentIdleExit(t *testing.T) {
 		t.Fatalf("agent start printed %q", out)
 	}
 	waitGone(t, dir)
-	if running(pid) {
-		t.Errorf("the agent (pid %d) still runs after letting go of its folder", pid)
+	// It lets go of its folder just before it exits.
+	deadline := time.Now().Add(termTimeout)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent (pid %d) still runs %v after letting go of its folder", pid, termTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "agent.sock")); !os.IsNotExist(err) {
 		t.Errorf("the socket is left behind: %v", err)
