@@ -280,4 +280,3 @@ func TestStopGrace(t *testing.T) {
 		t.Fatalf("Serve waited %v for a stuck request, past its grace period", guard)
 	}
 }
-

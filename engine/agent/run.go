@@ -69,7 +69,7 @@ func checkDir(dir string, create bool) error {
 
 // RunOptions are the options of Run.
 type RunOptions struct {
-	Idle   time.Duration // stop after this long without a client; 0 = never
+	Idle   time.Duration // stop after this long without a request; 0 = never
 	Logger *slog.Logger
 	// Ready, when set, receives one line once the agent listens ("ready")
 	// or fails to start ("error: …"), and is closed: the starting client
