@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,14 +104,19 @@ func TestAgentReplacedAfterKill(t *testing.T) {
 }
 
 // TestAgentIdleExit: an agent started on demand exits by itself after its
-// idle period.
+// idle period, though a connection stays open (and silent).
 func TestAgentIdleExit(t *testing.T) {
-	h, dir := newHome(t).withAgent("SESAME_AGENT_IDLE=300ms")
+	h, dir := newHome(t).withAgent("SESAME_AGENT_IDLE=1s") // time to connect
 	out, _ := h.run(0, "", "agent", "start")
 	var pid int
 	if _, err := fmt.Sscanf(out, "sesame agent running, pid %d", &pid); err != nil || pid == 0 {
 		t.Fatalf("agent start printed %q", out)
 	}
+	silent, err := net.Dial("unix", filepath.Join(dir, "agent.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 	waitGone(t, dir)
 	// It lets go of its folder just before it exits.
 	deadline := time.Now().Add(termTimeout)
