@@ -70,9 +70,11 @@ func TestHugeMessageDropped(t *testing.T) {
 	waitDropped(t, nc, "a 1 GiB length")
 	<-wrote
 	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+	grew := after.TotalAlloc - before.TotalAlloc
+	if grew > 4<<20 {
 		t.Errorf("the agent's process allocated %d MiB for a refused message", grew>>20)
 	}
+	t.Logf("allocated %d KiB while refusing the message", grew>>10)
 	if !strings.Contains(s.logs.String(), "message too large") {
 		t.Errorf("the log does not say why the client was dropped:\n%s", s.logs)
 	}

@@ -293,7 +293,7 @@ func (r *msgReader) Read(p []byte) (int, error) {
 		r.countLeft -= n
 		if n > 0 && r.countLeft == 0 {
 			if berr := r.begin(r.count); berr != nil {
-				return n, berr
+				return 0, berr // not n: io.ReadFull would drop the error, and gob allocate
 			}
 		}
 		return n, err

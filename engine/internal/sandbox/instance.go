@@ -59,9 +59,9 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 
 // close zeroes the instance's linear memory, where the values and keys of
 // its calls may remain, then closes it: the memory is garbage from then on,
-// and garbage is not zeroed. (Zeroing costs a pass over the memory, a few
-// milliseconds for 64 MiB; instances are closed rarely: on a trap, a
-// recycle, a lock, a key's timeout and the module's close.)
+// and garbage is not zeroed. (Zeroing costs a pass over the memory, about
+// 30 ms for 64 MiB on a busy machine; instances are closed rarely: on a
+// trap, a recycle, a lock, a key's timeout and the module's close.)
 func (in *instance) close(ctx context.Context) {
 	if in.mod == nil {
 		return
