@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -280,5 +282,39 @@ func TestStopGrace(t *testing.T) {
 		s.reason <- "stopped"
 	case <-time.After(guard):
 		t.Fatalf("Serve waited %v for a stuck request, past its grace period", guard)
+	}
+}
+
+// TestMessageBytesZeroed: once a request is decoded, the bytes gob read it
+// from (its copy of the password) are zeroed, and so are the password,
+// value and environment bytes of the request once it has been served.
+func TestMessageBytesZeroed(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	go gob.NewEncoder(client).Encode(&request{Op: opUnlock, Password: []byte(password), Value: engine.Hashtable{"b": []byte(secretValue)}, Env: [][]byte{[]byte("A=" + secretValue)}})
+	st := newStream(server, maxRequest, 0)
+	var req request
+	if err := st.dec.Decode(&req); err != nil {
+		t.Fatal(err)
+	}
+	read := slices.Clone(st.r.lent)
+	if !slices.ContainsFunc(read, func(b []byte) bool { return bytes.Contains(b, []byte(password)) }) {
+		t.Fatal("gob did not read the password through the stream's reader")
+	}
+	st.r.wipe()
+	for _, b := range read {
+		if bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) {
+			t.Fatalf("gob's copy of the message is not zeroed: %q", b)
+		}
+	}
+	if string(req.Password) != password {
+		t.Fatalf("the decoded password %q changed with the wipe", req.Password)
+	}
+	clearRequest(&req)
+	for _, b := range [][]byte{req.Password, req.Value.(engine.Hashtable)["b"].([]byte), req.Env[0]} {
+		if bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) {
+			t.Errorf("a served request keeps %q", b)
+		}
 	}
 }

@@ -476,13 +476,24 @@ func clearRequest(r *request) {
 	for _, kv := range r.Env {
 		clear(kv)
 	}
-	if b, ok := r.Value.([]byte); ok {
-		clear(b)
-	}
+	clearValue(r.Value)
 }
 
 func clearResponse(r *response) {
-	if b, ok := r.Secret.Value.([]byte); ok {
-		clear(b)
+	clearValue(r.Secret.Value)
+}
+
+// clearValue zeroes the byte slices of a secret value: a bytes value, or
+// the bytes values of a hashtable.
+func clearValue(v any) {
+	switch v := v.(type) {
+	case []byte:
+		clear(v)
+	case engine.Hashtable:
+		for _, e := range v {
+			if b, ok := e.([]byte); ok {
+				clear(b)
+			}
+		}
 	}
 }
