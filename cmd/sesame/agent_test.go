@@ -381,3 +381,61 @@ func foregroundAgent(t *testing.T, h *home, dir string) (*exec.Cmd, <-chan struc
 	}
 	return cmd, spinning
 }
+
+// TestAgentStopWhileLoadHangs: `sesame agent stop` ends an agent whose
+// request cannot be canceled (reading a module file that is a FIFO, held
+// open by a writer that writes nothing): the keys go first, the agent
+// waits its grace period and exits.
+func TestAgentStopWhileLoadHangs(t *testing.T) {
+	h, dir := newHome(t).withAgent()
+	agentCmd, _ := foregroundAgent(t, h, dir)
+	h.run(0, "", "vault", "register", "Safe", "--extension", "builtin:secretstore", "--grant", "storage=true", "--param", "authentication=password")
+	h.run(0, "agent-cli-password-51c0\n", "vault", "unlock", "Safe", "--password-stdin")
+	h.run(0, "", "set", "db", "--vault", "Safe", "--value", agentSecret)
+
+	fifo := filepath.Join(t.TempDir(), "module.wasm")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	register := exec.Command(sesameBinary(t), "vault", "register", "Fifo", "--extension", fifo)
+	register.Env = h.env
+	if err := register.Start(); err != nil {
+		t.Fatal(err)
+	}
+	registered := make(chan error, 1)
+	go func() { registered <- register.Wait() }()
+	// A writer can open the FIFO without blocking once the agent has it
+	// open for reading; it then writes nothing, so the agent's read hangs.
+	deadline := time.Now().Add(termTimeout)
+	for {
+		w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			defer w.Close()
+			break
+		}
+		select {
+		case err := <-registered:
+			t.Skipf("the agent does not hang on a FIFO module (register: %v)", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never opened the FIFO")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.run(0, "", "agent", "stop")
+	exited := make(chan error, 1)
+	go func() { exited <- agentCmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(termTimeout):
+		t.Fatalf("the agent still runs %v after agent stop while a load hangs", termTimeout)
+	}
+	if err := <-registered; err == nil {
+		t.Error("the hanging register succeeded")
+	}
+	_, errOut := h.run(1, "", "get", "db", "--vault", "Safe")
+	if !strings.Contains(errOut, "vault is locked") {
+		t.Fatalf("after the agent stopped: %s", errOut)
+	}
+}
