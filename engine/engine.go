@@ -136,6 +136,13 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
+// Forget makes every vault of the engine's extensions forget its keys at
+// once, and refuse new ones, without calling the extensions or waiting for
+// the calls in progress: a call that hangs cannot keep a key alive. The
+// vaults stay locked from then on; it is the first step of shutting down,
+// before Close (the sesame agent's stop).
+func (e *Engine) Forget() { e.host.Forget() }
+
 // refresh reloads the registry when the file changed, and unloads vaults
 // whose registration changed. Callers hold e.mu (or are Open).
 func (e *Engine) refresh() error {

@@ -98,8 +98,9 @@ func (s *session) agentCommand() *cli.Command {
 extensions loaded, so that the next command neither asks for the password
 again nor starts the extension again. Every command uses it: the first one
 starts it in the background. It listens on a socket only you can use
-($XDG_RUNTIME_DIR/sesame/agent.sock), exits after an idle period, and forgets
-every key when it stops.
+($XDG_RUNTIME_DIR/sesame/agent.sock), exits after an idle period without a
+request, and forgets every key when it stops, at once, even while a request
+hangs. Its process cannot be dumped or traced, and writes no core file.
 
 $SESAME_AGENT chooses: auto (the default) uses the agent and works without it
 when it cannot run; on requires it; off never uses it.`,
@@ -110,7 +111,7 @@ when it cannot run; on requires it; off never uses it.`,
 				Usage:     "run the agent in the foreground, logging to standard error",
 				UsageText: "sesame agent run [--idle DURATION]",
 				Flags: []cli.Flag{
-					&cli.DurationFlag{Name: "idle", Value: defaultIdle, EnvVars: []string{"SESAME_AGENT_IDLE"}, Usage: "exit after `DURATION` without a client (0: never)"},
+					&cli.DurationFlag{Name: "idle", Value: defaultIdle, EnvVars: []string{"SESAME_AGENT_IDLE"}, Usage: "exit after `DURATION` without a request (0: never)"},
 					&cli.IntFlag{Name: "ready-fd", Hidden: true, Usage: "write the ready line to this file descriptor and log nothing"},
 				},
 				Action: s.agentRun,
@@ -205,7 +206,7 @@ func (s *session) agentStatus(c *cli.Context) error {
 	}
 	idle := "never"
 	if st.Idle > 0 {
-		idle = "after " + st.Idle.String() + " without a client"
+		idle = "after " + st.Idle.String() + " without a request"
 	}
 	fmt.Fprintf(s.stdout, "pid:      %d\nsocket:   %s\nstarted:  %s\nexits:    %s\n", st.PID, filepath.Join(agent.Dir(), "agent.sock"), st.Started.Format(time.RFC3339), idle)
 	for _, r := range st.Registries {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // The tests of the agent as the sesame command uses it: processes that
@@ -100,17 +104,27 @@ func TestAgentReplacedAfterKill(t *testing.T) {
 }
 
 // TestAgentIdleExit: an agent started on demand exits by itself after its
-// idle period.
+// idle period, though a connection stays open (and silent).
 func TestAgentIdleExit(t *testing.T) {
-	h, dir := newHome(t).withAgent("SESAME_AGENT_IDLE=300ms")
+	h, dir := newHome(t).withAgent("SESAME_AGENT_IDLE=1s") // time to connect
 	out, _ := h.run(0, "", "agent", "start")
 	var pid int
 	if _, err := fmt.Sscanf(out, "sesame agent running, pid %d", &pid); err != nil || pid == 0 {
 		t.Fatalf("agent start printed %q", out)
 	}
+	silent, err := net.Dial("unix", filepath.Join(dir, "agent.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 	waitGone(t, dir)
-	if running(pid) {
-		t.Errorf("the agent (pid %d) still runs after letting go of its folder", pid)
+	// It lets go of its folder just before it exits.
+	deadline := time.Now().Add(termTimeout)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent (pid %d) still runs %v after letting go of its folder", pid, termTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "agent.sock")); !os.IsNotExist(err) {
 		t.Errorf("the socket is left behind: %v", err)
@@ -269,4 +283,159 @@ func running(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
+// TestAgentStopWhileStuck: `sesame agent stop`, and SIGTERM, end an agent
+// while a request hangs in a vault (a loop with a 10-minute deadline): the
+// agent process exits, the hanging command fails, and the next command
+// finds the unlocked vault locked. The agent runs not dumpable and without
+// core files.
+func TestAgentStopWhileStuck(t *testing.T) {
+	spin := filepath.Join(t.TempDir(), "spin.wasm")
+	if err := os.WriteFile(spin, testwasm.WAT(t, "engine/agent/testdata/spin.wat"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"agent stop", "SIGTERM"} {
+		t.Run(how, func(t *testing.T) {
+			h, dir := newHome(t).withAgent()
+			agentCmd, spinning := foregroundAgent(t, h, dir)
+			pid := agentCmd.Process.Pid
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid)); err != nil || !regexp.MustCompile(`(?m)^Max core file size +0 +0 `).Match(b) {
+				t.Errorf("the agent may write core files (%v):\n%s", err, b)
+			}
+			h.run(0, "", "vault", "register", "Spin", "--extension", spin, "--grant", "timeout=10m")
+			h.run(0, "", "vault", "register", "Safe", "--extension", "builtin:secretstore", "--grant", "storage=true", "--param", "authentication=password")
+			h.run(0, "agent-cli-password-51c0\n", "vault", "unlock", "Safe", "--password-stdin")
+			h.run(0, "", "set", "db", "--vault", "Safe", "--value", agentSecret)
+
+			stuck := exec.Command(sesameBinary(t), "get", "x", "--vault", "Spin")
+			stuck.Env = h.env
+			if err := stuck.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-spinning:
+			case <-time.After(termTimeout):
+				t.Fatal("the spinning vault's log line never came")
+			}
+			if how == "SIGTERM" {
+				if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				h.run(0, "", "agent", "stop")
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- agentCmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(termTimeout):
+				t.Fatalf("the agent (pid %d) still runs %v after %s while a request hangs", pid, termTimeout, how)
+			}
+			if err := stuck.Wait(); err == nil {
+				t.Error("the hanging get succeeded")
+			}
+			_, errOut := h.run(1, "", "get", "db", "--vault", "Safe")
+			if !strings.Contains(errOut, "vault is locked") {
+				t.Fatalf("after the agent stopped: %s", errOut)
+			}
+		})
+	}
+}
+
+// foregroundAgent starts `sesame agent run` for h, waits until it holds
+// dir, and returns it with a channel closed once its log says "spinning".
+func foregroundAgent(t *testing.T, h *home, dir string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(sesameBinary(t), "agent", "run")
+	cmd.Env = h.env
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	spinning := make(chan struct{})
+	go func() {
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		seen := false
+		for sc.Scan() {
+			if !seen && strings.Contains(sc.Text(), "spinning") {
+				seen = true
+				close(spinning)
+			}
+		}
+	}()
+	deadline := time.Now().Add(termTimeout)
+	for agent.PID(dir) != cmd.Process.Pid {
+		if time.Now().After(deadline) {
+			t.Fatal("the foreground agent did not take its folder")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, spinning
+}
+
+// TestAgentStopWhileLoadHangs: `sesame agent stop` ends an agent whose
+// request cannot be canceled (reading a module file that is a FIFO, held
+// open by a writer that writes nothing): the keys go first, the agent
+// waits its grace period and exits.
+func TestAgentStopWhileLoadHangs(t *testing.T) {
+	h, dir := newHome(t).withAgent()
+	agentCmd, _ := foregroundAgent(t, h, dir)
+	h.run(0, "", "vault", "register", "Safe", "--extension", "builtin:secretstore", "--grant", "storage=true", "--param", "authentication=password")
+	h.run(0, "agent-cli-password-51c0\n", "vault", "unlock", "Safe", "--password-stdin")
+	h.run(0, "", "set", "db", "--vault", "Safe", "--value", agentSecret)
+
+	fifo := filepath.Join(t.TempDir(), "module.wasm")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	register := exec.Command(sesameBinary(t), "vault", "register", "Fifo", "--extension", fifo)
+	register.Env = h.env
+	if err := register.Start(); err != nil {
+		t.Fatal(err)
+	}
+	registered := make(chan error, 1)
+	go func() { registered <- register.Wait() }()
+	// A writer can open the FIFO without blocking once the agent has it
+	// open for reading; it then writes nothing, so the agent's read hangs.
+	deadline := time.Now().Add(termTimeout)
+	for {
+		w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			defer w.Close()
+			break
+		}
+		select {
+		case err := <-registered:
+			t.Skipf("the agent does not hang on a FIFO module (register: %v)", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never opened the FIFO")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.run(0, "", "agent", "stop")
+	exited := make(chan error, 1)
+	go func() { exited <- agentCmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(termTimeout):
+		t.Fatalf("the agent still runs %v after agent stop while a load hangs", termTimeout)
+	}
+	if err := <-registered; err == nil {
+		t.Error("the hanging register succeeded")
+	}
+	_, errOut := h.run(1, "", "get", "db", "--vault", "Safe")
+	if !strings.Contains(errOut, "vault is locked") {
+		t.Fatalf("after the agent stopped: %s", errOut)
+	}
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"net"
@@ -23,8 +22,7 @@ var ErrNotRunning = errors.New("no sesame agent is running")
 type Client struct {
 	mu    sync.Mutex
 	nc    net.Conn
-	enc   *gob.Encoder
-	dec   *gob.Decoder
+	st    *stream
 	dead  error  // set when the connection broke
 	build string // the agent's, from its greeting
 }
@@ -47,10 +45,10 @@ func Dial(dir string) (*Client, error) {
 		nc.Close()
 		return nil, err
 	}
-	c := &Client{nc: nc, enc: gob.NewEncoder(nc), dec: gob.NewDecoder(nc)}
+	c := &Client{nc: nc, st: newStream(nc, maxResponse, 0)}
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var hello response
-	err = c.dec.Decode(&hello)
+	err = c.st.recv(&hello)
 	nc.SetReadDeadline(time.Time{})
 	switch {
 	case err != nil:
@@ -86,17 +84,17 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
 	}
-	err := c.enc.Encode(req)
+	err := c.st.enc.Encode(req)
 	for err == nil {
 		var r response
-		if err = c.dec.Decode(&r); err != nil {
+		if err = c.st.recv(&r); err != nil {
 			break
 		}
 		if r.Confirm == nil {
 			return &r, r.Err.decode()
 		}
 		yes := confirm != nil && confirm(*r.Confirm)
-		err = c.enc.Encode(&request{Op: opConfirm, Yes: yes})
+		err = c.st.enc.Encode(&request{Op: opConfirm, Yes: yes})
 	}
 	c.dead = &engine.Error{Op: req.Op, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
 	c.nc.Close()
@@ -197,7 +195,9 @@ func (r *Remote) Path() string { return r.t.Path }
 
 func (r *Remote) call(ctx context.Context, req *request, confirm func(engine.Action) bool) (*response, error) {
 	req.Target = r.t
-	req.Env = os.Environ()
+	for _, kv := range os.Environ() {
+		req.Env = append(req.Env, []byte(kv))
+	}
 	return r.c.call(ctx, req, confirm)
 }
 

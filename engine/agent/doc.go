@@ -14,8 +14,15 @@
 // The agent opens one engine per registry file it is asked about, reads the
 // environment variables granted to extensions from each client's request,
 // and notices changes of the registry file as engine.Engine does. It stops
-// when asked (Client.Stop), after an idle period, or on a signal; then every
-// vault forgets its keys. Nothing it holds is written to disk or logged.
+// when asked (Client.Stop), after an idle period without a request, or on
+// a signal: then every vault forgets its keys at once, before the requests
+// in progress are canceled, and Serve returns within a grace period even
+// if one of them hangs. Nothing it holds is written to disk or logged; Run
+// makes its process not dumpable and core-less.
+//
+// The agent bounds what a client can make it hold: a message longer than
+// 8 MiB is refused by its length, the rest of a message must come within a
+// timeout, and 64 connections are served at once.
 //
 // Checking peer credentials is implemented for Linux; elsewhere the agent
 // refuses every client and callers work alone.

@@ -69,7 +69,7 @@ func checkDir(dir string, create bool) error {
 
 // RunOptions are the options of Run.
 type RunOptions struct {
-	Idle   time.Duration // stop after this long without a client; 0 = never
+	Idle   time.Duration // stop after this long without a request; 0 = never
 	Logger *slog.Logger
 	// Ready, when set, receives one line once the agent listens ("ready")
 	// or fails to start ("error: …"), and is closed: the starting client
@@ -83,9 +83,11 @@ type RunOptions struct {
 	Build string
 }
 
-// Run is the agent process: it takes the folder's lock (one agent per
-// user), listens on the socket and serves until it is stopped, idle, or
-// ctx ends. It returns why it stopped.
+// Run is the agent process: it makes the process not dumpable and
+// core-less (harden), takes the folder's lock (one agent per user),
+// listens on the socket and serves until it is stopped, idle, or ctx ends.
+// It returns why it stopped; the process should then exit (see
+// Server.Serve: a stuck request may still run).
 func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err error) {
 	ready := func(err error) {
 		if opts.Ready == nil {
@@ -100,6 +102,9 @@ func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err e
 		opts.Ready = nil
 	}
 	defer func() { ready(err) }()
+	if err := harden(); err != nil {
+		return "", err
+	}
 	if err := checkDir(dir, true); err != nil {
 		return "", err
 	}

@@ -1,8 +1,8 @@
 package agent
 
 import (
+	"bytes"
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -25,44 +25,65 @@ type Server struct {
 	// UID is the only user allowed to connect; NewServer sets it to this
 	// process's user. Every connection's peer credentials are checked.
 	UID int
-	// Idle is how long the server waits without a client before it stops;
-	// 0 = never.
+	// Idle is how long the server waits without a request before it
+	// stops; 0 = never. A connection open but silent does not count.
 	Idle time.Duration
-	// Build names the program that serves; clients read it from the
-	// greeting (Client.Build).
+	// Build names the program that serves; clients of the server's user
+	// read it from the greeting (Client.Build).
 	Build string
 	// Logger receives the server's events (start, stop, refused peers) and
 	// the extensions' log lines. Never a secret.
 	Logger *slog.Logger
+	// MaxConns is how many connections are served at once; the next one
+	// is refused, with a message that says so. NewServer: 64.
+	MaxConns int
+	// FrameTimeout is how long the rest of a message may take once its
+	// first byte came, and how long writing one may take: a peer that
+	// sends half a request, or reads no answer, is dropped. NewServer: 10s.
+	FrameTimeout time.Duration
+	// Grace is how long a stopping server waits for the requests it
+	// canceled to end before Serve returns anyway. NewServer: 3s.
+	Grace time.Duration
 
 	mu       sync.Mutex
 	engines  map[target]*engine.Engine
-	active   int
+	busy     int                   // requests in progress
 	open     map[net.Conn]struct{} // connected clients
 	timer    *time.Timer
 	ln       net.Listener
 	done     chan struct{}
+	cancel   context.CancelFunc // of the requests' context
 	stopping bool
 	reason   string
 	started  time.Time
 	conns    sync.WaitGroup
 }
 
+// answerTimeout is how long a question to the client (a confirmation)
+// waits for its answer; then it counts as declined.
+const answerTimeout = 10 * time.Minute
+
 // NewServer returns a server for this process's user.
 func NewServer() *Server {
-	return &Server{UID: os.Getuid(), Logger: slog.New(slog.DiscardHandler)}
+	return &Server{UID: os.Getuid(), Logger: slog.New(slog.DiscardHandler), MaxConns: 64, FrameTimeout: 10 * time.Second, Grace: 3 * time.Second}
 }
 
 // Serve accepts clients on ln until ctx ends, a client asks the server to
-// stop, or it has been idle for Idle. It then waits for the requests in
-// flight, closes every engine (their vaults forget their keys) and returns
-// why it stopped: "stop request", "idle" or "signal".
+// stop, or no request came for Idle. Stopping makes every vault forget its
+// keys at once, cancels the requests in progress and closes every
+// connection; Serve then waits up to Grace for the requests to end, closes
+// the engines and returns why it stopped: "stop request", "idle" or
+// "signal". A request that ignores its cancellation (stuck in the kernel,
+// or in a computation that cannot be interrupted) is left running: a
+// process that serves should exit when Serve returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) (string, error) {
 	s.mu.Lock()
 	if s.done != nil {
 		s.mu.Unlock()
 		return "", errors.New("agent: Serve called twice")
 	}
+	var rctx context.Context
+	rctx, s.cancel = context.WithCancel(ctx)
 	s.ln, s.done, s.started = ln, make(chan struct{}), time.Now()
 	s.engines = map[target]*engine.Engine{}
 	s.open = map[net.Conn]struct{}{}
@@ -81,39 +102,68 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) (string, error) {
 		case <-s.done:
 		}
 	}()
-	var err error
-	for {
-		conn, aerr := ln.Accept()
-		if aerr != nil {
-			s.mu.Lock()
-			stopping := s.stopping
-			s.mu.Unlock()
-			if !stopping {
-				err = aerr
-				s.stop("accept failed")
-			}
-			break
-		}
-		s.enter(conn)
-		s.conns.Add(1)
-		go func() {
-			defer s.conns.Done()
-			defer s.leave(conn)
-			s.serveConn(ctx, conn)
-		}()
-	}
-	s.conns.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range s.engines {
-		e.Close()
-	}
-	s.engines = nil
+	err := s.accept(rctx)
+	s.windDown()
 	return s.reason, err
 }
 
-// stop closes the listener once, and ends the wait for the next request on
-// every connection (a request in progress finishes); Serve then winds down.
+// accept accepts connections until the server stops. A failed accept (too
+// many open files, a connection aborted) is retried after a pause that
+// grows to a second; only a closed listener ends it.
+func (s *Server) accept(ctx context.Context) error {
+	var pause time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err == nil {
+			pause = 0
+			s.admit(ctx, nc)
+			continue
+		}
+		select {
+		case <-s.done:
+			return nil
+		default:
+		}
+		if errors.Is(err, net.ErrClosed) {
+			s.stop("listener closed")
+			return err
+		}
+		pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+		s.Logger.Warn("accepting a client failed; trying again", "err", err, "pause", pause)
+		select {
+		case <-s.done:
+			return nil
+		case <-time.After(pause):
+		}
+	}
+}
+
+// admit checks a new connection's peer and the number of connections, and
+// serves it or refuses it. A refused peer of another user learns nothing
+// but the protocol version and why.
+func (s *Server) admit(ctx context.Context, nc net.Conn) {
+	st := newStream(nc, maxRequest, s.FrameTimeout)
+	err := s.checkPeer(nc)
+	if err == nil {
+		err = s.enter(nc)
+	}
+	if err != nil {
+		st.enc.Encode(&response{Version: Version, Err: encodeError(err)})
+		nc.Close()
+		return
+	}
+	s.conns.Add(1)
+	go func() {
+		defer s.conns.Done()
+		defer s.leave(nc)
+		s.serveConn(ctx, nc, st)
+	}()
+}
+
+// stop makes every engine's vaults forget their keys, then cancels the
+// requests in progress, closes the listener and every connection; Serve
+// then winds down. The keys go first, without waiting for anything: a
+// request that hangs cannot keep them.
 func (s *Server) stop(reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -121,42 +171,103 @@ func (s *Server) stop(reason string) {
 		return
 	}
 	s.stopping, s.reason = true, reason
+	for _, e := range s.engines {
+		e.Forget()
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 	}
 	close(s.done)
+	s.cancel()
 	s.ln.Close()
 	for c := range s.open {
-		c.SetReadDeadline(time.Now())
+		c.Close()
 	}
 }
 
-func (s *Server) enter(c net.Conn) {
+// windDown waits up to Grace for the connections to end, then closes the
+// engines: at once when every request ended, else in the background (a
+// stuck request may hold an engine; its keys are gone already).
+func (s *Server) windDown() {
+	ended := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(ended)
+	}()
+	timer := time.NewTimer(s.Grace)
+	defer timer.Stop()
+	stuck := false
+	select {
+	case <-ended:
+	case <-timer.C:
+		stuck = true
+		s.Logger.Warn("requests still running after the stop's grace period; leaving them", "grace", s.Grace)
+	}
+	s.mu.Lock()
+	engines := s.engines
+	s.engines = nil
+	s.mu.Unlock()
+	closeAll := func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}
+	if stuck {
+		go closeAll()
+	} else {
+		closeAll()
+	}
+}
+
+// enter counts a new connection in, unless the server stops or serves
+// MaxConns already.
+func (s *Server) enter(c net.Conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.active++
+	switch {
+	case s.stopping:
+		return fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)
+	case s.MaxConns > 0 && len(s.open) >= s.MaxConns:
+		s.Logger.Warn("refused a client: too many connections", "max", s.MaxConns)
+		return fmt.Errorf("%w: the sesame agent serves at most %d connections at once; try again when one ends", engine.ErrUnavailable, s.MaxConns)
+	}
 	s.open[c] = struct{}{}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	if s.stopping {
-		c.SetReadDeadline(time.Now())
-	}
+	return nil
 }
 
 func (s *Server) leave(c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.active--
 	delete(s.open, c)
-	if s.active == 0 && s.timer != nil && !s.stopping {
+}
+
+// begin counts a request in: the idle period is counted between requests,
+// not between connections. It reports false once the server stops.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.busy++
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	return true
+}
+
+func (s *Server) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy--
+	if s.busy == 0 && s.timer != nil && !s.stopping {
 		s.timer.Reset(s.Idle)
 	}
 }
 
 func (s *Server) idleCheck() {
 	s.mu.Lock()
-	idle := s.active == 0
+	idle := s.busy == 0
 	s.mu.Unlock()
 	if idle {
 		s.stop("idle")
@@ -165,33 +276,36 @@ func (s *Server) idleCheck() {
 
 // conn is one client connection.
 type conn struct {
-	enc *gob.Encoder
-	dec *gob.Decoder
+	nc net.Conn
+	st *stream
 }
 
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, st *stream) {
 	defer nc.Close()
-	c := &conn{enc: gob.NewEncoder(nc), dec: gob.NewDecoder(nc)}
-	// The server speaks first: its version, or why it refuses the client.
-	if err := s.checkPeer(nc); err != nil {
-		c.enc.Encode(&response{Version: Version, Build: s.Build, Err: encodeError(err)})
-		return
-	}
-	if err := c.enc.Encode(&response{Version: Version, Build: s.Build}); err != nil {
+	c := &conn{nc: nc, st: st}
+	// The server speaks first: its version and build.
+	if err := st.enc.Encode(&response{Version: Version, Build: s.Build}); err != nil {
 		return
 	}
 	for {
 		var req request
-		if err := c.dec.Decode(&req); err != nil {
-			if !errors.Is(err, io.EOF) {
+		nc.SetReadDeadline(time.Time{}) // a client may wait between requests
+		if err := st.recv(&req); err != nil {
+			clearRequest(&req)
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.Logger.Debug("client connection ended", "err", err)
 			}
 			return
 		}
+		if !s.begin() {
+			clearRequest(&req)
+			return
+		}
 		resp := s.do(ctx, c, &req)
 		clearRequest(&req)
-		err := c.enc.Encode(resp)
+		err := st.enc.Encode(resp)
 		clearResponse(resp)
+		s.end()
 		if err != nil {
 			return
 		}
@@ -268,26 +382,38 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	return r
 }
 
-// engine returns the engine of t, opening it on first use.
+// engine returns the engine of t, opening it on first use (outside the
+// server's lock: stop must not wait for a registry being read).
 func (s *Server) engine(t target) (*engine.Engine, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.engines[t]; e != nil {
+	e, stopping := s.engines[t], s.stopping
+	s.mu.Unlock()
+	switch {
+	case e != nil:
 		return e, nil
-	}
-	if s.stopping {
-		return nil, &engine.Error{Op: "open", Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
-	}
-	if !isAbs(t.Path) || !isAbs(t.DataDir) || (!t.NoCache && !isAbs(t.CacheDir)) {
+	case stopping:
+		return nil, errStopping
+	case !isAbs(t.Path) || !isAbs(t.DataDir) || (!t.NoCache && !isAbs(t.CacheDir)):
 		return nil, fmt.Errorf("%w: the registry and its folders must be absolute paths", errProtocol)
 	}
 	e, err := engine.Open(t.Path, &engine.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: s.Logger})
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other := s.engines[t]; other != nil || s.stopping {
+		e.Close()
+		if other == nil {
+			return nil, errStopping
+		}
+		return other, nil
+	}
 	s.engines[t] = e
 	return e, nil
 }
+
+var errStopping = &engine.Error{Op: "open", Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
 
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
 
@@ -316,25 +442,26 @@ func (c *conn) change(ch change) engine.Change {
 	return out
 }
 
-// ask sends the client a question and waits for its answer. Anything but
-// an answer declines.
+// ask sends the client a question and waits for its answer, for
+// answerTimeout at most. Anything but an answer declines.
 func (c *conn) ask(a engine.Action) bool {
-	if err := c.enc.Encode(&response{Confirm: &a}); err != nil {
+	if err := c.st.enc.Encode(&response{Confirm: &a}); err != nil {
 		return false
 	}
 	var req request
-	if err := c.dec.Decode(&req); err != nil {
-		return false
-	}
-	return req.Op == opConfirm && req.Yes
+	c.nc.SetReadDeadline(time.Now().Add(answerTimeout))
+	err := c.st.recv(&req)
+	clearRequest(&req)
+	return err == nil && req.Op == opConfirm && req.Yes
 }
 
-// envLookup looks a variable up in a client's environment.
-func envLookup(env []string) func(string) (string, bool) {
+// envLookup looks a variable up in a client's environment. Only the
+// values looked up become strings (which cannot be zeroed).
+func envLookup(env [][]byte) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		for i := len(env) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
-				return v, true
+			if v, ok := bytes.CutPrefix(env[i], []byte(k+"=")); ok {
+				return string(v), true
 			}
 		}
 		return "", false
@@ -346,13 +473,27 @@ func envLookup(env []string) func(string) (string, bool) {
 func clearRequest(r *request) {
 	clear(r.Password)
 	clear(r.New)
-	if b, ok := r.Value.([]byte); ok {
-		clear(b)
+	for _, kv := range r.Env {
+		clear(kv)
 	}
+	clearValue(r.Value)
 }
 
 func clearResponse(r *response) {
-	if b, ok := r.Secret.Value.([]byte); ok {
-		clear(b)
+	clearValue(r.Secret.Value)
+}
+
+// clearValue zeroes the byte slices of a secret value: a bytes value, or
+// the bytes values of a hashtable.
+func clearValue(v any) {
+	switch v := v.(type) {
+	case []byte:
+		clear(v)
+	case engine.Hashtable:
+		for _, e := range v {
+			if b, ok := e.([]byte); ok {
+				clear(b)
+			}
+		}
 	}
 }

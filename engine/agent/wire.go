@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/gob"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"time"
 
 	"github.com/sesamehq/sesame/abi"
@@ -60,7 +63,7 @@ type target struct {
 type request struct {
 	Op     string
 	Target target
-	Env    []string // the client's environment, for variables granted to extensions
+	Env    [][]byte // the client's environment (NAME=value), for variables granted to extensions; bytes, so that the agent can zero it
 
 	Name, Vault, Pattern string
 	Value                any
@@ -222,3 +225,146 @@ func (r *remoteError) Unwrap() []error { return r.wrapped }
 
 // errProtocol is a peer that does not speak this protocol.
 var errProtocol = errors.New("agent protocol error")
+
+// The limits of one gob message (a length, then that many bytes): what the
+// agent reads from a client holds at most a value (abi.MaxValueBytes), its
+// metadata and the client's environment (a few MiB at most on Linux); what
+// a client reads holds at most the output of one call (abi.MaxCallBytes)
+// with gob's framing.
+const (
+	maxRequest  = 8 << 20
+	maxResponse = 4 * abi.MaxCallBytes
+)
+
+// errTooLarge is a message longer than its limit: the connection is dropped
+// before anything is allocated for it.
+var errTooLarge = errors.New("agent protocol error: message too large")
+
+// msgReader is what a gob.Decoder reads a connection through. It refuses a
+// message longer than max from its length alone, before gob allocates for
+// it; with a timeout, it gives the rest of a message that long once its
+// first byte came (a peer that sends half a message and stops is dropped);
+// and it remembers the bytes it gave gob, so that wipe can zero gob's copy
+// of a message once decoded (gob copies what it decodes out of them).
+type msgReader struct {
+	nc      net.Conn
+	max     uint64
+	timeout time.Duration // 0: the caller sets the deadlines
+
+	countLeft int    // bytes of the length still to come
+	count     uint64 // the length so far
+	left      uint64 // bytes of the message still to come
+	lent      [][]byte
+	err       error // once set, every Read returns it: the stream is broken
+}
+
+// Read reads gob's next bytes. gob asks for a message's length byte by
+// byte as its encoding says, then for the message: Read never reads past
+// what gob asked for, and so never past a message.
+func (r *msgReader) Read(p []byte) (int, error) {
+	switch {
+	case r.err != nil:
+		return 0, r.err
+	case len(p) == 0:
+		return 0, nil
+	case r.countLeft == 0 && r.left == 0: // a message begins
+		n, err := r.nc.Read(p[:1])
+		if n == 0 {
+			return 0, err
+		}
+		if r.timeout > 0 {
+			r.nc.SetReadDeadline(time.Now().Add(r.timeout))
+		}
+		if p[0] < 0x80 {
+			return 1, r.begin(uint64(p[0]))
+		}
+		// gob's long form: the negated byte count of the length follows.
+		r.countLeft, r.count = -int(int8(p[0])), 0
+		if r.countLeft > 8 {
+			r.err = fmt.Errorf("%w: bad message length", errProtocol)
+			return 1, r.err
+		}
+		return 1, nil
+	case r.countLeft > 0:
+		n, err := r.nc.Read(p[:min(len(p), r.countLeft)])
+		for _, b := range p[:n] {
+			r.count = r.count<<8 | uint64(b)
+		}
+		r.countLeft -= n
+		if n > 0 && r.countLeft == 0 {
+			if berr := r.begin(r.count); berr != nil {
+				return 0, berr // not n: io.ReadFull would drop the error, and gob allocate
+			}
+		}
+		return n, err
+	}
+	n, err := r.nc.Read(p[:min(uint64(len(p)), r.left)])
+	r.lent = append(r.lent, p[:n])
+	r.left -= uint64(n)
+	return n, err
+}
+
+// ReadByte makes msgReader an io.ByteReader, so that gob reads it as it
+// is, without a buffer of its own (which could not be zeroed).
+func (r *msgReader) ReadByte() (byte, error) {
+	var b [1]byte
+	_, err := io.ReadFull(r, b[:])
+	return b[0], err
+}
+
+func (r *msgReader) begin(n uint64) error {
+	if n > r.max {
+		r.err = fmt.Errorf("%w (%d bytes; the limit is %d)", errTooLarge, n, r.max)
+		return r.err
+	}
+	r.left = n
+	return nil
+}
+
+// wipe zeroes the bytes gob read since the last wipe. Call it once Decode
+// returned: gob keeps no reference to a decoded message.
+func (r *msgReader) wipe() {
+	for _, b := range r.lent {
+		clear(b)
+	}
+	r.lent = r.lent[:0]
+}
+
+// msgWriter is what a gob.Encoder writes a connection through: each
+// message within timeout (0: the caller sets the deadlines), and gob's
+// buffer zeroed once written. (encoding/gob writes each message from its
+// buffer in one Write and resets the buffer at once; it never reads it
+// again, so zeroing it is safe.)
+type msgWriter struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (w msgWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+	n, err := w.nc.Write(p)
+	clear(p)
+	return n, err
+}
+
+// stream is the gob stream of one connection, through msgReader and
+// msgWriter.
+type stream struct {
+	r   *msgReader
+	enc *gob.Encoder
+	dec *gob.Decoder
+}
+
+func newStream(nc net.Conn, max uint64, timeout time.Duration) *stream {
+	r := &msgReader{nc: nc, max: max, timeout: timeout}
+	return &stream{r: r, enc: gob.NewEncoder(msgWriter{nc, timeout}), dec: gob.NewDecoder(r)}
+}
+
+// recv decodes the next value into v and zeroes gob's copy of it.
+func (s *stream) recv(v any) error {
+	err := s.dec.Decode(v)
+	s.r.wipe()
+	return err
+}

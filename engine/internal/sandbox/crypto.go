@@ -101,48 +101,104 @@ func release(sem chan struct{}) {
 
 // keyring is one vault's slot for a key it unlocked, kept in host memory and
 // shared by all instances of the vault, so that an unlock survives the
-// discarding of instances. It is never written to disk.
+// discarding of instances. It is never written to disk. A key with a time
+// to live is zeroed by a timer when it runs out, not at the next read: a
+// vault nobody calls does not keep it. Once sealed (the host is shutting
+// down) the keyring takes no key.
 type keyring struct {
 	mu      sync.Mutex
 	key     []byte
-	expires time.Time // zero: no expiry
+	expires time.Time   // zero: no expiry
+	timer   *time.Timer // zeroes the key at expires
+	sealed  bool
+	// forgot, when set, is called (outside mu) each time a key the
+	// keyring held is zeroed: the module then discards its instances,
+	// whose memory may hold copies of it.
+	forgot func()
 }
 
 const keyringMax = 4 << 10
 
-func (k *keyring) set(b []byte, ttl time.Duration) {
+// set replaces the key with b, which the keyring owns from then on. It
+// reports false, and zeroes b, when the keyring is sealed.
+func (k *keyring) set(b []byte, ttl time.Duration) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	clear(k.key)
+	k.drop()
+	if k.sealed {
+		clear(b)
+		return false
+	}
 	k.key = b
-	k.expires = time.Time{}
 	if ttl > 0 {
 		k.expires = time.Now().Add(ttl)
+		k.timer = time.AfterFunc(ttl, k.expire)
 	}
+	return true
 }
 
 // with calls fn with the live key, under the lock so that a concurrent
 // clear cannot zero it mid-copy. It reports false when there is no key or it
-// has expired (and is then zeroed).
+// has expired (and is then zeroed: the timer may not have run yet).
 func (k *keyring) with(fn func(key []byte)) bool {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.key != nil && !k.expires.IsZero() && !time.Now().Before(k.expires) {
-		clear(k.key)
-		k.key = nil
+	gone := k.key != nil && k.expired() && k.drop()
+	ok := k.key != nil
+	if ok {
+		fn(k.key)
 	}
-	if k.key == nil {
-		return false
-	}
-	fn(k.key)
-	return true
+	k.mu.Unlock()
+	k.notify(gone)
+	return ok
+}
+
+// expire is the timer's: it zeroes the key once its time is up. A timer
+// of a key replaced since finds the new key not expired and leaves it.
+func (k *keyring) expire() {
+	k.mu.Lock()
+	gone := k.expired() && k.drop()
+	k.mu.Unlock()
+	k.notify(gone)
 }
 
 func (k *keyring) clear() {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	gone := k.drop()
+	k.mu.Unlock()
+	k.notify(gone)
+}
+
+// seal zeroes the key and refuses every later one.
+func (k *keyring) seal() {
+	k.mu.Lock()
+	k.sealed = true
+	gone := k.drop()
+	k.mu.Unlock()
+	k.notify(gone)
+}
+
+// expired reports whether the key's time is up. Callers hold mu.
+func (k *keyring) expired() bool {
+	return !k.expires.IsZero() && !time.Now().Before(k.expires)
+}
+
+// drop zeroes and forgets the key and stops its timer; it reports whether
+// there was a key. Callers hold mu.
+func (k *keyring) drop() bool {
+	held := k.key != nil
 	clear(k.key)
-	k.key = nil
+	k.key, k.expires = nil, time.Time{}
+	if k.timer != nil {
+		k.timer.Stop()
+		k.timer = nil
+	}
+	return held
+}
+
+func (k *keyring) notify(gone bool) {
+	if gone && k.forgot != nil {
+		k.forgot()
+	}
 }
 
 func hostKeyringSet(ctx context.Context, mod api.Module, stack []uint64) {
@@ -152,8 +208,8 @@ func hostKeyringSet(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	b, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), keyringMax)
-	if s == abi.OK {
-		c.keyring.set(b, time.Duration(api.DecodeU32(stack[2]))*time.Millisecond)
+	if s == abi.OK && !c.keyring.set(b, time.Duration(api.DecodeU32(stack[2]))*time.Millisecond) {
+		s = abi.Unavailable
 	}
 	stack[0] = status(s)
 }

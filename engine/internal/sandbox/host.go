@@ -33,6 +33,10 @@ type Host struct {
 	mu       sync.Mutex
 	runtimes map[uint32]*runtime // by memory limit in pages
 	closed   bool
+
+	modMu   sync.Mutex
+	modules map[*Module]struct{} // loaded and not closed, for Forget
+	forgot  bool                 // Forget was called: modules loaded later are sealed
 }
 
 // runtime is one wazero runtime with the host modules instantiated in it.
@@ -108,6 +112,43 @@ func (h *Host) Close(ctx context.Context) error {
 	h.runtimes = nil
 	errs = append(errs, h.cache.Close(ctx))
 	return errors.Join(errs...)
+}
+
+// Forget zeroes the keyring of every module of the host and seals it, so
+// that no key is taken again, and discards the modules' idle instances
+// (zeroing their memory). It neither calls the extensions nor waits for
+// calls in progress, so a call that hangs cannot keep a key alive: it is
+// the first step of shutting down, before Close.
+func (h *Host) Forget() {
+	h.modMu.Lock()
+	h.forgot = true
+	mods := make([]*Module, 0, len(h.modules))
+	for m := range h.modules {
+		mods = append(mods, m)
+	}
+	h.modMu.Unlock()
+	for _, m := range mods {
+		m.keyring.seal()
+		m.pool.drain(context.Background())
+	}
+}
+
+func (h *Host) track(m *Module) {
+	h.modMu.Lock()
+	defer h.modMu.Unlock()
+	if h.forgot {
+		m.keyring.seal()
+	}
+	if h.modules == nil {
+		h.modules = map[*Module]struct{}{}
+	}
+	h.modules[m] = struct{}{}
+}
+
+func (h *Host) untrack(m *Module) {
+	h.modMu.Lock()
+	defer h.modMu.Unlock()
+	delete(h.modules, m)
 }
 
 // allowedImport reports whether a guest may import module.name.

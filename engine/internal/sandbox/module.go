@@ -129,10 +129,12 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	}
 	m.config = m.moduleConfig()
 	m.pool = newPool(spec.Instances)
+	m.keyring.forgot = func() { m.pool.drain(context.Background()) }
 	if err := m.readManifest(ctx); err != nil {
 		m.Close(ctx)
 		return nil, err
 	}
+	h.track(m)
 	return m, nil
 }
 
@@ -294,17 +296,24 @@ func (m *Module) Manifest() abi.Manifest { return m.manifest }
 // Supports reports whether the extension implements op.
 func (m *Module) Supports(op abi.Op) bool { return m.ops[op] }
 
-// Call runs the export of op with args and returns its output.
+// Call runs the export of op with args and returns its output. After a
+// lock the module's instances are discarded (their memory zeroed), so that
+// what the vault held in its own memory is forgotten with its keyring.
 func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
 	if !m.ops[op] {
 		return nil, errorf(abi.Unsupported, op.Export(), "the extension does not implement "+string(op))
 	}
-	return m.call(ctx, op.Export(), args)
+	out, err := m.call(ctx, op.Export(), args)
+	if op == abi.OpLock && err == nil {
+		m.pool.drain(ctx)
+	}
+	return out, err
 }
 
 // Close discards every instance, the compiled module and the folder it was
 // granted.
 func (m *Module) Close(ctx context.Context) error {
+	m.host.untrack(m)
 	m.keyring.clear()
 	if m.pool != nil {
 		m.pool.close(ctx)

@@ -6,13 +6,15 @@ import (
 )
 
 // pool keeps at most size instances of one module: idle ones wait in idle,
-// and slots holds a token for every live instance, idle or busy.
+// and slots holds a token for every live instance, idle or busy. An
+// instance of an older generation than the pool's (see drain) is not kept.
 type pool struct {
 	idle  chan *instance
 	slots chan struct{}
 
 	mu     sync.Mutex
 	closed bool
+	gen    int
 }
 
 func newPool(size int) *pool {
@@ -32,22 +34,27 @@ func (p *pool) get(ctx context.Context, create func() (*instance, error)) (*inst
 	case in := <-p.idle:
 		return in, nil
 	case p.slots <- struct{}{}:
+		p.mu.Lock()
+		gen := p.gen
+		p.mu.Unlock()
 		in, err := create()
 		if err != nil {
 			<-p.slots
 			return nil, err
 		}
+		in.gen = gen
 		return in, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// put returns in to the pool, or discards it when keep is false or the pool
-// is closed. It never blocks: idle has room for every live instance.
+// put returns in to the pool, or discards it when keep is false, the pool
+// is closed or was drained since in was created. It never blocks: idle has
+// room for every live instance.
 func (p *pool) put(ctx context.Context, in *instance, keep bool) {
 	p.mu.Lock()
-	keep = keep && !p.closed
+	keep = keep && !p.closed && in.gen == p.gen
 	if keep {
 		p.idle <- in
 	}
@@ -63,6 +70,21 @@ func (p *pool) close(ctx context.Context) {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.discardIdle(ctx)
+}
+
+// drain discards the instances that exist now, the idle ones at once and
+// the busy ones when they are put back; later calls get new instances. It is
+// how a vault that forgot its keys also forgets the copies its instances'
+// memory may hold.
+func (p *pool) drain(ctx context.Context) {
+	p.mu.Lock()
+	p.gen++
+	p.mu.Unlock()
+	p.discardIdle(ctx)
+}
+
+func (p *pool) discardIdle(ctx context.Context) {
 	for {
 		select {
 		case in := <-p.idle:
