@@ -84,6 +84,9 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
 	}
+	// A canceled context ends the call at once: the connection is closed,
+	// and the agent, seeing it go, cancels the request.
+	defer context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })()
 	err := c.st.enc.Encode(req)
 	for err == nil {
 		var r response
@@ -95,6 +98,9 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 		}
 		yes := confirm != nil && confirm(*r.Confirm)
 		err = c.st.enc.Encode(&request{Op: opConfirm, Yes: yes})
+	}
+	if ctx.Err() != nil {
+		err = ctx.Err()
 	}
 	c.dead = &engine.Error{Op: req.Op, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
 	c.nc.Close()

@@ -318,3 +318,34 @@ func TestMessageBytesZeroed(t *testing.T) {
 		}
 	}
 }
+
+// TestDisconnectCancels: a client that goes away in the middle of a request
+// (its context canceled, its process killed) has the request canceled: the
+// server does not go on serving it to its deadline (10 minutes here).
+func TestDisconnectCancels(t *testing.T) {
+	f := newFiles(t)
+	s := serve(t, NewServer())
+	spinVault(t, f.remote(t, s.dial(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := f.remote(t, s.dial(t)).Get(ctx, "x", "Spin")
+		stuck <- err
+	}()
+	waitLogged(t, s, "spinning")
+	cancel()
+	<-stuck
+	deadline := time.Now().Add(guard)
+	for {
+		s.srv.mu.Lock()
+		busy := s.srv.busy
+		s.srv.mu.Unlock()
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the request of a client that went away still runs after %v", guard)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -275,25 +275,85 @@ func (s *Server) idleCheck() {
 }
 
 // conn is one client connection.
+// conn is one client's connection. A goroutine of its own (read) decodes
+// what the client sends, so that the server learns at once when the client
+// goes away, even in the middle of a request: the request is then canceled.
 type conn struct {
 	nc net.Conn
 	st *stream
+	in chan incoming // what read decoded, in order; closed after an error
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // of the request being served; nil between requests
+	gone   bool               // the client went away
+}
+
+// incoming is one message from the client, or the error that ended the
+// connection.
+type incoming struct {
+	req request
+	err error
+}
+
+// read decodes the client's messages into c.in until the connection ends,
+// and cancels the request in progress when it does.
+func (c *conn) read() {
+	defer close(c.in)
+	for {
+		var in incoming
+		c.nc.SetReadDeadline(time.Time{}) // a client may wait between messages; within one, the stream times out
+		if in.err = c.st.recv(&in.req); in.err != nil {
+			clearRequest(&in.req)
+			c.mu.Lock()
+			c.gone = true
+			if c.cancel != nil {
+				c.cancel()
+			}
+			c.mu.Unlock()
+			c.in <- in
+			return
+		}
+		c.in <- in
+	}
+}
+
+// serving returns the context of one request, canceled when the client goes
+// away; done ends it.
+func (c *conn) serving(ctx context.Context) (_ context.Context, done func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	if c.gone {
+		cancel()
+	}
+	c.cancel = cancel
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		c.cancel = nil
+		c.mu.Unlock()
+		cancel()
+	}
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, st *stream) {
 	defer nc.Close()
-	c := &conn{nc: nc, st: st}
+	c := &conn{nc: nc, st: st, in: make(chan incoming, 1)}
 	// The server speaks first: its version and build.
 	if err := st.enc.Encode(&response{Version: Version, Build: s.Build}); err != nil {
 		return
 	}
-	for {
-		var req request
-		nc.SetReadDeadline(time.Time{}) // a client may wait between requests
-		if err := st.recv(&req); err != nil {
-			clearRequest(&req)
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.Logger.Debug("client connection ended", "err", err)
+	go c.read()
+	defer func() {
+		nc.Close() // ends read, which may be waiting to hand over a message
+		for in := range c.in {
+			clearRequest(&in.req)
+		}
+	}()
+	for in := range c.in {
+		req := in.req
+		if in.err != nil {
+			if !errors.Is(in.err, io.EOF) && !errors.Is(in.err, net.ErrClosed) {
+				s.Logger.Debug("client connection ended", "err", in.err)
 			}
 			return
 		}
@@ -301,7 +361,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, st *stream) {
 			clearRequest(&req)
 			return
 		}
-		resp := s.do(ctx, c, &req)
+		rctx, done := c.serving(ctx)
+		resp := s.do(rctx, c, &req)
+		done()
 		clearRequest(&req)
 		err := st.enc.Encode(resp)
 		clearResponse(resp)
@@ -316,7 +378,6 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, st *stream) {
 	}
 }
 
-// checkPeer refuses a client that does not run as the server's user.
 func (s *Server) checkPeer(nc net.Conn) error {
 	uid, err := peerUID(nc)
 	if err != nil {
@@ -448,11 +509,18 @@ func (c *conn) ask(a engine.Action) bool {
 	if err := c.st.enc.Encode(&response{Confirm: &a}); err != nil {
 		return false
 	}
-	var req request
-	c.nc.SetReadDeadline(time.Now().Add(answerTimeout))
-	err := c.st.recv(&req)
-	clearRequest(&req)
-	return err == nil && req.Op == opConfirm && req.Yes
+	t := time.NewTimer(answerTimeout)
+	defer t.Stop()
+	select {
+	case in, ok := <-c.in:
+		defer clearRequest(&in.req)
+		if !ok || in.err != nil {
+			return false // the connection is gone; serveConn ends with it
+		}
+		return in.req.Op == opConfirm && in.req.Yes
+	case <-t.C:
+		return false
+	}
 }
 
 // envLookup looks a variable up in a client's environment. Only the
