@@ -40,11 +40,34 @@ type Grants struct {
 type RegisterOptions struct {
 	AllowClobber bool // replace a vault registered under the same name
 	Default      bool // make it the default vault (the first vault always is)
+	// KeepStorage hands the storage area the name has now (that of the
+	// replaced registration, or one an earlier sesame release left for
+	// the name) to the new extension, which can then read all of it.
+	// Without it another extension gets an area of its own.
+	KeepStorage bool
+	// Report, when set, is told what became of the storage area once the
+	// registration is written. (Through the agent it is called in the
+	// caller's process, with the agent's report.)
+	Report func(StorageReport)
+}
+
+// UnregisterOptions are the options of Unregister.
+type UnregisterOptions struct {
+	RemoveStorage bool // delete the vault's storage area instead of keeping it
+	// Report, when set, is told what became of the storage area once the
+	// registration is removed; not called when the vault had none.
+	Report func(StorageReport)
 }
 
 // Register adds a vault to the registry: Register-SecretVault. The
 // extension is loaded and checked against the ABI first; nothing is written
 // when it does not load. The first vault of a registry becomes the default.
+//
+// The storage area belongs to the vault's name and extension (see
+// StorageFile): a vault registered again with the same extension keeps its
+// area, or gets back the one it had; another extension gets a new one,
+// unless opts.KeepStorage hands the current one over. The area left behind
+// stays on disk, untouched.
 func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOptions) error {
 	const op = "register"
 	if err := checkVaultName(op, r.Name); err != nil {
@@ -59,16 +82,31 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		Name: r.Name, Extension: r.Extension, SHA256: strings.ToLower(r.SHA256),
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 	}
-	var checked *loaded // the extension as loaded to check it, kept for use
-	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error {
+	var (
+		checked *loaded // the extension as loaded to check it, kept for use
+		report  StorageReport
+		undo    func() // gives back a handed-over storage area
+	)
+	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) (err error) {
+		var old *registry.Vault
+		if v, ok := reg.Lookup(cfg.Name); ok {
+			copied := *v
+			old = &copied
+		}
 		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
 			return err
 		}
 		if err := reg.Validate(); err != nil {
 			return err
 		}
-		// Check the extension before anything is written.
+		if err := e.settleLegacy(old, cfg.Name); err != nil {
+			return err
+		}
 		v, _ := reg.Lookup(cfg.Name)
+		if report, undo, err = e.registerStorage(old, *v, opts.KeepStorage); err != nil {
+			return err
+		}
+		// Check the extension before anything is written.
 		l, err := e.load(ctx, reg, *v)
 		if err != nil {
 			return err
@@ -83,9 +121,15 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		if checked != nil {
 			checked.close()
 		}
+		if undo != nil {
+			undo()
+		}
 		return registryError(op, r.Name, err)
 	}
 	e.adoptWritten(reg)
+	if opts.Report != nil && (report.Outcome != 0 || report.Left != "") {
+		opts.Report(report)
+	}
 	// A vault of the same registration still loaded (an identical clobber)
 	// stays; otherwise the checked instance serves the first use.
 	if key := strings.ToLower(cfg.Name); e.vaults[key] == nil {
@@ -120,9 +164,11 @@ func registryError(op, vault string, err error) error {
 	return &Error{Op: op, Vault: vault, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 }
 
-// Unregister removes a vault from the registry. Its stored secrets stay on
-// disk. Unregistering the default vault leaves no default.
-func (e *Engine) Unregister(ctx context.Context, name string) error {
+// Unregister removes a vault from the registry. Its storage area stays on
+// disk, where registering the name again with the same extension finds it,
+// unless opts.RemoveStorage deletes it. Unregistering the default vault
+// leaves no default.
+func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOptions) error {
 	const op = "unregister"
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -131,11 +177,38 @@ func (e *Engine) Unregister(ctx context.Context, name string) error {
 		delete(e.names, key)
 		return nil
 	}
-	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error { return reg.Remove(name) })
+	var (
+		report       StorageReport
+		commit, undo func() error
+	)
+	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) (err error) {
+		v, ok := reg.Lookup(name)
+		if !ok {
+			return reg.Remove(name) // its error
+		}
+		old := *v
+		if err := e.settleLegacy(&old, old.Name); err != nil {
+			return err
+		}
+		if err := reg.Remove(name); err != nil {
+			return err
+		}
+		report, commit, undo, err = e.unregisterStorage(old, opts.RemoveStorage)
+		return err
+	})
 	if err != nil {
+		if undo != nil {
+			undo()
+		}
 		return registryError(op, name, err)
 	}
-	e.adoptWritten(reg)
+	e.adoptWritten(reg) // closes the vault's store
+	if err := commit(); err != nil {
+		return wrapf(op, report.Vault, "", ErrUnavailable, "the vault is unregistered, but its storage was not removed: %v", err)
+	}
+	if opts.Report != nil && report.Outcome != 0 {
+		opts.Report(report)
+	}
 	return nil
 }
 

@@ -26,11 +26,21 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 			s.registerCommand(),
 			{
 				Name:      "unregister",
-				Usage:     "remove a vault from the registry (its stored secrets stay on disk)",
-				UsageText: "sesame vault unregister NAME",
-				Description: `Examples:
-  sesame vault unregister Old`,
-				Action: s.vaultAction(func(e backend, name string) error { return e.Unregister(s.ctx, name) }),
+				Usage:     "remove a vault from the registry (its storage stays on disk)",
+				UsageText: "sesame vault unregister NAME [--remove-storage]",
+				Description: `Removes vault NAME from the registry. Its storage area stays on disk, and the
+command says where: registering NAME again with the same extension uses it
+again. --remove-storage deletes it instead, with all the vault stored.
+
+Examples:
+  sesame vault unregister Old
+  sesame vault unregister Scratch --remove-storage`,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"}},
+				Action: func(c *cli.Context) error {
+					return s.vaultAction(func(e backend, name string) error {
+						return e.Unregister(s.ctx, name, engine.UnregisterOptions{RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport})
+					})(c)
+				},
 			},
 			{
 				Name:      "list",
@@ -122,11 +132,18 @@ func (s *session) registerCommand() *cli.Command {
 		Name:  "register",
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
-             [--description D] [--default] [--allow-clobber]`,
+             [--description D] [--default] [--allow-clobber] [--keep-storage]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
 absolute otherwise). The extension is loaded and checked first; nothing is
 written when it does not load. The first vault registered becomes the default.
+
+The storage area belongs to NAME and the extension REF: registering NAME again
+with the same REF (or a new build at that path) keeps it, or brings back the
+one it had. Another extension gets a new area, and the old one stays on disk
+untouched, unless --keep-storage hands it over: the new extension can then
+read all the old one stored (a secretstore's records, and without a password
+its key).
 
 --param KEY=VALUE is handed to the extension. --grant KEY=VALUE allows it
 something; all that is not granted is denied:
@@ -149,6 +166,7 @@ Examples:
 			&cli.StringFlag{Name: "description", Usage: "a `DESCRIPTION` shown by vault list"},
 			&cli.BoolFlag{Name: "default", Usage: "make it the default vault"},
 			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
+			&cli.BoolFlag{Name: "keep-storage", Usage: "hand NAME's storage area to this extension, even another one"},
 		},
 		Action: s.vaultRegister,
 	}
@@ -207,7 +225,19 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Description: c.String("description"),
 		Parameters:  params,
 		Grants:      grants,
-	}, engine.RegisterOptions{AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default")})
+	}, engine.RegisterOptions{
+		AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
+		KeepStorage: c.Bool("keep-storage"), Report: s.storageReport,
+	})
+}
+
+// storageReport tells the user what a register or unregister did with a
+// vault's storage, unless it is the routine outcome (a new area for a new
+// vault, the same area for the same extension).
+func (s *session) storageReport(r engine.StorageReport) {
+	if r.Notable() {
+		fmt.Fprintf(s.stderr, "sesame: %s\n", r)
+	}
 }
 
 // registryRelative turns a path given on the command line (relative to the
