@@ -42,13 +42,6 @@ func legacyFile(dataDir, vault string) string {
 	return filepath.Join(dataDir, "storage", strings.ToLower(vault)+".db")
 }
 
-// unclaimedFile is where a legacy file is set aside when no registration
-// can claim it (its vault was unregistered before the upgrade, so which
-// extension wrote it is unknown): only an explicit KeepStorage hands it on.
-func unclaimedFile(dataDir, vault string) string {
-	return filepath.Join(dataDir, "storage", strings.ToLower(vault)+"@earlier-release.db")
-}
-
 // StorageOutcome names what Register or Unregister did with a vault's
 // storage area.
 type StorageOutcome int
@@ -72,9 +65,8 @@ type StorageReport struct {
 
 	From string // StorageHandedOver: the extension that had the area ("" = an earlier sesame release)
 
-	// Left is another area of the vault's name left on disk as it is: the
-	// one of the registration Register replaced with another extension
-	// (LeftBy names it), or one from an earlier sesame release (LeftBy "").
+	// Left is the area of the registration Register replaced with another
+	// extension, LeftBy, left on disk as it is.
 	Left, LeftBy string
 }
 
@@ -102,11 +94,8 @@ func (r StorageReport) String() string {
 	default:
 		s = fmt.Sprintf("vault %s has no storage area", r.Vault)
 	}
-	switch {
-	case r.Left != "" && r.LeftBy != "":
+	if r.Left != "" {
 		s += fmt.Sprintf("; the storage of %s stays in %s (registering %s with %s again uses it)", r.LeftBy, r.Left, r.Vault, r.LeftBy)
-	case r.Left != "":
-		s += fmt.Sprintf("; the storage left by an earlier sesame release stays in %s (register with --keep-storage to hand it over)", r.Left)
 	}
 	return s
 }
@@ -128,10 +117,12 @@ func exists(path string) (bool, error) {
 }
 
 // claimLegacy moves the file an earlier release kept for the vault of cfg
-// to cfg's own file, when there is one and cfg's file does not exist yet.
-// It runs when a registration loads: the registration it finds is the one
-// the earlier release gave that file to (Register and Unregister set the
-// file aside before any registration of this release replaces it).
+// (storage/<name>.db, which records no extension) to cfg's own file, when
+// there is one and cfg's file does not exist yet. It runs when a
+// registration with the storage grant loads, and before Register or
+// Unregister replaces it: the registration found then is the one the
+// earlier release gave that file to, since Register refuses to write
+// another while such a file is left (registerStorage).
 func claimLegacy(dataDir string, cfg registry.Vault) error {
 	legacy := legacyFile(dataDir, cfg.Name)
 	to := StorageFile(dataDir, cfg.Name, cfg.Extension)
@@ -148,27 +139,15 @@ func claimLegacy(dataDir string, cfg registry.Vault) error {
 }
 
 // settleLegacy runs under the registry lock before Register or Unregister
-// changes the registration of name, whose current registration is old (nil
-// if none). The file an earlier release kept for name goes to old when it
-// has the storage grant (the registration that release gave it to), and is
-// otherwise set aside as unclaimed, so that no later registration claims it
-// by loading.
-func (e *Engine) settleLegacy(old *registry.Vault, name string) error {
-	if old != nil && old.Grants.Storage {
-		return claimLegacy(e.opts.DataDir, *old)
+// changes the registration old (nil if the name has none): the file an
+// earlier release kept for its name goes to old if old has the storage
+// grant. Otherwise it stays where it is, owned by no one.
+func (e *Engine) settleLegacy(op string, old *registry.Vault) error {
+	if old == nil || !old.Grants.Storage {
+		return nil
 	}
-	legacy, aside := legacyFile(e.opts.DataDir, name), unclaimedFile(e.opts.DataDir, name)
-	if ok, err := exists(legacy); !ok {
-		return err
-	}
-	if ok, err := exists(aside); ok || err != nil {
-		if err == nil {
-			err = fmt.Errorf("%s is in the way; move one of the two away", aside)
-		}
-		return fmt.Errorf("%w: storage of an earlier release, %s: %w", ErrUnavailable, legacy, err)
-	}
-	if err := os.Rename(legacy, aside); err != nil {
-		return fmt.Errorf("%w: storage of an earlier release, %s: %w", ErrUnavailable, legacy, err)
+	if err := claimLegacy(e.opts.DataDir, *old); err != nil {
+		return wrapf(op, old.Name, "", ErrUnavailable, "%v", err)
 	}
 	return nil
 }
@@ -176,9 +155,16 @@ func (e *Engine) settleLegacy(old *registry.Vault, name string) error {
 // registerStorage decides, under the registry lock and before the new
 // registration's extension is loaded, what the registration cfg replacing
 // old (nil if none) does with the storage of its name, and does it: with
-// keep, the area of old (or the unclaimed one of an earlier release) moves
-// to cfg's file. undo, for when the registration fails after all, moves it
-// back, or removes the new file the check created.
+// keep, the area the name has now moves to cfg's file. undo, for when the
+// registration fails after all, moves it back, or removes the new file the
+// check created.
+//
+// The area the name has now is old's, or, before it, a file an earlier
+// release left that no registration claimed (settleLegacy ran): its vault
+// was unregistered before the upgrade, so which extension wrote it is
+// unknown. Such a file is handed on only with keep; without it Register
+// refuses, naming the file, rather than start an empty vault beside the
+// secrets the user may expect back.
 func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep bool) (r StorageReport, undo func(), err error) {
 	const op = "register"
 	dir := e.opts.DataDir
@@ -187,12 +173,16 @@ func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep b
 	if cfg.Grants.Storage {
 		r.Path = StorageFile(dir, cfg.Name, cfg.Extension)
 	}
-	var prev string // the area the vault's name has now
-	switch {
+	var prev, prevBy string // the area the name has now, and whose it is ("" = unknown)
+	switch unclaimed, err := exists(legacyFile(dir, cfg.Name)); {
+	case err != nil:
+		return r, undo, wrapf(op, cfg.Name, "", ErrUnavailable, "storage: %v", err)
+	case unclaimed && !keep:
+		return r, undo, wrapf(op, cfg.Name, "", ErrConflict, "%s holds storage an earlier sesame release kept for a vault %s, without recording its extension; hand it to %s, or move it away", legacyFile(dir, cfg.Name), cfg.Name, cfg.Extension)
+	case unclaimed:
+		prev = legacyFile(dir, cfg.Name)
 	case old != nil:
-		prev = StorageFile(dir, old.Name, old.Extension)
-	default:
-		prev = unclaimedFile(dir, cfg.Name)
+		prev, prevBy = StorageFile(dir, old.Name, old.Extension), old.Extension
 	}
 	hasPrev, err := exists(prev)
 	if err != nil {
@@ -202,9 +192,9 @@ func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep b
 	if err != nil {
 		return r, undo, wrapf(op, cfg.Name, "", ErrUnavailable, "storage %s: %v", r.Path, err)
 	}
-	same := old != nil && old.Extension == cfg.Extension
+	same := prev != "" && prev == r.Path
 	if keep && !same {
-		return e.handOver(r, old, prev, hasPrev, hasOwn)
+		return handOver(r, prev, prevBy, hasPrev, hasOwn)
 	}
 	switch {
 	case r.Path == "":
@@ -219,24 +209,21 @@ func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep b
 		undo = func() { os.Remove(r.Path) }
 	}
 	if hasPrev && !same {
-		r.Left = prev
-		if old != nil {
-			r.LeftBy = old.Extension
-		}
+		r.Left, r.LeftBy = prev, prevBy
 	}
 	return r, undo, nil
 }
 
-// handOver moves prev, the area the vault's name has now (of old, or
-// unclaimed from an earlier release), to r.Path, the file of the new
-// registration's extension: Register with KeepStorage.
-func (e *Engine) handOver(r StorageReport, old *registry.Vault, prev string, hasPrev, hasOwn bool) (StorageReport, func(), error) {
+// handOver moves prev, the area the vault's name has now (of the extension
+// prevBy, or "" for one an earlier release left), to r.Path, the file of
+// the new registration's extension: Register with KeepStorage.
+func handOver(r StorageReport, prev, prevBy string, hasPrev, hasOwn bool) (StorageReport, func(), error) {
 	const op = "register"
 	none := func() {}
 	switch {
 	case r.Path == "":
 		return r, none, wrapf(op, r.Vault, "", ErrInvalidArgument, "keeping the storage needs the storage grant")
-	case !hasPrev && old == nil:
+	case prev == "":
 		return r, none, wrapf(op, r.Vault, "", ErrInvalidArgument, "vault %s is not registered and no storage of an earlier release is left for it, so there is no storage to keep", r.Vault)
 	case !hasPrev:
 		r.Outcome = StorageNew // the replaced extension never stored anything
@@ -250,13 +237,9 @@ func (e *Engine) handOver(r StorageReport, old *registry.Vault, prev string, has
 	if err := os.Rename(prev, r.Path); err != nil {
 		return r, none, wrapf(op, r.Vault, "", ErrUnavailable, "handing over the storage %s: %v", prev, err)
 	}
-	r.Outcome = StorageHandedOver
-	if old != nil {
-		r.From = old.Extension
-	}
+	r.Outcome, r.From = StorageHandedOver, prevBy
 	return r, func() { os.Rename(r.Path, prev) }, nil
 }
-
 // unregisterStorage decides, under the registry lock, what Unregister does
 // with the storage area of old, the registration it removes: it is kept,
 // or with remove moved aside, to be deleted by the returned commit once the

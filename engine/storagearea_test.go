@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
@@ -187,7 +188,7 @@ func TestRegisterFailureLeavesStorage(t *testing.T) {
 // storage/<name>.db, goes to the vault registered under that name when the
 // new release first loads it, or when it first replaces or unregisters it;
 // a store whose vault was unregistered before the upgrade (its extension
-// unknown) goes to no one unless handed over with KeepStorage.
+// unknown) blocks registering the name until KeepStorage hands it over.
 func TestStorageFromEarlierRelease(t *testing.T) {
 	const store = "builtin:secretstore"
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
@@ -264,40 +265,41 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 
 	t.Run("unregistered before the upgrade", func(t *testing.T) {
 		e, data := earlier(t)
-		// The earlier release unregistered A: the file stays, its
-		// extension unknown to the new release.
+		// The earlier release unregistered A: the file stays, and nothing
+		// tells the new release which extension wrote it.
 		os.Remove(filepath.Join(filepath.Dir(data), "vaults.toml"))
-		var got engine.StorageReport
-		reg := engine.Registration{Name: "A", Extension: hostile, Grants: engine.Grants{Storage: true}}
-		if err := e.Register(ctx, reg, engine.RegisterOptions{Report: func(r engine.StorageReport) { got = r }}); err != nil {
-			t.Fatal(err)
+		legacy := filepath.Join(data, "storage", "a.db")
+		before := mustRead(t, legacy)
+		// Registering the name refuses, naming the file, whatever the
+		// extension, until the user hands it over.
+		for _, ext := range []string{hostile, store} {
+			reg := engine.Registration{Name: "A", Extension: ext, Grants: engine.Grants{Storage: true}}
+			err := e.Register(ctx, reg, engine.RegisterOptions{})
+			if !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), legacy) {
+				t.Errorf("register A with %s over a store of an earlier release: %v, want ErrConflict naming %s", ext, err, legacy)
+			}
 		}
-		wantEmptyKeys(t, e, "A")
-		legacyGone(t, data)
-		if got.Left == "" || got.LeftBy != "" {
-			t.Errorf("the report does not name the unclaimed store: %+v", got)
+		if after := mustRead(t, legacy); !bytes.Equal(before, after) {
+			t.Error("the refused registrations changed the store")
 		}
-		// Loaded again by another engine: still not claimed.
-		other, err := engine.Open(filepath.Join(filepath.Dir(data), "vaults.toml"), &engine.Options{DataDir: data, CacheDir: testCache})
-		if err != nil {
-			t.Fatal(err)
+		vs, err := e.Vaults()
+		if err != nil || len(vs) != 0 {
+			t.Errorf("vaults after the refused registrations: %v, %v", vs, err)
 		}
-		defer other.Close()
-		wantEmptyKeys(t, other, "A")
 		// Handed over explicitly: the secretstore has it back.
-		if err := e.Unregister(ctx, "A", engine.UnregisterOptions{RemoveStorage: true}); err != nil {
-			t.Fatal(err)
-		}
-		reg = engine.Registration{Name: "A", Extension: store, Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
+		var got engine.StorageReport
+		reg := engine.Registration{Name: "A", Extension: store, Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
 		if err := e.Register(ctx, reg, engine.RegisterOptions{KeepStorage: true, Report: func(r engine.StorageReport) { got = r }}); err != nil {
 			t.Fatal(err)
 		}
-		if got.Outcome != engine.StorageHandedOver || got.From != "" {
-			t.Errorf("report %+v, want handed over from an earlier release", got)
+		want := engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageHandedOver, Path: engine.StorageFile(data, "A", store)}
+		if got != want {
+			t.Errorf("storage report:\n got %+v\nwant %+v", got, want)
 		}
 		if v := getValue(t, e, "canary", "A"); v != "canary value" {
 			t.Errorf("the canary reads %q", v)
 		}
+		legacyGone(t, data)
 	})
 }
 

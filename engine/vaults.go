@@ -99,7 +99,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		if err := reg.Validate(); err != nil {
 			return err
 		}
-		if err := e.settleLegacy(old, cfg.Name); err != nil {
+		if err := e.settleLegacy(op, old); err != nil {
 			return err
 		}
 		v, _ := reg.Lookup(cfg.Name)
@@ -187,7 +187,7 @@ func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOpt
 			return reg.Remove(name) // its error
 		}
 		old := *v
-		if err := e.settleLegacy(&old, old.Name); err != nil {
+		if err := e.settleLegacy(op, &old); err != nil {
 			return err
 		}
 		if err := reg.Remove(name); err != nil {

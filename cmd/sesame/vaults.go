@@ -219,7 +219,8 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		}
 	}
 	s.noteCompile()
-	return e.Register(s.ctx, engine.Registration{
+	keep := c.Bool("keep-storage")
+	err = e.Register(s.ctx, engine.Registration{
 		Name:        a[0],
 		Extension:   ext,
 		Description: c.String("description"),
@@ -227,8 +228,15 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Grants:      grants,
 	}, engine.RegisterOptions{
 		AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
-		KeepStorage: c.Bool("keep-storage"), Report: s.storageReport,
+		KeepStorage: keep, Report: s.storageReport,
 	})
+	switch {
+	case errors.Is(err, engine.ErrConflict) && keep:
+		return withHint(err, "move one of the two files away")
+	case errors.Is(err, engine.ErrConflict):
+		return withHint(err, "add --keep-storage to hand that storage to "+ext+", or move the file away")
+	}
+	return err
 }
 
 // storageReport tells the user what a register or unregister did with a
