@@ -77,19 +77,30 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 	wantReport(register("A", hostile, engine.RegisterOptions{AllowClobber: true}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: hostile, Outcome: engine.StorageNew, Path: hostileFile, Left: storeFile, LeftBy: store})
 	wantEmptyKeys(t, e, "A")
-	if _, err := e.Set(ctx, "planted", "by the hostile module", engine.SetOptions{Vault: "A"}); err != nil {
+	if err := e.Unregister(ctx, "A", engine.UnregisterOptions{RemoveStorage: true}); err != nil {
 		t.Fatal(err)
 	}
+	wantReport(register("A", store, engine.RegisterOptions{}),
+		engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageReturned, Path: storeFile})
+	wantCanary()
 
-	// Unregistered, then registered as "a" by the other extension: its own
-	// area again, never the secretstore's.
-	wantReport(unregister("A"), engine.StorageReport{Op: "unregister", Vault: "A", Extension: hostile, Outcome: engine.StorageKept, Path: hostileFile})
+	// Unregistered, then registered as "a" by the other extension: a new
+	// area, never the secretstore's.
+	wantReport(unregister("A"), engine.StorageReport{Op: "unregister", Vault: "A", Extension: store, Outcome: engine.StorageKept, Path: storeFile})
 	wantReport(register("a", hostile, engine.RegisterOptions{}),
-		engine.StorageReport{Op: "register", Vault: "a", Extension: hostile, Outcome: engine.StorageReturned, Path: hostileFile})
-	if keys := getValue(t, e, "keys", "a"); keys != "s/planted" {
+		engine.StorageReport{Op: "register", Vault: "a", Extension: hostile, Outcome: engine.StorageNew, Path: hostileFile})
+	wantEmptyKeys(t, e, "a")
+	if _, err := e.Set(ctx, "planted", "by the hostile module", engine.SetOptions{Vault: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	// Its own area is its own again after an unregister.
+	unregister("a")
+	wantReport(register("A", hostile, engine.RegisterOptions{}),
+		engine.StorageReport{Op: "register", Vault: "A", Extension: hostile, Outcome: engine.StorageReturned, Path: hostileFile})
+	if keys := getValue(t, e, "keys", "A"); keys != "s/planted" {
 		t.Errorf("the hostile module's own area holds %q, want its own key s/planted", keys)
 	}
-	unregister("a")
+	unregister("A")
 
 	// The secretstore registered again: its secret is back, its file as it
 	// was, whatever the other extension did meanwhile.

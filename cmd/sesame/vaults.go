@@ -143,7 +143,9 @@ with the same REF (or a new build at that path) keeps it, or brings back the
 one it had. Another extension gets a new area, and the old one stays on disk
 untouched, unless --keep-storage hands it over: the new extension can then
 read all the old one stored (a secretstore's records, and without a password
-its key).
+its key). A store that a sesame release before this one left for a NAME no
+longer registered is refused until --keep-storage hands it over (or it is
+moved away).
 
 --param KEY=VALUE is handed to the extension. --grant KEY=VALUE allows it
 something; all that is not granted is denied:
