@@ -240,6 +240,7 @@ func handOver(r StorageReport, prev, prevBy string, hasPrev, hasOwn bool) (Stora
 	r.Outcome, r.From = StorageHandedOver, prevBy
 	return r, func() { os.Rename(r.Path, prev) }, nil
 }
+
 // unregisterStorage decides, under the registry lock, what Unregister does
 // with the storage area of old, the registration it removes: it is kept,
 // or with remove moved aside, to be deleted by the returned commit once the
