@@ -162,9 +162,9 @@ func (e *Engine) settleLegacy(op string, old *registry.Vault) error {
 // The area the name has now is old's, or, before it, a file an earlier
 // release left that no registration claimed (settleLegacy ran): its vault
 // was unregistered before the upgrade, so which extension wrote it is
-// unknown. Such a file is handed on only with keep; without it Register
-// refuses, naming the file, rather than start an empty vault beside the
-// secrets the user may expect back.
+// unknown. Such a file is handed on only with keep; without it, a
+// registration with the storage grant is refused, naming the file, rather
+// than start an empty vault beside the secrets the user may expect back.
 func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep bool) (r StorageReport, undo func(), err error) {
 	const op = "register"
 	dir := e.opts.DataDir
@@ -177,10 +177,13 @@ func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep b
 	switch unclaimed, err := exists(legacyFile(dir, cfg.Name)); {
 	case err != nil:
 		return r, undo, wrapf(op, cfg.Name, "", ErrUnavailable, "storage: %v", err)
-	case unclaimed && !keep:
+	case unclaimed && keep:
+		prev = legacyFile(dir, cfg.Name)
+	case unclaimed && r.Path != "":
 		return r, undo, wrapf(op, cfg.Name, "", ErrConflict, "%s holds storage an earlier sesame release kept for a vault %s, without recording its extension; hand it to %s, or move it away", legacyFile(dir, cfg.Name), cfg.Name, cfg.Extension)
 	case unclaimed:
-		prev = legacyFile(dir, cfg.Name)
+		// The new registration has no storage: the file stays unclaimed,
+		// for a registration with storage to decide about.
 	case old != nil:
 		prev, prevBy = StorageFile(dir, old.Name, old.Extension), old.Extension
 	}

@@ -297,6 +297,18 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 		if err != nil || len(vs) != 0 {
 			t.Errorf("vaults after the refused registrations: %v, %v", vs, err)
 		}
+		// A vault without storage does not care: it registers, and the
+		// store stays unclaimed.
+		dotenv := engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Directory: t.TempDir()}}
+		if err := e.Register(ctx, dotenv, engine.RegisterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Unregister(ctx, "A", engine.UnregisterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if after := mustRead(t, legacy); !bytes.Equal(before, after) {
+			t.Error("a vault without storage changed the store")
+		}
 		// Handed over explicitly: the secretstore has it back.
 		var got engine.StorageReport
 		reg := engine.Registration{Name: "A", Extension: store, Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}

@@ -85,7 +85,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	var (
 		checked *loaded // the extension as loaded to check it, kept for use
 		report  StorageReport
-		undo    func() // gives back a handed-over storage area
+		undo    func() // undoes registerStorage when the registration fails
 	)
 	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) (err error) {
 		var old *registry.Vault
