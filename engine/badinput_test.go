@@ -371,7 +371,7 @@ func TestBadInputCorruptStore(t *testing.T) {
 		}
 	}
 	e.Close()
-	db := filepath.Join(filepath.Dir(path), "data", "storage", "v.db")
+	db := engine.StorageFile(filepath.Join(filepath.Dir(path), "data"), "V", wasm)
 	good := mustRead(t, db)
 	page := 4096
 	// Damage that every operation must notice; the rest may leave what is
@@ -432,7 +432,7 @@ func TestBadInputCorruptStore(t *testing.T) {
 				if !errors.Is(err, engine.ErrUnavailable) && !errors.Is(err, engine.ErrExtension) {
 					t.Errorf("%v: want ErrUnavailable or ErrExtension", err)
 				}
-				if msg := err.Error(); !strings.Contains(msg, "vault V") || !strings.Contains(msg, "v.db") || strings.Contains(msg, badInputSecret) {
+				if msg := err.Error(); !strings.Contains(msg, "vault V") || !strings.Contains(msg, filepath.Base(db)) || strings.Contains(msg, badInputSecret) {
 					t.Errorf("unclear error: %q", msg)
 				}
 			}

@@ -41,6 +41,11 @@
 // compiled code is cached under Options.CacheDir). A Go program can also
 // Mount a Vault of its own. Package vaulttest checks that a Vault behaves.
 //
+// A storage area belongs to the vault's name and extension reference (see
+// StorageFile): another extension registered under the name gets an area of
+// its own unless RegisterOptions.KeepStorage hands the old one over, and
+// Unregister keeps the area on disk unless told to remove it.
+//
 // An Engine is safe for concurrent use, and many processes may use the same
 // registry and vaults at once: registry writes are locked and atomic, and
 // storage areas are transactional.

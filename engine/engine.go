@@ -284,7 +284,10 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 	spec.Env = grantedEnv(ctx, cfg.Grants.Env)
 	l := &loaded{config: cfg, env: spec.Env}
 	if cfg.Grants.Storage {
-		path := filepath.Join(e.opts.DataDir, "storage", strings.ToLower(cfg.Name)+".db")
+		if err := claimLegacy(e.opts.DataDir, cfg); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		path := StorageFile(e.opts.DataDir, cfg.Name, cfg.Extension)
 		if l.store, err = storage.Open(path, storage.Options{}); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}

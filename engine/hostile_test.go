@@ -347,7 +347,13 @@ func mustRead(t testing.TB, path string) []byte {
 }
 
 func (h *hostileEnv) storagePath(vault string) string {
-	return filepath.Join(h.dir, "data", "storage", strings.ToLower(vault)+".db")
+	regs, _ := h.e.Vaults()
+	for _, r := range regs {
+		if strings.EqualFold(r.Name, vault) {
+			return engine.StorageFile(filepath.Join(h.dir, "data"), r.Name, r.Extension)
+		}
+	}
+	return ""
 }
 
 // intact checks that every seeded secret reads back as seeded, that the

@@ -41,6 +41,7 @@ const ssVault = "Store"
 // its data folder: what one user's machine holds.
 type ssEnv struct {
 	reg, data string
+	ext       string // the extension as registered
 	grants    string // more lines for the grants table
 }
 
@@ -62,6 +63,7 @@ func newSSEnv(t testing.TB, params string) *ssEnv {
 func (s *ssEnv) setParams(t testing.TB, params string) {
 	t.Helper()
 	wasm := testwasm.Build(t, "extensions/secretstore")
+	s.ext = wasm
 	reg := fmt.Sprintf(`default = %[1]q
 
 [vaults.%[1]s]
@@ -91,7 +93,7 @@ func (s *ssEnv) open(t testing.TB) *engine.Engine {
 }
 
 func (s *ssEnv) dbPath() string {
-	return filepath.Join(s.data, "storage", strings.ToLower(ssVault)+".db")
+	return engine.StorageFile(s.data, ssVault, s.ext)
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -45,15 +46,41 @@ type Grants struct {
 type RegisterOptions struct {
 	AllowClobber bool // replace a vault registered under the same name
 	Default      bool // make it the default vault (the first vault always is)
+	// KeepStorage hands the storage area the name has now (that of the
+	// replaced registration, or one an earlier sesame release left for
+	// the name) to the new extension, which can then read all of it.
+	// Without it another extension gets an area of its own.
+	KeepStorage bool
+	// Report, when set, is told what became of the storage area once the
+	// registration is written. (Through the agent it is called in the
+	// caller's process, with the agent's report.)
+	Report func(StorageReport)
+}
+
+// UnregisterOptions are the options of Unregister.
+type UnregisterOptions struct {
+	RemoveStorage bool // delete the vault's storage area instead of keeping it
+	// Report, when set, is told what became of the storage area once the
+	// registration is removed; not called when the vault had none.
+	Report func(StorageReport)
 }
 
 // Register adds a vault to the registry: Register-SecretVault. The
 // extension is loaded and checked against the ABI first; nothing is written
 // when it does not load. The first vault of a registry becomes the default.
 //
+// The storage area belongs to the vault's name and extension (see
+// StorageFile): a vault registered again with the same extension keeps its
+// area, or gets back the one it had; another extension gets a new one,
+// unless opts.KeepStorage hands the current one over. The area left behind
+// stays on disk, untouched.
+//
 // The extension loads with no lock held, neither the engine's nor the
 // registry file's: a module that is slow to start delays this registration
-// alone, not the other vaults' callers nor another registration.
+// alone, not the other vaults' callers nor another registration. The
+// storage is settled under the registry's lock before it loads, and the
+// registration written under the lock after, only if the name's
+// registration is still the one the storage was settled for.
 func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOptions) error {
 	const op = "register"
 	if err := checkVaultName(op, r.Name); err != nil {
@@ -83,11 +110,40 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	}
 	v, _ := scratch.Lookup(cfg.Name)
 	cfg = *v
-	checked, err := e.load(ctx, reg, cfg)
+
+	var (
+		old    *registry.Vault // the registration replaced, if any
+		report StorageReport
+		undo   = func() {} // undoes registerStorage when the registration fails
+	)
+	err = registry.Inspect(ctx, e.path, func(reg *registry.Registry) (err error) {
+		if v, ok := reg.Lookup(cfg.Name); ok {
+			copied := *v
+			old = &copied
+		}
+		if err := e.settleLegacy(op, old); err != nil {
+			return err
+		}
+		report, undo, err = e.registerStorage(old, cfg, opts.KeepStorage)
+		return err
+	})
 	if err != nil {
 		return registryError(op, r.Name, err)
 	}
+	fail := func(err error) error {
+		// Put the storage back under the lock, even when ctx is done.
+		registry.Inspect(context.WithoutCancel(ctx), e.path, func(*registry.Registry) error { undo(); return nil })
+		return registryError(op, r.Name, err)
+	}
+	checked, err := e.load(ctx, reg, cfg)
+	if err != nil {
+		return fail(err)
+	}
 	err = e.update(ctx, func(reg *registry.Registry) error {
+		cur, ok := reg.Lookup(cfg.Name)
+		if ok != (old != nil) || ok && !reflect.DeepEqual(*cur, *old) {
+			return wrapf(op, cfg.Name, "", ErrUnavailable, "another process changed the vault's registration while its extension was checked; try again")
+		}
 		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
 			return err
 		}
@@ -101,7 +157,10 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	})
 	if err != nil {
 		checked.close()
-		return registryError(op, r.Name, err)
+		return fail(err)
+	}
+	if opts.Report != nil && (report.Outcome != 0 || report.Left != "") {
+		opts.Report(report)
 	}
 	e.mu.Lock()
 	key := strings.ToLower(cfg.Name)
@@ -147,9 +206,11 @@ func registryError(op, vault string, err error) error {
 	return &Error{Op: op, Vault: vault, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 }
 
-// Unregister removes a vault from the registry. Its stored secrets stay on
-// disk. Unregistering the default vault leaves no default.
-func (e *Engine) Unregister(ctx context.Context, name string) error {
+// Unregister removes a vault from the registry. Its storage area stays on
+// disk, where registering the name again with the same extension finds it,
+// unless opts.RemoveStorage deletes it. Unregistering the default vault
+// leaves no default.
+func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOptions) error {
 	const op = "unregister"
 	e.mu.Lock()
 	if key := strings.ToLower(name); e.mounted[key] != nil {
@@ -159,8 +220,37 @@ func (e *Engine) Unregister(ctx context.Context, name string) error {
 		return nil
 	}
 	e.mu.Unlock()
-	if err := e.update(ctx, func(reg *registry.Registry) error { return reg.Remove(name) }); err != nil {
+	var (
+		report       StorageReport
+		commit, undo func() error
+	)
+	err := e.update(ctx, func(reg *registry.Registry) (err error) {
+		v, ok := reg.Lookup(name)
+		if !ok {
+			return reg.Remove(name) // its error
+		}
+		old := *v
+		if err := e.settleLegacy(op, &old); err != nil {
+			return err
+		}
+		if err := reg.Remove(name); err != nil {
+			return err
+		}
+		report, commit, undo, err = e.unregisterStorage(old, opts.RemoveStorage)
+		return err
+	})
+	if err != nil {
+		if undo != nil {
+			undo()
+		}
 		return registryError(op, name, err)
+	}
+	// update adopted the new registry, which closed the vault's store.
+	if err := commit(); err != nil {
+		return wrapf(op, report.Vault, "", ErrUnavailable, "the vault is unregistered, but its storage was not removed: %v", err)
+	}
+	if opts.Report != nil && report.Outcome != 0 {
+		opts.Report(report)
 	}
 	return nil
 }

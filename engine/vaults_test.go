@@ -64,13 +64,13 @@ func TestRegisterUnregisterDefault(t *testing.T) {
 	if err := e.SetDefault(ctx, "Nope"); !errors.Is(err, engine.ErrVaultNotFound) {
 		t.Errorf("set default to an unknown vault: %v", err)
 	}
-	if err := e.Unregister(ctx, "First"); err != nil {
+	if err := e.Unregister(ctx, "First", engine.UnregisterOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if d := e.DefaultVault(); d != "" {
 		t.Errorf("unregistering the default left %q as default", d)
 	}
-	if err := e.Unregister(ctx, "First"); !errors.Is(err, engine.ErrVaultNotFound) {
+	if err := e.Unregister(ctx, "First", engine.UnregisterOptions{}); !errors.Is(err, engine.ErrVaultNotFound) {
 		t.Errorf("unregistering twice: %v", err)
 	}
 	if err := e.Test(ctx, "Second"); err != nil {

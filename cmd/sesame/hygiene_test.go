@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/sesamehq/sesame/engine"
 )
 
 // TestHygiene runs sesame through the commands that handle secrets, the
@@ -183,8 +185,9 @@ func TestHygiene(t *testing.T) {
 	// The files that must be there: two registries, the project's lock
 	// file, three stores, the .env file.
 	for _, f := range []string{
-		"config/sesame/vaults.toml", "data/sesame/storage/localstore.db", "data/sesame/storage/p.db",
-		"proj/vaults.toml", "proj/vaults.toml.lock", "proj/.sesame/storage/proj.db", "envdir/.env",
+		"config/sesame/vaults.toml", engine.StorageFile("data/sesame", "LocalStore", "builtin:secretstore"),
+		engine.StorageFile("data/sesame", "P", "builtin:secretstore"), "proj/vaults.toml", "proj/vaults.toml.lock",
+		engine.StorageFile("proj/.sesame", "Proj", "builtin:secretstore"), "envdir/.env",
 	} {
 		fi, err := os.Stat(filepath.Join(c.dir, f))
 		if err != nil {

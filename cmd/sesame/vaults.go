@@ -26,11 +26,21 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 			s.registerCommand(),
 			{
 				Name:      "unregister",
-				Usage:     "remove a vault from the registry (its stored secrets stay on disk)",
-				UsageText: "sesame vault unregister NAME",
-				Description: `Examples:
-  sesame vault unregister Old`,
-				Action: s.vaultAction(func(e backend, name string) error { return e.Unregister(s.ctx, name) }),
+				Usage:     "remove a vault from the registry (its storage stays on disk)",
+				UsageText: "sesame vault unregister NAME [--remove-storage]",
+				Description: `Removes vault NAME from the registry. Its storage area stays on disk, and the
+command says where: registering NAME again with the same extension uses it
+again. --remove-storage deletes it instead, with all the vault stored.
+
+Examples:
+  sesame vault unregister Old
+  sesame vault unregister Scratch --remove-storage`,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"}},
+				Action: func(c *cli.Context) error {
+					return s.vaultAction(func(e backend, name string) error {
+						return e.Unregister(s.ctx, name, engine.UnregisterOptions{RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport})
+					})(c)
+				},
 			},
 			{
 				Name:      "list",
@@ -123,11 +133,20 @@ func (s *session) registerCommand() *cli.Command {
 		Name:  "register",
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
-             [--description D] [--default] [--no-search] [--allow-clobber]`,
+             [--description D] [--default] [--no-search] [--allow-clobber] [--keep-storage]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
 absolute otherwise). The extension is loaded and checked first; nothing is
 written when it does not load. The first vault registered becomes the default.
+
+The storage area belongs to NAME and the extension REF: registering NAME again
+with the same REF (or a new build at that path) keeps it, or brings back the
+one it had. Another extension gets a new area, and the old one stays on disk
+untouched, unless --keep-storage hands it over: the new extension can then
+read all the old one stored (a secretstore's records, and without a password
+its key). A store that a sesame release before this one left for a NAME no
+longer registered is refused until --keep-storage hands it over (or it is
+moved away).
 
 --param KEY=VALUE is handed to the extension. --grant KEY=VALUE allows it
 something; all that is not granted is denied:
@@ -157,6 +176,7 @@ Examples:
 			&cli.BoolFlag{Name: "default", Usage: "make it the default vault"},
 			&cli.BoolFlag{Name: "no-search", Usage: "look in the vault only when it is named with --vault"},
 			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
+			&cli.BoolFlag{Name: "keep-storage", Usage: "hand NAME's storage area to this extension, even another one"},
 		},
 		Action: s.vaultRegister,
 	}
@@ -209,14 +229,34 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		}
 	}
 	s.noteCompile()
-	return e.Register(s.ctx, engine.Registration{
+	keep := c.Bool("keep-storage")
+	err = e.Register(s.ctx, engine.Registration{
 		Name:        a[0],
 		Extension:   ext,
 		Description: c.String("description"),
 		Parameters:  params,
 		Grants:      grants,
 		NoSearch:    c.Bool("no-search"),
-	}, engine.RegisterOptions{AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default")})
+	}, engine.RegisterOptions{
+		AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
+		KeepStorage: keep, Report: s.storageReport,
+	})
+	switch {
+	case errors.Is(err, engine.ErrConflict) && keep:
+		return withHint(err, "move one of the two files away")
+	case errors.Is(err, engine.ErrConflict):
+		return withHint(err, "add --keep-storage to hand that storage to "+ext+", or move the file away")
+	}
+	return err
+}
+
+// storageReport tells the user what a register or unregister did with a
+// vault's storage, unless it is the routine outcome (a new area for a new
+// vault, the same area for the same extension).
+func (s *session) storageReport(r engine.StorageReport) {
+	if r.Notable() {
+		fmt.Fprintf(s.stderr, "sesame: %s\n", r)
+	}
 }
 
 // registryRelative turns a path given on the command line (relative to the

@@ -220,7 +220,7 @@ func script(t *testing.T, e Engine) []string {
 		regs[i].Extension = filepath.Base(regs[i].Extension)
 	}
 	note("vaults", regs, err)
-	note("unregister", nil, e.Unregister(ctx, "Go"))
+	note("unregister", nil, e.Unregister(ctx, "Go", engine.UnregisterOptions{}))
 	infos, err = e.Info(ctx, "", "")
 	note("info after", infos, err)
 	return out

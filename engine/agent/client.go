@@ -175,7 +175,7 @@ type Engine interface {
 	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
 	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
 	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
-	Unregister(ctx context.Context, name string) error
+	Unregister(ctx context.Context, name string, opts engine.UnregisterOptions) error
 	SetDefault(ctx context.Context, name string) error
 	Vaults() ([]engine.Registration, error)
 	Manifest(ctx context.Context, vault string) (abi.Manifest, error)
@@ -253,14 +253,24 @@ func (r *Remote) Remove(ctx context.Context, name, vault string, c engine.Change
 // Register is engine.Engine.Register. The agent reads the extension's file
 // itself: give it as an absolute path or one relative to the registry.
 func (r *Remote) Register(ctx context.Context, reg engine.Registration, opts engine.RegisterOptions) error {
-	_, err := r.call(ctx, &request{Op: opRegister, Registration: reg, Register: opts}, nil)
+	resp, err := r.call(ctx, &request{Op: opRegister, Registration: reg, Register: opts}, nil)
+	report(resp, err, opts.Report)
 	return err
 }
 
 // Unregister is engine.Engine.Unregister.
-func (r *Remote) Unregister(ctx context.Context, name string) error {
-	_, err := r.call(ctx, &request{Op: opUnregister, Vault: name}, nil)
+func (r *Remote) Unregister(ctx context.Context, name string, opts engine.UnregisterOptions) error {
+	resp, err := r.call(ctx, &request{Op: opUnregister, Vault: name, Unregister: opts}, nil)
+	report(resp, err, opts.Report)
 	return err
+}
+
+// report hands the agent's storage report of a successful register or
+// unregister to the caller's Report.
+func report(resp *response, err error, to func(engine.StorageReport)) {
+	if err == nil && resp != nil && resp.Storage != nil && to != nil {
+		to(*resp.Storage)
+	}
 }
 
 // SetDefault is engine.Engine.SetDefault.

@@ -419,9 +419,13 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	case opRemove:
 		r.Action, err = e.Remove(ctx, req.Name, req.Vault, c.change(req.Change))
 	case opRegister:
-		err = e.Register(ctx, req.Registration, req.Register)
+		opts := req.Register
+		opts.Report = func(sr engine.StorageReport) { r.Storage = &sr }
+		err = e.Register(ctx, req.Registration, opts)
 	case opUnregister:
-		err = e.Unregister(ctx, req.Vault)
+		opts := req.Unregister
+		opts.Report = func(sr engine.StorageReport) { r.Storage = &sr }
+		err = e.Unregister(ctx, req.Vault, opts)
 	case opSetDefault:
 		err = e.SetDefault(ctx, req.Vault)
 	case opVaults:

@@ -72,7 +72,8 @@ type request struct {
 	Set                  setOptions
 	Change               change
 	Registration         engine.Registration
-	Register             engine.RegisterOptions
+	Register             engine.RegisterOptions   // its Report stays with the client
+	Unregister           engine.UnregisterOptions // its Report stays with the client
 	Password, New        []byte
 
 	Yes bool // opConfirm: the answer
@@ -103,6 +104,7 @@ type response struct {
 	Infos    []engine.Info
 	Vaults   []engine.Registration
 	Manifest abi.Manifest
+	Storage  *engine.StorageReport // register, unregister: for the client's Report
 	Status   Status
 	Version  int    // the greeting
 	Build    string // the greeting

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sesamehq/sesame/engine"
 )
 
 // TestRun runs the example twice on a copy of its registry: the first run
@@ -25,7 +27,7 @@ func TestRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".sesame", "storage", "appsecrets.db")); err != nil {
+	if _, err := os.Stat(engine.StorageFile(filepath.Join(dir, ".sesame"), "AppSecrets", "builtin:secretstore")); err != nil {
 		t.Errorf("the vault did not keep its data beside the registry: %v", err)
 	}
 }

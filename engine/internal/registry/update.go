@@ -117,3 +117,22 @@ func writeFile(path string, data []byte) (err error) {
 	}
 	return syncDir(dir)
 }
+
+// errNoWrite ends an Update of Inspect without writing.
+var errNoWrite = errors.New("registry: nothing to write")
+
+// Inspect runs fn on the registry file at path under Update's lock and
+// writes nothing: for a decision that must not race with an Update of
+// another process or goroutine. fn's error is returned.
+func Inspect(ctx context.Context, path string, fn func(*Registry) error) error {
+	_, err := Update(ctx, path, func(r *Registry) error {
+		if err := fn(r); err != nil {
+			return err
+		}
+		return errNoWrite
+	})
+	if errors.Is(err, errNoWrite) {
+		return nil
+	}
+	return err
+}

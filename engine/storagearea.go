@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sesamehq/sesame/engine/internal/registry"
+)
+
+// A vault's storage area belongs to its identity: its name, compared
+// case-insensitively, and its extension as registered ("builtin:NAME", or
+// the .wasm path as written in vaults.toml). Another extension registered
+// under the name gets another file, so it never reads what the first one
+// stored (a secretstore's records and, without a password, its key); a new
+// build of the same extension (a sesame upgrade, a rebuilt .wasm at the
+// same path) finds its file again. The manifest's name is not part of the
+// identity: a module declares it, and a hostile one could copy another's.
+// See RATIONALE.md, "Storage belongs to a vault's identity".
+
+// StorageFile returns the file holding the storage area of vault when the
+// extension named by extension (as registered: "builtin:NAME" or the path
+// as written in vaults.toml) runs it, in the data folder dataDir:
+// dataDir/storage/<lower-case vault>@<32 hex digits>.db, the digits the
+// first 16 bytes of the SHA-256 of the extension reference. Vault names
+// are ASCII and compared case-insensitively, so the lower-case name is the
+// same file on case-sensitive and case-insensitive file systems; '@' is not
+// allowed in vault names, so no name spells another's file.
+func StorageFile(dataDir, vault, extension string) string {
+	sum := sha256.Sum256([]byte("sesame storage area\x00" + extension))
+	return filepath.Join(dataDir, "storage", strings.ToLower(vault)+"@"+hex.EncodeToString(sum[:16])+".db")
+}
+
+// legacyFile is where releases before the storage identity kept the area
+// of vault, whatever its extension: storage/<lower-case vault>.db.
+func legacyFile(dataDir, vault string) string {
+	return filepath.Join(dataDir, "storage", strings.ToLower(vault)+".db")
+}
+
+// StorageOutcome names what Register or Unregister did with a vault's
+// storage area.
+type StorageOutcome int
+
+const (
+	StorageNew        StorageOutcome = iota + 1 // register: a new, empty area
+	StorageKept                                 // register: the area of the replaced registration, same extension; unregister: left on disk
+	StorageReturned                             // register: the area this name had with this extension before, kept since
+	StorageHandedOver                           // register: KeepStorage moved the area of From to this extension
+	StorageRemoved                              // unregister: deleted (RemoveStorage)
+)
+
+// StorageReport says what Register or Unregister did with a vault's storage
+// area, for the caller to tell the user.
+type StorageReport struct {
+	Op        string // "register" or "unregister"
+	Vault     string
+	Extension string // the extension whose area Path is
+	Outcome   StorageOutcome
+	Path      string // the file of the area; "" when the vault has none (no storage grant)
+
+	From string // StorageHandedOver: the extension that had the area ("" = an earlier sesame release)
+
+	// Left is the area of the registration Register replaced with another
+	// extension, LeftBy, left on disk as it is.
+	Left, LeftBy string
+}
+
+// String is the report as one sentence, naming the files.
+func (r StorageReport) String() string {
+	var s string
+	switch r.Outcome {
+	case StorageNew:
+		s = fmt.Sprintf("vault %s has a new storage area, %s", r.Vault, r.Path)
+	case StorageKept:
+		s = fmt.Sprintf("vault %s keeps its storage area, %s", r.Vault, r.Path)
+		if r.Op == "unregister" {
+			s = fmt.Sprintf("the storage of vault %s is kept in %s; registering %s with %s again uses it", r.Vault, r.Path, r.Vault, r.Extension)
+		}
+	case StorageReturned:
+		s = fmt.Sprintf("vault %s gets back the storage it had with %s, %s", r.Vault, r.Extension, r.Path)
+	case StorageHandedOver:
+		from := r.From
+		if from == "" {
+			from = "an earlier sesame release"
+		}
+		s = fmt.Sprintf("vault %s: the storage of %s is handed to %s, which can read all it holds: %s", r.Vault, from, r.Extension, r.Path)
+	case StorageRemoved:
+		s = fmt.Sprintf("removed the storage of vault %s, %s", r.Vault, r.Path)
+	default:
+		s = fmt.Sprintf("vault %s has no storage area", r.Vault)
+	}
+	if r.Left != "" {
+		s += fmt.Sprintf("; the storage of %s stays in %s (registering %s with %s again uses it)", r.LeftBy, r.Left, r.Vault, r.LeftBy)
+	}
+	return s
+}
+
+// Notable reports whether the user should hear of r: anything but a new
+// area, or the same one kept, with nothing left aside.
+func (r StorageReport) Notable() bool {
+	routine := r.Op == "register" && (r.Outcome == StorageNew || r.Outcome == StorageKept || r.Outcome == 0)
+	return !routine || r.Left != ""
+}
+
+// exists reports whether a file (or anything else) is at path.
+func exists(path string) (bool, error) {
+	_, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// claimLegacy moves the file an earlier release kept for the vault of cfg
+// (storage/<name>.db, which records no extension) to cfg's own file, when
+// there is one and cfg's file does not exist yet. It runs when a
+// registration with the storage grant loads, and before Register or
+// Unregister replaces it: the registration found then is the one the
+// earlier release gave that file to, since Register refuses to write
+// another while such a file is left (registerStorage).
+func claimLegacy(dataDir string, cfg registry.Vault) error {
+	legacy := legacyFile(dataDir, cfg.Name)
+	to := StorageFile(dataDir, cfg.Name, cfg.Extension)
+	if ok, err := exists(legacy); !ok {
+		return err
+	}
+	if ok, err := exists(to); ok || err != nil {
+		return err
+	}
+	if err := os.Rename(legacy, to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storage of an earlier release, %s: %w", legacy, err) // ErrNotExist: another process moved it first
+	}
+	return nil
+}
+
+// settleLegacy runs under the registry lock before Register or Unregister
+// changes the registration old (nil if the name has none): the file an
+// earlier release kept for its name goes to old if old has the storage
+// grant. Otherwise it stays where it is, owned by no one.
+func (e *Engine) settleLegacy(op string, old *registry.Vault) error {
+	if old == nil || !old.Grants.Storage {
+		return nil
+	}
+	if err := claimLegacy(e.opts.DataDir, *old); err != nil {
+		return wrapf(op, old.Name, "", ErrUnavailable, "%v", err)
+	}
+	return nil
+}
+
+// registerStorage decides, under the registry lock and before the new
+// registration's extension is loaded, what the registration cfg replacing
+// old (nil if none) does with the storage of its name, and does it: with
+// keep, the area the name has now moves to cfg's file. undo, for when the
+// registration fails after all, moves it back, or removes the new file the
+// check created.
+//
+// The area the name has now is old's, or, before it, a file an earlier
+// release left that no registration claimed (settleLegacy ran): its vault
+// was unregistered before the upgrade, so which extension wrote it is
+// unknown. Such a file is handed on only with keep; without it, a
+// registration with the storage grant is refused, naming the file, rather
+// than start an empty vault beside the secrets the user may expect back.
+func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep bool) (r StorageReport, undo func(), err error) {
+	const op = "register"
+	dir := e.opts.DataDir
+	r = StorageReport{Op: op, Vault: cfg.Name, Extension: cfg.Extension}
+	undo = func() {}
+	if cfg.Grants.Storage {
+		r.Path = StorageFile(dir, cfg.Name, cfg.Extension)
+	}
+	var prev, prevBy string // the area the name has now, and whose it is ("" = unknown)
+	switch unclaimed, err := exists(legacyFile(dir, cfg.Name)); {
+	case err != nil:
+		return r, undo, wrapf(op, cfg.Name, "", ErrUnavailable, "storage: %v", err)
+	case unclaimed && keep:
+		prev = legacyFile(dir, cfg.Name)
+	case unclaimed && r.Path != "":
+		return r, undo, wrapf(op, cfg.Name, "", ErrConflict, "%s holds storage an earlier sesame release kept for a vault %s, without recording its extension; hand it to %s, or move it away", legacyFile(dir, cfg.Name), cfg.Name, cfg.Extension)
+	case unclaimed:
+		// The new registration has no storage: the file stays unclaimed,
+		// for a registration with storage to decide about.
+	case old != nil:
+		prev, prevBy = StorageFile(dir, old.Name, old.Extension), old.Extension
+	}
+	hasPrev, err := exists(prev)
+	if err != nil {
+		return r, undo, wrapf(op, cfg.Name, "", ErrUnavailable, "storage %s: %v", prev, err)
+	}
+	hasOwn, err := exists(r.Path)
+	if err != nil {
+		return r, undo, wrapf(op, cfg.Name, "", ErrUnavailable, "storage %s: %v", r.Path, err)
+	}
+	same := prev != "" && prev == r.Path
+	if keep && !same {
+		return handOver(r, prev, prevBy, hasPrev, hasOwn)
+	}
+	switch {
+	case r.Path == "":
+	case same && hasOwn:
+		r.Outcome = StorageKept
+	case hasOwn:
+		r.Outcome = StorageReturned
+	default:
+		r.Outcome = StorageNew
+		// Loading the extension to check it creates the file; a failed
+		// registration leaves none behind.
+		undo = func() { os.Remove(r.Path) }
+	}
+	if hasPrev && !same {
+		r.Left, r.LeftBy = prev, prevBy
+	}
+	return r, undo, nil
+}
+
+// handOver moves prev, the area the vault's name has now (of the extension
+// prevBy, or "" for one an earlier release left), to r.Path, the file of
+// the new registration's extension: Register with KeepStorage.
+func handOver(r StorageReport, prev, prevBy string, hasPrev, hasOwn bool) (StorageReport, func(), error) {
+	const op = "register"
+	none := func() {}
+	switch {
+	case r.Path == "":
+		return r, none, wrapf(op, r.Vault, "", ErrInvalidArgument, "keeping the storage needs the storage grant")
+	case prev == "":
+		return r, none, wrapf(op, r.Vault, "", ErrInvalidArgument, "vault %s is not registered and no storage of an earlier release is left for it, so there is no storage to keep", r.Vault)
+	case !hasPrev:
+		r.Outcome = StorageNew // the replaced extension never stored anything
+		if hasOwn {
+			r.Outcome = StorageReturned
+		}
+		return r, none, nil
+	case hasOwn:
+		return r, none, wrapf(op, r.Vault, "", ErrConflict, "%s already has a storage area for vault %s, kept from an earlier registration (%s); move it away to hand over %s", r.Extension, r.Vault, r.Path, prev)
+	}
+	if err := os.Rename(prev, r.Path); err != nil {
+		return r, none, wrapf(op, r.Vault, "", ErrUnavailable, "handing over the storage %s: %v", prev, err)
+	}
+	r.Outcome, r.From = StorageHandedOver, prevBy
+	return r, func() { os.Rename(r.Path, prev) }, nil
+}
+
+// unregisterStorage decides, under the registry lock, what Unregister does
+// with the storage area of old, the registration it removes: it is kept,
+// or with remove moved aside, to be deleted by the returned commit once the
+// registry is written (undo puts it back if it is not).
+func (e *Engine) unregisterStorage(old registry.Vault, remove bool) (r StorageReport, commit, undo func() error, err error) {
+	const op = "unregister"
+	none := func() error { return nil }
+	r = StorageReport{Op: op, Vault: old.Name, Extension: old.Extension, Path: StorageFile(e.opts.DataDir, old.Name, old.Extension)}
+	ok, err := exists(r.Path)
+	switch {
+	case err != nil:
+		return r, none, none, wrapf(op, old.Name, "", ErrUnavailable, "storage %s: %v", r.Path, err)
+	case !ok:
+		return StorageReport{}, none, none, nil
+	case !remove:
+		r.Outcome = StorageKept
+		return r, none, none, nil
+	}
+	trash := r.Path + ".removed"
+	if err := os.Rename(r.Path, trash); err != nil {
+		return r, none, none, wrapf(op, old.Name, "", ErrUnavailable, "removing the storage %s: %v", r.Path, err)
+	}
+	r.Outcome = StorageRemoved
+	commit = func() error { return os.Remove(trash) }
+	undo = func() error { return os.Rename(trash, r.Path) }
+	return r, commit, undo, nil
+}
