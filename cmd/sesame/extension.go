@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,18 +52,20 @@ Examples:
 // probe is a throw-away engine in which extension modules are registered
 // with a fresh storage area and folder each, and removed with it.
 type probe struct {
-	e    *engine.Engine
-	dir  string
-	wasm string
-	n    int
+	e     *engine.Engine
+	dir   string
+	path  string // the module file, absolute
+	bytes []byte // the module as read first, by engine.ReadModule
+	n     int
 }
 
 func (s *session) newProbe(file string) (*probe, error) {
-	wasm, err := filepath.Abs(file)
+	path, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(wasm); err != nil {
+	b, err := engine.ReadModule(s.ctx, path)
+	if err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "sesame-extension-")
@@ -82,7 +82,7 @@ func (s *session) newProbe(file string) (*probe, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &probe{e: e, dir: dir, wasm: wasm}, nil
+	return &probe{e: e, dir: dir, path: path, bytes: b}, nil
 }
 
 // vault registers the module once more, under a new name with its own
@@ -94,7 +94,7 @@ func (p *probe) vault(ctx context.Context) (engine.Vault, error) {
 	if err := os.Mkdir(folder, 0o700); err != nil {
 		return nil, err
 	}
-	reg := engine.Registration{Name: name, Extension: p.wasm, Grants: engine.Grants{Storage: true, Directory: folder}}
+	reg := engine.Registration{Name: name, Extension: p.path, Grants: engine.Grants{Storage: true, Directory: folder}}
 	if err := p.e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
 		return nil, err
 	}
@@ -111,10 +111,6 @@ func (s *session) extensionInfo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(a[0])
-	if err != nil {
-		return err
-	}
 	p, err := s.newProbe(a[0])
 	if err != nil {
 		return err
@@ -125,15 +121,14 @@ func (s *session) extensionInfo(c *cli.Context) error {
 		return err
 	}
 	m := v.Manifest()
-	sum := sha256.Sum256(b)
 	ops := make([]string, len(m.Operations))
 	for i, op := range m.Operations {
 		ops[i] = string(op)
 	}
 	rows := [][2]string{
 		{"file", a[0]},
-		{"size", fmt.Sprintf("%d bytes", len(b))},
-		{"sha256", hex.EncodeToString(sum[:])},
+		{"size", fmt.Sprintf("%d bytes", len(p.bytes))},
+		{"sha256", engine.ModuleSHA256(p.bytes)},
 		{"abi", strconv.Itoa(m.ABI)},
 		{"name", m.Name},
 		{"version", m.Version},
