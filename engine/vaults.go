@@ -40,6 +40,11 @@ type Grants struct {
 type RegisterOptions struct {
 	AllowClobber bool // replace a vault registered under the same name
 	Default      bool // make it the default vault (the first vault always is)
+	// Pin writes the sha256 of the module file, as read to check it, into
+	// the registration (when SHA256 is empty; a given SHA256 is checked
+	// instead). A builtin extension is not pinned: it is part of sesame and
+	// changes with each upgrade, which the pin would then refuse.
+	Pin bool
 }
 
 // Register adds a vault to the registry: Register-SecretVault. The
@@ -55,12 +60,24 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	if e.mounted[strings.ToLower(r.Name)] != nil {
 		return wrapf(op, r.Name, "", ErrVaultExists, "an in-process vault has that name")
 	}
+	if opts.Pin && strings.HasPrefix(r.Extension, "builtin:") {
+		return wrapf(op, r.Name, "", ErrInvalidArgument, "%s is not pinned: a builtin extension changes with each sesame upgrade, which a pin would then refuse", r.Extension)
+	}
 	cfg := registry.Vault{
 		Name: r.Name, Extension: r.Extension, SHA256: strings.ToLower(r.SHA256),
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 	}
 	var checked *loaded // the extension as loaded to check it, kept for use
 	reg, err := registry.Update(ctx, e.path, func(reg *registry.Registry) error {
+		if opts.Pin && cfg.SHA256 == "" {
+			// The load below reads the file again and checks this pin: a
+			// file replaced in between is refused, never pinned unseen.
+			wasm, err := e.moduleBytes(ctx, reg, cfg.Extension)
+			if err != nil {
+				return err
+			}
+			cfg.SHA256 = ModuleSHA256(wasm)
+		}
 		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
 			return err
 		}
