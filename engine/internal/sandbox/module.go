@@ -325,6 +325,10 @@ func (m *Module) granted(g string) bool {
 	return false
 }
 
+// MemoryGrant returns the bytes of linear memory each instance is granted:
+// the measure of what the host lets the extension make it allocate.
+func (m *Module) MemoryGrant() uint64 { return m.spec.Memory }
+
 // Manifest returns what the extension declared.
 func (m *Module) Manifest() abi.Manifest { return m.manifest }
 
