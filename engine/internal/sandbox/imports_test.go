@@ -71,6 +71,8 @@ func TestImportsAreCheckedAtLoad(t *testing.T) {
 			"imports env.abort as a table, want (func (param i32 i32 i32 i32))"},
 		{"an unknown global", `(import "env" "g" (global (mut i64)))`,
 			"imports a global env.g; only host functions can be imported"},
+		{"an unknown name with a terminal escape", `(import "env" "\1b]0;owned\07" (func))`,
+			"imports unknown function env.\ufffd]0;owned\ufffd"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := h.Load(context.Background(), sandbox.Spec{Vault: "Imports", Wasm: watText(t, minimalVault(tt.imports))})

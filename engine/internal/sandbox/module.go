@@ -159,7 +159,8 @@ func (m *Module) validate(r *runtime) error {
 
 // importProblems checks each import against the host modules: a known
 // name, the kind (host functions only; a module's memory is its own) and
-// the host function's signature. wazero would find a mismatch only as the
+// the host function's signature. Names the host does not know are the
+// guest's text, made printable. wazero would find a mismatch only as the
 // first instance starts, reported as a trap in _initialize; named here, the
 // author sees which import is wrong and what it should be.
 func (r *runtime) importProblems(compiled wazero.CompiledModule, wasm []byte) []string {
@@ -167,7 +168,7 @@ func (r *runtime) importProblems(compiled wazero.CompiledModule, wasm []byte) []
 	for _, def := range compiled.ImportedFunctions() {
 		mod, name, _ := def.Import()
 		if !r.allowedImport(mod, name) {
-			problems = append(problems, "imports unknown function "+mod+"."+name)
+			problems = append(problems, "imports unknown function "+printable([]byte(mod+"."+name)))
 			continue
 		}
 		want := r.imports[mod][name]
@@ -185,7 +186,7 @@ func (r *runtime) importProblems(compiled wazero.CompiledModule, wasm []byte) []
 		if r.allowedImport(im.module, im.name) {
 			problems = append(problems, "imports "+im.module+"."+im.name+" as "+kindName(im.kind)+", want "+signature(r.imports[im.module][im.name]))
 		} else {
-			problems = append(problems, "imports "+kindName(im.kind)+" "+im.module+"."+im.name+"; only host functions can be imported")
+			problems = append(problems, "imports "+kindName(im.kind)+" "+printable([]byte(im.module+"."+im.name))+"; only host functions can be imported")
 		}
 	}
 	return problems
