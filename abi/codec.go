@@ -518,9 +518,15 @@ func AppendInfoList(b []byte, list []Info) ([]byte, error) {
 }
 
 // DecodeInfoList decodes an info list.
-func DecodeInfoList(b []byte) ([]Info, error) {
+func DecodeInfoList(b []byte) ([]Info, error) { return DecodeInfoListMax(b, 0) }
+
+// DecodeInfoListMax is DecodeInfoList for a list of at most max entries
+// (0: no limit): a longer one is refused with an error wrapping TooLarge
+// before any entry is decoded, so that what decoding allocates is bounded
+// by max (a host bounds a vault's list answers by its memory grant).
+func DecodeInfoListMax(b []byte, max int) ([]Info, error) {
 	r := &reader{what: "info list", b: b}
-	n := r.count(4+1+4, 0)
+	n := r.count(4+1+4, max)
 	list := make([]Info, 0, n)
 	for i := 0; i < n && r.err == nil; i++ {
 		list = append(list, r.info())

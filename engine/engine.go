@@ -261,7 +261,7 @@ func (e *Engine) open(ctx context.Context, op, name string) (Vault, error) {
 
 // load reads, checks and starts the extension of one registered vault.
 func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.Vault) (*loaded, error) {
-	wasm, err := e.moduleBytes(reg, cfg.Extension)
+	wasm, err := e.moduleBytes(ctx, reg, cfg.Extension)
 	if err != nil {
 		return nil, err
 	}
@@ -336,8 +336,9 @@ func grantedEnv(ctx context.Context, names []string) map[string]string {
 	return env
 }
 
-// moduleBytes returns the wasm bytes an extension reference names.
-func (e *Engine) moduleBytes(reg *registry.Registry, ref string) ([]byte, error) {
+// moduleBytes returns the wasm bytes an extension reference names; a file is
+// read by ReadModule.
+func (e *Engine) moduleBytes(ctx context.Context, reg *registry.Registry, ref string) ([]byte, error) {
 	if name, ok := strings.CutPrefix(ref, "builtin:"); ok {
 		b, ok := extensions.Lookup(name)
 		if !ok {
@@ -345,10 +346,9 @@ func (e *Engine) moduleBytes(reg *registry.Registry, ref string) ([]byte, error)
 		}
 		return b, nil
 	}
-	path := reg.ResolvePath(ref)
-	b, err := os.ReadFile(path)
+	b, err := ReadModule(ctx, reg.ResolvePath(ref))
 	if err != nil {
-		return nil, fmt.Errorf("%w: extension %s: %w", ErrExtension, path, err)
+		return nil, fmt.Errorf("%w: %w", ErrExtension, err)
 	}
 	return b, nil
 }

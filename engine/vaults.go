@@ -55,6 +55,11 @@ type RegisterOptions struct {
 	// registration is written. (Through the agent it is called in the
 	// caller's process, with the agent's report.)
 	Report func(StorageReport)
+	// Pin writes the sha256 of the module file, as read to check it, into
+	// the registration (when SHA256 is empty; a given SHA256 is checked
+	// instead). A builtin extension is not pinned: it is part of sesame and
+	// changes with each upgrade, which the pin would then refuse.
+	Pin bool
 }
 
 // UnregisterOptions are the options of Unregister.
@@ -91,6 +96,9 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 		NoSearch: r.NoSearch,
 	}
+	if opts.Pin && strings.HasPrefix(r.Extension, "builtin:") {
+		return wrapf(op, r.Name, "", ErrInvalidArgument, "%s is not pinned: a builtin extension changes with each sesame upgrade, which a pin would then refuse", r.Extension)
+	}
 	e.mu.Lock()
 	mounted := e.mounted[strings.ToLower(r.Name)] != nil
 	err := e.refreshLocked()
@@ -101,6 +109,15 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		return wrapf(op, r.Name, "", ErrVaultExists, "an in-process vault has that name")
 	case err != nil:
 		return err
+	}
+	if opts.Pin && cfg.SHA256 == "" {
+		// The load below reads the file again and checks this pin: a file
+		// replaced in between is refused, never pinned unseen.
+		wasm, err := e.moduleBytes(ctx, reg, cfg.Extension)
+		if err != nil {
+			return registryError(op, r.Name, err)
+		}
+		cfg.SHA256 = ModuleSHA256(wasm)
 	}
 	// Refuse what the registry would refuse before loading anything, and
 	// take the registration as the registry stores it (normalised).

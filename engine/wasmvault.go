@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
@@ -71,12 +74,29 @@ func (w *wasmVault) Remove(ctx context.Context, name string) error {
 	return err
 }
 
+// listNameCost bounds what the engine spends on one listed name beside its
+// bytes: the decoded info and its (empty, non-nil) metadata map, the
+// engine's Info and its map, sorting — about 235 bytes, measured by
+// TestListAnswerWithinGrant. A list answer may hold one name per
+// listNameCost bytes of the vault's memory grant, so that what a list makes
+// the host allocate counts against the grant (a 16 MiB answer of 1.6
+// million one-letter names cost 800 MB; a 64 MiB grant now lists at most
+// 174,762 names).
+const listNameCost = 384
+
 func (w *wasmVault) List(ctx context.Context, pattern string) ([]abi.Info, error) {
 	out, err := w.mod.Call(ctx, abi.OpList, []byte(pattern))
 	if err != nil {
 		return nil, err
 	}
-	list, err := abi.DecodeInfoList(out)
+	grant := w.mod.MemoryGrant()
+	most := int(min(grant/listNameCost, math.MaxInt32))
+	list, err := abi.DecodeInfoListMax(out, most)
+	if errors.Is(err, abi.TooLarge) {
+		return nil, &sandbox.Error{Export: abi.OpList.Export(), Status: abi.TooLarge, Message: fmt.Sprintf(
+			"the list answer holds more than %d names, the most a vault granted %d MiB of memory may list (one per %d bytes)",
+			most, grant>>20, listNameCost)}
+	}
 	if err != nil {
 		return nil, badOutput(err)
 	}

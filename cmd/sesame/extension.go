@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,14 +37,20 @@ Examples:
 			{
 				Name:      "check",
 				Usage:     "check a module against the ABI and run the conformance suite on it",
-				UsageText: "sesame extension check FILE.wasm",
+				UsageText: "sesame extension check [--timeout D] FILE.wasm",
 				Description: `Loads the module (marker, imports, exports, manifest and requested grants are
 checked first), then runs the conformance suite against it in a throw-away
-storage area, and reports each part: what passed, what failed and why. The exit
-status is 0 only when the module conforms.
+storage area, and reports each part as it ends: what passed, what failed and
+why. Each part has a deadline (--timeout, 30s by default): a module that does
+not answer fails that part when it passes, so the check ends in bounded time.
+The exit status is 0 only when the module conforms.
 
 Examples:
-  sesame extension check my-vault.wasm`,
+  sesame extension check my-vault.wasm
+  sesame extension check --timeout 2m slow-vault.wasm`,
+				Flags: []cli.Flag{
+					&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "the deadline of each part of the suite, `D`"},
+				},
 				Action: s.extensionCheck,
 			},
 		},
@@ -54,18 +60,20 @@ Examples:
 // probe is a throw-away engine in which extension modules are registered
 // with a fresh storage area and folder each, and removed with it.
 type probe struct {
-	e    *engine.Engine
-	dir  string
-	wasm string
-	n    int
+	e     *engine.Engine
+	dir   string
+	path  string // the module file, absolute
+	bytes []byte // the module as read first, by engine.ReadModule
+	n     int
 }
 
 func (s *session) newProbe(file string) (*probe, error) {
-	wasm, err := filepath.Abs(file)
+	path, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(wasm); err != nil {
+	b, err := engine.ReadModule(s.ctx, path)
+	if err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "sesame-extension-")
@@ -82,7 +90,7 @@ func (s *session) newProbe(file string) (*probe, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &probe{e: e, dir: dir, wasm: wasm}, nil
+	return &probe{e: e, dir: dir, path: path, bytes: b}, nil
 }
 
 // vault registers the module once more, under a new name with its own
@@ -94,7 +102,7 @@ func (p *probe) vault(ctx context.Context) (engine.Vault, error) {
 	if err := os.Mkdir(folder, 0o700); err != nil {
 		return nil, err
 	}
-	reg := engine.Registration{Name: name, Extension: p.wasm, Grants: engine.Grants{Storage: true, Directory: folder}}
+	reg := engine.Registration{Name: name, Extension: p.path, Grants: engine.Grants{Storage: true, Directory: folder}}
 	if err := p.e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
 		return nil, err
 	}
@@ -111,10 +119,6 @@ func (s *session) extensionInfo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(a[0])
-	if err != nil {
-		return err
-	}
 	p, err := s.newProbe(a[0])
 	if err != nil {
 		return err
@@ -125,15 +129,14 @@ func (s *session) extensionInfo(c *cli.Context) error {
 		return err
 	}
 	m := v.Manifest()
-	sum := sha256.Sum256(b)
 	ops := make([]string, len(m.Operations))
 	for i, op := range m.Operations {
 		ops[i] = string(op)
 	}
 	rows := [][2]string{
 		{"file", a[0]},
-		{"size", fmt.Sprintf("%d bytes", len(b))},
-		{"sha256", hex.EncodeToString(sum[:])},
+		{"size", fmt.Sprintf("%d bytes", len(p.bytes))},
+		{"sha256", engine.ModuleSHA256(p.bytes)},
 		{"abi", strconv.Itoa(m.ABI)},
 		{"name", m.Name},
 		{"version", m.Version},
@@ -149,6 +152,34 @@ func (s *session) extensionInfo(c *cli.Context) error {
 	return nil
 }
 
+// printPart prints the results of one top-level test of the suite (the
+// test, then its subtests): one line for the test, and the first messages of
+// each failure.
+func printPart(out io.Writer, results []vaulttest.Result) {
+	top := results[0]
+	switch {
+	case top.Failed:
+		fmt.Fprintf(out, "FAIL  %s\n", top.Name)
+	case top.Skipped:
+		fmt.Fprintf(out, "skip  %s: %s\n", top.Name, strings.Join(top.Messages, "; "))
+	default:
+		fmt.Fprintf(out, "ok    %s\n", top.Name)
+	}
+	for _, r := range results {
+		if !r.Failed {
+			continue
+		}
+		const most = 3
+		for i, msg := range r.Messages {
+			if i == most {
+				fmt.Fprintf(out, "      %s: … and %d more\n", r.Name, len(r.Messages)-most)
+				break
+			}
+			fmt.Fprintf(out, "      %s: %s\n", r.Name, strings.ReplaceAll(msg, "\n", "\n      "))
+		}
+	}
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -160,6 +191,10 @@ func (s *session) extensionCheck(c *cli.Context) error {
 	a, err := args(c, 1, 1, "the module FILE.wasm")
 	if err != nil {
 		return err
+	}
+	limit := c.Duration("timeout")
+	if limit <= 0 {
+		return usagef(c, "--timeout %s: want a positive duration such as 30s", limit)
 	}
 	p, err := s.newProbe(a[0])
 	if err != nil {
@@ -180,35 +215,21 @@ func (s *session) extensionCheck(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(out, "      asks to be granted: nothing\n")
 	}
-	results := vaulttest.Check(s.ctx, func() (engine.Vault, func(), error) {
+	var passed, failed, skipped int
+	vaulttest.CheckStream(s.ctx, func() (engine.Vault, func(), error) {
 		v, err := p.vault(s.ctx)
 		return v, func() {}, err
-	}, vaulttest.Options{})
-	var passed, failed, skipped int
-	for _, r := range results {
-		top := !strings.Contains(r.Name, "/")
-		switch {
-		case r.Failed && top:
+	}, vaulttest.Options{}, limit, func(results []vaulttest.Result) {
+		switch top := results[0]; {
+		case top.Failed:
 			failed++
-			fmt.Fprintf(out, "FAIL  %s\n", r.Name)
-		case r.Skipped && top:
+		case top.Skipped:
 			skipped++
-			fmt.Fprintf(out, "skip  %s: %s\n", r.Name, strings.Join(r.Messages, "; "))
-		case top:
+		default:
 			passed++
-			fmt.Fprintf(out, "ok    %s\n", r.Name)
 		}
-		if r.Failed {
-			const most = 3
-			for i, msg := range r.Messages {
-				if i == most {
-					fmt.Fprintf(out, "      %s: … and %d more\n", r.Name, len(r.Messages)-most)
-					break
-				}
-				fmt.Fprintf(out, "      %s: %s\n", r.Name, strings.ReplaceAll(msg, "\n", "\n      "))
-			}
-		}
-	}
+		printPart(out, results)
+	})
 	if failed > 0 {
 		fmt.Fprintf(out, "result: does not conform (%d of %d parts failed)\n", failed, passed+failed+skipped)
 		return fmt.Errorf("%s does not conform to the sesame ABI: %d of %d parts of the conformance suite failed", a[0], failed, passed+failed+skipped)

@@ -133,7 +133,8 @@ func (s *session) registerCommand() *cli.Command {
 		Name:  "register",
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
-             [--description D] [--default] [--no-search] [--allow-clobber] [--keep-storage]`,
+             [--description D] [--default] [--no-search] [--allow-clobber] [--keep-storage]
+             [--pin | --sha256 HEX]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
 absolute otherwise). The extension is loaded and checked first; nothing is
@@ -163,11 +164,18 @@ something; all that is not granted is denied:
 default vault. Use it for a vault you do not trust to answer only for its
 own secrets. In vaults.toml: search = false.
 
+--pin writes the sha256 of the module file as it is now into vaults.toml:
+from then on, a module file with other bytes is refused. --sha256 HEX pins a
+digest you got elsewhere (sesame extension info prints it); the module must
+match it to be registered. A builtin extension is not pinned: it changes with
+each sesame upgrade.
+
 Examples:
   sesame vault register LocalStore --extension builtin:secretstore --grant storage=true
   sesame vault register Team --extension ./team-vault.wasm --grant storage=true \
       --param url=https://vault.internal --grant timeout=10s --default
-  sesame vault register Shared --extension ./shared.wasm --no-search`,
+  sesame vault register Shared --extension ./shared.wasm --no-search
+  sesame vault register Pinned --extension ./team-vault.wasm --grant storage=true --pin`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "extension", Usage: "the extension `REF`: builtin:NAME or a .wasm file", TakesFile: true},
 			&cli.StringSliceFlag{Name: "param", Usage: "hand the extension `KEY=VALUE` (repeatable)"},
@@ -177,6 +185,8 @@ Examples:
 			&cli.BoolFlag{Name: "no-search", Usage: "look in the vault only when it is named with --vault"},
 			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
 			&cli.BoolFlag{Name: "keep-storage", Usage: "hand NAME's storage area to this extension, even another one"},
+			&cli.BoolFlag{Name: "pin", Usage: "pin the module file's current sha256 in vaults.toml"},
+			&cli.StringFlag{Name: "sha256", Usage: "pin the module to the digest `HEX` (it must match)"},
 		},
 		Action: s.vaultRegister,
 	}
@@ -214,6 +224,9 @@ func (s *session) vaultRegister(c *cli.Context) error {
 	if err != nil {
 		return usagef(c, "%v", err)
 	}
+	if c.Bool("pin") && c.IsSet("sha256") {
+		return usagef(c, "--pin and --sha256 both pin the module; give one")
+	}
 	e, err := s.engine()
 	if err != nil {
 		return err
@@ -233,13 +246,14 @@ func (s *session) vaultRegister(c *cli.Context) error {
 	err = e.Register(s.ctx, engine.Registration{
 		Name:        a[0],
 		Extension:   ext,
+		SHA256:      c.String("sha256"),
 		Description: c.String("description"),
 		Parameters:  params,
 		Grants:      grants,
 		NoSearch:    c.Bool("no-search"),
 	}, engine.RegisterOptions{
 		AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
-		KeepStorage: keep, Report: s.storageReport,
+		KeepStorage: keep, Report: s.storageReport, Pin: c.Bool("pin"),
 	})
 	switch {
 	case errors.Is(err, engine.ErrConflict) && keep:

@@ -2,8 +2,10 @@ package vaulttest_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -44,5 +46,61 @@ func TestCheck(t *testing.T) {
 	}
 	if !failed["RoundTrip"] || failed["Manifest"] {
 		t.Errorf("a vault that forgets every value: failed %v; want RoundTrip failed and Manifest passed", failed)
+	}
+}
+
+// stuck answers Set only when its context ends, or, if deaf, never (until
+// released).
+type stuck struct {
+	*memvault.Vault
+	deaf    bool
+	release chan struct{}
+}
+
+func (s stuck) Set(ctx context.Context, _ string, _ abi.Value, _ abi.Metadata) error {
+	if s.deaf {
+		<-s.release
+		return context.Canceled
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestCheckStream: a vault that does not answer is reported test by test, in
+// suite order, each as it ends; a test stops at its deadline, and one whose
+// vault ignores the deadline is left behind.
+func TestCheckStream(t *testing.T) {
+	for _, deaf := range []bool{false, true} {
+		release := make(chan struct{})
+		defer close(release)
+		open := func() (engine.Vault, func(), error) {
+			return stuck{memvault.New(memvault.Options{}), deaf, release}, func() {}, nil
+		}
+		var reported []string
+		results := vaulttest.CheckStream(context.Background(), open, vaulttest.Options{}, 100*time.Millisecond, func(rs []vaulttest.Result) {
+			if strings.Contains(rs[0].Name, "/") {
+				t.Errorf("reported %q first, want a top-level test", rs[0].Name)
+			}
+			reported = append(reported, rs[0].Name)
+			if rs[0].Name != "RoundTrip" {
+				return
+			}
+			want := "stopped at its deadline of 100ms"
+			if deaf {
+				want = "did not return within 100ms of its deadline of 100ms; left behind"
+			}
+			if !rs[0].Failed || !slices.Contains(rs[0].Messages, want) {
+				t.Errorf("deaf=%v: RoundTrip: failed=%v %q, want failed with %q", deaf, rs[0].Failed, rs[0].Messages, want)
+			}
+		})
+		var top []string
+		for _, r := range results {
+			if !strings.Contains(r.Name, "/") {
+				top = append(top, r.Name)
+			}
+		}
+		if !slices.Equal(reported, top) || len(top) != 12 {
+			t.Errorf("deaf=%v: reported %q, want each of the 12 top-level tests once, in order: %q", deaf, reported, top)
+		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 // have to weaken its parameters to stay within its deadline.
 
 // Bounds on kdf_argon2id parameters (SPEC.md §5.6), so that a guest cannot
-// make the host spend unbounded memory or time.
+// make the host spend unbounded memory or time. The memory is also bounded
+// by the vault's memory grant (call.grant).
 const (
 	kdfMaxPassword = 1 << 10
 	kdfMinSalt     = 8
@@ -35,6 +36,13 @@ const (
 // vaults' unlocks.
 var kdfSlots = make(chan struct{}, 2)
 
+// hostKDF is kdf_argon2id. Argon2 cannot be interrupted, so the derivation
+// runs in a goroutine of its own and the call waits for it only until its
+// deadline: past it the guest gets DEADLINE_EXCEEDED at once, and the
+// derivation, left to finish, keeps the module's turn and its process slot
+// until it does, so that abandoned derivations still count against both
+// bounds (one per vault, two per process, each within its vault's grant),
+// and its key is zeroed, never delivered.
 func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	if c == nil {
@@ -53,6 +61,8 @@ func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 	case len(salt) < kdfMinSalt, t < 1, t > kdfMaxTime, m < kdfMinMemory, m > kdfMaxMemory,
 		p < 1, p > kdfMaxThreads, n < kdfMinKey, n > kdfMaxKey:
 		s = abi.InvalidArgument
+	case uint64(m)<<10 > c.grant:
+		s = abi.TooLarge // more memory than the vault is granted
 	case !fits(mod, dst, n):
 		s = abi.InvalidArgument
 	}
@@ -61,23 +71,45 @@ func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = status(s)
 		return
 	}
-	if !take(ctx, c.kdfTurn) {
-		clear(pw)
-		stack[0] = status(abi.DeadlineExceeded)
-		return
+	key, s := derive(ctx, c.kdfTurn, pw, salt, t, m, uint8(p), n)
+	if s == abi.OK {
+		mod.Memory().Write(dst, key)
+		clear(key)
 	}
-	defer release(c.kdfTurn)
+	stack[0] = status(s)
+}
+
+// derive runs Argon2id under the module's turn and a process slot, and
+// returns the key, or DEADLINE_EXCEEDED as soon as ctx ends. It owns pw and
+// zeroes it.
+func derive(ctx context.Context, turn chan struct{}, pw, salt []byte, t, m uint32, p uint8, n uint32) ([]byte, abi.Status) {
+	if !take(ctx, turn) {
+		clear(pw)
+		return nil, abi.DeadlineExceeded
+	}
 	if !take(ctx, kdfSlots) {
+		release(turn)
 		clear(pw)
-		stack[0] = status(abi.DeadlineExceeded)
-		return
+		return nil, abi.DeadlineExceeded
 	}
-	key := argon2.IDKey(pw, salt, t, m, uint8(p), n)
-	<-kdfSlots
-	clear(pw)
-	mod.Memory().Write(dst, key)
-	clear(key)
-	stack[0] = status(abi.OK)
+	out := make(chan []byte)
+	go func() {
+		key := argon2.IDKey(pw, salt, t, m, p, n)
+		clear(pw)
+		<-kdfSlots
+		release(turn)
+		select {
+		case out <- key:
+		case <-ctx.Done():
+			clear(key) // the call has gone
+		}
+	}()
+	select {
+	case key := <-out:
+		return key, abi.OK
+	case <-ctx.Done():
+		return nil, abi.DeadlineExceeded
+	}
 }
 
 // take takes a place in sem, waiting until ctx ends; a nil sem is free.

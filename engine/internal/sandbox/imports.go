@@ -35,6 +35,9 @@ type call struct {
 	storage Storage
 	keyring *keyring
 	kdfTurn chan struct{} // the module's turn at kdf_argon2id
+	// grant is the vault's memory grant in bytes (per instance): what the
+	// host may allocate for one call of the guest (kdf_argon2id's memory).
+	grant   uint64
 	logger  *slog.Logger
 	logs    int // lines logged in this call
 	dropped int // lines dropped past the limit

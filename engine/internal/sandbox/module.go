@@ -161,15 +161,7 @@ func (m *Module) validate(r *runtime) error {
 			problems = append(problems, "export "+name+" has the wrong signature")
 		}
 	}
-	for _, def := range m.compiled.ImportedFunctions() {
-		mod, name, _ := def.Import()
-		if !r.allowedImport(mod, name) {
-			problems = append(problems, "imports unknown function "+mod+"."+name)
-		}
-	}
-	if len(m.compiled.ImportedMemories()) > 0 {
-		problems = append(problems, "imports a memory")
-	}
+	problems = append(problems, r.importProblems(m.compiled, m.spec.Wasm)...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return errorf(abi.InvalidArgument, "", "module does not follow sesame ABI v1: "+strings.Join(problems, "; "))
@@ -181,6 +173,61 @@ func (m *Module) validate(r *runtime) error {
 	}
 	_, m.hasInit = exports[abi.ExportInit]
 	return nil
+}
+
+// importProblems checks each import against the host modules: a known
+// name, the kind (host functions only; a module's memory is its own) and
+// the host function's signature. Names the host does not know are the
+// guest's text, made printable. wazero would find a mismatch only as the
+// first instance starts, reported as a trap in _initialize; named here, the
+// author sees which import is wrong and what it should be.
+func (r *runtime) importProblems(compiled wazero.CompiledModule, wasm []byte) []string {
+	var problems []string
+	for _, def := range compiled.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		if !r.allowedImport(mod, name) {
+			problems = append(problems, "imports unknown function "+printable([]byte(mod+"."+name)))
+			continue
+		}
+		want := r.imports[mod][name]
+		if !slices.Equal(def.ParamTypes(), want.ParamTypes()) || !slices.Equal(def.ResultTypes(), want.ResultTypes()) {
+			problems = append(problems, "imports "+mod+"."+name+" as "+signature(def)+", want "+signature(want))
+		}
+	}
+	if len(compiled.ImportedMemories()) > 0 {
+		problems = append(problems, "imports a memory")
+	}
+	for _, im := range wasmImports(wasm) {
+		if im.kind == importFunc || im.kind == importMemory {
+			continue
+		}
+		if r.allowedImport(im.module, im.name) {
+			problems = append(problems, "imports "+im.module+"."+im.name+" as "+kindName(im.kind)+", want "+signature(r.imports[im.module][im.name]))
+		} else {
+			problems = append(problems, "imports "+kindName(im.kind)+" "+printable([]byte(im.module+"."+im.name))+"; only host functions can be imported")
+		}
+	}
+	return problems
+}
+
+// signature writes a function type as a WAT import declares it:
+// (func (param i32 i32) (result i32)).
+func signature(def api.FunctionDefinition) string {
+	s := "(func"
+	for _, part := range []struct {
+		word  string
+		types []api.ValueType
+	}{{"param", def.ParamTypes()}, {"result", def.ResultTypes()}} {
+		if len(part.types) == 0 {
+			continue
+		}
+		s += " (" + part.word
+		for _, t := range part.types {
+			s += " " + api.ValueTypeName(t)
+		}
+		s += ")"
+	}
+	return s + ")"
 }
 
 func allI32(ts []api.ValueType) bool {
@@ -289,6 +336,10 @@ func (m *Module) granted(g string) bool {
 	}
 	return false
 }
+
+// MemoryGrant returns the bytes of linear memory each instance is granted:
+// the measure of what the host lets the extension make it allocate.
+func (m *Module) MemoryGrant() uint64 { return m.spec.Memory }
 
 // Manifest returns what the extension declared.
 func (m *Module) Manifest() abi.Manifest { return m.manifest }
