@@ -64,10 +64,16 @@ type loaded struct {
 	store  *storage.Store
 }
 
+// fileStamp tells when the registry file must be read again. The mode is
+// part of it so that a registry opened up to other users is refused at
+// once (registry.Load), not at its next change.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	mode fs.FileMode
 }
+
+func stampOf(st fs.FileInfo) fileStamp { return fileStamp{st.ModTime(), st.Size(), st.Mode()} }
 
 // Open opens the engine over the registry file at path. A missing file is an
 // empty registry; the first change creates it.
@@ -144,7 +150,7 @@ func (e *Engine) refresh() error {
 	st, err := os.Stat(e.path)
 	var stamp fileStamp
 	if err == nil {
-		stamp = fileStamp{st.ModTime(), st.Size()}
+		stamp = stampOf(st)
 	}
 	if e.reg != nil && stamp == e.stamp {
 		return nil

@@ -100,7 +100,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 func (e *Engine) adoptWritten(reg *registry.Registry) {
 	var stamp fileStamp
 	if st, err := os.Stat(e.path); err == nil {
-		stamp = fileStamp{st.ModTime(), st.Size()}
+		stamp = stampOf(st)
 	}
 	e.adopt(reg, stamp)
 }
