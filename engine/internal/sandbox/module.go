@@ -97,9 +97,9 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := r.rt.CompileModule(ctx, spec.Wasm)
+	compiled, err := h.compile(ctx, r, spec.Wasm)
 	if err != nil {
-		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
+		return nil, err
 	}
 	m := &Module{spec: spec, host: h, compiled: compiled, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
 	if err := m.validate(r); err != nil {
