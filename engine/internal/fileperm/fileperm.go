@@ -37,14 +37,14 @@ func CheckDir(dir string) error {
 	if err := checkChain(abs); err != nil {
 		return err
 	}
-	real, err := filepath.EvalSymlinks(abs)
+	target, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return err
 	}
-	if real == abs {
+	if target == abs {
 		return nil
 	}
-	return checkChain(real)
+	return checkChain(target)
 }
 
 // checkChain checks abs and each folder above it with Lstat, from abs up.
@@ -117,24 +117,24 @@ func Open(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	real := abs
+	target := abs
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if err := checkOwner(abs, fi); err != nil {
 			return nil, err
 		}
-		if real, err = filepath.EvalSymlinks(abs); err != nil {
+		if target, err = filepath.EvalSymlinks(abs); err != nil {
 			return nil, err
 		}
 	}
 	if err := CheckDir(filepath.Dir(abs)); err != nil {
 		return nil, err
 	}
-	if real != abs {
-		if err := CheckDir(filepath.Dir(real)); err != nil {
+	if target != abs {
+		if err := CheckDir(filepath.Dir(target)); err != nil {
 			return nil, err
 		}
 	}
-	return OpenFile(real, os.O_RDONLY|nonblock, 0)
+	return OpenFile(target, os.O_RDONLY|nonblock, 0)
 }
 
 // OpenFile is os.OpenFile with O_NOFOLLOW added (a link at path is refused
