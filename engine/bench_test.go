@@ -75,6 +75,12 @@ func (s *memArea) List(_ context.Context, prefix, after []byte, limit int) ([][]
 	return out[:min(len(out), limit)], nil
 }
 
+// The compile cache of the benchmarks, shared with the sandbox's tests.
+var (
+	benchCache    = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
+	benchCacheKey = filepath.Join(os.TempDir(), "sesame-test-wazero-cache.key")
+)
+
 var benchValue = abi.Value{Type: abi.TypeString, Data: bytes.Repeat([]byte("s"), 32)}
 
 func wasmBenchVault(b *testing.B) Vault {
@@ -82,7 +88,7 @@ func wasmBenchVault(b *testing.B) Vault {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := sandbox.NewHost(sandbox.Config{CacheDir: filepath.Join(os.TempDir(), "sesame-test-wazero-cache")})
+	h, err := sandbox.NewHost(sandbox.Config{CacheDir: benchCache, CacheKey: benchCacheKey})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,7 +146,7 @@ func BenchmarkEngine(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "vaults.toml")
-	e, err := Open(path, &Options{DataDir: dir, CacheDir: filepath.Join(os.TempDir(), "sesame-test-wazero-cache")})
+	e, err := Open(path, &Options{DataDir: dir, CacheDir: benchCache, CacheKey: benchCacheKey})
 	if err != nil {
 		b.Fatal(err)
 	}

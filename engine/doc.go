@@ -38,7 +38,11 @@
 // with only what its registration grants: a private storage area on disk, a
 // folder, environment variables, and limits on memory, time and instances.
 // Extensions are loaded on first use and compiled once per machine (the
-// compiled code is cached under Options.CacheDir). A Go program can also
+// compiled code is cached under Options.CacheDir, each entry sealed with a
+// key kept in the config folder, Options.CacheKey, and checked before use).
+// The registry, the storage files and the cache are used only when no one
+// but the user or root can write them or a folder above them; an error
+// names the path and the chmod or chown that fixes it. A Go program can also
 // Mount a Vault of its own. Package vaulttest checks that a Vault behaves.
 //
 // A storage area belongs to the vault's name and extension reference (see

@@ -28,9 +28,17 @@ type Options struct {
 	// (~/.local/share/sesame).
 	DataDir string
 	// CacheDir holds compiled extensions. Default: $XDG_CACHE_HOME/sesame
-	// (~/.cache/sesame). Set NoCache to compile in memory only.
+	// (~/.cache/sesame). Set NoCache to compile in memory only. A cache
+	// folder that someone else could write is not used (the engine logs
+	// why and compiles in memory).
 	CacheDir string
 	NoCache  bool
+	// CacheKey is the file of the key that seals the compiled extensions
+	// in CacheDir, created (0600) if missing; an entry whose seal does not
+	// match is never run. Default: $XDG_CONFIG_HOME/sesame/cache.key
+	// (~/.config/sesame/cache.key), kept out of the cache folder on
+	// purpose (see RATIONALE.md).
+	CacheKey string
 	// Logger receives the engine's and the extensions' log lines. Default:
 	// discarded.
 	Logger *slog.Logger
@@ -61,10 +69,16 @@ type loaded struct {
 	store  *storage.Store
 }
 
+// fileStamp tells when the registry file must be read again. The mode is
+// part of it so that a registry opened up to other users is refused at
+// once (registry.Load), not at its next change.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	mode fs.FileMode
 }
+
+func stampOf(st fs.FileInfo) fileStamp { return fileStamp{st.ModTime(), st.Size(), st.Mode()} }
 
 // Open opens the engine over the registry file at path. A missing file is an
 // empty registry; the first change creates it.
@@ -86,13 +100,14 @@ func Open(path string, opts *Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.CacheKey == "" {
+		o.CacheKey = filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "cache.key")
+	}
 	cache := filepath.Join(o.CacheDir, "wazero")
 	if o.NoCache || o.CacheDir == "" {
 		cache = ""
-	} else if err := os.MkdirAll(cache, 0o700); err != nil {
-		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: cache folder: %w", ErrUnavailable, err)}
 	}
-	host, err := sandbox.NewHost(sandbox.Config{CacheDir: cache, Logger: o.Logger})
+	host, err := sandbox.NewHost(sandbox.Config{CacheDir: cache, CacheKey: o.CacheKey, Logger: o.Logger})
 	if err != nil {
 		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
@@ -149,7 +164,7 @@ func (e *Engine) refresh() error {
 	st, err := os.Stat(e.path)
 	var stamp fileStamp
 	if err == nil {
-		stamp = fileStamp{st.ModTime(), st.Size()}
+		stamp = stampOf(st)
 	}
 	if e.reg != nil && stamp == e.stamp {
 		return nil

@@ -19,6 +19,10 @@
 //
 // A file that does not parse is never replaced or removed.
 //
+// A file anyone but the user or root could have written is refused (see
+// package fileperm): Load and Update check the file, a link to it, its lock
+// file and the folders above them, and name the fix.
+//
 // Caveats: comments in the file are not preserved by Update. On systems
 // without flock(2) (Windows, wasip1, AIX, Solaris and illumos) Update
 // serialises only the goroutines of one process, not separate processes.

@@ -9,16 +9,20 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // lockFile takes an exclusive flock(2) on the sidecar file "<path>.lock",
-// creating it, polling until it is free or ctx is done. The lock is released
+// creating it, polling until it is free or ctx is done. It is opened with
+// O_NOFOLLOW and must pass fileperm.CheckFile: a link planted there would
+// have sesame create files wherever it points. The lock is released
 // by the returned function or when the process ends. The sidecar is never
 // removed: removing it would let two processes lock two different files.
 // (syscall has no Flock on AIX and Solaris; those use lock_other.go.)
 func lockFile(ctx context.Context, path string) (release func(), err error) {
 	lockPath := path + ".lock"
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := fileperm.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

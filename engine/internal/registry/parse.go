@@ -4,20 +4,32 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // Load reads and parses the registry file at path. A missing file is an
 // error wrapping fs.ErrNotExist. Load changes and removes nothing.
+//
+// The file decides what runs with which grants, so Load refuses one that
+// anyone but the user or root could have written (fileperm.Open: the file,
+// the folders above it, a link to it and its target), with an error
+// wrapping fileperm.ErrUntrusted that names the path and the fix.
 func Load(path string) (*Registry, error) {
-	data, err := os.ReadFile(path)
+	f, err := fileperm.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // Update changes the registry file at path under an exclusive lock: it
@@ -15,7 +17,8 @@ import (
 // ctx is done), loads it (a missing file is an empty registry), calls fn,
 // validates the result and replaces the file atomically with mode 0600,
 // creating its folder with mode 0700 if needed. It returns the registry as
-// written.
+// written. The file, its lock file and the folders above them must pass
+// the checks of package fileperm (Load's).
 //
 // If fn returns an error, Update returns that error and writes nothing. A
 // file that does not parse is an error and is left as it is. If path is a
@@ -29,7 +32,7 @@ func Update(ctx context.Context, path string, fn func(*Registry) error) (*Regist
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		target = real
 	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+	if err := fileperm.MkdirAll(filepath.Dir(target)); err != nil {
 		return nil, err
 	}
 	unlock, err := lock(ctx, target)

@@ -18,8 +18,13 @@ import (
 // Config configures a Host.
 type Config struct {
 	// CacheDir keeps compiled modules on disk, so that other processes reuse
-	// them. Empty means an in-memory cache for this Host only.
+	// them, each sealed with the key in the file CacheKey (created 0600 if
+	// missing; keep it out of CacheDir, see cache.go). Empty means an
+	// in-memory cache for this Host only, and so does a CacheDir or
+	// CacheKey that fails the checks of package fileperm: the Host then
+	// logs why once.
 	CacheDir string
+	CacheKey string
 	// Logger receives the extensions' log lines, tagged with the vault name.
 	// Nil discards them.
 	Logger *slog.Logger
@@ -28,6 +33,7 @@ type Config struct {
 // Host runs extensions. It is safe for concurrent use.
 type Host struct {
 	cache  wazero.CompilationCache
+	sealed *sealedCache // nil when cache is in memory
 	logger *slog.Logger
 
 	mu       sync.Mutex
@@ -51,16 +57,38 @@ func NewHost(cfg Config) (*Host, error) {
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
+	h.cache = wazero.NewCompilationCache()
 	if cfg.CacheDir != "" {
-		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		c, sealed, err := openSealedCache(cfg.CacheDir, cfg.CacheKey, h.logger)
 		if err != nil {
-			return nil, fmt.Errorf("sandbox: compilation cache %s: %w", cfg.CacheDir, err)
+			h.logger.Warn("compile cache not used: compiling in memory", "folder", cfg.CacheDir, "reason", err.Error())
+		} else {
+			h.cache, h.sealed = c, sealed
 		}
-		h.cache = c
-	} else {
-		h.cache = wazero.NewCompilationCache()
 	}
 	return h, nil
+}
+
+// compile compiles wasm in r. With a disk cache, it first checks every
+// entry of the cache against its seal (so wazero reads no entry that was
+// not checked), and seals what the compile wrote.
+func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte) (wazero.CompiledModule, error) {
+	if h.sealed != nil {
+		if err := h.sealed.check(); err != nil {
+			return nil, errorf(abi.Unavailable, "", "compile cache "+h.sealed.dir+" cannot be checked: "+err.Error())
+		}
+	}
+	compiled, err := r.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
+	}
+	if h.sealed != nil {
+		if err := h.sealed.seal(); err != nil {
+			// Unsealed entries are removed unread by the next check.
+			h.logger.Warn("compile cache: cannot seal an entry", "folder", h.sealed.dir, "reason", err.Error())
+		}
+	}
+	return compiled, nil
 }
 
 // runtimeFor returns the runtime whose memory limit is pages, creating it.

@@ -107,9 +107,9 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if err != nil {
 		return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
 	}
-	compiled, err := r.rt.CompileModule(ctx, wasm)
+	compiled, err := h.compile(ctx, r, wasm)
 	if err != nil {
-		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
+		return nil, err
 	}
 	m := &Module{spec: spec, host: h, compiled: compiled, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
 	if err := m.validate(r); err != nil {

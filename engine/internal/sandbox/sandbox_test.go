@@ -101,11 +101,14 @@ func (h *countHandler) Handle(context.Context, slog.Record) error { h.n.Add(1); 
 func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
 func (h *countHandler) WithGroup(string) slog.Handler             { return h }
 
-var cacheDir = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
+var (
+	cacheDir = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
+	cacheKey = filepath.Join(os.TempDir(), "sesame-test-wazero-cache.key")
+)
 
 func newHost(t testing.TB, logger *slog.Logger) *sandbox.Host {
 	t.Helper()
-	h, err := sandbox.NewHost(sandbox.Config{CacheDir: cacheDir, Logger: logger})
+	h, err := sandbox.NewHost(sandbox.Config{CacheDir: cacheDir, CacheKey: cacheKey, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,9 +472,9 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 }
 
 func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
-	dir := t.TempDir()
+	dir, key := t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
 	for range 2 {
-		h, err := sandbox.NewHost(sandbox.Config{CacheDir: dir})
+		h, err := sandbox.NewHost(sandbox.Config{CacheDir: dir, CacheKey: key})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,6 +34,11 @@
 //     check costs the same for 10 keys as for a million.
 //   - Discreet: errors name the operation and the file, and may give lengths
 //     and limits, but never contain key or value bytes.
+//   - Private: the file and every folder above it must be the user's (or
+//     root's) and writable by no one else, and the file is never a link
+//     (package fileperm); folders are created 0700, the file 0600, and each
+//     operation opens it with O_NOFOLLOW and checks it again, so a file
+//     planted in a shared folder captures nothing.
 //
 // # Design: how processes share a file
 //

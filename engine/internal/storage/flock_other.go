@@ -6,6 +6,8 @@ import (
 	"context"
 	"os"
 	"time"
+
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // openLocked leaves locking to bbolt, which on these platforms waits for
@@ -13,7 +15,7 @@ import (
 // bolt.Options.Timeout.
 func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.FileMode) (*os.File, error) {
 	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
-		f, err := os.OpenFile(name, flag, perm)
+		f, err := fileperm.OpenFile(name, flag, perm)
 		if err != nil {
 			return nil, err
 		}

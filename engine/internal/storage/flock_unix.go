@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // openLocked opens the database file and takes its flock, shared for a
@@ -15,13 +17,18 @@ import (
 // ctx. It is given to bbolt as Options.OpenFile: bbolt then takes the same
 // lock on the same open file description, which succeeds at once.
 //
+// The file is opened with O_NOFOLLOW and checked through the descriptor
+// (fileperm.OpenFile): a link, or a file someone else owns or can write,
+// is refused, so a storage file planted in a shared folder captures
+// nothing.
+//
 // bbolt's own wait polls every 50 ms and cannot be cancelled; this one
 // backs off from 100 µs to 2 ms and watches ctx, so a lock held for one
 // commit by another process is handed over in well under a millisecond of
 // extra delay.
 func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.FileMode) (*os.File, error) {
 	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
-		f, err := os.OpenFile(name, flag, perm)
+		f, err := fileperm.OpenFile(name, flag, perm)
 		if err != nil {
 			return nil, err
 		}

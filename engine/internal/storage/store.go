@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // Store is the key-value storage area of one vault: one bbolt database
@@ -33,10 +35,16 @@ type Store struct {
 // held between operations: each one locks the file for one transaction
 // (see the package documentation).
 //
+// The folders and the file must be the user's (or root's) and writable by
+// no one else, and the file must not be a link (package fileperm); every
+// operation opens the file with O_NOFOLLOW and checks it again.
+//
 // Open fails with ErrInvalid for an empty path or out-of-range options,
-// and with ErrUnavailable if the folder or the file cannot be created or
-// the file is not a regular file. Open does not read an existing file: one
-// that is not a valid database fails each operation with ErrUnavailable.
+// and with ErrUnavailable if the folder or the file cannot be created, is
+// not trusted (the error also wraps fileperm.ErrUntrusted and says how to
+// fix it) or the file is not a regular file. Open does not read an
+// existing file: one that is not a valid database fails each operation
+// with ErrUnavailable.
 func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, &Error{Op: "open", Path: path, Err: fmt.Errorf("%w: empty path", ErrInvalid)}
@@ -49,7 +57,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.opts, err = opts.withDefaults(); err != nil {
 		return nil, &Error{Op: "open", Path: abs, Err: err}
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+	if err := fileperm.MkdirAll(filepath.Dir(abs)); err != nil {
 		return nil, s.fail(context.Background(), "open", err)
 	}
 	// Create the file under the lock of the path as given; share the
@@ -70,13 +78,16 @@ func Open(path string, opts Options) (*Store, error) {
 
 // create makes sure the database file exists and is initialised.
 func (s *Store) create() error {
-	fi, err := os.Stat(s.path)
+	fi, err := os.Lstat(s.path)
 	switch {
-	case err == nil && !fi.Mode().IsRegular():
-		return &Error{Op: "open", Path: s.path, Err: fmt.Errorf("%w: not a regular file", ErrUnavailable)}
-	case err == nil && fi.Size() > 0:
-		return nil
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case err == nil:
+		if err := fileperm.CheckFile(s.path, fi); err != nil {
+			return s.fail(context.Background(), "open", err)
+		}
+		if fi.Size() > 0 {
+			return nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
 		return s.fail(context.Background(), "open", err)
 	}
 	// Missing, or empty because its creator died: write the buckets.

@@ -1,0 +1,7 @@
+package sandbox
+
+import "syscall"
+
+func statTimes(st *syscall.Stat_t) (mtime, ctime int64) {
+	return st.Mtim.Nano(), st.Ctim.Nano()
+}
