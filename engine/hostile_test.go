@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -97,20 +96,13 @@ func (r *logRecorder) len() int {
 	return len(r.records)
 }
 
-// wat assembles WebAssembly text with wat2wasm and returns the module's path.
+// wat assembles WebAssembly text with wat2wasm into dir/name.wasm and
+// returns its path.
 func wat(t testing.TB, dir, name, src string) string {
 	t.Helper()
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Fatal("wat2wasm is needed to assemble test modules: apt-get install wabt")
-	}
-	in := filepath.Join(dir, name+".wat")
 	out := filepath.Join(dir, name+".wasm")
-	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
+	if err := os.WriteFile(out, testwasm.WATSource(t, src), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	if msg, err := exec.Command(tool, in, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm %s: %v\n%s\n%s", name, err, msg, src)
 	}
 	return out
 }

@@ -163,14 +163,28 @@ func cacheDir() (string, error) {
 // root) with wat2wasm, from Debian's wabt package, and returns the module.
 func WAT(tb testing.TB, path string) []byte {
 	tb.Helper()
+	src, err := os.ReadFile(filepath.Join(ModuleRoot(tb), path))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return WATSource(tb, string(src))
+}
+
+// WATSource assembles WebAssembly text with wat2wasm and its flags (such as
+// --no-check, for a module meant to be invalid) and returns the module.
+func WATSource(tb testing.TB, src string, flags ...string) []byte {
+	tb.Helper()
 	tool, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		tb.Fatal("wat2wasm is needed to assemble test modules: apt-get install wabt")
 	}
-	out := filepath.Join(tb.TempDir(), filepath.Base(path)+".wasm")
-	cmd := exec.Command(tool, filepath.Join(ModuleRoot(tb), path), "-o", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("wat2wasm %s: %v\n%s", path, err, msg)
+	dir := tb.TempDir()
+	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
+	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if msg, err := exec.Command(tool, append(flags, in, "-o", out)...).CombinedOutput(); err != nil {
+		tb.Fatalf("wat2wasm: %v\n%s\n%s", err, msg, src)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

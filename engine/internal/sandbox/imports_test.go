@@ -3,37 +3,13 @@ package sandbox_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
-
-// watText assembles WebAssembly text with wat2wasm.
-func watText(t *testing.T, src string) []byte {
-	t.Helper()
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Fatal("wat2wasm is needed to assemble test modules: apt-get install wabt")
-	}
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
-	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := exec.Command(tool, in, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s\n%s", err, msg, src)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // minimalVault is a module with the marker, a memory and a manifest, and
 // the import declarations imports.
@@ -75,7 +51,7 @@ func TestImportsAreCheckedAtLoad(t *testing.T) {
 			"imports unknown function env.\ufffd]0;owned\ufffd"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := h.Load(context.Background(), sandbox.Spec{Vault: "Imports", Wasm: watText(t, minimalVault(tt.imports))})
+			_, err := h.Load(context.Background(), sandbox.Spec{Vault: "Imports", Wasm: testwasm.WATSource(t, minimalVault(tt.imports))})
 			var se *sandbox.Error
 			if !errors.As(err, &se) || se.Status != abi.InvalidArgument {
 				t.Fatalf("Load: %v, want an INVALID_ARGUMENT error", err)
@@ -91,7 +67,7 @@ func TestImportsAreCheckedAtLoad(t *testing.T) {
 	// The right signatures load.
 	ok := `(import "sesame_v1" "input" (func (param i32 i32 i32) (result i32)))
   (import "sesame_v1" "kv_get" (func (param i32 i32 i32 i32) (result i64)))`
-	if _, err := h.Load(context.Background(), sandbox.Spec{Vault: "Imports", Wasm: watText(t, minimalVault(ok))}); err != nil {
+	if _, err := h.Load(context.Background(), sandbox.Spec{Vault: "Imports", Wasm: testwasm.WATSource(t, minimalVault(ok))}); err != nil {
 		t.Fatalf("Load with the right signatures: %v", err)
 	}
 }

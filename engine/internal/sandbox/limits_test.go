@@ -3,9 +3,6 @@ package sandbox_test
 import (
 	"context"
 	"encoding/binary"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -119,29 +116,6 @@ func TestRecursionCountsAgainstTheMemoryGrant(t *testing.T) {
 	}
 }
 
-// assemble assembles WAT source with wat2wasm --no-check, so that it may be
-// invalid, and with tail calls, which the host does not enable.
-func assemble(t *testing.T, src string) []byte {
-	t.Helper()
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Fatal("wat2wasm is needed to assemble test modules: apt-get install wabt")
-	}
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
-	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := exec.Command(tool, "--no-check", "--enable-tail-call", in, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s", err, msg)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestShapeRefusals: modules refused at load for their shape, each with the
 // section and the cause. The first two try to reach what the stack's
 // instrumentation adds (a body moved past the wrappers, which would run
@@ -173,7 +147,7 @@ func TestShapeRefusals(t *testing.T) {
 			"code section: function 2: unknown instruction 0x12", 0},
 	}
 	for _, c := range cases {
-		_, err := h.Load(context.Background(), sandbox.Spec{Vault: "Shape", Wasm: assemble(t, c.src), Memory: c.memory})
+		_, err := h.Load(context.Background(), sandbox.Spec{Vault: "Shape", Wasm: testwasm.WATSource(t, c.src, "--no-check", "--enable-tail-call"), Memory: c.memory})
 		se := wantStatus(t, err, abi.InvalidArgument)
 		if !strings.HasPrefix(se.Message, "module refused before compiling: "+c.want) {
 			t.Errorf("%s: %q, want %q", c.name, se.Message, c.want)
