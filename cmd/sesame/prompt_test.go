@@ -35,7 +35,7 @@ type home struct {
 func newHome(t *testing.T) *home {
 	t.Helper()
 	dir := t.TempDir()
-	cache, err := testCache()
+	cache, err := testCache(filepath.Join(dir, "config"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,7 +175,7 @@ func setupScript(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
-	cache, err := testCache()
+	cache, err := testCache(filepath.Join(env.WorkDir, "config"))
 	if err != nil {
 		return err
 	}
@@ -235,9 +235,23 @@ func testDir() (string, error) {
 	return dir, os.MkdirAll(dir, 0o700)
 }
 
-func testCache() (string, error) {
+// testCacheKey seals the compile cache that the tests' homes share. The key
+// lives in a home's config folder, and each test has its own: with a key of
+// its own, each would find every shared entry unsealed and compile again.
+var testCacheKey = bytes.Repeat([]byte("test-key"), 4)
+
+// testCache returns the compile cache the tests share, and gives the home
+// whose config folder is configHome its key.
+func testCache(configHome string) (string, error) {
 	dir, err := testDir()
 	if err != nil {
+		return "", err
+	}
+	keyDir := filepath.Join(configHome, "sesame")
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(keyDir, "cache.key"), testCacheKey, 0o600); err != nil {
 		return "", err
 	}
 	cache := filepath.Join(dir, "cli-cache")

@@ -45,11 +45,11 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if err != nil {
 		t.Fatalf("testscript.Main puts sesame in $PATH: %v", err)
 	}
-	cache, err := testCache()
+	dir := t.TempDir()
+	cache, err := testCache(filepath.Join(dir, "config"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	c := &cliEnv{t: t, exe: exe, dir: dir}
 	c.env = append(os.Environ(),
 		"HOME="+filepath.Join(dir, "home"),
@@ -110,9 +110,10 @@ func (c *cliEnv) run(stdin string, args ...string) result {
 // engine opens an engine in this process over the machine's user registry.
 func (c *cliEnv) engine() *engine.Engine {
 	c.t.Helper()
-	cache, _ := testCache()
+	cache, _ := testCache(filepath.Join(c.dir, "config"))
 	e, err := engine.Open(filepath.Join(c.dir, "config", "sesame", "vaults.toml"), &engine.Options{
 		DataDir: filepath.Join(c.dir, "data", "sesame"), CacheDir: cache,
+		CacheKey: filepath.Join(c.dir, "config", "sesame", "cache.key"),
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -99,11 +99,19 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 		yes := confirm != nil && confirm(*r.Confirm)
 		err = c.st.enc.Encode(&request{Op: opConfirm, Yes: yes})
 	}
-	if ctx.Err() != nil {
-		err = ctx.Err()
-	}
-	c.dead = &engine.Error{Op: req.Op, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
 	c.nc.Close()
+	vault := req.Vault
+	if req.Registration.Name != "" {
+		vault = req.Registration.Name
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		c.dead = &engine.Error{Op: req.Op, Vault: vault, Secret: req.Name, Err: fmt.Errorf("%w: %w", engine.ErrDeadline, ctx.Err())}
+	case ctx.Err() != nil:
+		c.dead = &engine.Error{Op: req.Op, Vault: vault, Secret: req.Name, Err: fmt.Errorf("%w: %w", engine.ErrUnavailable, ctx.Err())}
+	default:
+		c.dead = &engine.Error{Op: req.Op, Vault: vault, Secret: req.Name, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
+	}
 	return nil, c.dead
 }
 
