@@ -381,4 +381,3 @@ func foregroundAgent(t *testing.T, h *home, dir string) (*exec.Cmd, <-chan struc
 	}
 	return cmd, spinning
 }
-
