@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sesamehq/sesame/engine/internal/fileperm"
 	"github.com/sesamehq/sesame/engine/internal/registry"
 )
 
@@ -107,13 +108,18 @@ func (r StorageReport) Notable() bool {
 	return !routine || r.Left != ""
 }
 
-// exists reports whether a file (or anything else) is at path.
+// exists reports whether a storage file is at path; anything there that is
+// not a file of the user's (a planted link, another user's file) is an
+// error that says so.
 func exists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return err == nil, err
+	return true, fileperm.CheckFile(path, fi)
 }
 
 // claimLegacy moves the file an earlier release kept for the vault of cfg
