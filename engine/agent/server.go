@@ -457,7 +457,7 @@ func (s *Server) engine(t target) (*engine.Engine, error) {
 	return e, nil
 }
 
-var errStopping = &engine.Error{Op: "open", Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+var errStopping = &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
 
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
 
