@@ -127,9 +127,9 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // Engine returns the agent's engine over the registry file at path, with
 // the data and cache folders of opts (as engine.Open takes them; an empty
-// folder means the default). Its methods are those of *engine.Engine and
-// behave the same, errors included; the engine is opened in the agent on
-// first use and stays open there.
+// folder means the default): a transport of engine.Do, whose requests
+// behave as on *engine.Engine, errors included. The engine is opened in the
+// agent on first use and stays open there.
 func (c *Client) Engine(path string, opts *engine.Options) (*Remote, error) {
 	var o engine.Options
 	if opts != nil {
