@@ -70,7 +70,7 @@ func keptIntact(t *testing.T, e *engine.Engine) {
 // clearError checks that err is an *engine.Error of op wrapping is, whose
 // message is valid UTF-8, one line, has no control character and no secret,
 // and says words.
-func clearError(t *testing.T, err error, op string, is error, words ...string) {
+func clearError(t *testing.T, err error, op engine.Op, is error, words ...string) {
 	t.Helper()
 	if err == nil {
 		t.Errorf("no error; want one wrapping %v", is)
@@ -121,7 +121,7 @@ func TestBadInputNames(t *testing.T) {
 		{strings.Repeat("é", 1000), "at most 256 bytes, not 2000"},
 		{strings.Repeat("\x1b", 300), "control characters"},
 	}
-	ops := map[string]func(name string) error{
+	ops := map[engine.Op]func(name string) error{
 		"set": func(n string) error {
 			_, err := e.Set(ctx, n, badInputSecret, engine.SetOptions{Vault: "LocalStore"})
 			return err
@@ -135,7 +135,7 @@ func TestBadInputNames(t *testing.T) {
 	}
 	for op, call := range ops {
 		for _, c := range names {
-			t.Run(op+"/"+fmt.Sprintf("%.12q", c.name), func(t *testing.T) {
+			t.Run(string(op)+"/"+fmt.Sprintf("%.12q", c.name), func(t *testing.T) {
 				clearError(t, call(c.name), op, engine.ErrInvalidName, c.says)
 			})
 		}

@@ -25,12 +25,21 @@
 // Values are []byte, string, SecureString, Credential or Hashtable; metadata
 // values are string, an integer or time.Time.
 //
+// Each operation is also a request type (GetRequest, SetRequest, …, listed
+// by Operations), which Do runs over a Transport: the Engine itself, in the
+// process, or the sesame agent's engine (engine/agent), with the same
+// results and errors. A program that may run either way calls
+//
+//	sec, err := engine.Do(ctx, t, engine.GetRequest{Name: "token"})
+//
 // # Errors
 //
 // Every error is an *Error naming the operation, vault and secret, and wraps
 // a sentinel (ErrSecretNotFound, ErrNoClobber, ErrLocked, …), whether the
-// vault is native or an extension: extensions answer with ABI status codes,
-// mapped to sentinels in one table. No error carries a secret value.
+// vault is native or an extension. The sentinels are the values of one enum,
+// Code, whose first values are the ABI's status codes: the status an
+// extension answers with is the sentinel of its number. No error carries a
+// secret value.
 //
 // # Vaults
 //

@@ -89,7 +89,7 @@ func Open(path string, opts *Options) (*Engine, error) {
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
+		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 	}
 	if o.DataDir == "" {
 		o.DataDir = xdgDir("XDG_DATA_HOME", ".local/share")
@@ -109,7 +109,7 @@ func Open(path string, opts *Options) (*Engine, error) {
 	}
 	host, err := sandbox.NewHost(sandbox.Config{CacheDir: cache, CacheKey: o.CacheKey, Logger: o.Logger})
 	if err != nil {
-		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*handle{}, mounted: map[string]Vault{}, names: map[string]string{}}
 	if err := e.refresh(); err != nil {
@@ -174,7 +174,7 @@ func (e *Engine) refresh() error {
 	case errors.Is(err, fs.ErrNotExist):
 		reg = &registry.Registry{Path: e.path}
 	case err != nil:
-		return &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
+		return &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 	}
 	e.adopt(reg, stamp)
 	return nil
@@ -210,12 +210,12 @@ func (l *loaded) close() error {
 func (e *Engine) Mount(name string, v Vault) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := checkVaultName("mount", name); err != nil {
+	if err := checkVaultName(OpMount, name); err != nil {
 		return err
 	}
 	key := strings.ToLower(name)
 	if _, ok := e.reg.Lookup(name); ok || e.mounted[key] != nil {
-		return wrapf("mount", name, "", ErrVaultExists, "")
+		return wrapf(OpMount, name, "", ErrVaultExists, "")
 	}
 	e.mounted[key], e.names[key] = v, name
 	return nil
@@ -223,7 +223,7 @@ func (e *Engine) Mount(name string, v Vault) error {
 
 // resolve returns the canonical name of vault, or of the default vault when
 // vault is empty.
-func (e *Engine) resolve(op, secret, vault string) (string, error) {
+func (e *Engine) resolve(op Op, secret, vault string) (string, error) {
 	if vault == "" {
 		if e.reg.Default == "" {
 			return "", wrapf(op, "", secret, ErrNoDefaultVault, "name a vault, or set a default vault")
@@ -245,7 +245,7 @@ func (e *Engine) resolve(op, secret, vault string) (string, error) {
 // open returns the registered or mounted vault named name (canonical),
 // loading its extension on first use. Callers do not hold e.mu: a load runs
 // with no engine lock held, under the vault's own handle.
-func (e *Engine) open(ctx context.Context, op, name string) (Vault, error) {
+func (e *Engine) open(ctx context.Context, op Op, name string) (Vault, error) {
 	key := strings.ToLower(name)
 	e.mu.Lock()
 	if v := e.mounted[key]; v != nil {

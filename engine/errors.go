@@ -4,52 +4,109 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/sesamehq/sesame/abi"
 )
 
+// Code is the kind of a failure: one enum for the whole engine. Its values
+// 1 to 10 are the ABI's status codes (abi.Status, SPEC.md §6), the ones an
+// extension returns; the engine's own kinds follow from 1000, clear of the
+// codes a later ABI version may add. A Code is an error, and the sentinel
+// errors below are Codes: errors.Is compares them as values, so an error
+// that crosses a process boundary as its code (the sesame agent's wire) is
+// the same sentinel on the other side.
+type Code uint32
+
 // Sentinel errors. Every error the engine returns wraps one of them, so
 // callers test with errors.Is, whatever vault or extension produced it.
-var (
-	ErrSecretNotFound      = errors.New("secret not found")
-	ErrVaultNotFound       = errors.New("vault not found")
-	ErrVaultExists         = errors.New("vault already registered")
-	ErrNoDefaultVault      = errors.New("no vault given and no default vault")
-	ErrNoClobber           = errors.New("secret already exists")
-	ErrMetadataUnsupported = errors.New("vault does not support metadata")
-	ErrInvalidName         = errors.New("invalid name")
-	ErrInvalidValue        = errors.New("invalid value")
-	ErrInvalidArgument     = errors.New("invalid argument")
-	ErrPermissionDenied    = errors.New("permission denied")
-	ErrLocked              = errors.New("vault is locked")
-	ErrConflict            = errors.New("conflict")
-	ErrUnsupported         = errors.New("operation not supported by the vault")
-	ErrUnavailable         = errors.New("vault unavailable")
-	ErrTooLarge            = errors.New("too large")
-	ErrExtension           = errors.New("extension failed")
-	ErrDeadline            = errors.New("deadline exceeded")
-	ErrDeclined            = errors.New("declined")
-	ErrRegistry            = errors.New("registry error")
+// Each is the Code of its kind; a new one needs its text in codeText (a
+// test checks).
+const (
+	ErrSecretNotFound   = Code(abi.NotFound)
+	ErrInvalidArgument  = Code(abi.InvalidArgument)
+	ErrPermissionDenied = Code(abi.PermissionDenied)
+	ErrLocked           = Code(abi.Locked)
+	ErrConflict         = Code(abi.Conflict)
+	ErrUnsupported      = Code(abi.Unsupported)
+	ErrUnavailable      = Code(abi.Unavailable)
+	ErrTooLarge         = Code(abi.TooLarge)
+	ErrExtension        = Code(abi.Internal)
+	ErrDeadline         = Code(abi.DeadlineExceeded)
 )
 
-// statusErrors is the one table that maps ABI status codes to sentinels.
-var statusErrors = map[abi.Status]error{
-	abi.NotFound:         ErrSecretNotFound,
-	abi.InvalidArgument:  ErrInvalidArgument,
-	abi.PermissionDenied: ErrPermissionDenied,
-	abi.Locked:           ErrLocked,
-	abi.Conflict:         ErrConflict,
-	abi.Unsupported:      ErrUnsupported,
-	abi.Unavailable:      ErrUnavailable,
-	abi.TooLarge:         ErrTooLarge,
-	abi.Internal:         ErrExtension,
-	abi.DeadlineExceeded: ErrDeadline,
+// The engine's own kinds, which no extension returns.
+const (
+	ErrVaultNotFound Code = 1000 + iota
+	ErrVaultExists
+	ErrNoDefaultVault
+	ErrNoClobber
+	ErrMetadataUnsupported
+	ErrInvalidName
+	ErrInvalidValue
+	ErrDeclined
+	ErrRegistry
+	endCodes // not a code: the end of the engine's range
+)
+
+// codeText is each Code's message.
+var codeText = map[Code]string{
+	ErrSecretNotFound:      "secret not found",
+	ErrInvalidArgument:     "invalid argument",
+	ErrPermissionDenied:    "permission denied",
+	ErrLocked:              "vault is locked",
+	ErrConflict:            "conflict",
+	ErrUnsupported:         "operation not supported by the vault",
+	ErrUnavailable:         "vault unavailable",
+	ErrTooLarge:            "too large",
+	ErrExtension:           "extension failed",
+	ErrDeadline:            "deadline exceeded",
+	ErrVaultNotFound:       "vault not found",
+	ErrVaultExists:         "vault already registered",
+	ErrNoDefaultVault:      "no vault given and no default vault",
+	ErrNoClobber:           "secret already exists",
+	ErrMetadataUnsupported: "vault does not support metadata",
+	ErrInvalidName:         "invalid name",
+	ErrInvalidValue:        "invalid value",
+	ErrDeclined:            "declined",
+	ErrRegistry:            "registry error",
+}
+
+// Codes returns every Code, in order: the ABI's statuses but OK, then the
+// engine's own.
+func Codes() []Code {
+	var out []Code
+	for s := abi.NotFound; s.Known(); s++ {
+		out = append(out, Code(s))
+	}
+	for c := ErrVaultNotFound; c < endCodes; c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error returns the Code's message.
+func (c Code) Error() string {
+	if t, ok := codeText[c]; ok {
+		return t
+	}
+	return "error " + strconv.FormatUint(uint64(c), 10)
+}
+
+// codeOf returns the sentinel of an ABI status: the Code of the same
+// number, and ErrExtension for a status this ABI version does not know
+// (SPEC.md §6).
+func codeOf(s abi.Status) Code {
+	if s == abi.OK {
+		return ErrExtension // an extension that failed with "ok"
+	}
+	return Code(s.Normalize())
 }
 
 // Error names the operation, vault and secret of a failure. Err wraps a
 // sentinel. Neither Error nor anything it wraps ever holds a secret value.
 type Error struct {
-	Op     string // "set", "get", "info", "remove", "register", …
+	Op     Op
 	Vault  string // "" when no vault is involved
 	Secret string // "" when no secret is involved
 	Err    error
@@ -62,10 +119,10 @@ func (e *Error) Error() string {
 	switch {
 	case errors.Is(e.Err, ErrNoClobber):
 		return fmt.Sprintf("A secret with name %s already exists in vault %s.", e.Secret, e.Vault)
-	case errors.Is(e.Err, ErrMetadataUnsupported) && e.Op == "set":
+	case errors.Is(e.Err, ErrMetadataUnsupported) && e.Op == OpSet:
 		return fmt.Sprintf("Can't store secret %s. Vault %s doesn't support secret metadata.", e.Secret, e.Vault)
 	}
-	s := "cannot " + e.Op
+	s := "cannot " + string(e.Op)
 	switch {
 	case e.Secret != "" && e.Vault != "":
 		s += fmt.Sprintf(" secret %q in vault %s", e.Secret, e.Vault)
@@ -78,7 +135,7 @@ func (e *Error) Error() string {
 }
 
 // wrapf builds an Error whose Err is sentinel followed by a detail.
-func wrapf(op, vault, secret string, sentinel error, format string, args ...any) *Error {
+func wrapf(op Op, vault, secret string, sentinel error, format string, args ...any) *Error {
 	err := sentinel
 	if format != "" {
 		err = fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
@@ -88,7 +145,7 @@ func wrapf(op, vault, secret string, sentinel error, format string, args ...any)
 
 // vaultError wraps an error returned by a vault, mapping ABI statuses and
 // context errors to sentinels.
-func vaultError(op, vault, secret string, err error) error {
+func vaultError(op Op, vault, secret string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -99,10 +156,7 @@ func vaultError(op, vault, secret string, err error) error {
 	var s abi.Status
 	switch {
 	case errors.As(err, &s):
-		sentinel := statusErrors[s.Normalize()]
-		if sentinel == nil {
-			sentinel = ErrExtension
-		}
+		sentinel := codeOf(s)
 		if msg := err.Error(); msg != s.Error() {
 			// The extension's own words follow the status name; keep them.
 			err = fmt.Errorf("%w (%s)", sentinel, trimStatus(msg, s))

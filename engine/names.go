@@ -10,7 +10,7 @@ import (
 
 // checkName validates a secret name for op. Wildcards are refused where a
 // single secret is meant.
-func checkName(op, vault, name string) error {
+func checkName(op Op, vault, name string) error {
 	switch {
 	case name == "":
 		return wrapf(op, vault, name, ErrInvalidName, "a secret name cannot be empty")
@@ -38,7 +38,7 @@ func shorten(name string) string {
 }
 
 // checkVaultName validates a vault name as the registry does.
-func checkVaultName(op, name string) error {
+func checkVaultName(op Op, name string) error {
 	if name == "" || len(name) > 64 {
 		return wrapf(op, name, "", ErrInvalidName, "a vault name has 1 to 64 characters")
 	}

@@ -29,7 +29,7 @@ type Secret struct {
 
 // Action describes a change the engine makes or, with WhatIf, would make.
 type Action struct {
-	Op      string // "set", "set-info", "remove"
+	Op      Op // OpSet, OpSetInfo or OpRemove
 	Vault   string
 	Secret  string
 	Replace bool // set: an existing secret is overwritten
@@ -37,17 +37,17 @@ type Action struct {
 
 func (a Action) String() string {
 	switch a.Op {
-	case "set":
+	case OpSet:
 		if a.Replace {
 			return fmt.Sprintf("replace secret %q in vault %s", a.Secret, a.Vault)
 		}
 		return fmt.Sprintf("add secret %q to vault %s", a.Secret, a.Vault)
-	case "set-info":
+	case OpSetInfo:
 		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
-	case "remove":
+	case OpRemove:
 		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
 	}
-	return a.Op + " " + a.Secret + " in " + a.Vault
+	return string(a.Op) + " " + a.Secret + " in " + a.Vault
 }
 
 // Change holds the options every writing operation shares.
@@ -73,7 +73,7 @@ type SetOptions struct {
 // vault is asked to write, and a failure never loses the secret that was
 // there before.
 func (e *Engine) Set(ctx context.Context, name string, value any, opts SetOptions) (Action, error) {
-	const op = "set"
+	const op = OpSet
 	if err := checkName(op, opts.Vault, name); err != nil {
 		return Action{}, err
 	}
@@ -96,7 +96,7 @@ func (e *Engine) Set(ctx context.Context, name string, value any, opts SetOption
 // metadata: the SecretInfoParameterSet of Set-Secret. opts.Metadata is
 // ignored.
 func (e *Engine) Copy(ctx context.Context, from Info, opts SetOptions) (Action, error) {
-	const op = "copy"
+	const op = OpCopy
 	if opts.Vault == "" {
 		return Action{}, wrapf(op, "", from.Name, ErrInvalidArgument, "copy needs a target vault")
 	}
@@ -112,7 +112,7 @@ func (e *Engine) Copy(ctx context.Context, from Info, opts SetOptions) (Action, 
 	if err != nil {
 		return Action{}, &Error{Op: op, Vault: src.Vault, Secret: src.Name, Err: err}
 	}
-	vt, vault, err := e.target(ctx, "set", src.Name, opts.Vault)
+	vt, vault, err := e.target(ctx, OpSet, src.Name, opts.Vault)
 	if err != nil {
 		return Action{}, err
 	}
@@ -121,7 +121,7 @@ func (e *Engine) Copy(ctx context.Context, from Info, opts SetOptions) (Action, 
 
 // write is the common end of Set and Copy.
 func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.Value, md abi.Metadata, opts SetOptions) (Action, error) {
-	const op = "set"
+	const op = OpSet
 	if len(md) > 0 && !vt.Manifest().Metadata {
 		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrMetadataUnsupported}
 	}
@@ -147,7 +147,7 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 
 // exists asks the vault whether name is stored, with stat when it has it,
 // for the operation op.
-func (e *Engine) exists(ctx context.Context, op string, vt Vault, vault, name string) (bool, error) {
+func (e *Engine) exists(ctx context.Context, op Op, vt Vault, vault, name string) (bool, error) {
 	var err error
 	if s, ok := vt.(Statter); ok && supports(vt, abi.OpStat) {
 		_, err = s.Stat(ctx, name)
@@ -173,7 +173,7 @@ func confirm(c Change, act Action) error {
 // refreshLocked reloads a changed registry; callers hold e.mu.
 func (e *Engine) refreshLocked() error {
 	if e.closed {
-		return &Error{Op: "open", Err: fmt.Errorf("%w: the engine is closed", ErrUnavailable)}
+		return &Error{Op: OpOpen, Err: fmt.Errorf("%w: the engine is closed", ErrUnavailable)}
 	}
 	return e.refresh()
 }
@@ -183,7 +183,7 @@ func (e *Engine) refreshLocked() error {
 // registered with NoSearch: the first found wins. The Secret's Vault names
 // the vault that answered.
 func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
-	const op = "get"
+	const op = OpGet
 	if err := checkName(op, vault, name); err != nil {
 		return Secret{}, err
 	}
@@ -224,13 +224,13 @@ func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 }
 
 func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error) {
-	vt, err := e.open(ctx, "get", vault)
+	vt, err := e.open(ctx, OpGet, vault)
 	if err != nil {
 		return Secret{}, err
 	}
 	in, v, err := vt.Get(ctx, name)
 	if err != nil {
-		return Secret{}, vaultError("get", vault, name, err)
+		return Secret{}, vaultError(OpGet, vault, name, err)
 	}
 	if !sameName(in.Name, name, vt.Manifest().CaseSensitive) {
 		// The name as stored is reported only when it is the name asked
@@ -250,7 +250,7 @@ func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error
 // name. When some vaults fail, Info returns what the others found together
 // with an error naming each failure.
 func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error) {
-	const op = "info"
+	const op = OpInfo
 	if pattern == "" {
 		pattern = "*"
 	}
@@ -285,16 +285,16 @@ func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error
 }
 
 func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, error) {
-	vt, err := e.open(ctx, "info", vault)
+	vt, err := e.open(ctx, OpInfo, vault)
 	if err != nil {
 		return nil, err
 	}
 	if !supports(vt, abi.OpList) {
-		return nil, wrapf("info", vault, "", ErrUnsupported, "the vault cannot list its secrets")
+		return nil, wrapf(OpInfo, vault, "", ErrUnsupported, "the vault cannot list its secrets")
 	}
 	list, err := vt.List(ctx, pattern)
 	if err != nil {
-		return nil, vaultError("info", vault, "", err)
+		return nil, vaultError(OpInfo, vault, "", err)
 	}
 	cs := vt.Manifest().CaseSensitive
 	out := make([]Info, 0, len(list))
@@ -338,7 +338,7 @@ func sameName(reported, asked string, caseSensitive bool) bool {
 // SetInfo replaces the metadata of secret name in vault (or the default
 // vault): Set-SecretInfo. An empty, non-nil md clears it.
 func (e *Engine) SetInfo(ctx context.Context, name string, md Metadata, vault string, c Change) (Action, error) {
-	const op = "set-info"
+	const op = OpSetInfo
 	if err := checkName(op, vault, name); err != nil {
 		return Action{}, err
 	}
@@ -367,7 +367,7 @@ func (e *Engine) SetInfo(ctx context.Context, name string, md Metadata, vault st
 // Remove deletes secret name from vault: Remove-Secret. The vault is
 // required; there is no fallback to the default vault.
 func (e *Engine) Remove(ctx context.Context, name, vault string, c Change) (Action, error) {
-	const op = "remove"
+	const op = OpRemove
 	if vault == "" {
 		return Action{}, wrapf(op, "", name, ErrInvalidArgument, "remove needs a vault")
 	}
@@ -398,7 +398,7 @@ func (e *Engine) Remove(ctx context.Context, name, vault string, c Change) (Acti
 }
 
 // target resolves and opens the vault of a single-secret operation.
-func (e *Engine) target(ctx context.Context, op, name, vault string) (Vault, string, error) {
+func (e *Engine) target(ctx context.Context, op Op, name, vault string) (Vault, string, error) {
 	e.mu.Lock()
 	err := e.refreshLocked()
 	canon := ""

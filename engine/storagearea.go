@@ -58,7 +58,7 @@ const (
 // StorageReport says what Register or Unregister did with a vault's storage
 // area, for the caller to tell the user.
 type StorageReport struct {
-	Op        string // "register" or "unregister"
+	Op        Op // OpRegister or OpUnregister
 	Vault     string
 	Extension string // the extension whose area Path is
 	Outcome   StorageOutcome
@@ -79,7 +79,7 @@ func (r StorageReport) String() string {
 		s = fmt.Sprintf("vault %s has a new storage area, %s", r.Vault, r.Path)
 	case StorageKept:
 		s = fmt.Sprintf("vault %s keeps its storage area, %s", r.Vault, r.Path)
-		if r.Op == "unregister" {
+		if r.Op == OpUnregister {
 			s = fmt.Sprintf("the storage of vault %s is kept in %s; registering %s with %s again uses it", r.Vault, r.Path, r.Vault, r.Extension)
 		}
 	case StorageReturned:
@@ -104,7 +104,7 @@ func (r StorageReport) String() string {
 // Notable reports whether the user should hear of r: anything but a new
 // area, or the same one kept, with nothing left aside.
 func (r StorageReport) Notable() bool {
-	routine := r.Op == "register" && (r.Outcome == StorageNew || r.Outcome == StorageKept || r.Outcome == 0)
+	routine := r.Op == OpRegister && (r.Outcome == StorageNew || r.Outcome == StorageKept || r.Outcome == 0)
 	return !routine || r.Left != ""
 }
 
@@ -148,7 +148,7 @@ func claimLegacy(dataDir string, cfg registry.Vault) error {
 // changes the registration old (nil if the name has none): the file an
 // earlier release kept for its name goes to old if old has the storage
 // grant. Otherwise it stays where it is, owned by no one.
-func (e *Engine) settleLegacy(op string, old *registry.Vault) error {
+func (e *Engine) settleLegacy(op Op, old *registry.Vault) error {
 	if old == nil || !old.Grants.Storage {
 		return nil
 	}
@@ -172,7 +172,7 @@ func (e *Engine) settleLegacy(op string, old *registry.Vault) error {
 // registration with the storage grant is refused, naming the file, rather
 // than start an empty vault beside the secrets the user may expect back.
 func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep bool) (r StorageReport, undo func(), err error) {
-	const op = "register"
+	const op = OpRegister
 	dir := e.opts.DataDir
 	r = StorageReport{Op: op, Vault: cfg.Name, Extension: cfg.Extension}
 	undo = func() {}
@@ -227,7 +227,7 @@ func (e *Engine) registerStorage(old *registry.Vault, cfg registry.Vault, keep b
 // prevBy, or "" for one an earlier release left), to r.Path, the file of
 // the new registration's extension: Register with KeepStorage.
 func handOver(r StorageReport, prev, prevBy string, hasPrev, hasOwn bool) (StorageReport, func(), error) {
-	const op = "register"
+	const op = OpRegister
 	none := func() {}
 	switch {
 	case r.Path == "":
@@ -255,7 +255,7 @@ func handOver(r StorageReport, prev, prevBy string, hasPrev, hasOwn bool) (Stora
 // or with remove moved aside, to be deleted by the returned commit once the
 // registry is written (undo puts it back if it is not).
 func (e *Engine) unregisterStorage(old registry.Vault, remove bool) (r StorageReport, commit, undo func() error, err error) {
-	const op = "unregister"
+	const op = OpUnregister
 	none := func() error { return nil }
 	r = StorageReport{Op: op, Vault: old.Name, Extension: old.Extension, Path: StorageFile(e.opts.DataDir, old.Name, old.Extension)}
 	ok, err := exists(r.Path)

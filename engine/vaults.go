@@ -87,7 +87,7 @@ type UnregisterOptions struct {
 // registration written under the lock after, only if the name's
 // registration is still the one the storage was settled for.
 func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOptions) error {
-	const op = "register"
+	const op = OpRegister
 	if err := checkVaultName(op, r.Name); err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (e *Engine) update(ctx context.Context, fn func(*registry.Registry) error) 
 	return e.refreshLocked()
 }
 
-func registryError(op, vault string, err error) error {
+func registryError(op Op, vault string, err error) error {
 	var ee *Error
 	switch {
 	case errors.As(err, &ee):
@@ -228,7 +228,7 @@ func registryError(op, vault string, err error) error {
 // unless opts.RemoveStorage deletes it. Unregistering the default vault
 // leaves no default.
 func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOptions) error {
-	const op = "unregister"
+	const op = OpUnregister
 	e.mu.Lock()
 	if key := strings.ToLower(name); e.mounted[key] != nil {
 		delete(e.mounted, key)
@@ -274,7 +274,7 @@ func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOpt
 
 // SetDefault makes name the default vault; "" clears the default.
 func (e *Engine) SetDefault(ctx context.Context, name string) error {
-	const op = "set-default"
+	const op = OpSetDefault
 	e.mu.Lock()
 	mounted := name != "" && e.mounted[strings.ToLower(name)] != nil
 	e.mu.Unlock()
@@ -317,7 +317,7 @@ func (e *Engine) DefaultVault() string {
 
 // Manifest loads vault and returns what its extension declares.
 func (e *Engine) Manifest(ctx context.Context, vault string) (abi.Manifest, error) {
-	vt, _, err := e.target(ctx, "describe", "", vault)
+	vt, _, err := e.target(ctx, OpDescribe, "", vault)
 	if err != nil {
 		return abi.Manifest{}, err
 	}
@@ -327,7 +327,7 @@ func (e *Engine) Manifest(ctx context.Context, vault string) (abi.Manifest, erro
 // Test checks that a vault works: its extension loads, and its own test
 // passes (or, without one, it can list its secrets).
 func (e *Engine) Test(ctx context.Context, vault string) error {
-	const op = "test"
+	const op = OpTest
 	vt, canon, err := e.target(ctx, op, "", vault)
 	if err != nil {
 		return err
@@ -344,20 +344,20 @@ func (e *Engine) Test(ctx context.Context, vault string) error {
 
 // Unlock gives a password-protected vault its password.
 func (e *Engine) Unlock(ctx context.Context, vault string, password []byte) error {
-	l, canon, err := e.locker(ctx, "unlock", vault)
+	l, canon, err := e.locker(ctx, OpUnlock, abi.OpUnlock, vault)
 	if err != nil {
 		return err
 	}
-	return vaultError("unlock", canon, "", l.Unlock(ctx, password))
+	return vaultError(OpUnlock, canon, "", l.Unlock(ctx, password))
 }
 
 // Lock makes a vault forget its keys at once.
 func (e *Engine) Lock(ctx context.Context, vault string) error {
-	l, canon, err := e.locker(ctx, "lock", vault)
+	l, canon, err := e.locker(ctx, OpLock, abi.OpLock, vault)
 	if err != nil {
 		return err
 	}
-	return vaultError("lock", canon, "", l.Lock(ctx))
+	return vaultError(OpLock, canon, "", l.Lock(ctx))
 }
 
 // SetPassword changes (or, with an empty old, sets) a vault's password. Of
@@ -366,7 +366,7 @@ func (e *Engine) Lock(ctx context.Context, vault string) error {
 // find what they read changed and are refused, and they fail with an error
 // wrapping ErrConflict (see readSet).
 func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte) error {
-	const op = "set-password"
+	const op = OpSetPassword
 	vt, canon, err := e.target(ctx, op, "", vault)
 	if err != nil {
 		return err
@@ -383,13 +383,14 @@ func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte)
 	return vaultError(op, canon, "", err)
 }
 
-func (e *Engine) locker(ctx context.Context, op, vault string) (Locker, string, error) {
+// locker opens vault for op, which needs the vault's operation need.
+func (e *Engine) locker(ctx context.Context, op Op, need abi.Op, vault string) (Locker, string, error) {
 	vt, canon, err := e.target(ctx, op, "", vault)
 	if err != nil {
 		return nil, "", err
 	}
 	l, ok := vt.(Locker)
-	if !ok || !supports(vt, abi.Op(op)) {
+	if !ok || !supports(vt, need) {
 		return nil, "", wrapf(op, canon, "", ErrUnsupported, "the vault has no password to %s", op)
 	}
 	return l, canon, nil
@@ -399,7 +400,7 @@ func (e *Engine) locker(ctx context.Context, op, vault string) (Locker, string, 
 // extension. It is how a program runs the conformance suite of
 // engine/vaulttest, or calls a vault directly, below the engine's checks.
 func (e *Engine) Vault(ctx context.Context, name string) (Vault, error) {
-	vt, _, err := e.target(ctx, "open", "", name)
+	vt, _, err := e.target(ctx, OpOpen, "", name)
 	return vt, err
 }
 

@@ -63,7 +63,9 @@ func (s *session) exec(c *cli.Context) error {
 	}
 	env := os.Environ()
 	for _, b := range bindings {
-		sec, err := unlocked(s, e, func() (engine.Secret, error) { return e.Get(s.ctx, b.secret, c.String("vault")) })
+		sec, err := unlocked(s, e, func() (engine.Secret, error) {
+			return engine.Do(s.ctx, e, engine.GetRequest{Name: b.secret, Vault: c.String("vault")})
+		})
 		if err != nil {
 			return err
 		}

@@ -158,7 +158,9 @@ func (s *session) set(c *cli.Context) error {
 			return err
 		}
 	}
-	act, err := unlocked(s, e, func() (engine.Action, error) { return e.Set(s.ctx, name, value, opts) })
+	act, err := unlocked(s, e, func() (engine.Action, error) {
+		return engine.Do(s.ctx, e, engine.SetRequest{Name: name, Value: value, Options: opts})
+	})
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, 
 	probe := opts
 	probe.Change = engine.Change{WhatIf: true}
 	act, err := unlocked(s, e, func() (engine.Action, error) {
-		return e.Set(s.ctx, name, placeholder(t, username), probe)
+		return engine.Do(s.ctx, e, engine.SetRequest{Name: name, Value: placeholder(t, username), Options: probe})
 	})
 	if err != nil {
 		return nil, err
@@ -273,7 +275,9 @@ func (s *session) get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sec, err := unlocked(s, e, func() (engine.Secret, error) { return e.Get(s.ctx, a[0], c.String("vault")) })
+	sec, err := unlocked(s, e, func() (engine.Secret, error) {
+		return engine.Do(s.ctx, e, engine.GetRequest{Name: a[0], Vault: c.String("vault")})
+	})
 	if err != nil {
 		return err
 	}
@@ -334,7 +338,9 @@ func (s *session) info(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := unlocked(s, e, func() ([]engine.Info, error) { return e.Info(s.ctx, pattern, c.String("vault")) })
+	list, err := unlocked(s, e, func() ([]engine.Info, error) {
+		return engine.Do(s.ctx, e, engine.InfoRequest{Pattern: pattern, Vault: c.String("vault")})
+	})
 	if c.Bool("json") {
 		if perr := s.printJSON(infoJSON(list)); perr != nil {
 			return perr
@@ -379,7 +385,7 @@ func (s *session) setInfo(c *cli.Context) error {
 		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE")
 	}
 	return s.change1(c, func(e backend, ch engine.Change) (engine.Action, error) {
-		return e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch)
+		return engine.Do(s.ctx, e, engine.SetInfoRequest{Name: a[0], Metadata: md, Vault: c.String("vault"), Change: ch})
 	})
 }
 
@@ -434,7 +440,7 @@ func (s *session) remove(c *cli.Context) error {
 		return usagef(c, "remove needs --vault VAULT")
 	}
 	return s.change1(c, func(e backend, ch engine.Change) (engine.Action, error) {
-		return e.Remove(s.ctx, a[0], c.String("vault"), ch)
+		return engine.Do(s.ctx, e, engine.RemoveRequest{Name: a[0], Vault: c.String("vault"), Change: ch})
 	})
 }
 
@@ -475,11 +481,13 @@ func (s *session) copy(c *cli.Context) error {
 	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber")}
 	if !strings.ContainsAny(a[0], "*?") {
 		_, err := unlocked(s, e, func() (engine.Action, error) {
-			return e.Copy(s.ctx, engine.Info{Name: a[0], Vault: from}, opts)
+			return engine.Do(s.ctx, e, engine.CopyRequest{From: engine.Info{Name: a[0], Vault: from}, Options: opts})
 		})
 		return err
 	}
-	list, err := unlocked(s, e, func() ([]engine.Info, error) { return e.Info(s.ctx, a[0], from) })
+	list, err := unlocked(s, e, func() ([]engine.Info, error) {
+		return engine.Do(s.ctx, e, engine.InfoRequest{Pattern: a[0], Vault: from})
+	})
 	if err != nil {
 		return err
 	}
@@ -488,7 +496,7 @@ func (s *session) copy(c *cli.Context) error {
 		if progress {
 			fmt.Fprintf(s.stderr, "\rsesame: copying %d/%d", i+1, len(list))
 		}
-		if _, err := unlocked(s, e, func() (engine.Action, error) { return e.Copy(s.ctx, in, opts) }); err != nil {
+		if _, err := unlocked(s, e, func() (engine.Action, error) { return engine.Do(s.ctx, e, engine.CopyRequest{From: in, Options: opts}) }); err != nil {
 			if progress {
 				fmt.Fprintln(s.stderr)
 			}

@@ -81,8 +81,11 @@ func (s *session) dataDir(path string) (string, error) {
 
 // backend is what the commands need of an engine: the engine itself, in
 // this process, or its twin in the user's agent (*agent.Remote), which
-// behaves the same.
-type backend = agent.Engine
+// behaves the same. Commands run operations on it with engine.Do.
+type backend interface {
+	engine.Transport
+	Path() string
+}
 
 // engineFiles returns the registry file and the folders of this run.
 func (s *session) engineFiles() (path string, opts *engine.Options, err error) {
@@ -188,7 +191,7 @@ func (s *session) firstRun(e backend) error {
 		auth = "password"
 	}
 	reg.Parameters = map[string]any{"authentication": auth}
-	err := e.Register(s.ctx, reg, engine.RegisterOptions{Default: true})
+	err := engine.Run(s.ctx, e, engine.RegisterRequest{Registration: reg, Options: engine.RegisterOptions{Default: true}})
 	switch {
 	case errors.Is(err, engine.ErrVaultExists):
 		return nil // another process was first
@@ -197,7 +200,7 @@ func (s *session) firstRun(e backend) error {
 	}
 	if len(password) > 0 {
 		// The first unlock of a new password store sets its password.
-		if err := e.Unlock(s.ctx, firstVault, password); err != nil {
+		if err := engine.Run(s.ctx, e, engine.UnlockRequest{Vault: firstVault, Password: password}); err != nil {
 			return fmt.Errorf("vault %s was created, but setting its password failed: %w", firstVault, err)
 		}
 		fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, password protected) in %s\n", firstVault, firstExtension, e.Path())

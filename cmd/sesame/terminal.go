@@ -177,7 +177,7 @@ func unlocked[T any](s *session, e backend, op func() (T, error)) (T, error) {
 		if perr != nil {
 			return v, perr
 		}
-		uerr := e.Unlock(s.ctx, vault, pw)
+		uerr := engine.Run(s.ctx, e, engine.UnlockRequest{Vault: vault, Password: pw})
 		clear(pw)
 		if uerr != nil {
 			return v, withHint(uerr)

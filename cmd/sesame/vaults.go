@@ -38,7 +38,7 @@ Examples:
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"}},
 				Action: func(c *cli.Context) error {
 					return s.vaultAction(func(e backend, name string) error {
-						return e.Unregister(s.ctx, name, engine.UnregisterOptions{RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport})
+						return engine.Run(s.ctx, e, engine.UnregisterRequest{Name: name, Options: engine.UnregisterOptions{RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport}})
 					})(c)
 				},
 			},
@@ -75,7 +75,7 @@ Examples:
   sesame vault test LocalStore`,
 				Action: s.vaultAction(func(e backend, name string) error {
 					s.noteCompile()
-					if _, err := unlocked(s, e, func() (struct{}, error) { return struct{}{}, e.Test(s.ctx, name) }); err != nil {
+					if _, err := unlocked(s, e, func() (engine.None, error) { return engine.Do(s.ctx, e, engine.TestRequest{Vault: name}) }); err != nil {
 						return err
 					}
 					fmt.Fprintf(s.stdout, "vault %s: ok\n", name)
@@ -108,7 +108,7 @@ Examples:
   sesame vault lock LocalStore`,
 				Action: s.vaultAction(func(e backend, name string) error {
 					s.noteCompile()
-					return e.Lock(s.ctx, name)
+					return engine.Run(s.ctx, e, engine.LockRequest{Vault: name})
 				}),
 			},
 			{
@@ -243,7 +243,7 @@ func (s *session) vaultRegister(c *cli.Context) error {
 	}
 	s.noteCompile()
 	keep := c.Bool("keep-storage")
-	err = e.Register(s.ctx, engine.Registration{
+	err = engine.Run(s.ctx, e, engine.RegisterRequest{Registration: engine.Registration{
 		Name:        a[0],
 		Extension:   ext,
 		SHA256:      c.String("sha256"),
@@ -251,10 +251,10 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Parameters:  params,
 		Grants:      grants,
 		NoSearch:    c.Bool("no-search"),
-	}, engine.RegisterOptions{
+	}, Options: engine.RegisterOptions{
 		AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
 		KeepStorage: keep, Report: s.storageReport, Pin: c.Bool("pin"),
-	})
+	}})
 	switch {
 	case errors.Is(err, engine.ErrConflict) && keep:
 		return withHint(err, "move one of the two files away")
@@ -356,7 +356,7 @@ func (s *session) vaultList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	regs, err := e.Vaults()
+	regs, err := engine.Do(s.ctx, e, engine.VaultsRequest{})
 	if err != nil {
 		return err
 	}
@@ -411,9 +411,9 @@ func (s *session) vaultDefault(c *cli.Context) error {
 		return err
 	}
 	if len(a) == 1 {
-		return e.SetDefault(s.ctx, a[0])
+		return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: a[0]})
 	}
-	regs, err := e.Vaults()
+	regs, err := engine.Do(s.ctx, e, engine.VaultsRequest{})
 	if err != nil {
 		return err
 	}
@@ -451,7 +451,7 @@ func (s *session) password(c *cli.Context, vault, prompt string) ([]byte, error)
 // supports loads vault and reports whether its extension implements op.
 func (s *session) supports(e backend, vault string, op abi.Op) (bool, error) {
 	s.noteCompile()
-	m, err := e.Manifest(s.ctx, vault)
+	m, err := engine.Do(s.ctx, e, engine.ManifestRequest{Vault: vault})
 	if err != nil {
 		return false, err
 	}
@@ -472,7 +472,7 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 	// before the password is typed.
 	if ok, err := s.supports(e, name, abi.OpUnlock); err != nil || !ok {
 		if err == nil {
-			err = e.Unlock(s.ctx, name, nil) // the engine's own refusal
+			err = engine.Run(s.ctx, e, engine.UnlockRequest{Vault: name}) // the engine's own refusal
 		}
 		return err
 	}
@@ -484,7 +484,7 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 	if len(pw) == 0 {
 		return fmt.Errorf("empty password for vault %s; nothing was changed", name)
 	}
-	if err := e.Unlock(s.ctx, name, pw); err != nil {
+	if err := engine.Run(s.ctx, e, engine.UnlockRequest{Vault: name, Password: pw}); err != nil {
 		if errors.Is(err, engine.ErrLocked) {
 			return withHint(err) // a wrong password: no hint to unlock
 		}
@@ -505,7 +505,7 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	}
 	if ok, err := s.supports(e, name, abi.OpSetPassword); err != nil || !ok {
 		if err == nil {
-			err = e.SetPassword(s.ctx, name, nil, nil) // the engine's own refusal
+			err = engine.Run(s.ctx, e, engine.SetPasswordRequest{Vault: name}) // the engine's own refusal
 		}
 		return err
 	}
@@ -533,5 +533,5 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	}
 	defer clear(old)
 	defer clear(pw)
-	return e.SetPassword(s.ctx, name, old, pw)
+	return engine.Run(s.ctx, e, engine.SetPasswordRequest{Vault: name, Old: old, New: pw})
 }

@@ -129,7 +129,7 @@ func (f files) remote(t testing.TB, c *Client) *Remote {
 
 // register registers the vaults the tests use: Store (secretstore, the
 // given authentication) and Go (examples/go-vault).
-func register(t *testing.T, e Engine, auth string) {
+func register(t *testing.T, e engine.Transport, auth string) {
 	t.Helper()
 	ctx := context.Background()
 	govault, err := testwasm.Path("examples/go-vault")
@@ -141,7 +141,7 @@ func register(t *testing.T, e Engine, auth string) {
 		{Name: "Go", Extension: govault, Grants: engine.Grants{Storage: true}},
 	}
 	for _, r := range regs {
-		if err := e.Register(ctx, r, engine.RegisterOptions{}); err != nil {
+		if err := engine.Run(ctx, e, engine.RegisterRequest{Registration: r, Options: engine.RegisterOptions{}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -149,14 +149,14 @@ func register(t *testing.T, e Engine, auth string) {
 
 // script is a run of operations, each reduced to what a caller sees: the
 // result and the error's message and sentinels.
-func script(t *testing.T, e Engine) []string {
+func script(t *testing.T, e engine.Transport) []string {
 	ctx := context.Background()
 	var out []string
 	note := func(what string, result any, err error) {
 		line := fmt.Sprintf("%s: %#v", what, result)
 		if err != nil {
 			line += " error: " + err.Error()
-			for _, s := range sentinels {
+			for _, s := range knownErrors() {
 				if errors.Is(err, s) {
 					line += " [" + s.Error() + "]"
 				}
@@ -177,51 +177,51 @@ func script(t *testing.T, e Engine) []string {
 		"table":  engine.Hashtable{"a": "x", "b": []byte{9}, "c": engine.SecureString("y"), "d": engine.Credential{UserName: "u", Password: "p"}},
 	}
 	for _, name := range []string{"bytes", "string", "secure", "cred", "table"} {
-		a, err := e.Set(ctx, name, values[name], engine.SetOptions{Vault: "Store", Metadata: engine.Metadata{"expires": expiry, "n": 7, "purpose": "test"}})
+		a, err := engine.Do(ctx, e, engine.SetRequest{Name: name, Value: values[name], Options: engine.SetOptions{Vault: "Store", Metadata: engine.Metadata{"expires": expiry, "n": 7, "purpose": "test"}}})
 		note("set "+name, a, err)
-		s, err := e.Get(ctx, name, "")
+		s, err := engine.Do(ctx, e, engine.GetRequest{Name: name})
 		note("get "+name, s, err)
 	}
-	a, err := e.Set(ctx, "string", "again", engine.SetOptions{Vault: "Store", NoClobber: true})
+	a, err := engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "again", Options: engine.SetOptions{Vault: "Store", NoClobber: true}})
 	note("no-clobber", a, err)
-	a, err = e.Set(ctx, "bad*name", "x", engine.SetOptions{Vault: "Store"})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "bad*name", Value: "x", Options: engine.SetOptions{Vault: "Store"}})
 	note("wildcard name", a, err)
-	a, err = e.Set(ctx, "x", "\xff", engine.SetOptions{Vault: "Store"})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: "\xff", Options: engine.SetOptions{Vault: "Store"}})
 	note("bad utf-8", a, err)
-	a, err = e.Set(ctx, "x", 42, engine.SetOptions{Vault: "Store"})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: 42, Options: engine.SetOptions{Vault: "Store"}})
 	note("bad type", a, err)
-	a, err = e.Set(ctx, "x", "v", engine.SetOptions{Vault: "Nowhere"})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: "v", Options: engine.SetOptions{Vault: "Nowhere"}})
 	note("unknown vault", a, err)
-	s, err := e.Get(ctx, "missing", "")
+	s, err := engine.Do(ctx, e, engine.GetRequest{Name: "missing"})
 	note("get missing", s, err)
-	infos, err := e.Info(ctx, "s*", "")
+	infos, err := engine.Do(ctx, e, engine.InfoRequest{Pattern: "s*"})
 	note("info s*", infos, err)
-	a, err = e.SetInfo(ctx, "string", engine.Metadata{"purpose": "changed"}, "Store", engine.Change{})
+	a, err = engine.Do(ctx, e, engine.SetInfoRequest{Name: "string", Metadata: engine.Metadata{"purpose": "changed"}, Vault: "Store", Change: engine.Change{}})
 	note("set-info", a, err)
-	a, err = e.Copy(ctx, engine.Info{Name: "string", Vault: "Store"}, engine.SetOptions{Vault: "Go"})
+	a, err = engine.Do(ctx, e, engine.CopyRequest{From: engine.Info{Name: "string", Vault: "Store"}, Options: engine.SetOptions{Vault: "Go"}})
 	note("copy", a, err)
-	a, err = e.Remove(ctx, "bytes", "Store", engine.Change{WhatIf: true})
+	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "bytes", Vault: "Store", Change: engine.Change{WhatIf: true}})
 	note("remove what-if", a, err)
 	var asked []engine.Action
-	a, err = e.Remove(ctx, "bytes", "Store", engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return false }})
+	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "bytes", Vault: "Store", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return false }}})
 	note("remove declined", a, err)
-	a, err = e.Set(ctx, "string", "new", engine.SetOptions{Vault: "Go", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "new", Options: engine.SetOptions{Vault: "Go", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}}})
 	note("set confirmed", a, err)
 	note("asked", asked, nil)
-	a, err = e.Remove(ctx, "cred", "Store", engine.Change{})
+	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "cred", Vault: "Store", Change: engine.Change{}})
 	note("remove", a, err)
-	note("unlock without password", nil, e.Unlock(ctx, "Store", []byte(password)))
-	note("lock go-vault", nil, e.Lock(ctx, "Go"))
-	note("test", nil, e.Test(ctx, "Store"))
-	note("register broken", nil, e.Register(ctx, engine.Registration{Name: "Broken", Extension: "builtin:nothing"}, engine.RegisterOptions{}))
-	note("default", nil, e.SetDefault(ctx, "Go"))
-	regs, err := e.Vaults()
+	note("unlock without password", nil, engine.Run(ctx, e, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}))
+	note("lock go-vault", nil, engine.Run(ctx, e, engine.LockRequest{Vault: "Go"}))
+	note("test", nil, engine.Run(ctx, e, engine.TestRequest{Vault: "Store"}))
+	note("register broken", nil, engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Broken", Extension: "builtin:nothing"}, Options: engine.RegisterOptions{}}))
+	note("default", nil, engine.Run(ctx, e, engine.SetDefaultRequest{Name: "Go"}))
+	regs, err := engine.Do(ctx, e, engine.VaultsRequest{})
 	for i := range regs {
 		regs[i].Extension = filepath.Base(regs[i].Extension)
 	}
 	note("vaults", regs, err)
-	note("unregister", nil, e.Unregister(ctx, "Go", engine.UnregisterOptions{}))
-	infos, err = e.Info(ctx, "", "")
+	note("unregister", nil, engine.Run(ctx, e, engine.UnregisterRequest{Name: "Go", Options: engine.UnregisterOptions{}}))
+	infos, err = engine.Do(ctx, e, engine.InfoRequest{})
 	note("info after", infos, err)
 	return out
 }
@@ -266,29 +266,29 @@ func TestUnlockOutlivesClient(t *testing.T) {
 	s := serve(t, NewServer())
 	first := f.remote(t, s.dial(t))
 	register(t, first, "password")
-	if err := first.Unlock(ctx, "Store", []byte(password)); err != nil {
+	if err := engine.Run(ctx, first, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+	if _, err := engine.Do(ctx, first, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
 		t.Fatal(err)
 	}
 	first.c.Close()
 
 	second := f.remote(t, s.dial(t))
-	got, err := second.Get(ctx, "db", "Store")
+	got, err := engine.Do(ctx, second, engine.GetRequest{Name: "db", Vault: "Store"})
 	if err != nil || got.Value != secretValue {
 		t.Fatalf("a new client: %v, %v; want the value without unlocking", got.Value, err)
 	}
-	if err := second.Lock(ctx, "Store"); err != nil {
+	if err := engine.Run(ctx, second, engine.LockRequest{Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
 	third := f.remote(t, s.dial(t))
-	if _, err := third.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+	if _, err := engine.Do(ctx, third, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("after Lock: %v, want ErrLocked", err)
 	}
 
 	// Unlocked again, then the agent stops: a new agent knows nothing.
-	if err := third.Unlock(ctx, "Store", []byte(password)); err != nil {
+	if err := engine.Run(ctx, third, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.dial(t).Stop(ctx); err != nil {
@@ -299,7 +299,7 @@ func TestUnlockOutlivesClient(t *testing.T) {
 	}
 	s.reason <- "stopped" // for the cleanup
 	again := f.remote(t, serve(t, NewServer()).dial(t))
-	if _, err := again.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+	if _, err := engine.Do(ctx, again, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("a new agent: %v, want ErrLocked", err)
 	}
 }
@@ -310,23 +310,23 @@ func TestTimeoutRelocks(t *testing.T) {
 	ctx := context.Background()
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
-	err := r.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
-		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(3)}}, engine.RegisterOptions{})
+	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(3)}}, Options: engine.RegisterOptions{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Unlock(ctx, "Store", []byte(password)); err != nil {
+	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
 	unlocked := time.Now()
-	if _, err := r.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Wait out the three-second timeout (long enough for the set above on
 	// a loaded machine): the expiry is a point in time the vault compares
 	// with its clock on each call.
 	time.Sleep(time.Until(unlocked.Add(3100 * time.Millisecond)))
-	if _, err := r.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("after the timeout: %v, want ErrLocked", err)
 	}
 }
@@ -458,13 +458,13 @@ func TestClientEnvironment(t *testing.T) {
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
-	err := r.Register(ctx, engine.Registration{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}}, engine.RegisterOptions{})
+	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}}, Options: engine.RegisterOptions{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"one", "two"} {
 		t.Setenv("SESAME_AGENT_TEST_VAR", v)
-		s, err := r.Get(ctx, "env", "Env")
+		s, err := engine.Do(ctx, r, engine.GetRequest{Name: "env", Vault: "Env"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -486,11 +486,21 @@ func TestBrokenConnection(t *testing.T) {
 	<-s.reason
 	s.reason <- "stopped"
 	for range 2 {
-		_, err := r.Get(context.Background(), "x", "")
+		_, err := engine.Do(context.Background(), r, engine.GetRequest{Name: "x"})
 		if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "the connection to the sesame agent broke") {
 			t.Fatalf("Get on a dropped connection: %v", err)
 		}
 	}
+}
+
+// knownErrors are the errors that cross the wire as themselves: the
+// engine's sentinels and foreign.
+func knownErrors() []error {
+	var out []error
+	for _, c := range engine.Codes() {
+		out = append(out, c)
+	}
+	return append(out, foreign...)
 }
 
 // TestErrorsCrossIntact: the error tree survives the wire: messages,
@@ -509,13 +519,13 @@ func TestErrorsCrossIntact(t *testing.T) {
 		if got.Error() != want.Error() {
 			t.Errorf("message %q, want %q", got, want)
 		}
-		for _, s := range sentinels {
+		for _, s := range knownErrors() {
 			if errors.Is(got, s) != errors.Is(want, s) {
 				t.Errorf("%q: errors.Is(%v) = %v after the wire", want, s, errors.Is(got, s))
 			}
 		}
 		var ge, we *engine.Error
-		if errors.As(got, &ge) != errors.As(want, &we) || (ge != nil && !reflect.DeepEqual([]string{ge.Op, ge.Vault, ge.Secret}, []string{we.Op, we.Vault, we.Secret})) {
+		if errors.As(got, &ge) != errors.As(want, &we) || (ge != nil && !reflect.DeepEqual([]string{string(ge.Op), ge.Vault, ge.Secret}, []string{string(we.Op), we.Vault, we.Secret})) {
 			t.Errorf("%q: the *engine.Error differs after the wire", want)
 		}
 	}
@@ -532,10 +542,10 @@ func TestRegistryChangeSeen(t *testing.T) {
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
 	register(t, r, "password")
-	if err := r.Unlock(ctx, "Store", []byte(password)); err != nil {
+	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -548,10 +558,10 @@ func TestRegistryChangeSeen(t *testing.T) {
 	if err := other.Register(ctx, engine.Registration{Name: "Later", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, engine.RegisterOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Set(ctx, "x", "y", engine.SetOptions{Vault: "Later"}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "x", Value: "y", Options: engine.SetOptions{Vault: "Later"}}); err != nil {
 		t.Fatalf("the agent does not see a vault registered by another process: %v", err)
 	}
-	if _, err := r.Get(ctx, "db", "Store"); err != nil {
+	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); err != nil {
 		t.Fatalf("an untouched vault lost its unlock: %v", err)
 	}
 
@@ -559,7 +569,7 @@ func TestRegistryChangeSeen(t *testing.T) {
 	if err := other.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "password", "password_timeout": int64(600)}}, engine.RegisterOptions{AllowClobber: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("a changed registration: %v, want ErrLocked", err)
 	}
 }

@@ -14,22 +14,18 @@ import (
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	value := "0123456789abcdef0123456789abcdef"
-	run := func(b *testing.B, e interface {
-		Set(context.Context, string, any, engine.SetOptions) (engine.Action, error)
-		Get(context.Context, string, string) (engine.Secret, error)
-		Register(context.Context, engine.Registration, engine.RegisterOptions) error
-	}) {
-		err := e.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, engine.RegisterOptions{})
+	run := func(b *testing.B, e engine.Transport) {
+		err := engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, Options: engine.RegisterOptions{}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := e.Set(ctx, "s", value, engine.SetOptions{Vault: "Store"}); err != nil {
+		if _, err := engine.Do(ctx, e, engine.SetRequest{Name: "s", Value: value, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			if _, err := e.Get(ctx, "s", "Store"); err != nil {
+			if _, err := engine.Do(ctx, e, engine.GetRequest{Name: "s", Vault: "Store"}); err != nil {
 				b.Fatal(err)
 			}
 		}

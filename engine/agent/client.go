@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 )
 
@@ -100,17 +99,17 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 		err = c.st.enc.Encode(&request{Op: opConfirm, Yes: yes})
 	}
 	c.nc.Close()
-	vault := req.Vault
-	if req.Registration.Name != "" {
-		vault = req.Registration.Name
+	op := engine.Op(req.Op)
+	if req.Call != nil {
+		op = req.Call.Op()
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		c.dead = &engine.Error{Op: req.Op, Vault: vault, Secret: req.Name, Err: fmt.Errorf("%w: %w", engine.ErrDeadline, ctx.Err())}
+		c.dead = &engine.Error{Op: op, Err: fmt.Errorf("%w: %w", engine.ErrDeadline, ctx.Err())}
 	case ctx.Err() != nil:
-		c.dead = &engine.Error{Op: req.Op, Vault: vault, Secret: req.Name, Err: fmt.Errorf("%w: %w", engine.ErrUnavailable, ctx.Err())}
+		c.dead = &engine.Error{Op: op, Err: fmt.Errorf("%w: %w", engine.ErrUnavailable, ctx.Err())}
 	default:
-		c.dead = &engine.Error{Op: req.Op, Vault: vault, Secret: req.Name, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
+		c.dead = &engine.Error{Op: op, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
 	}
 	return nil, c.dead
 }
@@ -132,9 +131,9 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // Engine returns the agent's engine over the registry file at path, with
 // the data and cache folders of opts (as engine.Open takes them; an empty
-// folder means the default). Its methods are those of *engine.Engine and
-// behave the same, errors included; the engine is opened in the agent on
-// first use and stays open there.
+// folder means the default): a transport of engine.Do, whose requests
+// behave as on *engine.Engine, errors included. The engine is opened in the
+// agent on first use and stays open there.
 func (c *Client) Engine(path string, opts *engine.Options) (*Remote, error) {
 	var o engine.Options
 	if opts != nil {
@@ -172,33 +171,10 @@ func absOr(dir, env, fallback string) (string, error) {
 	return filepath.Join(home, fallback, "sesame"), nil
 }
 
-// Engine is what *engine.Engine and *Remote both offer: a program written
-// against it works the same in its own process and through the agent.
-type Engine interface {
-	Path() string
-	Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error)
-	Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error)
-	Get(ctx context.Context, name, vault string) (engine.Secret, error)
-	Info(ctx context.Context, pattern, vault string) ([]engine.Info, error)
-	SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error)
-	Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error)
-	Register(ctx context.Context, r engine.Registration, opts engine.RegisterOptions) error
-	Unregister(ctx context.Context, name string, opts engine.UnregisterOptions) error
-	SetDefault(ctx context.Context, name string) error
-	Vaults() ([]engine.Registration, error)
-	Manifest(ctx context.Context, vault string) (abi.Manifest, error)
-	Test(ctx context.Context, vault string) error
-	Unlock(ctx context.Context, vault string, password []byte) error
-	Lock(ctx context.Context, vault string) error
-	SetPassword(ctx context.Context, vault string, old, new []byte) error
-}
+var _ engine.Transport = (*Remote)(nil)
 
-var (
-	_ Engine = (*engine.Engine)(nil)
-	_ Engine = (*Remote)(nil)
-)
-
-// Remote is an engine that runs in the agent.
+// Remote is an engine that runs in the agent: a transport of
+// engine.Do.
 type Remote struct {
 	c *Client
 	t target
@@ -207,138 +183,23 @@ type Remote struct {
 // Path returns the absolute path of the registry file.
 func (r *Remote) Path() string { return r.t.Path }
 
-func (r *Remote) call(ctx context.Context, req *request, confirm func(engine.Action) bool) (*response, error) {
-	req.Target = r.t
+// Do runs call in the agent. The call's callbacks are called in this
+// process: its confirmation when the agent asks, its report with the
+// agent's once the call succeeded.
+func (r *Remote) Do(ctx context.Context, call engine.Call) (any, error) {
+	h := hooksOf(call)
+	req := &request{Call: call, Target: r.t, Confirm: h.confirm != nil, Report: h.report != nil}
 	for _, kv := range os.Environ() {
 		req.Env = append(req.Env, []byte(kv))
 	}
-	return r.c.call(ctx, req, confirm)
-}
-
-// Set is engine.Engine.Set.
-func (r *Remote) Set(ctx context.Context, name string, value any, opts engine.SetOptions) (engine.Action, error) {
-	resp, err := r.call(ctx, &request{Op: opSet, Name: name, Value: value, Set: wireSet(opts)}, opts.Confirm)
-	return action(resp), err
-}
-
-// Copy is engine.Engine.Copy.
-func (r *Remote) Copy(ctx context.Context, from engine.Info, opts engine.SetOptions) (engine.Action, error) {
-	resp, err := r.call(ctx, &request{Op: opCopy, Info: from, Set: wireSet(opts)}, opts.Confirm)
-	return action(resp), err
-}
-
-// Get is engine.Engine.Get.
-func (r *Remote) Get(ctx context.Context, name, vault string) (engine.Secret, error) {
-	resp, err := r.call(ctx, &request{Op: opGet, Name: name, Vault: vault}, nil)
-	if resp == nil {
-		return engine.Secret{}, err
-	}
-	return resp.Secret, err
-}
-
-// Info is engine.Engine.Info: on a partial failure it returns what the
-// vaults that answered found, with the error.
-func (r *Remote) Info(ctx context.Context, pattern, vault string) ([]engine.Info, error) {
-	resp, err := r.call(ctx, &request{Op: opInfo, Pattern: pattern, Vault: vault}, nil)
+	resp, err := r.c.call(ctx, req, h.confirm)
 	if resp == nil {
 		return nil, err
 	}
-	return resp.Infos, err
-}
-
-// SetInfo is engine.Engine.SetInfo.
-func (r *Remote) SetInfo(ctx context.Context, name string, md engine.Metadata, vault string, c engine.Change) (engine.Action, error) {
-	resp, err := r.call(ctx, &request{Op: opSetInfo, Name: name, Metadata: md, Vault: vault, Change: wireChange(c)}, c.Confirm)
-	return action(resp), err
-}
-
-// Remove is engine.Engine.Remove.
-func (r *Remote) Remove(ctx context.Context, name, vault string, c engine.Change) (engine.Action, error) {
-	resp, err := r.call(ctx, &request{Op: opRemove, Name: name, Vault: vault, Change: wireChange(c)}, c.Confirm)
-	return action(resp), err
-}
-
-// Register is engine.Engine.Register. The agent reads the extension's file
-// itself: give it as an absolute path or one relative to the registry.
-func (r *Remote) Register(ctx context.Context, reg engine.Registration, opts engine.RegisterOptions) error {
-	resp, err := r.call(ctx, &request{Op: opRegister, Registration: reg, Register: opts}, nil)
-	report(resp, err, opts.Report)
-	return err
-}
-
-// Unregister is engine.Engine.Unregister.
-func (r *Remote) Unregister(ctx context.Context, name string, opts engine.UnregisterOptions) error {
-	resp, err := r.call(ctx, &request{Op: opUnregister, Vault: name, Unregister: opts}, nil)
-	report(resp, err, opts.Report)
-	return err
-}
-
-// report hands the agent's storage report of a successful register or
-// unregister to the caller's Report.
-func report(resp *response, err error, to func(engine.StorageReport)) {
-	if err == nil && resp != nil && resp.Storage != nil && to != nil {
-		to(*resp.Storage)
+	if err == nil && h.report != nil {
+		for _, sr := range resp.Reports {
+			h.report(sr)
+		}
 	}
-}
-
-// SetDefault is engine.Engine.SetDefault.
-func (r *Remote) SetDefault(ctx context.Context, name string) error {
-	_, err := r.call(ctx, &request{Op: opSetDefault, Vault: name}, nil)
-	return err
-}
-
-// Vaults is engine.Engine.Vaults.
-func (r *Remote) Vaults() ([]engine.Registration, error) {
-	resp, err := r.call(context.Background(), &request{Op: opVaults}, nil)
-	if resp == nil {
-		return nil, err
-	}
-	return resp.Vaults, err
-}
-
-// Manifest is engine.Engine.Manifest.
-func (r *Remote) Manifest(ctx context.Context, vault string) (abi.Manifest, error) {
-	resp, err := r.call(ctx, &request{Op: opManifest, Vault: vault}, nil)
-	if resp == nil {
-		return abi.Manifest{}, err
-	}
-	return resp.Manifest, err
-}
-
-// Test is engine.Engine.Test.
-func (r *Remote) Test(ctx context.Context, vault string) error {
-	_, err := r.call(ctx, &request{Op: opTest, Vault: vault}, nil)
-	return err
-}
-
-// Unlock is engine.Engine.Unlock: the agent keeps the vault unlocked for
-// its password timeout, for every client.
-func (r *Remote) Unlock(ctx context.Context, vault string, password []byte) error {
-	_, err := r.call(ctx, &request{Op: opUnlock, Vault: vault, Password: password}, nil)
-	return err
-}
-
-// Lock is engine.Engine.Lock: the agent's vault forgets its keys at once.
-func (r *Remote) Lock(ctx context.Context, vault string) error {
-	_, err := r.call(ctx, &request{Op: opLock, Vault: vault}, nil)
-	return err
-}
-
-// SetPassword is engine.Engine.SetPassword.
-func (r *Remote) SetPassword(ctx context.Context, vault string, old, new []byte) error {
-	_, err := r.call(ctx, &request{Op: opSetPassword, Vault: vault, Password: old, New: new}, nil)
-	return err
-}
-
-func wireChange(c engine.Change) change { return change{WhatIf: c.WhatIf, Confirm: c.Confirm != nil} }
-
-func wireSet(o engine.SetOptions) setOptions {
-	return setOptions{Vault: o.Vault, Metadata: o.Metadata, NoClobber: o.NoClobber, Change: wireChange(o.Change)}
-}
-
-func action(r *response) engine.Action {
-	if r == nil {
-		return engine.Action{}
-	}
-	return r.Action
+	return resp.Result, err
 }

@@ -9,8 +9,13 @@
 // the agent's, so that secrets cross the socket only between processes of
 // the same user. One agent runs per user: it holds a lock in the folder.
 //
-// A client gets an engine of the agent with Client.Engine: a Remote, whose
-// methods are those of *engine.Engine, with the same results and errors.
+// A client gets an engine of the agent with Client.Engine: a Remote, an
+// engine.Transport that runs any request of the engine (engine.Do) in the
+// agent, with the same results and errors as *engine.Engine in the process.
+// The agent carries every operation of engine.Operations without a line of
+// its own per operation: callbacks (a confirmation, a storage report) are
+// found by their types in the call and answered across the socket, and a
+// sentinel error crosses as its engine.Code.
 // The agent opens one engine per registry file it is asked about, reads the
 // environment variables granted to extensions from each client's request,
 // and notices changes of the registry file as engine.Engine does. It stops

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/gob"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -190,17 +192,17 @@ func spinVault(t *testing.T, r *Remote) {
 	if err := os.WriteFile(spin, testwasm.WAT(t, "engine/agent/testdata/spin.wat"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(ctx, engine.Registration{Name: "Spin", Extension: spin, Grants: engine.Grants{Timeout: 10 * time.Minute}}, engine.RegisterOptions{}); err != nil {
+	if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Spin", Extension: spin, Grants: engine.Grants{Timeout: 10 * time.Minute}}, Options: engine.RegisterOptions{}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
-		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(900)}}, engine.RegisterOptions{}); err != nil {
+	if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(900)}}, Options: engine.RegisterOptions{}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Unlock(ctx, "Store", []byte(password)); err != nil {
+	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Set(ctx, "db", secretValue, engine.SetOptions{Vault: "Store"}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -216,7 +218,7 @@ func TestStopWhileStuck(t *testing.T) {
 	spinVault(t, r)
 	stuck := make(chan error, 1)
 	go func() {
-		_, err := f.remote(t, s.dial(t)).Get(ctx, "x", "Spin")
+		_, err := engine.Do(ctx, f.remote(t, s.dial(t)), engine.GetRequest{Name: "x", Vault: "Spin"})
 		stuck <- err
 	}()
 	waitLogged(t, s, "spinning")
@@ -248,7 +250,7 @@ func TestStopWhileStuck(t *testing.T) {
 		t.Error("the hanging request succeeded")
 	}
 	again := f.remote(t, serve(t, NewServer()).dial(t))
-	if _, err := again.Get(ctx, "db", "Store"); !errors.Is(err, engine.ErrLocked) {
+	if _, err := engine.Do(ctx, again, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("a new agent: %v, want ErrLocked", err)
 	}
 }
@@ -286,36 +288,48 @@ func TestStopGrace(t *testing.T) {
 }
 
 // TestMessageBytesZeroed: once a request is decoded, the bytes gob read it
-// from (its copy of the password) are zeroed, and so are the password,
-// value and environment bytes of the request once it has been served.
+// from (its copy of the password) are zeroed, and so are the passwords,
+// value and environment bytes of the request once it has been served, and
+// the value of a response once sent, whatever the call.
 func TestMessageBytesZeroed(t *testing.T) {
-	client, server := net.Pipe()
-	defer client.Close()
-	defer server.Close()
-	go gob.NewEncoder(client).Encode(&request{Op: opUnlock, Password: []byte(password), Value: engine.Hashtable{"b": []byte(secretValue)}, Env: [][]byte{[]byte("A=" + secretValue)}})
-	st := newStream(server, maxRequest, 0)
-	var req request
-	if err := st.dec.Decode(&req); err != nil {
-		t.Fatal(err)
+	calls := []engine.Call{
+		engine.SetPasswordRequest{Vault: "S", Old: []byte(password), New: []byte(password)},
+		engine.SetRequest{Name: "s", Value: engine.Hashtable{"b": []byte(secretValue), "p": []byte(password)}},
 	}
-	read := slices.Clone(st.r.lent)
-	if !slices.ContainsFunc(read, func(b []byte) bool { return bytes.Contains(b, []byte(password)) }) {
-		t.Fatal("gob did not read the password through the stream's reader")
+	for _, call := range calls {
+		t.Run(string(call.Op()), func(t *testing.T) {
+			client, server := net.Pipe()
+			defer client.Close()
+			defer server.Close()
+			go gob.NewEncoder(client).Encode(&request{Call: call, Env: [][]byte{[]byte("A=" + secretValue)}})
+			st := newStream(server, maxRequest, 0)
+			var req request
+			if err := st.dec.Decode(&req); err != nil {
+				t.Fatal(err)
+			}
+			read := slices.Clone(st.r.lent)
+			if !slices.ContainsFunc(read, func(b []byte) bool { return bytes.Contains(b, []byte(password)) }) {
+				t.Fatal("gob did not read the password through the stream's reader")
+			}
+			st.r.wipe()
+			for _, b := range read {
+				if bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) {
+					t.Fatalf("gob's copy of the message is not zeroed: %q", b)
+				}
+			}
+			if !reflect.DeepEqual(req.Call, call) {
+				t.Fatalf("the decoded call %v changed with the wipe", req.Call.Op())
+			}
+			clearRequest(&req)
+			if s := fmt.Sprintf("%s %v", req.Env, req.Call); strings.Contains(s, password) || strings.Contains(s, secretValue) {
+				t.Errorf("a served request keeps a secret: %s", s)
+			}
+		})
 	}
-	st.r.wipe()
-	for _, b := range read {
-		if bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) {
-			t.Fatalf("gob's copy of the message is not zeroed: %q", b)
-		}
-	}
-	if string(req.Password) != password {
-		t.Fatalf("the decoded password %q changed with the wipe", req.Password)
-	}
-	clearRequest(&req)
-	for _, b := range [][]byte{req.Password, req.Value.(engine.Hashtable)["b"].([]byte), req.Env[0]} {
-		if bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) {
-			t.Errorf("a served request keeps %q", b)
-		}
+	resp := &response{Result: engine.Secret{Value: engine.Hashtable{"b": []byte(secretValue)}}}
+	clearResponse(resp)
+	if s := fmt.Sprint(resp.Result); strings.Contains(s, secretValue) {
+		t.Errorf("a sent response keeps its value: %s", s)
 	}
 }
 
@@ -329,7 +343,7 @@ func TestDisconnectCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stuck := make(chan error, 1)
 	go func() {
-		_, err := f.remote(t, s.dial(t)).Get(ctx, "x", "Spin")
+		_, err := engine.Do(ctx, f.remote(t, s.dial(t)), engine.GetRequest{Name: "x", Vault: "Spin"})
 		stuck <- err
 	}()
 	waitLogged(t, s, "spinning")

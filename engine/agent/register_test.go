@@ -26,7 +26,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 	f := newFiles(t)
 	first := f.remote(t, s.dial(t))
 	register(t, first, "none")
-	if _, err := first.Set(context.Background(), "k", secretValue, engine.SetOptions{Vault: "Go"}); err != nil {
+	if _, err := engine.Do(context.Background(), first, engine.SetRequest{Name: "k", Value: secretValue, Options: engine.SetOptions{Vault: "Go"}}); err != nil {
 		t.Fatal(err)
 	}
 	hang := filepath.Join(t.TempDir(), "hang.wasm")
@@ -40,7 +40,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 	quick := engine.Registration{Name: "Quick", Extension: govault, Grants: engine.Grants{Storage: true}}
 	other := f.remote(t, s.dial(t))
 	slowstart.Check(t, first, other, hang, quick, started, func(t *testing.T) {
-		sec, err := other.Get(context.Background(), "k", "Go")
+		sec, err := engine.Do(context.Background(), other, engine.GetRequest{Name: "k", Vault: "Go"})
 		if err != nil || sec.Value != secretValue {
 			t.Errorf("get on another vault during the slow registration: %v", err)
 		}

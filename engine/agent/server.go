@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -391,13 +392,21 @@ func (s *Server) checkPeer(nc net.Conn) error {
 	return nil
 }
 
-// do runs one request.
+// do runs one request: one of the agent's own, or an engine call, whose
+// callbacks are the client's (call.go).
 func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	switch req.Op {
 	case opStop:
 		return &response{}
 	case opStatus:
 		return &response{Status: s.status()}
+	case "":
+		if req.Call != nil {
+			break
+		}
+		fallthrough
+	default:
+		return &response{Err: encodeError(fmt.Errorf("%w: unknown message %q", errProtocol, req.Op))}
 	}
 	e, err := s.engine(req.Target)
 	if err != nil {
@@ -405,44 +414,14 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	}
 	ctx = engine.WithEnv(ctx, envLookup(req.Env))
 	r := &response{}
-	switch req.Op {
-	case opSet:
-		r.Action, err = e.Set(ctx, req.Name, req.Value, c.setOptions(req.Set))
-	case opCopy:
-		r.Action, err = e.Copy(ctx, req.Info, c.setOptions(req.Set))
-	case opGet:
-		r.Secret, err = e.Get(ctx, req.Name, req.Vault)
-	case opInfo:
-		r.Infos, err = e.Info(ctx, req.Pattern, req.Vault)
-	case opSetInfo:
-		r.Action, err = e.SetInfo(ctx, req.Name, req.Metadata, req.Vault, c.change(req.Change))
-	case opRemove:
-		r.Action, err = e.Remove(ctx, req.Name, req.Vault, c.change(req.Change))
-	case opRegister:
-		opts := req.Register
-		opts.Report = func(sr engine.StorageReport) { r.Storage = &sr }
-		err = e.Register(ctx, req.Registration, opts)
-	case opUnregister:
-		opts := req.Unregister
-		opts.Report = func(sr engine.StorageReport) { r.Storage = &sr }
-		err = e.Unregister(ctx, req.Vault, opts)
-	case opSetDefault:
-		err = e.SetDefault(ctx, req.Vault)
-	case opVaults:
-		r.Vaults, err = e.Vaults()
-	case opManifest:
-		r.Manifest, err = e.Manifest(ctx, req.Vault)
-	case opTest:
-		err = e.Test(ctx, req.Vault)
-	case opUnlock:
-		err = e.Unlock(ctx, req.Vault, req.Password)
-	case opLock:
-		err = e.Lock(ctx, req.Vault)
-	case opSetPassword:
-		err = e.SetPassword(ctx, req.Vault, req.Password, req.New)
-	default:
-		err = fmt.Errorf("%w: unknown operation %q", errProtocol, req.Op)
+	var h hooks
+	if req.Confirm {
+		h.confirm = c.ask
 	}
+	if req.Report {
+		h.report = func(sr engine.StorageReport) { r.Reports = append(r.Reports, sr) }
+	}
+	r.Result, err = e.Do(ctx, withHooks(req.Call, h))
 	r.Err = encodeError(err)
 	return r
 }
@@ -478,7 +457,7 @@ func (s *Server) engine(t target) (*engine.Engine, error) {
 	return e, nil
 }
 
-var errStopping = &engine.Error{Op: "open", Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+var errStopping = &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
 
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
 
@@ -491,20 +470,6 @@ func (s *Server) status() Status {
 	}
 	slices.Sort(st.Registries)
 	return st
-}
-
-// setOptions rebuilds engine.SetOptions, with a confirmation that asks the
-// client.
-func (c *conn) setOptions(o setOptions) engine.SetOptions {
-	return engine.SetOptions{Vault: o.Vault, Metadata: o.Metadata, NoClobber: o.NoClobber, Change: c.change(o.Change)}
-}
-
-func (c *conn) change(ch change) engine.Change {
-	out := engine.Change{WhatIf: ch.WhatIf}
-	if ch.Confirm {
-		out.Confirm = c.ask
-	}
-	return out
 }
 
 // ask sends the client a question and waits for its answer, for
@@ -541,31 +506,13 @@ func envLookup(env [][]byte) func(string) (string, bool) {
 }
 
 // clearRequest and clearResponse zero the secret bytes a message held once
-// it has been used. Strings cannot be cleared; byte slices can.
+// it has been used: every byte slice of the call and of the environment
+// (passwords, secret values), and of the result (a secret's value).
+// Strings cannot be cleared; byte slices can.
 func clearRequest(r *request) {
-	clear(r.Password)
-	clear(r.New)
-	for _, kv := range r.Env {
-		clear(kv)
-	}
-	clearValue(r.Value)
+	wipe(reflect.ValueOf(r))
 }
 
 func clearResponse(r *response) {
-	clearValue(r.Secret.Value)
-}
-
-// clearValue zeroes the byte slices of a secret value: a bytes value, or
-// the bytes values of a hashtable.
-func clearValue(v any) {
-	switch v := v.(type) {
-	case []byte:
-		clear(v)
-	case engine.Hashtable:
-		for _, e := range v {
-			if b, ok := e.([]byte); ok {
-				clear(b)
-			}
-		}
-	}
+	wipe(reflect.ValueOf(r))
 }

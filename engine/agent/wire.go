@@ -28,26 +28,11 @@ import (
 // then works alone until the old agent exits).
 const Version = 1
 
-// The operations.
+// The agent's own messages; a request without one carries an engine.Call.
 const (
-	opConfirm     = "confirm"
-	opStop        = "stop"
-	opStatus      = "status"
-	opSet         = "set"
-	opCopy        = "copy"
-	opGet         = "get"
-	opInfo        = "info"
-	opSetInfo     = "set-info"
-	opRemove      = "remove"
-	opRegister    = "register"
-	opUnregister  = "unregister"
-	opSetDefault  = "set-default"
-	opVaults      = "vaults"
-	opManifest    = "manifest"
-	opTest        = "test"
-	opUnlock      = "unlock"
-	opLock        = "lock"
-	opSetPassword = "set-password"
+	opConfirm = "confirm"
+	opStop    = "stop"
+	opStatus  = "status"
 )
 
 // target names the engine a request runs on: its registry file and folders,
@@ -59,55 +44,29 @@ type target struct {
 	NoCache  bool
 }
 
-// request is what the client sends. Only the fields of its Op are set.
+// request is what the client sends: an engine call, or one of the agent's
+// own messages (Op).
 type request struct {
-	Op     string
+	Op     string      // opStop, opStatus, opConfirm; "" for a call
+	Call   engine.Call // its callbacks stay with the client (call.go)
 	Target target
 	Env    [][]byte // the client's environment (NAME=value), for variables granted to extensions; bytes, so that the agent can zero it
 
-	Name, Vault, Pattern string
-	Value                any
-	Metadata             engine.Metadata
-	Info                 engine.Info
-	Set                  setOptions
-	Change               change
-	Registration         engine.Registration
-	Register             engine.RegisterOptions   // its Report stays with the client
-	Unregister           engine.UnregisterOptions // its Report stays with the client
-	Password, New        []byte
-
-	Yes bool // opConfirm: the answer
-}
-
-// setOptions is engine.SetOptions without its callback.
-type setOptions struct {
-	Vault     string
-	Metadata  engine.Metadata
-	NoClobber bool
-	Change    change
-}
-
-// change is engine.Change with the callback replaced by a flag: ask the
-// client.
-type change struct {
-	WhatIf  bool
-	Confirm bool
+	Confirm bool // the call has a confirmation: ask the client
+	Report  bool // the call has a report: send it back
+	Yes     bool // opConfirm: the answer
 }
 
 // response is what the server sends.
 type response struct {
 	Confirm *engine.Action // a question, not the answer: reply with opConfirm
 
-	Err      *wireError
-	Action   engine.Action
-	Secret   engine.Secret
-	Infos    []engine.Info
-	Vaults   []engine.Registration
-	Manifest abi.Manifest
-	Storage  *engine.StorageReport // register, unregister: for the client's Report
-	Status   Status
-	Version  int    // the greeting
-	Build    string // the greeting
+	Err     *wireError
+	Result  any                    // the call's result
+	Reports []engine.StorageReport // what the call reported, for the client's callback
+	Status  Status
+	Version int    // the greeting
+	Build   string // the greeting
 }
 
 // Status describes a running agent.
@@ -118,41 +77,26 @@ type Status struct {
 	Registries []string      // the registry files it has engines open for
 }
 
-func init() {
-	// The types that travel in interface values (secret values, metadata
-	// values, registration parameters) beyond those gob knows already.
-	gob.Register(engine.SecureString(""))
-	gob.Register(engine.Credential{})
-	gob.Register(engine.Hashtable(nil))
-	gob.Register(map[string]any(nil))
-	gob.Register([]any(nil))
-	gob.Register(time.Time{})
-}
-
-// sentinels are the errors that cross the socket as themselves, so that
-// errors.Is works on the client as it does on the server.
-var sentinels = []error{
-	engine.ErrSecretNotFound, engine.ErrVaultNotFound, engine.ErrVaultExists,
-	engine.ErrNoDefaultVault, engine.ErrNoClobber, engine.ErrMetadataUnsupported,
-	engine.ErrInvalidName, engine.ErrInvalidValue, engine.ErrInvalidArgument,
-	engine.ErrPermissionDenied, engine.ErrLocked, engine.ErrConflict,
-	engine.ErrUnsupported, engine.ErrUnavailable, engine.ErrTooLarge,
-	engine.ErrExtension, engine.ErrDeadline, engine.ErrDeclined, engine.ErrRegistry,
+// foreign are the errors of other packages that cross the socket as
+// themselves, beside the engine's Codes.
+var foreign = []error{
 	context.Canceled, context.DeadlineExceeded,
 	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission,
 }
 
-// wireError is an error tree in transit. An *engine.Error keeps its fields
-// (its message is rebuilt from them), a sentinel its index, and any other
-// error its message and the errors it wraps.
+// wireError is an error tree in transit. An engine sentinel (an
+// engine.Code) travels as its code, an *engine.Error keeps its fields (its
+// message is rebuilt from them), an error of foreign its index, and any
+// other error its message and the errors it wraps.
 type wireError struct {
-	Sentinel int // 1 + index in sentinels; 0 = not a sentinel
-	Engine   bool
-	Op       string
-	Vault    string
-	Secret   string
-	Text     string
-	Wrapped  []wireError
+	Code    engine.Code // 0 = not an engine sentinel
+	Foreign int         // 1 + index in foreign; 0 = none
+	Engine  bool
+	Op      engine.Op
+	Vault   string
+	Secret  string
+	Text    string
+	Wrapped []wireError
 }
 
 // encodeError converts err for the wire.
@@ -165,9 +109,12 @@ func encodeError(err error) *wireError {
 }
 
 func encodeNode(err error) wireError {
-	for i, s := range sentinels {
-		if err == s {
-			return wireError{Sentinel: i + 1}
+	if c, ok := err.(engine.Code); ok {
+		return wireError{Code: c}
+	}
+	for i, f := range foreign {
+		if err == f {
+			return wireError{Foreign: i + 1}
 		}
 	}
 	if e, ok := err.(*engine.Error); ok {
@@ -200,8 +147,10 @@ func (w *wireError) decode() error {
 		return nil
 	}
 	switch {
-	case w.Sentinel > 0 && w.Sentinel <= len(sentinels):
-		return sentinels[w.Sentinel-1]
+	case w.Code != 0:
+		return w.Code
+	case w.Foreign > 0 && w.Foreign <= len(foreign):
+		return foreign[w.Foreign-1]
 	case w.Engine:
 		e := &engine.Error{Op: w.Op, Vault: w.Vault, Secret: w.Secret}
 		if len(w.Wrapped) > 0 {

@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"encoding/gob"
+	"reflect"
+	"time"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// The agent carries any engine.Call without knowing it: the call's fields
+// travel as gob encodes them, its result as an interface value, and three
+// things are found by walking the call's value rather than by a case per
+// operation:
+//
+//   - its callbacks, which cannot travel: a field of type
+//     func(engine.Action) bool is a confirmation, asked of the client
+//     (Change.Confirm); a field of type func(engine.StorageReport) is a
+//     report, sent back with the response (RegisterOptions.Report);
+//   - its byte slices (passwords, secret values, the client's environment),
+//     zeroed once the call is served;
+//   - the result's byte slices (a secret's value), zeroed once sent.
+//
+// An operation added to engine.Operations is carried with no change here.
+
+func init() {
+	for _, op := range engine.Operations() {
+		gob.Register(op.Request)
+		if op.Result != nil {
+			gob.Register(op.Result)
+		}
+	}
+	// The types that travel in interface values (secret values, metadata
+	// values, registration parameters) beyond those gob knows already.
+	gob.Register(engine.SecureString(""))
+	gob.Register(engine.Credential{})
+	gob.Register(engine.Hashtable(nil))
+	gob.Register(map[string]any(nil))
+	gob.Register([]any(nil))
+	gob.Register(time.Time{})
+}
+
+var (
+	confirmType = reflect.TypeFor[func(engine.Action) bool]()
+	reportType  = reflect.TypeFor[func(engine.StorageReport)]()
+)
+
+// hooks are a call's callbacks.
+type hooks struct {
+	confirm func(engine.Action) bool
+	report  func(engine.StorageReport)
+}
+
+// hooksOf returns the callbacks set in c's fields (the first of each kind).
+func hooksOf(c engine.Call) hooks {
+	var h hooks
+	eachFunc(reflect.ValueOf(c), func(f reflect.Value) {
+		switch {
+		case f.IsNil():
+		case f.Type() == confirmType && h.confirm == nil:
+			h.confirm = f.Interface().(func(engine.Action) bool)
+		case f.Type() == reportType && h.report == nil:
+			h.report = f.Interface().(func(engine.StorageReport))
+		}
+	})
+	return h
+}
+
+// withHooks returns a copy of c whose callback fields are those of h.
+func withHooks(c engine.Call, h hooks) engine.Call {
+	v := reflect.New(reflect.TypeOf(c)).Elem()
+	v.Set(reflect.ValueOf(c))
+	eachFunc(v, func(f reflect.Value) {
+		switch {
+		case !f.CanSet():
+		case f.Type() == confirmType && h.confirm != nil:
+			f.Set(reflect.ValueOf(h.confirm))
+		case f.Type() == reportType && h.report != nil:
+			f.Set(reflect.ValueOf(h.report))
+		}
+	})
+	return v.Interface().(engine.Call)
+}
+
+// eachFunc calls fn with each func field of the struct v, and of the
+// structs in its fields, depth first.
+func eachFunc(v reflect.Value, fn func(reflect.Value)) {
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Func:
+			fn(f)
+		case reflect.Struct:
+			eachFunc(f, fn)
+		}
+	}
+}
+
+// wipe zeroes every byte slice reachable from v: in exported fields,
+// elements, map values, interface values and pointers. Strings cannot be zeroed. It is for
+// values decoded from the wire, or made by the engine for one call, whose
+// bytes no one else holds.
+func wipe(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			clear(v.Bytes())
+			return
+		}
+		for i := range v.Len() {
+			wipe(v.Index(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			wipe(v.Index(i))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() { // the rest is not the call's data (time.Time's location)
+				wipe(v.Field(i))
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			wipe(it.Value())
+		}
+	case reflect.Interface, reflect.Pointer:
+		if !v.IsNil() {
+			wipe(v.Elem())
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package agent
+
+import (
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/sesamehq/sesame/engine"
+)
+
+// failing is a call that fails with Code, wrapped as an operation of the
+// engine wraps a sentinel, beside a foreign error.
+type failing struct{ Code engine.Code }
+
+func (failing) Op() engine.Op { return "fail" }
+
+func (f failing) Run(context.Context, *engine.Engine) (any, error) {
+	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Secret: "s", Err: errors.Join(fmt.Errorf("%w: detail", f.Code), context.Canceled)}
+}
+
+func init() { gob.Register(failing{}) }
+
+// TestSentinelsCrossAgent: every sentinel of engine.Codes, failing a call
+// in a real agent, reaches the client as itself (errors.Is), with the
+// message and the *engine.Error it has in process.
+func TestSentinelsCrossAgent(t *testing.T) {
+	ctx := context.Background()
+	r := newFiles(t).remote(t, serve(t, NewServer()).dial(t))
+	for _, code := range engine.Codes() {
+		t.Run(code.Error(), func(t *testing.T) {
+			_, want := failing{code}.Run(ctx, nil)
+			_, got := r.Do(ctx, failing{code})
+			if got == nil || got.Error() != want.Error() {
+				t.Fatalf("through the agent: %v; in process: %v", got, want)
+			}
+			for _, other := range engine.Codes() {
+				if errors.Is(got, other) != (other == code) {
+					t.Errorf("errors.Is(err, %q) = %v through the agent", other, errors.Is(got, other))
+				}
+			}
+			var ee *engine.Error
+			if !errors.Is(got, context.Canceled) || !errors.As(got, &ee) || ee.Op != engine.OpGet || ee.Vault != "V" || ee.Secret != "s" {
+				t.Errorf("the error's other parts did not cross: %#v", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/sesamehq/sesame/abi"
+)
+
+// Op names an operation of the engine, as its errors (Error.Op), the
+// actions it reports (Action.Op) and the sesame agent's log name it.
+type Op string
+
+// The operations. Most are requests (the request types below); open and
+// mount are the engine's own steps.
+const (
+	OpSet         Op = "set"
+	OpCopy        Op = "copy"
+	OpGet         Op = "get"
+	OpInfo        Op = "info"
+	OpSetInfo     Op = "set-info"
+	OpRemove      Op = "remove"
+	OpRegister    Op = "register"
+	OpUnregister  Op = "unregister"
+	OpSetDefault  Op = "set-default"
+	OpVaults      Op = "vaults"
+	OpDescribe    Op = "describe"
+	OpTest        Op = "test"
+	OpUnlock      Op = "unlock"
+	OpLock        Op = "lock"
+	OpSetPassword Op = "set-password"
+	OpOpen        Op = "open"
+	OpMount       Op = "mount"
+)
+
+// A Call is one operation of the engine with its arguments, whatever its
+// result: what a Transport carries and Engine.Do runs. The request types of
+// this file are the engine's operations; each is defined there once, and
+// runs the same in this process (Engine.Do) and in the sesame agent, whose
+// wire carries any of them (engine/agent).
+//
+// Adding an operation: write its Engine method (the logic and its doc);
+// declare its request type below, with Op, result and Run; list it in
+// Operations with its result type; give it its CLI command. Nothing else:
+// the agent carries it, its callbacks and its secret bytes included
+// (engine/agent/call.go), and its errors cross as Codes. TestOperations
+// checks the list, the agent's TestSameResults the two transports.
+type Call interface {
+	// Op names the operation.
+	Op() Op
+	// Run runs the operation on e and returns its result: the R of the
+	// call's Request type, or nil for none.
+	Run(ctx context.Context, e *Engine) (any, error)
+}
+
+// A Request is a Call whose result is an R: Do returns it typed.
+type Request[R any] interface {
+	Call
+	result() R // names R; never called
+}
+
+// A Transport runs calls: *Engine in this process, agent.Remote in the
+// sesame agent. Both behave the same, errors included.
+type Transport interface {
+	Do(ctx context.Context, c Call) (any, error)
+}
+
+// Do runs req on t and returns its result. On an error the result is what
+// the operation returns with it (Info's partial list), else the zero R.
+func Do[R any](ctx context.Context, t Transport, req Request[R]) (R, error) {
+	v, err := t.Do(ctx, req)
+	r, _ := v.(R)
+	return r, err
+}
+
+// Do runs c in this process: the in-process transport.
+func (e *Engine) Do(ctx context.Context, c Call) (any, error) { return c.Run(ctx, e) }
+
+// None is the result of a request that returns only an error.
+type None = struct{}
+
+// Operation is an entry of Operations: a request type and its result type,
+// each as a zero value.
+type Operation struct {
+	Request Call
+	Result  any // nil for None
+}
+
+// def is the entry of request type Q, which the compiler checks returns R.
+func def[R any, Q Request[R]]() Operation {
+	var q Q
+	var r R
+	if _, none := any(r).(None); none {
+		return Operation{Request: q}
+	}
+	return Operation{Request: q, Result: r}
+}
+
+// Operations lists every request type with its result type: the list a
+// transport registers with its codec (the agent's gob). A request type
+// missing here fails through the agent ("type not registered"); a test
+// runs each through both transports.
+func Operations() []Operation {
+	return []Operation{
+		def[Action, SetRequest](),
+		def[Action, CopyRequest](),
+		def[Secret, GetRequest](),
+		def[[]Info, InfoRequest](),
+		def[Action, SetInfoRequest](),
+		def[Action, RemoveRequest](),
+		def[None, RegisterRequest](),
+		def[None, UnregisterRequest](),
+		def[None, SetDefaultRequest](),
+		def[[]Registration, VaultsRequest](),
+		def[abi.Manifest, ManifestRequest](),
+		def[None, TestRequest](),
+		def[None, UnlockRequest](),
+		def[None, LockRequest](),
+		def[None, SetPasswordRequest](),
+	}
+}
+
+// The requests. Each is the arguments of the Engine method of its name,
+// whose documentation is the operation's; a callback in its options
+// (Change.Confirm, RegisterOptions.Report) is called in the caller's
+// process, whatever the transport.
+
+// SetRequest is Set: it returns an Action.
+type SetRequest struct {
+	Name    string
+	Value   any
+	Options SetOptions
+}
+
+func (SetRequest) Op() Op         { return OpSet }
+func (SetRequest) result() Action { return Action{} }
+func (r SetRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Set(ctx, r.Name, r.Value, r.Options)
+}
+
+// CopyRequest is Copy: it returns an Action.
+type CopyRequest struct {
+	From    Info
+	Options SetOptions
+}
+
+func (CopyRequest) Op() Op         { return OpCopy }
+func (CopyRequest) result() Action { return Action{} }
+func (r CopyRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Copy(ctx, r.From, r.Options)
+}
+
+// GetRequest is Get: it returns a Secret.
+type GetRequest struct{ Name, Vault string }
+
+func (GetRequest) Op() Op         { return OpGet }
+func (GetRequest) result() Secret { return Secret{} }
+func (r GetRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Get(ctx, r.Name, r.Vault)
+}
+
+// InfoRequest is Info: it returns a []Info, partial with an error when some
+// vaults failed.
+type InfoRequest struct{ Pattern, Vault string }
+
+func (InfoRequest) Op() Op         { return OpInfo }
+func (InfoRequest) result() []Info { return nil }
+func (r InfoRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Info(ctx, r.Pattern, r.Vault)
+}
+
+// SetInfoRequest is SetInfo: it returns an Action.
+type SetInfoRequest struct {
+	Name     string
+	Metadata Metadata
+	Vault    string
+	Change   Change
+}
+
+func (SetInfoRequest) Op() Op         { return OpSetInfo }
+func (SetInfoRequest) result() Action { return Action{} }
+func (r SetInfoRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.SetInfo(ctx, r.Name, r.Metadata, r.Vault, r.Change)
+}
+
+// RemoveRequest is Remove: it returns an Action.
+type RemoveRequest struct {
+	Name, Vault string
+	Change      Change
+}
+
+func (RemoveRequest) Op() Op         { return OpRemove }
+func (RemoveRequest) result() Action { return Action{} }
+func (r RemoveRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Remove(ctx, r.Name, r.Vault, r.Change)
+}
+
+// RegisterRequest is Register. Through the agent, the agent reads the
+// extension's file itself: give it as an absolute path or one relative to
+// the registry.
+type RegisterRequest struct {
+	Registration Registration
+	Options      RegisterOptions
+}
+
+func (RegisterRequest) Op() Op       { return OpRegister }
+func (RegisterRequest) result() None { return None{} }
+func (r RegisterRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.Register(ctx, r.Registration, r.Options)
+}
+
+// UnregisterRequest is Unregister.
+type UnregisterRequest struct {
+	Name    string
+	Options UnregisterOptions
+}
+
+func (UnregisterRequest) Op() Op       { return OpUnregister }
+func (UnregisterRequest) result() None { return None{} }
+func (r UnregisterRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.Unregister(ctx, r.Name, r.Options)
+}
+
+// SetDefaultRequest is SetDefault.
+type SetDefaultRequest struct{ Name string }
+
+func (SetDefaultRequest) Op() Op       { return OpSetDefault }
+func (SetDefaultRequest) result() None { return None{} }
+func (r SetDefaultRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.SetDefault(ctx, r.Name)
+}
+
+// VaultsRequest is Vaults: it returns a []Registration.
+type VaultsRequest struct{}
+
+func (VaultsRequest) Op() Op                 { return OpVaults }
+func (VaultsRequest) result() []Registration { return nil }
+func (VaultsRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Vaults()
+}
+
+// ManifestRequest is Manifest: it returns an abi.Manifest.
+type ManifestRequest struct{ Vault string }
+
+func (ManifestRequest) Op() Op               { return OpDescribe }
+func (ManifestRequest) result() abi.Manifest { return abi.Manifest{} }
+func (r ManifestRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Manifest(ctx, r.Vault)
+}
+
+// TestRequest is Test.
+type TestRequest struct{ Vault string }
+
+func (TestRequest) Op() Op       { return OpTest }
+func (TestRequest) result() None { return None{} }
+func (r TestRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.Test(ctx, r.Vault)
+}
+
+// UnlockRequest is Unlock. Through the agent, the agent keeps the vault
+// unlocked for its password timeout, for every client.
+type UnlockRequest struct {
+	Vault    string
+	Password []byte
+}
+
+func (UnlockRequest) Op() Op       { return OpUnlock }
+func (UnlockRequest) result() None { return None{} }
+func (r UnlockRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.Unlock(ctx, r.Vault, r.Password)
+}
+
+// LockRequest is Lock.
+type LockRequest struct{ Vault string }
+
+func (LockRequest) Op() Op       { return OpLock }
+func (LockRequest) result() None { return None{} }
+func (r LockRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.Lock(ctx, r.Vault)
+}
+
+// SetPasswordRequest is SetPassword.
+type SetPasswordRequest struct {
+	Vault    string
+	Old, New []byte
+}
+
+func (SetPasswordRequest) Op() Op       { return OpSetPassword }
+func (SetPasswordRequest) result() None { return None{} }
+func (r SetPasswordRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.SetPassword(ctx, r.Vault, r.Old, r.New)
+}
+
+// Run runs req, which returns only an error, on t.
+func Run(ctx context.Context, t Transport, req Request[None]) error {
+	_, err := t.Do(ctx, req)
+	return err
+}
