@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,4 +35,41 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 		}
 	})
 	h.intact(t)
+}
+
+// TestConcurrentRegisterOfOneName: two processes (two engines) that
+// register the same name at once, without clobber: one succeeds, the other
+// gets ErrVaultExists, as if the vault had been there before it began —
+// what the CLI's first run relies on when several commands create the
+// default vault at once. (Register checks the extension between two holds
+// of the registry's lock; the loser used to get "changed while its
+// extension was checked; try again".)
+func TestConcurrentRegisterOfOneName(t *testing.T) {
+	e1, path := emptyEngine(t)
+	e2, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	govault := testwasm.Build(t, "examples/go-vault")
+	for round := range 6 {
+		name := fmt.Sprintf("Same%d", round)
+		reg := engine.Registration{Name: name, Extension: govault, Grants: engine.Grants{Storage: true}}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, e := range []*engine.Engine{e1, e2} {
+			go func() {
+				<-start
+				errs <- e.Register(ctx, reg, engine.RegisterOptions{})
+			}()
+		}
+		close(start)
+		a, b := <-errs, <-errs
+		if a != nil {
+			a, b = b, a
+		}
+		if a != nil || !errors.Is(b, engine.ErrVaultExists) {
+			t.Fatalf("round %d: %v and %v; want one success and one ErrVaultExists", round, a, b)
+		}
+	}
 }

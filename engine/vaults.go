@@ -158,11 +158,12 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	}
 	err = e.update(ctx, func(reg *registry.Registry) error {
 		cur, ok := reg.Lookup(cfg.Name)
-		if ok != (old != nil) || ok && !reflect.DeepEqual(*cur, *old) {
-			return wrapf(op, cfg.Name, "", ErrUnavailable, "another process changed the vault's registration while its extension was checked; try again")
-		}
+		changed := ok != (old != nil) || ok && !reflect.DeepEqual(*cur, *old)
 		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
-			return err
+			return err // registered meanwhile, and no clobber: as if it had been there
+		}
+		if changed {
+			return wrapf(op, cfg.Name, "", ErrUnavailable, "another process changed the vault's registration while its extension was checked; try again")
 		}
 		if err := reg.Validate(); err != nil {
 			return err
