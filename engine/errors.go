@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -65,16 +66,63 @@ func (e *Error) Error() string {
 	case errors.Is(e.Err, ErrMetadataUnsupported) && e.Op == "set":
 		return fmt.Sprintf("Can't store secret %s. Vault %s doesn't support secret metadata.", e.Secret, e.Vault)
 	}
-	s := "cannot " + e.Op
+	var object string
 	switch {
 	case e.Secret != "" && e.Vault != "":
-		s += fmt.Sprintf(" secret %q in vault %s", e.Secret, e.Vault)
+		object = fmt.Sprintf("secret %q in vault %s", e.Secret, e.Vault)
 	case e.Secret != "":
-		s += fmt.Sprintf(" secret %q", e.Secret)
+		object = fmt.Sprintf("secret %q", e.Secret)
 	case e.Vault != "":
-		s += " vault " + e.Vault
+		object = "vault " + e.Vault
 	}
-	return s + ": " + e.Err.Error()
+	return "cannot " + opWords(e.Op, object) + ": " + e.Err.Error()
+}
+
+// opPhrases says each operation in plain words, the one place where an
+// operation's name becomes English: "cannot " + the phrase heads the
+// message of an Error. In object, %s stands for what the operation acted
+// on (vault V, or secret "N" in vault V); alone is the phrase when the
+// Error names neither.
+var opPhrases = map[string]struct{ object, alone string }{
+	"open":         {"open %s", "open the vaults"},
+	"mount":        {"mount %s", "mount the vault"},
+	"set":          {"set %s", "set the secret"},
+	"copy":         {"copy %s", "copy the secret"},
+	"get":          {"get %s", "get the secret"},
+	"info":         {"list the secrets of %s", "list the secrets"},
+	"set-info":     {"change the metadata of %s", "change the metadata"},
+	"remove":       {"remove %s", "remove the secret"},
+	"register":     {"register %s", "register the vault"},
+	"unregister":   {"unregister %s", "unregister the vault"},
+	"set-default":  {"make %s the default", "set the default vault"},
+	"vaults":       {"list the vaults", "list the vaults"},
+	"manifest":     {"read the manifest of %s", "read the manifest"},
+	"test":         {"test %s", "test the vault"},
+	"unlock":       {"unlock %s", "unlock the vault"},
+	"lock":         {"lock %s", "lock the vault"},
+	"set-password": {"change the password of %s", "change the password"},
+	// The agent's own requests, in an error from a broken connection.
+	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
+	"stop":    {"stop the sesame agent", "stop the sesame agent"},
+	"confirm": {"confirm the change", "confirm the change"},
+}
+
+// opWords returns the phrase of op about object ("" when the Error names
+// nothing). An op missing from opPhrases, which a test prevents, is
+// written as it is.
+func opWords(op, object string) string {
+	p, ok := opPhrases[op]
+	switch {
+	case !ok && object == "":
+		return op
+	case !ok:
+		return op + " " + object
+	case object == "":
+		return p.alone
+	case !strings.Contains(p.object, "%s"):
+		return p.object
+	}
+	return fmt.Sprintf(p.object, object)
 }
 
 // wrapf builds an Error whose Err is sentinel followed by a detail.
