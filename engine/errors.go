@@ -145,17 +145,17 @@ func vaultError(op, vault, secret string, err error) error {
 		return err
 	}
 	var s abi.Status
+	var enc *abi.EncodeError
 	switch {
+	case errors.As(err, &enc) && errors.As(enc.Err, &s):
+		// What the engine could not encode for the extension.
+		err = fmt.Errorf("%w: %w", statusError(s), abiError{err})
 	case errors.As(err, &s):
-		sentinel := statusErrors[s.Normalize()]
-		if sentinel == nil {
-			sentinel = ErrExtension
-		}
 		if msg := err.Error(); msg != s.Error() {
 			// The extension's own words follow the status name; keep them.
-			err = fmt.Errorf("%w (%s)", sentinel, trimStatus(msg, s))
+			err = fmt.Errorf("%w (%s)", statusError(s), trimStatus(msg, s))
 		} else {
-			err = sentinel
+			err = statusError(s)
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		err = fmt.Errorf("%w: %w", ErrDeadline, err)
@@ -163,6 +163,23 @@ func vaultError(op, vault, secret string, err error) error {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return &Error{Op: op, Vault: vault, Secret: secret, Err: err}
+}
+
+// abiError is an error of package abi (an EncodeError or a DecodeError)
+// told without its "abi: " prefix, which names a layer the user never
+// meets: the layers above say what failed. It unwraps to the error.
+type abiError struct{ err error }
+
+func (e abiError) Error() string { return strings.TrimPrefix(e.err.Error(), "abi: ") }
+func (e abiError) Unwrap() error { return e.err }
+
+// statusError returns the sentinel of s; ErrExtension for a status the
+// table does not know.
+func statusError(s abi.Status) error {
+	if sentinel := statusErrors[s.Normalize()]; sentinel != nil {
+		return sentinel
+	}
+	return ErrExtension
 }
 
 // trimStatus drops a leading "status: " from a sandbox message.

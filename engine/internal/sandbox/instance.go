@@ -144,6 +144,9 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 	}
 	if s := abi.Status(uint32(stack[0])).Normalize(); s != abi.OK {
 		msg := c.message
+		if echoesHost(msg, s) {
+			msg = ""
+		}
 		if c.storageErr != "" {
 			msg = strings.TrimPrefix(msg+"; host storage: "+c.storageErr, "; ")
 		}
