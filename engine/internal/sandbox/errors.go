@@ -41,8 +41,8 @@ func quote(s string) string { return strconv.Quote(s) }
 // only repeats how one of its host calls failed: "sesame_v1.kv_set: too
 // large", which the Go SDK's HostError reads when a vault returns it as is.
 // The status says as much already, and the host adds its own cause where it
-// has one ("host storage: …"); the ABI's import names mean nothing to a
-// user.
+// has one ("storage file PATH: …"); the ABI's import names mean nothing to
+// a user.
 func echoesHost(msg string, s abi.Status) bool {
 	name, ok := strings.CutPrefix(msg, abi.ImportModule+".")
 	if !ok {

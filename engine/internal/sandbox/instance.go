@@ -148,7 +148,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 			msg = ""
 		}
 		if c.storageErr != "" {
-			msg = strings.TrimPrefix(msg+"; host storage: "+c.storageErr, "; ")
+			msg = strings.TrimPrefix(msg+"; "+c.storageErr, "; ")
 		}
 		return nil, &Error{Export: export, Status: s, Message: msg}
 	}
