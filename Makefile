@@ -5,7 +5,7 @@ WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=fals
 
 EXTENSIONS := secretstore dotenv
 
-.PHONY: all build test check extensions bench fuzz stress clean
+.PHONY: all build deps test check extensions bench fuzz stress clean
 
 all: build
 
@@ -13,8 +13,16 @@ all: build
 build:
 	$(GO) build -trimpath -o bin/ ./cmd/...
 
-## test: every test, with the race detector
-test:
+## deps: install what the tests need and the machine lacks: Debian packages
+## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm) with
+## apt-get, as root or through sudo, and the AssemblyScript compiler with
+## npm ci; on a machine that has it all, nothing runs and nothing is fetched
+deps:
+	@sh mk/deps.sh
+	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
+
+## test: every test, with the race detector (after deps)
+test: deps
 	$(GO) test -race -count=1 -timeout=15m ./...
 
 # The Go guests that tests build from testdata folders (go vet ./... skips

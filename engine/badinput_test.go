@@ -93,6 +93,11 @@ func clearError(t *testing.T, err error, op engine.Op, is error, words ...string
 	if len(msg) > 1024 {
 		t.Errorf("a message of %d bytes", len(msg))
 	}
+	for _, layer := range []string{"abi: ", abi.ImportModule + "."} {
+		if strings.Contains(msg, layer) {
+			t.Errorf("%q names an internal layer (%s)", msg, layer)
+		}
+	}
 	for _, w := range words {
 		if !strings.Contains(msg, w) {
 			t.Errorf("%q does not say %q", msg, w)

@@ -20,6 +20,7 @@ import (
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/engine/internal/storage"
 	"github.com/sesamehq/sesame/extensions"
+	"github.com/sesamehq/sesame/internal/xdg"
 )
 
 // Options configure an Engine. The zero value is ready to use.
@@ -91,17 +92,11 @@ func Open(path string, opts *Options) (*Engine, error) {
 	if err != nil {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 	}
-	if o.DataDir == "" {
-		o.DataDir = xdgDir("XDG_DATA_HOME", ".local/share")
-	}
-	if o.CacheDir == "" && !o.NoCache {
-		o.CacheDir = xdgDir("XDG_CACHE_HOME", ".cache")
+	if err := o.defaultDirs(); err != nil {
+		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.CacheKey == "" {
-		o.CacheKey = filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "cache.key")
 	}
 	cache := filepath.Join(o.CacheDir, "wazero")
 	if o.NoCache || o.CacheDir == "" {
@@ -119,16 +114,27 @@ func Open(path string, opts *Options) (*Engine, error) {
 	return e, nil
 }
 
-// xdgDir returns $env/sesame, or ~/fallback/sesame.
-func xdgDir(env, fallback string) string {
-	if d := os.Getenv(env); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "sesame")
+// defaultDirs fills in the folders left empty with the user's (package
+// xdg), failing when they cannot be found.
+func (o *Options) defaultDirs() (err error) {
+	if o.DataDir == "" {
+		if o.DataDir, err = xdg.DataDir(); err != nil {
+			return err
+		}
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "sesame-"+strconv.Itoa(os.Getuid()))
+	if o.CacheDir == "" && !o.NoCache {
+		if o.CacheDir, err = xdg.CacheDir(); err != nil {
+			return err
+		}
 	}
-	return filepath.Join(home, fallback, "sesame")
+	if o.CacheKey == "" && !o.NoCache {
+		dir, err := xdg.ConfigDir()
+		if err != nil {
+			return err
+		}
+		o.CacheKey = filepath.Join(dir, "cache.key")
+	}
+	return nil
 }
 
 // Path returns the absolute path of the registry file.

@@ -374,3 +374,21 @@ func TestErrorsNeverCarryValues(t *testing.T) {
 		t.Errorf("formatting shows the secret: %s", s)
 	}
 }
+
+// Without a home folder and without the XDG variables, Open refuses to
+// guess where the vaults' storage goes (it once put it in the temporary
+// folder, where it would be lost unnoticed) and names what to set.
+func TestOpenWithoutHome(t *testing.T) {
+	t.Setenv("HOME", "")
+	for _, v := range []string{"XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"} {
+		t.Setenv(v, "")
+	}
+	e, err := engine.Open(filepath.Join(t.TempDir(), "vaults.toml"), nil)
+	if err == nil {
+		e.Close()
+		t.Fatal("Open succeeded without a home folder")
+	}
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "(set HOME or XDG_DATA_HOME)") {
+		t.Errorf("got %v; want ErrUnavailable naming HOME and XDG_DATA_HOME", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -122,16 +123,63 @@ func (e *Error) Error() string {
 	case errors.Is(e.Err, ErrMetadataUnsupported) && e.Op == OpSet:
 		return fmt.Sprintf("Can't store secret %s. Vault %s doesn't support secret metadata.", e.Secret, e.Vault)
 	}
-	s := "cannot " + string(e.Op)
+	var object string
 	switch {
 	case e.Secret != "" && e.Vault != "":
-		s += fmt.Sprintf(" secret %q in vault %s", e.Secret, e.Vault)
+		object = fmt.Sprintf("secret %q in vault %s", e.Secret, e.Vault)
 	case e.Secret != "":
-		s += fmt.Sprintf(" secret %q", e.Secret)
+		object = fmt.Sprintf("secret %q", e.Secret)
 	case e.Vault != "":
-		s += " vault " + e.Vault
+		object = "vault " + e.Vault
 	}
-	return s + ": " + e.Err.Error()
+	return "cannot " + opWords(e.Op, object) + ": " + e.Err.Error()
+}
+
+// opPhrases says each operation in plain words, the one place where an
+// operation's name becomes English: "cannot " + the phrase heads the
+// message of an Error. In object, %s stands for what the operation acted
+// on (vault V, or secret "N" in vault V); alone is the phrase when the
+// Error names neither.
+var opPhrases = map[Op]struct{ object, alone string }{
+	"open":         {"open %s", "open the vaults"},
+	"mount":        {"mount %s", "mount the vault"},
+	"set":          {"set %s", "set the secret"},
+	"copy":         {"copy %s", "copy the secret"},
+	"get":          {"get %s", "get the secret"},
+	"info":         {"list the secrets of %s", "list the secrets"},
+	"set-info":     {"change the metadata of %s", "change the metadata"},
+	"remove":       {"remove %s", "remove the secret"},
+	"register":     {"register %s", "register the vault"},
+	"unregister":   {"unregister %s", "unregister the vault"},
+	"set-default":  {"make %s the default", "set the default vault"},
+	"vaults":       {"list the vaults", "list the vaults"},
+	"describe":     {"read the manifest of %s", "read the manifest"},
+	"test":         {"test %s", "test the vault"},
+	"unlock":       {"unlock %s", "unlock the vault"},
+	"lock":         {"lock %s", "lock the vault"},
+	"set-password": {"change the password of %s", "change the password"},
+	// The agent's own requests, in an error from a broken connection.
+	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
+	"stop":    {"stop the sesame agent", "stop the sesame agent"},
+	"confirm": {"confirm the change", "confirm the change"},
+}
+
+// opWords returns the phrase of op about object ("" when the Error names
+// nothing). An op missing from opPhrases, which a test prevents, is
+// written as it is.
+func opWords(op Op, object string) string {
+	p, ok := opPhrases[op]
+	switch {
+	case !ok && object == "":
+		return string(op)
+	case !ok:
+		return string(op) + " " + object
+	case object == "":
+		return p.alone
+	case !strings.Contains(p.object, "%s"):
+		return p.object
+	}
+	return fmt.Sprintf(p.object, object)
 }
 
 // wrapf builds an Error whose Err is sentinel followed by a detail.
@@ -154,14 +202,17 @@ func vaultError(op Op, vault, secret string, err error) error {
 		return err
 	}
 	var s abi.Status
+	var enc *abi.EncodeError
 	switch {
+	case errors.As(err, &enc) && errors.As(enc.Err, &s):
+		// What the engine could not encode for the extension.
+		err = fmt.Errorf("%w: %w", codeOf(s), abiError{err})
 	case errors.As(err, &s):
-		sentinel := codeOf(s)
 		if msg := err.Error(); msg != s.Error() {
 			// The extension's own words follow the status name; keep them.
-			err = fmt.Errorf("%w (%s)", sentinel, trimStatus(msg, s))
+			err = fmt.Errorf("%w (%s)", codeOf(s), trimStatus(msg, s))
 		} else {
-			err = sentinel
+			err = codeOf(s)
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		err = fmt.Errorf("%w: %w", ErrDeadline, err)
@@ -170,6 +221,14 @@ func vaultError(op Op, vault, secret string, err error) error {
 	}
 	return &Error{Op: op, Vault: vault, Secret: secret, Err: err}
 }
+
+// abiError is an error of package abi (an EncodeError or a DecodeError)
+// told without its "abi: " prefix, which names a layer the user never
+// meets: the layers above say what failed. It unwraps to the error.
+type abiError struct{ err error }
+
+func (e abiError) Error() string { return strings.TrimPrefix(e.err.Error(), "abi: ") }
+func (e abiError) Unwrap() error { return e.err }
 
 // trimStatus drops a leading "status: " from a sandbox message.
 func trimStatus(msg string, s abi.Status) string {

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/registry"
 )
 
 // checkName validates a secret name for op. Wildcards are refused where a
@@ -37,16 +38,13 @@ func shorten(name string) string {
 	return name[:n] + "…"
 }
 
-// checkVaultName validates a vault name as the registry does.
+// checkVaultName validates a vault name by the registry's rule.
 func checkVaultName(op Op, name string) error {
-	if name == "" || len(name) > 64 {
-		return wrapf(op, name, "", ErrInvalidName, "a vault name has 1 to 64 characters")
+	switch {
+	case registry.ValidName(name):
+		return nil
+	case name == "" || len(name) > registry.MaxName:
+		return wrapf(op, name, "", ErrInvalidName, "a vault name has 1 to %d characters", registry.MaxName)
 	}
-	for i, c := range []byte(name) {
-		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || (c != '-' && c != '_' && c != '.')) {
-			return wrapf(op, name, "", ErrInvalidName, "a vault name has letters, digits, '-', '_' and '.', and starts with a letter or digit")
-		}
-	}
-	return nil
+	return wrapf(op, name, "", ErrInvalidName, "a vault name has letters, digits, '-', '_' and '.', and starts with a letter or digit")
 }

@@ -47,7 +47,7 @@ func (a Action) String() string {
 	case OpRemove:
 		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
 	}
-	return string(a.Op) + " " + a.Secret + " in " + a.Vault
+	return opWords(a.Op, fmt.Sprintf("secret %q in vault %s", a.Secret, a.Vault))
 }
 
 // Change holds the options every writing operation shares.

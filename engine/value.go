@@ -200,12 +200,12 @@ func encodeMetadata(md Metadata) (abi.Metadata, error) {
 		out[k] = mv
 	}
 	if err := out.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, abiError{err})
 	}
 	// The size of the whole encoding too, so that metadata over the limit
 	// is refused here, before any vault is asked anything.
 	if _, err := abi.AppendMetadata(nil, out); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, abiError{err})
 	}
 	return out, nil
 }

@@ -136,5 +136,5 @@ func (w *wasmVault) Close(ctx context.Context) error { return w.mod.Close(ctx) }
 
 // badOutput reports output an extension produced that does not decode.
 func badOutput(err error) error {
-	return &sandbox.Error{Status: abi.Internal, Message: "extension output does not follow the ABI: " + err.Error()}
+	return &sandbox.Error{Status: abi.Internal, Message: "extension output does not follow the ABI: " + abiError{err}.Error()}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
+	"github.com/sesamehq/sesame/internal/xdg"
 )
 
 func (s *session) extensionCommand() *cli.Command {
@@ -80,7 +81,7 @@ func (s *session) newProbe(file string) (*probe, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := xdgDir("XDG_CACHE_HOME", ".cache")
+	cache, err := xdg.CacheDir()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

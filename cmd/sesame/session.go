@@ -11,6 +11,7 @@ import (
 
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/xdg"
 )
 
 // session is one run of the command: its files, the registry it works on,
@@ -37,25 +38,12 @@ const (
 	firstExtension = "builtin:secretstore"
 )
 
-// xdgDir returns $env/sesame when env holds an absolute path, else
-// ~/fallback/sesame.
-func xdgDir(env, fallback string) (string, error) {
-	if d := os.Getenv(env); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "sesame"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("cannot find the home folder to put ~/%s/sesame in (set HOME or %s): %w", fallback, env, err)
-	}
-	return filepath.Join(home, fallback, "sesame"), nil
-}
-
 // registryPath returns the registry file this run works on.
 func (s *session) registryPath() (string, error) {
 	if s.config != "" {
 		return s.config, nil
 	}
-	dir, err := xdgDir("XDG_CONFIG_HOME", ".config")
+	dir, err := xdg.ConfigDir()
 	if err != nil {
 		return "", withHint(err, "or name the registry with --config FILE")
 	}
@@ -72,11 +60,11 @@ func (s *session) dataDir(path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if def, err := xdgDir("XDG_CONFIG_HOME", ".config"); err != nil || filepath.Join(def, "vaults.toml") != abs {
+		if def, err := xdg.ConfigDir(); err != nil || filepath.Join(def, "vaults.toml") != abs {
 			return filepath.Join(filepath.Dir(abs), ".sesame"), nil
 		}
 	}
-	return xdgDir("XDG_DATA_HOME", ".local/share")
+	return xdg.DataDir()
 }
 
 // backend is what the commands need of an engine: the engine itself, in
@@ -96,7 +84,7 @@ func (s *session) engineFiles() (path string, opts *engine.Options, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cache, err := xdgDir("XDG_CACHE_HOME", ".cache")
+	cache, err := xdg.CacheDir()
 	if err != nil {
 		return "", nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/xdg"
 )
 
 // ErrNotRunning is returned by Dial when no agent answers.
@@ -144,11 +145,11 @@ func (c *Client) Engine(path string, opts *engine.Options) (*Remote, error) {
 		return nil, err
 	}
 	t := target{Path: abs, NoCache: o.NoCache}
-	if t.DataDir, err = absOr(o.DataDir, "XDG_DATA_HOME", ".local/share"); err != nil {
+	if t.DataDir, err = absOr(o.DataDir, xdg.DataDir); err != nil {
 		return nil, err
 	}
 	if !o.NoCache {
-		if t.CacheDir, err = absOr(o.CacheDir, "XDG_CACHE_HOME", ".cache"); err != nil {
+		if t.CacheDir, err = absOr(o.CacheDir, xdg.CacheDir); err != nil {
 			return nil, err
 		}
 	}
@@ -156,19 +157,12 @@ func (c *Client) Engine(path string, opts *engine.Options) (*Remote, error) {
 }
 
 // absOr returns dir made absolute, or the default folder engine.Open would
-// use: $env/sesame or ~/fallback/sesame.
-func absOr(dir, env, fallback string) (string, error) {
+// use.
+func absOr(dir string, def func() (string, error)) (string, error) {
 	if dir != "" {
 		return filepath.Abs(dir)
 	}
-	if d := os.Getenv(env); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "sesame"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, fallback, "sesame"), nil
+	return def()
 }
 
 var _ engine.Transport = (*Remote)(nil)

@@ -18,6 +18,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sesamehq/sesame/engine/internal/filelock"
+	"github.com/sesamehq/sesame/internal/xdg"
 )
 
 // The files in the agent's folder.
@@ -32,12 +35,7 @@ var ErrRunning = errors.New("a sesame agent is already running")
 
 // Dir returns the folder of this user's agent: $XDG_RUNTIME_DIR/sesame, or
 // sesame-UID in the temporary folder when XDG_RUNTIME_DIR is unset.
-func Dir() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "sesame")
-	}
-	return filepath.Join(os.TempDir(), "sesame-"+strconv.Itoa(os.Getuid()))
-}
+func Dir() string { return xdg.RuntimeDir() }
 
 // checkDir checks that dir belongs to this user and no one else can enter
 // it, creating it (0700) when create is set. A folder someone else made or
@@ -145,21 +143,13 @@ func takeLock(path string, wait time.Duration) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(wait)
-	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
+	if err := filelock.Lock(context.Background(), f, filelock.Exclusive, time.Now().Add(wait)); err != nil {
+		pid, _ := readPID(f)
+		f.Close()
+		if errors.Is(err, filelock.ErrTimeout) {
+			return nil, fmt.Errorf("%w (pid %d)", ErrRunning, pid)
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			pid, _ := readPID(f)
-			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("%w (pid %d)", ErrRunning, pid)
-			}
-			return nil, err
-		}
-		time.Sleep(delay)
+		return nil, err
 	}
 	// The pid is for messages and `sesame agent stop`; the lock is what
 	// counts, so a failure to write it is not fatal.
@@ -184,9 +174,8 @@ func PID(dir string) int {
 		return 0
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		return 0 // no one holds it
+	if filelock.Lock(context.Background(), f, filelock.Shared, time.Now()) == nil {
+		return 0 // no one holds it; the lock goes with f
 	}
 	pid, _ := readPID(f)
 	return pid
@@ -214,7 +203,7 @@ func DialOrStart(dir string, cmd *exec.Cmd, build string) (*Client, error) {
 		return nil, err
 	}
 	defer turn.Close()
-	if err := syscall.Flock(int(turn.Fd()), syscall.LOCK_EX); err != nil {
+	if err := filelock.Lock(context.Background(), turn, filelock.Exclusive, time.Time{}); err != nil {
 		return nil, err
 	}
 	// Another client may have started one while this one waited.

@@ -9,6 +9,3 @@ import "context"
 func lockFile(ctx context.Context, path string) (release func(), err error) {
 	return func() {}, nil
 }
-
-// syncDir does nothing: folders cannot be synced on every system.
-func syncDir(dir string) error { return nil }

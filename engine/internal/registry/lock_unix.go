@@ -4,17 +4,16 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
+	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
 // lockFile takes an exclusive flock(2) on the sidecar file "<path>.lock",
-// creating it, polling until it is free or ctx is done. It is opened with
+// creating it, waiting until it is free or ctx is done. It is opened with
 // O_NOFOLLOW and must pass fileperm.CheckFile: a link planted there would
 // have sesame create files wherever it points. The lock is released
 // by the returned function or when the process ends. The sidecar is never
@@ -26,29 +25,12 @@ func lockFile(ctx context.Context, path string) (release func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, &os.PathError{Op: "flock", Path: lockPath, Err: err}
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
+	if err := filelock.Lock(ctx, f, filelock.Exclusive, time.Time{}); err != nil {
+		f.Close()
+		if ctx.Err() != nil {
 			return nil, &regError{msg: fmt.Sprintf("registry %s is locked by another process", path), err: ctx.Err()}
-		case <-time.After(wait):
 		}
+		return nil, err
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return func() { f.Close() }, nil
 }

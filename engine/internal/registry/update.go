@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
@@ -118,7 +119,7 @@ func writeFile(path string, data []byte) (err error) {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return filelock.SyncDir(dir)
 }
 
 // errNoWrite ends an Update of Inspect without writing.

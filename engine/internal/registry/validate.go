@@ -74,7 +74,7 @@ func (v *Vault) check(report reporter) {
 	bad := func(key []string, format string, args ...any) {
 		report(key, fmt.Sprintf("vault %q: ", v.Name)+fmt.Sprintf(format, args...))
 	}
-	if !validName(v.Name) {
+	if !ValidName(v.Name) {
 		report(at(), fmt.Sprintf("vault name %q is invalid: use 1 to 64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit", v.Name))
 	}
 	switch name, builtin := strings.CutPrefix(v.Extension, "builtin:"); {
@@ -167,10 +167,14 @@ func instancesProblem(n int64) string {
 	return ""
 }
 
-// validName reports whether s is a valid vault name: 1 to 64 ASCII letters,
-// digits, '-', '_' and '.', starting with a letter or digit.
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
+// MaxName is the length of the longest vault name, in bytes.
+const MaxName = 64
+
+// ValidName reports whether s is a valid vault name: 1 to 64 ASCII letters,
+// digits, '-', '_' and '.', starting with a letter or digit. It is the one
+// rule: the engine checks the names it is given with it too.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > MaxName || !isAlnum(s[0]) {
 		return false
 	}
 	for i := range len(s) {

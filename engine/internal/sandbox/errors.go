@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -35,3 +36,18 @@ func errorf(s abi.Status, export, msg string) *Error {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// echoesHost reports whether msg, a guest's error message for status s,
+// only repeats how one of its host calls failed: "sesame_v1.kv_set: too
+// large", which the Go SDK's HostError reads when a vault returns it as is.
+// The status says as much already, and the host adds its own cause where it
+// has one ("storage file PATH: …"); the ABI's import names mean nothing to
+// a user.
+func echoesHost(msg string, s abi.Status) bool {
+	name, ok := strings.CutPrefix(msg, abi.ImportModule+".")
+	if !ok {
+		return false
+	}
+	name, ok = strings.CutSuffix(name, ": "+s.String())
+	return ok && name != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == ""
+}

@@ -14,7 +14,8 @@ import (
 
 // Storage is the host storage area of one vault (grant "storage"). Errors
 // wrap an abi.Status (NotFound, TooLarge, …); any other error is reported to
-// the guest as Unavailable.
+// the guest as Unavailable, and its message, which names the storage
+// ("storage file PATH: …"), follows the guest's in the call's error.
 type Storage interface {
 	Get(ctx context.Context, key []byte) ([]byte, error)
 	Set(ctx context.Context, key, value []byte) error

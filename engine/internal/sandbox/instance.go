@@ -144,8 +144,11 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 	}
 	if s := abi.Status(uint32(stack[0])).Normalize(); s != abi.OK {
 		msg := c.message
+		if echoesHost(msg, s) {
+			msg = ""
+		}
 		if c.storageErr != "" {
-			msg = strings.TrimPrefix(msg+"; host storage: "+c.storageErr, "; ")
+			msg = strings.TrimPrefix(msg+"; "+c.storageErr, "; ")
 		}
 		return nil, &Error{Export: export, Status: s, Message: msg}
 	}

@@ -38,15 +38,18 @@ var (
 // keys may be secret names and values are secrets. Only lengths, limits and
 // the path are ever shown, for example
 //
-//	storage set /home/me/.local/share/sesame/vaults/LocalStore.db: too large: value is 3145728 bytes, limit 2097152
+//	storage file /home/me/.local/share/sesame/storage/localstore@….db: too large: value is 3145728 bytes, limit 2097152
+//
+// The message names the file, the one fact this layer adds; Op is for
+// programs, since the layer above says what it was doing in its own words.
 type Error struct {
-	Op   string // "open", "get", "set", "delete", "list"
+	Op   string // "open", "get", "set", "add", "delete", "list"
 	Path string // the database file
 	Err  error  // wraps one of the sentinels
 }
 
 func (e *Error) Error() string {
-	return "storage " + e.Op + " " + e.Path + ": " + e.Err.Error()
+	return "storage file " + e.Path + ": " + e.Err.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }

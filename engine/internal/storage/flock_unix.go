@@ -4,11 +4,10 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"os"
-	"syscall"
 	"time"
 
+	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
@@ -23,24 +22,24 @@ import (
 // nothing.
 //
 // bbolt's own wait polls every 50 ms and cannot be cancelled; this one
-// backs off from 100 µs to 2 ms and watches ctx, so a lock held for one
-// commit by another process is handed over in well under a millisecond of
-// extra delay.
+// (filelock.Lock) backs off from 100 µs to 2 ms and watches ctx, so a lock
+// held for one commit by another process is handed over in well under a
+// millisecond of extra delay.
 func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.FileMode) (*os.File, error) {
 	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := fileperm.OpenFile(name, flag, perm)
 		if err != nil {
 			return nil, err
 		}
-		how := syscall.LOCK_SH
+		how := filelock.Shared
 		if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
-			how = syscall.LOCK_EX
+			how = filelock.Exclusive
 		}
-		if err := flockWait(ctx, f, how, deadline); err != nil {
+		if err := filelock.Lock(ctx, f, how, deadline); err != nil {
 			f.Close()
 			return nil, err
 		}
-		if how == syscall.LOCK_SH {
+		if how == filelock.Shared {
 			// A reader must not let bbolt see an empty file: bbolt
 			// would try to initialise it through a read-only
 			// descriptor. Under the shared lock an empty file can only
@@ -56,44 +55,5 @@ func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.Fi
 			}
 		}
 		return f, nil
-	}
-}
-
-func flockWait(ctx context.Context, f *os.File, how int, deadline time.Time) error {
-	fd := int(f.Fd())
-	backoff := 100 * time.Microsecond
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		err := syscall.Flock(fd, how|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return err
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return errWaitTimeout
-		}
-		wait = min(wait, backoff)
-		backoff = min(2*backoff, 2*time.Millisecond)
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesamehq/sesame/engine/internal/filelock"
 )
 
 // The layout of a database file.
@@ -32,7 +34,7 @@ const formatVersion = 1
 var errEmptyFile = errors.New("empty database file")
 
 // errWaitTimeout reports that the lock was not obtained before the deadline.
-var errWaitTimeout = errors.New("lock wait timed out")
+var errWaitTimeout = filelock.ErrTimeout
 
 // usage is the state of the quota counters.
 type usage struct {

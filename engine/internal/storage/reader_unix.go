@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesamehq/sesame/engine/internal/filelock"
 )
 
 // reader is the read-only database handle that the Stores of one path
@@ -70,7 +72,7 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 		return r.db, nil
 	}
 	if r.db != nil {
-		if err := flockWait(ctx, r.file, syscall.LOCK_SH, deadline); err != nil {
+		if err := filelock.Lock(ctx, r.file, filelock.Shared, deadline); err != nil {
 			if !errors.Is(err, errWaitTimeout) && ctx.Err() == nil {
 				r.close() // the descriptor is broken: start afresh
 			}

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
 )
 
@@ -95,19 +96,10 @@ func (s *Store) create() error {
 		return err
 	}
 	// Make the new directory entry durable too.
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := filelock.SyncDir(filepath.Dir(s.path)); err != nil {
 		return s.fail(context.Background(), "open", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Path returns the absolute path of the database file.

@@ -178,8 +178,8 @@ func TestOpenErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Open: err = %v, want %v", err, tt.want)
 			}
-			if !strings.HasPrefix(err.Error(), "storage open ") {
-				t.Fatalf("Open: err = %q, want it to start with \"storage open \"", err)
+			if !strings.HasPrefix(err.Error(), "storage file ") {
+				t.Fatalf("Open: err = %q, want it to start with \"storage file \"", err)
 			}
 		})
 	}
@@ -203,7 +203,7 @@ func TestOpenErrors(t *testing.T) {
 func TestErrorMessage(t *testing.T) {
 	s := openTest(t, Options{})
 	_, err := s.Get(context.Background(), []byte("nope"))
-	want := "storage get " + s.Path() + ": not found"
+	want := "storage file " + s.Path() + ": not found"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
