@@ -49,7 +49,8 @@ func (s *session) setCommand() *cli.Command {
 one of that name unless --no-clobber is given.
 
 The value comes from --stdin (all of standard input), --file or --value. For
-string types a single trailing newline of --stdin or --file is dropped. With
+string types a single trailing newline of --stdin or --file is dropped; an
+empty value read that way is refused unless --allow-empty is given. With
 none of them, sesame asks on the terminal without echo, twice for a new
 secret; without a terminal it fails rather than wait. --value puts the secret
 where ps and shell history show it, and set always warns about it.
@@ -79,6 +80,7 @@ Examples:
 			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
 			&cli.StringFlag{Name: "type", Value: "string", Usage: "the value's `TYPE`: " + typeList()},
 			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential"},
+			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value read with --stdin or --file (refused otherwise)"},
 			&cli.StringSliceFlag{Name: "metadata", Usage: "attach `KEY[:TYPE]=VALUE` (repeatable)"},
 			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists"},
 			whatIfFlag(),
@@ -128,6 +130,9 @@ func (s *session) set(c *cli.Context) error {
 		return err
 	}
 	defer clear(raw)
+	if err := emptyRead(c, name, raw); err != nil {
+		return err
+	}
 	tty, isTTY := s.terminal()
 	if !given && !ch.WhatIf {
 		switch {
@@ -225,6 +230,25 @@ func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error)
 		return b, true, nil
 	}
 	return nil, false, nil
+}
+
+// emptyRead refuses an empty value read with --stdin or --file unless
+// --allow-empty is given: an empty read is far more often a failed pipe or
+// a wrong file than a wish to store nothing, and the prompt refuses it too.
+// (--value '' is typed on purpose, and stays allowed.)
+func emptyRead(c *cli.Context, name string, raw []byte) error {
+	if len(raw) > 0 || c.Bool("allow-empty") {
+		return nil
+	}
+	from := "standard input"
+	switch {
+	case c.IsSet("file"):
+		from = c.String("file")
+	case !c.Bool("stdin"):
+		return nil
+	}
+	return withHint(fmt.Errorf("the value of secret %q read from %s is empty; nothing was changed", name, from),
+		"add --allow-empty to store an empty value")
 }
 
 func (s *session) getCommand() *cli.Command {
