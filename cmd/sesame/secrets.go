@@ -235,7 +235,7 @@ func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error)
 // emptyRead refuses an empty value read with --stdin or --file unless
 // --allow-empty is given: an empty read is far more often a failed pipe or
 // a wrong file than a wish to store nothing, and the prompt refuses it too.
-// (--value ” is typed on purpose, and stays allowed.)
+// (An empty --value is typed on purpose, and stays allowed.)
 func emptyRead(c *cli.Context, name string, raw []byte) error {
 	if len(raw) > 0 || c.Bool("allow-empty") {
 		return nil
