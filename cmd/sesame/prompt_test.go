@@ -237,7 +237,7 @@ func (h *home) registerGoVault(name string) {
 }
 
 // TestHiddenPrompt is Set-Secret's example 2: without a value, set asks on
-// the terminal without echo, twice for a new secret, once to replace one.
+// the terminal without echo, twice, whether the secret is new or not.
 func TestHiddenPrompt(t *testing.T) {
 	h := newHome(t)
 	h.registerGoVault("LocalStore")
@@ -258,13 +258,27 @@ func TestHiddenPrompt(t *testing.T) {
 		t.Errorf("get = %q", got)
 	}
 
-	// An existing secret is asked once.
+	// Replacing a secret asks twice too: a typo would otherwise silently
+	// replace the real value.
 	p = h.term("set", "Secret2")
 	p.expect("Value of secret Secret2: ")
 	p.typeHidden("changed")
-	out = p.wait(0)
-	if strings.Contains(out, "again") || strings.Contains(out, "changed") {
-		t.Errorf("replacing asked twice or echoed:\n%s", out)
+	p.expect("Enter it again: ")
+	p.typeHidden("changde")
+	out = p.wait(1)
+	if !strings.Contains(out, "sesame: error: the two entries differ; nothing was changed") {
+		t.Errorf("replace with a typo: the terminal shows:\n%s", out)
+	}
+	if got, _ := h.run(0, "", "get", "Secret2", "--as-plain-text"); got != "hunter2\n" {
+		t.Errorf("after a mismatched replace: %q, want the old value", got)
+	}
+	p = h.term("set", "Secret2")
+	p.expect("Value of secret Secret2: ")
+	p.typeHidden("changed")
+	p.expect("Enter it again: ")
+	p.typeHidden("changed")
+	if out = p.wait(0); strings.Contains(out, "changed") {
+		t.Errorf("replacing echoed:\n%s", out)
 	}
 	if got, _ := h.run(0, "", "get", "Secret2", "--as-plain-text"); got != "changed\n" {
 		t.Errorf("after replace: %q", got)

@@ -51,8 +51,8 @@ one of that name unless --no-clobber is given.
 The value comes from --stdin (all of standard input), --file or --value. For
 string types a single trailing newline of --stdin or --file is dropped; an
 empty value read that way is refused unless --allow-empty is given. With
-none of them, sesame asks on the terminal without echo, twice for a new
-secret; without a terminal it fails rather than wait. --value puts the secret
+none of them, sesame asks on the terminal without echo, twice (a new secret
+or a replacement alike); without a terminal it fails rather than wait. --value puts the secret
 where ps and shell history show it, and set always warns about it.
 
 Types (--type): string (default), securestring, bytes (from --stdin or
@@ -173,14 +173,13 @@ func (s *session) set(c *cli.Context) error {
 	return nil
 }
 
-// askValue asks for the value of secret name on the terminal. It asks the
-// engine first, so that a refusal (NoClobber, metadata, a missing vault)
-// comes before the typing, and to know whether the secret is new: a new
-// secret is entered twice.
+// askValue asks for the value of secret name on the terminal, twice. It
+// asks the engine first, so that a refusal (NoClobber, metadata, a missing
+// or locked vault) comes before the typing.
 func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, username string, opts engine.SetOptions) (any, error) {
 	probe := opts
 	probe.Change = engine.Change{WhatIf: true}
-	act, err := unlocked(s, e, func() (engine.Action, error) {
+	_, err := unlocked(s, e, func() (engine.Action, error) {
 		return e.Set(s.ctx, name, placeholder(t, username), probe)
 	})
 	if err != nil {
@@ -190,7 +189,7 @@ func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, 
 	if t == engine.TypeCredential {
 		prompt = fmt.Sprintf("Password of %s for secret %s: ", username, name)
 	}
-	b, err := tty.secret(prompt, !act.Replace)
+	b, err := tty.secret(prompt)
 	if err != nil {
 		return nil, err
 	}

@@ -71,9 +71,10 @@ func (t terminal) hidden(prompt string) ([]byte, error) {
 	return b, nil
 }
 
-// secret asks for a secret value, twice when twice is set. An empty entry is
+// secret asks for a secret value, twice: a typo, unseen without echo, would
+// otherwise be stored (and replace the real value). An empty entry is
 // refused.
-func (t terminal) secret(prompt string, twice bool) ([]byte, error) {
+func (t terminal) secret(prompt string) ([]byte, error) {
 	b, err := t.hidden(prompt)
 	if err != nil {
 		return nil, err
@@ -81,10 +82,7 @@ func (t terminal) secret(prompt string, twice bool) ([]byte, error) {
 	if len(b) == 0 {
 		return nil, errors.New("no value entered; nothing was changed")
 	}
-	if twice {
-		return t.again(b)
-	}
-	return b, nil
+	return t.again(b)
 }
 
 // newPassword asks for a new password twice; empty means none and is not
