@@ -181,7 +181,9 @@ func (e *Engine) refreshLocked() error {
 // Get returns the secret name from vault or, when vault is empty, from the
 // default vault and then the others in name order, leaving out those
 // registered with NoSearch: the first found wins. The Secret's Vault names
-// the vault that answered.
+// the vault that answered. When a search finds nothing and the only vaults
+// that failed were locked, the error is theirs (ErrLocked), without
+// ErrSecretNotFound.
 func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 	const op = "get"
 	if err := checkName(op, vault, name); err != nil {
@@ -220,7 +222,25 @@ func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 			errs = append(errs, err)
 		}
 	}
+	if allLocked(errs) {
+		// Not "not found": the secret may well be in a locked vault, and
+		// unlocking it is what the user has to do.
+		if len(errs) == 1 {
+			return Secret{}, errs[0]
+		}
+		return Secret{}, errors.Join(errs...)
+	}
 	return Secret{}, &Error{Op: op, Secret: name, Err: errors.Join(append([]error{ErrSecretNotFound}, errs...)...)}
+}
+
+// allLocked reports whether errs holds errors and each is ErrLocked.
+func allLocked(errs []error) bool {
+	for _, err := range errs {
+		if !errors.Is(err, ErrLocked) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error) {
