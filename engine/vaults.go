@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -251,6 +252,39 @@ func (e *Engine) Lock(ctx context.Context, vault string) error {
 		return err
 	}
 	return vaultError("lock", canon, "", l.Lock(ctx))
+}
+
+// Unlocked is a vault that holds its key in host memory, and until when.
+type Unlocked struct {
+	Vault   string
+	Expires time.Time // the zero time: until it is locked or the engine closes
+}
+
+// Unlocked returns, by name, the vaults whose extension holds an unlocked key
+// in host memory (the sandbox's keyring, where the builtin secretstore keeps
+// its key for its password timeout) and when each key expires. Such an
+// unlock lasts at most as long as the engine. A vault that keeps its
+// unlocked state elsewhere (in its storage) is not listed.
+func (e *Engine) Unlocked() []Unlocked {
+	e.mu.Lock()
+	handles := slices.Collect(maps.Values(e.vaults))
+	e.mu.Unlock()
+	var list []Unlocked
+	for _, h := range handles {
+		h.mu.Lock()
+		l := h.current
+		h.mu.Unlock()
+		if l == nil {
+			continue
+		}
+		if w, ok := l.vault.(*wasmVault); ok {
+			if held, exp := w.mod.KeyHeld(); held {
+				list = append(list, Unlocked{Vault: l.config.Name, Expires: exp})
+			}
+		}
+	}
+	slices.SortFunc(list, func(a, b Unlocked) int { return strings.Compare(a.Vault, b.Vault) })
+	return list
 }
 
 // SetPassword changes (or, with an empty old, sets) a vault's password. Of

@@ -26,6 +26,7 @@ type session struct {
 	eng          backend        // s.local, or an engine in the agent
 	local        *engine.Engine // an engine in this process
 	client       *agent.Client  // the connection to the agent
+	alone        string         // why the agent is not used, as a clause: "it cannot run: …"
 	cache        string         // the compile cache folder
 	fresh        bool           // no registry file existed when the engine was opened
 	compileNoted bool

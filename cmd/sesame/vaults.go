@@ -81,8 +81,12 @@ of standard input with --password-stdin. The first unlock of a new password
 store sets its password.
 
 How long an unlock lasts is the vault's affair. The builtin secretstore keeps
-its key in the memory of the sesame process, so each command starts locked;
-on a terminal, a command that finds a vault locked asks for its password.
+its key in memory for its password_timeout (default 900 seconds): in the
+agent (sesame agent --help), so that the next commands find it unlocked; see
+which vaults are unlocked, and until when, with sesame agent status. Without
+the agent (SESAME_AGENT=off, or it cannot run) the key lasts only as long as
+the command, and unlock says so. On a terminal, a command that finds a vault
+locked asks for its password.
 
 Examples:
   sesame vault unlock LocalStore
@@ -436,7 +440,23 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 		}
 		return err
 	}
+	s.warnShortUnlock(name)
 	return nil
+}
+
+// warnShortUnlock warns, after vault is unlocked in this process, when the
+// vault keeps its key in memory: the key goes with the process, so the next
+// command finds the vault locked again unless the agent holds it.
+func (s *session) warnShortUnlock(vault string) {
+	if s.local == nil || s.eng != backend(s.local) {
+		return
+	}
+	for _, u := range s.local.Unlocked() {
+		if strings.EqualFold(u.Vault, vault) {
+			fmt.Fprintf(s.stderr, "sesame: warning: vault %s is unlocked only for this command, which ends now: only the sesame agent keeps a key between commands, and %s\n", u.Vault, s.alone)
+			return
+		}
+	}
 }
 
 func (s *session) vaultSetPassword(c *cli.Context) error {
