@@ -205,8 +205,9 @@ func (s *session) firstRun(e backend) error {
 		return nil
 	}
 	fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, no password: its key is stored unencrypted, readable only by you) in %s\n", firstVault, firstExtension, e.Path())
-	fmt.Fprintf(s.stderr, "sesame: hint: to give it a password later, run: sesame vault register %s --extension %s --grant storage=true --param authentication=password --allow-clobber\n", firstVault, firstExtension)
-	fmt.Fprintf(s.stderr, "sesame: hint: and then: sesame vault unlock %s\n", firstVault)
+	for _, h := range passwordHints(reg, "to give it a password later, run: ") {
+		s.hint(h)
+	}
 	return nil
 }
 

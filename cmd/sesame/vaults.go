@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -111,7 +112,11 @@ Examples:
 				UsageText: "sesame vault set-password NAME [--password-stdin]",
 				Description: `Asks on the terminal for the current password (empty when there is none) and
 the new one, twice; with --password-stdin reads the current password from the
-first line of standard input and the new one from the second.
+first line of standard input and the new one from the second. A wrong current
+password changes nothing. A builtin secretstore registered with
+authentication = none (as the first run creates LocalStore without a
+terminal) has no password to change: set-password refuses before asking, and
+names the two commands that give it one.
 
 Examples:
   sesame vault set-password LocalStore`,
@@ -475,6 +480,10 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 		}
 		return err
 	}
+	if r, ok := registration(e, name); ok && passwordless(r) {
+		return withHint(fmt.Errorf("vault %s has no password to change: it is registered with authentication = none, and its key is stored unencrypted", r.Name),
+			passwordHints(r, "to give it a password, run: ")...)
+	}
 	var old, pw []byte
 	if c.Bool("password-stdin") {
 		if old, err = readLine(s.stdin); err != nil && !errors.Is(err, io.EOF) {
@@ -499,5 +508,60 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	}
 	defer clear(old)
 	defer clear(pw)
-	return e.SetPassword(s.ctx, name, old, pw)
+	err = e.SetPassword(s.ctx, name, old, pw)
+	switch {
+	case !errors.Is(err, engine.ErrLocked):
+		return err
+	case len(old) == 0:
+		return fmt.Errorf("cannot set the password of vault %s: it has a password, and the current one was not given; nothing was changed", name)
+	}
+	// The vault may be unlocked: the current password is what failed, and
+	// unlocking is not the remedy.
+	return fmt.Errorf("cannot set the password of vault %s: the current password is wrong; nothing was changed", name)
+}
+
+// registration returns the registration of vault name.
+func registration(e backend, name string) (engine.Registration, bool) {
+	regs, err := e.Vaults()
+	if err != nil {
+		return engine.Registration{}, false
+	}
+	for _, r := range regs {
+		if strings.EqualFold(r.Name, name) {
+			return r, true
+		}
+	}
+	return engine.Registration{}, false
+}
+
+// passwordless reports whether r is a builtin secretstore registered
+// without a password (authentication = none), as the first run creates it.
+func passwordless(r engine.Registration) bool {
+	return r.Extension == firstExtension && r.Parameters["authentication"] == "none"
+}
+
+// passwordHints are the commands that give the passwordless vault r a
+// password: register it again with authentication = password, keeping its
+// other parameters and its description (its secrets stay), then set the
+// first password with set-password, which asks for it twice.
+func passwordHints(r engine.Registration, lead string) []string {
+	cmd := []string{"sesame vault register", r.Name, "--extension", r.Extension, "--grant storage=true", "--param authentication=password"}
+	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
+		if k != "authentication" {
+			cmd = append(cmd, "--param", shellQuote(fmt.Sprintf("%s=%v", k, r.Parameters[k])))
+		}
+	}
+	if r.Description != "" {
+		cmd = append(cmd, "--description", shellQuote(r.Description))
+	}
+	cmd = append(cmd, "--allow-clobber")
+	return []string{lead + strings.Join(cmd, " "), "and then: sesame vault set-password " + r.Name}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,:/@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
