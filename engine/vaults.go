@@ -181,12 +181,19 @@ func (e *Engine) SetDefault(ctx context.Context, name string) error {
 	return nil
 }
 
-// Vaults lists the registered vaults by name, and the mounted ones.
+// Vaults lists the registered vaults by name, and the mounted ones. When the
+// registry names a default vault that is not registered, the list comes
+// complete (no vault marked Default) with an *Error wrapping
+// ErrNoDefaultVault whose Vault is the name of that default.
 func (e *Engine) Vaults() ([]Registration, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshLocked(); err != nil {
 		return nil, err
+	}
+	var err error
+	if e.reg.DanglingDefault() {
+		err = wrapf("list", e.reg.Default, "", ErrNoDefaultVault, "it is the default vault, and it is not registered")
 	}
 	var out []Registration
 	for _, v := range e.reg.Vaults {
@@ -198,10 +205,11 @@ func (e *Engine) Vaults() ([]Registration, error) {
 	for key, n := range e.names {
 		out = append(out, Registration{Name: n, Extension: "native", Description: e.mounted[key].Manifest().Description, Mounted: true})
 	}
-	return out, nil
+	return out, err
 }
 
-// DefaultVault returns the default vault's name, or "".
+// DefaultVault returns the default vault's name as the registry gives it
+// (Vaults says when it is not registered), or "".
 func (e *Engine) DefaultVault() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -312,7 +312,11 @@ func (s *session) vaultList(c *cli.Context) error {
 		return err
 	}
 	regs, err := e.Vaults()
-	if err != nil {
+	if def := vaultOf(err, engine.ErrNoDefaultVault); def != "" {
+		// Listed all the same: vault list is where one looks to fix it.
+		fmt.Fprintf(s.stderr, "sesame: warning: %v\n", danglingDefault(def))
+		s.hint("choose one with: sesame vault default VAULT")
+	} else if err != nil {
 		return err
 	}
 	if c.Bool("json") {
@@ -369,7 +373,9 @@ func (s *session) vaultDefault(c *cli.Context) error {
 		return e.SetDefault(s.ctx, a[0])
 	}
 	regs, err := e.Vaults()
-	if err != nil {
+	if def := vaultOf(err, engine.ErrNoDefaultVault); def != "" {
+		return withHint(danglingDefault(def), "choose one with: sesame vault default VAULT")
+	} else if err != nil {
 		return err
 	}
 	name := ""
@@ -520,12 +526,15 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	return fmt.Errorf("cannot set the password of vault %s: the current password is wrong; nothing was changed", name)
 }
 
+// danglingDefault is the error of a registry whose default vault def is not
+// registered.
+func danglingDefault(def string) error {
+	return fmt.Errorf("the default vault %q is not registered", def)
+}
+
 // registration returns the registration of vault name.
 func registration(e backend, name string) (engine.Registration, bool) {
-	regs, err := e.Vaults()
-	if err != nil {
-		return engine.Registration{}, false
-	}
+	regs, _ := e.Vaults() // complete even with a dangling default
 	for _, r := range regs {
 		if strings.EqualFold(r.Name, name) {
 			return r, true
