@@ -50,10 +50,16 @@ Examples:
 			{
 				Name:      "default",
 				Usage:     "make a vault the default one (without NAME: print the default)",
-				UsageText: "sesame vault default [NAME]",
-				Description: `Examples:
+				UsageText: "sesame vault default [NAME | --clear]",
+				Description: `The default vault is where set and set-info go when no --vault is given, and
+the first vault that get and info search. An empty NAME is refused (an unset
+shell variable must not clear the default); --clear leaves no default.
+
+Examples:
   sesame vault default Team
-  sesame vault default`,
+  sesame vault default
+  sesame vault default --clear`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "clear", Usage: "leave the registry without a default vault"}},
 				Action: s.vaultDefault,
 			},
 			{
@@ -365,11 +371,20 @@ func (s *session) vaultDefault(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case len(a) == 1 && c.Bool("clear"):
+		return usagef(c, "give a vault NAME or --clear, not both")
+	case len(a) == 1 && a[0] == "":
+		return usagef(c, "the vault NAME is empty; to have no default vault, use --clear")
+	}
 	e, err := s.engine()
 	if err != nil {
 		return err
 	}
-	if len(a) == 1 {
+	switch {
+	case c.Bool("clear"):
+		return e.SetDefault(s.ctx, "")
+	case len(a) == 1:
 		return e.SetDefault(s.ctx, a[0])
 	}
 	regs, err := e.Vaults()
