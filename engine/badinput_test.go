@@ -172,6 +172,8 @@ func TestBadInputValues(t *testing.T) {
 		{"empty hashtable key", engine.Hashtable{"": badInputSecret}, engine.ErrInvalidValue, "empty or not UTF-8"},
 		{"string not UTF-8", badInputSecret + "\xff", engine.ErrInvalidValue, "not valid UTF-8"},
 		{"credential not UTF-8", engine.Credential{UserName: "u\xff", Password: badInputSecret}, engine.ErrInvalidValue, "not valid UTF-8"},
+		{"credential user name with a newline", engine.Credential{UserName: "a\nb", Password: badInputSecret}, engine.ErrInvalidValue, "user name of a credential cannot contain control characters"},
+		{"hashtable credential user name with a tab", engine.Hashtable{"k": engine.Credential{UserName: "a\tb", Password: badInputSecret}}, engine.ErrInvalidValue, `user name of a credential in hashtable key "k" cannot contain control characters`},
 		{"nil", nil, engine.ErrInvalidValue, "not a secret type"},
 		{"int", 42, engine.ErrInvalidValue, "type int is not a secret type"},
 		{"struct", struct{ S string }{badInputSecret}, engine.ErrInvalidValue, "is not a secret type"},

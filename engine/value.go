@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/abi"
@@ -30,7 +32,7 @@ type (
 
 	// Credential is a user name and a password.
 	Credential struct {
-		UserName string
+		UserName string // UTF-8 without control characters (a newline would forge a line)
 		Password SecureString
 	}
 
@@ -102,6 +104,11 @@ func encodeScalar(v any, key string) (abi.Value, error) {
 	case Credential:
 		if !utf8.ValidString(x.UserName) || !utf8.ValidString(string(x.Password)) {
 			return abi.Value{}, fmt.Errorf("%w: credential%s is not valid UTF-8", ErrInvalidValue, where)
+		}
+		if strings.IndexFunc(x.UserName, unicode.IsControl) >= 0 {
+			// A newline would let a reader of the lines "user name,
+			// password" take part of the user name for the password.
+			return abi.Value{}, fmt.Errorf("%w: the user name of a credential%s cannot contain control characters", ErrInvalidValue, where)
 		}
 		return abi.Value{Type: TypeCredential, UserName: x.UserName, Data: []byte(x.Password)}, nil
 	case *Credential:

@@ -79,7 +79,7 @@ Examples:
 			&cli.StringFlag{Name: "file", Usage: "read the value from `FILE`", TakesFile: true},
 			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
 			&cli.StringFlag{Name: "type", Value: "string", Usage: "the value's `TYPE`: " + typeList()},
-			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential"},
+			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential (no control characters)"},
 			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value read with --stdin or --file (refused otherwise)"},
 			&cli.StringSliceFlag{Name: "metadata", Usage: "attach `KEY[:TYPE]=VALUE` (repeatable)"},
 			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists"},
