@@ -164,9 +164,9 @@ func TestBadInputValues(t *testing.T) {
 		is    error
 		says  string
 	}{
-		{"string over the limit", big + badInputSecret, engine.ErrTooLarge, "too large"},
-		{"bytes over the limit", []byte(big + "xx"), engine.ErrTooLarge, "too large"},
-		{"hashtable over the limit", engine.Hashtable{"a": big}, engine.ErrTooLarge, "too large"},
+		{"string over the limit", big + badInputSecret, engine.ErrTooLarge, "too large: a value takes at most 1 MiB (1048576 bytes)"},
+		{"bytes over the limit", []byte(big + "xx"), engine.ErrTooLarge, "too large: a value takes at most 1 MiB (1048576 bytes)"},
+		{"hashtable over the limit", engine.Hashtable{"a": big}, engine.ErrTooLarge, "too large: a value takes at most 1 MiB (1048576 bytes)"},
 		{"hashtable of 65 entries", table, engine.ErrTooLarge, "65 entries"},
 		{"nested hashtable", engine.Hashtable{"a": engine.Hashtable{"b": badInputSecret}}, engine.ErrInvalidValue, "cannot hold another hashtable"},
 		{"empty hashtable key", engine.Hashtable{"": badInputSecret}, engine.ErrInvalidValue, "empty or not UTF-8"},

@@ -131,6 +131,9 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if !supports(vt, abi.OpSet) {
 		return Action{}, wrapf(op, vault, name, ErrUnsupported, "the vault is read-only")
 	}
+	if err := fits(v); err != nil {
+		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: err}
+	}
 	exists, err := e.exists(ctx, op, vt, vault, name)
 	if err != nil {
 		return Action{}, err
@@ -143,6 +146,15 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 		return act, err
 	}
 	return act, vaultError(op, vault, name, vt.Set(ctx, name, v, md))
+}
+
+// fits refuses a value over the ABI's limits before any vault is asked, in
+// the user's words rather than the codec's.
+func fits(v abi.Value) error {
+	if _, err := abi.AppendValue(nil, v); errors.Is(err, abi.TooLarge) {
+		return fmt.Errorf("%w: a value takes at most 1 MiB (%d bytes), its user name and hashtable keys included", ErrTooLarge, abi.MaxValueBytes)
+	}
+	return nil
 }
 
 // exists asks the vault whether name is stored, with stat when it has it,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 )
 
@@ -50,7 +51,9 @@ one of that name unless --no-clobber is given.
 
 The value comes from --stdin (all of standard input), --file or --value. For
 string types a single trailing newline of --stdin or --file is dropped; an
-empty value read that way is refused unless --allow-empty is given. With
+empty value read that way is refused unless --allow-empty is given. A value is
+at most 1 MiB (1048576 bytes, its user name and hashtable keys included; the
+JSON of a hashtable at most 4 MiB): --stdin and --file stop reading there. With
 none of them, sesame asks on the terminal without echo, twice (a new secret
 or a replacement alike); without a terminal it fails rather than wait. --value puts the secret
 where ps and shell history show it, and set always warns about it.
@@ -125,7 +128,7 @@ func (s *session) set(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, given, err := s.readValue(c, t)
+	raw, given, err := s.readValue(c, t, name)
 	if err != nil {
 		return err
 	}
@@ -202,7 +205,7 @@ const valueWarning = "sesame: warning: --value puts the secret on the command li
 
 // readValue returns the value given with --value, --stdin or --file, and
 // whether one was given.
-func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error) {
+func (s *session) readValue(c *cli.Context, t engine.Type, name string) ([]byte, bool, error) {
 	switch {
 	case c.IsSet("value"):
 		// Always, not only on a terminal: a script's command line is
@@ -210,25 +213,50 @@ func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error)
 		fmt.Fprintln(s.stderr, valueWarning)
 		return []byte(c.String("value")), true, nil
 	case c.Bool("stdin"):
-		b, err := io.ReadAll(s.stdin)
+		b, err := readLimited(s.stdin, t, name, "standard input")
 		if err != nil {
-			return nil, false, fmt.Errorf("reading the value from standard input: %w", err)
-		}
-		if textual(t) {
-			b = trimNewline(b)
+			return nil, false, err
 		}
 		return b, true, nil
 	case c.IsSet("file"):
-		b, err := os.ReadFile(c.String("file"))
+		f, err := os.Open(c.String("file"))
 		if err != nil {
 			return nil, false, fmt.Errorf("reading the value: %w", err)
 		}
-		if textual(t) {
-			b = trimNewline(b)
+		defer f.Close()
+		b, err := readLimited(f, t, name, c.String("file"))
+		if err != nil {
+			return nil, false, err
 		}
 		return b, true, nil
 	}
 	return nil, false, nil
+}
+
+// readLimited reads the value of secret name, of type t, from r (named from)
+// and drops one trailing newline of a textual value. It stops reading past
+// the limit, and refuses what is over it, so that a wrong file or an
+// endless pipe costs neither time nor memory: a value is at most 1 MiB
+// (abi.MaxValueBytes), and the JSON of a hashtable at most four times that.
+func readLimited(r io.Reader, t engine.Type, name, from string) ([]byte, error) {
+	limit, what := abi.MaxValueBytes, "1 MiB"
+	if t == engine.TypeHashtable {
+		limit, what = 4*abi.MaxValueBytes, "4 MiB"
+	}
+	// Two bytes more for a trailing "\r\n", one more to see what is over.
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+3))
+	if err != nil {
+		clear(b)
+		return nil, fmt.Errorf("reading the value of secret %q from %s: %w", name, from, err)
+	}
+	if textual(t) {
+		b = trimNewline(b)
+	}
+	if len(b) > limit {
+		clear(b)
+		return nil, fmt.Errorf("the value of secret %q read from %s is over the limit of %s (%d bytes); nothing was changed", name, from, what, limit)
+	}
+	return b, nil
 }
 
 // emptyRead refuses an empty value read with --stdin or --file unless
