@@ -85,7 +85,8 @@ Examples:
 				UsageText: "sesame vault unlock NAME [--password-stdin]",
 				Description: `Asks for the password on the terminal, without echo, or reads the first line
 of standard input with --password-stdin. The first unlock of a new password
-store sets its password.
+store sets its password. A builtin secretstore registered with
+authentication = none has no password: unlock says so without asking.
 
 How long an unlock lasts is the vault's affair. The builtin secretstore keeps
 its key in memory for its password_timeout (default 900 seconds): in the
@@ -452,6 +453,17 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 		}
 		return err
 	}
+	if r, ok := registration(e, name); ok && passwordless(r) {
+		// Unless its store still has a password (registered again with
+		// authentication = none): then it is locked, and an unlock
+		// removes the password.
+		switch _, err := e.Info(s.ctx, "*", name); {
+		case err == nil:
+			return noPassword(r, ", so there is nothing to unlock")
+		case !errors.Is(err, engine.ErrLocked):
+			return err
+		}
+	}
 	pw, err := s.password(c, name, fmt.Sprintf("Password of vault %s: ", name))
 	if err != nil {
 		return err
@@ -502,8 +514,7 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 		return err
 	}
 	if r, ok := registration(e, name); ok && passwordless(r) {
-		return withHint(fmt.Errorf("vault %s has no password to change: it is registered with authentication = none, and its key is stored unencrypted", r.Name),
-			passwordHints(r, "to give it a password, run: ")...)
+		return noPassword(r, " to change")
 	}
 	var old, pw []byte
 	if c.Bool("password-stdin") {
@@ -562,6 +573,13 @@ func registration(e backend, name string) (engine.Registration, bool) {
 // without a password (authentication = none), as the first run creates it.
 func passwordless(r engine.Registration) bool {
 	return r.Extension == firstExtension && r.Parameters["authentication"] == "none"
+}
+
+// noPassword is the error of a command that needs the password of r, a
+// vault that has none; what completes "vault NAME has no password".
+func noPassword(r engine.Registration, what string) error {
+	return withHint(fmt.Errorf("vault %s has no password%s: it is registered with authentication = none, and its key is stored unencrypted", r.Name, what),
+		passwordHints(r, "to give it a password, run: ")...)
 }
 
 // passwordHints are the commands that give the passwordless vault r a
