@@ -219,12 +219,17 @@ status through.`,
 				EnvVars:   []string{"SESAME_CONFIG"},
 				TakesFile: true,
 			},
+			&cli.BoolFlag{Name: "version", Usage: "print the version of sesame and of the extension ABI it speaks"},
 		},
 		Before: func(c *cli.Context) error {
 			s.config = c.String("config")
 			return nil
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				s.printVersion()
+				return nil
+			}
 			if c.Args().Present() {
 				return usagef(c, "unknown command %q", c.Args().First())
 			}
@@ -242,6 +247,7 @@ status through.`,
 			s.extensionCommand(),
 			s.agentCommand(),
 			s.completionCommand(),
+			s.versionCommand(),
 		},
 	}
 	setUsageErrors(app.Commands)
