@@ -464,7 +464,15 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 			return err
 		}
 	}
-	pw, err := s.password(c, name, fmt.Sprintf("Password of vault %s: ", name))
+	prompt := fmt.Sprintf("Password of vault %s: ", name)
+	if t, ok := s.terminal(); ok && !c.Bool("password-stdin") {
+		if err := t.unlock(s, e, name, prompt); err != nil {
+			return err
+		}
+		s.warnShortUnlock(name)
+		return nil
+	}
+	pw, err := s.password(c, name, prompt)
 	if err != nil {
 		return err
 	}
