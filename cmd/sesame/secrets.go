@@ -493,18 +493,22 @@ func (s *session) copyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "copy",
 		Usage:     "copy a secret, with its metadata, to another vault",
-		UsageText: "sesame copy NAME --from V1 --to V2 [--no-clobber]",
+		UsageText: "sesame copy NAME --from V1 --to V2 [--no-clobber] [--what-if] [--confirm]",
 		Description: `Copies secret NAME from vault V1 to vault V2 with its metadata. A NAME with
 wildcards ('*', '?') copies every match, showing progress on a terminal, and
-stops at the first failure.
+stops at the first failure. --what-if says what each copy would do;
+--confirm asks before each one.
 
 Examples:
   sesame copy db-password --from LocalStore --to Team
-  sesame copy 'ci-*' --from LocalStore --to Team --no-clobber`,
+  sesame copy 'ci-*' --from LocalStore --to Team --no-clobber
+  sesame copy 'ci-*' --from LocalStore --to Team --what-if`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the source `VAULT` (required)"},
 			&cli.StringFlag{Name: "to", Usage: "the target `VAULT` (required)"},
 			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists in the target"},
+			whatIfFlag(),
+			confirmFlag(),
 		},
 		Action: s.copy,
 	}
@@ -519,27 +523,35 @@ func (s *session) copy(c *cli.Context) error {
 	if from == "" || to == "" {
 		return usagef(c, "copy needs --from VAULT and --to VAULT")
 	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
 	e, err := s.vaultEngine()
 	if err != nil {
 		return err
 	}
-	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber")}
-	if !strings.ContainsAny(a[0], "*?") {
-		_, err := unlocked(s, e, func() (engine.Action, error) {
-			return e.Copy(s.ctx, engine.Info{Name: a[0], Vault: from}, opts)
-		})
+	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber"), Change: ch}
+	copy1 := func(in engine.Info) error {
+		act, err := unlocked(s, e, func() (engine.Action, error) { return e.Copy(s.ctx, in, opts) })
+		if err == nil && ch.WhatIf {
+			s.whatIf(act)
+		}
 		return err
+	}
+	if !strings.ContainsAny(a[0], "*?") {
+		return copy1(engine.Info{Name: a[0], Vault: from})
 	}
 	list, err := unlocked(s, e, func() ([]engine.Info, error) { return e.Info(s.ctx, a[0], from) })
 	if err != nil {
 		return err
 	}
-	progress := isTerminal(s.stderr)
+	progress := isTerminal(s.stderr) && !ch.WhatIf
 	for i, in := range list {
 		if progress {
 			fmt.Fprintf(s.stderr, "\rsesame: copying %d/%d", i+1, len(list))
 		}
-		if _, err := unlocked(s, e, func() (engine.Action, error) { return e.Copy(s.ctx, in, opts) }); err != nil {
+		if err := copy1(in); err != nil {
 			if progress {
 				fmt.Fprintln(s.stderr)
 			}
@@ -548,6 +560,10 @@ func (s *session) copy(c *cli.Context) error {
 	}
 	if progress && len(list) > 0 {
 		fmt.Fprintln(s.stderr)
+	}
+	if ch.WhatIf {
+		fmt.Fprintln(s.stderr, "sesame: copied nothing (--what-if)")
+		return nil
 	}
 	fmt.Fprintf(s.stderr, "sesame: copied %d secrets from %s to %s\n", len(list), from, to)
 	return nil
