@@ -46,6 +46,11 @@ func (a Action) String() string {
 		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
 	case "remove":
 		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
+	case "set-default":
+		if a.Vault == "" {
+			return "leave no default vault"
+		}
+		return fmt.Sprintf("make vault %s the default vault", a.Vault)
 	}
 	return a.Op + " " + a.Secret + " in " + a.Vault
 }

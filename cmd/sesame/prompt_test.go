@@ -352,6 +352,21 @@ func TestConfirmPrompt(t *testing.T) {
 	if out, _ := h.run(0, "", "info", "c"); !strings.Contains(out, "a=b") {
 		t.Errorf("set-info after yes: %q", out)
 	}
+
+	h.registerGoVault("W")
+	p = h.term("copy", "c", "--from", "V", "--to", "W", "--confirm")
+	p.expect(`Confirm: add secret "c" to vault W? [y/N] `)
+	p.send("y\n")
+	p.wait(0)
+	h.run(0, "", "get", "c", "--vault", "W")
+
+	p = h.term("vault", "default", "W", "--confirm")
+	p.expect("Confirm: make vault W the default vault? [y/N] ")
+	p.send("y\n")
+	p.wait(0)
+	if out, _ := h.run(0, "", "vault", "default"); out != "W\n" {
+		t.Errorf("vault default after yes: %q", out)
+	}
 }
 
 // TestLockedPrompt: on a terminal, a command that finds a vault locked asks

@@ -50,7 +50,7 @@ Examples:
 			{
 				Name:      "default",
 				Usage:     "make a vault the default one (without NAME: print the default)",
-				UsageText: "sesame vault default [NAME | --clear]",
+				UsageText: "sesame vault default [NAME | --clear] [--what-if] [--confirm]",
 				Description: `The default vault is where set and set-info go when no --vault is given, and
 the first vault that get and info search. An empty NAME is refused (an unset
 shell variable must not clear the default); --clear leaves no default.
@@ -59,7 +59,7 @@ Examples:
   sesame vault default Team
   sesame vault default
   sesame vault default --clear`,
-				Flags:  []cli.Flag{&cli.BoolFlag{Name: "clear", Usage: "leave the registry without a default vault"}},
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "clear", Usage: "leave the registry without a default vault"}, whatIfFlag(), confirmFlag()},
 				Action: s.vaultDefault,
 			},
 			{
@@ -378,15 +378,16 @@ func (s *session) vaultDefault(c *cli.Context) error {
 	case len(a) == 1 && a[0] == "":
 		return usagef(c, "the vault NAME is empty; to have no default vault, use --clear")
 	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
 	e, err := s.engine()
 	if err != nil {
 		return err
 	}
-	switch {
-	case c.Bool("clear"):
-		return e.SetDefault(s.ctx, "")
-	case len(a) == 1:
-		return e.SetDefault(s.ctx, a[0])
+	if c.Bool("clear") || len(a) == 1 {
+		return s.setDefault(e, a, ch)
 	}
 	regs, err := e.Vaults()
 	if def := vaultOf(err, engine.ErrNoDefaultVault); def != "" {
@@ -405,6 +406,27 @@ func (s *session) vaultDefault(c *cli.Context) error {
 	}
 	fmt.Fprintln(s.stdout, name)
 	return nil
+}
+
+// setDefault makes the vault named in a the default, or clears the default
+// when a is empty, as ch (--what-if, --confirm) allows.
+func (s *session) setDefault(e backend, a []string, ch engine.Change) error {
+	act := engine.Action{Op: "set-default"}
+	if len(a) == 1 {
+		r, ok := registration(e, a[0])
+		if !ok {
+			return e.SetDefault(s.ctx, a[0]) // the engine's own refusal
+		}
+		act.Vault = r.Name
+	}
+	switch {
+	case ch.WhatIf:
+		s.whatIf(act)
+		return nil
+	case ch.Confirm != nil && !ch.Confirm(act):
+		return &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
+	}
+	return e.SetDefault(s.ctx, act.Vault)
 }
 
 // password reads a password for vault: the first line of standard input
