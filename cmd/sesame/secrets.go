@@ -66,7 +66,8 @@ JSON object: string values are string entries, and typed entries look like
 
 Metadata (--metadata KEY[:TYPE]=VALUE, repeatable): TYPE is string (default),
 int, or datetime (RFC 3339, or a plain date 2006-01-02 meaning midnight UTC).
-Metadata is not stored securely.
+A key may contain ':' (only string, int or datetime after the last one is a
+TYPE). Metadata is not stored securely.
 
 Examples:
   sesame set db-password                           # asks twice, hidden
@@ -400,15 +401,18 @@ func (s *session) setInfoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "set-info",
 		Usage:     "replace a secret's metadata",
-		UsageText: "sesame set-info NAME --metadata KEY[:TYPE]=VALUE... [--vault V] [--what-if] [--confirm]",
+		UsageText: "sesame set-info NAME (--metadata KEY[:TYPE]=VALUE... | --clear) [--vault V] [--what-if] [--confirm]",
 		Description: `Replaces the whole metadata of secret NAME with the --metadata given (see
-sesame set --help for KEY[:TYPE]=VALUE). The vault must support metadata.
+sesame set --help for KEY[:TYPE]=VALUE), or removes it all with --clear. The
+vault must support metadata.
 
 Examples:
   sesame set-info db-password --metadata Expiration:datetime=2026-01-31
-  sesame set-info api-token --metadata owner=ci --metadata uses:int=3 --vault Team`,
+  sesame set-info api-token --metadata owner=ci --metadata uses:int=3 --vault Team
+  sesame set-info api-token --clear`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "metadata", Usage: "the new metadata `KEY[:TYPE]=VALUE` (repeatable)"},
+			&cli.BoolFlag{Name: "clear", Usage: "remove all the metadata"},
 			vaultFlag("the secret's `VAULT` (default: the default vault)"),
 			whatIfFlag(),
 			confirmFlag(),
@@ -426,8 +430,13 @@ func (s *session) setInfo(c *cli.Context) error {
 	if err != nil {
 		return usagef(c, "%v", err)
 	}
-	if md == nil {
-		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE")
+	switch {
+	case md != nil && c.Bool("clear"):
+		return usagef(c, "give --metadata or --clear, not both")
+	case c.Bool("clear"):
+		md = engine.Metadata{} // empty, not nil: the engine clears
+	case md == nil:
+		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE, or --clear")
 	}
 	return s.change1(c, func(e backend, ch engine.Change) (engine.Action, error) {
 		return e.SetInfo(s.ctx, a[0], md, c.String("vault"), ch)
