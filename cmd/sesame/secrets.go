@@ -361,6 +361,12 @@ default first; not those registered with --no-search). Prints a table NAME
 TYPE VAULT METADATA, or with --json an array of
 {"name", "type", "vault", "metadata"}.
 
+A vault that cannot list (locked, failing) is skipped: the others are listed
+all the same, and each skipped vault is named on standard error.
+
+Exit status: 0 when every vault asked answered (even with no match), 1 when
+one was skipped or --vault names none.
+
 Examples:
   sesame info
   sesame info 'db-*' --vault Team
@@ -387,6 +393,9 @@ func (s *session) info(c *cli.Context) error {
 		return err
 	}
 	list, err := unlocked(s, e, func() ([]engine.Info, error) { return e.Info(s.ctx, pattern, c.String("vault")) })
+	if c.String("vault") == "" {
+		err = skipped(err)
+	}
 	if c.Bool("json") {
 		if perr := s.printJSON(infoJSON(list)); perr != nil {
 			return perr
@@ -395,6 +404,35 @@ func (s *session) info(c *cli.Context) error {
 		s.printInfo(list)
 	}
 	return err
+}
+
+// skippedVault is the failure of one vault in a search: the search went on
+// without it.
+type skippedVault struct{ err *engine.Error }
+
+func (s skippedVault) Error() string {
+	return fmt.Sprintf("vault %s was skipped: %v", s.err.Vault, s.err.Err)
+}
+
+func (s skippedVault) Unwrap() error { return s.err }
+
+// skipped words the errors of the vaults that a search over every vault
+// left out (err joins one *engine.Error per vault) as vaults skipped.
+func skipped(err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else if err != nil {
+		errs = []error{err}
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		if ee, ok := e.(*engine.Error); ok && ee.Vault != "" && ee.Secret == "" {
+			out[i] = skippedVault{ee}
+		}
+	}
+	return errors.Join(out...)
 }
 
 func (s *session) setInfoCommand() *cli.Command {
