@@ -345,6 +345,8 @@ func (s *session) vaultList(c *cli.Context) error {
 		return s.printJSON(out)
 	}
 	if len(regs) == 0 {
+		fmt.Fprintln(s.stderr, "sesame: no vaults are registered")
+		s.hint("the first command that needs a vault creates " + firstVault + "; or add one with: sesame vault register NAME --extension REF")
 		return nil
 	}
 	rows := [][]string{{"NAME", "DEFAULT", "SEARCH", "EXTENSION", "DESCRIPTION"}}
