@@ -170,6 +170,7 @@ func TestBadInputValues(t *testing.T) {
 		{"hashtable of 65 entries", table, engine.ErrTooLarge, "65 entries"},
 		{"nested hashtable", engine.Hashtable{"a": engine.Hashtable{"b": badInputSecret}}, engine.ErrInvalidValue, "cannot hold another hashtable"},
 		{"empty hashtable key", engine.Hashtable{"": badInputSecret}, engine.ErrInvalidValue, "empty or not UTF-8"},
+		{"hashtable keys differing only in case", engine.Hashtable{"user": "a", "User": badInputSecret}, engine.ErrInvalidValue, `hashtable keys "User" and "user" differ only in case`},
 		{"string not UTF-8", badInputSecret + "\xff", engine.ErrInvalidValue, "not valid UTF-8"},
 		{"credential not UTF-8", engine.Credential{UserName: "u\xff", Password: badInputSecret}, engine.ErrInvalidValue, "not valid UTF-8"},
 		{"credential user name with a newline", engine.Credential{UserName: "a\nb", Password: badInputSecret}, engine.ErrInvalidValue, "user name of a credential cannot contain control characters"},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -127,10 +128,18 @@ func encodeTable(t map[string]any) (abi.Value, error) {
 	}
 	// The encoder sorts the entries.
 	v := abi.Value{Type: TypeHashtable, Entries: make([]abi.Entry, 0, len(t))}
-	for k, x := range t {
+	folded := make(map[string]string, len(t))
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		x := t[k]
 		if k == "" || !utf8.ValidString(k) {
 			return abi.Value{}, fmt.Errorf("%w: hashtable key %q is empty or not UTF-8", ErrInvalidValue, k)
 		}
+		// Keys ignore case, as PowerShell's hashtables do: two that
+		// differ only in case would be one key there.
+		if other, dup := folded[strings.ToLower(k)]; dup {
+			return abi.Value{}, fmt.Errorf("%w: hashtable keys %q and %q differ only in case", ErrInvalidValue, other, k)
+		}
+		folded[strings.ToLower(k)] = k
 		ev, err := encodeScalar(x, k)
 		if err != nil {
 			return abi.Value{}, err

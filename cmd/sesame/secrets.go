@@ -81,7 +81,8 @@ Examples:
 			vaultFlag("store in `VAULT` (default: the default vault)"),
 			&cli.BoolFlag{Name: "stdin", Usage: "read the value from standard input"},
 			&cli.StringFlag{Name: "file", Usage: "read the value from `FILE`", TakesFile: true},
-			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
+			// A slice, so that a second --value is seen and refused.
+			&cli.StringSliceFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
 			&cli.StringFlag{Name: "type", Value: "string", Usage: "the value's `TYPE`: " + typeList()},
 			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential (no control characters)"},
 			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value read with --stdin or --file (refused otherwise)"},
@@ -112,6 +113,8 @@ func (s *session) set(c *cli.Context) error {
 	}
 	username := c.String("username")
 	switch {
+	case len(c.StringSlice("value")) > 1:
+		return usagef(c, "--value given twice; give the value once")
 	case sources > 1:
 		return usagef(c, "give the value one way only: --stdin, --file or --value")
 	case t == engine.TypeCredential && username == "":
@@ -212,7 +215,7 @@ func (s *session) readValue(c *cli.Context, t engine.Type, name string) ([]byte,
 		// Always, not only on a terminal: a script's command line is
 		// seen by ps too, and its log is where the warning is read.
 		fmt.Fprintln(s.stderr, valueWarning)
-		return []byte(c.String("value")), true, nil
+		return []byte(c.StringSlice("value")[0]), true, nil
 	case c.Bool("stdin"):
 		b, err := readLimited(s.stdin, t, name, "standard input")
 		if err != nil {

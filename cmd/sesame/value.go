@@ -122,6 +122,9 @@ func parseHashtable(raw []byte) (engine.Hashtable, error) {
 	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
 		return nil, fmt.Errorf("%w (more after the object)", errHashtableJSON)
 	}
+	if k, dup := duplicateKey(raw); dup {
+		return nil, fmt.Errorf("%w (key %q is given twice)", errHashtableJSON, k)
+	}
 	t := make(engine.Hashtable, len(obj))
 	for k, m := range obj {
 		v, err := parseEntry(m)
@@ -131,6 +134,32 @@ func parseHashtable(raw []byte) (engine.Hashtable, error) {
 		t[k] = v
 	}
 	return t, nil
+}
+
+// duplicateKey returns a key that the JSON object raw (already decoded once
+// without error) gives twice: json.Unmarshal would keep only the last.
+func duplicateKey(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func parseEntry(m json.RawMessage) (any, error) {
