@@ -13,8 +13,9 @@ import (
 )
 
 // run is the whole command: main only supplies the process's arguments and
-// files, and exits with what run returns. Exit status 0 is success, 1 a
-// failure, 2 a usage error; exec passes its command's status through.
+// files, and exits with what run returns. Exit status 0 is success (also a
+// change declined at --confirm), 1 a failure, 2 a usage error; exec passes
+// its command's status through.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := &session{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer s.close()
@@ -70,6 +71,11 @@ func (s *session) report(err error) int {
 	var st exitStatus
 	if errors.As(err, &st) {
 		return int(st)
+	}
+	if errors.Is(err, engine.ErrDeclined) {
+		// The user said no: what they asked for happened.
+		fmt.Fprintln(s.stderr, "sesame: declined; nothing was changed")
+		return 0
 	}
 	s.printError(err)
 	var ue *usageError
@@ -231,8 +237,8 @@ Examples:
   sesame info --json
   source <(sesame completion bash)
 
-Exit status: 0 success, 1 failure, 2 usage error; exec passes its command's
-status through.`,
+Exit status: 0 success (a change declined at --confirm included), 1 failure,
+2 usage error; exec passes its command's status through.`,
 		HideVersion:               true,
 		DisableSliceFlagSeparator: true,
 		Reader:                    s.stdin,
