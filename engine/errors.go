@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -103,9 +104,9 @@ func vaultError(op, vault, secret string, err error) error {
 		if sentinel == nil {
 			sentinel = ErrExtension
 		}
-		if msg := err.Error(); msg != s.Error() {
+		if detail := trimStatus(err.Error(), s); err.Error() != s.Error() && !sameFact(detail, sentinel) {
 			// The extension's own words follow the status name; keep them.
-			err = fmt.Errorf("%w (%s)", sentinel, trimStatus(msg, s))
+			err = fmt.Errorf("%w (%s)", sentinel, detail)
 		} else {
 			err = sentinel
 		}
@@ -115,6 +116,13 @@ func vaultError(op, vault, secret string, err error) error {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return &Error{Op: op, Vault: vault, Secret: secret, Err: err}
+}
+
+// sameFact reports whether an extension's detail only repeats its
+// sentinel ("the vault is locked" after "vault is locked"): one fact is said
+// once.
+func sameFact(detail string, sentinel error) bool {
+	return strings.EqualFold(strings.TrimPrefix(strings.TrimSuffix(detail, "."), "the "), sentinel.Error())
 }
 
 // trimStatus drops a leading "status: " from a sandbox message.
