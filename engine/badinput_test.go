@@ -169,14 +169,17 @@ func TestBadInputValues(t *testing.T) {
 		is    error
 		says  string
 	}{
-		{"string over the limit", big + badInputSecret, engine.ErrTooLarge, "too large"},
-		{"bytes over the limit", []byte(big + "xx"), engine.ErrTooLarge, "too large"},
-		{"hashtable over the limit", engine.Hashtable{"a": big}, engine.ErrTooLarge, "too large"},
+		{"string over the limit", big + badInputSecret, engine.ErrTooLarge, "too large: a value takes at most 1 MiB (1048576 bytes)"},
+		{"bytes over the limit", []byte(big + "xx"), engine.ErrTooLarge, "too large: a value takes at most 1 MiB (1048576 bytes)"},
+		{"hashtable over the limit", engine.Hashtable{"a": big}, engine.ErrTooLarge, "too large: a value takes at most 1 MiB (1048576 bytes)"},
 		{"hashtable of 65 entries", table, engine.ErrTooLarge, "65 entries"},
 		{"nested hashtable", engine.Hashtable{"a": engine.Hashtable{"b": badInputSecret}}, engine.ErrInvalidValue, "cannot hold another hashtable"},
 		{"empty hashtable key", engine.Hashtable{"": badInputSecret}, engine.ErrInvalidValue, "empty or not UTF-8"},
+		{"hashtable keys differing only in case", engine.Hashtable{"user": "a", "User": badInputSecret}, engine.ErrInvalidValue, `hashtable keys "User" and "user" differ only in case`},
 		{"string not UTF-8", badInputSecret + "\xff", engine.ErrInvalidValue, "not valid UTF-8"},
 		{"credential not UTF-8", engine.Credential{UserName: "u\xff", Password: badInputSecret}, engine.ErrInvalidValue, "not valid UTF-8"},
+		{"credential user name with a newline", engine.Credential{UserName: "a\nb", Password: badInputSecret}, engine.ErrInvalidValue, "user name of a credential cannot contain control characters"},
+		{"hashtable credential user name with a tab", engine.Hashtable{"k": engine.Credential{UserName: "a\tb", Password: badInputSecret}}, engine.ErrInvalidValue, `user name of a credential in hashtable key "k" cannot contain control characters`},
 		{"nil", nil, engine.ErrInvalidValue, "not a secret type"},
 		{"int", 42, engine.ErrInvalidValue, "type int is not a secret type"},
 		{"struct", struct{ S string }{badInputSecret}, engine.ErrInvalidValue, "is not a secret type"},

@@ -231,8 +231,11 @@ func (e *Engine) Mount(name string, v Vault) error {
 // vault is empty.
 func (e *Engine) resolve(op Op, secret, vault string) (string, error) {
 	if vault == "" {
-		if e.reg.Default == "" {
+		switch {
+		case e.reg.Default == "":
 			return "", wrapf(op, "", secret, ErrNoDefaultVault, "name a vault, or set a default vault")
+		case e.reg.DanglingDefault():
+			return "", wrapf(op, "", secret, ErrNoDefaultVault, "the default vault %q is not registered", e.reg.Default)
 		}
 		return e.reg.Default, nil
 	}
@@ -445,8 +448,8 @@ func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) 
 }
 
 // vaultOrder returns the vaults searched when none is named: the default
-// first, then the others by name, case-insensitively, but for those
-// registered with NoSearch.
+// (when it is registered) first, then the others by name,
+// case-insensitively, but for those registered with NoSearch.
 func (e *Engine) vaultOrder() []string {
 	var names []string
 	for _, v := range e.reg.Vaults {
@@ -458,7 +461,7 @@ func (e *Engine) vaultOrder() []string {
 		names = append(names, n)
 	}
 	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	if e.reg.Default != "" {
+	if e.reg.Default != "" && !e.reg.DanglingDefault() {
 		names = append([]string{e.reg.Default}, names...)
 	}
 	return names

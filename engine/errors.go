@@ -208,9 +208,10 @@ func vaultError(op Op, vault, secret string, err error) error {
 		// What the engine could not encode for the extension.
 		err = fmt.Errorf("%w: %w", codeOf(s), abiError{err})
 	case errors.As(err, &s):
-		if msg := err.Error(); msg != s.Error() {
+		sentinel := codeOf(s)
+		if detail := trimStatus(err.Error(), s); err.Error() != s.Error() && !sameFact(detail, sentinel) {
 			// The extension's own words follow the status name; keep them.
-			err = fmt.Errorf("%w (%s)", codeOf(s), trimStatus(msg, s))
+			err = fmt.Errorf("%w (%s)", sentinel, detail)
 		} else {
 			err = codeOf(s)
 		}
@@ -229,6 +230,13 @@ type abiError struct{ err error }
 
 func (e abiError) Error() string { return strings.TrimPrefix(e.err.Error(), "abi: ") }
 func (e abiError) Unwrap() error { return e.err }
+
+// sameFact reports whether an extension's detail only repeats its
+// sentinel ("the vault is locked" after "vault is locked"): one fact is said
+// once.
+func sameFact(detail string, sentinel error) bool {
+	return strings.EqualFold(strings.TrimPrefix(strings.TrimSuffix(detail, "."), "the "), sentinel.Error())
+}
 
 // trimStatus drops a leading "status: " from a sandbox message.
 func trimStatus(msg string, s abi.Status) string {

@@ -46,6 +46,11 @@ func (a Action) String() string {
 		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
 	case OpRemove:
 		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
+	case "set-default":
+		if a.Vault == "" {
+			return "leave no default vault"
+		}
+		return fmt.Sprintf("make vault %s the default vault", a.Vault)
 	}
 	return opWords(a.Op, fmt.Sprintf("secret %q in vault %s", a.Secret, a.Vault))
 }
@@ -131,6 +136,9 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if !supports(vt, abi.OpSet) {
 		return Action{}, wrapf(op, vault, name, ErrUnsupported, "the vault is read-only")
 	}
+	if err := fits(v); err != nil {
+		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: err}
+	}
 	exists, err := e.exists(ctx, op, vt, vault, name)
 	if err != nil {
 		return Action{}, err
@@ -143,6 +151,15 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 		return act, err
 	}
 	return act, vaultError(op, vault, name, vt.Set(ctx, name, v, md))
+}
+
+// fits refuses a value over the ABI's limits before any vault is asked, in
+// the user's words rather than the codec's.
+func fits(v abi.Value) error {
+	if _, err := abi.AppendValue(nil, v); errors.Is(err, abi.TooLarge) {
+		return fmt.Errorf("%w: a value takes at most 1 MiB (%d bytes), its user name and hashtable keys included", ErrTooLarge, abi.MaxValueBytes)
+	}
+	return nil
 }
 
 // exists asks the vault whether name is stored, with stat when it has it,
@@ -181,7 +198,9 @@ func (e *Engine) refreshLocked() error {
 // Get returns the secret name from vault or, when vault is empty, from the
 // default vault and then the others in name order, leaving out those
 // registered with NoSearch: the first found wins. The Secret's Vault names
-// the vault that answered.
+// the vault that answered. When a search finds nothing and the only vaults
+// that failed were locked, the error is theirs (ErrLocked), without
+// ErrSecretNotFound.
 func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 	const op = OpGet
 	if err := checkName(op, vault, name); err != nil {
@@ -220,7 +239,25 @@ func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
 			errs = append(errs, err)
 		}
 	}
+	if allLocked(errs) {
+		// Not "not found": the secret may well be in a locked vault, and
+		// unlocking it is what the user has to do.
+		if len(errs) == 1 {
+			return Secret{}, errs[0]
+		}
+		return Secret{}, errors.Join(errs...)
+	}
 	return Secret{}, &Error{Op: op, Secret: name, Err: errors.Join(append([]error{ErrSecretNotFound}, errs...)...)}
+}
+
+// allLocked reports whether errs holds errors and each is ErrLocked.
+func allLocked(errs []error) bool {
+	for _, err := range errs {
+		if !errors.Is(err, ErrLocked) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error) {

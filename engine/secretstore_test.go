@@ -975,3 +975,38 @@ func TestSecretStoreConcurrentSetPassword(t *testing.T) {
 		current = news[won]
 	}
 }
+
+// TestSecretStoreUnlocked: Unlocked lists the vault while its key is in
+// the keyring, with the expiry its password_timeout gives (none for -1),
+// and no longer once it is locked.
+func TestSecretStoreUnlocked(t *testing.T) {
+	for _, tt := range []struct {
+		timeout string
+		ttl     time.Duration // 0: no expiry
+	}{{"3600", time.Hour}, {"-1", 0}} {
+		env := newSSEnv(t, ssPassword+"\n  password_timeout = "+tt.timeout)
+		e := env.open(t)
+		if u := e.Unlocked(); len(u) != 0 {
+			t.Fatalf("before any unlock: %v", u)
+		}
+		before := time.Now()
+		ssUnlock(t, e, ssPass)
+		after := time.Now()
+		u := e.Unlocked()
+		if len(u) != 1 || u[0].Vault != ssVault {
+			t.Fatalf("timeout %s: Unlocked = %v, want %s", tt.timeout, u, ssVault)
+		}
+		switch exp := u[0].Expires; {
+		case tt.ttl == 0 && !exp.IsZero():
+			t.Errorf("timeout %s: expires %v, want never", tt.timeout, exp)
+		case tt.ttl > 0 && (exp.Before(before.Add(tt.ttl)) || exp.After(after.Add(tt.ttl))):
+			t.Errorf("timeout %s: expires %v, want %v after the unlock", tt.timeout, exp, tt.ttl)
+		}
+		if err := e.Lock(ctx, ssVault); err != nil {
+			t.Fatal(err)
+		}
+		if u := e.Unlocked(); len(u) != 0 {
+			t.Errorf("timeout %s: after lock: %v", tt.timeout, u)
+		}
+	}
+}

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/abi"
@@ -30,7 +33,7 @@ type (
 
 	// Credential is a user name and a password.
 	Credential struct {
-		UserName string
+		UserName string // UTF-8 without control characters (a newline would forge a line)
 		Password SecureString
 	}
 
@@ -103,6 +106,11 @@ func encodeScalar(v any, key string) (abi.Value, error) {
 		if !utf8.ValidString(x.UserName) || !utf8.ValidString(string(x.Password)) {
 			return abi.Value{}, fmt.Errorf("%w: credential%s is not valid UTF-8", ErrInvalidValue, where)
 		}
+		if strings.IndexFunc(x.UserName, unicode.IsControl) >= 0 {
+			// A newline would let a reader of the lines "user name,
+			// password" take part of the user name for the password.
+			return abi.Value{}, fmt.Errorf("%w: the user name of a credential%s cannot contain control characters", ErrInvalidValue, where)
+		}
 		return abi.Value{Type: TypeCredential, UserName: x.UserName, Data: []byte(x.Password)}, nil
 	case *Credential:
 		if x != nil {
@@ -120,10 +128,18 @@ func encodeTable(t map[string]any) (abi.Value, error) {
 	}
 	// The encoder sorts the entries.
 	v := abi.Value{Type: TypeHashtable, Entries: make([]abi.Entry, 0, len(t))}
-	for k, x := range t {
+	folded := make(map[string]string, len(t))
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		x := t[k]
 		if k == "" || !utf8.ValidString(k) {
 			return abi.Value{}, fmt.Errorf("%w: hashtable key %q is empty or not UTF-8", ErrInvalidValue, k)
 		}
+		// Keys ignore case, as PowerShell's hashtables do: two that
+		// differ only in case would be one key there.
+		if other, dup := folded[strings.ToLower(k)]; dup {
+			return abi.Value{}, fmt.Errorf("%w: hashtable keys %q and %q differ only in case", ErrInvalidValue, other, k)
+		}
+		folded[strings.ToLower(k)] = k
 		ev, err := encodeScalar(x, k)
 		if err != nil {
 			return abi.Value{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -288,12 +289,19 @@ func (e *Engine) SetDefault(ctx context.Context, name string) error {
 	return nil
 }
 
-// Vaults lists the registered vaults by name, and the mounted ones.
+// Vaults lists the registered vaults by name, and the mounted ones. When the
+// registry names a default vault that is not registered, the list comes
+// complete (no vault marked Default) with an *Error wrapping
+// ErrNoDefaultVault whose Vault is the name of that default.
 func (e *Engine) Vaults() ([]Registration, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshLocked(); err != nil {
 		return nil, err
+	}
+	var err error
+	if e.reg.DanglingDefault() {
+		err = wrapf("list", e.reg.Default, "", ErrNoDefaultVault, "it is the default vault, and it is not registered")
 	}
 	var out []Registration
 	for _, v := range e.reg.Vaults {
@@ -305,10 +313,11 @@ func (e *Engine) Vaults() ([]Registration, error) {
 	for key, n := range e.names {
 		out = append(out, Registration{Name: n, Extension: "native", Description: e.mounted[key].Manifest().Description, Mounted: true})
 	}
-	return out, nil
+	return out, err
 }
 
-// DefaultVault returns the default vault's name, or "".
+// DefaultVault returns the default vault's name as the registry gives it
+// (Vaults says when it is not registered), or "".
 func (e *Engine) DefaultVault() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -359,6 +368,39 @@ func (e *Engine) Lock(ctx context.Context, vault string) error {
 		return err
 	}
 	return vaultError(OpLock, canon, "", l.Lock(ctx))
+}
+
+// Unlocked is a vault that holds its key in host memory, and until when.
+type Unlocked struct {
+	Vault   string
+	Expires time.Time // the zero time: until it is locked or the engine closes
+}
+
+// Unlocked returns, by name, the vaults whose extension holds an unlocked key
+// in host memory (the sandbox's keyring, where the builtin secretstore keeps
+// its key for its password timeout) and when each key expires. Such an
+// unlock lasts at most as long as the engine. A vault that keeps its
+// unlocked state elsewhere (in its storage) is not listed.
+func (e *Engine) Unlocked() []Unlocked {
+	e.mu.Lock()
+	handles := slices.Collect(maps.Values(e.vaults))
+	e.mu.Unlock()
+	var list []Unlocked
+	for _, h := range handles {
+		h.mu.Lock()
+		l := h.current
+		h.mu.Unlock()
+		if l == nil {
+			continue
+		}
+		if w, ok := l.vault.(*wasmVault); ok {
+			if held, exp := w.mod.KeyHeld(); held {
+				list = append(list, Unlocked{Vault: l.config.Name, Expires: exp})
+			}
+		}
+	}
+	slices.SortFunc(list, func(a, b Unlocked) int { return strings.Compare(a.Vault, b.Vault) })
+	return list
 }
 
 // SetPassword changes (or, with an empty old, sets) a vault's password. Of

@@ -45,6 +45,7 @@ func agentMode() (string, error) {
 func (s *session) remote(path string, opts *engine.Options) (backend, error) {
 	mode, err := agentMode()
 	if err != nil || mode == agentOff {
+		s.alone = "SESAME_AGENT=off turns it off"
 		return nil, err
 	}
 	c, err := agent.DialOrStart(agent.Dir(), agentCommand(), build())
@@ -59,6 +60,7 @@ func (s *session) remote(path string, opts *engine.Options) (backend, error) {
 	if mode == agentOn {
 		return nil, withHint(fmt.Errorf("cannot use the sesame agent: %w", err), "set SESAME_AGENT=auto to work without it when it cannot run")
 	}
+	s.alone = fmt.Sprintf("it cannot run: %v", err)
 	if isTerminal(s.stderr) {
 		fmt.Fprintf(s.stderr, "sesame: note: working without the agent (vaults unlocked now stay unlocked only for this command): %v\n", err)
 	}
@@ -127,8 +129,12 @@ when it cannot run; on requires it; off never uses it.`,
 				Action: s.agentStop,
 			},
 			{
-				Name:   "status",
-				Usage:  "say whether the agent runs, and what it holds",
+				Name:  "status",
+				Usage: "say whether the agent runs, and which vaults it holds unlocked until when",
+				Description: `Prints the agent's pid, socket, start time and idle exit, the registries it
+has open, and each vault it holds unlocked (for vaults that keep their key in
+the agent's memory, like the builtin secretstore) with the time it relocks:
+its password timeout, counted from the unlock.`,
 				Action: s.agentStatus,
 			},
 		},
@@ -212,5 +218,19 @@ func (s *session) agentStatus(c *cli.Context) error {
 	for _, r := range st.Registries {
 		fmt.Fprintf(s.stdout, "registry: %s\n", r)
 	}
+	if len(st.Unlocked) == 0 {
+		fmt.Fprintln(s.stdout, "unlocked: none")
+	}
+	for _, u := range st.Unlocked {
+		fmt.Fprintf(s.stdout, "unlocked: %s (%s) %s\n", u.Vault, u.Registry, relocks(u.Expires, time.Now()))
+	}
 	return nil
+}
+
+// relocks says when a key that expires at exp relocks its vault, seen at now.
+func relocks(exp, now time.Time) string {
+	if exp.IsZero() {
+		return "until locked or the agent stops"
+	}
+	return fmt.Sprintf("until %s (in %s)", exp.Format(time.RFC3339), exp.Sub(now).Round(time.Second))
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // run is the whole command: main only supplies the process's arguments and
-// files, and exits with what run returns. Exit status 0 is success, 1 a
-// failure, 2 a usage error; exec passes its command's status through.
+// files, and exits with what run returns. Exit status 0 is success (also a
+// change declined at --confirm), 1 a failure, 2 a usage error; exec passes
+// its command's status through.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := &session{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer s.close()
@@ -27,8 +28,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // usageError is a command line that cannot be run as written: exit status 2.
 type usageError struct {
-	msg  string
-	help string // the command whose --help to suggest, "sesame set"
+	msg   string
+	help  string // the command whose --help to suggest, "sesame set"
+	meant string // what the user probably meant, "'sesame get'"; "" when unsure
 }
 
 func (e *usageError) Error() string { return e.msg }
@@ -70,9 +72,17 @@ func (s *session) report(err error) int {
 	if errors.As(err, &st) {
 		return int(st)
 	}
+	if errors.Is(err, engine.ErrDeclined) {
+		// The user said no: what they asked for happened.
+		fmt.Fprintln(s.stderr, "sesame: declined; nothing was changed")
+		return 0
+	}
 	s.printError(err)
 	var ue *usageError
 	if errors.As(err, &ue) {
+		if ue.meant != "" {
+			fmt.Fprintf(s.stderr, "sesame: hint: did you mean %s?\n", ue.meant)
+		}
 		if ue.help != "" {
 			fmt.Fprintf(s.stderr, "sesame: hint: run '%s --help' for usage\n", ue.help)
 		}
@@ -145,15 +155,39 @@ func vaultOf(err error, sentinel error) string {
 	return found
 }
 
-// onUsageError turns urfave/cli's flag errors into usage errors.
+// onUsageError turns urfave/cli's flag errors into usage errors, with the
+// flag probably meant for an unknown one.
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	msg := err.Error()
+	msg, meant := err.Error(), ""
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		msg = "unknown flag " + dashes(name)
+		flags := c.App.Flags
+		if c.Command != nil && c.Command.Name != "" {
+			flags = c.Command.Flags
+		}
+		if n := closest(strings.TrimLeft(name, "-"), flagNames(flags)); n != "" {
+			meant = dashes(n)
+		}
 	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		msg = "flag " + dashes(name) + " needs a value"
 	}
-	return usagef(c, "%s", msg)
+	ue := usagef(c, "%s", msg).(*usageError)
+	ue.meant = meant
+	return ue
+}
+
+// unknownCommandError refuses the command name typed where one of cmds, the
+// subcommands of c's command, was expected, with the one probably meant.
+func unknownCommandError(c *cli.Context, typed string, cmds []*cli.Command) error {
+	ue := usagef(c, "unknown command %q", typed).(*usageError)
+	if name := closest(typed, commandNames(cmds)); name != "" {
+		prefix := "sesame"
+		if c.Command != nil && c.Command.HelpName != "" {
+			prefix = c.Command.HelpName
+		}
+		ue.meant = "'" + prefix + " " + name + "'"
+	}
+	return ue
 }
 
 // dashes spells a flag name the way the help does: -h, --vault.
@@ -203,8 +237,8 @@ Examples:
   sesame info --json
   source <(sesame completion bash)
 
-Exit status: 0 success, 1 failure, 2 usage error; exec passes its command's
-status through.`,
+Exit status: 0 success (a change declined at --confirm included), 1 failure,
+2 usage error; exec passes its command's status through.`,
 		HideVersion:               true,
 		DisableSliceFlagSeparator: true,
 		Reader:                    s.stdin,
@@ -219,14 +253,19 @@ status through.`,
 				EnvVars:   []string{"SESAME_CONFIG"},
 				TakesFile: true,
 			},
+			&cli.BoolFlag{Name: "version", Usage: "print the version of sesame and of the extension ABI it speaks"},
 		},
 		Before: func(c *cli.Context) error {
 			s.config = c.String("config")
 			return nil
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				s.printVersion()
+				return nil
+			}
 			if c.Args().Present() {
-				return usagef(c, "unknown command %q", c.Args().First())
+				return unknownCommandError(c, c.Args().First(), c.App.Commands)
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -242,6 +281,7 @@ status through.`,
 			s.extensionCommand(),
 			s.agentCommand(),
 			s.completionCommand(),
+			s.versionCommand(),
 		},
 	}
 	setUsageErrors(app.Commands)
@@ -252,7 +292,7 @@ status through.`,
 // argument it shows the help, otherwise it refuses the unknown name.
 func unknownCommand(c *cli.Context) error {
 	if c.Args().Present() {
-		return usagef(c, "unknown command %q", c.Args().First())
+		return unknownCommandError(c, c.Args().First(), c.Command.Subcommands)
 	}
 	return cli.ShowSubcommandHelp(c)
 }

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/agent"
 )
 
 // completeCommand is the hidden command the completion scripts call:
@@ -59,7 +65,10 @@ func (s *session) completionCommand() *cli.Command {
 		Name:      "completion",
 		Usage:     "print a shell completion script (bash, zsh, fish)",
 		UsageText: "sesame completion bash|zsh|fish",
-		Description: `Completes commands, flags, types and vault names.
+		Description: `Completes commands, flags, types, vault names and secret names: from the
+agent when it runs, else from the vaults themselves, within a second
+($SESAME_COMPLETE_TIMEOUT, a duration such as 300ms, changes it); a vault
+that is locked or slower is left out.
 
 Examples:
   source <(sesame completion bash)                     # in ~/.bashrc
@@ -104,6 +113,7 @@ func (s *session) candidates(prev []string, cur string) []string {
 	var cmd *cli.Command
 	positional := 0
 	valueOf := ""
+	vault := "" // --vault, or copy's --from: the vault whose secret names complete
 	for i := 0; i < len(prev); i++ {
 		a := prev[i]
 		switch {
@@ -115,14 +125,23 @@ func (s *session) candidates(prev []string, cur string) []string {
 			if !own {
 				takes = global[name]
 			}
-			if takes && !strings.Contains(a, "=") {
+			value, inline := "", strings.Contains(a, "=")
+			if inline {
+				_, value, _ = strings.Cut(a, "=")
+			}
+			if takes && !inline {
 				if i == len(prev)-1 {
 					valueOf = name
-				} else if i++; name == "config" {
-					s.config = prev[i]
+					continue
 				}
-			} else if v, ok := strings.CutPrefix(a, "--config="); ok {
-				s.config = v
+				i++
+				value = prev[i]
+			}
+			switch name {
+			case "config":
+				s.config = value
+			case "vault", "from":
+				vault = value
 			}
 			continue
 		case cmd == nil || len(cmd.Subcommands) > 0:
@@ -176,10 +195,74 @@ func (s *session) candidates(prev []string, cur string) []string {
 	switch cmd.Name {
 	case "unregister", "default", "test", "unlock", "lock", "set-password":
 		return s.vaultNames()
+	case "get", "set", "set-info", "remove", "copy":
+		return s.secretNames(vault)
 	case "completion":
 		return []string{"bash", "zsh", "fish"}
 	}
 	return nil
+}
+
+// completeBudget bounds the time the completion of secret names may take
+// without the agent, when it has to load the vaults itself: a Tab must not
+// hang the shell on a slow vault. $SESAME_COMPLETE_TIMEOUT (a duration)
+// replaces it.
+const completeBudget = time.Second
+
+// completeTimeout returns $SESAME_COMPLETE_TIMEOUT, or completeBudget.
+func completeTimeout() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SESAME_COMPLETE_TIMEOUT")); err == nil && d > 0 {
+		return d
+	}
+	return completeBudget
+}
+
+// secretNames lists the names of the secrets in vault (all vaults that info
+// searches when ""). It asks the agent if one runs (never starting one): it
+// has the vaults loaded and holds the unlocked ones. Else it opens the
+// vaults in this process. Either way it stops at completeTimeout; vaults
+// that fail (locked, slow) are left out.
+func (s *session) secretNames(vault string) []string {
+	ctx, cancel := context.WithTimeout(s.ctx, completeTimeout())
+	defer cancel()
+	var e backend
+	if r := s.runningAgent(); r != nil {
+		e = r
+	} else if local, err := s.localEngine(); err == nil {
+		e = local
+	} else {
+		return nil
+	}
+	list, _ := engine.Do(ctx, e, engine.InfoRequest{Pattern: "*", Vault: vault})
+	var names []string
+	for _, in := range list {
+		names = append(names, in.Name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// runningAgent returns the engine of the agent if one runs and the agent
+// mode allows it, without starting one; nil otherwise.
+func (s *session) runningAgent() backend {
+	if mode, err := agentMode(); err != nil || mode == agentOff {
+		return nil
+	}
+	path, opts, err := s.engineFiles()
+	if err != nil {
+		return nil
+	}
+	c, err := agent.Dial(agent.Dir())
+	if err != nil {
+		return nil
+	}
+	r, err := c.Engine(path, opts)
+	if err != nil {
+		c.Close()
+		return nil
+	}
+	s.client = c // closed with the session
+	return r
 }
 
 // vaultNames lists the registered vaults; none when the registry cannot be
@@ -189,10 +272,7 @@ func (s *session) vaultNames() []string {
 	if err != nil {
 		return nil
 	}
-	regs, err := e.Vaults()
-	if err != nil {
-		return nil
-	}
+	regs, _ := e.Vaults() // complete even with a dangling default
 	names := make([]string, 0, len(regs))
 	for _, r := range regs {
 		names = append(names, r.Name)

@@ -50,11 +50,18 @@ func (s *session) exec(c *cli.Context) error {
 	}
 	type binding struct{ name, secret string }
 	var bindings []binding
+	seen := map[string]bool{}
 	for _, p := range pairs {
 		v, n, ok := strings.Cut(p, "=")
-		if !ok || v == "" || n == "" || strings.ContainsAny(v, "\x00") {
+		switch {
+		case !ok || v == "" || n == "":
 			return usagef(c, "--env %q: want VAR=NAME", p)
+		case !isVarName(v):
+			return usagef(c, "--env %q: %q is not a variable name (letters, digits and _, not starting with a digit)", p, v)
+		case seen[v]:
+			return usagef(c, "--env: variable %s given twice", v)
 		}
+		seen[v] = true
 		bindings = append(bindings, binding{v, n})
 	}
 	e, err := s.vaultEngine()
@@ -141,4 +148,19 @@ func statusOf(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return 1
+}
+
+// isVarName reports whether v is a portable environment variable name
+// (POSIX: letters, digits and underscores, not starting with a digit), one
+// a shell and the command can read back.
+func isVarName(v string) bool {
+	for i, r := range v {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case '0' <= r && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return v != ""
 }

@@ -37,13 +37,14 @@ func TestReorder(t *testing.T) {
 }
 
 func TestParseMetadata(t *testing.T) {
-	md, err := parseMetadata([]string{"a=b", "n:int=-4", "d:datetime=2022-05-01", "t:datetime=2024-01-02T03:04:05Z", "url=http://x:1", "k:v:string=w"})
+	md, err := parseMetadata([]string{"a=b", "n:int=-4", "d:datetime=2022-05-01", "t:datetime=2024-01-02T03:04:05Z", "url=http://x:1", "k:v:string=w", "url:x=1", "x:float=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := engine.Metadata{
 		"a": "b", "n": int64(-4), "d": time.Date(2022, 5, 1, 0, 0, 0, 0, time.UTC),
 		"t": time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), "url": "http://x:1", "k:v": "w",
+		"url:x": "1", "x:float": "1", // a ':' in a key
 	}
 	if !reflect.DeepEqual(md, want) {
 		t.Errorf("got %v\nwant %v", md, want)
@@ -51,7 +52,7 @@ func TestParseMetadata(t *testing.T) {
 	if md, err := parseMetadata(nil); md != nil || err != nil {
 		t.Errorf("no flags: %v, %v", md, err)
 	}
-	for _, bad := range []string{"a", "=x", ":int=1", "n:int=1.5", "d:datetime=yesterday", "x:float=1"} {
+	for _, bad := range []string{"a", "=x", ":int=1", "n:int=1.5", "d:datetime=yesterday", "n:itn=1"} {
 		if _, err := parseMetadata([]string{bad}); err == nil {
 			t.Errorf("parseMetadata(%q): no error", bad)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 )
 
@@ -49,9 +50,12 @@ func (s *session) setCommand() *cli.Command {
 one of that name unless --no-clobber is given.
 
 The value comes from --stdin (all of standard input), --file or --value. For
-string types a single trailing newline of --stdin or --file is dropped. With
-none of them, sesame asks on the terminal without echo, twice for a new
-secret; without a terminal it fails rather than wait. --value puts the secret
+string types a single trailing newline of --stdin or --file is dropped; an
+empty value read that way is refused unless --allow-empty is given. A value is
+at most 1 MiB (1048576 bytes, its user name and hashtable keys included; the
+JSON of a hashtable at most 4 MiB): --stdin and --file stop reading there. With
+none of them, sesame asks on the terminal without echo, twice (a new secret
+or a replacement alike); without a terminal it fails rather than wait. --value puts the secret
 where ps and shell history show it, and set always warns about it.
 
 Types (--type): string (default), securestring, bytes (from --stdin or
@@ -62,7 +66,8 @@ JSON object: string values are string entries, and typed entries look like
 
 Metadata (--metadata KEY[:TYPE]=VALUE, repeatable): TYPE is string (default),
 int, or datetime (RFC 3339, or a plain date 2006-01-02 meaning midnight UTC).
-Metadata is not stored securely.
+A key may contain ':' (only string, int or datetime after the last one is a
+TYPE). Metadata is not stored securely.
 
 Examples:
   sesame set db-password                           # asks twice, hidden
@@ -76,9 +81,11 @@ Examples:
 			vaultFlag("store in `VAULT` (default: the default vault)"),
 			&cli.BoolFlag{Name: "stdin", Usage: "read the value from standard input"},
 			&cli.StringFlag{Name: "file", Usage: "read the value from `FILE`", TakesFile: true},
-			&cli.StringFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
+			// A slice, so that a second --value is seen and refused.
+			&cli.StringSliceFlag{Name: "value", Usage: "the value `S` (visible in shell history and ps: prefer the prompt, --stdin or --file)"},
 			&cli.StringFlag{Name: "type", Value: "string", Usage: "the value's `TYPE`: " + typeList()},
-			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential"},
+			&cli.StringFlag{Name: "username", Usage: "the user name `U` of a credential (no control characters)"},
+			&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value read with --stdin or --file (refused otherwise)"},
 			&cli.StringSliceFlag{Name: "metadata", Usage: "attach `KEY[:TYPE]=VALUE` (repeatable)"},
 			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists"},
 			whatIfFlag(),
@@ -106,6 +113,8 @@ func (s *session) set(c *cli.Context) error {
 	}
 	username := c.String("username")
 	switch {
+	case len(c.StringSlice("value")) > 1:
+		return usagef(c, "--value given twice; give the value once")
 	case sources > 1:
 		return usagef(c, "give the value one way only: --stdin, --file or --value")
 	case t == engine.TypeCredential && username == "":
@@ -123,11 +132,14 @@ func (s *session) set(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, given, err := s.readValue(c, t)
+	raw, given, err := s.readValue(c, t, name)
 	if err != nil {
 		return err
 	}
 	defer clear(raw)
+	if err := emptyRead(c, name, raw); err != nil {
+		return err
+	}
 	tty, isTTY := s.terminal()
 	if !given && !ch.WhatIf {
 		switch {
@@ -170,14 +182,13 @@ func (s *session) set(c *cli.Context) error {
 	return nil
 }
 
-// askValue asks for the value of secret name on the terminal. It asks the
-// engine first, so that a refusal (NoClobber, metadata, a missing vault)
-// comes before the typing, and to know whether the secret is new: a new
-// secret is entered twice.
+// askValue asks for the value of secret name on the terminal, twice. It
+// asks the engine first, so that a refusal (NoClobber, metadata, a missing
+// or locked vault) comes before the typing.
 func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, username string, opts engine.SetOptions) (any, error) {
 	probe := opts
 	probe.Change = engine.Change{WhatIf: true}
-	act, err := unlocked(s, e, func() (engine.Action, error) {
+	_, err := unlocked(s, e, func() (engine.Action, error) {
 		return engine.Do(s.ctx, e, engine.SetRequest{Name: name, Value: placeholder(t, username), Options: probe})
 	})
 	if err != nil {
@@ -187,7 +198,7 @@ func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, 
 	if t == engine.TypeCredential {
 		prompt = fmt.Sprintf("Password of %s for secret %s: ", username, name)
 	}
-	b, err := tty.secret(prompt, !act.Replace)
+	b, err := tty.secret(prompt)
 	if err != nil {
 		return nil, err
 	}
@@ -200,33 +211,77 @@ const valueWarning = "sesame: warning: --value puts the secret on the command li
 
 // readValue returns the value given with --value, --stdin or --file, and
 // whether one was given.
-func (s *session) readValue(c *cli.Context, t engine.Type) ([]byte, bool, error) {
+func (s *session) readValue(c *cli.Context, t engine.Type, name string) ([]byte, bool, error) {
 	switch {
 	case c.IsSet("value"):
 		// Always, not only on a terminal: a script's command line is
 		// seen by ps too, and its log is where the warning is read.
 		fmt.Fprintln(s.stderr, valueWarning)
-		return []byte(c.String("value")), true, nil
+		return []byte(c.StringSlice("value")[0]), true, nil
 	case c.Bool("stdin"):
-		b, err := io.ReadAll(s.stdin)
+		b, err := readLimited(s.stdin, t, name, "standard input")
 		if err != nil {
-			return nil, false, fmt.Errorf("reading the value from standard input: %w", err)
-		}
-		if textual(t) {
-			b = trimNewline(b)
+			return nil, false, err
 		}
 		return b, true, nil
 	case c.IsSet("file"):
-		b, err := os.ReadFile(c.String("file"))
+		f, err := os.Open(c.String("file"))
 		if err != nil {
 			return nil, false, fmt.Errorf("reading the value: %w", err)
 		}
-		if textual(t) {
-			b = trimNewline(b)
+		defer f.Close()
+		b, err := readLimited(f, t, name, c.String("file"))
+		if err != nil {
+			return nil, false, err
 		}
 		return b, true, nil
 	}
 	return nil, false, nil
+}
+
+// readLimited reads the value of secret name, of type t, from r (named from)
+// and drops one trailing newline of a textual value. It stops reading past
+// the limit, and refuses what is over it, so that a wrong file or an
+// endless pipe costs neither time nor memory: a value is at most 1 MiB
+// (abi.MaxValueBytes), and the JSON of a hashtable at most four times that.
+func readLimited(r io.Reader, t engine.Type, name, from string) ([]byte, error) {
+	limit, what := abi.MaxValueBytes, "1 MiB"
+	if t == engine.TypeHashtable {
+		limit, what = 4*abi.MaxValueBytes, "4 MiB"
+	}
+	// Two bytes more for a trailing "\r\n", one more to see what is over.
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+3))
+	if err != nil {
+		clear(b)
+		return nil, fmt.Errorf("reading the value of secret %q from %s: %w", name, from, err)
+	}
+	if textual(t) {
+		b = trimNewline(b)
+	}
+	if len(b) > limit {
+		clear(b)
+		return nil, fmt.Errorf("the value of secret %q read from %s is over the limit of %s (%d bytes); nothing was changed", name, from, what, limit)
+	}
+	return b, nil
+}
+
+// emptyRead refuses an empty value read with --stdin or --file unless
+// --allow-empty is given: an empty read is far more often a failed pipe or
+// a wrong file than a wish to store nothing, and the prompt refuses it too.
+// (An empty --value is typed on purpose, and stays allowed.)
+func emptyRead(c *cli.Context, name string, raw []byte) error {
+	if len(raw) > 0 || c.Bool("allow-empty") {
+		return nil
+	}
+	from := "standard input"
+	switch {
+	case c.IsSet("file"):
+		from = c.String("file")
+	case !c.Bool("stdin"):
+		return nil
+	}
+	return withHint(fmt.Errorf("the value of secret %q read from %s is empty; nothing was changed", name, from),
+		"add --allow-empty to store an empty value")
 }
 
 func (s *session) getCommand() *cli.Command {
@@ -313,6 +368,12 @@ default first; not those registered with --no-search). Prints a table NAME
 TYPE VAULT METADATA, or with --json an array of
 {"name", "type", "vault", "metadata"}.
 
+A vault that cannot list (locked, failing) is skipped: the others are listed
+all the same, and each skipped vault is named on standard error.
+
+Exit status: 0 when every vault asked answered (even with no match), 1 when
+one was skipped or --vault names none.
+
 Examples:
   sesame info
   sesame info 'db-*' --vault Team
@@ -341,6 +402,9 @@ func (s *session) info(c *cli.Context) error {
 	list, err := unlocked(s, e, func() ([]engine.Info, error) {
 		return engine.Do(s.ctx, e, engine.InfoRequest{Pattern: pattern, Vault: c.String("vault")})
 	})
+	if c.String("vault") == "" {
+		err = skipped(err)
+	}
 	if c.Bool("json") {
 		if perr := s.printJSON(infoJSON(list)); perr != nil {
 			return perr
@@ -351,19 +415,51 @@ func (s *session) info(c *cli.Context) error {
 	return err
 }
 
+// skippedVault is the failure of one vault in a search: the search went on
+// without it.
+type skippedVault struct{ err *engine.Error }
+
+func (s skippedVault) Error() string {
+	return fmt.Sprintf("vault %s was skipped: %v", s.err.Vault, s.err.Err)
+}
+
+func (s skippedVault) Unwrap() error { return s.err }
+
+// skipped words the errors of the vaults that a search over every vault
+// left out (err joins one *engine.Error per vault) as vaults skipped.
+func skipped(err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else if err != nil {
+		errs = []error{err}
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		if ee, ok := e.(*engine.Error); ok && ee.Vault != "" && ee.Secret == "" {
+			out[i] = skippedVault{ee}
+		}
+	}
+	return errors.Join(out...)
+}
+
 func (s *session) setInfoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "set-info",
 		Usage:     "replace a secret's metadata",
-		UsageText: "sesame set-info NAME --metadata KEY[:TYPE]=VALUE... [--vault V] [--what-if] [--confirm]",
+		UsageText: "sesame set-info NAME (--metadata KEY[:TYPE]=VALUE... | --clear) [--vault V] [--what-if] [--confirm]",
 		Description: `Replaces the whole metadata of secret NAME with the --metadata given (see
-sesame set --help for KEY[:TYPE]=VALUE). The vault must support metadata.
+sesame set --help for KEY[:TYPE]=VALUE), or removes it all with --clear. The
+vault must support metadata.
 
 Examples:
   sesame set-info db-password --metadata Expiration:datetime=2026-01-31
-  sesame set-info api-token --metadata owner=ci --metadata uses:int=3 --vault Team`,
+  sesame set-info api-token --metadata owner=ci --metadata uses:int=3 --vault Team
+  sesame set-info api-token --clear`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "metadata", Usage: "the new metadata `KEY[:TYPE]=VALUE` (repeatable)"},
+			&cli.BoolFlag{Name: "clear", Usage: "remove all the metadata"},
 			vaultFlag("the secret's `VAULT` (default: the default vault)"),
 			whatIfFlag(),
 			confirmFlag(),
@@ -381,8 +477,13 @@ func (s *session) setInfo(c *cli.Context) error {
 	if err != nil {
 		return usagef(c, "%v", err)
 	}
-	if md == nil {
-		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE")
+	switch {
+	case md != nil && c.Bool("clear"):
+		return usagef(c, "give --metadata or --clear, not both")
+	case c.Bool("clear"):
+		md = engine.Metadata{} // empty, not nil: the engine clears
+	case md == nil:
+		return usagef(c, "set-info needs at least one --metadata KEY[:TYPE]=VALUE, or --clear")
 	}
 	return s.change1(c, func(e backend, ch engine.Change) (engine.Action, error) {
 		return engine.Do(s.ctx, e, engine.SetInfoRequest{Name: a[0], Metadata: md, Vault: c.String("vault"), Change: ch})
@@ -448,18 +549,22 @@ func (s *session) copyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "copy",
 		Usage:     "copy a secret, with its metadata, to another vault",
-		UsageText: "sesame copy NAME --from V1 --to V2 [--no-clobber]",
+		UsageText: "sesame copy NAME --from V1 --to V2 [--no-clobber] [--what-if] [--confirm]",
 		Description: `Copies secret NAME from vault V1 to vault V2 with its metadata. A NAME with
 wildcards ('*', '?') copies every match, showing progress on a terminal, and
-stops at the first failure.
+stops at the first failure. --what-if says what each copy would do;
+--confirm asks before each one.
 
 Examples:
   sesame copy db-password --from LocalStore --to Team
-  sesame copy 'ci-*' --from LocalStore --to Team --no-clobber`,
+  sesame copy 'ci-*' --from LocalStore --to Team --no-clobber
+  sesame copy 'ci-*' --from LocalStore --to Team --what-if`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the source `VAULT` (required)"},
 			&cli.StringFlag{Name: "to", Usage: "the target `VAULT` (required)"},
 			&cli.BoolFlag{Name: "no-clobber", Usage: "fail if the secret exists in the target"},
+			whatIfFlag(),
+			confirmFlag(),
 		},
 		Action: s.copy,
 	}
@@ -474,16 +579,26 @@ func (s *session) copy(c *cli.Context) error {
 	if from == "" || to == "" {
 		return usagef(c, "copy needs --from VAULT and --to VAULT")
 	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
 	e, err := s.vaultEngine()
 	if err != nil {
 		return err
 	}
-	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber")}
-	if !strings.ContainsAny(a[0], "*?") {
-		_, err := unlocked(s, e, func() (engine.Action, error) {
-			return engine.Do(s.ctx, e, engine.CopyRequest{From: engine.Info{Name: a[0], Vault: from}, Options: opts})
+	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber"), Change: ch}
+	copy1 := func(in engine.Info) error {
+		act, err := unlocked(s, e, func() (engine.Action, error) {
+			return engine.Do(s.ctx, e, engine.CopyRequest{From: in, Options: opts})
 		})
+		if err == nil && ch.WhatIf {
+			s.whatIf(act)
+		}
 		return err
+	}
+	if !strings.ContainsAny(a[0], "*?") {
+		return copy1(engine.Info{Name: a[0], Vault: from})
 	}
 	list, err := unlocked(s, e, func() ([]engine.Info, error) {
 		return engine.Do(s.ctx, e, engine.InfoRequest{Pattern: a[0], Vault: from})
@@ -491,12 +606,12 @@ func (s *session) copy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	progress := isTerminal(s.stderr)
+	progress := isTerminal(s.stderr) && !ch.WhatIf
 	for i, in := range list {
 		if progress {
 			fmt.Fprintf(s.stderr, "\rsesame: copying %d/%d", i+1, len(list))
 		}
-		if _, err := unlocked(s, e, func() (engine.Action, error) { return engine.Do(s.ctx, e, engine.CopyRequest{From: in, Options: opts}) }); err != nil {
+		if err := copy1(in); err != nil {
 			if progress {
 				fmt.Fprintln(s.stderr)
 			}
@@ -505,6 +620,10 @@ func (s *session) copy(c *cli.Context) error {
 	}
 	if progress && len(list) > 0 {
 		fmt.Fprintln(s.stderr)
+	}
+	if ch.WhatIf {
+		fmt.Fprintln(s.stderr, "sesame: copied nothing (--what-if)")
+		return nil
 	}
 	fmt.Fprintf(s.stderr, "sesame: copied %d secrets from %s to %s\n", len(list), from, to)
 	return nil

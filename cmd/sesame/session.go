@@ -27,6 +27,7 @@ type session struct {
 	eng          backend        // s.local, or an engine in the agent
 	local        *engine.Engine // an engine in this process
 	client       *agent.Client  // the connection to the agent
+	alone        string         // why the agent is not used, as a clause: "it cannot run: …"
 	cache        string         // the compile cache folder
 	fresh        bool           // no registry file existed when the engine was opened
 	compileNoted bool
@@ -195,8 +196,9 @@ func (s *session) firstRun(e backend) error {
 		return nil
 	}
 	fmt.Fprintf(s.stderr, "sesame: created vault %s (%s, no password: its key is stored unencrypted, readable only by you) in %s\n", firstVault, firstExtension, e.Path())
-	fmt.Fprintf(s.stderr, "sesame: hint: to give it a password later, run: sesame vault register %s --extension %s --grant storage=true --param authentication=password --allow-clobber\n", firstVault, firstExtension)
-	fmt.Fprintf(s.stderr, "sesame: hint: and then: sesame vault unlock %s\n", firstVault)
+	for _, h := range passwordHints(reg, "to give it a password later, run: ") {
+		s.hint(h)
+	}
 	return nil
 }
 

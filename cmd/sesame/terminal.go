@@ -71,30 +71,44 @@ func (t terminal) hidden(prompt string) ([]byte, error) {
 	return b, nil
 }
 
-// secret asks for a secret value, twice when twice is set. An empty entry is
-// refused.
-func (t terminal) secret(prompt string, twice bool) ([]byte, error) {
-	b, err := t.hidden(prompt)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) == 0 {
-		return nil, errors.New("no value entered; nothing was changed")
-	}
-	if twice {
-		return t.again(b)
-	}
-	return b, nil
+// tries is how many times sesame asks on the terminal for an entry that
+// turns out wrong (two entries that differ, a wrong password) before it
+// gives up, as PowerShell does.
+const tries = 3
+
+// secret asks for a secret value, twice: a typo, unseen without echo, would
+// otherwise be stored (and replace the real value). An empty entry is
+// refused. Two entries that differ are asked again, up to tries times.
+func (t terminal) secret(prompt string) ([]byte, error) {
+	return t.twice(prompt, false)
 }
 
-// newPassword asks for a new password twice; empty means none and is not
-// asked again.
+// newPassword asks for a new password twice, up to tries times; empty means
+// none and is not asked again.
 func (t terminal) newPassword(prompt string) ([]byte, error) {
-	b, err := t.hidden(prompt)
-	if err != nil || len(b) == 0 {
-		return nil, err
+	return t.twice(prompt, true)
+}
+
+// twice asks for an entry and then for it again, until both match, up to
+// tries times. An empty first entry is the answer when emptyOK, else
+// refused.
+func (t terminal) twice(prompt string, emptyOK bool) ([]byte, error) {
+	for try := 1; ; try++ {
+		b, err := t.hidden(prompt)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(b) == 0 && emptyOK:
+			return nil, nil
+		case len(b) == 0:
+			return nil, errors.New("no value entered; nothing was changed")
+		}
+		b, err = t.again(b)
+		if !errors.Is(err, errMismatch) || try == tries {
+			return b, err
+		}
+		fmt.Fprintln(t.out, "sesame: the two entries differ; try again")
 	}
-	return t.again(b)
 }
 
 // again asks for b a second time, and returns b when both entries match
@@ -173,14 +187,31 @@ func unlocked[T any](s *session, e backend, op func() (T, error)) (T, error) {
 			return v, err
 		}
 		asked[vault] = true
-		pw, perr := t.hidden(fmt.Sprintf("Vault %s is locked. Password of vault %s: ", vault, vault))
-		if perr != nil {
-			return v, perr
+		if err := t.unlock(s, e, vault, fmt.Sprintf("Vault %s is locked. Password of vault %s: ", vault, vault)); err != nil {
+			return v, err
 		}
-		uerr := engine.Run(s.ctx, e, engine.UnlockRequest{Vault: vault, Password: pw})
+	}
+}
+
+// unlock asks for the password of vault and unlocks it, asking again after a
+// wrong password, up to tries times.
+func (t terminal) unlock(s *session, e backend, vault, prompt string) error {
+	for try := 1; ; try++ {
+		pw, err := t.hidden(prompt)
+		if err != nil {
+			return err
+		}
+		if len(pw) == 0 {
+			return fmt.Errorf("empty password for vault %s; nothing was changed", vault)
+		}
+		err = engine.Run(s.ctx, e, engine.UnlockRequest{Vault: vault, Password: pw})
 		clear(pw)
-		if uerr != nil {
-			return v, withHint(uerr)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, engine.ErrLocked) || try == tries:
+			return withHint(err) // no hint to unlock: that is what failed
 		}
+		fmt.Fprintf(t.out, "sesame: wrong password for vault %s; try again\n", vault)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,9 @@ func parseHashtable(raw []byte) (engine.Hashtable, error) {
 	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
 		return nil, fmt.Errorf("%w (more after the object)", errHashtableJSON)
 	}
+	if k, dup := duplicateKey(raw); dup {
+		return nil, fmt.Errorf("%w (key %q is given twice)", errHashtableJSON, k)
+	}
 	t := make(engine.Hashtable, len(obj))
 	for k, m := range obj {
 		v, err := parseEntry(m)
@@ -130,6 +134,32 @@ func parseHashtable(raw []byte) (engine.Hashtable, error) {
 		t[k] = v
 	}
 	return t, nil
+}
+
+// duplicateKey returns a key that the JSON object raw (already decoded once
+// without error) gives twice: json.Unmarshal would keep only the last.
+func duplicateKey(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func parseEntry(m json.RawMessage) (any, error) {
@@ -197,7 +227,9 @@ var metaTypes = []string{"string", "int", "datetime"}
 
 // parseMetadata reads --metadata KEY[:TYPE]=VALUE flags. TYPE is string
 // (the default), int, or datetime: RFC 3339, or a plain date 2006-01-02 (at
-// midnight UTC). It returns nil for no flags.
+// midnight UTC). Only one of those after the last ':' is a TYPE: a key may
+// contain ':' ("url:x=1" is the string key "url:x"), but a word a typo away
+// from a TYPE ("uses:itn=2") is refused. It returns nil for no flags.
 func parseMetadata(list []string) (engine.Metadata, error) {
 	if len(list) == 0 {
 		return nil, nil
@@ -210,7 +242,13 @@ func parseMetadata(list []string) (engine.Metadata, error) {
 		}
 		key, typ := left, "string"
 		if i := strings.LastIndexByte(left, ':'); i >= 0 {
-			key, typ = left[:i], left[i+1:]
+			switch suffix := left[i+1:]; {
+			case slices.Contains(metaTypes, suffix):
+				key, typ = left[:i], suffix
+			case closest(suffix, metaTypes) != "":
+				// A mistyped TYPE, not a key that ends in it.
+				return nil, fmt.Errorf("--metadata %q: unknown type %q (want %s; to keep %q in the key, add :string)", item, suffix, strings.Join(metaTypes, ", "), ":"+suffix)
+			}
 		}
 		if key == "" {
 			return nil, fmt.Errorf("--metadata %q: the key is empty", item)
@@ -233,8 +271,6 @@ func parseMetadata(list []string) (engine.Metadata, error) {
 				return nil, fmt.Errorf("--metadata %q: %q is not a date (2006-01-02) or an RFC 3339 time (2006-01-02T15:04:05Z)", item, value)
 			}
 			md[key] = t
-		default:
-			return nil, fmt.Errorf("--metadata %q: unknown type %q (want %s)", item, typ, strings.Join(metaTypes, ", "))
 		}
 	}
 	return md, nil

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,10 +61,16 @@ Examples:
 			{
 				Name:      "default",
 				Usage:     "make a vault the default one (without NAME: print the default)",
-				UsageText: "sesame vault default [NAME]",
-				Description: `Examples:
+				UsageText: "sesame vault default [NAME | --clear] [--what-if] [--confirm]",
+				Description: `The default vault is where set and set-info go when no --vault is given, and
+the first vault that get and info search. An empty NAME is refused (an unset
+shell variable must not clear the default); --clear leaves no default.
+
+Examples:
   sesame vault default Team
-  sesame vault default`,
+  sesame vault default
+  sesame vault default --clear`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "clear", Usage: "leave the registry without a default vault"}, whatIfFlag(), confirmFlag()},
 				Action: s.vaultDefault,
 			},
 			{
@@ -88,11 +96,16 @@ Examples:
 				UsageText: "sesame vault unlock NAME [--password-stdin]",
 				Description: `Asks for the password on the terminal, without echo, or reads the first line
 of standard input with --password-stdin. The first unlock of a new password
-store sets its password.
+store sets its password. A builtin secretstore registered with
+authentication = none has no password: unlock says so without asking.
 
 How long an unlock lasts is the vault's affair. The builtin secretstore keeps
-its key in the memory of the sesame process, so each command starts locked;
-on a terminal, a command that finds a vault locked asks for its password.
+its key in memory for its password_timeout (default 900 seconds): in the
+agent (sesame agent --help), so that the next commands find it unlocked; see
+which vaults are unlocked, and until when, with sesame agent status. Without
+the agent (SESAME_AGENT=off, or it cannot run) the key lasts only as long as
+the command, and unlock says so. On a terminal, a command that finds a vault
+locked asks for its password.
 
 Examples:
   sesame vault unlock LocalStore
@@ -117,7 +130,11 @@ Examples:
 				UsageText: "sesame vault set-password NAME [--password-stdin]",
 				Description: `Asks on the terminal for the current password (empty when there is none) and
 the new one, twice; with --password-stdin reads the current password from the
-first line of standard input and the new one from the second.
+first line of standard input and the new one from the second. A wrong current
+password changes nothing. A builtin secretstore registered with
+authentication = none (as the first run creates LocalStore without a
+terminal) has no password to change: set-password refuses before asking, and
+names the two commands that give it one.
 
 Examples:
   sesame vault set-password LocalStore`,
@@ -357,7 +374,11 @@ func (s *session) vaultList(c *cli.Context) error {
 		return err
 	}
 	regs, err := engine.Do(s.ctx, e, engine.VaultsRequest{})
-	if err != nil {
+	if def := vaultOf(err, engine.ErrNoDefaultVault); def != "" {
+		// Listed all the same: vault list is where one looks to fix it.
+		fmt.Fprintf(s.stderr, "sesame: warning: %v\n", danglingDefault(def))
+		s.hint("choose one with: sesame vault default VAULT")
+	} else if err != nil {
 		return err
 	}
 	if c.Bool("json") {
@@ -379,6 +400,8 @@ func (s *session) vaultList(c *cli.Context) error {
 		return s.printJSON(out)
 	}
 	if len(regs) == 0 {
+		fmt.Fprintln(s.stderr, "sesame: no vaults are registered")
+		s.hint("the first command that needs a vault creates " + firstVault + "; or add one with: sesame vault register NAME --extension REF")
 		return nil
 	}
 	rows := [][]string{{"NAME", "DEFAULT", "SEARCH", "EXTENSION", "DESCRIPTION"}}
@@ -406,15 +429,27 @@ func (s *session) vaultDefault(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case len(a) == 1 && c.Bool("clear"):
+		return usagef(c, "give a vault NAME or --clear, not both")
+	case len(a) == 1 && a[0] == "":
+		return usagef(c, "the vault NAME is empty; to have no default vault, use --clear")
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
 	e, err := s.engine()
 	if err != nil {
 		return err
 	}
-	if len(a) == 1 {
-		return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: a[0]})
+	if c.Bool("clear") || len(a) == 1 {
+		return s.setDefault(e, a, ch)
 	}
 	regs, err := engine.Do(s.ctx, e, engine.VaultsRequest{})
-	if err != nil {
+	if def := vaultOf(err, engine.ErrNoDefaultVault); def != "" {
+		return withHint(danglingDefault(def), "choose one with: sesame vault default VAULT")
+	} else if err != nil {
 		return err
 	}
 	name := ""
@@ -428,6 +463,27 @@ func (s *session) vaultDefault(c *cli.Context) error {
 	}
 	fmt.Fprintln(s.stdout, name)
 	return nil
+}
+
+// setDefault makes the vault named in a the default, or clears the default
+// when a is empty, as ch (--what-if, --confirm) allows.
+func (s *session) setDefault(e backend, a []string, ch engine.Change) error {
+	act := engine.Action{Op: engine.OpSetDefault}
+	if len(a) == 1 {
+		r, ok := registration(s.ctx, e, a[0])
+		if !ok {
+			return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: a[0]}) // the engine's own refusal
+		}
+		act.Vault = r.Name
+	}
+	switch {
+	case ch.WhatIf:
+		s.whatIf(act)
+		return nil
+	case ch.Confirm != nil && !ch.Confirm(act):
+		return &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
+	}
+	return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: act.Vault})
 }
 
 // password reads a password for vault: the first line of standard input
@@ -476,7 +532,26 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 		}
 		return err
 	}
-	pw, err := s.password(c, name, fmt.Sprintf("Password of vault %s: ", name))
+	if r, ok := registration(s.ctx, e, name); ok && passwordless(r) {
+		// Unless its store still has a password (registered again with
+		// authentication = none): then it is locked, and an unlock
+		// removes the password.
+		switch _, err := engine.Do(s.ctx, e, engine.InfoRequest{Pattern: "*", Vault: name}); {
+		case err == nil:
+			return noPassword(r, ", so there is nothing to unlock")
+		case !errors.Is(err, engine.ErrLocked):
+			return err
+		}
+	}
+	prompt := fmt.Sprintf("Password of vault %s: ", name)
+	if t, ok := s.terminal(); ok && !c.Bool("password-stdin") {
+		if err := t.unlock(s, e, name, prompt); err != nil {
+			return err
+		}
+		s.warnShortUnlock(name)
+		return nil
+	}
+	pw, err := s.password(c, name, prompt)
 	if err != nil {
 		return err
 	}
@@ -490,7 +565,23 @@ func (s *session) vaultUnlock(c *cli.Context) error {
 		}
 		return err
 	}
+	s.warnShortUnlock(name)
 	return nil
+}
+
+// warnShortUnlock warns, after vault is unlocked in this process, when the
+// vault keeps its key in memory: the key goes with the process, so the next
+// command finds the vault locked again unless the agent holds it.
+func (s *session) warnShortUnlock(vault string) {
+	if s.local == nil || s.eng != backend(s.local) {
+		return
+	}
+	for _, u := range s.local.Unlocked() {
+		if strings.EqualFold(u.Vault, vault) {
+			fmt.Fprintf(s.stderr, "sesame: warning: vault %s is unlocked only for this command, which ends now: only the sesame agent keeps a key between commands, and %s\n", u.Vault, s.alone)
+			return
+		}
+	}
 }
 
 func (s *session) vaultSetPassword(c *cli.Context) error {
@@ -508,6 +599,9 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 			err = engine.Run(s.ctx, e, engine.SetPasswordRequest{Vault: name}) // the engine's own refusal
 		}
 		return err
+	}
+	if r, ok := registration(s.ctx, e, name); ok && passwordless(r) {
+		return noPassword(r, " to change")
 	}
 	var old, pw []byte
 	if c.Bool("password-stdin") {
@@ -533,5 +627,70 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	}
 	defer clear(old)
 	defer clear(pw)
-	return engine.Run(s.ctx, e, engine.SetPasswordRequest{Vault: name, Old: old, New: pw})
+	err = engine.Run(s.ctx, e, engine.SetPasswordRequest{Vault: name, Old: old, New: pw})
+	switch {
+	case !errors.Is(err, engine.ErrLocked):
+		return err
+	case len(old) == 0:
+		return fmt.Errorf("cannot set the password of vault %s: it has a password, and the current one was not given; nothing was changed", name)
+	}
+	// The vault may be unlocked: the current password is what failed, and
+	// unlocking is not the remedy.
+	return fmt.Errorf("cannot set the password of vault %s: the current password is wrong; nothing was changed", name)
+}
+
+// danglingDefault is the error of a registry whose default vault def is not
+// registered.
+func danglingDefault(def string) error {
+	return fmt.Errorf("the default vault %q is not registered", def)
+}
+
+// registration returns the registration of vault name.
+func registration(ctx context.Context, e backend, name string) (engine.Registration, bool) {
+	regs, _ := engine.Do(ctx, e, engine.VaultsRequest{}) // complete even with a dangling default
+	for _, r := range regs {
+		if strings.EqualFold(r.Name, name) {
+			return r, true
+		}
+	}
+	return engine.Registration{}, false
+}
+
+// passwordless reports whether r is a builtin secretstore registered
+// without a password (authentication = none), as the first run creates it.
+func passwordless(r engine.Registration) bool {
+	return r.Extension == firstExtension && r.Parameters["authentication"] == "none"
+}
+
+// noPassword is the error of a command that needs the password of r, a
+// vault that has none; what completes "vault NAME has no password".
+func noPassword(r engine.Registration, what string) error {
+	return withHint(fmt.Errorf("vault %s has no password%s: it is registered with authentication = none, and its key is stored unencrypted", r.Name, what),
+		passwordHints(r, "to give it a password, run: ")...)
+}
+
+// passwordHints are the commands that give the passwordless vault r a
+// password: register it again with authentication = password, keeping its
+// other parameters and its description (its secrets stay), then set the
+// first password with set-password, which asks for it twice.
+func passwordHints(r engine.Registration, lead string) []string {
+	cmd := []string{"sesame vault register", r.Name, "--extension", r.Extension, "--grant storage=true", "--param authentication=password"}
+	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
+		if k != "authentication" {
+			cmd = append(cmd, "--param", shellQuote(fmt.Sprintf("%s=%v", k, r.Parameters[k])))
+		}
+	}
+	if r.Description != "" {
+		cmd = append(cmd, "--description", shellQuote(r.Description))
+	}
+	cmd = append(cmd, "--allow-clobber")
+	return []string{lead + strings.Join(cmd, " "), "and then: sesame vault set-password " + r.Name}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,:/@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -465,10 +466,16 @@ func (s *Server) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{PID: os.Getpid(), Started: s.started, Idle: s.Idle}
-	for t := range s.engines {
+	for t, e := range s.engines {
 		st.Registries = append(st.Registries, t.Path)
+		for _, u := range e.Unlocked() {
+			st.Unlocked = append(st.Unlocked, Unlocked{Registry: t.Path, Unlocked: u})
+		}
 	}
 	slices.Sort(st.Registries)
+	slices.SortFunc(st.Unlocked, func(a, b Unlocked) int {
+		return cmp.Or(strings.Compare(a.Registry, b.Registry), strings.Compare(a.Vault, b.Vault))
+	})
 	return st
 }
 

@@ -75,6 +75,14 @@ type Status struct {
 	Started    time.Time
 	Idle       time.Duration // the idle period after which it exits; 0 = never
 	Registries []string      // the registry files it has engines open for
+	Unlocked   []Unlocked    // the vaults it holds unlocked, by registry and name
+}
+
+// Unlocked is a vault the agent holds unlocked (engine.Engine.Unlocked), in
+// the registry file Registry.
+type Unlocked struct {
+	Registry string
+	engine.Unlocked
 }
 
 // foreign are the errors of other packages that cross the socket as

@@ -42,7 +42,8 @@ func Load(path string) (*Registry, error) {
 // all problems found are joined in the order of their lines. Keys this
 // package does not know are errors. The result is canonical: SHA256 in
 // lowercase, Env sorted and unique, empty tables nil, Vaults sorted, Default
-// spelled as registered. Its Path is path made absolute.
+// spelled as registered (or as written, when it names no registered vault).
+// Its Path is path made absolute.
 func Parse(path string, data []byte) (*Registry, error) {
 	p := &parser{path: path, src: data}
 	var doc map[string]any

@@ -163,7 +163,6 @@ func TestParseErrors(t *testing.T) {
 		{"name too long", "[vaults." + strings.Repeat("a", 65) + "]\nextension = \"builtin:a\"\n", `…vault name "aaaa`},
 		{"non-ASCII name", "[vaults.\"café\"]\nextension = \"builtin:a\"\n", `…vault name "café" is invalid`},
 		{"names differing in case", vault + "[vaults.a]\nextension = \"builtin:a\"\n", `vaults.toml:3: vault names "A" and "a" differ only in case`},
-		{"default not registered", "default = \"B\"\n" + vault, `vaults.toml:1: default vault "B" is not registered`},
 
 		// extension, sha256
 		{"no extension", "\n[vaults.A]\ndescription = \"x\"\n", `vaults.toml:2: vault "A": extension is required`},

@@ -21,7 +21,7 @@ var (
 // Registry is the parsed content of a vaults.toml file.
 type Registry struct {
 	Path    string  // absolute path of the file it was read from / will be written to
-	Default string  // canonical (as-registered) name of the default vault, "" = none
+	Default string  // canonical (as-registered) name of the default vault, "" = none; may name no registered vault (DanglingDefault)
 	Vaults  []Vault // kept sorted by strings.ToLower(Name)
 }
 
@@ -106,6 +106,13 @@ func (r *Registry) Remove(name string) error {
 		r.Vaults = nil // as Parse leaves an empty registry
 	}
 	return nil
+}
+
+// DanglingDefault reports whether r names a default vault that is not
+// registered.
+func (r *Registry) DanglingDefault() bool {
+	_, ok := r.Lookup(r.Default)
+	return r.Default != "" && !ok
 }
 
 // SetDefault makes the vault called name (case-insensitively) the default,

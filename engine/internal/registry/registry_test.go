@@ -174,7 +174,6 @@ func TestValidate(t *testing.T) {
 		want   string
 	}{
 		{"default case", func(r *Registry) { r.Default = "a" }, `default vault "a" must be spelled as registered, "A"`},
-		{"default missing", func(r *Registry) { r.Default = "c" }, `default vault "c" is not registered`},
 		{"duplicate", func(r *Registry) { r.Vaults[1].Name = "a" }, `vault names "A" and "a" differ only in case`},
 		{"int parameter", func(r *Registry) { r.Vaults[0].Parameters = map[string]any{"n": 1} },
 			`vault "A": parameter "n" must be a string, integer, float or boolean, not a Go int`},
@@ -189,8 +188,8 @@ func TestValidate(t *testing.T) {
 		{"bad UTF-8", func(r *Registry) { r.Vaults[0].Description = "\xff" }, `vault "A": description is not valid UTF-8`},
 		{"path prefix", func(r *Registry) { r.Path = "/x/vaults.toml"; r.Vaults[1].Extension = "" },
 			`/x/vaults.toml: vault "b": extension is required`},
-		{"two problems", func(r *Registry) { r.Vaults[0].Extension = ""; r.Default = "z" },
-			"vault \"A\": extension is required\ndefault vault \"z\" is not registered"},
+		{"two problems", func(r *Registry) { r.Vaults[0].Extension = ""; r.Default = "a" },
+			"vault \"A\": extension is required\ndefault vault \"a\" must be spelled as registered, \"A\""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := valid()
@@ -200,5 +199,27 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate = %v\n      want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDanglingDefault: a default that names no registered vault is read and
+// written as it is, so that the commands that fix it (list, default,
+// unregister) can run; DanglingDefault reports it.
+func TestDanglingDefault(t *testing.T) {
+	r, err := Parse("vaults.toml", []byte("default = \"Nope\"\n[vaults.A]\nextension = \"builtin:a\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Default != "Nope" || !r.DanglingDefault() {
+		t.Errorf("Default = %q, DanglingDefault = %v; want \"Nope\", true", r.Default, r.DanglingDefault())
+	}
+	if err := r.Validate(); err != nil {
+		t.Errorf("Validate = %v", err)
+	}
+	if err := r.SetDefault("a"); err != nil || r.DanglingDefault() || r.Default != "A" {
+		t.Errorf("after SetDefault: %v, %q, %v", err, r.Default, r.DanglingDefault())
+	}
+	if (&Registry{}).DanglingDefault() {
+		t.Error("no default is not a dangling one")
 	}
 }

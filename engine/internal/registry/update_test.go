@@ -86,7 +86,7 @@ func TestUpdateWritesNothing(t *testing.T) {
 		{"fn error", "[vaults.A]\nextension = \"builtin:a\"\n", func(r *Registry) error { register("B")(r); return errFn }, errFn, true},
 		{"fn error, no file", "", func(r *Registry) error { register("B")(r); return errFn }, errFn, true},
 		{"duplicate", "[vaults.A]\nextension = \"builtin:a\"\n", register("a"), ErrVaultExists, true},
-		{"invalid result", "[vaults.A]\nextension = \"builtin:a\"\n", func(r *Registry) error { r.Default = "B"; return nil }, ErrInvalid, true},
+		{"invalid result", "[vaults.A]\nextension = \"builtin:a\"\n", func(r *Registry) error { r.Default = "a"; return nil }, ErrInvalid, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -26,7 +26,9 @@ type reporter func(key []string, msg string)
 
 // Validate reports whether r holds a registry that can be written as it is:
 // every vault valid (see Vault), no two names equal but for case, Default
-// either empty or spelled exactly as a registered name. It returns nil or
+// spelled exactly as registered when it names a registered vault. A Default
+// that names no registered vault is kept (see DanglingDefault): it must not
+// stop the commands that would fix it. It returns nil or
 // an error wrapping ErrInvalid that lists every problem found. The order of
 // r.Vaults does not matter: Marshal sorts.
 func (r *Registry) Validate() error {
@@ -56,7 +58,7 @@ func (r *Registry) check(report reporter) {
 	}
 	switch v, ok := r.Lookup(r.Default); {
 	case !ok:
-		report([]string{"default"}, fmt.Sprintf("default vault %q is not registered", r.Default))
+		// dangling: kept, and reported by the engine
 	case v.Name != r.Default:
 		report([]string{"default"}, fmt.Sprintf("default vault %q must be spelled as registered, %q", r.Default, v.Name))
 	}

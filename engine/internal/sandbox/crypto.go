@@ -193,6 +193,17 @@ func (k *keyring) expire() {
 	k.notify(gone)
 }
 
+// held reports whether the slot holds a key that has not expired, and when
+// it expires (the zero time: never).
+func (k *keyring) held() (bool, time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key == nil || (!k.expires.IsZero() && !time.Now().Before(k.expires)) {
+		return false, time.Time{}
+	}
+	return true, k.expires
+}
+
 func (k *keyring) clear() {
 	k.mu.Lock()
 	gone := k.drop()

@@ -361,6 +361,11 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 	return out, err
 }
 
+// KeyHeld reports whether the vault holds a key in its keyring slot (it is
+// unlocked, for a vault that locks with the keyring), and when that key
+// expires (the zero time: never). The slot lives as long as m.
+func (m *Module) KeyHeld() (bool, time.Time) { return m.keyring.held() }
+
 // Close discards every instance, the compiled module and the folder it was
 // granted.
 func (m *Module) Close(ctx context.Context) error {
