@@ -28,7 +28,7 @@ func TestNoInternalLayerInMessages(t *testing.T) {
 	// The engine's encoding of a value over the ABI's limit.
 	big := strings.Repeat("v", abi.MaxValueBytes)
 	_, err = e.Set(ctx, "big", big, engine.SetOptions{Vault: "H"})
-	if want := `cannot set secret "big" in vault H: too large: cannot encode value: encoding exceeds 1048576 bytes`; err == nil || err.Error() != want {
+	if want := `cannot set secret "big" in vault H: too large: a value takes at most 1 MiB (1048576 bytes), its user name and hashtable keys included`; err == nil || err.Error() != want {
 		t.Errorf("set of a value over the limit:\n got %v\nwant %s", err, want)
 	}
 }
