@@ -55,6 +55,14 @@ func (l *logBuffer) String() string {
 // the test.
 func serve(t testing.TB, srv *Server) *served {
 	t.Helper()
+	dir, ln := listen(t)
+	return serveOn(t, srv, dir, ln)
+}
+
+// listen listens on the socket of a new folder, removed at the end of the
+// test.
+func listen(t testing.TB) (string, net.Listener) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "agent")
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func serve(t testing.TB, srv *Server) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveOn(t, srv, dir, ln)
+	return dir, ln
 }
 
 // serveOn starts srv on ln, the socket in dir, and stops it at the end of

@@ -147,15 +147,7 @@ func (l *failingListener) Accept() (net.Conn, error) {
 // TestAcceptErrorRetried: a failed accept (too many open files) is retried
 // after a pause; the server does not stop.
 func TestAcceptErrorRetried(t *testing.T) {
-	dir, err := os.MkdirTemp("", "agent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ln, err := net.Listen("unix", filepath.Join(dir, socketName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, ln := listen(t)
 	s := serveOn(t, NewServer(), dir, &failingListener{Listener: ln, n: 3})
 	c, err := Dial(s.dir)
 	if err != nil {
