@@ -199,7 +199,10 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 
 // update changes the registry file with fn, under the file's lock and not
 // the engine's, then reads it again, so that the engine sees the newest
-// registry whichever order concurrent updates finish in.
+// registry whichever order concurrent updates finish in. Its error is the
+// change's alone: once the file is written, the callers' undo must not run.
+// A failed reread (or a closed engine) leaves the stamp cleared, so the next
+// operation reads the file again and reports what is wrong with it.
 func (e *Engine) update(ctx context.Context, fn func(*registry.Registry) error) error {
 	if _, err := registry.Update(ctx, e.path, fn); err != nil {
 		return err
@@ -207,7 +210,10 @@ func (e *Engine) update(ctx context.Context, fn func(*registry.Registry) error) 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stamp = fileStamp{}
-	return e.refreshLocked()
+	if !e.closed {
+		e.refresh()
+	}
+	return nil
 }
 
 func registryError(op Op, vault string, err error) error {
