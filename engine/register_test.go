@@ -41,9 +41,11 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 // register the same name at once, without clobber: one succeeds, the other
 // gets ErrVaultExists, as if the vault had been there before it began —
 // what the CLI's first run relies on when several commands create the
-// default vault at once. (Register checks the extension between two holds
-// of the registry's lock; the loser used to get "changed while its
-// extension was checked; try again".)
+// default vault at once — and the loser leaves the winner's store alone.
+// (Register checks the extension between two holds of the registry's lock.
+// The loser used to get "changed while its extension was checked; try
+// again", and its undo removed the store that both had settled as new: the
+// winner's secretstore lost its key record.)
 func TestConcurrentRegisterOfOneName(t *testing.T) {
 	e1, path := emptyEngine(t)
 	e2, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
@@ -51,10 +53,10 @@ func TestConcurrentRegisterOfOneName(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e2.Close()
-	govault := testwasm.Build(t, "examples/go-vault")
 	for round := range 6 {
 		name := fmt.Sprintf("Same%d", round)
-		reg := engine.Registration{Name: name, Extension: govault, Grants: engine.Grants{Storage: true}}
+		reg := engine.Registration{Name: name, Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
+			Parameters: map[string]any{"authentication": "none"}}
 		start := make(chan struct{})
 		errs := make(chan error, 2)
 		for _, e := range []*engine.Engine{e1, e2} {
@@ -70,6 +72,16 @@ func TestConcurrentRegisterOfOneName(t *testing.T) {
 		}
 		if a != nil || !errors.Is(b, engine.ErrVaultExists) {
 			t.Fatalf("round %d: %v and %v; want one success and one ErrVaultExists", round, a, b)
+		}
+		store := engine.StorageFile(filepath.Join(filepath.Dir(path), "data"), name, "builtin:secretstore")
+		if _, err := os.Stat(store); err != nil {
+			t.Fatalf("round %d: the registered vault's store, created as it was checked: %v", round, err)
+		}
+		if _, err := e1.Set(ctx, "s", "v", engine.SetOptions{Vault: name}); err != nil {
+			t.Fatalf("round %d: the registered vault: %v", round, err)
+		}
+		if s, err := e2.Get(ctx, "s", name); err != nil || s.Value != "v" {
+			t.Fatalf("round %d: the registered vault from the other engine: %v, %v", round, s.Value, err)
 		}
 	}
 }

@@ -149,8 +149,17 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		return registryError(op, r.Name, err)
 	}
 	fail := func(err error) error {
-		// Put the storage back under the lock, even when ctx is done.
-		registry.Inspect(context.WithoutCancel(ctx), e.path, func(*registry.Registry) error { undo(); return nil })
+		// Put the storage back under the lock, even when ctx is done;
+		// unless a registration written meanwhile (another process's, of
+		// the same name and extension) now uses that file: it is theirs.
+		registry.Inspect(context.WithoutCancel(ctx), e.path, func(reg *registry.Registry) error {
+			if v, ok := reg.Lookup(cfg.Name); ok && v.Grants.Storage && report.Path != "" &&
+				StorageFile(e.opts.DataDir, v.Name, v.Extension) == report.Path {
+				return nil
+			}
+			undo()
+			return nil
+		})
 		return registryError(op, r.Name, err)
 	}
 	checked, err := e.load(ctx, reg, cfg)
