@@ -1,11 +1,17 @@
 # sesame — make targets. `make test` is what CI runs.
 GO      ?= go
+# The Go release is pinned by go.mod's toolchain line: the built-in
+# extensions are byte-identical only under one release, and govulncheck
+# judges the standard library of the release that builds. auto lets go
+# fetch that release from the module proxy when the machine's go is
+# another one (a machine-wide GOTOOLCHAIN=local would otherwise win).
+export GOTOOLCHAIN := auto
 WASMENV := GOOS=wasip1 GOARCH=wasm
 WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=false
 
 EXTENSIONS := secretstore dotenv
 
-.PHONY: all build deps test check extensions bench fuzz stress clean
+.PHONY: all build deps test check vuln extensions bench fuzz stress clean
 
 all: build
 
@@ -30,11 +36,17 @@ test: deps
 TESTGUESTS := $(sort $(dir $(shell git ls-files '*/testdata/*.go')))
 
 # Tools, pinned: `go run pkg@version` fetches them from the module proxy.
+# govulncheck reads a database laid out by mk/vulndb from the OSV files of
+# golang.org/x/vulndb at VULNDB, a module like any other: reproducible, and
+# reachable wherever the proxy is. Move the pin to see newer advisories.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.10.0
+VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 
 ## check: formatting, vet (host, wasip1 guests and test guests, the bench
-## module), staticcheck, tidy go.mod files, byte-identical built-in extensions
-check:
+## module), staticcheck, govulncheck (both modules), tidy go.mod files,
+## byte-identical built-in extensions
+check: vuln
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault $(TESTGUESTS:%=./%) $(EXTENSIONS:%=./extensions/%)
@@ -47,6 +59,13 @@ check:
 	  $(WASMBUILD) -o $$tmp/$$e.wasm ./extensions/$$e || exit 1; \
 	  cmp -s $$tmp/$$e.wasm extensions/$$e.wasm || { echo "extensions/$$e.wasm is not what its source builds to: run make extensions"; exit 1; }; \
 	done
+
+## vuln: govulncheck over both modules against the pinned database
+vuln:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(GO) run ./mk/vulndb -module $(VULNDB) -out $$tmp/db && \
+	$(GO) run $(GOVULNCHECK) -db file://$$tmp/db ./... && \
+	cd bench && $(GO) run $(GOVULNCHECK) -db file://$$tmp/db ./...
 
 ## extensions: rebuild the built-in extensions that the binary embeds
 extensions:
