@@ -27,7 +27,7 @@
 //
 // Each operation is also a request type (GetRequest, SetRequest, …, listed
 // by Operations), which Do runs over a Transport: the Engine itself, in the
-// process, or the sesame agent's engine (engine/agent), with the same
+// process, or the sesame agent's engine (internal/agent), with the same
 // results and errors. A program that may run either way calls
 //
 //	sec, err := engine.Do(ctx, t, engine.GetRequest{Name: "token"})

@@ -36,13 +36,13 @@ const (
 // result: what a Transport carries and Engine.Do runs. The request types of
 // this file are the engine's operations; each is defined there once, and
 // runs the same in this process (Engine.Do) and in the sesame agent, whose
-// wire carries any of them (engine/agent).
+// wire carries any of them (internal/agent).
 //
 // Adding an operation: write its Engine method (the logic and its doc);
 // declare its request type below, with Op, result and Run; list it in
 // Operations with its result type; give it its CLI command. Nothing else:
 // the agent carries it, its callbacks and its secret bytes included
-// (engine/agent/call.go), and its errors cross as Codes. TestOperations
+// (internal/agent/call.go), and its errors cross as Codes. TestOperations
 // checks the list, the agent's TestSameResults the two transports.
 type Call interface {
 	// Op names the operation.

@@ -23,7 +23,7 @@ import (
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
-	"github.com/sesamehq/sesame/extensions/secretstore/format"
+	"github.com/sesamehq/sesame/internal/secretstore/format"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 

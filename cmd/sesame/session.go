@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/agent"
 	"github.com/sesamehq/sesame/internal/xdg"
 )
 

@@ -181,7 +181,7 @@ func spinVault(t *testing.T, r *Remote) {
 	t.Helper()
 	ctx := context.Background()
 	spin := filepath.Join(t.TempDir(), "spin.wasm")
-	if err := os.WriteFile(spin, testwasm.WAT(t, "engine/agent/testdata/spin.wat"), 0o600); err != nil {
+	if err := os.WriteFile(spin, testwasm.WAT(t, "internal/agent/testdata/spin.wat"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Spin", Extension: spin, Grants: engine.Grants{Timeout: 10 * time.Minute}}, Options: engine.RegisterOptions{}}); err != nil {

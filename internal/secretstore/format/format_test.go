@@ -194,8 +194,8 @@ func TestKeyRecord(t *testing.T) {
 // wasip1 and run in wazero, it is what the same derivation would cost inside
 // the guest (README.md):
 //
-//	go test -run '^$' -bench Argon2id ./extensions/secretstore/format/
-//	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/format.wasm ./extensions/secretstore/format/
+//	go test -run '^$' -bench Argon2id ./internal/secretstore/format/
+//	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/format.wasm ./internal/secretstore/format/
 //	go run github.com/tetratelabs/wazero/cmd/wazero run /tmp/format.wasm -test.run '^$' -test.bench Argon2id
 func BenchmarkArgon2id(b *testing.B) {
 	salt := NewSalt()
