@@ -224,7 +224,7 @@ func unwrap(c *format.Config, password []byte) (*format.Master, error) {
 // key derivation.
 func wrap(m *format.Master, password []byte, created int64) ([]byte, error) {
 	salt := format.NewSalt()
-	k, err := kek(password, salt, format.DefaultKDF)
+	k, err := kek(password, salt, format.DefaultKDF())
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func wrap(m *format.Master, password []byte, created int64) ([]byte, error) {
 	if created == 0 {
 		created = nowMillis()
 	}
-	c, err := format.WrapMaster(m, k, format.DefaultKDF, salt, created)
+	c, err := format.WrapMaster(m, k, format.DefaultKDF(), salt, created)
 	if err != nil {
 		return nil, err
 	}

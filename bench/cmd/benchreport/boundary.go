@@ -278,7 +278,7 @@ func extismErr(rc uint32, err error, out []byte) error {
 // goPluginPath starts the go-plugin plugin process and talks gRPC to it.
 func goPluginPath(ctx context.Context, c *config) (path, func(), error) {
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  kvplugin.Handshake,
+		HandshakeConfig:  kvplugin.Handshake(),
 		Plugins:          map[string]plugin.Plugin{kvplugin.Name: &kvplugin.Plugin{}},
 		Cmd:              exec.Command(c.path("kvplugin")),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

@@ -144,7 +144,7 @@ func memoryChild(ctx context.Context, o memoryOptions) (*memoryStats, error) {
 		var pids []int
 		for range o.Vaults {
 			client := plugin.NewClient(&plugin.ClientConfig{
-				HandshakeConfig:  kvplugin.Handshake,
+				HandshakeConfig:  kvplugin.Handshake(),
 				Plugins:          map[string]plugin.Plugin{kvplugin.Name: &kvplugin.Plugin{}},
 				Cmd:              exec.Command(filepath.Join(o.Bin, "kvplugin")),
 				AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
