@@ -87,7 +87,7 @@ extension = %q
 	if err := os.WriteFile(path, []byte(reg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: examplesCache})
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: examplesCache})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -272,7 +272,7 @@ func (s *session) vaultNames() []string {
 	if err != nil {
 		return nil
 	}
-	regs, _ := e.Vaults() // complete even with a dangling default
+	regs, _ := e.Vaults(s.ctx) // complete even with a dangling default
 	names := make([]string, 0, len(regs))
 	for _, r := range regs {
 		names = append(names, r.Name)
