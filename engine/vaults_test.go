@@ -133,3 +133,26 @@ func TestCorruptRegistryIsAnErrorAndKept(t *testing.T) {
 		t.Error("the corrupt registry was changed")
 	}
 }
+
+// A registry that goes bad after Open is an error of DefaultVault and
+// Vaults: DefaultVault used to drop the error and answer from the last
+// registry it had read (a stale name, or "" as if there were no default).
+func TestAccessorsReportABadRegistry(t *testing.T) {
+	e, path := emptyEngine(t)
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Directory: t.TempDir()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.DefaultVault(ctx); err != nil || d != "A" {
+		t.Fatalf("default vault = %q, %v", d, err)
+	}
+	if err := os.WriteFile(path, []byte("default = \"A\"\n[vaults.A]\nextension = \"builtin:dotenv\"\nstroage = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.DefaultVault(ctx)
+	if !errors.Is(err, engine.ErrRegistry) || !strings.Contains(err.Error(), `unknown key "vaults.A.stroage"`) {
+		t.Errorf("default vault of a bad registry = %q, %v; want an error wrapping ErrRegistry that names the key", d, err)
+	}
+	if regs, err := e.Vaults(ctx); !errors.Is(err, engine.ErrRegistry) {
+		t.Errorf("vaults of a bad registry = %+v, %v; want an error wrapping ErrRegistry", regs, err)
+	}
+}
