@@ -43,14 +43,15 @@ type Grants struct {
 	Instances int           // instances kept per vault (0 = 4)
 }
 
-// Register adds a vault to the registry: Register-SecretVault. The
-// extension is loaded and checked against the ABI first; nothing is written
-// when it does not load. The first vault of a registry becomes the default.
+// Register adds the vault req.Registration to the registry:
+// Register-SecretVault. The extension is loaded and checked against the ABI
+// first; nothing is written when it does not load. The first vault of a
+// registry becomes the default.
 //
 // The storage area belongs to the vault's name and extension (see
 // StorageFile): a vault registered again with the same extension keeps its
 // area, or gets back the one it had; another extension gets a new one,
-// unless r.KeepStorage hands the current one over. The area left behind
+// unless req.KeepStorage hands the current one over. The area left behind
 // stays on disk, untouched.
 //
 // The extension loads with no lock held, neither the engine's nor the
