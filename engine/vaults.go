@@ -62,7 +62,7 @@ type Grants struct {
 // registration is still the one the storage was settled for.
 func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 	const op = OpRegister
-	r, opts := req.Registration, req
+	r := req.Registration
 	if err := checkVaultName(op, r.Name); err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 		NoSearch: r.NoSearch,
 	}
-	if opts.Pin && strings.HasPrefix(r.Extension, "builtin:") {
+	if req.Pin && strings.HasPrefix(r.Extension, "builtin:") {
 		return wrapf(op, r.Name, "", ErrInvalidArgument, "%s is not pinned: a builtin extension changes with each sesame upgrade, which a pin would then refuse", r.Extension)
 	}
 	e.mu.Lock()
@@ -85,7 +85,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 	case err != nil:
 		return err
 	}
-	if opts.Pin && cfg.SHA256 == "" {
+	if req.Pin && cfg.SHA256 == "" {
 		// The load below reads the file again and checks this pin: a file
 		// replaced in between is refused, never pinned unseen.
 		wasm, err := e.moduleBytes(ctx, reg, cfg.Extension)
@@ -97,7 +97,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 	// Refuse what the registry would refuse before loading anything, and
 	// take the registration as the registry stores it (normalised).
 	scratch := &registry.Registry{Path: reg.Path, Default: reg.Default, Vaults: slices.Clone(reg.Vaults)}
-	if err := scratch.Put(cfg, opts.AllowClobber); err != nil {
+	if err := scratch.Put(cfg, req.AllowClobber); err != nil {
 		return registryError(op, r.Name, err)
 	}
 	v, _ := scratch.Lookup(cfg.Name)
@@ -116,7 +116,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 		if err := e.settleLegacy(op, old); err != nil {
 			return err
 		}
-		report, undo, err = e.registerStorage(old, cfg, opts.KeepStorage)
+		report, undo, err = e.registerStorage(old, cfg, req.KeepStorage)
 		return err
 	})
 	if err != nil {
@@ -143,7 +143,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 	err = e.update(ctx, func(reg *registry.Registry) error {
 		cur, ok := reg.Lookup(cfg.Name)
 		changed := ok != (old != nil) || ok && !reflect.DeepEqual(*cur, *old)
-		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
+		if err := reg.Put(cfg, req.AllowClobber); err != nil {
 			return err // registered meanwhile, and no clobber: as if it had been there
 		}
 		if changed {
@@ -152,7 +152,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 		if err := reg.Validate(); err != nil {
 			return err
 		}
-		if opts.Default || reg.Default == "" {
+		if req.Default || reg.Default == "" {
 			return reg.SetDefault(cfg.Name)
 		}
 		return nil
@@ -161,8 +161,8 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 		checked.close()
 		return fail(err)
 	}
-	if opts.Report != nil && (report.Outcome != 0 || report.Left != "") {
-		opts.Report(report)
+	if req.Report != nil && (report.Outcome != 0 || report.Left != "") {
+		req.Report(report)
 	}
 	e.mu.Lock()
 	key := strings.ToLower(cfg.Name)
