@@ -23,7 +23,7 @@ const (
 	OpUnregister  Op = "unregister"
 	OpSetDefault  Op = "set-default"
 	OpVaults      Op = "vaults"
-	OpDescribe    Op = "describe"
+	OpManifest    Op = "manifest"
 	OpTest        Op = "test"
 	OpUnlock      Op = "unlock"
 	OpLock        Op = "lock"
@@ -276,7 +276,7 @@ func (VaultsRequest) Run(ctx context.Context, e *Engine) (any, error) {
 // ManifestRequest is Manifest: it returns an abi.Manifest.
 type ManifestRequest struct{ Vault string }
 
-func (ManifestRequest) Op() Op               { return OpDescribe }
+func (ManifestRequest) Op() Op               { return OpManifest }
 func (ManifestRequest) result() abi.Manifest { return abi.Manifest{} }
 func (r ManifestRequest) Run(ctx context.Context, e *Engine) (any, error) {
 	return e.Manifest(ctx, r)

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -132,6 +133,10 @@ func TestMethodsTakeTheirRequest(t *testing.T) {
 		if want := reflect.FuncOf(in, out, false); m.Type != want {
 			t.Errorf("Engine.%s is %v; want %v", name, m.Type, want)
 		}
+		// The operation's name is the method's, in words: SetInfo is set-info.
+		if want := kebab(name); string(op.Request.Op()) != want {
+			t.Errorf("%s is operation %q; want %q, its method's name", req.Name(), op.Request.Op(), want)
+		}
 		// The vault in one place: a field Vault, but where the request has
 		// none to name (Vaults) or describes it whole (Register).
 		if f, ok := req.FieldByName("Vault"); (!ok || f.Type.Kind() != reflect.String) && req.NumField() > 0 && name != "Register" {
@@ -144,4 +149,16 @@ func TestMethodsTakeTheirRequest(t *testing.T) {
 			t.Errorf("%s: embeds Change = %v, but it returns an Action = %v", req.Name(), change, writes)
 		}
 	}
+}
+
+// kebab writes a Go name in lower case, a hyphen before each inner capital.
+func kebab(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('-')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }

@@ -327,7 +327,7 @@ func (e *Engine) DefaultVault(ctx context.Context) (string, error) {
 
 // Manifest loads vault r.Vault and returns what its extension declares.
 func (e *Engine) Manifest(ctx context.Context, r ManifestRequest) (abi.Manifest, error) {
-	vt, _, err := e.target(ctx, OpDescribe, "", r.Vault)
+	vt, _, err := e.target(ctx, OpManifest, "", r.Vault)
 	if err != nil {
 		return abi.Manifest{}, err
 	}
