@@ -56,8 +56,11 @@ const (
 	OpTest        Op = "test"
 )
 
-// Ops lists every operation, in a stable order.
-var Ops = []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest}
+// Ops lists every operation, in a stable order, in a new slice: a caller
+// may keep or change it.
+func Ops() []Op {
+	return []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest}
+}
 
 // Export returns the name of the guest export that implements op.
 func (op Op) Export() string { return "sesame_" + string(op) }

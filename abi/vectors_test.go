@@ -382,7 +382,7 @@ func readVectors(t testing.TB, fsys fs.FS) map[string]vectorFile {
 func vectorsOfKind(t testing.TB, kind string) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for name, v := range readVectors(t, vectors.FS) {
+	for name, v := range readVectors(t, vectors.FS()) {
 		if v.Kind != kind {
 			continue
 		}
@@ -395,12 +395,12 @@ func vectorsOfKind(t testing.TB, kind string) [][]byte {
 	return out
 }
 
-// TestVectors runs every vector in vectors.FS, and checks that the files are
+// TestVectors runs every vector in vectors.FS(), and checks that the files are
 // those the table in vectorgen_test.go produces. With -update it rewrites
 // them first and runs the files on disk (the embedded ones are stale).
 func TestVectors(t *testing.T) {
 	want := generateVectors(t)
-	fsys := vectors.FS
+	fsys := vectors.FS()
 	if *update {
 		writeVectors(t, want)
 		fsys = os.DirFS("vectors")

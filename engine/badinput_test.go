@@ -39,7 +39,7 @@ func seedKeepers(t *testing.T, e *engine.Engine) {
 			if vault == "LocalStore2" {
 				md = nil // no metadata support
 			}
-			if _, err := e.Set(ctx, name, s.Value, engine.SetOptions{Vault: vault, Metadata: md}); err != nil {
+			if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: s.Value, Vault: vault, Metadata: md}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -50,12 +50,12 @@ func seedKeepers(t *testing.T, e *engine.Engine) {
 func keptIntact(t *testing.T, e *engine.Engine) {
 	t.Helper()
 	for _, vault := range []string{"LocalStore", "LocalStore2"} {
-		infos, err := e.Info(ctx, "*", vault)
+		infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: vault})
 		if err != nil || len(infos) != len(keepers) {
 			t.Errorf("%s holds %+v, %v after bad input; want the keepers alone", vault, infos, err)
 		}
 		for name, want := range keepers {
-			got, err := e.Get(ctx, name, vault)
+			got, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: vault})
 			if err != nil || got.Value != want.Value {
 				t.Errorf("%s/%s after bad input: %v, %v", vault, name, got.Value, err)
 				continue
@@ -128,15 +128,18 @@ func TestBadInputNames(t *testing.T) {
 	}
 	ops := map[engine.Op]func(name string) error{
 		"set": func(n string) error {
-			_, err := e.Set(ctx, n, badInputSecret, engine.SetOptions{Vault: "LocalStore"})
+			_, err := e.Set(ctx, engine.SetRequest{Name: n, Value: badInputSecret, Vault: "LocalStore"})
 			return err
 		},
-		"get": func(n string) error { _, err := e.Get(ctx, n, ""); return err },
+		"get": func(n string) error { _, err := e.Get(ctx, engine.GetRequest{Name: n}); return err },
 		"set-info": func(n string) error {
-			_, err := e.SetInfo(ctx, n, engine.Metadata{"a": "b"}, "LocalStore", engine.Change{})
+			_, err := e.SetInfo(ctx, engine.SetInfoRequest{Name: n, Metadata: engine.Metadata{"a": "b"}, Vault: "LocalStore"})
 			return err
 		},
-		"remove": func(n string) error { _, err := e.Remove(ctx, n, "LocalStore", engine.Change{}); return err },
+		"remove": func(n string) error {
+			_, err := e.Remove(ctx, engine.RemoveRequest{Name: n, Vault: "LocalStore"})
+			return err
+		},
 	}
 	for op, call := range ops {
 		for _, c := range names {
@@ -147,7 +150,7 @@ func TestBadInputNames(t *testing.T) {
 	}
 	// The vault name too: a wildcard, a control character, too long.
 	for _, vault := range []string{"Local*", "Local\x1bStore", strings.Repeat("v", 300)} {
-		_, err := e.Set(ctx, "keep", "x", engine.SetOptions{Vault: vault})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "keep", Value: "x", Vault: vault})
 		if err == nil || !(errors.Is(err, engine.ErrInvalidName) || errors.Is(err, engine.ErrVaultNotFound)) {
 			t.Errorf("set in vault %.12q: %v", vault, err)
 		}
@@ -189,9 +192,9 @@ func TestBadInputValues(t *testing.T) {
 		for _, c := range cases {
 			t.Run(vault+"/"+c.name, func(t *testing.T) {
 				// Over an existing secret: it must survive.
-				_, err := e.Set(ctx, "keep", c.value, engine.SetOptions{Vault: vault})
+				_, err := e.Set(ctx, engine.SetRequest{Name: "keep", Value: c.value, Vault: vault})
 				clearError(t, err, "set", c.is, c.says)
-				_, err = e.Set(ctx, "new", c.value, engine.SetOptions{Vault: vault})
+				_, err = e.Set(ctx, engine.SetRequest{Name: "new", Value: c.value, Vault: vault})
 				clearError(t, err, "set", c.is, c.says)
 			})
 		}
@@ -232,12 +235,12 @@ func TestBadInputMetadata(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.Set(ctx, "keep", "replaced", engine.SetOptions{Vault: "LocalStore", Metadata: c.md})
+			_, err := e.Set(ctx, engine.SetRequest{Name: "keep", Value: "replaced", Vault: "LocalStore", Metadata: c.md})
 			clearError(t, err, "set", c.is, c.says)
-			_, err = e.SetInfo(ctx, "keep", c.md, "LocalStore", engine.Change{})
+			_, err = e.SetInfo(ctx, engine.SetInfoRequest{Name: "keep", Metadata: c.md, Vault: "LocalStore"})
 			clearError(t, err, "set-info", c.is, c.says)
 			// Checked before the vault's metadata support, too.
-			_, err = e.Set(ctx, "keep", "replaced", engine.SetOptions{Vault: "LocalStore2", Metadata: c.md})
+			_, err = e.Set(ctx, engine.SetRequest{Name: "keep", Value: "replaced", Vault: "LocalStore2", Metadata: c.md})
 			clearError(t, err, "set", c.is, c.says)
 		})
 	}
@@ -276,7 +279,7 @@ description = "every key"
 		if err := os.WriteFile(path, doc, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true})
+		e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true})
 		if err == nil {
 			e.Close()
 			return
@@ -306,7 +309,7 @@ description = "every key"
 		if t.Failed() && !before {
 			t.Fatalf("(truncated to %d bytes)", n)
 		}
-		if e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true}); err == nil {
+		if e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true}); err == nil {
 			opened++
 			e.Close()
 		} else {
@@ -328,7 +331,7 @@ description = "every key"
 	for name, doc := range corrupt {
 		t.Run(name, func(t *testing.T) {
 			try(t, doc)
-			if _, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true}); err == nil {
+			if _, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true}); err == nil {
 				t.Errorf("a registry with %s opened", name)
 			}
 		})
@@ -340,7 +343,7 @@ description = "every key"
 	if err := os.WriteFile(path, valid, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true})
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), NoCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,11 +353,11 @@ description = "every key"
 		t.Fatal(err)
 	}
 	os.Chtimes(path, time.Now().Add(time.Minute), time.Now().Add(time.Minute)) // a new stamp, whatever the clock's grain
-	_, err = e.Get(ctx, "x", "")
+	_, err = e.Get(ctx, engine.GetRequest{Name: "x"})
 	if !errors.Is(err, engine.ErrRegistry) || lineOf.FindString(err.Error()) == "" {
 		t.Errorf("get over a registry that turned corrupt: %v", err)
 	}
-	err = e.Register(ctx, engine.Registration{Name: "New", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}}, engine.RegisterOptions{})
+	err = e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "New", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}}})
 	if !errors.Is(err, engine.ErrRegistry) || lineOf.FindString(err.Error()) == "" {
 		t.Errorf("register over a corrupt registry: %v", err)
 	}
@@ -370,11 +373,11 @@ description = "every key"
 func TestBadInputCorruptStore(t *testing.T) {
 	e, path := emptyEngine(t)
 	wasm := testwasm.Build(t, "examples/go-vault")
-	if err := e.Register(ctx, engine.Registration{Name: "V", Extension: wasm, Grants: engine.Grants{Storage: true}}, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "V", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 40 {
-		if _, err := e.Set(ctx, fmt.Sprint("s", i), fmt.Sprint(badInputSecret, i), engine.SetOptions{Metadata: engine.Metadata{"i": i}}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: fmt.Sprint("s", i), Value: fmt.Sprint(badInputSecret, i), Metadata: engine.Metadata{"i": i}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -414,21 +417,21 @@ func TestBadInputCorruptStore(t *testing.T) {
 			if err := os.WriteFile(db, broken, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
+			e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer e.Close()
 			var errs []error
-			_, err = e.Get(ctx, "s1", "V")
+			_, err = e.Get(ctx, engine.GetRequest{Name: "s1", Vault: "V"})
 			errs = append(errs, err)
-			_, err = e.Info(ctx, "*", "V")
+			_, err = e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "V"})
 			errs = append(errs, err)
-			_, err = e.Set(ctx, "s1", "new value", engine.SetOptions{Vault: "V"})
+			_, err = e.Set(ctx, engine.SetRequest{Name: "s1", Value: "new value", Vault: "V"})
 			errs = append(errs, err)
-			_, err = e.Set(ctx, "brand-new", "new value", engine.SetOptions{Vault: "V"})
+			_, err = e.Set(ctx, engine.SetRequest{Name: "brand-new", Value: "new value", Vault: "V"})
 			errs = append(errs, err)
-			_, err = e.Remove(ctx, "s2", "V", engine.Change{})
+			_, err = e.Remove(ctx, engine.RemoveRequest{Name: "s2", Vault: "V"})
 			errs = append(errs, err)
 			failed := 0
 			for _, err := range errs {

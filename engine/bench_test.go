@@ -146,13 +146,13 @@ func BenchmarkEngine(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "vaults.toml")
-	e, err := Open(path, &Options{DataDir: dir, CacheDir: benchCache, CacheKey: benchCacheKey})
+	e, err := Open(ctx, path, &Options{DataDir: dir, CacheDir: benchCache, CacheKey: benchCacheKey})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
 	wasm := testwasm.Build(b, "examples/go-vault")
-	if err := e.Register(ctx, Registration{Name: "Disk", Extension: wasm, Grants: Grants{Storage: true}}, RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, RegisterRequest{Registration: Registration{Name: "Disk", Extension: wasm, Grants: Grants{Storage: true}}}); err != nil {
 		b.Fatal(err)
 	}
 	if err := e.Mount("Native", memvault.New(memvault.Options{})); err != nil {
@@ -160,13 +160,13 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	value := string(benchValue.Data)
 	for _, vault := range []string{"Native", "Disk"} {
-		if _, err := e.Set(ctx, "bench", value, SetOptions{Vault: vault}); err != nil {
+		if _, err := e.Set(ctx, SetRequest{Name: "bench", Value: value, Vault: vault}); err != nil {
 			b.Fatal(err)
 		}
 		b.Run("Get/"+vault, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.Get(ctx, "bench", vault); err != nil {
+				if _, err := e.Get(ctx, GetRequest{Name: "bench", Vault: vault}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -174,7 +174,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.Run("Set/"+vault, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.Set(ctx, "bench", value, SetOptions{Vault: vault}); err != nil {
+				if _, err := e.Set(ctx, SetRequest{Name: "bench", Value: value, Vault: vault}); err != nil {
 					b.Fatal(err)
 				}
 			}

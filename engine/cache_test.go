@@ -38,7 +38,7 @@ func newCacheEnv(t *testing.T) cacheEnv {
 
 func (c cacheEnv) open(t *testing.T, log *lockedBuffer) *engine.Engine {
 	t.Helper()
-	e, err := engine.Open(c.reg, &engine.Options{DataDir: c.data, CacheDir: c.cache, CacheKey: c.key, Logger: slog.New(slog.NewTextHandler(log, nil))})
+	e, err := engine.Open(ctx, c.reg, &engine.Options{DataDir: c.data, CacheDir: c.cache, CacheKey: c.key, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestTamperedCacheEntryIsRecompiled(t *testing.T) {
 	env := newCacheEnv(t)
 	var log lockedBuffer
 	e := env.open(t, &log)
-	if _, err := e.Set(ctx, "s", "the right value", engine.SetOptions{Vault: "V"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "s", Value: "the right value", Vault: "V"}); err != nil {
 		t.Fatal(err)
 	}
 	e.Close()
@@ -114,7 +114,7 @@ func TestTamperedCacheEntryIsRecompiled(t *testing.T) {
 
 	e = env.open(t, &log)
 	defer e.Close()
-	s, err := e.Get(ctx, "s", "V")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "s", Vault: "V"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestWritableCacheFolderIsNotUsed(t *testing.T) {
 	var log lockedBuffer
 	e := env.open(t, &log)
 	defer e.Close()
-	if _, err := e.Set(ctx, "s", "v", engine.SetOptions{Vault: "V"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "s", Value: "v", Vault: "V"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := cacheEntries(t, env.cache); len(got) != 0 {

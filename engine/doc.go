@@ -25,12 +25,15 @@
 // Values are []byte, string, SecureString, Credential or Hashtable; metadata
 // values are string, an integer or time.Time.
 //
-// Each operation is also a request type (GetRequest, SetRequest, …, listed
-// by Operations), which Do runs over a Transport: the Engine itself, in the
-// process, or the sesame agent's engine (engine/agent), with the same
-// results and errors. A program that may run either way calls
+// Each method of an operation takes the context first and the operation's
+// request type (GetRequest, SetRequest, …, listed by Operations), which
+// holds all its parameters: the vault in its Vault field, WhatIf and Confirm
+// in its embedded Change when it writes. The same request runs over any
+// Transport with Do: the Engine itself, in the process, or the sesame
+// agent's engine (internal/agent), with the same results and errors:
 //
-//	sec, err := engine.Do(ctx, t, engine.GetRequest{Name: "token"})
+//	sec, err := e.Get(ctx, engine.GetRequest{Name: "token", Vault: "LocalStore"})
+//	sec, err = engine.Do(ctx, t, engine.GetRequest{Name: "token", Vault: "LocalStore"})
 //
 // # Errors
 //
@@ -56,7 +59,7 @@
 //
 // A storage area belongs to the vault's name and extension reference (see
 // StorageFile): another extension registered under the name gets an area of
-// its own unless RegisterOptions.KeepStorage hands the old one over, and
+// its own unless RegisterRequest.KeepStorage hands the old one over, and
 // Unregister keeps the area on disk unless told to remove it.
 //
 // An Engine is safe for concurrent use, and many processes may use the same

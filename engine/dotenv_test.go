@@ -33,7 +33,7 @@ type dotenvConfig struct {
 // their own, outside dir.
 func openDotenv(t testing.TB, dir string, cfg dotenvConfig) *engine.Engine {
 	t.Helper()
-	e, err := engine.Open(writeDotenvRegistry(t, dir, cfg), &engine.Options{DataDir: filepath.Join(t.TempDir(), "data"), CacheDir: testCache})
+	e, err := engine.Open(ctx, writeDotenvRegistry(t, dir, cfg), &engine.Options{DataDir: filepath.Join(t.TempDir(), "data"), CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +66,14 @@ const vault2 = "LocalStore2"
 
 func set2(t testing.TB, e *engine.Engine, name string, value any) {
 	t.Helper()
-	if _, err := e.Set(ctx, name, value, engine.SetOptions{Vault: vault2}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: value, Vault: vault2}); err != nil {
 		t.Fatalf("Set(%q): %v", name, err)
 	}
 }
 
 func get2(t testing.TB, e *engine.Engine, name string) engine.Secret {
 	t.Helper()
-	s, err := e.Get(ctx, name, vault2)
+	s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: vault2})
 	if err != nil {
 		t.Fatalf("Get(%q): %v", name, err)
 	}
@@ -82,7 +82,7 @@ func get2(t testing.TB, e *engine.Engine, name string) engine.Secret {
 
 func remove2(t testing.TB, e *engine.Engine, name string) {
 	t.Helper()
-	if _, err := e.Remove(ctx, name, vault2, engine.Change{}); err != nil {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: name, Vault: vault2}); err != nil {
 		t.Fatalf("Remove(%q): %v", name, err)
 	}
 }
@@ -157,7 +157,7 @@ func TestDotenvConformance(t *testing.T) {
 
 func TestDotenvManifest(t *testing.T) {
 	e := openDotenv(t, t.TempDir(), dotenvConfig{})
-	m, err := e.Manifest(ctx, vault2)
+	m, err := e.Manifest(ctx, engine.ManifestRequest{Vault: vault2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestDotenvManifest(t *testing.T) {
 	if m.Name != "dotenv" || m.Metadata || !m.CaseSensitive || !slices.Equal(m.Operations, want) || !slices.Equal(m.Grants, []string{abi.GrantDirectory}) {
 		t.Errorf("manifest = %+v", m)
 	}
-	if err := e.Test(ctx, vault2); err != nil {
+	if err := e.Test(ctx, engine.TestRequest{Vault: vault2}); err != nil {
 		t.Errorf("Test: %v", err)
 	}
 }
@@ -180,12 +180,12 @@ func TestDotenvReferenceExample4(t *testing.T) {
 	t.Run("no file", func(t *testing.T) {
 		dir := t.TempDir()
 		e := openDotenv(t, dir, dotenvConfig{})
-		_, err := e.Set(ctx, "PublishSecret", "token", engine.SetOptions{Vault: vault2, Metadata: md})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "PublishSecret", Value: "token", Vault: vault2, Metadata: md})
 		if err == nil || err.Error() != want || !errors.Is(err, engine.ErrMetadataUnsupported) {
 			t.Fatalf("err = %v, want %q", err, want)
 		}
 		checkOnly(t, dir)
-		if _, err := e.Get(ctx, "PublishSecret", vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+		if _, err := e.Get(ctx, engine.GetRequest{Name: "PublishSecret", Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 			t.Errorf("the refused secret was written: %v", err)
 		}
 	})
@@ -195,7 +195,7 @@ func TestDotenvReferenceExample4(t *testing.T) {
 		const orig = "# publishing\nPublishSecret=old # keep\n"
 		writeFile(t, env, orig, 0o644)
 		e := openDotenv(t, dir, dotenvConfig{})
-		_, err := e.Set(ctx, "PublishSecret", "token", engine.SetOptions{Vault: vault2, Metadata: md})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "PublishSecret", Value: "token", Vault: vault2, Metadata: md})
 		if err == nil || err.Error() != want {
 			t.Fatalf("err = %v, want %q", err, want)
 		}
@@ -263,7 +263,7 @@ func TestDotenvKeepsTheRestOfTheFile(t *testing.T) {
 			t.Errorf("%s = %v %q, want string %q", name, s.Type, s.Value, v)
 		}
 	}
-	if _, err := e.Get(ctx, "API_KEY", vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "API_KEY", Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("Get of the removed key: %v", err)
 	}
 }
@@ -361,10 +361,10 @@ func TestDotenvHandWrittenFile(t *testing.T) {
 			t.Errorf("%s = %v %q, want string %q", name, s.Type, s.Value, v)
 		}
 	}
-	if _, err := e.Get(ctx, "Case_Matters", vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "Case_Matters", Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("names are case-sensitive, but Get(Case_Matters): %v", err)
 	}
-	infos, err := e.Info(ctx, "*", vault2)
+	infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: vault2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestDotenvDuplicates(t *testing.T) {
 	if got := readFile(t, env); got != "OTHER=x\n" {
 		t.Errorf("after remove: %q", got)
 	}
-	if _, err := e.Get(ctx, "DUP", vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "DUP", Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("Get after remove: %v", err)
 	}
 }
@@ -422,7 +422,7 @@ func TestDotenvRefusals(t *testing.T) {
 		{"credential", engine.Credential{UserName: "admin", Password: canary}},
 		{"hashtable", engine.Hashtable{"k": canary}},
 	} {
-		_, err := e.Set(ctx, "REFUSED", c.value, engine.SetOptions{Vault: vault2})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "REFUSED", Value: c.value, Vault: vault2})
 		switch {
 		case !errors.Is(err, engine.ErrInvalidArgument):
 			t.Errorf("Set of a %s: %v, want ErrInvalidArgument", c.typ, err)
@@ -433,25 +433,25 @@ func TestDotenvRefusals(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"my-key", "1ABC", "../ESCAPE", "a b", "naïve", "A.B", "A=B", "/data/.env"} {
-		_, err := e.Set(ctx, name, canary, engine.SetOptions{Vault: vault2})
+		_, err := e.Set(ctx, engine.SetRequest{Name: name, Value: canary, Vault: vault2})
 		if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "[A-Za-z_][A-Za-z0-9_]*") {
 			t.Errorf("Set(%q): %v, want ErrInvalidArgument naming the rule", name, err)
 		}
-		if _, err := e.Get(ctx, name, vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+		if _, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 			t.Errorf("Get(%q): %v, want ErrSecretNotFound", name, err)
 		}
-		if _, err := e.Remove(ctx, name, vault2, engine.Change{}); !errors.Is(err, engine.ErrSecretNotFound) {
+		if _, err := e.Remove(ctx, engine.RemoveRequest{Name: name, Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 			t.Errorf("Remove(%q): %v, want ErrSecretNotFound", name, err)
 		}
 	}
-	_, err := e.Set(ctx, "NUL", "a\x00"+canary, engine.SetOptions{Vault: vault2})
+	_, err := e.Set(ctx, engine.SetRequest{Name: "NUL", Value: "a\x00" + canary, Vault: vault2})
 	if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "NUL") || strings.Contains(err.Error(), canary) {
 		t.Errorf("Set of a value with NUL: %v", err)
 	}
 	checkOnly(t, dir)
 	// A search of every vault for a name the vault cannot hold is a plain
 	// "not found", not a failure of this vault.
-	if _, err := e.Get(ctx, "my-key", ""); !errors.Is(err, engine.ErrSecretNotFound) || strings.Contains(err.Error(), "invalid") {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "my-key"}); !errors.Is(err, engine.ErrSecretNotFound) || strings.Contains(err.Error(), "invalid") {
 		t.Errorf("Get(my-key) in every vault: %v", err)
 	}
 }
@@ -464,14 +464,14 @@ func TestDotenvMalformedFile(t *testing.T) {
 	const orig = "GOOD=1\nthis line holds hunter2\n"
 	writeFile(t, env, orig, 0o600)
 	e := openDotenv(t, dir, dotenvConfig{})
-	_, err := e.Get(ctx, "GOOD", vault2)
+	_, err := e.Get(ctx, engine.GetRequest{Name: "GOOD", Vault: vault2})
 	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Get: %v, want an error naming line 2 only", err)
 	}
-	if _, err := e.Set(ctx, "GOOD", "2", engine.SetOptions{Vault: vault2}); err == nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "GOOD", Value: "2", Vault: vault2}); err == nil {
 		t.Error("Set over a malformed file succeeded")
 	}
-	if err := e.Test(ctx, vault2); err == nil {
+	if err := e.Test(ctx, engine.TestRequest{Vault: vault2}); err == nil {
 		t.Error("Test passed on a malformed file")
 	}
 	if got := readFile(t, env); got != orig {
@@ -485,7 +485,7 @@ func TestDotenvFileTooLarge(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, ".env"), "A=1\n"+strings.Repeat("# padding\n", 1<<20), 0o600)
 	e := openDotenv(t, dir, dotenvConfig{})
-	if _, err := e.Get(ctx, "A", vault2); !errors.Is(err, engine.ErrTooLarge) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "A", Vault: vault2}); !errors.Is(err, engine.ErrTooLarge) {
 		t.Errorf("Get: %v, want ErrTooLarge", err)
 	}
 }
@@ -532,10 +532,10 @@ func TestDotenvAtomicRewrite(t *testing.T) {
 		if s := get2(t, e, "A"); s.Value != "1" {
 			t.Errorf("A = %q", s.Value)
 		}
-		if _, err := e.Set(ctx, "A", "2", engine.SetOptions{Vault: vault2}); !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "read-only") {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "A", Value: "2", Vault: vault2}); !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "read-only") {
 			t.Errorf("Set in a read-only folder: %v", err)
 		}
-		if err := e.Test(ctx, vault2); err != nil {
+		if err := e.Test(ctx, engine.TestRequest{Vault: vault2}); err != nil {
 			t.Errorf("Test of a read-only vault: %v", err)
 		}
 		if got := readFile(t, env); got != "A=1\n" {
@@ -572,7 +572,7 @@ func TestDotenvAtomicRewrite(t *testing.T) {
 		writeFile(t, filepath.Join(dir, ".env.lock"), "live writer\n", 0o600)
 		e := openDotenv(t, dir, dotenvConfig{})
 		start := time.Now()
-		_, err := e.Set(ctx, "A", "2", engine.SetOptions{Vault: vault2})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "A", Value: "2", Vault: vault2})
 		if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), ".env.lock") {
 			t.Errorf("Set while another writer holds the lock: %v", err)
 		}
@@ -605,13 +605,13 @@ func TestDotenvConcurrentWritersLoseNothing(t *testing.T) {
 		wg.Go(func() {
 			for k := range keys {
 				name := fmt.Sprintf("W%d_K%d", w, k)
-				if _, err := e.Set(ctx, name, fmt.Sprintf("value %d.%d", w, k), engine.SetOptions{Vault: vault2}); err != nil {
+				if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: fmt.Sprintf("value %d.%d", w, k), Vault: vault2}); err != nil {
 					t.Errorf("Set(%s): %v", name, err)
 					return
 				}
 				if k%5 == 4 { // and remove one now and then
 					prev := fmt.Sprintf("W%d_K%d", w, k-1)
-					if _, err := e.Remove(ctx, prev, vault2, engine.Change{}); err != nil {
+					if _, err := e.Remove(ctx, engine.RemoveRequest{Name: prev, Vault: vault2}); err != nil {
 						t.Errorf("Remove(%s): %v", prev, err)
 						return
 					}
@@ -642,7 +642,7 @@ func TestDotenvConcurrentWritersLoseNothing(t *testing.T) {
 // values2 returns every secret of LocalStore2.
 func values2(t testing.TB, e *engine.Engine) map[string]string {
 	t.Helper()
-	infos, err := e.Info(ctx, "*", vault2)
+	infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: vault2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,19 +667,19 @@ func TestDotenvCannotEscapeTheFolder(t *testing.T) {
 	writeFile(t, filepath.Join(granted, ".env"), "INSIDE=1\n", 0o600)
 
 	e := openDotenv(t, granted, dotenvConfig{})
-	if _, err := e.Get(ctx, "OUTSIDE", vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "OUTSIDE", Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("Get(OUTSIDE): %v", err)
 	}
 	if got := values2(t, e); len(got) != 1 || got["INSIDE"] != "1" {
 		t.Errorf("the vault sees %q", got)
 	}
-	if _, err := e.Set(ctx, "../OUTSIDE", "x", engine.SetOptions{Vault: vault2}); !errors.Is(err, engine.ErrInvalidArgument) {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "../OUTSIDE", Value: "x", Vault: vault2}); !errors.Is(err, engine.ErrInvalidArgument) {
 		t.Errorf("Set(../OUTSIDE): %v", err)
 	}
 
 	for _, file := range []string{"../.env", "..", "/etc/passwd", `..\.env`, ""} {
 		e := openDotenv(t, granted, dotenvConfig{params: fmt.Sprintf("file = %q", file)})
-		_, err := e.Get(ctx, "OUTSIDE", vault2)
+		_, err := e.Get(ctx, engine.GetRequest{Name: "OUTSIDE", Vault: vault2})
 		if err == nil || errors.Is(err, engine.ErrSecretNotFound) || !strings.Contains(err.Error(), "parameter file") || strings.Contains(err.Error(), "topsecret") {
 			t.Errorf("file = %q: Get: %v, want the parameter refused", file, err)
 		}
@@ -693,10 +693,10 @@ func TestDotenvCannotEscapeTheFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	e = openDotenv(t, linked, dotenvConfig{})
-	if _, err := e.Get(ctx, "OUTSIDE", vault2); !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "symbolic link") {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "OUTSIDE", Vault: vault2}); !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("Get through a symbolic link: %v", err)
 	}
-	if _, err := e.Set(ctx, "OUTSIDE", "overwritten", engine.SetOptions{Vault: vault2}); err == nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "OUTSIDE", Value: "overwritten", Vault: vault2}); err == nil {
 		t.Error("Set through a symbolic link succeeded")
 	}
 	if st, err := os.Lstat(filepath.Join(linked, ".env")); err != nil || st.Mode()&os.ModeSymlink == 0 {
@@ -715,7 +715,7 @@ func TestDotenvFileParameter(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, ".env"), "A=from .env\n", 0o600)
 	e := openDotenv(t, dir, dotenvConfig{params: `file = "prod.env"`})
-	if _, err := e.Get(ctx, "A", vault2); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "A", Vault: vault2}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("Get(A) reads .env: %v", err)
 	}
 	set2(t, e, "B", "in prod")
@@ -728,7 +728,7 @@ func TestDotenvFileParameter(t *testing.T) {
 	checkOnly(t, dir, ".env", "prod.env")
 
 	e = openDotenv(t, dir, dotenvConfig{params: `fiel = "x.env"`})
-	if _, err := e.Get(ctx, "A", vault2); err == nil || !strings.Contains(err.Error(), `unknown parameter "fiel"`) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "A", Vault: vault2}); err == nil || !strings.Contains(err.Error(), `unknown parameter "fiel"`) {
 		t.Errorf("unknown parameter: %v", err)
 	}
 }

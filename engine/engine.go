@@ -82,8 +82,12 @@ type fileStamp struct {
 func stampOf(st fs.FileInfo) fileStamp { return fileStamp{st.ModTime(), st.Size(), st.Mode()} }
 
 // Open opens the engine over the registry file at path. A missing file is an
-// empty registry; the first change creates it.
-func Open(path string, opts *Options) (*Engine, error) {
+// empty registry; the first change creates it. ctx bounds the opening only,
+// not the Engine's life.
+func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+	}
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -93,7 +97,7 @@ func Open(path string, opts *Options) (*Engine, error) {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 	}
 	if err := o.defaultDirs(); err != nil {
-		return nil, &Error{Op: "open", Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

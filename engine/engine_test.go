@@ -38,7 +38,7 @@ description = "go-vault over host storage"
 	if err := os.WriteFile(path, []byte(reg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +56,10 @@ func TestReferenceExamples(t *testing.T) {
 	e := newEngine(t)
 
 	t.Run("1 default vault", func(t *testing.T) {
-		if _, err := e.Set(ctx, "Secret1", "SecretValue", engine.SetOptions{}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "Secret1", Value: "SecretValue"}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := e.Get(ctx, "Secret1", "")
+		s, err := e.Get(ctx, engine.GetRequest{Name: "Secret1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,10 +69,10 @@ func TestReferenceExamples(t *testing.T) {
 	})
 
 	t.Run("2 secure string in a named vault", func(t *testing.T) {
-		if _, err := e.Set(ctx, "Secret2", engine.SecureString("typed at a prompt"), engine.SetOptions{Vault: "LocalStore"}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "Secret2", Value: engine.SecureString("typed at a prompt"), Vault: "LocalStore"}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := e.Get(ctx, "Secret2", "")
+		s, err := e.Get(ctx, engine.GetRequest{Name: "Secret2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,10 +83,10 @@ func TestReferenceExamples(t *testing.T) {
 
 	t.Run("3 metadata", func(t *testing.T) {
 		md := engine.Metadata{"Expiration": time.Date(2022, 5, 1, 0, 0, 0, 0, time.UTC)}
-		if _, err := e.Set(ctx, "TargetSecret", "token", engine.SetOptions{Vault: "LocalStore", Metadata: md}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "TargetSecret", Value: "token", Vault: "LocalStore", Metadata: md}); err != nil {
 			t.Fatal(err)
 		}
-		infos, err := e.Info(ctx, "TargetSecret", "")
+		infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "TargetSecret"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,12 +98,12 @@ func TestReferenceExamples(t *testing.T) {
 
 	t.Run("4 metadata refused", func(t *testing.T) {
 		md := engine.Metadata{"Expiration": time.Date(2022, 5, 1, 0, 0, 0, 0, time.UTC)}
-		_, err := e.Set(ctx, "PublishSecret", "token", engine.SetOptions{Vault: "LocalStore2", Metadata: md})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "PublishSecret", Value: "token", Vault: "LocalStore2", Metadata: md})
 		const want = "Can't store secret PublishSecret. Vault LocalStore2 doesn't support secret metadata."
 		if err == nil || err.Error() != want || !errors.Is(err, engine.ErrMetadataUnsupported) {
 			t.Fatalf("err = %v, want %q", err, want)
 		}
-		if _, err := e.Get(ctx, "PublishSecret", "LocalStore2"); !errors.Is(err, engine.ErrSecretNotFound) {
+		if _, err := e.Get(ctx, engine.GetRequest{Name: "PublishSecret", Vault: "LocalStore2"}); !errors.Is(err, engine.ErrSecretNotFound) {
 			t.Errorf("the refused secret was written: %v", err)
 		}
 	})
@@ -111,14 +111,14 @@ func TestReferenceExamples(t *testing.T) {
 
 func TestMetadataRefusalKeepsThePriorSecret(t *testing.T) {
 	e := newEngine(t)
-	if _, err := e.Set(ctx, "PublishSecret", "old", engine.SetOptions{Vault: "LocalStore2"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "PublishSecret", Value: "old", Vault: "LocalStore2"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Set(ctx, "PublishSecret", "new", engine.SetOptions{Vault: "LocalStore2", Metadata: engine.Metadata{"k": "v"}})
+	_, err := e.Set(ctx, engine.SetRequest{Name: "PublishSecret", Value: "new", Vault: "LocalStore2", Metadata: engine.Metadata{"k": "v"}})
 	if !errors.Is(err, engine.ErrMetadataUnsupported) {
 		t.Fatalf("err = %v", err)
 	}
-	s, err := e.Get(ctx, "PublishSecret", "LocalStore2")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "PublishSecret", Vault: "LocalStore2"})
 	if err != nil || s.Value != "old" {
 		t.Errorf("after the refusal: %v, %v; want the old value", s.Value, err)
 	}
@@ -127,16 +127,16 @@ func TestMetadataRefusalKeepsThePriorSecret(t *testing.T) {
 func TestNoClobberKeepsTheOldValue(t *testing.T) {
 	e := newEngine(t)
 	for _, vault := range []string{"LocalStore", "LocalStore2"} {
-		if _, err := e.Set(ctx, "db", "old", engine.SetOptions{Vault: vault}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Value: "old", Vault: vault}); err != nil {
 			t.Fatal(err)
 		}
 		// Case-insensitive LocalStore: "DB" is the same secret.
-		_, err := e.Set(ctx, "DB", "new", engine.SetOptions{Vault: vault, NoClobber: true})
+		_, err := e.Set(ctx, engine.SetRequest{Name: "DB", Value: "new", Vault: vault, NoClobber: true})
 		want := "A secret with name DB already exists in vault " + vault + "."
 		if !errors.Is(err, engine.ErrNoClobber) || err.Error() != want {
 			t.Fatalf("%s: err = %v, want %q", vault, err, want)
 		}
-		if s, _ := e.Get(ctx, "db", vault); s.Value != "old" {
+		if s, _ := e.Get(ctx, engine.GetRequest{Name: "db", Vault: vault}); s.Value != "old" {
 			t.Errorf("%s: value after NoClobber = %v", vault, s.Value)
 		}
 	}
@@ -144,33 +144,33 @@ func TestNoClobberKeepsTheOldValue(t *testing.T) {
 
 func TestWhatIfAndConfirmTouchNothing(t *testing.T) {
 	e := newEngine(t)
-	act, err := e.Set(ctx, "k", "v", engine.SetOptions{Change: engine.Change{WhatIf: true}})
+	act, err := e.Set(ctx, engine.SetRequest{Name: "k", Value: "v", Change: engine.Change{WhatIf: true}})
 	if err != nil || act.String() != `add secret "k" to vault LocalStore` {
 		t.Fatalf("what-if: %v, %v", act, err)
 	}
-	if _, err := e.Get(ctx, "k", ""); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "k"}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Fatalf("what-if wrote: %v", err)
 	}
-	if _, err := e.Set(ctx, "k", "v", engine.SetOptions{}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "k", Value: "v"}); err != nil {
 		t.Fatal(err)
 	}
 	asked := 0
 	no := engine.Change{Confirm: func(a engine.Action) bool { asked++; return false }}
-	act, err = e.Set(ctx, "k", "v2", engine.SetOptions{Change: no})
+	act, err = e.Set(ctx, engine.SetRequest{Name: "k", Value: "v2", Change: no})
 	if !errors.Is(err, engine.ErrDeclined) || asked != 1 || !act.Replace {
 		t.Fatalf("declined set: %v, asked %d, %+v", err, asked, act)
 	}
-	if _, err := e.Remove(ctx, "k", "LocalStore", no); !errors.Is(err, engine.ErrDeclined) {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "k", Vault: "LocalStore", Change: no}); !errors.Is(err, engine.ErrDeclined) {
 		t.Fatalf("declined remove: %v", err)
 	}
-	if _, err := e.SetInfo(ctx, "k", engine.Metadata{"a": 1}, "", engine.Change{WhatIf: true}); err != nil {
+	if _, err := e.SetInfo(ctx, engine.SetInfoRequest{Name: "k", Metadata: engine.Metadata{"a": 1}, Change: engine.Change{WhatIf: true}}); err != nil {
 		t.Fatalf("what-if set-info: %v", err)
 	}
-	s, err := e.Get(ctx, "k", "")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "k"})
 	if err != nil || s.Value != "v" || len(s.Metadata) != 0 {
 		t.Errorf("after declined and what-if changes: %+v, %v", s, err)
 	}
-	if _, err := e.Remove(ctx, "missing", "LocalStore", engine.Change{WhatIf: true}); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "missing", Vault: "LocalStore", Change: engine.Change{WhatIf: true}}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("what-if remove of a missing secret: %v", err)
 	}
 }
@@ -185,10 +185,10 @@ func TestValueTypesRoundTrip(t *testing.T) {
 		"table":  engine.Hashtable{"a": "x", "b": []byte{1}, "c": engine.SecureString("y"), "d": engine.Credential{UserName: "u", Password: "p"}},
 	}
 	for name, v := range values {
-		if _, err := e.Set(ctx, name, v, engine.SetOptions{}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: v}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		s, err := e.Get(ctx, name, "LocalStore")
+		s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: "LocalStore"})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -201,70 +201,68 @@ func TestValueTypesRoundTrip(t *testing.T) {
 func TestBadInputIsRefusedBeforeAnyVaultCall(t *testing.T) {
 	e := newEngine(t)
 	cases := []struct {
-		name  string
-		value any
-		opts  engine.SetOptions
-		is    error
-		msg   string
+		req engine.SetRequest
+		is  error
+		msg string
 	}{
-		{"", "v", engine.SetOptions{}, engine.ErrInvalidName, "cannot be empty"},
-		{"a*", "v", engine.SetOptions{}, engine.ErrInvalidName, "wildcards"},
-		{"a?b", "v", engine.SetOptions{}, engine.ErrInvalidName, "wildcards"},
-		{"a\nb", "v", engine.SetOptions{}, engine.ErrInvalidName, "control characters"},
-		{strings.Repeat("n", 257), "v", engine.SetOptions{}, engine.ErrInvalidName, "at most 256 bytes"},
-		{"x", 42, engine.SetOptions{}, engine.ErrInvalidValue, "type int is not a secret type"},
-		{"x", engine.Hashtable{"inner": engine.Hashtable{}}, engine.SetOptions{}, engine.ErrInvalidValue, `hashtable key "inner"`},
-		{"x", engine.Hashtable{"k": 3.5}, engine.SetOptions{}, engine.ErrInvalidValue, `type float64 in hashtable key "k"`},
-		{"x", "v", engine.SetOptions{Metadata: engine.Metadata{"when": 1.5}}, engine.ErrInvalidValue, `metadata key "when" has type float64`},
-		{"x", "v", engine.SetOptions{Vault: "Local*"}, engine.ErrInvalidName, "wildcards"},
-		{"x", "v", engine.SetOptions{Vault: "Nowhere"}, engine.ErrVaultNotFound, `"Nowhere"`},
+		{engine.SetRequest{Name: "", Value: "v"}, engine.ErrInvalidName, "cannot be empty"},
+		{engine.SetRequest{Name: "a*", Value: "v"}, engine.ErrInvalidName, "wildcards"},
+		{engine.SetRequest{Name: "a?b", Value: "v"}, engine.ErrInvalidName, "wildcards"},
+		{engine.SetRequest{Name: "a\nb", Value: "v"}, engine.ErrInvalidName, "control characters"},
+		{engine.SetRequest{Name: strings.Repeat("n", 257), Value: "v"}, engine.ErrInvalidName, "at most 256 bytes"},
+		{engine.SetRequest{Name: "x", Value: 42}, engine.ErrInvalidValue, "type int is not a secret type"},
+		{engine.SetRequest{Name: "x", Value: engine.Hashtable{"inner": engine.Hashtable{}}}, engine.ErrInvalidValue, `hashtable key "inner"`},
+		{engine.SetRequest{Name: "x", Value: engine.Hashtable{"k": 3.5}}, engine.ErrInvalidValue, `type float64 in hashtable key "k"`},
+		{engine.SetRequest{Name: "x", Value: "v", Metadata: engine.Metadata{"when": 1.5}}, engine.ErrInvalidValue, `metadata key "when" has type float64`},
+		{engine.SetRequest{Name: "x", Value: "v", Vault: "Local*"}, engine.ErrInvalidName, "wildcards"},
+		{engine.SetRequest{Name: "x", Value: "v", Vault: "Nowhere"}, engine.ErrVaultNotFound, `"Nowhere"`},
 	}
 	for _, c := range cases {
-		_, err := e.Set(ctx, c.name, c.value, c.opts)
+		_, err := e.Set(ctx, c.req)
 		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("Set(%q, %T): err = %v, want %v containing %q", c.name, c.value, err, c.is, c.msg)
+			t.Errorf("Set(%q, %T): err = %v, want %v containing %q", c.req.Name, c.req.Value, err, c.is, c.msg)
 		}
 		var ee *engine.Error
 		if !errors.As(err, &ee) || ee.Op != "set" {
-			t.Errorf("Set(%q): not an *engine.Error with Op set: %#v", c.name, err)
+			t.Errorf("Set(%q): not an *engine.Error with Op set: %#v", c.req.Name, err)
 		}
 	}
-	if infos, _ := e.Info(ctx, "*", ""); len(infos) != 0 {
+	if infos, _ := e.Info(ctx, engine.InfoRequest{Pattern: "*"}); len(infos) != 0 {
 		t.Errorf("bad input wrote secrets: %+v", infos)
 	}
 }
 
 func TestNoDefaultVault(t *testing.T) {
 	e := newEngine(t)
-	if err := e.SetDefault(ctx, ""); err != nil {
+	if err := e.SetDefault(ctx, engine.SetDefaultRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Set(ctx, "x", "v", engine.SetOptions{})
+	_, err := e.Set(ctx, engine.SetRequest{Name: "x", Value: "v"})
 	if !errors.Is(err, engine.ErrNoDefaultVault) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := e.Remove(ctx, "x", "", engine.Change{}); !errors.Is(err, engine.ErrInvalidArgument) {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "x"}); !errors.Is(err, engine.ErrInvalidArgument) {
 		t.Errorf("remove without a vault: %v", err)
 	}
 }
 
 func TestGetSearchOrder(t *testing.T) {
 	e := newEngine(t)
-	if _, err := e.Set(ctx, "shared", "from-2", engine.SetOptions{Vault: "LocalStore2"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "shared", Value: "from-2", Vault: "LocalStore2"}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.Get(ctx, "shared", "")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "shared"})
 	if err != nil || s.Vault != "LocalStore2" {
 		t.Fatalf("only in LocalStore2: %+v, %v", s, err)
 	}
-	if _, err := e.Set(ctx, "shared", "from-default", engine.SetOptions{}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "shared", Value: "from-default"}); err != nil {
 		t.Fatal(err)
 	}
-	s, err = e.Get(ctx, "shared", "")
+	s, err = e.Get(ctx, engine.GetRequest{Name: "shared"})
 	if err != nil || s.Vault != "LocalStore" || s.Value != "from-default" {
 		t.Errorf("in both: %+v, %v; want the default vault's", s, err)
 	}
-	_, err = e.Get(ctx, "nowhere", "")
+	_, err = e.Get(ctx, engine.GetRequest{Name: "nowhere"})
 	if !errors.Is(err, engine.ErrSecretNotFound) || err.Error() != `cannot get secret "nowhere": secret not found` {
 		t.Errorf("missing everywhere: %v", err)
 	}
@@ -273,12 +271,12 @@ func TestGetSearchOrder(t *testing.T) {
 func TestInfoFiltersAndSorts(t *testing.T) {
 	e := newEngine(t)
 	for _, n := range []string{"beta", "Alpha", "alpha2", "gamma"} {
-		if _, err := e.Set(ctx, n, "v", engine.SetOptions{}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: n, Value: "v"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.Set(ctx, "alpha-mem", "v", engine.SetOptions{Vault: "LocalStore2"})
-	infos, err := e.Info(ctx, "a*", "")
+	e.Set(ctx, engine.SetRequest{Name: "alpha-mem", Value: "v", Vault: "LocalStore2"})
+	infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "a*"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,35 +288,35 @@ func TestInfoFiltersAndSorts(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("info a* = %v, want %v", got, want)
 	}
-	if infos, _ := e.Info(ctx, "?eta", "LocalStore"); len(infos) != 1 || infos[0].Name != "beta" {
+	if infos, _ := e.Info(ctx, engine.InfoRequest{Pattern: "?eta", Vault: "LocalStore"}); len(infos) != 1 || infos[0].Name != "beta" {
 		t.Errorf("info ?eta = %+v", infos)
 	}
 }
 
 func TestSetInfoAndRemove(t *testing.T) {
 	e := newEngine(t)
-	if _, err := e.Set(ctx, "k", "v", engine.SetOptions{Metadata: engine.Metadata{"a": "1", "b": 2}}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "k", Value: "v", Metadata: engine.Metadata{"a": "1", "b": 2}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.SetInfo(ctx, "k", engine.Metadata{"c": "3"}, "", engine.Change{}); err != nil {
+	if _, err := e.SetInfo(ctx, engine.SetInfoRequest{Name: "k", Metadata: engine.Metadata{"c": "3"}}); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := e.Get(ctx, "k", "")
+	s, _ := e.Get(ctx, engine.GetRequest{Name: "k"})
 	if !reflect.DeepEqual(s.Metadata, engine.Metadata{"c": "3"}) {
 		t.Errorf("metadata after set-info = %v; set-info replaces, not merges", s.Metadata)
 	}
 	// Overwriting without metadata keeps it.
-	e.Set(ctx, "k", "v2", engine.SetOptions{})
-	if s, _ := e.Get(ctx, "k", ""); !reflect.DeepEqual(s.Metadata, engine.Metadata{"c": "3"}) {
+	e.Set(ctx, engine.SetRequest{Name: "k", Value: "v2"})
+	if s, _ := e.Get(ctx, engine.GetRequest{Name: "k"}); !reflect.DeepEqual(s.Metadata, engine.Metadata{"c": "3"}) {
 		t.Errorf("metadata after an overwrite without metadata = %v", s.Metadata)
 	}
-	if _, err := e.SetInfo(ctx, "k", engine.Metadata{"x": "y"}, "LocalStore2", engine.Change{}); !errors.Is(err, engine.ErrMetadataUnsupported) {
+	if _, err := e.SetInfo(ctx, engine.SetInfoRequest{Name: "k", Metadata: engine.Metadata{"x": "y"}, Vault: "LocalStore2"}); !errors.Is(err, engine.ErrMetadataUnsupported) {
 		t.Errorf("set-info on a vault without metadata: %v", err)
 	}
-	if _, err := e.Remove(ctx, "k", "localstore", engine.Change{}); err != nil {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "k", Vault: "localstore"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Remove(ctx, "k", "LocalStore", engine.Change{})
+	_, err := e.Remove(ctx, engine.RemoveRequest{Name: "k", Vault: "LocalStore"})
 	if !errors.Is(err, engine.ErrSecretNotFound) || !strings.Contains(err.Error(), `cannot remove secret "k" in vault LocalStore`) {
 		t.Errorf("second remove: %v", err)
 	}
@@ -327,24 +325,24 @@ func TestSetInfoAndRemove(t *testing.T) {
 func TestCopyBetweenVaults(t *testing.T) {
 	e := newEngine(t)
 	md := engine.Metadata{"owner": "ops"}
-	if _, err := e.Set(ctx, "api", engine.Credential{UserName: "bot", Password: "pw"}, engine.SetOptions{Metadata: md}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "api", Value: engine.Credential{UserName: "bot", Password: "pw"}, Metadata: md}); err != nil {
 		t.Fatal(err)
 	}
-	src, _ := e.Info(ctx, "api", "LocalStore")
+	src, _ := e.Info(ctx, engine.InfoRequest{Pattern: "api", Vault: "LocalStore"})
 	// The target has no metadata support: refused, nothing written.
-	if _, err := e.Copy(ctx, src[0], engine.SetOptions{Vault: "LocalStore2"}); !errors.Is(err, engine.ErrMetadataUnsupported) {
+	if _, err := e.Copy(ctx, engine.CopyRequest{From: src[0], Vault: "LocalStore2"}); !errors.Is(err, engine.ErrMetadataUnsupported) {
 		t.Fatalf("copy with metadata to LocalStore2: %v", err)
 	}
-	e.SetInfo(ctx, "api", engine.Metadata{}, "LocalStore", engine.Change{})
-	src, _ = e.Info(ctx, "api", "LocalStore")
-	if _, err := e.Copy(ctx, src[0], engine.SetOptions{Vault: "LocalStore2"}); err != nil {
+	e.SetInfo(ctx, engine.SetInfoRequest{Name: "api", Metadata: engine.Metadata{}, Vault: "LocalStore"})
+	src, _ = e.Info(ctx, engine.InfoRequest{Pattern: "api", Vault: "LocalStore"})
+	if _, err := e.Copy(ctx, engine.CopyRequest{From: src[0], Vault: "LocalStore2"}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.Get(ctx, "api", "LocalStore2")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "api", Vault: "LocalStore2"})
 	if err != nil || s.Value != (engine.Credential{UserName: "bot", Password: "pw"}) {
 		t.Errorf("copied: %+v, %v", s, err)
 	}
-	if _, err := e.Copy(ctx, src[0], engine.SetOptions{Vault: "LocalStore2", NoClobber: true}); !errors.Is(err, engine.ErrNoClobber) {
+	if _, err := e.Copy(ctx, engine.CopyRequest{From: src[0], Vault: "LocalStore2", NoClobber: true}); !errors.Is(err, engine.ErrNoClobber) {
 		t.Errorf("copy with NoClobber onto an existing secret: %v", err)
 	}
 }
@@ -353,14 +351,14 @@ func TestErrorsNeverCarryValues(t *testing.T) {
 	e := newEngine(t)
 	const secret = "xyzzy-very-secret-value"
 	var errs []error
-	_, err := e.Set(ctx, "a*", secret, engine.SetOptions{})
+	_, err := e.Set(ctx, engine.SetRequest{Name: "a*", Value: secret})
 	errs = append(errs, err)
-	_, err = e.Set(ctx, "k", engine.Hashtable{"x": engine.Hashtable{"y": secret}}, engine.SetOptions{})
+	_, err = e.Set(ctx, engine.SetRequest{Name: "k", Value: engine.Hashtable{"x": engine.Hashtable{"y": secret}}})
 	errs = append(errs, err)
-	_, err = e.Set(ctx, "k", secret, engine.SetOptions{Metadata: engine.Metadata{"m": []string{secret}}})
+	_, err = e.Set(ctx, engine.SetRequest{Name: "k", Value: secret, Metadata: engine.Metadata{"m": []string{secret}}})
 	errs = append(errs, err)
-	e.Set(ctx, "k", secret, engine.SetOptions{})
-	_, err = e.Set(ctx, "k", secret, engine.SetOptions{NoClobber: true})
+	e.Set(ctx, engine.SetRequest{Name: "k", Value: secret})
+	_, err = e.Set(ctx, engine.SetRequest{Name: "k", Value: secret, NoClobber: true})
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err == nil {
@@ -383,7 +381,7 @@ func TestOpenWithoutHome(t *testing.T) {
 	for _, v := range []string{"XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"} {
 		t.Setenv(v, "")
 	}
-	e, err := engine.Open(filepath.Join(t.TempDir(), "vaults.toml"), nil)
+	e, err := engine.Open(ctx, filepath.Join(t.TempDir(), "vaults.toml"), nil)
 	if err == nil {
 		e.Close()
 		t.Fatal("Open succeeded without a home folder")

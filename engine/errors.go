@@ -153,7 +153,7 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"unregister":   {"unregister %s", "unregister the vault"},
 	"set-default":  {"make %s the default", "set the default vault"},
 	"vaults":       {"list the vaults", "list the vaults"},
-	"describe":     {"read the manifest of %s", "read the manifest"},
+	"manifest":     {"read the manifest of %s", "read the manifest"},
 	"test":         {"test %s", "test the vault"},
 	"unlock":       {"unlock %s", "unlock the vault"},
 	"lock":         {"lock %s", "lock the vault"},

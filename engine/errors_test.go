@@ -20,7 +20,7 @@ func TestErrorWording(t *testing.T) {
 		{&Error{Op: "set-default", Vault: "V", Err: ErrVaultNotFound}, "cannot make vault V the default: vault not found"},
 		{&Error{Op: "open", Err: ErrRegistry}, "cannot open the vaults: registry error"},
 		{&Error{Op: "vaults", Err: ErrUnavailable}, "cannot list the vaults: vault unavailable"},
-		{&Error{Op: OpDescribe, Vault: "V", Err: ErrUnavailable}, "cannot read the manifest of vault V: vault unavailable"},
+		{&Error{Op: OpManifest, Vault: "V", Err: ErrUnavailable}, "cannot read the manifest of vault V: vault unavailable"},
 		{&Error{Op: "get", Vault: "V", Secret: "n", Err: ErrSecretNotFound}, `cannot get secret "n" in vault V: secret not found`},
 		{&Error{Op: "register", Vault: "V", Err: ErrVaultExists}, "cannot register vault V: vault already registered"},
 	}
@@ -37,10 +37,10 @@ func TestErrorWording(t *testing.T) {
 // terminal.
 func TestEveryOpHasWords(t *testing.T) {
 	// The engine's operations (op.go) and the agent's own messages
-	// (agent/wire.go), as declared.
+	// (internal/agent/wire.go), as declared.
 	decls := map[string]*regexp.Regexp{
-		"op.go":         regexp.MustCompile(`\bOp\w*\s+Op\s*=\s*"([a-z-]+)"`),
-		"agent/wire.go": regexp.MustCompile(`\bop[A-Z]\w*\s*=\s*"([a-z-]+)"`),
+		"op.go":                     regexp.MustCompile(`\bOp\w*\s+Op\s*=\s*"([a-z-]+)"`),
+		"../internal/agent/wire.go": regexp.MustCompile(`\bop[A-Z]\w*\s*=\s*"([a-z-]+)"`),
 	}
 	seen := 0
 	for f, decl := range decls {

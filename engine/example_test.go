@@ -16,19 +16,19 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "sesame-example")
 	defer os.RemoveAll(dir)
-	e, err := engine.Open(filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: dir, NoCache: true})
+	ctx := context.Background()
+	e, err := engine.Open(ctx, filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: dir, NoCache: true})
 	if err != nil {
 		panic(err)
 	}
 	defer e.Close()
 	e.Mount("Memory", memvault.New(memvault.Options{}))
 
-	ctx := context.Background()
-	opts := engine.SetOptions{Vault: "Memory", Metadata: engine.Metadata{"owner": "ops"}}
-	if _, err := e.Set(ctx, "db-password", engine.SecureString("hunter2"), opts); err != nil {
+	set := engine.SetRequest{Name: "db-password", Vault: "Memory", Value: engine.SecureString("hunter2"), Metadata: engine.Metadata{"owner": "ops"}}
+	if _, err := e.Set(ctx, set); err != nil {
 		panic(err)
 	}
-	s, err := e.Get(ctx, "db-password", "")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "db-password"})
 	if err != nil {
 		panic(err)
 	}
@@ -36,7 +36,7 @@ func Example() {
 	fmt.Println(s.Value) // a SecureString prints masked
 	fmt.Println(string(s.Value.(engine.SecureString)))
 
-	_, err = e.Set(ctx, "db-password", "again", engine.SetOptions{Vault: "Memory", NoClobber: true})
+	_, err = e.Set(ctx, engine.SetRequest{Name: "db-password", Value: "again", Vault: "Memory", NoClobber: true})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, engine.ErrNoClobber))
 	// Output:

@@ -36,7 +36,7 @@ var exampleVaults = []struct {
 	{"wat-vault", vaulttest.Options{Concurrency: 4}},
 }
 
-// exampleOps are the operations every example supports, in abi.Ops order.
+// exampleOps are the operations every example supports, in abi.Ops() order.
 var exampleOps = []abi.Op{abi.OpGet, abi.OpStat, abi.OpSet, abi.OpRemove, abi.OpList, abi.OpSetMetadata, abi.OpTest}
 
 // examplesCache is the compilation cache the other tests of the package use.
@@ -87,7 +87,7 @@ extension = %q
 	if err := os.WriteFile(path, []byte(reg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: examplesCache})
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: examplesCache})
 	if err != nil {
 		tb.Fatal(err)
 	}

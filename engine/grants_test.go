@@ -18,7 +18,7 @@ func TestEnvGrantOfUnsetVariables(t *testing.T) {
 	t.Setenv(unset, "") // restored after the test
 	os.Unsetenv(unset)
 	reg := engine.Registration{Name: "WantsEnv", Extension: mod, Grants: engine.Grants{Env: []string{unset}}}
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatalf("register with an env grant of an unset variable: %v", err)
 	}
 }

@@ -304,7 +304,7 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 		t.Fatal(err)
 	}
 	h := &hostileEnv{logs: &logRecorder{}, dir: dir}
-	h.e, err = engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache, Logger: slog.New(h.logs)})
+	h.e, err = engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache, Logger: slog.New(h.logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 
 	for vault, secrets := range seeded {
 		for name, s := range secrets {
-			if _, err := h.e.Set(ctx, name, s.Value, engine.SetOptions{Vault: vault, Metadata: s.Metadata}); err != nil {
+			if _, err := h.e.Set(ctx, engine.SetRequest{Name: name, Value: s.Value, Vault: vault, Metadata: s.Metadata}); err != nil {
 				t.Fatalf("seed %s/%s: %v", vault, name, err)
 			}
 		}
@@ -339,7 +339,7 @@ func mustRead(t testing.TB, path string) []byte {
 }
 
 func (h *hostileEnv) storagePath(vault string) string {
-	regs, _ := h.e.Vaults()
+	regs, _ := h.e.Vaults(ctx)
 	for _, r := range regs {
 		if strings.EqualFold(r.Name, vault) {
 			return engine.StorageFile(filepath.Join(h.dir, "data"), r.Name, r.Extension)
@@ -355,7 +355,7 @@ func (h *hostileEnv) intact(t *testing.T) {
 	t.Helper()
 	for vault, secrets := range seeded {
 		for name, want := range secrets {
-			got, err := h.e.Get(ctx, name, vault)
+			got, err := h.e.Get(ctx, engine.GetRequest{Name: name, Vault: vault})
 			if err != nil {
 				t.Errorf("%s/%s after the hostile call: %v", vault, name, err)
 				continue
@@ -364,7 +364,7 @@ func (h *hostileEnv) intact(t *testing.T) {
 				t.Errorf("%s/%s after the hostile call:\n got %+v\nwant %+v", vault, name, got, want)
 			}
 		}
-		infos, err := h.e.Info(ctx, "*", vault)
+		infos, err := h.e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: vault})
 		if err != nil || len(infos) != len(secrets) {
 			t.Errorf("info of %s after the hostile call: %d secrets, %v; want %d", vault, len(infos), err, len(secrets))
 		}
@@ -374,7 +374,7 @@ func (h *hostileEnv) intact(t *testing.T) {
 			t.Errorf("the storage file %s changed (%v)", filepath.Base(p), err)
 		}
 	}
-	if infos, err := h.e.Info(ctx, "*", "Healthy2"); err != nil || len(infos) != 0 {
+	if infos, err := h.e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "Healthy2"}); err != nil || len(infos) != 0 {
 		t.Errorf("Healthy2 sees %v, %v: another vault's namespace", infos, err)
 	}
 }
@@ -417,7 +417,7 @@ func wantErr(t *testing.T, err error, is error, vault string, words ...string) {
 
 func getValue(t *testing.T, e *engine.Engine, name, vault string) string {
 	t.Helper()
-	s, err := e.Get(ctx, name, vault)
+	s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: vault})
 	if err != nil {
 		t.Fatalf("get %s from %s: %v", name, vault, err)
 	}
@@ -435,7 +435,7 @@ func TestHostileContained(t *testing.T) {
 	h := newHostileEnv(t)
 	e := h.e
 	get := func(name, vault string) func(t *testing.T) error {
-		return func(*testing.T) error { _, err := e.Get(ctx, name, vault); return err }
+		return func(*testing.T) error { _, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: vault}); return err }
 	}
 	cases := []struct {
 		name  string
@@ -478,7 +478,7 @@ func TestHostileContained(t *testing.T) {
 		}},
 		{"flood of log lines (10 000)", "Hostile", func(t *testing.T) error {
 			before := h.logs.len()
-			_, err := e.Get(ctx, "log", "Hostile")
+			_, err := e.Get(ctx, engine.GetRequest{Name: "log", Vault: "Hostile"})
 			lines := h.logs.since(before)
 			if len(lines) != abi.MaxLogLines+1 {
 				t.Errorf("%d log records for a flood of 10 000 lines, want %d kept and one that counts the rest", len(lines), abi.MaxLogLines)
@@ -494,7 +494,7 @@ func TestHostileContained(t *testing.T) {
 		}},
 		{"terminal escapes in its error and log", "Hostile", func(t *testing.T) error {
 			before := h.logs.len()
-			_, err := e.Get(ctx, "ansi", "Hostile")
+			_, err := e.Get(ctx, engine.GetRequest{Name: "ansi", Vault: "Hostile"})
 			for _, line := range h.logs.since(before) {
 				clean(t, "log line", line)
 			}
@@ -508,14 +508,14 @@ func TestHostileContained(t *testing.T) {
 
 		// Storage.
 		{"a trap in the middle of a set", "Hostile", func(t *testing.T) error {
-			_, err := e.Set(ctx, "trapmidset", "whole value", engine.SetOptions{Vault: "Hostile"})
+			_, err := e.Set(ctx, engine.SetRequest{Name: "trapmidset", Value: "whole value", Vault: "Hostile"})
 			// The guest wrote the record, then trapped: storage holds all of
 			// it or nothing, and the vault answers with a fresh instance.
-			if s, gerr := e.Get(ctx, "trapmidset", "Hostile"); gerr == nil {
+			if s, gerr := e.Get(ctx, engine.GetRequest{Name: "trapmidset", Vault: "Hostile"}); gerr == nil {
 				if s.Value != "whole value" {
 					t.Errorf("after the trap: %#v, a partial record", s.Value)
 				}
-				if _, rerr := e.Remove(ctx, "trapmidset", "Hostile", engine.Change{}); rerr != nil {
+				if _, rerr := e.Remove(ctx, engine.RemoveRequest{Name: "trapmidset", Vault: "Hostile"}); rerr != nil {
 					t.Error(rerr)
 				}
 			} else if !errors.Is(gerr, engine.ErrSecretNotFound) {
@@ -529,7 +529,7 @@ func TestHostileContained(t *testing.T) {
 			if got := getValue(t, e, "keys", "Hostile2"); got != "s/mine" {
 				t.Errorf("Hostile2's storage holds %q; want its own key alone", got)
 			}
-			_, err := e.Get(ctx, "keep", "Hostile2") // Hostile's secret
+			_, err := e.Get(ctx, engine.GetRequest{Name: "keep", Vault: "Hostile2"}) // Hostile's secret
 			return err
 		}, func(t *testing.T, err error) {
 			wantErr(t, err, engine.ErrSecretNotFound, "Hostile2")
@@ -541,7 +541,7 @@ func TestHostileContained(t *testing.T) {
 			// Storage answers PERMISSION_DENIED; WASI has no preopened
 			// folder and no socket, so each call is an errno; the
 			// environment is empty.
-			s, err := e.Get(ctx, "x", "Ungranted")
+			s, err := e.Get(ctx, engine.GetRequest{Name: "x", Vault: "Ungranted"})
 			if err != nil {
 				return err
 			}
@@ -626,7 +626,7 @@ func TestHostileContained(t *testing.T) {
 		{"manifest hangs (caller's deadline)", "HangManifest", func(t *testing.T) error {
 			c, cancel := context.WithTimeout(ctx, 300*time.Millisecond) // the start's own limit is 30 s
 			defer cancel()
-			_, err := e.Get(c, "x", "HangManifest")
+			_, err := e.Get(c, engine.GetRequest{Name: "x", Vault: "HangManifest"})
 			return err
 		}, func(t *testing.T, err error) {
 			wantErr(t, err, engine.ErrExtension, "HangManifest", "sesame_manifest did not finish before its deadline")
@@ -634,7 +634,7 @@ func TestHostileContained(t *testing.T) {
 		{"_initialize hangs (caller's deadline)", "HangInit", func(t *testing.T) error {
 			c, cancel := context.WithTimeout(ctx, 300*time.Millisecond) // the start's own limit is 30 s
 			defer cancel()
-			_, err := e.Get(c, "x", "HangInit")
+			_, err := e.Get(c, engine.GetRequest{Name: "x", Vault: "HangInit"})
 			return err
 		}, func(t *testing.T, err error) {
 			wantErr(t, err, engine.ErrExtension, "HangInit", "_initialize did not finish before its deadline")
@@ -649,13 +649,13 @@ func TestHostileContained(t *testing.T) {
 		}},
 		{"operations listed but not exported", "Overclaims", func(t *testing.T) error {
 			var errs []error
-			_, err := e.Set(ctx, "x", "v", engine.SetOptions{Vault: "Overclaims"})
+			_, err := e.Set(ctx, engine.SetRequest{Name: "x", Value: "v", Vault: "Overclaims"})
 			errs = append(errs, err)
-			_, err = e.Remove(ctx, "x", "Overclaims", engine.Change{})
+			_, err = e.Remove(ctx, engine.RemoveRequest{Name: "x", Vault: "Overclaims"})
 			errs = append(errs, err)
-			errs = append(errs, e.Unlock(ctx, "Overclaims", []byte("pw")))
-			errs = append(errs, e.SetPassword(ctx, "Overclaims", nil, []byte("pw")))
-			_, err = e.Info(ctx, "*", "Overclaims")
+			errs = append(errs, e.Unlock(ctx, engine.UnlockRequest{Vault: "Overclaims", Password: []byte("pw")}))
+			errs = append(errs, e.SetPassword(ctx, engine.SetPasswordRequest{Vault: "Overclaims", Old: nil, New: []byte("pw")}))
+			_, err = e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "Overclaims"})
 			errs = append(errs, err)
 			for i, err := range errs[:len(errs)-1] {
 				wantErr(t, err, engine.ErrUnsupported, "Overclaims")
@@ -669,18 +669,18 @@ func TestHostileContained(t *testing.T) {
 			wantErr(t, err, engine.ErrExtension, "BadOutput", "extension output does not follow the ABI")
 		}},
 		{"another secret's name, names with escapes", "Forger", func(t *testing.T) error {
-			s, err := e.Get(ctx, "asked-for", "Forger")
+			s, err := e.Get(ctx, engine.GetRequest{Name: "asked-for", Vault: "Forger"})
 			if err != nil {
 				return err
 			}
 			if s.Name != "asked-for" {
 				t.Errorf("get reports the secret %q for the name asked-for", s.Name)
 			}
-			infos, err := e.Info(ctx, "a*", "Forger")
+			infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "a*", Vault: "Forger"})
 			if len(infos) != 1 || infos[0].Name != "a-ok" {
 				t.Errorf("info a* = %+v; want a-ok alone (no escapes, no names that do not match)", infos)
 			}
-			mf, _ := e.Manifest(ctx, "Forger")
+			mf, _ := e.Manifest(ctx, engine.ManifestRequest{Vault: "Forger"})
 			clean(t, "description", mf.Description)
 			return err
 		}, nil},
@@ -719,13 +719,13 @@ func TestHostileStartDoesNotHoldUpOtherVaults(t *testing.T) {
 	defer cancel()
 	hostileDone := make(chan error, 1)
 	go func() {
-		_, err := h.e.Get(hctx, "x", "HangManifest")
+		_, err := h.e.Get(hctx, engine.GetRequest{Name: "x", Vault: "HangManifest"})
 		hostileDone <- err
 	}()
 	<-hanging // the hostile extension is now starting, and spins
 	healthyDone := make(chan error, 1)
 	go func() {
-		s, err := h.e.Get(ctx, "db-password", "Healthy")
+		s, err := h.e.Get(ctx, engine.GetRequest{Name: "db-password", Vault: "Healthy"})
 		if err == nil && s.Value != healthySecret {
 			err = fmt.Errorf("read %v", s.Value)
 		}
@@ -765,7 +765,7 @@ func TestHostileLiesAreCaught(t *testing.T) {
 		n++
 		name := fmt.Sprintf("Liar%d", n)
 		reg := engine.Registration{Name: name, Extension: hostile, Parameters: map[string]any{"lie": "metadata"}, Grants: engine.Grants{Storage: true}}
-		if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 			return nil, nil, err
 		}
 		v, err := e.Vault(ctx, name)

@@ -58,7 +58,7 @@ func TestLogsAndErrorsNeverCarrySecrets(t *testing.T) {
 	env := newSSEnv(t, ssNone)
 	open := func() *engine.Engine {
 		t.Helper()
-		e, err := engine.Open(env.reg, &engine.Options{DataDir: env.data, CacheDir: testCache, Logger: logger})
+		e, err := engine.Open(ctx, env.reg, &engine.Options{DataDir: env.data, CacheDir: testCache, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,9 +74,9 @@ func TestLogsAndErrorsNeverCarrySecrets(t *testing.T) {
 		}
 		errs = append(errs, err)
 	}
-	set := func(e *engine.Engine, name string, v any, o engine.SetOptions) error {
-		o.Vault = ssVault
-		_, err := e.Set(ctx, name, v, o)
+	set := func(e *engine.Engine, r engine.SetRequest) error {
+		r.Vault = ssVault
+		_, err := e.Set(ctx, r)
 		return err
 	}
 
@@ -86,37 +86,37 @@ func TestLogsAndErrorsNeverCarrySecrets(t *testing.T) {
 		"c": engine.Credential{UserName: "alice", Password: engine.SecureString(vCredPW)},
 		"t": engine.Hashtable{"a": vTable, "n": engine.Hashtable{}},
 	} {
-		if err := set(e, name, v, engine.SetOptions{Metadata: engine.Metadata{"owner": "ops"}}); err != nil && name != "t" {
+		if err := set(e, engine.SetRequest{Name: name, Value: v, Metadata: engine.Metadata{"owner": "ops"}}); err != nil && name != "t" {
 			t.Fatal(err)
 		} else if name == "t" {
 			fail("a nested hashtable", err)
 		}
 	}
 	for _, name := range []string{"s", "ss", "b", "c"} {
-		if _, err := e.Get(ctx, name, ssVault); err != nil {
+		if _, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fail("set with no-clobber", set(e, "s", vNew, engine.SetOptions{NoClobber: true}))
-	fail("set of a wildcard name", set(e, "s*", vBad, engine.SetOptions{}))
-	fail("set of a huge value", set(e, "huge", strings.Repeat(vBad, 1<<20/len(vBad)+1), engine.SetOptions{}))
-	fail("set of a bad type", set(e, "x", []string{vBad}, engine.SetOptions{}))
-	fail("set with bad metadata", set(e, "x", vBad, engine.SetOptions{Metadata: engine.Metadata{"m": []string{vBad}}}))
-	if _, err := e.Set(ctx, "s", vNew, engine.SetOptions{Vault: ssVault, Change: engine.Change{WhatIf: true}}); err != nil {
+	fail("set with no-clobber", set(e, engine.SetRequest{Name: "s", Value: vNew, NoClobber: true}))
+	fail("set of a wildcard name", set(e, engine.SetRequest{Name: "s*", Value: vBad}))
+	fail("set of a huge value", set(e, engine.SetRequest{Name: "huge", Value: strings.Repeat(vBad, 1<<20/len(vBad)+1)}))
+	fail("set of a bad type", set(e, engine.SetRequest{Name: "x", Value: []string{vBad}}))
+	fail("set with bad metadata", set(e, engine.SetRequest{Name: "x", Value: vBad, Metadata: engine.Metadata{"m": []string{vBad}}}))
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "s", Value: vNew, Vault: ssVault, Change: engine.Change{WhatIf: true}}); err != nil {
 		t.Fatal(err)
 	}
 
 	// A password: the first unlock migrates the store.
 	env.setParams(t, ssPassword)
 	e = open()
-	_, err := e.Get(ctx, "s", ssVault)
+	_, err := e.Get(ctx, engine.GetRequest{Name: "s", Vault: ssVault})
 	fail("get before the unlock", err)
-	if err := e.Unlock(ctx, ssVault, []byte(pw1)); err != nil {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(pw1)}); err != nil {
 		t.Fatal(err)
 	}
-	fail("unlock with a wrong password", e.Unlock(ctx, ssVault, []byte(pwWrong)))
-	fail("set-password with a wrong old one", e.SetPassword(ctx, ssVault, []byte(pwWrong), []byte(pw2)))
-	if err := e.SetPassword(ctx, ssVault, []byte(pw1), []byte(pw2)); err != nil {
+	fail("unlock with a wrong password", e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(pwWrong)}))
+	fail("set-password with a wrong old one", e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: []byte(pwWrong), New: []byte(pw2)}))
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: []byte(pw1), New: []byte(pw2)}); err != nil {
 		t.Fatal(err)
 	}
 	e.Close()
@@ -131,25 +131,25 @@ func TestLogsAndErrorsNeverCarrySecrets(t *testing.T) {
 		return data.Put(key, rec)
 	})
 	e = open()
-	if err := e.Unlock(ctx, ssVault, []byte(pw2)); err != nil {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(pw2)}); err != nil {
 		t.Fatal(err)
 	}
-	if infos, err := e.Info(ctx, "*", ssVault); err != nil || len(infos) != 3 {
+	if infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault}); err != nil || len(infos) != 3 {
 		t.Fatalf("info after tampering: %d secrets, %v", len(infos), err)
 	}
-	_, err = e.Get(ctx, "c", ssVault)
+	_, err = e.Get(ctx, engine.GetRequest{Name: "c", Vault: ssVault})
 	fail("get of a tampered record", err)
-	if _, err := e.Remove(ctx, "c", ssVault, engine.Change{}); err != nil {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "c", Vault: ssVault}); err != nil {
 		t.Fatal(err)
 	}
 
 	// Back to no password.
 	env.setParams(t, ssNone)
 	e = open()
-	if err := e.Unlock(ctx, ssVault, []byte(pw2)); err != nil {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(pw2)}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := e.Get(ctx, "s", ssVault); err != nil || s.Value != vString {
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "s", Vault: ssVault}); err != nil || s.Value != vString {
 		t.Fatalf("get after the password was removed: %v, %v", s.Value, err)
 	}
 

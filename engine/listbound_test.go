@@ -64,26 +64,26 @@ func TestListAnswerWithinGrant(t *testing.T) {
 	if err := os.WriteFile(path, []byte(reg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
 
-	e.Info(ctx, "*", "Over") // the instance started, out of the measure
+	e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "Over"}) // the instance started, out of the measure
 	var over error
-	cost := allocated(func() { _, over = e.Info(ctx, "*", "Over") })
+	cost := allocated(func() { _, over = e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "Over"}) })
 	wantErr(t, over, engine.ErrTooLarge, "Over", "more than 10922 names, the most a vault granted 4 MiB of memory may list (one per 384 bytes)")
 	t.Logf("a refused answer of 100,000 names: %d bytes allocated", cost)
 	if cost >= 4<<20 {
 		t.Errorf("a refused answer of 100,000 names made the host allocate %d bytes, more than the vault's grant of 4 MiB", cost)
 	}
 
-	if _, err := e.Info(ctx, "*", "Under"); err != nil {
+	if _, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "Under"}); err != nil {
 		t.Fatal(err)
 	}
 	var list []engine.Info
-	cost = allocated(func() { list, err = e.Info(ctx, "*", "Under") })
+	cost = allocated(func() { list, err = e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: "Under"}) })
 	if err != nil || len(list) != 10_000 {
 		t.Fatalf("10,000 names under a 4 MiB grant: %d names, %v", len(list), err)
 	}

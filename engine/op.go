@@ -23,7 +23,7 @@ const (
 	OpUnregister  Op = "unregister"
 	OpSetDefault  Op = "set-default"
 	OpVaults      Op = "vaults"
-	OpDescribe    Op = "describe"
+	OpManifest    Op = "manifest"
 	OpTest        Op = "test"
 	OpUnlock      Op = "unlock"
 	OpLock        Op = "lock"
@@ -36,13 +36,14 @@ const (
 // result: what a Transport carries and Engine.Do runs. The request types of
 // this file are the engine's operations; each is defined there once, and
 // runs the same in this process (Engine.Do) and in the sesame agent, whose
-// wire carries any of them (engine/agent).
+// wire carries any of them (internal/agent).
 //
-// Adding an operation: write its Engine method (the logic and its doc);
-// declare its request type below, with Op, result and Run; list it in
+// Adding an operation: declare its request type below, with Op, result and
+// Run; write its Engine method, which takes the request (the logic and its
+// doc); list it in
 // Operations with its result type; give it its CLI command. Nothing else:
 // the agent carries it, its callbacks and its secret bytes included
-// (engine/agent/call.go), and its errors cross as Codes. TestOperations
+// (internal/agent/call.go), and its errors cross as Codes. TestOperations
 // checks the list, the agent's TestSameResults the two transports.
 type Call interface {
 	// Op names the operation.
@@ -119,114 +120,148 @@ func Operations() []Operation {
 	}
 }
 
-// The requests. Each is the arguments of the Engine method of its name,
-// whose documentation is the operation's; a callback in its options
-// (Change.Confirm, RegisterOptions.Report) is called in the caller's
-// process, whatever the transport.
+// The requests. Each is the parameters of the Engine method of its name,
+// which takes it, and whose documentation is the operation's: the one
+// definition of each operation's parameters, for both transports. A request
+// that names a vault does so in its Vault field, after the secret it is
+// about; a writing request embeds Change. A callback (Change.Confirm,
+// RegisterRequest.Report) is called in the caller's process, whatever the
+// transport.
 
 // SetRequest is Set: it returns an Action.
 type SetRequest struct {
-	Name    string
-	Value   any
-	Options SetOptions
+	Name      string
+	Vault     string   // the target vault; "" = the default vault
+	Value     any      // a []byte, string, SecureString, Credential or Hashtable
+	Metadata  Metadata // nil: none given (a replaced secret keeps its metadata)
+	NoClobber bool     // refuse to replace an existing secret
+	Change
 }
 
 func (SetRequest) Op() Op         { return OpSet }
 func (SetRequest) result() Action { return Action{} }
 func (r SetRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Set(ctx, r.Name, r.Value, r.Options)
+	return e.Set(ctx, r)
 }
 
 // CopyRequest is Copy: it returns an Action.
 type CopyRequest struct {
-	From    Info
-	Options SetOptions
+	From      Info   // the secret to copy: its Name and, "" for the search of Get, its Vault
+	Vault     string // the target vault (required)
+	NoClobber bool   // refuse to replace an existing secret
+	Change
 }
 
 func (CopyRequest) Op() Op         { return OpCopy }
 func (CopyRequest) result() Action { return Action{} }
 func (r CopyRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Copy(ctx, r.From, r.Options)
+	return e.Copy(ctx, r)
 }
 
 // GetRequest is Get: it returns a Secret.
-type GetRequest struct{ Name, Vault string }
+type GetRequest struct {
+	Name  string
+	Vault string // "" = the default vault, then the others (see Get)
+}
 
 func (GetRequest) Op() Op         { return OpGet }
 func (GetRequest) result() Secret { return Secret{} }
 func (r GetRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Get(ctx, r.Name, r.Vault)
+	return e.Get(ctx, r)
 }
 
 // InfoRequest is Info: it returns a []Info, partial with an error when some
 // vaults failed.
-type InfoRequest struct{ Pattern, Vault string }
+type InfoRequest struct {
+	Pattern string // '*' any run, '?' one character; "" = all
+	Vault   string // "" = every vault that Get searches
+}
 
 func (InfoRequest) Op() Op         { return OpInfo }
 func (InfoRequest) result() []Info { return nil }
 func (r InfoRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Info(ctx, r.Pattern, r.Vault)
+	return e.Info(ctx, r)
 }
 
 // SetInfoRequest is SetInfo: it returns an Action.
 type SetInfoRequest struct {
 	Name     string
-	Metadata Metadata
-	Vault    string
-	Change   Change
+	Vault    string   // "" = the default vault
+	Metadata Metadata // replaces the secret's metadata; nil or empty clears it
+	Change
 }
 
 func (SetInfoRequest) Op() Op         { return OpSetInfo }
 func (SetInfoRequest) result() Action { return Action{} }
 func (r SetInfoRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.SetInfo(ctx, r.Name, r.Metadata, r.Vault, r.Change)
+	return e.SetInfo(ctx, r)
 }
 
 // RemoveRequest is Remove: it returns an Action.
 type RemoveRequest struct {
-	Name, Vault string
-	Change      Change
+	Name  string
+	Vault string // required: no default
+	Change
 }
 
 func (RemoveRequest) Op() Op         { return OpRemove }
 func (RemoveRequest) result() Action { return Action{} }
 func (r RemoveRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Remove(ctx, r.Name, r.Vault, r.Change)
+	return e.Remove(ctx, r)
 }
 
 // RegisterRequest is Register. Through the agent, the agent reads the
 // extension's file itself: give it as an absolute path or one relative to
 // the registry.
 type RegisterRequest struct {
-	Registration Registration
-	Options      RegisterOptions
+	Registration Registration // the vault: its Name, extension, grants; Default and Mounted are ignored
+	AllowClobber bool         // replace a vault registered under the same name
+	Default      bool         // make it the default vault (the first vault always is)
+	// KeepStorage hands the storage area the name has now (that of the
+	// replaced registration, or one an earlier sesame release left for
+	// the name) to the new extension, which can then read all of it.
+	// Without it another extension gets an area of its own.
+	KeepStorage bool
+	// Pin writes the sha256 of the module file, as read to check it, into
+	// the registration (when SHA256 is empty; a given SHA256 is checked
+	// instead). A builtin extension is not pinned: it is part of sesame and
+	// changes with each upgrade, which the pin would then refuse.
+	Pin bool
+	// Report, when set, is told what became of the storage area once the
+	// registration is written.
+	Report func(StorageReport)
 }
 
 func (RegisterRequest) Op() Op       { return OpRegister }
 func (RegisterRequest) result() None { return None{} }
 func (r RegisterRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.Register(ctx, r.Registration, r.Options)
+	return nil, e.Register(ctx, r)
 }
 
 // UnregisterRequest is Unregister.
 type UnregisterRequest struct {
-	Name    string
-	Options UnregisterOptions
+	Vault         string
+	RemoveStorage bool // delete the vault's storage area instead of keeping it
+	// Report, when set, is told what became of the storage area once the
+	// registration is removed; not called when the vault had none.
+	Report func(StorageReport)
 }
 
 func (UnregisterRequest) Op() Op       { return OpUnregister }
 func (UnregisterRequest) result() None { return None{} }
 func (r UnregisterRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.Unregister(ctx, r.Name, r.Options)
+	return nil, e.Unregister(ctx, r)
 }
 
 // SetDefaultRequest is SetDefault.
-type SetDefaultRequest struct{ Name string }
+type SetDefaultRequest struct {
+	Vault string // "" = no default vault
+}
 
 func (SetDefaultRequest) Op() Op       { return OpSetDefault }
 func (SetDefaultRequest) result() None { return None{} }
 func (r SetDefaultRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.SetDefault(ctx, r.Name)
+	return nil, e.SetDefault(ctx, r)
 }
 
 // VaultsRequest is Vaults: it returns a []Registration.
@@ -235,16 +270,16 @@ type VaultsRequest struct{}
 func (VaultsRequest) Op() Op                 { return OpVaults }
 func (VaultsRequest) result() []Registration { return nil }
 func (VaultsRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Vaults()
+	return e.Vaults(ctx)
 }
 
 // ManifestRequest is Manifest: it returns an abi.Manifest.
 type ManifestRequest struct{ Vault string }
 
-func (ManifestRequest) Op() Op               { return OpDescribe }
+func (ManifestRequest) Op() Op               { return OpManifest }
 func (ManifestRequest) result() abi.Manifest { return abi.Manifest{} }
 func (r ManifestRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return e.Manifest(ctx, r.Vault)
+	return e.Manifest(ctx, r)
 }
 
 // TestRequest is Test.
@@ -253,7 +288,7 @@ type TestRequest struct{ Vault string }
 func (TestRequest) Op() Op       { return OpTest }
 func (TestRequest) result() None { return None{} }
 func (r TestRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.Test(ctx, r.Vault)
+	return nil, e.Test(ctx, r)
 }
 
 // UnlockRequest is Unlock. Through the agent, the agent keeps the vault
@@ -266,7 +301,7 @@ type UnlockRequest struct {
 func (UnlockRequest) Op() Op       { return OpUnlock }
 func (UnlockRequest) result() None { return None{} }
 func (r UnlockRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.Unlock(ctx, r.Vault, r.Password)
+	return nil, e.Unlock(ctx, r)
 }
 
 // LockRequest is Lock.
@@ -275,19 +310,19 @@ type LockRequest struct{ Vault string }
 func (LockRequest) Op() Op       { return OpLock }
 func (LockRequest) result() None { return None{} }
 func (r LockRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.Lock(ctx, r.Vault)
+	return nil, e.Lock(ctx, r)
 }
 
 // SetPasswordRequest is SetPassword.
 type SetPasswordRequest struct {
 	Vault    string
-	Old, New []byte
+	Old, New []byte // Old is empty when the vault has no password yet
 }
 
 func (SetPasswordRequest) Op() Op       { return OpSetPassword }
 func (SetPasswordRequest) result() None { return None{} }
 func (r SetPasswordRequest) Run(ctx context.Context, e *Engine) (any, error) {
-	return nil, e.SetPassword(ctx, r.Vault, r.Old, r.New)
+	return nil, e.SetPassword(ctx, r)
 }
 
 // Run runs req, which returns only an error, on t.

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -100,4 +102,63 @@ func TestOperations(t *testing.T) {
 	if len(ops) != len(types) {
 		t.Errorf("Operations lists %d requests; op.go declares %d", len(ops), len(types))
 	}
+}
+
+// TestMethodsTakeTheirRequest: the Engine method of each operation takes
+// ctx and the operation's request type, which is the one definition of its
+// parameters (RATIONALE.md, "The shape of the public API"); a request with
+// no fields (VaultsRequest) leaves its method ctx alone. Its results are
+// the request's: R and an error, or an error.
+func TestMethodsTakeTheirRequest(t *testing.T) {
+	engineType := reflect.TypeFor[*engine.Engine]()
+	ctxType := reflect.TypeFor[context.Context]()
+	errType := reflect.TypeFor[error]()
+	for _, op := range engine.Operations() {
+		req := reflect.TypeOf(op.Request)
+		name := strings.TrimSuffix(req.Name(), "Request")
+		m, ok := engineType.MethodByName(name)
+		if !ok {
+			t.Errorf("%s has no method Engine.%s", req.Name(), name)
+			continue
+		}
+		in := []reflect.Type{engineType, ctxType}
+		if req.NumField() > 0 {
+			in = append(in, req)
+		}
+		var out []reflect.Type
+		if op.Result != nil {
+			out = append(out, reflect.TypeOf(op.Result))
+		}
+		out = append(out, errType)
+		if want := reflect.FuncOf(in, out, false); m.Type != want {
+			t.Errorf("Engine.%s is %v; want %v", name, m.Type, want)
+		}
+		// The operation's name is the method's, in words: SetInfo is set-info.
+		if want := kebab(name); string(op.Request.Op()) != want {
+			t.Errorf("%s is operation %q; want %q, its method's name", req.Name(), op.Request.Op(), want)
+		}
+		// The vault in one place: a field Vault, but where the request has
+		// none to name (Vaults) or describes it whole (Register).
+		if f, ok := req.FieldByName("Vault"); (!ok || f.Type.Kind() != reflect.String) && req.NumField() > 0 && name != "Register" {
+			t.Errorf("%s has no Vault string field", req.Name())
+		}
+		// WhatIf and Confirm where a secret is written: the embedded Change.
+		f, ok := req.FieldByName("Change")
+		change := ok && f.Anonymous
+		if writes := op.Result == (engine.Action{}); change != writes {
+			t.Errorf("%s: embeds Change = %v, but it returns an Action = %v", req.Name(), change, writes)
+		}
+	}
+}
+
+// kebab writes a Go name in lower case, a hyphen before each inner capital.
+func kebab(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('-')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }

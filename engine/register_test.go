@@ -26,7 +26,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 	quick := engine.Registration{Name: "Quick", Extension: filepath.Join(h.dir, "BadOutput.wasm")} // loads at once
 	started := h.logs.when(slowstart.Started)
 	slowstart.Check(t, h.e, h.e, hang, quick, started, func(t *testing.T) {
-		s, err := h.e.Get(ctx, "db-password", "Healthy")
+		s, err := h.e.Get(ctx, engine.GetRequest{Name: "db-password", Vault: "Healthy"})
 		if err == nil && s.Value != healthySecret {
 			err = errors.New("the healthy vault answered another value")
 		}
@@ -48,7 +48,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 // winner's secretstore lost its key record.)
 func TestConcurrentRegisterOfOneName(t *testing.T) {
 	e1, path := emptyEngine(t)
-	e2, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
+	e2, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestConcurrentRegisterOfOneName(t *testing.T) {
 		for _, e := range []*engine.Engine{e1, e2} {
 			go func() {
 				<-start
-				errs <- e.Register(ctx, reg, engine.RegisterOptions{})
+				errs <- e.Register(ctx, engine.RegisterRequest{Registration: reg})
 			}()
 		}
 		close(start)
@@ -77,10 +77,10 @@ func TestConcurrentRegisterOfOneName(t *testing.T) {
 		if _, err := os.Stat(store); err != nil {
 			t.Fatalf("round %d: the registered vault's store, created as it was checked: %v", round, err)
 		}
-		if _, err := e1.Set(ctx, "s", "v", engine.SetOptions{Vault: name}); err != nil {
+		if _, err := e1.Set(ctx, engine.SetRequest{Name: "s", Value: "v", Vault: name}); err != nil {
 			t.Fatalf("round %d: the registered vault: %v", round, err)
 		}
-		if s, err := e2.Get(ctx, "s", name); err != nil || s.Value != "v" {
+		if s, err := e2.Get(ctx, engine.GetRequest{Name: "s", Vault: name}); err != nil || s.Value != "v" {
 			t.Fatalf("round %d: the registered vault from the other engine: %v, %v", round, s.Value, err)
 		}
 	}

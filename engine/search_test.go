@@ -27,38 +27,38 @@ func TestSearchOptOut(t *testing.T) {
 	if err := e.Mount("Real", memvault.New(memvault.Options{Name: "real"})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Set(ctx, "db", "the real one", engine.SetOptions{Vault: "Real"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Value: "the real one", Vault: "Real"}); err != nil {
 		t.Fatal(err)
 	}
 	register := func(noSearch bool) {
 		t.Helper()
 		reg := engine.Registration{Name: "Aaa-Liar", Extension: liar, NoSearch: noSearch}
-		if err := e.Register(ctx, reg, engine.RegisterOptions{AllowClobber: true}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: reg, AllowClobber: true}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.SetDefault(ctx, ""); err != nil { // the first vault became the default
+		if err := e.SetDefault(ctx, engine.SetDefaultRequest{}); err != nil { // the first vault became the default
 			t.Fatal(err)
 		}
 	}
 
 	register(false)
-	s, err := e.Get(ctx, "db", "")
+	s, err := e.Get(ctx, engine.GetRequest{Name: "db"})
 	if err != nil || s.Vault != "Aaa-Liar" || s.Value != "forged" {
 		t.Fatalf("searched, the liar sorting first: %v %q from %q, want its forged value, from Aaa-Liar", err, s.Value, s.Vault)
 	}
 
 	register(true)
-	if s, err := e.Get(ctx, "db", ""); err != nil || s.Vault != "Real" || s.Value != "the real one" {
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "db"}); err != nil || s.Vault != "Real" || s.Value != "the real one" {
 		t.Errorf("searched, the liar opted out: %v %q from %q, want the real value, from Real", err, s.Value, s.Vault)
 	}
-	if s, err := e.Get(ctx, "db", "aaa-liar"); err != nil || s.Vault != "Aaa-Liar" {
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "db", Vault: "aaa-liar"}); err != nil || s.Vault != "Aaa-Liar" {
 		t.Errorf("named, the opted-out vault: %v, from %q; want its answer", err, s.Vault)
 	}
-	list, err := e.Info(ctx, "", "")
+	list, err := e.Info(ctx, engine.InfoRequest{Pattern: ""})
 	if err != nil || len(list) != 1 || list[0].Vault != "Real" {
 		t.Errorf("info without a vault: %v, %v; want only Real's secret (the liar cannot list)", list, err)
 	}
-	if _, err := e.Get(ctx, "other", ""); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "other"}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("searched for a name only the liar claims: %v, want ErrSecretNotFound", err)
 	}
 
@@ -66,7 +66,7 @@ func TestSearchOptOut(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), "search      = false\n") {
 		t.Errorf("vaults.toml: %v\n%s", err, b)
 	}
-	regs, err := e.Vaults()
+	regs, err := e.Vaults(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +86,10 @@ func TestSearchDefaultOptedOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	liar := wat(t, t.TempDir(), "liar", watVault(plainManifest, "", outputs(lie)))
-	if err := e.Register(ctx, engine.Registration{Name: "Zed", Extension: liar, NoSearch: true}, engine.RegisterOptions{Default: true}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Zed", Extension: liar, NoSearch: true}, Default: true}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := e.Get(ctx, "db", ""); err != nil || s.Vault != "Zed" {
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "db"}); err != nil || s.Vault != "Zed" {
 		t.Errorf("the default vault, opted out: %v, from %q; want its answer", err, s.Vault)
 	}
 }

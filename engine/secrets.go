@@ -64,48 +64,40 @@ type Change struct {
 	Confirm func(Action) bool
 }
 
-// SetOptions are the options of Set and Copy.
-type SetOptions struct {
-	Vault     string   // the target vault; "" = the default vault (required for Copy)
-	Metadata  Metadata // nil: none given (a replaced secret keeps its metadata)
-	NoClobber bool     // refuse to replace an existing secret
-	Change
-}
-
-// Set stores value under name: the ObjectParameterSet and
-// SecureStringParameterSet of Set-Secret. value is a []byte, string,
+// Set stores r.Value under r.Name in r.Vault: the ObjectParameterSet and
+// SecureStringParameterSet of Set-Secret. The value is a []byte, string,
 // SecureString, Credential or Hashtable. Everything is checked before the
 // vault is asked to write, and a failure never loses the secret that was
 // there before.
-func (e *Engine) Set(ctx context.Context, name string, value any, opts SetOptions) (Action, error) {
+func (e *Engine) Set(ctx context.Context, r SetRequest) (Action, error) {
 	const op = OpSet
-	if err := checkName(op, opts.Vault, name); err != nil {
+	if err := checkName(op, r.Vault, r.Name); err != nil {
 		return Action{}, err
 	}
-	v, err := encodeValue(value)
+	v, err := encodeValue(r.Value)
 	if err != nil {
-		return Action{}, &Error{Op: op, Vault: opts.Vault, Secret: name, Err: err}
+		return Action{}, &Error{Op: op, Vault: r.Vault, Secret: r.Name, Err: err}
 	}
-	md, err := encodeMetadata(opts.Metadata)
+	md, err := encodeMetadata(r.Metadata)
 	if err != nil {
-		return Action{}, &Error{Op: op, Vault: opts.Vault, Secret: name, Err: err}
+		return Action{}, &Error{Op: op, Vault: r.Vault, Secret: r.Name, Err: err}
 	}
-	vt, vault, err := e.target(ctx, op, name, opts.Vault)
+	vt, vault, err := e.target(ctx, op, r.Name, r.Vault)
 	if err != nil {
 		return Action{}, err
 	}
-	return e.write(ctx, vt, vault, name, v, md, opts)
+	return e.write(ctx, vt, vault, r.Name, v, md, r.NoClobber, r.Change)
 }
 
-// Copy copies the secret that from describes into opts.Vault, with its
-// metadata: the SecretInfoParameterSet of Set-Secret. opts.Metadata is
-// ignored.
-func (e *Engine) Copy(ctx context.Context, from Info, opts SetOptions) (Action, error) {
+// Copy copies the secret that r.From describes into r.Vault, with its
+// metadata: the SecretInfoParameterSet of Set-Secret.
+func (e *Engine) Copy(ctx context.Context, r CopyRequest) (Action, error) {
 	const op = OpCopy
-	if opts.Vault == "" {
+	from := r.From
+	if r.Vault == "" {
 		return Action{}, wrapf(op, "", from.Name, ErrInvalidArgument, "copy needs a target vault")
 	}
-	src, err := e.Get(ctx, from.Name, from.Vault)
+	src, err := e.Get(ctx, GetRequest{Name: from.Name, Vault: from.Vault})
 	if err != nil {
 		return Action{}, err
 	}
@@ -117,15 +109,15 @@ func (e *Engine) Copy(ctx context.Context, from Info, opts SetOptions) (Action, 
 	if err != nil {
 		return Action{}, &Error{Op: op, Vault: src.Vault, Secret: src.Name, Err: err}
 	}
-	vt, vault, err := e.target(ctx, OpSet, src.Name, opts.Vault)
+	vt, vault, err := e.target(ctx, OpSet, src.Name, r.Vault)
 	if err != nil {
 		return Action{}, err
 	}
-	return e.write(ctx, vt, vault, src.Name, v, md, opts)
+	return e.write(ctx, vt, vault, src.Name, v, md, r.NoClobber, r.Change)
 }
 
 // write is the common end of Set and Copy.
-func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.Value, md abi.Metadata, opts SetOptions) (Action, error) {
+func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.Value, md abi.Metadata, noClobber bool, c Change) (Action, error) {
 	const op = OpSet
 	if len(md) > 0 && !vt.Manifest().Metadata {
 		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrMetadataUnsupported}
@@ -143,11 +135,11 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if err != nil {
 		return Action{}, err
 	}
-	if exists && opts.NoClobber {
+	if exists && noClobber {
 		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrNoClobber}
 	}
 	act := Action{Op: op, Vault: vault, Secret: name, Replace: exists}
-	if err := confirm(opts.Change, act); err != nil || opts.WhatIf {
+	if err := confirm(c, act); err != nil || c.WhatIf {
 		return act, err
 	}
 	return act, vaultError(op, vault, name, vt.Set(ctx, name, v, md))
@@ -195,14 +187,15 @@ func (e *Engine) refreshLocked() error {
 	return e.refresh()
 }
 
-// Get returns the secret name from vault or, when vault is empty, from the
-// default vault and then the others in name order, leaving out those
+// Get returns the secret r.Name from r.Vault or, when r.Vault is empty, from
+// the default vault and then the others in name order, leaving out those
 // registered with NoSearch: the first found wins. The Secret's Vault names
 // the vault that answered. When a search finds nothing and the only vaults
 // that failed were locked, the error is theirs (ErrLocked), without
 // ErrSecretNotFound.
-func (e *Engine) Get(ctx context.Context, name, vault string) (Secret, error) {
+func (e *Engine) Get(ctx context.Context, r GetRequest) (Secret, error) {
 	const op = OpGet
+	name, vault := r.Name, r.Vault
 	if err := checkName(op, vault, name); err != nil {
 		return Secret{}, err
 	}
@@ -281,13 +274,14 @@ func (e *Engine) getFrom(ctx context.Context, vault, name string) (Secret, error
 	}, nil
 }
 
-// Info lists the secrets whose names match pattern ('*' any run, '?' one
-// character; "" means all) in vault, or when vault is empty in every vault
-// that Get searches, in its order. Within a vault, results are sorted by
+// Info lists the secrets whose names match r.Pattern ('*' any run, '?' one
+// character; "" means all) in r.Vault, or when r.Vault is empty in every
+// vault that Get searches, in its order. Within a vault, results are sorted by
 // name. When some vaults fail, Info returns what the others found together
 // with an error naming each failure.
-func (e *Engine) Info(ctx context.Context, pattern, vault string) ([]Info, error) {
+func (e *Engine) Info(ctx context.Context, r InfoRequest) ([]Info, error) {
 	const op = OpInfo
+	pattern, vault := r.Pattern, r.Vault
 	if pattern == "" {
 		pattern = "*"
 	}
@@ -372,10 +366,11 @@ func sameName(reported, asked string, caseSensitive bool) bool {
 	return abi.Fold(reported) == abi.Fold(asked)
 }
 
-// SetInfo replaces the metadata of secret name in vault (or the default
-// vault): Set-SecretInfo. An empty, non-nil md clears it.
-func (e *Engine) SetInfo(ctx context.Context, name string, md Metadata, vault string, c Change) (Action, error) {
+// SetInfo replaces the metadata of secret r.Name in r.Vault (or the default
+// vault) with r.Metadata: Set-SecretInfo. A nil or empty Metadata clears it.
+func (e *Engine) SetInfo(ctx context.Context, r SetInfoRequest) (Action, error) {
 	const op = OpSetInfo
+	name, vault, md, c := r.Name, r.Vault, r.Metadata, r.Change
 	if err := checkName(op, vault, name); err != nil {
 		return Action{}, err
 	}
@@ -401,10 +396,11 @@ func (e *Engine) SetInfo(ctx context.Context, name string, md Metadata, vault st
 	return act, vaultError(op, canon, name, ms.SetMetadata(ctx, name, amd))
 }
 
-// Remove deletes secret name from vault: Remove-Secret. The vault is
+// Remove deletes secret r.Name from r.Vault: Remove-Secret. The vault is
 // required; there is no fallback to the default vault.
-func (e *Engine) Remove(ctx context.Context, name, vault string, c Change) (Action, error) {
+func (e *Engine) Remove(ctx context.Context, r RemoveRequest) (Action, error) {
 	const op = OpRemove
+	name, vault, c := r.Name, r.Vault, r.Change
 	if vault == "" {
 		return Action{}, wrapf(op, "", name, ErrInvalidArgument, "remove needs a vault")
 	}

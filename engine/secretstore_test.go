@@ -23,7 +23,7 @@ import (
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
-	"github.com/sesamehq/sesame/extensions/secretstore/format"
+	"github.com/sesamehq/sesame/internal/secretstore/format"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -84,7 +84,7 @@ extension = %[2]q
 // open opens one engine over the environment: one process.
 func (s *ssEnv) open(t testing.TB) *engine.Engine {
 	t.Helper()
-	e, err := engine.Open(s.reg, &engine.Options{DataDir: s.data, CacheDir: testCache})
+	e, err := engine.Open(ctx, s.reg, &engine.Options{DataDir: s.data, CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +103,14 @@ var (
 
 func ssSet(t testing.TB, e *engine.Engine, name string, value any, md engine.Metadata) {
 	t.Helper()
-	if _, err := e.Set(ctx, name, value, engine.SetOptions{Vault: ssVault, Metadata: md}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: value, Vault: ssVault, Metadata: md}); err != nil {
 		t.Fatalf("set %s: %v", name, err)
 	}
 }
 
 func ssGet(t testing.TB, e *engine.Engine, name string) engine.Secret {
 	t.Helper()
-	s, err := e.Get(ctx, name, ssVault)
+	s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault})
 	if err != nil {
 		t.Fatalf("get %s: %v", name, err)
 	}
@@ -119,7 +119,7 @@ func ssGet(t testing.TB, e *engine.Engine, name string) engine.Secret {
 
 func ssUnlock(t testing.TB, e *engine.Engine, pw []byte) {
 	t.Helper()
-	if err := e.Unlock(ctx, ssVault, bytes.Clone(pw)); err != nil {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: bytes.Clone(pw)}); err != nil {
 		t.Fatalf("unlock: %v", err)
 	}
 }
@@ -133,14 +133,17 @@ func ssLockedOps(t *testing.T, e *engine.Engine, name string) {
 		t.Fatal(err)
 	}
 	ops := map[string]error{
-		"engine get":  func() error { _, err := e.Get(ctx, name, ssVault); return err }(),
-		"engine set":  func() error { _, err := e.Set(ctx, name, "v", engine.SetOptions{Vault: ssVault}); return err }(),
-		"engine info": func() error { _, err := e.Info(ctx, "*", ssVault); return err }(),
-		"engine set-info": func() error {
-			_, err := e.SetInfo(ctx, name, engine.Metadata{"a": 1}, ssVault, engine.Change{})
+		"engine get": func() error { _, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault}); return err }(),
+		"engine set": func() error {
+			_, err := e.Set(ctx, engine.SetRequest{Name: name, Value: "v", Vault: ssVault})
 			return err
 		}(),
-		"engine remove":      func() error { _, err := e.Remove(ctx, name, ssVault, engine.Change{}); return err }(),
+		"engine info": func() error { _, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault}); return err }(),
+		"engine set-info": func() error {
+			_, err := e.SetInfo(ctx, engine.SetInfoRequest{Name: name, Metadata: engine.Metadata{"a": 1}, Vault: ssVault})
+			return err
+		}(),
+		"engine remove":      func() error { _, err := e.Remove(ctx, engine.RemoveRequest{Name: name, Vault: ssVault}); return err }(),
 		"vault get":          func() error { _, _, err := v.Get(ctx, name); return err }(),
 		"vault stat":         func() error { _, err := v.(engine.Statter).Stat(ctx, name); return err }(),
 		"vault set":          v.Set(ctx, name, abi.Value{Type: abi.TypeString, Data: []byte("v")}, nil),
@@ -192,7 +195,7 @@ func TestSecretStoreConformance(t *testing.T) {
 
 func TestSecretStoreManifest(t *testing.T) {
 	e := newSSEnv(t, ssNone).open(t)
-	m, err := e.Manifest(ctx, ssVault)
+	m, err := e.Manifest(ctx, engine.ManifestRequest{Vault: ssVault})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,14 +215,14 @@ func TestSecretStoreParameters(t *testing.T) {
 		{`password_timeout = "soon"`, `password_timeout is "soon"`},
 	} {
 		e := newSSEnv(t, c.params).open(t)
-		_, err := e.Get(ctx, "x", ssVault)
+		_, err := e.Get(ctx, engine.GetRequest{Name: "x", Vault: ssVault})
 		if !errors.Is(err, abi.InvalidArgument) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want INVALID_ARGUMENT saying %q", c.params, err, c.want)
 		}
 	}
 	for _, ok := range []string{`password_timeout = -1`, `password_timeout = 2147483`, `authentication = "None"`, `authentication = "PASSWORD"`} {
 		e := newSSEnv(t, ok).open(t)
-		if err := e.Test(ctx, ssVault); err != nil {
+		if err := e.Test(ctx, engine.TestRequest{Vault: ssVault}); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
@@ -228,17 +231,19 @@ func TestSecretStoreParameters(t *testing.T) {
 func TestSecretStoreNoneMode(t *testing.T) {
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
-	if _, err := e.Get(ctx, "nothing", ssVault); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "nothing", Vault: ssVault}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Fatalf("get from a new store: %v", err)
 	}
-	if infos, err := e.Info(ctx, "*", ssVault); err != nil || len(infos) != 0 {
+	if infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault}); err != nil || len(infos) != 0 {
 		t.Fatalf("info of a new store: %v, %v", infos, err)
 	}
 	ssSet(t, e, "a", "1", nil)
 	for _, op := range []func() error{
-		func() error { return e.Unlock(ctx, ssVault, ssPass) },
-		func() error { return e.Lock(ctx, ssVault) },
-		func() error { return e.SetPassword(ctx, ssVault, nil, ssPass) },
+		func() error { return e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: ssPass}) },
+		func() error { return e.Lock(ctx, engine.LockRequest{Vault: ssVault}) },
+		func() error {
+			return e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: nil, New: ssPass})
+		},
 	} {
 		if err := op(); !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "does not use a password") {
 			t.Errorf("password operation without a password: %v", err)
@@ -256,10 +261,10 @@ func TestSecretStorePassword(t *testing.T) {
 
 	// A new store is locked until its first unlock, which sets the password.
 	ssLockedOps(t, e, "first")
-	if err := e.Test(ctx, ssVault); err != nil {
+	if err := e.Test(ctx, engine.TestRequest{Vault: ssVault}); err != nil {
 		t.Errorf("test of a locked vault: %v", err)
 	}
-	if err := e.Unlock(ctx, ssVault, nil); !errors.Is(err, engine.ErrInvalidArgument) {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: nil}); !errors.Is(err, engine.ErrInvalidArgument) {
 		t.Errorf("empty password: %v", err)
 	}
 	ssUnlock(t, e, ssPass)
@@ -270,7 +275,7 @@ func TestSecretStorePassword(t *testing.T) {
 	}
 
 	// Lock is immediate, for every instance.
-	if err := e.Lock(ctx, ssVault); err != nil {
+	if err := e.Lock(ctx, engine.LockRequest{Vault: ssVault}); err != nil {
 		t.Fatal(err)
 	}
 	ssLockedOps(t, e, "string-pw")
@@ -283,18 +288,18 @@ func TestSecretStorePassword(t *testing.T) {
 	}
 	e = env.open(t)
 	for i := range 12 {
-		err := e.Unlock(ctx, ssVault, []byte(fmt.Sprintf("guess %d", i)))
+		err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(fmt.Sprintf("guess %d", i))})
 		if !errors.Is(err, engine.ErrLocked) || !strings.Contains(err.Error(), "wrong password") {
 			t.Fatalf("wrong password %d: %v", i, err)
 		}
-		if _, err := e.Get(ctx, "string-pw", ssVault); !errors.Is(err, engine.ErrLocked) {
+		if _, err := e.Get(ctx, engine.GetRequest{Name: "string-pw", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
 			t.Fatalf("after wrong password %d: %v", i, err)
 		}
 	}
-	if err := e.SetPassword(ctx, ssVault, []byte("guess"), ssPass2); !errors.Is(err, engine.ErrLocked) {
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: []byte("guess"), New: ssPass2}); !errors.Is(err, engine.ErrLocked) {
 		t.Errorf("set-password with a wrong old password: %v", err)
 	}
-	if err := e.SetPassword(ctx, ssVault, nil, ssPass2); !errors.Is(err, engine.ErrLocked) {
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: nil, New: ssPass2}); !errors.Is(err, engine.ErrLocked) {
 		t.Errorf("set-password without the old password: %v", err)
 	}
 	e.Close()
@@ -315,7 +320,7 @@ func TestSecretStorePassword(t *testing.T) {
 		}
 	}
 	// A wrong password while unlocked leaves it unlocked.
-	if err := e.Unlock(ctx, ssVault, []byte("nope")); !errors.Is(err, engine.ErrLocked) {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte("nope")}); !errors.Is(err, engine.ErrLocked) {
 		t.Errorf("wrong password while unlocked: %v", err)
 	}
 	ssGet(t, e, "string-pw")
@@ -329,7 +334,7 @@ func TestSecretStoreTimeout(t *testing.T) {
 	ssSet(t, e, "k", "v", nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := e.Get(ctx, "k", ssVault)
+		_, err := e.Get(ctx, engine.GetRequest{Name: "k", Vault: ssVault})
 		if errors.Is(err, engine.ErrLocked) {
 			break
 		}
@@ -355,10 +360,10 @@ func TestSecretStoreSetPassword(t *testing.T) {
 	e := env.open(t)
 
 	// On a new store, set-password with no old password sets the first.
-	if err := e.SetPassword(ctx, ssVault, []byte("old"), ssPass); !errors.Is(err, engine.ErrInvalidArgument) {
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: []byte("old"), New: ssPass}); !errors.Is(err, engine.ErrInvalidArgument) {
 		t.Errorf("set-password with an old password on a new store: %v", err)
 	}
-	if err := e.SetPassword(ctx, ssVault, nil, ssPass); err != nil {
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: nil, New: ssPass}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{}
@@ -371,17 +376,17 @@ func TestSecretStoreSetPassword(t *testing.T) {
 		want[name] = v
 		ssSet(t, e, name, v, engine.Metadata{"i": int64(i)})
 	}
-	if err := e.SetPassword(ctx, ssVault, bytes.Clone(ssPass), bytes.Clone(ssPass2)); err != nil {
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: bytes.Clone(ssPass), New: bytes.Clone(ssPass2)}); err != nil {
 		t.Fatal(err)
 	}
 	ssGet(t, e, "Secret-00") // still unlocked
-	if err := e.Lock(ctx, ssVault); err != nil {
+	if err := e.Lock(ctx, engine.LockRequest{Vault: ssVault}); err != nil {
 		t.Fatal(err)
 	}
 	e.Close()
 
 	e = env.open(t)
-	if err := e.Unlock(ctx, ssVault, ssPass); !errors.Is(err, engine.ErrLocked) {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: ssPass}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("old password after the change: %v", err)
 	}
 	ssUnlock(t, e, ssPass2)
@@ -390,7 +395,7 @@ func TestSecretStoreSetPassword(t *testing.T) {
 			t.Errorf("%s after the change: %#v, %v", name, s.Value, s.Metadata)
 		}
 	}
-	infos, err := e.Info(ctx, "secret-*", ssVault)
+	infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "secret-*", Vault: ssVault})
 	if err != nil || len(infos) != 50 {
 		t.Errorf("info after the change: %d, %v", len(infos), err)
 	}
@@ -402,21 +407,21 @@ func TestSecretStoreSecondEngine(t *testing.T) {
 	e1, e2 := env.open(t), env.open(t)
 	ssUnlock(t, e1, ssPass)
 	ssSet(t, e1, "shared", "one", nil)
-	if _, err := e2.Get(ctx, "shared", ssVault); !errors.Is(err, engine.ErrLocked) {
+	if _, err := e2.Get(ctx, engine.GetRequest{Name: "shared", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("second engine before its own unlock: %v", err)
 	}
-	if err := e2.Unlock(ctx, ssVault, ssPass2); !errors.Is(err, engine.ErrLocked) {
+	if err := e2.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: ssPass2}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("second engine, other password: %v", err)
 	}
 	ssUnlock(t, e2, ssPass)
 	if s := ssGet(t, e2, "shared"); s.Value != "one" {
 		t.Errorf("second engine reads %v", s.Value)
 	}
-	if err := e1.Lock(ctx, ssVault); err != nil {
+	if err := e1.Lock(ctx, engine.LockRequest{Vault: ssVault}); err != nil {
 		t.Fatal(err)
 	}
 	ssGet(t, e2, "shared") // locking one process does not lock another
-	if _, err := e1.Get(ctx, "shared", ssVault); !errors.Is(err, engine.ErrLocked) {
+	if _, err := e1.Get(ctx, engine.GetRequest{Name: "shared", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
 		t.Errorf("first engine after its lock: %v", err)
 	}
 }
@@ -448,10 +453,10 @@ func TestSecretStoreMigration(t *testing.T) {
 		t.Fatal("after adding a password: c/key kept or c/config missing")
 	}
 	e = env.open(t)
-	if _, err := e.Get(ctx, "string-mig", ssVault); !errors.Is(err, engine.ErrLocked) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "string-mig", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("new engine after adding a password: %v", err)
 	}
-	if err := e.Unlock(ctx, ssVault, ssPass2); !errors.Is(err, engine.ErrLocked) {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: ssPass2}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("another password after adding one: %v", err)
 	}
 	e.Close()
@@ -459,10 +464,10 @@ func TestSecretStoreMigration(t *testing.T) {
 	// password → none: locked until the password is given once.
 	env.setParams(t, ssNone)
 	e = env.open(t)
-	if _, err := e.Get(ctx, "string-mig", ssVault); !errors.Is(err, engine.ErrLocked) || !strings.Contains(err.Error(), "remove the password") {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "string-mig", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) || !strings.Contains(err.Error(), "remove the password") {
 		t.Fatalf("password store under authentication = none: %v", err)
 	}
-	if err := e.Unlock(ctx, ssVault, ssPass2); !errors.Is(err, engine.ErrLocked) {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: ssPass2}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("removing the password with a wrong one: %v", err)
 	}
 	ssUnlock(t, e, ssPass)
@@ -573,7 +578,7 @@ func TestSecretStoreTamper(t *testing.T) {
 	e = env.open(t)
 	ssUnlock(t, e, ssPass)
 	for _, name := range []string{"Bravo", "Charlie", "Delta"} {
-		s, err := e.Get(ctx, name, ssVault)
+		s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault})
 		if err == nil || s.Value != nil {
 			t.Errorf("get %s after tampering = %v, %v; want an error and no value", name, s.Value, err)
 			continue
@@ -581,7 +586,7 @@ func TestSecretStoreTamper(t *testing.T) {
 		if !errors.Is(err, engine.ErrExtension) || !strings.Contains(err.Error(), "failed authentication") {
 			t.Errorf("get %s after tampering: %v", name, err)
 		}
-		if _, err := e.Set(ctx, name, "new", engine.SetOptions{Vault: ssVault}); err == nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: "new", Vault: ssVault}); err == nil {
 			t.Errorf("set %s over a tampered record succeeded", name)
 		}
 	}
@@ -589,12 +594,12 @@ func TestSecretStoreTamper(t *testing.T) {
 		t.Errorf("the untouched record: %+v", s)
 	}
 	// List leaves the tampered records out.
-	infos, err := e.Info(ctx, "*", ssVault)
+	infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault})
 	if err != nil || len(infos) != 1 || infos[0].Name != "Alpha" {
 		t.Errorf("info after tampering: %+v, %v", infos, err)
 	}
 	// A tampered record can still be removed, then written again.
-	if _, err := e.Remove(ctx, "Bravo", ssVault, engine.Change{}); err != nil {
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "Bravo", Vault: ssVault}); err != nil {
 		t.Fatal(err)
 	}
 	ssSet(t, e, "Bravo", "bravo again", nil)
@@ -612,7 +617,7 @@ func TestSecretStoreTamper(t *testing.T) {
 			return data.Put([]byte(format.KeyConfig), b)
 		})
 		e = env.open(t)
-		if err := e.Unlock(ctx, ssVault, ssPass); err == nil {
+		if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: ssPass}); err == nil {
 			t.Errorf("unlock with byte %d of c/config changed succeeded", i)
 		}
 		e.Close()
@@ -727,12 +732,12 @@ func TestSecretStoreConcurrency(t *testing.T) {
 			for i, e := range es {
 				wg.Go(func() {
 					if mode == "password" {
-						if err := e.Unlock(ctx, ssVault, bytes.Clone(ssPass)); err != nil {
+						if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: bytes.Clone(ssPass)}); err != nil {
 							t.Errorf("engine %d: first unlock: %v", i, err)
 							return
 						}
 					}
-					if _, err := e.Set(ctx, fmt.Sprintf("first-%d", i), "first", engine.SetOptions{Vault: ssVault}); err != nil {
+					if _, err := e.Set(ctx, engine.SetRequest{Name: fmt.Sprintf("first-%d", i), Value: "first", Vault: ssVault}); err != nil {
 						t.Errorf("engine %d: first set: %v", i, err)
 					}
 				})
@@ -757,19 +762,19 @@ func TestSecretStoreConcurrency(t *testing.T) {
 						for r := range rounds {
 							id := fmt.Sprintf("e%dw%dr%d", i, w, r)
 							own, val := "own-"+id, id+":"+strings.Repeat(id, 20)
-							if _, err := e.Set(ctx, own, val, engine.SetOptions{Vault: ssVault}); err != nil {
+							if _, err := e.Set(ctx, engine.SetRequest{Name: own, Value: val, Vault: ssVault}); err != nil {
 								t.Errorf("%s: set: %v", id, err)
 								return
 							}
 							mu.Lock()
 							acked[own] = val
 							mu.Unlock()
-							if _, err := e.Set(ctx, "Shared", val, engine.SetOptions{Vault: ssVault}); err != nil {
+							if _, err := e.Set(ctx, engine.SetRequest{Name: "Shared", Value: val, Vault: ssVault}); err != nil {
 								t.Errorf("%s: set shared: %v", id, err)
 								return
 							}
 							for _, name := range []string{"shared", own, fmt.Sprintf("first-%d", (i+1)%engines)} {
-								s, err := e.Get(ctx, name, ssVault)
+								s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault})
 								if err != nil {
 									t.Errorf("%s: get %s: %v", id, name, err)
 									return
@@ -797,11 +802,11 @@ func TestSecretStoreConcurrency(t *testing.T) {
 				ssUnlock(t, e, ssPass)
 			}
 			for name, want := range acked {
-				if s, err := e.Get(ctx, name, ssVault); err != nil || s.Value != want {
+				if s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault}); err != nil || s.Value != want {
 					t.Errorf("acknowledged %s: %v, %v", name, s.Value, err)
 				}
 			}
-			infos, err := e.Info(ctx, "*", ssVault)
+			infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault})
 			if err != nil || len(infos) != len(acked)+1 {
 				t.Errorf("info: %d secrets, %v; want %d", len(infos), err, len(acked)+1)
 			}
@@ -842,7 +847,7 @@ func BenchmarkSecretStore(b *testing.B) {
 			}
 			b.Run("get", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := e.Get(ctx, ssBenchName(rand.IntN(n)), ssVault); err != nil {
+					if _, err := e.Get(ctx, engine.GetRequest{Name: ssBenchName(rand.IntN(n)), Vault: ssVault}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -850,14 +855,14 @@ func BenchmarkSecretStore(b *testing.B) {
 			b.Run("set", func(b *testing.B) {
 				for b.Loop() {
 					i := rand.IntN(n)
-					if _, err := e.Set(ctx, ssBenchName(i), ssBenchValue(i), engine.SetOptions{Vault: ssVault}); err != nil {
+					if _, err := e.Set(ctx, engine.SetRequest{Name: ssBenchName(i), Value: ssBenchValue(i), Vault: ssVault}); err != nil {
 						b.Fatal(err)
 					}
 				}
 			})
 			b.Run("list", func(b *testing.B) {
 				for b.Loop() {
-					infos, err := e.Info(ctx, "*", ssVault)
+					infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -917,7 +922,7 @@ func TestSecretStoreConcurrentSetPassword(t *testing.T) {
 	env := newSSEnv(t, ssPassword)
 	e1, e2 := env.open(t), env.open(t)
 	current := []byte("round 0")
-	if err := e1.SetPassword(ctx, ssVault, nil, bytes.Clone(current)); err != nil {
+	if err := e1.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: nil, New: bytes.Clone(current)}); err != nil {
 		t.Fatal(err)
 	}
 	ssSet(t, e1, "kept", "value", nil)
@@ -933,7 +938,7 @@ func TestSecretStoreConcurrentSetPassword(t *testing.T) {
 			done.Go(func() {
 				ready.Done()
 				<-start
-				errs[i] = e.SetPassword(ctx, ssVault, bytes.Clone(current), bytes.Clone(news[i]))
+				errs[i] = e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, Old: bytes.Clone(current), New: bytes.Clone(news[i])})
 			})
 		}
 		ready.Wait()
@@ -964,7 +969,7 @@ func TestSecretStoreConcurrentSetPassword(t *testing.T) {
 
 		// A third process opens the vault with the winner's password only.
 		e3 := env.open(t)
-		if err := e3.Unlock(ctx, ssVault, bytes.Clone(news[1-won])); !errors.Is(err, engine.ErrLocked) {
+		if err := e3.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: bytes.Clone(news[1-won])}); !errors.Is(err, engine.ErrLocked) {
 			t.Fatalf("round %d: the loser's password: %v, want ErrLocked", r, err)
 		}
 		ssUnlock(t, e3, news[won])
@@ -1002,7 +1007,7 @@ func TestSecretStoreUnlocked(t *testing.T) {
 		case tt.ttl > 0 && (exp.Before(before.Add(tt.ttl)) || exp.After(after.Add(tt.ttl))):
 			t.Errorf("timeout %s: expires %v, want %v after the unlock", tt.timeout, exp, tt.ttl)
 		}
-		if err := e.Lock(ctx, ssVault); err != nil {
+		if err := e.Lock(ctx, engine.LockRequest{Vault: ssVault}); err != nil {
 			t.Fatal(err)
 		}
 		if u := e.Unlocked(); len(u) != 0 {

@@ -39,19 +39,19 @@ func TestCompileBombsAreRefusedAtLoad(t *testing.T) {
 			before := ms.TotalAlloc
 
 			e, path := emptyEngine(t)
-			check("register", e.Register(ctx, engine.Registration{Name: "Bomb", Extension: bomb}, engine.RegisterOptions{}))
+			check("register", e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Bomb", Extension: bomb}}))
 			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the refused registration wrote the registry: %v", err)
 			}
 
 			reg := filepath.Join(dir, "vaults.toml")
 			os.WriteFile(reg, []byte(fmt.Sprintf("[vaults.Bomb]\nextension = %q\n", bomb)), 0o600)
-			e2, err := engine.Open(reg, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
+			e2, err := engine.Open(ctx, reg, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer e2.Close()
-			_, err = e2.Manifest(ctx, "Bomb")
+			_, err = e2.Manifest(ctx, engine.ManifestRequest{Vault: "Bomb"})
 			check("manifest of a registered vault", err)
 
 			runtime.ReadMemStats(&ms)

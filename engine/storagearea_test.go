@@ -29,15 +29,15 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 
 	var got engine.StorageReport
 	report := func(r engine.StorageReport) { got = r }
-	register := func(name, ext string, opts engine.RegisterOptions) engine.StorageReport {
+	register := func(name, ext string, r engine.RegisterRequest) engine.StorageReport {
 		t.Helper()
 		got = engine.StorageReport{}
-		opts.Report = report
-		reg := engine.Registration{Name: name, Extension: ext, Grants: engine.Grants{Storage: true}}
+		r.Report = report
+		r.Registration = engine.Registration{Name: name, Extension: ext, Grants: engine.Grants{Storage: true}}
 		if ext == store {
-			reg.Parameters = map[string]any{"authentication": "none"}
+			r.Registration.Parameters = map[string]any{"authentication": "none"}
 		}
-		if err := e.Register(ctx, reg, opts); err != nil {
+		if err := e.Register(ctx, r); err != nil {
 			t.Fatalf("register %s with %s: %v", name, ext, err)
 		}
 		return got
@@ -45,7 +45,7 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 	unregister := func(name string) engine.StorageReport {
 		t.Helper()
 		got = engine.StorageReport{}
-		if err := e.Unregister(ctx, name, engine.UnregisterOptions{Report: report}); err != nil {
+		if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: name, Report: report}); err != nil {
 			t.Fatalf("unregister %s: %v", name, err)
 		}
 		return got
@@ -63,9 +63,9 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 		}
 	}
 
-	wantReport(register("A", store, engine.RegisterOptions{}),
+	wantReport(register("A", store, engine.RegisterRequest{}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageNew, Path: storeFile})
-	if _, err := e.Set(ctx, "canary", "canary value", engine.SetOptions{Vault: "A"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "canary", Value: "canary value", Vault: "A"}); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.ReadFile(storeFile)
@@ -74,28 +74,28 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 	}
 
 	// Replaced by another extension: a new area; the old one is left.
-	wantReport(register("A", hostile, engine.RegisterOptions{AllowClobber: true}),
+	wantReport(register("A", hostile, engine.RegisterRequest{AllowClobber: true}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: hostile, Outcome: engine.StorageNew, Path: hostileFile, Left: storeFile, LeftBy: store})
 	wantEmptyKeys(t, e, "A")
-	if err := e.Unregister(ctx, "A", engine.UnregisterOptions{RemoveStorage: true}); err != nil {
+	if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: "A", RemoveStorage: true}); err != nil {
 		t.Fatal(err)
 	}
-	wantReport(register("A", store, engine.RegisterOptions{}),
+	wantReport(register("A", store, engine.RegisterRequest{}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageReturned, Path: storeFile})
 	wantCanary()
 
 	// Unregistered, then registered as "a" by the other extension: a new
 	// area, never the secretstore's.
 	wantReport(unregister("A"), engine.StorageReport{Op: "unregister", Vault: "A", Extension: store, Outcome: engine.StorageKept, Path: storeFile})
-	wantReport(register("a", hostile, engine.RegisterOptions{}),
+	wantReport(register("a", hostile, engine.RegisterRequest{}),
 		engine.StorageReport{Op: "register", Vault: "a", Extension: hostile, Outcome: engine.StorageNew, Path: hostileFile})
 	wantEmptyKeys(t, e, "a")
-	if _, err := e.Set(ctx, "planted", "by the hostile module", engine.SetOptions{Vault: "a"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "planted", Value: "by the hostile module", Vault: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	// Its own area is its own again after an unregister.
 	unregister("a")
-	wantReport(register("A", hostile, engine.RegisterOptions{}),
+	wantReport(register("A", hostile, engine.RegisterRequest{}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: hostile, Outcome: engine.StorageReturned, Path: hostileFile})
 	if keys := getValue(t, e, "keys", "A"); keys != "s/planted" {
 		t.Errorf("the hostile module's own area holds %q, want its own key s/planted", keys)
@@ -107,17 +107,17 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 	if after, err := os.ReadFile(storeFile); err != nil || !bytes.Equal(before, after) {
 		t.Error("the secretstore's file changed while another extension had the name")
 	}
-	wantReport(register("A", store, engine.RegisterOptions{}),
+	wantReport(register("A", store, engine.RegisterRequest{}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageReturned, Path: storeFile})
 	wantCanary()
 	// The same extension again (new parameters, or a new build): the same area.
-	wantReport(register("A", store, engine.RegisterOptions{AllowClobber: true}),
+	wantReport(register("A", store, engine.RegisterRequest{AllowClobber: true}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageKept, Path: storeFile})
 	wantCanary()
 
 	// KeepStorage hands the area over, and says so. The hostile module's
 	// own area, kept since, is in the way until it is removed.
-	err = e.Register(ctx, engine.Registration{Name: "A", Extension: hostile, Grants: engine.Grants{Storage: true}}, engine.RegisterOptions{AllowClobber: true, KeepStorage: true})
+	err = e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "A", Extension: hostile, Grants: engine.Grants{Storage: true}}, AllowClobber: true, KeepStorage: true})
 	if !errors.Is(err, engine.ErrConflict) {
 		t.Fatalf("handing over onto an area kept for the new extension: %v, want ErrConflict", err)
 	}
@@ -125,7 +125,7 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 	if err := os.Remove(hostileFile); err != nil {
 		t.Fatal(err)
 	}
-	wantReport(register("A", hostile, engine.RegisterOptions{AllowClobber: true, KeepStorage: true}),
+	wantReport(register("A", hostile, engine.RegisterRequest{AllowClobber: true, KeepStorage: true}),
 		engine.StorageReport{Op: "register", Vault: "A", Extension: hostile, Outcome: engine.StorageHandedOver, Path: hostileFile, From: store})
 	if keys := getValue(t, e, "keys", "A"); keys == "" {
 		t.Error("KeepStorage did not hand the secretstore's area over: the new extension sees no keys")
@@ -141,14 +141,14 @@ func TestUnregisterStorage(t *testing.T) {
 	e, path := emptyEngine(t)
 	file := engine.StorageFile(filepath.Join(filepath.Dir(path), "data"), "A", "builtin:secretstore")
 	reg := engine.Registration{Name: "A", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Set(ctx, "canary", "canary value", engine.SetOptions{Vault: "A"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "canary", Value: "canary value", Vault: "A"}); err != nil {
 		t.Fatal(err)
 	}
 	var got engine.StorageReport
-	if err := e.Unregister(ctx, "a", engine.UnregisterOptions{RemoveStorage: true, Report: func(r engine.StorageReport) { got = r }}); err != nil {
+	if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: "a", RemoveStorage: true, Report: func(r engine.StorageReport) { got = r }}); err != nil {
 		t.Fatal(err)
 	}
 	want := engine.StorageReport{Op: "unregister", Vault: "A", Extension: "builtin:secretstore", Outcome: engine.StorageRemoved, Path: file}
@@ -159,10 +159,10 @@ func TestUnregisterStorage(t *testing.T) {
 	if err != nil || len(entries) != 0 {
 		t.Errorf("the storage folder after RemoveStorage holds %v (%v), want nothing", entries, err)
 	}
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Get(ctx, "canary", "A"); !errors.Is(err, engine.ErrSecretNotFound) {
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "canary", Vault: "A"}); !errors.Is(err, engine.ErrSecretNotFound) {
 		t.Errorf("get canary after its storage was removed: %v, want ErrSecretNotFound", err)
 	}
 }
@@ -173,16 +173,16 @@ func TestRegisterFailureLeavesStorage(t *testing.T) {
 	e, path := emptyEngine(t)
 	data := filepath.Join(filepath.Dir(path), "data")
 	reg := engine.Registration{Name: "A", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Set(ctx, "canary", "canary value", engine.SetOptions{Vault: "A"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "canary", Value: "canary value", Vault: "A"}); err != nil {
 		t.Fatal(err)
 	}
 	// builtin:dotenv needs a directory grant: it fails to load.
 	bad := engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Storage: true}}
 	for _, keep := range []bool{false, true} {
-		err := e.Register(ctx, bad, engine.RegisterOptions{AllowClobber: true, KeepStorage: keep})
+		err := e.Register(ctx, engine.RegisterRequest{Registration: bad, AllowClobber: true, KeepStorage: keep})
 		if !errors.Is(err, engine.ErrExtension) {
 			t.Fatalf("register a module that does not load (keep %v): %v", keep, err)
 		}
@@ -209,17 +209,17 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 		e, path := emptyEngine(t)
 		data = filepath.Join(filepath.Dir(path), "data")
 		reg := engine.Registration{Name: "A", Extension: store, Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
-		if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Set(ctx, "canary", "canary value", engine.SetOptions{Vault: "A"}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "canary", Value: "canary value", Vault: "A"}); err != nil {
 			t.Fatal(err)
 		}
 		e.Close()
 		if err := os.Rename(engine.StorageFile(data, "A", store), filepath.Join(data, "storage", "a.db")); err != nil {
 			t.Fatal(err)
 		}
-		e, err := engine.Open(path, &engine.Options{DataDir: data, CacheDir: testCache})
+		e, err := engine.Open(ctx, path, &engine.Options{DataDir: data, CacheDir: testCache})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 	t.Run("not handed to a replacement", func(t *testing.T) {
 		e, data := earlier(t)
 		var got engine.StorageReport
-		err := e.Register(ctx, engine.Registration{Name: "a", Extension: hostile, Grants: engine.Grants{Storage: true}}, engine.RegisterOptions{AllowClobber: true, Report: func(r engine.StorageReport) { got = r }})
+		err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "a", Extension: hostile, Grants: engine.Grants{Storage: true}}, AllowClobber: true, Report: func(r engine.StorageReport) { got = r }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,11 +260,11 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 
 	t.Run("kept on unregister", func(t *testing.T) {
 		e, data := earlier(t)
-		if err := e.Unregister(ctx, "A", engine.UnregisterOptions{}); err != nil {
+		if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: "A"}); err != nil {
 			t.Fatal(err)
 		}
 		reg := engine.Registration{Name: "A", Extension: hostile, Grants: engine.Grants{Storage: true}}
-		if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 			t.Fatal(err)
 		}
 		wantEmptyKeys(t, e, "A")
@@ -285,7 +285,7 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 		// extension, until the user hands it over.
 		for _, ext := range []string{hostile, store} {
 			reg := engine.Registration{Name: "A", Extension: ext, Grants: engine.Grants{Storage: true}}
-			err := e.Register(ctx, reg, engine.RegisterOptions{})
+			err := e.Register(ctx, engine.RegisterRequest{Registration: reg})
 			if !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), legacy) {
 				t.Errorf("register A with %s over a store of an earlier release: %v, want ErrConflict naming %s", ext, err, legacy)
 			}
@@ -293,17 +293,17 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 		if after := mustRead(t, legacy); !bytes.Equal(before, after) {
 			t.Error("the refused registrations changed the store")
 		}
-		vs, err := e.Vaults()
+		vs, err := e.Vaults(ctx)
 		if err != nil || len(vs) != 0 {
 			t.Errorf("vaults after the refused registrations: %v, %v", vs, err)
 		}
 		// A vault without storage does not care: it registers, and the
 		// store stays unclaimed.
 		dotenv := engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Directory: t.TempDir()}}
-		if err := e.Register(ctx, dotenv, engine.RegisterOptions{}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: dotenv}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Unregister(ctx, "A", engine.UnregisterOptions{}); err != nil {
+		if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: "A"}); err != nil {
 			t.Fatal(err)
 		}
 		if after := mustRead(t, legacy); !bytes.Equal(before, after) {
@@ -312,7 +312,7 @@ func TestStorageFromEarlierRelease(t *testing.T) {
 		// Handed over explicitly: the secretstore has it back.
 		var got engine.StorageReport
 		reg := engine.Registration{Name: "A", Extension: store, Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
-		if err := e.Register(ctx, reg, engine.RegisterOptions{KeepStorage: true, Report: func(r engine.StorageReport) { got = r }}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: reg, KeepStorage: true, Report: func(r engine.StorageReport) { got = r }}); err != nil {
 			t.Fatal(err)
 		}
 		want := engine.StorageReport{Op: "register", Vault: "A", Extension: store, Outcome: engine.StorageHandedOver, Path: engine.StorageFile(data, "A", store)}

@@ -45,14 +45,14 @@ type stressLog struct {
 
 func (l *stressLog) set(e *engine.Engine, name, value string) {
 	op := stressOp{set: true, name: name, value: value, start: l.seq.Add(1)}
-	_, op.err = e.Set(ctx, name, value, engine.SetOptions{Vault: ssVault})
+	_, op.err = e.Set(ctx, engine.SetRequest{Name: name, Value: value, Vault: ssVault})
 	op.end = l.seq.Add(1)
 	l.add(op)
 }
 
 func (l *stressLog) get(e *engine.Engine, name string) {
 	op := stressOp{name: name, start: l.seq.Add(1)}
-	s, err := e.Get(ctx, name, ssVault)
+	s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault})
 	op.end = l.seq.Add(1)
 	op.err = err
 	if err == nil {
@@ -136,7 +136,7 @@ func (l *stressLog) check(t *testing.T, e *engine.Engine) {
 		}
 	}
 	for name := range writes {
-		s, err := e.Get(ctx, name, ssVault)
+		s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault})
 		if err != nil {
 			t.Errorf("acknowledged %s: %v", name, err)
 			continue
@@ -150,7 +150,7 @@ func (l *stressLog) check(t *testing.T, e *engine.Engine) {
 			t.Errorf("%s holds %.40q, overwritten by a later acknowledged write: lost", name, v)
 		}
 	}
-	infos, err := e.Info(ctx, "*", ssVault)
+	infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault})
 	if err != nil || len(infos) != len(writes) {
 		t.Errorf("the vault lists %d secrets (%v), want %d", len(infos), err, len(writes))
 	}
@@ -238,7 +238,7 @@ func TestStressKillHelper(t *testing.T) {
 		os.Exit(3)
 	}
 	f := strings.Split(spec, "\n") // registry, data folder, round, password
-	e, err := engine.Open(f[0], &engine.Options{DataDir: f[1], CacheDir: testCache})
+	e, err := engine.Open(ctx, f[0], &engine.Options{DataDir: f[1], CacheDir: testCache})
 	if err != nil {
 		die(err)
 	}
@@ -247,7 +247,7 @@ func TestStressKillHelper(t *testing.T) {
 	}
 	fmt.Println("ready")
 	if f[3] != "" {
-		if err := e.Unlock(ctx, ssVault, []byte(f[3])); err != nil {
+		if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(f[3])}); err != nil {
 			die(err)
 		}
 	}
@@ -258,7 +258,7 @@ func TestStressKillHelper(t *testing.T) {
 			name = "shared"
 		}
 		n := round*100_000 + i
-		if _, err := e.Set(ctx, name, stress.Value(name, n), engine.SetOptions{Vault: ssVault}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: name, Value: stress.Value(name, n), Vault: ssVault}); err != nil {
 			die(err)
 		}
 		fmt.Printf("ack %s %d\n", name, n)
@@ -384,17 +384,17 @@ func TestStressKill(t *testing.T) {
 
 		if e == nil || round%group == group-1 {
 			closeEngine()
-			if e, err = engine.Open(env.reg, &engine.Options{DataDir: env.data, CacheDir: testCache}); err != nil {
+			if e, err = engine.Open(ctx, env.reg, &engine.Options{DataDir: env.data, CacheDir: testCache}); err != nil {
 				t.Fatalf("round %d: open after the kill: %v", round, err)
 			}
 			if pass != "" {
-				if err := e.Unlock(ctx, ssVault, []byte(pass)); err != nil {
+				if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: []byte(pass)}); err != nil {
 					t.Fatalf("round %d: unlock after the kill: %v", round, err)
 				}
 			}
 		}
 		for name, x := range expects {
-			s, err := e.Get(ctx, name, ssVault)
+			s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: ssVault})
 			if errors.Is(err, engine.ErrSecretNotFound) && !x.acked {
 				continue
 			}
@@ -406,7 +406,7 @@ func TestStressKill(t *testing.T) {
 				t.Fatalf("round %d: %s = %.40q, want the acknowledged %.40q", round, name, got, x.values[0])
 			}
 		}
-		infos, err := e.Info(ctx, "*", ssVault)
+		infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault})
 		if err != nil {
 			t.Fatalf("round %d: info: %v", round, err)
 		}

@@ -43,42 +43,15 @@ type Grants struct {
 	Instances int           // instances kept per vault (0 = 4)
 }
 
-// RegisterOptions are the options of Register.
-type RegisterOptions struct {
-	AllowClobber bool // replace a vault registered under the same name
-	Default      bool // make it the default vault (the first vault always is)
-	// KeepStorage hands the storage area the name has now (that of the
-	// replaced registration, or one an earlier sesame release left for
-	// the name) to the new extension, which can then read all of it.
-	// Without it another extension gets an area of its own.
-	KeepStorage bool
-	// Report, when set, is told what became of the storage area once the
-	// registration is written. (Through the agent it is called in the
-	// caller's process, with the agent's report.)
-	Report func(StorageReport)
-	// Pin writes the sha256 of the module file, as read to check it, into
-	// the registration (when SHA256 is empty; a given SHA256 is checked
-	// instead). A builtin extension is not pinned: it is part of sesame and
-	// changes with each upgrade, which the pin would then refuse.
-	Pin bool
-}
-
-// UnregisterOptions are the options of Unregister.
-type UnregisterOptions struct {
-	RemoveStorage bool // delete the vault's storage area instead of keeping it
-	// Report, when set, is told what became of the storage area once the
-	// registration is removed; not called when the vault had none.
-	Report func(StorageReport)
-}
-
-// Register adds a vault to the registry: Register-SecretVault. The
-// extension is loaded and checked against the ABI first; nothing is written
-// when it does not load. The first vault of a registry becomes the default.
+// Register adds the vault req.Registration to the registry:
+// Register-SecretVault. The extension is loaded and checked against the ABI
+// first; nothing is written when it does not load. The first vault of a
+// registry becomes the default.
 //
 // The storage area belongs to the vault's name and extension (see
 // StorageFile): a vault registered again with the same extension keeps its
 // area, or gets back the one it had; another extension gets a new one,
-// unless opts.KeepStorage hands the current one over. The area left behind
+// unless req.KeepStorage hands the current one over. The area left behind
 // stays on disk, untouched.
 //
 // The extension loads with no lock held, neither the engine's nor the
@@ -87,8 +60,9 @@ type UnregisterOptions struct {
 // storage is settled under the registry's lock before it loads, and the
 // registration written under the lock after, only if the name's
 // registration is still the one the storage was settled for.
-func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOptions) error {
+func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 	const op = OpRegister
+	r := req.Registration
 	if err := checkVaultName(op, r.Name); err != nil {
 		return err
 	}
@@ -97,7 +71,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		Description: r.Description, Parameters: r.Parameters, Grants: registry.Grants(r.Grants),
 		NoSearch: r.NoSearch,
 	}
-	if opts.Pin && strings.HasPrefix(r.Extension, "builtin:") {
+	if req.Pin && strings.HasPrefix(r.Extension, "builtin:") {
 		return wrapf(op, r.Name, "", ErrInvalidArgument, "%s is not pinned: a builtin extension changes with each sesame upgrade, which a pin would then refuse", r.Extension)
 	}
 	e.mu.Lock()
@@ -111,7 +85,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	case err != nil:
 		return err
 	}
-	if opts.Pin && cfg.SHA256 == "" {
+	if req.Pin && cfg.SHA256 == "" {
 		// The load below reads the file again and checks this pin: a file
 		// replaced in between is refused, never pinned unseen.
 		wasm, err := e.moduleBytes(ctx, reg, cfg.Extension)
@@ -123,7 +97,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	// Refuse what the registry would refuse before loading anything, and
 	// take the registration as the registry stores it (normalised).
 	scratch := &registry.Registry{Path: reg.Path, Default: reg.Default, Vaults: slices.Clone(reg.Vaults)}
-	if err := scratch.Put(cfg, opts.AllowClobber); err != nil {
+	if err := scratch.Put(cfg, req.AllowClobber); err != nil {
 		return registryError(op, r.Name, err)
 	}
 	v, _ := scratch.Lookup(cfg.Name)
@@ -142,7 +116,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		if err := e.settleLegacy(op, old); err != nil {
 			return err
 		}
-		report, undo, err = e.registerStorage(old, cfg, opts.KeepStorage)
+		report, undo, err = e.registerStorage(old, cfg, req.KeepStorage)
 		return err
 	})
 	if err != nil {
@@ -169,7 +143,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 	err = e.update(ctx, func(reg *registry.Registry) error {
 		cur, ok := reg.Lookup(cfg.Name)
 		changed := ok != (old != nil) || ok && !reflect.DeepEqual(*cur, *old)
-		if err := reg.Put(cfg, opts.AllowClobber); err != nil {
+		if err := reg.Put(cfg, req.AllowClobber); err != nil {
 			return err // registered meanwhile, and no clobber: as if it had been there
 		}
 		if changed {
@@ -178,7 +152,7 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		if err := reg.Validate(); err != nil {
 			return err
 		}
-		if opts.Default || reg.Default == "" {
+		if req.Default || reg.Default == "" {
 			return reg.SetDefault(cfg.Name)
 		}
 		return nil
@@ -187,8 +161,8 @@ func (e *Engine) Register(ctx context.Context, r Registration, opts RegisterOpti
 		checked.close()
 		return fail(err)
 	}
-	if opts.Report != nil && (report.Outcome != 0 || report.Left != "") {
-		opts.Report(report)
+	if req.Report != nil && (report.Outcome != 0 || report.Left != "") {
+		req.Report(report)
 	}
 	e.mu.Lock()
 	key := strings.ToLower(cfg.Name)
@@ -240,12 +214,13 @@ func registryError(op Op, vault string, err error) error {
 	return &Error{Op: op, Vault: vault, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 }
 
-// Unregister removes a vault from the registry. Its storage area stays on
-// disk, where registering the name again with the same extension finds it,
-// unless opts.RemoveStorage deletes it. Unregistering the default vault
+// Unregister removes vault r.Vault from the registry. Its storage area stays
+// on disk, where registering the name again with the same extension finds
+// it, unless r.RemoveStorage deletes it. Unregistering the default vault
 // leaves no default.
-func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOptions) error {
+func (e *Engine) Unregister(ctx context.Context, r UnregisterRequest) error {
 	const op = OpUnregister
+	name := r.Vault
 	e.mu.Lock()
 	if key := strings.ToLower(name); e.mounted[key] != nil {
 		delete(e.mounted, key)
@@ -270,7 +245,7 @@ func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOpt
 		if err := reg.Remove(name); err != nil {
 			return err
 		}
-		report, commit, undo, err = e.unregisterStorage(old, opts.RemoveStorage)
+		report, commit, undo, err = e.unregisterStorage(old, r.RemoveStorage)
 		return err
 	})
 	if err != nil {
@@ -283,15 +258,16 @@ func (e *Engine) Unregister(ctx context.Context, name string, opts UnregisterOpt
 	if err := commit(); err != nil {
 		return wrapf(op, report.Vault, "", ErrUnavailable, "the vault is unregistered, but its storage was not removed: %v", err)
 	}
-	if opts.Report != nil && report.Outcome != 0 {
-		opts.Report(report)
+	if r.Report != nil && report.Outcome != 0 {
+		r.Report(report)
 	}
 	return nil
 }
 
-// SetDefault makes name the default vault; "" clears the default.
-func (e *Engine) SetDefault(ctx context.Context, name string) error {
+// SetDefault makes r.Vault the default vault; "" clears the default.
+func (e *Engine) SetDefault(ctx context.Context, r SetDefaultRequest) error {
 	const op = OpSetDefault
+	name := r.Vault
 	e.mu.Lock()
 	mounted := name != "" && e.mounted[strings.ToLower(name)] != nil
 	e.mu.Unlock()
@@ -308,7 +284,10 @@ func (e *Engine) SetDefault(ctx context.Context, name string) error {
 // registry names a default vault that is not registered, the list comes
 // complete (no vault marked Default) with an *Error wrapping
 // ErrNoDefaultVault whose Vault is the name of that default.
-func (e *Engine) Vaults() ([]Registration, error) {
+func (e *Engine) Vaults(ctx context.Context) ([]Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Op: OpVaults, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshLocked(); err != nil {
@@ -316,7 +295,7 @@ func (e *Engine) Vaults() ([]Registration, error) {
 	}
 	var err error
 	if e.reg.DanglingDefault() {
-		err = wrapf("list", e.reg.Default, "", ErrNoDefaultVault, "it is the default vault, and it is not registered")
+		err = wrapf(OpVaults, e.reg.Default, "", ErrNoDefaultVault, "the default vault %q is not registered", e.reg.Default)
 	}
 	var out []Registration
 	for _, v := range e.reg.Vaults {
@@ -332,28 +311,34 @@ func (e *Engine) Vaults() ([]Registration, error) {
 }
 
 // DefaultVault returns the default vault's name as the registry gives it
-// (Vaults says when it is not registered), or "".
-func (e *Engine) DefaultVault() string {
+// (Vaults says when it is not registered), or "" when there is none. A
+// registry that cannot be read is an error, not "".
+func (e *Engine) DefaultVault(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", &Error{Op: OpVaults, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.refreshLocked()
-	return e.reg.Default
+	if err := e.refreshLocked(); err != nil {
+		return "", err
+	}
+	return e.reg.Default, nil
 }
 
-// Manifest loads vault and returns what its extension declares.
-func (e *Engine) Manifest(ctx context.Context, vault string) (abi.Manifest, error) {
-	vt, _, err := e.target(ctx, OpDescribe, "", vault)
+// Manifest loads vault r.Vault and returns what its extension declares.
+func (e *Engine) Manifest(ctx context.Context, r ManifestRequest) (abi.Manifest, error) {
+	vt, _, err := e.target(ctx, OpManifest, "", r.Vault)
 	if err != nil {
 		return abi.Manifest{}, err
 	}
 	return vt.Manifest(), nil
 }
 
-// Test checks that a vault works: its extension loads, and its own test
-// passes (or, without one, it can list its secrets).
-func (e *Engine) Test(ctx context.Context, vault string) error {
+// Test checks that vault r.Vault works: its extension loads, and its own
+// test passes (or, without one, it can list its secrets).
+func (e *Engine) Test(ctx context.Context, r TestRequest) error {
 	const op = OpTest
-	vt, canon, err := e.target(ctx, op, "", vault)
+	vt, canon, err := e.target(ctx, op, "", r.Vault)
 	if err != nil {
 		return err
 	}
@@ -367,18 +352,18 @@ func (e *Engine) Test(ctx context.Context, vault string) error {
 	return nil
 }
 
-// Unlock gives a password-protected vault its password.
-func (e *Engine) Unlock(ctx context.Context, vault string, password []byte) error {
-	l, canon, err := e.locker(ctx, OpUnlock, abi.OpUnlock, vault)
+// Unlock gives password-protected vault r.Vault its password.
+func (e *Engine) Unlock(ctx context.Context, r UnlockRequest) error {
+	l, canon, err := e.locker(ctx, OpUnlock, abi.OpUnlock, r.Vault)
 	if err != nil {
 		return err
 	}
-	return vaultError(OpUnlock, canon, "", l.Unlock(ctx, password))
+	return vaultError(OpUnlock, canon, "", l.Unlock(ctx, r.Password))
 }
 
-// Lock makes a vault forget its keys at once.
-func (e *Engine) Lock(ctx context.Context, vault string) error {
-	l, canon, err := e.locker(ctx, OpLock, abi.OpLock, vault)
+// Lock makes vault r.Vault forget its keys at once.
+func (e *Engine) Lock(ctx context.Context, r LockRequest) error {
+	l, canon, err := e.locker(ctx, OpLock, abi.OpLock, r.Vault)
 	if err != nil {
 		return err
 	}
@@ -418,14 +403,15 @@ func (e *Engine) Unlocked() []Unlocked {
 	return list
 }
 
-// SetPassword changes (or, with an empty old, sets) a vault's password. Of
+// SetPassword changes vault r.Vault's password from r.Old (empty when it has
+// none) to r.New. Of
 // several changes at once, in this process or others, that read the same
 // state of the vault's storage, the first to write wins: the others' writes
 // find what they read changed and are refused, and they fail with an error
 // wrapping ErrConflict (see readSet).
-func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte) error {
+func (e *Engine) SetPassword(ctx context.Context, r SetPasswordRequest) error {
 	const op = OpSetPassword
-	vt, canon, err := e.target(ctx, op, "", vault)
+	vt, canon, err := e.target(ctx, op, "", r.Vault)
 	if err != nil {
 		return err
 	}
@@ -434,7 +420,7 @@ func (e *Engine) SetPassword(ctx context.Context, vault string, old, new []byte)
 		return wrapf(op, canon, "", ErrUnsupported, "the vault has no password")
 	}
 	ctx, reads := withReadSet(ctx)
-	err = p.SetPassword(ctx, old, new)
+	err = p.SetPassword(ctx, r.Old, r.New)
 	if err != nil && reads.wasRefused() {
 		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
 	}

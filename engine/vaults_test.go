@@ -16,7 +16,7 @@ func emptyEngine(t *testing.T) (*engine.Engine, string) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vaults.toml")
-	e, err := engine.Open(path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,60 +27,68 @@ func emptyEngine(t *testing.T) (*engine.Engine, string) {
 func TestRegisterUnregisterDefault(t *testing.T) {
 	e, path := emptyEngine(t)
 	wasm := testwasm.Build(t, "examples/go-vault")
+	defaultOf := func(e *engine.Engine) string {
+		t.Helper()
+		d, err := e.DefaultVault(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
 	reg := engine.Registration{Name: "First", Extension: wasm, Grants: engine.Grants{Storage: true}}
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if d := e.DefaultVault(); d != "First" {
+	if d := defaultOf(e); d != "First" {
 		t.Errorf("the first vault is not the default: %q", d)
 	}
 	reg.Name = "Second"
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Register(ctx, reg, engine.RegisterOptions{}); !errors.Is(err, engine.ErrVaultExists) {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); !errors.Is(err, engine.ErrVaultExists) {
 		t.Errorf("registering Second twice: %v", err)
 	}
 	reg.Description = "replaced"
-	if err := e.Register(ctx, reg, engine.RegisterOptions{AllowClobber: true, Default: true}); err != nil {
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg, AllowClobber: true, Default: true}); err != nil {
 		t.Fatal(err)
 	}
-	vs, err := e.Vaults()
+	vs, err := e.Vaults(ctx)
 	if err != nil || len(vs) != 2 || vs[1].Description != "replaced" || !vs[1].Default || vs[0].Default {
 		t.Fatalf("vaults = %+v, %v", vs, err)
 	}
 	// Another engine on the same file sees the change.
-	other, err := engine.Open(path, &engine.Options{DataDir: t.TempDir(), CacheDir: testCache})
+	other, err := engine.Open(ctx, path, &engine.Options{DataDir: t.TempDir(), CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if d := other.DefaultVault(); d != "Second" {
+	if d := defaultOf(other); d != "Second" {
 		t.Errorf("other engine: default = %q", d)
 	}
-	if err := e.SetDefault(ctx, "first"); err != nil || e.DefaultVault() != "First" {
-		t.Errorf("set default by another case: %v, %q", err, e.DefaultVault())
+	if err := e.SetDefault(ctx, engine.SetDefaultRequest{Vault: "first"}); err != nil || defaultOf(e) != "First" {
+		t.Errorf("set default by another case: %v, %q", err, defaultOf(e))
 	}
-	if err := e.SetDefault(ctx, "Nope"); !errors.Is(err, engine.ErrVaultNotFound) {
+	if err := e.SetDefault(ctx, engine.SetDefaultRequest{Vault: "Nope"}); !errors.Is(err, engine.ErrVaultNotFound) {
 		t.Errorf("set default to an unknown vault: %v", err)
 	}
-	if err := e.Unregister(ctx, "First", engine.UnregisterOptions{}); err != nil {
+	if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: "First"}); err != nil {
 		t.Fatal(err)
 	}
-	if d := e.DefaultVault(); d != "" {
+	if d := defaultOf(e); d != "" {
 		t.Errorf("unregistering the default left %q as default", d)
 	}
-	if err := e.Unregister(ctx, "First", engine.UnregisterOptions{}); !errors.Is(err, engine.ErrVaultNotFound) {
+	if err := e.Unregister(ctx, engine.UnregisterRequest{Vault: "First"}); !errors.Is(err, engine.ErrVaultNotFound) {
 		t.Errorf("unregistering twice: %v", err)
 	}
-	if err := e.Test(ctx, "Second"); err != nil {
+	if err := e.Test(ctx, engine.TestRequest{Vault: "Second"}); err != nil {
 		t.Errorf("test: %v", err)
 	}
-	mf, err := e.Manifest(ctx, "Second")
+	mf, err := e.Manifest(ctx, engine.ManifestRequest{Vault: "Second"})
 	if err != nil || mf.Name != "go-vault" || mf.CaseSensitive {
 		t.Errorf("manifest: %+v, %v", mf, err)
 	}
-	if err := e.Unlock(ctx, "Second", []byte("pw")); !errors.Is(err, engine.ErrUnsupported) {
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: "Second", Password: []byte("pw")}); !errors.Is(err, engine.ErrUnsupported) {
 		t.Errorf("unlock of a vault without a password: %v", err)
 	}
 }
@@ -102,7 +110,7 @@ func TestRegisterChecksTheExtensionFirst(t *testing.T) {
 		{engine.Registration{Name: "bad name", Extension: bad}, engine.ErrInvalidName, "letters, digits"},
 	}
 	for _, c := range cases {
-		err := e.Register(ctx, c.reg, engine.RegisterOptions{})
+		err := e.Register(ctx, engine.RegisterRequest{Registration: c.reg})
 		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("register %s: %v, want %v containing %q", c.reg.Name, err, c.is, c.want)
 		}
@@ -117,11 +125,34 @@ func TestCorruptRegistryIsAnErrorAndKept(t *testing.T) {
 	path := filepath.Join(dir, "vaults.toml")
 	corrupt := []byte("default = \"x\"\n[vaults.x]\nextension = \"builtin:x\"\nstroage = true\n")
 	os.WriteFile(path, corrupt, 0o600)
-	_, err := engine.Open(path, &engine.Options{DataDir: dir, NoCache: true})
+	_, err := engine.Open(ctx, path, &engine.Options{DataDir: dir, NoCache: true})
 	if !errors.Is(err, engine.ErrRegistry) || !strings.Contains(err.Error(), `vaults.toml:4: unknown key "vaults.x.stroage"`) {
 		t.Fatalf("open: %v", err)
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, corrupt) {
 		t.Error("the corrupt registry was changed")
+	}
+}
+
+// A registry that goes bad after Open is an error of DefaultVault and
+// Vaults: DefaultVault used to drop the error and answer from the last
+// registry it had read (a stale name, or "" as if there were no default).
+func TestAccessorsReportABadRegistry(t *testing.T) {
+	e, path := emptyEngine(t)
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Directory: t.TempDir()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.DefaultVault(ctx); err != nil || d != "A" {
+		t.Fatalf("default vault = %q, %v", d, err)
+	}
+	if err := os.WriteFile(path, []byte("default = \"A\"\n[vaults.A]\nextension = \"builtin:dotenv\"\nstroage = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.DefaultVault(ctx)
+	if !errors.Is(err, engine.ErrRegistry) || !strings.Contains(err.Error(), `unknown key "vaults.A.stroage"`) {
+		t.Errorf("default vault of a bad registry = %q, %v; want an error wrapping ErrRegistry that names the key", d, err)
+	}
+	if regs, err := e.Vaults(ctx); !errors.Is(err, engine.ErrRegistry) {
+		t.Errorf("vaults of a bad registry = %+v, %v; want an error wrapping ErrRegistry", regs, err)
 	}
 }

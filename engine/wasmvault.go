@@ -20,7 +20,7 @@ type wasmVault struct {
 func newWasmVault(mod *sandbox.Module) *wasmVault {
 	mf := mod.Manifest()
 	mf.Operations = nil
-	for _, op := range abi.Ops {
+	for _, op := range abi.Ops() {
 		if mod.Supports(op) {
 			mf.Operations = append(mf.Operations, op)
 		}

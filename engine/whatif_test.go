@@ -27,11 +27,11 @@ func TestWhatIfNamesItsOperation(t *testing.T) {
 	if err := e.Mount("Broken", brokenStat{memvault.New(memvault.Options{})}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Remove(ctx, "x", "Broken", engine.Change{WhatIf: true})
+	_, err := e.Remove(ctx, engine.RemoveRequest{Name: "x", Vault: "Broken", Change: engine.Change{WhatIf: true}})
 	if !errors.Is(err, engine.ErrUnavailable) || !strings.HasPrefix(err.Error(), `cannot remove secret "x" in vault Broken:`) {
 		t.Errorf("remove --what-if: %v", err)
 	}
-	_, err = e.Set(ctx, "x", "v", engine.SetOptions{Vault: "Broken", Change: engine.Change{WhatIf: true}})
+	_, err = e.Set(ctx, engine.SetRequest{Name: "x", Value: "v", Vault: "Broken", Change: engine.Change{WhatIf: true}})
 	if !errors.Is(err, engine.ErrUnavailable) || !strings.HasPrefix(err.Error(), `cannot set secret "x" in vault Broken:`) {
 		t.Errorf("set --what-if: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 // instance's _initialize, and only read afterwards.
 var registry struct {
 	vault    Vault
-	ops      []abi.Op // the supported operations, in abi.Ops order
+	ops      []abi.Op // the supported operations, in abi.Ops() order
 	manifest []byte   // the manifest JSON
 }
 
@@ -64,10 +64,10 @@ func Register(m abi.Manifest, v Vault) {
 	registry.vault, registry.ops, registry.manifest = v, ops, js
 }
 
-// implemented lists the operations v implements, in abi.Ops order.
+// implemented lists the operations v implements, in abi.Ops() order.
 func implemented(v Vault) []abi.Op {
-	ops := make([]abi.Op, 0, len(abi.Ops))
-	for _, op := range abi.Ops {
+	ops := make([]abi.Op, 0, len(abi.Ops()))
+	for _, op := range abi.Ops() {
 		ok := true
 		switch op {
 		case abi.OpStat:

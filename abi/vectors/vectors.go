@@ -15,9 +15,10 @@ import (
 //go:embed *.json
 var files embed.FS
 
-// FS holds one JSON file per vector, named <kind>-<case>.json, at its root
-// (fs.Glob(vectors.FS, "*.json") lists them). Implementations of the ABI in
+// FS returns the vectors: one JSON file per vector, named
+// <kind>-<case>.json, at its root (fs.Glob(vectors.FS(), "*.json") lists
+// them). Implementations of the ABI in
 // any language should run them all: a valid vector must decode to its
 // "decoded" form and re-encode to exactly its "hex"; an invalid one, which
 // has an "error" instead, must be rejected.
-var FS fs.FS = files
+func FS() fs.FS { return files }

@@ -27,12 +27,14 @@ type Store interface {
 	Set(ctx context.Context, name string, value []byte) error
 }
 
-// Handshake is shared by the host and the plugin; a mismatch stops the
-// plugin before it serves anything.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "SESAME_BENCH_PLUGIN",
-	MagicCookieValue: "kv",
+// Handshake returns the handshake shared by the host and the plugin; a
+// mismatch stops the plugin before it serves anything.
+func Handshake() plugin.HandshakeConfig {
+	return plugin.HandshakeConfig{
+		ProtocolVersion:  1,
+		MagicCookieKey:   "SESAME_BENCH_PLUGIN",
+		MagicCookieValue: "kv",
+	}
 }
 
 // Name is the plugin's name in the plugin maps.

@@ -14,7 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/agent"
 )
 
 // The agent modes of $SESAME_AGENT.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/agent"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -292,7 +292,7 @@ func running(pid int) bool {
 // core files.
 func TestAgentStopWhileStuck(t *testing.T) {
 	spin := filepath.Join(t.TempDir(), "spin.wasm")
-	if err := os.WriteFile(spin, testwasm.WAT(t, "engine/agent/testdata/spin.wat"), 0o600); err != nil {
+	if err := os.WriteFile(spin, testwasm.WAT(t, "internal/agent/testdata/spin.wat"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, how := range []string{"agent stop", "SIGTERM"} {

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/agent"
 )
 
 // completeCommand is the hidden command the completion scripts call:
@@ -272,7 +272,7 @@ func (s *session) vaultNames() []string {
 	if err != nil {
 		return nil
 	}
-	regs, _ := e.Vaults() // complete even with a dangling default
+	regs, _ := e.Vaults(s.ctx) // complete even with a dangling default
 	names := make([]string, 0, len(regs))
 	for _, r := range regs {
 		names = append(names, r.Name)

@@ -86,7 +86,7 @@ func (s *session) newProbe(file string) (*probe, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	e, err := engine.Open(filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: cache})
+	e, err := engine.Open(s.ctx, filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: cache})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -104,7 +104,7 @@ func (p *probe) vault(ctx context.Context) (engine.Vault, error) {
 		return nil, err
 	}
 	reg := engine.Registration{Name: name, Extension: p.path, Grants: engine.Grants{Storage: true, Directory: folder}}
-	if err := p.e.Register(ctx, reg, engine.RegisterOptions{}); err != nil {
+	if err := p.e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		return nil, err
 	}
 	return p.e.Vault(ctx, name)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/sesamehq/sesame/engine/agent"
 	"github.com/sesamehq/sesame/extensions"
+	"github.com/sesamehq/sesame/internal/agent"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 

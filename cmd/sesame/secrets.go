@@ -156,7 +156,7 @@ func (s *session) set(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := engine.SetOptions{Vault: c.String("vault"), Metadata: md, NoClobber: c.Bool("no-clobber"), Change: ch}
+	req := engine.SetRequest{Name: name, Vault: c.String("vault"), Metadata: md, NoClobber: c.Bool("no-clobber"), Change: ch}
 	var value any
 	switch {
 	case given:
@@ -166,12 +166,13 @@ func (s *session) set(c *cli.Context) error {
 	case ch.WhatIf:
 		value = placeholder(t, username)
 	default:
-		if value, err = s.askValue(e, tty, name, t, username, opts); err != nil {
+		if value, err = s.askValue(e, tty, req, t, username); err != nil {
 			return err
 		}
 	}
 	act, err := unlocked(s, e, func() (engine.Action, error) {
-		return engine.Do(s.ctx, e, engine.SetRequest{Name: name, Value: value, Options: opts})
+		req.Value = value
+		return engine.Do(s.ctx, e, req)
 	})
 	if err != nil {
 		return err
@@ -182,14 +183,15 @@ func (s *session) set(c *cli.Context) error {
 	return nil
 }
 
-// askValue asks for the value of secret name on the terminal, twice. It
-// asks the engine first, so that a refusal (NoClobber, metadata, a missing
-// or locked vault) comes before the typing.
-func (s *session) askValue(e backend, tty terminal, name string, t engine.Type, username string, opts engine.SetOptions) (any, error) {
-	probe := opts
-	probe.Change = engine.Change{WhatIf: true}
+// askValue asks for the value of the secret that req sets on the terminal,
+// twice. It asks the engine first, so that a refusal (NoClobber, metadata, a
+// missing or locked vault) comes before the typing.
+func (s *session) askValue(e backend, tty terminal, req engine.SetRequest, t engine.Type, username string) (any, error) {
+	name := req.Name
+	probe := req
+	probe.Value, probe.Change = placeholder(t, username), engine.Change{WhatIf: true}
 	_, err := unlocked(s, e, func() (engine.Action, error) {
-		return engine.Do(s.ctx, e, engine.SetRequest{Name: name, Value: placeholder(t, username), Options: probe})
+		return engine.Do(s.ctx, e, probe)
 	})
 	if err != nil {
 		return nil, err
@@ -587,10 +589,9 @@ func (s *session) copy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := engine.SetOptions{Vault: to, NoClobber: c.Bool("no-clobber"), Change: ch}
 	copy1 := func(in engine.Info) error {
 		act, err := unlocked(s, e, func() (engine.Action, error) {
-			return engine.Do(s.ctx, e, engine.CopyRequest{From: in, Options: opts})
+			return engine.Do(s.ctx, e, engine.CopyRequest{From: in, Vault: to, NoClobber: c.Bool("no-clobber"), Change: ch})
 		})
 		if err == nil && ch.WhatIf {
 			s.whatIf(act)

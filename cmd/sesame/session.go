@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/sesamehq/sesame/engine"
-	"github.com/sesamehq/sesame/engine/agent"
+	"github.com/sesamehq/sesame/internal/agent"
 	"github.com/sesamehq/sesame/internal/xdg"
 )
 
@@ -110,7 +110,7 @@ func (s *session) engine() (backend, error) {
 	} else if r != nil {
 		b = r
 	} else {
-		e, err := engine.Open(path, opts)
+		e, err := engine.Open(s.ctx, path, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +131,7 @@ func (s *session) localEngine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.local, err = engine.Open(path, opts); err != nil {
+	if s.local, err = engine.Open(s.ctx, path, opts); err != nil {
 		return nil, err
 	}
 	return s.local, nil
@@ -180,7 +180,7 @@ func (s *session) firstRun(e backend) error {
 		auth = "password"
 	}
 	reg.Parameters = map[string]any{"authentication": auth}
-	err := engine.Run(s.ctx, e, engine.RegisterRequest{Registration: reg, Options: engine.RegisterOptions{Default: true}})
+	err := engine.Run(s.ctx, e, engine.RegisterRequest{Registration: reg, Default: true})
 	switch {
 	case errors.Is(err, engine.ErrVaultExists):
 		return nil // another process was first

@@ -111,7 +111,7 @@ func (c *cliEnv) run(stdin string, args ...string) result {
 func (c *cliEnv) engine() *engine.Engine {
 	c.t.Helper()
 	cache, _ := testCache(filepath.Join(c.dir, "config"))
-	e, err := engine.Open(filepath.Join(c.dir, "config", "sesame", "vaults.toml"), &engine.Options{
+	e, err := engine.Open(context.Background(), filepath.Join(c.dir, "config", "sesame", "vaults.toml"), &engine.Options{
 		DataDir: filepath.Join(c.dir, "data", "sesame"), CacheDir: cache,
 		CacheKey: filepath.Join(c.dir, "config", "sesame", "cache.key"),
 	})
@@ -242,7 +242,7 @@ func checkStress(t *testing.T, e *engine.Engine, vault string, writes []write, r
 		}
 	}
 	for name := range byName {
-		s, err := e.Get(context.Background(), name, vault)
+		s, err := e.Get(context.Background(), engine.GetRequest{Name: name, Vault: vault})
 		if err != nil {
 			t.Errorf("acknowledged %s: %v", name, err)
 			continue
@@ -256,7 +256,7 @@ func checkStress(t *testing.T, e *engine.Engine, vault string, writes []write, r
 			t.Errorf("%s holds %.40q, overwritten by a later acknowledged write: lost", name, v)
 		}
 	}
-	infos, err := e.Info(context.Background(), "*", vault)
+	infos, err := e.Info(context.Background(), engine.InfoRequest{Pattern: "*", Vault: vault})
 	if err != nil || len(infos) != len(byName) {
 		t.Errorf("the vault lists %d secrets (%v), want %d", len(infos), err, len(byName))
 	}
@@ -278,9 +278,9 @@ func TestStressCLIRegister(t *testing.T) {
 	const procs, removals = 8, 2
 	per := stress.Count(1, 5)
 	for i := range removals {
-		err := e.Register(context.Background(), engine.Registration{
+		err := e.Register(context.Background(), engine.RegisterRequest{Registration: engine.Registration{
 			Name: fmt.Sprintf("Old%d", i), Extension: wasm, Grants: engine.Grants{Storage: true},
-		}, engine.RegisterOptions{})
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}

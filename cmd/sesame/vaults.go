@@ -40,7 +40,7 @@ Examples:
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"}},
 				Action: func(c *cli.Context) error {
 					return s.vaultAction(func(e backend, name string) error {
-						return engine.Run(s.ctx, e, engine.UnregisterRequest{Name: name, Options: engine.UnregisterOptions{RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport}})
+						return engine.Run(s.ctx, e, engine.UnregisterRequest{Vault: name, RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport})
 					})(c)
 				},
 			},
@@ -268,10 +268,8 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Parameters:  params,
 		Grants:      grants,
 		NoSearch:    c.Bool("no-search"),
-	}, Options: engine.RegisterOptions{
-		AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
-		KeepStorage: keep, Report: s.storageReport, Pin: c.Bool("pin"),
-	}})
+	}, AllowClobber: c.Bool("allow-clobber"), Default: c.Bool("default"),
+		KeepStorage: keep, Report: s.storageReport, Pin: c.Bool("pin")})
 	switch {
 	case errors.Is(err, engine.ErrConflict) && keep:
 		return withHint(err, "move one of the two files away")
@@ -472,7 +470,7 @@ func (s *session) setDefault(e backend, a []string, ch engine.Change) error {
 	if len(a) == 1 {
 		r, ok := registration(s.ctx, e, a[0])
 		if !ok {
-			return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: a[0]}) // the engine's own refusal
+			return engine.Run(s.ctx, e, engine.SetDefaultRequest{Vault: a[0]}) // the engine's own refusal
 		}
 		act.Vault = r.Name
 	}
@@ -483,7 +481,7 @@ func (s *session) setDefault(e backend, a []string, ch engine.Change) error {
 	case ch.Confirm != nil && !ch.Confirm(act):
 		return &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
 	}
-	return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: act.Vault})
+	return engine.Run(s.ctx, e, engine.SetDefaultRequest{Vault: act.Vault})
 }
 
 // password reads a password for vault: the first line of standard input

@@ -24,7 +24,7 @@ func testManifest(t T, s *suite) {
 	seen := make(map[abi.Op]bool)
 	for _, op := range s.m.Operations {
 		switch {
-		case !slices.Contains(abi.Ops, op):
+		case !slices.Contains(abi.Ops(), op):
 			t.Errorf("Operations lists %q, which is not an operation of ABI version %d", op, abi.Version)
 		case seen[op]:
 			t.Errorf("Operations lists %q twice", op)

@@ -34,21 +34,21 @@ func run(ctx context.Context, config, name string) error {
 	// Data beside the registry, as the sesame CLI does for any registry
 	// that is not the user's own.
 	data := filepath.Join(filepath.Dir(config), ".sesame")
-	e, err := engine.Open(config, &engine.Options{DataDir: data})
+	e, err := engine.Open(ctx, config, &engine.Options{DataDir: data})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
 
-	s, err := e.Get(ctx, name, "")
+	s, err := e.Get(ctx, engine.GetRequest{Name: name})
 	if errors.Is(err, engine.ErrSecretNotFound) {
 		// First run: store one, refusing to overwrite a secret that another
 		// process stored meanwhile.
-		_, err = e.Set(ctx, name, engine.SecureString("example-token-0001"), engine.SetOptions{NoClobber: true})
+		_, err = e.Set(ctx, engine.SetRequest{Name: name, Value: engine.SecureString("example-token-0001"), NoClobber: true})
 		if err != nil && !errors.Is(err, engine.ErrNoClobber) {
 			return err
 		}
-		s, err = e.Get(ctx, name, "")
+		s, err = e.Get(ctx, engine.GetRequest{Name: name})
 	}
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/abi/guest"
-	"github.com/sesamehq/sesame/extensions/secretstore/format"
+	"github.com/sesamehq/sesame/internal/secretstore/format"
 )
 
 // Where the master key comes from:
@@ -224,7 +224,7 @@ func unwrap(c *format.Config, password []byte) (*format.Master, error) {
 // key derivation.
 func wrap(m *format.Master, password []byte, created int64) ([]byte, error) {
 	salt := format.NewSalt()
-	k, err := kek(password, salt, format.DefaultKDF)
+	k, err := kek(password, salt, format.DefaultKDF())
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func wrap(m *format.Master, password []byte, created int64) ([]byte, error) {
 	if created == 0 {
 		created = nowMillis()
 	}
-	c, err := format.WrapMaster(m, k, format.DefaultKDF, salt, created)
+	c, err := format.WrapMaster(m, k, format.DefaultKDF(), salt, created)
 	if err != nil {
 		return nil, err
 	}

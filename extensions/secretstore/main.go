@@ -21,7 +21,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/abi/guest"
-	"github.com/sesamehq/sesame/extensions/secretstore/format"
+	"github.com/sesamehq/sesame/internal/secretstore/format"
 )
 
 func init() {

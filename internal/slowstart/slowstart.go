@@ -31,14 +31,14 @@ func Check(t *testing.T, e, o engine.Transport, hang string, quick engine.Regist
 	defer cancel()
 	slowDone := make(chan error, 1)
 	go func() {
-		slowDone <- engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Slow", Extension: hang}, Options: engine.RegisterOptions{}})
+		slowDone <- engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Slow", Extension: hang}})
 	}()
 	<-started
 	othersDone := make(chan struct{})
 	go func() {
 		defer close(othersDone)
 		other(t)
-		if err := engine.Run(context.Background(), o, engine.RegisterRequest{Registration: quick, Options: engine.RegisterOptions{}}); err != nil {
+		if err := engine.Run(context.Background(), o, engine.RegisterRequest{Registration: quick}); err != nil {
 			t.Errorf("another registration during the slow one: %v", err)
 		}
 	}()

@@ -70,13 +70,13 @@ func runBoundary(ctx context.Context, c *config) (*boundaryResult, error) {
 		return nil, err
 	}
 	dir := filepath.Join(c.work, "boundary")
-	e, err := engine.Open(filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: filepath.Join(dir, "cache")})
+	e, err := engine.Open(ctx, filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: filepath.Join(dir, "cache")})
 	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
 	for _, r := range []struct{ name, file string }{{"GoGuest", "sesame-go.wasm"}, {"WatGuest", "sesame-wat.wasm"}} {
-		if err := e.Register(ctx, engine.Registration{Name: r.name, Extension: c.path(r.file)}, engine.RegisterOptions{}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: r.name, Extension: c.path(r.file)}}); err != nil {
 			return nil, err
 		}
 	}
@@ -200,14 +200,14 @@ func enginePath(name, guest, ref string, e *engine.Engine, vault string) path {
 	value := string(boundaryValue)
 	return path{Name: name, Guest: guest, Ref: ref,
 		get: func(ctx context.Context) error {
-			s, err := e.Get(ctx, boundaryName, vault)
+			s, err := e.Get(ctx, engine.GetRequest{Name: boundaryName, Vault: vault})
 			if err == nil && s.Value != value {
 				err = errors.New("get returned another value")
 			}
 			return err
 		},
 		set: func(ctx context.Context) error {
-			_, err := e.Set(ctx, boundaryName, value, engine.SetOptions{Vault: vault})
+			_, err := e.Set(ctx, engine.SetRequest{Name: boundaryName, Value: value, Vault: vault})
 			return err
 		},
 	}
@@ -278,7 +278,7 @@ func extismErr(rc uint32, err error, out []byte) error {
 // goPluginPath starts the go-plugin plugin process and talks gRPC to it.
 func goPluginPath(ctx context.Context, c *config) (path, func(), error) {
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  kvplugin.Handshake,
+		HandshakeConfig:  kvplugin.Handshake(),
 		Plugins:          map[string]plugin.Plugin{kvplugin.Name: &kvplugin.Plugin{}},
 		Cmd:              exec.Command(c.path("kvplugin")),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

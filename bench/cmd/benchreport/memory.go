@@ -86,7 +86,7 @@ func memoryChild(ctx context.Context, o memoryOptions) (*memoryStats, error) {
 	st := &memoryStats{}
 	switch o.Kind {
 	case "secretstore", "sesame-go", "sesame-wat":
-		e, err := engine.Open(filepath.Join(o.Dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(o.Dir, "data"), CacheDir: o.Cache})
+		e, err := engine.Open(ctx, filepath.Join(o.Dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(o.Dir, "data"), CacheDir: o.Cache})
 		if err != nil {
 			return nil, err
 		}
@@ -102,13 +102,13 @@ func memoryChild(ctx context.Context, o memoryOptions) (*memoryStats, error) {
 			case "sesame-wat":
 				r.Extension = filepath.Join(o.Bin, "sesame-wat.wasm")
 			}
-			if err := e.Register(ctx, r, engine.RegisterOptions{}); err != nil {
+			if err := e.Register(ctx, engine.RegisterRequest{Registration: r}); err != nil {
 				return nil, err
 			}
-			if _, err := e.Set(ctx, boundaryName, value, engine.SetOptions{Vault: r.Name}); err != nil {
+			if _, err := e.Set(ctx, engine.SetRequest{Name: boundaryName, Value: value, Vault: r.Name}); err != nil {
 				return nil, err
 			}
-			if s, err := e.Get(ctx, boundaryName, r.Name); err != nil || s.Value != value {
+			if s, err := e.Get(ctx, engine.GetRequest{Name: boundaryName, Vault: r.Name}); err != nil || s.Value != value {
 				return nil, fmt.Errorf("get from %s: %v", r.Name, err)
 			}
 		}
@@ -144,7 +144,7 @@ func memoryChild(ctx context.Context, o memoryOptions) (*memoryStats, error) {
 		var pids []int
 		for range o.Vaults {
 			client := plugin.NewClient(&plugin.ClientConfig{
-				HandshakeConfig:  kvplugin.Handshake,
+				HandshakeConfig:  kvplugin.Handshake(),
 				Plugins:          map[string]plugin.Plugin{kvplugin.Name: &kvplugin.Plugin{}},
 				Cmd:              exec.Command(filepath.Join(o.Bin, "kvplugin")),
 				AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

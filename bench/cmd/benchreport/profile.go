@@ -57,7 +57,7 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 	}
 	opts := &engine.Options{DataDir: filepath.Join(work, "data"), CacheDir: filepath.Join(work, "cache")}
 	registry := filepath.Join(work, "vaults.toml")
-	e, err := engine.Open(registry, opts)
+	e, err := engine.Open(ctx, registry, opts)
 	if err != nil {
 		return err
 	}
@@ -65,34 +65,38 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 	var o op
 	switch scenario {
 	case "store-get", "store-set", "open-get":
-		err := e.Register(ctx, engine.Registration{Name: scaleVault, Extension: "builtin:secretstore",
-			Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true}}, engine.RegisterOptions{})
+		err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: scaleVault, Extension: "builtin:secretstore",
+			Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true}}})
 		if err != nil {
 			return err
 		}
 		for i := range 100 {
-			if _, err := e.Set(ctx, scaleName(i), scaleValue(i), engine.SetOptions{Vault: scaleVault}); err != nil {
+			if _, err := e.Set(ctx, engine.SetRequest{Name: scaleName(i), Value: scaleValue(i), Vault: scaleVault}); err != nil {
 				return err
 			}
 		}
 		i := 0
 		switch scenario {
 		case "store-get":
-			o = func(ctx context.Context) error { i++; _, err := e.Get(ctx, scaleName(i%100), scaleVault); return err }
+			o = func(ctx context.Context) error {
+				i++
+				_, err := e.Get(ctx, engine.GetRequest{Name: scaleName(i % 100), Vault: scaleVault})
+				return err
+			}
 		case "store-set":
 			o = func(ctx context.Context) error {
 				i++
-				_, err := e.Set(ctx, scaleName(i%100), scaleValue(i%100), engine.SetOptions{Vault: scaleVault})
+				_, err := e.Set(ctx, engine.SetRequest{Name: scaleName(i % 100), Value: scaleValue(i % 100), Vault: scaleVault})
 				return err
 			}
 		case "open-get":
 			o = func(ctx context.Context) error {
-				e2, err := engine.Open(registry, opts)
+				e2, err := engine.Open(ctx, registry, opts)
 				if err != nil {
 					return err
 				}
 				defer e2.Close()
-				_, err = e2.Get(ctx, scaleName(1), "")
+				_, err = e2.Get(ctx, engine.GetRequest{Name: scaleName(1)})
 				return err
 			}
 		}
@@ -101,7 +105,7 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 		if scenario == "wat-get" {
 			file = "sesame-wat.wasm"
 		}
-		if err := e.Register(ctx, engine.Registration{Name: name, Extension: c.path(file)}, engine.RegisterOptions{}); err != nil {
+		if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: name, Extension: c.path(file)}}); err != nil {
 			return err
 		}
 		v, err := e.Vault(ctx, name)

@@ -99,22 +99,22 @@ func scaleDirs(dir string) (registry, data string) {
 // then times random gets and sets.
 func scaleChild(ctx context.Context, o scaleOptions) (*scaleStats, error) {
 	reg, data := scaleDirs(o.Dir)
-	e, err := engine.Open(reg, &engine.Options{DataDir: data, CacheDir: o.Cache})
+	e, err := engine.Open(ctx, reg, &engine.Options{DataDir: data, CacheDir: o.Cache})
 	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
-	err = e.Register(ctx, engine.Registration{
+	err = e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{
 		Name: scaleVault, Extension: "builtin:secretstore", Description: "encrypted local store",
 		Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true},
-	}, engine.RegisterOptions{Default: true})
+	}, Default: true})
 	if err != nil {
 		return nil, err
 	}
 	st := &scaleStats{N: o.N, Gets: o.Gets, Sets: o.Sets}
 	start := time.Now()
 	for i := range o.N {
-		if _, err := e.Set(ctx, scaleName(i), scaleValue(i), engine.SetOptions{Vault: scaleVault}); err != nil {
+		if _, err := e.Set(ctx, engine.SetRequest{Name: scaleName(i), Value: scaleValue(i), Vault: scaleVault}); err != nil {
 			return nil, err
 		}
 	}
@@ -125,7 +125,7 @@ func scaleChild(ctx context.Context, o scaleOptions) (*scaleStats, error) {
 	for range o.Gets {
 		i := rng.IntN(o.N)
 		t := time.Now()
-		s, err := e.Get(ctx, scaleName(i), scaleVault)
+		s, err := e.Get(ctx, engine.GetRequest{Name: scaleName(i), Vault: scaleVault})
 		times = append(times, time.Since(t))
 		if err != nil {
 			return nil, err
@@ -139,7 +139,7 @@ func scaleChild(ctx context.Context, o scaleOptions) (*scaleStats, error) {
 	for range o.Sets {
 		i := rng.IntN(o.N)
 		t := time.Now()
-		_, err := e.Set(ctx, scaleName(i), scaleValue(i), engine.SetOptions{Vault: scaleVault})
+		_, err := e.Set(ctx, engine.SetRequest{Name: scaleName(i), Value: scaleValue(i), Vault: scaleVault})
 		times = append(times, time.Since(t))
 		if err != nil {
 			return nil, err

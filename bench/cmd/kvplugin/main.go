@@ -11,7 +11,7 @@ import (
 
 func main() {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: kvplugin.Handshake,
+		HandshakeConfig: kvplugin.Handshake(),
 		Plugins:         map[string]plugin.Plugin{kvplugin.Name: &kvplugin.Plugin{Impl: kvplugin.NewMemStore()}},
 		GRPCServer:      plugin.DefaultGRPCServer,
 	})

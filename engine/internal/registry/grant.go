@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// GrantKeys lists the grants in the order vaults.toml writes them.
-var GrantKeys = []string{"storage", "directory", "read_only", "env", "memory", "timeout", "instances"}
+// grantKeys lists the grants in the order vaults.toml writes them.
+const grantKeys = "storage, directory, read_only, env, memory, timeout, instances"
 
 // ParseGrant sets the grant key of g from its text form, as a command line
 // gives it: "true"/"false" for storage and read_only, a folder, a
@@ -61,7 +61,7 @@ func ParseGrant(g *Grants, key, value string) error {
 		}
 		g.Instances = n
 	default:
-		return &regError{msg: fmt.Sprintf("grant %s=%q: unknown grant (want %s)", key, value, strings.Join(GrantKeys, ", ")), err: ErrInvalid}
+		return &regError{msg: fmt.Sprintf("grant %s=%q: unknown grant (want %s)", key, value, grantKeys), err: ErrInvalid}
 	}
 	return nil
 }

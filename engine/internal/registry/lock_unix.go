@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 // lockFile takes an exclusive flock(2) on the sidecar file "<path>.lock",

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 // Update changes the registry file at path under an exclusive lock: it

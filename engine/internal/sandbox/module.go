@@ -166,7 +166,7 @@ func (m *Module) validate(r *runtime) error {
 		sort.Strings(problems)
 		return errorf(abi.InvalidArgument, "", "module does not follow sesame ABI v1: "+strings.Join(problems, "; "))
 	}
-	for _, op := range abi.Ops {
+	for _, op := range abi.Ops() {
 		if _, ok := exports[op.Export()]; ok {
 			m.ops[op] = true
 		}

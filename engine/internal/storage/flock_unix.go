@@ -7,8 +7,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 // openLocked opens the database file and takes its flock, shared for a

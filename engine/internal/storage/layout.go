@@ -7,7 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 // The layout of a database file.

@@ -11,7 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 // reader is the read-only database handle that the Stores of one path

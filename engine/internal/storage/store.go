@@ -12,8 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 // Store is the key-value storage area of one vault: one bbolt database

@@ -31,7 +31,7 @@ var fuzzKEK = bytes.Repeat([]byte{7}, 32)
 // FuzzParseConfig parses c/config records.
 func FuzzParseConfig(f *testing.F) {
 	m := fuzzMaster()
-	for _, p := range []KDFParams{DefaultKDF, {Time: 1, MemoryKiB: 8, Threads: 1}, {}} {
+	for _, p := range []KDFParams{DefaultKDF(), {Time: 1, MemoryKiB: 8, Threads: 1}, {}} {
 		for _, salt := range [][]byte{NewSalt(), nil, bytes.Repeat([]byte{1}, 255)} {
 			c, err := WrapMaster(m, fuzzKEK, p, salt, 1_700_000_000_000)
 			if err != nil {

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sesamehq/sesame/engine/internal/filelock"
+	"github.com/sesamehq/sesame/internal/filelock"
 	"github.com/sesamehq/sesame/internal/xdg"
 )
 

@@ -409,7 +409,7 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	default:
 		return &response{Err: encodeError(fmt.Errorf("%w: unknown message %q", errProtocol, req.Op))}
 	}
-	e, err := s.engine(req.Target)
+	e, err := s.engine(ctx, req.Target)
 	if err != nil {
 		return &response{Err: encodeError(err)}
 	}
@@ -429,7 +429,7 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 
 // engine returns the engine of t, opening it on first use (outside the
 // server's lock: stop must not wait for a registry being read).
-func (s *Server) engine(t target) (*engine.Engine, error) {
+func (s *Server) engine(ctx context.Context, t target) (*engine.Engine, error) {
 	s.mu.Lock()
 	e, stopping := s.engines[t], s.stopping
 	s.mu.Unlock()
@@ -441,7 +441,7 @@ func (s *Server) engine(t target) (*engine.Engine, error) {
 	case !isAbs(t.Path) || !isAbs(t.DataDir) || (!t.NoCache && !isAbs(t.CacheDir)):
 		return nil, fmt.Errorf("%w: the registry and its folders must be absolute paths", errProtocol)
 	}
-	e, err := engine.Open(t.Path, &engine.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: s.Logger})
+	e, err := engine.Open(ctx, t.Path, &engine.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: s.Logger})
 	if err != nil {
 		return nil, err
 	}

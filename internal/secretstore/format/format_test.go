@@ -115,7 +115,7 @@ func TestConfig(t *testing.T) {
 	m := NewMaster()
 	kek := bytes.Repeat([]byte{7}, 32)
 	salt := NewSalt()
-	c, err := WrapMaster(m, kek, DefaultKDF, salt, 1234567)
+	c, err := WrapMaster(m, kek, DefaultKDF(), salt, 1234567)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Created != 1234567 || p.KDF != DefaultKDF || !bytes.Equal(p.Salt, salt) || p.ID != m.ID {
+	if p.Created != 1234567 || p.KDF != DefaultKDF() || !bytes.Equal(p.Salt, salt) || p.ID != m.ID {
 		t.Errorf("parsed %+v", p)
 	}
 	got, err := p.Unwrap(kek)
@@ -194,13 +194,13 @@ func TestKeyRecord(t *testing.T) {
 // wasip1 and run in wazero, it is what the same derivation would cost inside
 // the guest (README.md):
 //
-//	go test -run '^$' -bench Argon2id ./extensions/secretstore/format/
-//	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/format.wasm ./extensions/secretstore/format/
+//	go test -run '^$' -bench Argon2id ./internal/secretstore/format/
+//	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/format.wasm ./internal/secretstore/format/
 //	go run github.com/tetratelabs/wazero/cmd/wazero run /tmp/format.wasm -test.run '^$' -test.bench Argon2id
 func BenchmarkArgon2id(b *testing.B) {
-	salt := NewSalt()
+	salt, p := NewSalt(), DefaultKDF()
 	for b.Loop() {
-		argon2.IDKey([]byte("correct horse battery staple"), salt, DefaultKDF.Time, DefaultKDF.MemoryKiB, DefaultKDF.Threads, 32)
+		argon2.IDKey([]byte("correct horse battery staple"), salt, p.Time, p.MemoryKiB, p.Threads, 32)
 	}
 }
 

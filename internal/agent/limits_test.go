@@ -181,20 +181,20 @@ func spinVault(t *testing.T, r *Remote) {
 	t.Helper()
 	ctx := context.Background()
 	spin := filepath.Join(t.TempDir(), "spin.wasm")
-	if err := os.WriteFile(spin, testwasm.WAT(t, "engine/agent/testdata/spin.wat"), 0o600); err != nil {
+	if err := os.WriteFile(spin, testwasm.WAT(t, "internal/agent/testdata/spin.wat"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Spin", Extension: spin, Grants: engine.Grants{Timeout: 10 * time.Minute}}, Options: engine.RegisterOptions{}}); err != nil {
+	if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Spin", Extension: spin, Grants: engine.Grants{Timeout: 10 * time.Minute}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
-		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(900)}}, Options: engine.RegisterOptions{}}); err != nil {
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(900)}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -226,7 +226,7 @@ func TestStopWhileStuck(t *testing.T) {
 	}
 	// The keys go first: gone by the time Stop answered (the engine may
 	// also be closed by then, if the canceled request ended at once).
-	if _, err := store.Get(ctx, "db", "Store"); err == nil || !errors.Is(err, engine.ErrLocked) && !strings.Contains(err.Error(), "closed") {
+	if _, err := store.Get(ctx, engine.GetRequest{Name: "db", Vault: "Store"}); err == nil || !errors.Is(err, engine.ErrLocked) && !strings.Contains(err.Error(), "closed") {
 		t.Errorf("the stopped agent's engine after Stop: %v, want locked", err)
 	}
 	select {

@@ -339,9 +339,9 @@ type KDFParams struct {
 	Threads   uint8
 }
 
-// DefaultKDF are the parameters of new passwords: RFC 9106's second
+// DefaultKDF returns the parameters of new passwords: RFC 9106's second
 // recommended option (t=3, 64 MiB, p=4).
-var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
+func DefaultKDF() KDFParams { return KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4} }
 
 // KDF algorithm ids in Config.
 const kdfArgon2id = 1

@@ -15,11 +15,11 @@ func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	value := "0123456789abcdef0123456789abcdef"
 	run := func(b *testing.B, e engine.Transport) {
-		err := engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, Options: engine.RegisterOptions{}})
+		err := engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := engine.Do(ctx, e, engine.SetRequest{Name: "s", Value: value, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
+		if _, err := engine.Do(ctx, e, engine.SetRequest{Name: "s", Value: value, Vault: "Store"}); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
@@ -32,7 +32,7 @@ func BenchmarkGet(b *testing.B) {
 	}
 	b.Run("in-process", func(b *testing.B) {
 		f := newFiles(b)
-		e, err := engine.Open(f.path, f.opts)
+		e, err := engine.Open(ctx, f.path, f.opts)
 		if err != nil {
 			b.Fatal(err)
 		}

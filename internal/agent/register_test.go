@@ -26,7 +26,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 	f := newFiles(t)
 	first := f.remote(t, s.dial(t))
 	register(t, first, "none")
-	if _, err := engine.Do(context.Background(), first, engine.SetRequest{Name: "k", Value: secretValue, Options: engine.SetOptions{Vault: "Go"}}); err != nil {
+	if _, err := engine.Do(context.Background(), first, engine.SetRequest{Name: "k", Value: secretValue, Vault: "Go"}); err != nil {
 		t.Fatal(err)
 	}
 	hang := filepath.Join(t.TempDir(), "hang.wasm")

@@ -149,7 +149,7 @@ func register(t *testing.T, e engine.Transport, auth string) {
 		{Name: "Go", Extension: govault, Grants: engine.Grants{Storage: true}},
 	}
 	for _, r := range regs {
-		if err := engine.Run(ctx, e, engine.RegisterRequest{Registration: r, Options: engine.RegisterOptions{}}); err != nil {
+		if err := engine.Run(ctx, e, engine.RegisterRequest{Registration: r}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -185,20 +185,20 @@ func script(t *testing.T, e engine.Transport) []string {
 		"table":  engine.Hashtable{"a": "x", "b": []byte{9}, "c": engine.SecureString("y"), "d": engine.Credential{UserName: "u", Password: "p"}},
 	}
 	for _, name := range []string{"bytes", "string", "secure", "cred", "table"} {
-		a, err := engine.Do(ctx, e, engine.SetRequest{Name: name, Value: values[name], Options: engine.SetOptions{Vault: "Store", Metadata: engine.Metadata{"expires": expiry, "n": 7, "purpose": "test"}}})
+		a, err := engine.Do(ctx, e, engine.SetRequest{Name: name, Value: values[name], Vault: "Store", Metadata: engine.Metadata{"expires": expiry, "n": 7, "purpose": "test"}})
 		note("set "+name, a, err)
 		s, err := engine.Do(ctx, e, engine.GetRequest{Name: name})
 		note("get "+name, s, err)
 	}
-	a, err := engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "again", Options: engine.SetOptions{Vault: "Store", NoClobber: true}})
+	a, err := engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "again", Vault: "Store", NoClobber: true})
 	note("no-clobber", a, err)
-	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "bad*name", Value: "x", Options: engine.SetOptions{Vault: "Store"}})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "bad*name", Value: "x", Vault: "Store"})
 	note("wildcard name", a, err)
-	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: "\xff", Options: engine.SetOptions{Vault: "Store"}})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: "\xff", Vault: "Store"})
 	note("bad utf-8", a, err)
-	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: 42, Options: engine.SetOptions{Vault: "Store"}})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: 42, Vault: "Store"})
 	note("bad type", a, err)
-	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: "v", Options: engine.SetOptions{Vault: "Nowhere"}})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "x", Value: "v", Vault: "Nowhere"})
 	note("unknown vault", a, err)
 	s, err := engine.Do(ctx, e, engine.GetRequest{Name: "missing"})
 	note("get missing", s, err)
@@ -206,14 +206,14 @@ func script(t *testing.T, e engine.Transport) []string {
 	note("info s*", infos, err)
 	a, err = engine.Do(ctx, e, engine.SetInfoRequest{Name: "string", Metadata: engine.Metadata{"purpose": "changed"}, Vault: "Store", Change: engine.Change{}})
 	note("set-info", a, err)
-	a, err = engine.Do(ctx, e, engine.CopyRequest{From: engine.Info{Name: "string", Vault: "Store"}, Options: engine.SetOptions{Vault: "Go"}})
+	a, err = engine.Do(ctx, e, engine.CopyRequest{From: engine.Info{Name: "string", Vault: "Store"}, Vault: "Go"})
 	note("copy", a, err)
 	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "bytes", Vault: "Store", Change: engine.Change{WhatIf: true}})
 	note("remove what-if", a, err)
 	var asked []engine.Action
 	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "bytes", Vault: "Store", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return false }}})
 	note("remove declined", a, err)
-	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "new", Options: engine.SetOptions{Vault: "Go", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}}})
+	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "new", Vault: "Go", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}})
 	note("set confirmed", a, err)
 	note("asked", asked, nil)
 	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "cred", Vault: "Store", Change: engine.Change{}})
@@ -221,14 +221,14 @@ func script(t *testing.T, e engine.Transport) []string {
 	note("unlock without password", nil, engine.Run(ctx, e, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}))
 	note("lock go-vault", nil, engine.Run(ctx, e, engine.LockRequest{Vault: "Go"}))
 	note("test", nil, engine.Run(ctx, e, engine.TestRequest{Vault: "Store"}))
-	note("register broken", nil, engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Broken", Extension: "builtin:nothing"}, Options: engine.RegisterOptions{}}))
-	note("default", nil, engine.Run(ctx, e, engine.SetDefaultRequest{Name: "Go"}))
+	note("register broken", nil, engine.Run(ctx, e, engine.RegisterRequest{Registration: engine.Registration{Name: "Broken", Extension: "builtin:nothing"}}))
+	note("default", nil, engine.Run(ctx, e, engine.SetDefaultRequest{Vault: "Go"}))
 	regs, err := engine.Do(ctx, e, engine.VaultsRequest{})
 	for i := range regs {
 		regs[i].Extension = filepath.Base(regs[i].Extension)
 	}
 	note("vaults", regs, err)
-	note("unregister", nil, engine.Run(ctx, e, engine.UnregisterRequest{Name: "Go", Options: engine.UnregisterOptions{}}))
+	note("unregister", nil, engine.Run(ctx, e, engine.UnregisterRequest{Vault: "Go"}))
 	infos, err = engine.Do(ctx, e, engine.InfoRequest{})
 	note("info after", infos, err)
 	return out
@@ -239,7 +239,7 @@ func script(t *testing.T, e engine.Transport) []string {
 // message and sentinels, is the same.
 func TestSameResults(t *testing.T) {
 	local := newFiles(t)
-	e, err := engine.Open(local.path, local.opts)
+	e, err := engine.Open(t.Context(), local.path, local.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestUnlockOutlivesClient(t *testing.T) {
 	if err := engine.Run(ctx, first, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Do(ctx, first, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
+	if _, err := engine.Do(ctx, first, engine.SetRequest{Name: "db", Value: secretValue, Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
 	first.c.Close()
@@ -319,7 +319,7 @@ func TestTimeoutRelocks(t *testing.T) {
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
 	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
-		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(3)}}, Options: engine.RegisterOptions{}})
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(3)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestTimeoutRelocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlocked := time.Now()
-	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
 	// Wait out the three-second timeout (long enough for the set above on
@@ -466,7 +466,7 @@ func TestClientEnvironment(t *testing.T) {
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
-	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}}, Options: engine.RegisterOptions{}})
+	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,20 +553,20 @@ func TestRegistryChangeSeen(t *testing.T) {
 	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Options: engine.SetOptions{Vault: "Store"}}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
 
 	// Another process (an engine of its own) adds a vault.
-	other, err := engine.Open(f.path, f.opts)
+	other, err := engine.Open(ctx, f.path, f.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if err := other.Register(ctx, engine.Registration{Name: "Later", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}, engine.RegisterOptions{}); err != nil {
+	if err := other.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Later", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "x", Value: "y", Options: engine.SetOptions{Vault: "Later"}}); err != nil {
+	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "x", Value: "y", Vault: "Later"}); err != nil {
 		t.Fatalf("the agent does not see a vault registered by another process: %v", err)
 	}
 	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); err != nil {
@@ -574,7 +574,7 @@ func TestRegistryChangeSeen(t *testing.T) {
 	}
 
 	// ... and changes Store's registration: it is loaded again, locked.
-	if err := other.Register(ctx, engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "password", "password_timeout": int64(600)}}, engine.RegisterOptions{AllowClobber: true}); err != nil {
+	if err := other.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "password", "password_timeout": int64(600)}}, AllowClobber: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
