@@ -19,6 +19,7 @@
 //	cmd open K N A B opens box B (hex) under the imported key K with nonce
 //	                 N prepended and additional data A (all hex): the plain
 //	                 text in hex, or the error ("-" is empty)
+//	cmd hmac K D     HMAC of D under the imported key K (both hex), in hex
 //	cmd sealopen W   seals and opens 64 bytes under a new key, in the host
 //	                 (W = host) or in the guest (W = wasm): "ok"
 package main
@@ -206,6 +207,21 @@ func command(args []string) string {
 		return "ok"
 	case "sealopen":
 		return result(sealOpen(args[1] == "host"))
+	case "hmac":
+		if len(args) != 3 {
+			return "usage"
+		}
+		kb, _ := hex.DecodeString(args[1])
+		data, _ := hex.DecodeString(args[2])
+		k, err := guest.ImportKey(kb)
+		if err != nil {
+			return err.Error()
+		}
+		sum, err := k.HMAC(data)
+		if err != nil {
+			return err.Error()
+		}
+		return hex.EncodeToString(sum[:])
 	case "open":
 		if len(args) != 5 {
 			return "usage"
