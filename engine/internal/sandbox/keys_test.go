@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -464,5 +465,44 @@ func TestKeyHandleNumbers(t *testing.T) {
 		if s := tb.use(c.h, func([]byte) abi.Status { return abi.OK }); s != c.want {
 			t.Errorf("handle %d: %v, want %v", c.h, s, c.want)
 		}
+	}
+}
+
+// buildC compiles the C vault at path (relative to the module root) with
+// sesame.h, the way mk/examples.mk builds examples/c-vault.
+func buildC(t *testing.T, path string) []byte {
+	t.Helper()
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Fatal("clang is needed to build C test vaults: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32")
+	}
+	root := testwasm.ModuleRoot(t)
+	out := filepath.Join(t.TempDir(), "vault.wasm")
+	cmd := exec.Command(clang, "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror",
+		"-I"+filepath.Join(root, "abi/c"), "-Wl,--strip-all", "-o", out, filepath.Join(root, path))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestKeysFromC: sesame.h declares every key function with the host's
+// signature (the module loads), and a C vault gets each one's documented
+// answers; of the keys it made only the one it kept outlives the call.
+func TestKeysFromC(t *testing.T) {
+	m, err := keyHost(t, nil).Load(context.Background(), Spec{Vault: "C", Wasm: buildC(t, "engine/internal/sandbox/testdata/keys.c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if _, err := m.Call(context.Background(), abi.OpGet, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.keys.live(); n != 1 {
+		t.Errorf("%d keys live after the call, want the one it kept", n)
 	}
 }
