@@ -61,7 +61,7 @@ func hostKeyGenerate(ctx context.Context, _ api.Module, stack []uint64) {
 		stack[0] = neg32(abi.InvalidArgument)
 		return
 	}
-	stack[0] = handleResult(c.keys.create(c.id, int(n), 0, func(_, dst []byte) abi.Status {
+	stack[0] = handleResult(c.keys.create(c.id, int(n), func(dst []byte) abi.Status {
 		if _, err := rand.Read(dst); err != nil {
 			return abi.Unavailable
 		}
@@ -81,7 +81,7 @@ func hostKeyImport(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(s)
 		return
 	}
-	stack[0] = handleResult(c.keys.create(c.id, int(n), 0, func(_, dst []byte) abi.Status {
+	stack[0] = handleResult(c.keys.create(c.id, int(n), func(dst []byte) abi.Status {
 		copy(dst, b)
 		return abi.OK
 	}))
@@ -101,7 +101,7 @@ func hostKeyArgon2id(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(s)
 		return
 	}
-	stack[0] = handleResult(c.keys.create(c.id, len(key), 0, func(_, dst []byte) abi.Status {
+	stack[0] = handleResult(c.keys.create(c.id, len(key), func(dst []byte) abi.Status {
 		copy(dst, key)
 		return abi.OK
 	}))
@@ -124,7 +124,7 @@ func hostKeyHKDF(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(s)
 		return
 	}
-	stack[0] = handleResult(c.keys.create(c.id, int(n), api.DecodeU32(stack[0]), func(ikm, dst []byte) abi.Status {
+	stack[0] = handleResult(c.keys.createFrom(c.id, int(n), api.DecodeU32(stack[0]), func(ikm, dst []byte) abi.Status {
 		hkdfSHA256(dst, ikm, salt, info)
 		return abi.OK
 	}))
@@ -186,7 +186,7 @@ func hostKeyUnwrap(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(s)
 		return
 	}
-	stack[0] = handleResult(c.keys.create(c.id, len(box)-abi.KeyOverhead, api.DecodeU32(stack[0]), func(kek, dst []byte) abi.Status {
+	stack[0] = handleResult(c.keys.createFrom(c.id, len(box)-abi.KeyOverhead, api.DecodeU32(stack[0]), func(kek, dst []byte) abi.Status {
 		return openInto(dst, kek, box, ad)
 	}))
 }

@@ -77,18 +77,27 @@ func (t *keyTable) key(i int) []byte {
 	return t.mem[i*keyStride : i*keyStride+t.slots[i].n]
 }
 
-// create makes a key of n bytes for call: fill writes it into its slot,
-// given the bytes of key from (none when from is 0). The key exists only if
-// fill returns OK; otherwise its slot is zeroed and fill's status returned.
-func (t *keyTable) create(call uint64, n int, from uint32, fill func(src, dst []byte) abi.Status) (uint32, abi.Status) {
+// create makes a key of n bytes for call: fill writes it into its slot.
+// The key exists only if fill returns OK; otherwise its slot is zeroed and
+// fill's status returned.
+func (t *keyTable) create(call uint64, n int, fill func(dst []byte) abi.Status) (uint32, abi.Status) {
+	return t.make(call, n, nil, func(_, dst []byte) abi.Status { return fill(dst) })
+}
+
+// createFrom is create from the bytes of key from, a handle the guest gave.
+func (t *keyTable) createFrom(call uint64, n int, from uint32, fill func(src, dst []byte) abi.Status) (uint32, abi.Status) {
+	return t.make(call, n, &from, fill)
+}
+
+func (t *keyTable) make(call uint64, n int, from *uint32, fill func(src, dst []byte) abi.Status) (uint32, abi.Status) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.sealed {
 		return 0, abi.Unavailable
 	}
 	var src []byte
-	if from != 0 {
-		i, s := t.find(from)
+	if from != nil {
+		i, s := t.find(*from)
 		if s != abi.OK {
 			return 0, s
 		}

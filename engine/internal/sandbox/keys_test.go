@@ -449,9 +449,9 @@ func TestKeyHandleNumbers(t *testing.T) {
 	var tb keyTable
 	tb.logger = slog.New(slog.DiscardHandler)
 	t.Cleanup(tb.free)
-	gen := func(_, dst []byte) abi.Status { rand.Read(dst); return abi.OK }
-	a, s := tb.create(1, 32, 0, gen)
-	b, _ := tb.create(1, 32, 0, gen)
+	gen := func(dst []byte) abi.Status { rand.Read(dst); return abi.OK }
+	a, s := tb.create(1, 32, gen)
+	b, _ := tb.create(1, 32, gen)
 	if s != abi.OK || b != a+1 || a < 1 || a > 1<<30+1 {
 		t.Fatalf("handles %d, %d (%v)", a, b, s)
 	}
