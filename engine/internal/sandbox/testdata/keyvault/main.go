@@ -20,8 +20,9 @@
 //	                 N prepended and additional data A (all hex): the plain
 //	                 text in hex, or the error ("-" is empty)
 //	cmd hmac K D     HMAC of D under the imported key K (both hex), in hex
-//	cmd sealopen W   seals and opens 64 bytes under a new key, in the host
-//	                 (W = host) or in the guest (W = wasm): "ok"
+//	cmd sealopen W N makes a key and seals and opens 64 bytes under it N
+//	                 times, in the host (W = host) or in the guest
+//	                 (W = wasm), or does nothing (W = none): "ok"
 package main
 
 import (
@@ -206,7 +207,7 @@ func command(args []string) string {
 		}
 		return "ok"
 	case "sealopen":
-		return result(sealOpen(args[1] == "host"))
+		return result(sealOpen(args[1], num(2)))
 	case "hmac":
 		if len(args) != 3 {
 			return "usage"
@@ -243,30 +244,36 @@ func command(args []string) string {
 	return "unknown command"
 }
 
-// sealOpen seals and opens 64 bytes under a new key, with the host's keys
-// or with x/crypto compiled into the guest: the two paths the benchmark
-// compares.
-func sealOpen(host bool) error {
+// sealOpen makes a key and seals and opens 64 bytes under it n times, with
+// the host's keys (where = "host") or with x/crypto compiled into the
+// guest ("wasm"): the two paths the benchmark compares.
+func sealOpen(where string, n int) error {
 	plain, ad := make([]byte, 64), []byte("ad")
-	if host {
+	switch where {
+	case "host":
 		k, err := guest.GenerateKey(32)
-		if err != nil {
-			return err
+		for range n {
+			var box []byte
+			if err == nil {
+				box, err = k.Seal(plain, ad)
+			}
+			if err == nil {
+				_, err = k.Open(box, ad)
+			}
 		}
-		box, err := k.Seal(plain, ad)
-		if err == nil {
-			_, err = k.Open(box, ad)
+		return err
+	case "wasm":
+		key := make([]byte, 32)
+		rand.Read(key)
+		aead, err := chacha20poly1305.NewX(key)
+		nonce := make([]byte, 24)
+		for range n {
+			rand.Read(nonce)
+			if err == nil {
+				_, err = aead.Open(nil, nonce, aead.Seal(nil, nonce, plain, ad), ad)
+			}
 		}
 		return err
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	rand.Read(nonce)
-	_, err = aead.Open(nil, nonce, aead.Seal(nil, nonce, plain, ad), ad)
-	return err
+	return nil
 }
