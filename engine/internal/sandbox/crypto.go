@@ -115,7 +115,8 @@ func derive(ctx context.Context, turn chan struct{}, in kdfInput) ([]byte, abi.S
 	}
 	out := make(chan []byte)
 	go func() {
-		key := argon2.IDKey(in.pw, in.salt, in.t, in.m, in.p, in.n)
+		var key []byte
+		erased(func() { key = argon2.IDKey(in.pw, in.salt, in.t, in.m, in.p, in.n) })
 		in.wipe()
 		<-kdfSlots
 		release(turn)

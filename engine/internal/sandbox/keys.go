@@ -118,7 +118,8 @@ func (t *keyTable) make(call uint64, n int, from *uint32, fill func(src, dst []b
 	}
 	t.allocate()
 	dst := t.mem[free*keyStride : free*keyStride+n]
-	if s := fill(src, dst); s != abi.OK {
+	var s abi.Status
+	if erased(func() { s = fill(src, dst) }); s != abi.OK {
 		clear(dst)
 		return 0, s
 	}
@@ -158,10 +159,10 @@ func (t *keyTable) use(h uint32, fn func(key []byte) abi.Status) abi.Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i, s := t.find(h)
-	if s != abi.OK {
-		return s
+	if s == abi.OK {
+		erased(func() { s = fn(t.key(i)) })
 	}
-	return fn(t.key(i))
+	return s
 }
 
 // use2 is use with two keys.
@@ -173,10 +174,10 @@ func (t *keyTable) use2(a, b uint32, fn func(ka, kb []byte) abi.Status) abi.Stat
 		return s
 	}
 	j, s := t.find(b)
-	if s != abi.OK {
-		return s
+	if s == abi.OK {
+		erased(func() { s = fn(t.key(i), t.key(j)) })
 	}
-	return fn(t.key(i), t.key(j))
+	return s
 }
 
 // keep makes key h outlive call: it joins the keyring.
