@@ -303,7 +303,8 @@ func (k Key) HMAC(data []byte) ([abi.KeyHMACBytes]byte, error) {
 
 // Keep makes k outlive this call: it joins the vault's keyring, shared by
 // every instance, until the keyring is cleared, its time to live runs out,
-// a later call's KeyringSet replaces it, the vault is locked or closed.
+// a KeyringSet replaces it after this call, or the vault is locked or
+// closed.
 func (k Key) Keep() error {
 	if s := abi.Status(hostKeyKeep(uint32(k))); s != abi.OK {
 		return &HostError{Func: abi.ImportKeyKeep, Status: s.Normalize()}

@@ -162,7 +162,7 @@ func release(sem chan struct{}) {
 //
 // The keys a vault kept (key_keep, keys.go) belong to its keyring too: they
 // are wiped whenever its content goes (cleared, expired, sealed), and when
-// keyring_set replaces it in a later call than the one that kept them.
+// keyring_set replaces it in a call after the one that kept them ended.
 type keyring struct {
 	mu      sync.Mutex
 	key     []byte
@@ -179,8 +179,8 @@ type keyring struct {
 const keyringMax = 4 << 10
 
 // set replaces the key with b, which the keyring owns from then on, for
-// call: the keys that call kept stay, those kept before it are wiped. It
-// reports false, and zeroes b, when the keyring is sealed.
+// call: the keys it kept stay, those kept by calls that have ended are
+// wiped. It reports false, and zeroes b, when the keyring is sealed.
 func (k *keyring) set(b []byte, ttl time.Duration, call uint64) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -254,11 +254,16 @@ func (k *keyring) expired() bool {
 }
 
 // drop zeroes and forgets the key and stops its timer, and wipes the kept
-// keys but those of call spare (0: none is spared); it reports whether
-// there was a key. Callers hold mu.
-func (k *keyring) drop(spare uint64) bool {
+// keys; it reports whether there was a key. For keyring_set in a call
+// (replacing is not 0), it wipes only the kept keys that call replaces
+// (keys.wipeReplaced). Callers hold mu.
+func (k *keyring) drop(replacing uint64) bool {
 	held := k.key != nil
-	if k.keys != nil && k.keys.wipeKept(spare) {
+	switch {
+	case k.keys == nil:
+	case replacing != 0:
+		k.keys.wipeReplaced(replacing)
+	case k.keys.wipeKept():
 		held = true
 	}
 	clear(k.key)

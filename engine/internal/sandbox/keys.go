@@ -40,13 +40,14 @@ type keyTable struct {
 	vault  string
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	mem    []byte // len(slots) × abi.KeyMaxBytes; nil until the first key
-	unmap  func()
-	slots  [abi.KeyHandles]keySlot
-	first  uint32 // the first handle given; 0 before
-	next   uint32 // the handle the next key gets
-	sealed bool
+	mu      sync.Mutex
+	mem     []byte // len(slots) × abi.KeyMaxBytes; nil until the first key
+	unmap   func()
+	slots   [abi.KeyHandles]keySlot
+	first   uint32 // the first handle given; 0 before
+	next    uint32 // the handle the next key gets
+	sealed  bool
+	running map[uint64]bool // the calls that have begun and not ended
 }
 
 // keyStride is the room of one slot in key memory.
@@ -202,15 +203,35 @@ func (t *keyTable) release(h uint32) abi.Status {
 	return s
 }
 
+// begin records that call runs, until endCall.
+func (t *keyTable) begin(call uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.running == nil {
+		t.running = map[uint64]bool{}
+	}
+	t.running[call] = true
+}
+
 // endCall wipes the keys call made and did not keep.
 func (t *keyTable) endCall(call uint64) {
+	t.mu.Lock()
+	delete(t.running, call)
+	t.mu.Unlock()
 	t.wipeWhere(func(k *keySlot) bool { return k.call == call && k.kept == 0 })
 }
 
-// wipeKept wipes the kept keys, except those kept by call (0: none is
-// spared), and reports whether there were any.
-func (t *keyTable) wipeKept(call uint64) bool {
-	return t.wipeWhere(func(k *keySlot) bool { return k.kept != 0 && k.kept != call })
+// wipeKept wipes every kept key, and reports whether there were any.
+func (t *keyTable) wipeKept() bool {
+	return t.wipeWhere(func(k *keySlot) bool { return k.kept != 0 })
+}
+
+// wipeReplaced wipes the keys kept by calls that have ended, but call: the
+// keyring call sets replaces them. Keys kept by a call still running (an
+// unlock in another instance) stay: its own keyring_set follows, and the
+// set after its end wipes them if that set does not name them.
+func (t *keyTable) wipeReplaced(call uint64) {
+	t.wipeWhere(func(k *keySlot) bool { return k.kept != 0 && k.kept != call && !t.running[k.kept] })
 }
 
 // wipe wipes every key.

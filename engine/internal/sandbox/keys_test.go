@@ -554,3 +554,33 @@ func TestKeysFromAssemblyScript(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentUnlocksKeepTheLastKeys: two unlocks at once, in two
+// instances, each keep their keys and set the keyring. Whichever sets it
+// last, the keys its bytes name are alive (the first set must not wipe
+// the keys of a call still running), and the loser's keys go with the
+// next set that follows its end.
+func TestConcurrentUnlocksKeepTheLastKeys(t *testing.T) {
+	for _, last := range []uint64{1, 2} {
+		var kr keyring
+		kr.keys = &keyTable{logger: slog.New(slog.DiscardHandler)}
+		t.Cleanup(kr.keys.free)
+		gen := func(dst []byte) abi.Status { rand.Read(dst); return abi.OK }
+		keys := map[uint64]uint32{}
+		for _, call := range []uint64{1, 2} {
+			kr.keys.begin(call)
+			keys[call], _ = kr.keys.create(call, 32, gen)
+			kr.keys.keep(call, keys[call])
+		}
+		first := 3 - last
+		kr.set([]byte{1}, 0, first)
+		kr.keys.endCall(first)
+		kr.set([]byte{2}, 0, last)
+		kr.keys.endCall(last)
+		alive := func(h uint32) bool { return kr.keys.use(h, func([]byte) abi.Status { return abi.OK }) == abi.OK }
+		if !alive(keys[last]) || alive(keys[first]) {
+			t.Errorf("call %d set the keyring last: its key alive %v (want true), call %d's alive %v (want false)",
+				last, alive(keys[last]), first, alive(keys[first]))
+		}
+	}
+}
