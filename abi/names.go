@@ -36,6 +36,33 @@ const (
 	ImportKeyringSet   = "keyring_set"
 	ImportKeyringGet   = "keyring_get"
 	ImportKeyringClear = "keyring_clear"
+
+	// Keys behind handles (SPEC.md §5.8), an optional addition.
+	ImportKeyGenerate = "key_generate"
+	ImportKeyImport   = "key_import"
+	ImportKeyArgon2id = "key_argon2id"
+	ImportKeyHKDF     = "key_hkdf"
+	ImportKeyWrap     = "key_wrap"
+	ImportKeyUnwrap   = "key_unwrap"
+	ImportKeySeal     = "key_seal"
+	ImportKeyOpen     = "key_open"
+	ImportKeyHMAC     = "key_hmac"
+	ImportKeyKeep     = "key_keep"
+	ImportKeyRelease  = "key_release"
+)
+
+// Sizes of the keys behind handles (SPEC.md §5.8).
+const (
+	KeyMinBytes   = 16      // a key is 16–64 bytes
+	KeyMaxBytes   = 64      //
+	KeyAEADBytes  = 32      // the key of key_seal, key_open, key_wrap, key_unwrap
+	KeyNonceBytes = 24      // XChaCha20-Poly1305's nonce, first in a sealed box
+	KeyTagBytes   = 16      // Poly1305's tag, last in a sealed box
+	KeyOverhead   = 24 + 16 // a sealed box is this much longer than its plain text
+	KeyHMACBytes  = 32      // HMAC-SHA256
+	KeyMaxAD      = 64 << 10
+	KeyMaxInfo    = 1 << 10 // key_hkdf's salt and info, each
+	KeyHandles    = 64      // live handles per vault
 )
 
 // Op names an operation a vault may support. The string is the one used in

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,6 +32,7 @@ var kinds = []string{"value", "metadata", "params", "info", "info_list", "secret
 type vectorFile struct {
 	Kind        string          `json:"kind"`
 	Description string          `json:"description"`
+	Input       json.RawMessage `json:"input,omitempty"` // the inputs of a crypto vector (cryptovectors_test.go)
 	Hex         string          `json:"hex"`
 	Decoded     json.RawMessage `json:"decoded,omitempty"`
 	Error       string          `json:"error,omitempty"`
@@ -421,7 +423,7 @@ func TestVectors(t *testing.T) {
 		}
 		counts[v.Kind] = c
 	}
-	for _, k := range kinds {
+	for _, k := range append(slices.Sorted(maps.Keys(cryptoKinds)), kinds...) {
 		if c := counts[k]; c[0] == 0 || c[1] == 0 {
 			t.Errorf("kind %s has %d valid and %d invalid vectors, want some of each", k, c[0], c[1])
 		}
@@ -443,6 +445,10 @@ func TestVectors(t *testing.T) {
 }
 
 func runVector(t *testing.T, name string, v vectorFile) {
+	if _, ok := cryptoKinds[v.Kind]; ok && strings.HasPrefix(name, v.Kind+"-") {
+		runCryptoVector(t, v)
+		return
+	}
 	if !slices.Contains(kinds, v.Kind) {
 		t.Fatalf("unknown kind %q", v.Kind)
 	}
@@ -492,10 +498,12 @@ func runVector(t *testing.T, name string, v vectorFile) {
 	}
 }
 
-// generateVectors renders the table of vectorgen_test.go as files.
+// generateVectors renders the tables of vectorgen_test.go and
+// cryptovectors_test.go as files.
 func generateVectors(t *testing.T) map[string][]byte {
 	t.Helper()
-	out := map[string][]byte{}
+	files := map[string]vectorFile{}
+	generateCryptoVectors(t, files)
 	for _, c := range vectorCases() {
 		kind, _, ok := strings.Cut(c.name, "-")
 		if !ok || !slices.Contains(kinds, kind) {
@@ -517,16 +525,20 @@ func generateVectors(t *testing.T) map[string][]byte {
 			f.Hex = hex.EncodeToString(c.bytes)
 			f.Error = c.err
 		}
+		name := c.name + ".json"
+		if _, dup := files[name]; dup {
+			t.Fatalf("vector %s twice", c.name)
+		}
+		files[name] = f
+	}
+	out := map[string][]byte{}
+	for name, f := range files {
 		var buf bytes.Buffer
 		e := json.NewEncoder(&buf)
 		e.SetEscapeHTML(false)
 		e.SetIndent("", "  ")
 		if err := e.Encode(f); err != nil {
 			t.Fatal(err)
-		}
-		name := c.name + ".json"
-		if _, dup := out[name]; dup {
-			t.Fatalf("vector %s twice", c.name)
 		}
 		out[name] = buf.Bytes()
 	}

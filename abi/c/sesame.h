@@ -228,8 +228,73 @@ SESAME_IMPORT("keyring_set") uint32_t sesame_keyring_set(const void *key, uint32
 SESAME_IMPORT("keyring_get") int64_t sesame_keyring_get(void *dst, uint32_t cap);
 SESAME_IMPORT("keyring_clear") uint32_t sesame_keyring_clear(void);
 
+/* Keys behind handles (§5.8), optional, no grant: the host keeps the keys
+ * and the guest names them by handles (positive int32), so that no key byte
+ * enters guest memory. A module that imports any of these needs a host that
+ * has them (sesame 0.3 and later): an older host refuses it at load, naming
+ * the import. Functions that make a key return its handle or -status; a
+ * handle never given is -SESAME_INVALID_ARGUMENT, one whose key is gone
+ * (the call that made it ended, the vault was locked, the keyring expired)
+ * -SESAME_NOT_FOUND: report SESAME_LOCKED. A box that is not authentic
+ * (wrong key or password, other additional data, a changed byte) is
+ * SESAME_PERMISSION_DENIED.
+ *
+ * A key made in a call is wiped when the call ends unless it is kept: a
+ * kept key lives as long as the keyring's content. The usual unlock:
+ *
+ *     int32_t pk = sesame_key_argon2id(pw, pw_len, salt, 16, 3, 64 << 10, 4, 32);
+ *     int32_t master = sesame_key_unwrap(pk, box, box_len, ad, ad_len);
+ *     int32_t rec = sesame_key_hkdf(master, id, 16, "record key", 10, 32);
+ *     sesame_key_keep(rec);
+ *     sesame_keyring_set(&rec, sizeof rec, timeout_ms);
+ *
+ * and each later call reads rec back with sesame_keyring_get. */
+#define SESAME_KEY_MIN      16u  /* bytes of a key                           */
+#define SESAME_KEY_MAX      64u
+#define SESAME_KEY_AEAD     32u  /* the key of seal, open, wrap, unwrap       */
+#define SESAME_KEY_OVERHEAD 40u  /* a box: 24-byte nonce ‖ cipher text ‖ 16-byte tag */
+#define SESAME_KEY_HMAC     32u  /* bytes written by sesame_key_hmac          */
+#define SESAME_KEY_HANDLES  64u  /* keys a vault holds at once                */
+
+/* A random key of len bytes (16–64). */
+SESAME_IMPORT("key_generate") int32_t sesame_key_generate(uint32_t len);
+/* A key the guest holds in clear (16–64 bytes): it has been in guest
+ * memory, so use this only for keys already in clear (a store without a
+ * password). */
+SESAME_IMPORT("key_import") int32_t sesame_key_import(const void *key, uint32_t len);
+/* sesame_kdf_argon2id with the key kept by the host; same bounds. */
+SESAME_IMPORT("key_argon2id") int32_t sesame_key_argon2id(const void *password, uint32_t password_len,
+                                                          const void *salt, uint32_t salt_len,
+                                                          uint32_t time, uint32_t memory_kib, uint32_t threads,
+                                                          uint32_t len);
+/* HKDF-SHA256 subkey of len bytes (16–64); salt and info at most 1 KiB. */
+SESAME_IMPORT("key_hkdf") int32_t sesame_key_hkdf(int32_t key, const void *salt, uint32_t salt_len,
+                                                  const void *info, uint32_t info_len, uint32_t len);
+/* Seals key under kek (len(key) + 40 bytes); copies to dst if it fits in
+ * cap and returns the length, like sesame_kv_get. */
+SESAME_IMPORT("key_wrap") int64_t sesame_key_wrap(int32_t kek, int32_t key, const void *ad, uint32_t ad_len,
+                                                  void *dst, uint32_t cap);
+/* Opens a box of sesame_key_wrap and makes the key it holds. */
+SESAME_IMPORT("key_unwrap") int32_t sesame_key_unwrap(int32_t kek, const void *box, uint32_t box_len,
+                                                      const void *ad, uint32_t ad_len);
+/* XChaCha20-Poly1305 with a random nonce: the box (len + 40 bytes) goes to
+ * dst if it fits in cap; returns its length. */
+SESAME_IMPORT("key_seal") int64_t sesame_key_seal(int32_t key, const void *src, uint32_t len,
+                                                  const void *ad, uint32_t ad_len, void *dst, uint32_t cap);
+/* Checks and decrypts a box into dst (len - 40 bytes) if it fits in cap;
+ * returns that length. */
+SESAME_IMPORT("key_open") int64_t sesame_key_open(int32_t key, const void *box, uint32_t len,
+                                                  const void *ad, uint32_t ad_len, void *dst, uint32_t cap);
+/* HMAC-SHA256 of [src, src+len) under key into the 32 bytes at dst. */
+SESAME_IMPORT("key_hmac") uint32_t sesame_key_hmac(int32_t key, const void *src, uint32_t len, void *dst);
+/* Makes key outlive the call: it joins the keyring. */
+SESAME_IMPORT("key_keep") uint32_t sesame_key_keep(int32_t key);
+/* Wipes key now. */
+SESAME_IMPORT("key_release") uint32_t sesame_key_release(int32_t key);
+
 /* Time, randomness and sleep come from WASI (§5.2): clock_gettime,
- * getentropy/arc4random and nanosleep of wasi-libc work as usual. */
+ * getentropy/arc4random and nanosleep of wasi-libc work as usual. Random
+ * bytes that are not keys (a salt, a store id) come from there too. */
 
 /* ------------------------------------------------------------------------
  * Small helpers
@@ -247,8 +312,9 @@ static inline uint32_t sesame_fail(uint32_t status, const char *msg) {
 }
 
 /* sesame_status turns the result of a signed host function (sesame_input,
- * sesame_kv_get, sesame_kv_list, sesame_keyring_get) into a status:
- * SESAME_OK for a length, the status for a negative result. */
+ * sesame_kv_get, sesame_kv_list, sesame_keyring_get, sesame_key_*) into a
+ * status: SESAME_OK for a length or a handle, the status for a negative
+ * result. */
 static inline uint32_t sesame_status(int64_t result) {
     return result >= 0 ? SESAME_OK : (uint32_t)(-result);
 }

@@ -104,7 +104,9 @@
 //     the host's deadline checks slow loops down several times more.
 //     Derive keys from passwords with KDFArgon2id, which runs in the host,
 //     and keep derived keys in the host keyring (KeyringSet) rather than
-//     recomputing them per call.
+//     recomputing them per call. Better: let the host keep the keys
+//     (KeyArgon2id, Key.Unwrap, Key.Derive, Key.Seal, Key.Open, Key.HMAC,
+//     Key.Keep), so that no key byte is ever in the guest's memory.
 //   - Every call has a deadline (5 s by default); do not sleep long. A sleep
 //     is cut into 10 ms host calls so that the deadline can stop it.
 //   - A panic is not recovered: it traps, the host reports INTERNAL with the

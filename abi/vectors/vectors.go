@@ -1,7 +1,8 @@
 // Package vectors holds the test vectors of the sesame extension ABI
 // (SPEC.md §7.9 in the parent directory): encodings that every decoder must
 // accept, with their decoded form, and encodings that every decoder must
-// reject. README.md beside this file describes the JSON format.
+// reject; and the inputs and outputs of the host's key functions (§5.8).
+// README.md beside this file describes the JSON format.
 //
 // The vectors live in their own package, not in abi, so that wasm guests
 // that import abi do not carry them.

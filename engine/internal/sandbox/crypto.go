@@ -45,33 +45,17 @@ var kdfSlots = make(chan struct{}, 2)
 // and its key is zeroed, never delivered.
 func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	if c == nil {
-		stack[0] = status(abi.InvalidArgument)
-		return
-	}
-	pw, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), kdfMaxPassword)
-	var salt []byte
-	if s == abi.OK {
-		salt, s = read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), kdfMaxSalt)
-	}
-	t, m, p := api.DecodeU32(stack[4]), api.DecodeU32(stack[5]), api.DecodeU32(stack[6])
-	dst, n := api.DecodeU32(stack[7]), api.DecodeU32(stack[8])
-	switch {
-	case s != abi.OK:
-	case len(salt) < kdfMinSalt, t < 1, t > kdfMaxTime, m < kdfMinMemory, m > kdfMaxMemory,
-		p < 1, p > kdfMaxThreads, n < kdfMinKey, n > kdfMaxKey:
-		s = abi.InvalidArgument
-	case uint64(m)<<10 > c.grant:
-		s = abi.TooLarge // more memory than the vault is granted
-	case !fits(mod, dst, n):
+	in, s := readKDFArgs(mod, c, stack[:7], api.DecodeU32(stack[8]))
+	dst := api.DecodeU32(stack[7])
+	if s == abi.OK && !fits(mod, dst, in.n) {
 		s = abi.InvalidArgument
 	}
 	if s != abi.OK {
-		clear(pw)
+		in.wipe()
 		stack[0] = status(s)
 		return
 	}
-	key, s := derive(ctx, c.kdfTurn, pw, salt, t, m, uint8(p), n)
+	key, s := derive(ctx, c.kdfTurn, in)
 	if s == abi.OK {
 		mod.Memory().Write(dst, key)
 		clear(key)
@@ -79,23 +63,61 @@ func hostKDF(ctx context.Context, mod api.Module, stack []uint64) {
 	stack[0] = status(s)
 }
 
+// kdfInput is what a derivation needs: the password (a copy, which derive
+// zeroes), the salt, the Argon2id parameters and the key's length.
+type kdfInput struct {
+	pw, salt []byte
+	t, m     uint32
+	p        uint8
+	n        uint32
+}
+
+func (in *kdfInput) wipe() { clear(in.pw) }
+
+// readKDFArgs reads and checks the first seven parameters of kdf_argon2id and
+// key_argon2id (password, salt, time, memory, threads) and the key length n
+// against the bounds of SPEC.md §5.6.
+func readKDFArgs(mod api.Module, c *call, stack []uint64, n uint32) (kdfInput, abi.Status) {
+	if c == nil {
+		return kdfInput{}, abi.InvalidArgument
+	}
+	var in kdfInput
+	var s abi.Status
+	in.pw, s = read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), kdfMaxPassword)
+	if s == abi.OK {
+		in.salt, s = read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), kdfMaxSalt)
+	}
+	t, m, p := api.DecodeU32(stack[4]), api.DecodeU32(stack[5]), api.DecodeU32(stack[6])
+	switch {
+	case s != abi.OK:
+	case len(in.salt) < kdfMinSalt, t < 1, t > kdfMaxTime, m < kdfMinMemory, m > kdfMaxMemory,
+		p < 1, p > kdfMaxThreads, n < kdfMinKey, n > kdfMaxKey:
+		s = abi.InvalidArgument
+	case uint64(m)<<10 > c.grant:
+		s = abi.TooLarge // more memory than the vault is granted
+	}
+	in.t, in.m, in.p, in.n = t, m, uint8(p), n
+	return in, s
+}
+
 // derive runs Argon2id under the module's turn and a process slot, and
-// returns the key, or DEADLINE_EXCEEDED as soon as ctx ends. It owns pw and
-// zeroes it.
-func derive(ctx context.Context, turn chan struct{}, pw, salt []byte, t, m uint32, p uint8, n uint32) ([]byte, abi.Status) {
+// returns the key, or DEADLINE_EXCEEDED as soon as ctx ends. It owns
+// in.pw and zeroes it.
+func derive(ctx context.Context, turn chan struct{}, in kdfInput) ([]byte, abi.Status) {
 	if !take(ctx, turn) {
-		clear(pw)
+		in.wipe()
 		return nil, abi.DeadlineExceeded
 	}
 	if !take(ctx, kdfSlots) {
 		release(turn)
-		clear(pw)
+		in.wipe()
 		return nil, abi.DeadlineExceeded
 	}
 	out := make(chan []byte)
 	go func() {
-		key := argon2.IDKey(pw, salt, t, m, p, n)
-		clear(pw)
+		var key []byte
+		erased(func() { key = argon2.IDKey(in.pw, in.salt, in.t, in.m, in.p, in.n) })
+		in.wipe()
 		<-kdfSlots
 		release(turn)
 		select {
@@ -137,6 +159,10 @@ func release(sem chan struct{}) {
 // to live is zeroed by a timer when it runs out, not at the next read: a
 // vault nobody calls does not keep it. Once sealed (the host is shutting
 // down) the keyring takes no key.
+//
+// The keys a vault kept (key_keep, keys.go) belong to its keyring too: they
+// are wiped whenever its content goes (cleared, expired, sealed), and when
+// keyring_set replaces it in a call after the one that kept them ended.
 type keyring struct {
 	mu      sync.Mutex
 	key     []byte
@@ -147,16 +173,18 @@ type keyring struct {
 	// keyring held is zeroed: the module then discards its instances,
 	// whose memory may hold copies of it.
 	forgot func()
+	keys   *keyTable // the vault's keys, of which the kept ones are the keyring's; nil: none
 }
 
 const keyringMax = 4 << 10
 
-// set replaces the key with b, which the keyring owns from then on. It
-// reports false, and zeroes b, when the keyring is sealed.
-func (k *keyring) set(b []byte, ttl time.Duration) bool {
+// set replaces the key with b, which the keyring owns from then on, for
+// call: the keys it kept stay, those kept by calls that have ended are
+// wiped. It reports false, and zeroes b, when the keyring is sealed.
+func (k *keyring) set(b []byte, ttl time.Duration, call uint64) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.drop()
+	k.drop(call)
 	if k.sealed {
 		clear(b)
 		return false
@@ -174,7 +202,7 @@ func (k *keyring) set(b []byte, ttl time.Duration) bool {
 // has expired (and is then zeroed: the timer may not have run yet).
 func (k *keyring) with(fn func(key []byte)) bool {
 	k.mu.Lock()
-	gone := k.key != nil && k.expired() && k.drop()
+	gone := k.key != nil && k.expired() && k.drop(0)
 	ok := k.key != nil
 	if ok {
 		fn(k.key)
@@ -188,7 +216,7 @@ func (k *keyring) with(fn func(key []byte)) bool {
 // of a key replaced since finds the new key not expired and leaves it.
 func (k *keyring) expire() {
 	k.mu.Lock()
-	gone := k.expired() && k.drop()
+	gone := k.expired() && k.drop(0)
 	k.mu.Unlock()
 	k.notify(gone)
 }
@@ -206,7 +234,7 @@ func (k *keyring) held() (bool, time.Time) {
 
 func (k *keyring) clear() {
 	k.mu.Lock()
-	gone := k.drop()
+	gone := k.drop(0)
 	k.mu.Unlock()
 	k.notify(gone)
 }
@@ -215,7 +243,7 @@ func (k *keyring) clear() {
 func (k *keyring) seal() {
 	k.mu.Lock()
 	k.sealed = true
-	gone := k.drop()
+	gone := k.drop(0)
 	k.mu.Unlock()
 	k.notify(gone)
 }
@@ -225,10 +253,19 @@ func (k *keyring) expired() bool {
 	return !k.expires.IsZero() && !time.Now().Before(k.expires)
 }
 
-// drop zeroes and forgets the key and stops its timer; it reports whether
-// there was a key. Callers hold mu.
-func (k *keyring) drop() bool {
+// drop zeroes and forgets the key and stops its timer, and wipes the kept
+// keys; it reports whether there was a key. For keyring_set in a call
+// (replacing is not 0), it wipes only the kept keys that call replaces
+// (keys.wipeReplaced). Callers hold mu.
+func (k *keyring) drop(replacing uint64) bool {
 	held := k.key != nil
+	switch {
+	case k.keys == nil:
+	case replacing != 0:
+		k.keys.wipeReplaced(replacing)
+	case k.keys.wipeKept():
+		held = true
+	}
 	clear(k.key)
 	k.key, k.expires = nil, time.Time{}
 	if k.timer != nil {
@@ -251,7 +288,7 @@ func hostKeyringSet(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	b, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), keyringMax)
-	if s == abi.OK && !c.keyring.set(b, time.Duration(api.DecodeU32(stack[2]))*time.Millisecond) {
+	if s == abi.OK && !c.keyring.set(b, time.Duration(api.DecodeU32(stack[2]))*time.Millisecond, c.id) {
 		s = abi.Unavailable
 	}
 	stack[0] = status(s)

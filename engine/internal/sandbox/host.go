@@ -142,9 +142,9 @@ func (h *Host) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Forget zeroes the keyring of every module of the host and seals it, so
-// that no key is taken again, and discards the modules' idle instances
-// (zeroing their memory). It neither calls the extensions nor waits for
+// Forget zeroes the keyring and the keys of every module of the host and
+// seals them, so that no key is taken again, and discards the modules' idle
+// instances (zeroing their memory). It neither calls the extensions nor waits for
 // calls in progress, so a call that hangs cannot keep a key alive: it is
 // the first step of shutting down, before Close.
 func (h *Host) Forget() {
@@ -157,6 +157,7 @@ func (h *Host) Forget() {
 	h.modMu.Unlock()
 	for _, m := range mods {
 		m.keyring.seal()
+		m.keys.seal()
 		m.pool.drain(context.Background())
 	}
 }
@@ -166,6 +167,7 @@ func (h *Host) track(m *Module) {
 	defer h.modMu.Unlock()
 	if h.forgot {
 		m.keyring.seal()
+		m.keys.seal()
 	}
 	if h.modules == nil {
 		h.modules = map[*Module]struct{}{}

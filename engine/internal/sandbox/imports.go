@@ -35,7 +35,9 @@ type call struct {
 	message string
 	storage Storage
 	keyring *keyring
-	kdfTurn chan struct{} // the module's turn at kdf_argon2id
+	keys    *keyTable     // the vault's keys behind handles (keys.go)
+	id      uint64        // the call's number in its module, from 1: whose keys are whose
+	kdfTurn chan struct{} // the module's turn at kdf_argon2id and key_argon2id
 	// grant is the vault's memory grant in bytes (per instance): what the
 	// host may allocate for one call of the guest (kdf_argon2id's memory).
 	grant   uint64
@@ -79,6 +81,17 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKeyringSet, hostKeyringSet, []api.ValueType{i32, i32, i32}, i32)
 	def(abi.ImportKeyringGet, hostKeyringGet, []api.ValueType{i32, i32}, i64)
 	def(abi.ImportKeyringClear, hostKeyringClear, nil, i32)
+	def(abi.ImportKeyGenerate, hostKeyGenerate, []api.ValueType{i32}, i32)
+	def(abi.ImportKeyImport, hostKeyImport, []api.ValueType{i32, i32}, i32)
+	def(abi.ImportKeyArgon2id, hostKeyArgon2id, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyHKDF, hostKeyHKDF, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyWrap, hostKeyWrap, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
+	def(abi.ImportKeyUnwrap, hostKeyUnwrap, []api.ValueType{i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeySeal, hostKeySeal, []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, i64)
+	def(abi.ImportKeyOpen, hostKeyOpen, []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, i64)
+	def(abi.ImportKeyHMAC, hostKeyHMAC, []api.ValueType{i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyKeep, hostKeyKeep, []api.ValueType{i32}, i32)
+	def(abi.ImportKeyRelease, hostKeyRelease, []api.ValueType{i32}, i32)
 	return b.Instantiate(ctx)
 }
 

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -54,6 +55,8 @@ type Module struct {
 	params   []byte
 	recycle  uint32 // memory size in bytes past which an instance is recycled
 	keyring  keyring
+	keys     keyTable      // the vault's keys behind handles (keys.go)
+	calls    atomic.Uint64 // calls made, to number them
 	kdfTurn  chan struct{} // one key derivation of this module at a time (crypto.go)
 }
 
@@ -129,6 +132,8 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	}
 	m.config = m.moduleConfig()
 	m.pool = newPool(spec.Instances)
+	m.keys.vault, m.keys.logger = spec.Vault, h.logger
+	m.keyring.keys = &m.keys
 	m.keyring.forgot = func() { m.pool.drain(context.Background()) }
 	if err := m.readManifest(ctx); err != nil {
 		m.Close(ctx)
@@ -348,14 +353,16 @@ func (m *Module) Manifest() abi.Manifest { return m.manifest }
 func (m *Module) Supports(op abi.Op) bool { return m.ops[op] }
 
 // Call runs the export of op with args and returns its output. After a
-// lock the module's instances are discarded (their memory zeroed), so that
-// what the vault held in its own memory is forgotten with its keyring.
+// lock every key the vault holds behind a handle is wiped and the module's
+// instances are discarded (their memory zeroed), so that what the vault
+// held in its own memory is forgotten with its keyring.
 func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
 	if !m.ops[op] {
 		return nil, errorf(abi.Unsupported, op.Export(), "the extension does not implement "+string(op))
 	}
 	out, err := m.call(ctx, op.Export(), args)
 	if op == abi.OpLock && err == nil {
+		m.keys.wipe()
 		m.pool.drain(ctx)
 	}
 	return out, err
@@ -366,11 +373,12 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 // expires (the zero time: never). The slot lives as long as m.
 func (m *Module) KeyHeld() (bool, time.Time) { return m.keyring.held() }
 
-// Close discards every instance, the compiled module and the folder it was
-// granted.
+// Close wipes the vault's keys and discards every instance, the compiled
+// module and the folder it was granted.
 func (m *Module) Close(ctx context.Context) error {
 	m.host.untrack(m)
 	m.keyring.clear()
+	m.keys.free()
 	if m.pool != nil {
 		m.pool.close(ctx)
 	}

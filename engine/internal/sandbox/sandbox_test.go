@@ -455,6 +455,19 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 		{"keyring_get destination outside memory", -2},
 		{"kv_add value outside memory", 2},
 		{"kv_add of a key that is stored", int64(abi.Conflict)},
+		{"key_generate of 15 bytes", -2},
+		{"key_import outside memory", -2},
+		{"key_argon2id with too many passes", -2},
+		{"key_hkdf with handle 0, never given", -2},
+		{"key_wrap with additional data of 4 GiB", -8},
+		{"key_unwrap of a box outside memory", -2},
+		{"key_seal with the largest handle, never given", -2},
+		{"key_seal destination across the end of memory", -2},
+		{"key_open of a box shorter than nonce and tag", -2},
+		{"key_open of a box of 4 GiB", -8},
+		{"key_hmac destination across the end of memory", 2},
+		{"key_keep of handle -1", 2},
+		{"key_release twice", 1},
 	}
 	out, err := m.Call(context.Background(), abi.OpGet, []byte("x"))
 	if err != nil {

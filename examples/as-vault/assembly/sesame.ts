@@ -87,6 +87,104 @@ export declare function kv_delete(key: usize, keyLen: u32): u32;
 @external("sesame_v1", "kv_list")
 export declare function kv_list(prefix: usize, prefixLen: u32, after: usize, afterLen: u32, dst: usize, cap: u32): i64;
 
+// ---- Keys behind handles (§5.8), optional, no grant ------------------------
+//
+// The host keeps the keys and the guest names them by handles (positive
+// i32), so that no key byte enters guest memory. A module that imports any
+// of these needs a host that has them (sesame 0.3 and later): an older host
+// refuses it at load, naming the import. Functions that make a key return
+// its handle or -status: -INVALID_ARGUMENT for a handle never given,
+// -NOT_FOUND for one whose key is gone (report LOCKED). A box that is not
+// authentic (wrong key or password, other additional data, a changed byte)
+// is PERMISSION_DENIED. A key made in a call is wiped when the call ends
+// unless key_keep keeps it; a kept key lives as long as the keyring's
+// content (keyring_set the handle with the password timeout).
+
+export const KEY_MIN: u32 = 16; // bytes of a key
+export const KEY_MAX: u32 = 64;
+export const KEY_AEAD: u32 = 32; // the key of seal, open, wrap, unwrap
+export const KEY_OVERHEAD: u32 = 40; // a box: 24-byte nonce, cipher text, 16-byte tag
+export const KEY_HMAC: u32 = 32; // bytes written by key_hmac
+export const KEY_HANDLES: u32 = 64; // keys a vault holds at once
+
+// key_generate makes a random key of len bytes (16–64).
+// @ts-ignore: decorator
+@external("sesame_v1", "key_generate")
+export declare function key_generate(len: u32): i32;
+
+// key_import makes a key of bytes the guest holds in clear: only for keys
+// already in clear (a store without a password).
+// @ts-ignore: decorator
+@external("sesame_v1", "key_import")
+export declare function key_import(key: usize, len: u32): i32;
+
+// key_argon2id derives a key of len bytes from a password, as kdf_argon2id.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_argon2id")
+export declare function key_argon2id(password: usize, passwordLen: u32, salt: usize, saltLen: u32, time: u32, memoryKiB: u32, threads: u32, len: u32): i32;
+
+// key_hkdf derives a subkey of len bytes (16–64) with HKDF-SHA256.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_hkdf")
+export declare function key_hkdf(key: i32, salt: usize, saltLen: u32, info: usize, infoLen: u32, len: u32): i32;
+
+// key_wrap seals key under kek: the box (key length + 40 bytes) goes to
+// dst if it fits in cap; returns its length.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_wrap")
+export declare function key_wrap(kek: i32, key: i32, ad: usize, adLen: u32, dst: usize, cap: u32): i64;
+
+// key_unwrap opens a box of key_wrap and makes the key it holds.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_unwrap")
+export declare function key_unwrap(kek: i32, box: usize, boxLen: u32, ad: usize, adLen: u32): i32;
+
+// key_seal encrypts [src, src+len) with XChaCha20-Poly1305 and a random
+// nonce: the box (len + 40 bytes) goes to dst if it fits; returns its length.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_seal")
+export declare function key_seal(key: i32, src: usize, len: u32, ad: usize, adLen: u32, dst: usize, cap: u32): i64;
+
+// key_open checks and decrypts a box into dst (len - 40 bytes) if it fits;
+// returns that length.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_open")
+export declare function key_open(key: i32, box: usize, len: u32, ad: usize, adLen: u32, dst: usize, cap: u32): i64;
+
+// key_hmac writes HMAC-SHA256 of [src, src+len) under key to the 32 bytes
+// at dst.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_hmac")
+export declare function key_hmac(key: i32, src: usize, len: u32, dst: usize): u32;
+
+// key_keep makes key outlive the call: it joins the keyring.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_keep")
+export declare function key_keep(key: i32): u32;
+
+// key_release wipes key now.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_release")
+export declare function key_release(key: i32): u32;
+
+// The keyring (§5.7), where a vault records the handles it kept.
+
+// keyring_set replaces the vault's keyring slot with [src, src+len) (at
+// most 4 KiB), emptied ttlMs after the call (0: never).
+// @ts-ignore: decorator
+@external("sesame_v1", "keyring_set")
+export declare function keyring_set(src: usize, len: u32, ttlMs: u32): u32;
+
+// keyring_get copies the slot like kv_get; -NOT_FOUND when empty or expired.
+// @ts-ignore: decorator
+@external("sesame_v1", "keyring_get")
+export declare function keyring_get(dst: usize, cap: u32): i64;
+
+// keyring_clear empties the slot, and wipes the kept keys.
+// @ts-ignore: decorator
+@external("sesame_v1", "keyring_clear")
+export declare function keyring_clear(): u32;
+
 // ---- Buffers --------------------------------------------------------------
 
 // Buf is a growable byte buffer over an ArrayBuffer. ptr is the address of

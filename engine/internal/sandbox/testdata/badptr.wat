@@ -15,6 +15,17 @@
   (import "sesame_v1" "kdf_argon2id" (func $kdf (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "sesame_v1" "keyring_set" (func $kset (param i32 i32 i32) (result i32)))
   (import "sesame_v1" "keyring_get" (func $kget (param i32 i32) (result i64)))
+  (import "sesame_v1" "key_generate" (func $kgen (param i32) (result i32)))
+  (import "sesame_v1" "key_import" (func $kimport (param i32 i32) (result i32)))
+  (import "sesame_v1" "key_argon2id" (func $kargon (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "sesame_v1" "key_hkdf" (func $khkdf (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "sesame_v1" "key_wrap" (func $kwrap (param i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "sesame_v1" "key_unwrap" (func $kunwrap (param i32 i32 i32 i32 i32) (result i32)))
+  (import "sesame_v1" "key_seal" (func $kseal (param i32 i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "sesame_v1" "key_open" (func $kopen (param i32 i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "sesame_v1" "key_hmac" (func $khmac (param i32 i32 i32 i32) (result i32)))
+  (import "sesame_v1" "key_keep" (func $kkeep (param i32) (result i32)))
+  (import "sesame_v1" "key_release" (func $krelease (param i32) (result i32)))
   (memory (export "memory") 1 1)
   (data (i32.const 0) "{\"abi\":1,\"name\":\"badptr\",\"version\":\"1.0.0\"}")
   (func (export "sesame_abi_v1"))
@@ -22,6 +33,7 @@
     (drop (call $output (i32.const 0) (i32.const 43)))
     (i32.const 0))
   (func (export "sesame_get") (param i32) (result i32)
+    (local $k i32)
     ;; input past the end of memory
     (i64.store (i32.const 1024) (i64.extend_i32_s (call $input (i32.const 0) (i32.const 0xFFFFFFF0) (i32.const 100))))
     ;; input across the end of memory
@@ -65,5 +77,34 @@
     ;; kv_add of a key that is stored (kv_set first)
     (drop (call $kv_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))
     (i64.store (i32.const 1184) (i64.extend_i32_u (call $kv_add (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))))
-    (drop (call $output (i32.const 1024) (i32.const 168)))
+    ;; the keys: $k is a real key, to reach the checks behind the handle's
+    (local.set $k (call $kgen (i32.const 32)))
+    ;; key_generate of 15 bytes
+    (i64.store (i32.const 1192) (i64.extend_i32_s (call $kgen (i32.const 15))))
+    ;; key_import outside memory
+    (i64.store (i32.const 1200) (i64.extend_i32_s (call $kimport (i32.const 0xFFFFFFF0) (i32.const 32))))
+    ;; key_argon2id with too many passes
+    (i64.store (i32.const 1208) (i64.extend_i32_s (call $kargon (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 16) (i32.const 100) (i32.const 8192) (i32.const 1) (i32.const 32))))
+    ;; key_hkdf with handle 0, never given
+    (i64.store (i32.const 1216) (i64.extend_i32_s (call $khkdf (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 32))))
+    ;; key_wrap with additional data of 4 GiB
+    (i64.store (i32.const 1224) (call $kwrap (local.get $k) (local.get $k) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0)))
+    ;; key_unwrap of a box outside memory
+    (i64.store (i32.const 1232) (i64.extend_i32_s (call $kunwrap (local.get $k) (i32.const 0xFFFFFFF0) (i32.const 72) (i32.const 0) (i32.const 0))))
+    ;; key_seal with the largest handle, never given
+    (i64.store (i32.const 1240) (call $kseal (i32.const 0x7FFFFFFF) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 100)))
+    ;; key_seal destination across the end of memory
+    (i64.store (i32.const 1248) (call $kseal (local.get $k) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 65530) (i32.const 100)))
+    ;; key_open of a box shorter than nonce and tag
+    (i64.store (i32.const 1256) (call $kopen (local.get $k) (i32.const 0) (i32.const 39) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+    ;; key_open of a box of 4 GiB
+    (i64.store (i32.const 1264) (call $kopen (local.get $k) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+    ;; key_hmac destination across the end of memory
+    (i64.store (i32.const 1272) (i64.extend_i32_u (call $khmac (local.get $k) (i32.const 0) (i32.const 1) (i32.const 65530))))
+    ;; key_keep of handle -1
+    (i64.store (i32.const 1280) (i64.extend_i32_u (call $kkeep (i32.const -1))))
+    ;; key_release twice
+    (drop (call $krelease (local.get $k)))
+    (i64.store (i32.const 1288) (i64.extend_i32_u (call $krelease (local.get $k))))
+    (drop (call $output (i32.const 1024) (i32.const 272)))
     (i32.const 0)))

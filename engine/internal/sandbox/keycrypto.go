@@ -1,0 +1,152 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"hash"
+
+	"golang.org/x/crypto/chacha20"
+	"golang.org/x/crypto/poly1305" //lint:ignore SA1019 the AEAD below is built from it so that its key state can be wiped; see sealBox
+)
+
+// The primitives of the key handles (SPEC.md §5.8), written so that every
+// copy of a key they make is one this file wipes. golang.org/x/crypto's
+// chacha20poly1305 and the standard library's crypto/hmac and crypto/hkdf
+// compute the same things, but each keeps a copy of the key (or of its
+// pads) in a heap object of its own that nothing can reach to wipe; the
+// tests check these functions against them.
+
+// sealBox encrypts plain under the 32-byte key with XChaCha20-Poly1305 and
+// the 24-byte nonce, with additional data ad, and appends the box
+// (nonce ‖ cipher text ‖ tag) to dst. It is the AEAD of RFC 8439 §2.8 with
+// XChaCha20 (draft-irtf-cfrg-xchacha) as its cipher, as x/crypto's NewX.
+func sealBox(dst, key, nonce, plain, ad []byte) []byte {
+	c, err := chacha20.NewUnauthenticatedCipher(key, nonce)
+	if err != nil {
+		panic("sandbox: sealBox: " + err.Error()) // the callers check the sizes
+	}
+	defer wipeCipher(c)
+	var polyKey [32]byte
+	defer clear(polyKey[:])
+	c.XORKeyStream(polyKey[:], polyKey[:])
+	c.SetCounter(1)
+	out := append(dst, nonce...)
+	n := len(out)
+	out = append(out, make([]byte, len(plain)+poly1305.TagSize)...)
+	ct := out[n : n+len(plain)]
+	c.XORKeyStream(ct, plain)
+	var tag [poly1305.TagSize]byte
+	polyTag(&tag, &polyKey, ad, ct)
+	copy(out[n+len(plain):], tag[:])
+	return out
+}
+
+// openBox checks box (nonce ‖ cipher text ‖ tag) under key and ad, and
+// reports whether it is authentic; if so, and dst is not nil, it decrypts
+// the box into dst, which must be len(box) - KeyOverhead bytes long. dst
+// may be guest memory, but must not overlap box.
+func openBox(dst, key, box, ad []byte) bool {
+	nonce, ct, tag := box[:24], box[24:len(box)-poly1305.TagSize], box[len(box)-poly1305.TagSize:]
+	c, err := chacha20.NewUnauthenticatedCipher(key, nonce)
+	if err != nil {
+		panic("sandbox: openBox: " + err.Error())
+	}
+	defer wipeCipher(c)
+	var polyKey [32]byte
+	defer clear(polyKey[:])
+	c.XORKeyStream(polyKey[:], polyKey[:])
+	c.SetCounter(1)
+	var want [poly1305.TagSize]byte
+	polyTag(&want, &polyKey, ad, ct)
+	if subtle.ConstantTimeCompare(want[:], tag) != 1 {
+		return false
+	}
+	if dst != nil {
+		c.XORKeyStream(dst, ct)
+	}
+	return true
+}
+
+// polyTag is Poly1305 over ad and ct, each padded to 16 bytes, then their
+// lengths (RFC 8439 §2.8). The one-time key is the cipher's first block,
+// which tells nothing of the key.
+func polyTag(tag *[16]byte, polyKey *[32]byte, ad, ct []byte) {
+	m := poly1305.New(polyKey)
+	var pad [16]byte
+	m.Write(ad)
+	m.Write(pad[:(16-len(ad)%16)%16])
+	m.Write(ct)
+	m.Write(pad[:(16-len(ct)%16)%16])
+	var lens [16]byte
+	binary.LittleEndian.PutUint64(lens[:8], uint64(len(ad)))
+	binary.LittleEndian.PutUint64(lens[8:], uint64(len(ct)))
+	m.Write(lens[:])
+	m.Sum(tag[:0])
+}
+
+// wipeCipher zeroes a cipher's state: its key words and any key stream it
+// buffered.
+func wipeCipher(c *chacha20.Cipher) { *c = chacha20.Cipher{} }
+
+// hmacSHA256 appends HMAC-SHA256 (RFC 2104) of the parts under key to dst.
+// The key's pads live in a buffer wiped on return, and each hash's state is
+// reset (its chaining value, which stands for the pad, overwritten) before
+// it becomes garbage.
+func hmacSHA256(dst, key []byte, parts ...[]byte) []byte {
+	var pad [sha256.BlockSize]byte
+	defer clear(pad[:])
+	if len(key) > sha256.BlockSize {
+		panic("sandbox: hmacSHA256: key longer than a block") // keys are at most 64 bytes
+	}
+	inner, outer := sha256.New(), sha256.New()
+	defer resetAll(inner, outer)
+	copy(pad[:], key)
+	for i := range pad {
+		pad[i] ^= 0x36
+	}
+	inner.Write(pad[:])
+	for _, p := range parts {
+		inner.Write(p)
+	}
+	var sum [sha256.Size]byte
+	defer clear(sum[:])
+	inner.Sum(sum[:0])
+	for i := range pad {
+		pad[i] ^= 0x36 ^ 0x5c
+	}
+	outer.Write(pad[:])
+	outer.Write(sum[:])
+	return outer.Sum(dst)
+}
+
+func resetAll(hs ...hash.Hash) {
+	for _, h := range hs {
+		h.Reset()
+	}
+}
+
+// hkdfSHA256 writes HKDF-SHA256 (RFC 5869) of ikm, salt and info to out,
+// at most 255 × 32 bytes (here: at most 64). An empty salt is 32 zero
+// bytes, as the RFC says.
+func hkdfSHA256(out, ikm, salt, info []byte) {
+	if len(salt) == 0 {
+		salt = make([]byte, sha256.Size)
+	}
+	var prk, t [sha256.Size]byte
+	defer clear(prk[:])
+	defer clear(t[:])
+	// Extract: PRK = HMAC(salt, IKM). A salt longer than a block is first
+	// hashed, as HMAC's key; it is not secret.
+	if len(salt) > sha256.BlockSize {
+		s := sha256.Sum256(salt)
+		salt = s[:]
+	}
+	hmacSHA256(prk[:0], salt, ikm)
+	prev := t[:0]
+	for i := byte(1); len(out) > 0; i++ {
+		hmacSHA256(t[:0], prk[:], prev, info, []byte{i})
+		prev = t[:]
+		out = out[copy(out, t[:]):]
+	}
+}
