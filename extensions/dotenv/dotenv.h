@@ -53,6 +53,7 @@ uint32_t msg_fail(uint32_t status);
 void msg_log(uint32_t level);
 int buf_str(sesame_buf *b, const char *s);
 int buf_num(sesame_buf *b, uint64_t v);
+void buf_wipe(sesame_buf *b);
 int valid_utf8(const uint8_t *s, uint32_t n);
 
 /* file.c */

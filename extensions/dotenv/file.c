@@ -184,7 +184,10 @@ static uint32_t read_file(sesame_buf *src) {
         return errno == ENOENT ? SESAME_OK : os_error("read ", file_name, file_path, errno);
     uint32_t st_ = SESAME_OK;
     for (;;) {
-        if (!sesame_buf_reserve(src, src->len < MAX_FILE ? 64u << 10 : 1)) {
+        /* The size that lstat gave, and one byte more to see the end in
+         * one read; more if the file grew meanwhile. */
+        uint32_t room = src->len == 0 ? (uint32_t)st.st_size + 1 : 64u << 10;
+        if (src->len == src->cap && !sesame_buf_reserve(src, room)) {
             st_ = fail_file(SESAME_TOO_LARGE, " does not fit in the vault's memory");
             break;
         }
@@ -203,8 +206,7 @@ static uint32_t read_file(sesame_buf *src) {
     }
     close(fd);
     if (st_ != SESAME_OK) {
-        memset(src->data, 0, src->len);
-        src->len = 0;
+        buf_wipe(src);
     }
     return st_;
 }
@@ -428,12 +430,6 @@ static void clean_leftovers(void) {
  * each: the file and its new contents hold secrets. */
 static sesame_buf src, out;
 
-static void wipe(sesame_buf *b) {
-    if (b->data != NULL)
-        memset(b->data, 0, b->cap);
-    b->len = 0;
-}
-
 /* update runs one read-modify-write of the file under the lock. */
 uint32_t update(edit_fn edit, void *ctx) {
     uint32_t st = acquire();
@@ -452,8 +448,8 @@ uint32_t update(edit_fn edit, void *ctx) {
     if (st == SESAME_OK && (st = commit(&out)) == SESAME_OK)
         clean_leftovers();
     release();
-    wipe(&src);
-    wipe(&out);
+    buf_wipe(&src);
+    buf_wipe(&out);
     return st;
 }
 
@@ -468,7 +464,7 @@ uint32_t test_folder(void) {
         return msg_fail(SESAME_UNAVAILABLE);
     }
     uint32_t s = load(&src, NULL, NULL);
-    wipe(&src);
+    buf_wipe(&src);
     if (s != SESAME_OK)
         return s;
     char probe[sizeof lock_path + 40];

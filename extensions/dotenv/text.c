@@ -28,6 +28,15 @@ int buf_num(sesame_buf *b, uint64_t v) {
     return sesame_buf_append(b, d + i, (uint32_t)(sizeof d - i));
 }
 
+/* buf_wipe zeroes what b holds and empties it: buffers that held the file
+ * or a value are wiped after each call. (Bytes beyond len were wiped by
+ * the call that used them.) */
+void buf_wipe(sesame_buf *b) {
+    if (b->len > 0)
+        memset(b->data, 0, b->len);
+    b->len = 0;
+}
+
 void msg_num(uint64_t v) { buf_num(&msg, v); }
 
 uint32_t msg_fail(uint32_t status) {

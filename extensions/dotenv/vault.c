@@ -34,16 +34,10 @@ static sesame_buf value; /* a value argument, or a decoded value     */
 static sesame_buf src;   /* the file, for get, stat and list         */
 static sesame_buf out;   /* the output                               */
 
-static void wipe(sesame_buf *b) {
-    if (b->data != NULL)
-        memset(b->data, 0, b->cap);
-    b->len = 0;
-}
-
 static uint32_t done(uint32_t st) {
-    wipe(&value);
-    wipe(&src);
-    wipe(&out);
+    buf_wipe(&value);
+    buf_wipe(&src);
+    buf_wipe(&out);
     return st;
 }
 
