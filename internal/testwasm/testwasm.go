@@ -1,6 +1,7 @@
-// Package testwasm builds the Go guests of this module for the host's tests:
-// examples/go-vault, engine/testdata/guests/hostile, and any other main
-// package written with abi/guest.
+// Package testwasm builds the guests of this module for the host's tests:
+// examples/go-vault, engine/testdata/guests/hostile, any other main package
+// written with abi/guest, and the C guests (a folder of .c files, such as
+// extensions/dotenv).
 //
 // A test calls Build with the guest's directory and gets the path of a .wasm
 // file compiled for GOOS=wasip1 as a c-shared reactor, the way extension
@@ -73,11 +74,12 @@ func findRoot() (string, error) {
 	}
 }
 
-// Build compiles the Go guest package at dir, a slash-separated path relative
-// to the module root such as "examples/go-vault", with
+// Build compiles the guest at dir, a slash-separated path relative to the
+// module root such as "examples/go-vault", with
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
 //
+// or, for a folder of .c files, with clang and CFlags,
 // once per test process, and returns the path of the .wasm file. It fails the
 // test with the compiler's output when the build fails, and every later test
 // that asks for the same dir too.
@@ -130,9 +132,10 @@ func compile(modRoot, dir string) (string, error) {
 	defer os.RemoveAll(work)
 	built := filepath.Join(work, "guest.wasm")
 
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", built, "./"+dir)
-	cmd.Dir = modRoot
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	cmd, err := buildCommand(modRoot, dir, built)
+	if err != nil {
+		return "", err
+	}
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
@@ -142,6 +145,38 @@ func compile(modRoot, dir string) (string, error) {
 		return "", err
 	}
 	return final, nil
+}
+
+// CFlags are the flags of clang for a C guest, the ones `make extensions`
+// builds the built-in C extensions with (the Makefile's CEXTFLAGS; a test in
+// this package ties the two): a WASI reactor, warnings as errors, the SDK
+// header abi/c/sesame.h, no debug sections. Paths on the command line are
+// relative to the module root, so the module is the same bytes wherever
+// the checkout is.
+var CFlags = []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
+
+// buildCommand returns the command that builds the guest at dir into out:
+// clang with CFlags over the directory's .c files (sorted) when it has any,
+// go build for wasip1 otherwise.
+func buildCommand(modRoot, dir, out string) (*exec.Cmd, error) {
+	cfiles, err := filepath.Glob(filepath.Join(modRoot, dir, "*.c"))
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	if len(cfiles) > 0 {
+		args := append([]string{}, CFlags...)
+		args = append(args, "-o", out)
+		for _, f := range cfiles { // Glob sorts
+			args = append(args, dir+"/"+filepath.Base(f))
+		}
+		cmd = exec.Command("clang", args...)
+	} else {
+		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "./"+dir)
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	}
+	cmd.Dir = modRoot
+	return cmd, nil
 }
 
 // cacheDir returns the directory for the built guests: sesame-testwasm in

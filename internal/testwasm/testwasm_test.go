@@ -1,8 +1,12 @@
 package testwasm
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero/api"
@@ -102,5 +106,37 @@ func TestGuestShape(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// CFlags are the Makefile's CEXTFLAGS, with which `make extensions` builds
+// the committed C extensions: the tests load what the binary embeds.
+func TestCFlagsAreTheMakefiles(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(ModuleRoot(t), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CEXTFLAGS\s*:=\s*(.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: no CEXTFLAGS line")
+	}
+	if got := strings.Fields(string(m[1])); !slices.Equal(got, CFlags) {
+		t.Errorf("Makefile's CEXTFLAGS = %q, CFlags = %q", got, CFlags)
+	}
+}
+
+// The C extension that the tests build is the committed one, byte for byte:
+// clang is deterministic given the flags and the relative paths.
+func TestCExtensionIsReproducible(t *testing.T) {
+	built, err := os.ReadFile(Build(t, "extensions/dotenv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join(ModuleRoot(t), "extensions/dotenv.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, committed) {
+		t.Errorf("extensions/dotenv.wasm (%d bytes) is not what its source builds to (%d bytes): run make extensions", len(committed), len(built))
 	}
 }
