@@ -18,8 +18,9 @@ CEXTENSIONS  := dotenv
 EXTENSIONS   := $(GOEXTENSIONS) $(CEXTENSIONS)
 CLANG        ?= clang
 CEXTFLAGS    := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -Iabi/c -Wl,--strip-all
-# extbuild builds extension $$e into $$out: a shell fragment for the loops below.
-extbuild = case " $(CEXTENSIONS) " in *" $$e "*) $(CLANG) $(CEXTFLAGS) -o $$out $$(ls extensions/$$e/*.c | LC_ALL=C sort);; \
+# extbuild builds extension $$e into $$out: a shell fragment for the loops
+# below. (wasm-ld marks its output executable; the module is data here.)
+extbuild = case " $(CEXTENSIONS) " in *" $$e "*) $(CLANG) $(CEXTFLAGS) -o $$out $$(ls extensions/$$e/*.c | LC_ALL=C sort) && chmod 644 $$out;; \
              *) $(WASMBUILD) -o $$out ./extensions/$$e;; esac
 
 .PHONY: all build deps test check vuln extensions bench fuzz stress clean
