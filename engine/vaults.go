@@ -219,6 +219,7 @@ func (e *Engine) update(ctx context.Context, fn func(*registry.Registry) error) 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stamp = fileStamp{}
+	e.fresh.expire()
 	if !e.closed {
 		e.refresh()
 	}
