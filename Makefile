@@ -9,9 +9,17 @@ EXTENSIONS := secretstore dotenv
 
 all: build
 
-## build: the sesame binary into bin/
+# The sesame binary is static (no cgo: Go's own resolver and user lookup)
+# and leaves out urfave/cli's man-page generator, which sesame does not use
+# and whose package init runs on every command (see RATIONALE.md, "A thin
+# client").
+BUILDENV   := CGO_ENABLED=0
+BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
+BIN        ?= bin/
+
+## build: the sesame binary into bin/ (static; BIN=DIR/ for another folder)
 build:
-	$(GO) build -trimpath -o bin/ ./cmd/...
+	$(BUILDENV) $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/...
 
 ## deps: install what the tests need and the machine lacks: Debian packages
 ## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm) with
@@ -33,7 +41,8 @@ TESTGUESTS := $(sort $(dir $(shell git ls-files '*/testdata/*.go')))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
 ## check: formatting, vet (host, wasip1 guests and test guests, the bench
-## module), staticcheck, tidy go.mod files, byte-identical built-in extensions
+## module), staticcheck, tidy go.mod files, byte-identical built-in
+## extensions, a static sesame binary
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -47,6 +56,9 @@ check:
 	  $(WASMBUILD) -o $$tmp/$$e.wasm ./extensions/$$e || exit 1; \
 	  cmp -s $$tmp/$$e.wasm extensions/$$e.wasm || { echo "extensions/$$e.wasm is not what its source builds to: run make extensions"; exit 1; }; \
 	done
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(MAKE) -s build BIN=$$tmp/ && \
+	if ldd $$tmp/sesame >/dev/null 2>&1; then echo "make build made a dynamically linked sesame (ldd lists its libraries): it must be static"; exit 1; fi
 
 ## extensions: rebuild the built-in extensions that the binary embeds
 extensions:
