@@ -53,13 +53,13 @@ func Dial(dir string) (*Client, error) {
 	nc.SetReadDeadline(time.Time{})
 	switch {
 	case errors.Is(err, errProtocol):
-		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (stop it with: sesame agent stop)", errProtocol, filepath.Join(dir, socketName), Version)
+		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (an agent of an earlier release)", errOtherVersion, filepath.Join(dir, socketName), Version)
 	case err != nil:
 		err = fmt.Errorf("%w: no greeting from %s: %w", engine.ErrUnavailable, filepath.Join(dir, socketName), err)
 	case hello.Err != nil:
 		err = hello.Err.decode()
 	case hello.Version != Version:
-		err = fmt.Errorf("%w: the sesame agent speaks version %d of the protocol, this command %d (stop it with: sesame agent stop)", errProtocol, hello.Version, Version)
+		err = fmt.Errorf("%w: the sesame agent speaks version %d of the protocol, this command %d", errOtherVersion, hello.Version, Version)
 	}
 	if err != nil {
 		nc.Close()
@@ -68,6 +68,10 @@ func Dial(dir string) (*Client, error) {
 	c.build = hello.Build
 	return c, nil
 }
+
+// errOtherVersion is an agent that speaks another version of the protocol:
+// DialOrStart and Stop stop it with a signal.
+var errOtherVersion = fmt.Errorf("%w: another version", errProtocol)
 
 // Build names the program the agent runs (RunOptions.Build).
 func (c *Client) Build() string { return c.build }
