@@ -71,7 +71,7 @@ func Dial(dir string) (*Client, error) {
 
 // errOtherVersion is an agent that speaks another version of the protocol:
 // DialOrStart and Stop stop it with a signal.
-var errOtherVersion = fmt.Errorf("%w: another version", errProtocol)
+var errOtherVersion error = protocolError("another version")
 
 // Build names the program the agent runs (RunOptions.Build).
 func (c *Client) Build() string { return c.build }

@@ -202,7 +202,7 @@ func appendElems(b []byte, v reflect.Value) ([]byte, error) {
 }
 
 // errMalformed is a message that does not decode as its type.
-var errMalformed = fmt.Errorf("%w: malformed message", errProtocol)
+var errMalformed error = protocolError("malformed message")
 
 // unmarshal decodes msg into v (a pointer to a message). Strings and byte
 // slices are copies: msg can be zeroed once it returns.

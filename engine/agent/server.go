@@ -437,7 +437,7 @@ func (s *Server) engine(t target) (*engine.Engine, error) {
 	case e != nil:
 		return e, nil
 	case stopping:
-		return nil, errStopping
+		return nil, errStopping()
 	case !isAbs(t.Path) || !isAbs(t.DataDir) || (!t.NoCache && !isAbs(t.CacheDir)):
 		return nil, fmt.Errorf("%w: the registry and its folders must be absolute paths", errProtocol)
 	}
@@ -450,7 +450,7 @@ func (s *Server) engine(t target) (*engine.Engine, error) {
 	if other := s.engines[t]; other != nil || s.stopping {
 		e.Close()
 		if other == nil {
-			return nil, errStopping
+			return nil, errStopping()
 		}
 		return other, nil
 	}
@@ -458,7 +458,11 @@ func (s *Server) engine(t target) (*engine.Engine, error) {
 	return e, nil
 }
 
-var errStopping = &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+// errStopping is a request that comes as the agent stops (a function, not
+// a variable: fmt at init is a cost for every command).
+func errStopping() error {
+	return &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+}
 
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
 

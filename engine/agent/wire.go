@@ -197,6 +197,14 @@ func (r *remoteError) Unwrap() []error { return r.wrapped }
 // errProtocol is a peer that does not speak this protocol.
 var errProtocol = errors.New("agent protocol error")
 
+// protocolError is a kind of errProtocol. It is made without fmt, so that
+// the package's errors cost its init nothing (a command served by the agent
+// starts in a few milliseconds, and fmt's first use is a measurable part).
+type protocolError string
+
+func (e protocolError) Error() string        { return errProtocol.Error() + ": " + string(e) }
+func (e protocolError) Is(target error) bool { return target == errProtocol }
+
 // The limits of one message (a length, then that many bytes): what the
 // agent reads from a client holds at most a value (abi.MaxValueBytes), its
 // metadata and the environment variables it asks for; what a client reads
