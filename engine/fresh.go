@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +23,8 @@ const recheck = 100 * time.Millisecond
 //     every recheck: another process's write is seen by the first
 //     operation after the window.
 //
-// The engine's own writes are seen at once (expire, from update).
+// A write through any engine of this process is seen at once by every
+// engine of the process (processWrites), the writer's own included.
 //
 // Callers hold Engine.mu.
 type freshness struct {
@@ -30,14 +32,22 @@ type freshness struct {
 	checked time.Time        // when the file was last looked at; zero: never, or expired
 	watch   *watch           // nil: none (yet)
 	seen    uint64           // the watch's count of events at the last look
+	wrote   uint64           // processWrites at the last look
 	noWatch bool             // tests of the window: never start a watch
 }
 
+// processWrites counts the registry writes made through the engines of this
+// process (update): an engine looks at its file again when it moved, so a
+// write by one engine is seen by the next operation of every other, with
+// no wait for the kernel's event (a program with several engines, the
+// agent's engines).
+var processWrites atomic.Uint64
+
 // due reports whether the file must be looked at now. It costs a clock
-// reading (vDSO, no syscall) or an atomic load.
+// reading (vDSO, no syscall) and atomic loads.
 func (f *freshness) due() bool {
 	switch {
-	case f.checked.IsZero(), f.watch.events() != f.seen:
+	case f.checked.IsZero(), f.watch.events() != f.seen, processWrites.Load() != f.wrote:
 		return true
 	case f.watch.live():
 		return false
@@ -53,6 +63,7 @@ func (f *freshness) looking(path string) {
 		f.watch = startWatch(path)
 	}
 	f.seen = f.watch.events()
+	f.wrote = processWrites.Load()
 }
 
 // looked records a successful look: the registry read is the file's.
