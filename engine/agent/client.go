@@ -52,7 +52,7 @@ func Dial(dir string) (*Client, error) {
 	err = c.st.recv(&hello)
 	nc.SetReadDeadline(time.Time{})
 	switch {
-	case errors.Is(err, errProtocol):
+	case errors.Is(err, errMalformed):
 		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (an agent of an earlier release)", errOtherVersion, filepath.Join(dir, socketName), Version)
 	case err != nil:
 		err = fmt.Errorf("%w: no greeting from %s: %w", engine.ErrUnavailable, filepath.Join(dir, socketName), err)
