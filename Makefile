@@ -27,9 +27,17 @@ extbuild = case " $(CEXTENSIONS) " in *" $$e "*) $(CLANG) $(CEXTFLAGS) -o $$out 
 
 all: build
 
-## build: the sesame binary into bin/
+# The sesame binary is static (no cgo: Go's own resolver and user lookup)
+# and leaves out urfave/cli's man-page generator, which sesame does not use
+# and whose package init runs on every command (see RATIONALE.md, "A thin
+# client").
+BUILDENV   := CGO_ENABLED=0
+BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
+BIN        ?= bin/
+
+## build: the sesame binary into bin/ (static; BIN=DIR/ for another folder)
 build:
-	$(GO) build -trimpath -o bin/ ./cmd/...
+	$(BUILDENV) $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/...
 
 ## deps: install what the tests need and the machine lacks: Debian packages
 ## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm) with
@@ -57,7 +65,7 @@ VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 
 ## check: formatting, vet (host, wasip1 guests and test guests, the bench
 ## module), staticcheck, govulncheck (both modules), tidy go.mod files,
-## byte-identical built-in extensions
+## byte-identical built-in extensions, a static sesame binary
 check: vuln
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -71,6 +79,9 @@ check: vuln
 	  out=$$tmp/$$e.wasm; $(extbuild) || exit 1; \
 	  cmp -s $$tmp/$$e.wasm extensions/$$e.wasm || { echo "extensions/$$e.wasm is not what its source builds to: run make extensions"; exit 1; }; \
 	done
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(MAKE) -s build BIN=$$tmp/ && \
+	if ldd $$tmp/sesame >/dev/null 2>&1; then echo "make build made a dynamically linked sesame (ldd lists its libraries): it must be static"; exit 1; fi
 
 ## vuln: govulncheck over both modules against the pinned database
 vuln:

@@ -338,8 +338,9 @@ description = "every key"
 	}
 
 	// An engine open on a good file that turns corrupt: each command that
-	// reads it fails with the line, and one that would write it (register)
-	// writes nothing.
+	// reads it once the engine looks again (after its recheck window, the
+	// clock here) fails with the line, and one that would write it
+	// (register) writes nothing.
 	if err := os.WriteFile(path, valid, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -348,11 +349,14 @@ description = "every key"
 		t.Fatal(err)
 	}
 	defer e.Close()
+	clock := &fakeClock{now: time.Now()}
+	engine.UseClock(e, clock.Now)
 	bad := corrupt["unclosed string"]
 	if err := os.WriteFile(path, bad, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	os.Chtimes(path, time.Now().Add(time.Minute), time.Now().Add(time.Minute)) // a new stamp, whatever the clock's grain
+	clock.Advance(100 * time.Millisecond)
 	_, err = e.Get(ctx, engine.GetRequest{Name: "x"})
 	if !errors.Is(err, engine.ErrRegistry) || lineOf.FindString(err.Error()) == "" {
 		t.Errorf("get over a registry that turned corrupt: %v", err)

@@ -56,6 +56,7 @@ type Engine struct {
 	mu      sync.Mutex
 	reg     *registry.Registry
 	stamp   fileStamp
+	fresh   freshness          // when to look at the file again (fresh.go)
 	vaults  map[string]*handle // registered vaults, by lower-case name (handle.go)
 	mounted map[string]Vault   // in-process vaults, by lower-case name
 	names   map[string]string  // lower-case → mounted name as given
@@ -111,6 +112,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*handle{}, mounted: map[string]Vault{}, names: map[string]string{}}
+	e.fresh.now = time.Now
 	if err := e.refresh(); err != nil {
 		host.Close(context.Background())
 		return nil, err
@@ -158,6 +160,7 @@ func (e *Engine) Close() error {
 		errs = append(errs, h.retire())
 	}
 	errs = append(errs, e.host.Close(context.Background()))
+	e.fresh.stop()
 	return errors.Join(errs...)
 }
 
@@ -169,14 +172,20 @@ func (e *Engine) Close() error {
 func (e *Engine) Forget() { e.host.Forget() }
 
 // refresh reloads the registry when the file changed, and unloads vaults
-// whose registration changed. Callers hold e.mu (or are Open).
+// whose registration changed; it looks at the file only when freshness
+// says it may have changed. Callers hold e.mu (or are Open).
 func (e *Engine) refresh() error {
+	if e.reg != nil && !e.fresh.due() {
+		return nil
+	}
+	e.fresh.looking(e.path)
 	st, err := os.Stat(e.path)
 	var stamp fileStamp
 	if err == nil {
 		stamp = stampOf(st)
 	}
 	if e.reg != nil && stamp == e.stamp {
+		e.fresh.looked()
 		return nil
 	}
 	reg, err := registry.Load(e.path)
@@ -184,9 +193,11 @@ func (e *Engine) refresh() error {
 	case errors.Is(err, fs.ErrNotExist):
 		reg = &registry.Registry{Path: e.path}
 	case err != nil:
+		e.fresh.expire() // the next operation reads it again, and fails again until it is fixed
 		return &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 	}
 	e.adopt(reg, stamp)
+	e.fresh.looked()
 	return nil
 }
 

@@ -162,6 +162,7 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
 	"stop":    {"stop the sesame agent", "stop the sesame agent"},
 	"confirm": {"confirm the change", "confirm the change"},
+	"env":     {"send the granted environment variables", "send the granted environment variables"},
 }
 
 // opWords returns the phrase of op about object ("" when the Error names

@@ -182,17 +182,24 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 
 // update changes the registry file with fn, under the file's lock and not
 // the engine's, then reads it again, so that the engine sees the newest
-// registry whichever order concurrent updates finish in. Its error is the
+// registry whichever order concurrent updates finish in; the other engines
+// of the process see it at their next operation (processWrites). Its error is the
 // change's alone: once the file is written, the callers' undo must not run.
 // A failed reread (or a closed engine) leaves the stamp cleared, so the next
 // operation reads the file again and reports what is wrong with it.
 func (e *Engine) update(ctx context.Context, fn func(*registry.Registry) error) error {
-	if _, err := registry.Update(ctx, e.path, fn); err != nil {
-		return err
-	}
+	_, err := registry.Update(ctx, e.path, fn)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err != nil {
+		// fn saw the file as it is (ErrVaultExists: another process
+		// registered the name): the next operation looks at it too.
+		e.fresh.expire()
+		return err
+	}
+	processWrites.Add(1)
 	e.stamp = fileStamp{}
+	e.fresh.expire()
 	if !e.closed {
 		e.refresh()
 	}

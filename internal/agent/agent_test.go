@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -460,16 +461,26 @@ func TestOneAgentPerFolder(t *testing.T) {
 }
 
 // TestClientEnvironment: a vault granted a variable sees the value of the
-// client that calls, not the agent's, and is started again when it changes.
+// client that calls, not the agent's, and is started again when it
+// changes; the client sends the agent that variable alone, and none of
+// its environment for a vault granted none.
 func TestClientEnvironment(t *testing.T) {
 	ctx := context.Background()
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	f := newFiles(t)
-	r := f.remote(t, serve(t, NewServer()).dial(t))
-	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}}})
-	if err != nil {
-		t.Fatal(err)
+	c := serve(t, NewServer()).dial(t)
+	sent := &recordingConn{Conn: c.nc}
+	c.nc, c.st = sent, newStream(sent, maxResponse, 0)
+	r := f.remote(t, c)
+	for _, reg := range []engine.Registration{
+		{Name: "Env", Extension: hostile, Grants: engine.Grants{Storage: true, Env: []string{"SESAME_AGENT_TEST_VAR"}}},
+		{Name: "NoEnv", Extension: hostile, Grants: engine.Grants{Storage: true}},
+	} {
+		if err := engine.Run(ctx, r, engine.RegisterRequest{Registration: reg}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	t.Setenv("SESAME_AGENT_TEST_OTHER", "not-granted")
 	for _, v := range []string{"one", "two"} {
 		t.Setenv("SESAME_AGENT_TEST_VAR", v)
 		s, err := engine.Do(ctx, r, engine.GetRequest{Name: "env", Vault: "Env"})
@@ -480,6 +491,45 @@ func TestClientEnvironment(t *testing.T) {
 			t.Errorf("the extension sees %q, want SESAME_AGENT_TEST_VAR=%s", got, v)
 		}
 	}
+	if !bytes.Contains(sent.bytes(), []byte("SESAME_AGENT_TEST_VAR=two")) {
+		t.Fatal("the client did not send the granted variable through the recorded connection")
+	}
+	if bytes.Contains(sent.bytes(), []byte("not-granted")) {
+		t.Error("the client sent a variable no grant names")
+	}
+	sent.reset()
+	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "env", Vault: "NoEnv"}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sent.bytes(), []byte("SESAME_AGENT_TEST_VAR")) {
+		t.Error("the client sent a variable for a vault granted none")
+	}
+}
+
+// recordingConn keeps a copy of what is written to it.
+type recordingConn struct {
+	net.Conn
+	mu      sync.Mutex
+	written []byte
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.written = append(c.written, p...)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *recordingConn) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.written)
+}
+
+func (c *recordingConn) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written = nil
 }
 
 // TestBrokenConnection: a request on a connection the agent dropped fails

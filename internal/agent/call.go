@@ -1,44 +1,26 @@
 package agent
 
 import (
-	"encoding/gob"
 	"reflect"
-	"time"
 
 	"github.com/sesamehq/sesame/engine"
 )
 
 // The agent carries any engine.Call without knowing it: the call's fields
-// travel as gob encodes them, its result as an interface value, and three
-// things are found by walking the call's value rather than by a case per
-// operation:
+// travel as the codec encodes them (codec.go), its result as an interface
+// value, and three things are found by walking the call's value rather than
+// by a case per operation:
 //
 //   - its callbacks, which cannot travel: a field of type
 //     func(engine.Action) bool is a confirmation, asked of the client
 //     (Change.Confirm); a field of type func(engine.StorageReport) is a
 //     report, sent back with the response (RegisterOptions.Report);
-//   - its byte slices (passwords, secret values, the client's environment),
+//   - its byte slices (passwords, secret values, the environment variables
+//     the client sent),
 //     zeroed once the call is served;
 //   - the result's byte slices (a secret's value), zeroed once sent.
 //
 // An operation added to engine.Operations is carried with no change here.
-
-func init() {
-	for _, op := range engine.Operations() {
-		gob.Register(op.Request)
-		if op.Result != nil {
-			gob.Register(op.Result)
-		}
-	}
-	// The types that travel in interface values (secret values, metadata
-	// values, registration parameters) beyond those gob knows already.
-	gob.Register(engine.SecureString(""))
-	gob.Register(engine.Credential{})
-	gob.Register(engine.Hashtable(nil))
-	gob.Register(map[string]any(nil))
-	gob.Register([]any(nil))
-	gob.Register(time.Time{})
-}
 
 var (
 	confirmType = reflect.TypeFor[func(engine.Action) bool]()

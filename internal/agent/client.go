@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -51,12 +52,14 @@ func Dial(dir string) (*Client, error) {
 	err = c.st.recv(&hello)
 	nc.SetReadDeadline(time.Time{})
 	switch {
+	case errors.Is(err, errMalformed):
+		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (an agent of an earlier release)", errOtherVersion, filepath.Join(dir, socketName), Version)
 	case err != nil:
 		err = fmt.Errorf("%w: no greeting from %s: %w", engine.ErrUnavailable, filepath.Join(dir, socketName), err)
 	case hello.Err != nil:
 		err = hello.Err.decode()
 	case hello.Version != Version:
-		err = fmt.Errorf("%w: the sesame agent speaks version %d of the protocol, this command %d (stop it with: sesame agent stop)", errProtocol, hello.Version, Version)
+		err = fmt.Errorf("%w: the sesame agent speaks version %d of the protocol, this command %d", errOtherVersion, hello.Version, Version)
 	}
 	if err != nil {
 		nc.Close()
@@ -65,6 +68,10 @@ func Dial(dir string) (*Client, error) {
 	c.build = hello.Build
 	return c, nil
 }
+
+// errOtherVersion is an agent that speaks another version of the protocol:
+// DialOrStart and Stop stop it with a signal.
+var errOtherVersion error = protocolError("another version")
 
 // Build names the program the agent runs (RunOptions.Build).
 func (c *Client) Build() string { return c.build }
@@ -87,17 +94,23 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 	// A canceled context ends the call at once: the connection is closed,
 	// and the agent, seeing it go, cancels the request.
 	defer context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })()
-	err := c.st.enc.Encode(req)
+	err := c.st.send(req)
 	for err == nil {
 		var r response
 		if err = c.st.recv(&r); err != nil {
 			break
 		}
-		if r.Confirm == nil {
+		switch {
+		case r.Confirm != nil:
+			yes := confirm != nil && confirm(*r.Confirm)
+			err = c.st.send(&request{Op: opConfirm, Yes: yes})
+		case r.Env != nil:
+			answer := &request{Op: opEnv, Env: lookupEnv(r.Env)}
+			err = c.st.send(answer)
+			wipe(reflect.ValueOf(answer))
+		default:
 			return &r, r.Err.decode()
 		}
-		yes := confirm != nil && confirm(*r.Confirm)
-		err = c.st.enc.Encode(&request{Op: opConfirm, Yes: yes})
 	}
 	c.nc.Close()
 	op := engine.Op(req.Op)
@@ -183,9 +196,6 @@ func (r *Remote) Path() string { return r.t.Path }
 func (r *Remote) Do(ctx context.Context, call engine.Call) (any, error) {
 	h := hooksOf(call)
 	req := &request{Call: call, Target: r.t, Confirm: h.confirm != nil, Report: h.report != nil}
-	for _, kv := range os.Environ() {
-		req.Env = append(req.Env, []byte(kv))
-	}
 	resp, err := r.c.call(ctx, req, h.confirm)
 	if resp == nil {
 		return nil, err
@@ -196,4 +206,17 @@ func (r *Remote) Do(ctx context.Context, call engine.Call) (any, error) {
 		}
 	}
 	return resp.Result, err
+}
+
+// lookupEnv returns NAME=value for each variable of names that is set in
+// this process: the agent's question for the variables a vault's env
+// grant names.
+func lookupEnv(names []string) [][]byte {
+	var env [][]byte
+	for _, k := range names {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, []byte(k+"="+v))
+		}
+	}
+	return env
 }

@@ -16,9 +16,10 @@
 // its own per operation: callbacks (a confirmation, a storage report) are
 // found by their types in the call and answered across the socket, and a
 // sentinel error crosses as its engine.Code.
-// The agent opens one engine per registry file it is asked about, reads the
-// environment variables granted to extensions from each client's request,
-// and notices changes of the registry file as engine.Engine does. It stops
+// The agent opens one engine per registry file it is asked about, asks the
+// client for each environment variable granted to an extension when the
+// engine reads it (a request carries no environment of its own), and
+// notices changes of the registry file as engine.Engine does. It stops
 // when asked (Client.Stop), after an idle period without a request, or on
 // a signal: then every vault forgets its keys at once, before the requests
 // in progress are canceled, and Serve returns within a grace period even

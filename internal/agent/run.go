@@ -220,6 +220,12 @@ func DialOrStart(dir string, cmd *exec.Cmd, build string) (*Client, error) {
 // build than build: then it reports ErrNotRunning.
 func dialBuild(dir, build string) (*Client, error) {
 	c, err := Dial(dir)
+	if errors.Is(err, errOtherVersion) && build != "" {
+		if _, err := stopBySignal(dir); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: stopped the agent of another protocol version", ErrNotRunning)
+	}
 	if err != nil || build == "" || c.build == build {
 		return c, err
 	}
@@ -240,6 +246,9 @@ func dialBuild(dir, build string) (*Client, error) {
 // returns the agent's pid, or ErrNotRunning when none answers.
 func Stop(ctx context.Context, dir string) (pid int, err error) {
 	c, err := Dial(dir)
+	if errors.Is(err, errOtherVersion) {
+		return stopBySignal(dir)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -254,6 +263,24 @@ func Stop(ctx context.Context, dir string) (pid int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return st.PID, WaitStopped(ctx, dir)
+}
+
+// stopBySignal stops the agent of dir that speaks another version of the
+// protocol (of the release before an upgrade), which cannot be asked to
+// stop: it is sent SIGTERM, on which an agent stops as on a stop request
+// (its keys are forgotten at once). Its process is the one that holds the
+// folder's lock, and Dial checked that the socket's peer is this user.
+func stopBySignal(dir string) (int, error) {
+	pid := PID(dir)
+	if pid == 0 {
+		return 0, ErrNotRunning
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return pid, fmt.Errorf("cannot stop the sesame agent of another version (pid %d): %w", pid, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return pid, WaitStopped(ctx, dir)
 }
 
 // WaitStopped waits until no agent holds dir's lock: the process is gone.

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"testing"
@@ -20,7 +19,7 @@ func (f failing) Run(context.Context, *engine.Engine) (any, error) {
 	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Secret: "s", Err: errors.Join(fmt.Errorf("%w: detail", f.Code), context.Canceled)}
 }
 
-func init() { gob.Register(failing{}) }
+func init() { testWireTypes = append(testWireTypes, failing{}) }
 
 // TestSentinelsCrossAgent: every sentinel of engine.Codes, failing a call
 // in a real agent, reaches the client as itself (errors.Is), with the

@@ -150,7 +150,7 @@ func (s *Server) admit(ctx context.Context, nc net.Conn) {
 		err = s.enter(nc)
 	}
 	if err != nil {
-		st.enc.Encode(&response{Version: Version, Err: encodeError(err)})
+		st.send(&response{Version: Version, Err: encodeError(err)})
 		nc.Close()
 		return
 	}
@@ -341,7 +341,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, st *stream) {
 	defer nc.Close()
 	c := &conn{nc: nc, st: st, in: make(chan incoming, 1)}
 	// The server speaks first: its version and build.
-	if err := st.enc.Encode(&response{Version: Version, Build: s.Build}); err != nil {
+	if err := st.send(&response{Version: Version, Build: s.Build}); err != nil {
 		return
 	}
 	go c.read()
@@ -367,7 +367,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, st *stream) {
 		resp := s.do(rctx, c, &req)
 		done()
 		clearRequest(&req)
-		err := st.enc.Encode(resp)
+		err := st.send(resp)
 		clearResponse(resp)
 		s.end()
 		if err != nil {
@@ -413,7 +413,7 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	if err != nil {
 		return &response{Err: encodeError(err)}
 	}
-	ctx = engine.WithEnv(ctx, envLookup(req.Env))
+	ctx = engine.WithEnv(ctx, c.envLookup())
 	r := &response{}
 	var h hooks
 	if req.Confirm {
@@ -437,7 +437,7 @@ func (s *Server) engine(ctx context.Context, t target) (*engine.Engine, error) {
 	case e != nil:
 		return e, nil
 	case stopping:
-		return nil, errStopping
+		return nil, errStopping()
 	case !isAbs(t.Path) || !isAbs(t.DataDir) || (!t.NoCache && !isAbs(t.CacheDir)):
 		return nil, fmt.Errorf("%w: the registry and its folders must be absolute paths", errProtocol)
 	}
@@ -450,7 +450,7 @@ func (s *Server) engine(ctx context.Context, t target) (*engine.Engine, error) {
 	if other := s.engines[t]; other != nil || s.stopping {
 		e.Close()
 		if other == nil {
-			return nil, errStopping
+			return nil, errStopping()
 		}
 		return other, nil
 	}
@@ -458,7 +458,11 @@ func (s *Server) engine(ctx context.Context, t target) (*engine.Engine, error) {
 	return e, nil
 }
 
-var errStopping = &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+// errStopping is a request that comes as the agent stops (a function, not
+// a variable: fmt at init is a cost for every command).
+func errStopping() error {
+	return &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+}
 
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
 
@@ -482,7 +486,7 @@ func (s *Server) status() Status {
 // ask sends the client a question and waits for its answer, for
 // answerTimeout at most. Anything but an answer declines.
 func (c *conn) ask(a engine.Action) bool {
-	if err := c.st.enc.Encode(&response{Confirm: &a}); err != nil {
+	if err := c.st.send(&response{Confirm: &a}); err != nil {
 		return false
 	}
 	t := time.NewTimer(answerTimeout)
@@ -499,15 +503,50 @@ func (c *conn) ask(a engine.Action) bool {
 	}
 }
 
-// envLookup looks a variable up in a client's environment. Only the
-// values looked up become strings (which cannot be zeroed).
-func envLookup(env [][]byte) func(string) (string, bool) {
+// envLookup returns the lookup of one request's environment variables: it
+// asks the client for each variable the engine reads (those a vault's env
+// grant names) once, when first read. Only the values asked for cross the
+// socket, and become strings (which cannot be zeroed).
+func (c *conn) envLookup() func(string) (string, bool) {
+	type answer struct {
+		v  string
+		ok bool
+	}
+	var mu sync.Mutex // the engine may look variables up from several goroutines; one question at a time
+	known := map[string]answer{}
 	return func(k string) (string, bool) {
-		for i := len(env) - 1; i >= 0; i-- {
-			if v, ok := bytes.CutPrefix(env[i], []byte(k+"=")); ok {
+		mu.Lock()
+		defer mu.Unlock()
+		a, asked := known[k]
+		if !asked {
+			a.v, a.ok = c.askEnv(k)
+			known[k] = a
+		}
+		return a.v, a.ok
+	}
+}
+
+// askEnv asks the client for its value of the variable k, and waits for the
+// answer for answerTimeout at most. Anything but an answer is unset.
+func (c *conn) askEnv(k string) (string, bool) {
+	if err := c.st.send(&response{Env: []string{k}}); err != nil {
+		return "", false
+	}
+	t := time.NewTimer(answerTimeout)
+	defer t.Stop()
+	select {
+	case in, ok := <-c.in:
+		defer clearRequest(&in.req)
+		if !ok || in.err != nil || in.req.Op != opEnv {
+			return "", false
+		}
+		for _, kv := range in.req.Env {
+			if v, ok := bytes.CutPrefix(kv, []byte(k+"=")); ok {
 				return string(v), true
 			}
 		}
+		return "", false
+	case <-t.C:
 		return "", false
 	}
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -14,23 +13,34 @@ import (
 	"github.com/sesamehq/sesame/engine"
 )
 
-// The protocol is a stream of gob values over the connection. The server
-// speaks first: a response with its Version, and an Err when it refuses the
-// client. Then the client sends a request, the server answers with a
-// response. While it runs a
-// writing operation whose request asked for confirmation, the server may
-// send a response holding only a question (Confirm), and the client answers
-// with a request whose Op is opConfirm before the final response comes.
+// The protocol is a stream of messages over the connection (codec.go).
+// The server speaks first: a response with its Version, and an Err when it
+// refuses the client. Then the client sends a request, the server answers
+// with a response. While it runs a call, the server may send a response
+// holding only a question, and the client answers with a request before
+// the final response comes:
+//
+//   - Confirm, for a writing operation whose request asked for
+//     confirmation: the client answers with Op opConfirm;
+//   - Env, the names of environment variables that a vault's env grant
+//     names and the engine reads for this call: the client answers with
+//     Op opEnv and the values of those it has set. A request carries no
+//     environment of its own, so a client's variables reach the agent only
+//     when a grant names them (RATIONALE.md, "A thin client").
+//
 // One connection carries one request at a time.
 //
 // Version names the protocol; a client and a server of different versions
 // refuse each other: the client reports the mismatch (the sesame command
-// then works alone until the old agent exits).
-const Version = 1
+// then works alone until the old agent exits). Version is the first field
+// of a response, so that a greeting of any later version tells its version
+// to this one.
+const Version = 2
 
 // The agent's own messages; a request without one carries an engine.Call.
 const (
 	opConfirm = "confirm"
+	opEnv     = "env"
 	opStop    = "stop"
 	opStatus  = "status"
 )
@@ -47,26 +57,28 @@ type target struct {
 // request is what the client sends: an engine call, or one of the agent's
 // own messages (Op).
 type request struct {
-	Op     string      // opStop, opStatus, opConfirm; "" for a call
+	Op     string      // opStop, opStatus, opConfirm, opEnv; "" for a call
 	Call   engine.Call // its callbacks stay with the client (call.go)
 	Target target
-	Env    [][]byte // the client's environment (NAME=value), for variables granted to extensions; bytes, so that the agent can zero it
 
-	Confirm bool // the call has a confirmation: ask the client
-	Report  bool // the call has a report: send it back
-	Yes     bool // opConfirm: the answer
+	Confirm bool     // the call has a confirmation: ask the client
+	Report  bool     // the call has a report: send it back
+	Yes     bool     // opConfirm: the answer
+	Env     [][]byte // opEnv: NAME=value of each variable asked for that is set; bytes, so that the agent can zero them
 }
 
 // response is what the server sends.
 type response struct {
+	Version int    // the greeting
+	Build   string // the greeting
+
 	Confirm *engine.Action // a question, not the answer: reply with opConfirm
+	Env     []string       // a question: reply with opEnv
 
 	Err     *wireError
 	Result  any                    // the call's result
 	Reports []engine.StorageReport // what the call reported, for the client's callback
 	Status  Status
-	Version int    // the greeting
-	Build   string // the greeting
 }
 
 // Status describes a running agent.
@@ -185,11 +197,19 @@ func (r *remoteError) Unwrap() []error { return r.wrapped }
 // errProtocol is a peer that does not speak this protocol.
 var errProtocol = errors.New("agent protocol error")
 
-// The limits of one gob message (a length, then that many bytes): what the
+// protocolError is a kind of errProtocol. It is made without fmt, so that
+// the package's errors cost its init nothing (a command served by the agent
+// starts in a few milliseconds, and fmt's first use is a measurable part).
+type protocolError string
+
+func (e protocolError) Error() string        { return errProtocol.Error() + ": " + string(e) }
+func (e protocolError) Is(target error) bool { return target == errProtocol }
+
+// The limits of one message (a length, then that many bytes): what the
 // agent reads from a client holds at most a value (abi.MaxValueBytes), its
-// metadata and the client's environment (a few MiB at most on Linux); what
-// a client reads holds at most the output of one call (abi.MaxCallBytes)
-// with gob's framing.
+// metadata and the environment variables it asks for; what a client reads
+// holds at most the output of one call (abi.MaxCallBytes) with the codec's
+// framing.
 const (
 	maxRequest  = 8 << 20
 	maxResponse = 4 * abi.MaxCallBytes
@@ -199,131 +219,113 @@ const (
 // before anything is allocated for it.
 var errTooLarge = errors.New("agent protocol error: message too large")
 
-// msgReader is what a gob.Decoder reads a connection through. It refuses a
-// message longer than max from its length alone, before gob allocates for
-// it; with a timeout, it gives the rest of a message that long once its
-// first byte came (a peer that sends half a message and stops is dropped);
-// and it remembers the bytes it gave gob, so that wipe can zero gob's copy
-// of a message once decoded (gob copies what it decodes out of them).
-type msgReader struct {
+// keepBuffer is the largest receive buffer a stream keeps between messages.
+const keepBuffer = 64 << 10
+
+// stream is the messages of one connection. Each message is its length, in
+// gob's form of an unsigned integer (below 0x80 one byte, else the negated
+// count of the big-endian bytes that follow: the framing of the first
+// protocol version, kept), then that many bytes of the codec (codec.go).
+//
+// recv refuses a message longer than max from its length alone, before
+// anything is allocated for it; with a timeout, it gives the rest of a
+// message that long once its first byte came (a peer that sends half a
+// message and stops is dropped), and send gives each message that long to
+// be written (0: the caller sets the deadlines). Both zero their copy of a
+// message once it is decoded or written.
+type stream struct {
 	nc      net.Conn
 	max     uint64
-	timeout time.Duration // 0: the caller sets the deadlines
-
-	countLeft int    // bytes of the length still to come
-	count     uint64 // the length so far
-	left      uint64 // bytes of the message still to come
-	lent      [][]byte
-	err       error // once set, every Read returns it: the stream is broken
-}
-
-// Read reads gob's next bytes. gob asks for a message's length byte by
-// byte as its encoding says, then for the message: Read never reads past
-// what gob asked for, and so never past a message.
-func (r *msgReader) Read(p []byte) (int, error) {
-	switch {
-	case r.err != nil:
-		return 0, r.err
-	case len(p) == 0:
-		return 0, nil
-	case r.countLeft == 0 && r.left == 0: // a message begins
-		n, err := r.nc.Read(p[:1])
-		if n == 0 {
-			return 0, err
-		}
-		if r.timeout > 0 {
-			r.nc.SetReadDeadline(time.Now().Add(r.timeout))
-		}
-		if p[0] < 0x80 {
-			return 1, r.begin(uint64(p[0]))
-		}
-		// gob's long form: the negated byte count of the length follows.
-		r.countLeft, r.count = -int(int8(p[0])), 0
-		if r.countLeft > 8 {
-			r.err = fmt.Errorf("%w: bad message length", errProtocol)
-			return 1, r.err
-		}
-		return 1, nil
-	case r.countLeft > 0:
-		n, err := r.nc.Read(p[:min(len(p), r.countLeft)])
-		for _, b := range p[:n] {
-			r.count = r.count<<8 | uint64(b)
-		}
-		r.countLeft -= n
-		if n > 0 && r.countLeft == 0 {
-			if berr := r.begin(r.count); berr != nil {
-				return 0, berr // not n: io.ReadFull would drop the error, and gob allocate
-			}
-		}
-		return n, err
-	}
-	n, err := r.nc.Read(p[:min(uint64(len(p)), r.left)])
-	r.lent = append(r.lent, p[:n])
-	r.left -= uint64(n)
-	return n, err
-}
-
-// ReadByte makes msgReader an io.ByteReader, so that gob reads it as it
-// is, without a buffer of its own (which could not be zeroed).
-func (r *msgReader) ReadByte() (byte, error) {
-	var b [1]byte
-	_, err := io.ReadFull(r, b[:])
-	return b[0], err
-}
-
-func (r *msgReader) begin(n uint64) error {
-	if n > r.max {
-		r.err = fmt.Errorf("%w (%d bytes; the limit is %d)", errTooLarge, n, r.max)
-		return r.err
-	}
-	r.left = n
-	return nil
-}
-
-// wipe zeroes the bytes gob read since the last wipe. Call it once Decode
-// returned: gob keeps no reference to a decoded message.
-func (r *msgReader) wipe() {
-	for _, b := range r.lent {
-		clear(b)
-	}
-	r.lent = r.lent[:0]
-}
-
-// msgWriter is what a gob.Encoder writes a connection through: each
-// message within timeout (0: the caller sets the deadlines), and gob's
-// buffer zeroed once written. (encoding/gob writes each message from its
-// buffer in one Write and resets the buffer at once; it never reads it
-// again, so zeroing it is safe.)
-type msgWriter struct {
-	nc      net.Conn
 	timeout time.Duration
-}
 
-func (w msgWriter) Write(p []byte) (int, error) {
-	if w.timeout > 0 {
-		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
-	}
-	n, err := w.nc.Write(p)
-	clear(p)
-	return n, err
-}
-
-// stream is the gob stream of one connection, through msgReader and
-// msgWriter.
-type stream struct {
-	r   *msgReader
-	enc *gob.Encoder
-	dec *gob.Decoder
+	buf []byte // recv's buffer, zeroed after each message
+	err error  // once set, recv returns it: the stream is broken
 }
 
 func newStream(nc net.Conn, max uint64, timeout time.Duration) *stream {
-	r := &msgReader{nc: nc, max: max, timeout: timeout}
-	return &stream{r: r, enc: gob.NewEncoder(msgWriter{nc, timeout}), dec: gob.NewDecoder(r)}
+	return &stream{nc: nc, max: max, timeout: timeout}
 }
 
-// recv decodes the next value into v and zeroes gob's copy of it.
-func (s *stream) recv(v any) error {
-	err := s.dec.Decode(v)
-	s.r.wipe()
+// send writes the message v (a pointer to a request or a response).
+func (s *stream) send(v any) error {
+	const room = 9 // the longest length
+	b, err := marshal(make([]byte, room, 512), v)
+	defer clear(b)
+	if err != nil {
+		return err
+	}
+	n := uint64(len(b) - room)
+	start := room - 1
+	if n < 0x80 {
+		b[start] = byte(n)
+	} else {
+		for ; n > 0; n >>= 8 {
+			b[start] = byte(n)
+			start--
+		}
+		b[start] = byte(-int8(room - 1 - start))
+	}
+	if s.timeout > 0 {
+		s.nc.SetWriteDeadline(time.Now().Add(s.timeout))
+	}
+	_, err = s.nc.Write(b[start:])
 	return err
+}
+
+// recv reads the next message into v and zeroes the bytes it read.
+func (s *stream) recv(v any) error {
+	if s.err != nil {
+		return s.err
+	}
+	n, err := s.length()
+	if err != nil {
+		s.err = err
+		return err
+	}
+	if uint64(cap(s.buf)) < n {
+		s.buf = make([]byte, n)
+	}
+	msg := s.buf[:n]
+	defer func() {
+		clear(msg)
+		if cap(s.buf) > keepBuffer {
+			s.buf = nil
+		}
+	}()
+	if _, err := io.ReadFull(s.nc, msg); err != nil {
+		s.err = err
+		return err
+	}
+	return unmarshal(msg, v)
+}
+
+// length reads a message's length and checks it against the limit. The
+// first byte may take as long as the caller allows; the rest of the
+// message then has timeout.
+func (s *stream) length() (uint64, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(s.nc, b[:1]); err != nil {
+		return 0, err
+	}
+	if s.timeout > 0 {
+		s.nc.SetReadDeadline(time.Now().Add(s.timeout))
+	}
+	n := uint64(b[0])
+	if b[0] >= 0x80 {
+		count := -int(int8(b[0]))
+		if count > 8 {
+			return 0, fmt.Errorf("%w: bad message length", errProtocol)
+		}
+		if _, err := io.ReadFull(s.nc, b[:count]); err != nil {
+			return 0, err
+		}
+		n = 0
+		for _, c := range b[:count] {
+			n = n<<8 | uint64(c)
+		}
+	}
+	if n > s.max {
+		return 0, fmt.Errorf("%w (%d bytes; the limit is %d)", errTooLarge, n, s.max)
+	}
+	return n, nil
 }

@@ -35,7 +35,7 @@ func FuzzManifest(f *testing.F) {
 			}
 			return
 		}
-		if len(out) > abi.MaxManifestBytes || mf.ABI != abi.Version || !extensionName.MatchString(mf.Name) || mf.Version == "" {
+		if len(out) > abi.MaxManifestBytes || mf.ABI != abi.Version || !validExtensionName(mf.Name) || mf.Version == "" {
 			t.Fatalf("parseManifest accepted %q as %+v", out, mf)
 		}
 		for _, g := range mf.Grants {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -77,7 +76,18 @@ var exportTypes = map[string]struct{ params, results int }{
 	abi.ExportTest:        {0, 1},
 }
 
-var extensionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+// validExtensionName reports whether name is a manifest's extension name:
+// lower-case letters, digits and hyphens, not starting with a hyphen (the
+// regular expression ^[a-z0-9][a-z0-9-]*$, written out so that it is not
+// compiled at every command's start).
+func validExtensionName(name string) bool {
+	for i, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' && i > 0) {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // Load checks, compiles and starts an extension, and reads its manifest.
 func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
@@ -313,7 +323,7 @@ func parseManifest(out []byte, granted func(string) bool) (abi.Manifest, error) 
 	if mf.ABI != abi.Version {
 		problems = append(problems, fmt.Sprintf("abi is %d, want %d", mf.ABI, abi.Version))
 	}
-	if !extensionName.MatchString(mf.Name) {
+	if !validExtensionName(mf.Name) {
 		problems = append(problems, "name "+quote(mf.Name)+" is not of the form [a-z0-9][a-z0-9-]*")
 	}
 	if mf.Version == "" {

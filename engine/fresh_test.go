@@ -1,0 +1,160 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/testwasm"
+)
+
+// fakeClock is a clock that moves only when told.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// vaultNames returns the names e's registry holds, in order.
+func vaultNames(t *testing.T, e *engine.Engine) []string {
+	t.Helper()
+	regs, err := e.Vaults(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range regs {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// writeOther changes the registry at path as another process would (a hand
+// edit, another sesame): it adds a vault Other, writing a new file and
+// renaming it over the old, without an engine of this process.
+func writeOther(t *testing.T, path, wasm string) {
+	t.Helper()
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf("%s\n[vaults.Other]\nextension = %q\n\n  [vaults.Other.grants]\n  storage = true\n", old, wasm)
+	if err := os.WriteFile(path+".new", []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRegistryRecheckWindow: without a watch, an engine looks at its
+// registry file at most every 100 ms. Its own writes it sees at once;
+// another process's write it sees at the first operation after the window,
+// and not before: no operation inside the window looks at the file.
+func TestRegistryRecheckWindow(t *testing.T) {
+	a, path := emptyEngine(t)
+	clock := &fakeClock{now: time.Now()}
+	engine.UseClock(a, clock.Now)
+	wasm := testwasm.Build(t, "examples/go-vault")
+
+	if err := a.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := vaultNames(t, a); !slices.Equal(got, []string{"Own"}) {
+		t.Fatalf("the engine's own write, seen at once: %v", got)
+	}
+
+	writeOther(t, path, wasm)
+	clock.Advance(99 * time.Millisecond)
+	if got := vaultNames(t, a); !slices.Equal(got, []string{"Own"}) {
+		t.Fatalf("inside the window, the engine looked at the file: %v", got)
+	}
+	clock.Advance(time.Millisecond)
+	if got := vaultNames(t, a); !slices.Equal(got, []string{"Other", "Own"}) {
+		t.Fatalf("another process's write, after the window: %v", got)
+	}
+}
+
+// TestRegistryOtherEngine: a write through another engine of the process
+// is seen by the next operation, window or not (the clock does not move).
+func TestRegistryOtherEngine(t *testing.T) {
+	a, path := emptyEngine(t)
+	clock := &fakeClock{now: time.Now()}
+	engine.UseClock(a, clock.Now)
+	vaultNames(t, a)
+	b, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Other", Extension: testwasm.Build(t, "examples/go-vault"), Grants: engine.Grants{Storage: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := vaultNames(t, a); !slices.Equal(got, []string{"Other"}) {
+		t.Fatalf("another engine's write, at the next operation: %v", got)
+	}
+}
+
+// TestRegistryWatch: on Linux an engine watches its registry's folder, and
+// sees another process's write, or a chmod that makes the file untrusted,
+// once the watch counted its events; the window plays no part (the clock
+// does not move).
+func TestRegistryWatch(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("inotify is Linux's")
+	}
+	a, path := emptyEngine(t)
+	wasm := testwasm.Build(t, "examples/go-vault")
+	if err := a.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	vaultNames(t, a)
+	writeOther(t, path, wasm)
+	waitSeen(t, a, func() bool { return slices.Equal(vaultNames(t, a), []string{"Other", "Own"}) })
+
+	if err := os.Chmod(path, 0o664); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, a, func() bool {
+		_, err := a.Vaults(ctx)
+		return errors.Is(err, engine.ErrRegistry)
+	})
+	if _, err := a.Vaults(ctx); !errors.Is(err, engine.ErrRegistry) {
+		t.Fatalf("the next operation over the untrusted registry: %v", err)
+	}
+}
+
+// waitSeen waits for the events of e's watch until ok holds; the test
+// fails if it does not within 10 seconds of events.
+func waitSeen(t *testing.T, e *engine.Engine, ok func() bool) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for !ok() {
+		if !engine.WaitWatch(wctx, e) {
+			t.Fatal("the engine has no watch on its registry")
+		}
+		if wctx.Err() != nil {
+			t.Fatal("the change was not seen after the watch's events")
+		}
+	}
+}
