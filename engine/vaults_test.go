@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/internal/testwasm"
@@ -142,12 +143,15 @@ func TestAccessorsReportABadRegistry(t *testing.T) {
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Directory: t.TempDir()}}}); err != nil {
 		t.Fatal(err)
 	}
+	clock := &fakeClock{now: time.Now()}
+	engine.UseClock(e, clock.Now)
 	if d, err := e.DefaultVault(ctx); err != nil || d != "A" {
 		t.Fatalf("default vault = %q, %v", d, err)
 	}
 	if err := os.WriteFile(path, []byte("default = \"A\"\n[vaults.A]\nextension = \"builtin:dotenv\"\nstroage = true\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	clock.Advance(100 * time.Millisecond) // another process's write is seen once the recheck window has passed
 	d, err := e.DefaultVault(ctx)
 	if !errors.Is(err, engine.ErrRegistry) || !strings.Contains(err.Error(), `unknown key "vaults.A.stroage"`) {
 		t.Errorf("default vault of a bad registry = %q, %v; want an error wrapping ErrRegistry that names the key", d, err)

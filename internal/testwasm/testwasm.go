@@ -147,13 +147,15 @@ func compile(modRoot, dir string) (string, error) {
 	return final, nil
 }
 
-// CFlags are the flags of clang for a C guest, the ones `make extensions`
+// CFlags returns the flags of clang for a C guest, the ones `make extensions`
 // builds the built-in C extensions with (the Makefile's CEXTFLAGS; a test in
 // this package ties the two): a WASI reactor, warnings as errors, the SDK
 // header abi/c/sesame.h, no debug sections. Paths on the command line are
 // relative to the module root, so the module is the same bytes wherever
 // the checkout is.
-var CFlags = []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
+func CFlags() []string {
+	return []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
+}
 
 // buildCommand returns the command that builds the guest at dir into out:
 // clang with CFlags over the directory's .c files (sorted) when it has any,
@@ -165,7 +167,7 @@ func buildCommand(modRoot, dir, out string) (*exec.Cmd, error) {
 	}
 	var cmd *exec.Cmd
 	if len(cfiles) > 0 {
-		args := append([]string{}, CFlags...)
+		args := CFlags()
 		args = append(args, "-o", out)
 		for _, f := range cfiles { // Glob sorts
 			args = append(args, dir+"/"+filepath.Base(f))

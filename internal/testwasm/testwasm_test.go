@@ -120,8 +120,8 @@ func TestCFlagsAreTheMakefiles(t *testing.T) {
 	if m == nil {
 		t.Fatal("Makefile: no CEXTFLAGS line")
 	}
-	if got := strings.Fields(string(m[1])); !slices.Equal(got, CFlags) {
-		t.Errorf("Makefile's CEXTFLAGS = %q, CFlags = %q", got, CFlags)
+	if got := strings.Fields(string(m[1])); !slices.Equal(got, CFlags()) {
+		t.Errorf("Makefile's CEXTFLAGS = %q, CFlags = %q", got, CFlags())
 	}
 }
 
