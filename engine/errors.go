@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
 )
 
 // Code is the kind of a failure: one enum for the whole engine. Its values
@@ -245,4 +246,15 @@ func trimStatus(msg string, s abi.Status) string {
 		return msg[len(p):]
 	}
 	return msg
+}
+
+// MissingGrants returns the grants (abi.GrantStorage, abi.GrantDirectory,
+// abi.GrantEnv) that err says a vault's extension needs and its
+// registration does not give, so that a program can name how to give them.
+// It reads err's text, and so works alike on an error from the sesame agent.
+func MissingGrants(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return sandbox.MissingGrants(err.Error())
 }

@@ -107,6 +107,9 @@ func hints(err error) []string {
 	if errors.As(err, &h) {
 		return h.hints
 	}
+	if gs := engine.MissingGrants(err); len(gs) > 0 {
+		return grantHints(err, gs)
+	}
 	switch {
 	case errors.Is(err, engine.ErrLocked):
 		if v := vaultOf(err, engine.ErrLocked); v != "" {
@@ -125,6 +128,37 @@ func hints(err error) []string {
 		return []string{"list the secrets with: sesame info"}
 	}
 	return nil
+}
+
+// grantFlags are the --grant flags of vault register that give each grant
+// an extension may need.
+var grantFlags = map[string]string{
+	"storage":   "--grant storage=true",
+	"directory": "--grant directory=PATH",
+	"env":       "--grant env=VAR,VAR",
+}
+
+// grantHints names the flags that give the grants gs, which err says a
+// vault's extension needs: to add to the vault register being run, or to
+// a register again of a vault registered without them.
+func grantHints(err error, gs []string) []string {
+	var e *engine.Error
+	if !errors.As(err, &e) || e.Vault == "" {
+		return nil
+	}
+	var hs []string
+	for _, g := range gs {
+		flag, ok := grantFlags[g]
+		if !ok {
+			continue // a grant this sesame cannot give
+		}
+		how := "register it with " + flag
+		if e.Op != engine.OpRegister {
+			how = "register it again with " + flag + " --allow-clobber (or grant it in vaults.toml)"
+		}
+		hs = append(hs, fmt.Sprintf("vault %s needs the %s grant: %s", e.Vault, g, how))
+	}
+	return hs
 }
 
 // vaultOf returns the vault named by the first *engine.Error in err's tree

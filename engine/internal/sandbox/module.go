@@ -316,13 +316,32 @@ func parseManifest(out []byte, granted func(string) bool) (abi.Manifest, error) 
 	}
 	for _, g := range mf.Grants {
 		if !granted(g) {
-			problems = append(problems, "needs grant "+quote(g)+", which vaults.toml does not give")
+			problems = append(problems, missingGrant(g))
 		}
 	}
 	if len(problems) > 0 {
 		return abi.Manifest{}, errorf(abi.InvalidArgument, abi.ExportManifest, "manifest: "+strings.Join(problems, "; "))
 	}
 	return mf, nil
+}
+
+// missingGrant is the manifest problem of a grant g that the guest needs
+// and its registration does not give; MissingGrants finds it again in an
+// error's text, which is all of an error that crosses the sesame agent.
+func missingGrant(g string) string {
+	return "needs grant " + quote(g) + ", which vaults.toml does not give"
+}
+
+var missingGrantText = regexp.MustCompile(`needs grant "([a-z_]+)", which vaults.toml does not give`)
+
+// MissingGrants returns the grants that the manifest problems in text (an
+// error's message) say a guest needs and was not given, in their order.
+func MissingGrants(text string) []string {
+	var gs []string
+	for _, m := range missingGrantText.FindAllStringSubmatch(text, -1) {
+		gs = append(gs, m[1])
+	}
+	return gs
 }
 
 func (m *Module) granted(g string) bool {
