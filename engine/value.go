@@ -54,6 +54,23 @@ const (
 	TypeHashtable    = abi.TypeHashtable
 )
 
+// Lookup returns the entry of t under key, and the key as t spells it.
+// Keys compare without regard to case, as PowerShell's hashtables do
+// (encodeValue refuses two keys that differ only in case). In a table that
+// came with several spellings from elsewhere, an exact match wins, else the
+// first in sorted order.
+func (t Hashtable) Lookup(key string) (k string, v any, ok bool) {
+	if v, ok := t[key]; ok {
+		return key, v, true
+	}
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		if strings.EqualFold(k, key) {
+			return k, t[k], true
+		}
+	}
+	return "", nil, false
+}
+
 // GoString keeps the value of a SecureString out of %#v output.
 func (SecureString) GoString() string { return "engine.SecureString(****)" }
 

@@ -86,18 +86,22 @@ func (s *session) printBytes(t engine.Type, v []byte, plain bool) error {
 }
 
 // typeOf names the type of a hashtable entry.
-func typeOf(v any) string {
+func typeOf(v any) string { return entryType(v).String() }
+
+// entryType is the type of a hashtable entry; 0 (unknown) for none of the
+// four.
+func entryType(v any) engine.Type {
 	switch v.(type) {
 	case string:
-		return engine.TypeString.String()
+		return engine.TypeString
 	case engine.SecureString:
-		return engine.TypeSecureString.String()
+		return engine.TypeSecureString
 	case []byte:
-		return engine.TypeBytes.String()
+		return engine.TypeBytes
 	case engine.Credential:
-		return engine.TypeCredential.String()
+		return engine.TypeCredential
 	}
-	return "unknown"
+	return 0
 }
 
 // maskedEntry shows a hashtable entry without its secret: only a
@@ -114,6 +118,7 @@ type secretOut struct {
 	Name     string         `json:"name"`
 	Type     string         `json:"type"`
 	Vault    string         `json:"vault"`
+	Key      string         `json:"key,omitempty"` // get --key: the hashtable entry's key
 	Value    any            `json:"value"`
 	Metadata map[string]any `json:"metadata"`
 }

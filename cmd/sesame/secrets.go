@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -288,7 +290,7 @@ func (s *session) getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "print a secret",
-		UsageText: "sesame get NAME [--vault V] [--as-plain-text] [--json]",
+		UsageText: "sesame get NAME [--vault V] [--key K] [--as-plain-text] [--json]",
 		Description: `Finds NAME in --vault, or in the default vault and then the others by name,
 leaving out those registered with --no-search; the first vault that answers
 wins. Without --vault, when standard error is a terminal, get says which vault
@@ -306,14 +308,20 @@ a credential as {"username", "password"}, a hashtable as an object (as set
 reads it), datetimes in RFC 3339. Without --as-plain-text every value in it
 (text, a password, bytes) is null.
 
+--key K prints only the entry K of a hashtable secret, as get prints a
+secret of the entry's type (--json adds "key"). Keys compare without regard
+to case, as in PowerShell: --key USER finds the entry "user".
+
 Examples:
   sesame get db-password                     # string ********
   sesame get db-password --as-plain-text
   PGPASSWORD=$(sesame get db-password --as-plain-text) psql
   sesame get tls-key --as-plain-text > key.pem
-  sesame get db-login --json --as-plain-text | jq -r .value.username`,
+  sesame get db-login --json --as-plain-text | jq -r .value.username
+  sesame get bag --key pin --as-plain-text`,
 		Flags: []cli.Flag{
 			vaultFlag("look only in `VAULT`"),
+			&cli.StringFlag{Name: "key", Usage: "print only the entry `K` of a hashtable (any case)"},
 			&cli.BoolFlag{Name: "as-plain-text", Usage: "print the value itself"},
 			jsonFlag(),
 		},
@@ -336,6 +344,12 @@ func (s *session) get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	key := ""
+	if c.IsSet("key") {
+		if sec, key, err = hashtableEntry(sec, c.String("key")); err != nil {
+			return err
+		}
+	}
 	if c.String("vault") == "" && isTerminal(s.stderr) {
 		// Found by searching: any vault could have answered, and one
 		// that claims every name could stand in for the right one.
@@ -343,7 +357,9 @@ func (s *session) get(c *cli.Context) error {
 	}
 	plain := c.Bool("as-plain-text")
 	if c.Bool("json") {
-		if err := s.printJSON(secretJSON(sec, plain)); err != nil {
+		out := secretJSON(sec, plain)
+		out.Key = key
+		if err := s.printJSON(out); err != nil {
 			return err
 		}
 		if !plain {
@@ -352,6 +368,26 @@ func (s *session) get(c *cli.Context) error {
 		return nil
 	}
 	return s.printSecret(sec, plain)
+}
+
+// hashtableEntry returns the entry key of the hashtable secret sec as a
+// secret of its own type, and its key as the table spells it. Keys compare
+// without regard to case (engine.Hashtable.Lookup).
+func hashtableEntry(sec engine.Secret, key string) (engine.Secret, string, error) {
+	t, ok := sec.Value.(engine.Hashtable)
+	if !ok {
+		return sec, "", fmt.Errorf("secret %q in vault %s is a %s, not a hashtable: --key picks an entry of a hashtable", sec.Name, sec.Vault, sec.Type)
+	}
+	k, v, ok := t.Lookup(key)
+	if !ok {
+		err := fmt.Errorf("secret %q in vault %s has no key %q", sec.Name, sec.Vault, key)
+		if len(t) == 0 {
+			return sec, "", err
+		}
+		return sec, "", withHint(err, "its keys: "+strings.Join(slices.Sorted(maps.Keys(t)), ", "))
+	}
+	sec.Value, sec.Type = v, entryType(v)
+	return sec, k, nil
 }
 
 // hint prints a hint line on stderr.
