@@ -29,10 +29,10 @@ type Secret struct {
 
 // Action describes a change the engine makes or, with WhatIf, would make.
 type Action struct {
-	Op      Op // OpSet, OpSetInfo or OpRemove
+	Op      Op // OpSet, OpSetInfo, OpRemove; the CLI's OpRegister, OpUnregister, OpSetDefault
 	Vault   string
 	Secret  string
-	Replace bool // set: an existing secret is overwritten
+	Replace bool // set: an existing secret is overwritten; register: an existing registration
 }
 
 func (a Action) String() string {
@@ -46,7 +46,14 @@ func (a Action) String() string {
 		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
 	case OpRemove:
 		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
-	case "set-default":
+	case OpRegister:
+		if a.Replace {
+			return fmt.Sprintf("replace the registration of vault %s", a.Vault)
+		}
+		return fmt.Sprintf("register vault %s", a.Vault)
+	case OpUnregister:
+		return fmt.Sprintf("unregister vault %s", a.Vault)
+	case OpSetDefault:
 		if a.Vault == "" {
 			return "leave no default vault"
 		}

@@ -29,20 +29,19 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 			{
 				Name:      "unregister",
 				Usage:     "remove a vault from the registry (its storage stays on disk)",
-				UsageText: "sesame vault unregister NAME [--remove-storage]",
+				UsageText: "sesame vault unregister NAME [--remove-storage] [--what-if] [--confirm]",
 				Description: `Removes vault NAME from the registry. Its storage area stays on disk, and the
 command says where: registering NAME again with the same extension uses it
 again. --remove-storage deletes it instead, with all the vault stored.
 
 Examples:
   sesame vault unregister Old
-  sesame vault unregister Scratch --remove-storage`,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"}},
-				Action: func(c *cli.Context) error {
-					return s.vaultAction(func(e backend, name string) error {
-						return engine.Run(s.ctx, e, engine.UnregisterRequest{Name: name, Options: engine.UnregisterOptions{RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport}})
-					})(c)
+  sesame vault unregister Scratch --remove-storage --confirm`,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"},
+					whatIfFlag(), confirmFlag(),
 				},
+				Action: s.vaultUnregister,
 			},
 			{
 				Name:      "list",
@@ -151,7 +150,7 @@ func (s *session) registerCommand() *cli.Command {
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
              [--description D] [--default] [--no-search] [--allow-clobber] [--keep-storage]
-             [--pin | --sha256 HEX]`,
+             [--pin | --sha256 HEX] [--what-if] [--confirm]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
 absolute otherwise). The extension is loaded and checked first; nothing is
@@ -204,6 +203,7 @@ Examples:
 			&cli.BoolFlag{Name: "keep-storage", Usage: "hand NAME's storage area to this extension, even another one"},
 			&cli.BoolFlag{Name: "pin", Usage: "pin the module file's current sha256 in vaults.toml"},
 			&cli.StringFlag{Name: "sha256", Usage: "pin the module to the digest `HEX` (it must match)"},
+			whatIfFlag(), confirmFlag(),
 		},
 		Action: s.vaultRegister,
 	}
@@ -222,6 +222,40 @@ func (s *session) vaultAction(fn func(e backend, name string) error) cli.ActionF
 		}
 		return fn(e, a[0])
 	}
+}
+
+func (s *session) vaultUnregister(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the vault NAME")
+	if err != nil {
+		return err
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	remove := c.Bool("remove-storage")
+	req := engine.UnregisterRequest{Name: a[0], Options: engine.UnregisterOptions{RemoveStorage: remove, Report: s.storageReport}}
+	r, ok := registration(s.ctx, e, a[0])
+	if !ok {
+		return engine.Run(s.ctx, e, req) // the engine's own refusal
+	}
+	act := engine.Action{Op: engine.OpUnregister, Vault: r.Name}
+	what := act.String()
+	switch {
+	case r.Grants.Storage && remove:
+		what += " and delete its storage, with all it stored"
+	case r.Grants.Storage:
+		what += " (its storage stays on disk)"
+	}
+	if ok, err := s.gate(ch, act, what); !ok {
+		return err
+	}
+	req.Name = r.Name
+	return engine.Run(s.ctx, e, req)
 }
 
 func (s *session) vaultRegister(c *cli.Context) error {
@@ -244,8 +278,22 @@ func (s *session) vaultRegister(c *cli.Context) error {
 	if c.Bool("pin") && c.IsSet("sha256") {
 		return usagef(c, "--pin and --sha256 both pin the module; give one")
 	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
 	e, err := s.engine()
 	if err != nil {
+		return err
+	}
+	act := engine.Action{Op: engine.OpRegister, Vault: a[0]}
+	if old, ok := registration(s.ctx, e, a[0]); ok {
+		if !c.Bool("allow-clobber") {
+			return &engine.Error{Op: engine.OpRegister, Vault: a[0], Err: engine.ErrVaultExists}
+		}
+		act.Vault, act.Replace = old.Name, true
+	}
+	if ok, err := s.gate(ch, act, act.String()+" with extension "+ext); !ok {
 		return err
 	}
 	if !strings.HasPrefix(ext, "builtin:") {
@@ -476,14 +524,28 @@ func (s *session) setDefault(e backend, a []string, ch engine.Change) error {
 		}
 		act.Vault = r.Name
 	}
-	switch {
-	case ch.WhatIf:
-		s.whatIf(act)
-		return nil
-	case ch.Confirm != nil && !ch.Confirm(act):
-		return &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
+	if ok, err := s.gate(ch, act, act.String()); !ok {
+		return err
 	}
 	return engine.Run(s.ctx, e, engine.SetDefaultRequest{Name: act.Vault})
+}
+
+// gate applies --what-if and --confirm (ch) to act, a change to the
+// registry that the CLI words as what: it reports whether to go ahead. With
+// --what-if it prints what and stops; a change declined at --confirm is an
+// error wrapping ErrDeclined.
+func (s *session) gate(ch engine.Change, act engine.Action, what string) (bool, error) {
+	switch {
+	case ch.WhatIf:
+		fmt.Fprintf(s.stdout, "What if: %s\n", what)
+		return false, nil
+	case ch.Confirm != nil:
+		if t, ok := s.terminal(); ok && t.confirm(what) {
+			return true, nil
+		}
+		return false, &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
+	}
+	return true, nil
 }
 
 // password reads a password for vault: the first line of standard input
