@@ -149,7 +149,7 @@ func (s *session) registerCommand() *cli.Command {
 		Name:  "register",
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
-             [--description D] [--default] [--no-search] [--allow-clobber] [--keep-storage]
+             [--description D] [--default] [--no-search] [--allow-clobber [--fresh]] [--keep-storage]
              [--pin | --sha256 HEX] [--what-if] [--confirm]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
@@ -175,6 +175,12 @@ something; all that is not granted is denied:
   timeout=5s            deadline per call
   instances=4           instances kept at once
 
+--allow-clobber replaces the registration of a vault NAME already has. The
+new one keeps the replaced one's parameters and description, but for those
+given again (a --param KEY=VALUE replaces that KEY alone); --fresh keeps
+none of them. Grants, --no-search, the pin and the extension are as given:
+nothing granted before is granted again unless the command says so.
+
 --no-search leaves the vault out when get and info look through the vaults
 (no --vault given): it answers only when named with --vault, or as the
 default vault. Use it for a vault you do not trust to answer only for its
@@ -199,7 +205,8 @@ Examples:
 			&cli.StringFlag{Name: "description", Usage: "a `DESCRIPTION` shown by vault list"},
 			&cli.BoolFlag{Name: "default", Usage: "make it the default vault"},
 			&cli.BoolFlag{Name: "no-search", Usage: "look in the vault only when it is named with --vault"},
-			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
+			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME (keeping its parameters and description)"},
+			&cli.BoolFlag{Name: "fresh", Usage: "with --allow-clobber, keep none of the replaced vault's parameters and description"},
 			&cli.BoolFlag{Name: "keep-storage", Usage: "hand NAME's storage area to this extension, even another one"},
 			&cli.BoolFlag{Name: "pin", Usage: "pin the module file's current sha256 in vaults.toml"},
 			&cli.StringFlag{Name: "sha256", Usage: "pin the module to the digest `HEX` (it must match)"},
@@ -278,6 +285,9 @@ func (s *session) vaultRegister(c *cli.Context) error {
 	if c.Bool("pin") && c.IsSet("sha256") {
 		return usagef(c, "--pin and --sha256 both pin the module; give one")
 	}
+	if c.Bool("fresh") && !c.Bool("allow-clobber") {
+		return usagef(c, "--fresh goes with --allow-clobber: it keeps nothing of the registration replaced")
+	}
 	ch, err := s.change(c)
 	if err != nil {
 		return err
@@ -287,11 +297,18 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		return err
 	}
 	act := engine.Action{Op: engine.OpRegister, Vault: a[0]}
+	desc := c.String("description")
 	if old, ok := registration(s.ctx, e, a[0]); ok {
 		if !c.Bool("allow-clobber") {
 			return &engine.Error{Op: engine.OpRegister, Vault: a[0], Err: engine.ErrVaultExists}
 		}
 		act.Vault, act.Replace = old.Name, true
+		if !c.Bool("fresh") {
+			params = keptParams(old.Parameters, params)
+			if !c.IsSet("description") {
+				desc = old.Description
+			}
+		}
 	}
 	if ok, err := s.gate(ch, act, act.String()+" with extension "+ext); !ok {
 		return err
@@ -312,7 +329,7 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Name:        a[0],
 		Extension:   ext,
 		SHA256:      c.String("sha256"),
-		Description: c.String("description"),
+		Description: desc,
 		Parameters:  params,
 		Grants:      grants,
 		NoSearch:    c.Bool("no-search"),
@@ -327,6 +344,18 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		return withHint(err, "add --keep-storage to hand that storage to "+ext+", or move the file away")
 	}
 	return err
+}
+
+// keptParams returns the parameters of a registration replaced with
+// --allow-clobber: those of old, with those given again (given) replacing
+// theirs.
+func keptParams(old, given map[string]any) map[string]any {
+	if len(old) == 0 {
+		return given
+	}
+	out := maps.Clone(old)
+	maps.Copy(out, given)
+	return out
 }
 
 // storageReport tells the user what a register or unregister did with a
@@ -732,20 +761,11 @@ func noPassword(r engine.Registration, what string) error {
 }
 
 // passwordHints are the commands that give the passwordless vault r a
-// password: register it again with authentication = password, keeping its
-// other parameters and its description (its secrets stay), then set the
-// first password with set-password, which asks for it twice.
+// password: register it again with authentication = password (--allow-clobber
+// keeps its other parameters and its description; its secrets stay), then
+// set the first password with set-password, which asks for it twice.
 func passwordHints(r engine.Registration, lead string) []string {
-	cmd := []string{"sesame vault register", r.Name, "--extension", r.Extension, "--grant storage=true", "--param authentication=password"}
-	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
-		if k != "authentication" {
-			cmd = append(cmd, "--param", shellQuote(fmt.Sprintf("%s=%v", k, r.Parameters[k])))
-		}
-	}
-	if r.Description != "" {
-		cmd = append(cmd, "--description", shellQuote(r.Description))
-	}
-	cmd = append(cmd, "--allow-clobber")
+	cmd := []string{"sesame vault register", r.Name, "--extension", shellQuote(r.Extension), "--grant storage=true", "--param authentication=password", "--allow-clobber"}
 	return []string{lead + strings.Join(cmd, " "), "and then: sesame vault set-password " + r.Name}
 }
 
