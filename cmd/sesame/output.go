@@ -115,20 +115,20 @@ func maskedEntry(v any) string {
 
 // secretOut is what get --json prints.
 type secretOut struct {
-	Name     string         `json:"name"`
-	Type     string         `json:"type"`
-	Vault    string         `json:"vault"`
-	Key      string         `json:"key,omitempty"` // get --key: the hashtable entry's key
-	Value    any            `json:"value"`
-	Metadata map[string]any `json:"metadata"`
+	Name     string             `json:"name"`
+	Type     string             `json:"type"`
+	Vault    string             `json:"vault"`
+	Key      string             `json:"key,omitempty"` // get --key: the hashtable entry's key
+	Value    any                `json:"value"`
+	Metadata map[string]metaOut `json:"metadata"`
 }
 
 // infoOut is one element of what info --json prints.
 type infoOut struct {
-	Name     string         `json:"name"`
-	Type     string         `json:"type"`
-	Vault    string         `json:"vault"`
-	Metadata map[string]any `json:"metadata"`
+	Name     string             `json:"name"`
+	Type     string             `json:"type"`
+	Vault    string             `json:"vault"`
+	Metadata map[string]metaOut `json:"metadata"`
 }
 
 func secretJSON(sec engine.Secret, plain bool) secretOut {
@@ -212,14 +212,27 @@ func valueJSON(v any, plain bool) any {
 	return nil
 }
 
-// metadataJSON is metadata with datetimes in RFC 3339; never nil.
-func metadataJSON(md engine.Metadata) map[string]any {
-	out := make(map[string]any, len(md))
+// metaOut is a metadata value as --json prints it: its type, named as
+// set's --metadata KEY:TYPE=VALUE names it (string, int, datetime), and its
+// value (a JSON string, number, or RFC 3339 string).
+type metaOut struct {
+	Type  string `json:"type"`
+	Value any    `json:"value"`
+}
+
+// metadataJSON is metadata as --json prints it, each value with its type;
+// never nil.
+func metadataJSON(md engine.Metadata) map[string]metaOut {
+	out := make(map[string]metaOut, len(md))
 	for k, v := range md {
-		if t, ok := v.(time.Time); ok {
-			v = t.Format(time.RFC3339Nano)
+		switch x := v.(type) {
+		case time.Time:
+			out[k] = metaOut{"datetime", x.Format(time.RFC3339Nano)}
+		case string:
+			out[k] = metaOut{"string", x}
+		default:
+			out[k] = metaOut{"int", x}
 		}
-		out[k] = v
 	}
 	return out
 }

@@ -305,8 +305,10 @@ terminal.
 
 --json prints {"name", "type", "vault", "value", "metadata"}: bytes in base64,
 a credential as {"username", "password"}, a hashtable as an object (as set
-reads it), datetimes in RFC 3339. Without --as-plain-text every value in it
-(text, a password, bytes) is null.
+reads it). Without --as-plain-text every value in it (text, a password,
+bytes) is null. Each metadata value is {"type", "value"}, its type named as
+--metadata KEY:TYPE=VALUE names it: string, int (a JSON number) or datetime
+(RFC 3339), so that a date stored as a string is told from a datetime.
 
 --key K prints only the entry K of a hashtable secret, as get prints a
 secret of the entry's type (--json adds "key"). Keys compare without regard
@@ -402,7 +404,8 @@ func (s *session) infoCommand() *cli.Command {
 one; default: all) in --vault, or in every vault that get searches (the
 default first; not those registered with --no-search). Prints a table NAME
 TYPE VAULT METADATA, or with --json an array of
-{"name", "type", "vault", "metadata"}.
+{"name", "type", "vault", "metadata"}, each metadata value as
+{"type": "string" | "int" | "datetime", "value": …} (as get --json).
 
 A vault that cannot list (locked, failing) is skipped: the others are listed
 all the same, and each skipped vault is named on standard error.
@@ -413,7 +416,8 @@ one was skipped or --vault names none.
 Examples:
   sesame info
   sesame info 'db-*' --vault Team
-  sesame info --json | jq -r '.[].name'`,
+  sesame info --json | jq -r '.[].name'
+  sesame info --json | jq -r '.[] | select(.metadata.expires.type == "datetime") | .metadata.expires.value'`,
 		Flags: []cli.Flag{
 			vaultFlag("list only `VAULT`"),
 			jsonFlag(),
