@@ -140,6 +140,7 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if !vt.Manifest().Metadata {
 		md = nil
 	}
+	md = metadataFor(vt, md)
 	if !supports(vt, abi.OpSet) {
 		return Action{}, wrapf(op, vault, name, ErrUnsupported, "the vault is read-only")
 	}
@@ -405,7 +406,7 @@ func (e *Engine) SetInfo(ctx context.Context, name string, md Metadata, vault st
 	if err := confirm(c, act); err != nil || c.WhatIf {
 		return act, err
 	}
-	return act, vaultError(op, canon, name, ms.SetMetadata(ctx, name, amd))
+	return act, vaultError(op, canon, name, ms.SetMetadata(ctx, name, metadataFor(vt, amd)))
 }
 
 // Remove deletes secret name from vault: Remove-Secret. The vault is

@@ -122,6 +122,9 @@ func appendManifest(b []byte, m abi.Manifest) []byte {
 	b = strconv.AppendBool(b, m.Metadata)
 	b = append(b, `,"case_sensitive":`...)
 	b = strconv.AppendBool(b, m.CaseSensitive)
+	if m.DatetimeOffset {
+		b = append(b, `,"datetime_offset":true`...)
+	}
 	b = append(b, `,"operations":[`...)
 	for i, op := range m.Operations {
 		if i > 0 {

@@ -68,8 +68,11 @@ JSON object: string values are string entries, and typed entries look like
 
 Metadata (--metadata KEY[:TYPE]=VALUE, repeatable): TYPE is string (default),
 int, or datetime (RFC 3339, or a plain date 2006-01-02 meaning midnight UTC).
-A key may contain ':' (only string, int or datetime after the last one is a
-TYPE). Metadata is not stored securely.
+A datetime keeps the offset it is given in (2024-02-03T04:05:06+01:00 comes
+back as such) in a vault that keeps offsets, as the builtin secretstore does;
+another vault stores the same instant in UTC. A key may contain ':' (only
+string, int or datetime after the last one is a TYPE). Metadata is not
+stored securely.
 
 Examples:
   sesame set db-password                           # asks twice, hidden
@@ -308,7 +311,8 @@ a credential as {"username", "password"}, a hashtable as an object (as set
 reads it). Without --as-plain-text every value in it (text, a password,
 bytes) is null. Each metadata value is {"type", "value"}, its type named as
 --metadata KEY:TYPE=VALUE names it: string, int (a JSON number) or datetime
-(RFC 3339), so that a date stored as a string is told from a datetime.
+(RFC 3339, with the offset it keeps), so that a date stored as a string is
+told from a datetime.
 
 --key K prints only the entry K of a hashtable secret, as get prints a
 secret of the entry's type (--json adds "key"). Keys compare without regard
