@@ -348,7 +348,7 @@ func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, e
 			// Not a name the engine would have let anyone store: empty,
 			// too long, or with control characters (terminal escapes).
 			// Left out, so that it never reaches a terminal.
-			e.opts.Logger.Warn("a vault listed a secret whose name is invalid; left out", "vault", vault)
+			e.opts.Logger.WarnContext(ctx, "a vault listed a secret whose name is invalid; left out", "vault", vault)
 			continue
 		}
 		if abi.Match(pattern, in.Name, cs) {

@@ -20,6 +20,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	s := &session{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer s.close()
 	if len(args) > 1 && args[1] == completeCommand {
+		s.quiet = true
 		return s.report(s.complete(args[2:]))
 	}
 	app := s.newApp()
@@ -251,7 +252,7 @@ func (s *session) newApp() *cli.App {
 		Name:      "sesame",
 		HelpName:  "sesame",
 		Usage:     "keep secrets in sandboxed vaults",
-		UsageText: "sesame [--config FILE] COMMAND [ARGS...]",
+		UsageText: "sesame [--config FILE] [--verbose] COMMAND [ARGS...]",
 		Description: `sesame stores named secrets in vaults. Each vault is a WebAssembly extension
 run in a sandbox that can touch only what its registration grants.
 
@@ -271,6 +272,11 @@ Examples:
   sesame info --json
   source <(sesame completion bash)
 
+A vault's log lines show on standard error, prefixed with its name:
+"sesame: vault Team: warning: …". Warnings and errors always show; info and
+debug lines with --verbose. The sesame agent sends back the lines of each
+request with its answer.
+
 Exit status: 0 success (a change declined at --confirm included), 1 failure,
 2 usage error; exec passes its command's status through.`,
 		HideVersion:               true,
@@ -288,9 +294,10 @@ Exit status: 0 success (a change declined at --confirm included), 1 failure,
 				TakesFile: true,
 			},
 			&cli.BoolFlag{Name: "version", Usage: "print the version of sesame and of the extension ABI it speaks"},
+			&cli.BoolFlag{Name: "verbose", Usage: "show the vaults' info and debug log lines too (warnings and errors always show)"},
 		},
 		Before: func(c *cli.Context) error {
-			s.config = c.String("config")
+			s.config, s.verbose = c.String("config"), c.Bool("verbose")
 			return nil
 		},
 		Action: func(c *cli.Context) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"time"
 
@@ -55,6 +56,9 @@ type request struct {
 	Confirm bool // the call has a confirmation: ask the client
 	Report  bool // the call has a report: send it back
 	Yes     bool // opConfirm: the answer
+
+	Log      bool       // send back the log lines the call causes (relay.go)
+	LogLevel slog.Level // from this level up
 }
 
 // response is what the server sends.
@@ -64,6 +68,7 @@ type response struct {
 	Err     *wireError
 	Result  any                    // the call's result
 	Reports []engine.StorageReport // what the call reported, for the client's callback
+	Logs    []logLine              // the log lines the call caused, when asked (request.Log)
 	Status  Status
 	Version int    // the greeting
 	Build   string // the greeting

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -183,7 +184,7 @@ func readKey(path string) ([]byte, error) {
 // check checks every entry of the folder against its seal, removing those
 // that do not pass. An error means the folder could not be checked: the
 // caller must not compile with the disk cache.
-func (c *sealedCache) check() error {
+func (c *sealedCache) check(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	names, err := c.entries()
@@ -196,7 +197,7 @@ func (c *sealedCache) check() error {
 			continue
 		}
 		if err == nil && problem != "unsealed" {
-			c.logger.Warn("compile cache: removed an entry that does not match its seal; the module is compiled again", "entry", filepath.Join(c.dir, name), "problem", problem)
+			c.logger.WarnContext(ctx, "compile cache: removed an entry that does not match its seal; the module is compiled again", "entry", filepath.Join(c.dir, name), "problem", problem)
 		}
 		if rerr := c.remove(name); rerr != nil {
 			return errors.Join(err, rerr)
