@@ -222,10 +222,17 @@ func (c *sealedCache) seal() error {
 		if _, err := os.Lstat(c.sealPath(name)); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		errs = append(errs, c.sealEntry(name))
+		if err := c.sealEntry(name); !errors.Is(err, errChanging) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
+
+// errChanging is an entry written while it is hashed: another process's
+// compile, which seals it itself (else the next check removes it unread).
+// Nothing to warn about.
+var errChanging = errors.New("changed while it was hashed")
 
 // entries lists the names wazero reads entries from: 64 hex digits.
 func (c *sealedCache) entries() ([]string, error) {
@@ -336,7 +343,7 @@ func (c *sealedCache) hashEntry(name string) ([]byte, fileID, error) {
 	}
 	id, ok := idOf(before)
 	if id2, ok2 := idOf(after); !ok || !ok2 || id != id2 {
-		return nil, fileID{}, fmt.Errorf("compile cache entry %s changed while it was hashed", f.Name())
+		return nil, fileID{}, fmt.Errorf("compile cache entry %s %w", f.Name(), errChanging)
 	}
 	return mac.Sum(nil), id, nil
 }
