@@ -10,8 +10,8 @@ import (
 // actions it reports (Action.Op) and the sesame agent's log name it.
 type Op string
 
-// The operations. Most are requests (the request types below); open and
-// mount are the engine's own steps.
+// The operations. Most are requests (the request types below); open, mount
+// and unregister-hook are the engine's own steps.
 const (
 	OpSet         Op = "set"
 	OpCopy        Op = "copy"
@@ -30,6 +30,10 @@ const (
 	OpSetPassword Op = "set-password"
 	OpOpen        Op = "open"
 	OpMount       Op = "mount"
+	// OpUnregisterHook is the step of Unregister that runs the vault's
+	// unregister hook: its Error is the hook's failure, which leaves the
+	// vault registered (UnregisterOptions.Force goes on).
+	OpUnregisterHook Op = "unregister-hook"
 )
 
 // A Call is one operation of the engine with its arguments, whatever its

@@ -92,6 +92,8 @@ extern "C" {
  *     sesame_lock         ()                           optional
  *     sesame_set_password (old_len, new_len)           optional
  *     sesame_test         ()                           optional
+ *     sesame_unregister   (arg_len)                    optional; argument 0 is
+ *                         one byte: 0 the storage stays, 1 it is deleted
  *
  * The host checks these signatures when it loads the module. */
 #define SESAME_EXPORT(name) __attribute__((export_name(name), visibility("default")))

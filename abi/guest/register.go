@@ -80,6 +80,8 @@ func implemented(v Vault) []abi.Op {
 			_, ok = v.(PasswordSetter)
 		case abi.OpTest:
 			_, ok = v.(Tester)
+		case abi.OpUnregister:
+			_, ok = v.(Unregisterer)
 		}
 		if ok {
 			ops = append(ops, op)

@@ -29,16 +29,24 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 			{
 				Name:      "unregister",
 				Usage:     "remove a vault from the registry (its storage stays on disk)",
-				UsageText: "sesame vault unregister NAME [--remove-storage] [--what-if] [--confirm]",
+				UsageText: "sesame vault unregister NAME [--remove-storage] [--force] [--what-if] [--confirm]",
 				Description: `Removes vault NAME from the registry. Its storage area stays on disk, and the
 command says where: registering NAME again with the same extension uses it
 again. --remove-storage deletes it instead, with all the vault stored.
+
+An extension may have an unregister hook, which runs first so that the vault
+can clean up what it keeps elsewhere (it is told whether its storage stays).
+When the hook fails, the vault stays registered and nothing changes: run the
+command again once the cause is fixed, or add --force to unregister it all
+the same (a warning then says what may remain). An extension that does not
+load cannot run its hook: the vault is unregistered, with a warning.
 
 Examples:
   sesame vault unregister Old
   sesame vault unregister Scratch --remove-storage --confirm`,
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"},
+					&cli.BoolFlag{Name: "force", Usage: "unregister the vault even when its unregister hook fails"},
 					whatIfFlag(), confirmFlag(),
 				},
 				Action: s.vaultUnregister,
@@ -245,7 +253,7 @@ func (s *session) vaultUnregister(c *cli.Context) error {
 		return err
 	}
 	remove := c.Bool("remove-storage")
-	req := engine.UnregisterRequest{Name: a[0], Options: engine.UnregisterOptions{RemoveStorage: remove, Report: s.storageReport}}
+	req := engine.UnregisterRequest{Name: a[0], Options: engine.UnregisterOptions{RemoveStorage: remove, Force: c.Bool("force"), Report: s.storageReport}}
 	r, ok := registration(s.ctx, e, a[0])
 	if !ok {
 		return engine.Run(s.ctx, e, req) // the engine's own refusal
@@ -262,7 +270,13 @@ func (s *session) vaultUnregister(c *cli.Context) error {
 		return err
 	}
 	req.Name = r.Name
-	return engine.Run(s.ctx, e, req)
+	s.noteCompile()
+	err = engine.Run(s.ctx, e, req)
+	var ee *engine.Error
+	if errors.As(err, &ee) && ee.Op == engine.OpUnregisterHook {
+		return withHint(err, "vault "+r.Name+" stays registered; fix the cause and run this again, or add --force to unregister it all the same")
+	}
+	return err
 }
 
 func (s *session) vaultRegister(c *cli.Context) error {

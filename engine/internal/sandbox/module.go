@@ -72,6 +72,7 @@ var exportTypes = map[string]struct{ params, results int }{
 	abi.ExportLock:        {0, 1},
 	abi.ExportSetPassword: {2, 1},
 	abi.ExportTest:        {0, 1},
+	abi.ExportUnregister:  {1, 1},
 }
 
 var extensionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)

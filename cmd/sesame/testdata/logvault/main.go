@@ -3,7 +3,9 @@
 // Command logvault is a test vault for the CLI's scripts: it keeps secrets
 // in host storage, without metadata, and talks through the host's log. Its
 // test logs one line at each level, the warning with a terminal escape and
-// a line break in it; each get logs a warning.
+// a line break in it; each get logs a warning. Its unregister hook logs (at
+// info) what it was told of the storage, or fails when the parameter
+// unregister is "fail".
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o logvault.wasm ./cmd/sesame/testdata/logvault
 package main
@@ -28,6 +30,26 @@ func main() {}
 const secretPrefix = "s/"
 
 type vault struct{}
+
+// failUnregister is the parameter unregister = "fail" of this instance.
+var failUnregister bool
+
+func (vault) Init(_ string, params map[string]string) error {
+	failUnregister = params["unregister"] == "fail"
+	return nil
+}
+
+func (vault) Unregister(removeStorage bool) error {
+	if failUnregister {
+		return guest.Error(abi.Unavailable, "the remote service did not answer")
+	}
+	if removeStorage {
+		guest.Log(guest.LogInfo, "cleaned up; the storage goes too")
+	} else {
+		guest.Log(guest.LogInfo, "cleaned up; the storage stays")
+	}
+	return nil
+}
 
 func (vault) Get(name string) (abi.Info, abi.Value, error) {
 	guest.Log(guest.LogWarn, "answering from a stale copy")
