@@ -106,6 +106,28 @@ func (r *reader) u64() uint64 {
 	return v
 }
 
+// offset reads the i16 UTC offset in minutes of a MetaDatetimeOffset and
+// returns t in it (in UTC for 0).
+func (r *reader) offset(t time.Time) time.Time {
+	if r.err != nil {
+		return t
+	}
+	if r.left() < 2 {
+		r.fail("unexpected end")
+		return t
+	}
+	m := int(int16(binary.LittleEndian.Uint16(r.b[r.off:])))
+	if m < -MaxOffsetMinutes || m > MaxOffsetMinutes {
+		r.fail("UTC offset out of range")
+		return t
+	}
+	r.off += 2
+	if m == 0 {
+		return t
+	}
+	return t.In(time.FixedZone("", m*60))
+}
+
 // bytes returns the next n bytes, aliasing the input.
 func (r *reader) bytes(n uint32) []byte {
 	if r.err != nil {
@@ -260,6 +282,11 @@ func AppendMetadata(b []byte, md Metadata) ([]byte, error) {
 		case MetaDatetime:
 			b = binary.LittleEndian.AppendUint64(b, uint64(v.Time.Unix()))
 			b = appendU32(b, uint32(v.Time.Nanosecond()))
+		case MetaDatetimeOffset:
+			_, off := v.Time.Zone()
+			b = binary.LittleEndian.AppendUint64(b, uint64(v.Time.Unix()))
+			b = appendU32(b, uint32(v.Time.Nanosecond()))
+			b = binary.LittleEndian.AppendUint16(b, uint16(int16(off/60)))
 		}
 	}
 	if len(b)-start > MaxMetadataBytes {
@@ -284,11 +311,20 @@ func (md Metadata) Validate() error {
 			return &EncodeError{What: "metadata", Reason: "value of key " + strconv.Quote(k) + " is not UTF-8", Err: InvalidArgument}
 		case v.Kind == MetaString && len(v.Str) > MaxMetaStringLen:
 			return &EncodeError{What: "metadata", Reason: "value of key " + strconv.Quote(k) + " longer than " + strconv.Itoa(MaxMetaStringLen) + " bytes", Err: TooLarge}
-		case v.Kind < MetaString || v.Kind > MetaDatetime:
+		case v.Kind < MetaString || v.Kind > MetaDatetimeOffset:
 			return &EncodeError{What: "metadata", Reason: "key " + strconv.Quote(k) + " has an unknown kind", Err: InvalidArgument}
+		case v.Kind == MetaDatetimeOffset && !validOffset(v.Time):
+			return &EncodeError{What: "metadata", Reason: "the UTC offset of key " + strconv.Quote(k) + " is not whole minutes less than a day", Err: InvalidArgument}
 		}
 	}
 	return nil
+}
+
+// validOffset reports whether t's UTC offset can be encoded: whole minutes,
+// at most MaxOffsetMinutes either way.
+func validOffset(t time.Time) bool {
+	_, off := t.Zone()
+	return off%60 == 0 && off/60 >= -MaxOffsetMinutes && off/60 <= MaxOffsetMinutes
 }
 
 // DecodeMetadata decodes a metadata map. It never returns a nil map.
@@ -316,7 +352,7 @@ func (r *reader) metadata() Metadata {
 			v.Str = r.str(MaxMetaStringLen)
 		case MetaInt:
 			v.Int = int64(r.u64())
-		case MetaDatetime:
+		case MetaDatetime, MetaDatetimeOffset:
 			sec := int64(r.u64())
 			nsec := r.u32()
 			if r.err == nil && nsec >= 1e9 {
@@ -324,6 +360,9 @@ func (r *reader) metadata() Metadata {
 				r.fail("nanoseconds out of range")
 			}
 			v.Time = time.Unix(sec, int64(nsec)).UTC()
+			if v.Kind == MetaDatetimeOffset {
+				v.Time = r.offset(v.Time)
+			}
 		default:
 			if r.err == nil {
 				r.off = kindAt

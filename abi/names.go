@@ -18,6 +18,7 @@ const (
 	ExportLock        = "sesame_lock"
 	ExportSetPassword = "sesame_set_password"
 	ExportTest        = "sesame_test"
+	ExportUnregister  = "sesame_unregister"
 )
 
 // Host functions in the ImportModule.
@@ -81,13 +82,21 @@ const (
 	OpLock        Op = "lock"
 	OpSetPassword Op = "set_password"
 	OpTest        Op = "test"
+	OpUnregister  Op = "unregister" // the hook called before the vault is unregistered
 )
 
 // Ops lists every operation, in a stable order, in a new slice: a caller
 // may keep or change it.
 func Ops() []Op {
-	return []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest}
+	return []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest, OpUnregister}
 }
+
+// The argument of sesame_unregister: what becomes of the vault's storage
+// area once it is unregistered.
+const (
+	UnregisterKeepStorage   byte = 0 // it stays on disk: registering the vault again finds it
+	UnregisterRemoveStorage byte = 1 // the host deletes it right after
+)
 
 // Export returns the name of the guest export that implements op.
 func (op Op) Export() string { return "sesame_" + string(op) }

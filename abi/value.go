@@ -64,12 +64,20 @@ type Entry struct {
 // MetaKind is the type of a metadata value (SPEC.md §7.3).
 type MetaKind uint8
 
-// The three metadata kinds.
+// The metadata kinds. MetaDatetimeOffset (an addition to v1) is a
+// datetime with the UTC offset it was given in; the host sends it only to
+// a vault whose manifest declares datetime_offset, and MetaDatetime, in
+// UTC, to the others.
 const (
-	MetaString   MetaKind = 1
-	MetaInt      MetaKind = 2
-	MetaDatetime MetaKind = 3
+	MetaString         MetaKind = 1
+	MetaInt            MetaKind = 2
+	MetaDatetime       MetaKind = 3
+	MetaDatetimeOffset MetaKind = 4
 )
+
+// MaxOffsetMinutes bounds the offset of a MetaDatetimeOffset, as RFC 3339
+// does: less than a day either way.
+const MaxOffsetMinutes = 24*60 - 1
 
 // String names the kind.
 func (k MetaKind) String() string {
@@ -80,16 +88,30 @@ func (k MetaKind) String() string {
 		return "int"
 	case MetaDatetime:
 		return "datetime"
+	case MetaDatetimeOffset:
+		return "datetime_offset"
 	}
 	return "unknown"
 }
 
-// MetaValue is one metadata value; Kind says which field holds it.
+// MetaValue is one metadata value; Kind says which field holds it. Time is
+// in UTC for MetaDatetime, and in a fixed zone of whole minutes (UTC for
+// offset 0) for MetaDatetimeOffset.
 type MetaValue struct {
 	Kind MetaKind
 	Str  string
 	Int  int64
 	Time time.Time
+}
+
+// UTC returns v with a MetaDatetimeOffset turned into a MetaDatetime of the
+// same instant (its offset dropped): the form for a vault that does not
+// declare datetime_offset. Other values come back as they are.
+func (v MetaValue) UTC() MetaValue {
+	if v.Kind == MetaDatetimeOffset {
+		return MetaValue{Kind: MetaDatetime, Time: v.Time.UTC()}
+	}
+	return v
 }
 
 // Metadata maps keys to values. A nil Metadata is "none given"; an empty,
@@ -105,12 +127,16 @@ type Info struct {
 
 // Manifest is what an extension declares about itself (SPEC.md §4.1).
 type Manifest struct {
-	ABI           int      `json:"abi"`
-	Name          string   `json:"name"`
-	Version       string   `json:"version"`
-	Description   string   `json:"description,omitempty"`
-	Metadata      bool     `json:"metadata"`
-	CaseSensitive bool     `json:"case_sensitive"`
-	Operations    []Op     `json:"operations,omitempty"`
-	Grants        []string `json:"grants,omitempty"`
+	ABI           int    `json:"abi"`
+	Name          string `json:"name"`
+	Version       string `json:"version"`
+	Description   string `json:"description,omitempty"`
+	Metadata      bool   `json:"metadata"`
+	CaseSensitive bool   `json:"case_sensitive"`
+	// DatetimeOffset declares that the vault takes and keeps metadata kind
+	// MetaDatetimeOffset (SPEC.md §7.3); without it the host sends it
+	// datetimes in UTC.
+	DatetimeOffset bool     `json:"datetime_offset,omitempty"`
+	Operations     []Op     `json:"operations,omitempty"`
+	Grants         []string `json:"grants,omitempty"`
 }

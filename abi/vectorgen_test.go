@@ -49,6 +49,9 @@ func mint(k string, n int64) []byte { return cat(str(k), b(2), i64(n)) }
 func mtime(k string, sec int64, nsec uint32) []byte {
 	return cat(str(k), b(3), i64(sec), u32(nsec))
 }
+func mtimeOff(k string, sec int64, nsec uint32, minutes int16) []byte {
+	return cat(str(k), b(4), i64(sec), u32(nsec), binary.LittleEndian.AppendUint16(nil, uint16(minutes)))
+}
 func hent(k string, v []byte) []byte { return cat(str(k), u32(uint32(len(v))), v) }
 func rec(name string, t byte, md []byte) []byte {
 	return cat(str(name), b(t), md)
@@ -67,6 +70,7 @@ func tableV(e ...abi.Entry) abi.Value { return abi.Value{Type: abi.TypeHashtable
 func ms(s string) abi.MetaValue       { return abi.MetaValue{Kind: abi.MetaString, Str: s} }
 func mi(n int64) abi.MetaValue        { return abi.MetaValue{Kind: abi.MetaInt, Int: n} }
 func mt(t time.Time) abi.MetaValue    { return abi.MetaValue{Kind: abi.MetaDatetime, Time: t} }
+func mto(t time.Time) abi.MetaValue   { return abi.MetaValue{Kind: abi.MetaDatetimeOffset, Time: t} }
 
 // nStrEntries returns n metadata string entries k00, k01, … encoded (sorted).
 func nStrEntries(n int) []byte {
@@ -184,6 +188,10 @@ func vectorCases() []vectorCase {
 		{name: "metadata-datetime", desc: "a datetime without fraction", value: abi.Metadata{"created": mt(may1)}},
 		{name: "metadata-datetime-nanoseconds", desc: "a datetime with nanoseconds", value: abi.Metadata{"created": mt(nanos)}},
 		{name: "metadata-datetime-utc", desc: "a datetime given in +02:00 is stored and decoded as UTC", value: abi.Metadata{"created": mt(cest)}},
+		{name: "metadata-datetime-offset", desc: "kind 4: a datetime with its UTC offset, +02:00 (120 minutes)", value: abi.Metadata{"created": mto(cest)}},
+		{name: "metadata-datetime-offset-negative", desc: "kind 4: offset -05:30 is -330 minutes, two's complement", value: abi.Metadata{"t": mto(time.Date(2024, 2, 3, 4, 5, 6, 7, time.FixedZone("", -(5*3600+1800))))}},
+		{name: "metadata-datetime-offset-extremes", desc: "kind 4: offsets of 23:59 either way, the most RFC 3339 can write", value: abi.Metadata{"east": mto(time.Date(2024, 1, 1, 0, 0, 0, 0, time.FixedZone("", 1439*60))), "west": mto(time.Date(2024, 1, 1, 0, 0, 0, 0, time.FixedZone("", -1439*60)))}},
+		{name: "metadata-datetime-offset-zero", desc: "kind 4 with offset 0 stays kind 4, and decodes in UTC", value: abi.Metadata{"t": mto(may1)}},
 		{name: "metadata-datetime-epoch", desc: "1970-01-01T00:00:00Z is zero seconds", value: abi.Metadata{"t": mt(time.Unix(0, 0))}},
 		{name: "metadata-datetime-before-1970", desc: "half a second before the epoch: seconds -1, nanoseconds 5e8", value: abi.Metadata{"t": mt(before)}},
 		{name: "metadata-datetime-year-1", desc: "0001-01-01T00:00:00Z", value: abi.Metadata{"t": mt(ancient)}},
@@ -209,11 +217,14 @@ func vectorCases() []vectorCase {
 		{name: "metadata-invalid-key-utf8", desc: "a key that is not UTF-8", bytes: cat(u32(1), mint("a\xff", 1)), err: "invalid UTF-8", off: 4},
 		{name: "metadata-invalid-key-257-bytes", desc: "a key of 257 bytes, one more than the limit", bytes: cat(u32(1), mint(key256+"k", 1)), err: "key too long", status: abi.TooLarge, off: 4},
 		{name: "metadata-invalid-kind-0", desc: "kind byte 0", bytes: cat(u32(1), str("a"), b(0), i64(0)), err: "unknown kind", off: 9},
-		{name: "metadata-invalid-kind-4", desc: "kind byte 4", bytes: cat(u32(1), str("a"), b(4), i64(0)), err: "unknown kind", off: 9},
+		{name: "metadata-invalid-kind-5", desc: "kind byte 5 (4, a datetime with its offset, is valid since sesame 0.3)", bytes: cat(u32(1), str("a"), b(5), i64(0)), err: "unknown kind", off: 9},
 		{name: "metadata-invalid-string-utf8", desc: "a string value that is not UTF-8", bytes: cat(u32(1), mstr("a", "\xc3\x28")), err: "invalid UTF-8", off: 10},
 		{name: "metadata-invalid-string-4097-bytes", desc: "a string value of 4097 bytes, one more than the limit", bytes: cat(u32(1), mstr("a", str4096+"s")), err: "string too long", status: abi.TooLarge, off: 10},
 		{name: "metadata-invalid-string-past-end", desc: "a string value whose length runs past the end", bytes: cat(u32(1), str("a"), b(1), u32(8), []byte("abc")), err: "length past the end", off: 14},
 		{name: "metadata-invalid-int-truncated", desc: "an int with 7 of its 8 bytes", bytes: cat(u32(1), str("a"), b(2), b(1, 2, 3, 4, 5, 6, 7)), err: "unexpected end", off: 10},
+		{name: "metadata-invalid-datetime-offset-truncated", desc: "kind 4 without its offset", bytes: cat(u32(1), str("a"), b(4), i64(0), u32(0)), err: "unexpected end", off: 22},
+		{name: "metadata-invalid-datetime-offset-range", desc: "kind 4 with offset 1440 minutes, a whole day", bytes: cat(u32(1), mtimeOff("a", 0, 0, 1440)), err: "UTC offset out of range", off: 22},
+		{name: "metadata-invalid-datetime-offset-range-negative", desc: "kind 4 with offset -1440 minutes", bytes: cat(u32(1), mtimeOff("a", 0, 0, -1440)), err: "UTC offset out of range", off: 22},
 		{name: "metadata-invalid-datetime-truncated", desc: "a datetime without its nanoseconds", bytes: cat(u32(1), str("a"), b(3), i64(0)), err: "unexpected end", off: 18},
 		{name: "metadata-invalid-datetime-nanoseconds", desc: "a datetime with nanoseconds 1e9", bytes: cat(u32(1), mtime("a", 0, 1e9)), err: "nanoseconds out of range", off: 18},
 		{name: "metadata-invalid-datetime-nanoseconds-max", desc: "a datetime with nanoseconds 0xFFFFFFFF", bytes: cat(u32(1), mtime("a", -1, math.MaxUint32)), err: "nanoseconds out of range", off: 18},

@@ -154,6 +154,8 @@ func metadataJSON(md abi.Metadata) map[string]any {
 			m[k] = map[string]any{"int": json.Number(strconv.FormatInt(v.Int, 10))}
 		case abi.MetaDatetime:
 			m[k] = map[string]any{"datetime": v.Time.UTC().Format(time.RFC3339Nano)}
+		case abi.MetaDatetimeOffset:
+			m[k] = map[string]any{"datetime_offset": v.Time.Format(time.RFC3339Nano)}
 		default:
 			m[k] = map[string]any{"unknown kind": int(v.Kind)}
 		}
@@ -297,7 +299,7 @@ func (p *jsonParser) metadata(j any, path string) abi.Metadata {
 	for k, e := range p.object(j, path) {
 		o := p.object(e, path+"."+k)
 		if len(o) != 1 {
-			p.fail(path+"."+k, "want exactly one of string, int, datetime")
+			p.fail(path+"."+k, "want exactly one of string, int, datetime, datetime_offset")
 			continue
 		}
 		switch {
@@ -316,8 +318,14 @@ func (p *jsonParser) metadata(j any, path string) abi.Metadata {
 				p.fail(path+"."+k, "%v", err)
 			}
 			md[k] = abi.MetaValue{Kind: abi.MetaDatetime, Time: t}
+		case o["datetime_offset"] != nil:
+			t, err := time.Parse(time.RFC3339Nano, p.string(o["datetime_offset"], path+"."+k))
+			if err != nil {
+				p.fail(path+"."+k, "%v", err)
+			}
+			md[k] = abi.MetaValue{Kind: abi.MetaDatetimeOffset, Time: t}
 		default:
-			p.fail(path+"."+k, "want exactly one of string, int, datetime")
+			p.fail(path+"."+k, "want exactly one of string, int, datetime, datetime_offset")
 		}
 	}
 	return md

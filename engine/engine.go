@@ -40,8 +40,10 @@ type Options struct {
 	// (~/.config/sesame/cache.key), kept out of the cache folder on
 	// purpose (see RATIONALE.md).
 	CacheKey string
-	// Logger receives the engine's and the extensions' log lines. Default:
-	// discarded.
+	// Logger receives the engine's and the extensions' log lines, their
+	// text made printable; an extension's carry its vault's name as the
+	// attribute "vault". A line logged while an operation runs is logged
+	// with that operation's context. Default: discarded.
 	Logger *slog.Logger
 }
 
@@ -103,6 +105,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Logger = slog.New(printableLog{o.Logger.Handler()})
 	cache := filepath.Join(o.CacheDir, "wazero")
 	if o.NoCache || o.CacheDir == "" {
 		cache = ""

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
 )
 
 // Code is the kind of a failure: one enum for the whole engine. Its values
@@ -141,23 +142,24 @@ func (e *Error) Error() string {
 // on (vault V, or secret "N" in vault V); alone is the phrase when the
 // Error names neither.
 var opPhrases = map[Op]struct{ object, alone string }{
-	"open":         {"open %s", "open the vaults"},
-	"mount":        {"mount %s", "mount the vault"},
-	"set":          {"set %s", "set the secret"},
-	"copy":         {"copy %s", "copy the secret"},
-	"get":          {"get %s", "get the secret"},
-	"info":         {"list the secrets of %s", "list the secrets"},
-	"set-info":     {"change the metadata of %s", "change the metadata"},
-	"remove":       {"remove %s", "remove the secret"},
-	"register":     {"register %s", "register the vault"},
-	"unregister":   {"unregister %s", "unregister the vault"},
-	"set-default":  {"make %s the default", "set the default vault"},
-	"vaults":       {"list the vaults", "list the vaults"},
-	"manifest":     {"read the manifest of %s", "read the manifest"},
-	"test":         {"test %s", "test the vault"},
-	"unlock":       {"unlock %s", "unlock the vault"},
-	"lock":         {"lock %s", "lock the vault"},
-	"set-password": {"change the password of %s", "change the password"},
+	"open":            {"open %s", "open the vaults"},
+	"mount":           {"mount %s", "mount the vault"},
+	"set":             {"set %s", "set the secret"},
+	"copy":            {"copy %s", "copy the secret"},
+	"get":             {"get %s", "get the secret"},
+	"info":            {"list the secrets of %s", "list the secrets"},
+	"set-info":        {"change the metadata of %s", "change the metadata"},
+	"remove":          {"remove %s", "remove the secret"},
+	"register":        {"register %s", "register the vault"},
+	"unregister":      {"unregister %s", "unregister the vault"},
+	"unregister-hook": {"run the unregister hook of %s", "run the unregister hook"},
+	"set-default":     {"make %s the default", "set the default vault"},
+	"vaults":          {"list the vaults", "list the vaults"},
+	"manifest":        {"read the manifest of %s", "read the manifest"},
+	"test":            {"test %s", "test the vault"},
+	"unlock":          {"unlock %s", "unlock the vault"},
+	"lock":            {"lock %s", "lock the vault"},
+	"set-password":    {"change the password of %s", "change the password"},
 	// The agent's own requests, in an error from a broken connection.
 	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
 	"stop":    {"stop the sesame agent", "stop the sesame agent"},
@@ -246,4 +248,15 @@ func trimStatus(msg string, s abi.Status) string {
 		return msg[len(p):]
 	}
 	return msg
+}
+
+// MissingGrants returns the grants (abi.GrantStorage, abi.GrantDirectory,
+// abi.GrantEnv) that err says a vault's extension needs and its
+// registration does not give, so that a program can name how to give them.
+// It reads err's text, and so works alike on an error from the sesame agent.
+func MissingGrants(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return sandbox.MissingGrants(err.Error())
 }

@@ -10,8 +10,8 @@ import (
 // actions it reports (Action.Op) and the sesame agent's log name it.
 type Op string
 
-// The operations. Most are requests (the request types below); open and
-// mount are the engine's own steps.
+// The operations. Most are requests (the request types below); open, mount
+// and unregister-hook are the engine's own steps.
 const (
 	OpSet         Op = "set"
 	OpCopy        Op = "copy"
@@ -30,6 +30,10 @@ const (
 	OpSetPassword Op = "set-password"
 	OpOpen        Op = "open"
 	OpMount       Op = "mount"
+	// OpUnregisterHook is the step of Unregister that runs the vault's
+	// unregister hook: its Error is the hook's failure, which leaves the
+	// vault registered (UnregisterRequest.Force goes on).
+	OpUnregisterHook Op = "unregister-hook"
 )
 
 // A Call is one operation of the engine with its arguments, whatever its
@@ -242,6 +246,9 @@ func (r RegisterRequest) Run(ctx context.Context, e *Engine) (any, error) {
 type UnregisterRequest struct {
 	Vault         string
 	RemoveStorage bool // delete the vault's storage area instead of keeping it
+	// Force unregisters the vault even when its unregister hook fails (the
+	// failure is then logged as a warning).
+	Force bool
 	// Report, when set, is told what became of the storage area once the
 	// registration is removed; not called when the vault had none.
 	Report func(StorageReport)

@@ -29,10 +29,10 @@ type Secret struct {
 
 // Action describes a change the engine makes or, with WhatIf, would make.
 type Action struct {
-	Op      Op // OpSet, OpSetInfo or OpRemove
+	Op      Op // OpSet, OpSetInfo, OpRemove; the CLI's OpRegister, OpUnregister, OpSetDefault
 	Vault   string
 	Secret  string
-	Replace bool // set: an existing secret is overwritten
+	Replace bool // set: an existing secret is overwritten; register: an existing registration
 }
 
 func (a Action) String() string {
@@ -46,7 +46,14 @@ func (a Action) String() string {
 		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
 	case OpRemove:
 		return fmt.Sprintf("remove secret %q from vault %s", a.Secret, a.Vault)
-	case "set-default":
+	case OpRegister:
+		if a.Replace {
+			return fmt.Sprintf("replace the registration of vault %s", a.Vault)
+		}
+		return fmt.Sprintf("register vault %s", a.Vault)
+	case OpUnregister:
+		return fmt.Sprintf("unregister vault %s", a.Vault)
+	case OpSetDefault:
 		if a.Vault == "" {
 			return "leave no default vault"
 		}
@@ -125,6 +132,7 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if !vt.Manifest().Metadata {
 		md = nil
 	}
+	md = metadataFor(vt, md)
 	if !supports(vt, abi.OpSet) {
 		return Action{}, wrapf(op, vault, name, ErrUnsupported, "the vault is read-only")
 	}
@@ -334,7 +342,7 @@ func (e *Engine) infoFrom(ctx context.Context, vault, pattern string) ([]Info, e
 			// Not a name the engine would have let anyone store: empty,
 			// too long, or with control characters (terminal escapes).
 			// Left out, so that it never reaches a terminal.
-			e.opts.Logger.Warn("a vault listed a secret whose name is invalid; left out", "vault", vault)
+			e.opts.Logger.WarnContext(ctx, "a vault listed a secret whose name is invalid; left out", "vault", vault)
 			continue
 		}
 		if abi.Match(pattern, in.Name, cs) {
@@ -393,7 +401,7 @@ func (e *Engine) SetInfo(ctx context.Context, r SetInfoRequest) (Action, error) 
 	if err := confirm(c, act); err != nil || c.WhatIf {
 		return act, err
 	}
-	return act, vaultError(op, canon, name, ms.SetMetadata(ctx, name, amd))
+	return act, vaultError(op, canon, name, ms.SetMetadata(ctx, name, metadataFor(vt, amd)))
 }
 
 // Remove deletes secret r.Name from r.Vault: Remove-Secret. The vault is

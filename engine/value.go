@@ -41,7 +41,9 @@ type (
 	Hashtable map[string]any
 
 	// Metadata is non-secret data stored beside a secret (an expiry date, a
-	// purpose). Values are string, int (any integer type) or time.Time.
+	// purpose). Values are string, int (any integer type) or time.Time. A
+	// time keeps its UTC offset (in whole minutes) in a vault whose manifest
+	// declares DatetimeOffset; other vaults keep it in UTC.
 	Metadata map[string]any
 )
 
@@ -53,6 +55,23 @@ const (
 	TypeCredential   = abi.TypeCredential
 	TypeHashtable    = abi.TypeHashtable
 )
+
+// Lookup returns the entry of t under key, and the key as t spells it.
+// Keys compare without regard to case, as PowerShell's hashtables do
+// (encodeValue refuses two keys that differ only in case). In a table that
+// came with several spellings from elsewhere, an exact match wins, else the
+// first in sorted order.
+func (t Hashtable) Lookup(key string) (k string, v any, ok bool) {
+	if v, ok := t[key]; ok {
+		return key, v, true
+	}
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		if strings.EqualFold(k, key) {
+			return k, t[k], true
+		}
+	}
+	return "", nil, false
+}
 
 // GoString keeps the value of a SecureString out of %#v output.
 func (SecureString) GoString() string { return "engine.SecureString(****)" }
@@ -183,7 +202,7 @@ func encodeMetadata(md Metadata) (abi.Metadata, error) {
 		case string:
 			mv = abi.MetaValue{Kind: abi.MetaString, Str: x}
 		case time.Time:
-			mv = abi.MetaValue{Kind: abi.MetaDatetime, Time: x.UTC()}
+			mv = metaTime(x)
 		case int:
 			mv = abi.MetaValue{Kind: abi.MetaInt, Int: int64(x)}
 		case int8:
@@ -226,6 +245,35 @@ func encodeMetadata(md Metadata) (abi.Metadata, error) {
 	return out, nil
 }
 
+// metaTime is the ABI form of a datetime: in UTC when its offset is 0, else
+// with its offset (in whole minutes, the seconds of an offset such as a
+// local mean time's dropped), which a vault that does not declare
+// datetime_offset gets in UTC (metadataFor).
+func metaTime(t time.Time) abi.MetaValue {
+	_, off := t.Zone()
+	if off == 0 {
+		return abi.MetaValue{Kind: abi.MetaDatetime, Time: t.UTC()}
+	}
+	if off%60 != 0 {
+		t = t.In(time.FixedZone("", off/60*60))
+	}
+	return abi.MetaValue{Kind: abi.MetaDatetimeOffset, Time: t}
+}
+
+// metadataFor returns md as vt takes it: datetimes with their offsets for
+// a vault whose manifest declares datetime_offset, in UTC for the others
+// (which may not know the kind, SPEC.md §7.3). A nil md stays nil.
+func metadataFor(vt Vault, md abi.Metadata) abi.Metadata {
+	if md == nil || vt.Manifest().DatetimeOffset {
+		return md
+	}
+	out := make(abi.Metadata, len(md))
+	for k, v := range md {
+		out[k] = v.UTC()
+	}
+	return out
+}
+
 // decodeMetadata converts ABI metadata to the Go form; ints come back as int64.
 func decodeMetadata(md abi.Metadata) Metadata {
 	if md == nil {
@@ -238,7 +286,7 @@ func decodeMetadata(md abi.Metadata) Metadata {
 			out[k] = v.Str
 		case abi.MetaInt:
 			out[k] = v.Int
-		case abi.MetaDatetime:
+		case abi.MetaDatetime, abi.MetaDatetimeOffset:
 			out[k] = v.Time
 		}
 	}

@@ -62,6 +62,13 @@ type (
 	Tester interface {
 		Test(ctx context.Context) error
 	}
+	// Unregisterer cleans up before the vault is unregistered (SPEC.md §4:
+	// sesame_unregister); removeStorage says whether its storage area is
+	// deleted right after. An error keeps the vault registered, unless the
+	// unregister is forced.
+	Unregisterer interface {
+		Unregister(ctx context.Context, removeStorage bool) error
+	}
 )
 
 // coreOps are assumed when a manifest lists no operations.
@@ -91,6 +98,9 @@ func supports(v Vault, op abi.Op) bool {
 		return ok
 	case abi.OpTest:
 		_, ok := v.(Tester)
+		return ok
+	case abi.OpUnregister:
+		_, ok := v.(Unregisterer)
 		return ok
 	}
 	return true

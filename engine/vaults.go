@@ -225,6 +225,13 @@ func registryError(op Op, vault string, err error) error {
 // on disk, where registering the name again with the same extension finds
 // it, unless r.RemoveStorage deletes it. Unregistering the default vault
 // leaves no default.
+//
+// First it runs the vault's unregister hook, when its extension exports one
+// (SPEC.md §4), so that the vault can clean up what it keeps elsewhere. A
+// hook that fails stops the unregister with an *Error whose Op is
+// OpUnregisterHook, and nothing changes, unless r.Force. An extension
+// that does not load cannot run its hook: the unregister goes on, and a
+// warning says so.
 func (e *Engine) Unregister(ctx context.Context, r UnregisterRequest) error {
 	const op = OpUnregister
 	name := r.Vault
@@ -236,6 +243,9 @@ func (e *Engine) Unregister(ctx context.Context, r UnregisterRequest) error {
 		return nil
 	}
 	e.mu.Unlock()
+	if err := e.unregisterHook(ctx, name, r); err != nil {
+		return err
+	}
 	var (
 		report       StorageReport
 		commit, undo func() error
@@ -269,6 +279,44 @@ func (e *Engine) Unregister(ctx context.Context, r UnregisterRequest) error {
 		r.Report(report)
 	}
 	return nil
+}
+
+// unregisterHook runs the unregister hook of the registered vault name, if
+// its extension has one. A name not registered is left to the registry's
+// refusal.
+func (e *Engine) unregisterHook(ctx context.Context, name string, r UnregisterRequest) error {
+	const op = OpUnregisterHook
+	e.mu.Lock()
+	err := e.refreshLocked()
+	canon := ""
+	if err == nil {
+		if v, ok := e.reg.Lookup(name); ok {
+			canon = v.Name
+		}
+	}
+	e.mu.Unlock()
+	if canon == "" {
+		return nil
+	}
+	vt, err := e.open(ctx, op, canon)
+	if err != nil {
+		reason := err
+		if u := errors.Unwrap(err); u != nil {
+			reason = u // the Error's own words name the vault again
+		}
+		e.opts.Logger.WarnContext(ctx, "its extension does not load, so it could not clean up (its unregister hook, if it has one, did not run)", "vault", canon, "reason", reason.Error())
+		return nil
+	}
+	u, ok := vt.(Unregisterer)
+	if !ok || !supports(vt, abi.OpUnregister) {
+		return nil
+	}
+	err = vaultError(op, canon, "", u.Unregister(ctx, r.RemoveStorage))
+	if err != nil && r.Force {
+		e.opts.Logger.WarnContext(ctx, "unregistered although its unregister hook failed: what it keeps outside its storage may remain", "vault", canon, "reason", errors.Unwrap(err).Error())
+		return nil
+	}
+	return err
 }
 
 // SetDefault makes r.Vault the default vault; "" clears the default.

@@ -132,6 +132,15 @@ func (w *wasmVault) Test(ctx context.Context) error {
 	return err
 }
 
+func (w *wasmVault) Unregister(ctx context.Context, removeStorage bool) error {
+	arg := abi.UnregisterKeepStorage
+	if removeStorage {
+		arg = abi.UnregisterRemoveStorage
+	}
+	_, err := w.mod.Call(ctx, abi.OpUnregister, []byte{arg})
+	return err
+}
+
 func (w *wasmVault) Close(ctx context.Context) error { return w.mod.Close(ctx) }
 
 // badOutput reports output an extension produced that does not decode.

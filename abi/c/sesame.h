@@ -92,6 +92,8 @@ extern "C" {
  *     sesame_lock         ()                           optional
  *     sesame_set_password (old_len, new_len)           optional
  *     sesame_test         ()                           optional
+ *     sesame_unregister   (arg_len)                    optional; argument 0 is
+ *                         one byte: 0 the storage stays, 1 it is deleted
  *
  * The host checks these signatures when it loads the module. */
 #define SESAME_EXPORT(name) __attribute__((export_name(name), visibility("default")))
@@ -133,7 +135,10 @@ enum {
 enum {
     SESAME_META_STRING   = 1, /* str                                   */
     SESAME_META_INT      = 2, /* i64                                   */
-    SESAME_META_DATETIME = 3  /* i64 seconds since 1970 UTC, u32 nanos */
+    SESAME_META_DATETIME = 3, /* i64 seconds since 1970 UTC, u32 nanos */
+    /* kind 3, then i16 UTC offset in minutes; sent only to a vault whose
+     * manifest declares "datetime_offset":true (sesame 0.3) */
+    SESAME_META_DATETIME_OFFSET = 4
 };
 
 /* Log levels for sesame_log (§5.1). */
@@ -401,6 +406,8 @@ static inline uint32_t sesame_metadata_size(const void *p, uint32_t len) {
             n = 8;
         } else if (kind == SESAME_META_DATETIME) {
             n = 12;
+        } else if (kind == SESAME_META_DATETIME_OFFSET) {
+            n = 14;
         } else {
             return 0;
         }

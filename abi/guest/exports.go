@@ -247,6 +247,24 @@ func exportTest() uint32 {
 	})
 }
 
+//go:wasmexport sesame_unregister
+func exportUnregister(argLen uint32) uint32 {
+	return run(func() error {
+		u, ok := registry.vault.(Unregisterer)
+		if !ok || !supports(abi.OpUnregister) {
+			return unsupported(abi.OpUnregister)
+		}
+		arg, err := argument(0, argLen)
+		if err != nil {
+			return err
+		}
+		if len(arg) != 1 || arg[0] > abi.UnregisterRemoveStorage {
+			return Error(abi.InvalidArgument, "guest: argument 0 of sesame_unregister is not one byte 0 or 1")
+		}
+		return u.Unregister(arg[0] == abi.UnregisterRemoveStorage)
+	})
+}
+
 // run executes the body of an export and returns its status, sending the
 // message of a failure with the error host function. It ends with
 // runtime.Gosched: goroutines, the garbage collector's workers among them,

@@ -80,6 +80,8 @@ func implemented(v Vault) []abi.Op {
 			_, ok = v.(PasswordSetter)
 		case abi.OpTest:
 			_, ok = v.(Tester)
+		case abi.OpUnregister:
+			_, ok = v.(Unregisterer)
 		}
 		if ok {
 			ops = append(ops, op)
@@ -122,6 +124,9 @@ func appendManifest(b []byte, m abi.Manifest) []byte {
 	b = strconv.AppendBool(b, m.Metadata)
 	b = append(b, `,"case_sensitive":`...)
 	b = strconv.AppendBool(b, m.CaseSensitive)
+	if m.DatetimeOffset {
+		b = append(b, `,"datetime_offset":true`...)
+	}
 	b = append(b, `,"operations":[`...)
 	for i, op := range m.Operations {
 		if i > 0 {

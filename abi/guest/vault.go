@@ -85,6 +85,19 @@ type Tester interface {
 	Test() error
 }
 
+// Unregisterer is implemented by a vault that cleans up when it is
+// unregistered (sesame vault unregister): what lives outside the host's
+// storage area (a file in the granted directory, a registration with a
+// remote service). It runs before the registration is removed, with the
+// vault's grants; the storage area is still there to read.
+type Unregisterer interface {
+	// Unregister cleans up. removeStorage reports whether the host deletes
+	// the storage area right after (else it stays, and registering the
+	// vault again finds it: leave what it holds alone). An error stops the
+	// unregister, unless the user forces it (SPEC.md §4).
+	Unregister(removeStorage bool) error
+}
+
 // Initializer is implemented by a vault that needs its registration: the
 // vault's name in vaults.toml and its parameters.
 type Initializer interface {

@@ -20,6 +20,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	s := &session{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer s.close()
 	if len(args) > 1 && args[1] == completeCommand {
+		s.quiet = true
 		return s.report(s.complete(args[2:]))
 	}
 	app := s.newApp()
@@ -107,6 +108,9 @@ func hints(err error) []string {
 	if errors.As(err, &h) {
 		return h.hints
 	}
+	if gs := engine.MissingGrants(err); len(gs) > 0 {
+		return grantHints(err, gs)
+	}
 	switch {
 	case errors.Is(err, engine.ErrLocked):
 		if v := vaultOf(err, engine.ErrLocked); v != "" {
@@ -125,6 +129,37 @@ func hints(err error) []string {
 		return []string{"list the secrets with: sesame info"}
 	}
 	return nil
+}
+
+// grantFlags are the --grant flags of vault register that give each grant
+// an extension may need.
+var grantFlags = map[string]string{
+	"storage":   "--grant storage=true",
+	"directory": "--grant directory=PATH",
+	"env":       "--grant env=VAR,VAR",
+}
+
+// grantHints names the flags that give the grants gs, which err says a
+// vault's extension needs: to add to the vault register being run, or to
+// a register again of a vault registered without them.
+func grantHints(err error, gs []string) []string {
+	var e *engine.Error
+	if !errors.As(err, &e) || e.Vault == "" {
+		return nil
+	}
+	var hs []string
+	for _, g := range gs {
+		flag, ok := grantFlags[g]
+		if !ok {
+			continue // a grant this sesame cannot give
+		}
+		how := "register it with " + flag
+		if e.Op != engine.OpRegister {
+			how = "register it again with " + flag + " --allow-clobber (or grant it in vaults.toml)"
+		}
+		hs = append(hs, fmt.Sprintf("vault %s needs the %s grant: %s", e.Vault, g, how))
+	}
+	return hs
 }
 
 // vaultOf returns the vault named by the first *engine.Error in err's tree
@@ -217,7 +252,7 @@ func (s *session) newApp() *cli.App {
 		Name:      "sesame",
 		HelpName:  "sesame",
 		Usage:     "keep secrets in sandboxed vaults",
-		UsageText: "sesame [--config FILE] COMMAND [ARGS...]",
+		UsageText: "sesame [--config FILE] [--verbose] COMMAND [ARGS...]",
 		Description: `sesame stores named secrets in vaults. Each vault is a WebAssembly extension
 run in a sandbox that can touch only what its registration grants.
 
@@ -237,6 +272,11 @@ Examples:
   sesame info --json
   source <(sesame completion bash)
 
+A vault's log lines show on standard error, prefixed with its name:
+"sesame: vault Team: warning: …". Warnings and errors always show; info and
+debug lines with --verbose. The sesame agent sends back the lines of each
+request with its answer.
+
 Exit status: 0 success (a change declined at --confirm included), 1 failure,
 2 usage error; exec passes its command's status through.`,
 		HideVersion:               true,
@@ -254,9 +294,10 @@ Exit status: 0 success (a change declined at --confirm included), 1 failure,
 				TakesFile: true,
 			},
 			&cli.BoolFlag{Name: "version", Usage: "print the version of sesame and of the extension ABI it speaks"},
+			&cli.BoolFlag{Name: "verbose", Usage: "show the vaults' info and debug log lines too (warnings and errors always show)"},
 		},
 		Before: func(c *cli.Context) error {
-			s.config = c.String("config")
+			s.config, s.verbose = c.String("config"), c.Bool("verbose")
 			return nil
 		},
 		Action: func(c *cli.Context) error {

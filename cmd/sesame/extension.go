@@ -143,6 +143,7 @@ func (s *session) extensionInfo(c *cli.Context) error {
 		{"version", m.Version},
 		{"description", m.Description},
 		{"metadata", yesNo(m.Metadata)},
+		{"datetimes", map[bool]string{true: "keep their offset", false: "in UTC"}[m.DatetimeOffset]},
 		{"case", map[bool]string{true: "sensitive", false: "insensitive"}[m.CaseSensitive]},
 		{"operations", strings.Join(ops, ", ")},
 		{"grants", strings.Join(m.Grants, ", ")},

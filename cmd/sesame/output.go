@@ -86,18 +86,22 @@ func (s *session) printBytes(t engine.Type, v []byte, plain bool) error {
 }
 
 // typeOf names the type of a hashtable entry.
-func typeOf(v any) string {
+func typeOf(v any) string { return entryType(v).String() }
+
+// entryType is the type of a hashtable entry; 0 (unknown) for none of the
+// four.
+func entryType(v any) engine.Type {
 	switch v.(type) {
 	case string:
-		return engine.TypeString.String()
+		return engine.TypeString
 	case engine.SecureString:
-		return engine.TypeSecureString.String()
+		return engine.TypeSecureString
 	case []byte:
-		return engine.TypeBytes.String()
+		return engine.TypeBytes
 	case engine.Credential:
-		return engine.TypeCredential.String()
+		return engine.TypeCredential
 	}
-	return "unknown"
+	return 0
 }
 
 // maskedEntry shows a hashtable entry without its secret: only a
@@ -111,19 +115,20 @@ func maskedEntry(v any) string {
 
 // secretOut is what get --json prints.
 type secretOut struct {
-	Name     string         `json:"name"`
-	Type     string         `json:"type"`
-	Vault    string         `json:"vault"`
-	Value    any            `json:"value"`
-	Metadata map[string]any `json:"metadata"`
+	Name     string             `json:"name"`
+	Type     string             `json:"type"`
+	Vault    string             `json:"vault"`
+	Key      string             `json:"key,omitempty"` // get --key: the hashtable entry's key
+	Value    any                `json:"value"`
+	Metadata map[string]metaOut `json:"metadata"`
 }
 
 // infoOut is one element of what info --json prints.
 type infoOut struct {
-	Name     string         `json:"name"`
-	Type     string         `json:"type"`
-	Vault    string         `json:"vault"`
-	Metadata map[string]any `json:"metadata"`
+	Name     string             `json:"name"`
+	Type     string             `json:"type"`
+	Vault    string             `json:"vault"`
+	Metadata map[string]metaOut `json:"metadata"`
 }
 
 func secretJSON(sec engine.Secret, plain bool) secretOut {
@@ -207,14 +212,27 @@ func valueJSON(v any, plain bool) any {
 	return nil
 }
 
-// metadataJSON is metadata with datetimes in RFC 3339; never nil.
-func metadataJSON(md engine.Metadata) map[string]any {
-	out := make(map[string]any, len(md))
+// metaOut is a metadata value as --json prints it: its type, named as
+// set's --metadata KEY:TYPE=VALUE names it (string, int, datetime), and its
+// value (a JSON string, number, or RFC 3339 string).
+type metaOut struct {
+	Type  string `json:"type"`
+	Value any    `json:"value"`
+}
+
+// metadataJSON is metadata as --json prints it, each value with its type;
+// never nil.
+func metadataJSON(md engine.Metadata) map[string]metaOut {
+	out := make(map[string]metaOut, len(md))
 	for k, v := range md {
-		if t, ok := v.(time.Time); ok {
-			v = t.Format(time.RFC3339Nano)
+		switch x := v.(type) {
+		case time.Time:
+			out[k] = metaOut{"datetime", x.Format(time.RFC3339Nano)}
+		case string:
+			out[k] = metaOut{"string", x}
+		default:
+			out[k] = metaOut{"int", x}
 		}
-		out[k] = v
 	}
 	return out
 }

@@ -369,6 +369,44 @@ func TestConfirmPrompt(t *testing.T) {
 	}
 }
 
+// TestConfirmRegister: vault register and unregister --confirm ask on the
+// terminal, with the words of their --what-if; only yes goes ahead.
+func TestConfirmRegister(t *testing.T) {
+	h := newHome(t)
+	wasm, err := testwasm.Path("examples/go-vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := h.term("vault", "register", "V", "--extension", wasm, "--grant", "storage=true", "--confirm")
+	p.expect("Confirm: register vault V with extension " + wasm + "? [y/N] ")
+	p.send("n\n")
+	if out := p.wait(0); !strings.Contains(out, "sesame: declined; nothing was changed") {
+		t.Errorf("declined: the terminal shows:\n%s", out)
+	}
+	if out, _ := h.run(0, "", "vault", "list"); out != "" {
+		t.Errorf("vault list after a declined register: %q", out)
+	}
+	p = h.term("vault", "register", "V", "--extension", wasm, "--grant", "storage=true", "--confirm")
+	p.expect("Confirm: register vault V with extension " + wasm + "? [y/N] ")
+	p.send("y\n")
+	p.wait(0)
+
+	p = h.term("vault", "unregister", "v", "--remove-storage", "--confirm")
+	p.expect("Confirm: unregister vault V and delete its storage, with all it stored? [y/N] ")
+	p.send("\n")
+	p.wait(0)
+	if out, _ := h.run(0, "", "vault", "list"); !strings.Contains(out, "V ") {
+		t.Errorf("vault list after a declined unregister: %q", out)
+	}
+	p = h.term("vault", "unregister", "V", "--confirm")
+	p.expect("Confirm: unregister vault V (its storage stays on disk)? [y/N] ")
+	p.send("yes\n")
+	p.wait(0)
+	if out, _ := h.run(0, "", "vault", "list"); out != "" {
+		t.Errorf("vault list after unregister: %q", out)
+	}
+}
+
 // TestLockedPrompt: on a terminal, a command that finds a vault locked asks
 // for its password and goes on; vault unlock asks too; a wrong password is
 // asked again, up to three times.

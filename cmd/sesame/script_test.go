@@ -63,7 +63,8 @@ func TestMain(m *testing.M) {
 // alone (SESAME_AGENT=off). Every command must behave the same both ways.
 // Each script gets its own HOME and XDG folders under $WORK, the wasm test vaults as $GOVAULT
 // (examples/go-vault: metadata, case-insensitive, no password) and
-// $LOCKVAULT (testdata/lockvault: no metadata, a password), the condition
+// $LOCKVAULT (testdata/lockvault: no metadata, a password), $LOGVAULT
+// (testdata/logvault: it logs, and has an unregister hook), the condition
 // [secretstore] when the builtin secretstore extension exists, and [agent]
 // in the run with the agent.
 func TestScripts(t *testing.T) {
@@ -175,6 +176,10 @@ func setupScript(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
+	logvault, err := testwasm.Path("cmd/sesame/testdata/logvault")
+	if err != nil {
+		return err
+	}
 	cache, err := testCache(filepath.Join(env.WorkDir, "config"))
 	if err != nil {
 		return err
@@ -194,6 +199,7 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("GORACE", goRace())
 	env.Setenv("GOVAULT", govault)
 	env.Setenv("LOCKVAULT", lockvault)
+	env.Setenv("LOGVAULT", logvault)
 	// A copy of the repository's vaults.toml, with the folder it grants, so
 	// that scripts can run against it with --config vaults.toml.
 	root, err := testwasm.Root()

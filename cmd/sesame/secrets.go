@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -66,8 +68,11 @@ JSON object: string values are string entries, and typed entries look like
 
 Metadata (--metadata KEY[:TYPE]=VALUE, repeatable): TYPE is string (default),
 int, or datetime (RFC 3339, or a plain date 2006-01-02 meaning midnight UTC).
-A key may contain ':' (only string, int or datetime after the last one is a
-TYPE). Metadata is not stored securely.
+A datetime keeps the offset it is given in (2024-02-03T04:05:06+01:00 comes
+back as such) in a vault that keeps offsets, as the builtin secretstore does;
+another vault stores the same instant in UTC. A key may contain ':' (only
+string, int or datetime after the last one is a TYPE). Metadata is not
+stored securely.
 
 Examples:
   sesame set db-password                           # asks twice, hidden
@@ -290,7 +295,7 @@ func (s *session) getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "print a secret",
-		UsageText: "sesame get NAME [--vault V] [--as-plain-text] [--json]",
+		UsageText: "sesame get NAME [--vault V] [--key K] [--as-plain-text] [--json]",
 		Description: `Finds NAME in --vault, or in the default vault and then the others by name,
 leaving out those registered with --no-search; the first vault that answers
 wins. Without --vault, when standard error is a terminal, get says which vault
@@ -305,17 +310,26 @@ terminal.
 
 --json prints {"name", "type", "vault", "value", "metadata"}: bytes in base64,
 a credential as {"username", "password"}, a hashtable as an object (as set
-reads it), datetimes in RFC 3339. Without --as-plain-text every value in it
-(text, a password, bytes) is null.
+reads it). Without --as-plain-text every value in it (text, a password,
+bytes) is null. Each metadata value is {"type", "value"}, its type named as
+--metadata KEY:TYPE=VALUE names it: string, int (a JSON number) or datetime
+(RFC 3339, with the offset it keeps), so that a date stored as a string is
+told from a datetime.
+
+--key K prints only the entry K of a hashtable secret, as get prints a
+secret of the entry's type (--json adds "key"). Keys compare without regard
+to case, as in PowerShell: --key USER finds the entry "user".
 
 Examples:
   sesame get db-password                     # string ********
   sesame get db-password --as-plain-text
   PGPASSWORD=$(sesame get db-password --as-plain-text) psql
   sesame get tls-key --as-plain-text > key.pem
-  sesame get db-login --json --as-plain-text | jq -r .value.username`,
+  sesame get db-login --json --as-plain-text | jq -r .value.username
+  sesame get bag --key pin --as-plain-text`,
 		Flags: []cli.Flag{
 			vaultFlag("look only in `VAULT`"),
+			&cli.StringFlag{Name: "key", Usage: "print only the entry `K` of a hashtable (any case)"},
 			&cli.BoolFlag{Name: "as-plain-text", Usage: "print the value itself"},
 			jsonFlag(),
 		},
@@ -338,6 +352,12 @@ func (s *session) get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	key := ""
+	if c.IsSet("key") {
+		if sec, key, err = hashtableEntry(sec, c.String("key")); err != nil {
+			return err
+		}
+	}
 	if c.String("vault") == "" && isTerminal(s.stderr) {
 		// Found by searching: any vault could have answered, and one
 		// that claims every name could stand in for the right one.
@@ -345,7 +365,9 @@ func (s *session) get(c *cli.Context) error {
 	}
 	plain := c.Bool("as-plain-text")
 	if c.Bool("json") {
-		if err := s.printJSON(secretJSON(sec, plain)); err != nil {
+		out := secretJSON(sec, plain)
+		out.Key = key
+		if err := s.printJSON(out); err != nil {
 			return err
 		}
 		if !plain {
@@ -354,6 +376,26 @@ func (s *session) get(c *cli.Context) error {
 		return nil
 	}
 	return s.printSecret(sec, plain)
+}
+
+// hashtableEntry returns the entry key of the hashtable secret sec as a
+// secret of its own type, and its key as the table spells it. Keys compare
+// without regard to case (engine.Hashtable.Lookup).
+func hashtableEntry(sec engine.Secret, key string) (engine.Secret, string, error) {
+	t, ok := sec.Value.(engine.Hashtable)
+	if !ok {
+		return sec, "", fmt.Errorf("secret %q in vault %s is a %s, not a hashtable: --key picks an entry of a hashtable", sec.Name, sec.Vault, sec.Type)
+	}
+	k, v, ok := t.Lookup(key)
+	if !ok {
+		err := fmt.Errorf("secret %q in vault %s has no key %q", sec.Name, sec.Vault, key)
+		if len(t) == 0 {
+			return sec, "", err
+		}
+		return sec, "", withHint(err, "its keys: "+strings.Join(slices.Sorted(maps.Keys(t)), ", "))
+	}
+	sec.Value, sec.Type = v, entryType(v)
+	return sec, k, nil
 }
 
 // hint prints a hint line on stderr.
@@ -368,7 +410,8 @@ func (s *session) infoCommand() *cli.Command {
 one; default: all) in --vault, or in every vault that get searches (the
 default first; not those registered with --no-search). Prints a table NAME
 TYPE VAULT METADATA, or with --json an array of
-{"name", "type", "vault", "metadata"}.
+{"name", "type", "vault", "metadata"}, each metadata value as
+{"type": "string" | "int" | "datetime", "value": …} (as get --json).
 
 A vault that cannot list (locked, failing) is skipped: the others are listed
 all the same, and each skipped vault is named on standard error.
@@ -379,7 +422,8 @@ one was skipped or --vault names none.
 Examples:
   sesame info
   sesame info 'db-*' --vault Team
-  sesame info --json | jq -r '.[].name'`,
+  sesame info --json | jq -r '.[].name'
+  sesame info --json | jq -r '.[] | select(.metadata.expires.type == "datetime") | .metadata.expires.value'`,
 		Flags: []cli.Flag{
 			vaultFlag("list only `VAULT`"),
 			jsonFlag(),

@@ -22,7 +22,9 @@ type session struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	config string // --config or $SESAME_CONFIG; "" = the default path
+	config  string // --config or $SESAME_CONFIG; "" = the default path
+	verbose bool   // --verbose: the vaults' info and debug lines too
+	quiet   bool   // no log lines at all (shell completion)
 
 	eng          backend        // s.local, or an engine in the agent
 	local        *engine.Engine // an engine in this process
@@ -89,7 +91,11 @@ func (s *session) engineFiles() (path string, opts *engine.Options, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return path, &engine.Options{DataDir: data, CacheDir: cache}, nil
+	opts = &engine.Options{DataDir: data, CacheDir: cache}
+	if !s.quiet {
+		opts.Logger = newStderrLog(s.stderr, s.verbose)
+	}
+	return path, opts, nil
 }
 
 // engine opens the engine on first use: the agent's when it runs or can be

@@ -29,20 +29,27 @@ an extension, "builtin:NAME" or a .wasm file, with only the grants given.`,
 			{
 				Name:      "unregister",
 				Usage:     "remove a vault from the registry (its storage stays on disk)",
-				UsageText: "sesame vault unregister NAME [--remove-storage]",
+				UsageText: "sesame vault unregister NAME [--remove-storage] [--force] [--what-if] [--confirm]",
 				Description: `Removes vault NAME from the registry. Its storage area stays on disk, and the
 command says where: registering NAME again with the same extension uses it
 again. --remove-storage deletes it instead, with all the vault stored.
 
+An extension may have an unregister hook, which runs first so that the vault
+can clean up what it keeps elsewhere (it is told whether its storage stays).
+When the hook fails, the vault stays registered and nothing changes: run the
+command again once the cause is fixed, or add --force to unregister it all
+the same (a warning then says what may remain). An extension that does not
+load cannot run its hook: the vault is unregistered, with a warning.
+
 Examples:
   sesame vault unregister Old
-  sesame vault unregister Scratch --remove-storage`,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"}},
-				Action: func(c *cli.Context) error {
-					return s.vaultAction(func(e backend, name string) error {
-						return engine.Run(s.ctx, e, engine.UnregisterRequest{Vault: name, RemoveStorage: c.Bool("remove-storage"), Report: s.storageReport})
-					})(c)
+  sesame vault unregister Scratch --remove-storage --confirm`,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "remove-storage", Usage: "delete the vault's storage area, with all it stored"},
+					&cli.BoolFlag{Name: "force", Usage: "unregister the vault even when its unregister hook fails"},
+					whatIfFlag(), confirmFlag(),
 				},
+				Action: s.vaultUnregister,
 			},
 			{
 				Name:      "list",
@@ -150,8 +157,8 @@ func (s *session) registerCommand() *cli.Command {
 		Name:  "register",
 		Usage: "add a vault to the registry",
 		UsageText: `sesame vault register NAME --extension REF [--param KEY=VALUE]... [--grant KEY=VALUE]...
-             [--description D] [--default] [--no-search] [--allow-clobber] [--keep-storage]
-             [--pin | --sha256 HEX]`,
+             [--description D] [--default] [--no-search] [--allow-clobber [--fresh]] [--keep-storage]
+             [--pin | --sha256 HEX] [--what-if] [--confirm]`,
 		Description: `Registers vault NAME run by extension REF: "builtin:NAME", or the path of a
 .wasm file (kept relative to the registry's folder when it is inside it,
 absolute otherwise). The extension is loaded and checked first; nothing is
@@ -175,6 +182,12 @@ something; all that is not granted is denied:
   memory=64MiB          memory per instance (KiB, MiB, GiB)
   timeout=5s            deadline per call
   instances=4           instances kept at once
+
+--allow-clobber replaces the registration of a vault NAME already has. The
+new one keeps the replaced one's parameters and description, but for those
+given again (a --param KEY=VALUE replaces that KEY alone); --fresh keeps
+none of them. Grants, --no-search, the pin and the extension are as given:
+nothing granted before is granted again unless the command says so.
 
 --no-search leaves the vault out when get and info look through the vaults
 (no --vault given): it answers only when named with --vault, or as the
@@ -200,10 +213,12 @@ Examples:
 			&cli.StringFlag{Name: "description", Usage: "a `DESCRIPTION` shown by vault list"},
 			&cli.BoolFlag{Name: "default", Usage: "make it the default vault"},
 			&cli.BoolFlag{Name: "no-search", Usage: "look in the vault only when it is named with --vault"},
-			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME"},
+			&cli.BoolFlag{Name: "allow-clobber", Usage: "replace a vault registered under NAME (keeping its parameters and description)"},
+			&cli.BoolFlag{Name: "fresh", Usage: "with --allow-clobber, keep none of the replaced vault's parameters and description"},
 			&cli.BoolFlag{Name: "keep-storage", Usage: "hand NAME's storage area to this extension, even another one"},
 			&cli.BoolFlag{Name: "pin", Usage: "pin the module file's current sha256 in vaults.toml"},
 			&cli.StringFlag{Name: "sha256", Usage: "pin the module to the digest `HEX` (it must match)"},
+			whatIfFlag(), confirmFlag(),
 		},
 		Action: s.vaultRegister,
 	}
@@ -222,6 +237,46 @@ func (s *session) vaultAction(fn func(e backend, name string) error) cli.ActionF
 		}
 		return fn(e, a[0])
 	}
+}
+
+func (s *session) vaultUnregister(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the vault NAME")
+	if err != nil {
+		return err
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	remove := c.Bool("remove-storage")
+	req := engine.UnregisterRequest{Vault: a[0], RemoveStorage: remove, Force: c.Bool("force"), Report: s.storageReport}
+	r, ok := registration(s.ctx, e, a[0])
+	if !ok {
+		return engine.Run(s.ctx, e, req) // the engine's own refusal
+	}
+	act := engine.Action{Op: engine.OpUnregister, Vault: r.Name}
+	what := act.String()
+	switch {
+	case r.Grants.Storage && remove:
+		what += " and delete its storage, with all it stored"
+	case r.Grants.Storage:
+		what += " (its storage stays on disk)"
+	}
+	if ok, err := s.gate(ch, act, what); !ok {
+		return err
+	}
+	req.Vault = r.Name
+	s.noteCompile()
+	err = engine.Run(s.ctx, e, req)
+	var ee *engine.Error
+	if errors.As(err, &ee) && ee.Op == engine.OpUnregisterHook {
+		return withHint(err, "vault "+r.Name+" stays registered; fix the cause and run this again, or add --force to unregister it all the same")
+	}
+	return err
 }
 
 func (s *session) vaultRegister(c *cli.Context) error {
@@ -244,8 +299,32 @@ func (s *session) vaultRegister(c *cli.Context) error {
 	if c.Bool("pin") && c.IsSet("sha256") {
 		return usagef(c, "--pin and --sha256 both pin the module; give one")
 	}
+	if c.Bool("fresh") && !c.Bool("allow-clobber") {
+		return usagef(c, "--fresh goes with --allow-clobber: it keeps nothing of the registration replaced")
+	}
+	ch, err := s.change(c)
+	if err != nil {
+		return err
+	}
 	e, err := s.engine()
 	if err != nil {
+		return err
+	}
+	act := engine.Action{Op: engine.OpRegister, Vault: a[0]}
+	desc := c.String("description")
+	if old, ok := registration(s.ctx, e, a[0]); ok {
+		if !c.Bool("allow-clobber") {
+			return &engine.Error{Op: engine.OpRegister, Vault: a[0], Err: engine.ErrVaultExists}
+		}
+		act.Vault, act.Replace = old.Name, true
+		if !c.Bool("fresh") {
+			params = keptParams(old.Parameters, params)
+			if !c.IsSet("description") {
+				desc = old.Description
+			}
+		}
+	}
+	if ok, err := s.gate(ch, act, act.String()+" with extension "+ext); !ok {
 		return err
 	}
 	if !strings.HasPrefix(ext, "builtin:") {
@@ -264,7 +343,7 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		Name:        a[0],
 		Extension:   ext,
 		SHA256:      c.String("sha256"),
-		Description: c.String("description"),
+		Description: desc,
 		Parameters:  params,
 		Grants:      grants,
 		NoSearch:    c.Bool("no-search"),
@@ -277,6 +356,18 @@ func (s *session) vaultRegister(c *cli.Context) error {
 		return withHint(err, "add --keep-storage to hand that storage to "+ext+", or move the file away")
 	}
 	return err
+}
+
+// keptParams returns the parameters of a registration replaced with
+// --allow-clobber: those of old, with those given again (given) replacing
+// theirs.
+func keptParams(old, given map[string]any) map[string]any {
+	if len(old) == 0 {
+		return given
+	}
+	out := maps.Clone(old)
+	maps.Copy(out, given)
+	return out
 }
 
 // storageReport tells the user what a register or unregister did with a
@@ -474,14 +565,28 @@ func (s *session) setDefault(e backend, a []string, ch engine.Change) error {
 		}
 		act.Vault = r.Name
 	}
-	switch {
-	case ch.WhatIf:
-		s.whatIf(act)
-		return nil
-	case ch.Confirm != nil && !ch.Confirm(act):
-		return &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
+	if ok, err := s.gate(ch, act, act.String()); !ok {
+		return err
 	}
 	return engine.Run(s.ctx, e, engine.SetDefaultRequest{Vault: act.Vault})
+}
+
+// gate applies --what-if and --confirm (ch) to act, a change to the
+// registry that the CLI words as what: it reports whether to go ahead. With
+// --what-if it prints what and stops; a change declined at --confirm is an
+// error wrapping ErrDeclined.
+func (s *session) gate(ch engine.Change, act engine.Action, what string) (bool, error) {
+	switch {
+	case ch.WhatIf:
+		fmt.Fprintf(s.stdout, "What if: %s\n", what)
+		return false, nil
+	case ch.Confirm != nil:
+		if t, ok := s.terminal(); ok && t.confirm(what) {
+			return true, nil
+		}
+		return false, &engine.Error{Op: act.Op, Vault: act.Vault, Err: engine.ErrDeclined}
+	}
+	return true, nil
 }
 
 // password reads a password for vault: the first line of standard input
@@ -668,20 +773,11 @@ func noPassword(r engine.Registration, what string) error {
 }
 
 // passwordHints are the commands that give the passwordless vault r a
-// password: register it again with authentication = password, keeping its
-// other parameters and its description (its secrets stay), then set the
-// first password with set-password, which asks for it twice.
+// password: register it again with authentication = password (--allow-clobber
+// keeps its other parameters and its description; its secrets stay), then
+// set the first password with set-password, which asks for it twice.
 func passwordHints(r engine.Registration, lead string) []string {
-	cmd := []string{"sesame vault register", r.Name, "--extension", r.Extension, "--grant storage=true", "--param authentication=password"}
-	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
-		if k != "authentication" {
-			cmd = append(cmd, "--param", shellQuote(fmt.Sprintf("%s=%v", k, r.Parameters[k])))
-		}
-	}
-	if r.Description != "" {
-		cmd = append(cmd, "--description", shellQuote(r.Description))
-	}
-	cmd = append(cmd, "--allow-clobber")
+	cmd := []string{"sesame vault register", r.Name, "--extension", shellQuote(r.Extension), "--grant storage=true", "--param authentication=password", "--allow-clobber"}
 	return []string{lead + strings.Join(cmd, " "), "and then: sesame vault set-password " + r.Name}
 }
 

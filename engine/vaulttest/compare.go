@@ -44,6 +44,8 @@ func diffMetadata(got, want abi.Metadata) string {
 			diffs = append(diffs, fmt.Sprintf("key %q = %s, want %s", k, g.Time.Format(time.RFC3339Nano), w.Time.Format(time.RFC3339Nano)))
 		case w.Kind == abi.MetaDatetime && g.Time.Location() != time.UTC:
 			diffs = append(diffs, fmt.Sprintf("key %q is in location %s, want UTC", k, g.Time.Location()))
+		case w.Kind == abi.MetaDatetimeOffset && g.Time.Format(time.RFC3339Nano) != w.Time.Format(time.RFC3339Nano):
+			diffs = append(diffs, fmt.Sprintf("key %q = %s, want %s (the instant and its UTC offset)", k, g.Time.Format(time.RFC3339Nano), w.Time.Format(time.RFC3339Nano)))
 		}
 	}
 	for k := range got {

@@ -22,21 +22,21 @@ func testMetadata(t T, s *suite) {
 	t.Run("set", func(t T) {
 		const name = "meta_set"
 		s.need(t, name)
-		s.set(t, name, v1, fullMetadata())
-		s.checkInfoMetadata(t, name, fullMetadata())
+		s.set(t, name, v1, s.fullMetadata())
+		s.checkInfoMetadata(t, name, s.fullMetadata())
 	})
 	t.Run("nil_keeps", func(t T) {
 		const name = "meta_keep"
 		s.need(t, name)
-		s.set(t, name, v1, fullMetadata())
+		s.set(t, name, v1, s.fullMetadata())
 		s.set(t, name, v2, nil)
 		s.checkGet(t, name, name, v2)
-		s.checkInfoMetadata(t, name, fullMetadata())
+		s.checkInfoMetadata(t, name, s.fullMetadata())
 	})
 	t.Run("empty_clears", func(t T) {
 		const name = "meta_clear"
 		s.need(t, name)
-		s.set(t, name, v1, fullMetadata())
+		s.set(t, name, v1, s.fullMetadata())
 		s.set(t, name, v2, abi.Metadata{})
 		s.checkGet(t, name, name, v2)
 		s.checkInfoMetadata(t, name, nil)
@@ -44,7 +44,7 @@ func testMetadata(t T, s *suite) {
 	t.Run("replaces", func(t T) {
 		const name = "meta_replace"
 		s.need(t, name)
-		s.set(t, name, v1, fullMetadata())
+		s.set(t, name, v1, s.fullMetadata())
 		s.set(t, name, v1, other)
 		s.checkInfoMetadata(t, name, other)
 	})
@@ -54,7 +54,7 @@ func testMetadata(t T, s *suite) {
 		s.set(t, name, v1, nil)
 		s.checkInfoMetadata(t, name, nil)
 		// Removing a secret removes its metadata.
-		s.set(t, gone, v1, fullMetadata())
+		s.set(t, gone, v1, s.fullMetadata())
 		s.remove(t, gone)
 		s.set(t, gone, v1, nil)
 		s.checkInfoMetadata(t, gone, nil)
@@ -62,7 +62,7 @@ func testMetadata(t T, s *suite) {
 	t.Run("copies", func(t T) {
 		const name = "meta_copies"
 		s.need(t, name)
-		md := fullMetadata()
+		md := s.fullMetadata()
 		s.set(t, name, v1, md)
 		md["purpose"] = abi.MetaValue{Kind: abi.MetaString, Str: "changed by the caller"}
 		delete(md, "count")
@@ -70,7 +70,7 @@ func testMetadata(t T, s *suite) {
 		for k := range in.Metadata {
 			delete(in.Metadata, k)
 		}
-		s.checkInfoMetadata(t, name, fullMetadata())
+		s.checkInfoMetadata(t, name, s.fullMetadata())
 	})
 	t.Run("SetMetadata", func(t T) {
 		if !s.supports(abi.OpSetMetadata) {
@@ -79,16 +79,16 @@ func testMetadata(t T, s *suite) {
 		const name, missing = "meta_setmd", "meta_missing"
 		s.need(t, name, missing)
 		ms := s.v.(engine.MetadataSetter)
-		s.set(t, name, v1, fullMetadata())
+		s.set(t, name, v1, s.fullMetadata())
 		if err := ms.SetMetadata(s.ctx, name, other); err != nil {
 			t.Fatalf("SetMetadata(%q): %v", name, err)
 		}
 		s.checkInfoMetadata(t, name, other)
 		s.checkGet(t, name, name, v1)
-		if err := ms.SetMetadata(s.ctx, name, fullMetadata()); err != nil {
+		if err := ms.SetMetadata(s.ctx, name, s.fullMetadata()); err != nil {
 			t.Fatalf("SetMetadata(%q): %v", name, err)
 		}
-		s.checkInfoMetadata(t, name, fullMetadata())
+		s.checkInfoMetadata(t, name, s.fullMetadata())
 		if err := ms.SetMetadata(s.ctx, name, abi.Metadata{}); err != nil {
 			t.Fatalf("SetMetadata(%q, {}): %v", name, err)
 		}
@@ -137,7 +137,7 @@ func testStat(t T, s *suite) {
 	s.need(t, a, b, missing)
 	var md abi.Metadata
 	if s.m.Metadata {
-		md = fullMetadata()
+		md = s.fullMetadata()
 	}
 	s.set(t, a, sample(s.types[0], "a", s.scalars()), md)
 	s.set(t, b, sample(s.types[len(s.types)-1], "b", s.scalars()), nil)

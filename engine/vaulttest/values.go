@@ -124,9 +124,10 @@ func maxValue(typ abi.Type, limit int) abi.Value {
 	return abi.Value{Type: typ, Data: data}
 }
 
-// fullMetadata has every kind, edge values included.
-func fullMetadata() abi.Metadata {
-	return abi.Metadata{
+// fullMetadata has every kind the vault takes, edge values included: a
+// datetime with its UTC offset (kind 4) when it declares DatetimeOffset.
+func (s *suite) fullMetadata() abi.Metadata {
+	md := abi.Metadata{
 		"purpose": {Kind: abi.MetaString, Str: "déploiement CI ✓"},
 		"note":    {Kind: abi.MetaString, Str: ""},
 		"count":   {Kind: abi.MetaInt, Int: -42},
@@ -136,6 +137,10 @@ func fullMetadata() abi.Metadata {
 		"landed":  {Kind: abi.MetaDatetime, Time: time.Date(1969, 7, 20, 20, 17, 40, 999999999, time.UTC)},
 		"clé-密码":  {Kind: abi.MetaString, Str: "unicode key"},
 	}
+	if s.m.DatetimeOffset {
+		md["local"] = abi.MetaValue{Kind: abi.MetaDatetimeOffset, Time: time.Date(2024, 2, 3, 4, 5, 6, 7, time.FixedZone("", -(5*3600+30*60)))}
+	}
+	return md
 }
 
 // sharedValue is the value writer w stores in round r of the Concurrent

@@ -19,12 +19,13 @@ import (
 
 func init() {
 	guest.Register(abi.Manifest{
-		Name:          "go-vault",
-		Version:       "1.0.0",
-		Description:   "a vault over host storage",
-		Metadata:      true,
-		CaseSensitive: false,
-		Grants:        []string{abi.GrantStorage},
+		Name:           "go-vault",
+		Version:        "1.0.0",
+		Description:    "a vault over host storage",
+		Metadata:       true,
+		CaseSensitive:  false,
+		DatetimeOffset: true, // metadata is stored as encoded, kind 4 too
+		Grants:         []string{abi.GrantStorage},
 	}, vault{})
 }
 

@@ -26,12 +26,13 @@ import (
 
 func init() {
 	guest.Register(abi.Manifest{
-		Name:          "secretstore",
-		Version:       "1.0.0",
-		Description:   "encrypted local store (Argon2id password, XChaCha20-Poly1305 records)",
-		Metadata:      true,
-		CaseSensitive: false,
-		Grants:        []string{abi.GrantStorage},
+		Name:           "secretstore",
+		Version:        "1.0.0",
+		Description:    "encrypted local store (Argon2id password, XChaCha20-Poly1305 records)",
+		Metadata:       true,
+		CaseSensitive:  false,
+		DatetimeOffset: true, // metadata is stored as encoded, kind 4 too
+		Grants:         []string{abi.GrantStorage},
 	}, vault{})
 }
 

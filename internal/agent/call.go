@@ -14,7 +14,7 @@ import (
 //   - its callbacks, which cannot travel: a field of type
 //     func(engine.Action) bool is a confirmation, asked of the client
 //     (Change.Confirm); a field of type func(engine.StorageReport) is a
-//     report, sent back with the response (RegisterOptions.Report);
+//     report, sent back with the response (RegisterRequest.Report);
 //   - its byte slices (passwords, secret values, the environment variables
 //     the client sent),
 //     zeroed once the call is served;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -166,7 +167,7 @@ func (c *Client) Engine(path string, opts *engine.Options) (*Remote, error) {
 			return nil, err
 		}
 	}
-	return &Remote{c: c, t: t}, nil
+	return &Remote{c: c, t: t, logger: o.Logger}, nil
 }
 
 // absOr returns dir made absolute, or the default folder engine.Open would
@@ -183,8 +184,9 @@ var _ engine.Transport = (*Remote)(nil)
 // Remote is an engine that runs in the agent: a transport of
 // engine.Do.
 type Remote struct {
-	c *Client
-	t target
+	c      *Client
+	t      target
+	logger *slog.Logger // engine.Options.Logger: the log lines of each call come back to it
 }
 
 // Path returns the absolute path of the registry file.
@@ -192,13 +194,21 @@ func (r *Remote) Path() string { return r.t.Path }
 
 // Do runs call in the agent. The call's callbacks are called in this
 // process: its confirmation when the agent asks, its report with the
-// agent's once the call succeeded.
+// agent's once the call succeeded. The lines the call logged in the agent
+// (a vault's, the engine's) go to the Logger of the engine.Options given
+// to Client.Engine, once the call ended.
 func (r *Remote) Do(ctx context.Context, call engine.Call) (any, error) {
 	h := hooksOf(call)
 	req := &request{Call: call, Target: r.t, Confirm: h.confirm != nil, Report: h.report != nil}
+	if r.logger != nil {
+		req.Log, req.LogLevel = true, lowestLevel(ctx, r.logger)
+	}
 	resp, err := r.c.call(ctx, req, h.confirm)
 	if resp == nil {
 		return nil, err
+	}
+	if r.logger != nil {
+		replay(ctx, r.logger, resp.Logs)
 	}
 	if err == nil && h.report != nil {
 		for _, sr := range resp.Reports {

@@ -409,12 +409,18 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	default:
 		return &response{Err: encodeError(fmt.Errorf("%w: unknown message %q", errProtocol, req.Op))}
 	}
-	e, err := s.engine(ctx, req.Target)
+	var logs *sink
+	if req.Log {
+		logs = &sink{level: req.LogLevel}
+		ctx = withSink(ctx, logs)
+	}
+	e, err := s.engine(ctx, req.Target, logs)
 	if err != nil {
-		return &response{Err: encodeError(err)}
+		return &response{Err: encodeError(err), Logs: logs.collectedOrNil()}
 	}
 	ctx = engine.WithEnv(ctx, c.envLookup())
 	r := &response{}
+	defer func() { r.Logs = logs.collectedOrNil() }()
 	var h hooks
 	if req.Confirm {
 		h.confirm = c.ask
@@ -428,8 +434,10 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 }
 
 // engine returns the engine of t, opening it on first use (outside the
-// server's lock: stop must not wait for a registry being read).
-func (s *Server) engine(ctx context.Context, t target) (*engine.Engine, error) {
+// server's lock: stop must not wait for a registry being read); what the
+// engine logs while it opens goes to logs, the lines of the request that
+// opens it.
+func (s *Server) engine(ctx context.Context, t target, logs *sink) (*engine.Engine, error) {
 	s.mu.Lock()
 	e, stopping := s.engines[t], s.stopping
 	s.mu.Unlock()
@@ -441,7 +449,10 @@ func (s *Server) engine(ctx context.Context, t target) (*engine.Engine, error) {
 	case !isAbs(t.Path) || !isAbs(t.DataDir) || (!t.NoCache && !isAbs(t.CacheDir)):
 		return nil, fmt.Errorf("%w: the registry and its folders must be absolute paths", errProtocol)
 	}
-	e, err := engine.Open(ctx, t.Path, &engine.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: s.Logger})
+	h := newRelay(s.Logger.Handler())
+	h.opening.Store(logs)
+	e, err := engine.Open(ctx, t.Path, &engine.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: slog.New(h)})
+	h.opening.Store(nil)
 	if err != nil {
 		return nil, err
 	}

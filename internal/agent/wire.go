@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"time"
 
@@ -65,6 +66,9 @@ type request struct {
 	Report  bool     // the call has a report: send it back
 	Yes     bool     // opConfirm: the answer
 	Env     [][]byte // opEnv: NAME=value of each variable asked for that is set; bytes, so that the agent can zero them
+
+	Log      bool       // send back the log lines the call causes (relay.go)
+	LogLevel slog.Level // from this level up
 }
 
 // response is what the server sends.
@@ -78,6 +82,7 @@ type response struct {
 	Err     *wireError
 	Result  any                    // the call's result
 	Reports []engine.StorageReport // what the call reported, for the client's callback
+	Logs    []logLine              // the log lines the call caused, when asked (request.Log)
 	Status  Status
 }
 

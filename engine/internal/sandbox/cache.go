@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -183,7 +184,7 @@ func readKey(path string) ([]byte, error) {
 // check checks every entry of the folder against its seal, removing those
 // that do not pass. An error means the folder could not be checked: the
 // caller must not compile with the disk cache.
-func (c *sealedCache) check() error {
+func (c *sealedCache) check(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	names, err := c.entries()
@@ -196,7 +197,7 @@ func (c *sealedCache) check() error {
 			continue
 		}
 		if err == nil && problem != "unsealed" {
-			c.logger.Warn("compile cache: removed an entry that does not match its seal; the module is compiled again", "entry", filepath.Join(c.dir, name), "problem", problem)
+			c.logger.WarnContext(ctx, "compile cache: removed an entry that does not match its seal; the module is compiled again", "entry", filepath.Join(c.dir, name), "problem", problem)
 		}
 		if rerr := c.remove(name); rerr != nil {
 			return errors.Join(err, rerr)
@@ -221,10 +222,17 @@ func (c *sealedCache) seal() error {
 		if _, err := os.Lstat(c.sealPath(name)); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		errs = append(errs, c.sealEntry(name))
+		if err := c.sealEntry(name); !errors.Is(err, errChanging) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
+
+// errChanging is an entry written while it is hashed: another process's
+// compile, which seals it itself (else the next check removes it unread).
+// Nothing to warn about.
+var errChanging = errors.New("changed while it was hashed")
 
 // entries lists the names wazero reads entries from: 64 hex digits.
 func (c *sealedCache) entries() ([]string, error) {
@@ -335,7 +343,7 @@ func (c *sealedCache) hashEntry(name string) ([]byte, fileID, error) {
 	}
 	id, ok := idOf(before)
 	if id2, ok2 := idOf(after); !ok || !ok2 || id != id2 {
-		return nil, fileID{}, fmt.Errorf("compile cache entry %s changed while it was hashed", f.Name())
+		return nil, fileID{}, fmt.Errorf("compile cache entry %s %w", f.Name(), errChanging)
 	}
 	return mac.Sum(nil), id, nil
 }

@@ -74,7 +74,7 @@ func NewHost(cfg Config) (*Host, error) {
 // not checked), and seals what the compile wrote.
 func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte) (wazero.CompiledModule, error) {
 	if h.sealed != nil {
-		if err := h.sealed.check(); err != nil {
+		if err := h.sealed.check(ctx); err != nil {
 			return nil, errorf(abi.Unavailable, "", "compile cache "+h.sealed.dir+" cannot be checked: "+err.Error())
 		}
 	}
@@ -85,7 +85,7 @@ func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte) (wazero.Com
 	if h.sealed != nil {
 		if err := h.sealed.seal(); err != nil {
 			// Unsealed entries are removed unread by the next check.
-			h.logger.Warn("compile cache: cannot seal an entry", "folder", h.sealed.dir, "reason", err.Error())
+			h.logger.WarnContext(ctx, "compile cache: cannot seal an entry", "folder", h.sealed.dir, "reason", err.Error())
 		}
 	}
 	return compiled, nil

@@ -140,7 +140,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		return nil, e
 	}
 	if c.dropped > 0 {
-		m.host.logger.Warn(fmt.Sprintf("extension log lines dropped past the limit of %d a call", abi.MaxLogLines), "vault", m.spec.Vault, "dropped", c.dropped)
+		m.host.logger.WarnContext(ctx, fmt.Sprintf("extension log lines dropped past the limit of %d a call", abi.MaxLogLines), "vault", m.spec.Vault, "dropped", c.dropped)
 	}
 	if fn.Definition().ResultTypes() == nil || len(fn.Definition().ResultTypes()) == 0 {
 		return c.output, nil

@@ -14,7 +14,13 @@ import (
 // CLI's own output after a newline, or reorder what is shown with a
 // right-to-left override.
 func printable(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	return Printable(string(b))
+}
+
+// Printable is printable for a string: what the engine applies to every log
+// line, an extension's or its own, before a program shows it.
+func Printable(text string) string {
+	s := strings.ToValidUTF8(text, "\uFFFD")
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n':

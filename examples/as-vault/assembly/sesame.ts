@@ -33,6 +33,9 @@ export const TYPE_HASHTABLE: u8 = 5;
 export const META_STRING: u8 = 1; // str
 export const META_INT: u8 = 2; // i64
 export const META_DATETIME: u8 = 3; // i64 seconds since 1970 UTC, u32 nanoseconds
+// kind 3, then i16 UTC offset in minutes; sent only to a vault whose manifest
+// declares "datetime_offset":true (sesame 0.3)
+export const META_DATETIME_OFFSET: u8 = 4;
 
 // ---- Limits (§8) ----------------------------------------------------------
 
@@ -296,6 +299,8 @@ export function metadataSize(p: usize, len: u32): u32 {
       n = 8;
     } else if (kind == META_DATETIME) {
       n = 12;
+    } else if (kind == META_DATETIME_OFFSET) {
+      n = 14;
     } else {
       return 0;
     }
