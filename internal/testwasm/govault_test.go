@@ -49,7 +49,7 @@ func TestGoVault(t *testing.T) {
 	got := manifest(t, h.mustCall(m, abi.OK, abi.ExportManifest))
 	want := abi.Manifest{
 		ABI: 1, Name: "go-vault", Version: "1.0.0", Description: "a vault over host storage",
-		Metadata: true, CaseSensitive: false,
+		Metadata: true, CaseSensitive: false, DatetimeOffset: true,
 		Operations: []abi.Op{abi.OpGet, abi.OpStat, abi.OpSet, abi.OpRemove, abi.OpList, abi.OpSetMetadata, abi.OpTest},
 		Grants:     []string{abi.GrantStorage},
 	}

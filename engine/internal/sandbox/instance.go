@@ -158,6 +158,12 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 	return c.output, nil
 }
 
+// errClosed is the error of a call that reaches a module after its Close
+// began: the engine holding it is closing, and a new one will load it.
+func errClosed(export string) *Error {
+	return &Error{Export: export, Status: abi.Unavailable, Message: export + " was not run: the vault was closed"}
+}
+
 // failure turns a failed wazero call into an Error marked as a trap.
 func (m *Module) failure(export string, ctx context.Context, err error, stderr *tail) *Error {
 	e := &Error{Export: export, Status: abi.Internal, trap: true}
@@ -169,6 +175,10 @@ func (m *Module) failure(export string, ctx context.Context, err error, stderr *
 	case ctx.Err() != nil:
 		e.Status = abi.Unavailable
 		e.Message = export + " was canceled"
+	case m.closed.Load():
+		// Close tore the instance down under the call (wazero ends it
+		// with exit code 0): no failure of the extension.
+		e.Status, e.Message = abi.Unavailable, errClosed(export).Message
 	case errors.As(err, &exit):
 		e.Message = fmt.Sprintf("extension exited with code %d in %s", exit.ExitCode(), export)
 	default:

@@ -57,6 +57,7 @@ type Module struct {
 	keys     keyTable      // the vault's keys behind handles (keys.go)
 	calls    atomic.Uint64 // calls made, to number them
 	kdfTurn  chan struct{} // one key derivation of this module at a time (crypto.go)
+	closed   atomic.Bool   // set first by Close: calls from then on are refused
 }
 
 // exportTypes are the signatures of the exports of SPEC.md §4.
@@ -401,6 +402,9 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 	if !m.ops[op] {
 		return nil, errorf(abi.Unsupported, op.Export(), "the extension does not implement "+string(op))
 	}
+	if m.closed.Load() {
+		return nil, errClosed(op.Export())
+	}
 	out, err := m.call(ctx, op.Export(), args)
 	if op == abi.OpLock && err == nil {
 		m.keys.wipe()
@@ -417,6 +421,7 @@ func (m *Module) KeyHeld() (bool, time.Time) { return m.keyring.held() }
 // Close wipes the vault's keys and discards every instance, the compiled
 // module and the folder it was granted.
 func (m *Module) Close(ctx context.Context) error {
+	m.closed.Store(true)
 	m.host.untrack(m)
 	m.keyring.clear()
 	m.keys.free()

@@ -505,3 +505,23 @@ func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
 		t.Error("nothing was written to the compilation cache")
 	}
 }
+
+// TestCallAfterCloseSaysClosed: a call that reaches a module being closed
+// (an engine that stops while a request comes in) is refused as
+// UNAVAILABLE, in words that say the vault was closed. It used to start
+// an instance on the closing module, whose initialisation wazero ended
+// with exit code 0: "extension exited with code 0 in sesame_init", an
+// extension failure that was none.
+func TestCallAfterCloseSaysClosed(t *testing.T) {
+	h := newHost(t, nil)
+	m := healthy(t, h)
+	set(t, m, "a", "1")
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Call(context.Background(), abi.OpGet, []byte("a"))
+	se := wantStatus(t, err, abi.Unavailable)
+	if !strings.Contains(se.Message, "closed") {
+		t.Errorf("message %q does not say the vault was closed", se.Message)
+	}
+}
