@@ -60,6 +60,15 @@ import (
 // one but root can turn back; a file put in place by rename is another
 // inode, whose ctime is that of its own creation. So a changed entry never
 // shows the stat recorded by its seal, and is hashed in full again.
+//
+// Every module goes through the disk cache, however small: it pays from the
+// smallest module measured. BenchmarkCompileCache (a new Host, one compile,
+// closed, as in a one-shot command; 2 busy cores, one run) gives, in memory
+// against a warm sealed cache: 234 B of WAT 3.4 against 2.3 ms, 2 KB of WAT
+// 4.0 against 2.5 ms, the 19 KB C example 17-23 against 5.4-5.7 ms, the
+// 47 KB C dotenv 34-44 against 4.0-4.9 ms, the 3.1 MB Go secretstore 2.6 s
+// against 0.26 s. wazero's optimizing compiler costs about 1 ms per module
+// before the first instruction, more than the check and load of an entry.
 type sealedCache struct {
 	dir    string // where wazero writes entries: <root>/<key id>/wazero-<version>-<arch>-<os>
 	key    []byte
