@@ -110,6 +110,7 @@ func (s *session) engine() (backend, error) {
 	} else if r != nil {
 		b = r
 	} else {
+		oneShot()
 		e, err := engine.Open(s.ctx, path, opts)
 		if err != nil {
 			return nil, err
@@ -131,6 +132,7 @@ func (s *session) localEngine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	oneShot()
 	if s.local, err = engine.Open(s.ctx, path, opts); err != nil {
 		return nil, err
 	}
