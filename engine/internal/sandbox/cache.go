@@ -63,11 +63,12 @@ import (
 //
 // Every module goes through the disk cache, however small: it pays from the
 // smallest module measured. BenchmarkCompileCache (a new Host, one compile,
-// closed, as in a one-shot command; 2 busy cores, one run) gives, in memory
-// against a warm sealed cache: 234 B of WAT 3.4 against 2.3 ms, 2 KB of WAT
-// 4.0 against 2.5 ms, the 19 KB C example 17-23 against 5.4-5.7 ms, the
-// 47 KB C dotenv 34-44 against 4.0-4.9 ms, the 3.1 MB Go secretstore 2.6 s
-// against 0.26 s. wazero's optimizing compiler costs about 1 ms per module
+// closed, as in a one-shot command; 2 busy cores, one run, 5 of each) gives,
+// in memory against a warm sealed cache: 234 B of WAT 2.3 against 1.7 ms,
+// 2 KB of WAT 3.4 against 1.4 ms, the 19 KB C example 22 against 3.6 ms,
+// the 47 KB C dotenv 33 against 3.8 ms, the 2.6 MB Go example 1.2 against
+// 0.16 s, the 3.2 MB Go secretstore 1.75 against 0.18 s. wazero's optimizing
+// compiler costs about 1 ms per module
 // before the first instruction, more than the check and load of an entry.
 type sealedCache struct {
 	dir    string // where wazero writes entries: <root>/<key id>/wazero-<version>-<arch>-<os>
