@@ -68,8 +68,8 @@ import (
 // 2 KB of WAT 3.4 against 1.4 ms, the 19 KB C example 22 against 3.6 ms,
 // the 47 KB C dotenv 33 against 3.8 ms, the 2.6 MB Go example 1.2 against
 // 0.16 s, the 3.2 MB Go secretstore 1.75 against 0.18 s. wazero's optimizing
-// compiler costs about 1 ms per module
-// before the first instruction, more than the check and load of an entry.
+// compiler costs about 1 ms per module before the first instruction, more
+// than the check and load of an entry.
 type sealedCache struct {
 	dir    string // where wazero writes entries: <root>/<key id>/wazero-<version>-<arch>-<os>
 	key    []byte

@@ -54,7 +54,8 @@ func BenchmarkCacheCheck(b *testing.B) {
 // "disk" through a warm sealed disk cache (the seal check of the folder,
 // then wazero's load of the entry). Each iteration is a new Host, as in a
 // one-shot command, with its runtime, the module compiled, and closed.
-// diskCacheMin is set from where "disk" starts to win.
+// Where "memory" would win, a module that small would be better compiled
+// without the disk cache (none does: see cache.go).
 func BenchmarkCompileCache(b *testing.B) {
 	file := func(path string) []byte {
 		raw, err := os.ReadFile(path)
