@@ -116,6 +116,7 @@ func (s *session) engine() (backend, error) {
 	} else if r != nil {
 		b = r
 	} else {
+		oneShot()
 		e, err := engine.Open(s.ctx, path, opts)
 		if err != nil {
 			return nil, err
@@ -137,6 +138,7 @@ func (s *session) localEngine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	oneShot()
 	if s.local, err = engine.Open(s.ctx, path, opts); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,16 @@ import (
 // one but root can turn back; a file put in place by rename is another
 // inode, whose ctime is that of its own creation. So a changed entry never
 // shows the stat recorded by its seal, and is hashed in full again.
+//
+// Every module goes through the disk cache, however small: it pays from the
+// smallest module measured. BenchmarkCompileCache (a new Host, one compile,
+// closed, as in a one-shot command; 2 busy cores, one run, 5 of each) gives,
+// in memory against a warm sealed cache: 234 B of WAT 2.3 against 1.7 ms,
+// 2 KB of WAT 3.4 against 1.4 ms, the 19 KB C example 22 against 3.6 ms,
+// the 47 KB C dotenv 33 against 3.8 ms, the 2.6 MB Go example 1.2 against
+// 0.16 s, the 3.2 MB Go secretstore 1.75 against 0.18 s. wazero's optimizing
+// compiler costs about 1 ms per module before the first instruction, more
+// than the check and load of an entry.
 type sealedCache struct {
 	dir    string // where wazero writes entries: <root>/<key id>/wazero-<version>-<arch>-<os>
 	key    []byte

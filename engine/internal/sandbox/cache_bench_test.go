@@ -1,12 +1,17 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // BenchmarkCacheCheck measures the check of one sealed entry of 12 MB (the
@@ -42,4 +47,70 @@ func BenchmarkCacheCheck(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCompileCache measures what a new process pays to compile a
+// module, side by side for each module: "memory" compiles it in memory,
+// "disk" through a warm sealed disk cache (the seal check of the folder,
+// then wazero's load of the entry). Each iteration is a new Host, as in a
+// one-shot command, with its runtime, the module compiled, and closed.
+// Where "memory" would win, a module that small would be better compiled
+// without the disk cache (none does: see cache.go).
+func BenchmarkCompileCache(b *testing.B) {
+	file := func(path string) []byte {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return raw
+	}
+	root := testwasm.ModuleRoot(b)
+	modules := []struct {
+		name string
+		raw  []byte
+	}{
+		{"echo.wat", testwasm.WAT(b, "engine/internal/sandbox/testdata/echo.wat")},
+		{"wat-vault", testwasm.WAT(b, "examples/wat-vault/vault.wat")},
+		{"c-vault", file(testwasm.Build(b, "examples/c-vault"))},
+		{"dotenv", file(filepath.Join(root, "extensions", "dotenv.wasm"))},
+		{"go-vault", file(testwasm.Build(b, "examples/go-vault"))},
+		{"secretstore", file(filepath.Join(root, "extensions", "secretstore.wasm"))},
+	}
+	for _, mod := range modules {
+		raw := mod.raw
+		shape, err := parseShape(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wasm, err := instrument(raw, shape, abi.DefaultMemory)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := Config{CacheDir: b.TempDir(), CacheKey: filepath.Join(b.TempDir(), "key")}
+		compile := func(b *testing.B, cfg Config) {
+			h, err := NewHost(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			r, err := h.runtimeFor(context.Background(), abi.DefaultMemory/65536)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := h.compile(context.Background(), r, wasm); err != nil {
+				b.Fatal(err)
+			}
+		}
+		compile(b, cfg) // fills the cache
+		b.Run(fmt.Sprintf("%s/%dB/memory", mod.name, len(raw)), func(b *testing.B) {
+			for b.Loop() {
+				compile(b, Config{})
+			}
+		})
+		b.Run(fmt.Sprintf("%s/%dB/disk", mod.name, len(raw)), func(b *testing.B) {
+			for b.Loop() {
+				compile(b, cfg)
+			}
+		})
+	}
 }
