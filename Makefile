@@ -1,11 +1,11 @@
-# sesame — make targets. `make test` is what CI runs.
+# sesame — make targets. CI runs `make check`, `make test` and `make race`.
 GO      ?= go
 WASMENV := GOOS=wasip1 GOARCH=wasm
 WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=false
 
 EXTENSIONS := secretstore dotenv
 
-.PHONY: all build deps test check extensions bench fuzz stress clean
+.PHONY: all build deps test race check extensions bench fuzz stress clean
 
 all: build
 
@@ -21,9 +21,14 @@ deps:
 	@sh mk/deps.sh
 	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
 
-## test: every test, with the race detector (after deps)
+## test: every test (after deps); about two minutes on two cores
 test: deps
-	$(GO) test -race -count=1 -timeout=15m ./...
+	$(GO) test -count=1 -timeout=15m ./...
+
+## race: every test with the race detector (after deps), as CI runs them
+## after make test; about four times as long
+race: deps
+	$(GO) test -race -count=1 -timeout=20m ./...
 
 # The Go guests that tests build from testdata folders (go vet ./... skips
 # testdata): every folder under a testdata/ with Go files in it.
