@@ -5,7 +5,7 @@ WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=fals
 
 EXTENSIONS := secretstore dotenv
 
-.PHONY: all build deps test race check extensions bench fuzz stress clean
+.PHONY: all build deps test race guests check extensions bench fuzz stress clean
 
 all: build
 
@@ -22,13 +22,22 @@ deps:
 	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
 
 ## test: every test (after deps); about two minutes on two cores
-test: deps
+test: deps guests
 	$(GO) test -count=1 -timeout=15m ./...
 
 ## race: every test with the race detector (after deps), as CI runs them
 ## after make test; about four times as long
-race: deps
+race: deps guests
 	$(GO) test -race -count=1 -timeout=20m ./...
+
+# guests: compile, once, the packages of every Go guest that the tests
+# build for wasip1 (internal/testwasm, mk/examples.mk), so that test
+# processes running at once find them in the build cache instead of each
+# compiling the wasip1 runtime again; several packages at once are only
+# compiled, not linked (and -buildmode=c-shared, which changes only the
+# link, would refuse them).
+guests:
+	$(WASMENV) $(GO) build -trimpath -buildvcs=false ./examples/go-vault $(TESTGUESTS:%=./%) $(EXTENSIONS:%=./extensions/%)
 
 # The Go guests that tests build from testdata folders (go vet ./... skips
 # testdata): every folder under a testdata/ with Go files in it.
