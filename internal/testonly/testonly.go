@@ -67,6 +67,7 @@ type Timer interface{ Stop() bool }
 type fake interface {
 	Now() time.Time
 	afterFunc(d time.Duration, f func()) Timer
+	advance(d time.Duration)
 }
 
 var clock atomic.Pointer[fake] // nil: the real time
@@ -86,6 +87,19 @@ func AfterFunc(d time.Duration, f func()) Timer {
 		return (*c).afterFunc(d, f)
 	}
 	return time.AfterFunc(d, f)
+}
+
+// Faked reports whether a test runs a fake clock: the sandbox then gives
+// guests its time, and makes their sleeps move it (Sleep).
+func Faked() bool { return clock.Load() != nil }
+
+// Sleep is time.Sleep, or, on a fake clock, an Advance by d at once.
+func Sleep(d time.Duration) {
+	if c := clock.Load(); c != nil {
+		(*c).advance(d)
+		return
+	}
+	time.Sleep(d)
 }
 
 // Cleaner is the part of testing.TB that UseFakeClock needs (this package
@@ -147,6 +161,8 @@ func (c *FakeClock) Advance(d time.Duration) {
 		t.f()
 	}
 }
+
+func (c *FakeClock) advance(d time.Duration) { c.Advance(d) }
 
 func (c *FakeClock) afterFunc(d time.Duration, f func()) Timer {
 	c.mu.Lock()

@@ -23,6 +23,7 @@ var hooks = []string{
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).Now",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).Advance",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).afterFunc",
+	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).advance",
 }
 
 // TestReleaseBinaryHasNoHooks builds sesame (as `make build` does, but for
@@ -113,9 +114,9 @@ func TestArgon2id(t *testing.T) {
 	}
 }
 
-// TestFakeClock: Now and AfterFunc follow the fake clock until the test
-// ends, timers run when Advance passes their time, in order, and a stopped
-// one never runs.
+// TestFakeClock: Now, AfterFunc and Sleep follow the fake clock until the
+// test ends, timers run when Advance passes their time, in order, a
+// stopped one never runs, and Sleep moves the clock at once.
 func TestFakeClock(t *testing.T) {
 	t.Run("fake", func(t *testing.T) {
 		c := UseFakeClock(t)
@@ -138,7 +139,17 @@ func TestFakeClock(t *testing.T) {
 		if stopped.Stop() {
 			t.Error("Stop of a stopped timer reports true")
 		}
+		if !Faked() {
+			t.Error("Faked reports false under a fake clock")
+		}
+		Sleep(time.Hour) // at once
+		if d := Now().Sub(start); d != time.Hour+6*time.Second-time.Millisecond {
+			t.Errorf("after a sleep of an hour, the clock moved %v", d)
+		}
 	})
+	if Faked() {
+		t.Error("Faked reports true after the test")
+	}
 	// The test's end gave the real clock back.
 	if d := time.Since(Now()); d < -time.Minute || d > time.Minute {
 		t.Errorf("after the test, Now is %v off the real time", d)
