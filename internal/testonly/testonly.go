@@ -51,6 +51,15 @@ func UseCheapKDF() {
 	kdf.Store(&f)
 }
 
+// UseRealKDF gives Argon2id back its real derivation until tb's test ends,
+// for a test whose point is what happens during a derivation's time (two
+// password changes whose reads and writes interleave), and which writes
+// and reads its own stores.
+func UseRealKDF(tb Cleaner) {
+	old := kdf.Swap(nil)
+	tb.Cleanup(func() { kdf.Store(old) })
+}
+
 // cheapKDF still depends on the password and the salt, so that a wrong
 // password still fails to unwrap a key; it ignores the cost parameters.
 func cheapKDF(password, salt []byte, _, _ uint32, _ uint8, keyLen uint32) []byte {
