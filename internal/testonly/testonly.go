@@ -1,8 +1,9 @@
 // Package testonly holds the two switches that make the module's tests fast,
 // in the manner of age's testOnly hooks: a cheap key derivation in place of
 // Argon2id, and a clock that a test moves by hand. The sandbox derives keys
-// with Argon2id and reads the time with Now and AfterFunc; unless a test
-// installs a switch, these are argon2.IDKey, time.Now and time.AfterFunc.
+// with Argon2id and reads the time with Now and AfterFunc (and, under a fake
+// clock only, gives its guests Now and Sleep); unless a test installs a
+// switch, these are argon2.IDKey, time.Now and time.AfterFunc.
 //
 // Only _test.go files may call UseCheapKDF and UseFakeClock. Nothing else
 // in the module calls them, so the linker leaves them, and the cheap
@@ -28,11 +29,11 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// A KDF derives a key of keyLen bytes from password and salt with the
+// A kdfFunc derives a key of keyLen bytes from password and salt with the
 // Argon2id parameters time, memory (KiB) and threads.
-type KDF func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+type kdfFunc func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 
-var kdf atomic.Pointer[KDF] // nil: argon2.IDKey
+var kdf atomic.Pointer[kdfFunc] // nil: argon2.IDKey
 
 // Argon2id is argon2.IDKey, or the cheap derivation once a test has
 // installed it.
@@ -47,7 +48,7 @@ func Argon2id(password, salt []byte, time, memory uint32, threads uint8, keyLen 
 // allows (one pass over 8 KiB, one thread), whatever the caller asks for,
 // for the rest of the process. Tests only: see the package comment.
 func UseCheapKDF() {
-	f := KDF(cheapKDF)
+	f := kdfFunc(cheapKDF)
 	kdf.Store(&f)
 }
 
