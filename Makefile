@@ -21,12 +21,12 @@ deps:
 	@sh mk/deps.sh
 	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
 
-## test: every test (after deps); about two minutes on two cores
+## test: every test, without the race detector (after deps)
 test: deps guests
 	$(GO) test -count=1 -timeout=15m ./...
 
 ## race: every test with the race detector (after deps), as CI runs them
-## after make test; about four times as long
+## after make test; about four times as long as make test
 race: deps guests
 	$(GO) test -race -count=1 -timeout=20m ./...
 
