@@ -1,4 +1,4 @@
-# sesame — make targets. `make test` is what CI runs.
+# sesame — make targets. CI runs `make check`, `make test` and `make race`.
 GO      ?= go
 # The Go release is pinned by go.mod's toolchain line: the built-in
 # extensions are byte-identical only under one release, and govulncheck
@@ -23,7 +23,7 @@ CEXTFLAGS    := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Wer
 extbuild = case " $(CEXTENSIONS) " in *" $$e "*) $(CLANG) $(CEXTFLAGS) -o $$out $$(ls extensions/$$e/*.c | LC_ALL=C sort) && chmod 644 $$out;; \
              *) $(WASMBUILD) -o $$out ./extensions/$$e;; esac
 
-.PHONY: all build deps test check vuln extensions bench fuzz stress clean
+.PHONY: all build deps test race guests check vuln extensions bench fuzz stress clean
 
 all: build
 
@@ -47,9 +47,23 @@ deps:
 	@sh mk/deps.sh
 	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
 
-## test: every test, with the race detector (after deps)
-test: deps
-	$(GO) test -race -count=1 -timeout=15m ./...
+## test: every test, without the race detector (after deps)
+test: deps guests
+	$(GO) test -count=1 -timeout=15m ./...
+
+## race: every test with the race detector (after deps), as CI runs them
+## after make test; about four times as long as make test
+race: deps guests
+	$(GO) test -race -count=1 -timeout=20m ./...
+
+# guests: compile, once, the packages of every Go guest that the tests
+# build for wasip1 (internal/testwasm, mk/examples.mk), so that test
+# processes running at once find them in the build cache instead of each
+# compiling the wasip1 runtime again; several packages at once are only
+# compiled, not linked (and -buildmode=c-shared, which changes only the
+# link, would refuse them).
+guests:
+	$(WASMENV) $(GO) build -trimpath -buildvcs=false ./examples/go-vault $(TESTGUESTS:%=./%) $(EXTENSIONS:%=./extensions/%)
 
 # The Go guests that tests build from testdata folders (go vet ./... skips
 # testdata): every folder under a testdata/ with Go files in it.

@@ -15,6 +15,7 @@ import (
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -566,17 +567,21 @@ func TestDotenvAtomicRewrite(t *testing.T) {
 		checkOnly(t, dir, ".env")
 	})
 	t.Run("held lock", func(t *testing.T) {
+		// The guest waits for the lock on the fake clock of
+		// internal/testonly: its sleeps move the clock instead of taking
+		// the 4 s.
+		clock := testonly.UseFakeClock(t)
 		dir := t.TempDir()
 		env := filepath.Join(dir, ".env")
 		writeFile(t, env, "A=1\n", 0o600)
 		writeFile(t, filepath.Join(dir, ".env.lock"), "live writer\n", 0o600)
 		e := openDotenv(t, dir, dotenvConfig{})
-		start := time.Now()
+		start := clock.Now()
 		_, err := e.Set(ctx, engine.SetRequest{Name: "A", Value: "2", Vault: vault2})
 		if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), ".env.lock") {
 			t.Errorf("Set while another writer holds the lock: %v", err)
 		}
-		if d := time.Since(start); d < 3*time.Second {
+		if d := clock.Now().Sub(start); d < 3*time.Second {
 			t.Errorf("gave up after %v, want about 4 s of waiting", d)
 		}
 		if got := readFile(t, env); got != "A=1\n" {

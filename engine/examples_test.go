@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sesamehq/sesame/abi"
@@ -42,16 +43,33 @@ var exampleOps = []abi.Op{abi.OpGet, abi.OpStat, abi.OpSet, abi.OpRemove, abi.Op
 // examplesCache is the compilation cache the other tests of the package use.
 var examplesCache = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
 
+// examplesOut is the directory that makeExamples builds into, one for the
+// test process, made on first use; TestMain removes it.
+var examplesOut struct {
+	sync.Mutex
+	dir string
+}
+
 // makeExamples runs `make -f mk/examples.mk EXAMPLES_OUT=DIR goals...` from
-// the module root into a fresh directory and returns it. It fails the test,
-// with make's output (which names a missing package), when the build fails.
+// the module root and returns DIR. DIR is the same for every test of the
+// process, so that make builds each example once (go-vault's rule always
+// runs, and go build finds it up to date); tests only read what is in it.
+// It fails the test, with make's output (which names a missing package),
+// when the build fails.
 func makeExamples(tb testing.TB, goals ...string) string {
 	tb.Helper()
 	mk, err := exec.LookPath("make")
 	if err != nil {
 		tb.Fatal("make is needed to build the example vaults: apt-get install make")
 	}
-	out := tb.TempDir()
+	examplesOut.Lock()
+	defer examplesOut.Unlock()
+	if examplesOut.dir == "" {
+		if examplesOut.dir, err = os.MkdirTemp("", "sesame-examples-"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	out := examplesOut.dir
 	cmd := exec.Command(mk, append([]string{"-s", "-f", "mk/examples.mk", "EXAMPLES_OUT=" + out}, goals...)...)
 	cmd.Dir = testwasm.ModuleRoot(tb)
 	// Not the settings of a make that runs go test (its jobserver's file

@@ -18,12 +18,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
 	"github.com/sesamehq/sesame/internal/secretstore/format"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -326,28 +326,23 @@ func TestSecretStorePassword(t *testing.T) {
 	ssGet(t, e, "string-pw")
 }
 
+// TestSecretStoreTimeout: an unlock with password_timeout = 1 holds for one
+// second and no longer, on the fake clock of internal/testonly (the
+// keyring's), which the test moves instead of waiting; a new unlock opens
+// the vault again.
 func TestSecretStoreTimeout(t *testing.T) {
+	clock := testonly.UseFakeClock(t)
 	env := newSSEnv(t, ssPassword+"\n  password_timeout = 1")
 	e := env.open(t)
-	start := time.Now()
 	ssUnlock(t, e, ssPass)
 	ssSet(t, e, "k", "v", nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := e.Get(ctx, engine.GetRequest{Name: "k", Vault: ssVault})
-		if errors.Is(err, engine.ErrLocked) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("get: %v", err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("still unlocked 5 s after an unlock with password_timeout = 1")
-		}
-		time.Sleep(50 * time.Millisecond)
+	clock.Advance(999 * time.Millisecond)
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "k", Vault: ssVault}); err != nil {
+		t.Fatalf("get before the timeout of 1 s: %v", err)
 	}
-	if d := time.Since(start); d < time.Second {
-		t.Errorf("locked again after %v, before the timeout of 1 s", d)
+	clock.Advance(time.Millisecond)
+	if _, err := e.Get(ctx, engine.GetRequest{Name: "k", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
+		t.Fatalf("get once the timeout of 1 s has passed: %v, want ErrLocked", err)
 	}
 	ssUnlock(t, e, ssPass)
 	if s := ssGet(t, e, "k"); s.Value != "v" {
@@ -538,7 +533,7 @@ func ssMaster(t testing.TB, path string, password []byte) *format.Master {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kek := argon2.IDKey(password, c.Salt, c.KDF.Time, c.KDF.MemoryKiB, c.KDF.Threads, 32)
+	kek := testonly.Argon2id(password, c.Salt, c.KDF.Time, c.KDF.MemoryKiB, c.KDF.Threads, 32) // the sandbox's, cheap here (TestMain)
 	m, err := c.Unwrap(kek)
 	if err != nil {
 		t.Fatal(err)
@@ -720,6 +715,11 @@ func ssEncodings(s []byte) [][]byte {
 func TestSecretStoreConcurrency(t *testing.T) {
 	for _, mode := range []string{"none", "password"} {
 		t.Run(mode, func(t *testing.T) {
+			if mode == "password" {
+				// The first unlocks race while they derive: with the
+				// cheap KDF of the tests (TestMain) they would hardly meet.
+				testonly.UseRealKDF(t)
+			}
 			env := newSSEnv(t, `authentication = "`+mode+`"`)
 			const engines, workers, rounds = 3, 2, 6
 			es := make([]*engine.Engine, engines)
@@ -918,7 +918,11 @@ func ssFill(b testing.TB, path string, n int) time.Duration {
 // nothing; the vault then opens with the winner's password and never with
 // the loser's. Without the host's conditional write both succeed, and the
 // first one's new password no longer opens the vault.
+//
+// With the real KDF: the cheap one of the tests (TestMain) is over before
+// the other engine reads, and no round would meet the conflict.
 func TestSecretStoreConcurrentSetPassword(t *testing.T) {
+	testonly.UseRealKDF(t)
 	env := newSSEnv(t, ssPassword)
 	e1, e2 := env.open(t), env.open(t)
 	current := []byte("round 0")

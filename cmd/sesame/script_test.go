@@ -17,12 +17,20 @@ import (
 
 	"github.com/sesamehq/sesame/extensions"
 	"github.com/sesamehq/sesame/internal/agent"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // TestMain makes this test binary the sesame command (and a few helpers)
-// when the scripts run it under those names.
+// when the scripts run it under those names. Here and as sesame (and so in
+// the agents it starts) it derives keys cheaply (internal/testonly): every
+// store the tests write is read only by this binary. A script whose point
+// is what happens during a real derivation's time sets SESAME_TEST_KDF=real
+// for the whole script, so that its stores are written and read alike.
 func TestMain(m *testing.M) {
+	if os.Getenv("SESAME_TEST_KDF") != "real" {
+		testonly.UseCheapKDF()
+	}
 	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
 		// The test process itself, not a command it runs: a sesame started
 		// by a test that sets up no agent works alone, and never reaches

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -314,9 +315,11 @@ func TestUnlockOutlivesClient(t *testing.T) {
 }
 
 // TestTimeoutRelocks: the agent keeps an unlock for the vault's password
-// timeout and no longer.
+// timeout and no longer, on the fake clock of internal/testonly (the
+// keyring's), which the test moves past the timeout instead of waiting.
 func TestTimeoutRelocks(t *testing.T) {
 	ctx := context.Background()
+	clock := testonly.UseFakeClock(t)
 	f := newFiles(t)
 	r := f.remote(t, serve(t, NewServer()).dial(t))
 	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
@@ -327,14 +330,14 @@ func TestTimeoutRelocks(t *testing.T) {
 	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
-	unlocked := time.Now()
 	if _, err := engine.Do(ctx, r, engine.SetRequest{Name: "db", Value: secretValue, Vault: "Store"}); err != nil {
 		t.Fatal(err)
 	}
-	// Wait out the three-second timeout (long enough for the set above on
-	// a loaded machine): the expiry is a point in time the vault compares
-	// with its clock on each call.
-	time.Sleep(time.Until(unlocked.Add(3100 * time.Millisecond)))
+	clock.Advance(2900 * time.Millisecond)
+	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); err != nil {
+		t.Fatalf("before the timeout: %v", err)
+	}
+	clock.Advance(200 * time.Millisecond)
 	if _, err := engine.Do(ctx, r, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("after the timeout: %v, want ErrLocked", err)
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // Key derivation runs in the host: Argon2id inside wasm is many times slower
@@ -116,7 +116,8 @@ func derive(ctx context.Context, turn chan struct{}, in kdfInput) ([]byte, abi.S
 	out := make(chan []byte)
 	go func() {
 		var key []byte
-		erased(func() { key = argon2.IDKey(in.pw, in.salt, in.t, in.m, in.p, in.n) })
+		// argon2.IDKey in every program but tests (internal/testonly)
+		erased(func() { key = testonly.Argon2id(in.pw, in.salt, in.t, in.m, in.p, in.n) })
 		in.wipe()
 		<-kdfSlots
 		release(turn)
@@ -166,8 +167,8 @@ func release(sem chan struct{}) {
 type keyring struct {
 	mu      sync.Mutex
 	key     []byte
-	expires time.Time   // zero: no expiry
-	timer   *time.Timer // zeroes the key at expires
+	expires time.Time      // zero: no expiry
+	timer   testonly.Timer // zeroes the key at expires
 	sealed  bool
 	// forgot, when set, is called (outside mu) each time a key the
 	// keyring held is zeroed: the module then discards its instances,
@@ -191,8 +192,9 @@ func (k *keyring) set(b []byte, ttl time.Duration, call uint64) bool {
 	}
 	k.key = b
 	if ttl > 0 {
-		k.expires = time.Now().Add(ttl)
-		k.timer = time.AfterFunc(ttl, k.expire)
+		// time.Now and time.AfterFunc, but for tests that run a fake clock
+		k.expires = testonly.Now().Add(ttl)
+		k.timer = testonly.AfterFunc(ttl, k.expire)
 	}
 	return true
 }
@@ -226,7 +228,7 @@ func (k *keyring) expire() {
 func (k *keyring) held() (bool, time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.key == nil || (!k.expires.IsZero() && !time.Now().Before(k.expires)) {
+	if k.key == nil || k.expired() {
 		return false, time.Time{}
 	}
 	return true, k.expires
@@ -250,7 +252,7 @@ func (k *keyring) seal() {
 
 // expired reports whether the key's time is up. Callers hold mu.
 func (k *keyring) expired() bool {
-	return !k.expires.IsZero() && !time.Now().Before(k.expires)
+	return !k.expires.IsZero() && !testonly.Now().Before(k.expires)
 }
 
 // drop zeroes and forgets the key and stops its timer, and wipes the kept

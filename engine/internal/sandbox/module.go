@@ -21,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // Spec says what to load and what it is granted.
@@ -269,6 +270,13 @@ func (m *Module) moduleConfig() wazero.ModuleConfig {
 		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }).
 		WithStdout(io.Discard).
 		WithStdin(bytes.NewReader(nil))
+	if testonly.Faked() {
+		// Tests only (internal/testonly): the guest's clocks follow the
+		// fake clock, and its sleeps move it instead of waiting.
+		cfg = cfg.WithWalltime(func() (int64, int32) { t := testonly.Now(); return t.Unix(), int32(t.Nanosecond()) }, 1).
+			WithNanotime(func() int64 { return testonly.Now().UnixNano() }, 1).
+			WithNanosleep(func(ns int64) { testonly.Sleep(time.Duration(ns)) })
+	}
 	keys := make([]string, 0, len(m.spec.Env))
 	for k := range m.spec.Env {
 		keys = append(keys, k)

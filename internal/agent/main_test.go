@@ -1,0 +1,14 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/sesamehq/sesame/internal/testonly"
+)
+
+// TestMain derives keys cheaply in this test process (internal/testonly):
+// every store the tests write is read only here.
+func TestMain(m *testing.M) {
+	testonly.UseCheapKDF()
+	m.Run()
+}

@@ -1,0 +1,197 @@
+// Package testonly holds the two switches that make the module's tests fast,
+// in the manner of age's testOnly hooks: a cheap key derivation in place of
+// Argon2id, and a clock that a test moves by hand. The sandbox derives keys
+// with Argon2id and reads the time with Now and AfterFunc (and, under a fake
+// clock only, gives its guests Now and Sleep); unless a test installs a
+// switch, these are argon2.IDKey, time.Now and time.AfterFunc.
+//
+// Only _test.go files may call UseCheapKDF and UseFakeClock. Nothing else
+// in the module calls them, so the linker leaves them, and the cheap
+// derivation and the fake clock's code with them, out of every program:
+// TestReleaseBinaryHasNoHooks builds cmd/sesame and checks that their
+// symbols are absent. A release build can therefore only ever derive with
+// the parameters the vault asks for, and read the real time.
+//
+// A store whose password was set under the cheap derivation opens only
+// under it: the vault still records the parameters it asked for, but the
+// key that wraps its master key came from the cheap one. Tests that install
+// it do so for the whole test process (in TestMain, and so in every copy of
+// the test binary that it runs as sesame), and never read a store written
+// by a release build.
+package testonly
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// A kdfFunc derives a key of keyLen bytes from password and salt with the
+// Argon2id parameters time, memory (KiB) and threads.
+type kdfFunc func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+
+var kdf atomic.Pointer[kdfFunc] // nil: argon2.IDKey
+
+// Argon2id is argon2.IDKey, or the cheap derivation once a test has
+// installed it.
+func Argon2id(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	if f := kdf.Load(); f != nil {
+		return (*f)(password, salt, time, memory, threads, keyLen)
+	}
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+}
+
+// UseCheapKDF makes Argon2id derive with the least parameters Argon2id
+// allows (one pass over 8 KiB, one thread), whatever the caller asks for,
+// for the rest of the process. Tests only: see the package comment.
+func UseCheapKDF() {
+	f := kdfFunc(cheapKDF)
+	kdf.Store(&f)
+}
+
+// UseRealKDF gives Argon2id back its real derivation until tb's test ends,
+// for a test whose point is what happens during a derivation's time (two
+// password changes whose reads and writes interleave), and which writes
+// and reads its own stores.
+func UseRealKDF(tb Cleaner) {
+	old := kdf.Swap(nil)
+	tb.Cleanup(func() { kdf.Store(old) })
+}
+
+// cheapKDF still depends on the password and the salt, so that a wrong
+// password still fails to unwrap a key; it ignores the cost parameters.
+func cheapKDF(password, salt []byte, _, _ uint32, _ uint8, keyLen uint32) []byte {
+	return argon2.IDKey(password, salt, 1, 8, 1, keyLen)
+}
+
+// A Timer is what AfterFunc returns: Stop reports whether it stopped the
+// timer before it ran, as time.Timer's does.
+type Timer interface{ Stop() bool }
+
+// A fake is what Now and AfterFunc ask once a test has installed one.
+// Nothing but UseFakeClock makes one, so that no program but a test links
+// the fake clock's code.
+type fake interface {
+	Now() time.Time
+	afterFunc(d time.Duration, f func()) Timer
+	advance(d time.Duration)
+}
+
+var clock atomic.Pointer[fake] // nil: the real time
+
+// Now is time.Now, or the fake clock's time while a test runs one.
+func Now() time.Time {
+	if c := clock.Load(); c != nil {
+		return (*c).Now()
+	}
+	return time.Now()
+}
+
+// AfterFunc is time.AfterFunc, or a timer of the fake clock, which runs f
+// once Advance moves the clock d past the time of the call.
+func AfterFunc(d time.Duration, f func()) Timer {
+	if c := clock.Load(); c != nil {
+		return (*c).afterFunc(d, f)
+	}
+	return time.AfterFunc(d, f)
+}
+
+// Faked reports whether a test runs a fake clock: the sandbox then gives
+// guests its time, and makes their sleeps move it (Sleep).
+func Faked() bool { return clock.Load() != nil }
+
+// Sleep is time.Sleep, or, on a fake clock, an Advance by d at once.
+func Sleep(d time.Duration) {
+	if c := clock.Load(); c != nil {
+		(*c).advance(d)
+		return
+	}
+	time.Sleep(d)
+}
+
+// Cleaner is the part of testing.TB that UseFakeClock needs (this package
+// does not import testing, which would come along into every program).
+type Cleaner interface{ Cleanup(func()) }
+
+// UseFakeClock makes Now and AfterFunc follow a fake clock that starts at
+// the real time and moves only when Advance moves it, until tb's test ends.
+// The test must not run in parallel with others that read the time through
+// this package. Tests only: see the package comment.
+func UseFakeClock(tb Cleaner) *FakeClock {
+	c := &FakeClock{now: time.Now()}
+	f := fake(c)
+	if !clock.CompareAndSwap(nil, &f) {
+		panic("testonly: a fake clock is already in use")
+	}
+	tb.Cleanup(func() { clock.Store(nil) })
+	return c
+}
+
+// A FakeClock is a clock that moves only by Advance.
+type FakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c    *FakeClock
+	when time.Time
+	f    func()
+}
+
+// Now returns the clock's time.
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d, and then runs, in this goroutine
+// and in the order of their times, the functions of the timers that are
+// due.
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due, left []*fakeTimer
+	for _, t := range c.timers {
+		if t.when.After(c.now) {
+			left = append(left, t)
+		} else {
+			due = append(due, t)
+		}
+	}
+	c.timers = left
+	c.mu.Unlock()
+	slices.SortStableFunc(due, func(a, b *fakeTimer) int { return a.when.Compare(b.when) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+func (c *FakeClock) advance(d time.Duration) { c.Advance(d) }
+
+func (c *FakeClock) afterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, when: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// Stop removes the timer; it reports whether it had not run yet.
+func (t *fakeTimer) Stop() bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.timers {
+		if x == t {
+			c.timers = append(c.timers[:i], c.timers[i+1:]...)
+			return true
+		}
+	}
+	return false
+}

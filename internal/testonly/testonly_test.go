@@ -1,0 +1,157 @@
+package testonly
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/sesamehq/sesame/internal/testwasm"
+)
+
+// hooks are the symbols of the code that only tests may link: what the
+// installers install (they themselves may be inlined where they are
+// called; what they install is a function value or a type's methods, and
+// so has symbols wherever it is used).
+var hooks = []string{
+	"github.com/sesamehq/sesame/internal/testonly.cheapKDF",
+	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).Now",
+	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).Advance",
+	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).afterFunc",
+	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).advance",
+}
+
+// TestReleaseBinaryHasNoHooks builds sesame (as `make build` does, but for
+// -trimpath, which changes no symbol and would compile every package
+// again instead of reusing the tests' builds) and checks
+// that none of the hooks is in it, so that no release build can derive
+// keys cheaply or read a fake time. The same check on this package's test
+// binary, which links them all (the tests below call them), must find
+// them: it shows that the check can see them.
+func TestReleaseBinaryHasNoHooks(t *testing.T) {
+	root, dir := testwasm.ModuleRoot(t), t.TempDir()
+	control, bin := filepath.Join(dir, "testonly.test"), filepath.Join(dir, "sesame")
+	goCmd(t, root, "test", "-c", "-o", control, "./internal/testonly")
+	if m := missing(symbols(t, control)); len(m) != 0 {
+		t.Fatalf("the test binary lacks %q: the check would see nothing", m)
+	}
+	goCmd(t, root, "build", "-o", bin, "./cmd/sesame")
+	got := symbols(t, bin)
+	if !slices.Contains(got, "github.com/sesamehq/sesame/engine/internal/sandbox.hostKDF") {
+		t.Fatal("sesame has no sandbox.hostKDF: the check looks at the wrong names")
+	}
+	for _, h := range hooks {
+		if slices.Contains(got, h) {
+			t.Errorf("the sesame binary links %s, which only tests may", h)
+		}
+	}
+}
+
+func goCmd(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// symbols lists the names in the symbol table of the program at path.
+func symbols(t *testing.T, path string) []string {
+	t.Helper()
+	var stderr bytes.Buffer
+	nm := exec.Command("go", "tool", "nm", path)
+	nm.Stderr = &stderr
+	out, err := nm.Output()
+	if err != nil {
+		t.Fatalf("go tool nm %s: %v\n%s", path, err, stderr.Bytes())
+	}
+	var names []string
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) >= 3 {
+			names = append(names, strings.Join(f[2:], " "))
+		}
+	}
+	return names
+}
+
+func missing(got []string) []string {
+	var m []string
+	for _, h := range hooks {
+		if !slices.Contains(got, h) {
+			m = append(m, h)
+		}
+	}
+	return m
+}
+
+// TestArgon2id: without the hook, Argon2id is argon2.IDKey with the
+// parameters asked for; with it, a cheap derivation that still depends on
+// the password and the salt.
+func TestArgon2id(t *testing.T) {
+	t.Cleanup(func() { kdf.Store(nil) })
+	pw, salt := []byte("correct horse battery staple"), []byte("0123456789abcdef")
+	real := argon2.IDKey(pw, salt, 2, 64, 2, 32)
+	if got := Argon2id(pw, salt, 2, 64, 2, 32); !bytes.Equal(got, real) {
+		t.Fatal("Argon2id without the hook is not argon2.IDKey")
+	}
+	UseCheapKDF()
+	cheap := Argon2id(pw, salt, 2, 64, 2, 32)
+	switch {
+	case bytes.Equal(cheap, real):
+		t.Fatal("the cheap derivation gives the real key")
+	case len(cheap) != 32:
+		t.Fatalf("the cheap key has %d bytes, want 32", len(cheap))
+	case bytes.Equal(Argon2id([]byte("wrong"), salt, 2, 64, 2, 32), cheap):
+		t.Fatal("the cheap derivation ignores the password")
+	case bytes.Equal(Argon2id(pw, []byte("fedcba9876543210"), 2, 64, 2, 32), cheap):
+		t.Fatal("the cheap derivation ignores the salt")
+	}
+}
+
+// TestFakeClock: Now, AfterFunc and Sleep follow the fake clock until the
+// test ends, timers run when Advance passes their time, in order, a
+// stopped one never runs, and Sleep moves the clock at once.
+func TestFakeClock(t *testing.T) {
+	t.Run("fake", func(t *testing.T) {
+		c := UseFakeClock(t)
+		start := Now()
+		var ran []string
+		AfterFunc(2*time.Second, func() { ran = append(ran, "two") })
+		AfterFunc(time.Second, func() { ran = append(ran, "one") })
+		stopped := AfterFunc(time.Second, func() { ran = append(ran, "stopped") })
+		if !stopped.Stop() {
+			t.Error("Stop of a pending timer reports false")
+		}
+		c.Advance(999 * time.Millisecond)
+		if len(ran) != 0 || Now().Sub(start) != 999*time.Millisecond {
+			t.Fatalf("after 999 ms: ran %q, clock moved %v", ran, Now().Sub(start))
+		}
+		c.Advance(5 * time.Second)
+		if !slices.Equal(ran, []string{"one", "two"}) {
+			t.Fatalf("after 6 s: ran %q, want one, two", ran)
+		}
+		if stopped.Stop() {
+			t.Error("Stop of a stopped timer reports true")
+		}
+		if !Faked() {
+			t.Error("Faked reports false under a fake clock")
+		}
+		Sleep(time.Hour) // at once
+		if d := Now().Sub(start); d != time.Hour+6*time.Second-time.Millisecond {
+			t.Errorf("after a sleep of an hour, the clock moved %v", d)
+		}
+	})
+	if Faked() {
+		t.Error("Faked reports true after the test")
+	}
+	// The test's end gave the real clock back.
+	if d := time.Since(Now()); d < -time.Minute || d > time.Minute {
+		t.Errorf("after the test, Now is %v off the real time", d)
+	}
+}
