@@ -63,7 +63,7 @@ race: deps guests
 # compiled, not linked (and -buildmode=c-shared, which changes only the
 # link, would refuse them).
 guests:
-	$(WASMENV) $(GO) build -trimpath -buildvcs=false ./examples/go-vault $(TESTGUESTS:%=./%) $(EXTENSIONS:%=./extensions/%)
+	$(WASMENV) $(GO) build -trimpath -buildvcs=false ./examples/go-vault $(TESTGUESTS:%=./%) $(GOEXTENSIONS:%=./extensions/%)
 
 # The Go guests that tests build from testdata folders (go vet ./... skips
 # testdata): every folder under a testdata/ with Go files in it.
