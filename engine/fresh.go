@@ -24,7 +24,10 @@ const recheck = 100 * time.Millisecond
 //     operation after the window.
 //
 // A write through any engine of this process is seen at once by every
-// engine of the process (processWrites), the writer's own included.
+// engine of the process (processWrites), the writer's own included. The
+// registry's writers look at the file before they check anything, window
+// or not (refreshNowLocked), and write under its lock from what they read
+// there.
 //
 // Callers hold Engine.mu.
 type freshness struct {

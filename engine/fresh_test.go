@@ -158,3 +158,26 @@ func waitSeen(t *testing.T, e *engine.Engine, ok func() bool) {
 		}
 	}
 }
+
+// TestRegistryWritesLookNow: a registration looks at the file whatever the
+// window says. Another process unregistered Own a moment ago (inside the
+// window, and with no watch); registering Own again must not be refused
+// as "already registered" on the strength of the registry read before.
+func TestRegistryWritesLookNow(t *testing.T) {
+	a, path := emptyEngine(t)
+	clock := &fakeClock{now: time.Now()}
+	engine.UseClock(a, clock.Now)
+	reg := engine.Registration{Name: "Own", Extension: testwasm.Build(t, "examples/go-vault"), Grants: engine.Grants{Storage: true}}
+	if err := a.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".new", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
+		t.Fatalf("register again after another process unregistered it: %v", err)
+	}
+}

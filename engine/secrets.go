@@ -187,6 +187,16 @@ func confirm(c Change, act Action) error {
 	return &Error{Op: act.Op, Vault: act.Vault, Secret: act.Secret, Err: ErrDeclined}
 }
 
+// refreshNowLocked is refreshLocked for the registry's writers: they look at
+// the file whatever the recheck window says, so that a check made before
+// the write (a name taken, a vault whose hook to run) never rests on a
+// registry that another process changed a moment ago. Writes are rare; the
+// window is for the operations on secrets. Callers hold e.mu.
+func (e *Engine) refreshNowLocked() error {
+	e.fresh.expire()
+	return e.refreshLocked()
+}
+
 // refreshLocked reloads a changed registry; callers hold e.mu.
 func (e *Engine) refreshLocked() error {
 	if e.closed {

@@ -76,7 +76,7 @@ func (e *Engine) Register(ctx context.Context, req RegisterRequest) error {
 	}
 	e.mu.Lock()
 	mounted := e.mounted[strings.ToLower(r.Name)] != nil
-	err := e.refreshLocked()
+	err := e.refreshNowLocked()
 	reg := e.reg
 	e.mu.Unlock()
 	switch {
@@ -287,7 +287,7 @@ func (e *Engine) Unregister(ctx context.Context, r UnregisterRequest) error {
 func (e *Engine) unregisterHook(ctx context.Context, name string, r UnregisterRequest) error {
 	const op = OpUnregisterHook
 	e.mu.Lock()
-	err := e.refreshLocked()
+	err := e.refreshNowLocked()
 	canon := ""
 	if err == nil {
 		if v, ok := e.reg.Lookup(name); ok {
