@@ -1,4 +1,4 @@
-# sesame — make targets. CI runs `make check`, `make test` and `make race`.
+# sesame — make targets. CI runs `make check` and `make test RACE=1`.
 GO      ?= go
 # The Go release is pinned by go.mod's toolchain line: the built-in
 # extensions are byte-identical only under one release, and govulncheck
@@ -47,14 +47,14 @@ deps:
 	@sh mk/deps.sh
 	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
 
-## test: every test, without the race detector (after deps)
+## test: every test (after deps); RACE=1 runs them with the race detector,
+## about four times as long, as CI does
 test: deps guests
-	$(GO) test -count=1 -timeout=15m ./...
+	$(GO) test $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 ./...
 
-## race: every test with the race detector (after deps), as CI runs them
-## after make test; about four times as long as make test
-race: deps guests
-	$(GO) test -race -count=1 -timeout=20m ./...
+## race: make test RACE=1
+race:
+	@$(MAKE) test RACE=1
 
 # guests: compile, once, the packages of every Go guest that the tests
 # build for wasip1 (internal/testwasm, mk/examples.mk), so that test
