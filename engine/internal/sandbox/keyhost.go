@@ -144,28 +144,12 @@ func hostKeyWrap(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	var n int
 	var box []byte
-	s = c.keys.use2(api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), func(kek, key []byte) abi.Status {
-		if len(kek) != abi.KeyAEADBytes {
-			return abi.InvalidArgument
-		}
+	s = c.keys.use2(api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), func(kek, key []byte) (s abi.Status) {
 		n = len(key) + abi.KeyOverhead
-		if n > int(capacity) {
-			return abi.OK // the length is the answer
-		}
-		nonce, s := newNonce()
-		if s == abi.OK {
-			box = sealBox(make([]byte, 0, n), kek, nonce, key, ad)
-		}
+		box, s = sealFitting(kek, key, ad, capacity)
 		return s
 	})
-	if s != abi.OK {
-		stack[0] = neg64(s)
-		return
-	}
-	if box != nil {
-		mod.Memory().Write(dst, box)
-	}
-	stack[0] = api.EncodeI64(int64(n))
+	answerBox(mod, stack, dst, box, n, s)
 }
 
 // key_unwrap(kek, box, box_len, ad, ad_len) -> handle
@@ -207,21 +191,35 @@ func hostKeySeal(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg64(s)
 		return
 	}
-	n := len(plain) + abi.KeyOverhead
 	var box []byte
-	s = c.keys.use(api.DecodeU32(stack[0]), func(key []byte) abi.Status {
-		if len(key) != abi.KeyAEADBytes {
-			return abi.InvalidArgument
-		}
-		if n > int(capacity) {
-			return abi.OK // the length is the answer
-		}
-		nonce, s := newNonce()
-		if s == abi.OK {
-			box = sealBox(make([]byte, 0, n), key, nonce, plain, ad)
-		}
+	s = c.keys.use(api.DecodeU32(stack[0]), func(key []byte) (s abi.Status) {
+		box, s = sealFitting(key, plain, ad, capacity)
 		return s
 	})
+	answerBox(mod, stack, dst, box, len(plain)+abi.KeyOverhead, s)
+}
+
+// sealFitting seals plain under key (which must be an AEAD key) with a new
+// nonce, when the box fits in capacity bytes; a nil box with OK means it
+// does not, and the caller answers with the length instead.
+func sealFitting(key, plain, ad []byte, capacity uint32) ([]byte, abi.Status) {
+	if len(key) != abi.KeyAEADBytes {
+		return nil, abi.InvalidArgument
+	}
+	n := len(plain) + abi.KeyOverhead
+	if n > int(capacity) {
+		return nil, abi.OK // the length is the answer
+	}
+	nonce, s := newNonce()
+	if s != abi.OK {
+		return nil, s
+	}
+	return sealBox(make([]byte, 0, n), key, nonce, plain, ad), abi.OK
+}
+
+// answerBox ends key_wrap and key_seal: the status s when it is not OK,
+// else the box's length n, after copying the box to dst when it was made.
+func answerBox(mod api.Module, stack []uint64, dst uint32, box []byte, n int, s abi.Status) {
 	if s != abi.OK {
 		stack[0] = neg64(s)
 		return
