@@ -77,12 +77,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.10.0
 VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 
-## check: formatting, vet (host, wasip1 guests and test guests, the bench
+## check: formatting, vet (host, darwin, wasip1 guests and test guests, the bench
 ## module), staticcheck, govulncheck (both modules), tidy go.mod files,
 ## byte-identical built-in extensions, a static sesame binary
 check: vuln
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
 	$(WASMENV) $(GO) vet ./abi/... ./examples/go-vault $(TESTGUESTS:%=./%) $(GOEXTENSIONS:%=./extensions/%)
 	cd bench && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...

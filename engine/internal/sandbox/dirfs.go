@@ -215,9 +215,11 @@ func osFlags(o experimentalsys.Oflag) int {
 		{experimentalsys.O_EXCL, os.O_EXCL},
 		{experimentalsys.O_TRUNC, os.O_TRUNC},
 		{experimentalsys.O_SYNC, os.O_SYNC},
-		{experimentalsys.O_DSYNC, syscall.O_DSYNC},
-		{experimentalsys.O_RSYNC, syscall.O_RSYNC},
-		{experimentalsys.O_DIRECTORY, syscall.O_DIRECTORY},
+		// O_SYNC promises what O_DSYNC and O_RSYNC promise and more, and
+		// every system has it: not all have these two.
+		{experimentalsys.O_DSYNC, os.O_SYNC},
+		{experimentalsys.O_RSYNC, os.O_SYNC},
+		{experimentalsys.O_DIRECTORY, oDirectory},
 	} {
 		if o&f.o != 0 {
 			flag |= f.flag
