@@ -16,6 +16,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -349,8 +350,8 @@ description = "every key"
 		t.Fatal(err)
 	}
 	defer e.Close()
-	clock := &fakeClock{now: time.Now()}
-	engine.UseClock(e, clock.Now)
+	clock := testonly.UseFakeClock(t)
+	engine.NoWatch(e)
 	bad := corrupt["unclosed string"]
 	if err := os.WriteFile(path, bad, 0o600); err != nil {
 		t.Fatal(err)

@@ -115,7 +115,6 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*handle{}, mounted: map[string]Vault{}, names: map[string]string{}}
-	e.fresh.now = time.Now
 	if err := e.refresh(); err != nil {
 		host.Close(context.Background())
 		return nil, err

@@ -1,19 +1,16 @@
 package engine
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // Hooks for the tests of package engine_test; compiled into tests only.
 
-// UseClock makes e's registry recheck window read time from now, and drops
-// e's watch, so that the window alone decides when e looks at the file.
-func UseClock(e *Engine, now func() time.Time) {
+// NoWatch drops e's watch on its registry, so that the recheck window
+// alone decides when e looks at the file; a test moves the window's clock
+// with testonly.UseFakeClock.
+func NoWatch(e *Engine) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.fresh.stop()
-	e.fresh.now = now
 	e.fresh.noWatch = true
 }
 

@@ -4,6 +4,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // recheck is how long an engine trusts the registry it read without
@@ -31,12 +33,11 @@ const recheck = 100 * time.Millisecond
 //
 // Callers hold Engine.mu.
 type freshness struct {
-	now     func() time.Time // time.Now (monotonic); tests set a fake clock (export_test.go)
-	checked time.Time        // when the file was last looked at; zero: never, or expired
-	watch   *watch           // nil: none (yet)
-	seen    uint64           // the watch's count of events at the last look
-	wrote   uint64           // processWrites at the last look
-	noWatch bool             // tests of the window: never start a watch
+	checked time.Time // when the file was last looked at; zero: never, or expired
+	watch   *watch    // nil: none (yet)
+	seen    uint64    // the watch's count of events at the last look
+	wrote   uint64    // processWrites at the last look
+	noWatch bool      // tests of the window: never start a watch
 }
 
 // processWrites counts the registry writes made through the engines of this
@@ -55,7 +56,7 @@ func (f *freshness) due() bool {
 	case f.watch.live():
 		return false
 	}
-	return f.now().Sub(f.checked) >= recheck
+	return testonly.Now().Sub(f.checked) >= recheck
 }
 
 // looking is called before the file is looked at: events from now on mean
@@ -70,7 +71,7 @@ func (f *freshness) looking(path string) {
 }
 
 // looked records a successful look: the registry read is the file's.
-func (f *freshness) looked() { f.checked = f.now() }
+func (f *freshness) looked() { f.checked = testonly.Now() }
 
 // expire makes the next operation look at the file.
 func (f *freshness) expire() { f.checked = time.Time{} }

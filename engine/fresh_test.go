@@ -8,31 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // vaultNames returns the names e's registry holds, in order.
 func vaultNames(t *testing.T, e *engine.Engine) []string {
@@ -72,8 +54,8 @@ func writeOther(t *testing.T, path, wasm string) {
 // and not before: no operation inside the window looks at the file.
 func TestRegistryRecheckWindow(t *testing.T) {
 	a, path := emptyEngine(t)
-	clock := &fakeClock{now: time.Now()}
-	engine.UseClock(a, clock.Now)
+	clock := testonly.UseFakeClock(t)
+	engine.NoWatch(a)
 	wasm := testwasm.Build(t, "examples/go-vault")
 
 	if err := a.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
@@ -98,8 +80,8 @@ func TestRegistryRecheckWindow(t *testing.T) {
 // is seen by the next operation, window or not (the clock does not move).
 func TestRegistryOtherEngine(t *testing.T) {
 	a, path := emptyEngine(t)
-	clock := &fakeClock{now: time.Now()}
-	engine.UseClock(a, clock.Now)
+	testonly.UseFakeClock(t)
+	engine.NoWatch(a)
 	vaultNames(t, a)
 	b, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
 	if err != nil {
@@ -165,8 +147,8 @@ func waitSeen(t *testing.T, e *engine.Engine, ok func() bool) {
 // as "already registered" on the strength of the registry read before.
 func TestRegistryWritesLookNow(t *testing.T) {
 	a, path := emptyEngine(t)
-	clock := &fakeClock{now: time.Now()}
-	engine.UseClock(a, clock.Now)
+	testonly.UseFakeClock(t)
+	engine.NoWatch(a)
 	reg := engine.Registration{Name: "Own", Extension: testwasm.Build(t, "examples/go-vault"), Grants: engine.Grants{Storage: true}}
 	if err := a.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -143,8 +144,8 @@ func TestAccessorsReportABadRegistry(t *testing.T) {
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "A", Extension: "builtin:dotenv", Grants: engine.Grants{Directory: t.TempDir()}}}); err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Now()}
-	engine.UseClock(e, clock.Now)
+	clock := testonly.UseFakeClock(t)
+	engine.NoWatch(e)
 	if d, err := e.DefaultVault(ctx); err != nil || d != "A" {
 		t.Fatalf("default vault = %q, %v", d, err)
 	}
