@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 // of a granted server nor smuggle a second request past it; a CR or LF in
 // a value would end the header and start another.
 func HTTPHeaderProblem(name, value string) string {
-	if p := headerNameProblem(name); p != "" {
+	if p := HTTPHeaderNameProblem(name); p != "" {
 		return p
 	}
 	switch {
@@ -66,7 +67,7 @@ func forbiddenHeader(name string) bool {
 }
 
 // headerNameProblem refuses a name that is not a lower-case token (RFC 9110 §5.1).
-func headerNameProblem(name string) string {
+func HTTPHeaderNameProblem(name string) string {
 	if name == "" {
 		return "empty header name"
 	}
@@ -200,7 +201,7 @@ func DecodeHTTPResponse(b []byte) (HTTPResponse, error) {
 // responseHeaderProblem checks a header of a response: a lower-case token
 // and a value without control characters, whatever the name.
 func responseHeaderProblem(name, value string) string {
-	if p := headerNameProblem(name); p != "" {
+	if p := HTTPHeaderNameProblem(name); p != "" {
 		return p
 	}
 	return headerValueProblem(name, value)
@@ -227,4 +228,63 @@ func (r *reader) headers(max int, problem func(name, value string) string) map[s
 		h[k], prev = v, k
 	}
 	return h
+}
+
+// OriginProblem says why s is not an origin as the grant http lists it
+// (SPEC.md §5.9), or returns "": the scheme http or https, a host (an IP
+// address as Go's net/netip writes it, IPv6 in brackets, or an ASCII name
+// in lower case) and a port from 1 to 65535, and nothing else. One
+// spelling per origin, so that comparing strings is comparing origins.
+func OriginProblem(s string) string {
+	const want = "want scheme://host:port, such as https://etcd.example:2379"
+	rest, ok := strings.CutPrefix(s, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "http://"); !ok {
+			return "the scheme is not http:// or https://; " + want
+		}
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		return "no port; " + want
+	}
+	host, port := rest[:i], rest[i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+		return "port " + strconv.Quote(port) + " is not a number from 1 to 65535; " + want
+	}
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		if a, err := netip.ParseAddr(inner); !ok || err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || a.String() != inner {
+			return "host " + strconv.Quote(host) + " is not an IPv6 address as Go writes it (lower case, shortest form, no zone)"
+		}
+		return ""
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !a.Is4() || a.String() != host {
+			return "host " + strconv.Quote(host) + " is not an IPv4 address in dotted decimal (IPv6 goes in brackets)"
+		}
+		return ""
+	}
+	if !validHostName(host) {
+		return "host " + strconv.Quote(host) + " is not a lower-case ASCII host name (write a non-ASCII name in its xn-- form); " + want
+	}
+	return ""
+}
+
+// validHostName reports whether s is a DNS name in lower case: labels of
+// letters, digits and hyphens, not starting or ending with a hyphen.
+func validHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := range len(label) {
+			if c := label[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
