@@ -271,9 +271,12 @@ func OriginProblem(s string) string {
 }
 
 // validHostName reports whether s is a DNS name in lower case: labels of
-// letters, digits and hyphens, not starting or ending with a hyphen.
+// letters, digits and hyphens, not starting or ending with a hyphen, the
+// last not all digits (RFC 3696 §2), so that nothing that reads like an
+// address ("127.0.0.01", "0x7f.1") passes for a name.
 func validHostName(s string) bool {
-	if s == "" || len(s) > 253 {
+	last := s[strings.LastIndexByte(s, '.')+1:]
+	if s == "" || len(s) > 253 || strings.Trim(last, "0123456789") == "" {
 		return false
 	}
 	for label := range strings.SplitSeq(s, ".") {

@@ -324,6 +324,9 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 		}
 	}
 	spec.Env = grantedEnv(ctx, cfg.Grants.Env)
+	if spec.HTTP, err = httpGrant(reg, cfg.Grants); err != nil {
+		return nil, err
+	}
 	l := &loaded{config: cfg, env: spec.Env}
 	if cfg.Grants.Storage {
 		if err := claimLegacy(e.opts.DataDir, cfg); err != nil {

@@ -182,6 +182,13 @@ something; all that is not granted is denied:
   memory=64MiB          memory per instance (KiB, MiB, GiB)
   timeout=5s            deadline per call
   instances=4           instances kept at once
+  http=ORIGIN,ORIGIN    origins it may send HTTP requests to, each written
+                        scheme://host:port; a loopback or private address
+                        only when listed as an address (127.0.0.1, not
+                        localhost); no redirects followed, no proxy
+  ca_file=PATH          PEM certificates trusted for https besides the system's
+  client_cert=PATH      PEM client certificate for mutual TLS, with
+  client_key=PATH       its PEM key (a file only you can read)
 
 --allow-clobber replaces the registration of a vault NAME already has. The
 new one keeps the replaced one's parameters and description, but for those
@@ -332,9 +339,11 @@ func (s *session) vaultRegister(c *cli.Context) error {
 			return err
 		}
 	}
-	if grants.Directory != "" {
-		if grants.Directory, err = registryRelative(e.Path(), grants.Directory); err != nil {
-			return err
+	for _, path := range []*string{&grants.Directory, &grants.CAFile, &grants.ClientCert, &grants.ClientKey} {
+		if *path != "" {
+			if *path, err = registryRelative(e.Path(), *path); err != nil {
+				return err
+			}
 		}
 	}
 	s.noteCompile()
@@ -445,13 +454,17 @@ type vaultOut struct {
 }
 
 type grantsOut struct {
-	Storage   bool     `json:"storage,omitempty"`
-	Directory string   `json:"directory,omitempty"`
-	ReadOnly  bool     `json:"read_only,omitempty"`
-	Env       []string `json:"env,omitempty"`
-	Memory    uint64   `json:"memory,omitempty"`
-	Timeout   string   `json:"timeout,omitempty"`
-	Instances int      `json:"instances,omitempty"`
+	Storage    bool     `json:"storage,omitempty"`
+	Directory  string   `json:"directory,omitempty"`
+	ReadOnly   bool     `json:"read_only,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	Memory     uint64   `json:"memory,omitempty"`
+	Timeout    string   `json:"timeout,omitempty"`
+	Instances  int      `json:"instances,omitempty"`
+	HTTP       []string `json:"http,omitempty"`
+	CAFile     string   `json:"ca_file,omitempty"`
+	ClientCert string   `json:"client_cert,omitempty"`
+	ClientKey  string   `json:"client_key,omitempty"`
 }
 
 func (s *session) vaultList(c *cli.Context) error {
@@ -476,6 +489,7 @@ func (s *session) vaultList(c *cli.Context) error {
 			g := grantsOut{
 				Storage: r.Grants.Storage, Directory: r.Grants.Directory, ReadOnly: r.Grants.ReadOnly,
 				Env: r.Grants.Env, Memory: r.Grants.Memory, Instances: r.Grants.Instances,
+				HTTP: r.Grants.HTTP, CAFile: r.Grants.CAFile, ClientCert: r.Grants.ClientCert, ClientKey: r.Grants.ClientKey,
 			}
 			if r.Grants.Timeout != 0 {
 				g.Timeout = r.Grants.Timeout.String()
