@@ -224,7 +224,9 @@ func registryError(op Op, vault string, err error) error {
 		return wrapf(op, vault, "", ErrVaultExists, "")
 	case errors.Is(err, registry.ErrVaultNotFound):
 		return wrapf(op, vault, "", ErrVaultNotFound, "")
-	case errors.Is(err, ErrExtension), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrExtension), errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalidArgument):
+		// The extension's failure to load (a secret reference that
+		// cannot be resolved among them), not the registry's.
 		return &Error{Op: op, Vault: vault, Err: err}
 	}
 	return &Error{Op: op, Vault: vault, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}

@@ -113,6 +113,8 @@ func (v *Vault) check(report reporter) {
 		case string:
 			if !utf8.ValidString(x) {
 				bad(key, "parameter %q is not valid UTF-8", k)
+			} else if _, _, err := SecretRef(x); err != nil {
+				bad(key, "parameter %q: %v", k, err)
 			}
 		case float64:
 			if math.IsNaN(x) || math.IsInf(x, 0) {
