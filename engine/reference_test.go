@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,9 +41,26 @@ func (lockedVault) Get(context.Context, string) (abi.Info, abi.Value, error) {
 
 // referenceEngine is an engine with a mounted vault Local holding a string,
 // a secure string and a credential, and a mounted locked vault Shut.
+// Every log line goes to the recorder, which the test's end checks for the
+// secrets' values.
 func referenceEngine(t *testing.T) (*engine.Engine, string, string) {
 	t.Helper()
-	e, path := emptyEngine(t)
+	path := filepath.Join(t.TempDir(), "vaults.toml")
+	logs := &logRecorder{}
+	e, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.Close()
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		for _, r := range logs.records {
+			if strings.Contains(r, "s3cret-ref-9d1f") || strings.Contains(r, "pw-ref-77aa") {
+				t.Errorf("a log line shows a secret: %s", r)
+			}
+		}
+	})
 	local := memvault.New(memvault.Options{})
 	for name, v := range map[string]abi.Value{
 		"etcd/password": {Type: abi.TypeSecureString, Data: []byte("s3cret-ref-9d1f")},

@@ -362,3 +362,46 @@ func clientCert(t *testing.T) (certPEM, keyPEM []byte, cert *x509.Certificate) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), cert
 }
+
+// TestHTTPGoSDK: guest.HTTP in a Go guest, with a response larger than
+// its first buffer (taken with http_response, the request sent once), and
+// a refusal reaching the guest as a status.
+func TestHTTPGoSDK(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Echo", r.Header.Get("X-Name")+"|"+string(body))
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, strings.Repeat("z", 40<<10))
+	})
+	h := newHost(t, nil)
+	spec := sandbox.Spec{Vault: "Web", Wasm: wasm(t, "engine/internal/sandbox/testdata/httpguest"),
+		Params: map[string]string{"url": s.URL}, HTTP: &sandbox.HTTPGrant{Origins: []string{s.origin()}}}
+	m, err := h.Load(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	out, err := m.Call(context.Background(), abi.OpGet, []byte("db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v, err := abi.DecodeSecret(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "202 db|from the guest " + strings.Repeat("z", 40<<10); string(v.Data) != want {
+		t.Errorf("the guest saw %.60q…", v.Data)
+	}
+	if n := s.hits.Load(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+
+	spec.Params = map[string]string{"url": "http://127.0.0.1:1"}
+	m2, err := h.Load(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close(context.Background())
+	_, err = m2.Call(context.Background(), abi.OpGet, []byte("db"))
+	httpRefused(t, err, abi.PermissionDenied, "origin http://127.0.0.1:1 is not granted")
+}
