@@ -33,10 +33,10 @@ type HTTPResponse struct {
 	Body   []byte
 }
 
-// HTTPMethods are the methods a request may use, in the order SPEC.md
+// httpMethods are the methods a request may use, in the order SPEC.md
 // lists them. CONNECT and TRACE are not among them: neither fetches a
 // record, and CONNECT would make the granted server a tunnel.
-var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 
 // HTTPHeaderProblem says why a guest may not send the header name: value,
 // or returns "". The host sets host, content-length and the connection
@@ -107,8 +107,8 @@ func isTokenByte(c byte) bool {
 func AppendHTTPRequest(b []byte, req HTTPRequest) ([]byte, error) {
 	bad := func(reason string, s Status) error { return &EncodeError{What: "http request", Reason: reason, Err: s} }
 	switch {
-	case !slices.Contains(HTTPMethods, req.Method):
-		return nil, bad("method "+strconv.Quote(req.Method)+" is not one of "+strings.Join(HTTPMethods, ", "), InvalidArgument)
+	case !slices.Contains(httpMethods, req.Method):
+		return nil, bad("method "+strconv.Quote(req.Method)+" is not one of "+strings.Join(httpMethods, ", "), InvalidArgument)
 	case req.URL == "" || !utf8.ValidString(req.URL):
 		return nil, bad("empty URL or invalid UTF-8", InvalidArgument)
 	case len(req.URL) > MaxHTTPURL:
@@ -144,9 +144,9 @@ func DecodeHTTPRequest(b []byte) (HTTPRequest, error) {
 	}
 	var req HTTPRequest
 	start := r.off
-	if req.Method = r.str(maxHTTPMethod); r.err == nil && !slices.Contains(HTTPMethods, req.Method) {
+	if req.Method = r.str(maxHTTPMethod); r.err == nil && !slices.Contains(httpMethods, req.Method) {
 		r.off = start
-		r.fail("method " + strconv.Quote(req.Method) + " is not one of " + strings.Join(HTTPMethods, ", "))
+		r.fail("method " + strconv.Quote(req.Method) + " is not one of " + strings.Join(httpMethods, ", "))
 	}
 	start = r.off
 	if req.URL = r.str(MaxHTTPURL); r.err == nil && req.URL == "" {
