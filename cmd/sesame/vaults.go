@@ -173,8 +173,11 @@ its key). A store that a sesame release before this one left for a NAME no
 longer registered is refused until --keep-storage hands it over (or it is
 moved away).
 
---param KEY=VALUE is handed to the extension. --grant KEY=VALUE allows it
-something; all that is not granted is denied:
+--param KEY=VALUE is handed to the extension. A VALUE sesame:VAULT/NAME is a
+secret reference: the extension gets the text of secret NAME of vault VAULT
+(a string or a secure string), read each time the vault loads, and
+vaults.toml keeps the reference, never the secret. --grant KEY=VALUE allows
+it something; all that is not granted is denied:
   storage=true          a private key-value storage area
   directory=PATH        a host folder, mounted at /data
   read_only=true        mount the directory read-only
