@@ -405,3 +405,36 @@ func TestHTTPGoSDK(t *testing.T) {
 	_, err = m2.Call(context.Background(), abi.OpGet, []byte("db"))
 	httpRefused(t, err, abi.PermissionDenied, "origin http://127.0.0.1:1 is not granted")
 }
+
+// BenchmarkHTTP compares a GET through http_request (a WAT guest, one
+// call each) with the same GET from Go's client in the test process, both
+// to a loopback server, connections kept alive.
+func BenchmarkHTTP(b *testing.B) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	defer s.Close()
+	b.Run("guest", func(b *testing.B) {
+		h := newHost(b, nil)
+		m, err := h.Load(context.Background(), sandbox.Spec{Vault: "Web", Wasm: testwasm.WAT(b, "engine/internal/sandbox/testdata/http.wat"),
+			HTTP: &sandbox.HTTPGrant{Origins: []string{s.URL}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close(context.Background())
+		enc, _ := abi.AppendHTTPRequest(nil, abi.HTTPRequest{Method: "GET", URL: s.URL + "/"})
+		for b.Loop() {
+			if _, err := m.Call(context.Background(), abi.OpGet, enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("go", func(b *testing.B) {
+		for b.Loop() {
+			resp, err := http.Get(s.URL + "/")
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+	})
+}
