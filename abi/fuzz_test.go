@@ -193,3 +193,19 @@ func matchRef(pattern, name string, cs bool) bool {
 	}
 	return m[len(n)]
 }
+
+func FuzzDecodeHTTPRequest(f *testing.F) {
+	seed(f, "http_request",
+		cat(str("GET"), str("http://127.0.0.1:1/"), u32(1), str("a"), str("b\tc")),
+		cat(str("PUT"), str("x"), u32(0), []byte{0, 0xff}),
+	)
+	f.Fuzz(func(t *testing.T, in []byte) { checkDecode(t, "http_request", in) })
+}
+
+func FuzzDecodeHTTPResponse(f *testing.F) {
+	seed(f, "http_response",
+		cat(u32(599), u32(2), str("a"), str(""), str("b"), str("✓")),
+		cat(u32(100), u32(0)),
+	)
+	f.Fuzz(func(t *testing.T, in []byte) { checkDecode(t, "http_response", in) })
+}

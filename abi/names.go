@@ -50,6 +50,10 @@ const (
 	ImportKeyHMAC     = "key_hmac"
 	ImportKeyKeep     = "key_keep"
 	ImportKeyRelease  = "key_release"
+
+	// HTTP (SPEC.md §5.9), an optional addition.
+	ImportHTTPRequest  = "http_request"
+	ImportHTTPResponse = "http_response"
 )
 
 // Sizes of the keys behind handles (SPEC.md §5.8).
@@ -106,6 +110,7 @@ const (
 	GrantStorage   = "storage"
 	GrantDirectory = "directory"
 	GrantEnv       = "env"
+	GrantHTTP      = "http"
 )
 
 // Limits of ABI version 1 (SPEC.md §8).

@@ -72,6 +72,15 @@ func mi(n int64) abi.MetaValue        { return abi.MetaValue{Kind: abi.MetaInt, 
 func mt(t time.Time) abi.MetaValue    { return abi.MetaValue{Kind: abi.MetaDatetime, Time: t} }
 func mto(t time.Time) abi.MetaValue   { return abi.MetaValue{Kind: abi.MetaDatetimeOffset, Time: t} }
 
+// nParams returns n params-map entries h00, h01, … with value "v" (sorted).
+func nParams(n int) []byte {
+	var out []byte
+	for i := range n {
+		out = append(out, cat(str("h"+string(rune('0'+i/10))+string(rune('0'+i%10))), str("v"))...)
+	}
+	return out
+}
+
 // nStrEntries returns n metadata string entries k00, k01, … encoded (sorted).
 func nStrEntries(n int) []byte {
 	var out []byte
@@ -297,6 +306,37 @@ func vectorCases() []vectorCase {
 		{name: "secret-invalid-value-utf8", desc: "a string value that is not UTF-8", bytes: cat(rec("a", 2, noMeta), b(2, 'x', 0xff)), err: "invalid UTF-8", off: 11},
 		{name: "secret-invalid-value-type", desc: "a value with type byte 6", bytes: cat(rec("a", 2, noMeta), b(6, 'x')), err: "unknown type", off: 10},
 		{name: "secret-invalid-hashtable-trailing", desc: "a hashtable value followed by a byte", bytes: cat(rec("a", 5, noMeta), b(5), u32(0), b(0)), err: "trailing bytes", off: 15},
+
+		// ---- http_request, valid
+		{name: "http_request-get", desc: "a GET without headers or body: the body is the rest, here nothing", value: abi.HTTPRequest{Method: "GET", URL: "https://etcd.example:2379/version", Header: map[string]string{}, Body: []byte{}}},
+		{name: "http_request-post", desc: "a POST with headers, sorted by name, and a body", value: abi.HTTPRequest{Method: "POST", URL: "http://127.0.0.1:2379/v3/kv/range", Header: map[string]string{"content-type": "application/json", "authorization": "tok\ten"}, Body: []byte(`{"key":"dGVhbS8="}`)}},
+		{name: "http_request-binary-body", desc: "a body is bytes, not necessarily UTF-8", value: abi.HTTPRequest{Method: "PUT", URL: "http://[::1]:8080/x?y=1", Header: map[string]string{"x-token": "ü"}, Body: []byte{0, 0xff, 0x80}}},
+
+		// ---- http_request, invalid
+		{name: "http_request-invalid-empty", desc: "no method", bytes: b(), err: "unexpected end", off: 0},
+		{name: "http_request-invalid-method", desc: "method CONNECT", bytes: cat(str("CONNECT"), str("http://a:1"), u32(0)), err: "method not allowed", off: 0},
+		{name: "http_request-invalid-method-lower", desc: "method get, in lower case", bytes: cat(str("get"), str("http://a:1"), u32(0)), err: "method not allowed", off: 0},
+		{name: "http_request-invalid-empty-url", desc: "an empty URL", bytes: cat(str("GET"), str(""), u32(0)), err: "empty URL", off: 7},
+		{name: "http_request-invalid-no-headers", desc: "method and URL without the header count", bytes: cat(str("GET"), str("http://a:1")), err: "unexpected end", off: 21},
+		{name: "http_request-invalid-header-crlf", desc: "a header value with CR LF, which would start another header", bytes: cat(str("GET"), str("http://a:1"), u32(1), str("x-a"), str("1\r\nhost: evil")), err: "control character in a header value", off: 25},
+		{name: "http_request-invalid-header-nul", desc: "a header value with NUL", bytes: cat(str("GET"), str("http://a:1"), u32(1), str("x-a"), str("1\x00")), err: "control character in a header value", off: 25},
+		{name: "http_request-invalid-header-upper", desc: "a header name not in lower case", bytes: cat(str("GET"), str("http://a:1"), u32(1), str("X-A"), str("1")), err: "header name not in lower case", off: 25},
+		{name: "http_request-invalid-header-space", desc: "a header name with a space", bytes: cat(str("GET"), str("http://a:1"), u32(1), str("x a"), str("1")), err: "header name not a token", off: 25},
+		{name: "http_request-invalid-header-host", desc: "a host header: the host sets it from the URL", bytes: cat(str("GET"), str("http://a:1"), u32(1), str("host"), str("b")), err: "header set by the host", off: 25},
+		{name: "http_request-invalid-header-transfer-encoding", desc: "transfer-encoding, a hop-by-hop header", bytes: cat(str("POST"), str("http://a:1"), u32(1), str("transfer-encoding"), str("chunked")), err: "header set by the host", off: 26},
+		{name: "http_request-invalid-header-proxy", desc: "a proxy- header", bytes: cat(str("GET"), str("http://a:1"), u32(1), str("proxy-authorization"), str("x")), err: "header for proxies", off: 25},
+		{name: "http_request-invalid-header-unsorted", desc: "headers b, a", bytes: cat(str("GET"), str("http://a:1"), u32(2), str("b"), str("1"), str("a"), str("2")), err: "keys not in ascending order", off: 35},
+		{name: "http_request-invalid-65-headers", desc: "65 headers, one more than the limit", bytes: cat(str("GET"), str("http://a:1"), u32(65), nParams(65)), err: "too many headers", status: abi.TooLarge, off: 21},
+
+		// ---- http_response, valid
+		{name: "http_response-ok", desc: "status 200, a header and a body", value: abi.HTTPResponse{Status: 200, Header: map[string]string{"content-type": "application/json"}, Body: []byte(`{"kvs":[]}`)}},
+		{name: "http_response-redirect", desc: "a redirect is a response like any other: the host does not follow it", value: abi.HTTPResponse{Status: 307, Header: map[string]string{"location": "http://elsewhere:1/", "set-cookie": "a=1, b=2"}, Body: []byte{}}},
+
+		// ---- http_response, invalid
+		{name: "http_response-invalid-empty", desc: "no status", bytes: b(), err: "unexpected end", off: 0},
+		{name: "http_response-invalid-status-99", desc: "status 99", bytes: cat(u32(99), u32(0)), err: "status out of range", off: 0},
+		{name: "http_response-invalid-status-600", desc: "status 600", bytes: cat(u32(600), u32(0)), err: "status out of range", off: 0},
+		{name: "http_response-invalid-header-lf", desc: "a header value with LF", bytes: cat(u32(200), u32(1), str("a"), str("x\ny")), err: "control character in a header value", off: 8},
 
 		// ---- key_list, valid
 		{name: "key_list-empty", desc: "no keys", value: [][]byte{}},

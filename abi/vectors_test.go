@@ -26,7 +26,7 @@ import (
 var update = flag.Bool("update", false, "rewrite abi/vectors/*.json from the vector table")
 
 // The kinds of vectors (SPEC.md §7.9).
-var kinds = []string{"value", "metadata", "params", "info", "info_list", "secret", "key_list"}
+var kinds = []string{"value", "metadata", "params", "info", "info_list", "secret", "key_list", "http_request", "http_response"}
 
 // vectorFile is the JSON layout of one vector file.
 type vectorFile struct {
@@ -63,6 +63,10 @@ func decodeKind(kind string, b []byte) (any, error) {
 		return secret{in, v}, err
 	case "key_list":
 		return abi.DecodeKeyList(b)
+	case "http_request":
+		return abi.DecodeHTTPRequest(b)
+	case "http_response":
+		return abi.DecodeHTTPResponse(b)
 	}
 	panic("unknown kind " + kind)
 }
@@ -85,6 +89,10 @@ func encodeKind(kind string, v any) ([]byte, error) {
 		return abi.AppendSecret(nil, s.Info, s.Value)
 	case "key_list":
 		return abi.AppendKeyList(nil, v.([][]byte)), nil
+	case "http_request":
+		return abi.AppendHTTPRequest(nil, v.(abi.HTTPRequest))
+	case "http_response":
+		return abi.AppendHTTPResponse(nil, v.(abi.HTTPResponse))
 	}
 	panic("unknown kind " + kind)
 }
@@ -120,8 +128,22 @@ func jsonForm(kind string, v any) any {
 			l = append(l, base64.StdEncoding.EncodeToString(k))
 		}
 		return l
+	case "http_request":
+		r := v.(abi.HTTPRequest)
+		return map[string]any{"method": r.Method, "url": r.URL, "headers": headersJSON(r.Header), "body": base64.StdEncoding.EncodeToString(r.Body)}
+	case "http_response":
+		r := v.(abi.HTTPResponse)
+		return map[string]any{"status": json.Number(strconv.Itoa(r.Status)), "headers": headersJSON(r.Header), "body": base64.StdEncoding.EncodeToString(r.Body)}
 	}
 	panic("unknown kind " + kind)
+}
+
+func headersJSON(h map[string]string) map[string]any {
+	m := map[string]any{}
+	for k, v := range h {
+		m[k] = v
+	}
+	return m
 }
 
 func valueJSON(v abi.Value) map[string]any {
@@ -206,6 +228,18 @@ func parseJSON(kind string, raw []byte) (any, error) {
 			l = append(l, p.base64(k, fmt.Sprintf("decoded[%d]", i)))
 		}
 		v = l
+	case "http_request":
+		o := p.fields(j, "decoded", "method", "url", "headers", "body")
+		v = abi.HTTPRequest{Method: p.string(o["method"], "decoded.method"), URL: p.string(o["url"], "decoded.url"),
+			Header: p.headers(o["headers"], "decoded.headers"), Body: p.base64(o["body"], "decoded.body")}
+	case "http_response":
+		o := p.fields(j, "decoded", "status", "headers", "body")
+		n, ok := o["status"].(json.Number)
+		status, err := strconv.Atoi(string(n))
+		if !ok || err != nil {
+			p.fail("decoded.status", "want an integer, have %v", o["status"])
+		}
+		v = abi.HTTPResponse{Status: status, Header: p.headers(o["headers"], "decoded.headers"), Body: p.base64(o["body"], "decoded.body")}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
@@ -258,6 +292,14 @@ func (p *jsonParser) string(j any, path string) string {
 		p.fail(path, "want a string, have %T", j)
 	}
 	return s
+}
+
+func (p *jsonParser) headers(j any, path string) map[string]string {
+	h := map[string]string{}
+	for k, s := range p.object(j, path) {
+		h[k] = p.string(s, path+"."+k)
+	}
+	return h
 }
 
 func (p *jsonParser) base64(j any, path string) []byte {

@@ -310,7 +310,6 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 		Vault:     cfg.Name,
 		Wasm:      wasm,
 		SHA256:    cfg.SHA256,
-		Params:    paramStrings(cfg.Parameters),
 		Memory:    cfg.Grants.Memory,
 		Timeout:   cfg.Grants.Timeout,
 		Instances: cfg.Grants.Instances,
@@ -323,6 +322,12 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 		}
 	}
 	spec.Env = grantedEnv(ctx, cfg.Grants.Env)
+	if spec.HTTP, err = httpGrant(reg, cfg.Grants); err != nil {
+		return nil, err
+	}
+	if spec.Params, err = e.resolveParams(ctx, reg, cfg); err != nil {
+		return nil, err
+	}
 	l := &loaded{config: cfg, env: spec.Env}
 	if cfg.Grants.Storage {
 		if err := claimLegacy(e.opts.DataDir, cfg); err != nil {

@@ -41,6 +41,15 @@ type Grants struct {
 	Memory    uint64        // bytes of memory per instance (0 = 64 MiB)
 	Timeout   time.Duration // deadline per call (0 = 5s)
 	Instances int           // instances kept per vault (0 = 4)
+	// HTTP lists the origins, scheme://host:port, the extension may send
+	// requests to (abi/SPEC.md §5.9); none = no network.
+	HTTP []string
+	// CAFile adds the certificates of a PEM file to the system roots for
+	// those requests; ClientCert and ClientKey (PEM, together) are the
+	// client's for mutual TLS. Paths are relative to the registry's folder.
+	CAFile     string
+	ClientCert string
+	ClientKey  string
 }
 
 // Register adds the vault req.Registration to the registry:
@@ -215,7 +224,9 @@ func registryError(op Op, vault string, err error) error {
 		return wrapf(op, vault, "", ErrVaultExists, "")
 	case errors.Is(err, registry.ErrVaultNotFound):
 		return wrapf(op, vault, "", ErrVaultNotFound, "")
-	case errors.Is(err, ErrExtension), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrExtension), errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalidArgument):
+		// The extension's failure to load (a secret reference that
+		// cannot be resolved among them), not the registry's.
 		return &Error{Op: op, Vault: vault, Err: err}
 	}
 	return &Error{Op: op, Vault: vault, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
@@ -505,7 +516,9 @@ func (e *Engine) Vault(ctx context.Context, name string) (Vault, error) {
 
 // Set sets one grant from its text form, with the grammar and limits of
 // vaults.toml: storage=true, directory=FOLDER, read_only=true,
-// env=NAME,NAME, memory=64MiB, timeout=5s, instances=4. Errors wrap
+// env=NAME,NAME, memory=64MiB, timeout=5s, instances=4,
+// http=ORIGIN,ORIGIN, ca_file=FILE, client_cert=FILE, client_key=FILE.
+// Errors wrap
 // ErrInvalidArgument.
 func (g *Grants) Set(key, value string) error {
 	rg := registry.Grants(*g)

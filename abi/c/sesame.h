@@ -297,6 +297,23 @@ SESAME_IMPORT("key_keep") uint32_t sesame_key_keep(int32_t key);
 /* Wipes key now. */
 SESAME_IMPORT("key_release") uint32_t sesame_key_release(int32_t key);
 
+/* HTTP (§5.9), optional, grant "http": one request through the host. req is
+ * the request's encoding (§7.10: str method, str url, headers as a params
+ * map with lower-case names, then the body to the end); the response's
+ * encoding (§7.11: u32 status, headers, body to the end) is copied to dst
+ * if it fits in cap, and its length returned, like sesame_kv_get. The host
+ * keeps the response until the call ends or the next request, so a guest
+ * whose buffer was too small takes it with sesame_http_response instead of
+ * sending the request again. Errors are -status: SESAME_PERMISSION_DENIED
+ * (not granted, an origin the grant does not list), SESAME_INVALID_ARGUMENT
+ * (a header with CR or LF, a header the host sets, a method it does not
+ * send), SESAME_TOO_LARGE, SESAME_DEADLINE_EXCEEDED, SESAME_UNAVAILABLE.
+ * A 404 or a redirect is a response, never followed. A module that imports
+ * these needs a host that has them (sesame 0.4 and later). */
+SESAME_IMPORT("http_request") int64_t sesame_http_request(const void *req, uint32_t req_len, void *dst, uint32_t cap);
+/* Copies the kept response like sesame_kv_get; -SESAME_NOT_FOUND when none. */
+SESAME_IMPORT("http_response") int64_t sesame_http_response(void *dst, uint32_t cap);
+
 /* Time, randomness and sleep come from WASI (§5.2): clock_gettime,
  * getentropy/arc4random and nanosleep of wasi-libc work as usual. Random
  * bytes that are not keys (a salt, a store id) come from there too. */
@@ -317,7 +334,8 @@ static inline uint32_t sesame_fail(uint32_t status, const char *msg) {
 }
 
 /* sesame_status turns the result of a signed host function (sesame_input,
- * sesame_kv_get, sesame_kv_list, sesame_keyring_get, sesame_key_*) into a
+ * sesame_kv_get, sesame_kv_list, sesame_keyring_get, sesame_key_*,
+ * sesame_http_*) into a
  * status: SESAME_OK for a length or a handle, the status for a negative
  * result. */
 static inline uint32_t sesame_status(int64_t result) {

@@ -137,6 +137,7 @@ var grantFlags = map[string]string{
 	"storage":   "--grant storage=true",
 	"directory": "--grant directory=PATH",
 	"env":       "--grant env=VAR,VAR",
+	"http":      "--grant http=ORIGIN,ORIGIN",
 }
 
 // grantHints names the flags that give the grants gs, which err says a

@@ -173,8 +173,11 @@ its key). A store that a sesame release before this one left for a NAME no
 longer registered is refused until --keep-storage hands it over (or it is
 moved away).
 
---param KEY=VALUE is handed to the extension. --grant KEY=VALUE allows it
-something; all that is not granted is denied:
+--param KEY=VALUE is handed to the extension. A VALUE sesame:VAULT/NAME is a
+secret reference: the extension gets the text of secret NAME of vault VAULT
+(a string or a secure string), read each time the vault loads, and
+vaults.toml keeps the reference, never the secret. --grant KEY=VALUE allows
+it something; all that is not granted is denied:
   storage=true          a private key-value storage area
   directory=PATH        a host folder, mounted at /data
   read_only=true        mount the directory read-only
@@ -182,6 +185,13 @@ something; all that is not granted is denied:
   memory=64MiB          memory per instance (KiB, MiB, GiB)
   timeout=5s            deadline per call
   instances=4           instances kept at once
+  http=ORIGIN,ORIGIN    origins it may send HTTP requests to, each written
+                        scheme://host:port; a loopback or private address
+                        only when listed as an address (127.0.0.1, not
+                        localhost); no redirects followed, no proxy
+  ca_file=PATH          PEM certificates trusted for https besides the system's
+  client_cert=PATH      PEM client certificate for mutual TLS, with
+  client_key=PATH       its PEM key (a file only you can read)
 
 --allow-clobber replaces the registration of a vault NAME already has. The
 new one keeps the replaced one's parameters and description, but for those
@@ -332,9 +342,11 @@ func (s *session) vaultRegister(c *cli.Context) error {
 			return err
 		}
 	}
-	if grants.Directory != "" {
-		if grants.Directory, err = registryRelative(e.Path(), grants.Directory); err != nil {
-			return err
+	for _, path := range []*string{&grants.Directory, &grants.CAFile, &grants.ClientCert, &grants.ClientKey} {
+		if *path != "" {
+			if *path, err = registryRelative(e.Path(), *path); err != nil {
+				return err
+			}
 		}
 	}
 	s.noteCompile()
@@ -445,13 +457,17 @@ type vaultOut struct {
 }
 
 type grantsOut struct {
-	Storage   bool     `json:"storage,omitempty"`
-	Directory string   `json:"directory,omitempty"`
-	ReadOnly  bool     `json:"read_only,omitempty"`
-	Env       []string `json:"env,omitempty"`
-	Memory    uint64   `json:"memory,omitempty"`
-	Timeout   string   `json:"timeout,omitempty"`
-	Instances int      `json:"instances,omitempty"`
+	Storage    bool     `json:"storage,omitempty"`
+	Directory  string   `json:"directory,omitempty"`
+	ReadOnly   bool     `json:"read_only,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	Memory     uint64   `json:"memory,omitempty"`
+	Timeout    string   `json:"timeout,omitempty"`
+	Instances  int      `json:"instances,omitempty"`
+	HTTP       []string `json:"http,omitempty"`
+	CAFile     string   `json:"ca_file,omitempty"`
+	ClientCert string   `json:"client_cert,omitempty"`
+	ClientKey  string   `json:"client_key,omitempty"`
 }
 
 func (s *session) vaultList(c *cli.Context) error {
@@ -476,6 +492,7 @@ func (s *session) vaultList(c *cli.Context) error {
 			g := grantsOut{
 				Storage: r.Grants.Storage, Directory: r.Grants.Directory, ReadOnly: r.Grants.ReadOnly,
 				Env: r.Grants.Env, Memory: r.Grants.Memory, Instances: r.Grants.Instances,
+				HTTP: r.Grants.HTTP, CAFile: r.Grants.CAFile, ClientCert: r.Grants.ClientCert, ClientKey: r.Grants.ClientKey,
 			}
 			if r.Grants.Timeout != 0 {
 				g.Timeout = r.Grants.Timeout.String()

@@ -5,15 +5,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sesamehq/sesame/abi"
 )
 
 // grantKeys lists the grants in the order vaults.toml writes them.
-const grantKeys = "storage, directory, read_only, env, memory, timeout, instances"
+const grantKeys = "storage, directory, read_only, env, memory, timeout, instances, http, ca_file, client_cert, client_key"
 
 // ParseGrant sets the grant key of g from its text form, as a command line
 // gives it: "true"/"false" for storage and read_only, a folder, a
 // comma-separated list of variable names for env, a size such as "64MiB" for
-// memory, a duration such as "5s" for timeout, a count for instances. Values
+// memory, a duration such as "5s" for timeout, a count for instances, a
+// comma-separated list of origins (scheme://host:port) for http, a file for
+// ca_file, client_cert and client_key. Values
 // are checked against the same limits as vaults.toml. Errors wrap ErrInvalid.
 func ParseGrant(g *Grants, key, value string) error {
 	bad := func(want string) error {
@@ -42,6 +46,25 @@ func ParseGrant(g *Grants, key, value string) error {
 			}
 		}
 		g.Env = sortedUnique(g.Env)
+	case "http":
+		g.HTTP = nil
+		for _, o := range strings.Split(value, ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			if p := abi.OriginProblem(o); p != "" {
+				return &regError{msg: fmt.Sprintf("grant http=%q: %q: %s", value, o, p), err: ErrInvalid}
+			}
+			g.HTTP = append(g.HTTP, o)
+		}
+		if g.HTTP = sortedUnique(g.HTTP); len(g.HTTP) == 0 {
+			return bad("one or more origins, such as https://etcd.example:2379")
+		}
+	case "ca_file", "client_cert", "client_key":
+		if value == "" {
+			return bad("a file")
+		}
+		*map[string]*string{"ca_file": &g.CAFile, "client_cert": &g.ClientCert, "client_key": &g.ClientKey}[key] = value
 	case "memory":
 		n, ok := parseSize(value)
 		if !ok || memoryProblem(n) != "" {

@@ -47,7 +47,8 @@ func (r *Registry) Marshal() ([]byte, error) {
 			}
 		}
 		if g := v.Grants; g.Storage || g.Directory != "" || g.ReadOnly || len(g.Env) > 0 ||
-			g.Memory != 0 || g.Timeout != 0 || g.Instances != 0 {
+			g.Memory != 0 || g.Timeout != 0 || g.Instances != 0 || len(g.HTTP) > 0 ||
+			g.CAFile != "" || g.ClientCert != "" || g.ClientKey != "" {
 			fmt.Fprintf(&b, "\n  [%s.grants]\n", table)
 			grant := func(ok bool, k, val string) {
 				if ok {
@@ -61,6 +62,10 @@ func (r *Registry) Marshal() ([]byte, error) {
 			grant(g.Memory != 0, "memory", sizeValue(g.Memory))
 			grant(g.Timeout != 0, "timeout", quote(g.Timeout.String()))
 			grant(g.Instances != 0, "instances", strconv.Itoa(g.Instances))
+			grant(len(g.HTTP) > 0, "http", list(g.HTTP))
+			grant(g.CAFile != "", "ca_file", quote(g.CAFile))
+			grant(g.ClientCert != "", "client_cert", quote(g.ClientCert))
+			grant(g.ClientKey != "", "client_key", quote(g.ClientKey))
 		}
 	}
 	return b.Bytes(), nil

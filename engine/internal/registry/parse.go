@@ -150,15 +150,15 @@ func (p *parser) grants(table []string, t map[string]any) (g Grants) {
 		case "directory":
 			g.Directory, _ = as[string](p, key, x, "a string")
 		case "env":
-			list, _ := as[[]any](p, key, x, "an array of strings")
-			for _, e := range list {
-				s, ok := as[string](p, key, e, "an array of strings")
-				if !ok {
-					break
-				}
-				g.Env = append(g.Env, s)
-			}
-			g.Env = sortedUnique(g.Env)
+			g.Env = sortedUnique(p.strings(key, x))
+		case "http":
+			g.HTTP = sortedUnique(p.strings(key, x))
+		case "ca_file":
+			g.CAFile, _ = as[string](p, key, x, "a string")
+		case "client_cert":
+			g.ClientCert, _ = as[string](p, key, x, "a string")
+		case "client_key":
+			g.ClientKey, _ = as[string](p, key, x, "a string")
 		case "memory":
 			switch x := x.(type) {
 			case string:
@@ -195,6 +195,20 @@ func (p *parser) grants(table []string, t map[string]any) (g Grants) {
 		}
 	}
 	return g
+}
+
+// strings returns x, which must be an array of strings.
+func (p *parser) strings(key []string, x any) []string {
+	var out []string
+	list, _ := as[[]any](p, key, x, "an array of strings")
+	for _, e := range list {
+		s, ok := as[string](p, key, e, "an array of strings")
+		if !ok {
+			break
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // as returns x as a T, or reports that key must be what (a TOML type).

@@ -49,6 +49,15 @@ type Grants struct {
 	Memory    uint64        // bytes of linear memory allowed; 0 = engine default; else 2MiB..4GiB
 	Timeout   time.Duration // deadline per call; 0 = engine default; else at most 10m
 	Instances int           // max pooled instances; 0 = engine default; else 1..64
+	// HTTP lists the origins (scheme://host:port) the extension may send
+	// requests to (sorted, unique); none = no network.
+	HTTP []string
+	// CAFile, ClientCert and ClientKey are PEM files for the HTTP grant's
+	// TLS, relative to the registry folder: certificates added to the
+	// system roots, and the client's certificate and key for mutual TLS.
+	CAFile     string
+	ClientCert string
+	ClientKey  string
 }
 
 // Lookup returns the vault registered under name, compared case-insensitively.

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sesamehq/sesame/abi"
 )
 
 // Limits on grants.
@@ -111,6 +113,8 @@ func (v *Vault) check(report reporter) {
 		case string:
 			if !utf8.ValidString(x) {
 				bad(key, "parameter %q is not valid UTF-8", k)
+			} else if _, _, err := SecretRef(x); err != nil {
+				bad(key, "parameter %q: %v", k, err)
 			}
 		case float64:
 			if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -145,6 +149,23 @@ func (g *Grants) check(at func(...string) []string, bad func([]string, string, .
 	}
 	if p := instancesProblem(int64(g.Instances)); g.Instances != 0 && p != "" {
 		bad(at("grants", "instances"), "grants.instances %s", p)
+	}
+	for i, o := range g.HTTP {
+		if p := abi.OriginProblem(o); p != "" {
+			bad(at("grants", "http"), "grants.http: %q: %s", o, p)
+		} else if i > 0 && g.HTTP[i-1] >= o {
+			bad(at("grants", "http"), "grants.http must be sorted and without duplicates")
+		}
+	}
+	for _, f := range []struct{ key, path string }{{"ca_file", g.CAFile}, {"client_cert", g.ClientCert}, {"client_key", g.ClientKey}} {
+		if p := textProblem(f.path); p != "" {
+			bad(at("grants", f.key), "grants.%s %s", f.key, p)
+		} else if f.path != "" && len(g.HTTP) == 0 {
+			bad(at("grants", f.key), "grants.%s needs grants.http", f.key)
+		}
+	}
+	if (g.ClientCert == "") != (g.ClientKey == "") {
+		bad(at("grants", "client_cert"), "grants.client_cert and grants.client_key go together: give both or neither")
 	}
 }
 

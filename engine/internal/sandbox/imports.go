@@ -40,10 +40,15 @@ type call struct {
 	kdfTurn chan struct{} // the module's turn at kdf_argon2id and key_argon2id
 	// grant is the vault's memory grant in bytes (per instance): what the
 	// host may allocate for one call of the guest (kdf_argon2id's memory).
-	grant   uint64
-	logger  *slog.Logger
-	logs    int // lines logged in this call
-	dropped int // lines dropped past the limit
+	grant    uint64
+	logger   *slog.Logger
+	logs     int         // lines logged in this call
+	dropped  int         // lines dropped past the limit
+	http     *httpClient // nil: http not granted
+	httpResp []byte      // the last response of http_request, for http_response
+	// httpErr is why the last http_request failed, added to the error of
+	// a call that then fails. It names the origin, never the path.
+	httpErr string
 	// storageErr is the last failure of host storage in this call (a
 	// damaged file, say), added to the error of a call that then fails.
 	// Storage errors name the file, never a key or a value.
@@ -92,6 +97,8 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKeyHMAC, hostKeyHMAC, []api.ValueType{i32, i32, i32, i32}, i32)
 	def(abi.ImportKeyKeep, hostKeyKeep, []api.ValueType{i32}, i32)
 	def(abi.ImportKeyRelease, hostKeyRelease, []api.ValueType{i32}, i32)
+	def(abi.ImportHTTPRequest, hostHTTPRequest, []api.ValueType{i32, i32, i32, i32}, i64)
+	def(abi.ImportHTTPResponse, hostHTTPResponse, []api.ValueType{i32, i32}, i64)
 	return b.Instantiate(ctx)
 }
 

@@ -37,6 +37,7 @@ type Spec struct {
 	Dir       string            // host folder mounted at /data; "" = none
 	ReadOnly  bool              // mount Dir read-only
 	Env       map[string]string // environment visible to the guest; nil = env not granted, empty = granted but none set
+	HTTP      *HTTPGrant        // nil: http not granted
 }
 
 // Module is a loaded extension: a compiled module, its manifest and a pool
@@ -50,7 +51,8 @@ type Module struct {
 	ops      map[abi.Op]bool
 	hasInit  bool
 	pool     *pool
-	dir      *rootFS // the directory mount, nil when not granted
+	dir      *rootFS     // the directory mount, nil when not granted
+	http     *httpClient // the vault's HTTP client, nil when not granted
 	timeout  time.Duration
 	params   []byte
 	recycle  uint32 // memory size in bytes past which an instance is recycled
@@ -141,6 +143,13 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 		if m.dir, err = openDir(spec.Dir); err != nil {
 			compiled.Close(ctx)
 			return nil, errorf(abi.Unavailable, "", "granted directory: "+err.Error())
+		}
+	}
+	if spec.HTTP != nil {
+		if m.http, err = newHTTPClient(spec.HTTP); err != nil {
+			m.closeDir()
+			compiled.Close(ctx)
+			return nil, err
 		}
 	}
 	m.config = m.moduleConfig()
@@ -388,8 +397,16 @@ func (m *Module) granted(g string) bool {
 		return m.spec.Dir != ""
 	case abi.GrantEnv:
 		return m.spec.Env != nil
+	case abi.GrantHTTP:
+		return m.spec.HTTP != nil
 	}
 	return false
+}
+
+func (m *Module) closeDir() {
+	if m.dir != nil {
+		m.dir.root.Close()
+	}
 }
 
 // MemoryGrant returns the bytes of linear memory each instance is granted:
@@ -436,8 +453,9 @@ func (m *Module) Close(ctx context.Context) error {
 	if m.pool != nil {
 		m.pool.close(ctx)
 	}
-	if m.dir != nil {
-		m.dir.root.Close()
+	m.closeDir()
+	if m.http != nil {
+		m.http.close()
 	}
 	return m.compiled.Close(ctx)
 }
