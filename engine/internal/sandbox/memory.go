@@ -85,6 +85,12 @@ func (m *guestMemory) Reallocate(size uint64) []byte {
 	}
 	if size > m.size {
 		if !commit(m.mapped[m.size:size]) {
+			if m.size == 0 {
+				// The first pages, which wazero does not expect to be
+				// refused: the Go heap serves instead.
+				m.unreserve()
+				return m.growHeap(size)
+			}
 			return nil
 		}
 		m.use.committed.Add(int64(size - m.size))
@@ -133,12 +139,18 @@ func (m *guestMemory) release() {
 	m.released = true
 	m.wipe()
 	if m.mapped != nil {
-		giveBack(m.mapped[:m.size], m.mapped)
-		m.use.reserved.Add(-int64(m.max))
+		m.unreserve()
 	} else {
 		giveBack(m.heap[:cap(m.heap)], nil)
+		m.heap = nil
 	}
-	m.mapped, m.heap = nil, nil
+}
+
+// unreserve gives the reservation, zeroed, back to the system.
+func (m *guestMemory) unreserve() {
+	giveBack(m.mapped[:m.size], m.mapped)
+	m.use.reserved.Add(-int64(m.max))
+	m.mapped = nil
 }
 
 // giveBack is release's last step: used, what the guest could reach, just

@@ -76,3 +76,28 @@ func TestMemoryFreedByWazeroStaysReadable(t *testing.T) {
 		t.Errorf("mincore on the discarded instance's memory: %v, want ENOMEM (not mapped)", err)
 	}
 }
+
+// TestMemoryFirstPagesRefused: when the system refuses to commit an
+// instance's first pages (here: a hole punched in the reservation), the
+// memory moves to the Go heap instead of failing wazero's instantiation,
+// and the reservation is given back.
+func TestMemoryFirstPagesRefused(t *testing.T) {
+	use := &memoryUse{}
+	m := &guestMemory{use: use}
+	m.Allocate(0, 4<<16)
+	if m.mapped == nil {
+		t.Fatal("nothing was reserved")
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MUNMAP, uintptr(unsafe.Pointer(&m.mapped[0])), 1<<16, 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	b := m.Reallocate(2 << 16)
+	if len(b) != 2<<16 || m.mapped != nil {
+		t.Fatalf("Reallocate: %d bytes, still mapped: %v; want the Go heap's", len(b), m.mapped != nil)
+	}
+	b[len(b)-1] = 1
+	if r, c := use.reserved.Load(), use.committed.Load(); r != 0 || c != 2<<16 {
+		t.Errorf("reserved %d, committed %d; want 0 and %d", r, c, 2<<16)
+	}
+	m.release()
+}
