@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,7 +72,7 @@ func (s *session) remote(path string, opts *engine.Options) (backend, error) {
 // agent started by another build (sesame was upgraded, or rebuilt by go
 // run) is replaced by the next command.
 func build() string {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		return ""
 	}
@@ -82,10 +83,14 @@ func build() string {
 	return fmt.Sprintf("%s %d %d", exe, st.Size(), st.ModTime().UnixNano())
 }
 
+// executable is os.Executable, asked once: build and agentCommand both
+// need it in every command the agent serves (a readlink each).
+var executable = sync.OnceValues(os.Executable)
+
 // agentCommand is the command that starts an agent on demand: this same
 // program, in the background, from the root folder.
 func agentCommand() *exec.Cmd {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		exe = os.Args[0]
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -282,11 +283,14 @@ Exit status: 0 success (a change declined at --confirm included), 1 failure,
 2 usage error; exec passes its command's status through.`,
 		HideVersion:               true,
 		DisableSliceFlagSeparator: true,
-		Reader:                    s.stdin,
-		Writer:                    s.stdout,
-		ErrWriter:                 s.stderr,
-		ExitErrHandler:            func(*cli.Context, error) {},
-		OnUsageError:              onUsageError,
+		// sesame shows no build time; a value here keeps urfave/cli from
+		// stat'ing os.Args[0] for one at every start.
+		Compiled:       time.Unix(0, 0),
+		Reader:         s.stdin,
+		Writer:         s.stdout,
+		ErrWriter:      s.stderr,
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:      "config",

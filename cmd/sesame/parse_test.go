@@ -123,3 +123,12 @@ func TestTrimNewline(t *testing.T) {
 		}
 	}
 }
+
+// TestAppStatsNoProgram: the app carries a build time, so that urfave/cli
+// does not stat os.Args[0] for one at every start (a command served by the
+// agent does nothing it does not need).
+func TestAppStatsNoProgram(t *testing.T) {
+	if (&session{}).newApp().Compiled.IsZero() {
+		t.Error("the app has no Compiled time: urfave/cli stats the program at every start")
+	}
+}

@@ -29,14 +29,39 @@ func build(ctx context.Context, c *config) error {
 		{c.bench, nil, []string{"wat2wasm", "guests/sesame-wat/vault.wat", "-o", c.path("sesame-wat.wasm")}},
 		{c.bench, nil, []string{"wat2wasm", "guests/extism-wat/plugin.wat", "-o", c.path("extism-wat.wasm")}},
 		{c.bench, nil, []string{"go", "build", "-trimpath", "-o", c.path("kvplugin"), "./cmd/kvplugin"}},
-		{c.root, nil, []string{"go", "build", "-trimpath", "-o", c.path("sesame"), "./cmd/sesame"}},
+		// The CLI as `make build` makes it (static, no man-page generator):
+		// what a user runs. The C example vault, as `make examples` does.
+		{c.root, nil, []string{"make", "--no-print-directory", "build", "BIN=" + c.bin + "/"}},
+		{c.root, nil, []string{"make", "--no-print-directory", "-f", "mk/examples.mk", "EXAMPLES_OUT=" + c.bin, c.path("c-vault.wasm")}},
 	}
 	for _, s := range steps {
 		if _, err := command(ctx, s.dir, s.env, nil, s.args...); err != nil {
 			return err
 		}
 	}
+	if c.baseline != "" {
+		return buildBaseline(ctx, c)
+	}
 	return nil
+}
+
+// buildBaseline builds the CLI of the git revision c.baseline, as `make
+// build` of that revision does, into c.path("baseline/sesame"): the
+// sections that take it measure it beside this checkout's, in the same run.
+func buildBaseline(ctx context.Context, c *config) error {
+	src := filepath.Join(c.work, "baseline-src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	tar, err := command(ctx, c.root, nil, nil, "git", "archive", "--format=tar", c.baseline)
+	if err != nil {
+		return err
+	}
+	if _, err := command(ctx, src, nil, tar, "tar", "-x"); err != nil {
+		return err
+	}
+	_, err = command(ctx, src, nil, nil, "make", "--no-print-directory", "build", "BIN="+c.path("baseline")+"/")
+	return err
 }
 
 // path returns the path of a built file.

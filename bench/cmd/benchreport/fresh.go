@@ -218,28 +218,12 @@ func baseEnv(extra ...string) []string {
 // sesameTools sets up two homes for the CLI: one whose compile cache stays
 // warm, one whose cache is emptied before every read (the first run after
 // an install or an upgrade). With a `sesame agent` command in the CLI, a
-// third row reads through the agent.
+// third row reads through the agent, and with a baseline revision a fourth
+// reads through the baseline's agent.
 func sesameTools(ctx context.Context, c *config, dir string, value []byte, reads, coldReads int, res *freshResult) ([]*freshTool, func(), error) {
 	bin := c.path("sesame")
 	home := func(name string, agent bool) ([]string, error) {
-		h := filepath.Join(dir, name)
-		run := filepath.Join(h, "run")
-		if err := os.MkdirAll(run, 0o700); err != nil {
-			return nil, err
-		}
-		env := baseEnv("HOME="+h, "XDG_CONFIG_HOME="+filepath.Join(h, "config"), "XDG_DATA_HOME="+filepath.Join(h, "data"),
-			"XDG_CACHE_HOME="+filepath.Join(h, "cache"), "XDG_RUNTIME_DIR="+run)
-		if !agent {
-			env = append(env, "SESAME_AGENT=off")
-		}
-		// The first command creates the LocalStore vault (no password: no
-		// terminal) and stores the secret, read from standard input.
-		cmd := exec.CommandContext(ctx, bin, "set", "bench-secret", "--stdin")
-		cmd.Env, cmd.Stdin = env, bytes.NewReader(value)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("sesame set: %w: %s", err, out)
-		}
-		return env, nil
+		return sesameHome(ctx, bin, filepath.Join(dir, name), agent, value)
 	}
 	getArgs := []string{bin, "get", "bench-secret", "--as-plain-text"}
 	const shown = "sesame get bench-secret --as-plain-text"
@@ -259,24 +243,65 @@ func sesameTools(ctx context.Context, c *config, dir string, value []byte, reads
 		{Name: "sesame get, first run", Command: "SESAME_AGENT=off " + shown, Note: "compile cache emptied before each read", reads: coldReads, env: cold, args: getArgs,
 			before: func() error { return os.RemoveAll(coldCache) }},
 	}
-	var cleanup func()
-	if hasAgent(ctx, bin) {
-		env, err := home("agent", true)
+	var stops []func()
+	agentRow := func(bin, name, note, homeName string) error {
+		if !hasAgent(ctx, bin) {
+			logf("  %s has no agent command: no agent row", bin)
+			return nil
+		}
+		env, err := sesameHome(ctx, bin, filepath.Join(dir, homeName), true, value)
 		if err != nil {
+			return err
+		}
+		tools = append(tools, &freshTool{Name: name, Command: shown, Note: note, reads: reads, env: env, args: []string{bin, "get", "bench-secret", "--as-plain-text"}})
+		stops = append(stops, func() { stopAgent(bin, env) })
+		return nil
+	}
+	if err := agentRow(bin, "sesame get (agent)", "through the running `sesame agent`", "agent"); err != nil {
+		return nil, nil, err
+	}
+	if c.baseline != "" {
+		res.Setup = append(res.Setup, "baseline: the CLI of revision "+c.baseline+", built the same way, in a home of its own")
+		if err := agentRow(c.path("baseline/sesame"), "sesame get (agent), "+c.baseline, "the baseline revision's CLI through its own agent", "agent-baseline"); err != nil {
 			return nil, nil, err
 		}
-		tools = append(tools, &freshTool{Name: "sesame get (agent)", Command: shown, Note: "through the running `sesame agent`", reads: reads, env: env, args: getArgs})
-		cleanup = func() {
-			cmd := exec.Command(bin, "agent", "stop")
-			cmd.Env = env
-			if out, err := cmd.CombinedOutput(); err != nil {
-				logf("sesame agent stop: %v: %s", err, out)
-			}
-		}
-	} else {
-		logf("  this sesame has no agent command: no agent row")
 	}
-	return tools, cleanup, nil
+	return tools, func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}, nil
+}
+
+// stopAgent stops the agent of the home whose environment is env.
+func stopAgent(bin string, env []string) {
+	cmd := exec.Command(bin, "agent", "stop")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		logf("sesame agent stop: %v: %s", err, out)
+	}
+}
+
+// sesameHome makes a fresh home for the CLI bin in h, with its XDG folders,
+// and returns its environment (with SESAME_AGENT=off unless agent). The
+// first command creates the LocalStore vault (no password: no terminal) and
+// stores the secret, read from standard input.
+func sesameHome(ctx context.Context, bin, h string, agent bool, value []byte) ([]string, error) {
+	run := filepath.Join(h, "run")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		return nil, err
+	}
+	env := baseEnv("HOME="+h, "XDG_CONFIG_HOME="+filepath.Join(h, "config"), "XDG_DATA_HOME="+filepath.Join(h, "data"),
+		"XDG_CACHE_HOME="+filepath.Join(h, "cache"), "XDG_RUNTIME_DIR="+run)
+	if !agent {
+		env = append(env, "SESAME_AGENT=off")
+	}
+	cmd := exec.CommandContext(ctx, bin, "set", "bench-secret", "--stdin")
+	cmd.Env, cmd.Stdin = env, bytes.NewReader(value)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("sesame set: %w: %s", err, out)
+	}
+	return env, nil
 }
 
 // hasAgent reports whether the CLI has the `agent` command.

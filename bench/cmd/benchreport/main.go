@@ -47,6 +47,10 @@ type config struct {
 	bin   string // work/bin: the built modules and programs
 	quick bool
 	only  map[string]bool // sections to run; empty = all
+	// baseline is a git revision whose CLI the fresh and memory sections
+	// also measure, beside this checkout's, for a before and after from one
+	// run; empty: none.
+	baseline string
 }
 
 func (c *config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -62,10 +66,11 @@ func main() {
 	out := flag.String("out", "../BENCHMARKS.md", "the report to write")
 	root := flag.String("root", "..", "the repository root")
 	quick := flag.Bool("quick", os.Getenv("BENCHQUICK") != "", "shorter runs (also BENCHQUICK=1)")
-	only := flag.String("only", "", "run only these sections (comma-separated: boundary,fresh,scale,memory); the report then has only them")
+	only := flag.String("only", "", "run only these sections (comma-separated: boundary,fresh,scale,memory; agent is the memory section's agent rows alone); the report then has only them")
 	charts := flag.String("charts", "", "the folder of the SVG charts (default: bench/charts for a report at the repository root, else beside the report)")
 	render := flag.String("render", "", "write the report from a results.json of an earlier run, without measuring")
 	keep := flag.Bool("keep", false, "keep the temporary folder (it holds throw-away keys: remove it yourself)")
+	baseline := flag.String("baseline", "", "also measure the CLI of this git `revision` in the fresh and memory sections (a before and after in one run)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,13 +82,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(ctx, *out, *charts, *root, *quick, *only, *keep); err != nil {
+	if err := run(ctx, *out, *charts, *root, *quick, *only, *keep, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out, charts, root string, quick bool, only string, keep bool) error {
+func run(ctx context.Context, out, charts, root string, quick bool, only string, keep bool, baseline string) error {
 	start := time.Now()
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -98,7 +103,7 @@ func run(ctx context.Context, out, charts, root string, quick bool, only string,
 	} else {
 		defer os.RemoveAll(work)
 	}
-	c := &config{root: abs, bench: filepath.Join(abs, "bench"), work: work, bin: filepath.Join(work, "bin"), quick: quick, only: map[string]bool{}}
+	c := &config{root: abs, bench: filepath.Join(abs, "bench"), work: work, bin: filepath.Join(work, "bin"), quick: quick, only: map[string]bool{}, baseline: baseline}
 	for _, s := range splitList(only) {
 		c.only[s] = true
 	}
@@ -126,7 +131,7 @@ func run(ctx context.Context, out, charts, root string, quick bool, only string,
 			return fmt.Errorf("scale: %w", err)
 		}
 	}
-	if c.runs("memory") {
+	if c.runs("memory") || c.runs("agent") {
 		logf("4. memory")
 		if r.Memory, err = runMemory(ctx, c); err != nil {
 			return fmt.Errorf("memory: %w", err)

@@ -42,6 +42,7 @@ type memoryRow struct {
 type memoryResult struct {
 	Kinds []memoryKind
 	Rows  []memoryRow
+	Agent []agentRow `json:",omitempty"`
 }
 
 type memoryKind struct {
@@ -60,6 +61,9 @@ func runMemory(ctx context.Context, c *config) (*memoryResult, error) {
 	res := &memoryResult{Kinds: memoryKinds}
 	cache := filepath.Join(c.work, "memory-cache")
 	for _, k := range memoryKinds {
+		if !c.runs("memory") {
+			break // -only agent
+		}
 		// An untimed run first fills the compile cache: the rows measure an
 		// engine whose cache is warm, as it is after the first use.
 		if err := runChild(ctx, &memoryStats{}, "memory", "-kind", k.Kind, "-vaults", "1", "-dir", filepath.Join(c.work, "memory-warm-"+k.Kind), "-cache", cache, "-bin", c.bin); err != nil {
@@ -77,6 +81,10 @@ func runMemory(ctx context.Context, c *config) (*memoryResult, error) {
 			res.Rows = append(res.Rows, row)
 			os.RemoveAll(dir)
 		}
+	}
+	var err error
+	if res.Agent, err = runAgentMemory(ctx, c); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -248,8 +249,8 @@ func (r *report) writeMemory(w writer, rel string) *chart.Bars {
 	w("## 4. Memory\n\n")
 	w("A process with an engine (or the peer's host) and no, one or ten vaults loaded, each vault having set and read one\n")
 	w("secret, so that it has a live instance. Each row is a child process of its own; RSS is read from `/proc` after two\n")
-	w("garbage collections, peak RSS is its VmHWM. Go heap is `HeapAlloc`: it counts the linear memory that wazero\n")
-	w("reserves for each instance as a Go slice of the memory limit (64 MiB by default), touched or not.\n")
+	w("garbage collections, peak RSS is its VmHWM. Go heap is `HeapAlloc`; sesame keeps each instance's linear memory\n")
+	w("outside it (mapped, and committed as the guest grows it), so RSS counts only the pages a guest touched.\n")
 	w("The compile cache is warm.\n\n")
 	for _, k := range res.Kinds {
 		w("- **%s**: %s.\n", k.Label, k.What)
@@ -282,8 +283,52 @@ func (r *report) writeMemory(w writer, rel string) *chart.Bars {
 		c.Rows = append(c.Rows, chart.Row{Label: k.Label, Values: []float64{float64(t[1]) / float64(ref[1]), float64(t[10]) / float64(ref[10])}})
 	}
 	w("\n![memory, ratios to sesame](%s/memory.svg)\n\n", rel)
+	if len(res.Agent) > 0 {
+		r.writeAgentMemory(w)
+	}
 	r.machineLine(w)
 	return c
+}
+
+// writeAgentMemory writes the agent's rows: one line per count and kind,
+// a column per CLI measured.
+func (r *report) writeAgentMemory(w writer) {
+	res := r.Memory
+	var clis []string
+	for _, row := range res.Agent {
+		if !slices.Contains(clis, row.CLI) {
+			clis = append(clis, row.CLI)
+		}
+	}
+	w("### The agent\n\n")
+	w("The resident set (VmRSS, from `/proc`) of a running `sesame agent` after it served the vaults: each is registered\n")
+	w("(which fills the compile cache), then sets and reads one secret through the agent; a fresh home and agent per\n")
+	w("row. Idle: started, no vault used. ")
+	if len(clis) > 1 {
+		w("Each line measures every CLI one after the other.")
+	}
+	w("\n\n")
+	for _, k := range agentKinds {
+		w("- **%s**: %s.\n", k.Kind, k.What)
+	}
+	w("\n| vaults | kind |")
+	for _, cli := range clis {
+		w(" RSS, %s | peak, %s |", cli, cli)
+	}
+	w("\n|--:|---|%s\n", strings.Repeat("--:|--:|", len(clis)))
+	for i := 0; i < len(res.Agent); i += len(clis) {
+		first := res.Agent[i]
+		kind := first.Kind
+		if kind == "" {
+			kind = "idle"
+		}
+		w("| %d | %s |", first.Vaults, kind)
+		for _, row := range res.Agent[i:min(i+len(clis), len(res.Agent))] {
+			w(" %s | %s |", humanBytes(row.RSS), humanBytes(row.PeakRSS))
+		}
+		w("\n")
+	}
+	w("\n")
 }
 
 func ns(v float64) string {

@@ -13,10 +13,14 @@
 // make wazero allocate outside its linear memory counts against its memory
 // grant (instrument.go): its tables get a maximum, and each function it
 // defines is wrapped to count its frame against a stack budget, which
-// wazero itself caps only at 400 MB. The returned Module keeps a
-// bounded pool of instances; each Call takes one instance, runs one export
-// under a deadline, and copies the output out. An instance that traps, exits
-// or times out is discarded and the next call gets a fresh one.
+// wazero itself caps only at 400 MB. Vaults that load the same bytes under
+// the same grant share the compiled module (shared.go). The returned Module
+// keeps a bounded pool of instances, each with its linear memory outside
+// the Go heap on Linux, reserved up to the grant and committed as the guest
+// grows it, zeroed and unmapped when the instance goes (memory.go); each
+// Call takes one instance, runs one export under a deadline, and copies the
+// output out. An instance that traps, exits or times out is discarded and
+// the next call gets a fresh one.
 //
 // Guests get nothing they were not granted: no filesystem, environment or
 // arguments by default; the real clocks and the operating system's random

@@ -43,6 +43,11 @@ type Host struct {
 	modMu   sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed, for Forget
 	forgot  bool                 // Forget was called: modules loaded later are sealed
+
+	memory memoryUse // the guests' linear memory (memory.go)
+
+	compiledMu sync.Mutex
+	shared     map[compiledKey]*sharedCompiled // compiled modules in use (shared.go)
 }
 
 // runtime is one wazero runtime with the host modules instantiated in it.
@@ -104,7 +109,6 @@ func (h *Host) runtimeFor(ctx context.Context, pages uint32) (*runtime, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(pages).
-		WithMemoryCapacityFromMax(true).
 		WithCloseOnContextDone(true)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/sesamehq/sesame/abi"
@@ -24,6 +25,7 @@ const stderrTail = 4 << 10
 // instance is one instantiated module. It serves one call at a time.
 type instance struct {
 	mod    api.Module
+	mem    *guestMemory // its linear memory
 	fns    map[string]api.Function
 	stderr *tail
 	calls  int
@@ -37,9 +39,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{fns: map[string]api.Function{}, stderr: &tail{}, stack: make([]uint64, 3)}
-	mod, err := r.rt.InstantiateModule(ctx, m.compiled, m.config.WithStderr(in.stderr))
+	in := &instance{fns: map[string]api.Function{}, stderr: &tail{}, stack: make([]uint64, 3), mem: &guestMemory{use: &m.host.memory}}
+	mod, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem), m.compiled, m.config.WithStderr(in.stderr))
 	if err != nil {
+		in.mem.release()
 		return nil, m.failure("_initialize", ctx, err, in.stderr)
 	}
 	in.mod = mod
@@ -58,20 +61,16 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 }
 
 // close zeroes the instance's linear memory, where the values and keys of
-// its calls may remain, then closes it: the memory is garbage from then on,
-// and garbage is not zeroed. (Zeroing costs a pass over the memory, about
-// 30 ms for 64 MiB on a busy machine; instances are closed rarely: on a
-// trap, a recycle, a lock, a key's timeout and the module's close.)
+// its calls may remain, gives it back to the system, then closes the
+// instance; no call may be running on it (memory.go). (Zeroing costs a pass
+// over the pages the guest touched, about 30 ms for 64 MiB on a busy
+// machine; instances are closed rarely: on a trap, a recycle, a lock, a
+// key's timeout and the module's close.)
 func (in *instance) close(ctx context.Context) {
-	if in.mod == nil {
-		return
+	in.mem.release()
+	if in.mod != nil {
+		in.mod.Close(ctx)
 	}
-	if mem := in.mod.Memory(); mem != nil {
-		if view, ok := mem.Read(0, mem.Size()); ok {
-			clear(view)
-		}
-	}
-	in.mod.Close(ctx)
 }
 
 // initTimeout bounds the start of a new instance (_initialize and

@@ -45,7 +45,8 @@ type Spec struct {
 type Module struct {
 	spec     Spec
 	host     *Host
-	compiled wazero.CompiledModule
+	compiled wazero.CompiledModule // shared with the vaults loading the same (shared.go)
+	key      compiledKey
 	config   wazero.ModuleConfig
 	manifest abi.Manifest
 	ops      map[abi.Op]bool
@@ -96,8 +97,8 @@ func validExtensionName(name string) bool {
 
 // Load checks, compiles and starts an extension, and reads its manifest.
 func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
+	sum := sha256.Sum256(spec.Wasm)
 	if spec.SHA256 != "" {
-		sum := sha256.Sum256(spec.Wasm)
 		if got := hex.EncodeToString(sum[:]); got != strings.ToLower(spec.SHA256) {
 			return nil, errorf(abi.PermissionDenied, "", "module sha256 "+got+" does not match the pin "+spec.SHA256)
 		}
@@ -116,32 +117,35 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	// wazero's CompileModule ignores ctx: the shape's limits are its budget.
-	shape, err := parseShape(spec.Wasm)
-	if err != nil {
-		return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
-	}
-	wasm, err := instrument(spec.Wasm, shape, spec.Memory)
-	if err != nil {
-		return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
-	}
-	compiled, err := h.compile(ctx, r, wasm)
+	key := compiledKey{sum: sum, memory: spec.Memory}
+	compiled, err := h.compiledFor(ctx, r, key, func() ([]byte, error) {
+		// wazero's CompileModule ignores ctx: the shape's limits are its budget.
+		shape, err := parseShape(spec.Wasm)
+		if err != nil {
+			return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
+		}
+		wasm, err := instrument(spec.Wasm, shape, spec.Memory)
+		if err != nil {
+			return nil, errorf(abi.InvalidArgument, "", "module refused before compiling: "+err.Error())
+		}
+		return wasm, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{spec: spec, host: h, compiled: compiled, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
+	m := &Module{spec: spec, host: h, compiled: compiled, key: key, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
 	if err := m.validate(r); err != nil {
-		compiled.Close(ctx)
+		h.releaseCompiled(ctx, key)
 		return nil, err
 	}
 	if m.params, err = abi.AppendParams(nil, spec.Params); err != nil {
-		compiled.Close(ctx)
+		h.releaseCompiled(ctx, key)
 		return nil, errorf(abi.InvalidArgument, "", "vault parameters: "+err.Error())
 	}
 	m.recycle = uint32(min(spec.Memory/2, 32<<20))
 	if spec.Dir != "" {
 		if m.dir, err = openDir(spec.Dir); err != nil {
-			compiled.Close(ctx)
+			h.releaseCompiled(ctx, key)
 			return nil, errorf(abi.Unavailable, "", "granted directory: "+err.Error())
 		}
 	}
@@ -443,10 +447,12 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 // expires (the zero time: never). The slot lives as long as m.
 func (m *Module) KeyHeld() (bool, time.Time) { return m.keyring.held() }
 
-// Close wipes the vault's keys and discards every instance, the compiled
-// module and the folder it was granted.
+// Close wipes the vault's keys and discards every instance, its use of the
+// compiled module (closed with its last user) and the folder it was granted.
 func (m *Module) Close(ctx context.Context) error {
-	m.closed.Store(true)
+	if m.closed.Swap(true) {
+		return nil // closed already: its use of the compiled module is given back
+	}
 	m.host.untrack(m)
 	m.keyring.clear()
 	m.keys.free()
@@ -457,5 +463,5 @@ func (m *Module) Close(ctx context.Context) error {
 	if m.http != nil {
 		m.http.close()
 	}
-	return m.compiled.Close(ctx)
+	return m.host.releaseCompiled(ctx, m.key)
 }
