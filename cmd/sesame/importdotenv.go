@@ -56,9 +56,11 @@ type lineError struct {
 func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 func (e *lineError) Unwrap() error { return e.Err }
 
-func isBlank(c byte) bool    { return c == ' ' || c == '\t' }
-func isDigit(c byte) bool    { return c >= '0' && c <= '9' }
-func isNameByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' }
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_'
+}
 
 func skipBlanks(b []byte, p int) int {
 	for p < len(b) && isBlank(b[p]) {
