@@ -337,8 +337,16 @@ func (im *importer) fail(err error, batch []importEntry) error {
 	if im.total == 0 || im.req.WhatIf {
 		return withHint(err, "nothing was imported")
 	}
-	return withHint(err, fmt.Sprintf("the %d secrets of the batches before were imported into vault %s (%s) and are kept; nothing of this batch was written. Running the same import again goes on from there",
-		im.total, im.vault, im.counts()))
+	return withHint(err, fmt.Sprintf("the batches before were imported into vault %s and are kept: %s (%s); nothing of this batch was written. Running the same import again goes on from there",
+		im.vault, secretsN(im.total), im.counts()))
+}
+
+// secretsN is "1 secret" or "N secrets".
+func secretsN(n int) string {
+	if n == 1 {
+		return "1 secret"
+	}
+	return fmt.Sprintf("%d secrets", n)
 }
 
 func (im *importer) counts() string {
@@ -349,12 +357,12 @@ func (im *importer) counts() string {
 func (im *importer) summary() {
 	switch {
 	case im.req.WhatIf:
-		fmt.Fprintf(im.s.stderr, "sesame: imported nothing (--what-if): of %d secrets, %d would be added, %d replaced, %d left unchanged\n",
-			im.total, im.added, im.replaced, im.unchanged)
+		fmt.Fprintf(im.s.stderr, "sesame: imported nothing (--what-if): of %s, %d would be added, %d replaced, %d left unchanged\n",
+			secretsN(im.total), im.added, im.replaced, im.unchanged)
 	case im.total == 0:
 		fmt.Fprintf(im.s.stderr, "sesame: %s holds no secrets; nothing was imported\n", im.src.name)
 	default:
-		fmt.Fprintf(im.s.stderr, "sesame: imported %d secrets from %s into vault %s (%s)\n", im.total, im.src.name, im.vault, im.counts())
+		fmt.Fprintf(im.s.stderr, "sesame: imported %s from %s into vault %s (%s)\n", secretsN(im.total), im.src.name, im.vault, im.counts())
 	}
 }
 

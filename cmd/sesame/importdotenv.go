@@ -143,7 +143,9 @@ func (d *dotenvReader) assignment(raw, line []byte, p int) (dotenvEntry, error) 
 	e.name = string(line[p:k])
 	eq := skipBlanks(line, k)
 	if eq == len(line) || line[eq] != '=' {
-		return bad("the name %q is not followed by '=' (want NAME=VALUE)", e.name)
+		// The name is not quoted: a line without '=' may be a value
+		// pasted alone.
+		return bad("no '=' after the name (want NAME=VALUE)")
 	}
 	v := skipBlanks(line, eq+1)
 	if v < len(line) && (line[v] == '"' || line[v] == '\'') {

@@ -256,7 +256,8 @@ func jsonMetadata(m map[string]json.RawMessage) (engine.Metadata, error) {
 			}
 			md[k] = s
 		case "int":
-			if err := json.Unmarshal(v.Value, &n); err != nil {
+			// json.Number takes "3" too: a string is refused first.
+			if v.Value[0] == '"' || json.Unmarshal(v.Value, &n) != nil {
 				return nil, fmt.Errorf("metadata %q: an int's value is a JSON number", k)
 			}
 			i, err := strconv.ParseInt(n.String(), 10, 64)
