@@ -120,7 +120,7 @@ func (s *session) importSecrets(c *cli.Context) error {
 		return err
 	}
 	im := &importer{s: s, e: e, src: src, req: engine.ImportRequest{Vault: c.String("vault"), NoClobber: c.Bool("no-clobber"), Change: ch},
-		batch: c.Int("batch"), progress: isTerminal(s.stderr) && !ch.WhatIf}
+		batch: c.Int("batch"), progress: isTerminal(s.stderr) && !ch.WhatIf && ch.Confirm == nil}
 	return im.run()
 }
 
@@ -246,7 +246,16 @@ func (im *importer) run() error {
 	im.start = time.Now()
 	for rest := im.entries; len(rest) > 0; {
 		n := batchLen(rest, im.batch)
-		if err := im.send(rest[:n]); err != nil {
+		err := im.send(rest[:n])
+		if errors.Is(err, engine.ErrDeclined) && im.total > 0 {
+			// No is an answer, not a failure; but not "nothing was
+			// changed" either, when earlier batches were imported.
+			im.endProgress()
+			fmt.Fprintf(im.s.stderr, "sesame: declined; the secrets from line %d on were not imported\n", rest[0].line)
+			im.summary()
+			return nil
+		}
+		if err != nil {
 			return im.fail(err, rest[:n])
 		}
 		rest = rest[n:]
@@ -327,11 +336,14 @@ func (im *importer) send(batch []importEntry) error {
 func (im *importer) fail(err error, batch []importEntry) error {
 	im.endProgress()
 	var le *lineError
-	if errors.As(err, &le) {
+	switch {
+	case errors.Is(err, engine.ErrDeclined):
+		return err // nothing was imported: the CLI says so
+	case errors.As(err, &le):
 		err = fmt.Errorf("%s, line %d: %w", im.src.name, le.Line, le.Err)
-	} else if batch != nil {
+	case batch != nil:
 		err = fmt.Errorf("%s, lines %d to %d: %w", im.src.name, batch[0].line, batch[len(batch)-1].line, err)
-	} else if !errors.As(err, new(*engine.Error)) {
+	case !errors.As(err, new(*engine.Error)):
 		err = fmt.Errorf("reading %s: %w", im.src.name, err)
 	}
 	if im.total == 0 || im.req.WhatIf {
