@@ -115,6 +115,9 @@ func importRate(n int, d time.Duration) float64 { return float64(n) / max(d.Seco
 // fills it with `sesame import` of a dotenv file of row.N secrets, timed.
 func scaleImport(ctx context.Context, c *config, dir, cache string, row *scaleRow) error {
 	env := scaleEnv(dir, cache)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	if _, err := command(ctx, dir, env, nil, c.path("sesame"), "vault", "register", scaleVault, "--extension", "builtin:secretstore",
 		"--param", "authentication=none", "--grant", "storage=true", "--grant", "timeout="+scaleTimeout, "--default"); err != nil {
 		return err
