@@ -112,7 +112,8 @@ const scaleTimeout = "60s"
 func importRate(n int, d time.Duration) float64 { return float64(n) / max(d.Seconds(), 1e-9) }
 
 // scaleImport registers the vault of the store folder dir with the CLI and
-// fills it with `sesame import` of a dotenv file of row.N secrets, timed.
+// fills it with `sesame import` of row.N secrets, timed: JSON records, one
+// a line (the names have hyphens, which dotenv names cannot).
 func scaleImport(ctx context.Context, c *config, dir, cache string, row *scaleRow) error {
 	env := scaleEnv(dir, cache)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -124,10 +125,10 @@ func scaleImport(ctx context.Context, c *config, dir, cache string, row *scaleRo
 	}
 	var file bytes.Buffer
 	for i := range row.N {
-		fmt.Fprintf(&file, "%s=%s\n", scaleName(i), scaleValue(i))
+		fmt.Fprintf(&file, "{\"name\":%q,\"value\":%q}\n", scaleName(i), scaleValue(i))
 	}
 	t := time.Now()
-	if _, err := command(ctx, dir, env, file.Bytes(), c.path("sesame"), "import", "-", "--format", "dotenv"); err != nil {
+	if _, err := command(ctx, dir, env, file.Bytes(), c.path("sesame"), "import", "-", "--format", "json"); err != nil {
 		return err
 	}
 	row.Import = time.Since(t)
