@@ -28,6 +28,12 @@ type ImportResult struct {
 	// ImportRequest.Secrets plus one; 0 when the error is not about one
 	// secret (the vault, the commit).
 	Failed int
+	// Partial is true, with an error, when secrets of the batch before
+	// Failed may have been written: the vault failed while writing, and it
+	// writes elsewhere than only its host storage area (a directory, an
+	// in-process vault), which the batch cannot take back. Otherwise an
+	// error means nothing of the batch was written.
+	Partial bool
 }
 
 // Import stores r.Secrets in r.Vault (or the default vault) as one batch:
@@ -89,7 +95,7 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	for _, i := range plan {
 		it := items[i]
 		if err := vt.Set(bctx, it.name, it.value, it.md); err != nil {
-			res.Failed = i + 1
+			res.Failed, res.Partial = i+1, !e.storageOnly(vault)
 			return res, vaultError(op, vault, it.name, err)
 		}
 	}
@@ -97,6 +103,15 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 		return res, commitError(vault, err)
 	}
 	return res, nil
+}
+
+// storageOnly reports whether the registered vault can write only to its
+// host storage area: the storage grant, no directory.
+func (e *Engine) storageOnly(vault string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cfg, ok := e.reg.Lookup(vault)
+	return ok && cfg.Grants.Storage && cfg.Grants.Directory == ""
 }
 
 // importItem is a secret of an import, encoded and checked.

@@ -122,8 +122,8 @@ func TestImportFailingBatchWritesNothing(t *testing.T) {
 	// trapmidset writes its record, then traps.
 	batch := append(importSecrets("s", 3), engine.ImportSecret{Name: "trapmidset", Value: "x"})
 	res, err := e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: batch})
-	if !errors.Is(err, engine.ErrExtension) || res.Failed != 4 {
-		t.Fatalf("import: %v, Failed %d; want ErrExtension at 4", err, res.Failed)
+	if !errors.Is(err, engine.ErrExtension) || res.Failed != 4 || res.Partial {
+		t.Fatalf("import: %v, Failed %d, Partial %v; want ErrExtension at 4, not partial", err, res.Failed, res.Partial)
 	}
 	e.Close()
 	if got := recordKeys(t, engine.StorageFile(data, "V", ext)); !slices.Equal(got, []string{"s/before"}) {
@@ -251,5 +251,29 @@ func TestImportWithoutStorage(t *testing.T) {
 	_, err = e.Import(ctx, engine.ImportRequest{Vault: "LocalStore2", Secrets: []engine.ImportSecret{{Name: "m", Value: "x", Metadata: engine.Metadata{"a": "b"}}}})
 	if !errors.Is(err, engine.ErrMetadataUnsupported) {
 		t.Errorf("metadata into a vault without: %v", err)
+	}
+}
+
+// TestImportPartial: a vault that writes a file of its own (builtin dotenv,
+// the directory grant) cannot have its writes taken back: when it fails in
+// the middle of a batch, the result says the batch may be written in part.
+func TestImportPartial(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "vaults.toml")
+	if err := os.WriteFile(reg, []byte("[vaults.D]\nextension = \"builtin:dotenv\"\ngrants.directory = \".\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.Open(ctx, reg, &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	batch := []engine.ImportSecret{{Name: "A", Value: "1"}, {Name: "B", Value: []byte{1}}}
+	res, err := e.Import(ctx, engine.ImportRequest{Vault: "D", Secrets: batch})
+	if !errors.Is(err, engine.ErrInvalidArgument) || res.Failed != 2 || !res.Partial {
+		t.Fatalf("import: %v, Failed %d, Partial %v; want invalid argument at 2, partial", err, res.Failed, res.Partial)
+	}
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "A", Vault: "D"}); err != nil || s.Value != "1" {
+		t.Errorf("A: %v, %v: the vault wrote it before B failed", s.Value, err)
 	}
 }

@@ -233,6 +233,7 @@ type importer struct {
 	progress bool
 
 	entries                           []importEntry
+	partial                           bool // the failed batch may be written in part
 	vault                             string
 	added, replaced, unchanged, total int
 	start                             time.Time
@@ -308,6 +309,7 @@ func (im *importer) send(batch []importEntry) error {
 	res, err := unlocked(im.s, im.e, func() (engine.ImportResult, error) {
 		return engine.Do(im.s.ctx, im.e, im.req)
 	})
+	im.partial = res.Partial
 	if err != nil {
 		if res.Failed > 0 {
 			return &lineError{Line: batch[res.Failed-1].line, Err: err}
@@ -346,11 +348,20 @@ func (im *importer) fail(err error, batch []importEntry) error {
 	case !errors.As(err, new(*engine.Error)):
 		err = fmt.Errorf("reading %s: %w", im.src.name, err)
 	}
-	if im.total == 0 || im.req.WhatIf {
-		return withHint(err, "nothing was imported")
+	this := "nothing of this batch was written"
+	if im.partial {
+		// The vault writes elsewhere than its host storage (a file, a
+		// service), secret by secret.
+		this = "the secrets of this batch before the one that failed may have been written: the vault is not written in transactions"
 	}
-	return withHint(err, fmt.Sprintf("the batches before were imported into vault %s and are kept: %s (%s); nothing of this batch was written. Running the same import again goes on from there",
-		im.vault, secretsN(im.total), im.counts()))
+	switch {
+	case im.req.WhatIf || batch == nil || (im.total == 0 && !im.partial):
+		return withHint(err, "nothing was imported")
+	case im.total == 0:
+		return withHint(err, this)
+	}
+	return withHint(err, fmt.Sprintf("the batches before were imported into vault %s and are kept: %s (%s); %s. Running the same import again goes on from there",
+		im.vault, secretsN(im.total), im.counts(), this))
 }
 
 // secretsN is "1 secret" or "N secrets".
