@@ -132,15 +132,20 @@ func (b *Batch) put(ctx context.Context, op string, key, value []byte, add bool)
 	if len(value) > b.s.opts.MaxValueBytes {
 		return b.s.fail(ctx, op, fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(value), b.s.opts.MaxValueBytes))
 	}
+	var check func(present bool) error
 	if add {
-		if _, ok, err := b.lookup(ctx, op, key); err != nil {
+		if _, _, err := b.lookup(ctx, op, key); err != nil {
 			return err
-		} else if ok {
-			return b.s.fail(ctx, op, ErrExists)
+		}
+		check = func(present bool) error {
+			if present {
+				return b.s.fail(ctx, op, ErrExists)
+			}
+			return nil
 		}
 	}
 	// Non-nil even when empty: nil marks a deletion.
-	return b.write(op, key, append(make([]byte, 0, len(value)), value...))
+	return b.write(op, key, append(make([]byte, 0, len(value)), value...), check)
 }
 
 // Delete is Store.Delete, buffered until Commit: ErrNotFound when key is
@@ -149,19 +154,34 @@ func (b *Batch) Delete(ctx context.Context, key []byte) error {
 	if err := b.s.checkKey(key); err != nil {
 		return b.s.fail(ctx, "delete", err)
 	}
-	if _, ok, err := b.lookup(ctx, "delete", key); err != nil {
+	if _, _, err := b.lookup(ctx, "delete", key); err != nil {
 		return err
-	} else if !ok {
-		return b.s.fail(ctx, "delete", ErrNotFound)
 	}
-	return b.write("delete", key, nil)
+	return b.write("delete", key, nil, func(present bool) error {
+		if !present {
+			return b.s.fail(ctx, "delete", ErrNotFound)
+		}
+		return nil
+	})
 }
 
-// write buffers value (nil: a deletion) under key.
-func (b *Batch) write(op string, key, value []byte) error {
+// write buffers value (nil: a deletion) under key. check, if not nil, is
+// called first with whether key is present as the batch sees the store
+// (which lookup has read), under the batch's lock: of two Adds of one key
+// at once, one gets ErrExists.
+func (b *Batch) write(op string, key, value []byte, check func(present bool) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old, had := b.writes[string(key)]
+	if check != nil {
+		v := old
+		if !had {
+			v = b.seen[string(key)]
+		}
+		if err := check(v != nil); err != nil {
+			return err
+		}
+	}
 	n := len(value) - len(old)
 	if !had {
 		n += len(key)

@@ -249,3 +249,30 @@ func TestBatchList(t *testing.T) {
 		t.Errorf("listed %q, want %q", got, want)
 	}
 }
+
+// TestBatchAddOnce: of many goroutines adding one key to a batch at once,
+// exactly one succeeds.
+func TestBatchAddOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	for round := range 20 {
+		b := s.Batch()
+		key := fmt.Appendf(nil, "k%d", round)
+		errs := make(chan error, 8)
+		for i := range 8 {
+			go func() { errs <- b.Add(ctx, key, fmt.Appendf(nil, "%d", i)) }()
+		}
+		won := 0
+		for range 8 {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrExists):
+				t.Fatal(err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d Adds of one key succeeded, want 1", round, won)
+		}
+	}
+}
