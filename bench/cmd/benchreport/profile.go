@@ -104,7 +104,7 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 		}
 	case "store-import", "store-info":
 		err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: scaleVault, Extension: "builtin:secretstore",
-			Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true, Timeout: time.Minute}}})
+			Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true, Timeout: 10 * time.Minute}}})
 		if err != nil {
 			return err
 		}
