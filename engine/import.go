@@ -171,7 +171,14 @@ func (e *Engine) planImport(ctx context.Context, vt Vault, vault string, items [
 			stored = &items[j]
 		} else {
 			s, err := e.storedItem(ctx, vt, vault, it.name)
-			if err != nil {
+			var ee *Error
+			switch {
+			case errors.Is(err, ErrLocked) && errors.As(err, &ee):
+				// The vault's state, not this secret's: the import
+				// cannot start.
+				ee.Secret = ""
+				return nil, ee
+			case err != nil:
 				res.Failed = i + 1
 				return nil, err
 			}

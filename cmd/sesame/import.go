@@ -343,7 +343,7 @@ func (im *importer) fail(err error, batch []importEntry) error {
 		return err // nothing was imported: the CLI says so
 	case errors.As(err, &le):
 		err = fmt.Errorf("%s, line %d: %w", im.src.name, le.Line, le.Err)
-	case batch != nil:
+	case batch != nil && !errors.Is(err, engine.ErrLocked): // locked: the vault's state, before any line
 		err = fmt.Errorf("%s, lines %d to %d: %w", im.src.name, batch[0].line, batch[len(batch)-1].line, err)
 	case !errors.As(err, new(*engine.Error)):
 		err = fmt.Errorf("reading %s: %w", im.src.name, err)
@@ -354,14 +354,16 @@ func (im *importer) fail(err error, batch []importEntry) error {
 		// service), secret by secret.
 		this = "the secrets of this batch before the one that failed may have been written: the vault is not written in transactions"
 	}
+	// The hints of the error's sentinel (how to unlock a vault) follow.
+	sentinel := hints(err)
 	switch {
 	case im.req.WhatIf || batch == nil || (im.total == 0 && !im.partial):
-		return withHint(err, "nothing was imported")
+		return withHint(err, append([]string{"nothing was imported"}, sentinel...)...)
 	case im.total == 0:
-		return withHint(err, this)
+		return withHint(err, append([]string{this}, sentinel...)...)
 	}
-	return withHint(err, fmt.Sprintf("the batches before were imported into vault %s and are kept: %s (%s); %s. Running the same import again goes on from there",
-		im.vault, secretsN(im.total), im.counts(), this))
+	return withHint(err, append([]string{fmt.Sprintf("the batches before were imported into vault %s and are kept: %s (%s); %s. Running the same import again goes on from there",
+		im.vault, secretsN(im.total), im.counts(), this)}, sentinel...)...)
 }
 
 // secretsN is "1 secret" or "N secrets".
