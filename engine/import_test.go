@@ -310,3 +310,18 @@ func BenchmarkImport(b *testing.B) {
 		})
 	}
 }
+
+// TestImportLocked: a locked vault is the vault's error, not the first
+// secret's: Failed names none.
+func TestImportLocked(t *testing.T) {
+	env := newSSEnv(t, ssPassword)
+	e := env.open(t)
+	res, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: importSecrets("s", 2)})
+	var ee *engine.Error
+	if !errors.Is(err, engine.ErrLocked) || res.Failed != 0 || !errors.As(err, &ee) || ee.Secret != "" {
+		t.Fatalf("import into a locked vault: %v, Failed %d", err, res.Failed)
+	}
+	if !strings.HasPrefix(err.Error(), "cannot import into vault Store: vault is locked") {
+		t.Errorf("error: %v", err)
+	}
+}
