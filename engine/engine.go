@@ -434,16 +434,23 @@ func storageErr(err error) error {
 	return fmt.Errorf("%w: %w", abi.Unavailable, err) // the sandbox reports why
 }
 
-// The reads and writes go through the readSet of the call's context, if it
-// has one (readset.go).
+// The reads and writes go through the batch of the call's context, if it
+// has one (batch.go), else through its readSet, if it has one (readset.go).
 
 func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if b := batchOf(ctx, a.s); b != nil {
+		v, err := b.Get(ctx, key)
+		return v, storageErr(err)
+	}
 	v, err := a.s.Get(ctx, key)
 	readSetFrom(ctx).read(key, v, err)
 	return v, storageErr(err)
 }
 
 func (a storageArea) Set(ctx context.Context, key, value []byte) error {
+	if b := batchOf(ctx, a.s); b != nil {
+		return storageErr(b.Set(ctx, key, value))
+	}
 	r := readSetFrom(ctx)
 	err := a.s.SetIf(ctx, key, value, r.condition())
 	r.wrote(key, value, err)
@@ -451,6 +458,9 @@ func (a storageArea) Set(ctx context.Context, key, value []byte) error {
 }
 
 func (a storageArea) Add(ctx context.Context, key, value []byte) error {
+	if b := batchOf(ctx, a.s); b != nil {
+		return storageErr(b.Add(ctx, key, value))
+	}
 	r := readSetFrom(ctx)
 	err := a.s.AddIf(ctx, key, value, r.condition())
 	r.wrote(key, value, err)
@@ -458,6 +468,9 @@ func (a storageArea) Add(ctx context.Context, key, value []byte) error {
 }
 
 func (a storageArea) Delete(ctx context.Context, key []byte) error {
+	if b := batchOf(ctx, a.s); b != nil {
+		return storageErr(b.Delete(ctx, key))
+	}
 	r := readSetFrom(ctx)
 	err := a.s.DeleteIf(ctx, key, r.condition())
 	r.wrote(key, nil, err)
@@ -465,6 +478,10 @@ func (a storageArea) Delete(ctx context.Context, key []byte) error {
 }
 
 func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
+	if b := batchOf(ctx, a.s); b != nil {
+		keys, err := b.List(ctx, prefix, after, limit)
+		return keys, storageErr(err)
+	}
 	keys, err := a.s.List(ctx, prefix, after, limit)
 	return keys, storageErr(err)
 }

@@ -132,6 +132,9 @@ func (e *Error) Error() string {
 		object = fmt.Sprintf("secret %q", e.Secret)
 	case e.Vault != "":
 		object = "vault " + e.Vault
+		if p, ok := vaultPhrases[e.Op]; ok {
+			return "cannot " + fmt.Sprintf(p, object) + ": " + e.Err.Error()
+		}
 	}
 	return "cannot " + opWords(e.Op, object) + ": " + e.Err.Error()
 }
@@ -160,11 +163,19 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"unlock":          {"unlock %s", "unlock the vault"},
 	"lock":            {"lock %s", "lock the vault"},
 	"set-password":    {"change the password of %s", "change the password"},
+	"import":          {"import %s", "import the secrets"},
 	// The agent's own requests, in an error from a broken connection.
 	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
 	"stop":    {"stop the sesame agent", "stop the sesame agent"},
 	"confirm": {"confirm the change", "confirm the change"},
 	"env":     {"send the granted environment variables", "send the granted environment variables"},
+}
+
+// vaultPhrases are the phrases of the operations about secrets whose Error
+// may name only the vault, where opPhrases' object would misread ("cannot
+// import vault V").
+var vaultPhrases = map[Op]string{
+	OpImport: "import into %s",
 }
 
 // opWords returns the phrase of op about object ("" when the Error names

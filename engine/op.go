@@ -28,6 +28,7 @@ const (
 	OpUnlock      Op = "unlock"
 	OpLock        Op = "lock"
 	OpSetPassword Op = "set-password"
+	OpImport      Op = "import"
 	OpOpen        Op = "open"
 	OpMount       Op = "mount"
 	// OpUnregisterHook is the step of Unregister that runs the vault's
@@ -121,6 +122,7 @@ func Operations() []Operation {
 		def[None, UnlockRequest](),
 		def[None, LockRequest](),
 		def[None, SetPasswordRequest](),
+		def[ImportResult, ImportRequest](),
 	}
 }
 
@@ -330,6 +332,21 @@ func (SetPasswordRequest) Op() Op       { return OpSetPassword }
 func (SetPasswordRequest) result() None { return None{} }
 func (r SetPasswordRequest) Run(ctx context.Context, e *Engine) (any, error) {
 	return nil, e.SetPassword(ctx, r)
+}
+
+// ImportRequest is Import: it returns an ImportResult, with an error too
+// (its Failed names the secret that failed).
+type ImportRequest struct {
+	Vault     string // the target vault; "" = the default vault
+	Secrets   []ImportSecret
+	NoClobber bool // refuse to replace an existing secret that differs
+	Change         // Confirm is asked once for the batch (an OpImport Action)
+}
+
+func (ImportRequest) Op() Op               { return OpImport }
+func (ImportRequest) result() ImportResult { return ImportResult{} }
+func (r ImportRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Import(ctx, r)
 }
 
 // Run runs req, which returns only an error, on t.

@@ -33,6 +33,9 @@ type Action struct {
 	Vault   string
 	Secret  string
 	Replace bool // set: an existing secret is overwritten; register: an existing registration
+	// Import: the secrets of the batch to write, and how many of them
+	// replace a stored secret.
+	Count, Replaced int
 }
 
 func (a Action) String() string {
@@ -42,6 +45,15 @@ func (a Action) String() string {
 			return fmt.Sprintf("replace secret %q in vault %s", a.Secret, a.Vault)
 		}
 		return fmt.Sprintf("add secret %q to vault %s", a.Secret, a.Vault)
+	case OpImport:
+		s := fmt.Sprintf("import %d secrets into vault %s", a.Count, a.Vault)
+		if a.Count == 1 {
+			s = "import 1 secret into vault " + a.Vault
+		}
+		if a.Replaced > 0 {
+			s += fmt.Sprintf(", replacing %d", a.Replaced)
+		}
+		return s
 	case OpSetInfo:
 		return fmt.Sprintf("replace the metadata of secret %q in vault %s", a.Secret, a.Vault)
 	case OpRemove:

@@ -160,6 +160,8 @@ func (s *session) candidates(prev []string, cur string) []string {
 	case "":
 	case "vault", "from", "to":
 		return s.vaultNames()
+	case "format": // import's
+		return []string{"dotenv", "json"}
 	case "type":
 		var names []string
 		for _, t := range secretTypes {

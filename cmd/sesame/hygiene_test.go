@@ -51,8 +51,9 @@ func TestHygiene(t *testing.T) {
 		sWrongPW  = "canary-wrongpw-Bs71"
 		sDotenv   = "canary-dotenv-Ny50"
 		sProject  = "canary-project-Wc13"
+		sImport   = "canary-import-Fy62"
 	)
-	all := []string{sString, sSecure, sCredPW, sBytes, sTableA, sTableB, sNew, sBad, sPassword, sWrongPW, sDotenv, sProject}
+	all := []string{sString, sSecure, sCredPW, sBytes, sTableA, sTableB, sNew, sBad, sPassword, sWrongPW, sDotenv, sProject, sImport}
 	big := strings.Repeat(sBad, (1<<20)/len(sBad)+1)
 
 	type step struct {
@@ -99,7 +100,14 @@ func TestHygiene(t *testing.T) {
 		{sDotenv, []string{"set", "DB_PASSWORD", "--vault", "D", "--stdin"}, 0, ""},
 		{sBad, []string{"set", "not-a-variable", "--vault", "D", "--stdin"}, 1, ""},
 		{sProject, append(cfg, "set", "p1", "--stdin"), 0, ""},
+		// import: what it stores, and what it refuses.
+		{"IMP_A=" + sImport + "\nIMP_B='" + sImport + "'\n", []string{"import", "-"}, 0, ""},
+		{"IMP_C=1\n-" + sBad + "\n", []string{"import", "-"}, 1, ""},
+		{`{"name":"j","type":"bytes","value":"` + sBad + `"}`, []string{"import", "-"}, 1, ""},
+		{`{"name":"j","value":` + sBad + `}`, []string{"import", "-"}, 1, ""},
 	}, {
+		{"s1=" + sNew + "\n", []string{"import", "-", "--no-clobber"}, 1, ""},
+		{"IMP_A=" + sImport + "\n", []string{"import", "-", "--no-clobber", "--what-if"}, 0, ""},
 		{sWrongPW + "\n", []string{"vault", "unlock", "P", "--password-stdin"}, 1, ""},
 		{"", []string{"get", "DB_PASSWORD", "--vault", "D"}, 0, ""},
 	}}

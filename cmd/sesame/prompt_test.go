@@ -544,3 +544,39 @@ func TestGetNamesTheVault(t *testing.T) {
 		t.Errorf("without a terminal, stderr is %q", stderr)
 	}
 }
+
+// TestImportProgress: on a terminal, import draws a progress bar on
+// standard error, batch by batch, then its summary; --confirm asks once per
+// batch, and a no stops there, keeping the batches before.
+func TestImportProgress(t *testing.T) {
+	h := newHome(t)
+	h.registerGoVault("V")
+	file := filepath.Join(t.TempDir(), "app.env")
+	if err := os.WriteFile(file, []byte("A=1\nB=2\nC=3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	p := h.term("import", file, "--batch", "2")
+	p.expect("\rsesame: importing [####################..........]  67% 2/3 secrets (")
+	p.expect("\rsesame: importing [##############################] 100% 3/3 secrets (")
+	p.expect("/s)\r\n")
+	p.expect("sesame: imported 3 secrets from " + file + " into vault V (3 added, 0 replaced, 0 unchanged)")
+	p.wait(0)
+
+	if err := os.WriteFile(file, []byte("A=1\nB=two\nC=three\nD=4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = h.term("import", file, "--batch", "2", "--confirm")
+	p.expect("Confirm: import 1 secret into vault V, replacing 1? [y/N] ")
+	p.send("y\n")
+	p.expect("Confirm: import 2 secrets into vault V, replacing 1? [y/N] ")
+	p.send("n\n")
+	p.expect("sesame: declined; the secrets from line 3 on were not imported")
+	p.expect("sesame: imported 2 secrets from " + file + " into vault V (0 added, 1 replaced, 1 unchanged)")
+	if strings.Contains(p.wait(0), "importing [") {
+		t.Error("a progress bar among the questions of --confirm")
+	}
+	if out, _ := h.run(0, "", "get", "C", "--as-plain-text"); out != "3\n" {
+		t.Errorf("C after a declined batch: %q", out)
+	}
+}

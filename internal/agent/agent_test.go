@@ -218,6 +218,12 @@ func script(t *testing.T, e engine.Transport) []string {
 	a, err = engine.Do(ctx, e, engine.SetRequest{Name: "string", Value: "new", Vault: "Go", Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}})
 	note("set confirmed", a, err)
 	note("asked", asked, nil)
+	batch := []engine.ImportSecret{{Name: "imp-a", Value: values["table"], Metadata: engine.Metadata{"n": 1}}, {Name: "string", Value: "new"}, {Name: "imp-b", Value: engine.SecureString(secretValue)}}
+	imp, err := engine.Do(ctx, e, engine.ImportRequest{Vault: "Store", Secrets: batch, Change: engine.Change{Confirm: func(a engine.Action) bool { asked = append(asked, a); return true }}})
+	note("import", imp, err)
+	imp, err = engine.Do(ctx, e, engine.ImportRequest{Vault: "Store", Secrets: append(batch, engine.ImportSecret{Name: "string", Value: "other"}), NoClobber: true})
+	note("import again, no-clobber", imp, err)
+	note("asked", asked, nil)
 	a, err = engine.Do(ctx, e, engine.RemoveRequest{Name: "cred", Vault: "Store", Change: engine.Change{}})
 	note("remove", a, err)
 	note("unlock without password", nil, engine.Run(ctx, e, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}))

@@ -36,6 +36,7 @@ func child(args []string) int {
 		fs.StringVar(&o.Cache, "cache", "", "the compile cache's folder")
 		fs.IntVar(&o.Gets, "gets", 1000, "timed gets")
 		fs.IntVar(&o.Sets, "sets", 100, "timed sets")
+		fs.IntVar(&o.Infos, "infos", 1, "timed listings")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}

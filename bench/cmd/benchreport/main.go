@@ -14,7 +14,8 @@
 //     sesame get against pass, age and keepassxc-cli (installed with apt-get
 //     when missing, set up with throw-away keys in a temporary folder).
 //  3. scale: the built-in secretstore with 100, 10 000 and 100 000 secrets,
-//     each size in a child process of its own (its peak RSS is the child's).
+//     filled by sesame import, then each size in a child process of its own
+//     (its peak RSS is the child's): gets, sets, Engine.Info.
 //  4. memory: an engine with no, one and ten vaults loaded, in child
 //     processes.
 //

@@ -25,7 +25,9 @@ import (
 // the scale section), guest-get and guest-set (the boundary's Go guest,
 // engine.Vault), wat-get (the boundary's WAT guest), engine-get (the engine
 // API over a native vault), open-get (a new engine per get, as `sesame get`
-// in a new process pays it, the compile cache warm).
+// in a new process pays it, the compile cache warm), store-import (batches
+// of 1000 new secrets through Engine.Import, as sesame import sends them),
+// store-info (Engine.Info over 100 000 secrets, imported first).
 func profileMain(args []string) int {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
 	scenario := fs.String("scenario", "", "what to run")
@@ -97,6 +99,34 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 				}
 				defer e2.Close()
 				_, err = e2.Get(ctx, engine.GetRequest{Name: scaleName(1)})
+				return err
+			}
+		}
+	case "store-import", "store-info":
+		err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: scaleVault, Extension: "builtin:secretstore",
+			Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true, Timeout: 10 * time.Minute}}})
+		if err != nil {
+			return err
+		}
+		next := 0
+		importBatch := func(ctx context.Context) error {
+			batch := make([]engine.ImportSecret, 1000)
+			for j := range batch {
+				batch[j] = engine.ImportSecret{Name: scaleName(next), Value: scaleValue(next)}
+				next++
+			}
+			_, err := e.Import(ctx, engine.ImportRequest{Vault: scaleVault, Secrets: batch})
+			return err
+		}
+		o = importBatch
+		if scenario == "store-info" {
+			for next < 100_000 {
+				if err := importBatch(ctx); err != nil {
+					return err
+				}
+			}
+			o = func(ctx context.Context) error {
+				_, err := e.Info(ctx, engine.InfoRequest{Vault: scaleVault})
 				return err
 			}
 		}

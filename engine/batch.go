@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/sesamehq/sesame/engine/internal/storage"
+)
+
+// A batchSet makes the storage calls of the vault calls made under one
+// context write to a storage.Batch per storage area instead of the file:
+// every write of those calls commits together, in one transaction, when
+// commit is called, or not at all. Reads see the batch's own writes. It is
+// how Import writes a thousand secrets with one fsync, whatever the vault's
+// extension: the guest's kv_set returns as always, and the host holds the
+// write until the batch commits (SPEC.md §5.3).
+type batchSet struct {
+	mu      sync.Mutex
+	batches map[*storage.Store]*storage.Batch
+}
+
+type batchKey struct{}
+
+// withBatch returns a context under which storage calls go to a new
+// batchSet, and that batchSet.
+func withBatch(ctx context.Context) (context.Context, *batchSet) {
+	bs := &batchSet{batches: map[*storage.Store]*storage.Batch{}}
+	return context.WithValue(ctx, batchKey{}, bs), bs
+}
+
+// batchOf returns the batch of the store s under ctx, started on first
+// use; nil when ctx has no batchSet.
+func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
+	bs, _ := ctx.Value(batchKey{}).(*batchSet)
+	if bs == nil {
+		return nil
+	}
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	b := bs.batches[s]
+	if b == nil {
+		b = s.Batch()
+		bs.batches[s] = b
+	}
+	return b
+}
+
+// commit commits every batch of the set. A vault writes to its own storage
+// area only, so there is one batch at most, and its commit is all or
+// nothing.
+func (bs *batchSet) commit(ctx context.Context) error {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	var errs []error
+	for s, b := range bs.batches {
+		errs = append(errs, b.Commit(ctx))
+		delete(bs.batches, s)
+	}
+	return errors.Join(errs...)
+}

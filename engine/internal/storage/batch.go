@@ -1,0 +1,309 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxBatchBytes bounds what one Batch buffers: the keys and values of its
+// writes, and what it read of the store. A write past it fails with
+// ErrTooLarge, so that a batch costs bounded memory whatever its caller
+// sends.
+const MaxBatchBytes = 64 << 20
+
+// A Batch collects writes to a Store so that they commit together, in one
+// transaction and one fsync, or not at all: the host's side of an import,
+// where one commit per secret would cost a commit's fsync per secret.
+//
+// Until Commit, its writes are in memory only: its own reads see them (a
+// Get after a Set returns the new value, a List shows added keys and hides
+// deleted ones), no one else's do, and nothing reaches the file. Discarding
+// a Batch (never committing it) writes nothing.
+//
+// Commit is conditional, like SetIf: every key the batch read from the
+// store (a Get, or the existence check of an Add or a Delete), it read
+// together with its value, and the commit writes only if each still holds
+// what was read, absent included; otherwise it fails with ErrChanged and
+// writes nothing. Of a batch and another process writing a key the batch
+// read, the first to commit wins and the other learns it lost. The keys a
+// List returned are not part of the condition (a key another process adds
+// meanwhile does not fail the commit), nor are keys the batch wrote without
+// reading them (a Set is a blind write, as outside a batch).
+//
+// The quota is checked at Commit, over the whole batch: a batch that would
+// take the store past MaxKeys or MaxBytes fails with ErrQuota and writes
+// nothing. Key and value lengths are checked at each write.
+//
+// A Batch is safe for use by several goroutines; no lock is held between
+// its calls, so other Stores and processes read and write the file while
+// it fills.
+type Batch struct {
+	s *Store
+
+	mu     sync.Mutex
+	writes map[string][]byte // key → value; a nil value: deleted
+	seen   Seen              // what was read from the store, as SetIf's seen
+	bytes  int               // what writes and seen hold
+}
+
+// Batch starts an empty batch of writes to s.
+func (s *Store) Batch() *Batch {
+	return &Batch{s: s, writes: map[string][]byte{}, seen: Seen{}}
+}
+
+// lookup returns the value of key as the batch sees it: its own write, or
+// the store's value (recorded in seen). ok is false when the key is absent.
+// Callers do not hold b.mu.
+func (b *Batch) lookup(ctx context.Context, op string, key []byte) (value []byte, ok bool, err error) {
+	b.mu.Lock()
+	v, written := b.writes[string(key)]
+	if !written {
+		v, written = b.seen[string(key)]
+	}
+	b.mu.Unlock()
+	if written {
+		return v, v != nil, nil
+	}
+	v, err = b.s.Get(ctx, key)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		v = nil
+	default:
+		return nil, false, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.grow(op, len(key)+len(v)); err != nil {
+		return nil, false, err
+	}
+	b.seen[string(key)] = v
+	return v, v != nil, nil
+}
+
+// grow counts n more buffered bytes, refusing to pass MaxBatchBytes.
+// Callers hold b.mu.
+func (b *Batch) grow(op string, n int) error {
+	if b.bytes+n > MaxBatchBytes {
+		return b.s.fail(context.Background(), op, fmt.Errorf("%w: a batch holds at most %d bytes of keys and values", ErrTooLarge, MaxBatchBytes))
+	}
+	b.bytes += n
+	return nil
+}
+
+// Get is Store.Get as the batch sees the store: its own writes first.
+func (b *Batch) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := b.s.checkKey(key); err != nil {
+		return nil, b.s.fail(ctx, "get", err)
+	}
+	v, ok, err := b.lookup(ctx, "get", key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, b.s.fail(ctx, "get", ErrNotFound)
+	}
+	return bytes.Clone(v), nil
+}
+
+// Set is Store.Set, buffered until Commit.
+func (b *Batch) Set(ctx context.Context, key, value []byte) error {
+	return b.put(ctx, "set", key, value, false)
+}
+
+// Add is Store.Add, buffered until Commit: ErrExists when key is present as
+// the batch sees the store. Commit checks that a key found absent is still
+// absent.
+func (b *Batch) Add(ctx context.Context, key, value []byte) error {
+	return b.put(ctx, "add", key, value, true)
+}
+
+func (b *Batch) put(ctx context.Context, op string, key, value []byte, add bool) error {
+	if err := b.s.checkKey(key); err != nil {
+		return b.s.fail(ctx, op, err)
+	}
+	if len(value) > b.s.opts.MaxValueBytes {
+		return b.s.fail(ctx, op, fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(value), b.s.opts.MaxValueBytes))
+	}
+	var check func(present bool) error
+	if add {
+		if _, _, err := b.lookup(ctx, op, key); err != nil {
+			return err
+		}
+		check = func(present bool) error {
+			if present {
+				return b.s.fail(ctx, op, ErrExists)
+			}
+			return nil
+		}
+	}
+	// Non-nil even when empty: nil marks a deletion.
+	return b.write(op, key, append(make([]byte, 0, len(value)), value...), check)
+}
+
+// Delete is Store.Delete, buffered until Commit: ErrNotFound when key is
+// absent as the batch sees the store.
+func (b *Batch) Delete(ctx context.Context, key []byte) error {
+	if err := b.s.checkKey(key); err != nil {
+		return b.s.fail(ctx, "delete", err)
+	}
+	if _, _, err := b.lookup(ctx, "delete", key); err != nil {
+		return err
+	}
+	return b.write("delete", key, nil, func(present bool) error {
+		if !present {
+			return b.s.fail(ctx, "delete", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// write buffers value (nil: a deletion) under key. check, if not nil, is
+// called first with whether key is present as the batch sees the store
+// (which lookup has read), under the batch's lock: of two Adds of one key
+// at once, one gets ErrExists.
+func (b *Batch) write(op string, key, value []byte, check func(present bool) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	old, had := b.writes[string(key)]
+	if check != nil {
+		v := old
+		if !had {
+			v = b.seen[string(key)]
+		}
+		if err := check(v != nil); err != nil {
+			return err
+		}
+	}
+	n := len(value) - len(old)
+	if !had {
+		n += len(key)
+	}
+	if err := b.grow(op, n); err != nil {
+		return err
+	}
+	b.writes[string(key)] = value
+	return nil
+}
+
+// List is Store.List as the batch sees the store: the keys it added are
+// listed, those it deleted are not.
+func (b *Batch) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
+	for {
+		keys, err := b.s.List(ctx, prefix, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		page, next := b.merge(keys, prefix, after, limit)
+		if len(page) > 0 || next == nil {
+			return page, nil
+		}
+		// Every key of the store's page was deleted by the batch; an empty
+		// page would end the caller's iteration early.
+		after = next
+	}
+}
+
+// merge returns the page of keys, read from the store after after, as the
+// batch sees it, and, when the store's page was full, its last key, where
+// the store's next page starts.
+func (b *Batch) merge(keys [][]byte, prefix, after []byte, limit int) (page [][]byte, next []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// A full page ends at its last key; a short one at the store's end.
+	// The batch's keys up to there join it.
+	if len(keys) == limit {
+		next = keys[len(keys)-1]
+	}
+	inPage := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		inPage[string(k)] = true
+	}
+	for k, v := range b.writes {
+		kb := []byte(k)
+		if v == nil || inPage[k] || !bytes.HasPrefix(kb, prefix) || bytes.Compare(kb, after) <= 0 || (next != nil && bytes.Compare(kb, next) > 0) {
+			continue
+		}
+		keys = append(keys, kb)
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.DeleteFunc(keys, func(k []byte) bool {
+		v, written := b.writes[string(k)]
+		return written && v == nil
+	})
+	return keys[:min(len(keys), limit)], next
+}
+
+// Len returns how many keys the batch writes or deletes.
+func (b *Batch) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.writes)
+}
+
+// Commit writes the batch in one transaction, and returns once it is on
+// disk, if every key the batch read still holds what was read; otherwise
+// it fails with ErrChanged and writes nothing. A batch that would take the
+// store past its quota fails with ErrQuota and writes nothing. A batch
+// without writes commits nothing, and does not open the file. After
+// Commit, successful or not, the batch must not be used again.
+func (b *Batch) Commit(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.writes) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(b.writes))
+	for k := range b.writes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // bbolt puts sorted keys fastest
+	return b.s.update(ctx, "commit", func(data, meta *bolt.Bucket) error {
+		if err := b.seen.check(data); err != nil {
+			return err
+		}
+		was, err := readUsage(data, meta)
+		if err != nil {
+			return err
+		}
+		u := was
+		for _, k := range keys {
+			if err := apply(data, &u, []byte(k), b.writes[k]); err != nil {
+				return err
+			}
+		}
+		if u.keys > was.keys && u.keys > int64(b.s.opts.MaxKeys) {
+			return fmt.Errorf("%w: the store would hold %d keys, limit %d", ErrQuota, u.keys, b.s.opts.MaxKeys)
+		}
+		if u.bytes > was.bytes && u.bytes > b.s.opts.MaxBytes {
+			return fmt.Errorf("%w: the store would hold %d bytes, limit %d", ErrQuota, u.bytes, b.s.opts.MaxBytes)
+		}
+		return writeUsage(meta, u)
+	})
+}
+
+// apply writes value (nil: deletes) under key in data, keeping u, the
+// quota counters, right.
+func apply(data *bolt.Bucket, u *usage, key, value []byte) error {
+	old := data.Get(key)
+	if old != nil {
+		u.keys--
+		u.bytes -= int64(len(key) + len(old))
+	}
+	if value == nil {
+		if old == nil {
+			return nil // added and deleted again within the batch
+		}
+		return data.Delete(key)
+	}
+	u.keys++
+	u.bytes += int64(len(key) + len(value))
+	return data.Put(key, value)
+}

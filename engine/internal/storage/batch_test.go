@@ -1,0 +1,278 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestBatch: a batch's reads see its own writes; no one else sees them
+// until Commit, which writes them all, with the quota counters right.
+func TestBatch(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	other := openStore(t, s.Path()) // another user of the file
+	mustSet(t, s, "kept", "1")
+	mustSet(t, s, "replaced", "old")
+	mustSet(t, s, "deleted", "x")
+
+	b := s.Batch()
+	for _, step := range []error{
+		b.Set(ctx, []byte("replaced"), []byte("new")),
+		b.Add(ctx, []byte("added"), []byte("a")),
+		b.Delete(ctx, []byte("deleted")),
+		b.Set(ctx, []byte("empty"), nil),
+	} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+	if err := b.Add(ctx, []byte("added"), []byte("b")); !errors.Is(err, ErrExists) {
+		t.Errorf("Add of a key the batch added: %v, want ErrExists", err)
+	}
+	if err := b.Add(ctx, []byte("kept"), []byte("b")); !errors.Is(err, ErrExists) {
+		t.Errorf("Add of a stored key: %v, want ErrExists", err)
+	}
+	if err := b.Delete(ctx, []byte("deleted")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Delete of a key the batch deleted: %v, want ErrNotFound", err)
+	}
+	batchView := map[string]string{"kept": `"1"`, "replaced": `"new"`, "added": `"a"`, "deleted": "absent", "empty": `""`}
+	for k, want := range batchView {
+		v, err := b.Get(ctx, []byte(k))
+		got := fmt.Sprintf("%q", v)
+		if errors.Is(err, ErrNotFound) {
+			got = "absent"
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("batch Get %s = %s, want %s", k, got, want)
+		}
+	}
+	before := map[string]string{"kept": `"1"`, "replaced": `"old"`, "added": "absent", "deleted": `"x"`, "empty": "absent"}
+	for k, want := range before {
+		if got := state(t, other, k); got != want {
+			t.Errorf("before Commit, %s = %s to another Store, want %s", k, got, want)
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range batchView {
+		if got := state(t, other, k); got != want {
+			t.Errorf("after Commit, %s = %s, want %s", k, got, want)
+		}
+	}
+	if u := usageOf(t, s.Path()); u.keys != 4 {
+		t.Errorf("after Commit the store holds %d keys, want 4", u.keys)
+	}
+}
+
+// TestBatchDiscarded: a batch never committed writes nothing.
+func TestBatchDiscarded(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "kept", "1")
+	b := s.Batch()
+	if err := b.Set(ctx, []byte("a"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, "a") + " " + state(t, s, "kept"); got != `absent "1"` {
+		t.Errorf("after a discarded batch: a, kept = %s, want absent \"1\"", got)
+	}
+}
+
+// TestBatchConflict: a batch commits only if what it read is still there;
+// otherwise nothing of it is written, not even keys nobody else touched.
+func TestBatchConflict(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		read  func(b *Batch) error // what the batch reads of "k"
+		other func(s *Store) error // what another writer then does to "k"
+	}{
+		{"get, then changed", func(b *Batch) error { _, err := b.Get(ctx, []byte("k")); return err },
+			func(s *Store) error { return s.Set(ctx, []byte("k"), []byte("theirs")) }},
+		{"get, then deleted", func(b *Batch) error { _, err := b.Get(ctx, []byte("k")); return err },
+			func(s *Store) error { return s.Delete(ctx, []byte("k")) }},
+		{"add found it absent, then created", func(b *Batch) error { return b.Add(ctx, []byte("new"), []byte("mine")) },
+			func(s *Store) error { return s.Set(ctx, []byte("new"), []byte("theirs")) }},
+		{"delete, then changed", func(b *Batch) error { return b.Delete(ctx, []byte("k")) },
+			func(s *Store) error { return s.Set(ctx, []byte("k"), []byte("theirs")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, Options{})
+			mustSet(t, s, "k", "v")
+			b := s.Batch()
+			if err := tc.read(b); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Set(ctx, []byte("untouched"), []byte("mine")); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.other(openStore(t, s.Path())); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Commit(ctx); !errors.Is(err, ErrChanged) {
+				t.Fatalf("Commit: %v, want ErrChanged", err)
+			}
+			if got := state(t, s, "untouched"); got != "absent" {
+				t.Errorf("a failed commit wrote untouched = %s", got)
+			}
+		})
+	}
+	// A key written without being read is a blind write: another writer's
+	// change of it does not fail the commit, which then wins.
+	s := openTest(t, Options{})
+	b := s.Batch()
+	if err := b.Set(ctx, []byte("k"), []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, openStore(t, s.Path()), "k", "theirs")
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, "k"); got != `"mine"` {
+		t.Errorf("k = %s after a blind write committed, want \"mine\"", got)
+	}
+}
+
+// TestBatchQuota: the quota is checked over the whole batch at Commit,
+// which then writes nothing.
+func TestBatchQuota(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{MaxKeys: 3})
+	mustSet(t, s, "k0", "v")
+	b := s.Batch()
+	for i := 1; i <= 3; i++ {
+		if err := b.Set(ctx, fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(ctx); !errors.Is(err, ErrQuota) {
+		t.Fatalf("Commit of a batch past the quota: %v, want ErrQuota", err)
+	}
+	if u := usageOf(t, s.Path()); u.keys != 1 {
+		t.Errorf("a batch refused for its quota left %d keys, want 1", u.keys)
+	}
+	// Deleting within the batch makes room: the end state is what counts.
+	b = s.Batch()
+	for _, err := range []error{
+		b.Delete(ctx, []byte("k0")),
+		b.Set(ctx, []byte("k1"), []byte("v")),
+		b.Set(ctx, []byte("k2"), []byte("v")),
+		b.Set(ctx, []byte("k3"), []byte("v")),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u := usageOf(t, s.Path()); u.keys != 3 {
+		t.Errorf("the store holds %d keys, want 3", u.keys)
+	}
+}
+
+// TestBatchLimits: the lengths of keys and values are checked at each
+// write, and a batch buffers at most MaxBatchBytes.
+func TestBatchLimits(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{MaxValueBytes: 16})
+	b := s.Batch()
+	if err := b.Set(ctx, []byte("k"), make([]byte, 17)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Set of a value over the limit: %v, want ErrTooLarge", err)
+	}
+	if err := b.Set(ctx, nil, []byte("v")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Set of an empty key: %v, want ErrInvalid", err)
+	}
+	s = openTest(t, Options{})
+	b = s.Batch()
+	big := make([]byte, DefaultMaxValueBytes)
+	var err error
+	for i := 0; err == nil && i <= MaxBatchBytes/len(big); i++ {
+		err = b.Set(ctx, fmt.Appendf(nil, "k%d", i), big)
+	}
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("filling a batch past MaxBatchBytes: %v, want ErrTooLarge", err)
+	}
+}
+
+// TestBatchList: a batch lists the keys it added and not those it deleted,
+// page by page, and never ends a listing early with an empty page.
+func TestBatchList(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	fillStore(t, s.Path(), func(put func(k, v string)) {
+		for i := range 10 {
+			put(fmt.Sprintf("p/%02d", i), "v")
+		}
+		put("q/0", "v")
+	})
+	b := s.Batch()
+	for i := range 6 { // the first two pages of 3
+		if err := b.Delete(ctx, fmt.Appendf(nil, "p/%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"p/07a", "p/99", "q/1"} {
+		if err := b.Set(ctx, []byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	var after []byte
+	for {
+		page, err := b.List(ctx, []byte("p/"), after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 3 {
+			t.Fatalf("a page of %d keys, limit 3", len(page))
+		}
+		for _, k := range page {
+			got = append(got, string(k))
+		}
+		after = page[len(page)-1]
+	}
+	want := []string{"p/06", "p/07", "p/07a", "p/08", "p/09", "p/99"}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %q, want %q", got, want)
+	}
+}
+
+// TestBatchAddOnce: of many goroutines adding one key to a batch at once,
+// exactly one succeeds.
+func TestBatchAddOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	for round := range 20 {
+		b := s.Batch()
+		key := fmt.Appendf(nil, "k%d", round)
+		errs := make(chan error, 8)
+		for i := range 8 {
+			go func() { errs <- b.Add(ctx, key, fmt.Appendf(nil, "%d", i)) }()
+		}
+		won := 0
+		for range 8 {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrExists):
+				t.Fatal(err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d Adds of one key succeeded, want 1", round, won)
+		}
+	}
+}
