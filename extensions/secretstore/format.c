@@ -128,20 +128,6 @@ uint32_t record_key(const store_keys *k, const uint8_t *name, uint32_t n, uint8_
     return SESAME_OK;
 }
 
-/* check_secret checks the layout of a decrypted record (SPEC.md §7.7):
- * an info record with a UTF-8 name and the record's type, then a value of
- * that type. It returns the length of the info record, or 0. (The host
- * checks the rest of what it receives.) */
-static uint32_t check_secret(const uint8_t *p, uint32_t n, uint8_t type) {
-    uint32_t info = sesame_info_size(p, n);
-    if (info == 0 || info == n || p[info] != type)
-        return 0;
-    uint32_t name_len = sesame_get_u32(p);
-    if (p[4 + name_len] != type || !valid_utf8(p + 4, name_len))
-        return 0;
-    return info;
-}
-
 /* open_record authenticates and decrypts the record rec read from the
  * storage key key into plain (the secret encoding, SPEC.md §7.7) and sets
  * *info_len to the length of its info record. name is the name looked up,

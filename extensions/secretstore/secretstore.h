@@ -4,6 +4,7 @@
  *   format.c  the on-disk format v1 (internal/secretstore/format is its
  *             spec): c/config, c/key, the records and their storage keys
  *   fold.c    abi.Fold in C: the case folding of names (foldtable.h)
+ *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
  *   keys.c    where the keys come from: c/key, the password, the keyring;
  *             unlock, lock, set password
  *   text.c    messages: ../clib/text.c, shared with the other C extensions
@@ -90,6 +91,9 @@ uint32_t open_record(const store_keys *k, const uint8_t *key, uint32_t key_len, 
                      uint32_t n, const uint8_t *name, uint32_t name_len, sesame_buf *plain, uint32_t *info_len);
 uint32_t seal_record(const store_keys *k, const uint8_t *key, uint32_t key_len, const uint8_t *plain,
                      uint32_t n, sesame_buf *rec);
+
+/* secret.c */
+uint32_t check_secret(const uint8_t *p, uint32_t n, uint8_t type);
 
 /* fold.c */
 int fold(const uint8_t *s, uint32_t n, sesame_buf *out);
