@@ -126,8 +126,8 @@ func TestCFlagsAreTheMakefiles(t *testing.T) {
 }
 
 // The C extensions that the tests build (the Makefile's CEXTENSIONS) are
-// the committed ones, byte for byte: clang is deterministic given the flags
-// and the relative paths.
+// the committed ones, byte for byte (clang is deterministic given the flags
+// and the relative paths), and each is at most 100 KiB.
 func TestCExtensionIsReproducible(t *testing.T) {
 	mk, err := os.ReadFile(filepath.Join(ModuleRoot(t), "Makefile"))
 	if err != nil {
@@ -148,6 +148,11 @@ func TestCExtensionIsReproducible(t *testing.T) {
 		}
 		if !bytes.Equal(built, committed) {
 			t.Errorf("extensions/%s.wasm (%d bytes) is not what its source builds to (%d bytes): run make extensions", name, len(committed), len(built))
+		}
+		// Issue 13's bound on a built-in C guest: what a command pays to
+		// decode and compile on every start without the agent.
+		if len(committed) > 100<<10 {
+			t.Errorf("extensions/%s.wasm is %d bytes, over the 100 KiB a built-in guest may take", name, len(committed))
 		}
 	}
 }
