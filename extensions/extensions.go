@@ -6,10 +6,10 @@
 //	dotenv       a .env file in a granted folder, strings only (extensions/dotenv)
 //
 // The .wasm files are built from the folders beside them by `make
-// extensions` and committed: secretstore, a Go guest, with go build
-// -trimpath -buildvcs=false; dotenv, a C guest, with clang and relative
-// paths; so the bytes are reproducible and the compilation cache hits.
-// `make check` fails when a rebuild would change them.
+// extensions` and committed: both are C guests (wasi-libc and
+// abi/c/sesame.h), built with clang and relative paths, so the bytes are
+// reproducible and the compilation cache hits. `make check` fails when a
+// rebuild would change them.
 package extensions
 
 import (

@@ -3,7 +3,8 @@
  *
  *   format.c  the .env format: parsing, value encoding, editing by splicing
  *   file.c    reading, locking and atomically rewriting the file in /data
- *   text.c    building messages (numbers, Go-style quoted strings, UTF-8)
+ *   text.c    building messages (numbers, Go-style quoted strings, UTF-8):
+ *             ../clib/text.c, shared with the other C extensions
  *   vault.c   the sesame exports
  *
  * README.md gives the format and the rules; everything here follows it.
@@ -11,7 +12,7 @@
 #ifndef DOTENV_H
 #define DOTENV_H
 
-#include "sesame.h"
+#include "../clib/text.h"
 
 /* An assignment of the file. Offsets are byte offsets into its contents. */
 typedef struct {
@@ -42,19 +43,6 @@ int same_key(const uint8_t *src, const entry *e, const uint8_t *key, uint32_t ke
 int with_value(const uint8_t *src, uint32_t n, const entry *found, const uint8_t *key, uint32_t key_len,
                const uint8_t *value, uint32_t value_len, sesame_buf *out);
 uint32_t without(const uint8_t *src, uint32_t n, const uint8_t *key, uint32_t key_len, sesame_buf *out);
-
-/* text.c: messages are built in one buffer, then sent with msg_fail. */
-void msg_reset(void);
-void msg_str(const char *s);
-void msg_bytes(const void *p, uint32_t n);
-void msg_num(uint64_t v);
-void msg_quote(const uint8_t *s, uint32_t n);
-uint32_t msg_fail(uint32_t status);
-void msg_log(uint32_t level);
-int buf_str(sesame_buf *b, const char *s);
-int buf_num(sesame_buf *b, uint64_t v);
-void buf_wipe(sesame_buf *b);
-int valid_utf8(const uint8_t *s, uint32_t n);
 
 /* file.c */
 extern char file_name[];

@@ -50,7 +50,7 @@ type memoryKind struct {
 }
 
 var memoryKinds = []memoryKind{
-	{"secretstore", "sesame, builtin secretstore", "the default LocalStore vault (a Go guest, 2.5 MB) with its storage file"},
+	{"secretstore", "sesame, builtin secretstore", "the default LocalStore vault (a C guest, 43 KB) with its storage file"},
 	{"sesame-go", "sesame, Go guest", "the boundary benchmark's Go guest"},
 	{"sesame-wat", "sesame, WAT guest", "the boundary benchmark's WAT guest"},
 	{"extism", "Extism, WAT guest", "one compiled plugin and one instance per vault"},

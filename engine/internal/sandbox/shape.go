@@ -12,8 +12,8 @@ import (
 // no deadline can stop a compilation once it has started; these limits are
 // the compilation's budget. Each is at least ten times what real guests
 // need: in parentheses, the largest value measured over the built-in
-// extensions (Go guests; the secretstore is the largest), the example vaults
-// in Go, C, AssemblyScript and WAT, and the test guests. The product of
+// extensions (the secretstore, when it was a Go guest, was the largest),
+// the example vaults in Go, C, AssemblyScript and WAT, and the test guests. The product of
 // locals and blocks bounds the values the compiler's SSA form may need for
 // one function (a local can take a new value at every block).
 const (

@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/internal/secretstore/format"
+	"github.com/sesamehq/sesame/internal/testonly"
+	"github.com/sesamehq/sesame/internal/testwasm"
+)
+
+// The decoders of the secretstore (the C module, through the sandbox) fed
+// any bytes as the records it reads from storage, and compared with package
+// format, the spec of format v1 that the Go guest used: what format reads,
+// the module reads alike; what format refuses, the module refuses with the
+// message of a corrupt record, never a trap. The storage area is in memory,
+// so that an execution costs calls, not fsyncs.
+
+// ssFuzzPassword is the password of the stores the targets seed.
+var ssFuzzPassword = []byte("fuzz password")
+
+// ssFuzz is the module loaded twice over one in-memory storage area: with
+// a password and without.
+type ssFuzz struct {
+	area           *memArea
+	password, none *wasmVault
+}
+
+func openSSFuzz(tb testing.TB) *ssFuzz {
+	wasm, err := os.ReadFile(testwasm.Build(tb, "extensions/secretstore"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := sandbox.NewHost(sandbox.Config{CacheDir: benchCache, CacheKey: benchCacheKey})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close(context.Background()) })
+	f := &ssFuzz{area: &memArea{m: map[string][]byte{}}}
+	load := func(auth string) *wasmVault {
+		mod, err := h.Load(context.Background(), sandbox.Spec{Vault: "Fuzz" + auth, Wasm: wasm, Storage: f.area,
+			Params: map[string]string{"authentication": auth}, Timeout: time.Minute})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return newWasmVault(mod)
+	}
+	f.password, f.none = load("password"), load("none")
+	return f
+}
+
+// reset makes the storage hold records alone.
+func (f *ssFuzz) reset(records map[string][]byte) {
+	f.area.mu.Lock()
+	f.area.m = records
+	f.area.mu.Unlock()
+}
+
+// checkNoTrap fails on an error that is a trap or an exit of the module.
+func checkNoTrap(t *testing.T, op string, err error) {
+	t.Helper()
+	if se := (*sandbox.Error)(nil); errors.As(err, &se) && strings.HasPrefix(se.Message, "extension ") {
+		t.Fatalf("%s: %v (stderr %q)", op, err, se.Stderr)
+	}
+}
+
+// checkCorrupt fails unless err is the module's report of a corrupt record
+// of key.
+func checkCorrupt(t *testing.T, op, key string, err error) {
+	t.Helper()
+	if !errors.Is(err, abi.Internal) || !strings.Contains(err.Error(), "the store's "+key+" record is corrupt") {
+		t.Fatalf("%s with a %s that format refuses: %v, want it reported corrupt", op, key, err)
+	}
+}
+
+// hostTakes reports whether the host's Argon2id takes c's parameters within
+// the default memory grant (SPEC.md §5.6): the module reports the others as
+// a corrupt c/config, or TOO_LARGE past the grant.
+func hostTakes(c *format.Config) bool {
+	k := c.KDF
+	return len(c.Salt) >= 8 && len(c.Salt) <= 64 && k.Time >= 1 && k.Time <= 10 &&
+		k.MemoryKiB >= 8<<10 && uint64(k.MemoryKiB)<<10 <= abi.DefaultMemory && k.Threads >= 1 && k.Threads <= 16
+}
+
+// FuzzSecretStoreConfig: any bytes as c/config. test reports them corrupt
+// exactly when format.ParseConfig refuses them; an unlock opens the store
+// exactly when format unwraps the master key with the same password (the
+// seeds are configs that format wrote), and otherwise fails as locked or
+// corrupt.
+func FuzzSecretStoreConfig(f *testing.F) {
+	for _, params := range []format.KDFParams{format.DefaultKDF(), {Time: 1, MemoryKiB: 8 << 10, Threads: 1}} {
+		c, err := format.WrapMaster(format.NewMaster(), testonly.Argon2id(ssFuzzPassword, bytes.Repeat([]byte{7}, 16), params.Time, params.MemoryKiB, params.Threads, 32),
+			params, bytes.Repeat([]byte{7}, 16), 1700000000000)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(c.Marshal())
+		f.Add(c.Marshal()[:40])
+	}
+	f.Add([]byte{})
+	f.Add([]byte{1, 1})
+	s := openSSFuzz(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s.reset(map[string][]byte{format.KeyConfig: bytes.Clone(raw)})
+		c, perr := format.ParseConfig(raw)
+		err := s.password.Test(context.Background())
+		checkNoTrap(t, "test", err)
+		if perr != nil {
+			checkCorrupt(t, "test", format.KeyConfig, err)
+		} else if err != nil {
+			t.Fatalf("test with a c/config that format reads: %v", err)
+		}
+		err = s.password.Unlock(context.Background(), bytes.Clone(ssFuzzPassword))
+		checkNoTrap(t, "unlock", err)
+		switch {
+		case perr != nil:
+			checkCorrupt(t, "unlock", format.KeyConfig, err)
+		case !hostTakes(c):
+			if err == nil || !errors.Is(err, abi.TooLarge) && !strings.Contains(err.Error(), "c/config record is corrupt") {
+				t.Fatalf("unlock with parameters the host refuses (%+v): %v", c.KDF, err)
+			}
+		default:
+			_, uerr := c.Unwrap(testonly.Argon2id(ssFuzzPassword, c.Salt, c.KDF.Time, c.KDF.MemoryKiB, c.KDF.Threads, 32))
+			if (uerr == nil) != (err == nil) {
+				t.Fatalf("unlock: %v; format's unwrap: %v", err, uerr)
+			}
+			if err != nil && (!errors.Is(err, abi.Locked) || !strings.Contains(err.Error(), "wrong password")) {
+				t.Fatalf("unlock that format refuses: %v, want a wrong password", err)
+			}
+		}
+		if err == nil {
+			if _, _, err := s.password.Get(context.Background(), "x"); !errors.Is(err, abi.NotFound) {
+				t.Fatalf("get from an unlocked empty store: %v", err)
+			}
+			if err := s.password.Lock(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzSecretStoreKeyRecord: any bytes as c/key. test and get report them
+// corrupt exactly when format.ParseKeyRecord refuses them; otherwise a set
+// writes a record that format opens with the master key they hold.
+func FuzzSecretStoreKeyRecord(f *testing.F) {
+	f.Add(format.NewMaster().MarshalKeyRecord(1700000000000))
+	f.Add([]byte{})
+	f.Add(make([]byte, 58))
+	s := openSSFuzz(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s.reset(map[string][]byte{format.KeyMaster: bytes.Clone(raw)})
+		m, _, perr := format.ParseKeyRecord(raw)
+		err := s.none.Test(context.Background())
+		checkNoTrap(t, "test", err)
+		if perr != nil {
+			checkCorrupt(t, "test", format.KeyMaster, err)
+			_, _, err = s.none.Get(context.Background(), "x")
+			checkNoTrap(t, "get", err)
+			checkCorrupt(t, "get", format.KeyMaster, err)
+			return
+		}
+		if err != nil {
+			t.Fatalf("test with a c/key that format reads: %v", err)
+		}
+		if err := s.none.Set(context.Background(), "Name", abi.Value{Type: abi.TypeString, Data: []byte("value")}, nil); err != nil {
+			t.Fatalf("set: %v", err)
+		}
+		k := m.Keys()
+		key := k.RecordKey("NAME")
+		s.area.mu.Lock()
+		rec := bytes.Clone(s.area.m[string(key)])
+		s.area.mu.Unlock()
+		in, v, err := k.Open(key, rec, "name")
+		if err != nil || in.Name != "Name" || string(v.Data) != "value" {
+			t.Fatalf("format opens the record the module wrote as %+v %q: %v", in, v.Data, err)
+		}
+	})
+}
+
+// FuzzSecretStoreRecord: a store whose keys are known, and under the
+// storage key of "name" any bytes as the record (raw), or any plain text
+// sealed with the store's record key under the record header (version,
+// type) of the input, so that the decoder behind authentication is reached.
+// Get and list read the record exactly when format's Open does, and then
+// as format does.
+func FuzzSecretStoreRecord(f *testing.F) {
+	m := format.NewMaster()
+	k := m.Keys()
+	key := k.RecordKey("name")
+	in := abi.Info{Name: "Name", Type: abi.TypeCredential, Metadata: abi.Metadata{"k": {Kind: abi.MetaInt, Int: 7}}}
+	val := abi.Value{Type: abi.TypeCredential, UserName: "u", Data: []byte("p")}
+	sealed, err := k.Seal(key, in, val)
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain, err := abi.AppendSecret(nil, in, val)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealed, false, byte(1), byte(abi.TypeCredential))
+	f.Add(plain, true, byte(1), byte(abi.TypeCredential))
+	f.Add(plain, true, byte(1), byte(abi.TypeString))
+	f.Add([]byte{}, true, byte(1), byte(abi.TypeBytes))
+	f.Add(sealed[:41], false, byte(1), byte(abi.TypeBytes))
+	recKey := k.Marshal()[format.StoreIDSize : format.StoreIDSize+32]
+	aead, err := chacha20poly1305.NewX(recKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	keyRecord := m.MarshalKeyRecord(1700000000000)
+	s := openSSFuzz(f)
+	f.Fuzz(func(t *testing.T, b []byte, seal bool, version, typ byte) {
+		rec := b
+		if seal {
+			ad := append([]byte("sesame secretstore v1 record\x00"), binary.LittleEndian.AppendUint32(nil, uint32(len(key)))...)
+			ad = append(append(ad, key...), version, typ)
+			rec = make([]byte, 2+chacha20poly1305.NonceSizeX)
+			rec[0], rec[1] = version, typ
+			rand.Read(rec[2:])
+			rec = aead.Seal(rec, rec[2:], b, ad)
+		}
+		s.reset(map[string][]byte{format.KeyMaster: bytes.Clone(keyRecord), string(key): bytes.Clone(rec)})
+		wantIn, wantV, werr := k.Open(key, rec, "name")
+		gotIn, gotV, err := s.none.Get(context.Background(), "NAME")
+		checkNoTrap(t, "get", err)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("get: %v; format's open: %v", err, werr)
+		}
+		if err == nil && (!infoEqual(gotIn, wantIn) || !valueEqual(gotV, wantV)) {
+			t.Fatalf("get: %+v %+v; format's open: %+v %+v", gotIn, gotV, wantIn, wantV)
+		}
+		if err != nil && !errors.Is(err, abi.Internal) {
+			t.Fatalf("get of a record format refuses: %v, want an internal error", err)
+		}
+		_, _, lerr := k.Open(key, rec, "")
+		list, err := s.none.List(context.Background(), "*")
+		checkNoTrap(t, "list", err)
+		if err != nil || (len(list) == 1) != (lerr == nil) || len(list) > 1 {
+			t.Fatalf("list: %v, %v; format's open: %v", list, err, lerr)
+		}
+	})
+}
+
+func infoEqual(a, b abi.Info) bool {
+	x, err1 := abi.AppendInfo(nil, a)
+	y, err2 := abi.AppendInfo(nil, b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+func valueEqual(a, b abi.Value) bool {
+	x, err1 := abi.AppendValue(nil, a)
+	y, err2 := abi.AppendValue(nil, b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}

@@ -1,0 +1,116 @@
+/*
+ * secretstore.h — what the files of the secretstore vault share.
+ *
+ *   format.c  the on-disk format v1 (internal/secretstore/format is its
+ *             spec): c/config, c/key, the records and their storage keys
+ *   fold.c    abi.Fold in C: the case folding of names (foldtable.h)
+ *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
+ *   keys.c    where the keys come from: c/key, the password, the keyring;
+ *             unlock, lock, set password
+ *   text.c    messages: ../clib/text.c, shared with the other C extensions
+ *   vault.c   the sesame exports
+ *
+ * No key of a password store enters guest memory: the host derives, wraps,
+ * unwraps, seals, opens and hashes with keys the vault names by handles
+ * (SPEC.md §5.8). A store without a password keeps its master key in clear
+ * in c/key, which the vault reads and gives to the host (key_import).
+ *
+ * Every function that can fail returns a status, with its message already
+ * set (sesame_error) when the status goes out to the user.
+ */
+#ifndef SECRETSTORE_H
+#define SECRETSTORE_H
+
+#include "../clib/text.h"
+
+/* Sizes and constants of format v1 (format.go). */
+#define VERSION 1
+#define MASTER_KEY_SIZE 32
+#define STORE_ID_SIZE 16
+#define SALT_SIZE 16
+#define NONCE_SIZE 24
+#define TAG_SIZE 16
+#define BOX_OVERHEAD (NONCE_SIZE + TAG_SIZE)
+#define RECORD_HEADER 2                       /* version, type; the box follows */
+#define RECORD_KEY_LEN (2 + 64)               /* "s/" and 64 hex digits */
+#define KEY_RECORD_LEN (10 + STORE_ID_SIZE + MASTER_KEY_SIZE)
+#define AUTH_NONE 0
+#define AUTH_PASSWORD 1
+#define KDF_ARGON2ID 1
+#define MAX_PASSWORD 1024
+
+#define KEY_CONFIG "c/config"
+#define KEY_MASTER "c/key"
+#define PREFIX_SECRET "s/"
+#define PREFIX_PROBE "t/probe/"
+
+/* STATUS_EMPTY is the internal answer of a read of a store that does not
+ * exist yet: no secret (NOT_FOUND), an empty list. It never goes out. */
+#define STATUS_EMPTY 0x100
+
+/* A parsed c/config (format.Config): the fields point into the record. */
+typedef struct {
+    const uint8_t *raw;   /* the record                                   */
+    uint32_t header_len;  /* bytes before the nonce: the wrap's AD tail   */
+    int64_t created;      /* Unix milliseconds                            */
+    uint32_t time, memory_kib, threads;
+    const uint8_t *salt;
+    uint32_t salt_len;
+    const uint8_t *id;    /* STORE_ID_SIZE bytes                          */
+    const uint8_t *box;   /* nonce, wrapped master key, tag               */
+} config;
+
+/* A parsed c/key (format.ParseKeyRecord): the fields point into the record. */
+typedef struct {
+    int64_t created;
+    const uint8_t *id;
+    const uint8_t *key; /* MASTER_KEY_SIZE bytes, in clear */
+} key_record;
+
+/* A store's subkeys, as host handles, and its id. */
+typedef struct {
+    uint8_t id[STORE_ID_SIZE];
+    int32_t record; /* XChaCha20-Poly1305 of the records */
+    int32_t name;   /* HMAC-SHA256 of the folded names   */
+} store_keys;
+
+/* format.c: parsing (1 when the layout is right), the AD of a wrap and a
+ * record, the storage key of a name, sealing and opening records. */
+int parse_config(const uint8_t *b, uint32_t n, config *c);
+int parse_key_record(const uint8_t *b, uint32_t n, key_record *k);
+uint32_t put_key_record(uint8_t *dst, int64_t created, const uint8_t *id, const uint8_t *key);
+uint32_t put_config_header(uint8_t *dst, int64_t created, const uint8_t *salt, const uint8_t *id);
+uint32_t wrap_ad(uint8_t *dst, const uint8_t *header, uint32_t header_len);
+int record_header_ok(const uint8_t *rec, uint32_t n);
+uint32_t record_ad(uint8_t *dst, const uint8_t *key, uint32_t key_len, uint8_t type);
+uint32_t record_key(const store_keys *k, const uint8_t *name, uint32_t n, uint8_t *dst);
+/* Outcomes of open_record besides SESAME_OK and host statuses. */
+#define OPEN_CORRUPT 0x101 /* format.ErrCorrupt */
+#define OPEN_AUTH 0x102    /* format.ErrAuth    */
+uint32_t open_record(const store_keys *k, const uint8_t *key, uint32_t key_len, const uint8_t *rec,
+                     uint32_t n, const uint8_t *name, uint32_t name_len, sesame_buf *plain, uint32_t *info_len);
+uint32_t seal_record(const store_keys *k, const uint8_t *key, uint32_t key_len, const uint8_t *plain,
+                     uint32_t n, sesame_buf *rec);
+
+/* secret.c */
+uint32_t check_secret(const uint8_t *p, uint32_t n, uint8_t type);
+
+/* fold.c */
+int fold(const uint8_t *s, uint32_t n, sesame_buf *out);
+int same_fold(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn);
+
+/* keys.c */
+extern int auth_password; /* set by init */
+extern uint32_t ttl_ms;   /* of the keyring; 0: never expires */
+uint32_t get_keys(int create, store_keys *k);
+uint32_t locked(uint32_t st);
+uint32_t host_status(int64_t result);
+uint32_t kv_read(sesame_buf *b, const char *key);
+uint32_t corrupt(const char *key);
+uint32_t load_config(sesame_buf *b, config *c, int *found);
+uint32_t load_key_record(sesame_buf *b, key_record *k, int *found);
+uint32_t unlock(const uint8_t *pw, uint32_t n);
+uint32_t lock(void);
+uint32_t set_password(const uint8_t *old, uint32_t old_len, const uint8_t *pw, uint32_t n);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * vault.c — builtin:secretstore, sesame's default local vault: an
+ * encrypted store of secrets in the host's storage area, one
+ * authenticated-encrypted record per secret, with metadata and
+ * case-insensitive names, unlocked with a password (or, with
+ * authentication = "none", protected by file permissions only).
+ *
+ * README.md gives the cryptography, the record layout and the threat
+ * model; format.c the on-disk format, keys.c the keys. An instance keeps
+ * nothing between calls but its parameters and scratch buffers, wiped after
+ * each use.
+ */
+#include "secretstore.h"
+
+#include <unistd.h>
+
+SESAME_ABI_V1_MARKER
+
+static const char manifest[] =
+    "{\"abi\":1,\"name\":\"secretstore\",\"version\":\"1.0.0\","
+    "\"description\":\"encrypted local store (Argon2id password, XChaCha20-Poly1305 records)\","
+    "\"metadata\":true,\"case_sensitive\":false,\"datetime_offset\":true,"
+    "\"operations\":[\"get\",\"stat\",\"set\",\"remove\",\"list\",\"set_metadata\",\"unlock\",\"lock\","
+    "\"set_password\",\"test\"],"
+    "\"grants\":[\"storage\"]}";
+
+static sesame_buf arg;   /* the name, the pattern or the password      */
+static sesame_buf arg2;  /* the value, the metadata or the new password */
+static sesame_buf meta;  /* the metadata of a set                      */
+static sesame_buf rec;   /* a record as stored                          */
+static sesame_buf plain; /* a record opened                             */
+static sesame_buf next;  /* a record's new plain text                   */
+static sesame_buf out;   /* the output                                  */
+static sesame_buf page;  /* a page of kv_list                           */
+static sesame_buf fpat, fname;
+
+static uint32_t done(uint32_t st) {
+    buf_wipe(&arg);
+    buf_wipe(&arg2);
+    buf_wipe(&meta);
+    buf_wipe(&rec);
+    buf_wipe(&plain);
+    buf_wipe(&next);
+    buf_wipe(&out);
+    return st;
+}
+
+SESAME_EXPORT("sesame_manifest") uint32_t vault_manifest(void) {
+    return sesame_output(manifest, sizeof manifest - 1);
+}
+
+/* The parameters in vaults.toml:
+ *
+ *   authentication    "password" (default) or "none", in any case
+ *   password_timeout  seconds an unlock lasts, counted from the unlock
+ *                     (reads do not extend it): 1 to 2147483, default 900;
+ *                     -1 never expires (until lock, or the process ends).
+ *                     0 is refused: a password used for a single call
+ *                     cannot serve the calls after the unlock.
+ *
+ * Any other parameter is refused, so that a typo does not silently weaken
+ * the vault. */
+#define PARAM_AUTH "authentication"
+#define PARAM_TIMEOUT "password_timeout"
+#define MAX_TIMEOUT 2147483 /* SecretStore's bound: Int32.MaxValue/1000 */
+
+static int is_space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+static int same_word(const uint8_t *s, uint32_t n, const char *lower) {
+    uint32_t i = 0;
+    for (; i < n && lower[i] != 0; i++)
+        if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i]) != lower[i])
+            return 0;
+    return i == n && lower[i] == 0;
+}
+
+static uint32_t param_fail(const char *name, const uint8_t *v, uint32_t n, int quote, const char *want) {
+    msg_reset();
+    msg_str("parameter ");
+    msg_str(name);
+    msg_str(" is ");
+    if (quote)
+        msg_quote(v, n);
+    else
+        msg_bytes(v, n);
+    msg_str(want);
+    return msg_fail(SESAME_INVALID_ARGUMENT);
+}
+
+/* parse_timeout reads a whole number as Go's strconv.Atoi does (a sign,
+ * then decimal digits) into *secs; 0 when it is not one or overflows. */
+static int parse_timeout(const uint8_t *s, uint32_t n, int64_t *secs) {
+    uint32_t i = n > 0 && (s[0] == '+' || s[0] == '-');
+    if (i == n)
+        return 0;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (UINT64_C(1) << 62) / 10)
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *secs = s[0] == '-' ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
+static uint32_t set_param(const uint8_t *k, uint32_t kn, const uint8_t *v, uint32_t vn) {
+    while (vn > 0 && is_space(v[0]))
+        v++, vn--;
+    while (vn > 0 && is_space(v[vn - 1]))
+        vn--;
+    if (kn == sizeof PARAM_AUTH - 1 && memcmp(k, PARAM_AUTH, kn) == 0) {
+        if (same_word(v, vn, "password"))
+            auth_password = 1;
+        else if (same_word(v, vn, "none"))
+            auth_password = 0;
+        else
+            return param_fail(PARAM_AUTH, v, vn, 1, ": want \"password\" or \"none\"");
+        return SESAME_OK;
+    }
+    if (kn == sizeof PARAM_TIMEOUT - 1 && memcmp(k, PARAM_TIMEOUT, kn) == 0) {
+        int64_t secs;
+        if (!parse_timeout(v, vn, &secs))
+            return param_fail(PARAM_TIMEOUT, v, vn, 1, ": want a whole number of seconds, or -1 for never");
+        if (secs == 0)
+            return param_fail(PARAM_TIMEOUT, v, vn, 0,
+                              ": an unlock must last at least 1 second (use -1 for never)");
+        if (secs < -1 || secs > MAX_TIMEOUT)
+            return param_fail(PARAM_TIMEOUT, v, vn, 0, ": want 1 to 2147483 seconds, or -1 for never");
+        ttl_ms = secs == -1 ? 0 : (uint32_t)secs * 1000;
+        return SESAME_OK;
+    }
+    msg_reset();
+    msg_str("unknown parameter ");
+    msg_quote(k, kn);
+    msg_str(" (secretstore knows " PARAM_AUTH " and " PARAM_TIMEOUT ")");
+    return msg_fail(SESAME_INVALID_ARGUMENT);
+}
+
+/* init reads the parameters, a sorted list of (str key, str value). */
+SESAME_EXPORT("sesame_init") uint32_t vault_init(uint32_t vault_len, uint32_t params_len) {
+    (void)vault_len;
+    auth_password = 1;
+    ttl_ms = 900 * 1000;
+    uint32_t st = sesame_read_input(&arg, 1, params_len);
+    if (st != SESAME_OK)
+        return st;
+    const uint8_t *p = arg.data;
+    uint32_t left = arg.len, count = left >= 4 ? sesame_get_u32(p) : 0;
+    for (p += 4, left -= left >= 4 ? 4 : left; count > 0; count--) {
+        uint32_t kn, vn;
+        if (left < 4 || (kn = sesame_get_u32(p)) > left - 4 || left - 4 - kn < 4 ||
+            (vn = sesame_get_u32(p + 4 + kn)) > left - 8 - kn)
+            return sesame_fail(SESAME_INVALID_ARGUMENT, "malformed parameters");
+        if ((st = set_param(p + 4, kn, p + 8 + kn, vn)) != SESAME_OK)
+            return st;
+        p += 8 + kn + vn;
+        left -= 8 + kn + vn;
+    }
+    return SESAME_OK;
+}
+
+/* keys gives the store's subkeys; a store that does not exist yet has no
+ * secret. */
+static uint32_t keys(int create, store_keys *k) {
+    uint32_t st = get_keys(create, k);
+    return st == STATUS_EMPTY ? SESAME_NOT_FOUND : st;
+}
+
+/* load reads and opens the record of the name in arg, stored under key,
+ * into plain. */
+static uint32_t load(const store_keys *k, const uint8_t *key, uint32_t *info_len) {
+    uint32_t st = sesame_kv_read(&rec, key, RECORD_KEY_LEN);
+    if (st != SESAME_OK)
+        return st; /* NOT_FOUND: the engine's own message says it best */
+    st = open_record(k, key, RECORD_KEY_LEN, rec.data, rec.len, arg.data, arg.len, &plain, info_len);
+    if (st != OPEN_AUTH && st != OPEN_CORRUPT)
+        return st;
+    msg_reset();
+    msg_str("record of ");
+    msg_quote(arg.data, arg.len);
+    msg_str(st == OPEN_AUTH ? " failed authentication: the store was tampered with or is corrupt" : " is corrupt");
+    return msg_fail(SESAME_INTERNAL);
+}
+
+/* find reads the name (argument 0) and loads its record. */
+static uint32_t find(uint32_t name_len, int create, store_keys *k, uint8_t *key, uint32_t *info_len) {
+    uint32_t st = sesame_read_input(&arg, 0, name_len);
+    if (st == SESAME_OK)
+        st = keys(create, k);
+    if (st == SESAME_OK)
+        st = record_key(k, arg.data, arg.len, key);
+    if (st == SESAME_OK)
+        st = load(k, key, info_len);
+    return st;
+}
+
+SESAME_EXPORT("sesame_get") uint32_t vault_get(uint32_t name_len) {
+    store_keys k;
+    uint8_t key[RECORD_KEY_LEN];
+    uint32_t info_len, st = find(name_len, 0, &k, key, &info_len);
+    return done(st != SESAME_OK ? st : sesame_output(plain.data, plain.len));
+}
+
+SESAME_EXPORT("sesame_stat") uint32_t vault_stat(uint32_t name_len) {
+    store_keys k;
+    uint8_t key[RECORD_KEY_LEN];
+    uint32_t info_len, st = find(name_len, 0, &k, key, &info_len);
+    return done(st != SESAME_OK ? st : sesame_output(plain.data, info_len));
+}
+
+/* store seals the secret (name, md, value) and writes it under key. */
+static uint32_t store(const store_keys *k, const uint8_t *key, const uint8_t *name, uint32_t name_len,
+                      const uint8_t *md, uint32_t md_len, const uint8_t *value, uint32_t value_len) {
+    uint32_t n = sesame_secret_len(name_len, md_len, value_len);
+    next.len = 0;
+    if (!sesame_buf_reserve(&next, n))
+        return sesame_fail(SESAME_TOO_LARGE, "the secret does not fit in the vault's memory");
+    next.len = sesame_put_secret(next.data, name, name_len, md, md_len, value, value_len);
+    uint32_t st = seal_record(k, key, RECORD_KEY_LEN, next.data, next.len, &rec);
+    buf_wipe(&next);
+    return st != SESAME_OK ? st : sesame_kv_set(key, RECORD_KEY_LEN, rec.data, rec.len);
+}
+
+/* set keeps the stored spelling of a name that differs only in case, and
+ * the stored metadata when none is given (SPEC.md §4). */
+SESAME_EXPORT("sesame_set") uint32_t vault_set(uint32_t name_len, uint32_t value_len, uint32_t meta_len) {
+    store_keys k;
+    uint8_t key[RECORD_KEY_LEN];
+    uint32_t info_len, st = sesame_read_input(&arg2, 1, value_len);
+    if (st == SESAME_OK && meta_len > 0)
+        st = sesame_read_input(&meta, 2, meta_len);
+    if (st == SESAME_OK)
+        st = find(name_len, 1, &k, key, &info_len);
+    if (st == SESAME_NOT_FOUND)
+        return done(store(&k, key, arg.data, arg.len, meta.data, meta_len, arg2.data, arg2.len));
+    if (st != SESAME_OK)
+        return done(st);
+    uint32_t stored = sesame_get_u32(plain.data), head = 4 + stored + 1;
+    const uint8_t *md = meta_len > 0 ? meta.data : plain.data + head;
+    uint32_t md_len = meta_len > 0 ? meta_len : info_len - head;
+    return done(store(&k, key, plain.data + 4, stored, md, md_len, arg2.data, arg2.len));
+}
+
+SESAME_EXPORT("sesame_set_metadata") uint32_t vault_set_metadata(uint32_t name_len, uint32_t meta_len) {
+    store_keys k;
+    uint8_t key[RECORD_KEY_LEN];
+    uint32_t info_len, st = sesame_read_input(&meta, 1, meta_len);
+    if (st == SESAME_OK)
+        st = find(name_len, 0, &k, key, &info_len);
+    if (st != SESAME_OK)
+        return done(st);
+    return done(store(&k, key, plain.data + 4, sesame_get_u32(plain.data), meta.data, meta.len,
+                      plain.data + info_len, plain.len - info_len));
+}
+
+SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
+    store_keys k;
+    uint8_t key[RECORD_KEY_LEN];
+    uint32_t st = sesame_read_input(&arg, 0, name_len);
+    if (st == SESAME_OK)
+        st = keys(0, &k);
+    if (st == SESAME_OK)
+        st = record_key(&k, arg.data, arg.len, key);
+    if (st == SESAME_OK)
+        st = sesame_kv_delete(key, RECORD_KEY_LEN);
+    return done(st);
+}
+
+/* list_record opens the record rec of storage key key and appends its info
+ * to out when its name matches the folded pattern. A record that fails is
+ * left out and logged (its name is unknown); get of its name reports the
+ * failure. */
+static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t key_len, uint32_t *count) {
+    uint32_t info_len, st = sesame_kv_read(&rec, key, key_len);
+    if (st == SESAME_NOT_FOUND)
+        return SESAME_OK; /* removed since the listing began */
+    if (st == SESAME_OK)
+        st = open_record(k, key, key_len, rec.data, rec.len, NULL, 0, &plain, &info_len);
+    buf_wipe(&rec);
+    if (st == OPEN_AUTH || st == OPEN_CORRUPT) {
+        msg_reset();
+        msg_str("secretstore: left out record ");
+        msg_bytes(key, key_len < 18 ? key_len : 18);
+        msg_str(st == OPEN_AUTH ? "…: record failed authentication" : "…: malformed record");
+        msg_log(SESAME_LOG_WARN);
+        return SESAME_OK;
+    }
+    if (st != SESAME_OK)
+        return st;
+    if (!fold(plain.data + 4, sesame_get_u32(plain.data), &fname))
+        return sesame_fail(SESAME_TOO_LARGE, "the list does not fit in the vault's memory");
+    if (sesame_match(fpat.data, fpat.len, fname.data, fname.len)) {
+        if (!sesame_buf_append(&out, plain.data, info_len))
+            return sesame_fail(SESAME_TOO_LARGE, "the list does not fit in the vault's memory");
+        (*count)++;
+    }
+    buf_wipe(&plain);
+    return SESAME_OK;
+}
+
+/* key_after reports whether the key a sorts strictly after b: a host that
+ * ignored `after` would make a listing loop forever. */
+static int key_after(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c > 0 || (c == 0 && an > bn);
+}
+
+/* list_all appends the info of every record whose name matches to out,
+ * a page of storage keys at a time. */
+static uint32_t list_all(const store_keys *k, uint32_t *count) {
+    uint8_t after[SESAME_MAX_STORAGE_KEY];
+    uint32_t after_len = 0;
+    for (;;) {
+        uint32_t st = sesame_kv_list_page(&page, PREFIX_SECRET, 2, after, after_len);
+        if (st != SESAME_OK)
+            return st;
+        const uint8_t *p = page.data;
+        uint32_t left = page.len, n = left >= 4 ? sesame_get_u32(p) : 0;
+        if (n == 0)
+            return SESAME_OK;
+        for (p += 4, left -= 4; n > 0; n--) {
+            uint32_t kn;
+            if (left < 4 || (kn = sesame_get_u32(p)) > left - 4 || kn > sizeof after)
+                return sesame_fail(SESAME_INTERNAL, "malformed page of storage keys");
+            if (after_len > 0 && !key_after(p + 4, kn, after, after_len))
+                return sesame_fail(SESAME_INTERNAL, "the storage returned a page that does not advance");
+            if ((st = list_record(k, p + 4, kn, count)) != SESAME_OK)
+                return st;
+            memcpy(after, p + 4, kn);
+            after_len = kn;
+            p += 4 + kn;
+            left -= 4 + kn;
+        }
+    }
+}
+
+/* list opens every record: the names are only inside them. */
+SESAME_EXPORT("sesame_list") uint32_t vault_list(uint32_t pattern_len) {
+    store_keys k;
+    uint32_t count = 0, st = sesame_read_input(&arg, 0, pattern_len);
+    if (st == SESAME_OK && !fold(arg.data, arg.len, &fpat))
+        st = SESAME_TOO_LARGE;
+    out.len = 0;
+    if (st == SESAME_OK && !sesame_buf_reserve(&out, 4))
+        st = SESAME_TOO_LARGE;
+    if (st == SESAME_OK) {
+        out.len = 4;
+        st = get_keys(0, &k);
+        if (st == SESAME_OK)
+            st = list_all(&k, &count);
+        else if (st == STATUS_EMPTY)
+            st = SESAME_OK;
+    }
+    if (st != SESAME_OK)
+        return done(st);
+    sesame_put_u32(out.data, count);
+    return done(sesame_output(out.data, out.len));
+}
+
+SESAME_EXPORT("sesame_unlock") uint32_t vault_unlock(uint32_t password_len) {
+    uint32_t st = sesame_read_input(&arg, 0, password_len);
+    return done(st != SESAME_OK ? st : unlock(arg.data, arg.len));
+}
+
+SESAME_EXPORT("sesame_lock") uint32_t vault_lock(void) { return lock(); }
+
+SESAME_EXPORT("sesame_set_password") uint32_t vault_set_password(uint32_t old_len, uint32_t new_len) {
+    uint32_t st = sesame_read_input(&arg, 0, old_len);
+    if (st == SESAME_OK)
+        st = sesame_read_input(&arg2, 1, new_len);
+    return done(st != SESAME_OK ? st : set_password(arg.data, arg.len, arg2.data, arg2.len));
+}
+
+/* test writes, reads back and deletes a probe under a random key (several
+ * processes may test at once), and checks that the store's key records
+ * parse. It does not need the vault unlocked. */
+SESAME_EXPORT("sesame_test") uint32_t vault_test(void) {
+    static const char hex[] = "0123456789abcdef";
+    uint8_t id[8], probe[16], key[sizeof PREFIX_PROBE - 1 + 2 * sizeof id];
+    if (getentropy(id, sizeof id) != 0 || getentropy(probe, sizeof probe) != 0)
+        return sesame_fail(SESAME_UNAVAILABLE, "no random bytes");
+    memcpy(key, PREFIX_PROBE, sizeof PREFIX_PROBE - 1);
+    for (uint32_t i = 0; i < sizeof id; i++) {
+        key[sizeof PREFIX_PROBE - 1 + 2 * i] = (uint8_t)hex[id[i] >> 4];
+        key[sizeof PREFIX_PROBE + 2 * i] = (uint8_t)hex[id[i] & 15];
+    }
+    uint32_t st = sesame_kv_set(key, sizeof key, probe, sizeof probe);
+    if (st == SESAME_OK)
+        st = sesame_kv_read(&rec, key, sizeof key);
+    if (st == SESAME_OK && (rec.len != sizeof probe || memcmp(rec.data, probe, sizeof probe) != 0))
+        st = sesame_fail(SESAME_UNAVAILABLE, "storage returned other bytes than were written");
+    if (st == SESAME_OK)
+        st = sesame_kv_delete(key, sizeof key);
+    config c;
+    key_record kr;
+    int found;
+    if (st == SESAME_OK)
+        st = load_config(&rec, &c, &found);
+    if (st == SESAME_OK)
+        st = load_key_record(&rec, &kr, &found);
+    return done(st);
+}
