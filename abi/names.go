@@ -50,6 +50,19 @@ const (
 	ImportKeyHMAC     = "key_hmac"
 	ImportKeyKeep     = "key_keep"
 	ImportKeyRelease  = "key_release"
+
+	// The user's age identity (SPEC.md §5.9, grant identity), an
+	// optional addition.
+	ImportAgeRecipient = "age_recipient"
+	ImportAgeWrap      = "age_wrap"
+	ImportAgeUnwrap    = "age_unwrap"
+)
+
+// Limits of the age functions (SPEC.md §5.9).
+const (
+	AgeMaxRecipients = 256      // recipients of one age_wrap
+	AgeMaxList       = 64 << 10 // age_wrap's recipient list, in bytes
+	AgeMaxFile       = 64 << 10 // age_unwrap's file, in bytes
 )
 
 // Sizes of the keys behind handles (SPEC.md §5.8).
@@ -106,6 +119,7 @@ const (
 	GrantStorage   = "storage"
 	GrantDirectory = "directory"
 	GrantEnv       = "env"
+	GrantIdentity  = "identity" // the user's age identity, through the host (§5.9)
 )
 
 // Limits of ABI version 1 (SPEC.md §8).

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filippo.io/age"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -37,6 +38,10 @@ type Spec struct {
 	Dir       string            // host folder mounted at /data; "" = none
 	ReadOnly  bool              // mount Dir read-only
 	Env       map[string]string // environment visible to the guest; nil = env not granted, empty = granted but none set
+	// Identity is the user's age identity, used by the host for the
+	// guest's age_wrap and age_unwrap (SPEC.md §5.9); nil: identity not
+	// granted. The guest never sees it.
+	Identity *age.X25519Identity
 }
 
 // Module is a loaded extension: a compiled module, its manifest and a pool
@@ -388,6 +393,8 @@ func (m *Module) granted(g string) bool {
 		return m.spec.Dir != ""
 	case abi.GrantEnv:
 		return m.spec.Env != nil
+	case abi.GrantIdentity:
+		return m.spec.Identity != nil
 	}
 	return false
 }
