@@ -324,6 +324,13 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 		}
 	}
 	spec.Env = grantedEnv(ctx, cfg.Grants.Env)
+	if cfg.Grants.Identity {
+		// The identity is read now, from the default vault, so that a
+		// vault loads with it or not at all (locked, say).
+		if spec.Identity, err = e.identity(ctx); err != nil {
+			return nil, err
+		}
+	}
 	l := &loaded{config: cfg, env: spec.Env}
 	if cfg.Grants.Storage {
 		if err := claimLegacy(e.opts.DataDir, cfg); err != nil {

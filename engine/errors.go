@@ -160,6 +160,7 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"unlock":          {"unlock %s", "unlock the vault"},
 	"lock":            {"lock %s", "lock the vault"},
 	"set-password":    {"change the password of %s", "change the password"},
+	"identity":        {"read your age identity from %s", "read your age identity"},
 	// The agent's own requests, in an error from a broken connection.
 	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
 	"stop":    {"stop the sesame agent", "stop the sesame agent"},

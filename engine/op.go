@@ -28,8 +28,11 @@ const (
 	OpUnlock      Op = "unlock"
 	OpLock        Op = "lock"
 	OpSetPassword Op = "set-password"
-	OpOpen        Op = "open"
-	OpMount       Op = "mount"
+	// OpIdentity is Identity, and the step of opening a vault granted
+	// identity that reads the user's age identity.
+	OpIdentity Op = "identity"
+	OpOpen     Op = "open"
+	OpMount    Op = "mount"
 	// OpUnregisterHook is the step of Unregister that runs the vault's
 	// unregister hook: its Error is the hook's failure, which leaves the
 	// vault registered (UnregisterRequest.Force goes on).
@@ -121,6 +124,7 @@ func Operations() []Operation {
 		def[None, UnlockRequest](),
 		def[None, LockRequest](),
 		def[None, SetPasswordRequest](),
+		def[string, IdentityRequest](),
 	}
 }
 
@@ -336,4 +340,13 @@ func (r SetPasswordRequest) Run(ctx context.Context, e *Engine) (any, error) {
 func Run(ctx context.Context, t Transport, req Request[None]) error {
 	_, err := t.Do(ctx, req)
 	return err
+}
+
+// IdentityRequest is Identity: it returns the user's age recipient.
+type IdentityRequest struct{}
+
+func (IdentityRequest) Op() Op         { return OpIdentity }
+func (IdentityRequest) result() string { return "" }
+func (r IdentityRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Identity(ctx)
 }

@@ -41,6 +41,10 @@ type Grants struct {
 	Memory    uint64        // bytes of memory per instance (0 = 64 MiB)
 	Timeout   time.Duration // deadline per call (0 = 5s)
 	Instances int           // instances kept per vault (0 = 4)
+	// Identity lets the extension wrap keys to age recipients and unwrap
+	// them with the user's age identity, which the engine reads from the
+	// default vault (IdentitySecret) and the extension never sees.
+	Identity bool
 }
 
 // Register adds the vault req.Registration to the registry:

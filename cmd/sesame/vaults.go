@@ -182,6 +182,8 @@ something; all that is not granted is denied:
   memory=64MiB          memory per instance (KiB, MiB, GiB)
   timeout=5s            deadline per call
   instances=4           instances kept at once
+  identity=true         wrap keys to age recipients and unwrap them with your
+                        age identity (sesame identity), which it never sees
 
 --allow-clobber replaces the registration of a vault NAME already has. The
 new one keeps the replaced one's parameters and description, but for those

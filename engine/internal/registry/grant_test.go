@@ -11,13 +11,13 @@ func TestParseGrant(t *testing.T) {
 	var g Grants
 	for _, kv := range [][2]string{
 		{"storage", "true"}, {"directory", "d"}, {"read_only", "1"}, {"env", "B, A,,B"},
-		{"memory", " 2 MiB "}, {"timeout", "1m30s"}, {"instances", "3"},
+		{"memory", " 2 MiB "}, {"timeout", "1m30s"}, {"instances", "3"}, {"identity", "true"},
 	} {
 		if err := ParseGrant(&g, kv[0], kv[1]); err != nil {
 			t.Fatalf("%s=%s: %v", kv[0], kv[1], err)
 		}
 	}
-	want := Grants{Storage: true, Directory: "d", ReadOnly: true, Env: []string{"A", "B"}, Memory: 2 << 20, Timeout: 90 * time.Second, Instances: 3}
+	want := Grants{Storage: true, Directory: "d", ReadOnly: true, Env: []string{"A", "B"}, Memory: 2 << 20, Timeout: 90 * time.Second, Instances: 3, Identity: true}
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("got %+v, want %+v", g, want)
 	}
@@ -29,7 +29,7 @@ func TestParseGrant(t *testing.T) {
 	for _, kv := range [][2]string{
 		{"storage", "yes please"}, {"memory", "64MB"}, {"memory", "1MiB"}, {"memory", "5GiB"}, {"memory", "1.5MiB"},
 		{"memory", "99999999999GiB"}, {"timeout", "-1s"}, {"timeout", "11m"}, {"instances", "0"}, {"instances", "x"},
-		{"directory", ""}, {"network", "true"},
+		{"directory", ""}, {"network", "true"}, {"identity", "maybe"},
 	} {
 		if err := ParseGrant(&g, kv[0], kv[1]); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s=%q: err = %v, want ErrInvalid", kv[0], kv[1], err)

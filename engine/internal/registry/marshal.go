@@ -47,7 +47,7 @@ func (r *Registry) Marshal() ([]byte, error) {
 			}
 		}
 		if g := v.Grants; g.Storage || g.Directory != "" || g.ReadOnly || len(g.Env) > 0 ||
-			g.Memory != 0 || g.Timeout != 0 || g.Instances != 0 {
+			g.Memory != 0 || g.Timeout != 0 || g.Instances != 0 || g.Identity {
 			fmt.Fprintf(&b, "\n  [%s.grants]\n", table)
 			grant := func(ok bool, k, val string) {
 				if ok {
@@ -61,6 +61,7 @@ func (r *Registry) Marshal() ([]byte, error) {
 			grant(g.Memory != 0, "memory", sizeValue(g.Memory))
 			grant(g.Timeout != 0, "timeout", quote(g.Timeout.String()))
 			grant(g.Instances != 0, "instances", strconv.Itoa(g.Instances))
+			grant(g.Identity, "identity", "true")
 		}
 	}
 	return b.Bytes(), nil

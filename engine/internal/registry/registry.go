@@ -49,6 +49,10 @@ type Grants struct {
 	Memory    uint64        // bytes of linear memory allowed; 0 = engine default; else 2MiB..4GiB
 	Timeout   time.Duration // deadline per call; 0 = engine default; else at most 10m
 	Instances int           // max pooled instances; 0 = engine default; else 1..64
+	// Identity lets the extension use the user's age identity through the
+	// host (SPEC.md §5.9): wrap a key to age recipients, unwrap an age
+	// file. The identity itself never reaches the extension.
+	Identity bool
 }
 
 // Lookup returns the vault registered under name, compared case-insensitively.
