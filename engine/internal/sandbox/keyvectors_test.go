@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/abi/vectors"
 )
@@ -109,6 +111,22 @@ func TestKeyVectors(t *testing.T) {
 			if hkdfSHA256(got, key, salt, info); !bytes.Equal(got, v.out(t)) {
 				t.Errorf("%s: hkdf = %x", v.name, got)
 			}
+		}
+	}
+	for _, v := range keyVectors(t, "age") {
+		id, err := age.ParseX25519Identity(string(v.bytes(t, "identity")))
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		var buf [abi.KeyMaxBytes + 1]byte
+		n, s := ageDecrypt(buf[:], v.bytes(t, "file"), id)
+		switch {
+		case (s != abi.OK) != (v.Error != ""):
+			t.Errorf("%s: age_unwrap answers %s, want refused: %v", v.name, s, v.Error != "")
+		case v.Error == "not openable" && s != abi.PermissionDenied, v.Error == "key length" && s != abi.InvalidArgument:
+			t.Errorf("%s: age_unwrap answers %s for %q", v.name, s, v.Error)
+		case s == abi.OK && !bytes.Equal(buf[:n], v.out(t)):
+			t.Errorf("%s: age_unwrap = %x", v.name, buf[:n])
 		}
 	}
 	for _, v := range keyVectors(t, "hmac") {
