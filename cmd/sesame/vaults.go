@@ -454,6 +454,7 @@ type grantsOut struct {
 	Memory    uint64   `json:"memory,omitempty"`
 	Timeout   string   `json:"timeout,omitempty"`
 	Instances int      `json:"instances,omitempty"`
+	Identity  bool     `json:"identity,omitempty"`
 }
 
 func (s *session) vaultList(c *cli.Context) error {
@@ -478,6 +479,7 @@ func (s *session) vaultList(c *cli.Context) error {
 			g := grantsOut{
 				Storage: r.Grants.Storage, Directory: r.Grants.Directory, ReadOnly: r.Grants.ReadOnly,
 				Env: r.Grants.Env, Memory: r.Grants.Memory, Instances: r.Grants.Instances,
+				Identity: r.Grants.Identity,
 			}
 			if r.Grants.Timeout != 0 {
 				g.Timeout = r.Grants.Timeout.String()
