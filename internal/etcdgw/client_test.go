@@ -171,3 +171,40 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestTxnDeleteIfUnchanged deletes a key only while it holds the revision a
+// read saw: a write in between makes the delete fail and keeps the key.
+func TestTxnDeleteIfUnchanged(t *testing.T) {
+	c := etcdtest.Start(t)
+	cl := c.Client("", "")
+	ctx := timeout(t)
+	key := []byte("team/d")
+	rev, err := cl.Put(ctx, key, []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Put(ctx, key, []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	del := func(rev int64) etcdgw.TxnResult {
+		r, err := cl.Txn(ctx, []etcdgw.Compare{{Key: key, Target: etcdgw.ModRevision, Revision: rev}},
+			[]etcdgw.Op{{Kind: etcdgw.OpDelete, Key: key}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := del(rev); r.Succeeded {
+		t.Fatal("a delete with a stale mod_revision succeeded")
+	}
+	now, _, err := cl.Get(ctx, key)
+	if err != nil || now == nil || string(now.Value) != "v2" {
+		t.Fatalf("after the refused delete: %+v, %v", now, err)
+	}
+	if r := del(int64(now.ModRevision)); !r.Succeeded {
+		t.Fatal("a delete with the current mod_revision failed")
+	}
+	if kv, _, err := cl.Get(ctx, key); err != nil || kv != nil {
+		t.Fatalf("after the delete: %+v, %v; want none", kv, err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -76,16 +77,39 @@ func Binary(t testing.TB) string {
 }
 
 // Start starts a three-member cluster and waits until it has a leader.
+// The ports are the kernel's picks of a moment before; when another
+// process took one in between (a member exits saying so), the cluster is
+// started again on other ports, up to three times.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, binary: Binary(t)}
+	binary := Binary(t)
+	for attempt := 1; ; attempt++ {
+		c := &Cluster{t: t, binary: binary}
+		c.configure(t.TempDir())
+		t.Cleanup(c.killAll)
+		for i := range c.members {
+			c.launch(i)
+		}
+		_, err := c.waitLeader()
+		if err == nil {
+			return c
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatalf("etcdtest: %v; logs:\n%s", err, c.logs())
+		}
+		c.killAll()
+	}
+}
+
+// configure picks the members' ports and folders under root and writes
+// their command lines: a new cluster with a token of its own.
+func (c *Cluster) configure(root string) {
 	token := make([]byte, 8)
 	rand.Read(token)
-	root := t.TempDir()
 	var initial []string
 	for i := range c.members {
 		m := &member{name: "m" + strconv.Itoa(i), dir: filepath.Join(root, "m"+strconv.Itoa(i))}
-		m.client, m.peer = "http://"+freePort(t), "http://"+freePort(t)
+		m.client, m.peer = "http://"+freePort(c.t), "http://"+freePort(c.t)
 		initial = append(initial, m.name+"="+m.peer)
 		c.members[i] = m
 	}
@@ -100,12 +124,6 @@ func Start(t testing.TB) *Cluster {
 			"--logger", "zap", "--log-outputs", "stderr",
 		}
 	}
-	t.Cleanup(c.killAll)
-	for i := range c.members {
-		c.launch(i)
-	}
-	c.WaitLeader()
-	return c
 }
 
 // freePort returns a loopback address with a port that was free a moment
@@ -264,22 +282,37 @@ func (c *Cluster) Leader() int {
 
 // WaitLeader waits, polling, until the running members agree on a leader
 // among them, and returns its index; it fails the test after StartTimeout,
-// with the members' logs.
+// or when a member exits, with the members' logs.
 func (c *Cluster) WaitLeader() int {
 	c.t.Helper()
+	l, err := c.waitLeader()
+	if err != nil {
+		c.t.Fatalf("etcdtest: %v; logs:\n%s", err, c.logs())
+	}
+	return l
+}
+
+// errPortTaken: a member could not listen on its port.
+var errPortTaken = errors.New("a port was taken by another process")
+
+func (c *Cluster) waitLeader() (int, error) {
 	deadline := time.Now().Add(StartTimeout)
 	for {
 		if l := c.Leader(); l >= 0 {
-			return l
+			return l, nil
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("etcdtest: no leader after %s; logs:\n%s", StartTimeout, c.logs())
+			return -1, fmt.Errorf("no leader after %s", StartTimeout)
 		}
 		for _, m := range c.members {
 			select {
 			case <-m.done:
 				if m.running {
-					c.t.Fatalf("etcdtest: member %s exited; logs:\n%s", m.name, c.logs())
+					log, _ := os.ReadFile(filepath.Join(m.dir, "log"))
+					if bytes.Contains(log, []byte("address already in use")) {
+						return -1, fmt.Errorf("member %s exited: %w", m.name, errPortTaken)
+					}
+					return -1, fmt.Errorf("member %s exited", m.name)
 				}
 			default:
 			}
