@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -232,5 +233,28 @@ func TestAgeWrapRecipients(t *testing.T) {
 	most := ageCmd(t, m, "agewrap", key, []byte(strings.Join(many[:abi.AgeMaxRecipients], "\n")))
 	if _, err := hex.DecodeString(most); err != nil {
 		t.Fatalf("agewrap to the most recipients: %s", most)
+	}
+}
+
+// TestAgeFromC: sesame.h declares the age functions with the host's
+// signatures (the module loads), and a C vault gets their documented
+// answers: granted, every step passes; not granted, the first is
+// PERMISSION_DENIED.
+func TestAgeFromC(t *testing.T) {
+	wasm := buildC(t, "engine/internal/sandbox/testdata/age.c")
+	for _, id := range []*age.X25519Identity{newIdentity(t), nil} {
+		m, err := keyHost(t, nil).Load(context.Background(), Spec{Vault: "C", Wasm: wasm, Identity: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.Call(context.Background(), abi.OpGet, []byte("x"))
+		m.Close(context.Background())
+		var se *Error
+		switch {
+		case id != nil && err != nil:
+			t.Errorf("granted: %v", err)
+		case id == nil && (!errors.As(err, &se) || se.Status != abi.PermissionDenied):
+			t.Errorf("not granted: %v, want permission denied", err)
+		}
 	}
 }
