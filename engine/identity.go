@@ -55,6 +55,8 @@ func (e *Engine) identity(ctx context.Context) (*age.X25519Identity, error) {
 		_, err = e.Set(ctx, SetRequest{Name: IdentitySecret, Vault: vault, Value: id.String(), NoClobber: true})
 		switch {
 		case err == nil:
+			// Once per user: said, since losing it loses every team vault.
+			e.opts.Logger.WarnContext(ctx, "made your age identity and kept it as the secret "+IdentitySecret+"; back it up (sesame identity --help says how)", "vault", vault)
 			return id, nil
 		case !errors.Is(err, ErrNoClobber):
 			return nil, identityError(vault, err)
