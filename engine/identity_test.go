@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -16,26 +15,20 @@ import (
 )
 
 // TestIdentityMadeOnceAndKept: the first Identity makes the age identity
-// and keeps it as a string in the default vault; every later one, in
-// goroutines at once, gives the same recipient, whose identity that secret
-// holds.
+// and keeps it as a string in the default vault; the next gives the same
+// recipient, whose identity that secret holds. (Two processes making it at
+// once are left to the no-clobber write, which this test does not force.)
 func TestIdentityMadeOnceAndKept(t *testing.T) {
 	e := newEngine(t)
-	var wg sync.WaitGroup
-	got := make([]string, 8)
-	errs := make([]error, len(got))
+	got := make([]string, 2)
 	for i := range got {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got[i], errs[i] = e.Identity(ctx)
-		}()
-	}
-	wg.Wait()
-	for i := range got {
-		if errs[i] != nil || got[i] != got[0] || !strings.HasPrefix(got[0], "age1") {
-			t.Fatalf("Identity %d = %q, %v; the first gave %q", i, got[i], errs[i], got[0])
+		var err error
+		if got[i], err = e.Identity(ctx); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if got[1] != got[0] || !strings.HasPrefix(got[0], "age1") {
+		t.Fatalf("Identity gave %q, then %q", got[0], got[1])
 	}
 	s, err := e.Get(ctx, engine.GetRequest{Name: engine.IdentitySecret, Vault: "LocalStore"})
 	if err != nil {
