@@ -98,7 +98,8 @@ func hostAgeWrap(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 // parseRecipients reads age_wrap's list: 1–256 distinct X25519 recipients
-// (age1…) separated by single newlines. Anything else is INVALID_ARGUMENT.
+// (age1…, lower case: age refuses upper case) separated by single newlines.
+// Anything else is INVALID_ARGUMENT.
 func parseRecipients(list string) ([]age.Recipient, abi.Status) {
 	lines := strings.Split(list, "\n")
 	if list == "" || len(lines) > abi.AgeMaxRecipients {
@@ -108,10 +109,10 @@ func parseRecipients(list string) ([]age.Recipient, abi.Status) {
 	out := make([]age.Recipient, 0, len(lines))
 	for _, l := range lines {
 		r, err := age.ParseX25519Recipient(l)
-		if err != nil || seen[r.String()] {
+		if err != nil || seen[l] {
 			return nil, abi.InvalidArgument
 		}
-		seen[r.String()] = true
+		seen[l] = true
 		out = append(out, r)
 	}
 	return out, abi.OK

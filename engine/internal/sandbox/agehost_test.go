@@ -221,6 +221,7 @@ func TestAgeWrapRecipients(t *testing.T) {
 		"an SSH key":               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN",
 		"too many":                 strings.Join(many, "\n"),
 		"a recipient with a space": " " + r,
+		"upper case":               strings.ToUpper(r),
 	} {
 		got := ageCmd(t, m, "agewrap", key, []byte(list))
 		if !strings.HasSuffix(got, ": invalid argument") {
