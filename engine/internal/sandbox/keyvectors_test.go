@@ -25,7 +25,7 @@ type keyVector struct {
 	Error string
 }
 
-func (v keyVector) bytes(t *testing.T, field string) []byte {
+func (v keyVector) bytes(t testing.TB, field string) []byte {
 	var s string
 	if err := json.Unmarshal(v.Input[field], &s); err != nil {
 		t.Fatalf("%s: input.%s: %v", v.name, field, err)
@@ -46,7 +46,7 @@ func (v keyVector) out(t *testing.T) []byte {
 }
 
 // keyVectors returns the vectors of kind.
-func keyVectors(t *testing.T, kind string) []keyVector {
+func keyVectors(t testing.TB, kind string) []keyVector {
 	names, _ := fs.Glob(vectors.FS(), kind+"-*.json")
 	var out []keyVector
 	for _, name := range names {
