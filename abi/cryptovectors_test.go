@@ -33,6 +33,7 @@ var cryptoKinds = map[string][2][]string{
 	"wrap": {{"kek", "key", "nonce", "ad"}, {"kek", "ad"}},
 	"hkdf": {{"key", "salt", "info", "length"}, {"key", "salt", "info", "length"}},
 	"hmac": {{"key", "data"}, {"key", "data"}},
+	"age":  {{"identity", "file"}, {"identity", "file"}}, // agevectors_test.go
 }
 
 // cryptoCase is one such vector. in holds the inputs as bytes (length: one
@@ -143,6 +144,8 @@ func cryptoOutput(kind string, in map[string][]byte, box []byte) ([]byte, string
 			panic(err)
 		}
 		return out, ""
+	case "age":
+		return ageOutput(in)
 	case "hmac":
 		if !keyOK(in["key"]) {
 			return nil, "key length"
@@ -209,7 +212,7 @@ func parseInput(kind string, valid bool, raw json.RawMessage) (map[string][]byte
 // generateCryptoVectors renders cryptoCases as vector files into out.
 func generateCryptoVectors(t *testing.T, out map[string]vectorFile) {
 	t.Helper()
-	for _, c := range cryptoCases() {
+	for _, c := range append(cryptoCases(), ageCases(t)...) {
 		kind, _, _ := strings.Cut(c.name, "-")
 		if _, ok := cryptoKinds[kind]; !ok {
 			t.Fatalf("vector %s: unknown kind", c.name)

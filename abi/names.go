@@ -54,6 +54,19 @@ const (
 	// HTTP (SPEC.md §5.9), an optional addition.
 	ImportHTTPRequest  = "http_request"
 	ImportHTTPResponse = "http_response"
+
+	// The user's age identity (SPEC.md §5.10, grant identity), an
+	// optional addition.
+	ImportAgeRecipient = "age_recipient"
+	ImportAgeWrap      = "age_wrap"
+	ImportAgeUnwrap    = "age_unwrap"
+)
+
+// Limits of the age functions (SPEC.md §5.10).
+const (
+	AgeMaxRecipients = 256      // recipients of one age_wrap
+	AgeMaxList       = 64 << 10 // age_wrap's recipient list, in bytes
+	AgeMaxFile       = 64 << 10 // age_unwrap's file, in bytes
 )
 
 // Sizes of the keys behind handles (SPEC.md §5.8).
@@ -111,6 +124,8 @@ const (
 	GrantDirectory = "directory"
 	GrantEnv       = "env"
 	GrantHTTP      = "http"
+
+	GrantIdentity = "identity" // the user's age identity, through the host (§5.10)
 )
 
 // Limits of ABI version 1 (SPEC.md §8).

@@ -328,6 +328,13 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 	if spec.Params, err = e.resolveParams(ctx, reg, cfg); err != nil {
 		return nil, err
 	}
+	if cfg.Grants.Identity {
+		// The identity is read now, from the default vault, so that a
+		// vault loads with it or not at all (locked, say).
+		if spec.Identity, err = e.identity(ctx); err != nil {
+			return nil, err
+		}
+	}
 	l := &loaded{config: cfg, env: spec.Env}
 	if cfg.Grants.Storage {
 		if err := claimLegacy(e.opts.DataDir, cfg); err != nil {

@@ -164,6 +164,8 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"lock":            {"lock %s", "lock the vault"},
 	"set-password":    {"change the password of %s", "change the password"},
 	"import":          {"import %s", "import the secrets"},
+
+	"identity": {"read your age identity from %s", "read your age identity"},
 	// The agent's own requests, in an error from a broken connection.
 	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
 	"stop":    {"stop the sesame agent", "stop the sesame agent"},

@@ -29,8 +29,11 @@ const (
 	OpLock        Op = "lock"
 	OpSetPassword Op = "set-password"
 	OpImport      Op = "import"
-	OpOpen        Op = "open"
-	OpMount       Op = "mount"
+	// OpIdentity is Identity, and the step of opening a vault granted
+	// identity that reads the user's age identity.
+	OpIdentity Op = "identity"
+	OpOpen     Op = "open"
+	OpMount    Op = "mount"
 	// OpUnregisterHook is the step of Unregister that runs the vault's
 	// unregister hook: its Error is the hook's failure, which leaves the
 	// vault registered (UnregisterRequest.Force goes on).
@@ -123,6 +126,7 @@ func Operations() []Operation {
 		def[None, LockRequest](),
 		def[None, SetPasswordRequest](),
 		def[ImportResult, ImportRequest](),
+		def[string, IdentityRequest](),
 	}
 }
 
@@ -353,4 +357,13 @@ func (r ImportRequest) Run(ctx context.Context, e *Engine) (any, error) {
 func Run(ctx context.Context, t Transport, req Request[None]) error {
 	_, err := t.Do(ctx, req)
 	return err
+}
+
+// IdentityRequest is Identity: it returns the user's age recipient.
+type IdentityRequest struct{}
+
+func (IdentityRequest) Op() Op         { return OpIdentity }
+func (IdentityRequest) result() string { return "" }
+func (r IdentityRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Identity(ctx)
 }

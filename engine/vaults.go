@@ -50,6 +50,11 @@ type Grants struct {
 	CAFile     string
 	ClientCert string
 	ClientKey  string
+
+	// Identity lets the extension wrap keys to age recipients and unwrap
+	// them with the user's age identity, which the engine reads from the
+	// default vault (IdentitySecret) and the extension never sees.
+	Identity bool
 }
 
 // Register adds the vault req.Registration to the registry:

@@ -2,7 +2,9 @@
 # mk/deps.sh — install the Debian packages that `make test` needs and this
 # machine lacks: the toolchains of the example vaults (engine/examples_test.go
 # builds them with mk/examples.mk) and wat2wasm, which the tests use to
-# assemble their WebAssembly text modules. `make deps` runs it, and
+# assemble their WebAssembly text modules, and etcd (the server and etcdctl),
+# whose real three-member clusters internal/etcdtest starts for the tests of
+# the etcd vault. `make deps` runs it, and
 # `make test` runs `make deps` first.
 #
 # Each tool is looked for first; a machine that has them all does nothing
@@ -24,6 +26,8 @@ if command -v clang >/dev/null 2>&1; then
 else
 	need wasi-libc libclang-rt-dev-wasm32
 fi
+command -v etcd >/dev/null 2>&1 || need etcd-server
+command -v etcdctl >/dev/null 2>&1 || need etcd-client
 command -v wat2wasm >/dev/null 2>&1 || need wabt
 { command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; } || need nodejs npm
 

@@ -314,6 +314,34 @@ SESAME_IMPORT("http_request") int64_t sesame_http_request(const void *req, uint3
 /* Copies the kept response like sesame_kv_get; -SESAME_NOT_FOUND when none. */
 SESAME_IMPORT("http_response") int64_t sesame_http_response(void *dst, uint32_t cap);
 
+/* ------------------------------------------------------------------------
+ * The user's age identity (SPEC.md §5.10; grant identity; optional)
+ * ------------------------------------------------------------------------
+ * The host holds the user's age identity: it wraps a key behind a handle
+ * to age recipients and unwraps an age file into a new key, so that
+ * neither the identity nor the key is in guest memory. Without the grant
+ * each returns -SESAME_PERMISSION_DENIED. A module that imports them needs
+ * a host that has them. */
+#define SESAME_AGE_RECIPIENT_LEN 62u        /* "age1" and 58 bech32 characters  */
+#define SESAME_AGE_MAX_RECIPIENTS 256u      /* recipients of one sesame_age_wrap */
+#define SESAME_AGE_MAX_LIST (64u << 10)     /* bytes of its recipient list        */
+#define SESAME_AGE_MAX_FILE (64u << 10)     /* bytes of a file to unwrap          */
+
+/* The user's recipient (age1…) into dst if it fits in cap; returns its
+ * length, like sesame_kv_get. */
+SESAME_IMPORT("age_recipient") int64_t sesame_age_recipient(void *dst, uint32_t cap);
+/* Encrypts key to the recipients (1–256 distinct age1… separated by '\n',
+ * no trailing newline; else -SESAME_INVALID_ARGUMENT) and copies the binary
+ * age file to dst if it fits in cap; returns its length. Each call makes a
+ * new file of the same length. */
+SESAME_IMPORT("age_wrap") int64_t sesame_age_wrap(int32_t key, const char *recipients, uint32_t recipients_len,
+                                                  void *dst, uint32_t cap);
+/* Opens an age file with the user's identity and makes a key of its
+ * content (16–64 bytes, else -SESAME_INVALID_ARGUMENT). A file the
+ * identity cannot open (for others, changed, cut) is
+ * -SESAME_PERMISSION_DENIED. */
+SESAME_IMPORT("age_unwrap") int32_t sesame_age_unwrap(const void *file, uint32_t len);
+
 /* Time, randomness and sleep come from WASI (§5.2): clock_gettime,
  * getentropy/arc4random and nanosleep of wasi-libc work as usual. Random
  * bytes that are not keys (a salt, a store id) come from there too. */

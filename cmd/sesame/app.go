@@ -139,6 +139,8 @@ var grantFlags = map[string]string{
 	"directory": "--grant directory=PATH",
 	"env":       "--grant env=VAR,VAR",
 	"http":      "--grant http=ORIGIN,ORIGIN",
+
+	"identity": "--grant identity=true",
 }
 
 // grantHints names the flags that give the grants gs, which err says a
@@ -164,14 +166,18 @@ func grantHints(err error, gs []string) []string {
 	return hs
 }
 
-// vaultOf returns the vault named by the first *engine.Error in err's tree
-// whose cause is sentinel.
+// vaultOf returns the vault named by the innermost *engine.Error in err's
+// tree whose cause is sentinel: the vault that failed, not one whose
+// opening needed it (a vault granted identity, whose identity is kept in
+// the locked default vault).
 func vaultOf(err error, sentinel error) string {
 	var found string
 	var walk func(error) bool
 	walk = func(err error) bool {
 		if e, ok := err.(*engine.Error); ok && e.Vault != "" && errors.Is(e.Err, sentinel) {
-			found = e.Vault
+			if !walk(e.Err) {
+				found = e.Vault
+			}
 			return true
 		}
 		switch x := err.(type) {
@@ -324,6 +330,7 @@ Exit status: 0 success (a change declined at --confirm included), 1 failure,
 			s.copyCommand(),
 			s.importCommand(),
 			s.execCommand(),
+			s.identityCommand(),
 			s.vaultCommand(),
 			s.extensionCommand(),
 			s.agentCommand(),

@@ -192,6 +192,8 @@ it something; all that is not granted is denied:
   ca_file=PATH          PEM certificates trusted for https besides the system's
   client_cert=PATH      PEM client certificate for mutual TLS, with
   client_key=PATH       its PEM key (a file only you can read)
+  identity=true         wrap keys to age recipients and unwrap them with your
+                        age identity (sesame identity), which it never sees
 
 --allow-clobber replaces the registration of a vault NAME already has. The
 new one keeps the replaced one's parameters and description, but for those
@@ -468,6 +470,7 @@ type grantsOut struct {
 	CAFile     string   `json:"ca_file,omitempty"`
 	ClientCert string   `json:"client_cert,omitempty"`
 	ClientKey  string   `json:"client_key,omitempty"`
+	Identity   bool     `json:"identity,omitempty"`
 }
 
 func (s *session) vaultList(c *cli.Context) error {
@@ -492,7 +495,7 @@ func (s *session) vaultList(c *cli.Context) error {
 			g := grantsOut{
 				Storage: r.Grants.Storage, Directory: r.Grants.Directory, ReadOnly: r.Grants.ReadOnly,
 				Env: r.Grants.Env, Memory: r.Grants.Memory, Instances: r.Grants.Instances,
-				HTTP: r.Grants.HTTP, CAFile: r.Grants.CAFile, ClientCert: r.Grants.ClientCert, ClientKey: r.Grants.ClientKey,
+				HTTP: r.Grants.HTTP, CAFile: r.Grants.CAFile, ClientCert: r.Grants.ClientCert, ClientKey: r.Grants.ClientKey, Identity: r.Grants.Identity,
 			}
 			if r.Grants.Timeout != 0 {
 				g.Timeout = r.Grants.Timeout.String()

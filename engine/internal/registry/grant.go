@@ -10,10 +10,10 @@ import (
 )
 
 // grantKeys lists the grants in the order vaults.toml writes them.
-const grantKeys = "storage, directory, read_only, env, memory, timeout, instances, http, ca_file, client_cert, client_key"
+const grantKeys = "storage, directory, read_only, env, memory, timeout, instances, http, ca_file, client_cert, client_key, identity"
 
 // ParseGrant sets the grant key of g from its text form, as a command line
-// gives it: "true"/"false" for storage and read_only, a folder, a
+// gives it: "true"/"false" for storage, read_only and identity, a folder, a
 // comma-separated list of variable names for env, a size such as "64MiB" for
 // memory, a duration such as "5s" for timeout, a count for instances, a
 // comma-separated list of origins (scheme://host:port) for http, a file for
@@ -27,6 +27,10 @@ func ParseGrant(g *Grants, key, value string) error {
 	switch key {
 	case "storage":
 		if g.Storage, err = strconv.ParseBool(value); err != nil {
+			return bad("true or false")
+		}
+	case "identity":
+		if g.Identity, err = strconv.ParseBool(value); err != nil {
 			return bad("true or false")
 		}
 	case "read_only":

@@ -11,7 +11,7 @@ func TestParseGrant(t *testing.T) {
 	var g Grants
 	for _, kv := range [][2]string{
 		{"storage", "true"}, {"directory", "d"}, {"read_only", "1"}, {"env", "B, A,,B"},
-		{"memory", " 2 MiB "}, {"timeout", "1m30s"}, {"instances", "3"},
+		{"memory", " 2 MiB "}, {"timeout", "1m30s"}, {"instances", "3"}, {"identity", "true"},
 		{"http", "https://etcd.example:2379, http://127.0.0.1:2379,https://etcd.example:2379"},
 		{"ca_file", "ca.pem"}, {"client_cert", "c.pem"}, {"client_key", "k.pem"},
 	} {
@@ -20,7 +20,7 @@ func TestParseGrant(t *testing.T) {
 		}
 	}
 	want := Grants{Storage: true, Directory: "d", ReadOnly: true, Env: []string{"A", "B"}, Memory: 2 << 20, Timeout: 90 * time.Second, Instances: 3,
-		HTTP: []string{"http://127.0.0.1:2379", "https://etcd.example:2379"}, CAFile: "ca.pem", ClientCert: "c.pem", ClientKey: "k.pem"}
+		HTTP: []string{"http://127.0.0.1:2379", "https://etcd.example:2379"}, CAFile: "ca.pem", ClientCert: "c.pem", ClientKey: "k.pem", Identity: true}
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("got %+v, want %+v", g, want)
 	}
@@ -32,7 +32,7 @@ func TestParseGrant(t *testing.T) {
 	for _, kv := range [][2]string{
 		{"storage", "yes please"}, {"memory", "64MB"}, {"memory", "1MiB"}, {"memory", "5GiB"}, {"memory", "1.5MiB"},
 		{"memory", "99999999999GiB"}, {"timeout", "-1s"}, {"timeout", "11m"}, {"instances", "0"}, {"instances", "x"},
-		{"directory", ""}, {"network", "true"},
+		{"directory", ""}, {"network", "true"}, {"identity", "maybe"},
 		{"http", ""}, {"http", "etcd.example:2379"}, {"http", "https://etcd.example"}, {"http", "https://Etcd.example:2379"},
 		{"http", "https://etcd.example:2379/"}, {"http", "https://u@etcd.example:2379"}, {"http", "ftp://etcd.example:21"},
 		{"http", "http://[::1%eth0]:1"}, {"http", "http://[0:0::1]:1"}, {"http", "http://127.0.0.01:1"}, {"http", "http://a:0"},

@@ -48,7 +48,7 @@ func (r *Registry) Marshal() ([]byte, error) {
 		}
 		if g := v.Grants; g.Storage || g.Directory != "" || g.ReadOnly || len(g.Env) > 0 ||
 			g.Memory != 0 || g.Timeout != 0 || g.Instances != 0 || len(g.HTTP) > 0 ||
-			g.CAFile != "" || g.ClientCert != "" || g.ClientKey != "" {
+			g.CAFile != "" || g.ClientCert != "" || g.ClientKey != "" || g.Identity {
 			fmt.Fprintf(&b, "\n  [%s.grants]\n", table)
 			grant := func(ok bool, k, val string) {
 				if ok {
@@ -66,6 +66,7 @@ func (r *Registry) Marshal() ([]byte, error) {
 			grant(g.CAFile != "", "ca_file", quote(g.CAFile))
 			grant(g.ClientCert != "", "client_cert", quote(g.ClientCert))
 			grant(g.ClientKey != "", "client_key", quote(g.ClientKey))
+			grant(g.Identity, "identity", "true")
 		}
 	}
 	return b.Bytes(), nil

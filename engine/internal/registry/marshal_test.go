@@ -31,7 +31,7 @@ func rich() *Registry {
 					Memory: 64 << 20, Timeout: 5 * time.Second, Instances: 4,
 				},
 			},
-			{Name: "team.vault", Extension: "C:\\ext\\team.wasm", Grants: Grants{Memory: 3_000_000, Timeout: 1500 * time.Millisecond}},
+			{Name: "team.vault", Extension: "C:\\ext\\team.wasm", Grants: Grants{Memory: 3_000_000, Timeout: 1500 * time.Millisecond, Identity: true}},
 			{Name: "Z_last-1", Extension: "z.wasm", Grants: Grants{Memory: 2049 << 10, Instances: 64}, NoSearch: true},
 		},
 	}

@@ -147,6 +147,8 @@ func (p *parser) grants(table []string, t map[string]any) (g Grants) {
 			g.Storage, _ = as[bool](p, key, x, "a boolean")
 		case "read_only":
 			g.ReadOnly, _ = as[bool](p, key, x, "a boolean")
+		case "identity":
+			g.Identity, _ = as[bool](p, key, x, "a boolean")
 		case "directory":
 			g.Directory, _ = as[string](p, key, x, "a string")
 		case "env":

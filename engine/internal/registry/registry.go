@@ -58,6 +58,11 @@ type Grants struct {
 	CAFile     string
 	ClientCert string
 	ClientKey  string
+
+	// Identity lets the extension use the user's age identity through the
+	// host (SPEC.md §5.10): wrap a key to age recipients, unwrap an age
+	// file. The identity itself never reaches the extension.
+	Identity bool
 }
 
 // Lookup returns the vault registered under name, compared case-insensitively.

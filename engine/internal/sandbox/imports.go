@@ -9,6 +9,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"filippo.io/age"
+
 	"github.com/sesamehq/sesame/abi"
 )
 
@@ -35,9 +37,12 @@ type call struct {
 	message string
 	storage Storage
 	keyring *keyring
-	keys    *keyTable     // the vault's keys behind handles (keys.go)
-	id      uint64        // the call's number in its module, from 1: whose keys are whose
-	kdfTurn chan struct{} // the module's turn at kdf_argon2id and key_argon2id
+	keys    *keyTable // the vault's keys behind handles (keys.go)
+	// identity is the user's age identity (grant identity, agehost.go);
+	// nil when not granted.
+	identity *age.X25519Identity
+	id       uint64        // the call's number in its module, from 1: whose keys are whose
+	kdfTurn  chan struct{} // the module's turn at kdf_argon2id and key_argon2id
 	// grant is the vault's memory grant in bytes (per instance): what the
 	// host may allocate for one call of the guest (kdf_argon2id's memory).
 	grant    uint64
@@ -99,6 +104,10 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKeyRelease, hostKeyRelease, []api.ValueType{i32}, i32)
 	def(abi.ImportHTTPRequest, hostHTTPRequest, []api.ValueType{i32, i32, i32, i32}, i64)
 	def(abi.ImportHTTPResponse, hostHTTPResponse, []api.ValueType{i32, i32}, i64)
+
+	def(abi.ImportAgeRecipient, hostAgeRecipient, []api.ValueType{i32, i32}, i64)
+	def(abi.ImportAgeWrap, hostAgeWrap, []api.ValueType{i32, i32, i32, i32, i32}, i64)
+	def(abi.ImportAgeUnwrap, hostAgeUnwrap, []api.ValueType{i32, i32}, i32)
 	return b.Instantiate(ctx)
 }
 

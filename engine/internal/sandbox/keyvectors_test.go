@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/abi/vectors"
 )
@@ -23,7 +25,7 @@ type keyVector struct {
 	Error string
 }
 
-func (v keyVector) bytes(t *testing.T, field string) []byte {
+func (v keyVector) bytes(t testing.TB, field string) []byte {
 	var s string
 	if err := json.Unmarshal(v.Input[field], &s); err != nil {
 		t.Fatalf("%s: input.%s: %v", v.name, field, err)
@@ -44,7 +46,7 @@ func (v keyVector) out(t *testing.T) []byte {
 }
 
 // keyVectors returns the vectors of kind.
-func keyVectors(t *testing.T, kind string) []keyVector {
+func keyVectors(t testing.TB, kind string) []keyVector {
 	names, _ := fs.Glob(vectors.FS(), kind+"-*.json")
 	var out []keyVector
 	for _, name := range names {
@@ -109,6 +111,22 @@ func TestKeyVectors(t *testing.T) {
 			if hkdfSHA256(got, key, salt, info); !bytes.Equal(got, v.out(t)) {
 				t.Errorf("%s: hkdf = %x", v.name, got)
 			}
+		}
+	}
+	for _, v := range keyVectors(t, "age") {
+		id, err := age.ParseX25519Identity(string(v.bytes(t, "identity")))
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		var buf [abi.KeyMaxBytes + 1]byte
+		n, s := ageDecrypt(buf[:], v.bytes(t, "file"), id)
+		switch {
+		case (s != abi.OK) != (v.Error != ""):
+			t.Errorf("%s: age_unwrap answers %s, want refused: %v", v.name, s, v.Error != "")
+		case v.Error == "not openable" && s != abi.PermissionDenied, v.Error == "key length" && s != abi.InvalidArgument:
+			t.Errorf("%s: age_unwrap answers %s for %q", v.name, s, v.Error)
+		case s == abi.OK && !bytes.Equal(buf[:n], v.out(t)):
+			t.Errorf("%s: age_unwrap = %x", v.name, buf[:n])
 		}
 	}
 	for _, v := range keyVectors(t, "hmac") {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filippo.io/age"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -38,6 +39,11 @@ type Spec struct {
 	ReadOnly  bool              // mount Dir read-only
 	Env       map[string]string // environment visible to the guest; nil = env not granted, empty = granted but none set
 	HTTP      *HTTPGrant        // nil: http not granted
+
+	// Identity is the user's age identity, used by the host for the
+	// guest's age_wrap and age_unwrap (SPEC.md §5.10); nil: identity not
+	// granted. The guest never sees it.
+	Identity *age.X25519Identity
 }
 
 // Module is a loaded extension: a compiled module, its manifest and a pool
@@ -403,6 +409,9 @@ func (m *Module) granted(g string) bool {
 		return m.spec.Env != nil
 	case abi.GrantHTTP:
 		return m.spec.HTTP != nil
+
+	case abi.GrantIdentity:
+		return m.spec.Identity != nil
 	}
 	return false
 }

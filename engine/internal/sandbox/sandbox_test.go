@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/internal/testwasm"
@@ -426,10 +428,31 @@ func TestConcurrentCalls(t *testing.T) {
 // TestHostImportsRefuseBadPointers: a guest calls every host import with
 // pointers and lengths outside its memory, overflowing ones, and bad
 // parameters; each call is answered with a status, none traps, and the
-// guest's own call succeeds.
+// guest's own call succeeds. The age functions answer PERMISSION_DENIED
+// without the grant identity, before they look at their arguments.
 func TestHostImportsRefuseBadPointers(t *testing.T) {
-	h := newHost(t, nil)
-	m := load(t, h, sandbox.Spec{Vault: "BadPtr", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/badptr.wat"), Storage: newMemStorage()})
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, granted := range []bool{false, true} {
+		spec := sandbox.Spec{Vault: "BadPtr", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/badptr.wat"), Storage: newMemStorage()}
+		if granted {
+			spec.Identity = id
+		}
+		badPointers(t, load(t, newHost(t, nil), spec), granted)
+	}
+}
+
+func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
+	t.Helper()
+	denied := -int64(abi.PermissionDenied)
+	ageWant := func(status int64) int64 {
+		if granted {
+			return status
+		}
+		return denied
+	}
 	cases := []struct {
 		name string
 		want int64
@@ -468,6 +491,9 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 		{"key_hmac destination across the end of memory", 2},
 		{"key_keep of handle -1", 2},
 		{"key_release twice", 1},
+		{"age_recipient destination across the end of memory", ageWant(-2)},
+		{"age_wrap with a recipient list of 4 GiB", ageWant(-8)},
+		{"age_unwrap of a file outside memory", ageWant(-2)},
 	}
 	out, err := m.Call(context.Background(), abi.OpGet, []byte("x"))
 	if err != nil {
@@ -479,7 +505,7 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 	for i, c := range cases {
 		got := int64(binary.LittleEndian.Uint64(out[8*i:]))
 		if got != c.want {
-			t.Errorf("%s: host answered %d, want %d", c.name, got, c.want)
+			t.Errorf("%s (identity granted: %v): host answered %d, want %d", c.name, granted, got, c.want)
 		}
 	}
 }

@@ -26,6 +26,9 @@
   (import "sesame_v1" "key_hmac" (func $khmac (param i32 i32 i32 i32) (result i32)))
   (import "sesame_v1" "key_keep" (func $kkeep (param i32) (result i32)))
   (import "sesame_v1" "key_release" (func $krelease (param i32) (result i32)))
+  (import "sesame_v1" "age_recipient" (func $arecipient (param i32 i32) (result i64)))
+  (import "sesame_v1" "age_wrap" (func $awrap (param i32 i32 i32 i32 i32) (result i64)))
+  (import "sesame_v1" "age_unwrap" (func $aunwrap (param i32 i32) (result i32)))
   (memory (export "memory") 1 1)
   (data (i32.const 0) "{\"abi\":1,\"name\":\"badptr\",\"version\":\"1.0.0\"}")
   (func (export "sesame_abi_v1"))
@@ -106,5 +109,11 @@
     ;; key_release twice
     (drop (call $krelease (local.get $k)))
     (i64.store (i32.const 1288) (i64.extend_i32_u (call $krelease (local.get $k))))
-    (drop (call $output (i32.const 1024) (i32.const 272)))
+    ;; age_recipient destination across the end of memory
+    (i64.store (i32.const 1296) (call $arecipient (i32.const 65530) (i32.const 100)))
+    ;; age_wrap with a recipient list of 4 GiB
+    (i64.store (i32.const 1304) (call $awrap (local.get $k) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0)))
+    ;; age_unwrap of a file outside memory
+    (i64.store (i32.const 1312) (i64.extend_i32_s (call $aunwrap (i32.const 0xFFFFFFF0) (i32.const 100))))
+    (drop (call $output (i32.const 1024) (i32.const 296)))
     (i32.const 0)))

@@ -23,6 +23,12 @@
 //	cmd sealopen W N makes a key and seals and opens 64 bytes under it N
 //	                 times, in the host (W = host) or in the guest
 //	                 (W = wasm), or does nothing (W = none): "ok"
+//	cmd agerecipient the user's age recipient, or the error
+//	cmd agewrap K R  wraps the imported key K (hex) to the recipients R
+//	                 (hex of the list, newline-separated): the age file in
+//	                 hex, or the error
+//	cmd ageunwrap F  unwraps the age file F (hex): the HMAC of "probe"
+//	                 under the key it holds, in hex, or the error
 package main
 
 import (
@@ -219,6 +225,41 @@ func command(args []string) string {
 			return err.Error()
 		}
 		sum, err := k.HMAC(data)
+		if err != nil {
+			return err.Error()
+		}
+		return hex.EncodeToString(sum[:])
+	case "agerecipient":
+		r, err := guest.AgeRecipient()
+		if err != nil {
+			return err.Error()
+		}
+		return r
+	case "agewrap":
+		if len(args) != 3 {
+			return "usage"
+		}
+		kb, _ := hex.DecodeString(args[1])
+		list, _ := hex.DecodeString(args[2])
+		k, err := guest.ImportKey(kb)
+		if err != nil {
+			return err.Error()
+		}
+		file, err := k.AgeWrap(strings.Split(string(list), "\n"))
+		if err != nil {
+			return err.Error()
+		}
+		return hex.EncodeToString(file)
+	case "ageunwrap":
+		if len(args) != 2 {
+			return "usage"
+		}
+		file, _ := hex.DecodeString(args[1])
+		k, err := guest.AgeUnwrap(file)
+		if err != nil {
+			return err.Error()
+		}
+		sum, err := k.HMAC([]byte("probe"))
 		if err != nil {
 			return err.Error()
 		}
