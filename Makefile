@@ -40,7 +40,7 @@ build:
 	$(BUILDENV) $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/...
 
 ## deps: install what the tests need and the machine lacks: Debian packages
-## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm) with
+## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm, keepassxc) with
 ## apt-get, as root or through sudo, and the AssemblyScript compiler with
 ## npm ci; on a machine that has it all, nothing runs and nothing is fetched
 deps:

@@ -1,8 +1,9 @@
 #!/bin/sh
 # mk/deps.sh — install the Debian packages that `make test` needs and this
 # machine lacks: the toolchains of the example vaults (engine/examples_test.go
-# builds them with mk/examples.mk) and wat2wasm, which the tests use to
-# assemble their WebAssembly text modules. `make deps` runs it, and
+# builds them with mk/examples.mk), wat2wasm, which the tests use to
+# assemble their WebAssembly text modules, and keepassxc-cli, the KeePassXC
+# that the KDBX tests check the keepass vault's files against. `make deps` runs it, and
 # `make test` runs `make deps` first.
 #
 # Each tool is looked for first; a machine that has them all does nothing
@@ -26,6 +27,7 @@ else
 fi
 command -v wat2wasm >/dev/null 2>&1 || need wabt
 { command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; } || need nodejs npm
+command -v keepassxc-cli >/dev/null 2>&1 || need keepassxc
 
 [ -z "$missing" ] && exit 0
 
