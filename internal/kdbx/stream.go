@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 
 	"golang.org/x/crypto/chacha20"
-	"golang.org/x/crypto/salsa20/salsa"
+	"golang.org/x/crypto/salsa20"
 )
 
 // blockSize is the size of the blocks this package writes, as KeePass's.
@@ -164,24 +164,22 @@ func newInnerStream(id uint32, key []byte) (*innerStream, error) {
 }
 
 // newSalsa20 is Salsa20 with KeePass's nonce as a stream that can be used
-// a piece at a time (x/crypto's salsa20 starts over at each call).
+// a piece at a time. x/crypto's salsa20 starts over at each call, so the
+// keystream is made from the start, each time twice as long as before:
+// linear in all, and protected values are short.
 func newSalsa20(key []byte) func(dst, src []byte) {
 	k := [32]byte(key)
-	var counter [16]byte
-	copy(counter[:], salsaNonce)
-	var ks [64]byte
-	used := len(ks)
+	var ks []byte
+	used := 0
 	return func(dst, src []byte) {
-		for i := range src {
-			if used == len(ks) {
-				clear(ks[:])
-				salsa.XORKeyStream(ks[:], ks[:], &counter, &k)
-				binary.LittleEndian.PutUint64(counter[8:], binary.LittleEndian.Uint64(counter[8:])+1)
-				used = 0
-			}
-			dst[i] = src[i] ^ ks[used]
-			used++
+		if used+len(src) > len(ks) {
+			ks = make([]byte, max(2*len(ks), used+len(src), 64))
+			salsa20.XORKeyStream(ks, ks, salsaNonce, &k)
 		}
+		for i := range src {
+			dst[i] = src[i] ^ ks[used+i]
+		}
+		used += len(src)
 	}
 }
 
