@@ -34,6 +34,25 @@ func TestRFC9106Vectors(t *testing.T) {
 	}
 }
 
+// TestReferenceCLI checks Argon2d in both versions, without secret or
+// associated data, against the RFC's reference implementation: the
+// outputs of Debian's argon2 command (echo -n password | argon2
+// somesalt12345678 -d -t 2 -m 10 -p 2 -l 32 [-v 10] -r).
+func TestReferenceCLI(t *testing.T) {
+	for v, want := range map[uint32]string{
+		Version13: "b2a253f150e901c0cd49fcaaac75627e115a10181def29889cb16414b875743a",
+		Version10: "3a4009949878fa476174b6df686ec896c45d2b24d965d92867db54dbb621779a",
+	} {
+		got, err := Key([]byte("password"), Params{Variant: D, Version: v, Time: 2, MemoryKiB: 1024, Lanes: 2, Salt: []byte("somesalt12345678"), TagLen: 32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := hex.EncodeToString(got); h != want {
+			t.Errorf("version %#x: got %s, want %s", v, h, want)
+		}
+	}
+}
+
 // TestSameAsXCrypto compares Argon2i and Argon2id with golang.org/x/crypto
 // over shapes the RFC vectors do not reach: more than one address block a
 // segment, one lane and several, tags longer than 64 bytes.
