@@ -44,7 +44,14 @@ type Params struct {
 	Secret     []byte // K, optional
 	Associated []byte // X, optional
 	TagLen     uint32 // at least 4
+	// Done, when not nil, stops the derivation between two slices once
+	// it is closed: Key then returns ErrStopped. A host uses it to end a
+	// derivation whose caller's deadline has passed.
+	Done <-chan struct{}
 }
+
+// ErrStopped is Key's answer when Params.Done was closed.
+var ErrStopped = errors.New("argon2: stopped")
 
 // Check reports why p is not a valid parameter set, or nil.
 func (p *Params) Check() error {
@@ -101,6 +108,12 @@ func Key(password []byte, p Params) ([]byte, error) {
 	f := filler{p: &p, mem: mem, q: q, seg: q / syncPoints}
 	for pass := uint32(0); pass < p.Time; pass++ {
 		for slice := uint32(0); slice < syncPoints; slice++ {
+			select {
+			case <-p.Done:
+				clearBlocks(mem)
+				return nil, ErrStopped
+			default:
+			}
 			var wg sync.WaitGroup
 			for l := uint32(0); l < lanes; l++ {
 				wg.Add(1)
@@ -122,7 +135,17 @@ func Key(password []byte, p Params) ([]byte, error) {
 	}
 	tag := make([]byte, p.TagLen)
 	hashLong(tag, cb[:])
+	clearBlocks(mem)
+	clear(cb[:])
 	return tag, nil
+}
+
+// clearBlocks zeroes the memory of a derivation, which holds what the key
+// was derived from.
+func clearBlocks(mem []block) {
+	for i := range mem {
+		mem[i] = block{}
+	}
 }
 
 // initialHash is H0 (RFC 9106 §3.2, step 1).

@@ -100,3 +100,13 @@ func TestCheck(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestStopped: a closed Done stops the derivation.
+func TestStopped(t *testing.T) {
+	done := make(chan struct{})
+	close(done)
+	_, err := Key([]byte("pw"), Params{Variant: D, Version: Version13, Time: 1, MemoryKiB: 64, Lanes: 1, Salt: make([]byte, 8), TagLen: 32, Done: done})
+	if err != ErrStopped {
+		t.Fatalf("got %v, want ErrStopped", err)
+	}
+}

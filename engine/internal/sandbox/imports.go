@@ -92,6 +92,11 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKeyHMAC, hostKeyHMAC, []api.ValueType{i32, i32, i32, i32}, i32)
 	def(abi.ImportKeyKeep, hostKeyKeep, []api.ValueType{i32}, i32)
 	def(abi.ImportKeyRelease, hostKeyRelease, []api.ValueType{i32}, i32)
+	def(abi.ImportKeyHash, hostKeyHash, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyAESKDF, hostKeyAESKDF, []api.ValueType{i32, i32, i32, i64}, i32)
+	def(abi.ImportKeyArgon2, hostKeyArgon2, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyAESCBC, hostKeyAESCBC, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyChaCha20, hostKeyChaCha20, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
 	return b.Instantiate(ctx)
 }
 
