@@ -13,7 +13,7 @@ WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=fals
 # clang over their folder's .c files (paths relative to the repository root,
 # so that the bytes do not depend on the checkout's place; CEXTFLAGS is also
 # internal/testwasm's CFlags, and a test there ties the two).
-GOEXTENSIONS := secretstore
+GOEXTENSIONS := secretstore keepass
 CEXTENSIONS  := dotenv
 EXTENSIONS   := $(GOEXTENSIONS) $(CEXTENSIONS)
 CLANG        ?= clang
