@@ -228,4 +228,32 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	if got := run("pw\n", "show", "-q", "-k", key, "-s", "-a", "Password", db, "Internet/GitHub"); got != "rotated\n" {
 		t.Errorf("Internet/GitHub after the vault's write: %q", got)
 	}
+	// The changed entry kept its old version in its history.
+	data, _ := os.ReadFile(db)
+	kf, _ := os.ReadFile(key)
+	ck, _ := kdbx.CompositeKey(kdbx.GoCrypto{}, []byte("pw"), kf)
+	d, err := kdbx.Decode(data, kdbx.GoCrypto{}, ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist []string
+	d.Entries(func(groups []string, _, e *kdbx.Node) bool {
+		if title, _ := kdbx.Field(e, "Title"); title == "GitHub" && e.Child("History") != nil {
+			for _, h := range e.Child("History").Children("Entry") {
+				pw, _ := kdbx.Field(h, "Password")
+				hist = append(hist, pw)
+			}
+		}
+		return true
+	})
+	if strings.Join(hist, ",") != "s3cret" {
+		t.Errorf("GitHub's history holds the passwords %q, want the one before the change", hist)
+	}
+	// A remove goes to KeePassXC's recycle bin.
+	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "Cloud/AWS/root", Vault: kp}); err != nil {
+		t.Fatal(err)
+	}
+	if got := run("pw\n", "ls", "-q", "-k", key, db, "Recycle Bin"); got != "root\n" {
+		t.Errorf("the recycle bin lists %q", got)
+	}
 }
