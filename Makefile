@@ -9,12 +9,12 @@ export GOTOOLCHAIN := auto
 WASMENV := GOOS=wasip1 GOARCH=wasm
 WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=false
 
-# The built-in extensions: Go guests built with go build (none today; the
-# rule stays for one), C guests with clang over their folder's .c files
-# (paths relative to the repository root, so that the bytes do not depend
-# on the checkout's place; CEXTFLAGS is also internal/testwasm's CFlags,
-# and a test there ties the two).
-GOEXTENSIONS :=
+# The built-in extensions: Go guests built with go build (keepass, which is
+# not on every command's path), C guests with clang over their folder's .c
+# files (paths relative to the repository root, so that the bytes do not
+# depend on the checkout's place; CEXTFLAGS is also internal/testwasm's
+# CFlags, and a test there ties the two).
+GOEXTENSIONS := keepass
 CEXTENSIONS  := dotenv secretstore
 EXTENSIONS   := $(GOEXTENSIONS) $(CEXTENSIONS)
 CLANG        ?= clang
@@ -41,7 +41,7 @@ build:
 	$(BUILDENV) $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/...
 
 ## deps: install what the tests need and the machine lacks: Debian packages
-## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm,
+## (clang, lld, wasi-libc, libclang-rt-dev-wasm32, wabt, nodejs, npm, keepassxc,
 ## etcd-server and etcd-client for the real etcd cluster of internal/etcdtest) with
 ## apt-get, as root or through sudo, and the AssemblyScript compiler with
 ## npm ci; on a machine that has it all, nothing runs and nothing is fetched

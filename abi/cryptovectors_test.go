@@ -2,9 +2,13 @@ package abi_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,9 +16,12 @@ import (
 	"strings"
 	"testing"
 
+	xargon2 "golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/internal/argon2"
 )
 
 // The vectors of the keys behind handles (SPEC.md §5.8, §7.9): what a host
@@ -34,7 +41,21 @@ var cryptoKinds = map[string][2][]string{
 	"hkdf": {{"key", "salt", "info", "length"}, {"key", "salt", "info", "length"}},
 	"hmac": {{"key", "data"}, {"key", "data"}},
 	"age":  {{"identity", "file"}, {"identity", "file"}}, // agevectors_test.go
+
+	"hash":     {{"key", "prefix", "suffix", "length"}, {"key", "prefix", "suffix", "length"}},
+	"aes_kdf":  {{"key", "seed", "rounds"}, {"key", "seed", "rounds"}},
+	"argon2":   {{"key", "variant", "version", "salt", "time", "memory", "lanes", "length"}, {"key", "variant", "version", "salt", "time", "memory", "lanes", "length"}},
+	"aes_cbc":  {{"key", "iv", "plaintext"}, {"key", "iv", "plaintext"}},
+	"chacha20": {{"key", "nonce", "counter", "plaintext"}, {"key", "nonce", "counter", "plaintext"}},
 }
+
+// numeric are the input fields that are numbers in JSON; in a case they
+// are 8 bytes, little-endian (le).
+var numeric = []string{"length", "rounds", "variant", "version", "time", "memory", "lanes", "counter"}
+
+func le(n uint64) []byte { return binary.LittleEndian.AppendUint64(nil, n) }
+
+func num(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // cryptoCase is one such vector. in holds the inputs as bytes (length: one
 // byte); box is the refused box of an invalid seal or wrap.
@@ -60,7 +81,7 @@ func cryptoCases() []cryptoCase {
 	ladies := []byte("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.")
 	sealed := func(ad []byte) []byte { return refSeal(key, nonce, []byte("a record"), ad) }
 	changed := func(b []byte, i int) []byte { b = bytes.Clone(b); b[(i+len(b))%len(b)] ^= 1; return b }
-	return []cryptoCase{
+	cases := []cryptoCase{
 		{name: "seal-xchacha-draft", desc: "the inputs of draft-irtf-cfrg-xchacha-03 §A.3.1: the box is the nonce, the draft's cipher text, its tag", in: map[string][]byte{
 			"key": key, "nonce": nonce, "ad": []byte{0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7}, "plaintext": ladies}},
 		{name: "seal-empty", desc: "no plain text, no additional data: nonce and tag only", in: map[string][]byte{"key": key, "nonce": nonce, "ad": {}, "plaintext": {}}},
@@ -79,17 +100,54 @@ func cryptoCases() []cryptoCase {
 		{name: "wrap-invalid-length-15", desc: "an authentic box of 15 bytes: no key is that short", in: map[string][]byte{"kek": key, "ad": {}}, box: refSeal(key, nonce, rep(0xaa, 15), nil), err: "key length"},
 		{name: "wrap-invalid-length-65", desc: "an authentic box of 65 bytes: no key is that long", in: map[string][]byte{"kek": key, "ad": {}}, box: refSeal(key, nonce, rep(0xaa, 65), nil), err: "key length"},
 
-		{name: "hkdf-rfc5869-1", desc: "RFC 5869 A.1: 22-byte key, 13-byte salt, 10-byte info, 42 bytes", in: map[string][]byte{"key": rep(0x0b, 22), "salt": seq(0, 13), "info": seq(0xf0, 10), "length": {42}}},
-		{name: "hkdf-no-salt", desc: "an empty salt is 32 zero bytes", in: map[string][]byte{"key": key, "salt": {}, "info": []byte("record key"), "length": {32}}},
-		{name: "hkdf-64", desc: "the longest subkey, from the longest key, with a salt longer than a block", in: map[string][]byte{"key": seq(1, 64), "salt": rep(0x5a, 100), "info": []byte("name key"), "length": {64}}},
-		{name: "hkdf-invalid-length-65", desc: "a subkey of 65 bytes", in: map[string][]byte{"key": key, "salt": {}, "info": {}, "length": {65}}, err: "key length"},
-		{name: "hkdf-invalid-length-15", desc: "a subkey of 15 bytes", in: map[string][]byte{"key": key, "salt": {}, "info": {}, "length": {15}}, err: "key length"},
-		{name: "hkdf-invalid-info", desc: "info of 1025 bytes", in: map[string][]byte{"key": key, "salt": {}, "info": rep('i', abi.KeyMaxInfo+1), "length": {32}}, err: "info too long"},
+		{name: "hkdf-rfc5869-1", desc: "RFC 5869 A.1: 22-byte key, 13-byte salt, 10-byte info, 42 bytes", in: map[string][]byte{"key": rep(0x0b, 22), "salt": seq(0, 13), "info": seq(0xf0, 10), "length": le(42)}},
+		{name: "hkdf-no-salt", desc: "an empty salt is 32 zero bytes", in: map[string][]byte{"key": key, "salt": {}, "info": []byte("record key"), "length": le(32)}},
+		{name: "hkdf-64", desc: "the longest subkey, from the longest key, with a salt longer than a block", in: map[string][]byte{"key": seq(1, 64), "salt": rep(0x5a, 100), "info": []byte("name key"), "length": le(64)}},
+		{name: "hkdf-invalid-length-65", desc: "a subkey of 65 bytes", in: map[string][]byte{"key": key, "salt": {}, "info": {}, "length": le(65)}, err: "key length"},
+		{name: "hkdf-invalid-length-15", desc: "a subkey of 15 bytes", in: map[string][]byte{"key": key, "salt": {}, "info": {}, "length": le(15)}, err: "key length"},
+		{name: "hkdf-invalid-info", desc: "info of 1025 bytes", in: map[string][]byte{"key": key, "salt": {}, "info": rep('i', abi.KeyMaxInfo+1), "length": le(32)}, err: "info too long"},
 
 		{name: "hmac-rfc4231-1", desc: "RFC 4231 test case 1: a 20-byte key", in: map[string][]byte{"key": rep(0x0b, 20), "data": []byte("Hi There")}},
 		{name: "hmac-name", desc: "a folded secret name under a 32-byte name key", in: map[string][]byte{"key": key, "data": []byte("db/password")}},
 		{name: "hmac-64", desc: "the longest key, no data", in: map[string][]byte{"key": seq(0x20, 64), "data": {}}},
 		{name: "hmac-invalid-key-15", desc: "a key of 15 bytes: no key is that short", in: map[string][]byte{"key": rep(1, 15), "data": []byte("x")}, err: "key length"},
+	}
+	return append(cases, formatCases(key, ladies)...)
+}
+
+// formatCases are the vectors of the format primitives (SPEC.md §5.11), in
+// the shapes KDBX uses them.
+func formatCases(key, ladies []byte) []cryptoCase {
+	seed := seq(0x30, 32)
+	a2 := func(variant, version uint64, memory, lanes uint64) map[string][]byte {
+		return map[string][]byte{"key": key, "variant": le(variant), "version": le(version), "salt": seq(0x60, 32),
+			"time": le(2), "memory": le(memory), "lanes": le(lanes), "length": le(32)}
+	}
+	return []cryptoCase{
+		{name: "hash-cipher-key", desc: "KDBX's cipher key: SHA-256 of the master seed and the transformed key", in: map[string][]byte{"key": key, "prefix": seed, "suffix": {}, "length": le(32)}},
+		{name: "hash-hmac-key", desc: "KDBX's HMAC base key: SHA-512 of the master seed, the transformed key and 0x01", in: map[string][]byte{"key": key, "prefix": seed, "suffix": {1}, "length": le(64)}},
+		{name: "hash-block-key", desc: "the HMAC key of KDBX's header: SHA-512 of the index 2^64-1 and the 64-byte base key", in: map[string][]byte{"key": seq(1, 64), "prefix": rep(0xff, 8), "suffix": {}, "length": le(64)}},
+		{name: "hash-invalid-length-48", desc: "48 bytes is neither SHA-256 nor SHA-512", in: map[string][]byte{"key": key, "prefix": {}, "suffix": {}, "length": le(48)}, err: "hash length"},
+		{name: "hash-invalid-prefix", desc: "a prefix of 1025 bytes", in: map[string][]byte{"key": key, "prefix": rep(0, abi.KeyMaxInfo+1), "suffix": {}, "length": le(32)}, err: "prefix too long"},
+
+		{name: "aes_kdf-1000", desc: "1000 rounds", in: map[string][]byte{"key": key, "seed": seed, "rounds": le(1000)}},
+		{name: "aes_kdf-0", desc: "no rounds: SHA-256 of the key", in: map[string][]byte{"key": key, "seed": seed, "rounds": le(0)}},
+		{name: "aes_kdf-invalid-seed-31", desc: "a seed of 31 bytes", in: map[string][]byte{"key": key, "seed": seed[:31], "rounds": le(10)}, err: "seed length"},
+		{name: "aes_kdf-invalid-key-64", desc: "a key of 64 bytes", in: map[string][]byte{"key": seq(0, 64), "seed": seed, "rounds": le(10)}, err: "key length"},
+
+		{name: "argon2-d", desc: "Argon2d, version 0x13, 2 passes over 64 KiB in 2 lanes (KeePass's default KDF, smaller)", in: a2(0, 0x13, 64, 2)},
+		{name: "argon2-d-v10", desc: "Argon2d, version 0x10", in: a2(0, 0x10, 64, 2)},
+		{name: "argon2-id", desc: "Argon2id, version 0x13", in: a2(2, 0x13, 64, 2)},
+		{name: "argon2-invalid-variant-1", desc: "Argon2i is not offered", in: a2(1, 0x13, 64, 2), err: "variant"},
+		{name: "argon2-invalid-memory", desc: "8 KiB for 2 lanes: less than 8 KiB a lane", in: a2(0, 0x13, 8, 2), err: "memory"},
+
+		{name: "aes_cbc-two-blocks", desc: "two blocks", in: map[string][]byte{"key": key, "iv": seq(0x10, 16), "plaintext": ladies[:32]}},
+		{name: "aes_cbc-invalid-partial", desc: "15 bytes: not whole blocks", in: map[string][]byte{"key": key, "iv": seq(0x10, 16), "plaintext": ladies[:15]}, err: "partial block"},
+
+		{name: "chacha20-rfc8439", desc: "RFC 8439 §2.4.2: counter 1", in: map[string][]byte{"key": seq(0, 32), "nonce": {0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0}, "counter": le(1), "plaintext": ladies}},
+		{name: "chacha20-counter-0", desc: "counter 0, as KDBX's outer cipher starts", in: map[string][]byte{"key": key, "nonce": seq(0x40, 12), "counter": le(0), "plaintext": ladies[:20]}},
+		{name: "chacha20-invalid-counter-wrap", desc: "65 bytes from the last counter: the counter would wrap", in: map[string][]byte{"key": key, "nonce": seq(0x40, 12), "counter": le(1<<32 - 1), "plaintext": rep(0, 65)}, err: "counter wraps"},
+		{name: "chacha20-invalid-nonce", desc: "an 8-byte nonce", in: map[string][]byte{"key": key, "nonce": seq(0x40, 8), "counter": le(0), "plaintext": ladies[:20]}, err: "nonce length"},
 	}
 }
 
@@ -132,7 +190,7 @@ func cryptoOutput(kind string, in map[string][]byte, box []byte) ([]byte, string
 		}
 		return plain, ""
 	case "hkdf":
-		n := int(in["length"][0])
+		n := int(num(in["length"]))
 		switch {
 		case !keyOK(in["key"]) || n < abi.KeyMinBytes || n > abi.KeyMaxBytes:
 			return nil, "key length"
@@ -154,6 +212,84 @@ func cryptoOutput(kind string, in map[string][]byte, box []byte) ([]byte, string
 		m.Write(in["data"])
 		return m.Sum(nil), ""
 	}
+	return formatOutput(kind, in)
+}
+
+// formatOutput is cryptoOutput for the format primitives (SPEC.md §5.11):
+// the standard library's SHA-2, AES and x/crypto's ChaCha20 and Argon2id;
+// Argon2d by internal/argon2, which its tests hold to RFC 9106's vectors
+// and the reference implementation.
+func formatOutput(kind string, in map[string][]byte) ([]byte, string) {
+	k := in["key"]
+	switch kind {
+	case "hash":
+		n := num(in["length"])
+		switch {
+		case n != 32 && n != 64:
+			return nil, "hash length"
+		case len(in["prefix"]) > abi.KeyMaxInfo || len(in["suffix"]) > abi.KeyMaxInfo:
+			return nil, "prefix too long"
+		}
+		msg := slices.Concat(in["prefix"], k, in["suffix"])
+		if n == 32 {
+			sum := sha256.Sum256(msg)
+			return sum[:], ""
+		}
+		sum := sha512.Sum512(msg)
+		return sum[:], ""
+	case "aes_kdf":
+		switch {
+		case len(k) != 32:
+			return nil, "key length"
+		case len(in["seed"]) != 32:
+			return nil, "seed length"
+		}
+		blk, _ := aes.NewCipher(in["seed"])
+		b := bytes.Clone(k)
+		for range num(in["rounds"]) {
+			blk.Encrypt(b[:16], b[:16])
+			blk.Encrypt(b[16:], b[16:])
+		}
+		sum := sha256.Sum256(b)
+		return sum[:], ""
+	case "argon2":
+		p := argon2.Params{Variant: argon2.Variant(num(in["variant"])), Version: uint32(num(in["version"])), Salt: in["salt"],
+			Time: uint32(num(in["time"])), MemoryKiB: uint32(num(in["memory"])), Lanes: uint32(num(in["lanes"])), TagLen: uint32(num(in["length"]))}
+		switch {
+		case len(k) != 32:
+			return nil, "key length"
+		case p.Variant != argon2.D && p.Variant != argon2.ID:
+			return nil, "variant"
+		case p.Check() != nil:
+			return nil, "memory"
+		}
+		if p.Variant == argon2.ID && p.Version == argon2.Version13 {
+			return xargon2.IDKey(k, p.Salt, p.Time, p.MemoryKiB, uint8(p.Lanes), p.TagLen), ""
+		}
+		out, _ := argon2.Key(k, p)
+		return out, ""
+	case "aes_cbc":
+		if len(in["plaintext"])%16 != 0 {
+			return nil, "partial block"
+		}
+		blk, _ := aes.NewCipher(k)
+		out := make([]byte, len(in["plaintext"]))
+		cipher.NewCBCEncrypter(blk, in["iv"]).CryptBlocks(out, in["plaintext"])
+		return out, ""
+	case "chacha20":
+		n := uint64(len(in["plaintext"]))
+		switch {
+		case len(in["nonce"]) != 12:
+			return nil, "nonce length"
+		case num(in["counter"])+(n+63)/64 > 1<<32:
+			return nil, "counter wraps"
+		}
+		c, _ := chacha20.NewUnauthenticatedCipher(k, in["nonce"])
+		c.SetCounter(uint32(num(in["counter"])))
+		out := make([]byte, n)
+		c.XORKeyStream(out, in["plaintext"])
+		return out, ""
+	}
 	panic("unknown kind " + kind)
 }
 
@@ -161,8 +297,8 @@ func cryptoOutput(kind string, in map[string][]byte, box []byte) ([]byte, string
 func inputJSON(t testing.TB, in map[string][]byte) json.RawMessage {
 	m := map[string]any{}
 	for k, v := range in {
-		if k == "length" {
-			m[k] = int(v[0])
+		if slices.Contains(numeric, k) {
+			m[k] = num(v)
 		} else {
 			m[k] = hex.EncodeToString(v)
 		}
@@ -186,12 +322,12 @@ func parseInput(kind string, valid bool, raw json.RawMessage) (map[string][]byte
 		switch {
 		case !slices.Contains(want, k):
 			return nil, fmt.Errorf("input has unknown field %q", k)
-		case k == "length":
+		case slices.Contains(numeric, k):
 			n, ok := v.(float64)
-			if !ok || n < 0 || n > 255 || n != float64(int(n)) {
-				return nil, fmt.Errorf("input.length is not a small number: %v", v)
+			if !ok || n < 0 || n > 1<<53 || n != float64(uint64(n)) {
+				return nil, fmt.Errorf("input.%s is not a whole number: %v", k, v)
 			}
-			in[k] = []byte{byte(n)}
+			in[k] = le(uint64(n))
 		default:
 			s, ok := v.(string)
 			b, err := hex.DecodeString(s)

@@ -51,6 +51,14 @@ const (
 	ImportKeyKeep     = "key_keep"
 	ImportKeyRelease  = "key_release"
 
+	// The primitives of file formats on keys behind handles (SPEC.md
+	// §5.11), an optional addition: what KeePass's KDBX needs.
+	ImportKeyHash     = "key_hash"
+	ImportKeyAESKDF   = "key_aes_kdf"
+	ImportKeyArgon2   = "key_argon2"
+	ImportKeyAESCBC   = "key_aes_cbc"
+	ImportKeyChaCha20 = "key_chacha20"
+
 	// HTTP (SPEC.md §5.9), an optional addition.
 	ImportHTTPRequest  = "http_request"
 	ImportHTTPResponse = "http_response"
@@ -81,6 +89,21 @@ const (
 	KeyMaxAD      = 64 << 10
 	KeyMaxInfo    = 1 << 10 // key_hkdf's salt and info, each
 	KeyHandles    = 64      // live handles per vault
+)
+
+// Bounds of the format primitives (SPEC.md §5.11).
+const (
+	KeyCipherBytes   = 32       // the key of key_aes_kdf, key_aes_cbc, key_chacha20
+	KeyAESKDFSeed    = 32       // key_aes_kdf's seed
+	KeyAESBlock      = 16       // key_aes_cbc's IV and block
+	KeyChaChaNonce   = 12       // key_chacha20's nonce (RFC 8439)
+	KeyArgon2MaxTime = 1000     // key_argon2's passes
+	KeyArgon2MaxLane = 256      // key_argon2's lanes
+	KeyArgon2D       = 0        // key_argon2's variants, as RFC 9106 numbers them
+	KeyArgon2ID      = 2        //
+	KeyArgon2V10     = 0x10     // key_argon2's versions
+	KeyArgon2V13     = 0x13     //
+	KeyMaxCipher     = 16 << 20 // key_aes_cbc's and key_chacha20's bytes per call
 )
 
 // Op names an operation a vault may support. The string is the one used in

@@ -4,10 +4,12 @@
 //
 //	secretstore  an encrypted local store with metadata (extensions/secretstore)
 //	dotenv       a .env file in a granted folder, strings only (extensions/dotenv)
+//	keepass      a KeePass database (KDBX 3.1 or 4) in a granted folder (extensions/keepass)
 //
 // The .wasm files are built from the folders beside them by `make
-// extensions` and committed: both are C guests (wasi-libc and
-// abi/c/sesame.h), built with clang and relative paths, so the bytes are
+// extensions` and committed: secretstore and dotenv, C guests (wasi-libc
+// and abi/c/sesame.h) built with clang and relative paths; keepass, a Go
+// guest, with go build -trimpath -buildvcs=false; so the bytes are
 // reproducible and the compilation cache hits. `make check` fails when a
 // rebuild would change them.
 package extensions
@@ -26,8 +28,10 @@ var (
 	secretstore []byte
 	//go:embed dotenv.wasm
 	dotenv []byte
+	//go:embed keepass.wasm
+	keepass []byte
 
-	builtins = map[string][]byte{"secretstore": secretstore, "dotenv": dotenv}
+	builtins = map[string][]byte{"secretstore": secretstore, "dotenv": dotenv, "keepass": keepass}
 )
 
 // Lookup returns the module of the builtin extension name. The bytes are

@@ -1,10 +1,11 @@
 #!/bin/sh
 # mk/deps.sh — install the Debian packages that `make test` needs and this
 # machine lacks: the toolchains of the example vaults (engine/examples_test.go
-# builds them with mk/examples.mk) and wat2wasm, which the tests use to
-# assemble their WebAssembly text modules, and etcd (the server and etcdctl),
-# whose real three-member clusters internal/etcdtest starts for the tests of
-# the etcd vault. `make deps` runs it, and
+# builds them with mk/examples.mk), wat2wasm, which the tests use to
+# assemble their WebAssembly text modules, keepassxc-cli, the KeePassXC that
+# the KDBX tests check the keepass vault's files against, and etcd (the
+# server and etcdctl), whose real three-member clusters internal/etcdtest
+# starts for the tests of the etcd vault. `make deps` runs it, and
 # `make test` runs `make deps` first.
 #
 # Each tool is looked for first; a machine that has them all does nothing
@@ -30,6 +31,7 @@ command -v etcd >/dev/null 2>&1 || need etcd-server
 command -v etcdctl >/dev/null 2>&1 || need etcd-client
 command -v wat2wasm >/dev/null 2>&1 || need wabt
 { command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; } || need nodejs npm
+command -v keepassxc-cli >/dev/null 2>&1 || need keepassxc
 
 [ -z "$missing" ] && exit 0
 

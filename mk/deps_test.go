@@ -15,7 +15,7 @@ import (
 // TestDeps runs deps.sh with a PATH of stand-ins: tools that are there or
 // not, apt-get and sudo that record their calls, and id that says who runs.
 func TestDeps(t *testing.T) {
-	all := []string{"clang", "wasm-ld", "wat2wasm", "node", "npm"}
+	all := []string{"clang", "wasm-ld", "wat2wasm", "node", "npm", "keepassxc-cli", "etcd", "etcdctl"}
 	tests := []struct {
 		name    string
 		tools   []string // present
@@ -28,13 +28,17 @@ func TestDeps(t *testing.T) {
 		{name: "everything there: nothing runs", tools: all, uid: "1000"},
 		{name: "clang without its wasm32 libraries", tools: all, uid: "0", noLibs: true,
 			wantLog: "apt-get update -qq\napt-get install -y -qq wasi-libc libclang-rt-dev-wasm32\n"},
-		{name: "as root", tools: []string{"clang", "wasm-ld", "node", "npm"}, uid: "0",
+		{name: "as root", tools: []string{"clang", "wasm-ld", "node", "npm", "keepassxc-cli", "etcd", "etcdctl"}, uid: "0",
 			wantLog: "apt-get update -qq\napt-get install -y -qq wabt\n"},
-		{name: "no C toolchain, no node", tools: []string{"wat2wasm"}, uid: "0",
+		{name: "no C toolchain, no node", tools: []string{"wat2wasm", "keepassxc-cli", "etcd", "etcdctl"}, uid: "0",
 			wantLog: "apt-get update -qq\napt-get install -y -qq clang lld wasi-libc libclang-rt-dev-wasm32 nodejs npm\n"},
-		{name: "through sudo", tools: []string{"clang", "wasm-ld", "wat2wasm"}, uid: "1000", sudo: true,
+		{name: "through sudo", tools: []string{"clang", "wasm-ld", "wat2wasm", "keepassxc-cli", "etcd", "etcdctl"}, uid: "1000", sudo: true,
 			wantLog: "sudo -n true\nsudo apt-get update -qq\napt-get update -qq\nsudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm\napt-get install -y -qq nodejs npm\n"},
-		{name: "neither root nor sudo", tools: []string{"clang", "wasm-ld", "node", "npm"}, uid: "1000",
+		{name: "no etcd", tools: []string{"clang", "wasm-ld", "wat2wasm", "node", "npm", "keepassxc-cli"}, uid: "0",
+			wantLog: "apt-get update -qq\napt-get install -y -qq etcd-server etcd-client\n"},
+		{name: "no KeePassXC", tools: []string{"clang", "wasm-ld", "wat2wasm", "node", "npm", "etcd", "etcdctl"}, uid: "0",
+			wantLog: "apt-get update -qq\napt-get install -y -qq keepassxc\n"},
+		{name: "neither root nor sudo", tools: []string{"clang", "wasm-ld", "node", "npm", "keepassxc-cli", "etcd", "etcdctl"}, uid: "1000",
 			fails: "deps: the tests need these Debian packages: wabt; run: sudo apt-get install wabt"},
 	}
 	script, err := filepath.Abs("deps.sh")

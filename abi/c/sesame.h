@@ -342,6 +342,34 @@ SESAME_IMPORT("age_wrap") int64_t sesame_age_wrap(int32_t key, const char *recip
  * -SESAME_PERMISSION_DENIED. */
 SESAME_IMPORT("age_unwrap") int32_t sesame_age_unwrap(const void *file, uint32_t len);
 
+/* Format primitives on keys behind handles (§5.11), optional like the keys:
+ * what a vault needs for a file format whose derived keys should stay in the
+ * host (KeePass's KDBX). A 32-byte key for the KDFs and ciphers. */
+#define SESAME_KEY_ARGON2D     0u
+#define SESAME_KEY_ARGON2ID    2u
+#define SESAME_KEY_MAX_CIPHER  (16u << 20) /* bytes per cipher call */
+
+/* SHA-256 (len 32) or SHA-512 (len 64) of prefix ‖ key ‖ suffix, as a key;
+ * prefix and suffix at most 1 KiB. */
+SESAME_IMPORT("key_hash") int32_t sesame_key_hash(int32_t key, const void *prefix, uint32_t prefix_len,
+                                                  const void *suffix, uint32_t suffix_len, uint32_t len);
+/* KeePass's AES-KDF: rounds of AES-256-ECB under the 32-byte seed, then
+ * SHA-256: a 32-byte key. The call's deadline holds. */
+SESAME_IMPORT("key_aes_kdf") int32_t sesame_key_aes_kdf(int32_t key, const void *seed, uint32_t seed_len,
+                                                        uint64_t rounds);
+/* Argon2d or Argon2id (variant 0 or 2), version 0x13 or 0x10, salt 8–64
+ * bytes, 1–1000 passes, 1–256 lanes, a key of len bytes (16–64). */
+SESAME_IMPORT("key_argon2") int32_t sesame_key_argon2(int32_t key, uint32_t variant, uint32_t version,
+                                                      const void *salt, uint32_t salt_len, uint32_t time,
+                                                      uint32_t memory_kib, uint32_t lanes, uint32_t len);
+/* AES-256-CBC without padding (encrypt 1, decrypt 0) of len bytes (whole
+ * blocks) from src to dst (the same, or apart), with the 16-byte iv. */
+SESAME_IMPORT("key_aes_cbc") uint32_t sesame_key_aes_cbc(int32_t key, uint32_t encrypt, const void *iv,
+                                                         const void *src, uint32_t len, void *dst);
+/* ChaCha20 (RFC 8439) with the 12-byte nonce from block counter. */
+SESAME_IMPORT("key_chacha20") uint32_t sesame_key_chacha20(int32_t key, const void *nonce, uint32_t counter,
+                                                           const void *src, uint32_t len, void *dst);
+
 /* Time, randomness and sleep come from WASI (§5.2): clock_gettime,
  * getentropy/arc4random and nanosleep of wasi-libc work as usual. Random
  * bytes that are not keys (a salt, a store id) come from there too. */

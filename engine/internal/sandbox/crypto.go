@@ -104,21 +104,36 @@ func readKDFArgs(mod api.Module, c *call, stack []uint64, n uint32) (kdfInput, a
 // returns the key, or DEADLINE_EXCEEDED as soon as ctx ends. It owns
 // in.pw and zeroes it.
 func derive(ctx context.Context, turn chan struct{}, in kdfInput) ([]byte, abi.Status) {
-	if !take(ctx, turn) {
-		in.wipe()
-		return nil, abi.DeadlineExceeded
-	}
-	if !take(ctx, kdfSlots) {
-		release(turn)
-		in.wipe()
-		return nil, abi.DeadlineExceeded
-	}
-	out := make(chan []byte)
-	go func() {
+	return runKDF(ctx, turn, func(<-chan struct{}) []byte {
 		var key []byte
 		// argon2.IDKey in every program but tests (internal/testonly)
 		erased(func() { key = testonly.Argon2id(in.pw, in.salt, in.t, in.m, in.p, in.n) })
 		in.wipe()
+		return key
+	}, in.wipe)
+}
+
+// runKDF runs a key derivation, work, under the module's turn and a
+// process slot, and returns its key, or DEADLINE_EXCEEDED as soon as ctx
+// ends. work runs in a goroutine of its own and keeps the turn and the slot
+// until it returns, so that abandoned derivations still count against both
+// bounds; its key is zeroed, never delivered, when the call has gone. A
+// derivation that can stop early watches the channel work is given, which
+// closes with ctx, and returns nil then. abandon runs instead of work when
+// the deadline passes before work starts (to wipe its inputs).
+func runKDF(ctx context.Context, turn chan struct{}, work func(done <-chan struct{}) []byte, abandon func()) ([]byte, abi.Status) {
+	if !take(ctx, turn) {
+		abandon()
+		return nil, abi.DeadlineExceeded
+	}
+	if !take(ctx, kdfSlots) {
+		release(turn)
+		abandon()
+		return nil, abi.DeadlineExceeded
+	}
+	out := make(chan []byte)
+	go func() {
+		key := work(ctx.Done())
 		<-kdfSlots
 		release(turn)
 		select {
@@ -129,6 +144,9 @@ func derive(ctx context.Context, turn chan struct{}, in kdfInput) ([]byte, abi.S
 	}()
 	select {
 	case key := <-out:
+		if key == nil {
+			return nil, abi.DeadlineExceeded
+		}
 		return key, abi.OK
 	case <-ctx.Done():
 		return nil, abi.DeadlineExceeded

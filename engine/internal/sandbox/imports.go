@@ -108,6 +108,12 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportAgeRecipient, hostAgeRecipient, []api.ValueType{i32, i32}, i64)
 	def(abi.ImportAgeWrap, hostAgeWrap, []api.ValueType{i32, i32, i32, i32, i32}, i64)
 	def(abi.ImportAgeUnwrap, hostAgeUnwrap, []api.ValueType{i32, i32}, i32)
+
+	def(abi.ImportKeyHash, hostKeyHash, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyAESKDF, hostKeyAESKDF, []api.ValueType{i32, i32, i32, i64}, i32)
+	def(abi.ImportKeyArgon2, hostKeyArgon2, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyAESCBC, hostKeyAESCBC, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
+	def(abi.ImportKeyChaCha20, hostKeyChaCha20, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
 	return b.Instantiate(ctx)
 }
 

@@ -1,0 +1,235 @@
+package kdbx
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+)
+
+// Node is an element of the database's XML. The tree keeps every element
+// and attribute it reads, in order, so that what a caller does not touch
+// is written back unchanged. Whitespace between elements is not kept (it
+// is reindented on writing); the text of an element without children is
+// kept exactly.
+//
+// Text of an element whose Protected attribute is True is the plain value:
+// the codec removes the inner stream on reading and puts it back on
+// writing.
+type Node struct {
+	Name  string
+	Attrs []xml.Attr
+	Text  string
+	Kids  []*Node
+}
+
+// Child returns the first child named name, or nil.
+func (n *Node) Child(name string) *Node {
+	for _, k := range n.Kids {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Children returns the children named name.
+func (n *Node) Children(name string) []*Node {
+	var out []*Node
+	for _, k := range n.Kids {
+		if k.Name == name {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Ensure returns the first child named name, adding an empty one at the
+// end when there is none.
+func (n *Node) Ensure(name string) *Node {
+	if c := n.Child(name); c != nil {
+		return c
+	}
+	c := &Node{Name: name}
+	n.Kids = append(n.Kids, c)
+	return c
+}
+
+// Attr returns the value of attribute name.
+func (n *Node) Attr(name string) (string, bool) {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// SetAttr sets attribute name, adding it when missing.
+func (n *Node) SetAttr(name, value string) {
+	for i := range n.Attrs {
+		if n.Attrs[i].Name.Local == name {
+			n.Attrs[i].Value = value
+			return
+		}
+	}
+	n.Attrs = append(n.Attrs, xml.Attr{Name: xml.Name{Local: name}, Value: value})
+}
+
+// Remove drops child c.
+func (n *Node) Remove(c *Node) {
+	for i, k := range n.Kids {
+		if k == c {
+			n.Kids = append(n.Kids[:i], n.Kids[i+1:]...)
+			return
+		}
+	}
+}
+
+// Clone returns a deep copy of n.
+func (n *Node) Clone() *Node {
+	c := &Node{Name: n.Name, Attrs: append([]xml.Attr(nil), n.Attrs...), Text: n.Text}
+	for _, k := range n.Kids {
+		c.Kids = append(c.Kids, k.Clone())
+	}
+	return c
+}
+
+// protected reports whether n's text is under the inner stream.
+func (n *Node) protected() bool {
+	v, ok := n.Attr("Protected")
+	return ok && strings.EqualFold(v, "true")
+}
+
+// parseXML reads the document and removes the inner stream from every
+// protected value, in document order.
+func parseXML(data []byte, s *innerStream) (*Node, error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	var stack []*Node
+	var root *Node
+	var text strings.Builder
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, formatErr("the database's XML: %v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			n := &Node{Name: t.Name.Local}
+			for _, a := range t.Attr {
+				n.Attrs = append(n.Attrs, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+			}
+			if len(stack) == 0 {
+				if root != nil {
+					return nil, formatErr("the database's XML has two root elements")
+				}
+				root = n
+			} else {
+				p := stack[len(stack)-1]
+				if strings.TrimSpace(text.String()) != "" {
+					return nil, formatErr("the database's XML has text beside element <%s>", n.Name)
+				}
+				p.Kids = append(p.Kids, n)
+			}
+			text.Reset()
+			stack = append(stack, n)
+		case xml.EndElement:
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if len(n.Kids) == 0 {
+				n.Text = text.String()
+			} else if strings.TrimSpace(text.String()) != "" {
+				return nil, formatErr("the database's XML has text beside the elements of <%s>", n.Name)
+			}
+			text.Reset()
+			if n.protected() {
+				if err := unprotect(n, s); err != nil {
+					return nil, err
+				}
+			}
+		case xml.CharData:
+			if len(stack) > 0 {
+				text.Write(t)
+			}
+		}
+	}
+	if root == nil {
+		return nil, formatErr("the database's XML is empty")
+	}
+	return root, nil
+}
+
+// unprotect decodes a protected value. Elements close in document order
+// only for leaves, which protected values are; one with children is not a
+// value and keeps its text as it is.
+func unprotect(n *Node, s *innerStream) error {
+	if len(n.Kids) > 0 {
+		return formatErr("protected element <%s> has children", n.Name)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(n.Text))
+	if err != nil {
+		return formatErr("protected <%s> is not base64", n.Name)
+	}
+	s.xor(b)
+	n.Text = string(b)
+	return nil
+}
+
+const xmlDecl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n"
+
+// encodeXML writes the document, putting protected values under s.
+func encodeXML(root *Node, s *innerStream) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(xmlDecl)
+	if err := writeNode(&b, root, 0, s); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func writeNode(b *bytes.Buffer, n *Node, depth int, s *innerStream) error {
+	if n.Name == "" {
+		return errors.New("kdbx: an element without a name")
+	}
+	b.WriteString(strings.Repeat("\t", depth))
+	b.WriteByte('<')
+	b.WriteString(n.Name)
+	for _, a := range n.Attrs {
+		b.WriteByte(' ')
+		b.WriteString(a.Name.Local)
+		b.WriteString(`="`)
+		xml.EscapeText(b, []byte(a.Value))
+		b.WriteByte('"')
+	}
+	text := n.Text
+	if n.protected() && len(n.Kids) == 0 {
+		v := []byte(text)
+		s.xor(v)
+		text = base64.StdEncoding.EncodeToString(v)
+	}
+	switch {
+	case len(n.Kids) > 0:
+		b.WriteString(">\n")
+		for _, k := range n.Kids {
+			if err := writeNode(b, k, depth+1, s); err != nil {
+				return err
+			}
+		}
+		b.WriteString(strings.Repeat("\t", depth))
+	case text == "":
+		b.WriteString("/>\n")
+		return nil
+	default:
+		b.WriteByte('>')
+		xml.EscapeText(b, []byte(text))
+	}
+	b.WriteString("</")
+	b.WriteString(n.Name)
+	b.WriteString(">\n")
+	return nil
+}
