@@ -55,7 +55,7 @@ func cheapSeeds(tb testing.TB) [][]byte {
 			if err := db.SetKDF(kdf, key); err != nil {
 				tb.Fatal(err)
 			}
-			db.SetCipher([][16]byte{CipherAES256, CipherChaCha20}[i%2])
+			db.SetCipher([]Cipher{CipherAES256, CipherChaCha20}[i%2])
 			db.SetCompression(i%2 == 0)
 			b, err := db.Encode()
 			if err != nil {

@@ -36,10 +36,13 @@ const (
 	hPublicCustomData    = 12 // 4.x
 )
 
+// A Cipher is an outer cipher's identifier, its 16 bytes as in the header.
+type Cipher string
+
 // The outer ciphers.
-var (
-	CipherAES256   = [16]byte{0x31, 0xc1, 0xf2, 0xe6, 0xbf, 0x71, 0x43, 0x50, 0xbe, 0x58, 0x05, 0x21, 0x6a, 0xfc, 0x5a, 0xff}
-	CipherChaCha20 = [16]byte{0xd6, 0x03, 0x8a, 0x2b, 0x8b, 0x6f, 0x4c, 0xb5, 0xa5, 0x24, 0x33, 0x9a, 0x31, 0xdb, 0xb5, 0x9a}
+const (
+	CipherAES256   Cipher = "\x31\xc1\xf2\xe6\xbf\x71\x43\x50\xbe\x58\x05\x21\x6a\xfc\x5a\xff"
+	CipherChaCha20 Cipher = "\xd6\x03\x8a\x2b\x8b\x6f\x4c\xb5\xa5\x24\x33\x9a\x31\xdb\xb5\x9a"
 )
 
 // field is one outer header field, kept as read so that fields this

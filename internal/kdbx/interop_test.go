@@ -120,7 +120,7 @@ func TestKDFsAndCiphersBothWays(t *testing.T) {
 	cases := []struct {
 		name   string
 		kdf    KDF
-		cipher [16]byte
+		cipher Cipher
 		gzip   bool
 	}{
 		{"AES-KDF, AES-256", KDF{Kind: AESKDF, Seed: salt, Rounds: 1000}, CipherAES256, true},

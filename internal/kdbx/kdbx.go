@@ -52,9 +52,9 @@ func (db *Database) KDF() KDF { return *db.kdf }
 
 // Cipher returns the outer cipher's identifier (CipherAES256 or
 // CipherChaCha20).
-func (db *Database) Cipher() [16]byte {
+func (db *Database) Cipher() Cipher {
 	v, _ := db.h.get(hCipherID)
-	return [16]byte(v)
+	return Cipher(v)
 }
 
 // Close forgets the transformed key.
@@ -115,14 +115,14 @@ func Decode(data []byte, c Crypto, composite Key) (*Database, error) {
 }
 
 // cipherFields returns the cipher, master seed and IV, checked.
-func (db *Database) cipherFields() (cipherID [16]byte, seed, iv []byte, err error) {
+func (db *Database) cipherFields() (cipherID Cipher, seed, iv []byte, err error) {
 	id, _ := db.h.get(hCipherID)
 	seed, _ = db.h.get(hMasterSeed)
 	iv, _ = db.h.get(hEncryptionIV)
 	if len(id) != 16 {
 		return cipherID, nil, nil, formatErr("a header without a cipher")
 	}
-	cipherID = [16]byte(id)
+	cipherID = Cipher(id)
 	switch cipherID {
 	case CipherAES256:
 		if len(iv) != 16 {
@@ -171,7 +171,7 @@ func (db *Database) forget(keys ...Key) {
 	}
 }
 
-func (db *Database) decrypt4(rest []byte, cipherID [16]byte, seed, iv []byte) ([]byte, error) {
+func (db *Database) decrypt4(rest []byte, cipherID Cipher, seed, iv []byte) ([]byte, error) {
 	if len(rest) < 64 {
 		return nil, formatErr("the file ends after its header")
 	}
@@ -207,7 +207,7 @@ func (db *Database) decrypt4(rest []byte, cipherID [16]byte, seed, iv []byte) ([
 	return plain, err
 }
 
-func (db *Database) decrypt3(rest []byte, cipherID [16]byte, seed, iv []byte) ([]byte, error) {
+func (db *Database) decrypt3(rest []byte, cipherID Cipher, seed, iv []byte) ([]byte, error) {
 	start, _ := db.h.get(hStreamStartBytes)
 	if len(start) != 32 {
 		return nil, formatErr("a KDBX 3.1 header without its 32 stream start bytes")
@@ -232,7 +232,7 @@ func (db *Database) decrypt3(rest []byte, cipherID [16]byte, seed, iv []byte) ([
 
 var errPadding = errors.New("bad padding")
 
-func (db *Database) decipher(k Key, cipherID [16]byte, iv, ct []byte) ([]byte, error) {
+func (db *Database) decipher(k Key, cipherID Cipher, iv, ct []byte) ([]byte, error) {
 	if cipherID == CipherChaCha20 {
 		return db.c.ChaCha20(k, iv, ct)
 	}
@@ -250,7 +250,7 @@ func (db *Database) decipher(k Key, cipherID [16]byte, iv, ct []byte) ([]byte, e
 	return p[:len(p)-n], nil
 }
 
-func (db *Database) encipher(k Key, cipherID [16]byte, iv, plain []byte) ([]byte, error) {
+func (db *Database) encipher(k Key, cipherID Cipher, iv, plain []byte) ([]byte, error) {
 	if cipherID == CipherChaCha20 {
 		return db.c.ChaCha20(k, iv, plain)
 	}
@@ -382,7 +382,7 @@ func (db *Database) Encode() ([]byte, error) {
 		return nil, errors.New("kdbx: the database is closed")
 	}
 	id, _ := db.h.get(hCipherID)
-	cipherID := [16]byte(id) // checked by Decode and SetCipher
+	cipherID := Cipher(id) // checked by Decode and SetCipher
 	ivLen := 16
 	if cipherID == CipherChaCha20 {
 		ivLen = 12
@@ -403,7 +403,7 @@ func (db *Database) Encode() ([]byte, error) {
 	return db.encode3(cipherID, seed, iv)
 }
 
-func (db *Database) encode4(cipherID [16]byte, seed, iv []byte) ([]byte, error) {
+func (db *Database) encode4(cipherID Cipher, seed, iv []byte) ([]byte, error) {
 	streamKey, err := db.random(64)
 	if err != nil {
 		return nil, err
@@ -463,7 +463,7 @@ func (db *Database) encode4(cipherID [16]byte, seed, iv []byte) ([]byte, error) 
 	return append(out, blocks...), nil
 }
 
-func (db *Database) encode3(cipherID [16]byte, seed, iv []byte) ([]byte, error) {
+func (db *Database) encode3(cipherID Cipher, seed, iv []byte) ([]byte, error) {
 	streamKey, err := db.random(32)
 	if err != nil {
 		return nil, err
@@ -539,11 +539,11 @@ func (db *Database) SetKDF(k KDF, composite Key) error {
 }
 
 // SetCipher changes the outer cipher (CipherAES256 or CipherChaCha20).
-func (db *Database) SetCipher(id [16]byte) error {
+func (db *Database) SetCipher(id Cipher) error {
 	if id != CipherAES256 && id != CipherChaCha20 {
 		return errors.New("kdbx: only AES-256 and ChaCha20 can be set")
 	}
-	db.h.set(hCipherID, id[:])
+	db.h.set(hCipherID, []byte(id))
 	return nil
 }
 
