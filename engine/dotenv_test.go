@@ -458,27 +458,32 @@ func TestDotenvRefusals(t *testing.T) {
 }
 
 // A file the vault does not understand is neither read nor rewritten; the
-// error names the line, never its contents.
+// error names the line, never its contents: a value pasted alone on a
+// line, which reads like a name without '=', is not quoted either.
 func TestDotenvMalformedFile(t *testing.T) {
-	dir := t.TempDir()
-	env := filepath.Join(dir, ".env")
-	const orig = "GOOD=1\nthis line holds hunter2\n"
-	writeFile(t, env, orig, 0o600)
-	e := openDotenv(t, dir, dotenvConfig{})
-	_, err := e.Get(ctx, engine.GetRequest{Name: "GOOD", Vault: vault2})
-	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("Get: %v, want an error naming line 2 only", err)
+	for _, bad := range []string{"this line holds hunter2", "hunter2", "hunter2 and more", "export hunter2"} {
+		t.Run(bad, func(t *testing.T) {
+			dir := t.TempDir()
+			env := filepath.Join(dir, ".env")
+			orig := "GOOD=1\n" + bad + "\n"
+			writeFile(t, env, orig, 0o600)
+			e := openDotenv(t, dir, dotenvConfig{})
+			_, err := e.Get(ctx, engine.GetRequest{Name: "GOOD", Vault: vault2})
+			if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("Get: %v, want an error naming line 2 only", err)
+			}
+			if _, err := e.Set(ctx, engine.SetRequest{Name: "GOOD", Value: "2", Vault: vault2}); err == nil {
+				t.Error("Set over a malformed file succeeded")
+			}
+			if err := e.Test(ctx, engine.TestRequest{Vault: vault2}); err == nil {
+				t.Error("Test passed on a malformed file")
+			}
+			if got := readFile(t, env); got != orig {
+				t.Errorf("file changed to %q", got)
+			}
+			checkOnly(t, dir, ".env")
+		})
 	}
-	if _, err := e.Set(ctx, engine.SetRequest{Name: "GOOD", Value: "2", Vault: vault2}); err == nil {
-		t.Error("Set over a malformed file succeeded")
-	}
-	if err := e.Test(ctx, engine.TestRequest{Vault: vault2}); err == nil {
-		t.Error("Test passed on a malformed file")
-	}
-	if got := readFile(t, env); got != orig {
-		t.Errorf("file changed to %q", got)
-	}
-	checkOnly(t, dir, ".env")
 }
 
 // A file larger than 8 MiB is refused rather than read.

@@ -117,12 +117,10 @@ static uint32_t parse_assignment(const uint8_t *src, uint32_t n, uint32_t p, uin
     e->key = p;
     e->key_len = k - p;
     uint32_t eq = skip_blanks(src, k, eol);
-    if (eq == eol || src[eq] != '=') {
-        bad(e->line, "the name ");
-        msg_quote(src + e->key, e->key_len);
-        msg_str(" is not followed by '=' (want KEY=VALUE; " NAME_RULE ")");
-        return PARSE_BAD;
-    }
+    /* The word is not quoted: a line without '=' may be a value pasted
+     * alone. */
+    if (eq == eol || src[eq] != '=')
+        return bad(e->line, "no '=' after the name (want KEY=VALUE; " NAME_RULE ")");
     uint32_t v = skip_blanks(src, eq + 1, eol);
     if (v < eol && (src[v] == '"' || src[v] == '\''))
         return parse_quoted(src, n, e, v, after);
