@@ -26,6 +26,7 @@
   (import "sesame_v1" "key_hmac" (func $khmac (param i32 i32 i32 i32) (result i32)))
   (import "sesame_v1" "key_keep" (func $kkeep (param i32) (result i32)))
   (import "sesame_v1" "key_release" (func $krelease (param i32) (result i32)))
+  (import "sesame_v1" "kv_scan" (func $kv_scan (param i32 i32 i32 i32 i32 i32) (result i64)))
   (memory (export "memory") 1 1)
   (data (i32.const 0) "{\"abi\":1,\"name\":\"badptr\",\"version\":\"1.0.0\"}")
   (func (export "sesame_abi_v1"))
@@ -106,5 +107,9 @@
     ;; key_release twice
     (drop (call $krelease (local.get $k)))
     (i64.store (i32.const 1288) (i64.extend_i32_u (call $krelease (local.get $k))))
-    (drop (call $output (i32.const 1024) (i32.const 272)))
+    ;; kv_scan destination across the end of memory
+    (i64.store (i32.const 1296) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 65000) (i32.const 1000)))
+    ;; kv_scan after of 4 GiB
+    (i64.store (i32.const 1304) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0)))
+    (drop (call $output (i32.const 1024) (i32.const 288)))
     (i32.const 0)))
