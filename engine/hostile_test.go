@@ -529,6 +529,9 @@ func TestHostileContained(t *testing.T) {
 			if got := getValue(t, e, "keys", "Hostile2"); got != "s/mine" {
 				t.Errorf("Hostile2's storage holds %q; want its own key alone", got)
 			}
+			if got := getValue(t, e, "entries", "Hostile2"); got != "s/mine=hostile2 value" {
+				t.Errorf("Hostile2's storage scans as %q; want its own record alone", got)
+			}
 			_, err := e.Get(ctx, engine.GetRequest{Name: "keep", Vault: "Hostile2"}) // Hostile's secret
 			return err
 		}, func(t *testing.T, err error) {

