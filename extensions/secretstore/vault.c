@@ -266,10 +266,11 @@ SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
     return done(st);
 }
 
-/* list_record opens the record rec of storage key key and appends its info
- * to out when its name matches the folded pattern (every name when all is
- * set: no folding then). A record that fails is left out and logged (its
- * name is unknown); get of its name reports the failure. */
+/* list_record opens the record r (rn bytes) of storage key key, where it
+ * lies in the page, and appends its info to out when its name matches the
+ * folded pattern (every name when all is set: no folding then). A record
+ * that fails is left out and logged (its name is unknown); get of its name
+ * reports the failure. */
 static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t key_len, const uint8_t *r,
                             uint32_t rn, int all, uint32_t *count) {
     uint32_t info_len, st = open_record(k, key, key_len, r, rn, NULL, 0, &plain, &info_len);

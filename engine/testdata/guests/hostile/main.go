@@ -24,6 +24,7 @@
 //	         /data mount, /proc) and to create files; one line per attempt,
 //	         "PATH: ok N bytes" or "PATH: ERROR"
 //	keys     every key of its storage area, whatever the prefix, one per line
+//	entries  every record under s/ with its value, KEY=VALUE per line (guest.KVEntries)
 //	ansi     fails with a message and log lines full of terminal escapes,
 //	         newlines and a forged "sesame: hint:" line
 //
