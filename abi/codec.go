@@ -628,3 +628,40 @@ func DecodeKeyList(b []byte) ([][]byte, error) {
 	}
 	return keys, nil
 }
+
+// A KV is one entry of a page of kv_scan: a storage key and its value.
+type KV struct {
+	Key, Value []byte
+}
+
+// KVSize is the length of kv's entry in an entry list.
+func KVSize(kv KV) int { return 8 + len(kv.Key) + len(kv.Value) }
+
+// AppendEntryList appends an entry list (SPEC.md §7.12).
+func AppendEntryList(b []byte, kvs []KV) []byte {
+	b = appendU32(b, uint32(len(kvs)))
+	for _, kv := range kvs {
+		b = appendU32(b, uint32(len(kv.Key)))
+		b = append(b, kv.Key...)
+		b = appendU32(b, uint32(len(kv.Value)))
+		b = append(b, kv.Value...)
+	}
+	return b
+}
+
+// DecodeEntryList decodes an entry list; the keys and values do not alias
+// b.
+func DecodeEntryList(b []byte) ([]KV, error) {
+	r := &reader{what: "entry list", b: b}
+	n := r.count(8, 0)
+	kvs := make([]KV, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		k := slices.Clone(r.bytes(r.u32()))
+		v := slices.Clone(r.bytes(r.u32()))
+		kvs = append(kvs, KV{Key: k, Value: v})
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	return kvs, nil
+}

@@ -19,7 +19,7 @@ import (
 // whatOf maps a vector kind to DecodeError.What.
 var whatOf = map[string]string{
 	"value": "value", "metadata": "metadata", "params": "params", "info": "info",
-	"info_list": "info list", "secret": "secret", "key_list": "key list",
+	"info_list": "info list", "secret": "secret", "key_list": "key list", "entry_list": "entry list",
 	"http_request": "http request", "http_response": "http response",
 }
 
@@ -315,6 +315,18 @@ func TestKeyListRoundTrip(t *testing.T) {
 	}
 }
 
+func TestEntryListRoundTrip(t *testing.T) {
+	kvs := []abi.KV{{Key: []byte("s/b"), Value: []byte{0, 0xff}}, {Key: []byte("a"), Value: []byte{}}}
+	roundTrip(t, "entry_list", kvs, kvs)
+	roundTrip(t, "entry_list", []abi.KV(nil), []abi.KV{})
+	if got := abi.AppendEntryList([]byte("p"), []abi.KV{{Key: []byte("k"), Value: []byte("v")}}); !bytes.Equal(got, cat([]byte("p"), u32(1), str("k"), str("v"))) {
+		t.Errorf("AppendEntryList: %x", got)
+	}
+	if n := abi.KVSize(abi.KV{Key: []byte("k"), Value: []byte("vv")}); n != len(str("k"))+len(str("vv")) {
+		t.Errorf("KVSize = %d", n)
+	}
+}
+
 // TestDecodeRejects runs every invalid vector through its decoder and checks
 // the status, the offset and the message.
 func TestDecodeRejects(t *testing.T) {
@@ -494,13 +506,14 @@ func TestDecodeHugeCounts(t *testing.T) {
 	huge := u32(math.MaxUint32)
 	tail := bytes.Repeat([]byte{1}, 64)
 	inputs := map[string][]byte{
-		"value":     cat(b(5), huge, tail),
-		"metadata":  cat(huge, tail),
-		"params":    cat(huge, tail),
-		"info":      cat(str("a"), b(2), huge, tail),
-		"info_list": cat(huge, tail),
-		"secret":    cat(str("a"), b(5), u32(0), b(5), huge, tail),
-		"key_list":  cat(huge, tail),
+		"value":      cat(b(5), huge, tail),
+		"metadata":   cat(huge, tail),
+		"params":     cat(huge, tail),
+		"info":       cat(str("a"), b(2), huge, tail),
+		"info_list":  cat(huge, tail),
+		"secret":     cat(str("a"), b(5), u32(0), b(5), huge, tail),
+		"key_list":   cat(huge, tail),
+		"entry_list": cat(huge, tail),
 	}
 	for kind, in := range inputs {
 		t.Run(kind, func(t *testing.T) {

@@ -140,6 +140,14 @@ func FuzzDecodeKeyList(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) { checkDecode(t, "key_list", in) })
 }
 
+func FuzzDecodeEntryList(f *testing.F) {
+	seed(f, "entry_list",
+		cat(u32(2), str("s/a"), str("\x01\x02"), str(""), str("")),
+		cat(u32(1), str("k"), u32(0xFFFFFFFF)),
+	)
+	f.Fuzz(func(t *testing.T, in []byte) { checkDecode(t, "entry_list", in) })
+}
+
 // FuzzMatch compares Match with a plain dynamic-programming matcher over
 // runes (quadratic, never wrong) and checks that folding only adds matches.
 func FuzzMatch(f *testing.F) {

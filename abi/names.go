@@ -32,6 +32,7 @@ const (
 	ImportKVAdd    = "kv_add"
 	ImportKVDelete = "kv_delete"
 	ImportKVList   = "kv_list"
+	ImportKVScan   = "kv_scan" // an optional addition (SPEC.md §5.3)
 
 	ImportKDF          = "kdf_argon2id"
 	ImportKeyringSet   = "keyring_set"
@@ -168,6 +169,7 @@ const (
 	MaxStorageKey     = 1 << 10
 	MaxStorageValue   = 2 << 20
 	StorageListPage   = 256
+	StorageScanBytes  = 1 << 20 // the bytes of a kv_scan page, unless its first entry is longer
 	DefaultMemory     = 64 << 20
 	DefaultInstances  = 4
 	DefaultTimeoutSec = 5

@@ -350,5 +350,18 @@ func vectorCases() []vectorCase {
 		{name: "key_list-invalid-key-past-end", desc: "a key whose length runs past the end", bytes: cat(u32(1), u32(5), []byte("abc")), err: "length past the end", off: 8},
 		{name: "key_list-invalid-truncated-length", desc: "count 2, one key, and 3 bytes of the next length", bytes: cat(u32(2), str("a"), b(0, 0, 0)), err: "unexpected end", off: 9},
 		{name: "key_list-invalid-trailing", desc: "one key followed by a byte", bytes: cat(u32(1), str("a"), b(0)), err: "trailing bytes", off: 9},
+
+		// ---- entry_list, valid
+		{name: "entry_list-empty", desc: "no entries: the end of a scan", value: []abi.KV{}},
+		{name: "entry_list-one", desc: "one key and its value", value: []abi.KV{{Key: []byte("c/config"), Value: []byte{1, 2, 3}}}},
+		{name: "entry_list-binary", desc: "keys and values are bytes: not UTF-8, possibly empty", value: []abi.KV{{Key: []byte("s/a"), Value: []byte{}}, {Key: []byte{0x00, 0xff}, Value: []byte{0xff, 0x00}}}},
+
+		// ---- entry_list, invalid
+		{name: "entry_list-invalid-empty", desc: "no count", bytes: b(), err: "unexpected end", off: 0},
+		{name: "entry_list-invalid-count-past-end", desc: "count 2 with one entry", bytes: cat(u32(2), str("a"), str("v")), err: "count past the end", off: 0},
+		{name: "entry_list-invalid-count-max", desc: "count 0xFFFFFFFF", bytes: cat(u32(math.MaxUint32), str("a"), str("v")), err: "count past the end", off: 0},
+		{name: "entry_list-invalid-missing-value", desc: "a key and 3 of the 4 bytes of its value's length", bytes: cat(u32(1), str("a"), b(0, 0, 0)), err: "unexpected end", off: 9},
+		{name: "entry_list-invalid-value-past-end", desc: "a value whose length runs past the end", bytes: cat(u32(1), str("a"), u32(5), []byte("abc")), err: "length past the end", off: 13},
+		{name: "entry_list-invalid-trailing", desc: "one entry followed by a byte", bytes: cat(u32(1), str("a"), str("v"), b(0)), err: "trailing bytes", off: 14},
 	}
 }

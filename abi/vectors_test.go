@@ -26,7 +26,7 @@ import (
 var update = flag.Bool("update", false, "rewrite abi/vectors/*.json from the vector table")
 
 // The kinds of vectors (SPEC.md §7.9).
-var kinds = []string{"value", "metadata", "params", "info", "info_list", "secret", "key_list", "http_request", "http_response"}
+var kinds = []string{"value", "metadata", "params", "info", "info_list", "secret", "key_list", "entry_list", "http_request", "http_response"}
 
 // vectorFile is the JSON layout of one vector file.
 type vectorFile struct {
@@ -63,6 +63,8 @@ func decodeKind(kind string, b []byte) (any, error) {
 		return secret{in, v}, err
 	case "key_list":
 		return abi.DecodeKeyList(b)
+	case "entry_list":
+		return abi.DecodeEntryList(b)
 	case "http_request":
 		return abi.DecodeHTTPRequest(b)
 	case "http_response":
@@ -89,6 +91,8 @@ func encodeKind(kind string, v any) ([]byte, error) {
 		return abi.AppendSecret(nil, s.Info, s.Value)
 	case "key_list":
 		return abi.AppendKeyList(nil, v.([][]byte)), nil
+	case "entry_list":
+		return abi.AppendEntryList(nil, v.([]abi.KV)), nil
 	case "http_request":
 		return abi.AppendHTTPRequest(nil, v.(abi.HTTPRequest))
 	case "http_response":
@@ -126,6 +130,12 @@ func jsonForm(kind string, v any) any {
 		l := []any{}
 		for _, k := range v.([][]byte) {
 			l = append(l, base64.StdEncoding.EncodeToString(k))
+		}
+		return l
+	case "entry_list":
+		l := []any{}
+		for _, kv := range v.([]abi.KV) {
+			l = append(l, map[string]any{"key": base64.StdEncoding.EncodeToString(kv.Key), "value": base64.StdEncoding.EncodeToString(kv.Value)})
 		}
 		return l
 	case "http_request":
@@ -226,6 +236,14 @@ func parseJSON(kind string, raw []byte) (any, error) {
 		l := [][]byte{}
 		for i, k := range p.array(j, "decoded") {
 			l = append(l, p.base64(k, fmt.Sprintf("decoded[%d]", i)))
+		}
+		v = l
+	case "entry_list":
+		l := []abi.KV{}
+		for i, e := range p.array(j, "decoded") {
+			at := fmt.Sprintf("decoded[%d]", i)
+			o := p.fields(e, at, "key", "value")
+			l = append(l, abi.KV{Key: p.base64(o["key"], at+".key"), Value: p.base64(o["value"], at+".value")})
 		}
 		v = l
 	case "http_request":

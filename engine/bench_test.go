@@ -75,6 +75,20 @@ func (s *memArea) List(_ context.Context, prefix, after []byte, limit int) ([][]
 	return out[:min(len(out), limit)], nil
 }
 
+func (s *memArea) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]abi.KV, error) {
+	keys, _ := s.List(ctx, prefix, after, limit)
+	var page []abi.KV
+	size := 0
+	for _, k := range keys {
+		v, _ := s.Get(ctx, k)
+		if size += len(k) + len(v); len(page) > 0 && size > maxBytes {
+			break
+		}
+		page = append(page, abi.KV{Key: k, Value: v})
+	}
+	return page, nil
+}
+
 // The compile cache of the benchmarks, shared with the sandbox's tests.
 var (
 	benchCache    = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")

@@ -493,6 +493,23 @@ func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) 
 	return keys, storageErr(err)
 }
 
+// Scan reads a page of entries; like List's keys, they are not part of a
+// set_password's condition (§5.3).
+func (a storageArea) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]abi.KV, error) {
+	var page []storage.Entry
+	var err error
+	if b := batchOf(ctx, a.s); b != nil {
+		page, _, err = b.Scan(ctx, prefix, after, limit, maxBytes)
+	} else {
+		page, _, err = a.s.Scan(ctx, prefix, after, limit, maxBytes)
+	}
+	kvs := make([]abi.KV, len(page))
+	for i, e := range page {
+		kvs[i] = abi.KV{Key: e.Key, Value: e.Value}
+	}
+	return kvs, storageErr(err)
+}
+
 // vaultOrder returns the vaults searched when none is named: the default
 // (when it is registered) first, then the others by name,
 // case-insensitively, but for those registered with NoSearch.

@@ -182,6 +182,7 @@ func hostileWAT() map[string]string {
   (import "sesame_v1" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
   (import "sesame_v1" "kv_delete" (func $kv_delete (param i32 i32) (result i32)))
   (import "sesame_v1" "kv_list" (func $kv_list (param i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "sesame_v1" "kv_scan" (func $kv_scan (param i32 i32 i32 i32 i32 i32) (result i64)))
   (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "sock_accept" (func $sock_accept (param i32 i32 i32) (result i32)))
@@ -206,7 +207,8 @@ func hostileWAT() map[string]string {
     (i64.store (i32.const 0x148) (i64.extend_i32_u (call $sock_recv (i32.const 0) (i32.const 0x600) (i32.const 0) (i32.const 0) (i32.const 0x540) (i32.const 0x544))))
     (drop (call $env_sizes (i32.const 0x550) (i32.const 0x554)))
     (i64.store (i32.const 0x150) (i64.extend_i32_u (i32.load (i32.const 0x550))))
-    (drop (call $output (i32.const 0xf5) (i32.const 99)))
+    (i64.store (i32.const 0x158) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0x400) (i32.const 64)))
+    (drop (call $output (i32.const 0xf5) (i32.const 107)))
     (i32.const 0))
 `),
 		"Overclaims": watVault(`{"abi":1,"name":"overclaims","version":"1","operations":["get","set","remove","list","unlock","lock","set_password"]}`, "", outputs([]byte{})),
@@ -238,7 +240,7 @@ func hostileWAT() map[string]string {
 var ungrantedResults = []string{
 	"kv_get", "kv_set", "kv_delete", "kv_list",
 	"fd_prestat_get(3)", "path_open(3, ../etc/passwd)", "path_open(stdin, ../etc/passwd)",
-	"sock_accept", "sock_send", "sock_recv", "environment variables",
+	"sock_accept", "sock_send", "sock_recv", "environment variables", "kv_scan",
 }
 
 type hostileEnv struct {
@@ -528,6 +530,9 @@ func TestHostileContained(t *testing.T) {
 		{"another vault's storage namespace", "Hostile2", func(t *testing.T) error {
 			if got := getValue(t, e, "keys", "Hostile2"); got != "s/mine" {
 				t.Errorf("Hostile2's storage holds %q; want its own key alone", got)
+			}
+			if got := getValue(t, e, "entries", "Hostile2"); got != "s/mine=hostile2 value" {
+				t.Errorf("Hostile2's storage scans as %q; want its own record alone", got)
 			}
 			_, err := e.Get(ctx, engine.GetRequest{Name: "keep", Vault: "Hostile2"}) // Hostile's secret
 			return err

@@ -161,6 +161,7 @@ enum {
 #define SESAME_MAX_STORAGE_KEY   (1u << 10)
 #define SESAME_MAX_STORAGE_VALUE (2u << 20)
 #define SESAME_STORAGE_LIST_PAGE 256u        /* keys per sesame_kv_list page    */
+#define SESAME_STORAGE_SCAN_BYTES (1u << 20) /* a sesame_kv_scan page, unless one entry is longer */
 
 /* ------------------------------------------------------------------------
  * Host functions: import module "sesame_v1" (§5)
@@ -215,6 +216,18 @@ SESAME_IMPORT("kv_delete") uint32_t sesame_kv_delete(const void *key, uint32_t k
  * count 0 ends the iteration; the last key of a page is the `after` of the
  * next. */
 SESAME_IMPORT("kv_list") int64_t sesame_kv_list(const void *prefix, uint32_t prefix_len,
+                                                 const void *after, uint32_t after_len,
+                                                 void *dst, uint32_t cap);
+
+/* Optional (sesame 0.4; a host without it refuses the module at load):
+ * sesame_kv_list with the values, read in one storage transaction, as an
+ * entry list (§7.12: u32 count, then count times u32 len, key, u32 len,
+ * value). A page holds as many entries as fit in cap, at most 256 and
+ * 1 MiB, and at least one: when not even the first fits, nothing is copied
+ * and the result is the length that one needs, like sesame_kv_get. A page
+ * with count 0 ends the iteration; the last key of a page is the `after`
+ * of the next. */
+SESAME_IMPORT("kv_scan") int64_t sesame_kv_scan(const void *prefix, uint32_t prefix_len,
                                                  const void *after, uint32_t after_len,
                                                  void *dst, uint32_t cap);
 
@@ -714,6 +727,49 @@ static inline uint32_t sesame_kv_list_page(sesame_buf *b, const void *prefix, ui
         if (n > UINT32_MAX || !sesame_buf_reserve(b, (uint32_t)n))
             return SESAME_TOO_LARGE;
     }
+}
+
+/* sesame_kv_scan_page reads one page of sesame_kv_scan into b, like
+ * sesame_kv_read. It first grows b to SESAME_SCAN_BUFFER bytes, which holds
+ * a full page of small records: the host fills pages to the buffer given,
+ * so a small one would mean a host call per entry. */
+#ifndef SESAME_SCAN_BUFFER
+#define SESAME_SCAN_BUFFER (256u << 10)
+#endif
+static inline uint32_t sesame_kv_scan_page(sesame_buf *b, const void *prefix, uint32_t prefix_len,
+                                           const void *after, uint32_t after_len) {
+    b->len = 0;
+    if (!sesame_buf_reserve(b, SESAME_SCAN_BUFFER))
+        return SESAME_TOO_LARGE;
+    for (;;) {
+        int64_t n = sesame_kv_scan(prefix, prefix_len, after, after_len, b->data, b->cap);
+        if (n < 0)
+            return (uint32_t)-n;
+        if ((uint64_t)n <= b->cap) {
+            b->len = (uint32_t)n;
+            return SESAME_OK;
+        }
+        if (n > UINT32_MAX || !sesame_buf_reserve(b, (uint32_t)n))
+            return SESAME_TOO_LARGE;
+    }
+}
+
+/* sesame_entry_next reads the entry of an entry list (§7.12) at *p, of
+ * *left bytes, points key and value into it, and moves *p and *left past
+ * it. Returns 1, or 0 when the entry runs past the end. */
+static inline int sesame_entry_next(const uint8_t **p, uint32_t *left, const uint8_t **key, uint32_t *key_len,
+                                    const uint8_t **value, uint32_t *value_len) {
+    uint32_t kn, vn;
+    if (*left < 4 || (kn = sesame_get_u32(*p)) > *left - 4 || *left - 4 - kn < 4 ||
+        (vn = sesame_get_u32(*p + 4 + kn)) > *left - 8 - kn)
+        return 0;
+    *key = *p + 4;
+    *key_len = kn;
+    *value = *p + 8 + kn;
+    *value_len = vn;
+    *p += 8 + kn + vn;
+    *left -= 8 + kn + vn;
+    return 1;
 }
 #endif /* SESAME_NO_LIBC */
 

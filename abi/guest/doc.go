@@ -10,8 +10,9 @@
 // the export of every operation, the decoding of arguments and the encoding
 // of results with package abi, the mapping of errors to status codes, and
 // the bindings of the host functions: storage (KVGet, KVSet, KVAdd,
-// KVDelete, KVList, KVScan), logging (Log) and, for a vault granted
-// "http", one request through the host (HTTP). An operation the vault does not
+// KVDelete, KVList, KVScan, and KVScanPage and KVEntries, which read the
+// values with the keys), logging (Log) and, for a vault granted "http", one
+// request through the host (HTTP). An operation the vault does not
 // implement is left out of the manifest and answers UNSUPPORTED.
 //
 // Apart from this documentation the package builds only for GOOS=wasip1

@@ -41,6 +41,12 @@ func hostKVDelete(key unsafe.Pointer, keyLen uint32) uint32
 //go:wasmimport sesame_v1 kv_list
 func hostKVList(prefix unsafe.Pointer, prefixLen uint32, after unsafe.Pointer, afterLen uint32, dst unsafe.Pointer, capacity uint32) int64
 
+// kv_scan is optional (SPEC.md §5.3): only a guest that calls KVScanPage or
+// KVEntries imports it.
+//
+//go:wasmimport sesame_v1 kv_scan
+func hostKVScan(prefix unsafe.Pointer, prefixLen uint32, after unsafe.Pointer, afterLen uint32, dst unsafe.Pointer, capacity uint32) int64
+
 // ptr returns the address of b's first byte, or nil for a nil slice. The
 // host never touches it when the length passed with it is zero.
 func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }

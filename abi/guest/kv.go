@@ -25,7 +25,8 @@ import (
 const (
 	kvGetBuffer  = 4 << 10
 	kvListBuffer = 64 << 10
-	kvRetries    = 4 // the value may change between two calls
+	kvScanBuffer = 256 << 10 // the host fills a page to the buffer given: a full page of small records
+	kvRetries    = 4         // the value may change between two calls
 )
 
 // KVGet returns the value stored under key, or an error wrapping
@@ -120,5 +121,65 @@ func KVScan(prefix []byte, fn func(key []byte) bool) error {
 			}
 		}
 		after = keys[len(keys)-1]
+	}
+}
+
+// KVScanPage returns one page of the entries whose keys start with prefix
+// and sort strictly after after (nil: from the first), in byte order, with
+// their values, read by the host in one storage transaction: at most 256
+// entries and 1 MiB, and at least one if any remain. An empty page ends the
+// iteration; the last key of a page is the after of the next. KVEntries
+// does the paging.
+//
+// It imports the optional kv_scan (SPEC.md §5.3): a module that calls it
+// needs sesame 0.4 or later, and older hosts refuse it at load.
+func KVScanPage(prefix, after []byte) ([]abi.KV, error) {
+	return kvScanPage(prefix, after, make([]byte, kvScanBuffer))
+}
+
+// kvScanPage is KVScanPage reading into buf, or a larger buffer when the
+// first entry does not fit.
+func kvScanPage(prefix, after, buf []byte) ([]abi.KV, error) {
+	for range kvRetries {
+		n := hostKVScan(ptr(prefix), uint32(len(prefix)), ptr(after), uint32(len(after)), ptr(buf), uint32(len(buf)))
+		switch {
+		case n < 0:
+			return nil, &HostError{Func: abi.ImportKVScan, Status: negStatus(n)}
+		case n <= int64(len(buf)):
+			kvs, err := abi.DecodeEntryList(buf[:n])
+			if err != nil {
+				return nil, Error(abi.Internal, "guest: "+abi.ImportModule+"."+abi.ImportKVScan+" returned a malformed entry list")
+			}
+			return kvs, nil
+		case n > abi.MaxCallBytes:
+			return nil, &HostError{Func: abi.ImportKVScan, Status: abi.Internal}
+		}
+		buf = make([]byte, n)
+	}
+	return nil, &HostError{Func: abi.ImportKVScan, Status: abi.Unavailable}
+}
+
+// KVEntries calls fn with every key that starts with prefix and its value,
+// in byte order, until fn returns false: a page of entries per host call,
+// where KVScan and KVGet make one call per key. Entries written during the
+// scan may or may not be seen. Like KVScanPage, it needs kv_scan.
+func KVEntries(prefix []byte, fn func(key, value []byte) bool) error {
+	buf := make([]byte, kvScanBuffer)
+	var after []byte
+	for {
+		kvs, err := kvScanPage(prefix, after, buf)
+		if err != nil || len(kvs) == 0 {
+			return err
+		}
+		if after != nil && bytes.Compare(kvs[0].Key, after) <= 0 {
+			// A host that ignores after would loop forever.
+			return Error(abi.Internal, "guest: "+abi.ImportModule+"."+abi.ImportKVScan+" returned a page that does not advance")
+		}
+		for _, kv := range kvs {
+			if !fn(kv.Key, kv.Value) {
+				return nil
+			}
+		}
+		after = kvs[len(kvs)-1].Key
 	}
 }

@@ -31,7 +31,7 @@ static sesame_buf rec;   /* a record as stored                          */
 static sesame_buf plain; /* a record opened                             */
 static sesame_buf next;  /* a record's new plain text                   */
 static sesame_buf out;   /* the output                                  */
-static sesame_buf page;  /* a page of kv_list                           */
+static sesame_buf page;  /* a page of kv_scan                           */
 static sesame_buf fpat, fname;
 
 static uint32_t done(uint32_t st) {
@@ -266,17 +266,14 @@ SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
     return done(st);
 }
 
-/* list_record opens the record rec of storage key key and appends its info
- * to out when its name matches the folded pattern. A record that fails is
- * left out and logged (its name is unknown); get of its name reports the
- * failure. */
-static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t key_len, uint32_t *count) {
-    uint32_t info_len, st = sesame_kv_read(&rec, key, key_len);
-    if (st == SESAME_NOT_FOUND)
-        return SESAME_OK; /* removed since the listing began */
-    if (st == SESAME_OK)
-        st = open_record(k, key, key_len, rec.data, rec.len, NULL, 0, &plain, &info_len);
-    buf_wipe(&rec);
+/* list_record opens the record r (rn bytes) of storage key key, where it
+ * lies in the page, and appends its info to out when its name matches the
+ * folded pattern (every name when all is set: no folding then). A record
+ * that fails is left out and logged (its name is unknown); get of its name
+ * reports the failure. */
+static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t key_len, const uint8_t *r,
+                            uint32_t rn, int all, uint32_t *count) {
+    uint32_t info_len, st = open_record(k, key, key_len, r, rn, NULL, 0, &plain, &info_len);
     if (st == OPEN_AUTH || st == OPEN_CORRUPT) {
         msg_reset();
         msg_str("secretstore: left out record ");
@@ -287,9 +284,9 @@ static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t ke
     }
     if (st != SESAME_OK)
         return st;
-    if (!fold(plain.data + 4, sesame_get_u32(plain.data), &fname))
+    if (!all && !fold(plain.data + 4, sesame_get_u32(plain.data), &fname))
         return sesame_fail(SESAME_TOO_LARGE, "the list does not fit in the vault's memory");
-    if (sesame_match(fpat.data, fpat.len, fname.data, fname.len)) {
+    if (all || sesame_match(fpat.data, fpat.len, fname.data, fname.len)) {
         if (!sesame_buf_append(&out, plain.data, info_len))
             return sesame_fail(SESAME_TOO_LARGE, "the list does not fit in the vault's memory");
         (*count)++;
@@ -306,12 +303,15 @@ static int key_after(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t b
 }
 
 /* list_all appends the info of every record whose name matches to out,
- * a page of storage keys at a time. */
+ * reading the records a page at a time with kv_scan (one host call and
+ * one storage transaction per page, not one per record) and opening them
+ * where they lie in the page. */
 static uint32_t list_all(const store_keys *k, uint32_t *count) {
+    int all = fpat.len == 1 && fpat.data[0] == '*';
     uint8_t after[SESAME_MAX_STORAGE_KEY];
     uint32_t after_len = 0;
     for (;;) {
-        uint32_t st = sesame_kv_list_page(&page, PREFIX_SECRET, 2, after, after_len);
+        uint32_t st = sesame_kv_scan_page(&page, PREFIX_SECRET, 2, after, after_len);
         if (st != SESAME_OK)
             return st;
         const uint8_t *p = page.data;
@@ -319,17 +319,16 @@ static uint32_t list_all(const store_keys *k, uint32_t *count) {
         if (n == 0)
             return SESAME_OK;
         for (p += 4, left -= 4; n > 0; n--) {
-            uint32_t kn;
-            if (left < 4 || (kn = sesame_get_u32(p)) > left - 4 || kn > sizeof after)
-                return sesame_fail(SESAME_INTERNAL, "malformed page of storage keys");
-            if (after_len > 0 && !key_after(p + 4, kn, after, after_len))
+            const uint8_t *key, *r;
+            uint32_t kn, rn;
+            if (!sesame_entry_next(&p, &left, &key, &kn, &r, &rn) || kn > sizeof after)
+                return sesame_fail(SESAME_INTERNAL, "malformed page of storage entries");
+            if (after_len > 0 && !key_after(key, kn, after, after_len))
                 return sesame_fail(SESAME_INTERNAL, "the storage returned a page that does not advance");
-            if ((st = list_record(k, p + 4, kn, count)) != SESAME_OK)
+            if ((st = list_record(k, key, kn, r, rn, all, count)) != SESAME_OK)
                 return st;
-            memcpy(after, p + 4, kn);
+            memcpy(after, key, kn);
             after_len = kn;
-            p += 4 + kn;
-            left -= 4 + kn;
         }
     }
 }

@@ -26,6 +26,10 @@ type Storage interface {
 	Add(ctx context.Context, key, value []byte) error
 	Delete(ctx context.Context, key []byte) error
 	List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error)
+	// Scan is List with the values, read in one transaction: at most
+	// limit entries whose keys and values add up to at most maxBytes, but
+	// always the first entry there is.
+	Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]abi.KV, error)
 }
 
 // call is the state of one export call, reached by host functions through the
@@ -87,6 +91,7 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKVAdd, hostKVAdd, []api.ValueType{i32, i32, i32, i32}, i32)
 	def(abi.ImportKVDelete, hostKVDelete, []api.ValueType{i32, i32}, i32)
 	def(abi.ImportKVList, hostKVList, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
+	def(abi.ImportKVScan, hostKVScan, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
 	def(abi.ImportKDF, hostKDF, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
 	def(abi.ImportKeyringSet, hostKeyringSet, []api.ValueType{i32, i32, i32}, i32)
 	def(abi.ImportKeyringGet, hostKeyringGet, []api.ValueType{i32, i32}, i64)
@@ -302,27 +307,31 @@ func kvDelete(ctx context.Context, mod api.Module, stack []uint64) abi.Status {
 	return c.storageStatus(c.storage.Delete(ctx, key))
 }
 
-func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
-	c, s := storageCall(ctx)
-	if s != abi.OK {
-		stack[0] = neg64(s)
-		return
+// pageArgs reads the arguments of kv_list and kv_scan: the prefix, the key
+// the page starts after (nil: from the start), and the destination.
+func pageArgs(ctx context.Context, mod api.Module, stack []uint64) (c *call, prefix, after []byte, dst, capacity uint32, s abi.Status) {
+	c, s = storageCall(ctx)
+	if s == abi.OK {
+		prefix, s = read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
 	}
-	prefix, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
-	var after []byte
 	if s == abi.OK {
 		after, s = read(mod, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]), abi.MaxStorageKey)
 	}
-	dst, capacity := api.DecodeU32(stack[4]), api.DecodeU32(stack[5])
+	dst, capacity = api.DecodeU32(stack[4]), api.DecodeU32(stack[5])
 	if s == abi.OK && !fits(mod, dst, capacity) {
 		s = abi.InvalidArgument
 	}
+	if len(after) == 0 {
+		after = nil
+	}
+	return c, prefix, after, dst, capacity, s
+}
+
+func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
+	c, prefix, after, dst, capacity, s := pageArgs(ctx, mod, stack)
 	if s != abi.OK {
 		stack[0] = neg64(s)
 		return
-	}
-	if len(after) == 0 {
-		after = nil
 	}
 	keys, err := c.storage.List(ctx, prefix, after, abi.StorageListPage)
 	if err != nil {
@@ -330,6 +339,38 @@ func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	out := abi.AppendKeyList(nil, keys)
+	if len(out) <= int(capacity) {
+		mod.Memory().Write(dst, out)
+	}
+	stack[0] = api.EncodeI64(int64(len(out)))
+}
+
+// hostKVScan is kv_scan: a page of entries as many as fit in the guest's
+// buffer (and in abi.StorageScanBytes), read in one transaction, so that a
+// listing costs a host call per page instead of a kv_get per key. A page
+// always holds the first entry there is: when even that does not fit, the
+// guest learns the length it needs, as with kv_get.
+func hostKVScan(ctx context.Context, mod api.Module, stack []uint64) {
+	c, prefix, after, dst, capacity, s := pageArgs(ctx, mod, stack)
+	if s != abi.OK {
+		stack[0] = neg64(s)
+		return
+	}
+	limit := min(int(capacity), abi.StorageScanBytes)
+	page, err := c.storage.Scan(ctx, prefix, after, abi.StorageListPage, max(limit, 1))
+	if err != nil {
+		stack[0] = neg64(c.storageStatus(err))
+		return
+	}
+	n := 4
+	for i, kv := range page {
+		if i > 0 && n+abi.KVSize(kv) > limit {
+			page = page[:i]
+			break
+		}
+		n += abi.KVSize(kv)
+	}
+	out := abi.AppendEntryList(make([]byte, 0, n), page)
 	if len(out) <= int(capacity) {
 		mod.Memory().Write(dst, out)
 	}

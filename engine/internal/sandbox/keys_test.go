@@ -60,6 +60,8 @@ func (s *mapStore) Delete(_ context.Context, key []byte) error {
 
 func (s *mapStore) List(context.Context, []byte, []byte, int) ([][]byte, error) { return nil, nil }
 
+func (s *mapStore) Scan(context.Context, []byte, []byte, int, int) ([]abi.KV, error) { return nil, nil }
+
 // records returns the storage keys of the secrets, sorted.
 func (s *mapStore) records() []string {
 	s.mu.Lock()

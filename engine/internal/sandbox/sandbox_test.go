@@ -87,6 +87,20 @@ func (s *memStorage) List(_ context.Context, prefix, after []byte, limit int) ([
 	return out, nil
 }
 
+func (s *memStorage) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]abi.KV, error) {
+	keys, _ := s.List(ctx, prefix, after, limit)
+	var page []abi.KV
+	size := 0
+	for _, k := range keys {
+		v, _ := s.Get(ctx, k)
+		if size += len(k) + len(v); len(page) > 0 && size > maxBytes {
+			break
+		}
+		page = append(page, abi.KV{Key: k, Value: v})
+	}
+	return page, nil
+}
+
 func slicesSort(s []string) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
@@ -494,6 +508,8 @@ func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
 		{"age_recipient destination across the end of memory", ageWant(-2)},
 		{"age_wrap with a recipient list of 4 GiB", ageWant(-8)},
 		{"age_unwrap of a file outside memory", ageWant(-2)},
+		{"kv_scan destination across the end of memory", -2},
+		{"kv_scan after of 4 GiB", -8},
 	}
 	out, err := m.Call(context.Background(), abi.OpGet, []byte("x"))
 	if err != nil {

@@ -241,6 +241,63 @@ func (b *Batch) merge(keys [][]byte, prefix, after []byte, limit int) (page [][]
 	return keys[:min(len(keys), limit)], next
 }
 
+// Scan is Store.Scan as the batch sees the store: the values it wrote
+// replace the store's, the keys it added are scanned, those it deleted are
+// not. As with List, what Scan returned is not part of the commit's
+// condition: a guest that needs a key to be unchanged at the commit reads
+// it with Get.
+func (b *Batch) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]Entry, bool, error) {
+	for {
+		entries, more, err := b.s.Scan(ctx, prefix, after, limit, maxBytes)
+		if err != nil {
+			return nil, false, err
+		}
+		var next []byte
+		if more {
+			next = entries[len(entries)-1].Key
+		}
+		page, more := b.mergeEntries(entries, prefix, after, next, limit, maxBytes)
+		if len(page) > 0 || next == nil {
+			return page, more, nil
+		}
+		// The batch deleted every entry of the store's page.
+		after = next
+	}
+}
+
+// mergeEntries returns the page of entries, read from the store after
+// after and up to next (nil: to the store's end), as the batch sees it,
+// within Scan's bounds, and whether entries remain past it.
+func (b *Batch) mergeEntries(entries []Entry, prefix, after, next []byte, limit, maxBytes int) ([]Entry, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	at := make(map[string]int, len(entries))
+	for i, e := range entries {
+		at[string(e.Key)] = i
+	}
+	for k, v := range b.writes {
+		kb := []byte(k)
+		if !bytes.HasPrefix(kb, prefix) || bytes.Compare(kb, after) <= 0 || (next != nil && bytes.Compare(kb, next) > 0) {
+			continue
+		}
+		if i, ok := at[k]; ok {
+			entries[i].Value = bytes.Clone(v) // nil when deleted
+		} else if v != nil {
+			entries = append(entries, Entry{Key: kb, Value: bytes.Clone(v)})
+		}
+	}
+	entries = slices.DeleteFunc(entries, func(e Entry) bool { return e.Value == nil })
+	slices.SortFunc(entries, func(x, y Entry) int { return bytes.Compare(x.Key, y.Key) })
+	size := 0
+	for i, e := range entries {
+		size += len(e.Key) + len(e.Value)
+		if i == limit || (i > 0 && size > maxBytes) {
+			return entries[:i], true
+		}
+	}
+	return entries, next != nil
+}
+
 // Len returns how many keys the batch writes or deletes.
 func (b *Batch) Len() int {
 	b.mu.Lock()

@@ -1,6 +1,6 @@
 // Package storage is the host side of the per-vault key-value storage area:
 // the namespace a vault extension reaches through the host calls kv_get,
-// kv_set, kv_delete and kv_list.
+// kv_set, kv_add, kv_delete, kv_list and kv_scan.
 //
 // Each vault has one bbolt database file; the file is the namespace, and a
 // vault names keys, never files, so it cannot reach another vault's data.
@@ -11,6 +11,7 @@
 //	err = s.Set(ctx, []byte("name"), secret)    // on disk when it returns
 //	v, err := s.Get(ctx, []byte("name"))        // errors.Is(err, storage.ErrNotFound)
 //	keys, err := s.List(ctx, prefix, after, 100) // pages in byte order
+//	page, more, err := s.Scan(ctx, prefix, after, 256, 1<<20) // with the values, one transaction a page
 //
 // # Guarantees
 //

@@ -254,11 +254,8 @@ func (s *Store) del(ctx context.Context, key []byte, seen Seen) error {
 // limit is below one, ErrTooLarge if prefix or after is longer than
 // MaxKeyBytes.
 func (s *Store) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
-	if limit < 1 {
-		return nil, s.fail(ctx, "list", fmt.Errorf("%w: limit %d is below 1", ErrInvalid, limit))
-	}
-	if len(prefix) > s.opts.MaxKeyBytes || len(after) > s.opts.MaxKeyBytes {
-		return nil, s.fail(ctx, "list", fmt.Errorf("%w: prefix or after is longer than the key limit %d", ErrTooLarge, s.opts.MaxKeyBytes))
+	if err := s.checkRange(prefix, after, limit); err != nil {
+		return nil, s.fail(ctx, "list", err)
 	}
 	var keys [][]byte
 	err := s.view(ctx, "list", func(data *bolt.Bucket) error {
@@ -266,15 +263,7 @@ func (s *Store) List(ctx context.Context, prefix, after []byte, limit int) ([][]
 			return nil
 		}
 		c := data.Cursor()
-		var k []byte
-		if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
-			if k, _ = c.Seek(after); bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-		} else {
-			k, _ = c.Seek(prefix)
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(keys) < limit; k, _ = c.Next() {
+		for k, _ := seek(c, prefix, after); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < limit; k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
 		}
 		return nil
@@ -283,6 +272,73 @@ func (s *Store) List(ctx context.Context, prefix, after []byte, limit int) ([][]
 		return nil, err
 	}
 	return keys, nil
+}
+
+// An Entry is a key and its value, as Scan returns them.
+type Entry struct {
+	Key, Value []byte
+}
+
+// Scan is List with the values: it returns, in byte order, the keys that
+// start with prefix and sort strictly after after, with their values, read
+// in one transaction. A page holds at most limit entries, and entries whose
+// keys and values add up to at most maxBytes, but always the first entry
+// there is, however long. more reports that the page stopped at a bound
+// while entries remain: the last key of the page is then the after of the
+// next. It fails as List does, and with ErrInvalid if maxBytes is below
+// one.
+func (s *Store) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) (page []Entry, more bool, err error) {
+	if err := s.checkRange(prefix, after, limit); err != nil {
+		return nil, false, s.fail(ctx, "scan", err)
+	}
+	if maxBytes < 1 {
+		return nil, false, s.fail(ctx, "scan", fmt.Errorf("%w: maxBytes %d is below 1", ErrInvalid, maxBytes))
+	}
+	err = s.view(ctx, "scan", func(data *bolt.Bucket) error {
+		if data == nil {
+			return nil
+		}
+		c := data.Cursor()
+		size := 0
+		for k, v := seek(c, prefix, after); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			size += len(k) + len(v)
+			if len(page) == limit || (len(page) > 0 && size > maxBytes) {
+				more = true
+				break
+			}
+			// k and v point into the memory map, which Close unmaps.
+			page = append(page, Entry{Key: bytes.Clone(k), Value: append(make([]byte, 0, len(v)), v...)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return page, more, nil
+}
+
+// seek puts c on the first key that starts with prefix and sorts strictly
+// after after (nil or empty: the first with prefix) and returns it, or a
+// key past the prefix, or nil.
+func seek(c *bolt.Cursor, prefix, after []byte) (k, v []byte) {
+	if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
+		if k, v = c.Seek(after); bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+		return k, v
+	}
+	return c.Seek(prefix)
+}
+
+// checkRange checks the arguments of List and Scan.
+func (s *Store) checkRange(prefix, after []byte, limit int) error {
+	if limit < 1 {
+		return fmt.Errorf("%w: limit %d is below 1", ErrInvalid, limit)
+	}
+	if len(prefix) > s.opts.MaxKeyBytes || len(after) > s.opts.MaxKeyBytes {
+		return fmt.Errorf("%w: prefix or after is longer than the key limit %d", ErrTooLarge, s.opts.MaxKeyBytes)
+	}
+	return nil
 }
 
 func (s *Store) checkKey(key []byte) error {

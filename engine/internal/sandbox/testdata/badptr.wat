@@ -29,6 +29,7 @@
   (import "sesame_v1" "age_recipient" (func $arecipient (param i32 i32) (result i64)))
   (import "sesame_v1" "age_wrap" (func $awrap (param i32 i32 i32 i32 i32) (result i64)))
   (import "sesame_v1" "age_unwrap" (func $aunwrap (param i32 i32) (result i32)))
+  (import "sesame_v1" "kv_scan" (func $kv_scan (param i32 i32 i32 i32 i32 i32) (result i64)))
   (memory (export "memory") 1 1)
   (data (i32.const 0) "{\"abi\":1,\"name\":\"badptr\",\"version\":\"1.0.0\"}")
   (func (export "sesame_abi_v1"))
@@ -115,5 +116,9 @@
     (i64.store (i32.const 1304) (call $awrap (local.get $k) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0)))
     ;; age_unwrap of a file outside memory
     (i64.store (i32.const 1312) (i64.extend_i32_s (call $aunwrap (i32.const 0xFFFFFFF0) (i32.const 100))))
-    (drop (call $output (i32.const 1024) (i32.const 296)))
+    ;; kv_scan destination across the end of memory
+    (i64.store (i32.const 1320) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 65000) (i32.const 1000)))
+    ;; kv_scan after of 4 GiB
+    (i64.store (i32.const 1328) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0)))
+    (drop (call $output (i32.const 1024) (i32.const 312)))
     (i32.const 0)))

