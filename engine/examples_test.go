@@ -2,8 +2,12 @@ package engine_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +15,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
+	"github.com/sesamehq/sesame/internal/filelock"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -43,19 +49,20 @@ var exampleOps = []abi.Op{abi.OpGet, abi.OpStat, abi.OpSet, abi.OpRemove, abi.Op
 // examplesCache is the compilation cache the other tests of the package use.
 var examplesCache = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
 
-// examplesOut is the directory that makeExamples builds into, one for the
-// test process, made on first use; TestMain removes it.
+// examplesOut is the directory that makeExamples builds into, chosen on
+// first use (examplesDir).
 var examplesOut struct {
 	sync.Mutex
 	dir string
 }
 
 // makeExamples runs `make -f mk/examples.mk EXAMPLES_OUT=DIR goals...` from
-// the module root and returns DIR. DIR is the same for every test of the
-// process, so that make builds each example once (go-vault's rule always
-// runs, and go build finds it up to date); tests only read what is in it.
-// It fails the test, with make's output (which names a missing package),
-// when the build fails.
+// the module root and returns DIR. DIR is one per content of the sources the
+// examples are built from (examplesDir), so that make builds each example
+// once, and a later test process whose sources did not change finds them
+// built (AssemblyScript's compiler alone takes seconds); tests only read
+// what is in it. It fails the test, with make's output (which names a
+// missing package), when the build fails.
 func makeExamples(tb testing.TB, goals ...string) string {
 	tb.Helper()
 	mk, err := exec.LookPath("make")
@@ -64,14 +71,25 @@ func makeExamples(tb testing.TB, goals ...string) string {
 	}
 	examplesOut.Lock()
 	defer examplesOut.Unlock()
+	root := testwasm.ModuleRoot(tb)
 	if examplesOut.dir == "" {
-		if examplesOut.dir, err = os.MkdirTemp("", "sesame-examples-"); err != nil {
+		if examplesOut.dir, err = examplesDir(root); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	out := examplesOut.dir
+	// Another test process may build into the same folder: one make at a
+	// time, so that nobody reads a module while it is written.
+	lock, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer lock.Close()
+	if err := filelock.Lock(context.Background(), lock, filelock.Exclusive, time.Time{}); err != nil {
+		tb.Fatal(err)
+	}
 	cmd := exec.Command(mk, append([]string{"-s", "-f", "mk/examples.mk", "EXAMPLES_OUT=" + out}, goals...)...)
-	cmd.Dir = testwasm.ModuleRoot(tb)
+	cmd.Dir = root
 	// Not the settings of a make that runs go test (its jobserver's file
 	// descriptors are not inherited); EXAMPLES_* variables do pass through.
 	for _, kv := range os.Environ() {
@@ -85,6 +103,63 @@ func makeExamples(tb testing.TB, goals ...string) string {
 		tb.Fatalf("building the example vaults: make -f mk/examples.mk %s: %v\n%s", strings.Join(goals, " "), err, strings.TrimSpace(log.String()))
 	}
 	return out
+}
+
+// examplesSources are what the example vaults are built from, relative to
+// the module root: their sources, the SDKs they use, the rules, the Go
+// module's requirements.
+var examplesSources = []string{"examples", "abi", "mk/examples.mk", "go.mod", "go.sum"}
+
+// examplesDir returns the folder for the examples built from the sources
+// as they are now, in the user's cache: its name is a hash of every source
+// file (names and contents; node_modules and built modules left out) and of
+// clang's version, so that a change of any makes a new folder. Folders
+// unused for a week are removed.
+func examplesDir(root string) (string, error) {
+	h := sha256.New()
+	clang, _ := exec.Command("clang", "--version").Output() // a missing clang: make names the package
+	h.Write(clang)
+	for _, top := range examplesSources {
+		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				return err
+			case d.IsDir() && d.Name() == "node_modules":
+				return filepath.SkipDir
+			case d.IsDir() || strings.HasSuffix(path, ".wasm"):
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
+			h.Write(b)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	parent := filepath.Join(base, "sesame-examples")
+	dir := filepath.Join(parent, hex.EncodeToString(h.Sum(nil)[:8]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	os.Chtimes(dir, now, now)
+	old, _ := os.ReadDir(parent)
+	for _, o := range old {
+		if info, err := o.Info(); err == nil && o.Name() != filepath.Base(dir) && now.Sub(info.ModTime()) > 7*24*time.Hour {
+			os.RemoveAll(filepath.Join(parent, o.Name()))
+		}
+	}
+	return dir, nil
 }
 
 // openExample registers the module at wasm as the vault "Example" in a fresh

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/sesamehq/sesame/internal/testonly"
@@ -9,11 +8,8 @@ import (
 
 // TestMain derives keys cheaply in this test process and in the copies of
 // it that tests start (internal/testonly): every store the tests write is
-// read only here. It removes the example vaults that makeExamples built.
+// read only here.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
 	m.Run()
-	if examplesOut.dir != "" {
-		os.RemoveAll(examplesOut.dir)
-	}
 }
