@@ -261,3 +261,67 @@ func TestReaderSeesOutsideChanges(t *testing.T) {
 	mustSet(t, s, "k", "5")
 	get("5")
 }
+
+// TestCallSeesOneFile checks the reads of one WithCall call: they check the
+// file at the path once, so a replacement or removal during the call is
+// seen from the next call on; but every commit is seen at once, a file
+// grown past the map is still opened again, and a call reads what it
+// writes even to a file replaced under it.
+func TestCallSeesOneFile(t *testing.T) {
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	get := func(ctx context.Context, want string) {
+		t.Helper()
+		v, err := s.Get(ctx, []byte("k"))
+		if want == "" {
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get = %q, %v; want ErrNotFound", v, err)
+			}
+			return
+		}
+		if err != nil || string(v) != want {
+			t.Fatalf("Get = %q, %v; want %q", v, err, want)
+		}
+	}
+	replace := func(value string) {
+		t.Helper()
+		repl := s.Path() + ".new"
+		fillStore(t, repl, func(put func(k, v string)) { put("k", value) })
+		if err := os.Rename(repl, s.Path()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	call := WithCall(context.Background())
+	get(call, "1")
+	fillStore(t, s.Path(), func(put func(k, v string)) { put("k", "2") })
+	get(call, "2") // a commit by another handle: seen within the call
+	fillStore(t, s.Path(), func(put func(k, v string)) {
+		for i := range 2000 {
+			put(fmt.Sprintf("grow/%05d", i), strings.Repeat(benchValue, 16))
+		}
+		put("k", "3")
+	})
+	get(call, "3") // grown past the map: opened again
+
+	replace("4")
+	get(call, "3")                           // the call's file
+	get(context.Background(), "4")           // outside a call: checked per read
+	get(WithCall(context.Background()), "4") // the next call
+
+	call = WithCall(context.Background())
+	get(call, "4")
+	replace("5")
+	if err := s.Set(call, []byte("k"), []byte("6")); err != nil {
+		t.Fatal(err)
+	}
+	get(call, "6") // written to the file at the path, and read there
+
+	call = WithCall(context.Background())
+	get(call, "6")
+	if err := os.Remove(s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	get(call, "6")
+	get(WithCall(context.Background()), "")
+}

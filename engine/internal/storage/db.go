@@ -37,6 +37,7 @@ func (s *Store) view(ctx context.Context, op string, fn func(data *bolt.Bucket) 
 // committed, and fsynced, if and only if fn returns nil.
 func (s *Store) update(ctx context.Context, op string, fn func(data, meta *bolt.Bucket) error) error {
 	return s.run(ctx, op, true, func(deadline time.Time) (err error) {
+		callOf(ctx).unchecked() // the call reads what it writes
 		db, err := openDB(ctx, s.path, true, deadline, nil)
 		if err != nil {
 			return err

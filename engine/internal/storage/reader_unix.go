@@ -37,6 +37,7 @@ type reader struct {
 	holders int           // reads running; the flock is held iff > 0
 	db      *bolt.DB      // nil when none is open
 	file    *os.File      // db's file
+	id      os.FileInfo   // file's identity when db was opened
 	size    int64         // file size when db was opened; db maps at least this much
 	stale   bool          // a read failed: reopen when the last one leaves
 }
@@ -78,7 +79,7 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 			}
 			return nil, err
 		}
-		if !r.current(path) {
+		if !r.current(ctx, path) {
 			r.close() // releases the flock with the file
 		}
 	}
@@ -96,21 +97,41 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 			db.Close()
 			return nil, err
 		}
-		r.db, r.file, r.size = db, file, fi.Size()
+		r.db, r.file, r.id, r.size = db, file, fi, fi.Size()
+		if c := callOf(ctx); c != nil {
+			c.checked.Store(file) // just opened at path
+		}
 	}
 	r.holders++
 	return r.db, nil
 }
 
 // current reports whether the open handle may serve a read: its file is
-// still the one at path and still fits in the map. The flock must be held.
-func (r *reader) current(path string) bool {
-	fi, err := r.file.Stat()
-	if err != nil || fi.Size() > r.size {
+// still the one at path (checked once per WithCall call) and its pages
+// still fit in the map. The flock must be held.
+//
+// The fit is read from the newest meta page, through the map, rather than
+// by an fstat of the file: every page a transaction can reach lies below
+// the meta's high-water mark (tx.Size), a read-only handle reads no other
+// (it loads no freelist), and the map covers at least the size the file had
+// when it was opened. A system call fewer per read (~2.5 µs here).
+func (r *reader) current(ctx context.Context, path string) bool {
+	c := callOf(ctx)
+	if c == nil || c.checked.Load() != r.file {
+		pi, err := os.Stat(path)
+		if err != nil || !os.SameFile(r.id, pi) {
+			return false
+		}
+		if c != nil {
+			c.checked.Store(r.file)
+		}
+	}
+	tx, err := r.db.Begin(false)
+	if err != nil {
 		return false
 	}
-	pi, err := os.Stat(path)
-	return err == nil && os.SameFile(fi, pi)
+	defer tx.Rollback()
+	return tx.Size() <= r.size
 }
 
 // leave uncounts a holder; the last one releases the flock, or closes the
@@ -137,7 +158,7 @@ func (r *reader) close() {
 	if r.db != nil {
 		r.db.Close()
 	}
-	r.db, r.file, r.size, r.stale = nil, nil, 0, false
+	r.db, r.file, r.id, r.size, r.stale = nil, nil, nil, 0, false
 }
 
 func (r *reader) lockGate(ctx context.Context, deadline time.Time) error {
