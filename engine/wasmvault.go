@@ -32,11 +32,14 @@ func newWasmVault(mod *sandbox.Module) *wasmVault {
 func (w *wasmVault) Manifest() abi.Manifest { return w.manifest }
 
 // call calls op in the guest as one storage call (storage.WithCall): its
-// reads of the vault's store check once, not at each kv_get, that the file
-// is still the one at the store's path. A secretstore get reads three
-// records; a store replaced during a call is seen by the next one.
+// reads of the vault's store take the file's lock and check the file once,
+// not at each kv_get (a secretstore get reads two records), and see one
+// state of the store; a change by another process during the call is seen
+// by the next one.
 func (w *wasmVault) call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
-	return w.mod.Call(storage.WithCall(ctx), op, args...)
+	ctx, done := storage.WithCall(ctx)
+	defer done()
+	return w.mod.Call(ctx, op, args...)
 }
 
 func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, error) {

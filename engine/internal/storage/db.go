@@ -37,7 +37,6 @@ func (s *Store) view(ctx context.Context, op string, fn func(data *bolt.Bucket) 
 // committed, and fsynced, if and only if fn returns nil.
 func (s *Store) update(ctx context.Context, op string, fn func(data, meta *bolt.Bucket) error) error {
 	return s.run(ctx, op, true, func(deadline time.Time) (err error) {
-		callOf(ctx).unchecked() // the call reads what it writes
 		db, err := openDB(ctx, s.path, true, deadline, nil)
 		if err != nil {
 			return err
@@ -82,10 +81,19 @@ func (s *Store) run(ctx context.Context, op string, write bool, body func(deadli
 		return s.fail(ctx, op, err)
 	}
 	deadline := deadlineOf(ctx)
-	if err := s.lock.lock(ctx, write, deadline); err != nil {
-		return s.fail(ctx, op, err)
+	c := callOf(ctx)
+	if write {
+		c.drop(false, false) // a call's write ends its hold (see WithCall)
 	}
-	defer s.lock.unlock(write)
+	// A read that a call's held lock serves takes no process lock: a
+	// writer of this process may hold it, waiting for the file lock that
+	// the call holds.
+	if write || !s.lock.reader.holds(c) {
+		if err := s.lock.lock(ctx, write, deadline); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		defer s.lock.unlock(write)
+	}
 	if err := body(deadline); err != nil {
 		return s.fail(ctx, op, err)
 	}
