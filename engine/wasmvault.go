@@ -35,10 +35,15 @@ func (w *wasmVault) Manifest() abi.Manifest { return w.manifest }
 // reads of the vault's store take the file's lock and check the file once,
 // not at each kv_get (a secretstore get reads two records), and see one
 // state of the store; a change by another process during the call is seen
-// by the next one.
+// by the next one. Unlock and set_password are not: they derive a key from
+// a password between their reads (Argon2id, up to seconds), and writers of
+// the store in other processes would wait that long.
 func (w *wasmVault) call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
-	ctx, done := storage.WithCall(ctx)
-	defer done()
+	if op != abi.OpUnlock && op != abi.OpSetPassword {
+		var done func()
+		ctx, done = storage.WithCall(ctx)
+		defer done()
+	}
 	return w.mod.Call(ctx, op, args...)
 }
 
