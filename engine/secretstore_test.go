@@ -846,6 +846,7 @@ func BenchmarkSecretStore(b *testing.B) {
 				b.Fatalf("filled secret reads %v", s.Value)
 			}
 			b.Run("get", func(b *testing.B) {
+				defer reportCPU(b)()
 				for b.Loop() {
 					if _, err := e.Get(ctx, engine.GetRequest{Name: ssBenchName(rand.IntN(n)), Vault: ssVault}); err != nil {
 						b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/engine/internal/storage"
 )
 
 // wasmVault is a Vault run by the sandbox: it encodes arguments, calls one
@@ -30,8 +31,24 @@ func newWasmVault(mod *sandbox.Module) *wasmVault {
 
 func (w *wasmVault) Manifest() abi.Manifest { return w.manifest }
 
+// call calls op in the guest as one storage call (storage.WithCall): its
+// reads of the vault's store take the file's lock and check the file once,
+// not at each kv_get (a secretstore get reads two records), and see one
+// state of the store; a change by another process during the call is seen
+// by the next one. Unlock and set_password are not: they derive a key from
+// a password between their reads (Argon2id, up to seconds), and writers of
+// the store in other processes would wait that long.
+func (w *wasmVault) call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
+	if op != abi.OpUnlock && op != abi.OpSetPassword {
+		var done func()
+		ctx, done = storage.WithCall(ctx)
+		defer done()
+	}
+	return w.mod.Call(ctx, op, args...)
+}
+
 func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, error) {
-	out, err := w.mod.Call(ctx, abi.OpGet, []byte(name))
+	out, err := w.call(ctx, abi.OpGet, []byte(name))
 	if err != nil {
 		return abi.Info{}, abi.Value{}, err
 	}
@@ -43,7 +60,7 @@ func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, 
 }
 
 func (w *wasmVault) Stat(ctx context.Context, name string) (abi.Info, error) {
-	out, err := w.mod.Call(ctx, abi.OpStat, []byte(name))
+	out, err := w.call(ctx, abi.OpStat, []byte(name))
 	if err != nil {
 		return abi.Info{}, err
 	}
@@ -65,12 +82,12 @@ func (w *wasmVault) Set(ctx context.Context, name string, v abi.Value, md abi.Me
 			return err
 		}
 	}
-	_, err = w.mod.Call(ctx, abi.OpSet, []byte(name), value, meta)
+	_, err = w.call(ctx, abi.OpSet, []byte(name), value, meta)
 	return err
 }
 
 func (w *wasmVault) Remove(ctx context.Context, name string) error {
-	_, err := w.mod.Call(ctx, abi.OpRemove, []byte(name))
+	_, err := w.call(ctx, abi.OpRemove, []byte(name))
 	return err
 }
 
@@ -85,7 +102,7 @@ func (w *wasmVault) Remove(ctx context.Context, name string) error {
 const listNameCost = 384
 
 func (w *wasmVault) List(ctx context.Context, pattern string) ([]abi.Info, error) {
-	out, err := w.mod.Call(ctx, abi.OpList, []byte(pattern))
+	out, err := w.call(ctx, abi.OpList, []byte(pattern))
 	if err != nil {
 		return nil, err
 	}
@@ -108,27 +125,27 @@ func (w *wasmVault) SetMetadata(ctx context.Context, name string, md abi.Metadat
 	if err != nil {
 		return err
 	}
-	_, err = w.mod.Call(ctx, abi.OpSetMetadata, []byte(name), meta)
+	_, err = w.call(ctx, abi.OpSetMetadata, []byte(name), meta)
 	return err
 }
 
 func (w *wasmVault) Unlock(ctx context.Context, password []byte) error {
-	_, err := w.mod.Call(ctx, abi.OpUnlock, password)
+	_, err := w.call(ctx, abi.OpUnlock, password)
 	return err
 }
 
 func (w *wasmVault) Lock(ctx context.Context) error {
-	_, err := w.mod.Call(ctx, abi.OpLock)
+	_, err := w.call(ctx, abi.OpLock)
 	return err
 }
 
 func (w *wasmVault) SetPassword(ctx context.Context, old, new []byte) error {
-	_, err := w.mod.Call(ctx, abi.OpSetPassword, old, new)
+	_, err := w.call(ctx, abi.OpSetPassword, old, new)
 	return err
 }
 
 func (w *wasmVault) Test(ctx context.Context) error {
-	_, err := w.mod.Call(ctx, abi.OpTest)
+	_, err := w.call(ctx, abi.OpTest)
 	return err
 }
 
@@ -137,7 +154,7 @@ func (w *wasmVault) Unregister(ctx context.Context, removeStorage bool) error {
 	if removeStorage {
 		arg = abi.UnregisterRemoveStorage
 	}
-	_, err := w.mod.Call(ctx, abi.OpUnregister, []byte{arg})
+	_, err := w.call(ctx, abi.OpUnregister, []byte{arg})
 	return err
 }
 

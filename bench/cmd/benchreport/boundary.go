@@ -22,6 +22,7 @@ import (
 	"github.com/sesamehq/sesame/bench/kvplugin"
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/memvault"
+	"github.com/sesamehq/sesame/extensions"
 )
 
 // The secret of the boundary benchmarks: 32 bytes, one name.
@@ -84,6 +85,10 @@ func runBoundary(ctx context.Context, c *config) (*boundaryResult, error) {
 		return nil, err
 	}
 	goSize, watSize := fileSize(c.path("sesame-go.wasm")), fileSize(c.path("sesame-wat.wasm"))
+	storeSize, err := builtinStore(ctx, e)
+	if err != nil {
+		return nil, err
+	}
 
 	var paths []path
 	for _, v := range []struct{ name, vault, guest, ref string }{
@@ -118,6 +123,7 @@ func runBoundary(ctx context.Context, c *config) (*boundaryResult, error) {
 		{"engine API, native vault (Mount)", "Native", "—", ""},
 		{"engine API, Go guest", "GoGuest", "Go, " + goSize, "go"},
 		{"engine API, WAT guest", "WatGuest", "WAT, " + watSize, "wat"},
+		{"engine API, builtin secretstore (a password store, unlocked)", "BuiltinStore", "C, " + storeSize, ""},
 	} {
 		enginePaths = append(enginePaths, enginePath(v.name, v.guest, v.ref, e, v.vault))
 	}
@@ -323,4 +329,25 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// builtinStore registers BuiltinStore, the built-in secretstore with a
+// password that does not time out, and unlocks it: what every get of a
+// user's default vault goes through (two storage reads, the host's key
+// capability). It returns the module's size.
+func builtinStore(ctx context.Context, e *engine.Engine) (string, error) {
+	wasm, ok := extensions.Lookup("secretstore")
+	if !ok {
+		return "", errors.New("no built-in secretstore")
+	}
+	reg := engine.Registration{Name: "BuiltinStore", Extension: "builtin:secretstore",
+		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(-1)},
+		Grants:     engine.Grants{Storage: true}}
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
+		return "", err
+	}
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: "BuiltinStore", Password: []byte("bench password")}); err != nil {
+		return "", err
+	}
+	return humanBytes(int64(len(wasm))), nil
 }

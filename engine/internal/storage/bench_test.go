@@ -52,6 +52,32 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
+// BenchmarkCallOfTwoReads is a secretstore get's storage: two reads (a
+// fixed key, then a record), as two plain reads and as one WithCall call.
+func BenchmarkCallOfTwoReads(b *testing.B) {
+	for _, n := range benchSizes {
+		for _, call := range []bool{false, true} {
+			b.Run(fmt.Sprintf("keys=%d/call=%t", n, call), func(b *testing.B) {
+				s := benchStore(b, n)
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					ctx, done := context.Background(), func() {}
+					if call {
+						ctx, done = WithCall(ctx)
+					}
+					if _, err := s.Get(ctx, benchKey(0)); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := s.Get(ctx, benchKey(spread(i, n))); err != nil {
+						b.Fatal(err)
+					}
+					done()
+				}
+			})
+		}
+	}
+}
+
 func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	value := []byte(strings.ToUpper(benchValue))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -260,4 +261,117 @@ func TestReaderSeesOutsideChanges(t *testing.T) {
 	get("")
 	mustSet(t, s, "k", "5")
 	get("5")
+}
+
+// TestCallHoldsLock checks the reads of a WithCall call: the first takes
+// the lock and checks the file, and the call keeps both until it ends or
+// writes. Writers of other handles wait meanwhile; the call's own write
+// does not wait for itself and is read back; a replacement or removal
+// during the call is seen once it ends (a read overlapping it shares its
+// lock, as overlapping reads do); the done function lets the writers in,
+// and a read after it holds nothing.
+func TestCallHoldsLock(t *testing.T) {
+	s := openTest(t, Options{})
+	other, err := Open(s.Path(), Options{}) // another Store of the file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	mustSet(t, s, "k", "1")
+	get := func(ctx context.Context, want string) {
+		t.Helper()
+		v, err := s.Get(ctx, []byte("k"))
+		if want == "" {
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get = %q, %v; want ErrNotFound", v, err)
+			}
+			return
+		}
+		if err != nil || string(v) != want {
+			t.Fatalf("Get = %q, %v; want %q", v, err, want)
+		}
+	}
+	// blocked checks that a write by the other handle waits for the lock.
+	blocked := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if err := other.Set(ctx, []byte("other"), []byte("x")); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("a write during the call: %v; want ErrUnavailable", err)
+		}
+	}
+	replace := func(value string) {
+		t.Helper()
+		repl := s.Path() + ".new"
+		fillStore(t, repl, func(put func(k, v string)) { put("k", value) })
+		if err := os.Rename(repl, s.Path()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	call, done := WithCall(context.Background())
+	get(call, "1")
+	blocked()
+	get(call, "1")
+	done()
+	mustSet(t, other, "k", "2")
+	get(call, "2") // after done: a plain read, which holds nothing
+	mustSet(t, other, "k", "3")
+
+	call, done = WithCall(context.Background())
+	get(call, "3")
+	replace("4")
+	get(call, "3")                 // the call's file
+	get(context.Background(), "3") // a read during the call shares its lock and file
+	done()
+	get(context.Background(), "4")
+	call, done = WithCall(context.Background())
+	get(call, "4") // the next call
+	if err := s.Set(call, []byte("k"), []byte("5")); err != nil {
+		t.Fatal(err)
+	}
+	get(call, "5") // the call's own write, read back
+	blocked()      // and held again
+	done()
+
+	// A writer of this process waits for the call with the process lock
+	// taken; the call's reads go on without it, so neither waits for the
+	// other until the writer's deadline.
+	call, done = WithCall(context.Background())
+	get(call, "5")
+	wrote := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		wrote <- other.Set(ctx, []byte("k"), []byte("6"))
+	}()
+	for !writerIn(s) {
+		runtime.Gosched()
+	}
+	get(call, "5")
+	done()
+	if err := <-wrote; err != nil {
+		t.Fatalf("a write waiting for a call: %v", err)
+	}
+
+	call, done = WithCall(context.Background())
+	get(call, "6")
+	if err := os.Remove(s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	get(call, "6")
+	done()
+	call, done = WithCall(context.Background())
+	get(call, "")
+	mustSet(t, other, "k", "7")
+	get(call, "7")
+	done()
+	mustSet(t, other, "k", "8")
+}
+
+// writerIn reports whether a writer holds the process lock of s's file.
+func writerIn(s *Store) bool {
+	s.lock.mu.Lock()
+	defer s.lock.mu.Unlock()
+	return s.lock.writer
 }

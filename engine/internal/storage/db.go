@@ -81,10 +81,19 @@ func (s *Store) run(ctx context.Context, op string, write bool, body func(deadli
 		return s.fail(ctx, op, err)
 	}
 	deadline := deadlineOf(ctx)
-	if err := s.lock.lock(ctx, write, deadline); err != nil {
-		return s.fail(ctx, op, err)
+	c := callOf(ctx)
+	if write {
+		c.drop(false, false) // a call's write ends its hold (see WithCall)
 	}
-	defer s.lock.unlock(write)
+	// A read that a call's held lock serves takes no process lock: a
+	// writer of this process may hold it, waiting for the file lock that
+	// the call holds.
+	if write || !s.lock.reader.holds(c) {
+		if err := s.lock.lock(ctx, write, deadline); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		defer s.lock.unlock(write)
+	}
 	if err := body(deadline); err != nil {
 		return s.fail(ctx, op, err)
 	}

@@ -37,6 +37,7 @@ type reader struct {
 	holders int           // reads running; the flock is held iff > 0
 	db      *bolt.DB      // nil when none is open
 	file    *os.File      // db's file
+	id      os.FileInfo   // file's identity when db was opened
 	size    int64         // file size when db was opened; db maps at least this much
 	stale   bool          // a read failed: reopen when the last one leaves
 }
@@ -44,8 +45,22 @@ type reader struct {
 func newReader() *reader { return &reader{gate: make(chan struct{}, 1)} }
 
 // view calls fn with the shared handle, or with nil if nothing is stored
-// at path yet, under the shared flock.
+// at path yet, under the shared flock. Under a WithCall call, the first
+// read keeps its holder for the call's later reads, which then neither
+// lock nor check (call.go).
 func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*bolt.DB) error) error {
+	c := callOf(ctx)
+	if db := r.held(c); db != nil {
+		failed := true // stays true on a panic
+		defer func() {
+			if failed {
+				c.drop(true, false)
+			}
+		}()
+		err := fn(db)
+		failed = err != nil && !isSentinel(err)
+		return err
+	}
 	db, err := r.enter(ctx, path, deadline)
 	if err != nil {
 		return err
@@ -54,10 +69,59 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 		return fn(nil)
 	}
 	failed := true // stays true on a panic
-	defer func() { r.leave(failed) }()
+	defer func() {
+		if failed || !r.keep(c, db) {
+			r.leave(failed)
+		}
+	}()
 	err = fn(db)
 	failed = err != nil && !isSentinel(err)
 	return err
+}
+
+// held returns the handle if c holds a holder of r on the file r has open,
+// or nil. A hold on a file closed since (every Store of the path closed) is
+// void and forgotten.
+func (r *reader) held(c *call) *bolt.DB {
+	hr, file := c.holding()
+	if hr != r {
+		return nil
+	}
+	r.gate <- struct{}{}
+	db := r.db
+	void := r.file != file
+	r.unlockGate()
+	if void {
+		c.drop(false, false) // unhold finds the file changed: uncounts nothing
+		return nil
+	}
+	return db
+}
+
+// holds reports whether c holds a holder of r (valid or not: view checks).
+func (r *reader) holds(c *call) bool {
+	hr, _ := c.holding()
+	return hr == r
+}
+
+// keep makes c keep the holder that a read on db counted, and reports
+// whether it did (see call.hold).
+func (r *reader) keep(c *call, db *bolt.DB) bool {
+	r.gate <- struct{}{}
+	file := r.file
+	same := r.db == db // always, while a holder is counted
+	r.unlockGate()
+	return same && c.hold(r, file)
+}
+
+// unhold uncounts the holder a call kept on file, unless the handle has
+// been closed since (close forgets every holder).
+func (r *reader) unhold(file *os.File, failed bool) {
+	r.gate <- struct{}{}
+	defer r.unlockGate()
+	if file != nil && r.file == file && r.holders > 0 {
+		r.leaveLocked(failed)
+	}
 }
 
 // enter returns the handle with the shared flock held and one more holder
@@ -96,21 +160,32 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 			db.Close()
 			return nil, err
 		}
-		r.db, r.file, r.size = db, file, fi.Size()
+		r.db, r.file, r.id, r.size = db, file, fi, fi.Size()
 	}
 	r.holders++
 	return r.db, nil
 }
 
 // current reports whether the open handle may serve a read: its file is
-// still the one at path and still fits in the map. The flock must be held.
+// still the one at path and its pages still fit in the map. The flock must
+// be held.
+//
+// The fit is read from the newest meta page, through the map, rather than
+// by an fstat of the file: every page a transaction can reach lies below
+// the meta's high-water mark (tx.Size), a read-only handle reads no other
+// (it loads no freelist), and the map covers at least the size the file had
+// when it was opened. A system call fewer per read (~2.5 µs here).
 func (r *reader) current(path string) bool {
-	fi, err := r.file.Stat()
-	if err != nil || fi.Size() > r.size {
+	pi, err := os.Stat(path)
+	if err != nil || !os.SameFile(r.id, pi) {
 		return false
 	}
-	pi, err := os.Stat(path)
-	return err == nil && os.SameFile(fi, pi)
+	tx, err := r.db.Begin(false)
+	if err != nil {
+		return false
+	}
+	defer tx.Rollback()
+	return tx.Size() <= r.size
 }
 
 // leave uncounts a holder; the last one releases the flock, or closes the
@@ -118,6 +193,11 @@ func (r *reader) current(path string) bool {
 func (r *reader) leave(failed bool) {
 	r.gate <- struct{}{} // only briefly held while holders > 0
 	defer r.unlockGate()
+	r.leaveLocked(failed)
+}
+
+// leaveLocked is leave with the gate held.
+func (r *reader) leaveLocked(failed bool) {
 	r.stale = r.stale || failed
 	if r.holders--; r.holders > 0 {
 		return
@@ -131,13 +211,14 @@ func (r *reader) leave(failed bool) {
 	}
 }
 
-// close closes the handle, which releases any flock; the gate must be held
-// or the reader unused.
+// close closes the handle, which releases any flock, and forgets the
+// holders (calls' holds on it become void); the gate must be held or the
+// reader unused.
 func (r *reader) close() {
 	if r.db != nil {
 		r.db.Close()
 	}
-	r.db, r.file, r.size, r.stale = nil, nil, 0, false
+	r.db, r.file, r.id, r.size, r.stale, r.holders = nil, nil, nil, 0, false, 0
 }
 
 func (r *reader) lockGate(ctx context.Context, deadline time.Time) error {
