@@ -506,12 +506,17 @@ func (db *Database) xmlBytes(streamKey []byte) ([]byte, error) {
 	return encodeXML(db.XML, s)
 }
 
+// compress gzips the payload when the header asks for it, at flate's
+// fastest level: a write rewrites every attachment, and the default level
+// costs ten times as much on data that does not compress (0.4 s for 1 MiB
+// in wasm), for a file a few per cent smaller. Any level reads back the
+// same in KeePassXC.
 func (db *Database) compress(p []byte) ([]byte, error) {
 	if gz, _ := db.compression(); !gz {
 		return p, nil
 	}
 	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
 	w.Write(p)
 	if err := w.Close(); err != nil {
 		return nil, err
