@@ -34,7 +34,13 @@ const (
 	mount     = "/data/"
 	lockWait  = 30 * time.Second // the call's deadline ends a wait before, if shorter
 	lockStale = 90 * time.Second // longer than any write takes, within a granted timeout
-	maxFile   = 64 << 20
+	// lockPoll is the longest pause between two tries for the lock. A write
+	// holds it for tens of ms; with pauses growing to 50 ms a waiter lost
+	// most tries to writers that had just begun to wait (the conformance
+	// suite's four writers: single writes waited up to 5 s). A blocking
+	// lock would need a host call: WASI has no flock.
+	lockPoll = 4 * time.Millisecond
+	maxFile  = 64 << 20
 )
 
 func dbPath() string   { return mount + conf.file }
@@ -184,7 +190,7 @@ func lock() (func(), error) {
 			return nil, guest.Error(abi.Unavailable, "another writer holds the lock of "+strconv.Quote(conf.file)+" (."+conf.file+".lock)")
 		}
 		time.Sleep(wait)
-		wait = min(2*wait, 50*time.Millisecond)
+		wait = min(2*wait, lockPoll)
 	}
 }
 
