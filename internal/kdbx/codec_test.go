@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -234,4 +235,26 @@ func FuzzKeyFileKey(f *testing.F) {
 			t.Fatalf("a key of %d bytes", len(k))
 		}
 	})
+}
+
+// TestXMLStructure: the XML reader refuses a document whose tags do not
+// nest, which the tokenizer it is built on does not check.
+func TestXMLStructure(t *testing.T) {
+	plain := &innerStream{func(dst, src []byte) { copy(dst, src) }}
+	for _, c := range []struct{ doc, want string }{
+		{"<a><b></a>", "unexpected </a>"},
+		{"<a><b>x</b></c>", "unexpected </c>"},
+		{"<a></a></a>", "unexpected </a>"},
+		{"<a><b/>", "ends inside <a>"},
+		{"<x:a></y:a>", "unexpected </a>"},
+	} {
+		_, err := parseXML([]byte(c.doc), plain)
+		var fe *FormatError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a FormatError with %q", c.doc, err, c.want)
+		}
+	}
+	if n, err := parseXML([]byte(`<?xml version="1.0"?><a k="v"><!-- c --><b>x &amp; y</b></a>`), plain); err != nil || n.Child("b").Text != "x & y" {
+		t.Errorf("a well-formed document: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // ErrKey is the answer to a password or key file that does not open the
@@ -516,13 +517,23 @@ func (db *Database) compress(p []byte) ([]byte, error) {
 		return p, nil
 	}
 	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	w, _ := gzipWriters.Get().(*gzip.Writer)
+	if w == nil {
+		w, _ = gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	} else {
+		w.Reset(&b)
+	}
+	defer gzipWriters.Put(w)
 	w.Write(p)
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
 }
+
+// gzipWriters keeps compressors between writes: each holds some 600 KiB of
+// tables, which a new one allocates and clears.
+var gzipWriters sync.Pool
 
 // SetKDF changes the key derivation and derives the transformed key anew
 // from the composite key: a 3.1 file can have AES-KDF only.
