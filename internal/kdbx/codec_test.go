@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cheapCrypto is GoCrypto with a KDF of one hash, so that the fuzz tests
@@ -256,5 +257,41 @@ func TestXMLStructure(t *testing.T) {
 	}
 	if n, err := parseXML([]byte(`<?xml version="1.0"?><a k="v"><!-- c --><b>x &amp; y</b></a>`), plain); err != nil || n.Child("b").Text != "x & y" {
 		t.Errorf("a well-formed document: %v", err)
+	}
+}
+
+// TestUnreferencedBinariesGo: a 4.x write keeps the contents entries and
+// history items refer to, renumbered, and drops the others, so that a
+// removed attachment's bytes do not stay in the file.
+func TestUnreferencedBinariesGo(t *testing.T) {
+	db, _ := testdataDB(t, "kdbx40.kdbx")
+	key, _ := CompositeKey(GoCrypto{}, []byte("pw"), nil)
+	now := time.Now()
+	a, b := db.NewEntry(db.Root(), now), db.NewEntry(db.Root(), now)
+	db.SetAttachment(a, "gone", []byte("removed secret"))
+	db.SetAttachment(b, "kept", []byte("kept content"))
+	RemoveAttachment(a, "gone")
+	out, err := db.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(out, GoCrypto{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range back.Binaries {
+		if string(bin.Data) == "removed secret" {
+			t.Error("the removed attachment's content is still in the file")
+		}
+	}
+	var got []byte
+	back.Entries(func(_ []string, _, e *Node) bool {
+		if d, ok, _ := back.Attachment(e, "kept"); ok {
+			got = d
+		}
+		return true
+	})
+	if string(got) != "kept content" {
+		t.Errorf("the kept attachment reads %q", got)
 	}
 }

@@ -415,6 +415,7 @@ func (db *Database) encode4(cipherID [16]byte, seed, iv []byte) ([]byte, error) 
 		p.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(v))))
 		p.Write(v)
 	}
+	db.pruneBinaries()
 	ih(ihStreamID, binary.LittleEndian.AppendUint32(nil, db.innerID))
 	ih(ihStreamKy, streamKey)
 	for _, b := range db.Binaries {
