@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/sesamehq/sesame/abi"
@@ -32,30 +34,111 @@ const (
 	mount     = "/data/"
 	lockWait  = 30 * time.Second // the call's deadline ends a wait before, if shorter
 	lockStale = 90 * time.Second // longer than any write takes, within a granted timeout
-	maxFile   = 64 << 20
+	// lockPoll is the longest pause between two tries for the lock. A write
+	// holds it for tens of ms; with pauses growing to 50 ms a waiter lost
+	// most tries to writers that had just begun to wait (the conformance
+	// suite's four writers: single writes waited up to 5 s). A blocking
+	// lock would need a host call: WASI has no flock.
+	lockPoll = 4 * time.Millisecond
+	maxFile  = 64 << 20
 )
 
 func dbPath() string   { return mount + conf.file }
 func lockPath() string { return mount + "." + conf.file + ".lock" }
 
-// readFile reads the database file.
-func readFile() ([]byte, error) {
+// fileID is what a stat says of the database file: a write by anyone
+// changes at least one of these (a replace makes a new inode, a write in
+// place moves ctime, which no program can set back the way it can mtime).
+type fileID struct {
+	dev, ino, size uint64
+	mtime, ctime   uint64 // ns since 1970
+}
+
+// settleTime is how old a file's ctime must be before its stat alone is
+// trusted to stand for its bytes. A write in the same tick of the file
+// system's clock as the read before it can leave every field of fileID as
+// it was (Linux stamps files with a clock of a few ms; FAT and some network
+// file systems with one of 1 or 2 s); a file whose last change is older
+// than that tick cannot be changed again without a newer ctime. This is
+// git's "racily clean" rule, with 2 s for FAT.
+const settleTime = 2 * time.Second
+
+// settled reports whether id's file was last changed long enough before
+// now that a later change must show in its stat.
+func (id fileID) settled(now time.Time) bool {
+	return now.UnixNano()-int64(id.ctime) > int64(settleTime)
+}
+
+// statFile returns the database file's identity, after the checks of
+// readFile.
+func statFile() (fileID, error) {
 	fi, err := os.Lstat(dbPath())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, guest.Error(abi.Unavailable, "database "+strconv.Quote(conf.file)+" is not in the granted folder: create it with KeePassXC first")
-	case err != nil:
-		return nil, guest.Error(abi.Unavailable, "database "+strconv.Quote(conf.file)+": "+err.Error())
-	case !fi.Mode().IsRegular():
-		return nil, guest.Error(abi.PermissionDenied, "database "+strconv.Quote(conf.file)+" is not a regular file (a link or a folder)")
-	case fi.Size() > maxFile:
-		return nil, guest.Error(abi.TooLarge, "database "+strconv.Quote(conf.file)+" is larger than 64 MiB")
-	}
-	b, err := os.ReadFile(dbPath())
 	if err != nil {
-		return nil, guest.Error(abi.Unavailable, "database "+strconv.Quote(conf.file)+": "+err.Error())
+		return fileID{}, readError(err)
 	}
-	return b, nil
+	if err := checkFile(fi); err != nil {
+		return fileID{}, err
+	}
+	return identity(fi), nil
+}
+
+// identity is fi's fileID.
+func identity(fi fs.FileInfo) fileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{} // no identity: never equal to a stat that has one
+	}
+	return fileID{dev: st.Dev, ino: st.Ino, size: uint64(st.Size), mtime: st.Mtime, ctime: st.Ctime}
+}
+
+func readError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return guest.Error(abi.Unavailable, "database "+strconv.Quote(conf.file)+" is not in the granted folder: create it with KeePassXC first")
+	}
+	return guest.Error(abi.Unavailable, "database "+strconv.Quote(conf.file)+": "+err.Error())
+}
+
+func checkFile(fi fs.FileInfo) error {
+	switch {
+	case !fi.Mode().IsRegular():
+		return guest.Error(abi.PermissionDenied, "database "+strconv.Quote(conf.file)+" is not a regular file (a link or a folder)")
+	case fi.Size() > maxFile:
+		return errTooLarge()
+	}
+	return nil
+}
+
+func errTooLarge() error {
+	return guest.Error(abi.TooLarge, "database "+strconv.Quote(conf.file)+" is larger than 64 MiB")
+}
+
+// readFile reads the database file, with the identity of the file it read
+// (the open file's stat, so that the two belong together even when the
+// file is replaced meanwhile).
+func readFile() ([]byte, fileID, error) {
+	if _, err := statFile(); err != nil { // a link is refused before it is opened
+		return nil, fileID{}, err
+	}
+	f, err := os.Open(dbPath())
+	if err != nil {
+		return nil, fileID{}, readError(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fileID{}, readError(err)
+	}
+	if err := checkFile(fi); err != nil {
+		return nil, fileID{}, err
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxFile+1)); err != nil {
+		return nil, fileID{}, readError(err)
+	}
+	if buf.Len() > maxFile {
+		return nil, fileID{}, errTooLarge()
+	}
+	return buf.Bytes(), identity(fi), nil
 }
 
 // readKeyFile reads the key file named by the parameter keyfile, or
@@ -107,14 +190,14 @@ func lock() (func(), error) {
 			return nil, guest.Error(abi.Unavailable, "another writer holds the lock of "+strconv.Quote(conf.file)+" (."+conf.file+".lock)")
 		}
 		time.Sleep(wait)
-		wait = min(2*wait, 50*time.Millisecond)
+		wait = min(2*wait, lockPoll)
 	}
 }
 
 // replace writes data over the database, which must still hold exactly
 // read: the new bytes go to a temporary file, synced, then renamed over it.
 func replace(read, data []byte) error {
-	now, err := os.ReadFile(dbPath())
+	now, _, err := readFile()
 	if err != nil || !bytes.Equal(now, read) {
 		return errChanged
 	}

@@ -11,7 +11,7 @@
 package main
 
 import (
-	"crypto/sha256"
+	"bytes"
 	"errors"
 	"maps"
 	"runtime/debug"
@@ -128,7 +128,7 @@ func unlock(password []byte) (*unlocked, error) {
 		return nil, err
 	}
 	c.u.composite = comp.(guest.Key)
-	data, err := readFile()
+	data, id, err := readFile()
 	if err != nil {
 		comp.(guest.Key).Release()
 		return nil, err
@@ -138,8 +138,12 @@ func unlock(password []byte) (*unlocked, error) {
 		guest.KeyringClear()
 		return nil, err
 	}
-	db.Close()
-	return c.u, c.u.remember()
+	if err := c.u.remember(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	keep(data, id, c.u, db)
+	return c.u, nil
 }
 
 func (vault) Unlock(password []byte) error {
@@ -174,35 +178,56 @@ type session struct {
 }
 
 // last is the database this instance decoded or wrote last, with the
-// SHA-256 of the file's bytes and the keys it was opened with: while the
-// file holds those bytes, the next operation uses the tree instead of
-// decrypting and parsing the file again (a change rewrites the whole file,
-// so a vault of hundreds of entries would otherwise pay that twice per
-// operation). Dropped whenever an operation fails after it began to change
-// the tree.
+// file's bytes, their file's identity and the keys it was opened with:
+// while the file holds those bytes, the next operation uses the tree
+// instead of decrypting and parsing the file again (a change rewrites the
+// whole file, so a vault of hundreds of entries would otherwise pay that
+// twice per operation). While the file's stat is the one recorded and was
+// settled when recorded, the file is not even read: its bytes cannot have
+// changed (fileID). Dropped whenever an operation fails after it began to
+// change the tree.
 var last struct {
-	sum [32]byte
-	u   unlocked
-	db  *kdbx.Database
+	data    []byte
+	id      fileID
+	settled bool // id was settled when seen: a stat equal to it stands for data
+	u       unlocked
+	db      *kdbx.Database
 }
 
-// open reads and decodes the database with the unlocked keys. A key that
-// no longer opens it (the password was changed in KeePassXC) locks the
-// vault.
+// keep makes db, decoded from data (the file id) with u's keys, the
+// instance's last database.
+func keep(data []byte, id fileID, u *unlocked, db *kdbx.Database) {
+	last.data, last.id, last.u, last.db = data, id, *u, db
+	last.settled = id != fileID{} && id.settled(time.Now())
+}
+
+// open reads and decodes the database with the unlocked keys, unless the
+// instance's last database is still the file's (see last). A key that no
+// longer opens it (the password was changed in KeePassXC) locks the vault.
 func open() (*session, error) {
 	u, err := loadUnlocked()
 	if err != nil {
 		return nil, err
 	}
-	data, err := readFile()
+	fresh := last.db != nil && last.u == *u
+	if fresh && last.settled {
+		id, err := statFile()
+		if err != nil {
+			return nil, err
+		}
+		if id == last.id {
+			return &session{db: last.db, read: last.data}, nil
+		}
+	}
+	data, id, err := readFile()
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	if last.db != nil && last.sum == sum && last.u == *u {
-		return &session{db: last.db, read: data}, nil
+	if fresh && bytes.Equal(data, last.data) {
+		keep(last.data, id, u, last.db)
+		return &session{db: last.db, read: last.data}, nil
 	}
-	last.db = nil
+	last.db, last.data = nil, nil
 	db, err := decode(data, &hostCrypto{u: u})
 	if errors.Is(err, abi.Locked) {
 		guest.KeyringClear()
@@ -210,7 +235,7 @@ func open() (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	last.sum, last.u, last.db = sum, *u, db
+	keep(data, id, u, db)
 	return &session{db: db, read: data}, nil
 }
 
@@ -227,6 +252,7 @@ func change(fn func(db *kdbx.Database, now time.Time) error) error {
 	if err != nil {
 		return err
 	}
+	u := last.u
 	last.db = nil // until the change is written
 	if err := fn(s.db, time.Now()); err != nil {
 		return err
@@ -238,7 +264,9 @@ func change(fn func(db *kdbx.Database, now time.Time) error) error {
 	if err := replace(s.read, out); err != nil {
 		return err
 	}
-	last.sum, last.db = sha256.Sum256(out), s.db
+	// The renamed file's stat is not known (anyone may have replaced it
+	// since): the next operation reads it and compares.
+	keep(out, fileID{}, &u, s.db)
 	return nil
 }
 
@@ -340,7 +368,7 @@ func (vault) Remove(name string) error {
 // Test checks the parameters, that the database and the key file can be
 // read, and that the file is a KeePass database.
 func (vault) Test() error {
-	data, err := readFile()
+	data, _, err := readFile()
 	if err != nil {
 		return err
 	}

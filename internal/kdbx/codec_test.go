@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 // cheapCrypto is GoCrypto with a KDF of one hash, so that the fuzz tests
@@ -234,4 +236,62 @@ func FuzzKeyFileKey(f *testing.F) {
 			t.Fatalf("a key of %d bytes", len(k))
 		}
 	})
+}
+
+// TestXMLStructure: the XML reader refuses a document whose tags do not
+// nest, which the tokenizer it is built on does not check.
+func TestXMLStructure(t *testing.T) {
+	plain := &innerStream{func(dst, src []byte) { copy(dst, src) }}
+	for _, c := range []struct{ doc, want string }{
+		{"<a><b></a>", "unexpected </a>"},
+		{"<a><b>x</b></c>", "unexpected </c>"},
+		{"<a></a></a>", "unexpected </a>"},
+		{"<a><b/>", "ends inside <a>"},
+		{"<x:a></y:a>", "unexpected </a>"},
+	} {
+		_, err := parseXML([]byte(c.doc), plain)
+		var fe *FormatError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a FormatError with %q", c.doc, err, c.want)
+		}
+	}
+	if n, err := parseXML([]byte(`<?xml version="1.0"?><a k="v"><!-- c --><b>x &amp; y</b></a>`), plain); err != nil || n.Child("b").Text != "x & y" {
+		t.Errorf("a well-formed document: %v", err)
+	}
+}
+
+// TestUnreferencedBinariesGo: a 4.x write keeps the contents entries and
+// history items refer to, renumbered, and drops the others, so that a
+// removed attachment's bytes do not stay in the file.
+func TestUnreferencedBinariesGo(t *testing.T) {
+	db, _ := testdataDB(t, "kdbx40.kdbx")
+	key, _ := CompositeKey(GoCrypto{}, []byte("pw"), nil)
+	now := time.Now()
+	a, b := db.NewEntry(db.Root(), now), db.NewEntry(db.Root(), now)
+	db.SetAttachment(a, "gone", []byte("removed secret"))
+	db.SetAttachment(b, "kept", []byte("kept content"))
+	RemoveAttachment(a, "gone")
+	out, err := db.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(out, GoCrypto{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range back.Binaries {
+		if string(bin.Data) == "removed secret" {
+			t.Error("the removed attachment's content is still in the file")
+		}
+	}
+	var got []byte
+	back.Entries(func(_ []string, _, e *Node) bool {
+		if d, ok, _ := back.Attachment(e, "kept"); ok {
+			got = d
+		}
+		return true
+	})
+	if string(got) != "kept content" {
+		t.Errorf("the kept attachment reads %q", got)
+	}
 }

@@ -220,12 +220,61 @@ func (db *Database) SetAttachment(entry *Node, name string, data []byte) {
 	b.Ensure("Value").Attrs = []xml.Attr{{Name: xml.Name{Local: "Ref"}, Value: strconv.Itoa(ref)}}
 }
 
-// RemoveAttachment drops an entry's attachment (its content stays in the
-// pool for history items).
+// RemoveAttachment drops an entry's attachment. Its content stays in the
+// pool while a history item refers to it; a 4.x write drops it otherwise
+// (pruneBinaries), a 3.1 write keeps it in Meta/Binaries.
 func RemoveAttachment(entry *Node, name string) {
 	if b := attachmentNode(entry, name); b != nil {
 		entry.Remove(b)
 	}
+}
+
+// pruneBinaries drops from a 4.x pool the contents that no entry or
+// history item refers to any more, as KeePassXC does on saving, and
+// renumbers the references: a removed attachment's bytes do not stay in
+// the file. A reference it cannot read leaves the pool as it is.
+func (db *Database) pruneBinaries() {
+	var refs []*Node
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		if n.Name == "Binary" {
+			if v := n.Child("Value"); v != nil {
+				if _, ok := v.Attr("Ref"); ok {
+					refs = append(refs, v)
+				}
+			}
+		}
+		for _, k := range n.Kids {
+			walk(k)
+		}
+	}
+	if r := db.XML.Child("Root"); r != nil {
+		walk(r)
+	}
+	renum := make(map[int]int)
+	var kept []Binary
+	for _, v := range refs {
+		ref, _ := v.Attr("Ref")
+		i, err := strconv.Atoi(ref)
+		if err != nil || i < 0 || i >= len(db.Binaries) {
+			return
+		}
+		if _, ok := renum[i]; !ok {
+			renum[i] = -1
+		}
+	}
+	for i, b := range db.Binaries {
+		if _, ok := renum[i]; ok {
+			renum[i] = len(kept)
+			kept = append(kept, b)
+		}
+	}
+	for _, v := range refs {
+		ref, _ := v.Attr("Ref")
+		i, _ := strconv.Atoi(ref)
+		v.SetAttr("Ref", strconv.Itoa(renum[i]))
+	}
+	db.Binaries = kept
 }
 
 // addBinary adds data to the pool, or finds it there, and returns its
