@@ -71,8 +71,8 @@ func TestMain(m *testing.M) {
 // alone (SESAME_AGENT=off). Every command must behave the same both ways.
 // Each script gets its own HOME and XDG folders under $WORK, the wasm test vaults as $GOVAULT
 // (examples/go-vault: metadata, case-insensitive, no password) and
-// $LOCKVAULT (testdata/lockvault: no metadata, a password), $LOGVAULT
-// (testdata/logvault: it logs, and has an unregister hook), the condition
+// $LOCKVAULT (testdata/lockvault, in C: no metadata, a password), $LOGVAULT
+// (testdata/logvault, in C: it logs, and has an unregister hook), the condition
 // [secretstore] when the builtin secretstore extension exists, and [agent]
 // in the run with the agent.
 func TestScripts(t *testing.T) {
