@@ -69,10 +69,13 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar twice: with the agent
 // (SESAME_AGENT=on, an agent of the script's own, stopped at its end) and
 // alone (SESAME_AGENT=off). Every command must behave the same both ways.
-// Each script gets its own HOME and XDG folders under $WORK, the wasm test vaults as $GOVAULT
-// (examples/go-vault: metadata, case-insensitive, no password) and
-// $LOCKVAULT (testdata/lockvault: no metadata, a password), $LOGVAULT
-// (testdata/logvault: it logs, and has an unregister hook), the condition
+// Each script gets its own HOME and XDG folders under $WORK, the wasm test
+// vaults as $CVAULT (examples/c-vault: metadata, case-sensitive, no
+// password; the vault of most scripts, as a C guest loads in milliseconds
+// where a process without the agent spends a good part of a second on a Go
+// one), $GOVAULT (examples/go-vault, a Go guest: metadata, case-insensitive,
+// datetimes keep their offset, no password), $LOCKVAULT (testdata/lockvault, in C: no metadata, a password), $LOGVAULT
+// (testdata/logvault, in C: it logs, and has an unregister hook), the condition
 // [secretstore] when the builtin secretstore extension exists, and [agent]
 // in the run with the agent.
 func TestScripts(t *testing.T) {
@@ -180,6 +183,10 @@ func setupScript(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
+	cvault, err := testwasm.Path("examples/c-vault")
+	if err != nil {
+		return err
+	}
 	lockvault, err := testwasm.Path("cmd/sesame/testdata/lockvault")
 	if err != nil {
 		return err
@@ -206,6 +213,7 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("SESAME_CONFIG", "")
 	env.Setenv("GORACE", goRace())
 	env.Setenv("GOVAULT", govault)
+	env.Setenv("CVAULT", cvault)
 	env.Setenv("LOCKVAULT", lockvault)
 	env.Setenv("LOGVAULT", logvault)
 	// A copy of the repository's vaults.toml, with the folder it grants, so
