@@ -81,6 +81,7 @@ func newFakeHost(t *testing.T, wasmPath string) *fakeHost {
 	b.NewFunctionBuilder().WithFunc(h.kvSet).Export(abi.ImportKVSet)
 	b.NewFunctionBuilder().WithFunc(h.kvDelete).Export(abi.ImportKVDelete)
 	b.NewFunctionBuilder().WithFunc(h.kvList).Export(abi.ImportKVList)
+	b.NewFunctionBuilder().WithFunc(h.kvScan).Export(abi.ImportKVScan)
 	if _, err := b.Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -283,6 +284,44 @@ func (h *fakeHost) kvList(ctx context.Context, m api.Module, pptr, plen, aptr, a
 	slices.SortFunc(keys, bytes.Compare)
 	keys = keys[:min(len(keys), abi.StorageListPage)]
 	b := abi.AppendKeyList(nil, keys)
+	if len(b) <= int(capacity) {
+		m.Memory().Write(dst, b)
+	}
+	return int64(len(b))
+}
+
+// kvScan is kvList with the values: a page of at most StorageListPage
+// entries that fits in capacity (at least the first, whose length answers
+// when it does not fit).
+func (h *fakeHost) kvScan(ctx context.Context, m api.Module, pptr, plen, aptr, alen, dst, capacity uint32) int64 {
+	prefix, ok1 := read(m, pptr, plen)
+	after, ok2 := read(m, aptr, alen)
+	if !ok1 || !ok2 || !fits(m, dst, capacity) {
+		return -int64(abi.InvalidArgument)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.storage {
+		return -int64(abi.PermissionDenied)
+	}
+	var keys []string
+	for k := range h.kv {
+		if strings.HasPrefix(k, string(prefix)) && (alen == 0 || k > string(after)) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var page []abi.KV
+	size := 4
+	for _, k := range keys[:min(len(keys), abi.StorageListPage)] {
+		kv := abi.KV{Key: []byte(k), Value: h.kv[k]}
+		if len(page) > 0 && size+abi.KVSize(kv) > int(capacity) {
+			break
+		}
+		page = append(page, kv)
+		size += abi.KVSize(kv)
+	}
+	b := abi.AppendEntryList(nil, page)
 	if len(b) <= int(capacity) {
 		m.Memory().Write(dst, b)
 	}

@@ -96,7 +96,7 @@ func TestGuestShape(t *testing.T) {
 				switch module {
 				case abi.ImportModule:
 					known := []string{abi.ImportInput, abi.ImportOutput, abi.ImportError, abi.ImportLog,
-						abi.ImportKVGet, abi.ImportKVSet, abi.ImportKVDelete, abi.ImportKVList}
+						abi.ImportKVGet, abi.ImportKVSet, abi.ImportKVDelete, abi.ImportKVList, abi.ImportKVScan}
 					if !slices.Contains(known, name) {
 						t.Errorf("imports %s.%s, which SPEC.md does not define", module, name)
 					}
