@@ -19,17 +19,23 @@ import (
 // another registration, each from a connection of its own (another
 // terminal).
 func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
+	// The folders come before the server, so that the cleanups (last in,
+	// first out) stop the server before they remove them: the agent may
+	// still be unwinding the canceled registration, and wrote into the data
+	// folder while RemoveAll emptied it ("directory not empty", once under
+	// the race detector).
+	f := newFiles(t)
+	hangDir := t.TempDir()
 	started := make(chan struct{})
 	srv := NewServer()
 	srv.Logger = slog.New(&signal{line: slowstart.Started, seen: started})
 	s := serve(t, srv)
-	f := newFiles(t)
 	first := f.remote(t, s.dial(t))
 	register(t, first, "none")
 	if _, err := engine.Do(context.Background(), first, engine.SetRequest{Name: "k", Value: secretValue, Vault: "Go"}); err != nil {
 		t.Fatal(err)
 	}
-	hang := filepath.Join(t.TempDir(), "hang.wasm")
+	hang := filepath.Join(hangDir, "hang.wasm")
 	if err := os.WriteFile(hang, testwasm.WAT(t, slowstart.Module), 0o600); err != nil {
 		t.Fatal(err)
 	}
