@@ -375,3 +375,28 @@ func writerIn(s *Store) bool {
 	defer s.lock.mu.Unlock()
 	return s.lock.writer
 }
+
+// TestCallReleasedWhileStoreCloses: a call may release its hold while the
+// last Store of the file closes (an engine closing under a request, as the
+// agent does when it stops): the two meet at the reader's gate. Under the
+// race detector, closing the handle without the gate is reported here.
+func TestCallReleasedWhileStoreCloses(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, s, "k", "1")
+	ctx, done := WithCall(context.Background())
+	if _, err := s.Get(ctx, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		done()
+	}()
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	<-released
+}

@@ -54,7 +54,9 @@ func releasePathLock(path string) {
 	}
 	if l.refs--; l.refs == 0 {
 		delete(registry.locks, path)
-		l.reader.close() // no operation is running: their Stores are closed
+		// Their Stores are closed, but a call that read through one may
+		// still release its hold (unhold): shut takes the gate.
+		l.reader.shut()
 	}
 }
 

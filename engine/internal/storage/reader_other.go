@@ -35,6 +35,8 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 
 func (r *reader) close() {}
 
+func (r *reader) shut() {}
+
 // holds reports false: here no read keeps a lock for a call (call.go).
 func (r *reader) holds(*call) bool { return false }
 

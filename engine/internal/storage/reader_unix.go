@@ -221,6 +221,14 @@ func (r *reader) close() {
 	r.db, r.file, r.id, r.size, r.stale, r.holders = nil, nil, nil, 0, false, 0
 }
 
+// shut closes the handle under the gate, when the last Store of the path
+// closes: a call may still be releasing its hold on it.
+func (r *reader) shut() {
+	r.gate <- struct{}{}
+	defer r.unlockGate()
+	r.close()
+}
+
 func (r *reader) lockGate(ctx context.Context, deadline time.Time) error {
 	select {
 	case r.gate <- struct{}{}:
