@@ -31,14 +31,7 @@ import (
 // ageCall returns the call when it is granted the identity; the status
 // otherwise.
 func ageCall(ctx context.Context) (*call, abi.Status) {
-	c := keyCall(ctx)
-	switch {
-	case c == nil:
-		return nil, abi.InvalidArgument
-	case c.identity == nil:
-		return nil, abi.PermissionDenied
-	}
-	return c, abi.OK
+	return granted(keyCall(ctx), func(c *call) bool { return c.identity != nil })
 }
 
 // age_recipient(dst, cap) -> length

@@ -295,14 +295,7 @@ func responseHeader(h http.Header) map[string]string {
 
 // httpCall returns the call and its client, or the status to answer.
 func httpCall(ctx context.Context) (*call, abi.Status) {
-	c := callFrom(ctx)
-	switch {
-	case c == nil:
-		return nil, abi.InvalidArgument
-	case c.http == nil:
-		return nil, abi.PermissionDenied
-	}
-	return c, abi.OK
+	return granted(callFrom(ctx), func(c *call) bool { return c.http != nil })
 }
 
 // hostHTTPRequest is http_request(ptr, len, dst, cap) -> i64.

@@ -225,16 +225,22 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	stack[0] = status(abi.OK)
 }
 
-// storageCall returns the call and its storage, or the status to answer.
-func storageCall(ctx context.Context) (*call, abi.Status) {
-	c := callFrom(ctx)
+// granted returns c when has says it holds the grant, and the status to
+// answer otherwise: INVALID_ARGUMENT outside a call, PERMISSION_DENIED
+// without the grant.
+func granted(c *call, has func(*call) bool) (*call, abi.Status) {
 	switch {
 	case c == nil:
 		return nil, abi.InvalidArgument
-	case c.storage == nil:
+	case !has(c):
 		return nil, abi.PermissionDenied
 	}
 	return c, abi.OK
+}
+
+// storageCall returns the call and its storage, or the status to answer.
+func storageCall(ctx context.Context) (*call, abi.Status) {
+	return granted(callFrom(ctx), func(c *call) bool { return c.storage != nil })
 }
 
 func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
