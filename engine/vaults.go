@@ -432,9 +432,18 @@ func (e *Engine) Unlock(ctx context.Context, r UnlockRequest) error {
 	return vaultError(OpUnlock, canon, "", l.Unlock(ctx, r.Password))
 }
 
-// Lock makes vault r.Vault forget its keys at once.
+// Lock makes vault r.Vault forget its keys at once. A vault without a lock
+// of its own whose keys the host keeps (SPEC.md §5.8) is locked by the host
+// wiping them.
 func (e *Engine) Lock(ctx context.Context, r LockRequest) error {
-	l, canon, err := e.locker(ctx, OpLock, abi.OpLock, r.Vault)
+	vt, canon, err := e.target(ctx, OpLock, "", r.Vault)
+	if err != nil {
+		return err
+	}
+	if w, ok := vt.(*wasmVault); ok && !supports(vt, abi.OpLock) && w.mod.Forget(ctx) {
+		return nil
+	}
+	l, err := lockerOf(vt, canon, OpLock, abi.OpLock)
 	if err != nil {
 		return err
 	}
@@ -504,11 +513,17 @@ func (e *Engine) locker(ctx context.Context, op Op, need abi.Op, vault string) (
 	if err != nil {
 		return nil, "", err
 	}
+	l, err := lockerOf(vt, canon, op, need)
+	return l, canon, err
+}
+
+// lockerOf is vault vt, named canon, as the Locker that op needs.
+func lockerOf(vt Vault, canon string, op Op, need abi.Op) (Locker, error) {
 	l, ok := vt.(Locker)
 	if !ok || !supports(vt, need) {
-		return nil, "", wrapf(op, canon, "", ErrUnsupported, "the vault has no password to %s", op)
+		return nil, wrapf(op, canon, "", ErrUnsupported, "the vault has no password to %s", op)
 	}
-	return l, canon, nil
+	return l, nil
 }
 
 // Vault returns the vault registered (or mounted) under name, loading its

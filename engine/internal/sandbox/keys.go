@@ -234,9 +234,9 @@ func (t *keyTable) wipeReplaced(call uint64) {
 	t.wipeWhere(func(k *keySlot) bool { return k.kept != 0 && k.kept != call && !t.running[k.kept] })
 }
 
-// wipe wipes every key.
-func (t *keyTable) wipe() {
-	t.wipeWhere(func(*keySlot) bool { return true })
+// wipe wipes every key; it reports whether there was one.
+func (t *keyTable) wipe() bool {
+	return t.wipeWhere(func(*keySlot) bool { return true })
 }
 
 // seal wipes every key and refuses new ones: the host is shutting down.

@@ -451,6 +451,18 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 	return out, err
 }
 
+// Forget wipes every key the vault holds behind a handle (§5.8) and in its
+// keyring (§5.7), and discards its idle instances, as a successful
+// sesame_lock does. It is the lock of a vault that exports no sesame_lock,
+// and reports whether the vault held a key.
+func (m *Module) Forget(ctx context.Context) bool {
+	held, _ := m.keyring.held()
+	wiped := m.keys.wipe() // before the keyring's clear, which wipes the kept keys too
+	m.keyring.clear()
+	m.pool.drain(ctx)
+	return held || wiped
+}
+
 // KeyHeld reports whether the vault holds a key in its keyring slot (it is
 // unlocked, for a vault that locks with the keyring), and when that key
 // expires (the zero time: never). The slot lives as long as m.
