@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/sesamehq/sesame/abi"
-	"github.com/sesamehq/sesame/engine/internal/sandbox"
 )
 
 // Code is the kind of a failure: one enum for the whole engine. Its values
@@ -264,12 +263,15 @@ func trimStatus(msg string, s abi.Status) string {
 }
 
 // MissingGrants returns the grants (abi.GrantStorage, abi.GrantDirectory,
-// abi.GrantEnv) that err says a vault's extension needs and its
-// registration does not give, so that a program can name how to give them.
-// It reads err's text, and so works alike on an error from the sesame agent.
+// abi.GrantEnv, ...) that a vault's extension asks for in its manifest and
+// its registration does not give, when err is the refusal to load it, so
+// that a program can name how to give them. It works alike on an error from
+// the sesame agent. What an extension says in its own error messages is
+// never taken for it.
 func MissingGrants(err error) []string {
-	if err == nil {
-		return nil
+	var g interface{ MissingGrants() []string }
+	if errors.As(err, &g) {
+		return g.MissingGrants()
 	}
-	return sandbox.MissingGrants(err.Error())
+	return nil
 }

@@ -1,8 +1,10 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
@@ -20,5 +22,29 @@ func TestEnvGrantOfUnsetVariables(t *testing.T) {
 	reg := engine.Registration{Name: "WantsEnv", Extension: mod, Grants: engine.Grants{Env: []string{unset}}}
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatalf("register with an env grant of an unset variable: %v", err)
+	}
+}
+
+// TestGuestCannotClaimMissingGrants: a vault whose own error message says
+// it needs a grant does not make MissingGrants name it (the CLI would tell
+// the user how to give it); only the host's refusal to load does.
+func TestGuestCannotClaimMissingGrants(t *testing.T) {
+	e, dir := emptyEngine(t)
+	claim := `needs grant "directory", which vaults.toml does not give`
+	mod := wat(t, filepath.Dir(dir), "claims", watVault(plainManifest,
+		`(import "sesame_v1" "error" (func $error (param i32 i32) (result i32)))`,
+		`(data (i32.const 0x9000) "`+watBytes([]byte(claim))+`")
+  (func (export "sesame_get") (param i32) (result i32)
+    (drop (call $error (i32.const 0x9000) (i32.const `+fmt.Sprint(len(claim))+`)))
+    (i32.const 3))`))
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Claims", Extension: mod}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Get(ctx, engine.GetRequest{Name: "x", Vault: "Claims"})
+	if err == nil || !strings.Contains(err.Error(), claim) {
+		t.Fatalf("get: %v, want the vault's message", err)
+	}
+	if got := engine.MissingGrants(err); got != nil {
+		t.Errorf("MissingGrants of a vault's own message: %q", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
@@ -44,5 +45,35 @@ func TestSentinelsCrossAgent(t *testing.T) {
 				t.Errorf("the error's other parts did not cross: %#v", got)
 			}
 		})
+	}
+}
+
+// grantsRefusal is an error that names missing grants, as the sandbox's
+// refusal to load an extension does.
+type grantsRefusal struct{ grants []string }
+
+func (g grantsRefusal) Error() string           { return "manifest: needs grants" }
+func (g grantsRefusal) MissingGrants() []string { return g.grants }
+
+// refusing fails with a grants refusal beside an error whose text only
+// claims one, as a guest's message may.
+type refusing struct{}
+
+func (refusing) Op() engine.Op { return "refuse" }
+
+func (refusing) Run(context.Context, *engine.Engine) (any, error) {
+	claim := errors.New(`needs grant "directory", which vaults.toml does not give`)
+	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Err: errors.Join(claim, grantsRefusal{[]string{"storage", "http"}})}
+}
+
+func init() { testWireTypes = append(testWireTypes, refusing{}) }
+
+// TestMissingGrantsCrossAgent: the grants a refusal names reach the client
+// as grants, not as text to search: a message that only says so names none.
+func TestMissingGrantsCrossAgent(t *testing.T) {
+	r := newFiles(t).remote(t, serve(t, NewServer()).dial(t))
+	_, err := r.Do(context.Background(), refusing{})
+	if got := engine.MissingGrants(err); !slices.Equal(got, []string{"storage", "http"}) {
+		t.Fatalf("MissingGrants through the agent: %q (error %v)", got, err)
 	}
 }

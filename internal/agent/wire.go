@@ -121,6 +121,7 @@ type wireError struct {
 	Vault   string
 	Secret  string
 	Text    string
+	Grants  []string // an error that names missing grants (engine.MissingGrants)
 	Wrapped []wireError
 }
 
@@ -150,6 +151,9 @@ func encodeNode(err error) wireError {
 		return w
 	}
 	w := wireError{Text: err.Error()}
+	if g, ok := err.(interface{ MissingGrants() []string }); ok {
+		w.Grants = g.MissingGrants()
+	}
 	switch x := err.(type) {
 	case interface{ Unwrap() error }:
 		if u := x.Unwrap(); u != nil {
@@ -187,8 +191,20 @@ func (w *wireError) decode() error {
 	for i := range w.Wrapped {
 		r.wrapped = append(r.wrapped, w.Wrapped[i].decode())
 	}
+	if w.Grants != nil {
+		return &grantsError{remoteError: r, grants: w.Grants}
+	}
 	return r
 }
+
+// grantsError is a remote error that names the grants a vault's extension
+// was not given.
+type grantsError struct {
+	*remoteError
+	grants []string
+}
+
+func (g *grantsError) MissingGrants() []string { return g.grants }
 
 // remoteError is an error that came over the socket.
 type remoteError struct {

@@ -17,8 +17,15 @@ type Error struct {
 	// for operators who debug an extension and is left out of Error(): a
 	// guest's panic text may quote anything, secrets included.
 	Stderr string
+	// Grants are, in a load error, the grants the guest's manifest asks
+	// for that its registration does not give. Only the host sets them:
+	// a guest's message that says as much proves nothing.
+	Grants []string
 	trap   bool // the instance was discarded
 }
+
+// MissingGrants returns e.Grants.
+func (e *Error) MissingGrants() []string { return e.Grants }
 
 func (e *Error) Error() string {
 	s := e.Status.String()

@@ -358,45 +358,19 @@ func parseManifest(out []byte, granted func(string) bool) (abi.Manifest, error) 
 	if mf.Version == "" {
 		problems = append(problems, "version is empty")
 	}
+	var missing []string
 	for _, g := range mf.Grants {
 		if !granted(g) {
-			problems = append(problems, missingGrant(g))
+			problems = append(problems, "needs grant "+quote(g)+", which vaults.toml does not give")
+			missing = append(missing, g)
 		}
 	}
 	if len(problems) > 0 {
-		return abi.Manifest{}, errorf(abi.InvalidArgument, abi.ExportManifest, "manifest: "+strings.Join(problems, "; "))
+		err := errorf(abi.InvalidArgument, abi.ExportManifest, "manifest: "+strings.Join(problems, "; "))
+		err.Grants = missing
+		return abi.Manifest{}, err
 	}
 	return mf, nil
-}
-
-// missingGrant is the manifest problem of a grant g that the guest needs
-// and its registration does not give; MissingGrants finds it again in an
-// error's text, which is all of an error that crosses the sesame agent.
-func missingGrant(g string) string {
-	return "needs grant " + quote(g) + ", which vaults.toml does not give"
-}
-
-// MissingGrants returns the grants that the manifest problems in text (an
-// error's message) say a guest needs and was not given, in their order.
-// (No regexp: this package compiles nothing when a program starts.)
-func MissingGrants(text string) []string {
-	const pre, post = `needs grant "`, `", which vaults.toml does not give`
-	var gs []string
-	for {
-		i := strings.Index(text, pre)
-		if i < 0 {
-			return gs
-		}
-		text = text[i+len(pre):]
-		n := 0
-		for n < len(text) && (text[n] == '_' || 'a' <= text[n] && text[n] <= 'z') {
-			n++
-		}
-		if n > 0 && strings.HasPrefix(text[n:], post) {
-			gs = append(gs, text[:n])
-			text = text[n+len(post):]
-		}
-	}
 }
 
 func (m *Module) granted(g string) bool {
