@@ -32,11 +32,7 @@ func hostKeyHash(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(abi.InvalidArgument)
 		return
 	}
-	prefix, s := view(mod, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), abi.KeyMaxInfo)
-	var suffix []byte
-	if s == abi.OK {
-		suffix, s = view(mod, api.DecodeU32(stack[3]), api.DecodeU32(stack[4]), abi.KeyMaxInfo)
-	}
+	prefix, suffix, s := viewTwo(mod, stack[1:5], abi.KeyMaxInfo)
 	if s != abi.OK {
 		stack[0] = neg32(s)
 		return

@@ -46,6 +46,16 @@ func view(mod api.Module, ptr, n uint32, max int) ([]byte, abi.Status) {
 	return b, abi.OK
 }
 
+// viewTwo is view of the two ranges (pointer, length) in args[0:4], each of
+// at most max bytes.
+func viewTwo(mod api.Module, args []uint64, max int) (a, b []byte, s abi.Status) {
+	a, s = view(mod, api.DecodeU32(args[0]), api.DecodeU32(args[1]), max)
+	if s == abi.OK {
+		b, s = view(mod, api.DecodeU32(args[2]), api.DecodeU32(args[3]), max)
+	}
+	return a, b, s
+}
+
 // keyLength checks the length of a key to make.
 func keyLength(n uint32) abi.Status {
 	if n < abi.KeyMinBytes || n > abi.KeyMaxBytes {
@@ -115,11 +125,7 @@ func hostKeyHKDF(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(abi.InvalidArgument)
 		return
 	}
-	salt, s := view(mod, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), abi.KeyMaxInfo)
-	var info []byte
-	if s == abi.OK {
-		info, s = view(mod, api.DecodeU32(stack[3]), api.DecodeU32(stack[4]), abi.KeyMaxInfo)
-	}
+	salt, info, s := viewTwo(mod, stack[1:5], abi.KeyMaxInfo)
 	if s != abi.OK {
 		stack[0] = neg32(s)
 		return
