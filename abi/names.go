@@ -69,7 +69,14 @@ const (
 	ImportAgeRecipient = "age_recipient"
 	ImportAgeWrap      = "age_wrap"
 	ImportAgeUnwrap    = "age_unwrap"
+
+	// Replacing a file of the granted folder only if it is unchanged
+	// (SPEC.md §5.4), an optional addition.
+	ImportDirReplace = "dir_replace"
 )
+
+// MaxDirName is the longest name dir_replace takes, in bytes (SPEC.md §5.4).
+const MaxDirName = 4 << 10
 
 // Limits of the age functions (SPEC.md §5.10).
 const (

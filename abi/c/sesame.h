@@ -383,6 +383,26 @@ SESAME_IMPORT("key_aes_cbc") uint32_t sesame_key_aes_cbc(int32_t key, uint32_t e
 SESAME_IMPORT("key_chacha20") uint32_t sesame_key_chacha20(int32_t key, const void *nonce, uint32_t counter,
                                                            const void *src, uint32_t len, void *dst);
 
+/* ------------------------------------------------------------------------
+ * Replacing a file of the granted folder if unchanged (§5.4; grant
+ * directory, not read-only; optional)
+ * ------------------------------------------------------------------------
+ * Puts the file `from` in the place of `to` (both relative to the folder:
+ * "Passwords.kdbx", not "/data/Passwords.kdbx"; at most
+ * SESAME_DIR_MAX_NAME bytes) only if `to` holds the bytes whose SHA-256 is
+ * the 32 bytes at digest, and removes what it held; atomic, so another
+ * program's save of `to` is never lost. Returns SESAME_OK,
+ * SESAME_CONFLICT (`to` holds other bytes: nothing changed; `from` is
+ * removed unless another save landed during the call, which is then left
+ * under the name `from`), SESAME_UNSUPPORTED (no atomic exchange on this
+ * system: nothing changed, compare and rename yourself), SESAME_NOT_FOUND,
+ * SESAME_PERMISSION_DENIED (no grant, read-only, a link or not a regular
+ * file, a path that leads out) or SESAME_INVALID_ARGUMENT. A module that
+ * imports it needs a host that has it. */
+#define SESAME_DIR_MAX_NAME (4u << 10)
+SESAME_IMPORT("dir_replace") uint32_t sesame_dir_replace(const char *from, uint32_t from_len, const char *to,
+                                                         uint32_t to_len, const void *digest);
+
 /* Time, randomness and sleep come from WASI (§5.2): clock_gettime,
  * getentropy/arc4random and nanosleep of wasi-libc work as usual. Random
  * bytes that are not keys (a salt, a store id) come from there too. */

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -28,8 +29,9 @@ import (
 // is left by a writer that died (the host ends a call at its deadline) and
 // is removed. Writers outside sesame
 // (KeePassXC) do not know it: a change is made to the bytes read under the
-// lock, and before the rename the file is read again; if it changed in
-// between, nothing is written and the operation fails (errChanged).
+// lock, and the host puts the new file in place only if the database still
+// holds them (replace); if it changed in between, nothing is written and
+// the operation fails (errChanged).
 const (
 	mount     = "/data/"
 	lockWait  = 30 * time.Second // the call's deadline ends a wait before, if shorter
@@ -195,18 +197,43 @@ func lock() (func(), error) {
 }
 
 // replace writes data over the database, which must still hold exactly
-// read: the new bytes go to a temporary file, synced, then renamed over it.
+// read: the new bytes go to a temporary file, synced, which the host then
+// exchanges with the database atomically if the database still holds read
+// (guest.ReplaceFile), so that a save by KeePassXC at any instant before
+// is never overwritten. Where the host cannot exchange names, the file is
+// read again and compared, then renamed over it: a save in the instant
+// between the two is lost (docs/keepass.md).
 func replace(read, data []byte) error {
-	now, _, err := readFile()
-	if err != nil || !bytes.Equal(now, read) {
+	tmp, err := writeTemp(data)
+	if err != nil {
+		return err
+	}
+	err = guest.ReplaceFile(tmp, conf.file, sha256.Sum256(read))
+	switch {
+	case errors.Is(err, abi.Unsupported):
+		err = compareThenRename(read, tmp)
+	case errors.Is(err, abi.Conflict):
+		if _, serr := os.Lstat(mount + tmp); serr == nil { // see guest.ReplaceFile
+			return guest.Error(abi.Conflict, "another program (KeePassXC?) saved the database twice while this change was being written: one of its saves is in "+strconv.Quote(tmp)+", beside it; compare the two before removing it")
+		}
 		return errChanged
 	}
+	if err != nil {
+		os.Remove(mount + tmp)
+		return guest.Error(abi.Unavailable, "writing "+strconv.Quote(conf.file)+": "+err.Error())
+	}
+	return nil
+}
+
+// writeTemp writes data to a new file beside the database, synced, and
+// returns its name in the granted folder.
+func writeTemp(data []byte) (string, error) {
 	suffix := make([]byte, 8)
 	rand.Read(suffix)
-	tmp := mount + "." + conf.file + ".tmp-" + hex.EncodeToString(suffix)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := "." + conf.file + ".tmp-" + hex.EncodeToString(suffix)
+	f, err := os.OpenFile(mount+tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return guest.Error(abi.Unavailable, "temporary file for "+strconv.Quote(conf.file)+": "+err.Error())
+		return "", guest.Error(abi.Unavailable, "temporary file for "+strconv.Quote(conf.file)+": "+err.Error())
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -215,12 +242,20 @@ func replace(read, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, dbPath())
-	}
 	if err != nil {
-		os.Remove(tmp)
-		return guest.Error(abi.Unavailable, "writing "+strconv.Quote(conf.file)+": "+err.Error())
+		os.Remove(mount + tmp)
+		return "", guest.Error(abi.Unavailable, "writing "+strconv.Quote(conf.file)+": "+err.Error())
 	}
-	return nil
+	return tmp, nil
+}
+
+// compareThenRename is replace without the host's exchange: the database
+// is read again and, if it still holds read, tmp is renamed over it.
+func compareThenRename(read []byte, tmp string) error {
+	now, _, err := readFile()
+	if err != nil || !bytes.Equal(now, read) {
+		os.Remove(mount + tmp)
+		return errChanged
+	}
+	return os.Rename(mount+tmp, dbPath())
 }

@@ -110,3 +110,20 @@ func TestStopped(t *testing.T) {
 		t.Fatalf("got %v, want ErrStopped", err)
 	}
 }
+
+// BenchmarkKey derives with KeePassXC's default Argon2 memory (64 MiB, one
+// pass, two lanes): ours, and x/crypto's Argon2id (whose block function
+// is assembly on amd64) as the yardstick.
+func BenchmarkKey(b *testing.B) {
+	pw, salt := []byte("password"), []byte("somesalt12345678")
+	b.Run("ours", func(b *testing.B) {
+		for b.Loop() {
+			Key(pw, Params{Variant: ID, Version: Version13, Time: 1, MemoryKiB: 64 << 10, Lanes: 2, Salt: salt, TagLen: 32})
+		}
+	})
+	b.Run("x-crypto", func(b *testing.B) {
+		for b.Loop() {
+			xargon2.IDKey(pw, salt, 1, 64<<10, 2, 32)
+		}
+	})
+}

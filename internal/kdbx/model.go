@@ -345,23 +345,6 @@ func NewUUID() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// AddHistory stores a copy of entry, as it is now, in its History, and
-// keeps at most Meta/HistoryMaxItems items there, dropping the oldest, as
-// KeePassXC does before it changes an entry.
-func (db *Database) AddHistory(entry *Node) {
-	item := entry.Clone()
-	if h := item.Child("History"); h != nil {
-		item.Remove(h)
-	}
-	hist := entry.Ensure("History")
-	hist.Kids = append(hist.Kids, item)
-	if m := db.meta().Child("HistoryMaxItems"); m != nil {
-		if max, err := strconv.Atoi(m.Text); err == nil && max >= 0 && len(hist.Kids) > max {
-			hist.Kids = hist.Kids[len(hist.Kids)-max:]
-		}
-	}
-}
-
 // Touch sets an entry's or group's modification and access times to now.
 func (db *Database) Touch(n *Node, now time.Time) {
 	times := n.Ensure("Times")

@@ -195,3 +195,27 @@ func (t *fakeTimer) Stop() bool {
 	}
 	return false
 }
+
+var renameHook atomic.Pointer[func(dir, name string)] // nil: none
+
+// BeforeRename calls the function a test installed with OnRename, if any.
+// The directory mount calls it just before it renames a file over name, or
+// exchanges a file with it, in the granted folder dir: the instant in which
+// another program's save would race the vault's, which a test can then
+// fill instead of hoping a sleep lands there.
+func BeforeRename(dir, name string) {
+	if f := renameHook.Load(); f != nil {
+		(*f)(dir, name)
+	}
+}
+
+// OnRename makes BeforeRename call f until tb's test ends. f runs in the
+// goroutine of the vault's call; it sees every rename of every vault of
+// the process, and should look at dir. Tests only: see the package
+// comment.
+func OnRename(tb Cleaner, f func(dir, name string)) {
+	if !renameHook.CompareAndSwap(nil, &f) {
+		panic("testonly: a rename hook is already in use")
+	}
+	tb.Cleanup(func() { renameHook.Store(nil) })
+}

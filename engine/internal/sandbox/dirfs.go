@@ -11,6 +11,8 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // rootFS is the directory mount (SPEC.md §5.4): wazero's file system
@@ -125,6 +127,7 @@ func (d *rootFS) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
 // Rename moves names, links included, within the folder; a link moved
 // somewhere it leads out of the folder is refused when followed.
 func (d *rootFS) Rename(from, to string) experimentalsys.Errno {
+	testonly.BeforeRename(d.root.Name(), to)
 	return errnoOf(d.root.Rename(local(from), local(to)))
 }
 

@@ -47,6 +47,9 @@ type call struct {
 	identity *age.X25519Identity
 	id       uint64        // the call's number in its module, from 1: whose keys are whose
 	kdfTurn  chan struct{} // the module's turn at kdf_argon2id and key_argon2id
+	// dir is the granted folder when the vault may write it (dir_replace,
+	// dirreplace.go); nil without the grant or read-only.
+	dir *rootFS
 	// grant is the vault's memory grant in bytes (per instance): what the
 	// host may allocate for one call of the guest (kdf_argon2id's memory).
 	grant    uint64
@@ -119,6 +122,8 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKeyArgon2, hostKeyArgon2, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
 	def(abi.ImportKeyAESCBC, hostKeyAESCBC, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
 	def(abi.ImportKeyChaCha20, hostKeyChaCha20, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
+
+	def(abi.ImportDirReplace, hostDirReplace, []api.ValueType{i32, i32, i32, i32, i32}, i32)
 	return b.Instantiate(ctx)
 }
 

@@ -123,7 +123,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		return nil, errorf(abi.Unsupported, export, "the extension does not export "+export)
 	}
 	c := &call{vault: m.spec.Vault, args: args, storage: m.spec.Storage, keyring: &m.keyring, keys: &m.keys,
-		identity: m.spec.Identity, id: m.calls.Add(1), kdfTurn: m.kdfTurn, grant: m.spec.Memory, logger: m.host.logger, http: m.http}
+		identity: m.spec.Identity, id: m.calls.Add(1), kdfTurn: m.kdfTurn, grant: m.spec.Memory, logger: m.host.logger, http: m.http, dir: m.writableDir()}
 	m.keys.begin(c.id)
 	defer m.keys.endCall(c.id)
 	stack := in.stack[:max(len(args), 1)]

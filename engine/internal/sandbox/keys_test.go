@@ -60,7 +60,28 @@ func (s *mapStore) Delete(_ context.Context, key []byte) error {
 
 func (s *mapStore) List(context.Context, []byte, []byte, int) ([][]byte, error) { return nil, nil }
 
-func (s *mapStore) Scan(context.Context, []byte, []byte, int, int) ([]abi.KV, error) { return nil, nil }
+// Scan returns the entries under prefix after after, in key order, as
+// Storage asks (TestOptionalFromAssemblyScript pages through them).
+func (s *mapStore) Scan(_ context.Context, prefix, after []byte, limit, maxBytes int) ([]abi.KV, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	for k := range s.m {
+		if strings.HasPrefix(k, string(prefix)) && k > string(after) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var page []abi.KV
+	n := 0
+	for _, k := range keys {
+		if n += len(k) + len(s.m[k]); len(page) == limit || len(page) > 0 && n > maxBytes {
+			break
+		}
+		page = append(page, abi.KV{Key: []byte(k), Value: bytes.Clone(s.m[k])})
+	}
+	return page, nil
+}
 
 // records returns the storage keys of the secrets, sorted.
 func (s *mapStore) records() []string {

@@ -390,6 +390,14 @@ func (m *Module) granted(g string) bool {
 	return false
 }
 
+// writableDir is the granted folder if the vault may change it, else nil.
+func (m *Module) writableDir() *rootFS {
+	if m.spec.ReadOnly {
+		return nil
+	}
+	return m.dir
+}
+
 func (m *Module) closeDir() {
 	if m.dir != nil {
 		m.dir.root.Close()

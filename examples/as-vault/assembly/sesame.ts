@@ -90,6 +90,16 @@ export declare function kv_delete(key: usize, keyLen: u32): u32;
 @external("sesame_v1", "kv_list")
 export declare function kv_list(prefix: usize, prefixLen: u32, after: usize, afterLen: u32, dst: usize, cap: u32): i64;
 
+// kv_scan is kv_list with the values, read in one transaction (optional,
+// sesame 0.4): a page of at most 256 entries and 1 MiB as an entry list
+// (§7.12): u32 count, count times (u32 len, key, u32 len, value). A page
+// always holds the first entry there is: when even that does not fit in
+// cap, nothing is copied and the result is the length it needs. An empty
+// page (4 bytes) ends the scan; the last key of a page is the next `after`.
+// @ts-ignore: decorator
+@external("sesame_v1", "kv_scan")
+export declare function kv_scan(prefix: usize, prefixLen: u32, after: usize, afterLen: u32, dst: usize, cap: u32): i64;
+
 // ---- Keys behind handles (§5.8), optional, no grant ------------------------
 //
 // The host keeps the keys and the guest names them by handles (positive
@@ -188,6 +198,114 @@ export declare function keyring_get(dst: usize, cap: u32): i64;
 @external("sesame_v1", "keyring_clear")
 export declare function keyring_clear(): u32;
 
+// ---- HTTP (§5.9; grant http; optional) -----------------------------------
+//
+// The host makes one request for the guest, to an origin the grant lists,
+// and keeps its response until the call ends or the next request. A
+// response of any status (404, 500) is OK; failures are -status
+// (PERMISSION_DENIED: an origin not granted; UNAVAILABLE: the server could
+// not be reached; TOO_LARGE, DEADLINE_EXCEEDED). A module that imports
+// these needs a host that has them (sesame 0.4).
+
+// http_request sends the request encoded at [ptr, +len) (§7.10: str method,
+// str url, a params map of headers (§7.2, names in lower case, ascending),
+// the body) and copies the encoded response (§7.11: u32 status, headers,
+// body) to dst if it fits in cap; returns its length either way.
+// @ts-ignore: decorator
+@external("sesame_v1", "http_request")
+export declare function http_request(ptr: usize, len: u32, dst: usize, cap: u32): i64;
+
+// http_response copies the kept response again, like http_request's;
+// -NOT_FOUND when there is none. A guest whose buffer was too small takes
+// the response with a larger one without sending the request twice.
+// @ts-ignore: decorator
+@external("sesame_v1", "http_response")
+export declare function http_response(dst: usize, cap: u32): i64;
+
+// ---- The user's age identity (§5.10; grant identity; optional) ------------
+//
+// The host holds the user's age identity: it wraps a key behind a handle
+// to age recipients and unwraps an age file into a new key, without the
+// identity or the key in guest memory. Without the grant each answers
+// -PERMISSION_DENIED.
+
+export const AGE_RECIPIENT_LEN: u32 = 62; // "age1" and 58 bech32 characters
+export const AGE_MAX_FILE: u32 = 64 << 10; // bytes of a file age_unwrap takes
+
+// age_recipient copies the user's recipient (age1…) to dst if it fits in
+// cap; returns its length.
+// @ts-ignore: decorator
+@external("sesame_v1", "age_recipient")
+export declare function age_recipient(dst: usize, cap: u32): i64;
+
+// age_wrap encrypts key to the recipients (1–256 distinct age1…, separated
+// by "\n", no trailing newline; else -INVALID_ARGUMENT) and copies the
+// binary age file to dst if it fits in cap; returns its length.
+// @ts-ignore: decorator
+@external("sesame_v1", "age_wrap")
+export declare function age_wrap(key: i32, recipients: usize, recipientsLen: u32, dst: usize, cap: u32): i64;
+
+// age_unwrap opens an age file with the user's identity and makes a key of
+// its content (16–64 bytes, else -INVALID_ARGUMENT). A file the identity
+// cannot open (for others, changed, cut) is -PERMISSION_DENIED.
+// @ts-ignore: decorator
+@external("sesame_v1", "age_unwrap")
+export declare function age_unwrap(file: usize, len: u32): i32;
+
+// ---- Format primitives on keys behind handles (§5.11; optional) ----------
+//
+// What a vault needs for a file format whose derived keys should stay in
+// the host (KeePass's KDBX). Keys are handles as above; the KDFs and ciphers
+// take a 32-byte key. The KDFs keep the call's deadline.
+
+export const KEY_ARGON2D: u32 = 0;
+export const KEY_ARGON2ID: u32 = 2;
+export const KEY_MAX_CIPHER: u32 = 16 << 20; // bytes per cipher call
+
+// key_hash makes a key of SHA-256 (len 32) or SHA-512 (len 64) of
+// prefix ‖ key ‖ suffix; prefix and suffix at most 1 KiB each.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_hash")
+export declare function key_hash(key: i32, prefix: usize, prefixLen: u32, suffix: usize, suffixLen: u32, len: u32): i32;
+
+// key_aes_kdf is KeePass's AES-KDF: rounds of AES-256-ECB under the
+// 32-byte seed, then SHA-256: a 32-byte key.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_aes_kdf")
+export declare function key_aes_kdf(key: i32, seed: usize, seedLen: u32, rounds: u64): i32;
+
+// key_argon2 is Argon2d or Argon2id (variant 0 or 2), version 0x13 or
+// 0x10, salt 8–64 bytes, 1–1000 passes, 1–256 lanes, a key of len bytes
+// (16–64); memory beyond the vault's grant is -TOO_LARGE.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_argon2")
+export declare function key_argon2(key: i32, variant: u32, version: u32, salt: usize, saltLen: u32, time: u32, memoryKiB: u32, lanes: u32, len: u32): i32;
+
+// key_aes_cbc is AES-256-CBC without padding (encrypt 1, decrypt 0) of len
+// bytes (whole blocks) from src to dst (the same, or apart), with the
+// 16-byte iv; returns a status.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_aes_cbc")
+export declare function key_aes_cbc(key: i32, encrypt: u32, iv: usize, src: usize, len: u32, dst: usize): u32;
+
+// key_chacha20 is ChaCha20 (RFC 8439) with the 12-byte nonce from block
+// counter; returns a status.
+// @ts-ignore: decorator
+@external("sesame_v1", "key_chacha20")
+export declare function key_chacha20(key: i32, nonce: usize, counter: u32, src: usize, len: u32, dst: usize): u32;
+
+// ---- Replacing a file of the granted folder (§5.4; optional) -------------
+
+// dir_replace puts the file `from` in the place of `to` (both relative to
+// the folder: "Passwords.kdbx", not "/data/Passwords.kdbx") only if `to`
+// holds the bytes whose SHA-256 is the 32 bytes at digest, and removes what
+// it held, atomically. CONFLICT: `to` holds other bytes, nothing changed;
+// UNSUPPORTED: this system cannot exchange names, compare and rename
+// yourself; also NOT_FOUND, PERMISSION_DENIED, INVALID_ARGUMENT.
+// @ts-ignore: decorator
+@external("sesame_v1", "dir_replace")
+export declare function dir_replace(from: usize, fromLen: u32, to: usize, toLen: u32, digest: usize): u32;
+
 // ---- Buffers --------------------------------------------------------------
 
 // Buf is a growable byte buffer over an ArrayBuffer. ptr is the address of
@@ -265,6 +383,41 @@ export function kvListPage(b: Buf, prefix: usize, prefixLen: u32, after: usize, 
   if (n < 0) return <u32>-n;
   b.len = <u32>n;
   return OK;
+}
+
+// kvScanPage reads one page of kv_scan into b, like kvRead.
+export function kvScanPage(b: Buf, prefix: usize, prefixLen: u32, after: usize, afterLen: u32): u32 {
+  b.len = 0;
+  let n = kv_scan(prefix, prefixLen, after, afterLen, b.ptr, b.cap);
+  while (n > <i64>b.cap) {
+    b.reserve(<u32>n);
+    n = kv_scan(prefix, prefixLen, after, afterLen, b.ptr, b.cap);
+  }
+  if (n < 0) return <u32>-n;
+  b.len = <u32>n;
+  return OK;
+}
+
+// httpDo sends the encoded request in req and reads the encoded response
+// into resp, growing it with http_response (the request is sent once).
+// Returns a status.
+export function httpDo(req: Buf, resp: Buf): u32 {
+  resp.len = 0;
+  let n = http_request(req.ptr, req.len, resp.ptr, resp.cap);
+  while (n > <i64>resp.cap) {
+    resp.reserve(<u32>n);
+    n = http_response(resp.ptr, resp.cap);
+  }
+  if (n < 0) return <u32>-n;
+  resp.len = <u32>n;
+  return OK;
+}
+
+// appendStr appends s as a str (§7: u32 length, UTF-8).
+export function appendStr(b: Buf, s: string): void {
+  const e = String.UTF8.encode(s);
+  b.appendU32(<u32>e.byteLength);
+  b.append(changetype<usize>(e), <u32>e.byteLength);
 }
 
 // fail sets msg as the error message and returns status.
