@@ -5,10 +5,15 @@ package engine_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -66,10 +71,9 @@ func members(t *testing.T, e *engine.Engine, action, arg string) abi.Members {
 	return m
 }
 
-// TestEtcdConformance runs the conformance suite on builtin:etcd: each
+// testEtcdConformance runs the conformance suite on builtin:etcd: each
 // subtest a team of one member on a prefix of its own, on one cluster.
-func TestEtcdConformance(t *testing.T) {
-	c := etcdtest.Start(t)
+func testEtcdConformance(t *testing.T, c *etcdtest.Cluster) {
 	vaulttest.Run(t, func(t *testing.T) engine.Vault {
 		e := teamUser(t, c, newPrefix())
 		members(t, e, abi.MembersAdd, identity(t, e))
@@ -81,13 +85,293 @@ func TestEtcdConformance(t *testing.T) {
 	}, vaulttest.Options{Concurrency: 4})
 }
 
-// TestEtcdNoTeam: before the first members add, an operation says there
+// testEtcdNoTeam: before the first members add, an operation says there
 // is no team and how to make one.
-func TestEtcdNoTeam(t *testing.T) {
-	c := etcdtest.Start(t)
+func testEtcdNoTeam(t *testing.T, c *etcdtest.Cluster) {
 	e := teamUser(t, c, newPrefix())
 	_, err := e.Get(ctx, engine.GetRequest{Name: "x", Vault: "Team"})
 	if !errors.Is(err, engine.ErrSecretNotFound) || !strings.Contains(err.Error(), "sesame vault members add Team age1") {
 		t.Fatalf("get before the team exists: %v", err)
+	}
+}
+
+// twoUsers returns A and B, each with Team on one new prefix of c, A having
+// made the team with both and B having accepted it.
+func twoUsers(t *testing.T, c *etcdtest.Cluster, params ...string) (a, b *engine.Engine) {
+	t.Helper()
+	prefix := newPrefix()
+	a, b = teamUser(t, c, prefix, params...), teamUser(t, c, prefix, params...)
+	rb := identity(t, b)
+	m := members(t, a, abi.MembersAdd, rb)
+	if len(m.Members) != 2 || m.Changed {
+		t.Fatalf("A's team after adding B: %+v", m)
+	}
+	if _, err := b.Get(ctx, engine.GetRequest{Name: "x", Vault: "Team"}); !errors.Is(err, engine.ErrPermissionDenied) ||
+		!strings.Contains(err.Error(), "you have not accepted this team's member list yet (2 members)") {
+		t.Fatalf("B before accepting: %v", err)
+	}
+	lb := members(t, b, abi.MembersList, "")
+	if !lb.Changed || lb.Self != rb || !slices.Contains(lb.Members, rb) || !slices.Contains(lb.Members, identity(t, a)) {
+		t.Fatalf("B's view of the new team: %+v", lb)
+	}
+	if m := members(t, b, abi.MembersAccept, lb.Digest); m.Changed {
+		t.Fatalf("B's team after accepting: %+v", m)
+	}
+	return a, b
+}
+
+func set(t *testing.T, e *engine.Engine, name string, v any, md engine.Metadata) {
+	t.Helper()
+	if _, err := e.Set(ctx, engine.SetRequest{Name: name, Vault: "Team", Value: v, Metadata: md}); err != nil {
+		t.Fatalf("set %s: %v", name, err)
+	}
+}
+
+// testEtcdTeamOfTwo: A makes the team with B; B, once it accepted the
+// member list, reads what A wrote with its type and metadata, and A what B
+// wrote.
+func testEtcdTeamOfTwo(t *testing.T, c *etcdtest.Cluster) {
+	a, b := twoUsers(t, c)
+	when := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	cred := engine.Credential{UserName: "app", Password: "db-pass-1f3a"}
+	set(t, a, "db", cred, engine.Metadata{"owner": "ops", "rotated": when, "uses": int64(3)})
+	s, err := b.Get(ctx, engine.GetRequest{Name: "db", Vault: "Team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Value != cred || s.Type != engine.TypeCredential || s.Metadata["owner"] != "ops" || s.Metadata["uses"] != int64(3) ||
+		!when.Equal(s.Metadata["rotated"].(time.Time)) {
+		t.Fatalf("B read %+v", s)
+	}
+	set(t, b, "token", "tok-77", nil)
+	if s, err := a.Get(ctx, engine.GetRequest{Name: "token", Vault: "Team"}); err != nil || s.Value != "tok-77" {
+		t.Fatalf("A read B's token: %+v, %v", s, err)
+	}
+}
+
+// testEtcdNoClobberRace: A and B set the same name with no clobber at the
+// same moment, 20 times: each time exactly one wins, and the other is told
+// the secret exists.
+func testEtcdNoClobberRace(t *testing.T, c *etcdtest.Cluster) {
+	a, b := twoUsers(t, c)
+	for round := range 20 {
+		name := fmt.Sprintf("race-%d", round)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, e := range []*engine.Engine{a, b} {
+			wg.Go(func() {
+				_, errs[i] = e.Set(ctx, engine.SetRequest{Name: name, Vault: "Team", Value: fmt.Sprint(i), NoClobber: true})
+			})
+		}
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("round %d: both won", round)
+			case err == nil:
+				won = i
+			case !errors.Is(err, engine.ErrNoClobber):
+				t.Fatalf("round %d: user %d: %v, want ErrNoClobber", round, i, err)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("round %d: neither won", round)
+		}
+		for _, e := range []*engine.Engine{a, b} {
+			if s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: "Team"}); err != nil || s.Value != fmt.Sprint(won) {
+				t.Fatalf("round %d: %+v, %v; want the winner's %d", round, s, err, won)
+			}
+		}
+	}
+}
+
+// testEtcdLeaderKilled: eight writers, four for each user, write while the
+// leader is killed with SIGKILL. Every write acknowledged is read back
+// afterwards by both users, and every writer has a write acknowledged after
+// the kill: the clients moved to a live member within the call's deadline.
+func testEtcdLeaderKilled(t *testing.T, c *etcdtest.Cluster) {
+	a, b := twoUsers(t, c)
+	const writers = 8
+	var (
+		killed atomic.Bool
+		wg     sync.WaitGroup
+		acked  [writers][]string
+		after  [writers]int
+		failed [writers][]error
+	)
+	for w := range writers {
+		e := []*engine.Engine{a, b}[w%2]
+		wg.Go(func() {
+			for n := 0; after[w] < 3 && n < 200; n++ {
+				wasKilled := killed.Load()
+				name := fmt.Sprintf("w%d-%d", w, n)
+				if _, err := e.Set(ctx, engine.SetRequest{Name: name, Vault: "Team", Value: name}); err != nil {
+					failed[w] = append(failed[w], err)
+					continue
+				}
+				acked[w] = append(acked[w], name)
+				if wasKilled {
+					after[w]++
+				}
+			}
+		})
+	}
+	for acked[0] == nil || acked[1] == nil {
+		time.Sleep(10 * time.Millisecond) // the writers are under way
+	}
+	c.Kill(c.Leader())
+	killed.Store(true)
+	wg.Wait()
+	for w := range writers {
+		if after[w] < 3 {
+			t.Errorf("writer %d: %d writes acknowledged after the kill, want 3; its failures: %v", w, after[w], failed[w])
+		}
+		for _, err := range failed[w] {
+			if !errors.Is(err, engine.ErrUnavailable) && !errors.Is(err, engine.ErrDeadline) {
+				t.Errorf("writer %d: a write failed with %v, want ErrUnavailable or ErrDeadline", w, err)
+			}
+		}
+		for _, name := range acked[w] {
+			for _, e := range []*engine.Engine{a, b} {
+				if s, err := e.Get(ctx, engine.GetRequest{Name: name, Vault: "Team"}); err != nil || s.Value != name {
+					t.Fatalf("the acknowledged %s: %+v, %v", name, s, err)
+				}
+			}
+		}
+	}
+}
+
+// TestEtcdTeam runs the tests of the team vault that can share one cluster
+// (each on a prefix of its own), the one that kills the leader last.
+func TestEtcdTeam(t *testing.T) {
+	c := etcdtest.Start(t)
+	for _, tt := range []struct {
+		name string
+		fn   func(*testing.T, *etcdtest.Cluster)
+	}{
+		{"Conformance", testEtcdConformance},
+		{"NoTeam", testEtcdNoTeam},
+		{"TeamOfTwo", testEtcdTeamOfTwo},
+		{"NoClobberRace", testEtcdNoClobberRace},
+		{"RemoveMember", testEtcdRemoveMember},
+		{"NothingInClear", testEtcdNothingInClear},
+		{"LeaderKilled", testEtcdLeaderKilled},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
+	}
+}
+
+// TestEtcdNoQuorum: with two of three members stopped, a write fails with
+// ErrUnavailable, saying etcd is unavailable, within the call's deadline.
+func TestEtcdNoQuorum(t *testing.T) {
+	c := etcdtest.Start(t)
+	e := teamUser(t, c, newPrefix())
+	members(t, e, abi.MembersAdd, identity(t, e))
+	c.Stop(0)
+	c.Stop(1)
+	_, err := e.Set(ctx, engine.SetRequest{Name: "x", Vault: "Team", Value: "v"})
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "etcd is unavailable") {
+		t.Fatalf("a write without quorum: %v, want ErrUnavailable saying etcd is unavailable", err)
+	}
+}
+
+// testEtcdRemoveMember: after A removes B, B cannot read what is written
+// afterwards, nor what was written before (moved to the new key), while A
+// reads both.
+func testEtcdRemoveMember(t *testing.T, c *etcdtest.Cluster) {
+	a, b := twoUsers(t, c)
+	set(t, a, "before", "old", engine.Metadata{"k": "v"})
+	m := members(t, a, abi.MembersRemove, identity(t, b))
+	if len(m.Members) != 1 || m.Members[0] != identity(t, a) || m.Changed {
+		t.Fatalf("A's team after removing B: %+v", m)
+	}
+	set(t, a, "after", "new", nil)
+	for _, name := range []string{"before", "after"} {
+		_, err := b.Get(ctx, engine.GetRequest{Name: name, Vault: "Team"})
+		if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "you are not a member of the team") {
+			t.Fatalf("B reads %s after its removal: %v", name, err)
+		}
+		if s, err := a.Get(ctx, engine.GetRequest{Name: name, Vault: "Team"}); err != nil || s.Value == nil {
+			t.Fatalf("A reads %s after the removal: %+v, %v", name, s, err)
+		}
+	}
+	if s, _ := a.Get(ctx, engine.GetRequest{Name: "before", Vault: "Team"}); s.Metadata["k"] != "v" {
+		t.Fatalf("the moved record lost its metadata: %+v", s)
+	}
+}
+
+// testEtcdNothingInClear: what etcdctl get --prefix shows of a team holds
+// no secret's name, value or metadata.
+func testEtcdNothingInClear(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	a := teamUser(t, c, prefix)
+	members(t, a, abi.MembersAdd, identity(t, a))
+	set(t, a, "payroll-db-password", engine.Credential{UserName: "payroll-admin", Password: "hunter2-c0ffee"},
+		engine.Metadata{"environment": "production-eu", "ticket": "OPS-4242"})
+	set(t, a, "stripe-api-key", engine.Hashtable{"live-key": "sk_live_7f00d", "note": "rotate-quarterly"}, nil)
+	etcdctl, err := exec.LookPath("etcdctl")
+	if err != nil {
+		t.Fatalf("etcdctl is not installed (Debian package etcd-client): %v", err)
+	}
+	cmd := exec.Command(etcdctl, "--endpoints="+strings.Join(c.Endpoints(), ","), "get", "--prefix", prefix)
+	cmd.Env = []string{"ETCDCTL_API=3"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl get: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), prefix+"team") || strings.Count(string(out), prefix+recordsDir) != 2 {
+		t.Fatalf("etcdctl get --prefix %s shows:\n%s\nwant the team record and two records", prefix, out)
+	}
+	for _, clear := range []string{"payroll", "db-password", "hunter2", "c0ffee", "environment", "production", "OPS-4242",
+		"ticket", "stripe", "api-key", "live-key", "sk_live", "rotate", "quarterly", "note"} {
+		if strings.Contains(strings.ToLower(string(out)), strings.ToLower(clear)) {
+			t.Errorf("etcdctl get --prefix %s shows %q in clear:\n%s", prefix, clear, out)
+		}
+	}
+}
+
+// recordsDir is where builtin:etcd keeps the records under its prefix.
+const recordsDir = "s/"
+
+// TestEtcdAuth: with authentication on, the vault works with the user and
+// the password given as a reference to a secret of the default vault, and
+// vaults.toml does not hold the password.
+func TestEtcdAuth(t *testing.T) {
+	c := etcdtest.Start(t)
+	const password = "etcd-pw-9c1e"
+	c.EnableAuth("team", password)
+	e := newEngine(t)
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "etcd-password", Vault: "LocalStore", Value: password}); err != nil {
+		t.Fatal(err)
+	}
+	reg := engine.Registration{Name: "Team", Extension: "builtin:etcd", Parameters: map[string]any{
+		"prefix": newPrefix(), "endpoints": strings.Join(c.Endpoints(), ","),
+		"user": "team", "password": "sesame:LocalStore/etcd-password"},
+		Grants: engine.Grants{Storage: true, Identity: true, HTTP: slices.Sorted(slices.Values(c.Endpoints()))}}
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
+		t.Fatal(err)
+	}
+	members(t, e, abi.MembersAdd, identity(t, e))
+	set(t, e, "k", "v", nil)
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"}); err != nil || s.Value != "v" {
+		t.Fatalf("get with authentication: %+v, %v", s, err)
+	}
+	toml, err := os.ReadFile(e.Path())
+	if err != nil || strings.Contains(string(toml), password) {
+		t.Fatalf("vaults.toml holds the password (or cannot be read: %v)", err)
+	}
+	// A wrong password is refused by etcd, and said so.
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "etcd-password", Vault: "LocalStore", Value: "wrong"}); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := engine.Open(ctx, e.Path(), &engine.Options{DataDir: filepath.Join(filepath.Dir(e.Path()), "data"), CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	_, err = e2.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"})
+	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), `etcd refused the user "team"`) {
+		t.Fatalf("a wrong etcd password: %v", err)
 	}
 }

@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/abi/guest"
@@ -26,10 +28,19 @@ type hostTransport struct {
 // reach the member (UNAVAILABLE), which moves the client to the next one.
 // A refused origin or a passed deadline is not a member's failure: it is
 // kept in refused and returned as an etcdgw.Error, which stops the client.
-func (t *hostTransport) RoundTrip(_ context.Context, req etcdgw.Request) (etcdgw.Response, error) {
-	h := make(map[string]string, len(req.Header))
+//
+// The request carries ctx's deadline as grpc-timeout, which etcd's gateway
+// turns into the deadline of the request inside etcd: a member that has
+// lost its quorum answers DEADLINE_EXCEEDED then, instead of holding the
+// request (and the host call, which the guest cannot cancel) until etcd's
+// own timeout, past the call's deadline.
+func (t *hostTransport) RoundTrip(ctx context.Context, req etcdgw.Request) (etcdgw.Response, error) {
+	h := make(map[string]string, len(req.Header)+1)
 	for k, v := range req.Header {
 		h[strings.ToLower(k)] = v
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		h["grpc-timeout"] = strconv.FormatInt(max(time.Until(dl).Milliseconds(), 1), 10) + "m"
 	}
 	resp, err := guest.HTTP(abi.HTTPRequest{Method: req.Method, URL: req.URL, Header: h, Body: req.Body})
 	switch {
