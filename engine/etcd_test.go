@@ -3,6 +3,12 @@
 package engine_test
 
 import (
+	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -256,6 +264,7 @@ func TestEtcdTeam(t *testing.T) {
 		{"NoClobberRace", testEtcdNoClobberRace},
 		{"RemoveMember", testEtcdRemoveMember},
 		{"NothingInClear", testEtcdNothingInClear},
+		{"NoSilentRecipient", testEtcdNoSilentRecipient},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
@@ -373,5 +382,107 @@ func TestEtcdAuth(t *testing.T) {
 	_, err = e2.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"})
 	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), `etcd refused the user "team"`) {
 		t.Fatalf("a wrong etcd password: %v", err)
+	}
+}
+
+// forgeTeam writes, as someone with write access to etcd but no member
+// identity would, a team record of a key of their own wrapped to members,
+// with a valid check under that key: all a forger can do.
+func forgeTeam(t *testing.T, c *etcdtest.Cluster, prefix string, members []string) {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	var recips []age.Recipient
+	for _, m := range members {
+		r, err := age.ParseX25519Recipient(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recips = append(recips, r)
+	}
+	var file bytes.Buffer
+	w, err := age.Encrypt(&file, recips...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(key)
+	w.Close()
+	checkKey, err := hkdf.Key(sha256.New, key, nil, "sesame etcd members", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, checkKey)
+	mac.Write([]byte("1\n" + strings.Join(members, "\n")))
+	rec, _ := json.Marshal(map[string]any{"gen": 1, "members": members, "key": file.Bytes(), "check": mac.Sum(nil)})
+	if _, err := c.Client("", "").Put(ctx, []byte(prefix+"team"), rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testEtcdNoSilentRecipient: a team record replaced behind the members'
+// backs, by someone who adds their own recipient, or who keeps the list
+// and puts in a key of their own, stops every operation, naming the
+// change, until the user accepts it; a list changed without the key is
+// refused outright; an accept of a digest other than the list's is
+// refused.
+func testEtcdNoSilentRecipient(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	a := teamUser(t, c, prefix)
+	ra := identity(t, a)
+	members(t, a, abi.MembersAdd, ra)
+	set(t, a, "k", "v", nil)
+	stranger, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := stranger.Recipient().String()
+	for _, tc := range []struct {
+		name    string
+		members []string
+		want    string
+	}{
+		{"added", slices.Sorted(slices.Values([]string{ra, rs})), "the team's member list changed since you accepted it; added: " + rs + ": review it with sesame vault members list Team"},
+		{"key replaced", []string{ra}, "the team's member list changed since you accepted it; the team key was replaced"},
+	} {
+		forgeTeam(t, c, prefix, tc.members)
+		for _, op := range []func() error{
+			func() error {
+				_, err := a.Set(ctx, engine.SetRequest{Name: "new", Vault: "Team", Value: "x"})
+				return err
+			},
+			func() error { _, err := a.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"}); return err },
+			func() error {
+				_, err := a.Members(ctx, engine.MembersRequest{Vault: "Team", Action: abi.MembersAdd, Recipient: rs})
+				return err
+			},
+		} {
+			if err := op(); !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%s: an operation after the forged record: %v", tc.name, err)
+			}
+		}
+		m := members(t, a, abi.MembersList, "")
+		if !m.Changed || !slices.Equal(m.Members, tc.members) {
+			t.Fatalf("%s: members list shows %+v", tc.name, m)
+		}
+		_, err := a.Members(ctx, engine.MembersRequest{Vault: "Team", Action: abi.MembersAccept, Digest: "0123"})
+		if !errors.Is(err, engine.ErrConflict) {
+			t.Fatalf("%s: accept of another digest: %v", tc.name, err)
+		}
+	}
+	// Members changed without the key: the check fails.
+	kv, _, err := c.Client("", "").Get(ctx, []byte(prefix+"team"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	json.Unmarshal(kv.Value, &rec)
+	rec["members"] = []string{ra, rs}
+	b, _ := json.Marshal(rec)
+	if _, err := c.Client("", "").Put(ctx, []byte(prefix+"team"), b); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Members(ctx, engine.MembersRequest{Vault: "Team", Action: abi.MembersList})
+	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "was not written by a holder of the team key") {
+		t.Fatalf("a member list changed without the key: %v", err)
 	}
 }
