@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,6 +266,7 @@ func TestEtcdTeam(t *testing.T) {
 		{"RemoveMember", testEtcdRemoveMember},
 		{"NothingInClear", testEtcdNothingInClear},
 		{"NoSilentRecipient", testEtcdNoSilentRecipient},
+		{"RemoveInterrupted", testEtcdRemoveInterrupted},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
@@ -390,8 +392,34 @@ func TestEtcdAuth(t *testing.T) {
 // with a valid check under that key: all a forger can do.
 func forgeTeam(t *testing.T, c *etcdtest.Cluster, prefix string, members []string) {
 	t.Helper()
+	if _, err := c.Client("", "").Put(ctx, []byte(prefix+"team"), forgeRecord(t, 1, members, nil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forgeRecord makes a team record of generation gen, a new key wrapped to
+// members, and prev (when not nil) as the previous key, in the format of
+// extensions/etcd (team.go).
+func forgeRecord(t *testing.T, gen int, members []string, prev []byte) []byte {
+	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
+	checkKey, err := hkdf.Key(sha256.New, key, nil, "sesame etcd members", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, checkKey)
+	fmt.Fprintf(mac, "%d\n%s", gen, strings.Join(members, "\n"))
+	rec := map[string]any{"gen": gen, "members": members, "key": ageWrap(t, key, members), "check": mac.Sum(nil)}
+	if prev != nil {
+		rec["prev"] = ageWrap(t, prev, members)
+	}
+	b, _ := json.Marshal(rec)
+	return b
+}
+
+func ageWrap(t *testing.T, key []byte, members []string) []byte {
+	t.Helper()
 	var recips []age.Recipient
 	for _, m := range members {
 		r, err := age.ParseX25519Recipient(m)
@@ -407,16 +435,7 @@ func forgeTeam(t *testing.T, c *etcdtest.Cluster, prefix string, members []strin
 	}
 	w.Write(key)
 	w.Close()
-	checkKey, err := hkdf.Key(sha256.New, key, nil, "sesame etcd members", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mac := hmac.New(sha256.New, checkKey)
-	mac.Write([]byte("1\n" + strings.Join(members, "\n")))
-	rec, _ := json.Marshal(map[string]any{"gen": 1, "members": members, "key": file.Bytes(), "check": mac.Sum(nil)})
-	if _, err := c.Client("", "").Put(ctx, []byte(prefix+"team"), rec); err != nil {
-		t.Fatal(err)
-	}
+	return file.Bytes()
 }
 
 // testEtcdNoSilentRecipient: a team record replaced behind the members'
@@ -484,5 +503,74 @@ func testEtcdNoSilentRecipient(t *testing.T, c *etcdtest.Cluster) {
 	_, err = a.Members(ctx, engine.MembersRequest{Vault: "Team", Action: abi.MembersList})
 	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "was not written by a holder of the team key") {
 		t.Fatalf("a member list changed without the key: %v", err)
+	}
+}
+
+// testEtcdRemoveInterrupted: a removal stopped after it wrote the new team
+// key and before it moved any record (the state a crash there leaves,
+// written here with a member's identity) loses nothing: the records, all
+// still under the previous key, are read through it, and the next members
+// command (accept) moves them all to the new key and drops the previous
+// one.
+func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	a := teamUser(t, c, prefix)
+	ra := identity(t, a)
+	members(t, a, abi.MembersAdd, ra)
+	const n = 5
+	for i := range n {
+		set(t, a, fmt.Sprintf("s%d", i), fmt.Sprintf("v%d", i), engine.Metadata{"i": int64(i)})
+	}
+	s, err := a.Get(ctx, engine.GetRequest{Name: engine.IdentitySecret, Vault: "LocalStore"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := age.ParseX25519Identity(s.Value.(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := c.Client("", "")
+	kv, _, err := cl.Get(ctx, []byte(prefix+"team"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Key []byte `json:"key"`
+	}
+	json.Unmarshal(kv.Value, &rec)
+	r, err := age.Decrypt(bytes.NewReader(rec.Key), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := io.ReadAll(r)
+	// The crash's state: generation 2 with the old key as prev.
+	forged := forgeRecord(t, 2, []string{ra}, old)
+	if _, err := cl.Put(ctx, []byte(prefix+"team"), forged); err != nil {
+		t.Fatal(err)
+	}
+	m := members(t, a, abi.MembersList, "")
+	if !m.Changed {
+		t.Fatalf("the new key is not shown as a change: %+v", m)
+	}
+	members(t, a, abi.MembersAccept, m.Digest)
+	for i := range n {
+		s, err := a.Get(ctx, engine.GetRequest{Name: fmt.Sprintf("s%d", i), Vault: "Team"})
+		if err != nil || s.Value != fmt.Sprintf("v%d", i) || s.Metadata["i"] != int64(i) {
+			t.Fatalf("s%d after the interrupted removal: %+v, %v", i, s, err)
+		}
+	}
+	kvs, _, err := cl.Prefix(ctx, []byte(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		switch {
+		case string(kv.Key) == prefix+"team":
+			if strings.Contains(string(kv.Value), `"prev"`) {
+				t.Errorf("the team record keeps the previous key after the move: %s", kv.Value)
+			}
+		case len(kv.Value) < 8 || kv.Value[7] != 2:
+			t.Errorf("%s is still under generation %d", kv.Key, kv.Value[7])
+		}
 	}
 }
