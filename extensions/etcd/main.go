@@ -142,11 +142,11 @@ func etcdFailed(err error) error {
 type vault struct{}
 
 func (vault) Get(name string) (abi.Info, abi.Value, error) {
-	t, err := openTeam(true)
-	if err != nil {
-		return abi.Info{}, abi.Value{}, err
-	}
-	r, err := t.find(name)
+	var r *record
+	err := withTeam(func(t *team) (err error) {
+		r, err = t.find(name)
+		return err
+	})
 	if err != nil {
 		return abi.Info{}, abi.Value{}, err
 	}
@@ -160,7 +160,8 @@ func (vault) Stat(name string) (abi.Info, error) {
 }
 
 func (vault) List(pattern string) ([]abi.Info, error) {
-	t, err := openTeam(true)
+	dropCache() // a listing reads the team afresh: it reads every record
+	t, err := currentTeam()
 	if err != nil {
 		return nil, err
 	}
@@ -217,11 +218,13 @@ func (vault) Remove(name string) error {
 // Test opens the team: the cluster answers, the user is a member, and the
 // member list is the one the user accepted.
 func (vault) Test() error {
-	_, err := openTeam(true)
+	dropCache()
+	_, err := currentTeam()
 	return err
 }
 
 func (vault) Members(action, arg string) (abi.Members, error) {
+	dropCache() // they read the team afresh, and change it
 	switch action {
 	case abi.MembersList:
 		return listMembers()

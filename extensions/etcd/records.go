@@ -126,7 +126,8 @@ type slot struct {
 	old  *record  // nil: absent
 }
 
-// lookup finds name's record, in one request.
+// lookup finds name's record, in one request that also reads the team
+// record: errTeamChanged when it is no longer the one t was opened from.
 func (t *team) lookup(name string) (*slot, error) {
 	s := &slot{}
 	for _, k := range []*genKeys{&t.cur, t.prev} {
@@ -139,23 +140,23 @@ func (t *team) lookup(name string) (*slot, error) {
 		}
 		s.keys = append(s.keys, key)
 	}
+	ops := []etcdgw.Op{{Kind: etcdgw.OpGet, Key: teamKey()}}
+	for _, k := range s.keys {
+		ops = append(ops, etcdgw.Op{Kind: etcdgw.OpGet, Key: k})
+	}
 	ctx, cancel := call()
 	defer cancel()
-	var gets []*etcdgw.KeyValue
-	if len(s.keys) == 1 {
-		kv, _, err := client.Get(ctx, s.keys[0])
-		if err != nil {
-			return nil, etcdFailed(err)
-		}
-		gets = []*etcdgw.KeyValue{kv}
-	} else {
-		ops := []etcdgw.Op{{Kind: etcdgw.OpGet, Key: s.keys[0]}, {Kind: etcdgw.OpGet, Key: s.keys[1]}}
-		r, err := client.Txn(ctx, nil, ops, nil)
-		if err != nil {
-			return nil, etcdFailed(err)
-		}
-		gets = r.Gets
+	r, err := client.Txn(ctx, nil, ops, nil)
+	if err != nil {
+		return nil, etcdFailed(err)
 	}
+	if len(r.Gets) != len(ops) {
+		return nil, guest.Error(abi.Internal, "etcd answered a transaction of "+strconv.Itoa(len(ops))+" reads with "+strconv.Itoa(len(r.Gets)))
+	}
+	if r.Gets[0] == nil || int64(r.Gets[0].ModRevision) != t.modRev {
+		return nil, errTeamChanged
+	}
+	gets := r.Gets[1:]
 	for _, kv := range gets {
 		if kv != nil {
 			r, err := t.open(kv)
@@ -227,11 +228,16 @@ func write(name string, change func(old *record) (abi.Info, abi.Value, error)) e
 		removed bool   // the last attempt removed the secret
 	)
 	for attempt := range writeAttempts {
-		t, err := openTeam(true)
+		t, err := currentTeam()
 		if err != nil {
 			return err
 		}
 		s, err := t.lookup(name)
+		var he *guest.HostError
+		if errors.Is(err, errTeamChanged) || errors.As(err, &he) && errors.Is(he, abi.NotFound) {
+			dropCache() // open the team afresh
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -273,6 +279,7 @@ func write(name string, change func(old *record) (abi.Info, abi.Value, error)) e
 		case r.Succeeded:
 			return nil
 		}
+		dropCache() // the team may have changed too
 		backOff(attempt)
 	}
 	return guest.Error(abi.Conflict, "other members kept changing it at the same moment ("+strconv.Itoa(writeAttempts)+" attempts); nothing was written: retry")
