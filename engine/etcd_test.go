@@ -293,6 +293,10 @@ func TestEtcdNoQuorum(t *testing.T) {
 func testEtcdRemoveMember(t *testing.T, c *etcdtest.Cluster) {
 	a, b := twoUsers(t, c)
 	set(t, a, "before", "old", engine.Metadata{"k": "v"})
+	// B reads first, so that its vault holds the team's keys when removed.
+	if s, err := b.Get(ctx, engine.GetRequest{Name: "before", Vault: "Team"}); err != nil || s.Value != "old" {
+		t.Fatalf("B reads before its removal: %+v, %v", s, err)
+	}
 	m := members(t, a, abi.MembersRemove, identity(t, b))
 	if len(m.Members) != 1 || m.Members[0] != identity(t, a) || m.Changed {
 		t.Fatalf("A's team after removing B: %+v", m)
