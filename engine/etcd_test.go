@@ -42,7 +42,7 @@ func newPrefix() string { return fmt.Sprintf("team%d/", prefixes.Add(1)) }
 
 // teamUser returns a user's engine with Team registered on prefix of c,
 // with the extra parameters params (key=value).
-func teamUser(t *testing.T, c *etcdtest.Cluster, prefix string, params ...string) *engine.Engine {
+func teamUser(t testing.TB, c *etcdtest.Cluster, prefix string, params ...string) *engine.Engine {
 	t.Helper()
 	e := newEngine(t)
 	p := map[string]any{"prefix": prefix, "endpoints": strings.Join(c.Endpoints(), ",")}
@@ -58,7 +58,7 @@ func teamUser(t *testing.T, c *etcdtest.Cluster, prefix string, params ...string
 	return e
 }
 
-func identity(t *testing.T, e *engine.Engine) string {
+func identity(t testing.TB, e *engine.Engine) string {
 	t.Helper()
 	r, err := e.Identity(ctx)
 	if err != nil {
@@ -67,7 +67,7 @@ func identity(t *testing.T, e *engine.Engine) string {
 	return r
 }
 
-func members(t *testing.T, e *engine.Engine, action, arg string) abi.Members {
+func members(t testing.TB, e *engine.Engine, action, arg string) abi.Members {
 	t.Helper()
 	r := engine.MembersRequest{Vault: "Team", Action: action, Recipient: arg}
 	if action == abi.MembersAccept {
@@ -577,4 +577,32 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 			t.Errorf("%s is still under generation %d", kv.Key, kv.Value[7])
 		}
 	}
+}
+
+// BenchmarkEtcdVault: get and set of one secret in builtin:etcd on a
+// three-member loopback cluster, through the engine (the agent's side of
+// a command): beside internal/etcdgw's BenchmarkGatewayGet and
+// BenchmarkGatewayPut, the cost of the sandbox, the crypto and the
+// transaction.
+func BenchmarkEtcdVault(b *testing.B) {
+	c := etcdtest.Start(b)
+	e := teamUser(b, c, newPrefix())
+	members(b, e, abi.MembersAdd, identity(b, e))
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Vault: "Team", Value: "hunter2"}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("get", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.Get(ctx, engine.GetRequest{Name: "db", Vault: "Team"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("set", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Vault: "Team", Value: "hunter2"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
