@@ -43,7 +43,7 @@ var allTypes = []abi.Type{abi.TypeBytes, abi.TypeString, abi.TypeSecureString, a
 // so that subtests are independent (a wasm vault hands out a vault over a
 // fresh storage area). Run never calls it concurrently.
 //
-// The subtests are Manifest, RoundTrip, RefusedTypes, Overwrite, Metadata,
+// The subtests are Manifest, RoundTrip, RefusedTypes, Overwrite, Create, Metadata,
 // Stat, List, CaseRules, Sizes, Many, Concurrent and Test; select them with
 // go test -run 'TestX/Run/List'. See the package documentation for what each
 // checks.
