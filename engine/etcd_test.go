@@ -254,6 +254,7 @@ func testEtcdLeaderKilled(t *testing.T, c *etcdtest.Cluster) {
 // TestEtcdTeam runs the tests of the team vault that can share one cluster
 // (each on a prefix of its own), the one that kills the leader last.
 func TestEtcdTeam(t *testing.T) {
+	t.Parallel() // they wait on etcd: run beside one another, after the rest
 	c := etcdtest.Start(t)
 	for _, tt := range []struct {
 		name string
@@ -276,6 +277,7 @@ func TestEtcdTeam(t *testing.T) {
 // TestEtcdNoQuorum: with two of three members stopped, a write fails with
 // ErrUnavailable, saying etcd is unavailable, within the call's deadline.
 func TestEtcdNoQuorum(t *testing.T) {
+	t.Parallel() // they wait on etcd: run beside one another, after the rest
 	c := etcdtest.Start(t)
 	e := teamUser(t, c, newPrefix())
 	members(t, e, abi.MembersAdd, identity(t, e))
@@ -353,6 +355,7 @@ const recordsDir = "s/"
 // the password given as a reference to a secret of the default vault, and
 // vaults.toml does not hold the password.
 func TestEtcdAuth(t *testing.T) {
+	t.Parallel() // they wait on etcd: run beside one another, after the rest
 	c := etcdtest.Start(t)
 	const password = "etcd-pw-9c1e"
 	c.EnableAuth("team", password)
