@@ -204,6 +204,7 @@ func testEtcdLeaderKilled(t *testing.T, c *etcdtest.Cluster) {
 	const writers = 8
 	var (
 		killed atomic.Bool
+		writes atomic.Int64 // acknowledged, by all writers
 		wg     sync.WaitGroup
 		acked  [writers][]string
 		after  [writers]int
@@ -220,13 +221,14 @@ func testEtcdLeaderKilled(t *testing.T, c *etcdtest.Cluster) {
 					continue
 				}
 				acked[w] = append(acked[w], name)
+				writes.Add(1)
 				if wasKilled {
 					after[w]++
 				}
 			}
 		})
 	}
-	for acked[0] == nil || acked[1] == nil {
+	for writes.Load() < writers {
 		time.Sleep(10 * time.Millisecond) // the writers are under way
 	}
 	c.Kill(c.Leader())
