@@ -14,7 +14,7 @@ WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=fals
 # files (paths relative to the repository root, so that the bytes do not
 # depend on the checkout's place; CEXTFLAGS is also internal/testwasm's
 # CFlags, and a test there ties the two).
-GOEXTENSIONS := keepass
+GOEXTENSIONS := keepass etcd
 CEXTENSIONS  := dotenv secretstore
 EXTENSIONS   := $(GOEXTENSIONS) $(CEXTENSIONS)
 CLANG        ?= clang

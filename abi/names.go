@@ -19,6 +19,8 @@ const (
 	ExportSetPassword = "sesame_set_password"
 	ExportTest        = "sesame_test"
 	ExportUnregister  = "sesame_unregister"
+	ExportCreate      = "sesame_create"  // optional (SPEC.md §4.2)
+	ExportMembers     = "sesame_members" // optional (SPEC.md §4.3)
 )
 
 // Host functions in the ImportModule.
@@ -131,12 +133,14 @@ const (
 	OpSetPassword Op = "set_password"
 	OpTest        Op = "test"
 	OpUnregister  Op = "unregister" // the hook called before the vault is unregistered
+	OpCreate      Op = "create"     // set only when absent, atomically (SPEC.md §4.2)
+	OpMembers     Op = "members"    // a shared vault's member list (SPEC.md §4.3)
 )
 
 // Ops lists every operation, in a stable order, in a new slice: a caller
 // may keep or change it.
 func Ops() []Op {
-	return []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest, OpUnregister}
+	return []Op{OpGet, OpStat, OpSet, OpRemove, OpList, OpSetMetadata, OpUnlock, OpLock, OpSetPassword, OpTest, OpUnregister, OpCreate, OpMembers}
 }
 
 // The argument of sesame_unregister: what becomes of the vault's storage

@@ -165,6 +165,7 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"import":          {"import %s", "import the secrets"},
 
 	"identity": {"read your age identity from %s", "read your age identity"},
+	"members":  {"manage the members of %s", "manage the members"},
 	// The agent's own requests, in an error from a broken connection.
 	"status":  {"ask the sesame agent for its status", "ask the sesame agent for its status"},
 	"stop":    {"stop the sesame agent", "stop the sesame agent"},

@@ -32,6 +32,7 @@ const (
 	// OpIdentity is Identity, and the step of opening a vault granted
 	// identity that reads the user's age identity.
 	OpIdentity Op = "identity"
+	OpMembers  Op = "members"
 	OpOpen     Op = "open"
 	OpMount    Op = "mount"
 	// OpUnregisterHook is the step of Unregister that runs the vault's
@@ -127,6 +128,7 @@ func Operations() []Operation {
 		def[None, SetPasswordRequest](),
 		def[ImportResult, ImportRequest](),
 		def[string, IdentityRequest](),
+		def[abi.Members, MembersRequest](),
 	}
 }
 
@@ -366,4 +368,21 @@ func (IdentityRequest) Op() Op         { return OpIdentity }
 func (IdentityRequest) result() string { return "" }
 func (r IdentityRequest) Run(ctx context.Context, e *Engine) (any, error) {
 	return e.Identity(ctx)
+}
+
+// MembersRequest is Members: it returns the vault's member list after the
+// action.
+type MembersRequest struct {
+	Vault string
+	// Action is abi.MembersList, MembersAdd, MembersRemove or
+	// MembersAccept.
+	Action    string
+	Recipient string // the member to add or remove (age1…)
+	Digest    string // for accept: the Members.Digest the user was shown
+}
+
+func (MembersRequest) Op() Op              { return OpMembers }
+func (MembersRequest) result() abi.Members { return abi.Members{} }
+func (r MembersRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return e.Members(ctx, r)
 }

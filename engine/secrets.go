@@ -162,6 +162,14 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if err := confirm(c, act); err != nil || c.WhatIf {
 		return act, err
 	}
+	if c, ok := vt.(Creator); ok && noClobber && supports(vt, abi.OpCreate) {
+		err := c.Create(ctx, name, v, md)
+		if errors.Is(err, abi.Conflict) {
+			// Another writer created it since the check above.
+			return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrNoClobber}
+		}
+		return act, vaultError(op, vault, name, err)
+	}
 	return act, vaultError(op, vault, name, vt.Set(ctx, name, v, md))
 }
 

@@ -69,6 +69,22 @@ type (
 	Unregisterer interface {
 		Unregister(ctx context.Context, removeStorage bool) error
 	}
+	// Creator stores a secret only when none of its name exists,
+	// atomically with respect to every other writer of the vault, or
+	// returns an error wrapping abi.Conflict (SPEC.md §4.2): a vault that
+	// several users write, where the engine's check before a set cannot
+	// see another user's write. The engine uses it for a set that must not
+	// replace.
+	Creator interface {
+		Create(ctx context.Context, name string, v abi.Value, md abi.Metadata) error
+	}
+	// MemberManager manages the members of a vault shared by a team
+	// (SPEC.md §4.3): action is one of abi.MembersList, MembersAdd,
+	// MembersRemove, MembersAccept, arg a recipient or the digest to
+	// accept; it returns the member list after the action.
+	MemberManager interface {
+		Members(ctx context.Context, action, arg string) (abi.Members, error)
+	}
 )
 
 // coreOps are assumed when a manifest lists no operations.
@@ -101,6 +117,12 @@ func supports(v Vault, op abi.Op) bool {
 		return ok
 	case abi.OpUnregister:
 		_, ok := v.(Unregisterer)
+		return ok
+	case abi.OpCreate:
+		_, ok := v.(Creator)
+		return ok
+	case abi.OpMembers:
+		_, ok := v.(MemberManager)
 		return ok
 	}
 	return true

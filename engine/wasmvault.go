@@ -72,18 +72,47 @@ func (w *wasmVault) Stat(ctx context.Context, name string) (abi.Info, error) {
 }
 
 func (w *wasmVault) Set(ctx context.Context, name string, v abi.Value, md abi.Metadata) error {
-	value, err := abi.AppendValue(nil, v)
+	value, meta, err := setArguments(v, md)
 	if err != nil {
 		return err
 	}
-	var meta []byte
-	if md != nil {
-		if meta, err = abi.AppendMetadata(nil, md); err != nil {
-			return err
-		}
-	}
 	_, err = w.call(ctx, abi.OpSet, []byte(name), value, meta)
 	return err
+}
+
+func (w *wasmVault) Create(ctx context.Context, name string, v abi.Value, md abi.Metadata) error {
+	value, meta, err := setArguments(v, md)
+	if err != nil {
+		return err
+	}
+	_, err = w.call(ctx, abi.OpCreate, []byte(name), value, meta)
+	return err
+}
+
+// setArguments encodes the value and the metadata (nil: none given) of a
+// set or a create.
+func setArguments(v abi.Value, md abi.Metadata) (value, meta []byte, err error) {
+	if value, err = abi.AppendValue(nil, v); err != nil {
+		return nil, nil, err
+	}
+	if md != nil {
+		if meta, err = abi.AppendMetadata(nil, md); err != nil {
+			return nil, nil, err
+		}
+	}
+	return value, meta, nil
+}
+
+func (w *wasmVault) Members(ctx context.Context, action, arg string) (abi.Members, error) {
+	out, err := w.call(ctx, abi.OpMembers, []byte(action), []byte(arg))
+	if err != nil {
+		return abi.Members{}, err
+	}
+	m, err := abi.DecodeMembers(out)
+	if err != nil {
+		return abi.Members{}, badOutput(err)
+	}
+	return m, nil
 }
 
 func (w *wasmVault) Remove(ctx context.Context, name string) error {

@@ -5,11 +5,12 @@
 //	secretstore  an encrypted local store with metadata (extensions/secretstore)
 //	dotenv       a .env file in a granted folder, strings only (extensions/dotenv)
 //	keepass      a KeePass database (KDBX 3.1 or 4) in a granted folder (extensions/keepass)
+//	etcd         a team's secrets in an etcd cluster, encrypted to its members (extensions/etcd)
 //
 // The .wasm files are built from the folders beside them by `make
 // extensions` and committed: secretstore and dotenv, C guests (wasi-libc
-// and abi/c/sesame.h) built with clang and relative paths; keepass, a Go
-// guest, with go build -trimpath -buildvcs=false; so the bytes are
+// and abi/c/sesame.h) built with clang and relative paths; keepass and etcd, Go
+// guests, with go build -trimpath -buildvcs=false; so the bytes are
 // reproducible and the compilation cache hits. `make check` fails when a
 // rebuild would change them.
 package extensions
@@ -30,8 +31,10 @@ var (
 	dotenv []byte
 	//go:embed keepass.wasm
 	keepass []byte
+	//go:embed etcd.wasm
+	etcd []byte
 
-	builtins = map[string][]byte{"secretstore": secretstore, "dotenv": dotenv, "keepass": keepass}
+	builtins = map[string][]byte{"secretstore": secretstore, "dotenv": dotenv, "keepass": keepass, "etcd": etcd}
 )
 
 // Lookup returns the module of the builtin extension name. The bytes are

@@ -94,6 +94,10 @@ extern "C" {
  *     sesame_test         ()                           optional
  *     sesame_unregister   (arg_len)                    optional; argument 0 is
  *                         one byte: 0 the storage stays, 1 it is deleted
+ *     sesame_create       (name_len, value_len, meta_len) optional (§4.2): a
+ *                         set that answers CONFLICT when the secret exists
+ *     sesame_members      (action_len, arg_len)        optional (§4.3): a team
+ *                         vault's member list, as JSON
  *
  * The host checks these signatures when it loads the module. */
 #define SESAME_EXPORT(name) __attribute__((export_name(name), visibility("default")))

@@ -108,30 +108,82 @@ func exportStat(nameLen uint32) uint32 {
 //go:wasmexport sesame_set
 func exportSet(nameLen, valueLen, metaLen uint32) uint32 {
 	return run(func() error {
-		name, err := stringArgument(0, nameLen, "name")
+		name, v, md, err := setArguments(nameLen, valueLen, metaLen)
 		if err != nil {
 			return err
-		}
-		raw, err := argument(1, valueLen)
-		if err != nil {
-			return err
-		}
-		v, err := abi.DecodeValue(raw)
-		clear(raw)
-		if err != nil {
-			return decodeFailed(1, "value", err)
-		}
-		var md abi.Metadata // nil: no metadata given
-		raw, err = argument(2, metaLen)
-		if err != nil {
-			return err
-		}
-		if len(raw) > 0 {
-			if md, err = abi.DecodeMetadata(raw); err != nil {
-				return decodeFailed(2, "metadata", err)
-			}
 		}
 		return registry.vault.Set(name, v, md)
+	})
+}
+
+//go:wasmexport sesame_create
+func exportCreate(nameLen, valueLen, metaLen uint32) uint32 {
+	return run(func() error {
+		c, ok := registry.vault.(Creator)
+		if !ok || !supports(abi.OpCreate) {
+			return unsupported(abi.OpCreate)
+		}
+		name, v, md, err := setArguments(nameLen, valueLen, metaLen)
+		if err != nil {
+			return err
+		}
+		return c.Create(name, v, md)
+	})
+}
+
+// setArguments reads the arguments of sesame_set and sesame_create: the
+// name, the value, the metadata (nil: none given).
+func setArguments(nameLen, valueLen, metaLen uint32) (string, abi.Value, abi.Metadata, error) {
+	name, err := stringArgument(0, nameLen, "name")
+	if err != nil {
+		return "", abi.Value{}, nil, err
+	}
+	raw, err := argument(1, valueLen)
+	if err != nil {
+		return "", abi.Value{}, nil, err
+	}
+	v, err := abi.DecodeValue(raw)
+	clear(raw)
+	if err != nil {
+		return "", abi.Value{}, nil, decodeFailed(1, "value", err)
+	}
+	var md abi.Metadata // nil: no metadata given
+	raw, err = argument(2, metaLen)
+	if err != nil {
+		return "", abi.Value{}, nil, err
+	}
+	if len(raw) > 0 {
+		if md, err = abi.DecodeMetadata(raw); err != nil {
+			return "", abi.Value{}, nil, decodeFailed(2, "metadata", err)
+		}
+	}
+	return name, v, md, nil
+}
+
+//go:wasmexport sesame_members
+func exportMembers(actionLen, argLen uint32) uint32 {
+	return run(func() error {
+		m, ok := registry.vault.(MemberManager)
+		if !ok || !supports(abi.OpMembers) {
+			return unsupported(abi.OpMembers)
+		}
+		action, err := stringArgument(0, actionLen, "action")
+		if err != nil {
+			return err
+		}
+		arg, err := stringArgument(1, argLen, "argument")
+		if err != nil {
+			return err
+		}
+		list, err := m.Members(action, arg)
+		if err != nil {
+			return err
+		}
+		b, err := abi.AppendMembers(nil, list)
+		if err != nil {
+			return encodeFailed("Members", "member list", err)
+		}
+		return output(b)
 	})
 }
 

@@ -82,6 +82,10 @@ func implemented(v Vault) []abi.Op {
 			_, ok = v.(Tester)
 		case abi.OpUnregister:
 			_, ok = v.(Unregisterer)
+		case abi.OpCreate:
+			_, ok = v.(Creator)
+		case abi.OpMembers:
+			_, ok = v.(MemberManager)
 		}
 		if ok {
 			ops = append(ops, op)

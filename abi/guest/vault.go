@@ -98,6 +98,27 @@ type Unregisterer interface {
 	Unregister(removeStorage bool) error
 }
 
+// Creator is implemented by a vault that can create a secret only when
+// none of its name exists, atomically with respect to every other writer
+// (SPEC.md §4.2): a vault shared by several users, where the host's check
+// before a set cannot see another user's write. The host calls it for a set
+// that must not replace (set --no-clobber).
+type Creator interface {
+	// Create stores the secret called name, as Set does, only if there is
+	// none of that name; else it returns an error wrapping abi.Conflict and
+	// changes nothing.
+	Create(name string, v abi.Value, md abi.Metadata) error
+}
+
+// MemberManager is implemented by a vault shared by a team whose members
+// are age recipients (SPEC.md §4.3).
+type MemberManager interface {
+	// Members runs action (abi.MembersList, MembersAdd, MembersRemove,
+	// MembersAccept) with arg (a recipient, or the digest to accept) and
+	// returns the member list after it.
+	Members(action, arg string) (abi.Members, error)
+}
+
 // Initializer is implemented by a vault that needs its registration: the
 // vault's name in vaults.toml and its parameters.
 type Initializer interface {

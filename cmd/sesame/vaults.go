@@ -148,6 +148,7 @@ Examples:
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "password-stdin", Usage: "read the current and the new password from standard input, one per line"}},
 				Action: s.vaultSetPassword,
 			},
+			s.membersCommand(),
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package vaulttest
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -284,4 +285,25 @@ func testTest(t T, s *suite) {
 	if err := s.v.(engine.Tester).Test(s.ctx); err != nil {
 		t.Errorf("Test: %v", err)
 	}
+}
+
+// testCreate checks Create (engine.Creator): it stores a secret that is
+// absent, and refuses one that exists with an error wrapping abi.Conflict,
+// leaving it as it was.
+func testCreate(t T, s *suite) {
+	if !s.supports(abi.OpCreate) {
+		t.Skip("the vault does not support create")
+	}
+	const name = "create_a"
+	s.need(t, name)
+	c := s.v.(engine.Creator)
+	first, second := sample(s.types[0], "first", s.scalars()), sample(s.types[0], "second", s.scalars())
+	if err := c.Create(s.ctx, name, first, nil); err != nil {
+		t.Fatalf("Create(%q) of an absent secret: %v", name, err)
+	}
+	s.checkGet(t, name, name, first)
+	if err := c.Create(s.ctx, name, second, nil); !errors.Is(err, abi.Conflict) {
+		t.Errorf("Create(%q) of an existing secret: %v; want an error wrapping abi.Conflict", name, err)
+	}
+	s.checkGet(t, name, name, first)
 }

@@ -29,7 +29,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	good := vaulttest.Check(context.Background(), open(false), vaulttest.Options{})
-	if len(good) < 12 {
+	if len(good) < 13 {
 		t.Fatalf("%d results, want every subtest", len(good))
 	}
 	for _, r := range good {
@@ -99,8 +99,8 @@ func TestCheckStream(t *testing.T) {
 				top = append(top, r.Name)
 			}
 		}
-		if !slices.Equal(reported, top) || len(top) != 12 {
-			t.Errorf("deaf=%v: reported %q, want each of the 12 top-level tests once, in order: %q", deaf, reported, top)
+		if !slices.Equal(reported, top) || len(top) != 13 {
+			t.Errorf("deaf=%v: reported %q, want each of the 13 top-level tests once, in order: %q", deaf, reported, top)
 		}
 	}
 }

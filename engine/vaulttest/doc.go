@@ -53,6 +53,9 @@
 //   - Overwrite: Set replaces the value and the type, leaving nothing of the
 //     old one; Get, Stat and Remove of a missing name report abi.NotFound;
 //     a removed name is gone and can be used again.
+//   - Create: for a vault that supports create (engine.Creator), an absent
+//     secret is stored and an existing one refused with an error wrapping
+//     abi.Conflict, unchanged.
 //   - Metadata: all three kinds (with nanosecond, pre-1970 and extreme
 //     values) come back equal from Get, Stat and List; nil metadata keeps it,
 //     empty metadata clears it, other metadata replaces it whole;

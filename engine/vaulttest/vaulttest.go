@@ -43,7 +43,7 @@ var allTypes = []abi.Type{abi.TypeBytes, abi.TypeString, abi.TypeSecureString, a
 // so that subtests are independent (a wasm vault hands out a vault over a
 // fresh storage area). Run never calls it concurrently.
 //
-// The subtests are Manifest, RoundTrip, RefusedTypes, Overwrite, Metadata,
+// The subtests are Manifest, RoundTrip, RefusedTypes, Overwrite, Create, Metadata,
 // Stat, List, CaseRules, Sizes, Many, Concurrent and Test; select them with
 // go test -run 'TestX/Run/List'. See the package documentation for what each
 // checks.
@@ -93,6 +93,7 @@ func run(t T, newVault func(t T) engine.Vault, opts Options) {
 		{"RoundTrip", testRoundTrip},
 		{"RefusedTypes", testRefusedTypes},
 		{"Overwrite", testOverwrite},
+		{"Create", testCreate},
 		{"Metadata", testMetadata},
 		{"Stat", testStat},
 		{"List", testList},
@@ -201,6 +202,12 @@ func implements(v engine.Vault, op abi.Op) bool {
 		_, ok = v.(engine.PasswordSetter)
 	case abi.OpTest:
 		_, ok = v.(engine.Tester)
+	case abi.OpUnregister:
+		_, ok = v.(engine.Unregisterer)
+	case abi.OpCreate:
+		_, ok = v.(engine.Creator)
+	case abi.OpMembers:
+		_, ok = v.(engine.MemberManager)
 	}
 	return ok
 }

@@ -59,7 +59,9 @@ func (e *Error) Error() string {
 // Unwrap makes errors.Is(err, ErrUnavailable) and ErrAuth work.
 func (e *Error) Unwrap() error {
 	switch e.Code {
-	case codeUnavailable:
+	case codeUnavailable, codeDeadlineExceeded:
+		// A member without quorum holds a request until its deadline
+		// (the grpc-timeout header, when the transport sends one).
 		return ErrUnavailable
 	case codeUnauthenticated, codePermissionDenied:
 		return ErrAuth
@@ -74,6 +76,7 @@ func (e *Error) Unwrap() error {
 // gRPC status codes that the gateway reports.
 const (
 	codeInvalidArgument  = 3
+	codeDeadlineExceeded = 4
 	codePermissionDenied = 7
 	codeUnavailable      = 14
 	codeUnauthenticated  = 16

@@ -86,6 +86,8 @@ var exportTypes = map[string]struct{ params, results int }{
 	abi.ExportSetPassword: {2, 1},
 	abi.ExportTest:        {0, 1},
 	abi.ExportUnregister:  {1, 1},
+	abi.ExportCreate:      {3, 1},
+	abi.ExportMembers:     {2, 1},
 }
 
 // validExtensionName reports whether name is a manifest's extension name:
