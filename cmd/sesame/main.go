@@ -17,6 +17,10 @@ package main
 import (
 	"context"
 	"os"
+
+	// Its init grows the main goroutine's stack once, before the other
+	// packages' inits and the command would grow it in several copies.
+	_ "github.com/sesamehq/sesame/internal/stack"
 )
 
 func main() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/stack"
 )
 
 // Server runs engine operations for the clients of one user. It keeps one
@@ -156,6 +157,7 @@ func (s *Server) admit(ctx context.Context, nc net.Conn) {
 	}
 	s.conns.Add(1)
 	go func() {
+		stack.Reserve() // the engine's calls go deep: one copy of the stack, not several
 		defer s.conns.Done()
 		defer s.leave(nc)
 		s.serveConn(ctx, nc, st)
@@ -300,6 +302,7 @@ type incoming struct {
 // read decodes the client's messages into c.in until the connection ends,
 // and cancels the request in progress when it does.
 func (c *conn) read() {
+	stack.Reserve() // the codec recurses through the request's values
 	defer close(c.in)
 	for {
 		var in incoming

@@ -215,63 +215,72 @@ func baseEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// sesameTools sets up two homes for the CLI: one whose compile cache stays
-// warm, one whose cache is emptied before every read (the first run after
-// an install or an upgrade). With a `sesame agent` command in the CLI, a
-// third row reads through the agent, and with a baseline revision a fourth
-// reads through the baseline's agent.
+// sesameTools sets up the rows of the CLI: one home whose compile cache
+// stays warm, one whose cache is emptied before every read (the first run
+// after an install or an upgrade), and, with a `sesame agent` command in the
+// CLI, one that reads through the agent. With a baseline revision, its CLI
+// gets the same rows, each beside this checkout's, so that a before and
+// after of every path come from one run.
 func sesameTools(ctx context.Context, c *config, dir string, value []byte, reads, coldReads int, res *freshResult) ([]*freshTool, func(), error) {
-	bin := c.path("sesame")
-	home := func(name string, agent bool) ([]string, error) {
-		return sesameHome(ctx, bin, filepath.Join(dir, name), agent, value)
-	}
-	getArgs := []string{bin, "get", "bench-secret", "--as-plain-text"}
-	const shown = "sesame get bench-secret --as-plain-text"
 	res.Setup = append(res.Setup, "sesame: a fresh $HOME and XDG folders; `sesame set bench-secret --stdin` (creates LocalStore, builtin secretstore, no password)")
-
-	warm, err := home("warm", false)
-	if err != nil {
-		return nil, nil, err
-	}
-	cold, err := home("cold", false)
-	if err != nil {
-		return nil, nil, err
-	}
-	coldCache := filepath.Join(dir, "cold", "cache", "sesame")
-	tools := []*freshTool{
-		{Name: "sesame get", Command: "SESAME_AGENT=off " + shown, Note: "compile cache warm", reads: reads, env: warm, args: getArgs},
-		{Name: "sesame get, first run", Command: "SESAME_AGENT=off " + shown, Note: "compile cache emptied before each read", reads: coldReads, env: cold, args: getArgs,
-			before: func() error { return os.RemoveAll(coldCache) }},
-	}
-	var stops []func()
-	agentRow := func(bin, name, note, homeName string) error {
-		if !hasAgent(ctx, bin) {
-			logf("  %s has no agent command: no agent row", bin)
-			return nil
-		}
-		env, err := sesameHome(ctx, bin, filepath.Join(dir, homeName), true, value)
-		if err != nil {
-			return err
-		}
-		tools = append(tools, &freshTool{Name: name, Command: shown, Note: note, reads: reads, env: env, args: []string{bin, "get", "bench-secret", "--as-plain-text"}})
-		stops = append(stops, func() { stopAgent(bin, env) })
-		return nil
-	}
-	if err := agentRow(bin, "sesame get (agent)", "through the running `sesame agent`", "agent"); err != nil {
-		return nil, nil, err
-	}
+	clis := []struct{ bin, suffix, home string }{{c.path("sesame"), "", ""}}
 	if c.baseline != "" {
-		res.Setup = append(res.Setup, "baseline: the CLI of revision "+c.baseline+", built the same way, in a home of its own")
-		if err := agentRow(c.path("baseline/sesame"), "sesame get (agent), "+c.baseline, "the baseline revision's CLI through its own agent", "agent-baseline"); err != nil {
-			return nil, nil, err
-		}
+		res.Setup = append(res.Setup, "baseline: the CLI of revision "+c.baseline+", built the same way, in homes of its own")
+		clis = append(clis, struct{ bin, suffix, home string }{c.path("baseline/sesame"), ", " + c.baseline, "-baseline"})
 	}
-	return tools, func() {
+	var tools []*freshTool
+	var stops []func()
+	stop := func() {
 		for _, stop := range stops {
 			stop()
 		}
-	}, nil
+	}
+	// One row of each path for each CLI, the CLIs side by side.
+	for _, path := range []func(bin, suffix, home string) error{
+		func(bin, suffix, home string) error {
+			env, err := sesameHome(ctx, bin, filepath.Join(dir, "warm"+home), false, value)
+			if err == nil {
+				tools = append(tools, &freshTool{Name: "sesame get" + suffix, Command: "SESAME_AGENT=off " + shownGet, Note: "compile cache warm", reads: reads, env: env, args: getArgs(bin)})
+			}
+			return err
+		},
+		func(bin, suffix, home string) error {
+			env, err := sesameHome(ctx, bin, filepath.Join(dir, "cold"+home), false, value)
+			coldCache := filepath.Join(dir, "cold"+home, "cache", "sesame")
+			if err == nil {
+				tools = append(tools, &freshTool{Name: "sesame get, first run" + suffix, Command: "SESAME_AGENT=off " + shownGet, Note: "compile cache emptied before each read", reads: coldReads, env: env, args: getArgs(bin),
+					before: func() error { return os.RemoveAll(coldCache) }})
+			}
+			return err
+		},
+		func(bin, suffix, home string) error {
+			if !hasAgent(ctx, bin) {
+				logf("  %s has no agent command: no agent row", bin)
+				return nil
+			}
+			env, err := sesameHome(ctx, bin, filepath.Join(dir, "agent"+home), true, value)
+			if err == nil {
+				tools = append(tools, &freshTool{Name: "sesame get (agent)" + suffix, Command: shownGet, Note: "through the running `sesame agent`", reads: reads, env: env, args: getArgs(bin)})
+				stops = append(stops, func() { stopAgent(bin, env) })
+			}
+			return err
+		},
+	} {
+		for _, cli := range clis {
+			if err := path(cli.bin, cli.suffix, cli.home); err != nil {
+				stop()
+				return nil, nil, err
+			}
+		}
+	}
+	return tools, stop, nil
 }
+
+// shownGet is the sesame command of the fresh rows, as the table shows it.
+const shownGet = "sesame get bench-secret --as-plain-text"
+
+// getArgs is the command line of shownGet for the CLI bin.
+func getArgs(bin string) []string { return []string{bin, "get", "bench-secret", "--as-plain-text"} }
 
 // stopAgent stops the agent of the home whose environment is env.
 func stopAgent(bin string, env []string) {

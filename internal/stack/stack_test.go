@@ -1,0 +1,62 @@
+package stack
+
+import (
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestReserveGrows: goroutines that call Reserve hold stacks of
+// reserveBytes, goroutines that do not hold the runtime's small ones: each
+// of the first holds at least half of reserveBytes more than each of the
+// second (the runtime reuses some freed stacks, so the sum of the stacks
+// is not exact). It fails when the compiler removes Reserve's frame (a
+// frame that is never read goes, and the growth with it).
+func TestReserveGrows(t *testing.T) {
+	const n = 500
+	inUse := func(reserve bool) uint64 {
+		var started, done sync.WaitGroup
+		release := make(chan struct{})
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range n {
+			started.Add(1)
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				if reserve {
+					Reserve()
+				}
+				started.Done()
+				<-release
+			}()
+		}
+		started.Wait()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		close(release)
+		done.Wait()
+		return after.StackInuse - before.StackInuse
+	}
+	plain, reserved := inUse(false), inUse(true)
+	if reserved < plain+n*reserveBytes/2 {
+		t.Errorf("%d goroutines that called Reserve hold %d bytes of stack, %d goroutines that did not %d; want at least %d more each", n, reserved, n, plain, reserveBytes/2)
+	}
+}
+
+// TestImportsNothing: the package's init grows the main goroutine's stack
+// only if it runs before the inits that need the stack, which it does by
+// importing nothing (inits run in import path order as far as imports
+// allow).
+func TestImportsNothing(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if imports := strings.TrimSpace(string(out)); imports != "" {
+		t.Errorf("package stack imports %s: its init no longer runs among the first", imports)
+	}
+}
