@@ -433,20 +433,30 @@ func TestSecretStoreMigration(t *testing.T) {
 		t.Fatal("no c/key in a store without a password")
 	}
 
-	// none → password: the first unlock wraps the existing key.
+	// none → password: unlock does not migrate; set-password gives the
+	// store a password and a new master key, every secret kept.
+	oldKey := ssMaster(t, env.dbPath(), nil)
 	env.setParams(t, ssPassword)
 	e = env.open(t)
-	ssLockedOps(t, e, "string-mig")
-	ssUnlock(t, e, ssPass)
+	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: bytes.Clone(ssPass)}); !errors.Is(err, engine.ErrLocked) || !strings.Contains(err.Error(), "set-password") {
+		t.Fatalf("unlock of a store created without a password: %v, want ErrLocked naming set-password", err)
+	}
+	if !ssHasKey(t, env.dbPath(), format.KeyMaster) || ssHasKey(t, env.dbPath(), format.KeyConfig) {
+		t.Fatal("a refused unlock wrote")
+	}
+	if err := e.SetPassword(ctx, engine.SetPasswordRequest{Vault: ssVault, New: bytes.Clone(ssPass)}); err != nil {
+		t.Fatalf("first password of a store created without one: %v", err)
+	}
 	for name, v := range values {
-		if s := ssGet(t, e, name); !reflect.DeepEqual(s.Value, v) {
-			t.Errorf("%s after adding a password: %#v", name, s.Value)
+		if s := ssGet(t, e, name); !reflect.DeepEqual(s.Value, v) || s.Metadata["m"] != "x" {
+			t.Errorf("%s after adding a password: %#v %v", name, s.Value, s.Metadata)
 		}
 	}
 	e.Close()
 	if ssHasKey(t, env.dbPath(), format.KeyMaster) || !ssHasKey(t, env.dbPath(), format.KeyConfig) {
 		t.Fatal("after adding a password: c/key kept or c/config missing")
 	}
+	ssOldKeyGone(t, env.dbPath(), oldKey, ssPass, len(values))
 	e = env.open(t)
 	if _, err := e.Get(ctx, engine.GetRequest{Name: "string-mig", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("new engine after adding a password: %v", err)
@@ -468,6 +478,46 @@ func TestSecretStoreMigration(t *testing.T) {
 	ssUnlock(t, e, ssPass)
 	if s := ssGet(t, env.open(t), "cred-mig"); !reflect.DeepEqual(s.Value, values["cred-mig"]) {
 		t.Errorf("after removing the password: %#v", s.Value)
+	}
+}
+
+// ssOldKeyGone checks the closed store at path, whose master key was old
+// before a change to a new one: its master now is another, its n records
+// all open under the new one and none under old, and the file's bytes hold
+// neither old's key record nor a record old sealed (the file was
+// compacted).
+func ssOldKeyGone(t *testing.T, path string, old *format.Master, password []byte, n int) {
+	t.Helper()
+	m := ssMaster(t, path, password)
+	if m.Equal(old) || m.ID == old.ID {
+		t.Fatal("the store kept its master key (or its id)")
+	}
+	k, ok := m.Keys(), old.Keys()
+	count := 0
+	for key, rec := range ssRecords(t, path) {
+		if !strings.HasPrefix(key, format.PrefixSecret) {
+			continue
+		}
+		count++
+		if _, _, err := k.Open([]byte(key), rec, ""); err != nil {
+			t.Errorf("record %.10s… does not open under the new key: %v", key, err)
+		}
+		if _, _, err := ok.Open([]byte(key), rec, ""); err == nil {
+			t.Errorf("record %.10s… still opens under the old key", key)
+		}
+	}
+	if count != n {
+		t.Errorf("%d records after the change, want %d", count, n)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, old.Key[:]) {
+		t.Error("the old master key is still in the file's bytes")
+	}
+	if bytes.Contains(raw, old.ID[:]) {
+		t.Error("the old store id (in its key record and wrapped key) is still in the file's bytes")
 	}
 }
 

@@ -7,6 +7,10 @@
  *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
  *   keys.c    where the keys come from: c/key, the password, the keyring;
  *             unlock, lock, set password
+ *   rekey.c   moving every record to a new master key (rekey, a first
+ *             password for a store created without one)
+ *   scan.c    walking the records under a prefix, a page of kv_scan at a
+ *             time
  *   text.c    messages: ../clib/text.c, shared with the other C extensions
  *   vault.c   the sesame exports
  *
@@ -43,6 +47,7 @@
 #define KEY_MASTER "c/key"
 #define PREFIX_SECRET "s/"
 #define PREFIX_PROBE "t/probe/"
+#define PREFIX_STAGED "r/" /* a rekey's new records, within its transaction */
 
 /* STATUS_EMPTY is the internal answer of a read of a store that does not
  * exist yet: no secret (NOT_FOUND), an empty list. It never goes out. */
@@ -98,6 +103,15 @@ uint32_t check_secret(const uint8_t *p, uint32_t n, uint8_t type);
 /* fold.c */
 int fold(const uint8_t *s, uint32_t n, sesame_buf *out);
 int same_fold(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn);
+
+/* scan.c */
+typedef uint32_t (*entry_fn)(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                             uint32_t value_len);
+uint32_t each_entry(const char *prefix, uint32_t prefix_len, entry_fn fn, void *arg);
+
+/* rekey.c */
+uint32_t has_records(int *any);
+uint32_t reseal_all(const store_keys *from, const store_keys *to, uint32_t *count);
 
 /* keys.c */
 extern int auth_password; /* set by init */

@@ -31,7 +31,6 @@ static sesame_buf rec;   /* a record as stored                          */
 static sesame_buf plain; /* a record opened                             */
 static sesame_buf next;  /* a record's new plain text                   */
 static sesame_buf out;   /* the output                                  */
-static sesame_buf page;  /* a page of kv_scan                           */
 static sesame_buf fpat, fname;
 
 static uint32_t done(uint32_t st) {
@@ -295,42 +294,25 @@ static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t ke
     return SESAME_OK;
 }
 
-/* key_after reports whether the key a sorts strictly after b: a host that
- * ignored `after` would make a listing loop forever. */
-static int key_after(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn) {
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c > 0 || (c == 0 && an > bn);
+/* A listing: the folded pattern (all: every name, no folding) and the
+ * count of infos appended to out. */
+typedef struct {
+    const store_keys *k;
+    int all;
+    uint32_t count;
+} listing;
+
+static uint32_t list_entry(void *arg, const uint8_t *key, uint32_t kn, const uint8_t *r, uint32_t rn) {
+    listing *l = arg;
+    return list_record(l->k, key, kn, r, rn, l->all, &l->count);
 }
 
-/* list_all appends the info of every record whose name matches to out,
- * reading the records a page at a time with kv_scan (one host call and
- * one storage transaction per page, not one per record) and opening them
- * where they lie in the page. */
+/* list_all appends the info of every record whose name matches to out. */
 static uint32_t list_all(const store_keys *k, uint32_t *count) {
-    int all = fpat.len == 1 && fpat.data[0] == '*';
-    uint8_t after[SESAME_MAX_STORAGE_KEY];
-    uint32_t after_len = 0;
-    for (;;) {
-        uint32_t st = sesame_kv_scan_page(&page, PREFIX_SECRET, 2, after, after_len);
-        if (st != SESAME_OK)
-            return st;
-        const uint8_t *p = page.data;
-        uint32_t left = page.len, n = left >= 4 ? sesame_get_u32(p) : 0;
-        if (n == 0)
-            return SESAME_OK;
-        for (p += 4, left -= 4; n > 0; n--) {
-            const uint8_t *key, *r;
-            uint32_t kn, rn;
-            if (!sesame_entry_next(&p, &left, &key, &kn, &r, &rn) || kn > sizeof after)
-                return sesame_fail(SESAME_INTERNAL, "malformed page of storage entries");
-            if (after_len > 0 && !key_after(key, kn, after, after_len))
-                return sesame_fail(SESAME_INTERNAL, "the storage returned a page that does not advance");
-            if ((st = list_record(k, key, kn, r, rn, all, count)) != SESAME_OK)
-                return st;
-            memcpy(after, key, kn);
-            after_len = kn;
-        }
-    }
+    listing l = {.k = k, .all = fpat.len == 1 && fpat.data[0] == '*'};
+    uint32_t st = each_entry(PREFIX_SECRET, 2, list_entry, &l);
+    *count = l.count;
+    return st;
 }
 
 /* list opens every record: the names are only inside them. */
