@@ -129,21 +129,21 @@ func TestSecretStoreRekey(t *testing.T) {
 		}
 		ssSame(t, e, values) // unlocked with the new keys
 		e.Close()
-		ssOldKeyGone(t, env.dbPath(), old, ssPass, len(values))
+		ssOldKeyGone(t, env.dbPath(), old, ssPass, before)
 		e = env.open(t)
 		ssUnlock(t, e, ssPass)
 		ssSame(t, e, values)
 	})
 	t.Run("none", func(t *testing.T) {
 		env, values := ssFilled(t, ssNone)
-		old := ssMaster(t, env.dbPath(), nil)
+		old, before := ssMaster(t, env.dbPath(), nil), ssRecords(t, env.dbPath())
 		e := env.open(t)
 		if err := e.Rekey(ctx, engine.RekeyRequest{Vault: ssVault}); err != nil {
 			t.Fatalf("rekey: %v", err)
 		}
 		ssSame(t, e, values)
 		e.Close()
-		ssOldKeyGone(t, env.dbPath(), old, nil, len(values))
+		ssOldKeyGone(t, env.dbPath(), old, nil, before)
 		ssSame(t, env.open(t), values)
 	})
 	t.Run("tampered", func(t *testing.T) {

@@ -435,7 +435,7 @@ func TestSecretStoreMigration(t *testing.T) {
 
 	// none → password: unlock does not migrate; set-password gives the
 	// store a password and a new master key, every secret kept.
-	oldKey := ssMaster(t, env.dbPath(), nil)
+	oldKey, oldRecords := ssMaster(t, env.dbPath(), nil), ssRecords(t, env.dbPath())
 	env.setParams(t, ssPassword)
 	e = env.open(t)
 	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: ssVault, Password: bytes.Clone(ssPass)}); !errors.Is(err, engine.ErrLocked) || !strings.Contains(err.Error(), "set-password") {
@@ -456,7 +456,7 @@ func TestSecretStoreMigration(t *testing.T) {
 	if ssHasKey(t, env.dbPath(), format.KeyMaster) || !ssHasKey(t, env.dbPath(), format.KeyConfig) {
 		t.Fatal("after adding a password: c/key kept or c/config missing")
 	}
-	ssOldKeyGone(t, env.dbPath(), oldKey, ssPass, len(values))
+	ssOldKeyGone(t, env.dbPath(), oldKey, ssPass, oldRecords)
 	e = env.open(t)
 	if _, err := e.Get(ctx, engine.GetRequest{Name: "string-mig", Vault: ssVault}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("new engine after adding a password: %v", err)
@@ -482,11 +482,11 @@ func TestSecretStoreMigration(t *testing.T) {
 }
 
 // ssOldKeyGone checks the closed store at path, whose master key was old
-// before a change to a new one: its master now is another, its n records
-// all open under the new one and none under old, and the file's bytes hold
-// neither old's key record nor a record old sealed (the file was
-// compacted).
-func ssOldKeyGone(t *testing.T, path string, old *format.Master, password []byte, n int) {
+// before a change to a new one, and whose records were before: its master
+// now is another, its records, as many as before, all open under the new
+// one and none under old, and the file's bytes hold neither old's key nor
+// its id nor any record old sealed (the file was compacted).
+func ssOldKeyGone(t *testing.T, path string, old *format.Master, password []byte, before map[string][]byte) {
 	t.Helper()
 	m := ssMaster(t, path, password)
 	if m.Equal(old) || m.ID == old.ID {
@@ -506,6 +506,12 @@ func ssOldKeyGone(t *testing.T, path string, old *format.Master, password []byte
 			t.Errorf("record %.10s… still opens under the old key", key)
 		}
 	}
+	n := 0
+	for key := range before {
+		if strings.HasPrefix(key, format.PrefixSecret) {
+			n++
+		}
+	}
 	if count != n {
 		t.Errorf("%d records after the change, want %d", count, n)
 	}
@@ -518,6 +524,11 @@ func ssOldKeyGone(t *testing.T, path string, old *format.Master, password []byte
 	}
 	if bytes.Contains(raw, old.ID[:]) {
 		t.Error("the old store id (in its key record and wrapped key) is still in the file's bytes")
+	}
+	for key, rec := range before {
+		if strings.HasPrefix(key, format.PrefixSecret) && bytes.Contains(raw, rec[len(rec)-format.TagSize:]) {
+			t.Errorf("the tag of record %.10s…, sealed under the old key, is still in the file's bytes", key)
+		}
 	}
 }
 
