@@ -29,6 +29,13 @@ func withBatch(ctx context.Context) (context.Context, *batchSet) {
 	return context.WithValue(ctx, batchKey{}, bs), bs
 }
 
+// inBatch reports whether ctx has a batchSet: its vault calls are part of a
+// batch already.
+func inBatch(ctx context.Context) bool {
+	_, ok := ctx.Value(batchKey{}).(*batchSet)
+	return ok
+}
+
 // batchOf returns the batch of the store s under ctx, started on first
 // use; nil when ctx has no batchSet.
 func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {

@@ -9,7 +9,7 @@
  *     unwraps the master key (key_unwrap), derives the subkeys (key_hkdf),
  *     keeps them (key_keep) and records their handles, with the store id,
  *     in the keyring for password_timeout: id (16) | u32 record key | u32
- *     name key. Every call reads c/config too, and refuses a keyring of
+ *     name key | u32 manifest key. Every call reads c/config too, and refuses a keyring of
  *     another store id (a store replaced since the unlock). Lock, or the
  *     timeout, wipes the kept keys in the host.
  *
@@ -35,6 +35,7 @@ uint32_t ttl_ms = 900 * 1000;
 
 static const char label_record_key[] = "sesame secretstore v1 record key";
 static const char label_name_key[] = "sesame secretstore v1 name key";
+static const char label_manifest_key[] = "sesame secretstore v2 manifest key";
 
 /* Messages users see. Locked states say what to do; the engine puts its
  * own "vault is locked" before them. */
@@ -127,6 +128,28 @@ static uint32_t derive(int32_t m, const uint8_t *id, store_keys *k) {
                          &k->record);
     if (st == SESAME_OK)
         st = handle(sesame_key_hkdf(m, id, STORE_ID_SIZE, label_name_key, sizeof label_name_key - 1, 32), &k->name);
+    if (st == SESAME_OK)
+        st = handle(sesame_key_hkdf(m, id, STORE_ID_SIZE, label_manifest_key, sizeof label_manifest_key - 1, 32),
+                    &k->manifest);
+    return st;
+}
+
+/* new_manifest writes the manifest of a store just created: no record. */
+static uint32_t new_manifest(const store_keys *k) {
+    static root empty;
+    memset(&empty, 0, sizeof empty);
+    return root_store(k, &empty);
+}
+
+/* upgrade_key_record marks c/key as format v2, once build_manifest has
+ * written the manifest of a store of format v1. */
+static uint32_t upgrade_key_record(void) {
+    uint32_t st = kv_read(&key_buf, KEY_MASTER);
+    if (st == SESAME_OK && key_buf.len == KEY_RECORD_LEN) {
+        key_buf.data[0] = STORE_VERSION;
+        st = sesame_kv_set(KEY_MASTER, sizeof KEY_MASTER - 1, key_buf.data, key_buf.len);
+    }
+    buf_wipe(&key_buf);
     return st;
 }
 
@@ -140,7 +163,7 @@ static uint32_t import_master(const key_record *kr, int32_t *m) {
 
 /* create_key_record adds the c/key of a new store without a password,
  * unless another process was first. */
-static uint32_t create_key_record(void) {
+static uint32_t create_key_record(int *created) {
     uint8_t rec[KEY_RECORD_LEN], id[STORE_ID_SIZE], key[MASTER_KEY_SIZE];
     uint32_t st = random_bytes(id, sizeof id);
     if (st == SESAME_OK)
@@ -148,11 +171,26 @@ static uint32_t create_key_record(void) {
     if (st == SESAME_OK) {
         put_key_record(rec, now_ms(), id, key);
         st = sesame_kv_add(KEY_MASTER, sizeof KEY_MASTER - 1, rec, sizeof rec);
+        *created = st == SESAME_OK;
         if (st == SESAME_CONFLICT) /* the record of a creator that was first */
             st = SESAME_OK;
     }
     memset(key, 0, sizeof key);
     memset(rec, 0, sizeof rec);
+    return st;
+}
+
+/* import_keys gives the subkeys of the store whose c/key is kr, for this
+ * call, and wipes the record. */
+static uint32_t import_keys(const key_record *kr, store_keys *k) {
+    uint8_t id[STORE_ID_SIZE];
+    int32_t m;
+    memcpy(id, kr->id, sizeof id);
+    uint32_t st = import_master(kr, &m);
+    if (st != SESAME_OK)
+        return st;
+    st = derive(m, id, k);
+    sesame_key_release(m);
     return st;
 }
 
@@ -168,11 +206,13 @@ static uint32_t no_records(void) {
 
 /* none_keys gives the subkeys of a store without a password. create makes
  * the store when there is none (writes); otherwise its absence is
- * STATUS_EMPTY. */
+ * STATUS_EMPTY. A store of format v1 is upgraded (build_manifest): the
+ * call runs as a batch (SPEC.md §5.3), so the upgrade commits whole or not
+ * at all. */
 static uint32_t none_keys(int create, store_keys *k) {
     key_record kr;
     config c;
-    int found, has_config;
+    int found, has_config, created = 0;
     uint32_t st = load_key_record(&key_buf, &kr, &found);
     if (st != SESAME_OK || found)
         goto loaded;
@@ -182,7 +222,7 @@ static uint32_t none_keys(int create, store_keys *k) {
         return sesame_fail(SESAME_LOCKED, MSG_HAS_PASSWORD);
     if (!create)
         return STATUS_EMPTY;
-    if ((st = no_records()) != SESAME_OK || (st = create_key_record()) != SESAME_OK)
+    if ((st = no_records()) != SESAME_OK || (st = create_key_record(&created)) != SESAME_OK)
         return st;
     st = load_key_record(&key_buf, &kr, &found); /* ours, or the first creator's */
     if (st == SESAME_OK && !found)
@@ -190,13 +230,13 @@ static uint32_t none_keys(int create, store_keys *k) {
 loaded:
     if (st != SESAME_OK)
         return st;
-    uint8_t id[STORE_ID_SIZE];
-    memcpy(id, kr.id, sizeof id);
-    int32_t m;
-    if ((st = import_master(&kr, &m)) != SESAME_OK)
+    uint8_t version = kr.version;
+    if ((st = import_keys(&kr, k)) != SESAME_OK)
         return st;
-    st = derive(m, id, k);
-    sesame_key_release(m);
+    if (created)
+        return new_manifest(k);
+    if (version == 1 && (st = build_manifest(k)) == SESAME_OK)
+        st = upgrade_key_record();
     return st;
 }
 
@@ -219,7 +259,9 @@ static uint32_t unlocked_keys(store_keys *k) {
             return st;
         return sesame_fail(SESAME_LOCKED, found ? MSG_MIGRATE : MSG_NEW_PASSWORD);
     }
-    uint8_t slot[STORE_ID_SIZE + 8];
+    if (c.version == 1) /* an unlock upgrades it */
+        return sesame_fail(SESAME_LOCKED, MSG_LOCKED);
+    uint8_t slot[STORE_ID_SIZE + 12];
     int64_t n = sesame_keyring_get(slot, sizeof slot);
     if (n == -SESAME_NOT_FOUND)
         return sesame_fail(SESAME_LOCKED, MSG_LOCKED);
@@ -232,6 +274,7 @@ static uint32_t unlocked_keys(store_keys *k) {
     memcpy(k->id, slot, STORE_ID_SIZE);
     k->record = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE);
     k->name = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE + 4);
+    k->manifest = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE + 8);
     return SESAME_OK;
 }
 
@@ -249,12 +292,15 @@ static uint32_t remember(int32_t m, const uint8_t *id) {
         st = locked(sesame_key_keep(k.record));
     if (st == SESAME_OK)
         st = locked(sesame_key_keep(k.name));
+    if (st == SESAME_OK)
+        st = locked(sesame_key_keep(k.manifest));
     if (st != SESAME_OK)
         return st;
-    uint8_t slot[STORE_ID_SIZE + 8];
+    uint8_t slot[STORE_ID_SIZE + 12];
     memcpy(slot, id, STORE_ID_SIZE);
     sesame_put_u32(slot + STORE_ID_SIZE, (uint32_t)k.record);
     sesame_put_u32(slot + STORE_ID_SIZE + 4, (uint32_t)k.name);
+    sesame_put_u32(slot + STORE_ID_SIZE + 8, (uint32_t)k.manifest);
     return sesame_keyring_set(slot, sizeof slot, ttl_ms);
 }
 
@@ -324,31 +370,24 @@ static uint32_t check_password(uint32_t n) {
     return SESAME_OK;
 }
 
-/* import_keys gives the subkeys of the store whose c/key is kr, for this
- * call, and wipes the record. */
-static uint32_t import_keys(const key_record *kr, store_keys *k) {
-    uint8_t id[STORE_ID_SIZE];
-    int32_t m;
-    memcpy(id, kr->id, sizeof id);
-    uint32_t st = import_master(kr, &m);
-    if (st != SESAME_OK)
-        return st;
-    st = derive(m, id, k);
-    sesame_key_release(m);
-    return st;
-}
-
 /* rotate makes a new master key *m and store id, and moves every record
- * from the keys from to the subkeys of the new key (rekey.c). */
-static uint32_t rotate(const store_keys *from, int32_t *m, uint8_t *id) {
+ * from the keys from to the subkeys of the new key (rekey.c), with a new
+ * manifest. A store of format v2 (version) is checked against its
+ * manifest first, so that a rekey does not make a deleted or restored
+ * record the truth. */
+static uint32_t rotate(const store_keys *from, uint8_t version, int32_t *m, uint8_t *id) {
     store_keys to;
-    uint32_t count, st = random_bytes(id, STORE_ID_SIZE);
+    uint32_t count, st = version == 1 ? SESAME_OK : walk_store(from, NULL, NULL);
+    if (st == SESAME_OK)
+        st = random_bytes(id, STORE_ID_SIZE);
     if (st == SESAME_OK)
         st = handle(sesame_key_generate(MASTER_KEY_SIZE), m);
     if (st != SESAME_OK)
         return st;
     if ((st = derive(*m, id, &to)) == SESAME_OK)
         st = reseal_all(from, &to, &count);
+    if (st == SESAME_OK)
+        st = build_manifest(&to);
     if (st != SESAME_OK)
         return st;
     msg_reset();
@@ -364,9 +403,10 @@ static uint32_t rotate(const store_keys *from, int32_t *m, uint8_t *id) {
  * under c/key, or nothing is written: a planted c/key is refused. */
 static uint32_t add_password(const key_record *kr, const uint8_t *pw, uint32_t n, int32_t *m, uint8_t *id) {
     store_keys from;
+    uint8_t version = kr->version;
     uint32_t st = import_keys(kr, &from);
     if (st == SESAME_OK)
-        st = rotate(&from, m, id);
+        st = rotate(&from, version, m, id);
     if (st == SESAME_OK)
         st = wrap(*m, id, pw, n, 0);
     if (st == SESAME_OK)
@@ -400,8 +440,12 @@ static uint32_t set_first_password(const uint8_t *pw, uint32_t n, int32_t *m, ui
         return st;
     if (!found)
         return sesame_fail(SESAME_UNAVAILABLE, MSG_VANISHED);
-    if (conf_buf.len == wrapped.len && memcmp(conf_buf.data, wrapped.data, wrapped.len) == 0)
-        return SESAME_OK;
+    if (conf_buf.len == wrapped.len && memcmp(conf_buf.data, wrapped.data, wrapped.len) == 0) {
+        store_keys k;
+        if ((st = derive(*m, id, &k)) == SESAME_OK)
+            st = new_manifest(&k);
+        return st;
+    }
     /* Another unlock created the store at the same moment and was first:
      * its password and key win. */
     sesame_key_release(*m);
@@ -502,7 +546,12 @@ static uint32_t remove_password(const uint8_t *pw, uint32_t n) {
     if ((st = check_password(n)) != SESAME_OK || (st = wrong(unwrap(&c, pw, n, &m), MSG_WRONG)) != SESAME_OK)
         return st;
     uint8_t key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
-    st = export_master(m, key);
+    store_keys k;
+    st = c.version == 1 ? derive(m, c.id, &k) : SESAME_OK;
+    if (st == SESAME_OK && c.version == 1)
+        st = build_manifest(&k); /* the new c/key says format v2 */
+    if (st == SESAME_OK)
+        st = export_master(m, key);
     sesame_key_release(m);
     if (st == SESAME_OK) {
         put_key_record(rec, now_ms(), c.id, key);
@@ -520,6 +569,31 @@ static uint32_t remove_password(const uint8_t *pw, uint32_t n) {
     msg_str("secretstore: the store's password was removed (authentication = none)");
     msg_log(SESAME_LOG_INFO);
     return SESAME_OK;
+}
+
+/* upgrade_config upgrades a store of format v1, whose c/config is c and
+ * master key m, to v2 once its password is known: the manifest of its
+ * records (build_manifest), and c/config wrapped again, saying v2. The
+ * call runs as a batch (SPEC.md §5.3): the upgrade commits whole, or the
+ * store stays v1. */
+static uint32_t upgrade_config(const config *c, int32_t m, const uint8_t *pw, uint32_t n) {
+    store_keys k;
+    int64_t created = c->created;
+    uint8_t id[STORE_ID_SIZE];
+    memcpy(id, c->id, sizeof id);
+    uint32_t st = derive(m, id, &k);
+    if (st == SESAME_OK)
+        st = build_manifest(&k);
+    if (st == SESAME_OK)
+        st = wrap(m, id, pw, n, created);
+    if (st == SESAME_OK)
+        st = sesame_kv_set(KEY_CONFIG, sizeof KEY_CONFIG - 1, wrapped.data, wrapped.len);
+    if (st == SESAME_OK) {
+        msg_reset();
+        msg_str("secretstore: the store was upgraded to format v2 (a manifest of its records)");
+        msg_log(SESAME_LOG_INFO);
+    }
+    return st;
 }
 
 /* unlock checks the password and keeps the store's keys for the password
@@ -547,6 +621,8 @@ uint32_t unlock(const uint8_t *pw, uint32_t n) {
     } else {
         memcpy(id, c.id, sizeof id);
         st = wrong(unwrap(&c, pw, n, &m), MSG_WRONG);
+        if (st == SESAME_OK && c.version == 1)
+            st = upgrade_config(&c, m, pw, n);
     }
     return st != SESAME_OK ? st : unlocked(m, id);
 }
@@ -572,12 +648,18 @@ static uint32_t rekey_none(void) {
     if (st != SESAME_OK)
         return st;
     int64_t created = kr.created;
+    uint8_t version = kr.version;
     store_keys from;
     int32_t m;
     uint8_t id[STORE_ID_SIZE], key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
-    if ((st = import_keys(&kr, &from)) != SESAME_OK || (st = rotate(&from, &m, id)) != SESAME_OK)
+    if ((st = import_keys(&kr, &from)) != SESAME_OK || (st = rotate(&from, version, &m, id)) != SESAME_OK)
         return st;
-    st = export_master(m, key);
+    store_keys k;
+    st = c.version == 1 ? derive(m, c.id, &k) : SESAME_OK;
+    if (st == SESAME_OK && c.version == 1)
+        st = build_manifest(&k); /* the new c/key says format v2 */
+    if (st == SESAME_OK)
+        st = export_master(m, key);
     sesame_key_release(m);
     if (st == SESAME_OK) {
         put_key_record(rec, created, id, key);
@@ -623,12 +705,14 @@ uint32_t set_password(const uint8_t *old, uint32_t old_len, const uint8_t *pw, u
         memcpy(id, c.id, sizeof id);
         int64_t created = c.created;
         st = wrong(unwrap(&c, old, old_len, &m), MSG_WRONG);
-        if (st == SESAME_OK && old_len == n && memcmp(old, pw, n) == 0) {
-            store_keys from;
+        store_keys from;
+        if (st == SESAME_OK)
             st = derive(m, id, &from);
+        if (st == SESAME_OK && old_len == n && memcmp(old, pw, n) == 0) {
             sesame_key_release(m);
-            if (st == SESAME_OK)
-                st = rotate(&from, &m, id);
+            st = rotate(&from, c.version, &m, id);
+        } else if (st == SESAME_OK && c.version == 1) {
+            st = build_manifest(&from); /* the new c/config says format v2 */
         }
         if (st == SESAME_OK && (st = wrap(m, id, pw, n, created)) == SESAME_OK)
             st = sesame_kv_set(KEY_CONFIG, sizeof KEY_CONFIG - 1, wrapped.data, wrapped.len);
