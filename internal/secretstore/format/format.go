@@ -94,8 +94,8 @@ const (
 	labelRecordKey   = "sesame secretstore v1 record key"
 	labelNameKey     = "sesame secretstore v1 name key"
 	labelManifestKey = "sesame secretstore v2 manifest key"
-	labelRecordAD  = "sesame secretstore v1 record\x00"
-	labelWrapAD    = "sesame secretstore v1 master key\x00"
+	labelRecordAD    = "sesame secretstore v1 record\x00"
+	labelWrapAD      = "sesame secretstore v1 master key\x00"
 )
 
 // Errors. None of them carries key material, names or values.
