@@ -12,6 +12,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/registry"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // Registration is one vault of the registry: Register-SecretVault's
@@ -516,7 +517,9 @@ func (e *Engine) passwordCall(ctx context.Context, op Op, vault string, old, pw 
 	if err := p.SetPassword(bctx, old, pw); err != nil {
 		return vaultError(op, canon, "", err)
 	}
+	testonly.AtCommit(false)
 	stores, err := batch.commitStores(ctx)
+	testonly.AtCommit(true)
 	if err = storageErr(err); errors.Is(err, abi.Conflict) {
 		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
 	} else if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/engine/internal/storage"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // wasmVault is a Vault run by the sandbox: it encodes arguments, calls one
@@ -73,7 +74,9 @@ func (w *wasmVault) atomic(ctx context.Context, op abi.Op, args ...[]byte) ([]by
 		if err != nil {
 			return nil, err
 		}
+		testonly.AtCommit(false)
 		err = batch.commit(ctx)
+		testonly.AtCommit(true)
 		if !errors.Is(err, storage.ErrChanged) || attempt == maxAttempts || ctx.Err() != nil {
 			return out, storageErr(err)
 		}
