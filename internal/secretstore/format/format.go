@@ -15,9 +15,11 @@
 // # Storage keys and records (all integers little-endian)
 //
 //	c/config  password stores: the master key wrapped under a password (Config)
-//	c/key     stores without a password: version 1, mode 0, created, store id,
+//	c/key     stores without a password: version 2, mode 0, created, store id,
 //	          master key
 //	s/HEX     one per secret: HEX = hex(HMAC-SHA256(name key, abi.Fold(name)))
+//	m/root    the manifest's root (Root, format v2)
+//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2]
 //	t/probe/… written and deleted by the vault's test
 //
 // A secret record is
@@ -30,6 +32,34 @@
 // storage key | version | type. A record copied under another storage key,
 // or with another type byte, fails authentication; Open also checks that
 // the decrypted name hashes to the storage key it was read from.
+//
+// # Format v2: the manifest
+//
+// Format v2 (sesame 0.5) adds a manifest, so that a record deleted, or
+// restored from an earlier copy of the file, is found: the AEAD alone
+// cannot tell an old version of a record from the current one, both being
+// sealed under the same key. A third subkey, the manifest key (HKDF info
+// "sesame secretstore v2 manifest key"), MACs the root. Each record has an
+// entry in bucket HEX[:2] (one of 256): its name hash, its tag (the
+// record's last 16 bytes, unique to that version of it) and its info. The
+// bucket is sealed under the record key, and its tag is its digest in the
+// root, which the manifest key MACs together with an epoch that every
+// write raises. A reader checks a record's tag against its entry, the
+// bucket against the root, and the root's MAC; a listing reads the infos
+// from the buckets and every record's tag, so that a record missing, not
+// the version its entry names, or without an entry is reported by name.
+// Every write of the vault rewrites the record, its bucket and the root in
+// one storage transaction (the vault's calls are atomic, SPEC.md §5.3).
+//
+// c/config and c/key carry the format version (StoreVersion, 2) in their
+// first byte; the records keep version 1, their layout being unchanged. A
+// store whose key record says 1 is of format v1: the vault upgrades it,
+// once it has the keys (the unlock of a password store, the first call of
+// one without), by writing its manifest and the key record again, in one
+// transaction. c/config's version byte is covered by the wrap's
+// associated data, so a v2 store cannot be passed off as a v1 one (to have
+// its manifest rebuilt from whatever records it holds) without the
+// password.
 package format
 
 import (
