@@ -112,4 +112,3 @@ func TestSecretStoreRollback(t *testing.T) {
 		}
 	})
 }
-
