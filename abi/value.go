@@ -136,7 +136,10 @@ type Manifest struct {
 	// DatetimeOffset declares that the vault takes and keeps metadata kind
 	// MetaDatetimeOffset (SPEC.md §7.3); without it the host sends it
 	// datetimes in UTC.
-	DatetimeOffset bool     `json:"datetime_offset,omitempty"`
-	Operations     []Op     `json:"operations,omitempty"`
-	Grants         []string `json:"grants,omitempty"`
+	DatetimeOffset bool `json:"datetime_offset,omitempty"`
+	// AtomicCalls asks the host to commit the storage writes of each call
+	// together, or none of them (SPEC.md §5.3, "Atomic calls").
+	AtomicCalls bool     `json:"atomic_calls,omitempty"`
+	Operations  []Op     `json:"operations,omitempty"`
+	Grants      []string `json:"grants,omitempty"`
 }

@@ -29,6 +29,13 @@ func withBatch(ctx context.Context) (context.Context, *batchSet) {
 	return context.WithValue(ctx, batchKey{}, bs), bs
 }
 
+// inBatch reports whether ctx has a batchSet: its vault calls are part of a
+// batch already.
+func inBatch(ctx context.Context) bool {
+	_, ok := ctx.Value(batchKey{}).(*batchSet)
+	return ok
+}
+
 // batchOf returns the batch of the store s under ctx, started on first
 // use; nil when ctx has no batchSet.
 func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
@@ -50,12 +57,22 @@ func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
 // area only, so there is one batch at most, and its commit is all or
 // nothing.
 func (bs *batchSet) commit(ctx context.Context) error {
+	_, err := bs.commitStores(ctx)
+	return err
+}
+
+// commitStores is commit, and returns the stores it wrote to.
+func (bs *batchSet) commitStores(ctx context.Context) ([]*storage.Store, error) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	var errs []error
+	var stores []*storage.Store
 	for s, b := range bs.batches {
 		errs = append(errs, b.Commit(ctx))
 		delete(bs.batches, s)
+		if b.Len() > 0 {
+			stores = append(stores, s)
+		}
 	}
-	return errors.Join(errs...)
+	return stores, errors.Join(errs...)
 }

@@ -442,7 +442,7 @@ func storageErr(err error) error {
 }
 
 // The reads and writes go through the batch of the call's context, if it
-// has one (batch.go), else through its readSet, if it has one (readset.go).
+// has one (batch.go).
 
 func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if b := batchOf(ctx, a.s); b != nil {
@@ -450,7 +450,6 @@ func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return v, storageErr(err)
 	}
 	v, err := a.s.Get(ctx, key)
-	readSetFrom(ctx).read(key, v, err)
 	return v, storageErr(err)
 }
 
@@ -458,30 +457,21 @@ func (a storageArea) Set(ctx context.Context, key, value []byte) error {
 	if b := batchOf(ctx, a.s); b != nil {
 		return storageErr(b.Set(ctx, key, value))
 	}
-	r := readSetFrom(ctx)
-	err := a.s.SetIf(ctx, key, value, r.condition())
-	r.wrote(key, value, err)
-	return storageErr(err)
+	return storageErr(a.s.Set(ctx, key, value))
 }
 
 func (a storageArea) Add(ctx context.Context, key, value []byte) error {
 	if b := batchOf(ctx, a.s); b != nil {
 		return storageErr(b.Add(ctx, key, value))
 	}
-	r := readSetFrom(ctx)
-	err := a.s.AddIf(ctx, key, value, r.condition())
-	r.wrote(key, value, err)
-	return storageErr(err)
+	return storageErr(a.s.Add(ctx, key, value))
 }
 
 func (a storageArea) Delete(ctx context.Context, key []byte) error {
 	if b := batchOf(ctx, a.s); b != nil {
 		return storageErr(b.Delete(ctx, key))
 	}
-	r := readSetFrom(ctx)
-	err := a.s.DeleteIf(ctx, key, r.condition())
-	r.wrote(key, nil, err)
-	return storageErr(err)
+	return storageErr(a.s.Delete(ctx, key))
 }
 
 func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
@@ -494,7 +484,7 @@ func (a storageArea) List(ctx context.Context, prefix, after []byte, limit int) 
 }
 
 // Scan reads a page of entries; like List's keys, they are not part of a
-// set_password's condition (§5.3).
+// batch's condition (§5.3).
 func (a storageArea) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]abi.KV, error) {
 	var page []storage.Entry
 	var err error

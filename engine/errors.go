@@ -162,6 +162,7 @@ var opPhrases = map[Op]struct{ object, alone string }{
 	"unlock":          {"unlock %s", "unlock the vault"},
 	"lock":            {"lock %s", "lock the vault"},
 	"set-password":    {"change the password of %s", "change the password"},
+	"rekey":           {"give %s a new key", "give the vault a new key"},
 	"import":          {"import %s", "import the secrets"},
 
 	"identity": {"read your age identity from %s", "read your age identity"},

@@ -28,6 +28,7 @@ const (
 	OpUnlock      Op = "unlock"
 	OpLock        Op = "lock"
 	OpSetPassword Op = "set-password"
+	OpRekey       Op = "rekey"
 	OpImport      Op = "import"
 	// OpIdentity is Identity, and the step of opening a vault granted
 	// identity that reads the user's age identity.
@@ -126,6 +127,7 @@ func Operations() []Operation {
 		def[None, UnlockRequest](),
 		def[None, LockRequest](),
 		def[None, SetPasswordRequest](),
+		def[None, RekeyRequest](),
 		def[ImportResult, ImportRequest](),
 		def[string, IdentityRequest](),
 		def[abi.Members, MembersRequest](),
@@ -338,6 +340,18 @@ func (SetPasswordRequest) Op() Op       { return OpSetPassword }
 func (SetPasswordRequest) result() None { return None{} }
 func (r SetPasswordRequest) Run(ctx context.Context, e *Engine) (any, error) {
 	return nil, e.SetPassword(ctx, r)
+}
+
+// RekeyRequest is Rekey.
+type RekeyRequest struct {
+	Vault    string
+	Password []byte // empty for a vault without a password
+}
+
+func (RekeyRequest) Op() Op       { return OpRekey }
+func (RekeyRequest) result() None { return None{} }
+func (r RekeyRequest) Run(ctx context.Context, e *Engine) (any, error) {
+	return nil, e.Rekey(ctx, r)
 }
 
 // ImportRequest is Import: it returns an ImportResult, with an error too

@@ -54,6 +54,7 @@ func TestSecretStoreFoldsAsGo(t *testing.T) {
 		}
 		return nil
 	})
+	ssRemanifest(t, env.dbPath(), nil)
 
 	e = env.open(t)
 	for i, n := range names {

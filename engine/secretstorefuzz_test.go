@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -139,6 +141,15 @@ func FuzzSecretStoreConfig(f *testing.F) {
 				t.Fatalf("unlock that format refuses: %v, want a wrong password", err)
 			}
 		}
+		if err == nil && c.Version == format.StoreVersion { // format v2: with its (empty) manifest
+			m, err := c.Unwrap(testonly.Argon2id(ssFuzzPassword, c.Salt, c.KDF.Time, c.KDF.MemoryKiB, c.KDF.Threads, 32))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.area.mu.Lock()
+			s.area.m[format.KeyRoot] = m.Keys().MarshalRoot(&format.Root{})
+			s.area.mu.Unlock()
+		}
 		if err == nil {
 			if _, _, err := s.password.Get(context.Background(), "x"); !errors.Is(err, abi.NotFound) {
 				t.Fatalf("get from an unlocked empty store: %v", err)
@@ -155,12 +166,19 @@ func FuzzSecretStoreConfig(f *testing.F) {
 // writes a record that format opens with the master key they hold.
 func FuzzSecretStoreKeyRecord(f *testing.F) {
 	f.Add(format.NewMaster().MarshalKeyRecord(1700000000000))
+	v1 := format.NewMaster().MarshalKeyRecord(1700000000000)
+	v1[0] = 1 // format v1: the module upgrades it
+	f.Add(v1)
 	f.Add([]byte{})
 	f.Add(make([]byte, 58))
 	s := openSSFuzz(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		s.reset(map[string][]byte{format.KeyMaster: bytes.Clone(raw)})
 		m, _, perr := format.ParseKeyRecord(raw)
+		recs := map[string][]byte{format.KeyMaster: bytes.Clone(raw)}
+		if perr == nil && raw[0] == format.StoreVersion { // format v2: with its (empty) manifest
+			recs[format.KeyRoot] = m.Keys().MarshalRoot(&format.Root{})
+		}
+		s.reset(recs)
 		err := s.none.Test(context.Background())
 		checkNoTrap(t, "test", err)
 		if perr != nil {
@@ -192,8 +210,10 @@ func FuzzSecretStoreKeyRecord(f *testing.F) {
 // storage key of "name" any bytes as the record (raw), or any plain text
 // sealed with the store's record key under the record header (version,
 // type) of the input, so that the decoder behind authentication is reached.
-// Get and list read the record exactly when format's Open does, and then
-// as format does.
+// The key record says format v1, so the module builds the manifest over the
+// record first, leaving it out when it does not open. Get and list read the
+// record exactly when format's Open does, and then as format does; list
+// fails (the record is not in the manifest) when format's Open fails.
 func FuzzSecretStoreRecord(f *testing.F) {
 	m := format.NewMaster()
 	k := m.Keys()
@@ -219,6 +239,7 @@ func FuzzSecretStoreRecord(f *testing.F) {
 		f.Fatal(err)
 	}
 	keyRecord := m.MarshalKeyRecord(1700000000000)
+	keyRecord[0] = 1
 	s := openSSFuzz(f)
 	f.Fuzz(func(t *testing.T, b []byte, seal bool, version, typ byte) {
 		rec := b
@@ -246,7 +267,7 @@ func FuzzSecretStoreRecord(f *testing.F) {
 		_, _, lerr := k.Open(key, rec, "")
 		list, err := s.none.List(context.Background(), "*")
 		checkNoTrap(t, "list", err)
-		if err != nil || (len(list) == 1) != (lerr == nil) || len(list) > 1 {
+		if (err == nil) != (lerr == nil) || err == nil && len(list) != 1 || err != nil && !errors.Is(err, abi.Internal) {
 			t.Fatalf("list: %v, %v; format's open: %v", list, err, lerr)
 		}
 	})
@@ -262,4 +283,106 @@ func valueEqual(a, b abi.Value) bool {
 	x, err1 := abi.AppendValue(nil, a)
 	y, err2 := abi.AppendValue(nil, b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// FuzzSecretStoreManifest: a store of format v2 whose keys are known, with
+// one record ("name") and its manifest, and in place of the manifest's root
+// (part 0) or of the record's bucket (part 1) any bytes, or (part 2) any
+// plain text sealed as the bucket under the store's key, its digest in a
+// root MAC'd under the store's key, so that the decoder behind
+// authentication is reached. Get and list succeed exactly when format
+// reads the root and the bucket and the bucket lists the record with its
+// tag; otherwise they fail as tampered, never trapping.
+func FuzzSecretStoreManifest(f *testing.F) {
+	m := format.NewMaster()
+	k := m.Keys()
+	key := k.RecordKey("name")
+	rec, err := k.Seal(key, abi.Info{Name: "Name", Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte("v")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	man, err := k.Manifest(map[string][]byte{string(key): rec})
+	if err != nil {
+		f.Fatal(err)
+	}
+	hash, err := hex.DecodeString(string(key[2:4]))
+	if err != nil {
+		f.Fatal(err)
+	}
+	idx := hash[0]
+	bucketKey := string(format.BucketKey(idx))
+	entries, err := k.OpenBucket(idx, man[bucketKey])
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain := binary.LittleEndian.AppendUint32(nil, 1)
+	plain = append(plain, entries[0].Hash[:]...)
+	plain = append(plain, entries[0].Tag[:]...)
+	info, _ := abi.AppendInfo(nil, entries[0].Info)
+	plain = binary.LittleEndian.AppendUint32(plain, uint32(len(info)))
+	plain = append(plain, info...)
+	f.Add(man[format.KeyRoot], byte(0))
+	f.Add(man[bucketKey], byte(1))
+	f.Add(plain, byte(2))
+	f.Add(plain[:40], byte(2))
+	f.Add([]byte{}, byte(1))
+	recKey := k.Marshal()[format.StoreIDSize : format.StoreIDSize+32]
+	aead, err := chacha20poly1305.NewX(recKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := openSSFuzz(f)
+	f.Fuzz(func(t *testing.T, b []byte, part byte) {
+		recs := map[string][]byte{format.KeyMaster: m.MarshalKeyRecord(1), string(key): rec}
+		maps.Copy(recs, man)
+		switch part % 3 {
+		case 0:
+			recs[format.KeyRoot] = bytes.Clone(b)
+		case 1:
+			recs[bucketKey] = bytes.Clone(b)
+		case 2:
+			box := make([]byte, 1+chacha20poly1305.NonceSizeX)
+			box[0] = format.StoreVersion
+			rand.Read(box[1:])
+			box = aead.Seal(box, box[1:], b, append([]byte("sesame secretstore v2 bucket\x00"), idx))
+			recs[bucketKey] = box
+			r := &format.Root{Epoch: 7}
+			copy(r.Digests[idx][:], box[len(box)-format.TagSize:])
+			recs[format.KeyRoot] = k.MarshalRoot(r)
+		}
+		want := manifestLists(k, recs, idx, bucketKey, key, rec)
+		s.reset(recs)
+		_, _, err := s.none.Get(context.Background(), "name")
+		checkNoTrap(t, "get", err)
+		if (err == nil) != want || err != nil && !errors.Is(err, abi.Internal) {
+			t.Fatalf("get: %v; format reads the manifest and finds the record: %t", err, want)
+		}
+		list, err := s.none.List(context.Background(), "*")
+		checkNoTrap(t, "list", err)
+		if (err == nil) != want || err == nil && len(list) != 1 || err != nil && !errors.Is(err, abi.Internal) {
+			t.Fatalf("list: %v, %v; format reads the manifest and finds the record: %t", list, err, want)
+		}
+	})
+}
+
+// manifestLists reports whether format reads the manifest of recs and
+// finds in bucket idx the record rec of storage key key with its tag, and
+// no other entry.
+func manifestLists(k *format.Keys, recs map[string][]byte, idx byte, bucketKey string, key, rec []byte) bool {
+	root, err := k.ParseRoot(recs[format.KeyRoot])
+	if err != nil {
+		return false
+	}
+	for i, d := range root.Digests {
+		if byte(i) != idx && d != ([format.DigestSize]byte{}) {
+			return false // a bucket that is not there
+		}
+	}
+	b := recs[bucketKey]
+	if len(b) < format.TagSize || !bytes.Equal(root.Digests[idx][:], b[len(b)-format.TagSize:]) {
+		return false
+	}
+	entries, err := k.OpenBucket(idx, b)
+	return err == nil && len(entries) == 1 && bytes.Equal(entries[0].Tag[:], rec[len(rec)-format.TagSize:]) &&
+		hex.EncodeToString(entries[0].Hash[:]) == string(key[len(format.PrefixSecret):])
 }

@@ -1,13 +1,16 @@
 package engine_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/internal/secretstore/format"
 	"github.com/sesamehq/sesame/internal/testonly"
 )
 
@@ -36,25 +39,8 @@ func TestSecretStoreOpensGoGuestStores(t *testing.T) {
 	testonly.UseRealKDF(t)
 	for _, c := range []struct{ file, auth string }{{"password.db", "password"}, {"none.db", "none"}} {
 		t.Run(c.auth, func(t *testing.T) {
-			dir := t.TempDir()
-			data := filepath.Join(dir, "data")
-			src, err := os.ReadFile(filepath.Join("testdata", "secretstore-v1", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := engine.StorageFile(data, ssVault, "builtin:secretstore")
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, src, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			reg := filepath.Join(dir, "vaults.toml")
-			toml := "[vaults." + ssVault + "]\nextension = \"builtin:secretstore\"\n  [vaults." + ssVault + ".grants]\n  storage = true\n" +
-				"  [vaults." + ssVault + ".parameters]\n  authentication = \"" + c.auth + "\"\n"
-			if err := os.WriteFile(reg, []byte(toml), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			reg, data, path := ssV1Env(t, c.file, c.auth)
+			before := ssRecords(t, path)
 			e, err := engine.Open(ctx, reg, &engine.Options{DataDir: data, CacheDir: testCache})
 			if err != nil {
 				t.Fatal(err)
@@ -93,6 +79,57 @@ func TestSecretStoreOpensGoGuestStores(t *testing.T) {
 			if err != nil || len(infos) != len(ssV1Secrets)+1 {
 				t.Fatalf("info lists %d secrets (%v), want %d", len(infos), err, len(ssV1Secrets)+1)
 			}
+			e.Close()
+			ssUpgraded(t, path, before)
 		})
+	}
+}
+
+// ssV1Env copies the fixture file, a store of format v1, into a new data
+// folder as the storage of vault Store (builtin:secretstore, with
+// authentication auth), and returns the registry, the data folder and the
+// store's path.
+func ssV1Env(t *testing.T, file, auth string) (reg, data, path string) {
+	t.Helper()
+	dir := t.TempDir()
+	data = filepath.Join(dir, "data")
+	src, err := os.ReadFile(filepath.Join("testdata", "secretstore-v1", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = engine.StorageFile(data, ssVault, "builtin:secretstore")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg = filepath.Join(dir, "vaults.toml")
+	toml := "[vaults." + ssVault + "]\nextension = \"builtin:secretstore\"\n  [vaults." + ssVault + ".grants]\n  storage = true\n" +
+		"  [vaults." + ssVault + ".parameters]\n  authentication = \"" + auth + "\"\n"
+	if err := os.WriteFile(reg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return reg, data, path
+}
+
+// ssUpgraded checks that the closed store at path is of format v2 (its key
+// record says so, and it has a manifest's root) and still holds every
+// secret record it held as v1 (before), byte for byte: the upgrade lost
+// and rewrote none.
+func ssUpgraded(t *testing.T, path string, before map[string][]byte) {
+	t.Helper()
+	after := ssRecords(t, path)
+	key := after[format.KeyConfig]
+	if key == nil {
+		key = after[format.KeyMaster]
+	}
+	if len(key) == 0 || key[0] != format.StoreVersion || after[format.KeyRoot] == nil {
+		t.Fatalf("the store is not of format v2: key record %.1x, root %t", key, after[format.KeyRoot] != nil)
+	}
+	for k, v := range before {
+		if strings.HasPrefix(k, format.PrefixSecret) && !bytes.Equal(after[k], v) {
+			t.Errorf("record %.10s… changed or lost by the upgrade", k)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/registry"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // Registration is one vault of the registry: Register-SecretVault's
@@ -484,14 +485,36 @@ func (e *Engine) Unlocked() []Unlocked {
 }
 
 // SetPassword changes vault r.Vault's password from r.Old (empty when it has
-// none) to r.New. Of
-// several changes at once, in this process or others, that read the same
-// state of the vault's storage, the first to write wins: the others' writes
-// find what they read changed and are refused, and they fail with an error
-// wrapping ErrConflict (see readSet).
+// none) to r.New. The vault's call runs as a batch of one call (SPEC.md
+// §5.3): its writes commit together when it succeeds, or not at all, and
+// the commit is conditional on what it read, so that of several changes at
+// once, in this process or others, that read the same state of the vault's
+// storage, the first to commit wins and the others fail with an error
+// wrapping ErrConflict. The storage file is then compacted (see
+// passwordCall).
 func (e *Engine) SetPassword(ctx context.Context, r SetPasswordRequest) error {
-	const op = OpSetPassword
-	vt, canon, err := e.target(ctx, op, "", r.Vault)
+	return e.passwordCall(ctx, OpSetPassword, r.Vault, r.Old, r.New)
+}
+
+// Rekey gives vault r.Vault a new master key: every secret is encrypted
+// again under it, in one transaction, and the storage file is compacted
+// so that no page of the old key, or of a record it sealed, remains in it.
+// r.Password is the vault's password (empty for a vault without one). It
+// is the vault's set_password with the new password equal to the old one
+// (SPEC.md §4: a request to rotate the keys), run as SetPassword runs it; a
+// wrong password changes nothing and wraps ErrLocked.
+func (e *Engine) Rekey(ctx context.Context, r RekeyRequest) error {
+	return e.passwordCall(ctx, OpRekey, r.Vault, r.Password, r.Password)
+}
+
+// passwordCall runs the vault's set_password(old, new) for op as a batch
+// of one call, then compacts the storage it wrote: the pages of the old
+// wrapped key and of the records a new key replaced are free pages of the
+// file, which bbolt does not clear, and they go with the compaction
+// (storage.Store.Compact). A compaction that fails after the commit is
+// reported: the change is made, but its old pages may remain on disk.
+func (e *Engine) passwordCall(ctx context.Context, op Op, vault string, old, pw []byte) error {
+	vt, canon, err := e.target(ctx, op, "", vault)
 	if err != nil {
 		return err
 	}
@@ -499,12 +522,24 @@ func (e *Engine) SetPassword(ctx context.Context, r SetPasswordRequest) error {
 	if !ok || !supports(vt, abi.OpSetPassword) {
 		return wrapf(op, canon, "", ErrUnsupported, "the vault has no password")
 	}
-	ctx, reads := withReadSet(ctx)
-	err = p.SetPassword(ctx, r.Old, r.New)
-	if err != nil && reads.wasRefused() {
-		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
+	bctx, batch := withBatch(ctx)
+	if err := p.SetPassword(bctx, old, pw); err != nil {
+		return vaultError(op, canon, "", err)
 	}
-	return vaultError(op, canon, "", err)
+	testonly.AtCommit(false)
+	stores, err := batch.commitStores(ctx)
+	testonly.AtCommit(true)
+	if err = storageErr(err); errors.Is(err, abi.Conflict) {
+		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
+	} else if err != nil {
+		return vaultError(op, canon, "", err)
+	}
+	for _, s := range stores {
+		if err := s.Compact(ctx); err != nil {
+			return wrapf(op, canon, "", ErrUnavailable, "the change is made, but rewriting the storage file failed, so the old key's pages may remain in it until the next change: %v", err)
+		}
+	}
+	return nil
 }
 
 // locker opens vault for op, which needs the vault's operation need.

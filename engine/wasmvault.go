@@ -9,6 +9,7 @@ import (
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/engine/internal/storage"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // wasmVault is a Vault run by the sandbox: it encodes arguments, calls one
@@ -38,13 +39,48 @@ func (w *wasmVault) Manifest() abi.Manifest { return w.manifest }
 // by the next one. Unlock and set_password are not: they derive a key from
 // a password between their reads (Argon2id, up to seconds), and writers of
 // the store in other processes would wait that long.
+//
+// A vault that declares atomic_calls has each call's writes committed
+// together, or none (atomic).
 func (w *wasmVault) call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
+	if w.manifest.AtomicCalls && !inBatch(ctx) {
+		return w.atomic(ctx, op, args...)
+	}
+	return w.callOnce(ctx, op, args...)
+}
+
+func (w *wasmVault) callOnce(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
 	if op != abi.OpUnlock && op != abi.OpSetPassword {
 		var done func()
 		ctx, done = storage.WithCall(ctx)
 		defer done()
 	}
 	return w.mod.Call(ctx, op, args...)
+}
+
+// maxAttempts bounds how often an atomic call runs again after its commit
+// found that another writer changed what it read.
+const maxAttempts = 50
+
+// atomic runs the call as a batch of its own (SPEC.md §5.3, "Atomic
+// calls"): its writes commit together when it returns OK. A commit refused
+// because another writer changed a key the call read (a vault whose every
+// write updates one record, as the secretstore's manifest root) runs the
+// call again, on the new state, as the guest would have on reading it.
+func (w *wasmVault) atomic(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
+	for attempt := 1; ; attempt++ {
+		bctx, batch := withBatch(ctx)
+		out, err := w.callOnce(bctx, op, args...)
+		if err != nil {
+			return nil, err
+		}
+		testonly.AtCommit(false)
+		err = batch.commit(ctx)
+		testonly.AtCommit(true)
+		if !errors.Is(err, storage.ErrChanged) || attempt == maxAttempts || ctx.Err() != nil {
+			return out, storageErr(err)
+		}
+	}
 }
 
 func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, error) {

@@ -195,7 +195,7 @@ func (s *session) candidates(prev []string, cur string) []string {
 		return nil
 	}
 	switch cmd.Name {
-	case "unregister", "default", "test", "unlock", "lock", "set-password":
+	case "unregister", "default", "test", "unlock", "lock", "set-password", "rekey":
 		return s.vaultNames()
 	case "get", "set", "set-info", "remove", "copy":
 		return s.secretNames(vault)

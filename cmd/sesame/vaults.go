@@ -149,6 +149,23 @@ Examples:
 				Action: s.vaultSetPassword,
 			},
 			s.membersCommand(),
+			{
+				Name:      "rekey",
+				Usage:     "give a vault a new master key",
+				UsageText: "sesame vault rekey NAME [--password-stdin]",
+				Description: `Gives the vault's store a new master key and encrypts every secret again
+under it, in one transaction, then rewrites the storage file so that nothing
+of the old key remains in it: for a key that may have leaked (a copy of the
+file and its password, a store once without a password). The password stays.
+Asks for the password on the terminal, without echo, or reads the first line
+of standard input with --password-stdin; a vault registered with
+authentication = none needs none. A wrong password changes nothing.
+
+Examples:
+  sesame vault rekey LocalStore`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from the first line of standard input"}},
+				Action: s.vaultRekey,
+			},
 		},
 	}
 }
@@ -761,6 +778,41 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	// The vault may be unlocked: the current password is what failed, and
 	// unlocking is not the remedy.
 	return fmt.Errorf("cannot set the password of vault %s: the current password is wrong; nothing was changed", name)
+}
+
+func (s *session) vaultRekey(c *cli.Context) error {
+	a, err := args(c, 1, 1, "the vault NAME")
+	if err != nil {
+		return err
+	}
+	name := a[0]
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	if ok, err := s.supports(e, name, abi.OpSetPassword); err != nil || !ok {
+		if err == nil {
+			err = engine.Run(s.ctx, e, engine.RekeyRequest{Vault: name}) // the engine's own refusal
+		}
+		return err
+	}
+	var pw []byte
+	if r, ok := registration(s.ctx, e, name); !ok || !passwordless(r) {
+		if pw, err = s.password(c, name, fmt.Sprintf("Password of vault %s: ", name)); err != nil {
+			return err
+		}
+		defer clear(pw)
+		if len(pw) == 0 {
+			return fmt.Errorf("empty password for vault %s; nothing was changed", name)
+		}
+	}
+	if err := engine.Run(s.ctx, e, engine.RekeyRequest{Vault: name, Password: pw}); err != nil {
+		if errors.Is(err, engine.ErrLocked) {
+			return withHint(err) // a wrong password: no hint to unlock
+		}
+		return err
+	}
+	return nil
 }
 
 // danglingDefault is the error of a registry whose default vault def is not

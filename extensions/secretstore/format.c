@@ -1,13 +1,17 @@
 /*
- * format.c — the on-disk format v1 of the secretstore, byte for byte the
+ * format.c — the on-disk format v2 of the secretstore, byte for byte the
  * one internal/secretstore/format writes (its doc comment is the spec; all
  * integers little-endian):
  *
- *   c/config  u8 version 1 | u8 mode 1 | i64 created | u8 kdf 1 (Argon2id) |
+ *   c/config  u8 version 2 | u8 mode 1 | i64 created | u8 kdf 1 (Argon2id) |
  *             u32 time | u32 memory KiB | u8 threads | u8 salt length |
  *             salt | store id (16) | nonce (24) | wrapped master key (32+16)
- *   c/key     u8 version 1 | u8 mode 0 | i64 created | store id | master key
+ *   c/key     u8 version 2 | u8 mode 0 | i64 created | store id | master key
  *   s/HEX     u8 version 1 | u8 type | nonce (24) | cipher text | tag (16)
+ *   m/root, b/XX  the manifest (manifest.c)
+ *
+ * Format v1 (sesame 0.4 and before) is the same without the manifest, and
+ * version 1 in c/config and c/key; the vault reads it to upgrade it.
  *
  * The wrap and the record boxes are nonce ‖ cipher text ‖ tag, the box of
  * the host's key_wrap and key_seal (SPEC.md §5.8), so the host opens them
@@ -20,13 +24,14 @@ static const char label_wrap_ad[] = "sesame secretstore v1 master key"; /* and i
 static const char label_record_ad[] = "sesame secretstore v1 record";    /* and its NUL */
 
 int parse_config(const uint8_t *b, uint32_t n, config *c) {
-    if (n < 21 || b[0] != VERSION || b[1] != AUTH_PASSWORD || b[10] != KDF_ARGON2ID)
+    if (n < 21 || (b[0] != 1 && b[0] != STORE_VERSION) || b[1] != AUTH_PASSWORD || b[10] != KDF_ARGON2ID)
         return 0;
     uint32_t salt_len = b[20];
     if (n - 21 != salt_len + STORE_ID_SIZE + NONCE_SIZE + MASTER_KEY_SIZE + TAG_SIZE)
         return 0;
     *c = (config){
         .raw = b,
+        .version = b[0],
         .header_len = 21 + salt_len + STORE_ID_SIZE,
         .created = sesame_get_i64(b + 2),
         .time = sesame_get_u32(b + 11),
@@ -41,14 +46,14 @@ int parse_config(const uint8_t *b, uint32_t n, config *c) {
 }
 
 int parse_key_record(const uint8_t *b, uint32_t n, key_record *k) {
-    if (n != KEY_RECORD_LEN || b[0] != VERSION || b[1] != AUTH_NONE)
+    if (n != KEY_RECORD_LEN || (b[0] != 1 && b[0] != STORE_VERSION) || b[1] != AUTH_NONE)
         return 0;
-    *k = (key_record){.created = sesame_get_i64(b + 2), .id = b + 10, .key = b + 10 + STORE_ID_SIZE};
+    *k = (key_record){.version = b[0], .created = sesame_get_i64(b + 2), .id = b + 10, .key = b + 10 + STORE_ID_SIZE};
     return 1;
 }
 
 uint32_t put_key_record(uint8_t *dst, int64_t created, const uint8_t *id, const uint8_t *key) {
-    dst[0] = VERSION;
+    dst[0] = STORE_VERSION;
     dst[1] = AUTH_NONE;
     sesame_put_i64(dst + 2, created);
     memcpy(dst + 10, id, STORE_ID_SIZE);
@@ -60,7 +65,7 @@ uint32_t put_key_record(uint8_t *dst, int64_t created, const uint8_t *id, const 
  * the parameters of new passwords (format.DefaultKDF: RFC 9106's second
  * recommended option, t=3, 64 MiB, p=4) and a SALT_SIZE salt. */
 uint32_t put_config_header(uint8_t *dst, int64_t created, const uint8_t *salt, const uint8_t *id) {
-    dst[0] = VERSION;
+    dst[0] = STORE_VERSION;
     dst[1] = AUTH_PASSWORD;
     sesame_put_i64(dst + 2, created);
     dst[10] = KDF_ARGON2ID;
@@ -126,6 +131,27 @@ uint32_t record_key(const store_keys *k, const uint8_t *name, uint32_t n, uint8_
         dst[3 + 2 * i] = (uint8_t)hex[sum[i] & 15];
     }
     return SESAME_OK;
+}
+
+/* key_hash reads the name hash of a record's storage key (s/ and 64
+ * lower-case hex digits) into hash; 0 when key is not one. */
+int key_hash(const uint8_t *key, uint32_t key_len, uint8_t *hash) {
+    if (key_len != RECORD_KEY_LEN || memcmp(key, PREFIX_SECRET, 2) != 0)
+        return 0;
+    for (uint32_t i = 0; i < HASH_SIZE; i++) {
+        uint32_t v = 0;
+        for (uint32_t j = 0; j < 2; j++) {
+            uint8_t c = key[2 + 2 * i + j];
+            if (c >= '0' && c <= '9')
+                v = v << 4 | (uint32_t)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v = v << 4 | (uint32_t)(c - 'a' + 10);
+            else
+                return 0;
+        }
+        hash[i] = (uint8_t)v;
+    }
+    return 1;
 }
 
 /* open_record authenticates and decrypts the record rec read from the

@@ -9,7 +9,7 @@
  *     unwraps the master key (key_unwrap), derives the subkeys (key_hkdf),
  *     keeps them (key_keep) and records their handles, with the store id,
  *     in the keyring for password_timeout: id (16) | u32 record key | u32
- *     name key. Every call reads c/config too, and refuses a keyring of
+ *     name key | u32 manifest key. Every call reads c/config too, and refuses a keyring of
  *     another store id (a store replaced since the unlock). Lock, or the
  *     timeout, wipes the kept keys in the host.
  *
@@ -17,6 +17,13 @@
  * by the first write (none) or the first unlock (password) with kv_add: of
  * several processes creating it at once exactly one writes its record, and
  * the others read and use the winner's.
+ *
+ * A key is never adopted from storage while records exist that it does not
+ * open: a store is created (a new key, a first password) only when it holds
+ * no record, and a store created without a password gets one by
+ * set_password, which opens every record under its c/key, moves them all
+ * to a new master key and deletes c/key, in one transaction (rekey.c).
+ * Unlock never migrates.
  */
 #include "secretstore.h"
 
@@ -28,20 +35,24 @@ uint32_t ttl_ms = 900 * 1000;
 
 static const char label_record_key[] = "sesame secretstore v1 record key";
 static const char label_name_key[] = "sesame secretstore v1 name key";
+static const char label_manifest_key[] = "sesame secretstore v2 manifest key";
 
 /* Messages users see. Locked states say what to do; the engine puts its
  * own "vault is locked" before them. */
 #define MSG_LOCKED "unlock it with its password"
 #define MSG_REPLACED "its store was replaced since the unlock; unlock it again"
 #define MSG_NEW_PASSWORD "it has no password yet; unlock it with the password it should have"
-#define MSG_MIGRATE                                                                                        \
-    "it was created with authentication = none and has no password yet; unlock it with the password it " \
-    "should have (its secrets are kept)"
+#define MSG_MIGRATE                                                                                   \
+    "it was created with authentication = none and has no password yet; give it one with set-password " \
+    "(its secrets are kept, under a new key)"
 #define MSG_HAS_PASSWORD                                                                                   \
     "its store has a password but its parameter authentication is \"none\"; unlock it with the password " \
     "once to remove the password, or set authentication = \"password\""
 #define MSG_WRONG "wrong password"
 #define MSG_NO_PASSWORD "vault does not use a password (authentication = none)"
+#define MSG_KEYLESS                                                                                    \
+    "the store holds secrets but has no key record (c/config or c/key): it was tampered with or is damaged; " \
+    "nothing was written"
 #define MSG_VANISHED "the store's key record disappeared while it was being created; retry"
 
 /* STATUS_WRONG is unwrap's answer to a password that does not open the
@@ -117,6 +128,28 @@ static uint32_t derive(int32_t m, const uint8_t *id, store_keys *k) {
                          &k->record);
     if (st == SESAME_OK)
         st = handle(sesame_key_hkdf(m, id, STORE_ID_SIZE, label_name_key, sizeof label_name_key - 1, 32), &k->name);
+    if (st == SESAME_OK)
+        st = handle(sesame_key_hkdf(m, id, STORE_ID_SIZE, label_manifest_key, sizeof label_manifest_key - 1, 32),
+                    &k->manifest);
+    return st;
+}
+
+/* new_manifest writes the manifest of a store just created: no record. */
+static uint32_t new_manifest(const store_keys *k) {
+    static root empty;
+    memset(&empty, 0, sizeof empty);
+    return root_store(k, &empty);
+}
+
+/* upgrade_key_record marks c/key as format v2, once build_manifest has
+ * written the manifest of a store of format v1. */
+static uint32_t upgrade_key_record(void) {
+    uint32_t st = kv_read(&key_buf, KEY_MASTER);
+    if (st == SESAME_OK && key_buf.len == KEY_RECORD_LEN) {
+        key_buf.data[0] = STORE_VERSION;
+        st = sesame_kv_set(KEY_MASTER, sizeof KEY_MASTER - 1, key_buf.data, key_buf.len);
+    }
+    buf_wipe(&key_buf);
     return st;
 }
 
@@ -130,7 +163,7 @@ static uint32_t import_master(const key_record *kr, int32_t *m) {
 
 /* create_key_record adds the c/key of a new store without a password,
  * unless another process was first. */
-static uint32_t create_key_record(void) {
+static uint32_t create_key_record(int *created) {
     uint8_t rec[KEY_RECORD_LEN], id[STORE_ID_SIZE], key[MASTER_KEY_SIZE];
     uint32_t st = random_bytes(id, sizeof id);
     if (st == SESAME_OK)
@@ -138,6 +171,7 @@ static uint32_t create_key_record(void) {
     if (st == SESAME_OK) {
         put_key_record(rec, now_ms(), id, key);
         st = sesame_kv_add(KEY_MASTER, sizeof KEY_MASTER - 1, rec, sizeof rec);
+        *created = st == SESAME_OK;
         if (st == SESAME_CONFLICT) /* the record of a creator that was first */
             st = SESAME_OK;
     }
@@ -146,13 +180,39 @@ static uint32_t create_key_record(void) {
     return st;
 }
 
+/* import_keys gives the subkeys of the store whose c/key is kr, for this
+ * call, and wipes the record. */
+static uint32_t import_keys(const key_record *kr, store_keys *k) {
+    uint8_t id[STORE_ID_SIZE];
+    int32_t m;
+    memcpy(id, kr->id, sizeof id);
+    uint32_t st = import_master(kr, &m);
+    if (st != SESAME_OK)
+        return st;
+    st = derive(m, id, k);
+    sesame_key_release(m);
+    return st;
+}
+
+/* no_records fails unless the store holds no record: a store without a key
+ * record is created only when it is empty, or a key record deleted by
+ * someone would be replaced by a new key under which the old records never
+ * open, and the new ones would be written beside them. */
+static uint32_t no_records(void) {
+    int any;
+    uint32_t st = has_records(&any);
+    return st != SESAME_OK ? st : any ? sesame_fail(SESAME_INTERNAL, MSG_KEYLESS) : SESAME_OK;
+}
+
 /* none_keys gives the subkeys of a store without a password. create makes
  * the store when there is none (writes); otherwise its absence is
- * STATUS_EMPTY. */
+ * STATUS_EMPTY. A store of format v1 is upgraded (build_manifest): the
+ * call runs as a batch (SPEC.md §5.3), so the upgrade commits whole or not
+ * at all. */
 static uint32_t none_keys(int create, store_keys *k) {
     key_record kr;
     config c;
-    int found, has_config;
+    int found, has_config, created = 0;
     uint32_t st = load_key_record(&key_buf, &kr, &found);
     if (st != SESAME_OK || found)
         goto loaded;
@@ -162,7 +222,7 @@ static uint32_t none_keys(int create, store_keys *k) {
         return sesame_fail(SESAME_LOCKED, MSG_HAS_PASSWORD);
     if (!create)
         return STATUS_EMPTY;
-    if ((st = create_key_record()) != SESAME_OK)
+    if ((st = no_records()) != SESAME_OK || (st = create_key_record(&created)) != SESAME_OK)
         return st;
     st = load_key_record(&key_buf, &kr, &found); /* ours, or the first creator's */
     if (st == SESAME_OK && !found)
@@ -170,13 +230,13 @@ static uint32_t none_keys(int create, store_keys *k) {
 loaded:
     if (st != SESAME_OK)
         return st;
-    uint8_t id[STORE_ID_SIZE];
-    memcpy(id, kr.id, sizeof id);
-    int32_t m;
-    if ((st = import_master(&kr, &m)) != SESAME_OK)
+    uint8_t version = kr.version;
+    if ((st = import_keys(&kr, k)) != SESAME_OK)
         return st;
-    st = derive(m, id, k);
-    sesame_key_release(m);
+    if (created)
+        return new_manifest(k);
+    if (version == 1 && (st = build_manifest(k)) == SESAME_OK)
+        st = upgrade_key_record();
     return st;
 }
 
@@ -199,7 +259,9 @@ static uint32_t unlocked_keys(store_keys *k) {
             return st;
         return sesame_fail(SESAME_LOCKED, found ? MSG_MIGRATE : MSG_NEW_PASSWORD);
     }
-    uint8_t slot[STORE_ID_SIZE + 8];
+    if (c.version == 1) /* an unlock upgrades it */
+        return sesame_fail(SESAME_LOCKED, MSG_LOCKED);
+    uint8_t slot[STORE_ID_SIZE + 12];
     int64_t n = sesame_keyring_get(slot, sizeof slot);
     if (n == -SESAME_NOT_FOUND)
         return sesame_fail(SESAME_LOCKED, MSG_LOCKED);
@@ -212,6 +274,7 @@ static uint32_t unlocked_keys(store_keys *k) {
     memcpy(k->id, slot, STORE_ID_SIZE);
     k->record = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE);
     k->name = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE + 4);
+    k->manifest = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE + 8);
     return SESAME_OK;
 }
 
@@ -229,12 +292,15 @@ static uint32_t remember(int32_t m, const uint8_t *id) {
         st = locked(sesame_key_keep(k.record));
     if (st == SESAME_OK)
         st = locked(sesame_key_keep(k.name));
+    if (st == SESAME_OK)
+        st = locked(sesame_key_keep(k.manifest));
     if (st != SESAME_OK)
         return st;
-    uint8_t slot[STORE_ID_SIZE + 8];
+    uint8_t slot[STORE_ID_SIZE + 12];
     memcpy(slot, id, STORE_ID_SIZE);
     sesame_put_u32(slot + STORE_ID_SIZE, (uint32_t)k.record);
     sesame_put_u32(slot + STORE_ID_SIZE + 4, (uint32_t)k.name);
+    sesame_put_u32(slot + STORE_ID_SIZE + 8, (uint32_t)k.manifest);
     return sesame_keyring_set(slot, sizeof slot, ttl_ms);
 }
 
@@ -304,24 +370,65 @@ static uint32_t check_password(uint32_t n) {
     return SESAME_OK;
 }
 
-/* set_first_password creates c/config: around a new master key, or around
- * the one in c/key (a store created without a password), which the caller
- * then deletes. Of two processes doing so at once, the one that adds the
- * record first wins; the other then unlocks the winner's record with its
- * own password. It makes the master key *m and sets the store id. */
-static uint32_t set_first_password(const uint8_t *pw, uint32_t n, int32_t *m, uint8_t *id) {
-    key_record kr;
-    config c;
-    int migrate, found;
-    uint32_t st = load_key_record(&key_buf, &kr, &migrate);
+/* rotate makes a new master key *m and store id, and moves every record
+ * from the keys from to the subkeys of the new key (rekey.c), with a new
+ * manifest. A store of format v2 (version) is checked against its
+ * manifest first, so that a rekey does not make a deleted or restored
+ * record the truth. */
+static uint32_t rotate(const store_keys *from, uint8_t version, int32_t *m, uint8_t *id) {
+    store_keys to;
+    uint32_t count, st = version == 1 ? SESAME_OK : walk_store(from, NULL, NULL);
+    if (st == SESAME_OK)
+        st = random_bytes(id, STORE_ID_SIZE);
+    if (st == SESAME_OK)
+        st = handle(sesame_key_generate(MASTER_KEY_SIZE), m);
     if (st != SESAME_OK)
         return st;
-    if (migrate) {
-        memcpy(id, kr.id, STORE_ID_SIZE);
-        st = import_master(&kr, m);
-    } else if ((st = random_bytes(id, STORE_ID_SIZE)) == SESAME_OK) {
+    if ((st = derive(*m, id, &to)) == SESAME_OK)
+        st = reseal_all(from, &to, &count);
+    if (st == SESAME_OK)
+        st = build_manifest(&to);
+    if (st != SESAME_OK)
+        return st;
+    msg_reset();
+    msg_str("secretstore: the store has a new master key; records re-encrypted: ");
+    msg_num(count);
+    msg_log(SESAME_LOG_INFO);
+    return SESAME_OK;
+}
+
+/* add_password gives a password to a store created without one: a new
+ * master key for every record (the old one was on disk in clear), wrapped
+ * under the password in c/config, and c/key deleted. Every record must open
+ * under c/key, or nothing is written: a planted c/key is refused. */
+static uint32_t add_password(const key_record *kr, const uint8_t *pw, uint32_t n, int32_t *m, uint8_t *id) {
+    store_keys from;
+    uint8_t version = kr->version;
+    uint32_t st = import_keys(kr, &from);
+    if (st == SESAME_OK)
+        st = rotate(&from, version, m, id);
+    if (st == SESAME_OK)
+        st = wrap(*m, id, pw, n, 0);
+    if (st == SESAME_OK)
+        st = sesame_kv_add(KEY_CONFIG, sizeof KEY_CONFIG - 1, wrapped.data, wrapped.len);
+    if (st == SESAME_OK)
+        st = sesame_kv_delete(KEY_MASTER, sizeof KEY_MASTER - 1);
+    return st;
+}
+
+/* set_first_password creates c/config around a new master key, in a store
+ * that holds no record. Of two processes doing so at once, the one that
+ * adds the record first wins; the other then unlocks the winner's record
+ * with its own password. It makes the master key *m and sets the store
+ * id. */
+static uint32_t set_first_password(const uint8_t *pw, uint32_t n, int32_t *m, uint8_t *id) {
+    config c;
+    int found;
+    uint32_t st = no_records();
+    if (st == SESAME_OK)
+        st = random_bytes(id, STORE_ID_SIZE);
+    if (st == SESAME_OK)
         st = handle(sesame_key_generate(MASTER_KEY_SIZE), m);
-    }
     if (st != SESAME_OK || (st = wrap(*m, id, pw, n, 0)) != SESAME_OK)
         return st;
     /* Created only if no other unlock created it meanwhile; on CONFLICT the
@@ -334,12 +441,10 @@ static uint32_t set_first_password(const uint8_t *pw, uint32_t n, int32_t *m, ui
     if (!found)
         return sesame_fail(SESAME_UNAVAILABLE, MSG_VANISHED);
     if (conf_buf.len == wrapped.len && memcmp(conf_buf.data, wrapped.data, wrapped.len) == 0) {
-        if (migrate) {
-            msg_reset();
-            msg_str("secretstore: the store now has a password; its unprotected key record is deleted");
-            msg_log(SESAME_LOG_INFO);
-        }
-        return SESAME_OK;
+        store_keys k;
+        if ((st = derive(*m, id, &k)) == SESAME_OK)
+            st = new_manifest(&k);
+        return st;
     }
     /* Another unlock created the store at the same moment and was first:
      * its password and key win. */
@@ -441,7 +546,12 @@ static uint32_t remove_password(const uint8_t *pw, uint32_t n) {
     if ((st = check_password(n)) != SESAME_OK || (st = wrong(unwrap(&c, pw, n, &m), MSG_WRONG)) != SESAME_OK)
         return st;
     uint8_t key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
-    st = export_master(m, key);
+    store_keys k;
+    st = c.version == 1 ? derive(m, c.id, &k) : SESAME_OK;
+    if (st == SESAME_OK && c.version == 1)
+        st = build_manifest(&k); /* the new c/key says format v2 */
+    if (st == SESAME_OK)
+        st = export_master(m, key);
     sesame_key_release(m);
     if (st == SESAME_OK) {
         put_key_record(rec, now_ms(), c.id, key);
@@ -461,11 +571,35 @@ static uint32_t remove_password(const uint8_t *pw, uint32_t n) {
     return SESAME_OK;
 }
 
+/* upgrade_config upgrades a store of format v1, whose c/config is c and
+ * master key m, to v2 once its password is known: the manifest of its
+ * records (build_manifest), and c/config wrapped again, saying v2. The
+ * call runs as a batch (SPEC.md §5.3): the upgrade commits whole, or the
+ * store stays v1. */
+static uint32_t upgrade_config(const config *c, int32_t m, const uint8_t *pw, uint32_t n) {
+    store_keys k;
+    int64_t created = c->created;
+    uint8_t id[STORE_ID_SIZE];
+    memcpy(id, c->id, sizeof id);
+    uint32_t st = derive(m, id, &k);
+    if (st == SESAME_OK)
+        st = build_manifest(&k);
+    if (st == SESAME_OK)
+        st = wrap(m, id, pw, n, created);
+    if (st == SESAME_OK)
+        st = sesame_kv_set(KEY_CONFIG, sizeof KEY_CONFIG - 1, wrapped.data, wrapped.len);
+    if (st == SESAME_OK) {
+        msg_reset();
+        msg_str("secretstore: the store was upgraded to format v2 (a manifest of its records)");
+        msg_log(SESAME_LOG_INFO);
+    }
+    return st;
+}
+
 /* unlock checks the password and keeps the store's keys for the password
- * timeout. The first unlock of a store without c/config sets the password:
- * it creates the store, or wraps the master key of a store created with
- * authentication = none and deletes c/key. A wrong password writes
- * nothing. */
+ * timeout. The first unlock of an empty store sets the password; a store
+ * created with authentication = none gets one by set_password only. A
+ * wrong password writes nothing. */
 uint32_t unlock(const uint8_t *pw, uint32_t n) {
     if (!auth_password)
         return remove_password(pw, n);
@@ -479,10 +613,16 @@ uint32_t unlock(const uint8_t *pw, uint32_t n) {
     if (st != SESAME_OK)
         return st;
     if (!found) {
+        if ((st = exists(KEY_MASTER, &found)) != SESAME_OK)
+            return st;
+        if (found)
+            return sesame_fail(SESAME_LOCKED, MSG_MIGRATE);
         st = set_first_password(pw, n, &m, id);
     } else {
         memcpy(id, c.id, sizeof id);
         st = wrong(unwrap(&c, pw, n, &m), MSG_WRONG);
+        if (st == SESAME_OK && c.version == 1)
+            st = upgrade_config(&c, m, pw, n);
     }
     return st != SESAME_OK ? st : unlocked(m, id);
 }
@@ -495,16 +635,56 @@ uint32_t lock(void) {
     return sesame_keyring_clear();
 }
 
+/* rekey_none gives a store without a password a new master key, for
+ * set_password with two empty passwords: every record moves to it, and
+ * c/key holds it. */
+static uint32_t rekey_none(void) {
+    key_record kr;
+    config c;
+    int found;
+    uint32_t st = load_key_record(&key_buf, &kr, &found);
+    if (st == SESAME_OK && !found && (st = load_config(&conf_buf, &c, &found)) == SESAME_OK)
+        return found ? sesame_fail(SESAME_LOCKED, MSG_HAS_PASSWORD) : no_records();
+    if (st != SESAME_OK)
+        return st;
+    int64_t created = kr.created;
+    uint8_t version = kr.version;
+    store_keys from;
+    int32_t m;
+    uint8_t id[STORE_ID_SIZE], key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
+    if ((st = import_keys(&kr, &from)) != SESAME_OK || (st = rotate(&from, version, &m, id)) != SESAME_OK)
+        return st;
+    store_keys k;
+    st = c.version == 1 ? derive(m, c.id, &k) : SESAME_OK;
+    if (st == SESAME_OK && c.version == 1)
+        st = build_manifest(&k); /* the new c/key says format v2 */
+    if (st == SESAME_OK)
+        st = export_master(m, key);
+    sesame_key_release(m);
+    if (st == SESAME_OK) {
+        put_key_record(rec, created, id, key);
+        st = sesame_kv_set(KEY_MASTER, sizeof KEY_MASTER - 1, rec, sizeof rec);
+    }
+    memset(key, 0, sizeof key);
+    memset(rec, 0, sizeof rec);
+    return st;
+}
+
 /* set_password wraps the master key again under the new password with a
  * new salt: every secret stays readable. A store with a password needs the
  * current one in old (an unlocked vault is not enough: whoever sits at an
- * unlocked session must not be able to lock the owner out). A store
- * without one takes the new password as its first, as unlock would. The
- * vault is unlocked afterwards. */
+ * unlocked session must not be able to lock the owner out); when new is
+ * old, the password stays and the store gets a new master key (a rekey:
+ * every record is re-encrypted). A store without c/config takes the new
+ * password as its first: an empty store as unlock would, one created with
+ * authentication = none with a new master key (add_password). Without a
+ * password (authentication = none), two empty passwords rekey the store.
+ * The vault is unlocked afterwards. The host runs the call as one batch. */
 uint32_t set_password(const uint8_t *old, uint32_t old_len, const uint8_t *pw, uint32_t n) {
     if (!auth_password)
-        return sesame_fail(SESAME_INVALID_ARGUMENT, MSG_NO_PASSWORD);
+        return old_len == 0 && n == 0 ? rekey_none() : sesame_fail(SESAME_INVALID_ARGUMENT, MSG_NO_PASSWORD);
     config c;
+    key_record kr;
     int found;
     int32_t m;
     uint8_t id[STORE_ID_SIZE];
@@ -516,17 +696,26 @@ uint32_t set_password(const uint8_t *old, uint32_t old_len, const uint8_t *pw, u
     if (!found && old_len > 0)
         return sesame_fail(SESAME_INVALID_ARGUMENT, "vault has no password yet: give an empty old password to set one");
     if (!found) {
-        st = set_first_password(pw, n, &m, id);
+        if ((st = load_key_record(&key_buf, &kr, &found)) != SESAME_OK)
+            return st;
+        st = found ? add_password(&kr, pw, n, &m, id) : set_first_password(pw, n, &m, id);
     } else if (old_len == 0) {
         return sesame_fail(SESAME_LOCKED, "the current password is required to change it");
     } else {
         memcpy(id, c.id, sizeof id);
         int64_t created = c.created;
         st = wrong(unwrap(&c, old, old_len, &m), MSG_WRONG);
+        store_keys from;
+        if (st == SESAME_OK)
+            st = derive(m, id, &from);
+        if (st == SESAME_OK && old_len == n && memcmp(old, pw, n) == 0) {
+            sesame_key_release(m);
+            st = rotate(&from, c.version, &m, id);
+        } else if (st == SESAME_OK && c.version == 1) {
+            st = build_manifest(&from); /* the new c/config says format v2 */
+        }
         if (st == SESAME_OK && (st = wrap(m, id, pw, n, created)) == SESAME_OK)
             st = sesame_kv_set(KEY_CONFIG, sizeof KEY_CONFIG - 1, wrapped.data, wrapped.len);
-        if (st != SESAME_OK)
-            return st;
     }
     return st != SESAME_OK ? st : unlocked(m, id);
 }

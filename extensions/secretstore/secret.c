@@ -159,3 +159,18 @@ uint32_t check_secret(const uint8_t *p, uint32_t n, uint8_t type) {
         return 0;
     return info;
 }
+
+/* check_info reports whether [p, p+n) is exactly an info record (SPEC.md
+ * §7.5) that abi.DecodeInfo accepts: a UTF-8 name, a known type, metadata
+ * as in a secret. */
+int check_info(const uint8_t *p, uint32_t n) {
+    reader r = {.p = p, .n = n};
+    const uint8_t *name, *t;
+    uint32_t name_len;
+    str(&r, 0, &name, &name_len);
+    t = take(&r, 1);
+    if (t == NULL || sesame_value_type(t, 1) == 0)
+        return 0;
+    metadata(&r);
+    return !r.bad && left(&r) == 0;
+}

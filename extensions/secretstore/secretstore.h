@@ -1,12 +1,18 @@
 /*
  * secretstore.h — what the files of the secretstore vault share.
  *
- *   format.c  the on-disk format v1 (internal/secretstore/format is its
+ *   format.c  the on-disk format (internal/secretstore/format is its
  *             spec): c/config, c/key, the records and their storage keys
+ *   manifest.c format v2's manifest: m/root and the buckets b/XX, which
+ *             make a deleted or restored record an error
  *   fold.c    abi.Fold in C: the case folding of names (foldtable.h)
  *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
  *   keys.c    where the keys come from: c/key, the password, the keyring;
  *             unlock, lock, set password
+ *   rekey.c   moving every record to a new master key (rekey, a first
+ *             password for a store created without one)
+ *   scan.c    walking the records under a prefix, a page of kv_scan at a
+ *             time
  *   text.c    messages: ../clib/text.c, shared with the other C extensions
  *   vault.c   the sesame exports
  *
@@ -23,8 +29,18 @@
 
 #include "../clib/text.h"
 
-/* Sizes and constants of format v1 (format.go). */
+/* Sizes and constants of the format (format.go). VERSION is the records'
+ * layout, unchanged since v1; STORE_VERSION that of c/config, c/key and
+ * the manifest: 2 (format v2), and 1 in a store of an earlier release,
+ * which the vault upgrades once it has the keys. */
 #define VERSION 1
+#define STORE_VERSION 2
+#define HASH_SIZE 32                              /* a name hash, the HEX of s/HEX */
+#define DIGEST_SIZE 16                            /* a bucket's digest in the root */
+#define BUCKETS 256
+#define ENTRY_HEAD (HASH_SIZE + TAG_SIZE + 4)     /* hash, record tag, info length */
+#define ROOT_BODY (1 + 8 + BUCKETS * DIGEST_SIZE) /* version, epoch, digests */
+#define ROOT_LEN (ROOT_BODY + 32)                 /* and the MAC */
 #define MASTER_KEY_SIZE 32
 #define STORE_ID_SIZE 16
 #define SALT_SIZE 16
@@ -41,8 +57,11 @@
 
 #define KEY_CONFIG "c/config"
 #define KEY_MASTER "c/key"
+#define KEY_ROOT "m/root"
+#define PREFIX_BUCKET "b/"
 #define PREFIX_SECRET "s/"
 #define PREFIX_PROBE "t/probe/"
+#define PREFIX_STAGED "r/" /* a rekey's new records, within its transaction */
 
 /* STATUS_EMPTY is the internal answer of a read of a store that does not
  * exist yet: no secret (NOT_FOUND), an empty list. It never goes out. */
@@ -51,6 +70,7 @@
 /* A parsed c/config (format.Config): the fields point into the record. */
 typedef struct {
     const uint8_t *raw;   /* the record                                   */
+    uint8_t version;      /* STORE_VERSION, or 1                          */
     uint32_t header_len;  /* bytes before the nonce: the wrap's AD tail   */
     int64_t created;      /* Unix milliseconds                            */
     uint32_t time, memory_kib, threads;
@@ -62,6 +82,7 @@ typedef struct {
 
 /* A parsed c/key (format.ParseKeyRecord): the fields point into the record. */
 typedef struct {
+    uint8_t version; /* STORE_VERSION, or 1 */
     int64_t created;
     const uint8_t *id;
     const uint8_t *key; /* MASTER_KEY_SIZE bytes, in clear */
@@ -72,7 +93,19 @@ typedef struct {
     uint8_t id[STORE_ID_SIZE];
     int32_t record; /* XChaCha20-Poly1305 of the records */
     int32_t name;   /* HMAC-SHA256 of the folded names   */
+    int32_t manifest; /* HMAC-SHA256 of the manifest's root */
 } store_keys;
+
+/* The manifest's root, and an opened bucket (manifest.c). */
+typedef struct {
+    uint64_t epoch;
+    uint8_t digest[BUCKETS][DIGEST_SIZE];
+} root;
+
+typedef struct {
+    uint32_t idx, n; /* which bucket; how many entries      */
+    sesame_buf plain; /* u32 n, then the entries (manifest.c) */
+} bucket;
 
 /* format.c: parsing (1 when the layout is right), the AD of a wrap and a
  * record, the storage key of a name, sealing and opening records. */
@@ -80,6 +113,7 @@ int parse_config(const uint8_t *b, uint32_t n, config *c);
 int parse_key_record(const uint8_t *b, uint32_t n, key_record *k);
 uint32_t put_key_record(uint8_t *dst, int64_t created, const uint8_t *id, const uint8_t *key);
 uint32_t put_config_header(uint8_t *dst, int64_t created, const uint8_t *salt, const uint8_t *id);
+int key_hash(const uint8_t *key, uint32_t key_len, uint8_t *hash);
 uint32_t wrap_ad(uint8_t *dst, const uint8_t *header, uint32_t header_len);
 int record_header_ok(const uint8_t *rec, uint32_t n);
 uint32_t record_ad(uint8_t *dst, const uint8_t *key, uint32_t key_len, uint8_t type);
@@ -94,10 +128,35 @@ uint32_t seal_record(const store_keys *k, const uint8_t *key, uint32_t key_len, 
 
 /* secret.c */
 uint32_t check_secret(const uint8_t *p, uint32_t n, uint8_t type);
+int check_info(const uint8_t *p, uint32_t n);
+
+/* manifest.c */
+int digest_zero(const uint8_t *d);
+uint32_t tampered_store(const char *what);
+uint32_t root_load(const store_keys *k, root *r);
+uint32_t root_store(const store_keys *k, root *r);
+uint32_t bucket_empty(bucket *b, uint32_t idx);
+uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b);
+uint32_t bucket_store(const store_keys *k, root *r, bucket *b);
+uint32_t bucket_find(const bucket *b, const uint8_t *hash, int *found);
+uint32_t bucket_put(bucket *b, const uint8_t *hash, const uint8_t *tag, const uint8_t *info, uint32_t info_len);
+uint32_t entry_len(const uint8_t *e);
+uint32_t build_manifest(const store_keys *k);
+typedef uint32_t (*info_fn)(void *arg, const uint8_t *info, uint32_t len);
+uint32_t walk_store(const store_keys *k, info_fn fn, void *arg);
 
 /* fold.c */
 int fold(const uint8_t *s, uint32_t n, sesame_buf *out);
 int same_fold(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn);
+
+/* scan.c */
+typedef uint32_t (*entry_fn)(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                             uint32_t value_len);
+uint32_t each_entry(const char *prefix, uint32_t prefix_len, entry_fn fn, void *arg);
+
+/* rekey.c */
+uint32_t has_records(int *any);
+uint32_t reseal_all(const store_keys *from, const store_keys *to, uint32_t *count);
 
 /* keys.c */
 extern int auth_password; /* set by init */

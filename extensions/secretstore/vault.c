@@ -19,7 +19,7 @@ SESAME_ABI_V1_MARKER
 static const char manifest[] =
     "{\"abi\":1,\"name\":\"secretstore\",\"version\":\"1.0.0\","
     "\"description\":\"encrypted local store (Argon2id password, XChaCha20-Poly1305 records)\","
-    "\"metadata\":true,\"case_sensitive\":false,\"datetime_offset\":true,"
+    "\"metadata\":true,\"case_sensitive\":false,\"datetime_offset\":true,\"atomic_calls\":true,"
     "\"operations\":[\"get\",\"stat\",\"set\",\"remove\",\"list\",\"set_metadata\",\"unlock\",\"lock\","
     "\"set_password\",\"test\"],"
     "\"grants\":[\"storage\"]}";
@@ -31,7 +31,6 @@ static sesame_buf rec;   /* a record as stored                          */
 static sesame_buf plain; /* a record opened                             */
 static sesame_buf next;  /* a record's new plain text                   */
 static sesame_buf out;   /* the output                                  */
-static sesame_buf page;  /* a page of kv_scan                           */
 static sesame_buf fpat, fname;
 
 static uint32_t done(uint32_t st) {
@@ -166,12 +165,46 @@ static uint32_t keys(int create, store_keys *k) {
     return st == STATUS_EMPTY ? SESAME_NOT_FOUND : st;
 }
 
-/* load reads and opens the record of the name in arg, stored under key,
- * into plain. */
+static root man;   /* the manifest's root, as find read it    */
+static bucket bkt; /* the bucket of the name that find looked up */
+
+/* tampered_record says what is wrong with the record of the name in arg. */
+static uint32_t tampered_record(const char *what) {
+    msg_reset();
+    msg_str("the store was tampered with: record of ");
+    msg_quote(arg.data, arg.len);
+    msg_str(what);
+    return msg_fail(SESAME_INTERNAL);
+}
+
+/* manifest_of reads the root and the bucket of the record stored under
+ * key, and finds its entry: at its offset in bkt when *listed. */
+static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int *listed, uint32_t *at) {
+    uint8_t hash[HASH_SIZE];
+    key_hash(key, RECORD_KEY_LEN, hash);
+    uint32_t st = root_load(k, &man);
+    if (st == SESAME_OK)
+        st = bucket_load(k, &man, hash[0], &bkt);
+    if (st == SESAME_OK)
+        *at = bucket_find(&bkt, hash, listed);
+    return st;
+}
+
+/* load reads the record of the name in arg, stored under key, checks it
+ * against its entry in the manifest, and opens it into plain. */
 static uint32_t load(const store_keys *k, const uint8_t *key, uint32_t *info_len) {
-    uint32_t st = sesame_kv_read(&rec, key, RECORD_KEY_LEN);
+    int listed;
+    uint32_t at, st = manifest_of(k, key, &listed, &at);
+    if (st == SESAME_OK)
+        st = sesame_kv_read(&rec, key, RECORD_KEY_LEN);
+    if (st == SESAME_NOT_FOUND) /* the engine's own message says it best */
+        return listed ? tampered_record(" was deleted") : st;
     if (st != SESAME_OK)
-        return st; /* NOT_FOUND: the engine's own message says it best */
+        return st;
+    if (!listed)
+        return tampered_record(" is not in the manifest (restored from an earlier copy, or planted?)");
+    if (rec.len < TAG_SIZE || memcmp(bkt.plain.data + at + HASH_SIZE, rec.data + rec.len - TAG_SIZE, TAG_SIZE) != 0)
+        return tampered_record(" is not the version the manifest names (restored from an earlier copy?)");
     st = open_record(k, key, RECORD_KEY_LEN, rec.data, rec.len, arg.data, arg.len, &plain, info_len);
     if (st != OPEN_AUTH && st != OPEN_CORRUPT)
         return st;
@@ -180,6 +213,22 @@ static uint32_t load(const store_keys *k, const uint8_t *key, uint32_t *info_len
     msg_quote(arg.data, arg.len);
     msg_str(st == OPEN_AUTH ? " failed authentication: the store was tampered with or is corrupt" : " is corrupt");
     return msg_fail(SESAME_INTERNAL);
+}
+
+/* record_changed writes the entry of the record under key (its tag and
+ * info; info NULL: deleted) into its bucket, and the bucket and the root:
+ * after find or manifest_of read them, in the same call. */
+static uint32_t record_changed(const store_keys *k, const uint8_t *key, const uint8_t *tag, const uint8_t *info,
+                               uint32_t info_len) {
+    uint8_t hash[HASH_SIZE];
+    key_hash(key, RECORD_KEY_LEN, hash);
+    uint32_t st = bucket_put(&bkt, hash, tag, info, info_len);
+    if (st == SESAME_OK)
+        st = bucket_store(k, &man, &bkt);
+    if (st == SESAME_OK)
+        st = root_store(k, &man);
+    buf_wipe(&bkt.plain);
+    return st;
 }
 
 /* find reads the name (argument 0) and loads its record. */
@@ -208,7 +257,8 @@ SESAME_EXPORT("sesame_stat") uint32_t vault_stat(uint32_t name_len) {
     return done(st != SESAME_OK ? st : sesame_output(plain.data, info_len));
 }
 
-/* store seals the secret (name, md, value) and writes it under key. */
+/* store seals the secret (name, md, value), writes it under key, and its
+ * entry in the manifest that find read. */
 static uint32_t store(const store_keys *k, const uint8_t *key, const uint8_t *name, uint32_t name_len,
                       const uint8_t *md, uint32_t md_len, const uint8_t *value, uint32_t value_len) {
     uint32_t n = sesame_secret_len(name_len, md_len, value_len);
@@ -217,8 +267,12 @@ static uint32_t store(const store_keys *k, const uint8_t *key, const uint8_t *na
         return sesame_fail(SESAME_TOO_LARGE, "the secret does not fit in the vault's memory");
     next.len = sesame_put_secret(next.data, name, name_len, md, md_len, value, value_len);
     uint32_t st = seal_record(k, key, RECORD_KEY_LEN, next.data, next.len, &rec);
+    if (st == SESAME_OK)
+        st = sesame_kv_set(key, RECORD_KEY_LEN, rec.data, rec.len);
+    if (st == SESAME_OK)
+        st = record_changed(k, key, rec.data + rec.len - TAG_SIZE, next.data, sesame_info_size(next.data, next.len));
     buf_wipe(&next);
-    return st != SESAME_OK ? st : sesame_kv_set(key, RECORD_KEY_LEN, rec.data, rec.len);
+    return st;
 }
 
 /* set keeps the stored spelling of a name that differs only in case, and
@@ -261,79 +315,53 @@ SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
         st = keys(0, &k);
     if (st == SESAME_OK)
         st = record_key(&k, arg.data, arg.len, key);
+    int listed;
+    uint32_t at;
+    if (st == SESAME_OK)
+        st = manifest_of(&k, key, &listed, &at);
     if (st == SESAME_OK)
         st = sesame_kv_delete(key, RECORD_KEY_LEN);
+    if (st == SESAME_NOT_FOUND && listed) /* deleted behind our back: the entry goes too */
+        st = SESAME_OK;
+    if (st == SESAME_OK && listed)
+        st = record_changed(&k, key, NULL, NULL, 0);
     return done(st);
 }
 
-/* list_record opens the record r (rn bytes) of storage key key, where it
- * lies in the page, and appends its info to out when its name matches the
- * folded pattern (every name when all is set: no folding then). A record
- * that fails is left out and logged (its name is unknown); get of its name
- * reports the failure. */
-static uint32_t list_record(const store_keys *k, const uint8_t *key, uint32_t key_len, const uint8_t *r,
-                            uint32_t rn, int all, uint32_t *count) {
-    uint32_t info_len, st = open_record(k, key, key_len, r, rn, NULL, 0, &plain, &info_len);
-    if (st == OPEN_AUTH || st == OPEN_CORRUPT) {
-        msg_reset();
-        msg_str("secretstore: left out record ");
-        msg_bytes(key, key_len < 18 ? key_len : 18);
-        msg_str(st == OPEN_AUTH ? "…: record failed authentication" : "…: malformed record");
-        msg_log(SESAME_LOG_WARN);
-        return SESAME_OK;
-    }
-    if (st != SESAME_OK)
-        return st;
-    if (!all && !fold(plain.data + 4, sesame_get_u32(plain.data), &fname))
+/* A listing: the folded pattern (all: every name, no folding) and the
+ * count of infos appended to out. */
+typedef struct {
+    int all;
+    uint32_t count;
+} listing;
+
+/* list_info appends an info of the manifest to out when its name matches
+ * the folded pattern. */
+static uint32_t list_info(void *arg, const uint8_t *info, uint32_t len) {
+    listing *l = arg;
+    if (!l->all && !fold(info + 4, sesame_get_u32(info), &fname))
         return sesame_fail(SESAME_TOO_LARGE, "the list does not fit in the vault's memory");
-    if (all || sesame_match(fpat.data, fpat.len, fname.data, fname.len)) {
-        if (!sesame_buf_append(&out, plain.data, info_len))
+    if (l->all || sesame_match(fpat.data, fpat.len, fname.data, fname.len)) {
+        if (!sesame_buf_append(&out, info, len))
             return sesame_fail(SESAME_TOO_LARGE, "the list does not fit in the vault's memory");
-        (*count)++;
+        l->count++;
     }
-    buf_wipe(&plain);
     return SESAME_OK;
 }
 
-/* key_after reports whether the key a sorts strictly after b: a host that
- * ignored `after` would make a listing loop forever. */
-static int key_after(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn) {
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c > 0 || (c == 0 && an > bn);
-}
-
-/* list_all appends the info of every record whose name matches to out,
- * reading the records a page at a time with kv_scan (one host call and
- * one storage transaction per page, not one per record) and opening them
- * where they lie in the page. */
+/* list_all appends the info of every secret whose name matches to out:
+ * from the manifest, whose buckets hold them, after checking every record
+ * against it (walk_store), so that a deleted or restored record fails the
+ * listing, named, instead of being left out. */
 static uint32_t list_all(const store_keys *k, uint32_t *count) {
-    int all = fpat.len == 1 && fpat.data[0] == '*';
-    uint8_t after[SESAME_MAX_STORAGE_KEY];
-    uint32_t after_len = 0;
-    for (;;) {
-        uint32_t st = sesame_kv_scan_page(&page, PREFIX_SECRET, 2, after, after_len);
-        if (st != SESAME_OK)
-            return st;
-        const uint8_t *p = page.data;
-        uint32_t left = page.len, n = left >= 4 ? sesame_get_u32(p) : 0;
-        if (n == 0)
-            return SESAME_OK;
-        for (p += 4, left -= 4; n > 0; n--) {
-            const uint8_t *key, *r;
-            uint32_t kn, rn;
-            if (!sesame_entry_next(&p, &left, &key, &kn, &r, &rn) || kn > sizeof after)
-                return sesame_fail(SESAME_INTERNAL, "malformed page of storage entries");
-            if (after_len > 0 && !key_after(key, kn, after, after_len))
-                return sesame_fail(SESAME_INTERNAL, "the storage returned a page that does not advance");
-            if ((st = list_record(k, key, kn, r, rn, all, count)) != SESAME_OK)
-                return st;
-            memcpy(after, key, kn);
-            after_len = kn;
-        }
-    }
+    listing l = {.all = fpat.len == 1 && fpat.data[0] == '*'};
+    uint32_t st = walk_store(k, list_info, &l);
+    *count = l.count;
+    return st;
 }
 
-/* list opens every record: the names are only inside them. */
+/* list reads the names from the manifest (they are only inside it and
+ * the records). */
 SESAME_EXPORT("sesame_list") uint32_t vault_list(uint32_t pattern_len) {
     store_keys k;
     uint32_t count = 0, st = sesame_read_input(&arg, 0, pattern_len);

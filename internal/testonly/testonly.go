@@ -1,6 +1,7 @@
-// Package testonly holds the two switches that make the module's tests fast,
-// in the manner of age's testOnly hooks: a cheap key derivation in place of
-// Argon2id, and a clock that a test moves by hand. The sandbox derives keys
+// Package testonly holds the switches that make the module's tests fast, in
+// the manner of age's testOnly hooks: a cheap key derivation in place of
+// Argon2id, and a clock that a test moves by hand; and one that lets a test
+// stop a process at a commit, to kill it there (OnCommit). The sandbox derives keys
 // with Argon2id and reads the time with Now and AfterFunc (and, under a fake
 // clock only, gives its guests Now and Sleep); unless a test installs a
 // switch, these are argon2.IDKey, time.Now and time.AfterFunc.
@@ -219,3 +220,20 @@ func OnRename(tb Cleaner, f func(dir, name string)) {
 	}
 	tb.Cleanup(func() { renameHook.Store(nil) })
 }
+
+// commitHook is what AtCommit calls; nil: nothing.
+var commitHook atomic.Pointer[func(committed bool)]
+
+// AtCommit calls the hook a test installed with OnCommit, if any: the engine
+// calls it just before (false) and just after (true) it commits the writes
+// of a vault call that must commit whole (a store's upgrade, a rekey).
+func AtCommit(committed bool) {
+	if f := commitHook.Load(); f != nil {
+		(*f)(committed)
+	}
+}
+
+// OnCommit installs f as the hook of AtCommit for the rest of the process:
+// a test's helper process blocks in it, and the test kills the process
+// there. Tests only: see the package comment.
+func OnCommit(f func(committed bool)) { commitHook.Store(&f) }

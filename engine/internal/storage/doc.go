@@ -39,6 +39,13 @@
 //     check costs the same for 10 keys as for a million.
 //   - Discreet: errors name the operation and the file, and may give lengths
 //     and limits, but never contain key or value bytes.
+//   - Compactable: Compact rewrites the file without the pages of replaced
+//     and deleted values (bbolt keeps them until it reuses them), into a
+//     new file renamed over the old one under its exclusive lock; every
+//     open checks, once it holds the lock, that its file is still the one
+//     at the path, and opens it again if a compaction replaced it. The
+//     engine compacts after a password change or a rekey, so that an old
+//     wrapped key or records under an old key cannot be read from the file.
 //   - Private: the file and every folder above it must be the user's (or
 //     root's) and writable by no one else, and the file is never a link
 //     (package fileperm); folders are created 0700, the file 0600, and each

@@ -21,22 +21,23 @@ import (
 // is refused, so a storage file planted in a shared folder captures
 // nothing.
 //
+// Once locked, the file must still be the one at the path: a compaction
+// (Compact) renames a new file over it while holding its lock, and a
+// writer that had opened the old file would otherwise commit to a file no
+// one reads again. It is opened anew then.
+//
 // bbolt's own wait polls every 50 ms and cannot be cancelled; this one
 // (filelock.Lock) backs off from 100 µs to 2 ms and watches ctx, so a lock
 // held for one commit by another process is handed over in well under a
 // millisecond of extra delay.
 func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.FileMode) (*os.File, error) {
 	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
-		f, err := fileperm.OpenFile(name, flag, perm)
-		if err != nil {
-			return nil, err
-		}
 		how := filelock.Shared
 		if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
 			how = filelock.Exclusive
 		}
-		if err := filelock.Lock(ctx, f, how, deadline); err != nil {
-			f.Close()
+		f, err := lockCurrent(ctx, name, flag, perm, how, deadline)
+		if err != nil {
 			return nil, err
 		}
 		if how == filelock.Shared {
@@ -55,5 +56,30 @@ func openLocked(ctx context.Context, deadline time.Time) func(string, int, os.Fi
 			}
 		}
 		return f, nil
+	}
+}
+
+// lockCurrent opens the file at name and locks it, again as long as the
+// file it locked is no longer the one at name (replaced by a compaction
+// while it waited).
+func lockCurrent(ctx context.Context, name string, flag int, perm os.FileMode, how int, deadline time.Time) (*os.File, error) {
+	for {
+		f, err := fileperm.OpenFile(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		if err := filelock.Lock(ctx, f, how, deadline); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if now, err := os.Lstat(name); err == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
 	}
 }

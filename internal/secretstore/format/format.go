@@ -15,9 +15,11 @@
 // # Storage keys and records (all integers little-endian)
 //
 //	c/config  password stores: the master key wrapped under a password (Config)
-//	c/key     stores without a password: version 1, mode 0, created, store id,
+//	c/key     stores without a password: version 2, mode 0, created, store id,
 //	          master key
 //	s/HEX     one per secret: HEX = hex(HMAC-SHA256(name key, abi.Fold(name)))
+//	m/root    the manifest's root (Root, format v2)
+//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2]
 //	t/probe/… written and deleted by the vault's test
 //
 // A secret record is
@@ -30,6 +32,34 @@
 // storage key | version | type. A record copied under another storage key,
 // or with another type byte, fails authentication; Open also checks that
 // the decrypted name hashes to the storage key it was read from.
+//
+// # Format v2: the manifest
+//
+// Format v2 (sesame 0.5) adds a manifest, so that a record deleted, or
+// restored from an earlier copy of the file, is found: the AEAD alone
+// cannot tell an old version of a record from the current one, both being
+// sealed under the same key. A third subkey, the manifest key (HKDF info
+// "sesame secretstore v2 manifest key"), MACs the root. Each record has an
+// entry in bucket HEX[:2] (one of 256): its name hash, its tag (the
+// record's last 16 bytes, unique to that version of it) and its info. The
+// bucket is sealed under the record key, and its tag is its digest in the
+// root, which the manifest key MACs together with an epoch that every
+// write raises. A reader checks a record's tag against its entry, the
+// bucket against the root, and the root's MAC; a listing reads the infos
+// from the buckets and every record's tag, so that a record missing, not
+// the version its entry names, or without an entry is reported by name.
+// Every write of the vault rewrites the record, its bucket and the root in
+// one storage transaction (the vault's calls are atomic, SPEC.md §5.3).
+//
+// c/config and c/key carry the format version (StoreVersion, 2) in their
+// first byte; the records keep version 1, their layout being unchanged. A
+// store whose key record says 1 is of format v1: the vault upgrades it,
+// once it has the keys (the unlock of a password store, the first call of
+// one without), by writing its manifest and the key record again, in one
+// transaction. c/config's version byte is covered by the wrap's
+// associated data, so a v2 store cannot be passed off as a v1 one (to have
+// its manifest rebuilt from whatever records it holds) without the
+// password.
 package format
 
 import (
@@ -50,8 +80,14 @@ import (
 	"github.com/sesamehq/sesame/abi"
 )
 
-// Version is the format version, the first byte of every record.
+// Version is the layout of the secret records, their first byte: 1 since
+// format v1.
 const Version = 1
+
+// StoreVersion is the format version, the first byte of c/config, c/key,
+// the manifest's root and its buckets: 2. A store whose c/config or c/key
+// says 1 is of format v1 (no manifest), which the vault upgrades.
+const StoreVersion = 2
 
 // Storage keys.
 const (
@@ -85,10 +121,11 @@ const (
 
 // Labels: HKDF infos and associated-data prefixes, one per use.
 const (
-	labelRecordKey = "sesame secretstore v1 record key"
-	labelNameKey   = "sesame secretstore v1 name key"
-	labelRecordAD  = "sesame secretstore v1 record\x00"
-	labelWrapAD    = "sesame secretstore v1 master key\x00"
+	labelRecordKey   = "sesame secretstore v1 record key"
+	labelNameKey     = "sesame secretstore v1 name key"
+	labelManifestKey = "sesame secretstore v2 manifest key"
+	labelRecordAD    = "sesame secretstore v1 record\x00"
+	labelWrapAD      = "sesame secretstore v1 master key\x00"
 )
 
 // Errors. None of them carries key material, names or values.
@@ -144,18 +181,19 @@ func ParseMaster(b []byte) (*Master, error) {
 }
 
 // MarshalKeyRecord returns the c/key record of a store without a password:
-// version, AuthNone, i64 created (Unix milliseconds), store id, master key.
-// created is when the record was first written (see Config.Created).
+// version (StoreVersion), AuthNone, i64 created (Unix milliseconds), store
+// id, master key. created is when the record was first written (see
+// Config.Created).
 func (m *Master) MarshalKeyRecord(created int64) []byte {
-	b := []byte{Version, AuthNone}
+	b := []byte{StoreVersion, AuthNone}
 	b = binary.LittleEndian.AppendUint64(b, uint64(created))
 	return append(b, m.Marshal()...)
 }
 
-// ParseKeyRecord reads a c/key record and returns the master and the time it
-// was created.
+// ParseKeyRecord reads a c/key record, of format v2 or v1, and returns the
+// master and the time it was created.
 func ParseKeyRecord(b []byte) (*Master, int64, error) {
-	if len(b) != 10+MasterBlobSize || b[0] != Version || b[1] != AuthNone {
+	if len(b) != 10+MasterBlobSize || (b[0] != StoreVersion && b[0] != 1) || b[1] != AuthNone {
 		return nil, 0, ErrCorrupt
 	}
 	m, err := ParseMaster(b[10:])
@@ -173,6 +211,7 @@ type Keys struct {
 	id      [StoreIDSize]byte
 	recKey  []byte
 	nameKey []byte
+	manKey  []byte // of the manifest's root (format v2)
 	aead    cipher.AEAD
 	mac     hash.Hash
 	sum     []byte // scratch for RecordKey
@@ -192,7 +231,13 @@ func (m *Master) Keys() *Keys {
 	if err != nil {
 		panic("secretstore: hkdf: " + err.Error())
 	}
-	return newKeys(m.ID, recKey, nameKey)
+	manKey, err := hkdf.Key(sha256.New, m.Key[:], m.ID[:], labelManifestKey, sha256.Size)
+	if err != nil {
+		panic("secretstore: hkdf: " + err.Error())
+	}
+	k := newKeys(m.ID, recKey, nameKey)
+	k.manKey = manKey
+	return k
 }
 
 func newKeys(id [StoreIDSize]byte, recKey, nameKey []byte) *Keys {
@@ -239,6 +284,7 @@ func (k *Keys) Clear() {
 	}
 	clear(k.recKey)
 	clear(k.nameKey)
+	clear(k.manKey)
 	clear(k.plain[:cap(k.plain)])
 	if k.mac != nil {
 		k.mac.Reset()
@@ -350,13 +396,15 @@ const kdfArgon2id = 1
 // with XChaCha20-Poly1305 under a key-encryption key that Argon2id derives
 // from the password and Salt. Its layout:
 //
-//	u8 version (1) | u8 mode (1: password) | i64 created | u8 kdf (1:
+//	u8 version (2; 1 in format v1) | u8 mode (1: password) | i64 created | u8 kdf (1:
 //	Argon2id) | u32 time | u32 memory KiB | u8 threads | u8 salt length |
 //	salt | store id (16) | nonce (24) | wrapped master key (32 + 16)
 //
 // The associated data of the wrap is a label and every byte before the
 // nonce, so that no header field can be changed without the password.
 type Config struct {
+	// Version is StoreVersion, or 1 in a store of format v1.
+	Version byte
 	// Created is when the store got its password, in Unix milliseconds. A
 	// password change keeps it. Creators of a store wait a moment after
 	// writing and read again, and users of a fresh record wait as long, so
@@ -384,7 +432,7 @@ func WrapMaster(m *Master, kek []byte, params KDFParams, salt []byte, created in
 	if len(kek) != chacha20poly1305.KeySize {
 		return nil, errors.New("key-encryption key must be 32 bytes")
 	}
-	c := &Config{Created: created, KDF: params, Salt: bytes.Clone(salt), ID: m.ID}
+	c := &Config{Version: StoreVersion, Created: created, KDF: params, Salt: bytes.Clone(salt), ID: m.ID}
 	rand.Read(c.nonce[:])
 	aead, err := chacha20poly1305.NewX(kek)
 	if err != nil {
@@ -414,7 +462,7 @@ func (c *Config) Unwrap(kek []byte) (*Master, error) {
 
 // header returns the bytes of c before the nonce.
 func (c *Config) header() []byte {
-	b := []byte{Version, AuthPassword}
+	b := []byte{c.Version, AuthPassword}
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.Created))
 	b = append(b, kdfArgon2id)
 	b = binary.LittleEndian.AppendUint32(b, c.KDF.Time)
@@ -436,10 +484,11 @@ func (c *Config) Marshal() []byte {
 // ParseConfig reads a c/config record. It checks the layout, not the
 // parameters' bounds: the host refuses a derivation outside its own.
 func ParseConfig(b []byte) (*Config, error) {
-	if len(b) < 21 || b[0] != Version || b[1] != AuthPassword || b[10] != kdfArgon2id {
+	if len(b) < 21 || (b[0] != StoreVersion && b[0] != 1) || b[1] != AuthPassword || b[10] != kdfArgon2id {
 		return nil, ErrCorrupt
 	}
 	c := &Config{
+		Version: b[0],
 		Created: int64(binary.LittleEndian.Uint64(b[2:])),
 		KDF: KDFParams{
 			Time:      binary.LittleEndian.Uint32(b[11:]),
