@@ -282,7 +282,7 @@ const maxSleep = 10 * time.Millisecond
 func (m *Module) moduleConfig() wazero.ModuleConfig {
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions("_initialize").
+		WithStartFunctions(). // the host calls _initialize itself (instance.go)
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader).
