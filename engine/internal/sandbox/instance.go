@@ -33,6 +33,7 @@ type instance struct {
 	gen    int               // the pool's generation when it was created
 	stop   api.MutableGlobal // set to stop the running call; nil when the module defines no function
 	halted bool              // stop was set, or may yet be: the instance must go
+	haltMu sync.Mutex        // a deadline and Host.Close may set stop at once
 }
 
 // initExport is the export that starts a reactor (its runtime, its
@@ -159,7 +160,11 @@ func (in *instance) run(ctx context.Context, host *Host, fn api.Function, stack 
 
 // halt sets the stop global of in: the call running on it traps at its
 // next loop or call.
-func (in *instance) halt() { in.stop.Set(1) }
+func (in *instance) halt() {
+	in.haltMu.Lock()
+	defer in.haltMu.Unlock()
+	in.stop.Set(1)
+}
 
 // invoke calls export on in. A status error leaves the instance usable; any
 // other failure (trap, exit, deadline) is marked as a trap.
