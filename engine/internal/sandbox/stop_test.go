@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,26 +56,25 @@ func TestSpinningGuestIsStopped(t *testing.T) {
 	}
 }
 
-// TestHostCloseStopsASpinningCall: closing the host stops a call that would
-// otherwise spin until its deadline, a minute away, and the call says the
-// vault was closed.
+// TestHostCloseStopsASpinningCall: closing the host stops a call that spins
+// in a loop with no call in it, which would otherwise run until its
+// deadline, a minute away; the call says the vault was closed.
 func TestHostCloseStopsASpinningCall(t *testing.T) {
 	h, err := sandbox.NewHost(sandbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := h.Load(context.Background(), sandbox.Spec{Vault: "Spin", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/spin.wat"), Timeout: time.Minute, Instances: 1})
+	st := &signalStorage{memStorage: newMemStorage(), read: make(chan struct{})}
+	m, err := h.Load(context.Background(), sandbox.Spec{Vault: "Spin", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/spin.wat"), Storage: st, Timeout: time.Minute, Instances: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Call(context.Background(), abi.OpGet, []byte("x")); err != nil {
-		t.Fatal(err) // the instance exists: the next call starts spinning at once
-	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := m.Call(context.Background(), abi.OpGet, []byte("loop"))
+		_, err := m.Call(context.Background(), abi.OpRemove, []byte("a"))
 		done <- err
 	}()
+	<-st.read // remove runs: it read its storage and spins
 	if err := h.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -82,4 +82,16 @@ func TestHostCloseStopsASpinningCall(t *testing.T) {
 	if !strings.Contains(se.Message, "closed") {
 		t.Errorf("message %q does not say the vault was closed", se.Message)
 	}
+}
+
+// signalStorage closes read at its first Get.
+type signalStorage struct {
+	*memStorage
+	once sync.Once
+	read chan struct{}
+}
+
+func (s *signalStorage) Get(ctx context.Context, key []byte) ([]byte, error) {
+	s.once.Do(func() { close(s.read) })
+	return s.memStorage.Get(ctx, key)
 }
