@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"sync"
 
 	"github.com/sesamehq/sesame/engine/internal/registry"
@@ -76,7 +75,7 @@ func (h *handle) use(ctx context.Context, cfg registry.Vault, load func() (*load
 func (h *handle) matching(cfg registry.Vault, env map[string]string) *loaded {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if l := h.current; l != nil && reflect.DeepEqual(l.config, cfg) && maps.Equal(l.env, env) {
+	if l := h.current; l != nil && l.config.Equal(&cfg) && maps.Equal(l.env, env) {
 		return l
 	}
 	return nil

@@ -45,6 +45,7 @@ type path struct {
 // measurement is the result of one benchmark (the median of several runs).
 type measurement struct {
 	NsOp     float64
+	CPUNsOp  float64 `json:",omitempty"` // the process's CPU time per operation
 	BOp      int64
 	AllocsOp int64
 	N        int
@@ -151,7 +152,7 @@ func measurePaths(ctx context.Context, res *boundaryResult, paths []path) ([]bou
 		if row.Set, err = measure(ctx, res.Count, p.set); err != nil {
 			return nil, fmt.Errorf("%s: set: %w", p.Name, err)
 		}
-		logf("  %-45s get %9.0f ns %5d allocs   set %9.0f ns %5d allocs", p.Name, row.Get.NsOp, row.Get.AllocsOp, row.Set.NsOp, row.Set.AllocsOp)
+		logf("  %-45s get %9.0f ns (%9.0f of CPU) %5d allocs   set %9.0f ns (%9.0f of CPU) %5d allocs", p.Name, row.Get.NsOp, row.Get.CPUNsOp, row.Get.AllocsOp, row.Set.NsOp, row.Set.CPUNsOp, row.Set.AllocsOp)
 		rows = append(rows, row)
 	}
 	return rows, nil
@@ -165,12 +166,14 @@ func measure(ctx context.Context, count int, o op) (measurement, error) {
 		var failed error
 		r := testing.Benchmark(func(b *testing.B) {
 			b.ReportAllocs()
+			start := cpuTime()
 			for b.Loop() {
 				if err := o(ctx); err != nil {
 					failed = err
 					return
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 		})
 		if failed != nil {
 			return measurement{}, failed
@@ -178,7 +181,7 @@ func measure(ctx context.Context, count int, o op) (measurement, error) {
 		if r.N == 0 {
 			return measurement{}, errors.New("the benchmark did not run")
 		}
-		runs = append(runs, measurement{NsOp: float64(r.T.Nanoseconds()) / float64(r.N), BOp: r.AllocedBytesPerOp(), AllocsOp: r.AllocsPerOp(), N: r.N})
+		runs = append(runs, measurement{NsOp: float64(r.T.Nanoseconds()) / float64(r.N), CPUNsOp: r.Extra["cpu-ns/op"], BOp: r.AllocedBytesPerOp(), AllocsOp: r.AllocsPerOp(), N: r.N})
 	}
 	slices.SortFunc(runs, func(a, b measurement) int { return cmp.Compare(a.NsOp, b.NsOp) })
 	return runs[len(runs)/2], nil

@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -37,6 +38,33 @@ type Vault struct {
 	// for a name (get and info without a vault): it answers only when
 	// named, or as the default vault. In the file: search = false.
 	NoSearch bool
+}
+
+// Equal reports whether v and w register the same vault the same way. It
+// is reflect.DeepEqual spelled out, for the engine, which asks on every
+// call whether its loaded extension still matches the registration: the
+// reflective walk cost about 5 % of a get (TestEqualSeesEveryField keeps
+// it in step with the fields).
+func (v *Vault) Equal(w *Vault) bool {
+	return v.Name == w.Name && v.Extension == w.Extension && v.SHA256 == w.SHA256 &&
+		v.Description == w.Description && v.NoSearch == w.NoSearch &&
+		maps.EqualFunc(v.Parameters, w.Parameters, sameParameter) && v.Grants.equal(&w.Grants)
+}
+
+// sameParameter compares two parameter values, which are scalars.
+func sameParameter(a, b any) bool {
+	switch a.(type) {
+	case string, int64, float64, bool:
+		return a == b
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func (g *Grants) equal(h *Grants) bool {
+	return g.Storage == h.Storage && g.Directory == h.Directory && g.ReadOnly == h.ReadOnly &&
+		slices.Equal(g.Env, h.Env) && g.Memory == h.Memory && g.Timeout == h.Timeout &&
+		g.Instances == h.Instances && slices.Equal(g.HTTP, h.HTTP) && g.CAFile == h.CAFile &&
+		g.ClientCert == h.ClientCert && g.ClientKey == h.ClientKey && g.Identity == h.Identity
 }
 
 // Grants are the capabilities granted to a vault's extension; all that is

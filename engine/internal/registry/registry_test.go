@@ -223,3 +223,53 @@ func TestDanglingDefault(t *testing.T) {
 		t.Error("no default is not a dangling one")
 	}
 }
+
+// TestEqualSeesEveryField: Vault.Equal, which spells reflect.DeepEqual out
+// for speed, tells apart two registrations that differ in any one field,
+// the grants' included, so that a field added later cannot be forgotten.
+func TestEqualSeesEveryField(t *testing.T) {
+	base := func() Vault {
+		return Vault{Parameters: map[string]any{"p": "v"}, Grants: Grants{Env: []string{"E"}, HTTP: []string{"https://a:443"}}}
+	}
+	b := base()
+	if c := base(); !b.Equal(&c) {
+		t.Fatal("two equal registrations differ")
+	}
+	change := func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(v.String() + "x")
+		case reflect.Bool:
+			v.SetBool(!v.Bool())
+		case reflect.Int, reflect.Int64:
+			v.SetInt(v.Int() + 1)
+		case reflect.Uint64:
+			v.SetUint(v.Uint() + 1)
+		case reflect.Slice:
+			v.Set(reflect.Append(v, reflect.ValueOf("x")))
+		case reflect.Map:
+			v.Set(reflect.ValueOf(map[string]any{"p": "w"}))
+		default:
+			t.Fatalf("a field of kind %s: teach this test to change it", v.Kind())
+		}
+	}
+	for _, s := range []struct {
+		name   string
+		fields func(*Vault) reflect.Value
+	}{
+		{"Vault", func(v *Vault) reflect.Value { return reflect.ValueOf(v).Elem() }},
+		{"Grants", func(v *Vault) reflect.Value { return reflect.ValueOf(&v.Grants).Elem() }},
+	} {
+		typ := s.fields(&b).Type()
+		for i := range typ.NumField() {
+			if typ.Field(i).Type == reflect.TypeFor[Grants]() {
+				continue // its own fields come next
+			}
+			c := base()
+			change(s.fields(&c).Field(i))
+			if b.Equal(&c) || c.Equal(&b) {
+				t.Errorf("registrations that differ in %s.%s are Equal", s.name, typ.Field(i).Name)
+			}
+		}
+	}
+}

@@ -13,7 +13,10 @@
 // make wazero allocate outside its linear memory counts against its memory
 // grant (instrument.go): its tables get a maximum, and each function it
 // defines is wrapped to count its frame against a stack budget, which
-// wazero itself caps only at 400 MB. Vaults that load the same bytes under
+// wazero itself caps only at 400 MB; every wrapper and loop body checks a
+// stop global, which the host sets when a call's deadline passes, and
+// returns to Go now and then, so that a spinning guest neither outlives its
+// deadline nor holds up the collector. Vaults that load the same bytes under
 // the same grant share the compiled module (shared.go). The returned Module
 // keeps a bounded pool of instances, each with its linear memory outside
 // the Go heap on Linux, reserved up to the grant and committed as the guest

@@ -40,6 +40,10 @@ type Host struct {
 	runtimes map[uint32]*runtime // by memory limit in pages
 	closed   bool
 
+	runMu   sync.Mutex
+	running map[*instance]struct{} // instances running a call, which Close stops
+	halted  bool                   // Close has begun: no call starts
+
 	modMu   sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed, for Forget
 	forgot  bool                 // Forget was called: modules loaded later are sealed
@@ -108,8 +112,7 @@ func (h *Host) runtimeFor(ctx context.Context, pages uint32) (*runtime, error) {
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true)
+		WithMemoryLimitPages(pages) // calls are stopped by the instrumentation's stop global, not WithCloseOnContextDone
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}
 	b := rt.NewHostModuleBuilder("env")
@@ -134,6 +137,12 @@ func (h *Host) runtimeFor(ctx context.Context, pages uint32) (*runtime, error) {
 
 // Close closes every runtime, and with them every module and instance.
 func (h *Host) Close(ctx context.Context) error {
+	h.runMu.Lock()
+	h.halted = true
+	for in := range h.running {
+		in.halt()
+	}
+	h.runMu.Unlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
@@ -144,6 +153,34 @@ func (h *Host) Close(ctx context.Context) error {
 	h.runtimes = nil
 	errs = append(errs, h.cache.Close(ctx))
 	return errors.Join(errs...)
+}
+
+// enter counts in as running a call, unless the host is closing.
+func (h *Host) enter(in *instance) bool {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	if h.halted {
+		return false
+	}
+	if h.running == nil {
+		h.running = map[*instance]struct{}{}
+	}
+	h.running[in] = struct{}{}
+	return true
+}
+
+// leave uncounts in.
+func (h *Host) leave(in *instance) {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	delete(h.running, in)
+}
+
+// isClosed reports whether Close has begun.
+func (h *Host) isClosed() bool {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	return h.halted
 }
 
 // Forget zeroes the keyring and the keys of every module of the host and

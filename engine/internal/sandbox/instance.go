@@ -30,8 +30,18 @@ type instance struct {
 	stderr *tail
 	calls  int
 	stack  []uint64
-	gen    int // the pool's generation when it was created
+	gen    int               // the pool's generation when it was created
+	stop   api.MutableGlobal // set to stop the running call; nil when the module defines no function
+	halted bool              // stop was set, or may yet be: the instance must go
+	haltMu sync.Mutex        // a deadline and Host.Close may set stop at once
 }
+
+// initExport is the export that starts a reactor (its runtime, its
+// constructors): the host calls it on each new instance, after the module's
+// start function (startExport) and under the instance's stop global, rather
+// than as wazero's start function, which would run before the host could
+// reach that global.
+const initExport = "_initialize"
 
 // newInstance instantiates the module and runs sesame_init on it.
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
@@ -46,6 +56,18 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, m.failure("_initialize", ctx, err, in.stderr)
 	}
 	in.mod = mod
+	if g, ok := mod.ExportedGlobal(stopExport).(api.MutableGlobal); ok {
+		in.stop = g
+	}
+	for _, name := range []string{startExport, initExport} {
+		if fn := mod.ExportedFunction(name); fn != nil {
+			if err := in.run(ctx, m.host, fn, nil); err != nil {
+				e := m.failure(initExport, ctx, err, in.stderr)
+				in.close(ctx)
+				return nil, e
+			}
+		}
+	}
 	for name := range exportTypes {
 		if fn := mod.ExportedFunction(name); fn != nil {
 			in.fns[name] = fn
@@ -110,9 +132,38 @@ func (m *Module) call(parent context.Context, export string, args [][]byte) ([]b
 	out, err := m.invoke(ctx, in, export, args)
 	var se *Error
 	healthy := err == nil || (errors.As(err, &se) && !se.trap)
-	healthy = healthy && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
+	healthy = healthy && !in.halted && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
 	m.pool.put(ctx, in, healthy)
 	return out, err
+}
+
+// run calls fn on in with stack until it returns, or traps at the stop
+// global, which is set when ctx ends or host closes first (instrument.go).
+// An instance whose stop was set, or may yet be set by a late deadline,
+// is marked halted.
+func (in *instance) run(ctx context.Context, host *Host, fn api.Function, stack []uint64) error {
+	if in.stop == nil {
+		return fn.CallWithStack(ctx, stack) // no function of its own: nothing runs on
+	}
+	if !host.enter(in) {
+		in.halted = true
+		return errors.New("the host is closed")
+	}
+	defer host.leave(in)
+	cancel := context.AfterFunc(ctx, in.halt)
+	err := fn.CallWithStack(ctx, stack)
+	if !cancel() {
+		in.halted = true
+	}
+	return err
+}
+
+// halt sets the stop global of in: the call running on it traps at its
+// next loop or call.
+func (in *instance) halt() {
+	in.haltMu.Lock()
+	defer in.haltMu.Unlock()
+	in.stop.Set(1)
 }
 
 // invoke calls export on in. A status error leaves the instance usable; any
@@ -131,7 +182,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		stack[i] = uint64(len(a))
 	}
 	in.calls++
-	if err := fn.CallWithStack(context.WithValue(ctx, callKey{}, c), stack); err != nil {
+	if err := in.run(context.WithValue(ctx, callKey{}, c), m.host, fn, stack); err != nil {
 		e := m.failure(export, ctx, err, in.stderr)
 		if g := in.mod.ExportedGlobal(stackExport); e.Status == abi.Internal && g != nil && g.Get() == stackExhausted {
 			e.Message = fmt.Sprintf("extension trapped in %s: out of stack (calls nested past the limit of %d KiB that its memory grant sets)", export, stackBudget(m.spec.Memory)>>10)
@@ -176,9 +227,9 @@ func (m *Module) failure(export string, ctx context.Context, err error, stderr *
 	case ctx.Err() != nil:
 		e.Status = abi.Unavailable
 		e.Message = export + " was canceled"
-	case m.closed.Load():
-		// Close tore the instance down under the call (wazero ends it
-		// with exit code 0): no failure of the extension.
+	case m.closed.Load() || m.host.isClosed():
+		// Close stopped the call or tore the instance down under it: no
+		// failure of the extension.
 		e.Status, e.Message = abi.Unavailable, errClosed(export).Message
 	case errors.As(err, &exit):
 		e.Message = fmt.Sprintf("extension exited with code %d in %s", exit.ExitCode(), export)

@@ -4,7 +4,8 @@ import "fmt"
 
 // code reads instructions up to the end that closes the function body or
 // the initializer expression at r, skipping their immediates, and returns
-// how many blocks, loops and ifs it holds. It checks each index of a
+// how many blocks, loops and ifs it holds. It records where each loop's
+// body starts (p.loops), for the instrumentation's stop check. It checks each index of a
 // function (call, ref.func) and of a global (global.get, global.set)
 // against those the module has: the instrumentation (instrument.go) adds a
 // global and functions past them, and a module must not reach those.
@@ -31,7 +32,9 @@ func (p *parser) code(r *reader, constant bool) (blocks uint64, err error) {
 			}
 			blocks++
 			depth++
-			err = p.blockType(r)
+			if err = p.blockType(r); err == nil && op == 0x03 {
+				p.loops = append(p.loops, r.off)
+			}
 		case op <= 0x01 || op == 0x05 || op == 0x0f || op == 0x1a || op == 0x1b || op == 0xd1 || (op >= 0x45 && op <= 0xc4):
 			// no immediate
 		case op == 0x0c || op == 0x0d || (op >= 0x20 && op <= 0x22) || op == 0x25 || op == 0x26: // br, br_if, local.*, table.get/set

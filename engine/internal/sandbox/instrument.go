@@ -9,21 +9,44 @@ import (
 // outside its linear memory, so wazero's memory limit does not count them: a
 // table.grow of 2^27 entries by a vault granted 2 MiB took 1 GB, and deep
 // recursion by a vault granted 4 MiB took 178 MB of stack (wazero grows a
-// call stack up to a fixed 400 MB). instrument rewrites a module, before it
-// is compiled, so that both count against the vault's memory grant:
+// call stack up to a fixed 400 MB). And a call must end at its deadline.
+// instrument rewrites a module, before it is compiled, so that both
+// memories count against the vault's memory grant and the host can stop it:
 //
 //   - Every table the module defines gets a maximum: together they may hold
 //     grant/tableEntryBytes entries. A table.grow past it returns -1, as the
 //     specification says; a module whose tables start larger is refused.
 //   - Every function the module defines is replaced, at the same index, by a
-//     wrapper of the same type that takes the function's frame weight from a
-//     new global, traps once the global would go below zero, calls the
-//     original body (moved, byte for byte, to an index past the others) and
-//     gives the weight back. Calls, tables, exports and the start function
-//     refer to indices, so they all go through the wrappers without a change
-//     to any body; parseShape has checked that no code refers to the moved
-//     bodies or the new global. Imported functions are host functions and
-//     are not wrapped.
+//     wrapper of the same type that checks the stop global (below), takes
+//     the function's frame weight from a new global, traps once the global
+//     would go below zero, calls the original body (moved to an index past
+//     the others) and gives the weight back. Calls, tables, exports and the
+//     start function refer to indices, so they all go through the wrappers
+//     without a change to any body; parseShape has checked that no code
+//     refers to the moved bodies or the new globals. Imported functions are
+//     host functions and are not wrapped.
+//   - The start function, if any, is no longer one: it is exported as
+//     startExport, and the host calls it once the instance exists, before
+//     anything else (instance.go), as wazero would have, but under the stop
+//     global, which the host cannot reach while wazero instantiates.
+//   - The body of every loop starts with a check, and so does every
+//     wrapper; the bodies are otherwise copied byte for byte. The check
+//     counts down a third new global, fuel; when it reaches zero, it fills
+//     it again and returns to the host for an instant (memory.grow of 0
+//     pages, which wazero runs in Go), then traps if a second new global,
+//     stop, is set. The host sets stop when a call's context ends (its
+//     deadline, a cancel, the host closing). A guest can only run on
+//     without end through a loop or a call (a recursion, which the stack
+//     budget keeps finite in depth but not in breadth), and both check.
+//     The return to Go is what lets Go's scheduler stop the goroutine for
+//     the garbage collector: machine code that never leaves would hold up
+//     every stop-the-world pause of the process, and with it the timer
+//     that sets stop.
+//
+// The checks replace wazero's WithCloseOnContextDone, which checks at the
+// same places through a call into Go each time (a tight loop ran about 25
+// times slower, a Go guest's code about 12) and starts a goroutine per call
+// to watch the context (RATIONALE.md, "Stopping a guest").
 //
 // The sha256 pin is checked on the module as given, before this rewrite.
 // The name section is kept: its names now name the wrappers, which stand for
@@ -40,6 +63,18 @@ const (
 	stackExport    = "sesame_host_stack"
 	stackExhausted = math.MaxUint32
 )
+
+// stopExport is the name under which the instrumented module exports the
+// stop global, which the host sets to stop a call (instance.go).
+// fuelChecks is how many checks pass between two returns to the host.
+const (
+	stopExport = "sesame_host_stop"
+	fuelChecks = 4096
+)
+
+// startExport is the name under which the instrumented module exports its
+// start function, which the host then calls itself (instance.go).
+const startExport = "sesame_host_start"
 
 // stackBudget is the weight of the frames that may be on the call stack at
 // once, in bytes: an eighth of the memory grant, at least 256 KiB (the
@@ -72,11 +107,11 @@ func instrument(wasm []byte, s *shape, memory uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.exportsStack {
-		return nil, fmt.Errorf("export section: the name %s is reserved for the host", stackExport)
+	if s.exportsHost {
+		return nil, fmt.Errorf("export section: the names %s, %s and %s are reserved for the host", stackExport, stopExport, startExport)
 	}
 	defined := uint32(len(s.funcTypes))
-	stack := s.globals // the index of the new global
+	stack := s.globals // the index of the new globals: the stack budget, stop, fuel
 	var pending []section
 	if defined > 0 {
 		pending = []section{{id: secGlobal}, {id: secExport}}
@@ -95,13 +130,15 @@ func instrument(wasm []byte, s *shape, memory uint64) ([]byte, error) {
 			}
 		}
 		switch {
+		case sec.id == secStart && defined > 0:
+			continue // exported as startExport instead
 		case sec.id == secTable && tables != nil:
 			payload = tables
 		case sec.id == secFunction && defined > 0:
 			rest := payload[lebLen(payload):]
 			payload = append(append(appendU32(nil, 2*defined), rest...), rest...)
 		case sec.id == secCode && defined > 0:
-			payload = s.wrap(payload, stack, memory)
+			payload = s.wrap(wasm, stack, memory)
 		}
 		out = appendSection(out, sec.id, payload)
 	}
@@ -139,7 +176,8 @@ func (s *shape) boundTables(wasm []byte, entries uint64) ([]byte, error) {
 }
 
 // addition returns the global or export section payload with the stack
-// budget's global added.
+// budget's, stop and fuel globals added, or the exports of the first two
+// and of the start function.
 func (s *shape) addition(id byte, payload []byte, stack uint32, memory uint64) []byte {
 	var n uint32
 	if len(payload) > 0 {
@@ -147,24 +185,40 @@ func (s *shape) addition(id byte, payload []byte, stack uint32, memory uint64) [
 		n, _ = r.u32() // parseShape has read it
 		payload = payload[r.off:]
 	}
-	out := append(appendU32(nil, n+1), payload...)
 	if id == secGlobal {
-		return append(appendS32(append(out, 0x7f, 0x01, 0x41), int32(stackBudget(memory))), 0x0b)
+		out := append(appendU32(nil, n+3), payload...)
+		out = append(appendS32(append(out, 0x7f, 0x01, 0x41), int32(stackBudget(memory))), 0x0b)
+		out = append(out, 0x7f, 0x01, 0x41, 0x00, 0x0b)                           // stop: a mutable i32, 0
+		return append(appendS32(append(out, 0x7f, 0x01, 0x41), fuelChecks), 0x0b) // fuel
+	}
+	added := uint32(2)
+	if s.hasStart {
+		added++
+	}
+	out := append(appendU32(nil, n+added), payload...)
+	if s.hasStart {
+		out = append(appendU32(out, uint32(len(startExport))), startExport...)
+		out = appendU32(append(out, 0x00), s.start)
 	}
 	out = append(appendU32(out, uint32(len(stackExport))), stackExport...)
-	return appendU32(append(out, 0x03), stack)
+	out = appendU32(append(out, 0x03), stack)
+	out = append(appendU32(out, uint32(len(stopExport))), stopExport...)
+	return appendU32(append(out, 0x03), stack+1)
 }
 
-// wrap returns the code section with a wrapper for each function (see
-// instrument) followed by the original bodies.
-func (s *shape) wrap(payload []byte, stack uint32, memory uint64) []byte {
+// wrap returns the code section of wasm with a wrapper for each function
+// (see instrument) followed by the original bodies, each loop of which now
+// starts with a check.
+func (s *shape) wrap(wasm []byte, stack uint32, memory uint64) []byte {
 	defined := uint32(len(s.funcTypes))
-	out := appendU32(make([]byte, 0, len(payload)+int(defined)*48), 2*defined)
+	stop := stack + 1
+	out := appendU32(make([]byte, 0, len(wasm)+int(defined)*56+len(s.loops)*8), 2*defined)
 	var w []byte
 	for i, t := range s.funcTypes {
 		params := s.types[t].params
 		weight := frameWeight(params, s.bodies[i].locals, s.bodies[i].end-s.bodies[i].start)
 		w = append(w[:0], 0x00) // no locals
+		w = s.check(w, stop)
 		w = s.take(w, stack, weight)
 		for k := range params {
 			w = appendU32(append(w, 0x20), k) // local.get
@@ -176,7 +230,41 @@ func (s *shape) wrap(payload []byte, stack uint32, memory uint64) []byte {
 		w = append(w, 0x0b)
 		out = append(appendU32(out, uint32(len(w))), w...)
 	}
-	return append(out, payload[lebLen(payload):]...)
+	check := s.check(nil, stop)
+	loops := s.loops
+	for _, b := range s.bodies {
+		n := 0
+		for n < len(loops) && loops[n] < b.end {
+			n++
+		}
+		out = appendU32(out, uint32(b.end-b.start+n*len(check)))
+		from := b.start
+		for _, at := range loops[:n] {
+			out = append(append(out, wasm[from:at]...), check...)
+			from = at
+		}
+		out = append(out, wasm[from:b.end]...)
+		loops = loops[n:]
+	}
+	return out
+}
+
+// check appends the code that counts down the fuel global (stop+1) and,
+// when it is out, fills it, returns to the host for an instant and traps if
+// the stop global is set. (A module without a memory has no memory.grow; it
+// is refused once compiled, before it runs.)
+func (s *shape) check(w []byte, stop uint32) []byte {
+	fuel := stop + 1
+	w = appendU32(append(w, 0x23), fuel)                   // global.get
+	w = appendU32(append(w, 0x04, 0x40, 0x23), fuel)       // if, global.get
+	w = appendU32(append(w, 0x41, 0x01, 0x6b, 0x24), fuel) // i32.const 1, i32.sub, global.set
+	w = appendS32(append(w, 0x05, 0x41), fuelChecks)       // else, i32.const
+	w = appendU32(append(w, 0x24), fuel)                   // global.set
+	if s.memories > 0 {
+		w = append(w, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0, memory.grow, drop
+	}
+	w = appendU32(append(w, 0x23), stop)           // global.get
+	return append(w, 0x04, 0x40, 0x00, 0x0b, 0x0b) // if, unreachable, end, end
 }
 
 // take appends the code that takes weight from the stack global, or sets it

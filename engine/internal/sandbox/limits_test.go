@@ -142,7 +142,11 @@ func TestShapeRefusals(t *testing.T) {
 		{"a table larger than the grant", head + `(table 300000 funcref))`,
 			"table section: tables of 300000 entries at the start, more than the 262144 that the memory grant allows (8 bytes an entry)", 2 << 20},
 		{"the reserved export", head + `(global (export "sesame_host_stack") i32 (i32.const 0)))`,
-			"export section: the name sesame_host_stack is reserved for the host", 0},
+			"export section: the names sesame_host_stack, sesame_host_stop and sesame_host_start are reserved for the host", 0},
+		{"the stop global's export", head + `(func (export "sesame_host_stop")))`,
+			"export section: the names sesame_host_stack, sesame_host_stop and sesame_host_start are reserved for the host", 0},
+		{"the start function's export", head + `(func (export "sesame_host_start")))`,
+			"export section: the names sesame_host_stack, sesame_host_stop and sesame_host_start are reserved for the host", 0},
 		{"an instruction of a proposal the host does not enable", head + `(func (export "sesame_get") (param i32) (result i32) (return_call 3 (local.get 0))))`,
 			"code section: function 2: unknown instruction 0x12", 0},
 	}

@@ -284,7 +284,7 @@ const maxSleep = 10 * time.Millisecond
 func (m *Module) moduleConfig() wazero.ModuleConfig {
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions("_initialize").
+		WithStartFunctions(). // the host calls _initialize itself (instance.go)
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader).

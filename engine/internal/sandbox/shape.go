@@ -69,7 +69,11 @@ type shape struct {
 	globals       uint32 // imported and defined
 	tables        []table
 	bodies        []body
-	exportsStack  bool // an export has the name instrument gives the stack's global
+	loops         []int // after each loop's block type: where instrument checks the stop global
+	exportsHost   bool  // an export has a name that instrument gives one of its own
+	start         uint32
+	hasStart      bool   // the module has a start function, start
+	memories      uint32 // imported and defined
 }
 
 type section struct {
@@ -160,7 +164,6 @@ func parseShape(wasm []byte) (*shape, error) {
 // parser reads the sections of one module into its shape.
 type parser struct {
 	*shape
-	memories uint32
 }
 
 // funcs is the size of the function index space.
@@ -195,7 +198,13 @@ func (p *parser) section(id byte, r *reader) error {
 	case secExport:
 		return p.exportSection(r)
 	case secStart:
-		return p.funcIndex(r)
+		start := r.off
+		err := p.funcIndex(r)
+		if err == nil {
+			p.start, _ = (&reader{b: r.b, off: start}).u32()
+			p.hasStart = true
+		}
+		return err
 	case secElement:
 		return p.elementSection(r)
 	case secDataCount:
@@ -374,7 +383,7 @@ func (p *parser) exportSection(r *reader) error {
 		if err != nil {
 			return err
 		}
-		p.exportsStack = p.exportsStack || string(name) == stackExport
+		p.exportsHost = p.exportsHost || string(name) == stackExport || string(name) == stopExport || string(name) == startExport
 		kind, err := r.byte()
 		if err != nil {
 			return err

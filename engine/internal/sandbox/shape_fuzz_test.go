@@ -53,8 +53,8 @@ func FuzzShape(f *testing.F) {
 			t.Fatalf("the instrumented module does not parse: %v", err)
 		}
 		wrapped := len(s.funcTypes) > 0
-		if wrapped && (len(got.funcTypes) != 2*len(s.funcTypes) || got.globals != s.globals+1 || !got.exportsStack) {
-			t.Fatalf("instrumented: %d functions, %d globals; want %d, %d and the stack's export", len(got.funcTypes), got.globals, 2*len(s.funcTypes), s.globals+1)
+		if wrapped && (len(got.funcTypes) != 2*len(s.funcTypes) || got.globals != s.globals+3 || !got.exportsHost) {
+			t.Fatalf("instrumented: %d functions, %d globals; want %d, %d and the host's exports", len(got.funcTypes), got.globals, 2*len(s.funcTypes), s.globals+3)
 		}
 		if !wrapped && len(out) != len(wasm) && len(s.tables) == 0 {
 			t.Fatalf("a module without functions or tables was rewritten")

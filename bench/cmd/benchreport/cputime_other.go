@@ -1,0 +1,8 @@
+//go:build !unix
+
+package main
+
+import "time"
+
+// cpuTime is 0 where getrusage is missing (cputime_unix.go).
+func cpuTime() time.Duration { return 0 }
