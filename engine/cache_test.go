@@ -95,6 +95,7 @@ func tamper(t *testing.T, path string) {
 // mtime set back) is reported, removed and compiled again: the vault
 // answers with the right secret and the tampered code never runs.
 func TestTamperedCacheEntryIsRecompiled(t *testing.T) {
+	t.Parallel()
 	env := newCacheEnv(t)
 	var log lockedBuffer
 	e := env.open(t, &log)

@@ -11,6 +11,7 @@ import (
 // to wasm, through the sandbox and a real storage area on disk: the same
 // suite the native memvault passes.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	vaulttest.Run(t, func(t *testing.T) engine.Vault {
 		e := newEngine(t)
 		v, err := e.Vault(ctx, "LocalStore")

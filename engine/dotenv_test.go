@@ -136,6 +136,7 @@ func checkOnly(t testing.TB, dir string, names ...string) {
 // same reason (it expects securestring to be refused once it is not in
 // Types); TestDotenvRefusals covers the refused types instead.
 func TestDotenvConformance(t *testing.T) {
+	t.Parallel()
 	vaulttest.Run(t, func(t *testing.T) engine.Vault {
 		if strings.HasSuffix(t.Name(), "/RefusedTypes") {
 			t.Skip("securestring is accepted and stored as a string; TestDotenvRefusals checks the refused types")

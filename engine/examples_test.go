@@ -195,6 +195,7 @@ extension = %q
 // TestExamplesConform builds the four examples with `make examples` and runs
 // the conformance suite on each, through the engine.
 func TestExamplesConform(t *testing.T) {
+	t.Parallel()
 	out := makeExamples(t, "examples")
 	for _, ex := range exampleVaults {
 		t.Run(ex.name, func(t *testing.T) {
@@ -217,6 +218,7 @@ func TestExamplesConform(t *testing.T) {
 // TestExamplesGuestLists checks the lists of the non-Go examples where the
 // suite does not look, on one build of the three.
 func TestExamplesGuestLists(t *testing.T) {
+	t.Parallel()
 	out := makeExamples(t, "examples-c", "examples-as", "examples-wat")
 	t.Run("Filters", func(t *testing.T) { testGuestListFilters(t, out) })
 	t.Run("Large", func(t *testing.T) { testGuestLargeList(t, out) })

@@ -763,6 +763,7 @@ func TestHostileStartDoesNotHoldUpOtherVaults(t *testing.T) {
 // (a set succeeds, a get returns no metadata); the conformance suite that
 // `sesame extension check` runs catches it, and names the failing parts.
 func TestHostileLiesAreCaught(t *testing.T) {
+	t.Parallel()
 	e, _ := emptyEngine(t)
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	n := 0

@@ -69,6 +69,7 @@ func command(t *testing.T, e *engine.Engine, cmd string) string {
 // identity kept in the default vault: it learns its recipient, and what it
 // wraps to it opens with that identity.
 func TestIdentityGrantedVault(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	teamVault(t, e)
 	r, err := e.Identity(ctx)

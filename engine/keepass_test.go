@@ -101,6 +101,7 @@ func openKeePassGrants(t testing.TB, dir, grants string, params ...string) *engi
 // longer than the default deadline of 5 s, so the registration grants 60 s
 // (docs/keepass.md says when to).
 func TestKeePassConformance(t *testing.T) {
+	t.Parallel()
 	vaulttest.Run(t, func(t *testing.T) engine.Vault {
 		dir := t.TempDir()
 		keepassDB(t, dir, "db.kdbx", "", "db.key")
@@ -184,6 +185,7 @@ func TestKeePassRefusals(t *testing.T) {
 // KeePassXC reads; a change KeePassXC makes between two writes of the
 // vault is kept.
 func TestKeePassWithKeePassXC(t *testing.T) {
+	t.Parallel()
 	cli, err := exec.LookPath("keepassxc-cli")
 	if err != nil {
 		t.Fatal("keepassxc-cli is needed: install Debian's keepassxc package (make deps does)")

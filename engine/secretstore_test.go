@@ -175,6 +175,7 @@ func ssValues(tag string) map[string]any {
 }
 
 func TestSecretStoreConformance(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"none", "password"} {
 		t.Run(mode, func(t *testing.T) {
 			vaulttest.Run(t, func(t *testing.T) engine.Vault {

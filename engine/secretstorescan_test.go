@@ -13,6 +13,7 @@ import (
 // the 1 MiB of a page) are all listed, each once, with their spelling and
 // metadata, and a pattern selects across pages.
 func TestSecretStoreListsEveryPage(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssPassword+"\n  password_timeout = -1")
 	e := env.open(t)
 	ssUnlock(t, e, ssPass)

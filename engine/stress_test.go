@@ -164,6 +164,7 @@ func (l *stressLog) check(t *testing.T, e *engine.Engine) {
 // store has no password; under SESAME_STRESS also one with a password
 // (TestSecretStoreConcurrency covers one in make test).
 func TestStressEngineGoroutines(t *testing.T) {
+	t.Parallel()
 	modes := []string{"none"}
 	if stress.Count(0, 1) == 1 {
 		modes = append(modes, "password")
@@ -282,6 +283,7 @@ func TestStressKillHelper(t *testing.T) {
 // create the store), counted from the child's standard output: the pause
 // only varies the moment, nothing waits on it.
 func TestStressKill(t *testing.T) {
+	t.Parallel()
 	rounds := stress.Count(12, 200)
 	const group = 4
 	type expect struct {

@@ -23,7 +23,10 @@ import (
 
 // These tests run the sesame binary (this test binary, installed on $PATH
 // by testscript.Main) on a real pseudo-terminal, for what needs one: hidden
-// prompts, confirmations, and output that depends on a terminal.
+// prompts, confirmations, and output that depends on a terminal. Each
+// has a home of its own and passes the environment to its processes
+// explicitly, so they run in parallel: most of their time is spent waiting
+// for a process to print.
 
 // home is the HOME and XDG folders of one test; env is the environment of
 // the sesame processes it runs.
@@ -239,6 +242,7 @@ func (h *home) registerGoVault(name string) {
 // TestHiddenPrompt is Set-Secret's example 2: without a value, set asks on
 // the terminal without echo, twice, whether the secret is new or not.
 func TestHiddenPrompt(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	h.registerGoVault("LocalStore")
 
@@ -314,6 +318,7 @@ func TestHiddenPrompt(t *testing.T) {
 // list and the shell's history, on a terminal and without one (a CI log);
 // set_value-warning.txtar pins the words.
 func TestValueWarning(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	h.registerGoVault("V")
 	out := h.term("set", "s", "--value", "hunter2").wait(0)
@@ -327,6 +332,7 @@ func TestValueWarning(t *testing.T) {
 
 // TestConfirmPrompt: --confirm asks on the terminal; only yes goes ahead.
 func TestConfirmPrompt(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	h.registerGoVault("V")
 
@@ -372,6 +378,7 @@ func TestConfirmPrompt(t *testing.T) {
 // TestConfirmRegister: vault register and unregister --confirm ask on the
 // terminal, with the words of their --what-if; only yes goes ahead.
 func TestConfirmRegister(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	wasm, err := testwasm.Path("examples/go-vault")
 	if err != nil {
@@ -411,6 +418,7 @@ func TestConfirmRegister(t *testing.T) {
 // for its password and goes on; vault unlock asks too; a wrong password is
 // asked again, up to three times.
 func TestLockedPrompt(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	wasm, err := testwasm.Path("cmd/sesame/testdata/lockvault")
 	if err != nil {
@@ -461,6 +469,7 @@ func TestLockedPrompt(t *testing.T) {
 // written to a terminal; the first use of an extension says that it
 // compiles.
 func TestTerminalOutput(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	h.registerGoVault("V")
 	h.run(0, "raw\x00bytes", "set", "b", "--type", "bytes", "--stdin")
@@ -485,6 +494,7 @@ func TestTerminalOutput(t *testing.T) {
 // TestFirstRunTerminal: on a fresh machine with a terminal, the default
 // vault's password is asked (empty: none).
 func TestFirstRunTerminal(t *testing.T) {
+	t.Parallel()
 	if _, ok := extensions.Lookup("secretstore"); !ok {
 		t.Skip("the builtin secretstore extension is not embedded yet")
 	}
@@ -529,6 +539,7 @@ func TestFirstRunTerminal(t *testing.T) {
 // answered (any vault in the search could have); with --vault, or with
 // standard error not a terminal, it says nothing more.
 func TestGetNamesTheVault(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	h.registerGoVault("Home")
 	h.registerGoVault("Team")
@@ -549,6 +560,7 @@ func TestGetNamesTheVault(t *testing.T) {
 // standard error, batch by batch, then its summary; --confirm asks once per
 // batch, and a no stops there, keeping the batches before.
 func TestImportProgress(t *testing.T) {
+	t.Parallel()
 	h := newHome(t)
 	h.registerGoVault("V")
 	file := filepath.Join(t.TempDir(), "app.env")

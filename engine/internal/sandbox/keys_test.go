@@ -534,41 +534,11 @@ func TestKeysFromC(t *testing.T) {
 	}
 }
 
-// buildAS compiles the AssemblyScript vault at path (relative to the module
-// root) with the compiler examples/as-vault pins, installing it first as
-// mk/examples.mk does when it is missing.
-func buildAS(t *testing.T, path string) []byte {
-	t.Helper()
-	npx, err := exec.LookPath("npx")
-	if err != nil {
-		t.Fatal("Node.js 20 or later with npm is needed to build AssemblyScript test vaults")
-	}
-	root := testwasm.ModuleRoot(t)
-	dir := filepath.Join(root, "examples/as-vault")
-	run := func(name string, args ...string) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, msg)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules/.package-lock.json")); err != nil {
-		run("npm", "ci", "--no-audit", "--no-fund")
-	}
-	out := filepath.Join(t.TempDir(), "vault.wasm")
-	run(npx, "--no", "asc", filepath.Join(root, path), "--runtime", "stub", "-o", out)
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestKeysFromAssemblyScript: the bindings of examples/as-vault declare
 // every key function with the host's signature, and an AssemblyScript
 // vault gets each one's documented answers.
 func TestKeysFromAssemblyScript(t *testing.T) {
-	m, err := keyHost(t, nil).Load(context.Background(), Spec{Vault: "AS", Wasm: buildAS(t, "engine/internal/sandbox/testdata/keys.ts")})
+	m, err := keyHost(t, nil).Load(context.Background(), Spec{Vault: "AS", Wasm: testwasm.AssemblyScript(t, "engine/internal/sandbox/testdata/keys.ts")})
 	if err != nil {
 		t.Fatal(err)
 	}
