@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/sesamehq/sesame/internal/testwasm"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,7 +26,7 @@ import (
 // replaced.
 func TestOptionalFromAssemblyScript(t *testing.T) {
 	ctx := context.Background()
-	wasm := buildAS(t, "engine/internal/sandbox/testdata/optional.ts")
+	wasm := testwasm.AssemblyScript(t, "engine/internal/sandbox/testdata/optional.ts")
 	h := keyHost(t, nil)
 	call := func(t *testing.T, spec Spec, name string) ([]byte, error) {
 		t.Helper()
