@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/sesamehq/sesame/internal/testwasm"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // TestOptionalFromAssemblyScript: the bindings of examples/as-vault declare
