@@ -269,6 +269,7 @@ func TestEtcdTeam(t *testing.T) {
 		{"RemoveMember", testEtcdRemoveMember},
 		{"NothingInClear", testEtcdNothingInClear},
 		{"NoSilentRecipient", testEtcdNoSilentRecipient},
+		{"NoForgedPrev", testEtcdNoForgedPrev},
 		{"RemoveInterrupted", testEtcdRemoveInterrupted},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
@@ -419,10 +420,13 @@ func forgeRecord(t *testing.T, gen int, members []string, prev []byte) []byte {
 	}
 	mac := hmac.New(sha256.New, checkKey)
 	fmt.Fprintf(mac, "%d\n%s", gen, strings.Join(members, "\n"))
-	rec := map[string]any{"gen": gen, "members": members, "key": ageWrap(t, key, members), "check": mac.Sum(nil)}
+	rec := map[string]any{"gen": gen, "members": members, "key": ageWrap(t, key, members)}
 	if prev != nil {
-		rec["prev"] = ageWrap(t, prev, members)
+		file := ageWrap(t, prev, members)
+		rec["prev"] = file
+		fmt.Fprintf(mac, "\nprev %x", sha256.Sum256(file))
 	}
+	rec["check"] = mac.Sum(nil)
 	b, _ := json.Marshal(rec)
 	return b
 }
@@ -512,6 +516,39 @@ func testEtcdNoSilentRecipient(t *testing.T, c *etcdtest.Cluster) {
 	_, err = a.Members(ctx, engine.MembersRequest{Vault: "Team", Action: abi.MembersList})
 	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "was not written by a holder of the team key") {
 		t.Fatalf("a member list changed without the key: %v", err)
+	}
+}
+
+// testEtcdNoForgedPrev: a previous key that someone with write access to
+// etcd but no member identity puts into the team record (a key of their
+// own, wrapped to the members' public recipients) is refused like a
+// changed member list. Unchecked, it made every member open the records
+// of generation gen-1 with the forger's key: secrets the forger sealed
+// there were read as the team's, and the next members command moved them
+// under the real team key.
+func testEtcdNoForgedPrev(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	a := teamUser(t, c, prefix)
+	ra := identity(t, a)
+	members(t, a, abi.MembersAdd, ra)
+	set(t, a, "k", "v", nil)
+	cl := c.Client("", "")
+	kv, _, err := cl.Get(ctx, []byte(prefix+"team"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	json.Unmarshal(kv.Value, &rec)
+	forgersKey := make([]byte, 32)
+	rand.Read(forgersKey)
+	rec["prev"] = ageWrap(t, forgersKey, []string{ra})
+	b, _ := json.Marshal(rec)
+	if _, err := cl.Put(ctx, []byte(prefix+"team"), b); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"})
+	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "was not written by a holder of the team key") {
+		t.Fatalf("a get after a forged previous key: %v, want the team record refused", err)
 	}
 }
 

@@ -27,12 +27,13 @@ type teamRecord struct {
 	Members []string `json:"members"`
 	// Key is the age file of the team key of Gen, to Members.
 	Key []byte `json:"key"`
-	// Check is HMAC-SHA256 of Gen and Members under a key derived from
-	// the team key: only a holder of the key wrote this list.
+	// Check is HMAC-SHA256 of Gen, Members and Prev under a key derived
+	// from the team key: only a holder of the key wrote this list, and
+	// this previous key.
 	Check []byte `json:"check"`
 	// Prev, while a removal moves the records to the new key, is the age
 	// file of the key of Gen-1, to Members: no record is unreadable at any
-	// moment of the move.
+	// moment of the move. Check covers it.
 	Prev []byte `json:"prev,omitempty"`
 }
 
@@ -61,9 +62,19 @@ func derive(k guest.Key, gen int64) (genKeys, error) {
 	return g, nil
 }
 
-// checkOf is the Check of a record of generation g listing members.
-func (g *genKeys) checkOf(members []string) ([]byte, error) {
+// checkOf is the Check of a record of generation g listing members, with
+// prev, the age file of the previous key (nil: none). Prev is covered
+// because it is trusted like the key: records of generation g-1 open with
+// it, and a removal's move seals them again under the key of g. Without
+// it in the check, anyone who writes etcd could wrap a key of their own to
+// the members' public recipients as prev, and have forged records read.
+// A record without prev has the check it had before prev was covered.
+func (g *genKeys) checkOf(members []string, prev []byte) ([]byte, error) {
 	text := strconv.FormatInt(g.gen, 10) + "\n" + strings.Join(members, "\n")
+	if prev != nil {
+		p := sha256.Sum256(prev)
+		text += "\nprev " + hex.EncodeToString(p[:])
+	}
 	sum, err := g.check.HMAC([]byte(text))
 	return sum[:], err
 }
@@ -135,7 +146,7 @@ func openTeam(accepted bool) (*team, error) {
 	if t.cur, err = derive(t.key, rec.Gen); err != nil {
 		return nil, err
 	}
-	check, err := t.cur.checkOf(rec.Members)
+	check, err := t.cur.checkOf(rec.Members, rec.Prev)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +276,7 @@ func newRecord(k guest.Key, keys *genKeys, members []string, prevK guest.Key) (t
 			return rec, recipientsRefused(err)
 		}
 	}
-	rec.Check, err = keys.checkOf(members)
+	rec.Check, err = keys.checkOf(members, rec.Prev)
 	return rec, err
 }
 
@@ -507,6 +518,11 @@ func (t *team) finishRotation() error {
 		if left == 0 {
 			rec := t.rec
 			rec.Prev = nil
+			check, err := t.cur.checkOf(rec.Members, nil)
+			if err != nil {
+				return err
+			}
+			rec.Check = check
 			b, err := json.Marshal(rec)
 			if err != nil {
 				return err
