@@ -8,6 +8,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -619,6 +622,56 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 			t.Errorf("%s is still under generation %d", kv.Key, kv.Value[7])
 		}
 	}
+	// The record of the removal put back once the move is over (by a
+	// removed member, who knows the previous key and can seal records
+	// under it): its check is good and its digest the accepted one, yet
+	// it must not bring the previous key back.
+	t.Run("Replayed", func(t *testing.T) {
+		if _, err := cl.Put(ctx, []byte(prefix+"team"), forged); err != nil {
+			t.Fatal(err)
+		}
+		key, value := sealUnder(t, prefix, old, 1, "planted", "the forger's")
+		if _, err := cl.Put(ctx, key, value); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := a.Get(ctx, engine.GetRequest{Name: "planted", Vault: "Team"}); !errors.Is(err, engine.ErrSecretNotFound) {
+			t.Fatalf("a secret sealed under the previous key after the move: %+v, %v, want not found", s, err)
+		}
+		if s, err := a.Get(ctx, engine.GetRequest{Name: "s0", Vault: "Team"}); err != nil || s.Value != "v0" {
+			t.Fatalf("s0 after the removal's record was put back: %+v, %v", s, err)
+		}
+	})
+}
+
+// sealUnder makes the etcd key and value of the string secret name in
+// generation gen of team key k, as extensions/etcd (records.go) seals it:
+// what someone who knows an old team key can write.
+func sealUnder(t *testing.T, prefix string, k []byte, gen uint64, name, value string) ([]byte, []byte) {
+	t.Helper()
+	derive := func(info string) []byte {
+		d, err := hkdf.Key(sha256.New, k, nil, info, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	mac := hmac.New(sha256.New, derive("sesame etcd names"))
+	mac.Write([]byte(name))
+	key := base64.RawURLEncoding.AppendEncode([]byte(prefix+"s/"), mac.Sum(nil))
+	plain, err := abi.AppendSecret(nil, abi.Info{Name: name, Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte(value)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := chacha20poly1305.NewX(derive("sesame etcd records"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	rand.Read(nonce)
+	ad := binary.BigEndian.AppendUint64(append([]byte("sesame etcd record\x00"), key...), gen)
+	out := binary.BigEndian.AppendUint64(nil, gen)
+	out = append(out, nonce...)
+	return key, aead.Seal(out, nonce, plain, ad)
 }
 
 // BenchmarkEtcdVault: get and set of one secret in builtin:etcd on a

@@ -153,7 +153,11 @@ func openTeam(accepted bool) (*team, error) {
 	if subtle.ConstantTimeCompare(check, rec.Check) != 1 {
 		return nil, guest.Error(abi.PermissionDenied, "the team record's member list was not written by a holder of the team key: someone with write access to etcd changed it; do not accept it")
 	}
-	if rec.Prev != nil {
+	stale, err := staleAfterSettled(rec)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Prev != nil && !stale {
 		if t.prevK, err = unwrap(rec.Prev); err != nil {
 			return nil, err
 		}
@@ -169,6 +173,44 @@ func openTeam(accepted bool) (*team, error) {
 		}
 	}
 	return t, nil
+}
+
+// settledKey, in the vault's storage area (on this machine, not in etcd),
+// holds the last generation this user saw without a previous key (8
+// bytes, big-endian): one whose records had all moved to it.
+var settledKey = []byte("settled")
+
+// staleAfterSettled reports whether rec holds the previous key of a
+// generation this user saw settled, which must then not be opened, and
+// notes a newer settled generation. A record that held it was a member's
+// (its check is good, its digest the accepted one), but put back after the
+// move by anyone who writes etcd, it would make the previous key open
+// records again: a removed member knows that key, and could seal secrets
+// under it that every member would read as the team's, and that the next
+// move would seal under the new key. Records under it are refused like
+// any of a generation the team record does not hold; the rest of the team
+// works on.
+func staleAfterSettled(rec *teamRecord) (bool, error) {
+	var settled int64
+	b, err := guest.KVGet(settledKey)
+	switch {
+	case err == nil && len(b) == 8:
+		settled = int64(binary.BigEndian.Uint64(b))
+	case err != nil && !errors.Is(err, abi.NotFound):
+		return false, err
+	}
+	switch {
+	case rec.Prev != nil && rec.Gen <= settled:
+		guest.Log(guest.LogWarn, "the team record holds the previous team key again, after every record had moved off it: someone with write access to etcd put an old team record back; the previous key is not used")
+		return true, nil
+	case rec.Prev == nil && rec.Gen > settled:
+		return false, storeSettled(rec.Gen)
+	}
+	return false, nil
+}
+
+func storeSettled(gen int64) error {
+	return guest.KVSet(settledKey, binary.BigEndian.AppendUint64(nil, uint64(gen)))
 }
 
 // unwrap opens an age file of the team record with the user's identity.
@@ -529,11 +571,14 @@ func (t *team) finishRotation() error {
 			}
 			ctx, cancel := call()
 			defer cancel()
-			_, _, err = client.Swap(ctx, teamKey(), b, t.modRev)
+			swapped, _, err := client.Swap(ctx, teamKey(), b, t.modRev)
 			if err != nil {
 				return etcdFailed(err)
 			}
-			return nil // else another member finished it
+			if swapped {
+				return storeSettled(t.cur.gen)
+			}
+			return nil // another member finished it
 		}
 	}
 	return guest.Error(abi.Unavailable, "records kept being written under the old team key while they were moved to the new one: run the command again")
