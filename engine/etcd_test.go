@@ -592,6 +592,16 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 		t.Fatal(err)
 	}
 	old, _ := io.ReadAll(r)
+	// Before it, a stranger's record of a far generation, seen and refused
+	// (not accepted), then taken back: it must not count as a generation
+	// this member saw settled, or the removal's previous key below would be
+	// ignored and the records under it lost to this member.
+	if _, err := cl.Put(ctx, []byte(prefix+"team"), forgeRecord(t, 1<<40, []string{ra}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx, engine.GetRequest{Name: "s0", Vault: "Team"}); !errors.Is(err, engine.ErrPermissionDenied) {
+		t.Fatalf("a get under a stranger's team record: %v, want it refused", err)
+	}
 	// The crash's state: generation 2 with the old key as prev.
 	forged := forgeRecord(t, 2, []string{ra}, old)
 	if _, err := cl.Put(ctx, []byte(prefix+"team"), forged); err != nil {

@@ -171,46 +171,60 @@ func openTeam(accepted bool) (*team, error) {
 		if err := t.checkAccepted(); err != nil {
 			return nil, err
 		}
+		if err := t.settle(); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
 
 // settledKey, in the vault's storage area (on this machine, not in etcd),
-// holds the last generation this user saw without a previous key (8
+// holds the last generation this user accepted without a previous key (8
 // bytes, big-endian): one whose records had all moved to it.
 var settledKey = []byte("settled")
 
-// staleAfterSettled reports whether rec holds the previous key of a
-// generation this user saw settled, which must then not be opened, and
-// notes a newer settled generation. A record that held it was a member's
-// (its check is good, its digest the accepted one), but put back after the
-// move by anyone who writes etcd, it would make the previous key open
-// records again: a removed member knows that key, and could seal secrets
-// under it that every member would read as the team's, and that the next
-// move would seal under the new key. Records under it are refused like
-// any of a generation the team record does not hold; the rest of the team
-// works on.
-func staleAfterSettled(rec *teamRecord) (bool, error) {
-	var settled int64
+func loadSettled() (int64, error) {
 	b, err := guest.KVGet(settledKey)
 	switch {
 	case err == nil && len(b) == 8:
-		settled = int64(binary.BigEndian.Uint64(b))
+		return int64(binary.BigEndian.Uint64(b)), nil
 	case err != nil && !errors.Is(err, abi.NotFound):
-		return false, err
+		return 0, err
 	}
-	switch {
-	case rec.Prev != nil && rec.Gen <= settled:
-		guest.Log(guest.LogWarn, "the team record holds the previous team key again, after every record had moved off it: someone with write access to etcd put an old team record back; the previous key is not used")
-		return true, nil
-	case rec.Prev == nil && rec.Gen > settled:
-		return false, storeSettled(rec.Gen)
-	}
-	return false, nil
+	return 0, nil
 }
 
-func storeSettled(gen int64) error {
-	return guest.KVSet(settledKey, binary.BigEndian.AppendUint64(nil, uint64(gen)))
+// staleAfterSettled reports whether rec holds the previous key of a
+// generation this user saw settled, which must then not be opened. A
+// record that held it was a member's (its check is good, its digest the
+// accepted one), but put back after the move by anyone who writes etcd, it
+// would make the previous key open records again: a removed member knows
+// that key, and could seal secrets under it that every member would read
+// as the team's, and that the next move would seal under the new key.
+// Records under it are refused like any of a generation the team record
+// does not hold; the rest of the team works on.
+func staleAfterSettled(rec *teamRecord) (bool, error) {
+	settled, err := loadSettled()
+	if err != nil || rec.Prev == nil || rec.Gen > settled {
+		return false, err
+	}
+	guest.Log(guest.LogWarn, "the team record holds the previous team key again, after every record had moved off it: someone with write access to etcd put an old team record back; the previous key is not used")
+	return true, nil
+}
+
+// settle notes t's generation as settled when t, accepted, holds no
+// previous key. Only an accepted team counts: a stranger's record of a far
+// generation, seen and refused, would otherwise make every later removal's
+// previous key look stale.
+func (t *team) settle() error {
+	if t.rec.Prev != nil {
+		return nil
+	}
+	settled, err := loadSettled()
+	if err != nil || t.rec.Gen <= settled {
+		return err
+	}
+	return guest.KVSet(settledKey, binary.BigEndian.AppendUint64(nil, uint64(t.rec.Gen)))
 }
 
 // unwrap opens an age file of the team record with the user's identity.
@@ -521,6 +535,9 @@ func acceptMembers(digest string) (abi.Members, error) {
 	if err := t.accept(); err != nil {
 		return abi.Members{}, err
 	}
+	if err := t.settle(); err != nil {
+		return abi.Members{}, err
+	}
 	if err := t.finishRotation(); err != nil {
 		return abi.Members{}, err
 	}
@@ -576,7 +593,9 @@ func (t *team) finishRotation() error {
 				return etcdFailed(err)
 			}
 			if swapped {
-				return storeSettled(t.cur.gen)
+				settled := *t
+				settled.rec = rec
+				return settled.settle()
 			}
 			return nil // another member finished it
 		}
