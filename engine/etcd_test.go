@@ -386,7 +386,7 @@ func TestEtcdAuth(t *testing.T) {
 		t.Fatalf("vaults.toml holds the password (or cannot be read: %v)", err)
 	}
 	// A wrong password is refused by etcd, and said so.
-	if _, err := e.Set(ctx, engine.SetRequest{Name: "etcd-password", Vault: "LocalStore", Value: "wrong"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "etcd-password", Vault: "LocalStore", Value: "wrong-pw-7f3a"}); err != nil {
 		t.Fatal(err)
 	}
 	e2, err := engine.Open(ctx, e.Path(), &engine.Options{DataDir: filepath.Join(filepath.Dir(e.Path()), "data"), CacheDir: testCache})
@@ -397,6 +397,9 @@ func TestEtcdAuth(t *testing.T) {
 	_, err = e2.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"})
 	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), `etcd refused the user "team"`) {
 		t.Fatalf("a wrong etcd password: %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong-pw-7f3a") || strings.Contains(err.Error(), password) {
+		t.Fatalf("the error of a wrong etcd password shows a password: %v", err)
 	}
 }
 
