@@ -8,6 +8,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
@@ -269,6 +272,7 @@ func TestEtcdTeam(t *testing.T) {
 		{"RemoveMember", testEtcdRemoveMember},
 		{"NothingInClear", testEtcdNothingInClear},
 		{"NoSilentRecipient", testEtcdNoSilentRecipient},
+		{"NoForgedPrev", testEtcdNoForgedPrev},
 		{"RemoveInterrupted", testEtcdRemoveInterrupted},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
@@ -382,7 +386,7 @@ func TestEtcdAuth(t *testing.T) {
 		t.Fatalf("vaults.toml holds the password (or cannot be read: %v)", err)
 	}
 	// A wrong password is refused by etcd, and said so.
-	if _, err := e.Set(ctx, engine.SetRequest{Name: "etcd-password", Vault: "LocalStore", Value: "wrong"}); err != nil {
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "etcd-password", Vault: "LocalStore", Value: "wrong-pw-7f3a"}); err != nil {
 		t.Fatal(err)
 	}
 	e2, err := engine.Open(ctx, e.Path(), &engine.Options{DataDir: filepath.Join(filepath.Dir(e.Path()), "data"), CacheDir: testCache})
@@ -393,6 +397,9 @@ func TestEtcdAuth(t *testing.T) {
 	_, err = e2.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"})
 	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), `etcd refused the user "team"`) {
 		t.Fatalf("a wrong etcd password: %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong-pw-7f3a") || strings.Contains(err.Error(), password) {
+		t.Fatalf("the error of a wrong etcd password shows a password: %v", err)
 	}
 }
 
@@ -419,10 +426,13 @@ func forgeRecord(t *testing.T, gen int, members []string, prev []byte) []byte {
 	}
 	mac := hmac.New(sha256.New, checkKey)
 	fmt.Fprintf(mac, "%d\n%s", gen, strings.Join(members, "\n"))
-	rec := map[string]any{"gen": gen, "members": members, "key": ageWrap(t, key, members), "check": mac.Sum(nil)}
+	rec := map[string]any{"gen": gen, "members": members, "key": ageWrap(t, key, members)}
 	if prev != nil {
-		rec["prev"] = ageWrap(t, prev, members)
+		file := ageWrap(t, prev, members)
+		rec["prev"] = file
+		fmt.Fprintf(mac, "\nprev %x", sha256.Sum256(file))
 	}
+	rec["check"] = mac.Sum(nil)
 	b, _ := json.Marshal(rec)
 	return b
 }
@@ -515,6 +525,39 @@ func testEtcdNoSilentRecipient(t *testing.T, c *etcdtest.Cluster) {
 	}
 }
 
+// testEtcdNoForgedPrev: a previous key that someone with write access to
+// etcd but no member identity puts into the team record (a key of their
+// own, wrapped to the members' public recipients) is refused like a
+// changed member list. Unchecked, it made every member open the records
+// of generation gen-1 with the forger's key: secrets the forger sealed
+// there were read as the team's, and the next members command moved them
+// under the real team key.
+func testEtcdNoForgedPrev(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	a := teamUser(t, c, prefix)
+	ra := identity(t, a)
+	members(t, a, abi.MembersAdd, ra)
+	set(t, a, "k", "v", nil)
+	cl := c.Client("", "")
+	kv, _, err := cl.Get(ctx, []byte(prefix+"team"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	json.Unmarshal(kv.Value, &rec)
+	forgersKey := make([]byte, 32)
+	rand.Read(forgersKey)
+	rec["prev"] = ageWrap(t, forgersKey, []string{ra})
+	b, _ := json.Marshal(rec)
+	if _, err := cl.Put(ctx, []byte(prefix+"team"), b); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Get(ctx, engine.GetRequest{Name: "k", Vault: "Team"})
+	if !errors.Is(err, engine.ErrPermissionDenied) || !strings.Contains(err.Error(), "was not written by a holder of the team key") {
+		t.Fatalf("a get after a forged previous key: %v, want the team record refused", err)
+	}
+}
+
 // testEtcdRemoveInterrupted: a removal stopped after it wrote the new team
 // key and before it moved any record (the state a crash there leaves,
 // written here with a member's identity) loses nothing: the records, all
@@ -552,6 +595,16 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 		t.Fatal(err)
 	}
 	old, _ := io.ReadAll(r)
+	// Before it, a stranger's record of a far generation, seen and refused
+	// (not accepted), then taken back: it must not count as a generation
+	// this member saw settled, or the removal's previous key below would be
+	// ignored and the records under it lost to this member.
+	if _, err := cl.Put(ctx, []byte(prefix+"team"), forgeRecord(t, 1<<40, []string{ra}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx, engine.GetRequest{Name: "s0", Vault: "Team"}); !errors.Is(err, engine.ErrPermissionDenied) {
+		t.Fatalf("a get under a stranger's team record: %v, want it refused", err)
+	}
 	// The crash's state: generation 2 with the old key as prev.
 	forged := forgeRecord(t, 2, []string{ra}, old)
 	if _, err := cl.Put(ctx, []byte(prefix+"team"), forged); err != nil {
@@ -582,6 +635,56 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 			t.Errorf("%s is still under generation %d", kv.Key, kv.Value[7])
 		}
 	}
+	// The record of the removal put back once the move is over (by a
+	// removed member, who knows the previous key and can seal records
+	// under it): its check is good and its digest the accepted one, yet
+	// it must not bring the previous key back.
+	t.Run("Replayed", func(t *testing.T) {
+		if _, err := cl.Put(ctx, []byte(prefix+"team"), forged); err != nil {
+			t.Fatal(err)
+		}
+		key, value := sealUnder(t, prefix, old, 1, "planted", "the forger's")
+		if _, err := cl.Put(ctx, key, value); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := a.Get(ctx, engine.GetRequest{Name: "planted", Vault: "Team"}); !errors.Is(err, engine.ErrSecretNotFound) {
+			t.Fatalf("a secret sealed under the previous key after the move: %+v, %v, want not found", s, err)
+		}
+		if s, err := a.Get(ctx, engine.GetRequest{Name: "s0", Vault: "Team"}); err != nil || s.Value != "v0" {
+			t.Fatalf("s0 after the removal's record was put back: %+v, %v", s, err)
+		}
+	})
+}
+
+// sealUnder makes the etcd key and value of the string secret name in
+// generation gen of team key k, as extensions/etcd (records.go) seals it:
+// what someone who knows an old team key can write.
+func sealUnder(t *testing.T, prefix string, k []byte, gen uint64, name, value string) ([]byte, []byte) {
+	t.Helper()
+	derive := func(info string) []byte {
+		d, err := hkdf.Key(sha256.New, k, nil, info, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	mac := hmac.New(sha256.New, derive("sesame etcd names"))
+	mac.Write([]byte(name))
+	key := base64.RawURLEncoding.AppendEncode([]byte(prefix+"s/"), mac.Sum(nil))
+	plain, err := abi.AppendSecret(nil, abi.Info{Name: name, Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte(value)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := chacha20poly1305.NewX(derive("sesame etcd records"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	rand.Read(nonce)
+	ad := binary.BigEndian.AppendUint64(append([]byte("sesame etcd record\x00"), key...), gen)
+	out := binary.BigEndian.AppendUint64(nil, gen)
+	out = append(out, nonce...)
+	return key, aead.Seal(out, nonce, plain, ad)
 }
 
 // BenchmarkEtcdVault: get and set of one secret in builtin:etcd on a

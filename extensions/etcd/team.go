@@ -27,12 +27,13 @@ type teamRecord struct {
 	Members []string `json:"members"`
 	// Key is the age file of the team key of Gen, to Members.
 	Key []byte `json:"key"`
-	// Check is HMAC-SHA256 of Gen and Members under a key derived from
-	// the team key: only a holder of the key wrote this list.
+	// Check is HMAC-SHA256 of Gen, Members and Prev under a key derived
+	// from the team key: only a holder of the key wrote this list, and
+	// this previous key.
 	Check []byte `json:"check"`
 	// Prev, while a removal moves the records to the new key, is the age
 	// file of the key of Gen-1, to Members: no record is unreadable at any
-	// moment of the move.
+	// moment of the move. Check covers it.
 	Prev []byte `json:"prev,omitempty"`
 }
 
@@ -61,9 +62,19 @@ func derive(k guest.Key, gen int64) (genKeys, error) {
 	return g, nil
 }
 
-// checkOf is the Check of a record of generation g listing members.
-func (g *genKeys) checkOf(members []string) ([]byte, error) {
+// checkOf is the Check of a record of generation g listing members, with
+// prev, the age file of the previous key (nil: none). Prev is covered
+// because it is trusted like the key: records of generation g-1 open with
+// it, and a removal's move seals them again under the key of g. Without
+// it in the check, anyone who writes etcd could wrap a key of their own to
+// the members' public recipients as prev, and have forged records read.
+// A record without prev has the check it had before prev was covered.
+func (g *genKeys) checkOf(members []string, prev []byte) ([]byte, error) {
 	text := strconv.FormatInt(g.gen, 10) + "\n" + strings.Join(members, "\n")
+	if prev != nil {
+		p := sha256.Sum256(prev)
+		text += "\nprev " + hex.EncodeToString(p[:])
+	}
 	sum, err := g.check.HMAC([]byte(text))
 	return sum[:], err
 }
@@ -135,14 +146,18 @@ func openTeam(accepted bool) (*team, error) {
 	if t.cur, err = derive(t.key, rec.Gen); err != nil {
 		return nil, err
 	}
-	check, err := t.cur.checkOf(rec.Members)
+	check, err := t.cur.checkOf(rec.Members, rec.Prev)
 	if err != nil {
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare(check, rec.Check) != 1 {
 		return nil, guest.Error(abi.PermissionDenied, "the team record's member list was not written by a holder of the team key: someone with write access to etcd changed it; do not accept it")
 	}
-	if rec.Prev != nil {
+	stale, err := staleAfterSettled(rec)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Prev != nil && !stale {
 		if t.prevK, err = unwrap(rec.Prev); err != nil {
 			return nil, err
 		}
@@ -156,8 +171,60 @@ func openTeam(accepted bool) (*team, error) {
 		if err := t.checkAccepted(); err != nil {
 			return nil, err
 		}
+		if err := t.settle(); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
+}
+
+// settledKey, in the vault's storage area (on this machine, not in etcd),
+// holds the last generation this user accepted without a previous key (8
+// bytes, big-endian): one whose records had all moved to it.
+var settledKey = []byte("settled")
+
+func loadSettled() (int64, error) {
+	b, err := guest.KVGet(settledKey)
+	switch {
+	case err == nil && len(b) == 8:
+		return int64(binary.BigEndian.Uint64(b)), nil
+	case err != nil && !errors.Is(err, abi.NotFound):
+		return 0, err
+	}
+	return 0, nil
+}
+
+// staleAfterSettled reports whether rec holds the previous key of a
+// generation this user saw settled, which must then not be opened. A
+// record that held it was a member's (its check is good, its digest the
+// accepted one), but put back after the move by anyone who writes etcd, it
+// would make the previous key open records again: a removed member knows
+// that key, and could seal secrets under it that every member would read
+// as the team's, and that the next move would seal under the new key.
+// Records under it are refused like any of a generation the team record
+// does not hold; the rest of the team works on.
+func staleAfterSettled(rec *teamRecord) (bool, error) {
+	settled, err := loadSettled()
+	if err != nil || rec.Prev == nil || rec.Gen > settled {
+		return false, err
+	}
+	guest.Log(guest.LogWarn, "the team record holds the previous team key again, after every record had moved off it: someone with write access to etcd put an old team record back; the previous key is not used")
+	return true, nil
+}
+
+// settle notes t's generation as settled when t, accepted, holds no
+// previous key. Only an accepted team counts: a stranger's record of a far
+// generation, seen and refused, would otherwise make every later removal's
+// previous key look stale.
+func (t *team) settle() error {
+	if t.rec.Prev != nil {
+		return nil
+	}
+	settled, err := loadSettled()
+	if err != nil || t.rec.Gen <= settled {
+		return err
+	}
+	return guest.KVSet(settledKey, binary.BigEndian.AppendUint64(nil, uint64(t.rec.Gen)))
 }
 
 // unwrap opens an age file of the team record with the user's identity.
@@ -265,7 +332,7 @@ func newRecord(k guest.Key, keys *genKeys, members []string, prevK guest.Key) (t
 			return rec, recipientsRefused(err)
 		}
 	}
-	rec.Check, err = keys.checkOf(members)
+	rec.Check, err = keys.checkOf(members, rec.Prev)
 	return rec, err
 }
 
@@ -468,6 +535,9 @@ func acceptMembers(digest string) (abi.Members, error) {
 	if err := t.accept(); err != nil {
 		return abi.Members{}, err
 	}
+	if err := t.settle(); err != nil {
+		return abi.Members{}, err
+	}
 	if err := t.finishRotation(); err != nil {
 		return abi.Members{}, err
 	}
@@ -507,17 +577,27 @@ func (t *team) finishRotation() error {
 		if left == 0 {
 			rec := t.rec
 			rec.Prev = nil
+			check, err := t.cur.checkOf(rec.Members, nil)
+			if err != nil {
+				return err
+			}
+			rec.Check = check
 			b, err := json.Marshal(rec)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := call()
 			defer cancel()
-			_, _, err = client.Swap(ctx, teamKey(), b, t.modRev)
+			swapped, _, err := client.Swap(ctx, teamKey(), b, t.modRev)
 			if err != nil {
 				return etcdFailed(err)
 			}
-			return nil // else another member finished it
+			if swapped {
+				settled := *t
+				settled.rec = rec
+				return settled.settle()
+			}
+			return nil // another member finished it
 		}
 	}
 	return guest.Error(abi.Unavailable, "records kept being written under the old team key while they were moved to the new one: run the command again")

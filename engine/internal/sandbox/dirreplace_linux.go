@@ -51,7 +51,7 @@ func (d *rootFS) replace(ctx context.Context, c *call, from, to string, digest [
 	if err := exchange(fromDir, fromBase, toDir, toBase); err != nil {
 		return replaceStatus(err)
 	}
-	if holds(fromDir, fromBase, digest) {
+	if holds(ctx, fromDir, fromBase, digest) {
 		if err := unix.Unlinkat(fd(fromDir), fromBase, 0); err != nil {
 			c.logger.WarnContext(ctx, "the database's old file was left beside it: "+err.Error(), "vault", c.vault, "file", from)
 		}
@@ -63,6 +63,9 @@ func (d *rootFS) replace(ctx context.Context, c *call, from, to string, digest [
 	}
 	if back, err := regular(fromDir, fromBase); err == nil && back == ours {
 		unix.Unlinkat(fd(fromDir), fromBase, 0)
+	}
+	if ctx.Err() != nil {
+		return abi.DeadlineExceeded
 	}
 	return abi.Conflict
 }
@@ -111,8 +114,12 @@ func exchange(fromDir *os.File, from string, toDir *os.File, to string) error {
 }
 
 // holds reports whether base in dir is a regular file (not followed
-// through a link) whose bytes have digest as their SHA-256.
-func holds(dir *os.File, base string, digest [32]byte) bool {
+// through a link) whose bytes have digest as their SHA-256. It reads under
+// ctx, false once ctx is done: the guest makes the file as large as it
+// likes (a sparse terabyte costs it nothing), and a hash past the call's
+// deadline would hold the host there, then replace the file of a call
+// already reported as failed.
+func holds(ctx context.Context, dir *os.File, base string, digest [32]byte) bool {
 	n, err := unix.Openat(fd(dir), base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
@@ -123,10 +130,23 @@ func holds(dir *os.File, base string, digest [32]byte) bool {
 		return false
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return false
 	}
 	return [32]byte(h.Sum(nil)) == digest
+}
+
+// ctxReader reads r until ctx is done, then fails with ctx's error.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // replaceStatus is the status of a failure before anything was exchanged.

@@ -151,3 +151,41 @@ func checkFiles(t *testing.T, dir string, files map[string]string) {
 		}
 	}
 }
+
+// TestDirReplaceHashHonoursDeadline: the hash of what came out of the
+// exchange is read under the call's deadline. A guest can make that file as
+// large as it likes (a sparse terabyte costs it nothing), and a hash that
+// ignored the deadline held the host past it and then replaced the file of
+// a call already reported as failed. Here the call is canceled at the
+// instant of the exchange: the hash must stop, and the exchange be undone.
+func TestDirReplaceHashHonoursDeadline(t *testing.T) {
+	h, err := NewHost(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	wasm := buildC(t, "engine/internal/sandbox/testdata/dirreplace.c")
+	dir := t.TempDir()
+	for name, s := range map[string]string{"db": "old", ".new": "new"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := h.Load(context.Background(), Spec{Vault: "C", Wasm: wasm, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	testonly.OnRename(t, func(d, name string) {
+		if d == dir && name == "db" {
+			cancel()
+		}
+	})
+	d := sha256.Sum256([]byte("old"))
+	if _, err := m.Call(ctx, abi.OpGet, []byte(hex.EncodeToString(d[:])+" .new db")); err == nil {
+		t.Error("a canceled dir_replace succeeded")
+	}
+	checkFiles(t, dir, map[string]string{"db": "old"})
+}

@@ -150,11 +150,36 @@ func (to dialTo) allows(address string) error {
 	case to.addr.IsValid() && ip != to.addr:
 		return &refusedAddr{msg: ip.String() + " is not the granted address " + to.addr.String()}
 	case !to.addr.IsValid():
-		if kind := nonPublic(ip); kind != "" {
+		if kind := nonPublic(carried(ip)); kind != "" {
 			return &refusedAddr{msg: "the granted name resolves to " + ip.String() + ", a " + kind + " address, which a grant reaches only when it lists the address itself"}
 		}
 	}
 	return nil
+}
+
+// The IPv6 ranges whose addresses carry an IPv4 address that a translator
+// on the way, or the kernel, reaches instead: NAT64's well-known prefix
+// (RFC 6052, the last 32 bits), 6to4 (RFC 3056, bits 16 to 48) and the
+// deprecated IPv4-compatible addresses (RFC 4291, the last 32 bits).
+var (
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+)
+
+// carried is the IPv4 address ip carries when it is in one of the ranges
+// above (what a connection to it reaches, for nonPublic to judge); ip
+// otherwise. :: and ::1 are themselves.
+func carried(ip netip.Addr) netip.Addr {
+	b := ip.As16()
+	switch {
+	case !ip.Is6():
+	case nat64.Contains(ip), ipv4Compatible.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback():
+		return netip.AddrFrom4([4]byte(b[12:16]))
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6]))
+	}
+	return ip
 }
 
 // shared is 100.64.0.0/10 (RFC 6598), the carrier-grade NAT range.

@@ -438,3 +438,23 @@ func BenchmarkHTTP(b *testing.B) {
 		}
 	})
 }
+
+// TestHTTPProxyEnvironmentIgnored: HTTP_PROXY and its kin in the host's
+// environment do not decide where a vault's requests go: a request to a
+// granted address (192.0.2.1, where nothing answers) never reaches the
+// proxy they name, even one the grant lists too.
+func TestHTTPProxyEnvironmentIgnored(t *testing.T) {
+	proxy := newServer(t, ok)
+	for _, v := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"} {
+		t.Setenv(v, proxy.URL)
+	}
+	t.Setenv("NO_PROXY", "")
+	const granted = "http://192.0.2.1:80"
+	m := loadHTTP(t, &sandbox.HTTPGrant{Origins: []string{granted, proxy.origin()}}, 0, 500*time.Millisecond)
+	if _, err := send(t, m, get(t, granted+"/")); err == nil {
+		t.Error("a request to an address where nothing answers succeeded")
+	}
+	if proxy.hits.Load() != 0 {
+		t.Error("the request went to the proxy of the host's environment")
+	}
+}
