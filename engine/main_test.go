@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/sesamehq/sesame/internal/testonly"
@@ -14,7 +15,12 @@ import (
 // they share the machine's cores (go test starts them once every serial
 // test has finished). A test that changes such state (testonly's clock or
 // KDF, the environment with t.Setenv) stays serial: nothing runs beside it.
+//
+// The environment holds envSecret for the whole run, so that
+// TestHostileContained, which checks that a guest does not see it, needs
+// no t.Setenv and can run in parallel.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
+	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
 	m.Run()
 }
