@@ -816,8 +816,9 @@ func TestSecretStoreConcurrency(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			if mode == "password" {
 				// The first unlocks race while they derive: with the
-				// cheap KDF of the tests (TestMain) they would hardly meet.
-				testonly.UseRealKDF(t)
+				// cheap KDF of the tests (TestMain) alone they would
+				// hardly meet.
+				testonly.UseOverlappingKDF(t, 2)
 			}
 			env := newSSEnv(t, `authentication = "`+mode+`"`)
 			const engines, workers, rounds = 3, 2, 6
@@ -1020,10 +1021,11 @@ func ssFill(b testing.TB, path string, n int) time.Duration {
 // the loser's. Without the host's conditional write both succeed, and the
 // first one's new password no longer opens the vault.
 //
-// With the real KDF: the cheap one of the tests (TestMain) is over before
-// the other engine reads, and no round would meet the conflict.
+// The derivations meet (testonly.UseOverlappingKDF): with the cheap KDF of
+// the tests (TestMain) alone, one change is over before the other engine
+// reads, and no round would meet the conflict.
 func TestSecretStoreConcurrentSetPassword(t *testing.T) {
-	testonly.UseRealKDF(t)
+	testonly.UseOverlappingKDF(t, 2) // the two changes derive at the same moment
 	env := newSSEnv(t, ssPassword)
 	e1, e2 := env.open(t), env.open(t)
 	current := []byte("round 0")

@@ -62,6 +62,57 @@ func UseRealKDF(tb Cleaner) {
 	tb.Cleanup(func() { kdf.Store(old) })
 }
 
+// UseOverlappingKDF keeps the cheap derivation until tb's test ends, but
+// makes each derivation wait until n of them are under way at once (or,
+// for one left alone because a partner failed before deriving, a second),
+// for a test whose point is what happens while derivations overlap: two
+// password changes whose reads and writes interleave, first unlocks that
+// race. The real derivation made them overlap by taking long, at a second
+// of CPU each; meeting makes them overlap for nothing.
+func UseOverlappingKDF(tb Cleaner, n int) {
+	m := &meeting{n: n}
+	f := kdfFunc(func(password, salt []byte, t, mem uint32, threads uint8, keyLen uint32) []byte {
+		m.meet()
+		return cheapKDF(password, salt, t, mem, threads, keyLen)
+	})
+	old := kdf.Swap(&f)
+	tb.Cleanup(func() { kdf.Store(old) })
+}
+
+// meeting lets callers of meet through in groups of n.
+type meeting struct {
+	n       int
+	mu      sync.Mutex
+	arrived int
+	met     chan struct{} // closed when the group waiting now is complete
+}
+
+// meet returns once n callers (this one included) have arrived since the
+// last group went through, or after a second alone.
+func (m *meeting) meet() {
+	m.mu.Lock()
+	if m.met == nil {
+		m.met = make(chan struct{})
+	}
+	met := m.met
+	if m.arrived++; m.arrived == m.n {
+		close(met)
+		m.met, m.arrived = nil, 0
+	}
+	m.mu.Unlock()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-met:
+	case <-t.C:
+		m.mu.Lock()
+		if m.met == met { // still waiting: leave the group
+			m.arrived--
+		}
+		m.mu.Unlock()
+	}
+}
+
 // cheapKDF still depends on the password and the salt, so that a wrong
 // password still fails to unwrap a key; it ignores the cost parameters.
 func cheapKDF(password, salt []byte, _, _ uint32, _ uint8, keyLen uint32) []byte {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,4 +156,35 @@ func TestFakeClock(t *testing.T) {
 	if d := time.Since(Now()); d < -time.Minute || d > time.Minute {
 		t.Errorf("after the test, Now is %v off the real time", d)
 	}
+}
+
+// TestMeetingLetsGroupsThrough: callers of meet wait for one another in
+// groups of n, and one left alone goes on after its second.
+func TestMeetingLetsGroupsThrough(t *testing.T) {
+	m := &meeting{n: 2}
+	var second atomic.Bool
+	done := make(chan bool)
+	go func() {
+		m.meet()
+		done <- second.Load()
+	}()
+	for !m.waiting(1) {
+		runtime.Gosched()
+	}
+	second.Store(true)
+	m.meet()
+	if !<-done {
+		t.Fatal("the first caller went through before the second arrived")
+	}
+	m.meet() // alone: through after a second
+	if !m.waiting(0) {
+		t.Fatal("a lone caller is still counted after it left")
+	}
+}
+
+// waiting reports whether k callers wait now.
+func (m *meeting) waiting(k int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.arrived == k
 }
