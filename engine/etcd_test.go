@@ -288,6 +288,8 @@ func TestEtcdTeam(t *testing.T) {
 		{"NothingInClear", testEtcdNothingInClear},
 		{"NoSilentRecipient", testEtcdNoSilentRecipient},
 		{"RemoveInterrupted", testEtcdRemoveInterrupted},
+		{"Conflict", testEtcdConflict},
+		{"RemoveDeadline", testEtcdRemoveDeadline},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
