@@ -604,9 +604,9 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 	}
 }
 
-// BenchmarkEtcdVault: get and set of one secret in builtin:etcd on a
-// three-member loopback cluster, through the engine (the agent's side of
-// a command): beside internal/etcdgw's BenchmarkGatewayGet and
+// BenchmarkEtcdVault: get and set of one secret, and set --no-clobber of
+// new ones, in builtin:etcd on a three-member loopback cluster, through
+// the engine (the agent's side of a command): beside internal/etcdgw's BenchmarkGatewayGet and
 // BenchmarkGatewayPut, the cost of the sandbox, the crypto and the
 // transaction.
 func BenchmarkEtcdVault(b *testing.B) {
@@ -626,6 +626,16 @@ func BenchmarkEtcdVault(b *testing.B) {
 	b.Run("set", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Vault: "Team", Value: "hunter2"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// set --no-clobber of a new name: sesame_create.
+	b.Run("create", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			n++
+			if _, err := e.Set(ctx, engine.SetRequest{Name: fmt.Sprint("new-", n), Vault: "Team", Value: "hunter2", NoClobber: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
