@@ -290,6 +290,9 @@ func TestEtcdTeam(t *testing.T) {
 		{"RemoveInterrupted", testEtcdRemoveInterrupted},
 		{"Conflict", testEtcdConflict},
 		{"RemoveDeadline", testEtcdRemoveDeadline},
+		{"SetRequests", testEtcdSetRequests},
+		{"StaleHint", testEtcdStaleHint},
+		{"WriteRace", testEtcdWriteRace},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })

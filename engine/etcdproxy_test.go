@@ -33,6 +33,7 @@ type etcdProxy struct {
 	*httptest.Server
 	prefix string
 	before atomic.Pointer[func(r *http.Request, puts [][]byte)]
+	txns   atomic.Int64 // transactions forwarded
 }
 
 func newEtcdProxy(t *testing.T, c *etcdtest.Cluster, prefix string) *etcdProxy {
@@ -44,6 +45,9 @@ func newEtcdProxy(t *testing.T, c *etcdtest.Cluster, prefix string) *etcdProxy {
 	p := &etcdProxy{prefix: prefix}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v3/kv/txn" {
+			p.txns.Add(1)
+		}
 		if f := p.before.Load(); f != nil && r.URL.Path == "/v3/kv/txn" {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -206,5 +210,77 @@ func testEtcdRemoveDeadline(t *testing.T, c *etcdtest.Cluster) {
 		if kv.Value[7] != 2 {
 			t.Errorf("%s is still under generation %d after the accept", kv.Key, kv.Value[7])
 		}
+	}
+}
+
+// testEtcdSetRequests: a set that replaces takes two etcd requests, the
+// engine's check (a read) and the write, whose transaction uses what the
+// check read; a no-clobber set of a new name takes two, the create's read
+// and its write.
+func testEtcdSetRequests(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	p := newEtcdProxy(t, c, prefix)
+	e := newEngine(t)
+	proxiedTeam(t, e, "Team", p, prefix, 0)
+	members(t, e, abi.MembersAdd, identity(t, e))
+	set(t, e, "db", "v1", nil)
+	for _, req := range []engine.SetRequest{
+		{Name: "db", Vault: "Team", Value: "v2"},
+		{Name: "new", Vault: "Team", Value: "v", NoClobber: true},
+	} {
+		p.txns.Store(0)
+		if _, err := e.Set(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		if n := p.txns.Load(); n != 2 {
+			t.Errorf("set %s (no clobber %v): %d etcd transactions, want 2", req.Name, req.NoClobber, n)
+		}
+	}
+}
+
+// testEtcdStaleHint: when another member writes a secret between the
+// engine's check and its set (here while the user confirms), the set does
+// not write over what it did not see: it reads again, and a set without
+// metadata keeps the other member's.
+func testEtcdStaleHint(t *testing.T, c *etcdtest.Cluster) {
+	a, b := twoUsers(t, c)
+	set(t, a, "db", "v1", engine.Metadata{"by": "a"})
+	confirm := func(engine.Action) bool {
+		set(t, b, "db", "v2", engine.Metadata{"by": "b"})
+		return true
+	}
+	if _, err := a.Set(ctx, engine.SetRequest{Name: "db", Vault: "Team", Value: "v3", Change: engine.Change{Confirm: confirm}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Get(ctx, engine.GetRequest{Name: "db", Vault: "Team"})
+	if err != nil || s.Value != "v3" || s.Metadata["by"] != "b" {
+		t.Fatalf("db after a set over a stale check: %+v, %v; want v3 with B's metadata", s, err)
+	}
+}
+
+// testEtcdWriteRace: when another member writes a secret between a set's
+// read and its transaction (the proxy has B write just before A's
+// transaction goes), A's set reads again and applies itself to B's write:
+// a set without metadata keeps B's metadata, not what A read first.
+func testEtcdWriteRace(t *testing.T, c *etcdtest.Cluster) {
+	prefix := newPrefix()
+	p := newEtcdProxy(t, c, prefix)
+	a, b := newEngine(t), teamUser(t, c, prefix)
+	proxiedTeam(t, a, "Team", p, prefix, 0)
+	members(t, a, abi.MembersAdd, identity(t, b))
+	members(t, b, abi.MembersAccept, members(t, b, abi.MembersList, "").Digest)
+	set(t, a, "db", "v1", engine.Metadata{"by": "a"})
+	var once atomic.Bool
+	race := func(*http.Request, [][]byte) {
+		if once.CompareAndSwap(false, true) {
+			set(t, b, "db", "v2", engine.Metadata{"by": "b"})
+		}
+	}
+	p.before.Store(&race)
+	set(t, a, "db", "v3", nil)
+	p.before.Store(nil)
+	s, err := b.Get(ctx, engine.GetRequest{Name: "db", Vault: "Team"})
+	if err != nil || s.Value != "v3" || s.Metadata["by"] != "b" {
+		t.Fatalf("db after A's set raced B's: %+v, %v; want v3 with B's metadata", s, err)
 	}
 }
