@@ -48,17 +48,24 @@ func newPrefix() string { return fmt.Sprintf("team%d/", prefixes.Add(1)) }
 func teamUser(t testing.TB, c *etcdtest.Cluster, prefix string, params ...string) *engine.Engine {
 	t.Helper()
 	e := newEngine(t)
+	registerTeam(t, e, "Team", c, prefix, params...)
+	return e
+}
+
+// registerTeam registers the vault name in e: builtin:etcd on prefix of c,
+// with the extra parameters params (key=value).
+func registerTeam(t testing.TB, e *engine.Engine, name string, c *etcdtest.Cluster, prefix string, params ...string) {
+	t.Helper()
 	p := map[string]any{"prefix": prefix, "endpoints": strings.Join(c.Endpoints(), ",")}
 	for _, kv := range params {
 		k, v, _ := strings.Cut(kv, "=")
 		p[k] = v
 	}
-	reg := engine.Registration{Name: "Team", Extension: "builtin:etcd", Parameters: p,
+	reg := engine.Registration{Name: name, Extension: "builtin:etcd", Parameters: p,
 		Grants: engine.Grants{Storage: true, Identity: true, HTTP: slices.Sorted(slices.Values(c.Endpoints()))}}
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}
-	return e
 }
 
 func identity(t testing.TB, e *engine.Engine) string {
@@ -85,11 +92,22 @@ func members(t testing.TB, e *engine.Engine, action, arg string) abi.Members {
 
 // testEtcdConformance runs the conformance suite on builtin:etcd: each
 // subtest a team of one member on a prefix of its own, on one cluster.
+// The teams are vaults of one engine (Team1, Team2, ...), so that the
+// guests are compiled and loaded, and the identity made, once rather than
+// for each subtest: what the suite checks is the vault, and each subtest
+// still has a vault, a prefix and a team of its own.
 func testEtcdConformance(t *testing.T, c *etcdtest.Cluster) {
+	e := newEngine(t)
+	self := identity(t, e)
+	n := 0
 	vaulttest.Run(t, func(t *testing.T) engine.Vault {
-		e := teamUser(t, c, newPrefix())
-		members(t, e, abi.MembersAdd, identity(t, e))
-		v, err := e.Vault(ctx, "Team")
+		n++
+		name := fmt.Sprintf("Team%d", n)
+		registerTeam(t, e, name, c, newPrefix())
+		if _, err := e.Members(ctx, engine.MembersRequest{Vault: name, Action: abi.MembersAdd, Recipient: self}); err != nil {
+			t.Fatal(err)
+		}
+		v, err := e.Vault(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,6 +292,11 @@ func TestEtcdTeam(t *testing.T) {
 		{"NoSilentRecipient", testEtcdNoSilentRecipient},
 		{"NoForgedPrev", testEtcdNoForgedPrev},
 		{"RemoveInterrupted", testEtcdRemoveInterrupted},
+		{"Conflict", testEtcdConflict},
+		{"RemoveDeadline", testEtcdRemoveDeadline},
+		{"SetRequests", testEtcdSetRequests},
+		{"StaleHint", testEtcdStaleHint},
+		{"WriteRace", testEtcdWriteRace},
 		{"LeaderKilled", testEtcdLeaderKilled},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
@@ -687,9 +710,9 @@ func sealUnder(t *testing.T, prefix string, k []byte, gen uint64, name, value st
 	return key, aead.Seal(out, nonce, plain, ad)
 }
 
-// BenchmarkEtcdVault: get and set of one secret in builtin:etcd on a
-// three-member loopback cluster, through the engine (the agent's side of
-// a command): beside internal/etcdgw's BenchmarkGatewayGet and
+// BenchmarkEtcdVault: get and set of one secret, and set --no-clobber of
+// new ones, in builtin:etcd on a three-member loopback cluster, through
+// the engine (the agent's side of a command): beside internal/etcdgw's BenchmarkGatewayGet and
 // BenchmarkGatewayPut, the cost of the sandbox, the crypto and the
 // transaction.
 func BenchmarkEtcdVault(b *testing.B) {
@@ -709,6 +732,16 @@ func BenchmarkEtcdVault(b *testing.B) {
 	b.Run("set", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Vault: "Team", Value: "hunter2"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// set --no-clobber of a new name: sesame_create.
+	b.Run("create", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			n++
+			if _, err := e.Set(ctx, engine.SetRequest{Name: fmt.Sprint("new-", n), Vault: "Team", Value: "hunter2", NoClobber: true}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -151,21 +151,28 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	if err := fits(v); err != nil {
 		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: err}
 	}
-	exists, err := e.exists(ctx, op, vt, vault, name)
-	if err != nil {
-		return Action{}, err
+	cr, creates := vt.(Creator)
+	creates = creates && noClobber && supports(vt, abi.OpCreate)
+	act := Action{Op: op, Vault: vault, Secret: name}
+	if !creates || c.WhatIf || c.Confirm != nil {
+		// The check: a no-clobber create needs none (create refuses an
+		// existing secret itself), unless the action is shown first.
+		exists, err := e.exists(ctx, op, vt, vault, name)
+		if err != nil {
+			return Action{}, err
+		}
+		if exists && noClobber {
+			return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrNoClobber}
+		}
+		act.Replace = exists
 	}
-	if exists && noClobber {
-		return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrNoClobber}
-	}
-	act := Action{Op: op, Vault: vault, Secret: name, Replace: exists}
 	if err := confirm(c, act); err != nil || c.WhatIf {
 		return act, err
 	}
-	if c, ok := vt.(Creator); ok && noClobber && supports(vt, abi.OpCreate) {
-		err := c.Create(ctx, name, v, md)
+	if creates {
+		err := cr.Create(ctx, name, v, md)
 		if errors.Is(err, abi.Conflict) {
-			// Another writer created it since the check above.
+			// It exists: made before, or by another writer since the check.
 			return Action{}, &Error{Op: op, Vault: vault, Secret: name, Err: ErrNoClobber}
 		}
 		return act, vaultError(op, vault, name, err)

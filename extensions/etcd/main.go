@@ -153,10 +153,27 @@ func (vault) Get(name string) (abi.Info, abi.Value, error) {
 	return r.info, r.value, nil
 }
 
+// Stat reads the secret as Get does, and keeps what it found as the hint
+// of the set that follows it (the engine stats a name before it sets it).
 func (vault) Stat(name string) (abi.Info, error) {
-	info, v, err := vault{}.Get(name)
-	clear(v.Data)
-	return info, err
+	hint = nil
+	var h *lookupHint
+	err := withTeam(func(t *team) error {
+		s, err := t.lookup(name)
+		h = &lookupHint{name: name, team: t, slot: s}
+		return err
+	})
+	if err != nil {
+		return abi.Info{}, err
+	}
+	if h.slot.old == nil {
+		hint = h
+		return abi.Info{}, guest.Error(abi.NotFound, "")
+	}
+	clear(h.slot.old.value.Data)
+	h.slot.old.value = abi.Value{}
+	hint = h
+	return h.slot.old.info, nil
 }
 
 func (vault) List(pattern string) ([]abi.Info, error) {
@@ -180,16 +197,17 @@ func (vault) List(pattern string) ([]abi.Info, error) {
 }
 
 func (vault) Set(name string, v abi.Value, md abi.Metadata) error {
-	return write(name, func(old *record) (abi.Info, abi.Value, error) {
-		if md == nil && old != nil {
-			md = old.info.Metadata
+	return write(name, takeHint(name), func(old *record) (abi.Info, abi.Value, error) {
+		keep := md // not md itself: an attempt after a lost race keeps what it reads then
+		if keep == nil && old != nil {
+			keep = old.info.Metadata
 		}
-		return abi.Info{Name: name, Type: v.Type, Metadata: md}, v, nil
+		return abi.Info{Name: name, Type: v.Type, Metadata: keep}, v, nil
 	})
 }
 
 func (vault) Create(name string, v abi.Value, md abi.Metadata) error {
-	return write(name, func(old *record) (abi.Info, abi.Value, error) {
+	return write(name, takeHint(name), func(old *record) (abi.Info, abi.Value, error) {
 		if old != nil {
 			return abi.Info{}, abi.Value{}, guest.Error(abi.Conflict, "a secret of that name exists")
 		}
@@ -198,7 +216,7 @@ func (vault) Create(name string, v abi.Value, md abi.Metadata) error {
 }
 
 func (vault) SetMetadata(name string, md abi.Metadata) error {
-	return write(name, func(old *record) (abi.Info, abi.Value, error) {
+	return write(name, takeHint(""), func(old *record) (abi.Info, abi.Value, error) {
 		if old == nil {
 			return abi.Info{}, abi.Value{}, guest.Error(abi.NotFound, "")
 		}
@@ -207,7 +225,7 @@ func (vault) SetMetadata(name string, md abi.Metadata) error {
 }
 
 func (vault) Remove(name string) error {
-	return write(name, func(old *record) (abi.Info, abi.Value, error) {
+	return write(name, takeHint(""), func(old *record) (abi.Info, abi.Value, error) {
 		if old == nil {
 			return abi.Info{}, abi.Value{}, guest.Error(abi.NotFound, "")
 		}

@@ -204,6 +204,36 @@ func (t *team) records() ([]*record, error) {
 	return out, nil
 }
 
+// lookupHint is what the last Stat found of a name: the etcd keys, the
+// record without its value (its info, mod_revision and sealed bytes), and
+// the team it was read under.
+type lookupHint struct {
+	name string
+	team *team
+	slot *slot
+}
+
+// hint is the last Stat's lookup, kept for the set of the same name that
+// the engine makes next (it stats before it sets, to report a replace):
+// that set's first attempt uses it instead of reading again, one etcd
+// request fewer. It is sound because the write's transaction compares the
+// mod_revisions the hint holds: a hint gone stale (another writer since)
+// loses that attempt, which reads afresh, as any lost race does. Only set
+// and create use it, which read no value of the old record; every write
+// takes it, so it serves one call at most.
+var hint *lookupHint
+
+// takeHint returns the hint when it is of name and of the current cached
+// team, and forgets it in any case.
+func takeHint(name string) *lookupHint {
+	h := hint
+	hint = nil
+	if h == nil || h.name != name || name == "" || h.team != cached {
+		return nil
+	}
+	return h
+}
+
 // writeAttempts bounds the attempts of a write that other writers keep
 // beating (each attempt reads the state again and loses to a change made
 // after that read).
@@ -222,7 +252,8 @@ const writeAttempts = 8
 // the current generation; a record still at its previous generation's key
 // moves in the same transaction. An attempt whose answer was lost (the
 // member died) and that etcd applied is found by the next attempt's read.
-func write(name string, change func(old *record) (abi.Info, abi.Value, error)) error {
+// h, when not nil, is the first attempt's read (see hint).
+func write(name string, h *lookupHint, change func(old *record) (abi.Info, abi.Value, error)) error {
 	var (
 		written []byte // the value of the last attempt: unique (a random nonce)
 		removed bool   // the last attempt removed the secret
@@ -232,7 +263,12 @@ func write(name string, change func(old *record) (abi.Info, abi.Value, error)) e
 		if err != nil {
 			return err
 		}
-		s, err := t.lookup(name)
+		var s *slot
+		if attempt == 0 && h != nil && h.team == t {
+			s = h.slot // its transaction's compares check it
+		} else {
+			s, err = t.lookup(name)
+		}
 		var he *guest.HostError
 		if errors.Is(err, errTeamChanged) || errors.As(err, &he) && errors.Is(he, abi.NotFound) {
 			dropCache() // open the team afresh

@@ -63,6 +63,13 @@ func (e *Error) Unwrap() error {
 		// A member without quorum holds a request until its deadline
 		// (the grpc-timeout header, when the transport sends one).
 		return ErrUnavailable
+	case codeUnknown:
+		// The same, when the deadline ends in the gateway's own call to
+		// its member rather than in the member: the gateway reports the
+		// context's error with code UNKNOWN.
+		if e.Message == context.DeadlineExceeded.Error() {
+			return ErrUnavailable
+		}
 	case codeUnauthenticated, codePermissionDenied:
 		return ErrAuth
 	case codeInvalidArgument:
@@ -75,6 +82,7 @@ func (e *Error) Unwrap() error {
 
 // gRPC status codes that the gateway reports.
 const (
+	codeUnknown          = 2
 	codeInvalidArgument  = 3
 	codeDeadlineExceeded = 4
 	codePermissionDenied = 7

@@ -162,6 +162,27 @@ func TestEtcdError(t *testing.T) {
 	}
 }
 
+// TestErrorUnavailable: the answers of a member that cannot reach a
+// quorum before the deadline are ErrUnavailable, whether the deadline ended
+// in the member (DEADLINE_EXCEEDED) or in its gateway's call to it
+// (UNKNOWN, saying so); other errors are not.
+func TestErrorUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		e    etcdgw.Error
+		want bool
+	}{
+		{etcdgw.Error{Status: 503, Code: 14, Message: "etcdserver: no leader"}, true},
+		{etcdgw.Error{Status: 504, Code: 4, Message: "etcdserver: request timed out"}, true},
+		{etcdgw.Error{Status: 500, Code: 2, Message: "context deadline exceeded"}, true},
+		{etcdgw.Error{Status: 500, Code: 2, Message: "etcdserver: corrupt cluster"}, false},
+		{etcdgw.Error{Status: 400, Code: 3, Message: "etcdserver: key is not provided"}, false},
+	} {
+		if got := errors.Is(&tc.e, etcdgw.ErrUnavailable); got != tc.want {
+			t.Errorf("%v: unavailable %v, want %v", &tc.e, got, tc.want)
+		}
+	}
+}
+
 func TestPrefixEnd(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"team/", "team0"}, {"a\xff", "b"}, {"\xff\xff", "\x00"}, {"", "\x00"},
