@@ -65,6 +65,7 @@ const (
 	// HTTP (SPEC.md §5.9), an optional addition.
 	ImportHTTPRequest  = "http_request"
 	ImportHTTPResponse = "http_response"
+	ImportHTTPOrigins  = "http_origins"
 
 	// The user's age identity (SPEC.md §5.10, grant identity), an
 	// optional addition.

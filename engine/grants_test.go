@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,5 +47,19 @@ func TestGuestCannotClaimMissingGrants(t *testing.T) {
 	}
 	if got := engine.MissingGrants(err); got != nil {
 		t.Errorf("MissingGrants of a vault's own message: %q", got)
+	}
+}
+
+// TestMissingGrantBeforeInit: a vault whose manifest names a grant that its
+// registration does not give is refused for that grant, named, even when
+// its sesame_init fails without it: the manifest is checked before init
+// runs (SPEC.md §3). Init used to run first, and its failure hid the grant.
+func TestMissingGrantBeforeInit(t *testing.T) {
+	e, dir := emptyEngine(t)
+	mod := wat(t, filepath.Dir(dir), "needs-storage", watVault(`{"abi":1,"name":"needs-storage","version":"1","grants":["storage"]}`, "", `
+  (func (export "sesame_init") (param i32 i32) (result i32) (i32.const 3))`))
+	err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "NeedsStorage", Extension: mod}})
+	if got := engine.MissingGrants(err); !slices.Equal(got, []string{"storage"}) {
+		t.Fatalf("register without the grant: %v; MissingGrants %q", err, got)
 	}
 }

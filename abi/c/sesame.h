@@ -330,6 +330,9 @@ SESAME_IMPORT("key_release") uint32_t sesame_key_release(int32_t key);
 SESAME_IMPORT("http_request") int64_t sesame_http_request(const void *req, uint32_t req_len, void *dst, uint32_t cap);
 /* Copies the kept response like sesame_kv_get; -SESAME_NOT_FOUND when none. */
 SESAME_IMPORT("http_response") int64_t sesame_http_response(void *dst, uint32_t cap);
+/* The origins the http grant lists, in its order, as a key list (§7.8),
+ * copied like sesame_kv_get; -SESAME_PERMISSION_DENIED without the grant. */
+SESAME_IMPORT("http_origins") int64_t sesame_http_origins(void *dst, uint32_t cap);
 
 /* ------------------------------------------------------------------------
  * The user's age identity (SPEC.md §5.10; grant identity; optional)

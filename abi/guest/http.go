@@ -49,6 +49,35 @@ func HTTP(req abi.HTTPRequest) (abi.HTTPResponse, error) {
 	return resp, nil
 }
 
+// HTTPOrigins returns the origins the vault's http grant lists, in the
+// grant's order (SPEC.md §5.9): the servers a vault may reach, which it may
+// take as its default list of servers.
+func HTTPOrigins() ([]string, error) {
+	buf := make([]byte, 1<<10)
+	for {
+		n := hostHTTPOrigins(ptr(buf), uint32(len(buf)))
+		switch {
+		case n < 0:
+			return nil, &HostError{Func: abi.ImportHTTPOrigins, Status: negStatus(n)}
+		case n > int64(len(buf)):
+			if n > abi.MaxCallBytes {
+				return nil, &HostError{Func: abi.ImportHTTPOrigins, Status: abi.Internal}
+			}
+			buf = make([]byte, n)
+			continue
+		}
+		keys, err := abi.DecodeKeyList(buf[:n])
+		if err != nil {
+			return nil, &HostError{Func: abi.ImportHTTPOrigins, Status: abi.Internal}
+		}
+		origins := make([]string, len(keys))
+		for i, k := range keys {
+			origins[i] = string(k)
+		}
+		return origins, nil
+	}
+}
+
 // httpBuffer is the first buffer for a response; a larger one costs one
 // more call (http_response), not a second request.
 const httpBuffer = 16 << 10
@@ -58,3 +87,6 @@ func hostHTTPRequest(req unsafe.Pointer, reqLen uint32, dst unsafe.Pointer, capa
 
 //go:wasmimport sesame_v1 http_response
 func hostHTTPResponse(dst unsafe.Pointer, capacity uint32) int64
+
+//go:wasmimport sesame_v1 http_origins
+func hostHTTPOrigins(dst unsafe.Pointer, capacity uint32) int64

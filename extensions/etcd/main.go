@@ -45,7 +45,8 @@ func main() {}
 //
 //	prefix     the etcd keys of the team's records start with it (team/)
 //	endpoints  the members' client URLs, comma-separated; each must be
-//	           granted (--grant http=...)
+//	           granted; by default every origin of the http grant, in
+//	           its order (--grant http=...)
 //	user       the etcd user, when the cluster has authentication on
 //	password   its password: a secret reference (sesame:VAULT/NAME), so
 //	           that vaults.toml does not hold it
@@ -97,11 +98,19 @@ func (vault) Init(name string, params map[string]string) error {
 			return guest.Error(abi.InvalidArgument, "unknown parameter "+strconv.Quote(k)+" (etcd knows prefix, endpoints, user, password and retry)")
 		}
 	}
+	if len(s.endpoints) == 0 {
+		// The members are the servers the user granted.
+		granted, err := guest.HTTPOrigins()
+		if err != nil {
+			return guest.Error(abi.PermissionDenied, "the vault needs the http grant: the etcd members' client URLs (--grant http=http://10.0.0.5:2379,...)")
+		}
+		s.endpoints = granted
+	}
 	switch {
 	case s.prefix == "":
 		return guest.Error(abi.InvalidArgument, "parameter prefix is missing: the etcd keys of the team's records start with it (--param prefix=team/)")
 	case len(s.endpoints) == 0:
-		return guest.Error(abi.InvalidArgument, "parameter endpoints is missing: the etcd members' client URLs, comma-separated, each granted (--param endpoints=http://10.0.0.5:2379,...)")
+		return guest.Error(abi.InvalidArgument, "no etcd member to reach: grant the members' client URLs (--grant http=http://10.0.0.5:2379,...)")
 	case s.password != "" && s.user == "":
 		return guest.Error(abi.InvalidArgument, "parameter password is given without user")
 	}

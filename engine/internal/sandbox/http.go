@@ -37,6 +37,7 @@ type HTTPGrant struct {
 // reused between the vault's calls, never between vaults.
 type httpClient struct {
 	origins map[string]bool   // scheme://host:port as granted
+	listed  []byte            // the origins in the grant's order, as a key list (http_origins)
 	dial    map[string]dialTo // host:port as the transport dials it → what it may reach
 	client  *http.Client
 	// resolver is the lookup of granted names; tests point it elsewhere.
@@ -64,6 +65,11 @@ func newHTTPClient(g *HTTPGrant) (*httpClient, error) {
 		addr, _ := netip.ParseAddr(u.Hostname()) // invalid for a name
 		c.dial[net.JoinHostPort(u.Hostname(), u.Port())] = dialTo{addr: addr, port: uint16(port)}
 	}
+	list := make([][]byte, len(g.Origins))
+	for i, o := range g.Origins {
+		list[i] = []byte(o)
+	}
+	c.listed = abi.AppendKeyList(nil, list)
 	tlsConfig, err := clientTLS(g)
 	if err != nil {
 		return nil, err
@@ -372,6 +378,21 @@ func hostHTTPResponse(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	stack[0] = copyOut(mod, c.httpResp, dst, capacity)
+}
+
+// hostHTTPOrigins is http_origins(dst, cap) -> i64: the granted origins, in
+// the grant's order, as a key list.
+func hostHTTPOrigins(ctx context.Context, mod api.Module, stack []uint64) {
+	c, s := httpCall(ctx)
+	dst, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	if s == abi.OK && !fits(mod, dst, capacity) {
+		s = abi.InvalidArgument
+	}
+	if s != abi.OK {
+		stack[0] = neg64(s)
+		return
+	}
+	stack[0] = copyOut(mod, c.http.listed, dst, capacity)
 }
 
 // copyOut writes b to [dst, +capacity) if it fits and returns its length,

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -142,6 +143,29 @@ func TestHTTPNoGrant(t *testing.T) {
 	if s.hits.Load() != 0 {
 		t.Error("a vault without the grant reached the server")
 	}
+}
+
+// TestHTTPOrigins: http_origins gives the granted origins in the grant's
+// order, and is refused without the grant.
+func TestHTTPOrigins(t *testing.T) {
+	want := []string{"https://b.example:2379", "http://127.0.0.1:2379", "https://a.example:443"}
+	out, err := loadHTTP(t, &sandbox.HTTPGrant{Origins: want}, 0, 0).Call(context.Background(), abi.OpGet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := abi.DecodeKeyList(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range keys {
+		got = append(got, string(k))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("http_origins gave %q, want %q", got, want)
+	}
+	_, err = loadHTTP(t, nil, 0, 0).Call(context.Background(), abi.OpGet, nil)
+	httpRefused(t, err, abi.PermissionDenied, "")
 }
 
 func TestHTTPUnlistedOrigin(t *testing.T) {

@@ -112,6 +112,7 @@ func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, err
 	def(abi.ImportKeyRelease, hostKeyRelease, []api.ValueType{i32}, i32)
 	def(abi.ImportHTTPRequest, hostHTTPRequest, []api.ValueType{i32, i32, i32, i32}, i64)
 	def(abi.ImportHTTPResponse, hostHTTPResponse, []api.ValueType{i32, i32}, i64)
+	def(abi.ImportHTTPOrigins, hostHTTPOrigins, []api.ValueType{i32, i32}, i64)
 
 	def(abi.ImportAgeRecipient, hostAgeRecipient, []api.ValueType{i32, i32}, i64)
 	def(abi.ImportAgeWrap, hostAgeWrap, []api.ValueType{i32, i32, i32, i32, i32}, i64)

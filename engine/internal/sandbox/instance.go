@@ -34,6 +34,7 @@ type instance struct {
 	stop   api.MutableGlobal // set to stop the running call; nil when the module defines no function
 	halted bool              // stop was set, or may yet be: the instance must go
 	haltMu sync.Mutex        // a deadline and Host.Close may set stop at once
+	inited bool              // sesame_init has run on it (or the module has none)
 }
 
 // initExport is the export that starts a reactor (its runtime, its
@@ -43,7 +44,8 @@ type instance struct {
 // reach that global.
 const initExport = "_initialize"
 
-// newInstance instantiates the module and runs sesame_init on it.
+// newInstance instantiates the module and starts its runtime; sesame_init
+// runs later (initialize), once the manifest has been checked.
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	r, err := m.host.runtimeFor(ctx, uint32(min(m.spec.Memory/65536, 65536)))
 	if err != nil {
@@ -73,13 +75,27 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 			in.fns[name] = fn
 		}
 	}
+	return in, nil
+}
+
+// initialize runs sesame_init on in if it has not run yet, under the
+// deadline of an instance's start. It runs before in's first call but the
+// manifest's (SPEC.md §3), so that a vault missing a grant its manifest
+// names is refused for that, with the grant named, rather than failing in
+// an init that needed the grant.
+func (m *Module) initialize(parent context.Context, in *instance) error {
+	if in.inited {
+		return nil
+	}
 	if m.hasInit {
+		ctx, cancel := context.WithTimeout(parent, m.limit("_initialize"))
+		defer cancel()
 		if _, err := m.invoke(ctx, in, abi.ExportInit, [][]byte{[]byte(m.spec.Vault), m.params}); err != nil {
-			in.close(ctx)
-			return nil, err
+			return err
 		}
 	}
-	return in, nil
+	in.inited = true
+	return nil
 }
 
 // close zeroes the instance's linear memory, where the values and keys of
@@ -117,6 +133,27 @@ func (m *Module) limit(export string) time.Duration {
 func (m *Module) call(parent context.Context, export string, args [][]byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(parent, m.limit(export))
 	defer cancel()
+	in, err := m.instance(parent, ctx, export)
+	if err != nil {
+		return nil, err
+	}
+	if export != abi.ExportManifest {
+		if err := m.initialize(parent, in); err != nil {
+			m.pool.put(ctx, in, false)
+			return nil, err
+		}
+	}
+	out, err := m.invoke(ctx, in, export, args)
+	var se *Error
+	healthy := err == nil || (errors.As(err, &se) && !se.trap)
+	healthy = healthy && !in.halted && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
+	m.pool.put(ctx, in, healthy)
+	return out, err
+}
+
+// instance takes an instance from the pool for a call of export, or makes
+// one under the deadline of an instance's start.
+func (m *Module) instance(parent, ctx context.Context, export string) (*instance, error) {
 	in, err := m.pool.get(ctx, func() (*instance, error) {
 		ictx, cancel := context.WithTimeout(parent, m.limit("_initialize"))
 		defer cancel()
@@ -129,12 +166,7 @@ func (m *Module) call(parent context.Context, export string, args [][]byte) ([]b
 		}
 		return nil, m.failure(export, ctx, err, nil)
 	}
-	out, err := m.invoke(ctx, in, export, args)
-	var se *Error
-	healthy := err == nil || (errors.As(err, &se) && !se.trap)
-	healthy = healthy && !in.halted && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
-	m.pool.put(ctx, in, healthy)
-	return out, err
+	return in, nil
 }
 
 // run calls fn on in with stack until it returns, or traps at the stop

@@ -326,6 +326,17 @@ func (m *Module) readManifest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The instance that answered starts now, so that a vault whose
+	// parameters its init refuses is refused at load.
+	in, err := m.instance(ctx, ctx, abi.ExportInit)
+	if err != nil {
+		return err
+	}
+	err = m.initialize(ctx, in)
+	m.pool.put(ctx, in, err == nil)
+	if err != nil {
+		return err
+	}
 	if mf.Operations != nil {
 		listed := map[abi.Op]bool{}
 		for _, op := range mf.Operations {

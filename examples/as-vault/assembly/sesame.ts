@@ -222,6 +222,13 @@ export declare function http_request(ptr: usize, len: u32, dst: usize, cap: u32)
 @external("sesame_v1", "http_response")
 export declare function http_response(dst: usize, cap: u32): i64;
 
+// http_origins copies the origins the http grant lists, in its order, as a
+// key list (§7.8: u32 count, then u32 len and bytes each), like kv_get;
+// -PERMISSION_DENIED without the grant.
+// @ts-ignore: decorator
+@external("sesame_v1", "http_origins")
+export declare function http_origins(dst: usize, cap: u32): i64;
+
 // ---- The user's age identity (§5.10; grant identity; optional) ------------
 //
 // The host holds the user's age identity: it wraps a key behind a handle
