@@ -19,7 +19,8 @@
 //	          master key
 //	s/HEX     one per secret: HEX = hex(HMAC-SHA256(name key, abi.Fold(name)))
 //	m/root    the manifest's root (Root, format v2)
-//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2]
+//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2];
+//	          b/XX the index, b/XX/i the infos
 //	t/probe/… written and deleted by the vault's test
 //
 // A secret record is
