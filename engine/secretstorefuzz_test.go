@@ -9,6 +9,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -287,12 +288,15 @@ func valueEqual(a, b abi.Value) bool {
 
 // FuzzSecretStoreManifest: a store of format v2 whose keys are known, with
 // one record ("name") and its manifest, and in place of the manifest's root
-// (part 0) or of the record's bucket (part 1) any bytes, or (part 2) any
-// plain text sealed as the bucket under the store's key, its digest in a
-// root MAC'd under the store's key, so that the decoder behind
-// authentication is reached. Get and list succeed exactly when format
-// reads the root and the bucket and the bucket lists the record with its
-// tag; otherwise they fail as tampered, never trapping.
+// (part 0) or of the record's bucket's index (part 1) any bytes; or (part
+// 2) any plain text sealed as the bucket's infos under the store's key,
+// named by an index that lists the record, or (part 3) any bytes as the
+// index, its digest in a root MAC'd under the store's key, so that the
+// decoders behind authentication are reached. Get succeeds exactly when
+// format reads the root and the index and the index lists the record with
+// its tag; list exactly when, besides, format reads the infos the index
+// names and the bucket lists that record only; otherwise they fail as
+// tampered, never trapping.
 func FuzzSecretStoreManifest(f *testing.F) {
 	m := format.NewMaster()
 	k := m.Keys()
@@ -310,8 +314,8 @@ func FuzzSecretStoreManifest(f *testing.F) {
 		f.Fatal(err)
 	}
 	idx := hash[0]
-	bucketKey := string(format.BucketKey(idx))
-	entries, err := k.OpenBucket(idx, man[bucketKey])
+	bucketKey, infosKey := string(format.BucketKey(idx)), string(format.InfosKey(idx))
+	entries, err := k.OpenBucket(idx, man[bucketKey], man[infosKey])
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -325,6 +329,7 @@ func FuzzSecretStoreManifest(f *testing.F) {
 	f.Add(man[bucketKey], byte(1))
 	f.Add(plain, byte(2))
 	f.Add(plain[:40], byte(2))
+	f.Add(man[bucketKey], byte(3))
 	f.Add([]byte{}, byte(1))
 	recKey := k.Marshal()[format.StoreIDSize : format.StoreIDSize+32]
 	aead, err := chacha20poly1305.NewX(recKey)
@@ -335,7 +340,13 @@ func FuzzSecretStoreManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, part byte) {
 		recs := map[string][]byte{format.KeyMaster: m.MarshalKeyRecord(1), string(key): rec}
 		maps.Copy(recs, man)
-		switch part % 3 {
+		index := func(ix []byte) {
+			recs[bucketKey] = ix
+			r := &format.Root{Epoch: 7}
+			r.Digests[idx] = k.BucketDigest(idx, ix)
+			recs[format.KeyRoot] = k.MarshalRoot(r)
+		}
+		switch part % 4 {
 		case 0:
 			recs[format.KeyRoot] = bytes.Clone(b)
 		case 1:
@@ -345,44 +356,54 @@ func FuzzSecretStoreManifest(f *testing.F) {
 			box[0] = format.StoreVersion
 			rand.Read(box[1:])
 			box = aead.Seal(box, box[1:], b, append([]byte("sesame secretstore v2 bucket\x00"), idx))
-			recs[bucketKey] = box
-			r := &format.Root{Epoch: 7}
-			copy(r.Digests[idx][:], box[len(box)-format.TagSize:])
-			recs[format.KeyRoot] = k.MarshalRoot(r)
+			recs[infosKey] = box
+			ix := slices.Clone(man[bucketKey])
+			copy(ix[len(ix)-format.TagSize:], box[len(box)-format.TagSize:])
+			index(ix)
+		case 3:
+			index(bytes.Clone(b))
 		}
-		want := manifestLists(k, recs, idx, bucketKey, key, rec)
+		wantGet, wantList := manifestLists(k, recs, idx, key, rec)
 		s.reset(recs)
 		_, _, err := s.none.Get(context.Background(), "name")
 		checkNoTrap(t, "get", err)
-		if (err == nil) != want || err != nil && !errors.Is(err, abi.Internal) {
-			t.Fatalf("get: %v; format reads the manifest and finds the record: %t", err, want)
+		if (err == nil) != wantGet || err != nil && !errors.Is(err, abi.Internal) {
+			t.Fatalf("get: %v; format reads the manifest's index and finds the record: %t", err, wantGet)
 		}
 		list, err := s.none.List(context.Background(), "*")
 		checkNoTrap(t, "list", err)
-		if (err == nil) != want || err == nil && len(list) != 1 || err != nil && !errors.Is(err, abi.Internal) {
-			t.Fatalf("list: %v, %v; format reads the manifest and finds the record: %t", list, err, want)
+		if (err == nil) != wantList || err == nil && len(list) != 1 || err != nil && !errors.Is(err, abi.Internal) {
+			t.Fatalf("list: %v, %v; format reads the manifest and finds the record: %t", list, err, wantList)
 		}
 	})
 }
 
-// manifestLists reports whether format reads the manifest of recs and
-// finds in bucket idx the record rec of storage key key with its tag, and
-// no other entry.
-func manifestLists(k *format.Keys, recs map[string][]byte, idx byte, bucketKey string, key, rec []byte) bool {
+// manifestLists reports whether format reads the root of recs and the
+// index of bucket idx and finds there the record rec of storage key key
+// with its tag (get), and whether besides it reads the bucket's infos and
+// the bucket lists that record only (list).
+func manifestLists(k *format.Keys, recs map[string][]byte, idx byte, key, rec []byte) (get, list bool) {
 	root, err := k.ParseRoot(recs[format.KeyRoot])
 	if err != nil {
-		return false
+		return false, false
 	}
+	others := false // a bucket that is not there
 	for i, d := range root.Digests {
-		if byte(i) != idx && d != ([format.DigestSize]byte{}) {
-			return false // a bucket that is not there
-		}
+		others = others || byte(i) != idx && d != ([format.DigestSize]byte{})
 	}
-	b := recs[bucketKey]
-	if len(b) < format.TagSize || !bytes.Equal(root.Digests[idx][:], b[len(b)-format.TagSize:]) {
-		return false
+	ix := recs[string(format.BucketKey(idx))]
+	if root.Digests[idx] != k.BucketDigest(idx, ix) {
+		return false, false
 	}
-	entries, err := k.OpenBucket(idx, b)
-	return err == nil && len(entries) == 1 && bytes.Equal(entries[0].Tag[:], rec[len(rec)-format.TagSize:]) &&
-		hex.EncodeToString(entries[0].Hash[:]) == string(key[len(format.PrefixSecret):])
+	listed, _, err := format.ParseIndex(idx, ix)
+	if err != nil {
+		return false, false
+	}
+	has := func(entries []format.Entry) bool {
+		return slices.ContainsFunc(entries, func(e format.Entry) bool {
+			return bytes.Equal(e.Tag[:], rec[len(rec)-format.TagSize:]) && hex.EncodeToString(e.Hash[:]) == string(key[len(format.PrefixSecret):])
+		})
+	}
+	entries, err := k.OpenBucket(idx, ix, recs[string(format.InfosKey(idx))])
+	return has(listed), !others && err == nil && len(entries) == 1 && has(entries)
 }

@@ -5,20 +5,30 @@
  *
  *   m/root  u8 version 2 | u64 epoch | 256 bucket digests (16 each) |
  *           HMAC-SHA256(manifest key, label | every byte before it)
- *   b/XX    u8 version 2 | XChaCha20-Poly1305 box (record key, AD label |
- *           u8 XX) of: u32 n | n entries sorted by hash, each: name hash
- *           (32) | tag of its record (16) | u32 info length | info record
+ *   b/XX    a bucket's index, in clear: u8 version 2 | u32 n | n entries
+ *           sorted by hash, each: name hash (32) | tag of its record (16)
+ *           | the tag of b/XX/i's box (16)
+ *   b/XX/i  its infos: u8 version 2 | XChaCha20-Poly1305 box (record key,
+ *           AD label | u8 XX) of: u32 n | n entries in the index's order,
+ *           each: name hash | record tag | u32 info length | info record
  *           (SPEC.md §7.5: the name as stored, type, metadata)
+ *
+ * A bucket's digest in the root is the first 16 bytes of the HMAC of its
+ * index under the manifest key (after a label and u8 XX): a get reads the
+ * root, the index (48 bytes a record, no name) and the record, with no
+ * box to open; the infos, which hold the names, are read by a listing and
+ * by the writes, which rewrite them. The index says nothing the storage
+ * keys and the records' last bytes do not already say.
  *
  * XX is the first byte of the name hash (of the record's storage key
  * s/HEX) in hex: a bucket holds about 1/256 of the records, so a write
- * rewrites one bucket and the root, whatever the store's size. A bucket's
- * digest in the root is the tag of its box (zeros: empty, and no b/XX);
- * the root's MAC covers every digest and the epoch, which every write
- * raises. A record's tag (its last 16 bytes) is what its entry must hold,
- * so an older version of the record, sealed under the same key, no longer
- * matches; an older bucket no longer matches the root; an older root no
- * longer matches... the buckets written since. Only a copy of the whole
+ * rewrites one bucket and the root, whatever the store's size. An empty
+ * bucket has digest zero, and no b/XX nor b/XX/i; the root's MAC covers
+ * every digest and the epoch, which every write raises. A record's tag
+ * (its last 16 bytes) is what its entry must hold, so an older version of
+ * the record, sealed under the same key, no longer matches; an older index
+ * no longer matches the root, older infos no longer match the index; an
+ * older root no longer matches... the buckets written since. Only a copy of the whole
  * store taken earlier (root, buckets and records together) is consistent:
  * detecting that needs state outside the file (README.md, threat model).
  *
@@ -30,6 +40,7 @@
 
 static const char label_root[] = "sesame secretstore v2 root";     /* and its NUL */
 static const char label_bucket[] = "sesame secretstore v2 bucket"; /* and its NUL */
+static const char label_index[] = "sesame secretstore v2 index";   /* and its NUL */
 
 static sesame_buf raw, mac_in;
 
@@ -94,12 +105,15 @@ uint32_t root_store(const store_keys *k, root *r) {
     return st != SESAME_OK ? st : sesame_kv_set(KEY_ROOT, sizeof KEY_ROOT - 1, b, sizeof b);
 }
 
-static void bucket_key(uint32_t idx, char *dst) {
+/* bucket_key writes the storage key of bucket idx's index, b/XX, and with
+ * infos that of its infos, b/XX/i: one prefix, so that a scan of b/ finds
+ * both. */
+static void bucket_key(uint32_t idx, int infos, char *dst) {
     static const char hex[] = "0123456789abcdef";
     memcpy(dst, PREFIX_BUCKET, 2);
     dst[2] = hex[idx >> 4];
     dst[3] = hex[idx & 15];
-    dst[4] = 0;
+    memcpy(dst + 4, infos ? "/i" : "", infos ? 3 : 1);
 }
 
 static uint32_t bucket_ad(uint8_t *ad, uint32_t idx) {
@@ -108,25 +122,113 @@ static uint32_t bucket_ad(uint8_t *ad, uint32_t idx) {
     return sizeof label_bucket + 1;
 }
 
-/* bucket_parse checks the plain text of a bucket: its entries in strictly
- * ascending hash order, all of bucket idx, each info well formed. */
+/* index_digest writes to dst the digest of the index b/XX of bucket idx,
+ * [p, p+n): the first DIGEST_SIZE bytes of its HMAC under the manifest
+ * key, after a label and idx. */
+static uint32_t index_digest(const store_keys *k, uint32_t idx, const uint8_t *p, uint32_t n, uint8_t *dst) {
+    uint8_t ad[sizeof label_index + 1], mac[SESAME_KEY_HMAC];
+    memcpy(ad, label_index, sizeof label_index);
+    ad[sizeof label_index] = (uint8_t)idx;
+    mac_in.len = 0;
+    if (!sesame_buf_append(&mac_in, ad, sizeof ad) || !sesame_buf_append(&mac_in, p, n))
+        return sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
+    uint32_t st = locked(sesame_key_hmac(k->manifest, mac_in.data, mac_in.len, mac));
+    memcpy(dst, mac, DIGEST_SIZE);
+    return st;
+}
+
+/* index_parse checks the layout of an index of bucket idx: version, count,
+ * entries of bucket idx in strictly ascending hash order, the infos' tag. */
+static int index_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *count) {
+    if (n < INDEX_HEAD + TAG_SIZE || p[0] != STORE_VERSION)
+        return 0;
+    uint32_t c = sesame_get_u32(p + 1);
+    if (c == 0 || c > (n - INDEX_HEAD - TAG_SIZE) / INDEX_ENTRY || n != INDEX_HEAD + c * INDEX_ENTRY + TAG_SIZE)
+        return 0;
+    for (uint32_t i = 0; i < c; i++) {
+        const uint8_t *e = p + INDEX_HEAD + i * INDEX_ENTRY;
+        if (e[0] != idx || (i > 0 && memcmp(e - INDEX_ENTRY, e, HASH_SIZE) >= 0))
+            return 0;
+    }
+    *count = c;
+    return 1;
+}
+
+/* bucket_problem fails naming the storage key of a part of a bucket. */
+static uint32_t bucket_problem(const char *key, const char *what) {
+    msg_reset();
+    msg_str("the store was tampered with or is damaged: bucket ");
+    msg_str(key);
+    msg_str(what);
+    return msg_fail(SESAME_INTERNAL);
+}
+
+static sesame_buf ix; /* the index that index_load read */
+
+/* index_load reads the index b/XX of bucket idx of r into ix and checks it
+ * against its digest in the root: *n entries (0 for an empty bucket). */
+static uint32_t index_load(const store_keys *k, const root *r, uint32_t idx, uint32_t *n) {
+    *n = 0;
+    ix.len = 0;
+    if (digest_zero(r->digest[idx]))
+        return SESAME_OK;
+    char key[7];
+    bucket_key(idx, 0, key);
+    uint32_t st = kv_read(&ix, key);
+    if (st == SESAME_NOT_FOUND)
+        return bucket_problem(key, " of its manifest is missing");
+    if (st != SESAME_OK)
+        return st;
+    uint8_t d[DIGEST_SIZE];
+    if ((st = index_digest(k, idx, ix.data, ix.len, d)) != SESAME_OK)
+        return st;
+    if (!same(d, r->digest[idx], DIGEST_SIZE))
+        return bucket_problem(key, " of its manifest is not the one its root names (restored from an earlier copy?)");
+    if (!index_parse(ix.data, ix.len, idx, n))
+        return tampered_store("a bucket of its manifest is malformed");
+    return SESAME_OK;
+}
+
+/* index_find returns the entry (hash, tag) of hash in bucket idx of r, or
+ * NULL when the bucket does not list it: a binary search of its index. */
+uint32_t index_find(const store_keys *k, const root *r, const uint8_t *hash, const uint8_t **entry) {
+    uint32_t n, st = index_load(k, r, hash[0], &n);
+    *entry = NULL;
+    for (uint32_t lo = 0, hi = n; st == SESAME_OK && lo < hi;) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const uint8_t *e = ix.data + INDEX_HEAD + mid * INDEX_ENTRY;
+        int c = memcmp(e, hash, HASH_SIZE);
+        if (c == 0) {
+            *entry = e;
+            break;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return st;
+}
+
+/* bucket_parse checks the plain text of a bucket's infos: its entries in
+ * strictly ascending hash order, all of bucket idx, each info well formed,
+ * each (hash, tag) the one of the index ix (of n entries) names. */
 static int bucket_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *count) {
     if (n < 4)
         return 0;
     uint32_t c = sesame_get_u32(p), off = 4;
-    const uint8_t *prev = NULL;
+    if (c != *count)
+        return 0;
     for (uint32_t i = 0; i < c; i++) {
         if (n - off < ENTRY_HEAD)
             return 0;
         const uint8_t *e = p + off;
         uint32_t len = sesame_get_u32(e + HASH_SIZE + TAG_SIZE);
-        if (e[0] != idx || (prev != NULL && memcmp(prev, e, HASH_SIZE) >= 0) || len > n - off - ENTRY_HEAD ||
-            !check_info(e + ENTRY_HEAD, len))
+        if (e[0] != idx || memcmp(e, ix.data + INDEX_HEAD + i * INDEX_ENTRY, INDEX_ENTRY) != 0 ||
+            len > n - off - ENTRY_HEAD || !check_info(e + ENTRY_HEAD, len))
             return 0;
-        prev = e;
         off += ENTRY_HEAD + len;
     }
-    *count = c;
     return off == n;
 }
 
@@ -143,31 +245,24 @@ uint32_t bucket_empty(bucket *b, uint32_t idx) {
 }
 
 /* bucket_load opens bucket idx of r into b->plain (empty when its digest
- * is zero). */
+ * is zero): its index, checked against the root, then its infos, checked
+ * against the index. */
 uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b) {
     uint32_t st = bucket_empty(b, idx);
-    if (st != SESAME_OK || digest_zero(r->digest[idx]))
+    if (st == SESAME_OK)
+        st = index_load(k, r, idx, &b->n);
+    if (st != SESAME_OK || b->n == 0)
         return st;
-    char key[5];
-    bucket_key(idx, key);
+    char key[7];
+    bucket_key(idx, 1, key);
     st = kv_read(&raw, key);
-    if (st == SESAME_NOT_FOUND) {
-        msg_reset();
-        msg_str("the store was tampered with or is damaged: bucket ");
-        msg_str(key);
-        msg_str(" of its manifest is missing");
-        return msg_fail(SESAME_INTERNAL);
-    }
+    if (st == SESAME_NOT_FOUND)
+        return bucket_problem(key, " of its manifest is missing");
     if (st != SESAME_OK)
         return st;
     if (raw.len < 1 + BOX_OVERHEAD + 4 || raw.data[0] != STORE_VERSION ||
-        !same(raw.data + raw.len - TAG_SIZE, r->digest[idx], DIGEST_SIZE)) {
-        msg_reset();
-        msg_str("the store was tampered with or is damaged: bucket ");
-        msg_str(key);
-        msg_str(" of its manifest is not the one its root names (restored from an earlier copy?)");
-        return msg_fail(SESAME_INTERNAL);
-    }
+        !same(raw.data + raw.len - TAG_SIZE, ix.data + ix.len - TAG_SIZE, TAG_SIZE))
+        return bucket_problem(key, " of its manifest is not the one its index names (restored from an earlier copy?)");
     uint8_t ad[sizeof label_bucket + 1];
     uint32_t size = raw.len - 1 - BOX_OVERHEAD;
     if (!sesame_buf_reserve(&b->plain, size))
@@ -184,19 +279,29 @@ uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b
     return SESAME_OK;
 }
 
-/* bucket_store seals b->plain and writes it (or deletes b/XX when it is
- * empty), and sets its digest in r. */
+/* delete_key deletes key, absent or not. */
+static uint32_t delete_key(const char *key) {
+    uint32_t st = sesame_kv_delete(key, (uint32_t)strlen(key));
+    return st == SESAME_NOT_FOUND ? SESAME_OK : st;
+}
+
+/* bucket_store seals b->plain as the infos b/XX/i, writes them and the
+ * index b/XX of their entries, and sets the index's digest in r; an empty
+ * bucket has neither, and digest zero. */
 uint32_t bucket_store(const store_keys *k, root *r, bucket *b) {
-    char key[5];
-    bucket_key(b->idx, key);
-    if (sesame_get_u32(b->plain.data) == 0) {
+    char key[7], infos[7];
+    bucket_key(b->idx, 0, key);
+    bucket_key(b->idx, 1, infos);
+    if (b->n == 0) {
         memset(r->digest[b->idx], 0, DIGEST_SIZE);
-        uint32_t st = sesame_kv_delete(key, 4);
-        return st == SESAME_NOT_FOUND ? SESAME_OK : st;
+        uint32_t st = delete_key(key);
+        return st == SESAME_OK ? delete_key(infos) : st;
     }
     uint8_t ad[sizeof label_bucket + 1];
     raw.len = 0;
-    if (!sesame_buf_reserve(&raw, 1 + b->plain.len + BOX_OVERHEAD))
+    ix.len = 0;
+    if (!sesame_buf_reserve(&raw, 1 + b->plain.len + BOX_OVERHEAD) ||
+        !sesame_buf_reserve(&ix, INDEX_HEAD + b->n * INDEX_ENTRY + TAG_SIZE))
         return sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
     raw.data[0] = STORE_VERSION;
     int64_t got = sesame_key_seal(k->record, b->plain.data, b->plain.len, ad, bucket_ad(ad, b->idx), raw.data + 1,
@@ -204,8 +309,16 @@ uint32_t bucket_store(const store_keys *k, root *r, bucket *b) {
     if (got < 0)
         return locked(sesame_status(got));
     raw.len = 1 + (uint32_t)got;
-    memcpy(r->digest[b->idx], raw.data + raw.len - TAG_SIZE, DIGEST_SIZE);
-    return sesame_kv_set(key, 4, raw.data, raw.len);
+    ix.data[0] = STORE_VERSION;
+    sesame_put_u32(ix.data + 1, b->n);
+    ix.len = INDEX_HEAD;
+    for (uint32_t i = 0, off = 4; i < b->n; i++, off += entry_len(b->plain.data + off))
+        sesame_buf_append(&ix, b->plain.data + off, INDEX_ENTRY); /* room reserved above */
+    sesame_buf_append(&ix, raw.data + raw.len - TAG_SIZE, TAG_SIZE);
+    uint32_t st = index_digest(k, b->idx, ix.data, ix.len, r->digest[b->idx]);
+    if (st == SESAME_OK)
+        st = sesame_kv_set(infos, 6, raw.data, raw.len);
+    return st == SESAME_OK ? sesame_kv_set(key, 4, ix.data, ix.len) : st;
 }
 
 /* bucket_find returns the offset in b->plain of the entry of hash, or of

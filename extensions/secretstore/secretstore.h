@@ -3,8 +3,9 @@
  *
  *   format.c  the on-disk format (internal/secretstore/format is its
  *             spec): c/config, c/key, the records and their storage keys
- *   manifest.c format v2's manifest: m/root and the buckets b/XX, which
- *             make a deleted or restored record an error
+ *   manifest.c format v2's manifest: m/root and the buckets (an index
+ *             b/XX, infos b/XX/i), which make a deleted or restored
+ *             record an error
  *   fold.c    abi.Fold in C: the case folding of names (foldtable.h)
  *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
  *   keys.c    where the keys come from: c/key, the password, the keyring;
@@ -39,6 +40,8 @@
 #define DIGEST_SIZE 16                            /* a bucket's digest in the root */
 #define BUCKETS 256
 #define ENTRY_HEAD (HASH_SIZE + TAG_SIZE + 4)     /* hash, record tag, info length */
+#define INDEX_HEAD 5                              /* an index's version and count */
+#define INDEX_ENTRY (HASH_SIZE + TAG_SIZE)        /* an index's entry: hash, record tag */
 #define ROOT_BODY (1 + 8 + BUCKETS * DIGEST_SIZE) /* version, epoch, digests */
 #define ROOT_LEN (ROOT_BODY + 32)                 /* and the MAC */
 #define MASTER_KEY_SIZE 32
@@ -139,6 +142,7 @@ uint32_t bucket_empty(bucket *b, uint32_t idx);
 uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b);
 uint32_t bucket_store(const store_keys *k, root *r, bucket *b);
 uint32_t bucket_find(const bucket *b, const uint8_t *hash, int *found);
+uint32_t index_find(const store_keys *k, const root *r, const uint8_t *hash, const uint8_t **entry);
 uint32_t bucket_put(bucket *b, const uint8_t *hash, const uint8_t *tag, const uint8_t *info, uint32_t info_len);
 uint32_t entry_len(const uint8_t *e);
 uint32_t build_manifest(const store_keys *k);

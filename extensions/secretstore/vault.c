@@ -177,33 +177,40 @@ static uint32_t tampered_record(const char *what) {
     return msg_fail(SESAME_INTERNAL);
 }
 
-/* manifest_of reads the root and the bucket of the record stored under
- * key, and finds its entry: at its offset in bkt when *listed. */
-static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int *listed, uint32_t *at) {
+/* manifest_of reads the root and the entry (hash, record tag) of the
+ * record stored under key: *entry NULL when its bucket does not list it.
+ * A read (full 0) reads the bucket's index only; a write (full 1) opens
+ * the whole bucket into bkt, which record_changed then rewrites. */
+static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int full, const uint8_t **entry) {
     uint8_t hash[HASH_SIZE];
     key_hash(key, RECORD_KEY_LEN, hash);
+    *entry = NULL;
     uint32_t st = root_load(k, &man);
-    if (st == SESAME_OK)
-        st = bucket_load(k, &man, hash[0], &bkt);
-    if (st == SESAME_OK)
-        *at = bucket_find(&bkt, hash, listed);
+    if (st != SESAME_OK || !full)
+        return st != SESAME_OK ? st : index_find(k, &man, hash, entry);
+    int listed;
+    if ((st = bucket_load(k, &man, hash[0], &bkt)) == SESAME_OK) {
+        uint32_t at = bucket_find(&bkt, hash, &listed);
+        *entry = listed ? bkt.plain.data + at : NULL;
+    }
     return st;
 }
 
 /* load reads the record of the name in arg, stored under key, checks it
- * against its entry in the manifest, and opens it into plain. */
-static uint32_t load(const store_keys *k, const uint8_t *key, uint32_t *info_len) {
-    int listed;
-    uint32_t at, st = manifest_of(k, key, &listed, &at);
+ * against its entry in the manifest (read for a write when full), and
+ * opens it into plain. */
+static uint32_t load(const store_keys *k, const uint8_t *key, int full, uint32_t *info_len) {
+    const uint8_t *entry;
+    uint32_t st = manifest_of(k, key, full, &entry);
     if (st == SESAME_OK)
         st = sesame_kv_read(&rec, key, RECORD_KEY_LEN);
     if (st == SESAME_NOT_FOUND) /* the engine's own message says it best */
-        return listed ? tampered_record(" was deleted") : st;
+        return entry != NULL ? tampered_record(" was deleted") : st;
     if (st != SESAME_OK)
         return st;
-    if (!listed)
+    if (entry == NULL)
         return tampered_record(" is not in the manifest (restored from an earlier copy, or planted?)");
-    if (rec.len < TAG_SIZE || memcmp(bkt.plain.data + at + HASH_SIZE, rec.data + rec.len - TAG_SIZE, TAG_SIZE) != 0)
+    if (rec.len < TAG_SIZE || memcmp(entry + HASH_SIZE, rec.data + rec.len - TAG_SIZE, TAG_SIZE) != 0)
         return tampered_record(" is not the version the manifest names (restored from an earlier copy?)");
     st = open_record(k, key, RECORD_KEY_LEN, rec.data, rec.len, arg.data, arg.len, &plain, info_len);
     if (st != OPEN_AUTH && st != OPEN_CORRUPT)
@@ -231,29 +238,30 @@ static uint32_t record_changed(const store_keys *k, const uint8_t *key, const ui
     return st;
 }
 
-/* find reads the name (argument 0) and loads its record. */
-static uint32_t find(uint32_t name_len, int create, store_keys *k, uint8_t *key, uint32_t *info_len) {
+/* find reads the name (argument 0) and loads its record; for a write,
+ * with the whole of its bucket of the manifest. */
+static uint32_t find(uint32_t name_len, int create, int write, store_keys *k, uint8_t *key, uint32_t *info_len) {
     uint32_t st = sesame_read_input(&arg, 0, name_len);
     if (st == SESAME_OK)
         st = keys(create, k);
     if (st == SESAME_OK)
         st = record_key(k, arg.data, arg.len, key);
     if (st == SESAME_OK)
-        st = load(k, key, info_len);
+        st = load(k, key, write, info_len);
     return st;
 }
 
 SESAME_EXPORT("sesame_get") uint32_t vault_get(uint32_t name_len) {
     store_keys k;
     uint8_t key[RECORD_KEY_LEN];
-    uint32_t info_len, st = find(name_len, 0, &k, key, &info_len);
+    uint32_t info_len, st = find(name_len, 0, 0, &k, key, &info_len);
     return done(st != SESAME_OK ? st : sesame_output(plain.data, plain.len));
 }
 
 SESAME_EXPORT("sesame_stat") uint32_t vault_stat(uint32_t name_len) {
     store_keys k;
     uint8_t key[RECORD_KEY_LEN];
-    uint32_t info_len, st = find(name_len, 0, &k, key, &info_len);
+    uint32_t info_len, st = find(name_len, 0, 0, &k, key, &info_len);
     return done(st != SESAME_OK ? st : sesame_output(plain.data, info_len));
 }
 
@@ -284,7 +292,7 @@ SESAME_EXPORT("sesame_set") uint32_t vault_set(uint32_t name_len, uint32_t value
     if (st == SESAME_OK && meta_len > 0)
         st = sesame_read_input(&meta, 2, meta_len);
     if (st == SESAME_OK)
-        st = find(name_len, 1, &k, key, &info_len);
+        st = find(name_len, 1, 1, &k, key, &info_len);
     if (st == SESAME_NOT_FOUND)
         return done(store(&k, key, arg.data, arg.len, meta.data, meta_len, arg2.data, arg2.len));
     if (st != SESAME_OK)
@@ -300,7 +308,7 @@ SESAME_EXPORT("sesame_set_metadata") uint32_t vault_set_metadata(uint32_t name_l
     uint8_t key[RECORD_KEY_LEN];
     uint32_t info_len, st = sesame_read_input(&meta, 1, meta_len);
     if (st == SESAME_OK)
-        st = find(name_len, 0, &k, key, &info_len);
+        st = find(name_len, 0, 1, &k, key, &info_len);
     if (st != SESAME_OK)
         return done(st);
     return done(store(&k, key, plain.data + 4, sesame_get_u32(plain.data), meta.data, meta.len,
@@ -315,15 +323,14 @@ SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
         st = keys(0, &k);
     if (st == SESAME_OK)
         st = record_key(&k, arg.data, arg.len, key);
-    int listed;
-    uint32_t at;
+    const uint8_t *entry = NULL;
     if (st == SESAME_OK)
-        st = manifest_of(&k, key, &listed, &at);
+        st = manifest_of(&k, key, 1, &entry);
     if (st == SESAME_OK)
         st = sesame_kv_delete(key, RECORD_KEY_LEN);
-    if (st == SESAME_NOT_FOUND && listed) /* deleted behind our back: the entry goes too */
+    if (st == SESAME_NOT_FOUND && entry != NULL) /* deleted behind our back: the entry goes too */
         st = SESAME_OK;
-    if (st == SESAME_OK && listed)
+    if (st == SESAME_OK && entry != NULL)
         st = record_changed(&k, key, NULL, NULL, 0);
     return done(st);
 }

@@ -19,7 +19,8 @@
 //	          master key
 //	s/HEX     one per secret: HEX = hex(HMAC-SHA256(name key, abi.Fold(name)))
 //	m/root    the manifest's root (Root, format v2)
-//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2]
+//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2];
+//	          b/XX the index, b/XX/i the infos
 //	t/probe/… written and deleted by the vault's test
 //
 // A secret record is
@@ -41,12 +42,15 @@
 // sealed under the same key. A third subkey, the manifest key (HKDF info
 // "sesame secretstore v2 manifest key"), MACs the root. Each record has an
 // entry in bucket HEX[:2] (one of 256): its name hash, its tag (the
-// record's last 16 bytes, unique to that version of it) and its info. The
-// bucket is sealed under the record key, and its tag is its digest in the
-// root, which the manifest key MACs together with an epoch that every
-// write raises. A reader checks a record's tag against its entry, the
-// bucket against the root, and the root's MAC; a listing reads the infos
-// from the buckets and every record's tag, so that a record missing, not
+// record's last 16 bytes, unique to that version of it) and its info. A
+// bucket is an index in clear (b/XX: hash and tag per entry, and the tag
+// of the infos' box), whose HMAC under the manifest key is its digest in
+// the root (BucketDigest), and its infos (b/XX/i) sealed under the record
+// key. The manifest key MACs the root with an epoch that every write
+// raises. A reader checks a record's tag against its entry in the index,
+// the index against the root, and the root's MAC, and opens no box but
+// the record's; a listing reads the infos (checked against the index)
+// and every record's tag, so that a record missing, not
 // the version its entry names, or without an entry is reported by name.
 // Every write of the vault rewrites the record, its bucket and the root in
 // one storage transaction (the vault's calls are atomic, SPEC.md §5.3).

@@ -158,12 +158,12 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// FuzzManifest parses the manifest's root (ParseRoot) and a bucket
-// (OpenBucket, on the bytes as stored, and on any plain text sealed as a
-// bucket under the keys, to reach the decoder behind authentication):
-// errors are ErrCorrupt or ErrTampered only, and what is accepted is
-// canonical: the root marshals back to its bytes, the entries seal into a
-// bucket that opens to them again.
+// FuzzManifest parses the manifest's root (ParseRoot), a bucket's index
+// (ParseIndex) and its infos (OpenBucket, on the bytes as stored, and on
+// any plain text sealed as infos under the keys, to reach the decoder
+// behind authentication): errors are ErrCorrupt or ErrTampered only, and
+// what is accepted is canonical: the root marshals back to its bytes, the
+// entries seal into a bucket that opens to them again.
 func FuzzManifest(f *testing.F) {
 	k := fuzzMaster().Keys()
 	key := k.RecordKey("name")
@@ -195,23 +195,44 @@ func FuzzManifest(f *testing.F) {
 			return
 		}
 		idx := byte(len(b))
-		for _, box := range [][]byte{b, k.sealRaw(idx, b)} {
-			entries, err := k.OpenBucket(idx, box)
-			if err != nil {
-				if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTampered) {
-					t.Fatalf("OpenBucket: %v", err)
-				}
-				continue
+		if entries, tag, err := ParseIndex(idx, b); err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("ParseIndex: %v", err)
 			}
-			again, err := k.SealBucket(idx, entries)
-			if err != nil {
-				t.Fatalf("SealBucket of what OpenBucket read: %v", err)
+		} else if again := indexOf(entries, tag); !bytes.Equal(again, b) {
+			t.Fatalf("index not canonical:\n in  %x\n out %x", b, again)
+		}
+		box := k.sealRaw(idx, b)
+		entries, err := k.openInfos(idx, box)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTampered) {
+				t.Fatalf("openInfos: %v", err)
 			}
-			if back, err := k.OpenBucket(idx, again); err != nil || !reflect.DeepEqual(back, entries) {
-				t.Fatalf("entries %+v sealed and opened again: %+v, %v", entries, back, err)
-			}
+			return
+		}
+		if _, err := k.OpenBucket(idx, indexOf(entries, [TagSize]byte(box[len(box)-TagSize:])), box); err != nil && len(entries) > 0 {
+			t.Fatalf("OpenBucket of infos and their index: %v", err)
+		}
+		if len(entries) == 0 {
+			return // no bucket is empty: an empty one has no records
+		}
+		index, infos, err := k.SealBucket(idx, entries)
+		if err != nil {
+			t.Fatalf("SealBucket of what OpenBucket read: %v", err)
+		}
+		if back, err := k.OpenBucket(idx, index, infos); err != nil || !reflect.DeepEqual(back, entries) {
+			t.Fatalf("entries %+v sealed and opened again: %+v, %v", entries, back, err)
 		}
 	})
+}
+
+// indexOf returns the index of entries whose infos' box has tag.
+func indexOf(entries []Entry, tag [TagSize]byte) []byte {
+	b := binary.LittleEndian.AppendUint32([]byte{StoreVersion}, uint32(len(entries)))
+	for _, e := range entries {
+		b = append(append(b, e.Hash[:]...), e.Tag[:]...)
+	}
+	return append(b, tag[:]...)
 }
 
 // sealRaw seals plain as the box of bucket idx.
