@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Node is an element of the database's XML. The tree keeps every element
@@ -173,10 +174,21 @@ type treeBuilder struct {
 	stack []*Node
 	root  *Node
 	text  string // the text since the last tag
+	nodes []Node // allocated, not yet used: nodes come in blocks
+}
+
+func (b *treeBuilder) node() *Node {
+	if len(b.nodes) == 0 {
+		b.nodes = make([]Node, 64)
+	}
+	n := &b.nodes[0]
+	b.nodes = b.nodes[1:]
+	return n
 }
 
 func (b *treeBuilder) start(name string, attrs []xml.Attr) error {
-	n := &Node{Name: name, Attrs: attrs}
+	n := b.node()
+	n.Name, n.Attrs = name, attrs
 	if len(b.stack) == 0 {
 		if b.root != nil {
 			return formatErr("the database's XML has two root elements")
@@ -275,14 +287,14 @@ func writeNode(b *bytes.Buffer, n *Node, depth int, s *innerStream) error {
 	if n.Name == "" {
 		return errors.New("kdbx: an element without a name")
 	}
-	b.WriteString(strings.Repeat("\t", depth))
+	indent(b, depth)
 	b.WriteByte('<')
 	b.WriteString(n.Name)
 	for _, a := range n.Attrs {
 		b.WriteByte(' ')
 		b.WriteString(a.Name.Local)
 		b.WriteString(`="`)
-		xml.EscapeText(b, []byte(a.Value))
+		escape(b, a.Value)
 		b.WriteByte('"')
 	}
 	text := n.Text
@@ -299,16 +311,38 @@ func writeNode(b *bytes.Buffer, n *Node, depth int, s *innerStream) error {
 				return err
 			}
 		}
-		b.WriteString(strings.Repeat("\t", depth))
+		indent(b, depth)
 	case text == "":
 		b.WriteString("/>\n")
 		return nil
 	default:
 		b.WriteByte('>')
-		xml.EscapeText(b, []byte(text))
+		escape(b, text)
 	}
 	b.WriteString("</")
 	b.WriteString(n.Name)
 	b.WriteString(">\n")
 	return nil
+}
+
+const tabs = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+
+func indent(b *bytes.Buffer, depth int) {
+	for ; depth > len(tabs); depth -= len(tabs) {
+		b.WriteString(tabs)
+	}
+	b.WriteString(tabs[:depth])
+}
+
+// escape writes s as xml.EscapeText does, copying it as it is when it
+// holds nothing that function would change.
+func escape(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= utf8.RuneSelf, c == '"', c == '\'', c == '&', c == '<', c == '>':
+			xml.EscapeText(b, []byte(s))
+			return
+		}
+	}
+	b.WriteString(s)
 }
