@@ -24,8 +24,14 @@
 // KeePass 1 (.kdb), Twofish, KDBX newer than 4.1, challenge-response
 // (YubiKey) keys.
 //
-// Caveats: whitespace between XML elements is not kept (the writer
-// indents with tabs, as KeePassXC does); a file asking the KDF for more
+// The XML is read by a tokenizer for the part of XML that KeePass writes,
+// which takes names and text out of one copy of the document; anything
+// else goes to encoding/xml, which reads it to the same tree or says what
+// is wrong with it.
+//
+// Caveats: whitespace between XML elements, comments and processing
+// instructions are not kept (the writer indents with tabs, as KeePassXC
+// does); a file asking the KDF for more
 // than 4 GiB of memory, 65536 Argon2 passes or 2^34 AES rounds is refused
 // as hostile.
 package kdbx

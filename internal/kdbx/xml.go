@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Node is an element of the database's XML. The tree keeps every element
@@ -105,12 +106,32 @@ func (n *Node) protected() bool {
 
 // parseXML reads the document and removes the inner stream from every
 // protected value, in document order.
+//
+// The document is read by scanXML, a tokenizer for what KeePass writes
+// that slices names and text out of one copy of the document. Anything
+// it does not take (namespace prefixes, a DOCTYPE, non-ASCII names,
+// malformed input) is read again by encoding/xml, which also words the
+// error: the two give the same tree wherever scanXML accepts
+// (FuzzScanXML).
 func parseXML(data []byte, s *innerStream) (*Node, error) {
+	root, ok := scanXML(string(data))
+	if !ok {
+		var err error
+		if root, err = decodeXML(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := unprotectAll(root, s); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// decodeXML reads the document with encoding/xml.
+func decodeXML(data []byte) (*Node, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
-	var stack []*Node
+	var b treeBuilder
 	var names []xml.Name // the open elements' names as written, to match end tags
-	var root *Node
-	var text strings.Builder
 	for {
 		// RawToken, not Token: the document has no namespaces, and Token's
 		// translation of them took a third of a database's decoding. The
@@ -118,10 +139,7 @@ func parseXML(data []byte, s *innerStream) (*Node, error) {
 		// match, is made below.
 		tok, err := d.RawToken()
 		if err == io.EOF {
-			if len(stack) > 0 {
-				return nil, formatErr("the database's XML ends inside <%s>", stack[len(stack)-1].Name)
-			}
-			break
+			return b.finish()
 		}
 		if err != nil {
 			return nil, formatErr("the database's XML: %v", err)
@@ -129,51 +147,112 @@ func parseXML(data []byte, s *innerStream) (*Node, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			names = append(names, t.Name)
-			n := &Node{Name: t.Name.Local}
+			var attrs []xml.Attr
 			for _, a := range t.Attr {
-				n.Attrs = append(n.Attrs, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+				attrs = append(attrs, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
 			}
-			if len(stack) == 0 {
-				if root != nil {
-					return nil, formatErr("the database's XML has two root elements")
-				}
-				root = n
-			} else {
-				p := stack[len(stack)-1]
-				if strings.TrimSpace(text.String()) != "" {
-					return nil, formatErr("the database's XML has text beside element <%s>", n.Name)
-				}
-				p.Kids = append(p.Kids, n)
+			if err := b.start(t.Name.Local, attrs); err != nil {
+				return nil, err
 			}
-			text.Reset()
-			stack = append(stack, n)
 		case xml.EndElement:
-			if len(stack) == 0 || names[len(names)-1] != t.Name {
+			if len(names) == 0 || names[len(names)-1] != t.Name {
 				return nil, formatErr("the database's XML has an unexpected </%s>", t.Name.Local)
 			}
-			n := stack[len(stack)-1]
-			stack, names = stack[:len(stack)-1], names[:len(names)-1]
-			if len(n.Kids) == 0 {
-				n.Text = text.String()
-			} else if strings.TrimSpace(text.String()) != "" {
-				return nil, formatErr("the database's XML has text beside the elements of <%s>", n.Name)
-			}
-			text.Reset()
-			if n.protected() {
-				if err := unprotect(n, s); err != nil {
-					return nil, err
-				}
+			names = names[:len(names)-1]
+			if err := b.end(); err != nil {
+				return nil, err
 			}
 		case xml.CharData:
-			if len(stack) > 0 {
-				text.Write(t)
-			}
+			b.chars(string(t))
 		}
 	}
-	if root == nil {
+}
+
+// treeBuilder makes the tree from a tokenizer's events and checks its
+// shape: one root, and text only in elements without children.
+type treeBuilder struct {
+	stack []*Node
+	root  *Node
+	text  string // the text since the last tag
+	nodes []Node // allocated, not yet used: nodes come in blocks
+}
+
+func (b *treeBuilder) node() *Node {
+	if len(b.nodes) == 0 {
+		b.nodes = make([]Node, 64)
+	}
+	n := &b.nodes[0]
+	b.nodes = b.nodes[1:]
+	return n
+}
+
+func (b *treeBuilder) start(name string, attrs []xml.Attr) error {
+	n := b.node()
+	n.Name, n.Attrs = name, attrs
+	if len(b.stack) == 0 {
+		if b.root != nil {
+			return formatErr("the database's XML has two root elements")
+		}
+		b.root = n
+	} else {
+		p := b.stack[len(b.stack)-1]
+		if strings.TrimSpace(b.text) != "" {
+			return formatErr("the database's XML has text beside element <%s>", name)
+		}
+		p.Kids = append(p.Kids, n)
+	}
+	b.text = ""
+	b.stack = append(b.stack, n)
+	return nil
+}
+
+// end closes the innermost open element; the tokenizer has matched its
+// name.
+func (b *treeBuilder) end() error {
+	n := b.stack[len(b.stack)-1]
+	b.stack = b.stack[:len(b.stack)-1]
+	if len(n.Kids) == 0 {
+		n.Text = b.text
+	} else if strings.TrimSpace(b.text) != "" {
+		return formatErr("the database's XML has text beside the elements of <%s>", n.Name)
+	}
+	b.text = ""
+	return nil
+}
+
+// chars adds text; text outside the root is dropped.
+func (b *treeBuilder) chars(s string) {
+	switch {
+	case len(b.stack) == 0:
+	case b.text == "":
+		b.text = s
+	default:
+		b.text += s
+	}
+}
+
+func (b *treeBuilder) finish() (*Node, error) {
+	if len(b.stack) > 0 {
+		return nil, formatErr("the database's XML ends inside <%s>", b.stack[len(b.stack)-1].Name)
+	}
+	if b.root == nil {
 		return nil, formatErr("the database's XML is empty")
 	}
-	return root, nil
+	return b.root, nil
+}
+
+// unprotectAll removes the inner stream from the protected values under
+// n in the order their elements close, which is document order.
+func unprotectAll(n *Node, s *innerStream) error {
+	for _, k := range n.Kids {
+		if err := unprotectAll(k, s); err != nil {
+			return err
+		}
+	}
+	if n.protected() {
+		return unprotect(n, s)
+	}
+	return nil
 }
 
 // unprotect decodes a protected value. Elements close in document order
@@ -208,14 +287,14 @@ func writeNode(b *bytes.Buffer, n *Node, depth int, s *innerStream) error {
 	if n.Name == "" {
 		return errors.New("kdbx: an element without a name")
 	}
-	b.WriteString(strings.Repeat("\t", depth))
+	indent(b, depth)
 	b.WriteByte('<')
 	b.WriteString(n.Name)
 	for _, a := range n.Attrs {
 		b.WriteByte(' ')
 		b.WriteString(a.Name.Local)
 		b.WriteString(`="`)
-		xml.EscapeText(b, []byte(a.Value))
+		escape(b, a.Value)
 		b.WriteByte('"')
 	}
 	text := n.Text
@@ -232,16 +311,38 @@ func writeNode(b *bytes.Buffer, n *Node, depth int, s *innerStream) error {
 				return err
 			}
 		}
-		b.WriteString(strings.Repeat("\t", depth))
+		indent(b, depth)
 	case text == "":
 		b.WriteString("/>\n")
 		return nil
 	default:
 		b.WriteByte('>')
-		xml.EscapeText(b, []byte(text))
+		escape(b, text)
 	}
 	b.WriteString("</")
 	b.WriteString(n.Name)
 	b.WriteString(">\n")
 	return nil
+}
+
+const tabs = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+
+func indent(b *bytes.Buffer, depth int) {
+	for ; depth > len(tabs); depth -= len(tabs) {
+		b.WriteString(tabs)
+	}
+	b.WriteString(tabs[:depth])
+}
+
+// escape writes s as xml.EscapeText does, copying it as it is when it
+// holds nothing that function would change.
+func escape(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= utf8.RuneSelf, c == '"', c == '\'', c == '&', c == '<', c == '>':
+			xml.EscapeText(b, []byte(s))
+			return
+		}
+	}
+	b.WriteString(s)
 }
