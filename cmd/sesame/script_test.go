@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,21 +288,25 @@ func testCache(configHome string) (string, error) {
 	return cache, os.MkdirAll(cache, 0o700)
 }
 
-// cacheName names the compile cache folder after the modules the tests
-// compile: the test vaults (whose paths carry their content's hash) and the
-// builtin extensions. Before each compile, sesame checks every entry of its
-// cache folder against its seal; one folder for all runs kept the entries
-// of every module version ever built (115 after a day of work), and the
-// check of those stale entries made each command that loads a C vault cost
-// 50 ms of CPU instead of 34 (perf stat, 40 runs of each).
+// cacheName names the compile cache folder after the content of the
+// modules the tests compile: the test vaults and the builtin extensions.
+// Before each compile, sesame checks every entry of its cache folder
+// against its seal; one folder for all runs kept the entries of every
+// module version ever built (115 after a day of work), and the check of
+// those stale entries made each command that loads a C vault cost 50 ms of
+// CPU instead of 34 (perf stat, 40 runs of each).
 var cacheName = sync.OnceValues(func() (string, error) {
 	h := sha256.New()
-	for _, dir := range testVaults {
-		path, err := testwasm.Path(dir)
+	for _, name := range slices.Sorted(maps.Keys(testVaults)) {
+		path, err := testwasm.Path(testVaults[name])
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s\n", filepath.Base(path))
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %x\n", name, sha256.Sum256(wasm))
 	}
 	for _, name := range extensions.Names() {
 		wasm, _ := extensions.Lookup(name)
