@@ -383,7 +383,7 @@ func TestConfirmPrompt(t *testing.T) {
 func TestConfirmRegister(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	wasm, err := testwasm.Path("examples/go-vault")
+	wasm, err := testwasm.Path("examples/c-vault")
 	if err != nil {
 		t.Fatal(err)
 	}
