@@ -230,9 +230,12 @@ func (p *ptyProc) wait(want int) string {
 	return out
 }
 
-func (h *home) registerGoVault(name string) {
+// registerVault registers the C example vault (examples/c-vault) as name:
+// these tests are about the terminal, not the vault, and a command without
+// the agent loads a C guest for a tenth of the CPU of a Go one.
+func (h *home) registerVault(name string) {
 	h.t.Helper()
-	wasm, err := testwasm.Path("examples/go-vault")
+	wasm, err := testwasm.Path("examples/c-vault")
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -244,7 +247,7 @@ func (h *home) registerGoVault(name string) {
 func TestHiddenPrompt(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	h.registerGoVault("LocalStore")
+	h.registerVault("LocalStore")
 
 	p := h.term("set", "Secret2", "--vault", "LocalStore")
 	p.expect("Value of secret Secret2: ")
@@ -320,7 +323,7 @@ func TestHiddenPrompt(t *testing.T) {
 func TestValueWarning(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	h.registerGoVault("V")
+	h.registerVault("V")
 	out := h.term("set", "s", "--value", "hunter2").wait(0)
 	if !strings.Contains(out, valueWarning) {
 		t.Errorf("no warning; the terminal shows:\n%s", out)
@@ -334,7 +337,7 @@ func TestValueWarning(t *testing.T) {
 func TestConfirmPrompt(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	h.registerGoVault("V")
+	h.registerVault("V")
 
 	p := h.term("set", "c", "--value", "v", "--confirm")
 	p.expect(`Confirm: add secret "c" to vault V? [y/N] `)
@@ -359,7 +362,7 @@ func TestConfirmPrompt(t *testing.T) {
 		t.Errorf("set-info after yes: %q", out)
 	}
 
-	h.registerGoVault("W")
+	h.registerVault("W")
 	p = h.term("copy", "c", "--from", "V", "--to", "W", "--confirm")
 	p.expect(`Confirm: add secret "c" to vault W? [y/N] `)
 	p.send("y\n")
@@ -380,7 +383,7 @@ func TestConfirmPrompt(t *testing.T) {
 func TestConfirmRegister(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	wasm, err := testwasm.Path("examples/go-vault")
+	wasm, err := testwasm.Path("examples/c-vault")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +474,7 @@ func TestLockedPrompt(t *testing.T) {
 func TestTerminalOutput(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	h.registerGoVault("V")
+	h.registerVault("V")
 	h.run(0, "raw\x00bytes", "set", "b", "--type", "bytes", "--stdin")
 	out := h.term("get", "b").wait(0)
 	if !strings.Contains(out, "bytes ********") || strings.Contains(out, "raw") {
@@ -541,8 +544,8 @@ func TestFirstRunTerminal(t *testing.T) {
 func TestGetNamesTheVault(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	h.registerGoVault("Home")
-	h.registerGoVault("Team")
+	h.registerVault("Home")
+	h.registerVault("Team")
 	h.run(0, "v", "set", "db", "--vault", "Team", "--stdin")
 	out := h.term("get", "db").wait(0)
 	if !strings.Contains(out, "sesame: secret \"db\" from vault Team\r\n") {
@@ -562,7 +565,7 @@ func TestGetNamesTheVault(t *testing.T) {
 func TestImportProgress(t *testing.T) {
 	t.Parallel()
 	h := newHome(t)
-	h.registerGoVault("V")
+	h.registerVault("V")
 	file := filepath.Join(t.TempDir(), "app.env")
 	if err := os.WriteFile(file, []byte("A=1\nB=2\nC=3\n"), 0o600); err != nil {
 		t.Fatal(err)
