@@ -50,9 +50,12 @@ deps:
 	@$(MAKE) -s -f mk/examples.mk examples/as-vault/node_modules/.package-lock.json
 
 ## test: every test (after deps); RACE=1 runs them with the race detector,
-## about four times as long, as CI does
+## about four times as long, as CI does. The test binaries are built as
+## make build builds sesame (no cgo, no man-page generator), since the CLI
+## scripts run the cmd/sesame test binary as sesame hundreds of times and
+## its start is most of their cost; the race detector needs cgo.
 test: deps guests
-	$(GO) test $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 ./...
+	$(if $(RACE),,$(BUILDENV)) $(GO) test -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 ./...
 
 ## race: make test RACE=1
 race:
