@@ -64,7 +64,8 @@ func UseRealKDF(tb Cleaner) {
 
 // UseOverlappingKDF keeps the cheap derivation until tb's test ends, but
 // makes each derivation wait until n of them are under way at once (or,
-// for one left alone because a partner failed before deriving, a second),
+// for one left alone, whose partner derives no more in this round, a fifth
+// of a second),
 // for a test whose point is what happens while derivations overlap: two
 // password changes whose reads and writes interleave, first unlocks that
 // race. The real derivation made them overlap by taking long, at a second
@@ -88,7 +89,7 @@ type meeting struct {
 }
 
 // meet returns once n callers (this one included) have arrived since the
-// last group went through, or after a second alone.
+// last group went through, or after a fifth of a second alone.
 func (m *meeting) meet() {
 	m.mu.Lock()
 	if m.met == nil {
@@ -100,7 +101,7 @@ func (m *meeting) meet() {
 		m.met, m.arrived = nil, 0
 	}
 	m.mu.Unlock()
-	t := time.NewTimer(time.Second)
+	t := time.NewTimer(200 * time.Millisecond)
 	defer t.Stop()
 	select {
 	case <-met:

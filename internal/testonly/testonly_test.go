@@ -159,7 +159,7 @@ func TestFakeClock(t *testing.T) {
 }
 
 // TestMeetingLetsGroupsThrough: callers of meet wait for one another in
-// groups of n, and one left alone goes on after its second.
+// groups of n, and one left alone goes on after a while.
 func TestMeetingLetsGroupsThrough(t *testing.T) {
 	m := &meeting{n: 2}
 	var second atomic.Bool
@@ -176,7 +176,7 @@ func TestMeetingLetsGroupsThrough(t *testing.T) {
 	if !<-done {
 		t.Fatal("the first caller went through before the second arrived")
 	}
-	m.meet() // alone: through after a second
+	m.meet() // alone: through after a while
 	if !m.waiting(0) {
 		t.Fatal("a lone caller is still counted after it left")
 	}
