@@ -63,10 +63,9 @@ func UseRealKDF(tb Cleaner) {
 }
 
 // UseOverlappingKDF keeps the cheap derivation until tb's test ends, but
-// makes each derivation wait until n of them are under way at once (or,
-// for one left alone, whose partner derives no more in this round, a fifth
-// of a second),
-// for a test whose point is what happens while derivations overlap: two
+// makes each derivation wait until n of them are under way at once (or, for
+// one left alone, whose partner derives no more, a fifth of a second), for a
+// test whose point is what happens while derivations overlap: two
 // password changes whose reads and writes interleave, first unlocks that
 // race. The real derivation made them overlap by taking long, at a second
 // of CPU each; meeting makes them overlap for nothing.
