@@ -717,6 +717,7 @@ func TestHostileContained(t *testing.T) {
 // same engine answer. The engine used to hold its lock while an extension
 // started, so every vault waited for the hostile one's deadline.
 func TestHostileStartDoesNotHoldUpOtherVaults(t *testing.T) {
+	t.Parallel()
 	h := newHostileEnv(t)
 	// HangManifest spins for the start's limit of 30 s: Healthy answers
 	// first only if it does not wait for the hostile start.
