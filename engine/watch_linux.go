@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -15,12 +15,21 @@ import (
 // the file). It stops being live when the folder goes (deleted, moved,
 // unmounted), when the kernel's queue overflowed, or when it is closed; the
 // engine then falls back to the recheck window.
+//
+// The events are read when an operation asks (events): one read of a
+// non-blocking descriptor, which finds every event the kernel queued before
+// the operation began. A goroutine reading them in the background let an
+// operation that followed a change at once (a chmod, then a command served
+// by the agent) be answered from the registry before the change.
+//
+// Callers hold Engine.mu.
 type watch struct {
-	f      *os.File
+	f      *os.File        // closed with the watch, or by the collector if an engine is dropped unclosed
+	conn   syscall.RawConn // reads f without making it blocking, as f.Fd would
 	name   []byte
-	count  atomic.Uint64
-	broken atomic.Bool
-	batch  chan struct{} // a token after each batch of events is counted: tests wait on it
+	buf    []byte
+	count  uint64
+	broken bool
 }
 
 // The events that may change what the registry file holds, or its mode.
@@ -41,28 +50,38 @@ func startWatch(path string) *watch {
 		unix.Close(fd)
 		return nil
 	}
-	w := &watch{f: os.NewFile(uintptr(fd), "inotify"), name: []byte(filepath.Base(path)), batch: make(chan struct{}, 1)}
-	go w.run()
-	return w
+	f := os.NewFile(uintptr(fd), "inotify")
+	conn, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	return &watch{f: f, conn: conn, name: []byte(filepath.Base(path)),
+		buf: make([]byte, 16*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))}
 }
 
-// run counts events until the watch breaks or is closed.
-func (w *watch) run() {
-	defer w.broken.Store(true)
-	buf := make([]byte, 16*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
-	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
+// poll counts the events queued now, until the queue is empty or the watch
+// is over.
+func (w *watch) poll() {
+	for !w.broken {
+		var n int
+		var err error
+		if cerr := w.conn.Read(func(fd uintptr) bool {
+			n, err = unix.Read(int(fd), w.buf)
+			return true // never wait: what is not queued now is for a later operation
+		}); cerr != nil {
+			err = cerr
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil || n <= 0:
+			w.broken = true
 			return
 		}
-		stop := w.scan(buf[:n])
-		select {
-		case w.batch <- struct{}{}:
-		default:
-		}
-		if stop {
-			return
-		}
+		w.broken = w.scan(w.buf[:n])
 	}
 }
 
@@ -79,29 +98,37 @@ func (w *watch) scan(buf []byte) (over bool) {
 		buf = buf[end:]
 		switch {
 		case ev.Mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_UNMOUNT|unix.IN_Q_OVERFLOW) != 0:
-			w.count.Add(1)
+			w.count++
 			over = true
 		case bytes.Equal(name, w.name):
-			w.count.Add(1)
+			w.count++
 		}
 	}
 	return over
 }
 
 // live reports whether the watch still sees every change.
-func (w *watch) live() bool { return w != nil && !w.broken.Load() }
+func (w *watch) live() bool {
+	if w == nil {
+		return false
+	}
+	w.poll()
+	return !w.broken
+}
 
-// events returns the number of events counted so far.
+// events returns the number of events counted so far, those queued now
+// included.
 func (w *watch) events() uint64 {
 	if w == nil {
 		return 0
 	}
-	return w.count.Load()
+	w.poll()
+	return w.count
 }
 
 func (w *watch) close() {
 	if w != nil {
-		w.broken.Store(true)
+		w.broken = true
 		w.f.Close()
 	}
 }

@@ -4,7 +4,7 @@ package engine
 
 // watch is Linux's inotify watch (watch_linux.go); elsewhere the engine
 // rechecks the registry file at most every recheck.
-type watch struct{ batch chan struct{} }
+type watch struct{}
 
 func startWatch(string) *watch { return nil }
 
