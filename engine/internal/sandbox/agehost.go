@@ -37,19 +37,7 @@ func ageCall(ctx context.Context) (*call, abi.Status) {
 // age_recipient(dst, cap) -> length
 func hostAgeRecipient(ctx context.Context, mod api.Module, stack []uint64) {
 	c, s := ageCall(ctx)
-	dst, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-	if s == abi.OK && !fits(mod, dst, capacity) {
-		s = abi.InvalidArgument
-	}
-	if s != abi.OK {
-		stack[0] = neg64(s)
-		return
-	}
-	r := c.identity.Recipient().String()
-	if len(r) <= int(capacity) {
-		mod.Memory().WriteString(dst, r)
-	}
-	stack[0] = api.EncodeI64(int64(len(r)))
+	answerBytes(mod, stack, s, func() []byte { return []byte(c.identity.Recipient().String()) })
 }
 
 // age_wrap(key, recipients, recipients_len, dst, cap) -> length

@@ -384,6 +384,12 @@ func hostHTTPResponse(ctx context.Context, mod api.Module, stack []uint64) {
 // the grant's order, as a key list.
 func hostHTTPOrigins(ctx context.Context, mod api.Module, stack []uint64) {
 	c, s := httpCall(ctx)
+	answerBytes(mod, stack, s, func() []byte { return c.http.listed })
+}
+
+// answerBytes answers a host function (dst, cap) -> i64: -(s) when s is not
+// OK or [dst, +cap) is outside memory, else the bytes b gives, as copyOut.
+func answerBytes(mod api.Module, stack []uint64, s abi.Status, b func() []byte) {
 	dst, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	if s == abi.OK && !fits(mod, dst, capacity) {
 		s = abi.InvalidArgument
@@ -392,7 +398,7 @@ func hostHTTPOrigins(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg64(s)
 		return
 	}
-	stack[0] = copyOut(mod, c.http.listed, dst, capacity)
+	stack[0] = copyOut(mod, b(), dst, capacity)
 }
 
 // copyOut writes b to [dst, +capacity) if it fits and returns its length,
