@@ -946,7 +946,7 @@ func BenchmarkSecretStore(b *testing.B) {
 				b.Fatalf("filled secret reads %v", s.Value)
 			}
 			b.Run("get", func(b *testing.B) {
-				defer reportCPU(b)()
+				defer testwasm.ReportCPU(b)()
 				for b.Loop() {
 					if _, err := e.Get(ctx, engine.GetRequest{Name: ssBenchName(rand.IntN(n)), Vault: ssVault}); err != nil {
 						b.Fatal(err)

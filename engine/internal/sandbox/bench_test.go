@@ -21,7 +21,7 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("wat", func(b *testing.B) {
 		m := load(b, h, sandbox.Spec{Vault: "Echo", Wasm: testwasm.WAT(b, "engine/internal/sandbox/testdata/echo.wat")})
 		b.ReportAllocs()
-		defer reportCPU(b)()
+		defer testwasm.ReportCPU(b)()
 		for b.Loop() {
 			if _, err := m.Call(context.Background(), abi.OpGet, arg); err != nil {
 				b.Fatal(err)
@@ -31,7 +31,7 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("go", func(b *testing.B) {
 		m := hostile(b, h, 0, 1)
 		b.ReportAllocs()
-		defer reportCPU(b)()
+		defer testwasm.ReportCPU(b)()
 		for b.Loop() {
 			if _, err := m.Call(context.Background(), abi.OpGet, []byte("count")); err != nil {
 				b.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package engine_test
+package testwasm
 
 import (
 	"syscall"
@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// reportCPU, deferred as `defer reportCPU(b)()` before a benchmark's loop,
-// adds the process's CPU time per operation (user and system, all threads)
-// as cpu-ns/op. On a machine shared with other work the wall time per
-// operation includes the waits for a core; the CPU time does not.
-func reportCPU(b *testing.B) func() {
+// ReportCPU, deferred as `defer testwasm.ReportCPU(b)()` before a
+// benchmark's loop, adds the process's CPU time per operation (user and
+// system, all threads) as cpu-ns/op. On a machine shared with other work
+// the wall time per operation includes the waits for a core; the CPU time
+// does not.
+func ReportCPU(b *testing.B) func() {
 	start := cpuTime()
 	return func() {
 		if b.N > 0 {
