@@ -655,22 +655,40 @@ func (s *session) supports(e backend, vault string, op abi.Op) (bool, error) {
 	return slices.Contains(m.Operations, op), nil
 }
 
-func (s *session) vaultUnlock(c *cli.Context) error {
+// args1 is the one argument of a vault command: the vault NAME.
+func args1(c *cli.Context) (string, error) {
 	a, err := args(c, 1, 1, "the vault NAME")
 	if err != nil {
-		return err
+		return "", err
 	}
-	name := a[0]
+	return a[0], nil
+}
+
+// passwordVault opens the engine for a command that asks for a vault's
+// password, loading the vault first: an unknown, broken or password-less
+// one fails before the password is typed, with the engine's own refusal of
+// refused when the vault lacks op.
+func (s *session) passwordVault(name string, op abi.Op, refused engine.Request[engine.None]) (backend, error) {
 	e, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.supports(e, name, op); err != nil || !ok {
+		if err == nil {
+			err = engine.Run(s.ctx, e, refused)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+func (s *session) vaultUnlock(c *cli.Context) error {
+	name, err := args1(c)
 	if err != nil {
 		return err
 	}
-	// Load the vault first: an unknown, broken or password-less one fails
-	// before the password is typed.
-	if ok, err := s.supports(e, name, abi.OpUnlock); err != nil || !ok {
-		if err == nil {
-			err = engine.Run(s.ctx, e, engine.UnlockRequest{Vault: name}) // the engine's own refusal
-		}
+	e, err := s.passwordVault(name, abi.OpUnlock, engine.UnlockRequest{Vault: name})
+	if err != nil {
 		return err
 	}
 	if r, ok := registration(s.ctx, e, name); ok && passwordless(r) {
@@ -726,19 +744,12 @@ func (s *session) warnShortUnlock(vault string) {
 }
 
 func (s *session) vaultSetPassword(c *cli.Context) error {
-	a, err := args(c, 1, 1, "the vault NAME")
+	name, err := args1(c)
 	if err != nil {
 		return err
 	}
-	name := a[0]
-	e, err := s.engine()
+	e, err := s.passwordVault(name, abi.OpSetPassword, engine.SetPasswordRequest{Vault: name})
 	if err != nil {
-		return err
-	}
-	if ok, err := s.supports(e, name, abi.OpSetPassword); err != nil || !ok {
-		if err == nil {
-			err = engine.Run(s.ctx, e, engine.SetPasswordRequest{Vault: name}) // the engine's own refusal
-		}
 		return err
 	}
 	if r, ok := registration(s.ctx, e, name); ok && passwordless(r) {
@@ -781,19 +792,12 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 }
 
 func (s *session) vaultRekey(c *cli.Context) error {
-	a, err := args(c, 1, 1, "the vault NAME")
+	name, err := args1(c)
 	if err != nil {
 		return err
 	}
-	name := a[0]
-	e, err := s.engine()
+	e, err := s.passwordVault(name, abi.OpSetPassword, engine.RekeyRequest{Vault: name})
 	if err != nil {
-		return err
-	}
-	if ok, err := s.supports(e, name, abi.OpSetPassword); err != nil || !ok {
-		if err == nil {
-			err = engine.Run(s.ctx, e, engine.RekeyRequest{Vault: name}) // the engine's own refusal
-		}
 		return err
 	}
 	var pw []byte
