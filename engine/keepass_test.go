@@ -209,6 +209,9 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	run("pw\npw\n", "db-create", "-q", "-p", "--set-key-file", key, db)
 	run("pw\n", "mkdir", "-q", "-k", key, db, "Internet")
 	run("pw\ns3cret\n", "add", "-q", "-k", key, "-u", "alice", "-p", db, "Internet/GitHub")
+	if err := os.Chmod(db, 0o640); err != nil { // the user shares it with a group
+		t.Fatal(err)
+	}
 
 	e := openKeePass(t, dir, `keyfile = "key.keyx"`)
 	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: kp, Password: []byte("pw")}); err != nil {
@@ -227,6 +230,11 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	}
 	if got := run("pw\n", "show", "-q", "-k", key, "-s", "-a", "UserName", "-a", "Password", "-a", "account", db, "Cloud/AWS/root"); got != "admin\nhunter2\nblue\n" && got != "admin\nhunter2\n1234\n" {
 		t.Errorf("KeePassXC shows %q", got)
+	}
+	if fi, err := os.Stat(db); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o640 {
+		t.Errorf("the database after the vault's write has mode %v, want its 0640 kept", fi.Mode())
 	}
 	// KeePassXC changes the file (and its KDF seed); the vault's next
 	// write starts from KeePassXC's file.

@@ -23,7 +23,8 @@ import (
 // one that lands after it replaces the guest's file, as a save a moment
 // later would. Both names are resolved beneath the folder as every path of
 // the mount is (their folders through os.Root, their last names without
-// following a link), and both must be regular files.
+// following a link), and both must be regular files. The file from takes
+// the permission bits of to first (keepMode).
 //
 // If a third save lands on to in the instant between the exchange and the
 // exchange back, what comes back under from is that save, not the guest's
@@ -43,6 +44,9 @@ func (d *rootFS) replace(ctx context.Context, c *call, from, to string, digest [
 	ours, err := regular(fromDir, fromBase)
 	if err == nil {
 		_, err = regular(toDir, toBase)
+	}
+	if err == nil {
+		err = keepMode(fromDir, fromBase, ours, toDir, toBase)
 	}
 	if err != nil {
 		return replaceStatus(err)
@@ -101,6 +105,38 @@ func regular(dir *os.File, base string) (fileKey, error) {
 		return fileKey{}, errNotRegular
 	}
 	return fileKey{uint64(st.Dev), st.Ino}, nil
+}
+
+// keepMode gives the file fromBase of fromDir, which must still be the
+// file ours, the permission bits of toBase in toDir, as a program that
+// saves a file in place keeps its mode (KeePassXC does): a database the
+// user made readable by a group stays so once a vault has written it. The
+// guest cannot set a mode itself (WASI has no chmod), and it creates its
+// files 0600. Only the bits rwx of each class are copied, never setuid,
+// setgid or sticky. The file is opened without following a link and checked
+// to be ours before its mode changes: a name swapped for a link since ours
+// was read must not lead the change to a file outside the folder.
+func keepMode(fromDir *os.File, fromBase string, ours fileKey, toDir *os.File, toBase string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd(toDir), toBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	mode := st.Mode & 0o777
+	n, err := unix.Openat(fd(fromDir), fromBase, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(n)
+	if err := unix.Fstat(n, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || (fileKey{uint64(st.Dev), st.Ino}) != ours {
+		return errNotRegular
+	}
+	if st.Mode&0o7777 == mode {
+		return nil
+	}
+	return unix.Fchmod(n, mode)
 }
 
 // exchange swaps the names atomically; errors.ErrUnsupported when the

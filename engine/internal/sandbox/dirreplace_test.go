@@ -119,6 +119,55 @@ func TestDirReplace(t *testing.T) {
 	}
 }
 
+// TestDirReplaceKeepsTheMode: the file that takes the place of another has
+// the other's permission bits, as after KeePassXC's own save, rwx only: a
+// database the user had made readable by a group was written back 0600.
+func TestDirReplaceKeepsTheMode(t *testing.T) {
+	ctx := context.Background()
+	h, err := NewHost(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	wasm := buildC(t, "engine/internal/sandbox/testdata/dirreplace.c")
+	d := sha256.Sum256([]byte("old"))
+	for _, c := range []struct{ old, want os.FileMode }{
+		{0o640, 0o640},
+		{0o604, 0o604},
+		{0o600, 0o600},
+		{0o400, 0o400},
+		{0o640 | os.ModeSetgid, 0o640},
+	} {
+		t.Run(c.old.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			for name, s := range map[string]string{"db": "old", ".new": "new"} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(filepath.Join(dir, "db"), c.old); err != nil {
+				t.Fatal(err)
+			}
+			m, err := h.Load(ctx, Spec{Vault: "C", Wasm: wasm, Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close(ctx)
+			if _, err := m.Call(ctx, abi.OpGet, []byte(hex.EncodeToString(d[:])+" .new db")); err != nil {
+				t.Fatal(err)
+			}
+			checkFiles(t, dir, map[string]string{"db": "new"})
+			fi, err := os.Stat(filepath.Join(dir, "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode() &^ os.ModeType; got != c.want {
+				t.Errorf("the new db has mode %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 // checkFiles checks that dir holds exactly files (a path to its content,
 // "" for a symbolic link), folders aside.
 func checkFiles(t *testing.T, dir string, files map[string]string) {
