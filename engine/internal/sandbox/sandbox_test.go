@@ -442,8 +442,9 @@ func TestConcurrentCalls(t *testing.T) {
 // TestHostImportsRefuseBadPointers: a guest calls every host import with
 // pointers and lengths outside its memory, overflowing ones, and bad
 // parameters; each call is answered with a status, none traps, and the
-// guest's own call succeeds. The age functions answer PERMISSION_DENIED
-// without the grant identity, before they look at their arguments.
+// guest's own call succeeds. The age functions and http_origins answer
+// PERMISSION_DENIED without their grant (identity, http), before they look
+// at their arguments.
 func TestHostImportsRefuseBadPointers(t *testing.T) {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -453,6 +454,7 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 		spec := sandbox.Spec{Vault: "BadPtr", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/badptr.wat"), Storage: newMemStorage()}
 		if granted {
 			spec.Identity = id
+			spec.HTTP = &sandbox.HTTPGrant{Origins: []string{"https://etcd.example:2379"}}
 		}
 		badPointers(t, load(t, newHost(t, nil), spec), granted)
 	}
@@ -461,7 +463,7 @@ func TestHostImportsRefuseBadPointers(t *testing.T) {
 func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
 	t.Helper()
 	denied := -int64(abi.PermissionDenied)
-	ageWant := func(status int64) int64 {
+	grantedWant := func(status int64) int64 {
 		if granted {
 			return status
 		}
@@ -505,11 +507,12 @@ func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
 		{"key_hmac destination across the end of memory", 2},
 		{"key_keep of handle -1", 2},
 		{"key_release twice", 1},
-		{"age_recipient destination across the end of memory", ageWant(-2)},
-		{"age_wrap with a recipient list of 4 GiB", ageWant(-8)},
-		{"age_unwrap of a file outside memory", ageWant(-2)},
+		{"age_recipient destination across the end of memory", grantedWant(-2)},
+		{"age_wrap with a recipient list of 4 GiB", grantedWant(-8)},
+		{"age_unwrap of a file outside memory", grantedWant(-2)},
 		{"kv_scan destination across the end of memory", -2},
 		{"kv_scan after of 4 GiB", -8},
+		{"http_origins destination across the end of memory", grantedWant(-2)},
 	}
 	out, err := m.Call(context.Background(), abi.OpGet, []byte("x"))
 	if err != nil {

@@ -30,6 +30,7 @@
   (import "sesame_v1" "age_wrap" (func $awrap (param i32 i32 i32 i32 i32) (result i64)))
   (import "sesame_v1" "age_unwrap" (func $aunwrap (param i32 i32) (result i32)))
   (import "sesame_v1" "kv_scan" (func $kv_scan (param i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "sesame_v1" "http_origins" (func $horigins (param i32 i32) (result i64)))
   (memory (export "memory") 1 1)
   (data (i32.const 0) "{\"abi\":1,\"name\":\"badptr\",\"version\":\"1.0.0\"}")
   (func (export "sesame_abi_v1"))
@@ -120,5 +121,7 @@
     (i64.store (i32.const 1320) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 65000) (i32.const 1000)))
     ;; kv_scan after of 4 GiB
     (i64.store (i32.const 1328) (call $kv_scan (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0xFFFFFFFF) (i32.const 0) (i32.const 0)))
-    (drop (call $output (i32.const 1024) (i32.const 312)))
+    ;; http_origins destination across the end of memory
+    (i64.store (i32.const 1336) (call $horigins (i32.const 65530) (i32.const 100)))
+    (drop (call $output (i32.const 1024) (i32.const 320)))
     (i32.const 0)))
