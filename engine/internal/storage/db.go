@@ -17,18 +17,7 @@ import (
 // the vault has never been written (no file, an empty file, no bucket).
 func (s *Store) view(ctx context.Context, op string, fn func(data *bolt.Bucket) error) error {
 	return s.run(ctx, op, false, func(deadline time.Time) error {
-		return s.lock.reader.view(ctx, s.path, deadline, func(db *bolt.DB) error {
-			if db == nil {
-				return fn(nil)
-			}
-			return db.View(func(tx *bolt.Tx) error {
-				data, err := readBuckets(tx)
-				if err != nil {
-					return err
-				}
-				return fn(data)
-			})
-		})
+		return s.lock.reader.view(ctx, s.path, deadline, fn)
 	})
 }
 
