@@ -3,8 +3,6 @@ package storage
 import (
 	"context"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // callKey is the context key of WithCall.
@@ -17,13 +15,6 @@ type call struct {
 	held  *reader    // the reader whose shared lock the call holds, as one of its holders
 	snap  snapshot   // the hold's read transaction
 	ended bool       // release was called: the call takes no more holds
-}
-
-// snapshot is one read transaction and the data bucket it sees (nil: the
-// vault has never been written).
-type snapshot struct {
-	tx   *bolt.Tx
-	data *bolt.Bucket
 }
 
 // WithCall returns a context under which the reads of a Store make one
@@ -70,11 +61,11 @@ func (c *call) holding() *reader {
 	return c.held
 }
 
-// read calls fn with the data bucket of c's transaction if c holds r's
+// read calls fn with c's snapshot if c holds r's
 // lock, and reports whether it did. A read that fails other than with a
 // sentinel (or panics) ends the hold and marks the handle stale. c may be
 // nil.
-func (c *call) read(r *reader, fn func(data *bolt.Bucket) error) (ok bool, err error) {
+func (c *call) read(r *reader, fn func(*snapshot) error) (ok bool, err error) {
 	if c == nil {
 		return false, nil
 	}
@@ -90,7 +81,7 @@ func (c *call) read(r *reader, fn func(data *bolt.Bucket) error) (ok bool, err e
 			c.drop(true, false)
 		}
 	}()
-	err = fn(c.snap.data)
+	err = fn(&c.snap)
 	failed = err != nil && !isSentinel(err)
 	return true, err
 }

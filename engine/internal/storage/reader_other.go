@@ -16,10 +16,10 @@ type reader struct{}
 
 func newReader() *reader { return &reader{} }
 
-func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(data *bolt.Bucket) error) (err error) {
+func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) (err error) {
 	db, err := openDB(ctx, path, false, deadline, nil)
 	if isEmpty(err) {
-		return fn(nil)
+		return fn(&snapshot{})
 	}
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 		if err != nil {
 			return err
 		}
-		return fn(data)
+		return fn(&snapshot{tx: tx, data: data})
 	})
 }
 

@@ -44,12 +44,12 @@ type reader struct {
 
 func newReader() *reader { return &reader{gate: make(chan struct{}, 1)} }
 
-// view calls fn with the data bucket of a read transaction (nil if nothing
-// is stored at path yet) under the shared flock. Under a WithCall call, the
+// view calls fn with a snapshot of a read transaction (without one, and no
+// data, if nothing is stored at path yet) under the shared flock. Under a WithCall call, the
 // first read keeps its holder and its transaction for the call's later
 // reads, which then neither lock, nor check, nor begin a transaction
 // (call.go).
-func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(data *bolt.Bucket) error) error {
+func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) error {
 	c := callOf(ctx)
 	if ok, err := c.read(r, fn); ok {
 		return err
@@ -59,7 +59,7 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 		return err
 	}
 	if tx == nil {
-		return fn(nil)
+		return fn(&snapshot{})
 	}
 	snap, keep, failed := snapshot{tx: tx}, false, true // failed stays true on a panic
 	defer func() {
@@ -69,7 +69,7 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 	}()
 	if snap.data, err = readBuckets(tx); err == nil {
 		keep = true // a transaction whose buckets are unusable serves no later read
-		err = fn(snap.data)
+		err = fn(&snap)
 	}
 	failed = err != nil && !isSentinel(err)
 	return err
