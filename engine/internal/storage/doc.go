@@ -151,6 +151,10 @@
 // one call after the first cost no system call: BenchmarkCallOfTwoReads,
 // a secretstore get's two reads, 30 µs as plain reads and 22 µs as one
 // call (medians of 6, interleaved, under load: the ratio is the figure).
+// Nor a transaction: the call's reads share the one its first read began
+// (which also serves the handle's check), and one bbolt cursor; the call
+// of two reads went from 32 allocations and 4.0 KiB to 20 and 2.1 KiB, a
+// plain Get from 18 to 16 (its transactions from two to one).
 // A handle kept open for good would be faster still (1.5 µs) but would lock
 // every other process out.
 //
