@@ -45,10 +45,10 @@ type reader struct {
 func newReader() *reader { return &reader{gate: make(chan struct{}, 1)} }
 
 // view calls fn with a snapshot of a read transaction (without one, and no
-// data, if nothing is stored at path yet) under the shared flock. Under a WithCall call, the
-// first read keeps its holder and its transaction for the call's later
-// reads, which then neither lock, nor check, nor begin a transaction
-// (call.go).
+// data, if nothing is stored at path yet) under the shared flock. Under a
+// WithCall call, the first read keeps its holder and its transaction for
+// the call's later reads, which then neither lock, nor check, nor begin a
+// transaction (call.go).
 func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) error {
 	c := callOf(ctx)
 	if ok, err := c.read(r, fn); ok {
