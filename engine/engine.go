@@ -446,7 +446,7 @@ func storageErr(err error) error {
 
 func (a storageArea) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if b := batchOf(ctx, a.s); b != nil {
-		v, err := b.Get(ctx, key)
+		v, err := b.View(ctx, key) // the sandbox only reads it (Storage.Get)
 		return v, storageErr(err)
 	}
 	v, err := a.s.Get(ctx, key)

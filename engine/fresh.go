@@ -47,13 +47,15 @@ type freshness struct {
 // agent's engines).
 var processWrites atomic.Uint64
 
-// due reports whether the file must be looked at now. It costs a clock
-// reading (vDSO, no syscall) and atomic loads.
+// due reports whether the file must be looked at now. It costs one read
+// of the watch's descriptor (or, without a watch, a clock reading: vDSO, no
+// syscall) and atomic loads.
 func (f *freshness) due() bool {
+	events, live := f.watch.state()
 	switch {
-	case f.checked.IsZero(), f.watch.events() != f.seen, processWrites.Load() != f.wrote:
+	case f.checked.IsZero(), events != f.seen, processWrites.Load() != f.wrote:
 		return true
-	case f.watch.live():
+	case live:
 		return false
 	}
 	return testonly.Now().Sub(f.checked) >= recheck

@@ -33,10 +33,11 @@ func newWasmVault(mod *sandbox.Module) *wasmVault {
 func (w *wasmVault) Manifest() abi.Manifest { return w.manifest }
 
 // call calls op in the guest as one storage call (storage.WithCall): its
-// reads of the vault's store take the file's lock and check the file once,
-// not at each kv_get (a secretstore get reads two records), and see one
-// state of the store; a change by another process during the call is seen
-// by the next one. Unlock and set_password are not: they derive a key from
+// reads of the vault's store take the file's lock, check the file and begin
+// a read transaction once, not at each kv_get (a secretstore get reads a
+// record, its bucket's index and the manifest root), and see one state of
+// the store; a change by another process during the call is seen by the
+// next one. Unlock and set_password are not: they derive a key from
 // a password between their reads (Argon2id, up to seconds), and writers of
 // the store in other processes would wait that long.
 //

@@ -107,23 +107,29 @@ func (w *watch) scan(buf []byte) (over bool) {
 	return over
 }
 
-// live reports whether the watch still sees every change.
-func (w *watch) live() bool {
+// state polls the queue once and returns the number of events counted so
+// far, those queued now included, and whether the watch still sees every
+// change: one read of the descriptor for both, the one system call of an
+// operation's freshness check.
+func (w *watch) state() (events uint64, live bool) {
 	if w == nil {
-		return false
+		return 0, false
 	}
 	w.poll()
-	return !w.broken
+	return w.count, !w.broken
+}
+
+// live reports whether the watch still sees every change.
+func (w *watch) live() bool {
+	_, live := w.state()
+	return live
 }
 
 // events returns the number of events counted so far, those queued now
 // included.
 func (w *watch) events() uint64 {
-	if w == nil {
-		return 0
-	}
-	w.poll()
-	return w.count
+	n, _ := w.state()
+	return n
 }
 
 func (w *watch) close() {

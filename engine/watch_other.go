@@ -8,6 +8,7 @@ type watch struct{}
 
 func startWatch(string) *watch { return nil }
 
-func (w *watch) live() bool     { return false }
-func (w *watch) events() uint64 { return 0 }
-func (w *watch) close()         {}
+func (w *watch) state() (uint64, bool) { return 0, false }
+func (w *watch) live() bool            { return false }
+func (w *watch) events() uint64        { return 0 }
+func (w *watch) close()                {}

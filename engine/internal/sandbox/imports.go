@@ -19,6 +19,9 @@ import (
 // the guest as Unavailable, and its message, which names the storage
 // ("storage file PATH: …"), follows the guest's in the call's error.
 type Storage interface {
+	// Get returns the value of key. The sandbox only reads the value,
+	// copying it into the guest's memory before the call goes on, so it
+	// may be the implementation's own.
 	Get(ctx context.Context, key []byte) ([]byte, error)
 	Set(ctx context.Context, key, value []byte) error
 	// Add is Set only when key is absent; it returns abi.Conflict when

@@ -100,6 +100,19 @@ func (b *Batch) grow(op string, n int) error {
 
 // Get is Store.Get as the batch sees the store: its own writes first.
 func (b *Batch) Get(ctx context.Context, key []byte) ([]byte, error) {
+	v, err := b.View(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(v), nil
+}
+
+// View is Get without the copy: the value it returns is the batch's own,
+// which the caller must only read, and only until the batch's next write
+// of key. It saves a copy of every value a caller passes on at once (the
+// engine copies it into the guest's memory): a secretstore read returns
+// its 4 KiB manifest root at each get.
+func (b *Batch) View(ctx context.Context, key []byte) ([]byte, error) {
 	if err := b.s.checkKey(key); err != nil {
 		return nil, b.s.fail(ctx, "get", err)
 	}
@@ -110,7 +123,7 @@ func (b *Batch) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if !ok {
 		return nil, b.s.fail(ctx, "get", ErrNotFound)
 	}
-	return bytes.Clone(v), nil
+	return v, nil
 }
 
 // Set is Store.Set, buffered until Commit.

@@ -276,3 +276,37 @@ func TestBatchAddOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchView: View returns the batch's own value, without a copy once
+// the batch holds the key, and the same bytes as Get; Get returns a copy,
+// whose change reaches neither the batch nor its commit's condition.
+func TestBatchView(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "stored")
+	b := s.Batch()
+	v, err := b.View(ctx, []byte("k"))
+	if err != nil || string(v) != "stored" {
+		t.Fatalf("View = %q, %v", v, err)
+	}
+	if n := testing.AllocsPerRun(20, func() { b.View(ctx, []byte("k")) }); n != 0 {
+		t.Errorf("View of a key the batch holds: %v allocations, want 0", n)
+	}
+	got, err := b.Get(ctx, []byte("k"))
+	if err != nil || string(got) != "stored" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	got[0] = 'X'
+	if v, _ := b.View(ctx, []byte("k")); string(v) != "stored" {
+		t.Errorf("a change to Get's value reached the batch: View = %q", v)
+	}
+	if _, err := b.View(ctx, []byte("missing")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("View of a missing key: %v, want ErrNotFound", err)
+	}
+	if err := b.Set(ctx, []byte("w"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Errorf("Commit after the reads: %v; the condition saw a change", err)
+	}
+}

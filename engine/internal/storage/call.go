@@ -2,35 +2,36 @@ package storage
 
 import (
 	"context"
-	"os"
 	"sync"
 )
 
 // callKey is the context key of WithCall.
 type callKey struct{}
 
-// call is the scope of WithCall: the read lock it holds, if any.
+// call is the scope of WithCall: the read lock it holds, if any, and the
+// read transaction its reads share.
 type call struct {
-	mu    sync.Mutex
-	held  *reader  // the reader whose shared lock the call holds, as one of its holders
-	file  *os.File // held's file when the hold began: a hold on another file is void
-	ended bool     // release was called: the call takes no more holds
+	mu    sync.Mutex // held while a read uses snap, and to change the fields
+	held  *reader    // the reader whose shared lock the call holds, as one of its holders
+	snap  snapshot   // the hold's read transaction
+	ended bool       // release was called: the call takes no more holds
 }
 
 // WithCall returns a context under which the reads of a Store make one
 // call, and the function that ends it, which must be called. A vault call
 // that reads its store several times passes it (a secretstore get reads
-// c/config, then the record).
+// a record, the index and the root).
 //
-// The call's first read takes the file's shared lock and checks the file,
-// as every read does, and the call then keeps the lock, and the check, for
-// its later reads, until done or its first write: one flock, stat and
-// unlock per call rather than per read (~10 µs a read here). So the reads
-// of a call see one state of one file, as if they had run in one read
-// transaction; a commit, replacement or removal by another process or
-// handle during the call is seen once it ends. Other reads of the process
-// that overlap the call share its lock and its check, as overlapping reads
-// always have (reader_unix.go).
+// The call's first read takes the file's shared lock, checks the file and
+// begins a read transaction, as every read does, and the call then keeps
+// the lock and the transaction for its later reads, until done or its
+// first write: one flock, stat and unlock, and one transaction, per call
+// rather than per read. So the reads of a call see one state of one file:
+// they run in one read transaction; a commit, replacement or removal by
+// another process or handle during the call is seen once it ends. Other
+// reads of the process that overlap the call share its lock and its check,
+// each in a transaction of its own, as overlapping reads always have
+// (reader_unix.go).
 //
 // While a call keeps the lock, writers of the file in other processes, and
 // other handles of this one, wait for it (up to their deadlines), as they
@@ -50,20 +51,45 @@ func callOf(ctx context.Context) *call {
 	return c
 }
 
-// holding returns the reader whose lock c holds and its file then, or nil.
-// c may be nil.
-func (c *call) holding() (*reader, *os.File) {
+// holding returns the reader whose lock c holds, or nil. c may be nil.
+func (c *call) holding() *reader {
 	if c == nil {
-		return nil, nil
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.held, c.file
+	return c.held
 }
 
-// hold makes c keep a holder of r's lock on file, and reports whether it
-// did: not once c has ended or while it holds another. c may be nil.
-func (c *call) hold(r *reader, file *os.File) bool {
+// read calls fn with c's snapshot if c holds r's
+// lock, and reports whether it did. A read that fails other than with a
+// sentinel (or panics) ends the hold and marks the handle stale. c may be
+// nil.
+func (c *call) read(r *reader, fn func(*snapshot) error) (ok bool, err error) {
+	if c == nil {
+		return false, nil
+	}
+	c.mu.Lock()
+	if c.held != r {
+		c.mu.Unlock()
+		return false, nil
+	}
+	failed := true // stays true on a panic
+	defer func() {
+		c.mu.Unlock()
+		if failed {
+			c.drop(true, false)
+		}
+	}()
+	err = fn(&c.snap)
+	failed = err != nil && !isSentinel(err)
+	return true, err
+}
+
+// hold makes c keep a holder of r's lock and the read transaction of snap,
+// and reports whether it did: not once c has ended or while it holds
+// another. c may be nil.
+func (c *call) hold(r *reader, snap snapshot) bool {
 	if c == nil {
 		return false
 	}
@@ -72,23 +98,24 @@ func (c *call) hold(r *reader, file *os.File) bool {
 	if c.ended || c.held != nil {
 		return false
 	}
-	c.held, c.file = r, file
+	c.held, c.snap = r, snap
 	return true
 }
 
-// drop ends c's hold, if any, marking the handle stale if failed (a read
-// failed on it), and keeps the call open unless end. c may be nil.
+// drop ends c's hold, if any: it ends the transaction and uncounts the
+// holder, marking the handle stale if failed (a read failed on it), and
+// keeps the call open unless end. c may be nil.
 func (c *call) drop(failed, end bool) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	r, file := c.held, c.file
-	c.held, c.file = nil, nil
+	r, snap := c.held, c.snap
+	c.held, c.snap = nil, snapshot{}
 	c.ended = c.ended || end
 	c.mu.Unlock()
 	if r != nil {
-		r.unhold(file, failed)
+		r.leave(snap.tx, failed)
 	}
 }
 

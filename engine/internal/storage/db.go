@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,22 +14,34 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// view runs fn in a read transaction under a shared lock. data is nil if
-// the vault has never been written (no file, an empty file, no bucket).
-func (s *Store) view(ctx context.Context, op string, fn func(data *bolt.Bucket) error) error {
+// A snapshot is a read transaction's view of the data bucket.
+type snapshot struct {
+	tx   *bolt.Tx
+	data *bolt.Bucket // nil: the vault has never been written
+	cur  *bolt.Cursor // over data, made by the first get and reused by the next
+}
+
+// get returns the value of key, pointing into the memory map, or nil. Its
+// cursor is kept for the snapshot's later gets: a Bucket.Get makes a cursor
+// and grows its stack each time, three allocations a read.
+func (s *snapshot) get(key []byte) []byte {
+	if s.data == nil {
+		return nil
+	}
+	if s.cur == nil {
+		s.cur = s.data.Cursor()
+	}
+	if k, v := s.cur.Seek(key); bytes.Equal(k, key) {
+		return v // nil for a nested bucket, which data never holds
+	}
+	return nil
+}
+
+// view runs fn on a snapshot under a shared lock: a read transaction of its
+// own, or its call's (WithCall).
+func (s *Store) view(ctx context.Context, op string, fn func(*snapshot) error) error {
 	return s.run(ctx, op, false, func(deadline time.Time) error {
-		return s.lock.reader.view(ctx, s.path, deadline, func(db *bolt.DB) error {
-			if db == nil {
-				return fn(nil)
-			}
-			return db.View(func(tx *bolt.Tx) error {
-				data, err := readBuckets(tx)
-				if err != nil {
-					return err
-				}
-				return fn(data)
-			})
-		})
+		return s.lock.reader.view(ctx, s.path, deadline, fn)
 	})
 }
 

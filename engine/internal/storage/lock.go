@@ -68,7 +68,8 @@ type rwLock struct {
 	readers        int
 	writer         bool
 	waitingWriters int
-	changed        chan struct{} // closed, then replaced, on every release
+	waiters        int           // goroutines waiting on changed
+	changed        chan struct{} // closed, then replaced, on a release that has waiters
 }
 
 // lock takes the lock shared (write false) or exclusive (write true). It
@@ -97,6 +98,7 @@ func (l *rwLock) lock(ctx context.Context, write bool, deadline time.Time) error
 			return nil
 		}
 		changed := l.changed
+		l.waiters++
 		l.mu.Unlock()
 
 		if timer == nil {
@@ -111,6 +113,7 @@ func (l *rwLock) lock(ctx context.Context, write bool, deadline time.Time) error
 			err = errWaitTimeout
 		}
 		l.mu.Lock()
+		l.waiters--
 		if err != nil {
 			if write {
 				l.waitingWriters--
@@ -134,8 +137,12 @@ func (l *rwLock) unlock(write bool) {
 	l.mu.Unlock()
 }
 
-// broadcast wakes every waiter; l.mu must be held.
+// broadcast wakes every waiter; l.mu must be held. Without waiters it has
+// nothing to do, and keeps the channel: most releases have none.
 func (l *rwLock) broadcast() {
+	if l.waiters == 0 {
+		return
+	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }

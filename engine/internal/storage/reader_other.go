@@ -4,7 +4,6 @@ package storage
 
 import (
 	"context"
-	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,10 +16,10 @@ type reader struct{}
 
 func newReader() *reader { return &reader{} }
 
-func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*bolt.DB) error) (err error) {
+func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) (err error) {
 	db, err := openDB(ctx, path, false, deadline, nil)
 	if isEmpty(err) {
-		return fn(nil)
+		return fn(&snapshot{})
 	}
 	if err != nil {
 		return err
@@ -30,7 +29,13 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 			err = cerr
 		}
 	}()
-	return fn(db)
+	return db.View(func(tx *bolt.Tx) error {
+		data, err := readBuckets(tx)
+		if err != nil {
+			return err
+		}
+		return fn(&snapshot{tx: tx, data: data})
+	})
 }
 
 func (r *reader) close() {}
@@ -40,4 +45,5 @@ func (r *reader) shut() {}
 // holds reports false: here no read keeps a lock for a call (call.go).
 func (r *reader) holds(*call) bool { return false }
 
-func (r *reader) unhold(*os.File, bool) {}
+// leave is never called here: no call holds a transaction.
+func (r *reader) leave(*bolt.Tx, bool) {}

@@ -34,107 +34,79 @@ import (
 // (numbers in doc.go).
 type reader struct {
 	gate    chan struct{} // one slot; held to change the fields below
-	holders int           // reads running; the flock is held iff > 0
+	holders int           // reads running, and calls holding; the flock is held iff > 0
 	db      *bolt.DB      // nil when none is open
 	file    *os.File      // db's file
 	id      os.FileInfo   // file's identity when db was opened
 	size    int64         // file size when db was opened; db maps at least this much
-	stale   bool          // a read failed: reopen when the last one leaves
+	stale   bool          // a read failed, or the last Store closed: close when the last holder leaves
 }
 
 func newReader() *reader { return &reader{gate: make(chan struct{}, 1)} }
 
-// view calls fn with the shared handle, or with nil if nothing is stored
-// at path yet, under the shared flock. Under a WithCall call, the first
-// read keeps its holder for the call's later reads, which then neither
-// lock nor check (call.go).
-func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*bolt.DB) error) error {
+// view calls fn with a snapshot of a read transaction (without one, and no
+// data, if nothing is stored at path yet) under the shared flock. Under a
+// WithCall call, the first read keeps its holder and its transaction for
+// the call's later reads, which then neither lock, nor check, nor begin a
+// transaction (call.go).
+func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) error {
 	c := callOf(ctx)
-	if db := r.held(c); db != nil {
-		failed := true // stays true on a panic
-		defer func() {
-			if failed {
-				c.drop(true, false)
-			}
-		}()
-		err := fn(db)
-		failed = err != nil && !isSentinel(err)
+	if ok, err := c.read(r, fn); ok {
 		return err
 	}
-	db, err := r.enter(ctx, path, deadline)
+	tx, err := r.enter(ctx, path, deadline)
 	if err != nil {
 		return err
 	}
-	if db == nil {
-		return fn(nil)
+	if tx == nil {
+		return fn(&snapshot{})
 	}
-	failed := true // stays true on a panic
+	snap, keep, failed := snapshot{tx: tx}, false, true // failed stays true on a panic
 	defer func() {
-		if failed || !r.keep(c, db) {
-			r.leave(failed)
+		if failed || !keep || !c.hold(r, snap) {
+			r.leave(tx, failed)
 		}
 	}()
-	err = fn(db)
+	if snap.data, err = readBuckets(tx); err == nil {
+		keep = true // a transaction whose buckets are unusable serves no later read
+		err = fn(&snap)
+	}
 	failed = err != nil && !isSentinel(err)
 	return err
 }
 
-// held returns the handle if c holds a holder of r on the file r has open,
-// or nil. A hold on a file closed since (every Store of the path closed) is
-// void and forgotten.
-func (r *reader) held(c *call) *bolt.DB {
-	hr, file := c.holding()
-	if hr != r {
-		return nil
-	}
-	r.gate <- struct{}{}
-	db := r.db
-	void := r.file != file
-	r.unlockGate()
-	if void {
-		c.drop(false, false) // unhold finds the file changed: uncounts nothing
-		return nil
-	}
-	return db
-}
+// holds reports whether c holds a holder of r.
+func (r *reader) holds(c *call) bool { return c.holding() == r }
 
-// holds reports whether c holds a holder of r (valid or not: view checks).
-func (r *reader) holds(c *call) bool {
-	hr, _ := c.holding()
-	return hr == r
-}
-
-// keep makes c keep the holder that a read on db counted, and reports
-// whether it did (see call.hold).
-func (r *reader) keep(c *call, db *bolt.DB) bool {
-	r.gate <- struct{}{}
-	file := r.file
-	same := r.db == db // always, while a holder is counted
-	r.unlockGate()
-	return same && c.hold(r, file)
-}
-
-// unhold uncounts the holder a call kept on file, unless the handle has
-// been closed since (close forgets every holder).
-func (r *reader) unhold(file *os.File, failed bool) {
-	r.gate <- struct{}{}
-	defer r.unlockGate()
-	if file != nil && r.file == file && r.holders > 0 {
-		r.leaveLocked(failed)
-	}
-}
-
-// enter returns the handle with the shared flock held and one more holder
-// counted, or nil and no holder if there is no database yet.
-func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*bolt.DB, error) {
+// enter returns a read transaction of the shared handle with the shared
+// flock held and one more holder counted, or nil and no holder if there is
+// no database yet. The first holder takes the flock and checks the handle
+// (current); later ones share both.
+func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*bolt.Tx, error) {
 	if err := r.lockGate(ctx, deadline); err != nil {
 		return nil, err
 	}
 	defer r.unlockGate()
+	var tx *bolt.Tx
+	var err error
 	if r.holders > 0 {
-		r.holders++
-		return r.db, nil
+		if tx, err = r.db.Begin(false); err != nil {
+			r.stale = true
+		}
+	} else {
+		tx, err = r.first(ctx, path, deadline)
 	}
+	if err != nil || tx == nil {
+		return nil, err
+	}
+	r.holders++
+	return tx, nil
+}
+
+// first takes the shared flock for the first holder and returns a read
+// transaction of a handle that is current, reopening the file if the open
+// handle is not; nil, with no flock held, if there is no database yet.
+func (r *reader) first(ctx context.Context, path string, deadline time.Time) (*bolt.Tx, error) {
 	if r.db != nil {
 		if err := filelock.Lock(ctx, r.file, filelock.Shared, deadline); err != nil {
 			if !errors.Is(err, errWaitTimeout) && ctx.Err() == nil {
@@ -142,62 +114,67 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 			}
 			return nil, err
 		}
-		if !r.current(path) {
-			r.close() // releases the flock with the file
+		if tx := r.current(path); tx != nil {
+			return tx, nil
 		}
+		r.close() // releases the flock with the file
 	}
-	if r.db == nil {
-		var file *os.File
-		db, err := openDB(ctx, path, false, deadline, func(f *os.File) { file = f })
-		if isEmpty(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		fi, err := file.Stat()
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		r.db, r.file, r.id, r.size = db, file, fi, fi.Size()
+	var file *os.File
+	db, err := openDB(ctx, path, false, deadline, func(f *os.File) { file = f })
+	if isEmpty(err) {
+		return nil, nil
 	}
-	r.holders++
-	return r.db, nil
+	if err != nil {
+		return nil, err
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	r.db, r.file, r.id, r.size = db, file, fi, fi.Size()
+	tx, err := db.Begin(false)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return tx, nil
 }
 
-// current reports whether the open handle may serve a read: its file is
-// still the one at path and its pages still fit in the map. The flock must
-// be held.
+// current returns a read transaction of the open handle if it may serve a
+// read: its file is still the one at path and its pages still fit in the
+// map; nil otherwise. The flock must be held.
 //
 // The fit is read from the newest meta page, through the map, rather than
 // by an fstat of the file: every page a transaction can reach lies below
 // the meta's high-water mark (tx.Size), a read-only handle reads no other
 // (it loads no freelist), and the map covers at least the size the file had
-// when it was opened. A system call fewer per read (~2.5 µs here).
-func (r *reader) current(path string) bool {
+// when it was opened. A system call fewer per read (~2.5 µs here). The
+// transaction that reads it is the one the read then uses.
+func (r *reader) current(path string) *bolt.Tx {
 	pi, err := os.Stat(path)
 	if err != nil || !os.SameFile(r.id, pi) {
-		return false
+		return nil
 	}
 	tx, err := r.db.Begin(false)
 	if err != nil {
-		return false
+		return nil
 	}
-	defer tx.Rollback()
-	return tx.Size() <= r.size
+	if tx.Size() > r.size {
+		tx.Rollback()
+		return nil
+	}
+	return tx
 }
 
-// leave uncounts a holder; the last one releases the flock, or closes the
-// handle if a read failed on it.
-func (r *reader) leave(failed bool) {
+// leave ends tx, a holder's transaction, and uncounts the holder; the
+// last one releases the flock, or closes the handle if it is stale.
+func (r *reader) leave(tx *bolt.Tx, failed bool) {
+	// Before the gate: closing the handle (under the gate) waits for every
+	// transaction to end.
+	tx.Rollback()
 	r.gate <- struct{}{} // only briefly held while holders > 0
 	defer r.unlockGate()
-	r.leaveLocked(failed)
-}
-
-// leaveLocked is leave with the gate held.
-func (r *reader) leaveLocked(failed bool) {
 	r.stale = r.stale || failed
 	if r.holders--; r.holders > 0 {
 		return
@@ -211,9 +188,8 @@ func (r *reader) leaveLocked(failed bool) {
 	}
 }
 
-// close closes the handle, which releases any flock, and forgets the
-// holders (calls' holds on it become void); the gate must be held or the
-// reader unused.
+// close closes the handle, which releases any flock; the gate must be held
+// or the reader unused, and no holder counted.
 func (r *reader) close() {
 	if r.db != nil {
 		r.db.Close()
@@ -221,11 +197,16 @@ func (r *reader) close() {
 	r.db, r.file, r.id, r.size, r.stale, r.holders = nil, nil, nil, 0, false, 0
 }
 
-// shut closes the handle under the gate, when the last Store of the path
-// closes: a call may still be releasing its hold on it.
+// shut closes the handle when the last Store of the path closes, or, if a
+// call still holds it (an engine closing under a request, as the agent
+// does when it stops), when that call ends: its transaction may be in use.
 func (r *reader) shut() {
 	r.gate <- struct{}{}
 	defer r.unlockGate()
+	if r.holders > 0 {
+		r.stale = true
+		return
+	}
 	r.close()
 }
 

@@ -139,11 +139,8 @@ func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return nil, s.fail(ctx, "get", err)
 	}
 	var value []byte
-	err := s.view(ctx, "get", func(data *bolt.Bucket) error {
-		var v []byte
-		if data != nil {
-			v = data.Get(key)
-		}
+	err := s.view(ctx, "get", func(snap *snapshot) error {
+		v := snap.get(key)
 		if v == nil {
 			return ErrNotFound
 		}
@@ -258,7 +255,8 @@ func (s *Store) List(ctx context.Context, prefix, after []byte, limit int) ([][]
 		return nil, s.fail(ctx, "list", err)
 	}
 	var keys [][]byte
-	err := s.view(ctx, "list", func(data *bolt.Bucket) error {
+	err := s.view(ctx, "list", func(snap *snapshot) error {
+		data := snap.data
 		if data == nil {
 			return nil
 		}
@@ -294,7 +292,8 @@ func (s *Store) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes 
 	if maxBytes < 1 {
 		return nil, false, s.fail(ctx, "scan", fmt.Errorf("%w: maxBytes %d is below 1", ErrInvalid, maxBytes))
 	}
-	err = s.view(ctx, "scan", func(data *bolt.Bucket) error {
+	err = s.view(ctx, "scan", func(snap *snapshot) error {
+		data := snap.data
 		if data == nil {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -80,6 +81,35 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if !errors.Is(err, st.wantErr) || (err == nil) != (st.wantErr == nil) {
 			t.Errorf("%s: err = %v, want %v", st.name, err, st.wantErr)
+		}
+	}
+}
+
+// TestCallGets: the gets of one call share a cursor, which each moves
+// anywhere: back, forward, between keys, past the last, onto an empty
+// value, across pages of a store of many keys.
+func TestCallGets(t *testing.T) {
+	s := openTest(t, Options{})
+	want := map[string]string{}
+	fillStore(t, s.Path(), func(put func(k, v string)) {
+		for i := range 3000 {
+			k, v := fmt.Sprintf("k%05d", 2*i), fmt.Sprintf("v%d", i)
+			put(k, v)
+			want[k] = v
+		}
+		put("empty", "")
+		want["empty"] = ""
+	})
+	call, done := WithCall(context.Background())
+	defer done()
+	for _, k := range []string{"k02000", "k00000", "k05998", "k00001", "k02000", "zzz", "empty", "a", "k00002", "k03001", "k04000"} {
+		got, err := s.Get(call, []byte(k))
+		v, ok := want[k]
+		switch {
+		case !ok && !errors.Is(err, ErrNotFound):
+			t.Errorf("Get %q = %q, %v; want ErrNotFound", k, got, err)
+		case ok && (err != nil || got == nil || string(got) != v):
+			t.Errorf("Get %q = %q (nil %t), %v; want %q", k, got, got == nil, err, v)
 		}
 	}
 }
