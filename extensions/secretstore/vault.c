@@ -165,8 +165,9 @@ static uint32_t keys(int create, store_keys *k) {
     return st == STATUS_EMPTY ? SESAME_NOT_FOUND : st;
 }
 
-static root man;   /* the manifest's root, as find read it    */
-static bucket bkt; /* the bucket of the name that find looked up */
+static root man;   /* the manifest's root, as find read it        */
+static dir man_dir; /* the bucket of the name that find looked up  */
+static bucket bkt; /* and its leaf                                  */
 
 /* tampered_record says what is wrong with the record of the name in arg. */
 static uint32_t tampered_record(const char *what) {
@@ -179,8 +180,8 @@ static uint32_t tampered_record(const char *what) {
 
 /* manifest_of reads the root and the entry (hash, record tag) of the
  * record stored under key: *entry NULL when its bucket does not list it.
- * A read (full 0) reads the bucket's index only; a write (full 1) opens
- * the whole bucket into bkt, which record_changed then rewrites. */
+ * A read (full 0) reads the leaf's index only; a write (full 1) opens
+ * the whole leaf into bkt, which record_changed then rewrites. */
 static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int full, const uint8_t **entry) {
     uint8_t hash[HASH_SIZE];
     key_hash(key, RECORD_KEY_LEN, hash);
@@ -189,7 +190,9 @@ static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int full, c
     if (st != SESAME_OK || !full)
         return st != SESAME_OK ? st : index_find(k, &man, hash, entry);
     int listed;
-    if ((st = bucket_load(k, &man, hash[0], &bkt)) == SESAME_OK) {
+    if ((st = dir_load(k, &man, hash[0], &man_dir)) == SESAME_OK)
+        st = bucket_load(k, &man, &man_dir, leaf_of(hash, man_dir.depth), &bkt);
+    if (st == SESAME_OK) {
         uint32_t at = bucket_find(&bkt, hash, &listed);
         *entry = listed ? bkt.plain.data + at : NULL;
     }
@@ -231,7 +234,7 @@ static uint32_t record_changed(const store_keys *k, const uint8_t *key, const ui
     key_hash(key, RECORD_KEY_LEN, hash);
     uint32_t st = bucket_put(&bkt, hash, tag, info, info_len);
     if (st == SESAME_OK)
-        st = bucket_store(k, &man, &bkt);
+        st = bucket_write(k, &man, &man_dir, &bkt);
     if (st == SESAME_OK)
         st = root_store(k, &man);
     buf_wipe(&bkt.plain);
