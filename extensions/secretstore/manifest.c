@@ -821,3 +821,60 @@ uint32_t walk_store(const store_keys *k, info_fn fn, void *arg) {
     buf_wipe(&w.report);
     return msg_fail(SESAME_INTERNAL);
 }
+
+/* A writer applies changes of entries, in hash order, to the manifest:
+ * each leaf read and written once, each directory and the root once
+ * (batch.c, at the end of a batch). */
+static struct {
+    root r;
+    dir d;
+    bucket b;
+    int open; /* b (and d) hold a leaf */
+} wr;
+
+/* writer_start reads the root that the changes apply to. */
+uint32_t writer_start(const store_keys *k) {
+    wr.open = 0;
+    return root_load(k, &wr.r);
+}
+
+/* writer_flush writes the open leaf (its bucket split when it grew past
+ * LEAF_MAX), and with dir its directory. */
+static uint32_t writer_flush(const store_keys *k, int with_dir) {
+    if (!wr.open)
+        return SESAME_OK;
+    uint32_t st;
+    if (wr.b.n > LEAF_MAX && wr.d.depth < MAX_DEPTH)
+        st = bucket_split(k, &wr.r, &wr.d, &wr.b);
+    else if ((st = leaf_store(k, &wr.r, &wr.d, &wr.b)) == SESAME_OK && with_dir)
+        st = dir_store(k, &wr.r, &wr.d);
+    buf_wipe(&wr.b.plain);
+    wr.open = 0;
+    return st;
+}
+
+/* writer_put replaces the entry of hash with tag and info (info NULL: the
+ * record is gone). Hashes come in ascending order. */
+uint32_t writer_put(const store_keys *k, const uint8_t *hash, const uint8_t *tag, const uint8_t *info,
+                    uint32_t info_len) {
+    uint32_t st = SESAME_OK;
+    int same_bucket = wr.open && hash[0] == wr.b.idx;
+    if (wr.open && (!same_bucket || leaf_of(hash, wr.d.depth) != wr.b.j)) {
+        st = writer_flush(k, !same_bucket);
+        if (st == SESAME_OK && same_bucket) /* the next leaf of the bucket (at its depth after a split) */
+            st = bucket_load(k, &wr.r, &wr.d, leaf_of(hash, wr.d.depth), &wr.b);
+        wr.open = st == SESAME_OK && same_bucket;
+    }
+    if (st == SESAME_OK && !wr.open) {
+        if ((st = dir_load(k, &wr.r, hash[0], &wr.d)) == SESAME_OK)
+            st = bucket_load(k, &wr.r, &wr.d, leaf_of(hash, wr.d.depth), &wr.b);
+        wr.open = st == SESAME_OK;
+    }
+    return st == SESAME_OK ? bucket_put(&wr.b, hash, tag, info, info_len) : st;
+}
+
+/* writer_finish writes the last leaf, its directory and the root. */
+uint32_t writer_finish(const store_keys *k) {
+    uint32_t st = writer_flush(k, 1);
+    return st == SESAME_OK ? root_store(k, &wr.r) : st;
+}

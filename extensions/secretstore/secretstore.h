@@ -3,9 +3,12 @@
  *
  *   format.c  the on-disk format (internal/secretstore/format is its
  *             spec): c/config, c/key, the records and their storage keys
- *   manifest.c format v2's manifest: m/root and the buckets (an index
- *             b/XX, infos b/XX/i), which make a deleted or restored
- *             record an error
+ *   manifest.c format v2's manifest: m/root and the buckets (a leaf's
+ *             index b/XX and infos b/XX/i, or a directory b/XX of
+ *             leaves b/XXYY), which make a deleted or restored record
+ *             an error
+ *   batch.c   a batch's writes: pending entries p/HEX, applied to the
+ *             manifest once, at the batch's end
  *   fold.c    abi.Fold in C: the case folding of names (foldtable.h)
  *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
  *   keys.c    where the keys come from: c/key, the password, the keyring;
@@ -158,8 +161,18 @@ uint32_t index_find(const store_keys *k, const root *r, const uint8_t *hash, con
 uint32_t bucket_put(bucket *b, const uint8_t *hash, const uint8_t *tag, const uint8_t *info, uint32_t info_len);
 uint32_t entry_len(const uint8_t *e);
 uint32_t build_manifest(const store_keys *k);
+uint32_t writer_start(const store_keys *k);
+uint32_t writer_put(const store_keys *k, const uint8_t *hash, const uint8_t *tag, const uint8_t *info,
+                    uint32_t info_len);
+uint32_t writer_finish(const store_keys *k);
 typedef uint32_t (*info_fn)(void *arg, const uint8_t *info, uint32_t len);
 uint32_t walk_store(const store_keys *k, info_fn fn, void *arg);
+
+/* batch.c */
+uint32_t batching(int *on);
+uint32_t pending_put(const store_keys *k, const uint8_t *key, const uint8_t *tag, const uint8_t *info,
+                     uint32_t info_len);
+uint32_t pending_of(const store_keys *k, const uint8_t *key, int *kind, uint8_t *tag);
 
 /* fold.c */
 int fold(const uint8_t *s, uint32_t n, sesame_buf *out);
