@@ -5,24 +5,35 @@
  *
  *   m/root  u8 version 2 | u64 epoch | 256 bucket digests (16 each) |
  *           HMAC-SHA256(manifest key, label | every byte before it)
- *   b/XX    a bucket's index, in clear: u8 version 2 | u32 n | n entries
- *           sorted by hash, each: name hash (32) | tag of its record (16)
- *           | the tag of b/XX/i's box (16)
- *   b/XX/i  its infos: u8 version 2 | XChaCha20-Poly1305 box (record key,
- *           AD label | u8 XX) of: u32 n | n entries in the index's order,
- *           each: name hash | record tag | u32 info length | info record
- *           (SPEC.md §7.5: the name as stored, type, metadata)
+ *   b/XX    a bucket of one leaf: its index, in clear: u8 version 2 |
+ *           u32 n | n entries sorted by hash, each: name hash (32) | tag
+ *           of its record (16) | the tag of b/XX/i's box (16);
+ *           a bucket split in leaves: its directory, u8 version 3 | u8
+ *           depth (1..8) | 2^depth leaf digests (16, zero: empty leaf)
+ *   b/XX/i  the infos of a bucket of one leaf: u8 version 2 |
+ *           XChaCha20-Poly1305 box (record key, AD label | u8 XX) of:
+ *           u32 n | n entries in the index's order, each: name hash |
+ *           record tag | u32 info length | info record (SPEC.md §7.5:
+ *           the name as stored, type, metadata)
+ *   b/XXYY  leaf j of a split bucket, YY = j << (8 - depth): the records
+ *           whose hash's second byte has j in its depth top bits; its
+ *           index, and b/XXYY/i its infos, as above, with u8 depth | u8 j
+ *           after XX in the digest and the AD
  *
  * A bucket's digest in the root is the first 16 bytes of the HMAC of its
- * index under the manifest key (after a label and u8 XX): a get reads the
- * root, the index (48 bytes a record, no name) and the record, with no
- * box to open; the infos, which hold the names, are read by a listing and
+ * index, or its directory, under the manifest key (after a label and u8
+ * XX), a leaf's digest in a directory that of its index: a get reads the
+ * root, the directory, the leaf's index (48 bytes a record, no name) and
+ * the record, with no box to open; the infos, which hold the names, are read by a listing and
  * by the writes, which rewrite them. The index says nothing the storage
  * keys and the records' last bytes do not already say.
  *
  * XX is the first byte of the name hash (of the record's storage key
- * s/HEX) in hex: a bucket holds about 1/256 of the records, so a write
- * rewrites one bucket and the root, whatever the store's size. An empty
+ * s/HEX) in hex: a bucket holds about 1/256 of the records, and a leaf at
+ * most LEAF_MAX once its bucket split (the write that would pass it
+ * rewrites the bucket at a greater depth, bucket_split), so a get reads
+ * and a write rewrites one small leaf, its directory and the root,
+ * whatever the store's size. An empty
  * bucket has digest zero, and no b/XX nor b/XX/i; the root's MAC covers
  * every digest and the epoch, which every write raises. A record's tag
  * (its last 16 bytes) is what its entry must hold, so an older version of
