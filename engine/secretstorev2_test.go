@@ -120,3 +120,45 @@ func TestSecretStoreOpensV2Stores(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretStoreRekeyGrown: a rekey of a store large enough that its
+// buckets split (9000 secrets, ~35 a bucket) builds the manifest anew
+// under the new keys with directories where a bucket holds more than a
+// leaf does, and every secret reads back and lists.
+func TestSecretStoreRekeyGrown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	env := newSSEnv(t, ssNone)
+	e := env.open(t)
+	const n = 9000
+	for b := range n / 1000 {
+		var batch []engine.ImportSecret
+		for i := b * 1000; i < (b+1)*1000; i++ {
+			batch = append(batch, engine.ImportSecret{Name: fmt.Sprintf("s%05d", i), Value: fmt.Sprint(i)})
+		}
+		if _, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: batch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Rekey(ctx, engine.RekeyRequest{Vault: ssVault}); err != nil {
+		t.Fatal(err)
+	}
+	dirs := 0
+	for k, v := range ssRecords(t, env.dbPath()) {
+		if strings.HasPrefix(k, format.PrefixBucket) && len(k) == 4 && v[0] == format.DirVersion {
+			dirs++
+		}
+	}
+	if dirs == 0 {
+		t.Errorf("no bucket is a directory after the rekey of %d secrets", n)
+	}
+	for _, i := range []int{0, 1234, n - 1} {
+		if s := ssGet(t, e, fmt.Sprintf("s%05d", i)); s.Value != fmt.Sprint(i) {
+			t.Errorf("s%05d reads %v", i, s.Value)
+		}
+	}
+	if infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault}); err != nil || len(infos) != n {
+		t.Errorf("info: %d secrets, %v; want %d", len(infos), err, n)
+	}
+}
