@@ -21,6 +21,13 @@ const (
 	ExportUnregister  = "sesame_unregister"
 	ExportCreate      = "sesame_create"  // optional (SPEC.md §4.2)
 	ExportMembers     = "sesame_members" // optional (SPEC.md §4.3)
+	ExportBatch       = "sesame_batch"   // optional (SPEC.md §5.3, "Batches")
+)
+
+// The argument of sesame_batch: whether a batch of calls begins or ends.
+const (
+	BatchBegin byte = 0 // before the batch's first call
+	BatchEnd   byte = 1 // after its last call, before its commit
 )
 
 // Host functions in the ImportModule.

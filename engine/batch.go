@@ -22,6 +22,23 @@ type batchSet struct {
 
 type batchKey struct{}
 
+// A batchPhaser is a vault that is told where a batch of its calls begins
+// and ends (SPEC.md §5.3, sesame_batch): a wasm vault that exports it can
+// then apply what the calls between have in common once, at the end (the
+// secretstore's manifest).
+type batchPhaser interface {
+	batchPhase(ctx context.Context, phase byte) error
+}
+
+// batchPhase tells vt, when it is a batchPhaser, that the batch of ctx
+// begins or ends (abi.BatchBegin, abi.BatchEnd).
+func batchPhase(ctx context.Context, vt Vault, phase byte) error {
+	if b, ok := vt.(batchPhaser); ok {
+		return b.batchPhase(ctx, phase)
+	}
+	return nil
+}
+
 // withBatch returns a context under which storage calls go to a new
 // batchSet, and that batchSet.
 func withBatch(ctx context.Context) (context.Context, *batchSet) {

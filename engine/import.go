@@ -52,7 +52,8 @@ type ImportResult struct {
 //
 // Every secret is checked (name, value, metadata, limits) before the vault
 // is asked anything; then each is looked up with get, then written with
-// set. When the vault keeps its secrets in the host's storage area, the
+// set, between the batch's begin and end when the vault asks to know them
+// (sesame_batch, SPEC.md §5.3). When the vault keeps its secrets in the host's storage area, the
 // writes of all those calls commit together in one storage transaction
 // (SPEC.md §5.3), so a failure at any step leaves the vault as it was. If
 // another process changed what the batch read (the same secret, the
@@ -92,12 +93,19 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	if err := confirm(r.Change, ask); err != nil {
 		return res, err
 	}
+	if err := batchPhase(bctx, vt, abi.BatchBegin); err != nil {
+		return res, vaultError(op, vault, "", err)
+	}
 	for _, i := range plan {
 		it := items[i]
 		if err := vt.Set(bctx, it.name, it.value, it.md); err != nil {
 			res.Failed, res.Partial = i+1, !e.storageOnly(vault)
 			return res, vaultError(op, vault, it.name, err)
 		}
+	}
+	if err := batchPhase(bctx, vt, abi.BatchEnd); err != nil {
+		res.Partial = !e.storageOnly(vault)
+		return res, vaultError(op, vault, "", err)
 	}
 	if err := batch.commit(ctx); err != nil {
 		return res, commitError(vault, err)

@@ -19,11 +19,32 @@ import (
 // (the CLI exits non-zero) naming every one, instead of leaving them out.
 // Only a copy of the whole file taken earlier is consistent (no state
 // outside the file remembers the epoch), and reads as that earlier store.
+// The same with the buckets of Alpha and Bravo split in leaves below a
+// directory (grown: 40 more secrets in each, imported), where restoring
+// the directory is found too.
 func TestSecretStoreRollback(t *testing.T) {
+	t.Run("one leaf", func(t *testing.T) { testSecretStoreRollback(t, false) })
+	t.Run("grown", func(t *testing.T) { testSecretStoreRollback(t, true) })
+}
+
+func testSecretStoreRollback(t *testing.T, grown bool) {
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	for _, n := range []string{"Alpha", "Bravo", "Charlie", "Delta"} {
 		ssSet(t, e, n, n+" v1", nil)
+	}
+	count := 4
+	if grown {
+		for _, n := range []string{"Alpha", "Bravo"} {
+			var batch []engine.ImportSecret
+			for _, c := range ssCrowd(t, env.dbPath(), nil, n, 40) {
+				batch = append(batch, engine.ImportSecret{Name: c, Value: "crowd"})
+			}
+			if _, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: batch}); err != nil {
+				t.Fatal(err)
+			}
+			count += len(batch)
+		}
 	}
 	e.Close()
 	old, err := os.ReadFile(env.dbPath())
@@ -38,13 +59,28 @@ func TestSecretStoreRollback(t *testing.T) {
 	e.Close()
 	k := ssMaster(t, env.dbPath(), nil).Keys()
 	key := func(n string) []byte { return k.RecordKey(n) }
-	bucketOf := func(n string) []byte {
+	dirOf := func(n string) []byte {
 		idx, err := hex.DecodeString(string(key(n)[2:4]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return format.BucketKey(idx[0])
 	}
+	recs := ssRecords(t, env.dbPath())
+	// leafOf is the key of the index of n's leaf, and what names its digest.
+	leafOf := func(n string) (leaf []byte, namer string) {
+		dir := recs[string(dirOf(n))]
+		if dir[0] != format.DirVersion {
+			return dirOf(n), "root"
+		}
+		var hash [format.HashSize]byte
+		hex.Decode(hash[:], key(n)[2:])
+		return format.LeafKey(hash[0], int(dir[1]), format.LeafOf(hash, int(dir[1]))), "directory"
+	}
+	if _, namer := leafOf("Bravo"); (namer == "directory") != grown {
+		t.Fatalf("Bravo's bucket split: %t, want %t", namer == "directory", grown)
+	}
+	bravoLeaf, bravoNamer := leafOf("Bravo")
 	current, err := os.ReadFile(env.dbPath())
 	if err != nil {
 		t.Fatal(err)
@@ -70,14 +106,24 @@ func TestSecretStoreRollback(t *testing.T) {
 			if err := data.Put(key("Bravo"), oldRecs[string(key("Bravo"))]); err != nil {
 				return err
 			}
-			return data.Put(bucketOf("Bravo"), oldRecs[string(bucketOf("Bravo"))])
-		}, "Bravo", `bucket ` + string(bucketOf("Bravo")) + ` of its manifest is not the one its root names`},
+			return data.Put(bravoLeaf, oldRecs[string(bravoLeaf)])
+		}, "Bravo", `bucket ` + string(bravoLeaf) + ` of its manifest is not the one its ` + bravoNamer + ` names`},
 		{"record deleted", func(data *bolt.Bucket) error {
 			return data.Delete(key("Charlie"))
 		}, "Charlie", `record of "Charlie" was deleted`},
 		{"record planted", func(data *bolt.Bucket) error {
 			return data.Put(key("Echo"), oldRecs[string(key("Delta"))])
 		}, "Echo", `record of "Echo" is not in the manifest`},
+	}
+	if grown {
+		cases = append(cases, struct {
+			name    string
+			tamper  func(data *bolt.Bucket) error
+			get     string
+			message string
+		}{"directory restored", func(data *bolt.Bucket) error {
+			return data.Put(dirOf("Alpha"), oldRecs[string(dirOf("Alpha"))])
+		}, "Alpha", `bucket ` + string(dirOf("Alpha")) + ` of its manifest is not the one its root names`})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -107,7 +153,7 @@ func TestSecretStoreRollback(t *testing.T) {
 		if s := ssGet(t, e, "Alpha"); s.Value != "Alpha v1" {
 			t.Errorf("Alpha in the earlier file: %v", s.Value)
 		}
-		if infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault}); err != nil || len(infos) != 4 {
+		if infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault}); err != nil || len(infos) != count {
 			t.Errorf("info of the earlier file: %v, %v", infos, err)
 		}
 	})

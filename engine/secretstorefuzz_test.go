@@ -331,6 +331,26 @@ func FuzzSecretStoreManifest(f *testing.F) {
 	f.Add(plain[:40], byte(2))
 	f.Add(man[bucketKey], byte(3))
 	f.Add([]byte{}, byte(1))
+	// The bucket split at each depth: its leaf's records, fixed, and seeds
+	// of its directory (part 4).
+	var hash32 [format.HashSize]byte
+	if _, err := hex.Decode(hash32[:], key[2:]); err != nil {
+		f.Fatal(err)
+	}
+	leaves := map[int][2][]byte{}
+	for depth := 1; depth <= format.MaxDepth; depth++ {
+		j := format.LeafOf(hash32, depth)
+		ix, infos, err := k.SealLeaf(idx, depth, j, entries)
+		if err != nil {
+			f.Fatal(err)
+		}
+		leaves[depth] = [2][]byte{ix, infos}
+		digests := make([][format.DigestSize]byte, 1<<depth)
+		digests[j] = k.LeafDigest(idx, depth, j, ix)
+		if depth == 1 || depth == 3 || depth == format.MaxDepth {
+			f.Add(format.MarshalDir(depth, digests), byte(4))
+		}
+	}
 	recKey := k.Marshal()[format.StoreIDSize : format.StoreIDSize+32]
 	aead, err := chacha20poly1305.NewX(recKey)
 	if err != nil {
@@ -346,7 +366,7 @@ func FuzzSecretStoreManifest(f *testing.F) {
 			r.Digests[idx] = k.BucketDigest(idx, ix)
 			recs[format.KeyRoot] = k.MarshalRoot(r)
 		}
-		switch part % 4 {
+		switch part % 5 {
 		case 0:
 			recs[format.KeyRoot] = bytes.Clone(b)
 		case 1:
@@ -362,6 +382,17 @@ func FuzzSecretStoreManifest(f *testing.F) {
 			index(ix)
 		case 3:
 			index(bytes.Clone(b))
+		case 4: // b as the bucket's directory, over the leaf of its depth
+			delete(recs, infosKey)
+			recs[bucketKey] = bytes.Clone(b)
+			if depth, _, err := format.ParseDir(b); err == nil {
+				j := format.LeafOf(hash32, depth)
+				recs[string(format.LeafKey(idx, depth, j))] = leaves[depth][0]
+				recs[string(format.LeafInfosKey(idx, depth, j))] = leaves[depth][1]
+			}
+			r := &format.Root{Epoch: 7}
+			r.Digests[idx] = k.DirDigest(idx, b)
+			recs[format.KeyRoot] = k.MarshalRoot(r)
 		}
 		wantGet, wantList := manifestLists(k, recs, idx, key, rec)
 		s.reset(recs)
@@ -379,9 +410,10 @@ func FuzzSecretStoreManifest(f *testing.F) {
 }
 
 // manifestLists reports whether format reads the root of recs and the
-// index of bucket idx and finds there the record rec of storage key key
-// with its tag (get), and whether besides it reads the bucket's infos and
-// the bucket lists that record only (list).
+// index of the leaf of bucket idx that holds key (the bucket's own, or one
+// below its directory) and finds there the record rec of storage key key
+// with its tag (get), and whether besides it reads the leaf's infos and the
+// whole manifest lists that record only (list).
 func manifestLists(k *format.Keys, recs map[string][]byte, idx byte, key, rec []byte) (get, list bool) {
 	root, err := k.ParseRoot(recs[format.KeyRoot])
 	if err != nil {
@@ -391,19 +423,33 @@ func manifestLists(k *format.Keys, recs map[string][]byte, idx byte, key, rec []
 	for i, d := range root.Digests {
 		others = others || byte(i) != idx && d != ([format.DigestSize]byte{})
 	}
-	ix := recs[string(format.BucketKey(idx))]
-	if root.Digests[idx] != k.BucketDigest(idx, ix) {
+	var hash [format.HashSize]byte
+	hex.Decode(hash[:], key[len(format.PrefixSecret):])
+	b := recs[string(format.BucketKey(idx))]
+	depth, j, ix, want := 0, 0, b, root.Digests[idx]
+	if len(b) > 0 && b[0] == format.DirVersion {
+		d, digests, err := format.ParseDir(b)
+		if err != nil || root.Digests[idx] != k.DirDigest(idx, b) {
+			return false, false
+		}
+		depth, j = d, format.LeafOf(hash, d)
+		for i, dg := range digests {
+			others = others || i != j && dg != ([format.DigestSize]byte{})
+		}
+		ix, want = recs[string(format.LeafKey(idx, depth, j))], digests[j]
+	}
+	if want != k.LeafDigest(idx, depth, j, ix) {
 		return false, false
 	}
-	listed, _, err := format.ParseIndex(idx, ix)
+	listed, _, err := format.ParseLeafIndex(idx, depth, j, ix)
 	if err != nil {
 		return false, false
 	}
 	has := func(entries []format.Entry) bool {
 		return slices.ContainsFunc(entries, func(e format.Entry) bool {
-			return bytes.Equal(e.Tag[:], rec[len(rec)-format.TagSize:]) && hex.EncodeToString(e.Hash[:]) == string(key[len(format.PrefixSecret):])
+			return bytes.Equal(e.Tag[:], rec[len(rec)-format.TagSize:]) && e.Hash == hash
 		})
 	}
-	entries, err := k.OpenBucket(idx, ix, recs[string(format.InfosKey(idx))])
+	entries, err := k.OpenLeaf(idx, depth, j, ix, recs[string(format.LeafInfosKey(idx, depth, j))])
 	return has(listed), !others && err == nil && len(entries) == 1 && has(entries)
 }

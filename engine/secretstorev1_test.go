@@ -91,9 +91,15 @@ func TestSecretStoreOpensGoGuestStores(t *testing.T) {
 // store's path.
 func ssV1Env(t *testing.T, file, auth string) (reg, data, path string) {
 	t.Helper()
+	return ssFixtureEnv(t, "secretstore-v1", file, auth)
+}
+
+// ssFixtureEnv is ssV1Env for the fixture file of testdata/folder.
+func ssFixtureEnv(t *testing.T, folder, file, auth string) (reg, data, path string) {
+	t.Helper()
 	dir := t.TempDir()
 	data = filepath.Join(dir, "data")
-	src, err := os.ReadFile(filepath.Join("testdata", "secretstore-v1", file))
+	src, err := os.ReadFile(filepath.Join("testdata", folder, file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,14 @@ func (w *wasmVault) callOnce(ctx context.Context, op abi.Op, args ...[]byte) ([]
 	return w.mod.Call(ctx, op, args...)
 }
 
+// batchPhase calls the guest's sesame_batch, if it exports it, as one
+// storage call of the batch of ctx.
+func (w *wasmVault) batchPhase(ctx context.Context, phase byte) error {
+	ctx, done := storage.WithCall(ctx)
+	defer done()
+	return w.mod.Batch(ctx, phase)
+}
+
 // maxAttempts bounds how often an atomic call runs again after its commit
 // found that another writer changed what it read.
 const maxAttempts = 50

@@ -145,6 +145,15 @@ enum {
     SESAME_META_DATETIME_OFFSET = 4
 };
 
+/* The argument of the optional export sesame_batch (§5.3, "Batches"): one
+ * byte, whether the host's batch of calls begins or ends. A vault that
+ * exports it is called with BEGIN before a batch's first call and with END
+ * after its last, before the commit, both within the batch. */
+enum {
+    SESAME_BATCH_BEGIN = 0,
+    SESAME_BATCH_END   = 1
+};
+
 /* Log levels for sesame_log (§5.1). */
 enum {
     SESAME_LOG_DEBUG = 0,

@@ -3,7 +3,7 @@
 // speaks ABI version 1 (abi/SPEC.md).
 //
 // An extension implements Vault, plus any of the optional interfaces
-// Statter, MetadataSetter, Locker, PasswordSetter, Tester, Unregisterer and Initializer,
+// Statter, MetadataSetter, Locker, PasswordSetter, Tester, Unregisterer, Batcher and Initializer,
 // and calls Register once from an init function. The package provides
 // everything else: the sesame_abi_v1 marker, the sesame_manifest export
 // (whose JSON, with the "operations" the vault implements, Register writes),

@@ -317,6 +317,26 @@ func exportUnregister(argLen uint32) uint32 {
 	})
 }
 
+// exportBatch tells a Batcher where a batch begins and ends; any other
+// vault has nothing to do.
+//
+//go:wasmexport sesame_batch
+func exportBatch(argLen uint32) uint32 {
+	return run(func() error {
+		arg, err := argument(0, argLen)
+		if err != nil {
+			return err
+		}
+		if len(arg) != 1 || arg[0] > abi.BatchEnd {
+			return Error(abi.InvalidArgument, "guest: argument 0 of sesame_batch is not one byte 0 or 1")
+		}
+		if b, ok := registry.vault.(Batcher); ok {
+			return b.Batch(arg[0])
+		}
+		return nil
+	})
+}
+
 // run executes the body of an export and returns its status, sending the
 // message of a failure with the error host function. It ends with
 // runtime.Gosched: goroutines, the garbage collector's workers among them,

@@ -119,6 +119,21 @@ type MemberManager interface {
 	Members(action, arg string) (abi.Members, error)
 }
 
+// Batcher is implemented by a vault that wants to know where a batch of
+// its calls begins and ends (SPEC.md §5.3, "Where a batch begins and
+// ends"), to do once at the end what each call would otherwise do (update
+// an index of its records). A host before sesame 0.5, and every call
+// outside a batch of several calls, runs without it: the vault must work
+// untold.
+type Batcher interface {
+	// Batch is called with abi.BatchBegin before the batch's first call and
+	// with abi.BatchEnd after its last, before the commit, both within the
+	// batch: what they write commits with it, and an error fails it. The
+	// calls between may run on other instances: keep in storage what the
+	// end needs.
+	Batch(phase byte) error
+}
+
 // Initializer is implemented by a vault that needs its registration: the
 // vault's name in vaults.toml and its parameters.
 type Initializer interface {

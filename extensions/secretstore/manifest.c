@@ -5,24 +5,35 @@
  *
  *   m/root  u8 version 2 | u64 epoch | 256 bucket digests (16 each) |
  *           HMAC-SHA256(manifest key, label | every byte before it)
- *   b/XX    a bucket's index, in clear: u8 version 2 | u32 n | n entries
- *           sorted by hash, each: name hash (32) | tag of its record (16)
- *           | the tag of b/XX/i's box (16)
- *   b/XX/i  its infos: u8 version 2 | XChaCha20-Poly1305 box (record key,
- *           AD label | u8 XX) of: u32 n | n entries in the index's order,
- *           each: name hash | record tag | u32 info length | info record
- *           (SPEC.md §7.5: the name as stored, type, metadata)
+ *   b/XX    a bucket of one leaf: its index, in clear: u8 version 2 |
+ *           u32 n | n entries sorted by hash, each: name hash (32) | tag
+ *           of its record (16) | the tag of b/XX/i's box (16);
+ *           a bucket split in leaves: its directory, u8 version 3 | u8
+ *           depth (1..8) | 2^depth leaf digests (16, zero: empty leaf)
+ *   b/XX/i  the infos of a bucket of one leaf: u8 version 2 |
+ *           XChaCha20-Poly1305 box (record key, AD label | u8 XX) of:
+ *           u32 n | n entries in the index's order, each: name hash |
+ *           record tag | u32 info length | info record (SPEC.md §7.5:
+ *           the name as stored, type, metadata)
+ *   b/XXYY  leaf j of a split bucket, YY = j << (8 - depth): the records
+ *           whose hash's second byte has j in its depth top bits; its
+ *           index, and b/XXYY/i its infos, as above, with u8 depth | u8 j
+ *           after XX in the digest and the AD
  *
  * A bucket's digest in the root is the first 16 bytes of the HMAC of its
- * index under the manifest key (after a label and u8 XX): a get reads the
- * root, the index (48 bytes a record, no name) and the record, with no
- * box to open; the infos, which hold the names, are read by a listing and
+ * index, or its directory, under the manifest key (after a label and u8
+ * XX), a leaf's digest in a directory that of its index: a get reads the
+ * root, the directory, the leaf's index (48 bytes a record, no name) and
+ * the record, with no box to open; the infos, which hold the names, are read by a listing and
  * by the writes, which rewrite them. The index says nothing the storage
  * keys and the records' last bytes do not already say.
  *
  * XX is the first byte of the name hash (of the record's storage key
- * s/HEX) in hex: a bucket holds about 1/256 of the records, so a write
- * rewrites one bucket and the root, whatever the store's size. An empty
+ * s/HEX) in hex: a bucket holds about 1/256 of the records, and a leaf at
+ * most LEAF_MAX once its bucket split (the write that would pass it
+ * rewrites the bucket at a greater depth, bucket_split), so a get reads
+ * and a write rewrites one small leaf, its directory and the root,
+ * whatever the store's size. An empty
  * bucket has digest zero, and no b/XX nor b/XX/i; the root's MAC covers
  * every digest and the epoch, which every write raises. A record's tag
  * (its last 16 bytes) is what its entry must hold, so an older version of
@@ -41,6 +52,7 @@
 static const char label_root[] = "sesame secretstore v2 root";     /* and its NUL */
 static const char label_bucket[] = "sesame secretstore v2 bucket"; /* and its NUL */
 static const char label_index[] = "sesame secretstore v2 index";   /* and its NUL */
+static const char label_dir[] = "sesame secretstore v2 directory"; /* and its NUL */
 
 static sesame_buf raw, mac_in;
 
@@ -105,41 +117,71 @@ uint32_t root_store(const store_keys *k, root *r) {
     return st != SESAME_OK ? st : sesame_kv_set(KEY_ROOT, sizeof KEY_ROOT - 1, b, sizeof b);
 }
 
-/* bucket_key writes the storage key of bucket idx's index, b/XX, and with
- * infos that of its infos, b/XX/i: one prefix, so that a scan of b/ finds
- * both. */
-static void bucket_key(uint32_t idx, int infos, char *dst) {
+/* leaf_tail writes what names leaf j of bucket idx at depth: u8 idx, and
+ * below a directory u8 depth and u8 j; its length. The digest of a leaf's
+ * index and the AD of its infos end with it, so that a leaf is valid in
+ * its place only (for a bucket of one leaf, exactly format v2's first
+ * layout). */
+static uint32_t leaf_tail(uint8_t *dst, uint32_t idx, uint32_t depth, uint32_t j) {
+    dst[0] = (uint8_t)idx;
+    if (depth == 0)
+        return 1;
+    dst[1] = (uint8_t)depth;
+    dst[2] = (uint8_t)j;
+    return 3;
+}
+
+/* leaf_key writes the storage key of leaf j of bucket idx at depth: b/XX
+ * for a bucket of one leaf, else b/XXYY, YY the first hash byte after XX
+ * that the leaf holds; with infos, its infos' key, and /i. One prefix, so
+ * that a scan of b/ finds them all. */
+static void leaf_key(uint32_t idx, uint32_t depth, uint32_t j, int infos, char *dst) {
     static const char hex[] = "0123456789abcdef";
     memcpy(dst, PREFIX_BUCKET, 2);
     dst[2] = hex[idx >> 4];
     dst[3] = hex[idx & 15];
-    memcpy(dst + 4, infos ? "/i" : "", infos ? 3 : 1);
+    uint32_t n = 4;
+    if (depth > 0) {
+        uint32_t y = j << (MAX_DEPTH - depth);
+        dst[n++] = hex[y >> 4];
+        dst[n++] = hex[y & 15];
+    }
+    memcpy(dst + n, infos ? "/i" : "", infos ? 3 : 1);
 }
 
-static uint32_t bucket_ad(uint8_t *ad, uint32_t idx) {
-    memcpy(ad, label_bucket, sizeof label_bucket);
-    ad[sizeof label_bucket] = (uint8_t)idx;
-    return sizeof label_bucket + 1;
-}
+/* leaf_of returns the leaf of a bucket at depth that holds hash. */
+uint32_t leaf_of(const uint8_t *hash, uint32_t depth) { return depth == 0 ? 0 : hash[1] >> (MAX_DEPTH - depth); }
 
-/* index_digest writes to dst the digest of the index b/XX of bucket idx,
- * [p, p+n): the first DIGEST_SIZE bytes of its HMAC under the manifest
- * key, after a label and idx. */
-static uint32_t index_digest(const store_keys *k, uint32_t idx, const uint8_t *p, uint32_t n, uint8_t *dst) {
-    uint8_t ad[sizeof label_index + 1], mac[SESAME_KEY_HMAC];
-    memcpy(ad, label_index, sizeof label_index);
-    ad[sizeof label_index] = (uint8_t)idx;
+/* digest_of writes to dst the first DIGEST_SIZE bytes of the HMAC under
+ * the manifest key of label (and its NUL), tail and [p, p+n). */
+static uint32_t digest_of(const store_keys *k, const char *label, uint32_t label_len, const uint8_t *tail,
+                          uint32_t tail_len, const uint8_t *p, uint32_t n, uint8_t *dst) {
+    uint8_t mac[SESAME_KEY_HMAC];
     mac_in.len = 0;
-    if (!sesame_buf_append(&mac_in, ad, sizeof ad) || !sesame_buf_append(&mac_in, p, n))
+    if (!sesame_buf_append(&mac_in, label, label_len) || !sesame_buf_append(&mac_in, tail, tail_len) ||
+        !sesame_buf_append(&mac_in, p, n))
         return sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
     uint32_t st = locked(sesame_key_hmac(k->manifest, mac_in.data, mac_in.len, mac));
     memcpy(dst, mac, DIGEST_SIZE);
     return st;
 }
 
-/* index_parse checks the layout of an index of bucket idx: version, count,
- * entries of bucket idx in strictly ascending hash order, the infos' tag. */
-static int index_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *count) {
+/* index_digest writes to dst the digest of the index [p, p+n) of leaf j
+ * of bucket idx at depth. */
+static uint32_t index_digest(const store_keys *k, uint32_t idx, uint32_t depth, uint32_t j, const uint8_t *p,
+                             uint32_t n, uint8_t *dst) {
+    uint8_t tail[3];
+    return digest_of(k, label_index, sizeof label_index, tail, leaf_tail(tail, idx, depth, j), p, n, dst);
+}
+
+/* in_leaf reports whether hash belongs in leaf j of bucket idx at depth. */
+static int in_leaf(const uint8_t *hash, uint32_t idx, uint32_t depth, uint32_t j) {
+    return hash[0] == idx && leaf_of(hash, depth) == j;
+}
+
+/* index_parse checks the layout of the index of leaf b: version, count,
+ * entries of that leaf in strictly ascending hash order, the infos' tag. */
+static int index_parse(const uint8_t *p, uint32_t n, const bucket *b, uint32_t *count) {
     if (n < INDEX_HEAD + TAG_SIZE || p[0] != STORE_VERSION)
         return 0;
     uint32_t c = sesame_get_u32(p + 1);
@@ -147,7 +189,7 @@ static int index_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *cou
         return 0;
     for (uint32_t i = 0; i < c; i++) {
         const uint8_t *e = p + INDEX_HEAD + i * INDEX_ENTRY;
-        if (e[0] != idx || (i > 0 && memcmp(e - INDEX_ENTRY, e, HASH_SIZE) >= 0))
+        if (!in_leaf(e, b->idx, b->depth, b->j) || (i > 0 && memcmp(e - INDEX_ENTRY, e, HASH_SIZE) >= 0))
             return 0;
     }
     *count = c;
@@ -163,37 +205,106 @@ static uint32_t bucket_problem(const char *key, const char *what) {
     return msg_fail(SESAME_INTERNAL);
 }
 
-static sesame_buf ix; /* the index that index_load read */
+static sesame_buf ix;   /* the index that index_load read           */
+static uint32_t ix_one; /* 1 + XX when ix holds b/XX as dir_load read it */
 
-/* index_load reads the index b/XX of bucket idx of r into ix and checks it
- * against its digest in the root: *n entries (0 for an empty bucket). */
-static uint32_t index_load(const store_keys *k, const root *r, uint32_t idx, uint32_t *n) {
-    *n = 0;
+/* dir_load reads bucket idx's directory into d, checked against its
+ * digest in r: b/XX of version 3, u8 depth (1..8) and 2^depth leaf
+ * digests. A b/XX of version 2 is the bucket's one leaf (depth 0), checked
+ * by index_load, which finds it in ix. */
+uint32_t dir_load(const store_keys *k, const root *r, uint32_t idx, dir *d) {
+    d->idx = idx;
+    d->depth = 0;
     ix.len = 0;
+    ix_one = 0;
     if (digest_zero(r->digest[idx]))
         return SESAME_OK;
-    char key[7];
-    bucket_key(idx, 0, key);
+    char key[10];
+    leaf_key(idx, 0, 0, 0, key);
     uint32_t st = kv_read(&ix, key);
     if (st == SESAME_NOT_FOUND)
         return bucket_problem(key, " of its manifest is missing");
     if (st != SESAME_OK)
         return st;
-    uint8_t d[DIGEST_SIZE];
-    if ((st = index_digest(k, idx, ix.data, ix.len, d)) != SESAME_OK)
+    if (ix.len == 0 || ix.data[0] != DIR_VERSION) {
+        ix_one = 1 + idx;
+        return SESAME_OK;
+    }
+    uint8_t dg[DIGEST_SIZE], tail = (uint8_t)idx;
+    if ((st = digest_of(k, label_dir, sizeof label_dir, &tail, 1, ix.data, ix.len, dg)) != SESAME_OK)
         return st;
-    if (!same(d, r->digest[idx], DIGEST_SIZE))
+    if (!same(dg, r->digest[idx], DIGEST_SIZE))
         return bucket_problem(key, " of its manifest is not the one its root names (restored from an earlier copy?)");
-    if (!index_parse(ix.data, ix.len, idx, n))
+    uint32_t depth = ix.len > 1 ? ix.data[1] : 0;
+    if (depth == 0 || depth > MAX_DEPTH || ix.len != DIR_HEAD + ((uint32_t)DIGEST_SIZE << depth))
+        return tampered_store("a bucket of its manifest is malformed");
+    d->depth = depth;
+    memcpy(d->digest, ix.data + DIR_HEAD, (size_t)DIGEST_SIZE << depth);
+    ix.len = 0;
+    return SESAME_OK;
+}
+
+/* leaf_digest returns the digest the manifest names for leaf j of d. */
+static const uint8_t *leaf_digest(const root *r, const dir *d, uint32_t j) {
+    return d->depth == 0 ? r->digest[d->idx] : d->digest[j];
+}
+
+/* index_load reads the index of leaf b (of d, just read by dir_load) into
+ * ix and checks it against its digest: *n entries (0 for an empty leaf). */
+static uint32_t index_load(const store_keys *k, const root *r, const dir *d, const bucket *b, uint32_t *n) {
+    *n = 0;
+    const uint8_t *want = leaf_digest(r, d, b->j);
+    char key[10];
+    leaf_key(b->idx, b->depth, b->j, 0, key);
+    if (digest_zero(want)) {
+        ix.len = 0;
+        return SESAME_OK;
+    }
+    uint32_t st = SESAME_OK;
+    if (d->depth > 0 || ix_one != 1 + d->idx)
+        st = kv_read(&ix, key);
+    ix_one = 0;
+    if (st == SESAME_NOT_FOUND)
+        return bucket_problem(key, " of its manifest is missing");
+    if (st != SESAME_OK)
+        return st;
+    uint8_t dg[DIGEST_SIZE];
+    if ((st = index_digest(k, b->idx, b->depth, b->j, ix.data, ix.len, dg)) != SESAME_OK)
+        return st;
+    if (!same(dg, want, DIGEST_SIZE))
+        return bucket_problem(key, d->depth == 0 ? " of its manifest is not the one its root names (restored from an earlier copy?)"
+                                                 : " of its manifest is not the one its directory names (restored from an earlier copy?)");
+    if (!index_parse(ix.data, ix.len, b, n))
         return tampered_store("a bucket of its manifest is malformed");
     return SESAME_OK;
 }
 
-/* index_find returns the entry (hash, tag) of hash in bucket idx of r, or
- * NULL when the bucket does not list it: a binary search of its index. */
+/* bucket_empty makes b the empty leaf j of d. */
+static uint32_t bucket_empty(bucket *b, const dir *d, uint32_t j) {
+    b->idx = d->idx;
+    b->depth = d->depth;
+    b->j = j;
+    b->n = 0;
+    b->plain.len = 0;
+    if (!sesame_buf_reserve(&b->plain, 4))
+        return sesame_fail(SESAME_TOO_LARGE, "out of memory");
+    sesame_put_u32(b->plain.data, 0);
+    b->plain.len = 4;
+    return SESAME_OK;
+}
+
+/* index_find returns the entry (hash, tag) of hash in r, or NULL when its
+ * leaf does not list it: its bucket's directory, then a binary search of
+ * its leaf's index. */
 uint32_t index_find(const store_keys *k, const root *r, const uint8_t *hash, const uint8_t **entry) {
-    uint32_t n, st = index_load(k, r, hash[0], &n);
+    static dir d;
+    static bucket b;
+    uint32_t n = 0, st = dir_load(k, r, hash[0], &d);
     *entry = NULL;
+    if (st == SESAME_OK) {
+        b.idx = d.idx, b.depth = d.depth, b.j = leaf_of(hash, d.depth);
+        st = index_load(k, r, &d, &b, &n);
+    }
     for (uint32_t lo = 0, hi = n; st == SESAME_OK && lo < hi;) {
         uint32_t mid = lo + (hi - lo) / 2;
         const uint8_t *e = ix.data + INDEX_HEAD + mid * INDEX_ENTRY;
@@ -210,10 +321,10 @@ uint32_t index_find(const store_keys *k, const root *r, const uint8_t *hash, con
     return st;
 }
 
-/* bucket_parse checks the plain text of a bucket's infos: its entries in
- * strictly ascending hash order, all of bucket idx, each info well formed,
- * each (hash, tag) the one of the index ix (of n entries) names. */
-static int bucket_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *count) {
+/* bucket_parse checks the plain text of a leaf's infos: its entries in
+ * strictly ascending hash order, all of leaf b, each info well formed,
+ * each (hash, tag) the one the index ix (of *count entries) names. */
+static int bucket_parse(const uint8_t *p, uint32_t n, const bucket *b, uint32_t *count) {
     if (n < 4)
         return 0;
     uint32_t c = sesame_get_u32(p), off = 4;
@@ -224,7 +335,7 @@ static int bucket_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *co
             return 0;
         const uint8_t *e = p + off;
         uint32_t len = sesame_get_u32(e + HASH_SIZE + TAG_SIZE);
-        if (e[0] != idx || memcmp(e, ix.data + INDEX_HEAD + i * INDEX_ENTRY, INDEX_ENTRY) != 0 ||
+        if (!in_leaf(e, b->idx, b->depth, b->j) || memcmp(e, ix.data + INDEX_HEAD + i * INDEX_ENTRY, INDEX_ENTRY) != 0 ||
             len > n - off - ENTRY_HEAD || !check_info(e + ENTRY_HEAD, len))
             return 0;
         off += ENTRY_HEAD + len;
@@ -232,29 +343,23 @@ static int bucket_parse(const uint8_t *p, uint32_t n, uint32_t idx, uint32_t *co
     return off == n;
 }
 
-/* bucket_empty makes b the empty bucket idx. */
-uint32_t bucket_empty(bucket *b, uint32_t idx) {
-    b->idx = idx;
-    b->n = 0;
-    b->plain.len = 0;
-    if (!sesame_buf_reserve(&b->plain, 4))
-        return sesame_fail(SESAME_TOO_LARGE, "out of memory");
-    sesame_put_u32(b->plain.data, 0);
-    b->plain.len = 4;
-    return SESAME_OK;
+/* leaf_ad writes the AD of the infos of leaf b; its length. */
+static uint32_t leaf_ad(uint8_t *ad, const bucket *b) {
+    memcpy(ad, label_bucket, sizeof label_bucket);
+    return sizeof label_bucket + leaf_tail(ad + sizeof label_bucket, b->idx, b->depth, b->j);
 }
 
-/* bucket_load opens bucket idx of r into b->plain (empty when its digest
- * is zero): its index, checked against the root, then its infos, checked
- * against the index. */
-uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b) {
-    uint32_t st = bucket_empty(b, idx);
+/* bucket_load opens leaf j of d (just read by dir_load) into b->plain
+ * (empty when its digest is zero): its index, checked against its digest,
+ * then its infos, checked against the index. */
+uint32_t bucket_load(const store_keys *k, const root *r, const dir *d, uint32_t j, bucket *b) {
+    uint32_t st = bucket_empty(b, d, j);
     if (st == SESAME_OK)
-        st = index_load(k, r, idx, &b->n);
+        st = index_load(k, r, d, b, &b->n);
     if (st != SESAME_OK || b->n == 0)
         return st;
-    char key[7];
-    bucket_key(idx, 1, key);
+    char key[10];
+    leaf_key(b->idx, b->depth, b->j, 1, key);
     st = kv_read(&raw, key);
     if (st == SESAME_NOT_FOUND)
         return bucket_problem(key, " of its manifest is missing");
@@ -263,13 +368,12 @@ uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b
     if (raw.len < 1 + BOX_OVERHEAD + 4 || raw.data[0] != STORE_VERSION ||
         !same(raw.data + raw.len - TAG_SIZE, ix.data + ix.len - TAG_SIZE, TAG_SIZE))
         return bucket_problem(key, " of its manifest is not the one its index names (restored from an earlier copy?)");
-    uint8_t ad[sizeof label_bucket + 1];
+    uint8_t ad[sizeof label_bucket + 3];
     uint32_t size = raw.len - 1 - BOX_OVERHEAD;
     if (!sesame_buf_reserve(&b->plain, size))
         return sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
-    int64_t got = sesame_key_open(k->record, raw.data + 1, raw.len - 1, ad, bucket_ad(ad, idx), b->plain.data,
-                                  b->plain.cap);
-    if (got == -SESAME_PERMISSION_DENIED || (got >= 0 && !bucket_parse(b->plain.data, (uint32_t)got, idx, &b->n))) {
+    int64_t got = sesame_key_open(k->record, raw.data + 1, raw.len - 1, ad, leaf_ad(ad, b), b->plain.data, b->plain.cap);
+    if (got == -SESAME_PERMISSION_DENIED || (got >= 0 && !bucket_parse(b->plain.data, (uint32_t)got, b, &b->n))) {
         buf_wipe(&b->plain);
         return tampered_store("a bucket of its manifest does not authenticate, or is malformed");
     }
@@ -285,27 +389,38 @@ static uint32_t delete_key(const char *key) {
     return st == SESAME_NOT_FOUND ? SESAME_OK : st;
 }
 
-/* bucket_store seals b->plain as the infos b/XX/i, writes them and the
- * index b/XX of their entries, and sets the index's digest in r; an empty
- * bucket has neither, and digest zero. */
-uint32_t bucket_store(const store_keys *k, root *r, bucket *b) {
-    char key[7], infos[7];
-    bucket_key(b->idx, 0, key);
-    bucket_key(b->idx, 1, infos);
+/* leaf_drop deletes the index and the infos of leaf j of bucket idx at
+ * depth, absent or not. */
+static uint32_t leaf_drop(uint32_t idx, uint32_t depth, uint32_t j) {
+    char key[10];
+    leaf_key(idx, depth, j, 1, key);
+    uint32_t st = delete_key(key);
+    leaf_key(idx, depth, j, 0, key);
+    return st == SESAME_OK ? delete_key(key) : st;
+}
+
+/* leaf_store seals b->plain as the infos of leaf b, writes them and its
+ * index, and sets the index's digest in its place (d's, or r's for a
+ * bucket of one leaf); an empty leaf has neither, and digest zero. A leaf
+ * below a directory needs dir_store afterwards. */
+static uint32_t leaf_store(const store_keys *k, root *r, dir *d, bucket *b) {
+    uint8_t *digest = d->depth == 0 ? r->digest[d->idx] : d->digest[b->j];
     if (b->n == 0) {
-        memset(r->digest[b->idx], 0, DIGEST_SIZE);
-        uint32_t st = delete_key(key);
-        return st == SESAME_OK ? delete_key(infos) : st;
+        memset(digest, 0, DIGEST_SIZE);
+        return d->depth == 0 ? leaf_drop(b->idx, 0, 0) : leaf_drop(b->idx, b->depth, b->j);
     }
-    uint8_t ad[sizeof label_bucket + 1];
+    char key[10], infos[10];
+    leaf_key(b->idx, b->depth, b->j, 0, key);
+    leaf_key(b->idx, b->depth, b->j, 1, infos);
+    uint8_t ad[sizeof label_bucket + 3];
     raw.len = 0;
     ix.len = 0;
+    ix_one = 0;
     if (!sesame_buf_reserve(&raw, 1 + b->plain.len + BOX_OVERHEAD) ||
         !sesame_buf_reserve(&ix, INDEX_HEAD + b->n * INDEX_ENTRY + TAG_SIZE))
         return sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
     raw.data[0] = STORE_VERSION;
-    int64_t got = sesame_key_seal(k->record, b->plain.data, b->plain.len, ad, bucket_ad(ad, b->idx), raw.data + 1,
-                                  raw.cap - 1);
+    int64_t got = sesame_key_seal(k->record, b->plain.data, b->plain.len, ad, leaf_ad(ad, b), raw.data + 1, raw.cap - 1);
     if (got < 0)
         return locked(sesame_status(got));
     raw.len = 1 + (uint32_t)got;
@@ -315,10 +430,37 @@ uint32_t bucket_store(const store_keys *k, root *r, bucket *b) {
     for (uint32_t i = 0, off = 4; i < b->n; i++, off += entry_len(b->plain.data + off))
         sesame_buf_append(&ix, b->plain.data + off, INDEX_ENTRY); /* room reserved above */
     sesame_buf_append(&ix, raw.data + raw.len - TAG_SIZE, TAG_SIZE);
-    uint32_t st = index_digest(k, b->idx, ix.data, ix.len, r->digest[b->idx]);
+    uint32_t st = index_digest(k, b->idx, b->depth, b->j, ix.data, ix.len, digest);
     if (st == SESAME_OK)
-        st = sesame_kv_set(infos, 6, raw.data, raw.len);
-    return st == SESAME_OK ? sesame_kv_set(key, 4, ix.data, ix.len) : st;
+        st = sesame_kv_set(infos, (uint32_t)strlen(infos), raw.data, raw.len);
+    return st == SESAME_OK ? sesame_kv_set(key, (uint32_t)strlen(key), ix.data, ix.len) : st;
+}
+
+/* dir_store writes the directory d, b/XX, and its digest in r; a
+ * directory whose leaves are all empty is deleted, its bucket empty. A
+ * bucket of one leaf has no directory. */
+static uint32_t dir_store(const store_keys *k, root *r, const dir *d) {
+    if (d->depth == 0)
+        return SESAME_OK;
+    uint32_t size = (uint32_t)DIGEST_SIZE << d->depth, any = 0;
+    for (uint32_t j = 0; j < (1u << d->depth); j++)
+        any |= !digest_zero(d->digest[j]);
+    char key[10];
+    leaf_key(d->idx, 0, 0, 0, key);
+    if (!any) {
+        memset(r->digest[d->idx], 0, DIGEST_SIZE);
+        return delete_key(key);
+    }
+    raw.len = 0;
+    if (!sesame_buf_reserve(&raw, DIR_HEAD + size))
+        return sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
+    raw.data[0] = DIR_VERSION;
+    raw.data[1] = (uint8_t)d->depth;
+    memcpy(raw.data + DIR_HEAD, d->digest, size);
+    raw.len = DIR_HEAD + size;
+    uint8_t tail = (uint8_t)d->idx;
+    uint32_t st = digest_of(k, label_dir, sizeof label_dir, &tail, 1, raw.data, raw.len, r->digest[d->idx]);
+    return st == SESAME_OK ? sesame_kv_set(key, 4, raw.data, raw.len) : st;
 }
 
 /* bucket_find returns the offset in b->plain of the entry of hash, or of
@@ -381,14 +523,125 @@ uint32_t bucket_put(bucket *b, const uint8_t *hash, const uint8_t *tag, const ui
     return SESAME_OK;
 }
 
-/* What build_manifest keeps between records. */
+static bucket part; /* a leaf being cut out of a whole bucket */
+
+/* max_leaf returns the largest count of entries that one leaf would hold
+ * if the n entries of all (a bucket's, sorted) were cut at depth. */
+static uint32_t max_leaf(const sesame_buf *all, uint32_t n, uint32_t depth) {
+    uint32_t most = 0, run = 0, prev = 0;
+    for (uint32_t i = 0, off = 4; i < n; i++, off += entry_len(all->data + off)) {
+        uint32_t j = leaf_of(all->data + off, depth);
+        run = i > 0 && j == prev ? run + 1 : 1;
+        prev = j;
+        most = run > most ? run : most;
+    }
+    return most;
+}
+
+/* group_store writes every entry of bucket d->idx, the n entries of all
+ * (sorted by hash), as leaves of the least depth of at least min_depth at
+ * which none holds more than LEAF_MAX (at most MAX_DEPTH), and its
+ * directory; r gets the bucket's digest. The keys of the bucket's leaves
+ * as they were are the caller's to delete first. */
+static uint32_t group_store(const store_keys *k, root *r, dir *d, const sesame_buf *all, uint32_t n,
+                            uint32_t min_depth) {
+    uint32_t depth = min_depth, st = SESAME_OK;
+    while (depth < MAX_DEPTH && max_leaf(all, n, depth) > LEAF_MAX)
+        depth++;
+    d->depth = depth;
+    memset(d->digest, 0, sizeof d->digest);
+    for (uint32_t i = 0, off = 4; st == SESAME_OK && i < n;) {
+        const uint8_t *e = all->data + off;
+        if ((st = bucket_empty(&part, d, leaf_of(e, depth))) != SESAME_OK)
+            break;
+        for (; st == SESAME_OK && i < n && leaf_of(all->data + off, depth) == part.j; i++) {
+            e = all->data + off;
+            uint32_t len = entry_len(e);
+            st = entry_append(&part.plain, &part.n, e, e + HASH_SIZE, e + ENTRY_HEAD, len - ENTRY_HEAD);
+            off += len;
+        }
+        if (st == SESAME_OK)
+            st = leaf_store(k, r, d, &part);
+    }
+    buf_wipe(&part.plain);
+    if (st == SESAME_OK && n == 0)
+        memset(r->digest[d->idx], 0, DIGEST_SIZE);
+    return st == SESAME_OK ? dir_store(k, r, d) : st;
+}
+
+static bucket other; /* a leaf that bucket_split reads */
+static sesame_buf whole;
+
+/* bucket_split rewrites the bucket of b, a leaf of d grown past LEAF_MAX,
+ * at a greater depth: every leaf of it read (b as it is in memory), their
+ * keys deleted, and its entries written again by group_store. */
+static uint32_t bucket_split(const store_keys *k, root *r, dir *d, bucket *b) {
+    uint32_t n = 0, st = SESAME_OK;
+    whole.len = 0;
+    if (!sesame_buf_reserve(&whole, 4))
+        return sesame_fail(SESAME_TOO_LARGE, "out of memory");
+    sesame_put_u32(whole.data, 0);
+    whole.len = 4;
+    for (uint32_t j = 0; st == SESAME_OK && j < (1u << d->depth); j++) {
+        bucket *from = b;
+        if (j != b->j && (st = bucket_load(k, r, d, j, from = &other)) != SESAME_OK)
+            break;
+        if (!sesame_buf_append(&whole, from->plain.data + 4, from->plain.len - 4))
+            st = sesame_fail(SESAME_TOO_LARGE, "the manifest does not fit in the vault's memory");
+        n += from->n;
+        if (st == SESAME_OK)
+            st = leaf_drop(d->idx, d->depth, j); /* b/XX of one leaf: the directory replaces it */
+    }
+    buf_wipe(&other.plain);
+    if (st == SESAME_OK) {
+        sesame_put_u32(whole.data, n);
+        st = group_store(k, r, d, &whole, n, d->depth + 1);
+    }
+    buf_wipe(&whole);
+    return st;
+}
+
+/* bucket_write writes the leaf b of d after a change, with its directory,
+ * into r: its bucket split at a greater depth when b grew past LEAF_MAX.
+ * The root is the caller's to store. */
+uint32_t bucket_write(const store_keys *k, root *r, dir *d, bucket *b) {
+    if (b->n > LEAF_MAX && d->depth < MAX_DEPTH)
+        return bucket_split(k, r, d, b);
+    uint32_t st = leaf_store(k, r, d, b);
+    return st == SESAME_OK ? dir_store(k, r, d) : st;
+}
+
+/* What build_manifest keeps between records: the root, and the entries
+ * of the bucket being built (idx; n entries). */
 static root built;
-static bucket building;
+static dir built_dir;
+static struct {
+    uint32_t idx, n;
+    sesame_buf all;
+} group;
 static sesame_buf opened;
 
 static uint32_t drop_bucket(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *v, uint32_t vn) {
     (void)arg, (void)v, (void)vn;
     return sesame_kv_delete(key, key_len);
+}
+
+/* group_start makes group the empty bucket idx. */
+static uint32_t group_start(uint32_t idx) {
+    group.idx = idx;
+    group.n = 0;
+    group.all.len = 0;
+    if (!sesame_buf_reserve(&group.all, 4))
+        return sesame_fail(SESAME_TOO_LARGE, "out of memory");
+    sesame_put_u32(group.all.data, 0);
+    group.all.len = 4;
+    return SESAME_OK;
+}
+
+/* group_flush writes the bucket being built, if it has entries. */
+static uint32_t group_flush(const store_keys *k) {
+    built_dir.idx = group.idx;
+    return group.n == 0 ? SESAME_OK : group_store(k, &built, &built_dir, &group.all, group.n, 0);
 }
 
 /* build_entry puts the record at key in the manifest being built, or
@@ -408,42 +661,44 @@ static uint32_t build_entry(void *arg, const uint8_t *key, uint32_t key_len, con
         msg_log(SESAME_LOG_WARN);
         return SESAME_OK;
     }
-    if (st == SESAME_OK && hash[0] != building.idx) {
-        if (building.n > 0)
-            st = bucket_store(k, &built, &building);
+    if (st == SESAME_OK && hash[0] != group.idx) {
+        st = group_flush(k);
         if (st == SESAME_OK)
-            st = bucket_empty(&building, hash[0]);
+            st = group_start(hash[0]);
     }
     if (st == SESAME_OK)
-        st = bucket_put(&building, hash, rec + n - TAG_SIZE, opened.data, info_len);
+        st = entry_append(&group.all, &group.n, hash, rec + n - TAG_SIZE, opened.data, info_len);
     buf_wipe(&opened);
     return st;
 }
 
 /* build_manifest writes the manifest of every record that opens under k,
  * replacing any there was: a store of format v1 being upgraded, or one
- * whose records a rekey moved to new keys. */
+ * whose records a rekey moved to new keys. Records come in key order,
+ * so a bucket's entries come together, sorted. */
 uint32_t build_manifest(const store_keys *k) {
     memset(&built, 0, sizeof built);
     uint32_t st = each_entry(PREFIX_BUCKET, 2, drop_bucket, NULL);
     if (st == SESAME_OK)
-        st = bucket_empty(&building, 0);
+        st = group_start(0);
     if (st == SESAME_OK)
         st = each_entry(PREFIX_SECRET, 2, build_entry, (void *)k);
-    if (st == SESAME_OK && building.n > 0)
-        st = bucket_store(k, &built, &building);
+    if (st == SESAME_OK)
+        st = group_flush(k);
     if (st == SESAME_OK)
         st = root_store(k, &built);
-    buf_wipe(&building.plain);
+    buf_wipe(&group.all);
     return st;
 }
 
 /* A walk over the manifest and the records together (walk_store): the
- * bucket being walked, its next entry, and what was found wrong. */
+ * bucket and the leaf being walked, its next entry, and what was found
+ * wrong. */
 #define MAX_REPORTED 8
 static struct {
     const store_keys *k;
     root r;
+    dir d;
     bucket b;
     uint32_t off, i; /* the next entry of b: its offset and index */
     info_fn fn;
@@ -478,21 +733,39 @@ static void next_entry(void) {
     w.i++;
 }
 
-/* finish reports the entries left in the bucket: their records are gone. */
+/* finish reports the entries left in the leaf: their records are gone. */
 static void finish(void) {
     for (; w.i < w.b.n; next_entry())
         problem(w.b.plain.data + w.off, NULL, 0, " was deleted");
 }
 
-/* reach finishes the buckets before idx and opens bucket idx. */
-static uint32_t reach(uint32_t idx) {
+/* open_leaf opens leaf j of w.d into w.b, at its first entry. */
+static uint32_t open_leaf(uint32_t j) {
+    w.off = 4;
+    w.i = 0;
+    return bucket_load(w.k, &w.r, &w.d, j, &w.b);
+}
+
+/* last_leaf reports whether w.b is the last leaf of its bucket. */
+static int last_leaf(void) { return w.b.j + 1 == 1u << w.d.depth; }
+
+/* advance finishes the leaf w.b and opens the next one: of its bucket, or
+ * the first of the next bucket. */
+static uint32_t advance(void) {
+    finish();
+    if (!last_leaf())
+        return open_leaf(w.b.j + 1);
+    uint32_t st = dir_load(w.k, &w.r, w.b.idx + 1, &w.d);
+    return st == SESAME_OK ? open_leaf(0) : st;
+}
+
+/* reach finishes the leaves before the one of hash and opens it. */
+static uint32_t reach(const uint8_t *hash) {
     uint32_t st = SESAME_OK;
-    while (st == SESAME_OK && w.b.idx < idx) {
-        finish();
-        st = bucket_load(w.k, &w.r, w.b.idx + 1, &w.b);
-        w.off = 4;
-        w.i = 0;
-    }
+    while (st == SESAME_OK && w.b.idx < hash[0])
+        st = advance();
+    while (st == SESAME_OK && w.b.j < leaf_of(hash, w.d.depth))
+        st = advance();
     return st;
 }
 
@@ -504,7 +777,7 @@ static uint32_t walk_record(void *arg, const uint8_t *key, uint32_t key_len, con
         problem(NULL, key, key_len, " is not in the manifest (planted?)");
         return SESAME_OK;
     }
-    uint32_t st = reach(hash[0]);
+    uint32_t st = reach(hash);
     if (st != SESAME_OK)
         return st;
     int c = 1;
@@ -536,13 +809,13 @@ uint32_t walk_store(const store_keys *k, info_fn fn, void *arg) {
     w.report.len = 0;
     uint32_t st = root_load(k, &w.r);
     if (st == SESAME_OK)
-        st = bucket_load(k, &w.r, 0, &w.b);
-    w.off = 4;
-    w.i = 0;
+        st = dir_load(k, &w.r, 0, &w.d);
+    if (st == SESAME_OK)
+        st = open_leaf(0);
     if (st == SESAME_OK)
         st = each_entry(PREFIX_SECRET, 2, walk_record, NULL);
-    if (st == SESAME_OK)
-        st = reach(BUCKETS - 1);
+    while (st == SESAME_OK && !(w.b.idx == BUCKETS - 1 && last_leaf()))
+        st = advance();
     if (st == SESAME_OK)
         finish();
     buf_wipe(&w.b.plain);
@@ -558,4 +831,61 @@ uint32_t walk_store(const store_keys *k, info_fn fn, void *arg) {
     }
     buf_wipe(&w.report);
     return msg_fail(SESAME_INTERNAL);
+}
+
+/* A writer applies changes of entries, in hash order, to the manifest:
+ * each leaf read and written once, each directory and the root once
+ * (batch.c, at the end of a batch). */
+static struct {
+    root r;
+    dir d;
+    bucket b;
+    int open; /* b (and d) hold a leaf */
+} wr;
+
+/* writer_start reads the root that the changes apply to. */
+uint32_t writer_start(const store_keys *k) {
+    wr.open = 0;
+    return root_load(k, &wr.r);
+}
+
+/* writer_flush writes the open leaf (its bucket split when it grew past
+ * LEAF_MAX), and with dir its directory. */
+static uint32_t writer_flush(const store_keys *k, int with_dir) {
+    if (!wr.open)
+        return SESAME_OK;
+    uint32_t st;
+    if (wr.b.n > LEAF_MAX && wr.d.depth < MAX_DEPTH)
+        st = bucket_split(k, &wr.r, &wr.d, &wr.b);
+    else if ((st = leaf_store(k, &wr.r, &wr.d, &wr.b)) == SESAME_OK && with_dir)
+        st = dir_store(k, &wr.r, &wr.d);
+    buf_wipe(&wr.b.plain);
+    wr.open = 0;
+    return st;
+}
+
+/* writer_put replaces the entry of hash with tag and info (info NULL: the
+ * record is gone). Hashes come in ascending order. */
+uint32_t writer_put(const store_keys *k, const uint8_t *hash, const uint8_t *tag, const uint8_t *info,
+                    uint32_t info_len) {
+    uint32_t st = SESAME_OK;
+    int same_bucket = wr.open && hash[0] == wr.b.idx;
+    if (wr.open && (!same_bucket || leaf_of(hash, wr.d.depth) != wr.b.j)) {
+        st = writer_flush(k, !same_bucket);
+        if (st == SESAME_OK && same_bucket) /* the next leaf of the bucket (at its depth after a split) */
+            st = bucket_load(k, &wr.r, &wr.d, leaf_of(hash, wr.d.depth), &wr.b);
+        wr.open = st == SESAME_OK && same_bucket;
+    }
+    if (st == SESAME_OK && !wr.open) {
+        if ((st = dir_load(k, &wr.r, hash[0], &wr.d)) == SESAME_OK)
+            st = bucket_load(k, &wr.r, &wr.d, leaf_of(hash, wr.d.depth), &wr.b);
+        wr.open = st == SESAME_OK;
+    }
+    return st == SESAME_OK ? bucket_put(&wr.b, hash, tag, info, info_len) : st;
+}
+
+/* writer_finish writes the last leaf, its directory and the root. */
+uint32_t writer_finish(const store_keys *k) {
+    uint32_t st = writer_flush(k, 1);
+    return st == SESAME_OK ? root_store(k, &wr.r) : st;
 }

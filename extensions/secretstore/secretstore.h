@@ -3,9 +3,12 @@
  *
  *   format.c  the on-disk format (internal/secretstore/format is its
  *             spec): c/config, c/key, the records and their storage keys
- *   manifest.c format v2's manifest: m/root and the buckets (an index
- *             b/XX, infos b/XX/i), which make a deleted or restored
- *             record an error
+ *   manifest.c format v2's manifest: m/root and the buckets (a leaf's
+ *             index b/XX and infos b/XX/i, or a directory b/XX of
+ *             leaves b/XXYY), which make a deleted or restored record
+ *             an error
+ *   batch.c   a batch's writes: pending entries p/HEX, applied to the
+ *             manifest once, at the batch's end
  *   fold.c    abi.Fold in C: the case folding of names (foldtable.h)
  *   secret.c  the secret encoding of a record, checked as abi.DecodeSecret
  *   keys.c    where the keys come from: c/key, the password, the keyring;
@@ -39,6 +42,10 @@
 #define HASH_SIZE 32                              /* a name hash, the HEX of s/HEX */
 #define DIGEST_SIZE 16                            /* a bucket's digest in the root */
 #define BUCKETS 256
+#define DIR_VERSION 3                             /* b/XX when its bucket is split in leaves */
+#define MAX_DEPTH 8                               /* a bucket splits in at most 2^8 leaves */
+#define LEAF_MAX 32                               /* a leaf with more entries splits its bucket */
+#define DIR_HEAD 2                                /* a directory's version and depth */
 #define ENTRY_HEAD (HASH_SIZE + TAG_SIZE + 4)     /* hash, record tag, info length */
 #define INDEX_HEAD 5                              /* an index's version and count */
 #define INDEX_ENTRY (HASH_SIZE + TAG_SIZE)        /* an index's entry: hash, record tag */
@@ -99,15 +106,22 @@ typedef struct {
     int32_t manifest; /* HMAC-SHA256 of the manifest's root */
 } store_keys;
 
-/* The manifest's root, and an opened bucket (manifest.c). */
+/* The manifest's root, a bucket's directory, and an opened leaf
+ * (manifest.c). */
 typedef struct {
     uint64_t epoch;
     uint8_t digest[BUCKETS][DIGEST_SIZE];
 } root;
 
 typedef struct {
-    uint32_t idx, n; /* which bucket; how many entries      */
-    sesame_buf plain; /* u32 n, then the entries (manifest.c) */
+    uint32_t idx;   /* which bucket                                       */
+    uint32_t depth; /* 0: b/XX is its one leaf; else 2^depth leaves below */
+    uint8_t digest[1 << MAX_DEPTH][DIGEST_SIZE]; /* of each leaf (depth > 0) */
+} dir;
+
+typedef struct {
+    uint32_t idx, depth, j, n; /* which leaf of which bucket; how many entries */
+    sesame_buf plain;          /* u32 n, then the entries (manifest.c)      */
 } bucket;
 
 /* format.c: parsing (1 when the layout is right), the AD of a wrap and a
@@ -138,16 +152,27 @@ int digest_zero(const uint8_t *d);
 uint32_t tampered_store(const char *what);
 uint32_t root_load(const store_keys *k, root *r);
 uint32_t root_store(const store_keys *k, root *r);
-uint32_t bucket_empty(bucket *b, uint32_t idx);
-uint32_t bucket_load(const store_keys *k, const root *r, uint32_t idx, bucket *b);
-uint32_t bucket_store(const store_keys *k, root *r, bucket *b);
+uint32_t dir_load(const store_keys *k, const root *r, uint32_t idx, dir *d);
+uint32_t leaf_of(const uint8_t *hash, uint32_t depth);
+uint32_t bucket_load(const store_keys *k, const root *r, const dir *d, uint32_t j, bucket *b);
+uint32_t bucket_write(const store_keys *k, root *r, dir *d, bucket *b);
 uint32_t bucket_find(const bucket *b, const uint8_t *hash, int *found);
 uint32_t index_find(const store_keys *k, const root *r, const uint8_t *hash, const uint8_t **entry);
 uint32_t bucket_put(bucket *b, const uint8_t *hash, const uint8_t *tag, const uint8_t *info, uint32_t info_len);
 uint32_t entry_len(const uint8_t *e);
 uint32_t build_manifest(const store_keys *k);
+uint32_t writer_start(const store_keys *k);
+uint32_t writer_put(const store_keys *k, const uint8_t *hash, const uint8_t *tag, const uint8_t *info,
+                    uint32_t info_len);
+uint32_t writer_finish(const store_keys *k);
 typedef uint32_t (*info_fn)(void *arg, const uint8_t *info, uint32_t len);
 uint32_t walk_store(const store_keys *k, info_fn fn, void *arg);
+
+/* batch.c */
+uint32_t batching(int *on);
+uint32_t pending_put(const store_keys *k, const uint8_t *key, const uint8_t *tag, const uint8_t *info,
+                     uint32_t info_len);
+uint32_t pending_of(const store_keys *k, const uint8_t *key, int *kind, uint8_t *tag);
 
 /* fold.c */
 int fold(const uint8_t *s, uint32_t n, sesame_buf *out);

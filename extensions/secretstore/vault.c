@@ -165,8 +165,9 @@ static uint32_t keys(int create, store_keys *k) {
     return st == STATUS_EMPTY ? SESAME_NOT_FOUND : st;
 }
 
-static root man;   /* the manifest's root, as find read it    */
-static bucket bkt; /* the bucket of the name that find looked up */
+static root man;   /* the manifest's root, as find read it        */
+static dir man_dir; /* the bucket of the name that find looked up  */
+static bucket bkt; /* and its leaf                                  */
 
 /* tampered_record says what is wrong with the record of the name in arg. */
 static uint32_t tampered_record(const char *what) {
@@ -179,8 +180,8 @@ static uint32_t tampered_record(const char *what) {
 
 /* manifest_of reads the root and the entry (hash, record tag) of the
  * record stored under key: *entry NULL when its bucket does not list it.
- * A read (full 0) reads the bucket's index only; a write (full 1) opens
- * the whole bucket into bkt, which record_changed then rewrites. */
+ * A read (full 0) reads the leaf's index only; a write (full 1) opens
+ * the whole leaf into bkt, which record_changed then rewrites. */
 static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int full, const uint8_t **entry) {
     uint8_t hash[HASH_SIZE];
     key_hash(key, RECORD_KEY_LEN, hash);
@@ -189,29 +190,53 @@ static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int full, c
     if (st != SESAME_OK || !full)
         return st != SESAME_OK ? st : index_find(k, &man, hash, entry);
     int listed;
-    if ((st = bucket_load(k, &man, hash[0], &bkt)) == SESAME_OK) {
+    if ((st = dir_load(k, &man, hash[0], &man_dir)) == SESAME_OK)
+        st = bucket_load(k, &man, &man_dir, leaf_of(hash, man_dir.depth), &bkt);
+    if (st == SESAME_OK) {
         uint32_t at = bucket_find(&bkt, hash, &listed);
         *entry = listed ? bkt.plain.data + at : NULL;
     }
     return st;
 }
 
+/* check_record checks the record in rec (present 0: there is none)
+ * against its entry in the manifest (NULL: none) or, when they differ, the
+ * pending entry of a batch that wrote it (batch.c): SESAME_OK, NOT_FOUND
+ * when neither names a record, or the tampering found. */
+static uint32_t check_record(const store_keys *k, const uint8_t *key, int present, const uint8_t *entry) {
+    const uint8_t *tag = present && rec.len >= TAG_SIZE ? rec.data + rec.len - TAG_SIZE : NULL;
+    if (!present && entry == NULL)
+        return SESAME_NOT_FOUND; /* the engine's own message says it best */
+    if (tag != NULL && entry != NULL && memcmp(entry + HASH_SIZE, tag, TAG_SIZE) == 0)
+        return SESAME_OK;
+    int kind;
+    uint8_t pending[TAG_SIZE];
+    uint32_t st = pending_of(k, key, &kind, pending);
+    if (st != SESAME_OK)
+        return st;
+    if (kind == 0 && !present)
+        return SESAME_NOT_FOUND;
+    if (kind == 1 && tag != NULL && memcmp(pending, tag, TAG_SIZE) == 0)
+        return SESAME_OK;
+    if (!present)
+        return tampered_record(" was deleted");
+    if (entry == NULL)
+        return tampered_record(" is not in the manifest (restored from an earlier copy, or planted?)");
+    return tampered_record(" is not the version the manifest names (restored from an earlier copy?)");
+}
+
 /* load reads the record of the name in arg, stored under key, checks it
- * against its entry in the manifest (read for a write when full), and
- * opens it into plain. */
+ * (check_record) against its entry in the manifest (read for a write when
+ * full), and opens it into plain. */
 static uint32_t load(const store_keys *k, const uint8_t *key, int full, uint32_t *info_len) {
     const uint8_t *entry;
     uint32_t st = manifest_of(k, key, full, &entry);
     if (st == SESAME_OK)
         st = sesame_kv_read(&rec, key, RECORD_KEY_LEN);
-    if (st == SESAME_NOT_FOUND) /* the engine's own message says it best */
-        return entry != NULL ? tampered_record(" was deleted") : st;
+    if (st == SESAME_OK || st == SESAME_NOT_FOUND)
+        st = check_record(k, key, st == SESAME_OK, entry);
     if (st != SESAME_OK)
         return st;
-    if (entry == NULL)
-        return tampered_record(" is not in the manifest (restored from an earlier copy, or planted?)");
-    if (rec.len < TAG_SIZE || memcmp(entry + HASH_SIZE, rec.data + rec.len - TAG_SIZE, TAG_SIZE) != 0)
-        return tampered_record(" is not the version the manifest names (restored from an earlier copy?)");
     st = open_record(k, key, RECORD_KEY_LEN, rec.data, rec.len, arg.data, arg.len, &plain, info_len);
     if (st != OPEN_AUTH && st != OPEN_CORRUPT)
         return st;
@@ -223,31 +248,35 @@ static uint32_t load(const store_keys *k, const uint8_t *key, int full, uint32_t
 }
 
 /* record_changed writes the entry of the record under key (its tag and
- * info; info NULL: deleted) into its bucket, and the bucket and the root:
- * after find or manifest_of read them, in the same call. */
-static uint32_t record_changed(const store_keys *k, const uint8_t *key, const uint8_t *tag, const uint8_t *info,
-                               uint32_t info_len) {
+ * info; info NULL: deleted) into its leaf, and the leaf, its directory and
+ * the root: after find or manifest_of read them, in the same call. In a
+ * batch (batch) it writes the pending entry instead, which the batch's end
+ * applies. */
+static uint32_t record_changed(const store_keys *k, const uint8_t *key, int batch, const uint8_t *tag,
+                               const uint8_t *info, uint32_t info_len) {
+    if (batch)
+        return pending_put(k, key, tag, info, info_len);
     uint8_t hash[HASH_SIZE];
     key_hash(key, RECORD_KEY_LEN, hash);
     uint32_t st = bucket_put(&bkt, hash, tag, info, info_len);
     if (st == SESAME_OK)
-        st = bucket_store(k, &man, &bkt);
+        st = bucket_write(k, &man, &man_dir, &bkt);
     if (st == SESAME_OK)
         st = root_store(k, &man);
     buf_wipe(&bkt.plain);
     return st;
 }
 
-/* find reads the name (argument 0) and loads its record; for a write,
- * with the whole of its bucket of the manifest. */
-static uint32_t find(uint32_t name_len, int create, int write, store_keys *k, uint8_t *key, uint32_t *info_len) {
+/* find reads the name (argument 0) and loads its record; for a write
+ * outside a batch (full), with the whole of its leaf of the manifest. */
+static uint32_t find(uint32_t name_len, int create, int full, store_keys *k, uint8_t *key, uint32_t *info_len) {
     uint32_t st = sesame_read_input(&arg, 0, name_len);
     if (st == SESAME_OK)
         st = keys(create, k);
     if (st == SESAME_OK)
         st = record_key(k, arg.data, arg.len, key);
     if (st == SESAME_OK)
-        st = load(k, key, write, info_len);
+        st = load(k, key, full, info_len);
     return st;
 }
 
@@ -266,8 +295,8 @@ SESAME_EXPORT("sesame_stat") uint32_t vault_stat(uint32_t name_len) {
 }
 
 /* store seals the secret (name, md, value), writes it under key, and its
- * entry in the manifest that find read. */
-static uint32_t store(const store_keys *k, const uint8_t *key, const uint8_t *name, uint32_t name_len,
+ * entry in the manifest that find read (in a batch: its pending entry). */
+static uint32_t store(const store_keys *k, const uint8_t *key, int batch, const uint8_t *name, uint32_t name_len,
                       const uint8_t *md, uint32_t md_len, const uint8_t *value, uint32_t value_len) {
     uint32_t n = sesame_secret_len(name_len, md_len, value_len);
     next.len = 0;
@@ -278,7 +307,8 @@ static uint32_t store(const store_keys *k, const uint8_t *key, const uint8_t *na
     if (st == SESAME_OK)
         st = sesame_kv_set(key, RECORD_KEY_LEN, rec.data, rec.len);
     if (st == SESAME_OK)
-        st = record_changed(k, key, rec.data + rec.len - TAG_SIZE, next.data, sesame_info_size(next.data, next.len));
+        st = record_changed(k, key, batch, rec.data + rec.len - TAG_SIZE, next.data,
+                            sesame_info_size(next.data, next.len));
     buf_wipe(&next);
     return st;
 }
@@ -288,50 +318,63 @@ static uint32_t store(const store_keys *k, const uint8_t *key, const uint8_t *na
 SESAME_EXPORT("sesame_set") uint32_t vault_set(uint32_t name_len, uint32_t value_len, uint32_t meta_len) {
     store_keys k;
     uint8_t key[RECORD_KEY_LEN];
+    int batch = 0;
     uint32_t info_len, st = sesame_read_input(&arg2, 1, value_len);
     if (st == SESAME_OK && meta_len > 0)
         st = sesame_read_input(&meta, 2, meta_len);
     if (st == SESAME_OK)
-        st = find(name_len, 1, 1, &k, key, &info_len);
+        st = batching(&batch);
+    if (st == SESAME_OK)
+        st = find(name_len, 1, !batch, &k, key, &info_len);
     if (st == SESAME_NOT_FOUND)
-        return done(store(&k, key, arg.data, arg.len, meta.data, meta_len, arg2.data, arg2.len));
+        return done(store(&k, key, batch, arg.data, arg.len, meta.data, meta_len, arg2.data, arg2.len));
     if (st != SESAME_OK)
         return done(st);
     uint32_t stored = sesame_get_u32(plain.data), head = 4 + stored + 1;
     const uint8_t *md = meta_len > 0 ? meta.data : plain.data + head;
     uint32_t md_len = meta_len > 0 ? meta_len : info_len - head;
-    return done(store(&k, key, plain.data + 4, stored, md, md_len, arg2.data, arg2.len));
+    return done(store(&k, key, batch, plain.data + 4, stored, md, md_len, arg2.data, arg2.len));
 }
 
 SESAME_EXPORT("sesame_set_metadata") uint32_t vault_set_metadata(uint32_t name_len, uint32_t meta_len) {
     store_keys k;
     uint8_t key[RECORD_KEY_LEN];
+    int batch = 0;
     uint32_t info_len, st = sesame_read_input(&meta, 1, meta_len);
     if (st == SESAME_OK)
-        st = find(name_len, 0, 1, &k, key, &info_len);
+        st = batching(&batch);
+    if (st == SESAME_OK)
+        st = find(name_len, 0, !batch, &k, key, &info_len);
     if (st != SESAME_OK)
         return done(st);
-    return done(store(&k, key, plain.data + 4, sesame_get_u32(plain.data), meta.data, meta.len,
+    return done(store(&k, key, batch, plain.data + 4, sesame_get_u32(plain.data), meta.data, meta.len,
                       plain.data + info_len, plain.len - info_len));
 }
 
 SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
     store_keys k;
     uint8_t key[RECORD_KEY_LEN];
+    int batch = 0, listed = 0, kind;
+    uint8_t tag[TAG_SIZE];
     uint32_t st = sesame_read_input(&arg, 0, name_len);
+    if (st == SESAME_OK)
+        st = batching(&batch);
     if (st == SESAME_OK)
         st = keys(0, &k);
     if (st == SESAME_OK)
         st = record_key(&k, arg.data, arg.len, key);
     const uint8_t *entry = NULL;
     if (st == SESAME_OK)
-        st = manifest_of(&k, key, 1, &entry);
+        st = manifest_of(&k, key, !batch, &entry);
+    listed = entry != NULL;
+    if (st == SESAME_OK && batch && (st = pending_of(&k, key, &kind, tag)) == SESAME_OK && kind >= 0)
+        listed = kind; /* what the batch wrote before */
     if (st == SESAME_OK)
         st = sesame_kv_delete(key, RECORD_KEY_LEN);
-    if (st == SESAME_NOT_FOUND && entry != NULL) /* deleted behind our back: the entry goes too */
+    if (st == SESAME_NOT_FOUND && listed) /* deleted behind our back: the entry goes too */
         st = SESAME_OK;
-    if (st == SESAME_OK && entry != NULL)
-        st = record_changed(&k, key, NULL, NULL, 0);
+    if (st == SESAME_OK && (listed || batch))
+        st = record_changed(&k, key, batch, NULL, NULL, 0);
     return done(st);
 }
 

@@ -57,6 +57,7 @@ type Module struct {
 	manifest abi.Manifest
 	ops      map[abi.Op]bool
 	hasInit  bool
+	hasBatch bool // it exports sesame_batch
 	pool     *pool
 	dir      *rootFS     // the directory mount, nil when not granted
 	http     *httpClient // the vault's HTTP client, nil when not granted
@@ -88,6 +89,7 @@ var exportTypes = map[string]struct{ params, results int }{
 	abi.ExportUnregister:  {1, 1},
 	abi.ExportCreate:      {3, 1},
 	abi.ExportMembers:     {2, 1},
+	abi.ExportBatch:       {1, 1},
 }
 
 // validExtensionName reports whether name is a manifest's extension name:
@@ -211,6 +213,7 @@ func (m *Module) validate(r *runtime) error {
 		}
 	}
 	_, m.hasInit = exports[abi.ExportInit]
+	_, m.hasBatch = exports[abi.ExportBatch]
 	return nil
 }
 
@@ -444,6 +447,21 @@ func (m *Module) Call(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, e
 		m.pool.drain(ctx)
 	}
 	return out, err
+}
+
+// Batch tells the vault that a batch of its calls begins or ends (phase
+// abi.BatchBegin or abi.BatchEnd; SPEC.md §5.3, "Batches"), when it
+// exports sesame_batch; ctx is the batch's, so that what the call writes is
+// part of the batch. A vault that does not export it is not called.
+func (m *Module) Batch(ctx context.Context, phase byte) error {
+	if !m.hasBatch {
+		return nil
+	}
+	if m.closed.Load() {
+		return errClosed(abi.ExportBatch)
+	}
+	_, err := m.call(ctx, abi.ExportBatch, [][]byte{{phase}})
+	return err
 }
 
 // Forget wipes every key the vault holds behind a handle (§5.8) and in its

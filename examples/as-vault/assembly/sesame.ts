@@ -37,6 +37,14 @@ export const META_DATETIME: u8 = 3; // i64 seconds since 1970 UTC, u32 nanosecon
 // declares "datetime_offset":true (sesame 0.3)
 export const META_DATETIME_OFFSET: u8 = 4;
 
+// The argument of the optional export sesame_batch (§5.3, "Where a batch
+// begins and ends"): one byte. A vault that exports
+//   export function sesame_batch(len: u32): u32
+// is called with BATCH_BEGIN before a batch's first call and with BATCH_END
+// after its last, before the commit (sesame 0.5).
+export const BATCH_BEGIN: u8 = 0;
+export const BATCH_END: u8 = 1;
+
 // ---- Limits (§8) ----------------------------------------------------------
 
 export const MAX_NAME: u32 = 256;

@@ -19,8 +19,10 @@
 //	          master key
 //	s/HEX     one per secret: HEX = hex(HMAC-SHA256(name key, abi.Fold(name)))
 //	m/root    the manifest's root (Root, format v2)
-//	b/XX      the manifest's buckets (SealBucket, format v2): XX = HEX[:2];
-//	          b/XX the index, b/XX/i the infos
+//	b/XX      the manifest's buckets (format v2): XX = HEX[:2]; b/XX the
+//	          index and b/XX/i the infos of a bucket of one leaf
+//	          (SealBucket), or its directory (MarshalDir) over leaves
+//	          b/XXYY and b/XXYY/i (SealLeaf)
 //	t/probe/… written and deleted by the vault's test
 //
 // A secret record is
@@ -54,6 +56,19 @@
 // the version its entry names, or without an entry is reported by name.
 // Every write of the vault rewrites the record, its bucket and the root in
 // one storage transaction (the vault's calls are atomic, SPEC.md §5.3).
+//
+// A bucket splits as it grows: once a leaf would hold more than LeafMax
+// entries, b/XX becomes a directory (u8 DirVersion, u8 depth, 2^depth leaf
+// digests, LeafDigest) whose digest in the root is DirDigest, over leaves
+// b/XXYY holding the records whose hash's second byte starts with the
+// leaf's depth bits (LeafOf), each an index and infos as above with
+// depth and leaf number after idx in its digest and AD. A bucket of one
+// leaf (depth 0) is the layout format v2 first had; readers accept any
+// depth from 0 to MaxDepth, writers use the least depth at which no leaf
+// passes LeafMax (Manifest), or more, as the vault's splits leave it.
+// Within a batch of sesame import the vault keeps pending entries p/HEX
+// and a mark m/batch, applied and deleted before the batch commits: they
+// are never on disk (extensions/secretstore/README.md).
 //
 // c/config and c/key carry the format version (StoreVersion, 2) in their
 // first byte; the records keep version 1, their layout being unchanged. A

@@ -203,7 +203,7 @@ func FuzzManifest(f *testing.F) {
 			t.Fatalf("index not canonical:\n in  %x\n out %x", b, again)
 		}
 		box := k.sealRaw(idx, b)
-		entries, err := k.openInfos(idx, box)
+		entries, err := k.openInfos(idx, 0, 0, box)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTampered) {
 				t.Fatalf("openInfos: %v", err)
@@ -239,5 +239,5 @@ func indexOf(entries []Entry, tag [TagSize]byte) []byte {
 func (k *Keys) sealRaw(idx byte, plain []byte) []byte {
 	b := make([]byte, 1+NonceSize, 1+NonceSize+len(plain)+TagSize)
 	b[0] = StoreVersion
-	return k.aead.Seal(b, b[1:], plain, bucketAD(idx))
+	return k.aead.Seal(b, b[1:], plain, leafAD(idx, 0, 0))
 }
