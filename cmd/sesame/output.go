@@ -5,13 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/engine"
 )
@@ -274,18 +273,38 @@ func (s *session) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// table prints rows in aligned columns, without trailing blanks.
+// table prints rows in aligned columns, without trailing blanks: each
+// column as wide as its widest cell (in runes) and two spaces, the last
+// cell of a row as it is. The whole table is written at once: a listing of
+// 100 000 secrets was 100 000 writes to the terminal or pipe, a third of
+// `sesame info`'s time.
 func (s *session) table(rows [][]string) {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
+	var widths []int
+	size := 0
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	tw.Flush()
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
-			continue
+		for i, c := range r {
+			size += len(c) + 2
+			if i == len(r)-1 {
+				break
+			}
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
 		}
-		io.WriteString(s.stdout, strings.TrimRight(line, " \n")+"\n")
 	}
+	b := make([]byte, 0, size+len(rows)*(2*len(widths)+1))
+	for _, r := range rows {
+		start := len(b)
+		for i, c := range r {
+			b = append(b, c...)
+			if i < len(r)-1 {
+				for range widths[i] - utf8.RuneCountInString(c) + 2 {
+					b = append(b, ' ')
+				}
+			}
+		}
+		b = append(b[:start+len(bytes.TrimRight(b[start:], " "))], '\n')
+	}
+	s.stdout.Write(b)
 }
