@@ -78,10 +78,13 @@ func TestMain(m *testing.M) {
 // password; the vault of most scripts, as a C guest loads in milliseconds
 // where a process without the agent spends a good part of a second on a Go
 // one), $GOVAULT (examples/go-vault, a Go guest: metadata, case-insensitive,
-// datetimes keep their offset, no password), $LOCKVAULT (testdata/lockvault, in C: no metadata, a password), $LOGVAULT
-// (testdata/logvault, in C: it logs, and has an unregister hook), the condition
-// [secretstore] when the builtin secretstore extension exists, and [agent]
-// in the run with the agent.
+// datetimes keep their offset, no password; for the scripts about a Go
+// guest), $FOLDVAULT (testdata/foldvault, in C, with go-vault's rules:
+// metadata, names without case, datetimes keep their offset), $LOCKVAULT
+// (testdata/lockvault, in C: no metadata, a password), $LOGVAULT
+// (testdata/logvault, in C: it logs, and has an unregister hook), the
+// condition [secretstore] when the builtin secretstore extension exists, and
+// [agent] in the run with the agent.
 func TestScripts(t *testing.T) {
 	for _, mode := range []string{"agent", "alone"} {
 		t.Run(mode, func(t *testing.T) {
@@ -187,6 +190,7 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 var testVaults = map[string]string{
 	"GOVAULT":   "examples/go-vault",
 	"CVAULT":    "examples/c-vault",
+	"FOLDVAULT": "cmd/sesame/testdata/foldvault",
 	"LOCKVAULT": "cmd/sesame/testdata/lockvault",
 	"LOGVAULT":  "cmd/sesame/testdata/logvault",
 }
