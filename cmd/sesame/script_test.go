@@ -29,10 +29,16 @@ import (
 // when the scripts run it under those names. Here and as sesame (and so in
 // the agents it starts) it derives keys cheaply (internal/testonly): every
 // store the tests write is read only by this binary. A script whose point
-// is what happens during a real derivation's time sets SESAME_TEST_KDF=real
-// for the whole script, so that its stores are written and read alike.
+// is what happens while derivations overlap sets SESAME_TEST_KDF=overlap
+// for the whole script: each derivation is as cheap, but waits until a
+// second one is under way in the same process (the agent), or a fifth of a
+// second; so two commands that derive at once overlap, in their own
+// processes or in the agent, as they did under the real derivation (at a
+// second of CPU each).
 func TestMain(m *testing.M) {
-	if os.Getenv("SESAME_TEST_KDF") != "real" {
+	if os.Getenv("SESAME_TEST_KDF") == "overlap" {
+		testonly.UseOverlappingKDF(wholeProcess{}, 2)
+	} else {
 		testonly.UseCheapKDF()
 	}
 	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
@@ -69,6 +75,12 @@ func TestMain(m *testing.M) {
 		"both": runBoth,
 	})
 }
+
+// wholeProcess is the testonly.Cleaner of a switch that lasts as long as
+// the process.
+type wholeProcess struct{}
+
+func (wholeProcess) Cleanup(func()) {}
 
 // TestScripts runs testdata/script/*.txtar twice: with the agent
 // (SESAME_AGENT=on, an agent of the script's own, stopped at its end) and
