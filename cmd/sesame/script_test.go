@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -84,7 +85,8 @@ func (wholeProcess) Cleanup(func()) {}
 
 // TestScripts runs testdata/script/*.txtar twice: with the agent
 // (SESAME_AGENT=on, an agent of the script's own, stopped at its end) and
-// alone (SESAME_AGENT=off). Every command must behave the same both ways.
+// alone (SESAME_AGENT=off). Every command must behave the same both ways;
+// a script none of whose commands reaches an engine runs once (noengine).
 // Each script gets its own HOME and XDG folders under $WORK, the wasm test
 // vaults as $CVAULT (examples/c-vault: metadata, case-sensitive, no
 // password; the vault of most scripts, as a C guest loads in milliseconds
@@ -138,7 +140,8 @@ func runScripts(t *testing.T, mode string) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
+			"status":   cmdStatus,
+			"noengine": cmdNoEngine,
 		},
 	})
 }
@@ -195,6 +198,25 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdNoEngine is "noengine", the last line of a script none of whose
+// commands reaches an engine (help, version, usage errors), and which
+// therefore runs once, in the agent run: there it checks that no command
+// started the agent, as the first to need an engine would have, so that
+// the other run is not missed. The script skips the alone run with
+// "[!agent] skip" at its top.
+func cmdNoEngine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) > 0 {
+		ts.Fatalf("usage: noengine")
+	}
+	if ts.Getenv("SESAME_AGENT") != "on" {
+		ts.Fatalf("noengine checks the agent run: skip the alone run with [!agent] skip at the top")
+	}
+	dir := filepath.Join(ts.Getenv("XDG_RUNTIME_DIR"), "sesame")
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		ts.Fatalf("a command of this script reached an engine (%s exists: the agent was started); run it both ways: remove [!agent] skip and noengine", dir)
 	}
 }
 
