@@ -230,14 +230,34 @@ var testVaults = map[string]string{
 	"LOGVAULT":  "cmd/sesame/testdata/logvault",
 }
 
+// builtVaults builds the test vaults, once per process and all at once
+// (clang and go build run in processes of their own: built one after the
+// other, they held up the first scripts for seconds), and returns their
+// module files by variable.
+var builtVaults = sync.OnceValues(func() (map[string]string, error) {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		paths = map[string]string{}
+		errs  []error
+	)
+	for name, dir := range testVaults {
+		wg.Go(func() {
+			path, err := testwasm.Path(dir)
+			mu.Lock()
+			defer mu.Unlock()
+			paths[name] = path
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	return paths, errors.Join(errs...)
+})
+
 func setupScript(env *testscript.Env) error {
-	vaults := map[string]string{}
-	for env, dir := range testVaults {
-		path, err := testwasm.Path(dir)
-		if err != nil {
-			return err
-		}
-		vaults[env] = path
+	vaults, err := builtVaults()
+	if err != nil {
+		return err
 	}
 	cache, err := testCache(filepath.Join(env.WorkDir, "config"))
 	if err != nil {
@@ -331,13 +351,13 @@ func testCache(configHome string) (string, error) {
 // those stale entries made each command that loads a C vault cost 50 ms of
 // CPU instead of 34 (perf stat, 40 runs of each).
 var cacheName = sync.OnceValues(func() (string, error) {
+	vaults, err := builtVaults()
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	for _, name := range slices.Sorted(maps.Keys(testVaults)) {
-		path, err := testwasm.Path(testVaults[name])
-		if err != nil {
-			return "", err
-		}
-		wasm, err := os.ReadFile(path)
+	for _, name := range slices.Sorted(maps.Keys(vaults)) {
+		wasm, err := os.ReadFile(vaults[name])
 		if err != nil {
 			return "", err
 		}
