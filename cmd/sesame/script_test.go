@@ -276,6 +276,13 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("XDG_CACHE_HOME", cache)
 	env.Setenv("SESAME_CONFIG", "")
 	env.Setenv("GORACE", goRace())
+	// One P for each sesame process the script runs (and the agent they
+	// start): what a command prints does not depend on it, and each of the
+	// ~1,600 short processes of the scripts spent a sixth of its CPU (4-5
+	// ms of 20-30, perf stat -r 40 of a get, alone and through the agent)
+	// on the runtime's second P looking for work. The tests of concurrency
+	// (the both command, the stress tests) run processes side by side.
+	env.Setenv("GOMAXPROCS", "1")
 	for name, path := range vaults {
 		env.Setenv(name, path)
 	}
