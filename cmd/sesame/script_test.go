@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -29,10 +30,16 @@ import (
 // when the scripts run it under those names. Here and as sesame (and so in
 // the agents it starts) it derives keys cheaply (internal/testonly): every
 // store the tests write is read only by this binary. A script whose point
-// is what happens during a real derivation's time sets SESAME_TEST_KDF=real
-// for the whole script, so that its stores are written and read alike.
+// is what happens while derivations overlap sets SESAME_TEST_KDF=overlap
+// for the whole script: each derivation is as cheap, but waits until a
+// second one is under way in the same process (the agent), or a fifth of a
+// second; so two commands that derive at once overlap, in their own
+// processes or in the agent, as they did under the real derivation (at a
+// second of CPU each).
 func TestMain(m *testing.M) {
-	if os.Getenv("SESAME_TEST_KDF") != "real" {
+	if os.Getenv("SESAME_TEST_KDF") == "overlap" {
+		testonly.UseOverlappingKDF(wholeProcess{}, 2)
+	} else {
 		testonly.UseCheapKDF()
 	}
 	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
@@ -70,18 +77,29 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// wholeProcess is the testonly.Cleaner of a switch that lasts as long as
+// the process.
+type wholeProcess struct{}
+
+func (wholeProcess) Cleanup(func()) {}
+
 // TestScripts runs testdata/script/*.txtar twice: with the agent
 // (SESAME_AGENT=on, an agent of the script's own, stopped at its end) and
-// alone (SESAME_AGENT=off). Every command must behave the same both ways.
+// alone (SESAME_AGENT=off). Every command must behave the same both ways;
+// a script none of whose commands reaches an engine runs once (noengine).
 // Each script gets its own HOME and XDG folders under $WORK, the wasm test
 // vaults as $CVAULT (examples/c-vault: metadata, case-sensitive, no
 // password; the vault of most scripts, as a C guest loads in milliseconds
 // where a process without the agent spends a good part of a second on a Go
 // one), $GOVAULT (examples/go-vault, a Go guest: metadata, case-insensitive,
-// datetimes keep their offset, no password), $LOCKVAULT (testdata/lockvault, in C: no metadata, a password), $LOGVAULT
-// (testdata/logvault, in C: it logs, and has an unregister hook), the condition
-// [secretstore] when the builtin secretstore extension exists, and [agent]
-// in the run with the agent.
+// datetimes keep their offset, no password; for the scripts about a Go
+// guest), $FOLDVAULT (testdata/foldvault, in C, with go-vault's rules:
+// metadata, names without case, datetimes keep their offset), $LOCKVAULT
+// (testdata/lockvault, in C: no metadata, a password), $LOGVAULT
+// (testdata/logvault, in C: it logs, and has an unregister hook),
+// $BROKENWAT (examples/wat-vault/broken.wat, the text of a module that
+// does not conform), the condition [secretstore] when the builtin secretstore extension exists, and
+// [agent] in the run with the agent.
 func TestScripts(t *testing.T) {
 	for _, mode := range []string{"agent", "alone"} {
 		t.Run(mode, func(t *testing.T) {
@@ -122,7 +140,8 @@ func runScripts(t *testing.T, mode string) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
+			"status":   cmdStatus,
+			"noengine": cmdNoEngine,
 		},
 	})
 }
@@ -182,23 +201,63 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdNoEngine is "noengine", the last line of a script none of whose
+// commands reaches an engine (help, version, usage errors), and which
+// therefore runs once, in the agent run: there it checks that no command
+// started the agent, as the first to need an engine would have, so that
+// the other run is not missed. The script skips the alone run with
+// "[!agent] skip" at its top.
+func cmdNoEngine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) > 0 {
+		ts.Fatalf("usage: noengine")
+	}
+	if ts.Getenv("SESAME_AGENT") != "on" {
+		ts.Fatalf("noengine checks the agent run: skip the alone run with [!agent] skip at the top")
+	}
+	dir := filepath.Join(ts.Getenv("XDG_RUNTIME_DIR"), "sesame")
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		ts.Fatalf("a command of this script reached an engine (%s exists: the agent was started); run it both ways: remove [!agent] skip and noengine", dir)
+	}
+}
+
 // testVaults are the wasm test vaults the scripts get, by the variable
 // that names each one's module file (see TestScripts), with their folders.
 var testVaults = map[string]string{
 	"GOVAULT":   "examples/go-vault",
 	"CVAULT":    "examples/c-vault",
+	"FOLDVAULT": "cmd/sesame/testdata/foldvault",
 	"LOCKVAULT": "cmd/sesame/testdata/lockvault",
 	"LOGVAULT":  "cmd/sesame/testdata/logvault",
 }
 
+// builtVaults builds the test vaults, once per process and all at once
+// (clang and go build run in processes of their own: built one after the
+// other, they held up the first scripts for seconds), and returns their
+// module files by variable.
+var builtVaults = sync.OnceValues(func() (map[string]string, error) {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		paths = map[string]string{}
+		errs  []error
+	)
+	for name, dir := range testVaults {
+		wg.Go(func() {
+			path, err := testwasm.Path(dir)
+			mu.Lock()
+			defer mu.Unlock()
+			paths[name] = path
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	return paths, errors.Join(errs...)
+})
+
 func setupScript(env *testscript.Env) error {
-	vaults := map[string]string{}
-	for env, dir := range testVaults {
-		path, err := testwasm.Path(dir)
-		if err != nil {
-			return err
-		}
-		vaults[env] = path
+	vaults, err := builtVaults()
+	if err != nil {
+		return err
 	}
 	cache, err := testCache(filepath.Join(env.WorkDir, "config"))
 	if err != nil {
@@ -217,6 +276,13 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("XDG_CACHE_HOME", cache)
 	env.Setenv("SESAME_CONFIG", "")
 	env.Setenv("GORACE", goRace())
+	// One P for each sesame process the script runs (and the agent they
+	// start): what a command prints does not depend on it, and each of the
+	// ~1,600 short processes of the scripts spent a sixth of its CPU (4-5
+	// ms of 20-30, perf stat -r 40 of a get, alone and through the agent)
+	// on the runtime's second P looking for work. The tests of concurrency
+	// (the both command, the stress tests) run processes side by side.
+	env.Setenv("GOMAXPROCS", "1")
 	for name, path := range vaults {
 		env.Setenv(name, path)
 	}
@@ -233,15 +299,11 @@ func setupScript(env *testscript.Env) error {
 	if err := os.WriteFile(filepath.Join(env.WorkDir, "vaults.toml"), reg, 0o600); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(env.WorkDir, "examples", "env"), 0o700); err != nil {
-		return err
-	}
-	// The deliberately broken example vault, for extension check.
-	wat := exec.Command("wat2wasm", filepath.Join(root, "examples/wat-vault/broken.wat"), "-o", filepath.Join(env.WorkDir, "broken.wasm"))
-	if out, err := wat.CombinedOutput(); err != nil {
-		return fmt.Errorf("wat2wasm (Debian package wabt) assembling broken.wat: %v\n%s", err, out)
-	}
-	return nil
+	// The deliberately broken example vault, for extension check, which
+	// assembles it (a wat2wasm for every script would cost more than all
+	// of that script's sesame commands, for some).
+	env.Setenv("BROKENWAT", filepath.Join(root, "examples/wat-vault/broken.wat"))
+	return os.MkdirAll(filepath.Join(env.WorkDir, "examples", "env"), 0o700)
 }
 
 // goRace is $GORACE without the race detector's one-second sleep at exit,
@@ -296,13 +358,13 @@ func testCache(configHome string) (string, error) {
 // those stale entries made each command that loads a C vault cost 50 ms of
 // CPU instead of 34 (perf stat, 40 runs of each).
 var cacheName = sync.OnceValues(func() (string, error) {
+	vaults, err := builtVaults()
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	for _, name := range slices.Sorted(maps.Keys(testVaults)) {
-		path, err := testwasm.Path(testVaults[name])
-		if err != nil {
-			return "", err
-		}
-		wasm, err := os.ReadFile(path)
+	for _, name := range slices.Sorted(maps.Keys(vaults)) {
+		wasm, err := os.ReadFile(vaults[name])
 		if err != nil {
 			return "", err
 		}

@@ -1,9 +1,12 @@
 /*
  * kvvault.h — the storage that the CLI scripts' C test vaults (lockvault,
- * logvault) share: each secret is one record of the host's storage under
- * "s/" + name, the record being the secret encoding (§7.7 of abi/SPEC.md)
- * without metadata. Names are compared exactly. A vault includes this file
- * from its one .c file, so that internal/testwasm keeps building a folder.
+ * logvault, foldvault) share: each secret is one record of the host's
+ * storage under "s/" + name, the record being the secret encoding (§7.7 of
+ * abi/SPEC.md) with its metadata, if the host sent any. Names are compared
+ * exactly, or, in a vault that defines KV_FOLD before it includes this
+ * file, without ASCII case: the key holds the name in lower case, the
+ * record the spelling of its last set. A vault includes this file from its
+ * one .c file, so that internal/testwasm keeps building a folder.
  */
 #ifndef KVVAULT_H
 #define KVVAULT_H
@@ -13,7 +16,8 @@
 #define KV_PREFIX "s/"
 #define KV_PREFIX_LEN 2u
 
-static sesame_buf kv_key;  /* KV_PREFIX + name           */
+static sesame_buf kv_key;  /* KV_PREFIX + name (folded)  */
+static sesame_buf kv_name; /* the name as given          */
 static sesame_buf kv_arg;  /* an argument                */
 static sesame_buf kv_rec;  /* a stored record            */
 static sesame_buf kv_out;  /* a record or list to output */
@@ -21,14 +25,19 @@ static sesame_buf kv_page; /* a page of kv_scan          */
 static sesame_buf kv_after;
 
 /* kv_read_key reads argument 0, a name or pattern of len bytes, into
- * kv_key after KV_PREFIX. */
+ * kv_name, and into kv_key after KV_PREFIX (folded under KV_FOLD). */
 static uint32_t kv_read_key(uint32_t len) {
-    uint32_t st = sesame_read_input(&kv_arg, 0, len);
+    uint32_t st = sesame_read_input(&kv_name, 0, len);
     if (st != SESAME_OK)
         return st;
     kv_key.len = 0;
-    if (!sesame_buf_append(&kv_key, KV_PREFIX, KV_PREFIX_LEN) || !sesame_buf_append(&kv_key, kv_arg.data, len))
+    if (!sesame_buf_append(&kv_key, KV_PREFIX, KV_PREFIX_LEN) || !sesame_buf_append(&kv_key, kv_name.data, len))
         return SESAME_TOO_LARGE;
+#ifdef KV_FOLD
+    for (uint32_t i = KV_PREFIX_LEN; i < kv_key.len; i++)
+        if (kv_key.data[i] >= 'A' && kv_key.data[i] <= 'Z')
+            kv_key.data[i] += 'a' - 'A';
+#endif
     return SESAME_OK;
 }
 
@@ -43,8 +52,38 @@ static uint32_t kv_get(uint32_t name_len) {
     return sesame_output(kv_rec.data, kv_rec.len);
 }
 
-/* kv_set stores the value under the name, without metadata. */
-static uint32_t kv_set(uint32_t name_len, uint32_t value_len) {
+/* kv_stored_meta points *meta at the metadata of the stored record of the
+ * name in kv_key (read into kv_rec), and sets *len to its size; both stay
+ * NULL and 0 when there is no such record. */
+static uint32_t kv_stored_meta(const uint8_t **meta, uint32_t *len) {
+    *meta = NULL;
+    *len = 0;
+    uint32_t st = sesame_kv_read(&kv_rec, kv_key.data, kv_key.len);
+    if (st == SESAME_NOT_FOUND)
+        return SESAME_OK;
+    if (st != SESAME_OK)
+        return st;
+    uint32_t info = sesame_info_size(kv_rec.data, kv_rec.len);
+    if (info == 0)
+        return sesame_fail(SESAME_INTERNAL, "a stored record is corrupt");
+    uint32_t head = 4 + sesame_get_u32(kv_rec.data) + 1; /* str name, u8 type */
+    *meta = kv_rec.data + head;
+    *len = info - head;
+    return SESAME_OK;
+}
+
+/* kv_store writes the record of kv_name with the metadata and the value. */
+static uint32_t kv_store(const uint8_t *meta, uint32_t meta_len, const uint8_t *value, uint32_t value_len) {
+    kv_out.len = 0;
+    if (!sesame_buf_reserve(&kv_out, sesame_secret_len(kv_name.len, meta_len, value_len)))
+        return SESAME_TOO_LARGE;
+    kv_out.len = sesame_put_secret(kv_out.data, kv_name.data, kv_name.len, meta, meta_len, value, value_len);
+    return sesame_kv_set(kv_key.data, kv_key.len, kv_out.data, kv_out.len);
+}
+
+/* kv_set stores the value under the name, with the metadata given, or,
+ * when none is (meta_len 0), the metadata stored before (§4: set). */
+static uint32_t kv_set(uint32_t name_len, uint32_t value_len, uint32_t meta_len) {
     uint32_t st = kv_read_key(name_len);
     if (st == SESAME_OK)
         st = sesame_read_input(&kv_arg, 1, value_len);
@@ -52,12 +91,31 @@ static uint32_t kv_set(uint32_t name_len, uint32_t value_len) {
         return st;
     if (value_len == 0)
         return sesame_fail(SESAME_INVALID_ARGUMENT, "empty value encoding");
-    uint32_t n = kv_key.len - KV_PREFIX_LEN;
-    kv_out.len = 0;
-    if (!sesame_buf_reserve(&kv_out, sesame_secret_len(n, 0, value_len)))
-        return SESAME_TOO_LARGE;
-    kv_out.len = sesame_put_secret(kv_out.data, kv_key.data + KV_PREFIX_LEN, n, NULL, 0, kv_arg.data, value_len);
-    return sesame_kv_set(kv_key.data, kv_key.len, kv_out.data, kv_out.len);
+    const uint8_t *meta;
+    if (meta_len == 0)
+        st = kv_stored_meta(&meta, &meta_len);
+    else if ((st = sesame_read_input(&kv_rec, 2, meta_len)) == SESAME_OK)
+        meta = kv_rec.data;
+    if (st != SESAME_OK)
+        return st;
+    return kv_store(meta, meta_len, kv_arg.data, value_len);
+}
+
+/* kv_set_metadata replaces the metadata of the stored record of the name;
+ * NOT_FOUND when there is none. (Inline: a vault without metadata has no
+ * use for it.) */
+static inline uint32_t kv_set_metadata(uint32_t name_len, uint32_t meta_len) {
+    uint32_t st = kv_read_key(name_len);
+    if (st == SESAME_OK)
+        st = sesame_read_input(&kv_arg, 1, meta_len);
+    if (st == SESAME_OK)
+        st = sesame_kv_read(&kv_rec, kv_key.data, kv_key.len);
+    if (st != SESAME_OK)
+        return st;
+    uint32_t info = sesame_info_size(kv_rec.data, kv_rec.len);
+    if (info == 0)
+        return sesame_fail(SESAME_INTERNAL, "a stored record is corrupt");
+    return kv_store(kv_arg.data, kv_arg.len, kv_rec.data + info, kv_rec.len - info);
 }
 
 /* kv_remove deletes the name's record; NOT_FOUND when there is none. */

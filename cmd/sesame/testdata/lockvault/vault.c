@@ -43,9 +43,8 @@ SESAME_EXPORT("sesame_get") uint32_t vault_get(uint32_t name_len) {
 }
 
 SESAME_EXPORT("sesame_set") uint32_t vault_set(uint32_t name_len, uint32_t value_len, uint32_t meta_len) {
-    (void)meta_len; /* no metadata: the host refuses it before the call */
     uint32_t st = open();
-    return st != SESAME_OK ? st : kv_set(name_len, value_len);
+    return st != SESAME_OK ? st : kv_set(name_len, value_len, meta_len);
 }
 
 SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
