@@ -141,6 +141,7 @@ func TestTamperedCacheEntryIsRecompiled(t *testing.T) {
 // A cache folder its group may write is not used: the engine compiles in
 // memory and says why once.
 func TestWritableCacheFolderIsNotUsed(t *testing.T) {
+	t.Parallel()
 	env := newCacheEnv(t)
 	if err := os.Mkdir(env.cache, 0o700); err != nil {
 		t.Fatal(err)

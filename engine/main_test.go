@@ -17,10 +17,12 @@ import (
 // Go guest it loaded, a third of this package's CPU; the tests of the cache
 // itself (cache_test.go) use folders of their own.
 //
-// The long tests that touch no process-wide state call t.Parallel, so that
+// Every test that touches no process-wide state calls t.Parallel, so that
 // they share the machine's cores (go test starts them once every serial
-// test has finished). A test that changes such state (testonly's clock or
-// KDF, the environment with t.Setenv) stays serial: nothing runs beside it.
+// test has finished). A test that changes such state (testonly's clock,
+// KDF or hooks, the environment with t.Setenv), or that counts what the
+// whole process allocates (runtime.MemStats), stays serial: nothing runs
+// beside it.
 //
 // The environment holds envSecret for the whole run, so that
 // TestHostileContained, which checks that a guest does not see it, needs

@@ -17,6 +17,7 @@ import (
 // (Named pipes, devices, sparse 2 GiB files and symbolic links: the script
 // extension_modulefile.txtar, through the commands that read modules.)
 func TestReadModule(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "m.wasm")
 	want := bytes.Repeat([]byte("wasm"), 1<<19) // 2 MiB: more than one chunk

@@ -20,6 +20,7 @@ import (
 // Only a copy of the whole file taken earlier is consistent (no state
 // outside the file remembers the epoch), and reads as that earlier store.
 func TestSecretStoreRollback(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	for _, n := range []string{"Alpha", "Bravo", "Charlie", "Delta"} {
