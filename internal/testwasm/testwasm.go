@@ -5,9 +5,9 @@
 //
 // A test calls Build with the guest's directory and gets the path of a .wasm
 // file compiled for GOOS=wasip1 as a c-shared reactor, the way extension
-// authors build theirs. Each directory is built once per test process, and
-// a C guest only once for each content of its sources (clang has no cache;
-// go build does, so a Go guest's build is a link). The files go to a per-user
+// authors build theirs. Each directory is built once for each content of its
+// sources (cSourcesKey, goSourcesKey), by the first test process that asks
+// for it; later ones find it built. The files go to a per-user
 // cache directory and are replaced atomically, so that test processes
 // running at once do not disturb each other and repeated runs leave no
 // litter.
@@ -82,8 +82,8 @@ func findRoot() (string, error) {
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
 //
 // or, for a folder of .c files, with clang and CFlags,
-// once per test process (a C guest once per content of its sources:
-// cSourcesKey), and returns the path of the .wasm file. It fails the
+// once for each content of its sources (cSourcesKey, goSourcesKey), and
+// returns the path of the .wasm file. It fails the
 // test with the compiler's output when the build fails, and every later test
 // that asks for the same dir too.
 func Build(tb testing.TB, dir string) string {
@@ -128,24 +128,25 @@ func compile(modRoot, dir string) (string, error) {
 	// module must not share a file.
 	sum := sha256.Sum256([]byte(filepath.Join(modRoot, dir)))
 	final := filepath.Join(out, filepath.Base(dir)+"-"+hex.EncodeToString(sum[:6])+".wasm")
-	// A C guest's name also tells its sources apart (cSourcesKey), so that
-	// a process finds it built by an earlier one; go build has a cache of
-	// its own.
+	// The name also tells the guest's sources apart (cSourcesKey,
+	// goSourcesKey), so that a process finds it built by an earlier one.
 	cfiles, err := cFiles(modRoot, dir)
 	if err != nil {
 		return "", err
 	}
-	var versions string // the C guest's file for any sources
+	var key string
 	if len(cfiles) > 0 {
-		key, err := cSourcesKey(modRoot, cfiles)
-		if err != nil {
-			return "", err
-		}
-		versions = strings.TrimSuffix(final, ".wasm") + "-c*.wasm"
-		final = strings.TrimSuffix(final, ".wasm") + "-c" + key + ".wasm"
-		if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
-			return final, nil
-		}
+		key, err = cSourcesKey(modRoot, cfiles)
+	} else {
+		key, err = goSourcesKey(modRoot, dir)
+	}
+	if err != nil {
+		return "", err
+	}
+	versions := strings.TrimSuffix(final, ".wasm") + "-v*.wasm" // the guest's file for any sources
+	final = strings.TrimSuffix(final, ".wasm") + "-v" + key + ".wasm"
+	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
+		return final, nil
 	}
 	work, err := os.MkdirTemp(out, "build-")
 	if err != nil {
@@ -163,12 +164,10 @@ func compile(modRoot, dir string) (string, error) {
 	if err := os.Rename(built, final); err != nil {
 		return "", err
 	}
-	if versions != "" { // built from earlier sources: litter
-		old, _ := filepath.Glob(versions)
-		for _, o := range old {
-			if o != final {
-				os.Remove(o)
-			}
+	old, _ := filepath.Glob(versions) // built from earlier sources: litter
+	for _, o := range old {
+		if o != final {
+			os.Remove(o)
 		}
 	}
 	return final, nil
