@@ -41,6 +41,7 @@ var publicPackages = []struct {
 //
 //	go test ./engine -run TestPublicAPI -update
 func TestPublicAPI(t *testing.T) {
+	t.Parallel()
 	root := testwasm.ModuleRoot(t)
 	for _, p := range publicPackages {
 		t.Run(p.path, func(t *testing.T) {
@@ -77,6 +78,7 @@ func TestPublicAPI(t *testing.T) {
 // reassign it (abi.Ops, vectors.FS and format.DefaultKDF were such). A
 // sentinel error made with errors.New is the Go convention and allowed.
 func TestNoExportedVariables(t *testing.T) {
+	t.Parallel()
 	root := testwasm.ModuleRoot(t)
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

@@ -107,6 +107,7 @@ func clearError(t *testing.T, err error, op engine.Op, is error, words ...string
 }
 
 func TestBadInputNames(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	seedKeepers(t, e)
 	names := []struct {
@@ -160,6 +161,7 @@ func TestBadInputNames(t *testing.T) {
 }
 
 func TestBadInputValues(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	seedKeepers(t, e)
 	big := strings.Repeat("v", abi.MaxValueBytes) // the type byte makes it one too many
@@ -204,6 +206,7 @@ func TestBadInputValues(t *testing.T) {
 }
 
 func TestBadInputMetadata(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	seedKeepers(t, e)
 	many := engine.Metadata{}
@@ -376,6 +379,7 @@ description = "every key"
 // or, where the damage does not touch what it reads, succeeds; and the
 // damaged file is left exactly as it was, for recovery.
 func TestBadInputCorruptStore(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	wasm := testwasm.Build(t, "examples/go-vault")
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "V", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {

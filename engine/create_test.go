@@ -51,6 +51,7 @@ func (v *creatorVault) Create(ctx context.Context, name string, val abi.Value, m
 // and still reports an existing secret as ErrNoClobber; a set that shows
 // its action first (WhatIf, Confirm) and a set that may replace check.
 func TestCreateNoCheck(t *testing.T) {
+	t.Parallel()
 	e, _ := emptyEngine(t)
 	v := &creatorVault{Vault: memvault.New(memvault.Options{Name: "mem"})}
 	if err := e.Mount("C", v); err != nil {

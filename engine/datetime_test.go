@@ -16,6 +16,7 @@ import (
 // 1 to 3, and an in-process memvault) gets it in UTC, the same instant, and
 // keeps working.
 func TestDatetimeOffset(t *testing.T) {
+	t.Parallel()
 	e, _ := emptyEngine(t)
 	govault, err := testwasm.Path("examples/go-vault")
 	if err != nil {

@@ -158,6 +158,7 @@ func TestDotenvConformance(t *testing.T) {
 }
 
 func TestDotenvManifest(t *testing.T) {
+	t.Parallel()
 	e := openDotenv(t, t.TempDir(), dotenvConfig{})
 	m, err := e.Manifest(ctx, engine.ManifestRequest{Vault: vault2})
 	if err != nil {
@@ -176,6 +177,7 @@ func TestDotenvManifest(t *testing.T) {
 // vault: the engine refuses the metadata before the vault is called, and the
 // file does not change.
 func TestDotenvReferenceExample4(t *testing.T) {
+	t.Parallel()
 	const want = "Can't store secret PublishSecret. Vault LocalStore2 doesn't support secret metadata."
 	md := engine.Metadata{"Expiration": time.Date(2022, 5, 1, 0, 0, 0, 0, time.UTC)}
 
@@ -229,6 +231,7 @@ const dotenvGolden = "# Database settings  \n" +
 // survive sets and removes byte for byte: only the line of the secret
 // changes.
 func TestDotenvKeepsTheRestOfTheFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := filepath.Join(dir, ".env")
 	writeFile(t, env, dotenvGolden, 0o600)
@@ -272,6 +275,7 @@ func TestDotenvKeepsTheRestOfTheFile(t *testing.T) {
 
 // A secure string is stored as a string: Get returns type string.
 func TestDotenvSecureStringReadsBackAsString(t *testing.T) {
+	t.Parallel()
 	e := openDotenv(t, t.TempDir(), dotenvConfig{})
 	set2(t, e, "TOKEN", engine.SecureString("s3cr3t value"))
 	s := get2(t, e, "TOKEN")
@@ -283,6 +287,7 @@ func TestDotenvSecureStringReadsBackAsString(t *testing.T) {
 // Tricky values round-trip, through the engine and through a second engine
 // (another process), and are written with the quoting rules of README.md.
 func TestDotenvQuoting(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	e := openDotenv(t, dir, dotenvConfig{})
 	values := map[string]string{
@@ -330,6 +335,7 @@ func TestDotenvQuoting(t *testing.T) {
 // A file written by hand, with every form of the format, reads as a docker
 // compose user expects.
 func TestDotenvHandWrittenFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, ".env"), "# app\n"+
 		"PLAIN=value\n"+
@@ -389,6 +395,7 @@ func TestDotenvHandWrittenFile(t *testing.T) {
 // leaves the shadowed ones as they are; a remove deletes them all, so that
 // an older value does not come back.
 func TestDotenvDuplicates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := filepath.Join(dir, ".env")
 	writeFile(t, env, "DUP=one\nOTHER=x\nDUP=two\n", 0o600)
@@ -413,6 +420,7 @@ func TestDotenvDuplicates(t *testing.T) {
 // are refused with INVALID_ARGUMENT, naming the type or the rule and never
 // the value; nothing is written.
 func TestDotenvRefusals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	e := openDotenv(t, dir, dotenvConfig{})
 	const canary = "c4n4ry-s3cr3t"
@@ -462,6 +470,7 @@ func TestDotenvRefusals(t *testing.T) {
 // error names the line, never its contents: a value pasted alone on a
 // line, which reads like a name without '=', is not quoted either.
 func TestDotenvMalformedFile(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"this line holds hunter2", "hunter2", "hunter2 and more", "export hunter2"} {
 		t.Run(bad, func(t *testing.T) {
 			dir := t.TempDir()
@@ -489,6 +498,7 @@ func TestDotenvMalformedFile(t *testing.T) {
 
 // A file larger than 8 MiB is refused rather than read.
 func TestDotenvFileTooLarge(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, ".env"), "A=1\n"+strings.Repeat("# padding\n", 1<<20), 0o600)
 	e := openDotenv(t, dir, dotenvConfig{})
@@ -605,6 +615,7 @@ func TestDotenvAtomicRewrite(t *testing.T) {
 // process): the lock file serialises the read-modify-writes, so no update
 // is lost.
 func TestDotenvConcurrentWritersLoseNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := filepath.Join(dir, ".env")
 	writeFile(t, env, "# shared by many writers\n", 0o600)
@@ -667,6 +678,7 @@ func values2(t testing.TB, e *engine.Engine) map[string]string {
 // The vault sees the granted folder only: not the file next to it, not the
 // registry, not through the "file" parameter, not through a symbolic link.
 func TestDotenvCannotEscapeTheFolder(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	granted := filepath.Join(root, "granted")
 	if err := os.Mkdir(granted, 0o700); err != nil {
@@ -723,6 +735,7 @@ func TestDotenvCannotEscapeTheFolder(t *testing.T) {
 // Parameter file names another file in the folder; unknown parameters are
 // refused.
 func TestDotenvFileParameter(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, ".env"), "A=from .env\n", 0o600)
 	e := openDotenv(t, dir, dotenvConfig{params: `file = "prod.env"`})

@@ -144,6 +144,7 @@ const handWritten = "\xef\xbb\xbf# a comment\n" +
 	"LAST=no newline"
 
 func TestDotenvFormatParseHandWritten(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	v.write(t, handWritten)
 	want := map[string]string{
@@ -193,6 +194,7 @@ func TestDotenvFormatParseHandWritten(t *testing.T) {
 }
 
 func TestDotenvFormatParseErrors(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	for _, src := range []string{
 		"just words\n",
@@ -239,6 +241,7 @@ var tricky = []string{
 }
 
 func TestDotenvFormatEncodeRoundTrip(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	for _, value := range tricky {
 		v.write(t, "")
@@ -281,6 +284,7 @@ const golden = "# Database settings\n" +
 	"# trailing comment"
 
 func TestDotenvFormatEditsKeepOtherBytes(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	sets := []struct{ key, value, want string }{
 		{"DB_HOST", "db.example.com", strings.Replace(golden, "DB_HOST=localhost ", "DB_HOST=db.example.com ", 1)},
@@ -323,6 +327,7 @@ func TestDotenvFormatEditsKeepOtherBytes(t *testing.T) {
 // A '#' right after an old value written unquoted would become part of an
 // unquoted new value: the new one is quoted.
 func TestDotenvFormatSetBeforeAHash(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	v.write(t, "K=\"old\"# note\n")
 	if err := v.set("K", "new"); err != nil {
@@ -334,6 +339,7 @@ func TestDotenvFormatSetBeforeAHash(t *testing.T) {
 }
 
 func TestDotenvFormatNewlineStyle(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	for _, c := range []struct{ src, key, value, want string }{
 		{"A=1\r\nB=2\r\n", "C", "3", "A=1\r\nB=2\r\nC=3\r\n"},     // append to a CRLF file
@@ -355,6 +361,7 @@ func TestDotenvFormatNewlineStyle(t *testing.T) {
 }
 
 func TestDotenvFormatValidName(t *testing.T) {
+	t.Parallel()
 	v := openDotenvFile(t)
 	for _, s := range []string{"A", "_", "_x1", "abc_DEF_123", "export"} {
 		if err := v.set(s, "x"); err != nil {

@@ -53,6 +53,7 @@ var ctx = context.Background()
 
 // The four examples of the Set-Secret reference page, through the Go API.
 func TestReferenceExamples(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 
 	t.Run("1 default vault", func(t *testing.T) {
@@ -110,6 +111,7 @@ func TestReferenceExamples(t *testing.T) {
 }
 
 func TestMetadataRefusalKeepsThePriorSecret(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "PublishSecret", Value: "old", Vault: "LocalStore2"}); err != nil {
 		t.Fatal(err)
@@ -125,6 +127,7 @@ func TestMetadataRefusalKeepsThePriorSecret(t *testing.T) {
 }
 
 func TestNoClobberKeepsTheOldValue(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	for _, vault := range []string{"LocalStore", "LocalStore2"} {
 		if _, err := e.Set(ctx, engine.SetRequest{Name: "db", Value: "old", Vault: vault}); err != nil {
@@ -143,6 +146,7 @@ func TestNoClobberKeepsTheOldValue(t *testing.T) {
 }
 
 func TestWhatIfAndConfirmTouchNothing(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	act, err := e.Set(ctx, engine.SetRequest{Name: "k", Value: "v", Change: engine.Change{WhatIf: true}})
 	if err != nil || act.String() != `add secret "k" to vault LocalStore` {
@@ -176,6 +180,7 @@ func TestWhatIfAndConfirmTouchNothing(t *testing.T) {
 }
 
 func TestValueTypesRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	values := map[string]any{
 		"bytes":  []byte{0, 1, 2, 255},
@@ -199,6 +204,7 @@ func TestValueTypesRoundTrip(t *testing.T) {
 }
 
 func TestBadInputIsRefusedBeforeAnyVaultCall(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	cases := []struct {
 		req engine.SetRequest
@@ -233,6 +239,7 @@ func TestBadInputIsRefusedBeforeAnyVaultCall(t *testing.T) {
 }
 
 func TestNoDefaultVault(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	if err := e.SetDefault(ctx, engine.SetDefaultRequest{}); err != nil {
 		t.Fatal(err)
@@ -247,6 +254,7 @@ func TestNoDefaultVault(t *testing.T) {
 }
 
 func TestGetSearchOrder(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "shared", Value: "from-2", Vault: "LocalStore2"}); err != nil {
 		t.Fatal(err)
@@ -269,6 +277,7 @@ func TestGetSearchOrder(t *testing.T) {
 }
 
 func TestInfoFiltersAndSorts(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	for _, n := range []string{"beta", "Alpha", "alpha2", "gamma"} {
 		if _, err := e.Set(ctx, engine.SetRequest{Name: n, Value: "v"}); err != nil {
@@ -294,6 +303,7 @@ func TestInfoFiltersAndSorts(t *testing.T) {
 }
 
 func TestSetInfoAndRemove(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "k", Value: "v", Metadata: engine.Metadata{"a": "1", "b": 2}}); err != nil {
 		t.Fatal(err)
@@ -323,6 +333,7 @@ func TestSetInfoAndRemove(t *testing.T) {
 }
 
 func TestCopyBetweenVaults(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	md := engine.Metadata{"owner": "ops"}
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "api", Value: engine.Credential{UserName: "bot", Password: "pw"}, Metadata: md}); err != nil {
@@ -348,6 +359,7 @@ func TestCopyBetweenVaults(t *testing.T) {
 }
 
 func TestErrorsNeverCarryValues(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	const secret = "xyzzy-very-secret-value"
 	var errs []error

@@ -9,6 +9,7 @@ import (
 // An operation's internal name never reaches the English: each reads as
 // plain words, naming what it acted on once.
 func TestErrorWording(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  *Error
 		want string
@@ -36,6 +37,7 @@ func TestErrorWording(t *testing.T) {
 // a new operation without words fails here rather than in a user's
 // terminal.
 func TestEveryOpHasWords(t *testing.T) {
+	t.Parallel()
 	// The engine's operations (op.go) and the agent's own messages
 	// (internal/agent/wire.go), as declared.
 	decls := map[string]*regexp.Regexp{

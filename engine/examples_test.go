@@ -193,7 +193,9 @@ extension = %q
 }
 
 // TestExamplesConform builds the four examples with `make examples` and runs
-// the conformance suite on each, through the engine.
+// the conformance suite on each, through the engine. (go-vault's run here is
+// the one of the engine's wasm path: TestConformance ran the same suite on the
+// same go-vault, with the same grant and options, a second time.)
 func TestExamplesConform(t *testing.T) {
 	t.Parallel()
 	out := makeExamples(t, "examples")
@@ -308,6 +310,7 @@ const brokenEnv = "SESAME_TEST_BROKEN_WASM"
 // examples/wat-vault/broken.wat (wat-vault answering OK for a missing
 // secret) in a child process, and checks that it fails and names the case.
 func TestExamplesBrokenFailsConformance(t *testing.T) {
+	t.Parallel()
 	out := makeExamples(t, "examples-wat")
 	broken := filepath.Join(out, "broken.wasm")
 	// The broken module loads: what is wrong shows only in its behaviour.
@@ -354,6 +357,7 @@ func TestHelperBroken(t *testing.T) {
 // except for its header comment and the lines marked ";; BROKEN", so that the
 // broken module keeps following the correct one.
 func TestExamplesBrokenWATMatchesVault(t *testing.T) {
+	t.Parallel()
 	root := testwasm.ModuleRoot(t)
 	body := func(name string, drop bool) []string {
 		b, err := os.ReadFile(filepath.Join(root, "examples/wat-vault", name))

@@ -103,6 +103,7 @@ func TestRegistryOtherEngine(t *testing.T) {
 // from the registry before it (the agent answered `sesame info` after a
 // chmod 664 of vaults.toml).
 func TestRegistryWatch(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("inotify is Linux's")
 	}

@@ -30,6 +30,7 @@ func TestEnvGrantOfUnsetVariables(t *testing.T) {
 // it needs a grant does not make MissingGrants name it (the CLI would tell
 // the user how to give it); only the host's refusal to load does.
 func TestGuestCannotClaimMissingGrants(t *testing.T) {
+	t.Parallel()
 	e, dir := emptyEngine(t)
 	claim := `needs grant "directory", which vaults.toml does not give`
 	mod := wat(t, filepath.Dir(dir), "claims", watVault(plainManifest,
@@ -55,6 +56,7 @@ func TestGuestCannotClaimMissingGrants(t *testing.T) {
 // its sesame_init fails without it: the manifest is checked before init
 // runs (SPEC.md §3). Init used to run first, and its failure hid the grant.
 func TestMissingGrantBeforeInit(t *testing.T) {
+	t.Parallel()
 	e, dir := emptyEngine(t)
 	mod := wat(t, filepath.Dir(dir), "needs-storage", watVault(`{"abi":1,"name":"needs-storage","version":"1","grants":["storage"]}`, "", `
   (func (export "sesame_init") (param i32 i32) (result i32) (i32.const 3))`))

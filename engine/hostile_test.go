@@ -293,6 +293,11 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	vault("Healthy2", goVault, "grants.storage = true\n")
 	vault("Hostile", hostile, "grants = { storage = true, timeout = \"1s\", memory = \"32MiB\", instances = 2 }\n")
 	vault("Hostile2", hostile, "grants.storage = true\n")
+	// Hostile's memory grant, but no deadline that could come first: the
+	// growth of a Go guest to 32 MiB, each step a collection, took more
+	// than a second of a busy machine, and was stopped by Hostile's deadline
+	// instead of its memory limit.
+	vault("HostileMem", hostile, "grants = { storage = true, timeout = \"5m\", memory = \"32MiB\" }\n")
 	vault("NoStorage", hostile, "")
 	vault("Pinned", pinned, fmt.Sprintf("sha256 = %q\ngrants.storage = true\n", hex.EncodeToString(sum[:])))
 	for name, src := range hostileWAT() {
@@ -456,8 +461,8 @@ func TestHostileContained(t *testing.T) {
 		{"deep recursion", "Hostile", get("recurse", "Hostile"), func(t *testing.T, err error) {
 			wantErr(t, err, engine.ErrExtension, "Hostile", "extension trapped in sesame_get")
 		}},
-		{"memory growth past the limit", "Hostile", get("oom", "Hostile"), func(t *testing.T, err error) {
-			wantErr(t, err, engine.ErrExtension, "Hostile", "extension trapped in sesame_get")
+		{"memory growth past the limit", "HostileMem", get("oom", "HostileMem"), func(t *testing.T, err error) {
+			wantErr(t, err, engine.ErrExtension, "HostileMem", "extension trapped in sesame_get")
 		}},
 		{"a trap (panic)", "Hostile", get("panic", "Hostile"), func(t *testing.T, err error) {
 			wantErr(t, err, engine.ErrExtension, "Hostile", "extension trapped in sesame_get")

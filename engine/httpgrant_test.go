@@ -42,6 +42,7 @@ func httpVault(t *testing.T, dir, rawURL string) string {
 // vaults.toml to the sandbox; without it the vault does not load, and the
 // error names the grant.
 func TestHTTPGrant(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	s := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer s.Close()
@@ -84,6 +85,7 @@ func TestHTTPGrant(t *testing.T) {
 // the project's other files, and a client key others can read is refused,
 // naming the file and the fix.
 func TestHTTPGrantFiles(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	dir := filepath.Dir(path)
 	mod := httpVault(t, dir, "https://127.0.0.1:1/")

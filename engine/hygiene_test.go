@@ -40,6 +40,7 @@ func (l *lockedBuffer) String() string {
 // logs too). No log line, and no error in any of its forms, shows a value
 // or a password; the log is not empty, so that the scan scans something.
 func TestLogsAndErrorsNeverCarrySecrets(t *testing.T) {
+	t.Parallel()
 	const (
 		vString = "canary-string-Kx81"
 		vSecure = "canary-secure-Qm27"

@@ -19,6 +19,7 @@ import (
 // recipient, whose identity that secret holds. (Two processes making it at
 // once are left to the no-clobber write, which this test does not force.)
 func TestIdentityMadeOnceAndKept(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	got := make([]string, 2)
 	for i := range got {
@@ -103,6 +104,7 @@ func TestIdentityGrantedVault(t *testing.T) {
 // vault granted identity itself, there is no identity: said with the
 // sentinel, and the vault granted identity does not load.
 func TestIdentityVaultRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	teamVault(t, e)
 	if err := e.SetDefault(ctx, engine.SetDefaultRequest{Vault: "Team"}); err != nil {

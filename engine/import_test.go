@@ -42,6 +42,7 @@ func recordKeys(t testing.TB, path string) []string {
 // secretstore's format (a new store: the batch also creates its key
 // record, which the later calls of the batch read back from the batch).
 func TestImport(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	when := time.Date(2024, 2, 3, 4, 5, 6, 0, time.FixedZone("", 3600))
@@ -74,6 +75,7 @@ func TestImport(t *testing.T) {
 // TestImportResumes: importing again skips what is stored with the same
 // value, even with NoClobber, and writes the rest.
 func TestImportResumes(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	first := importSecrets("s", 5)
@@ -104,6 +106,7 @@ func TestImportResumes(t *testing.T) {
 // middle of a batch, after the earlier calls (and this one) wrote their
 // records, leaves the storage file as it was: checked in the file itself.
 func TestImportFailingBatchWritesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ext := testwasm.Build(t, "engine/testdata/guests/hostile")
 	reg := filepath.Join(dir, "vaults.toml")
@@ -135,6 +138,7 @@ func TestImportFailingBatchWritesNothing(t *testing.T) {
 // while the batch is prepared (here: while Confirm is asked): the commit
 // finds the change and writes nothing.
 func TestImportConflict(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	ssSet(t, e, "probe", "p", nil) // the store exists
@@ -166,6 +170,7 @@ func TestImportConflict(t *testing.T) {
 // TestImportWhatIfAndConfirm: WhatIf reports and writes nothing; a declined
 // confirmation writes nothing.
 func TestImportWhatIfAndConfirm(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	ssSet(t, e, "s-1", "old", nil)
@@ -199,6 +204,7 @@ func TestImportWhatIfAndConfirm(t *testing.T) {
 // TestImportRefusesBeforeAnyCall: a bad secret anywhere in the batch is
 // refused before the vault is asked anything, naming its place.
 func TestImportRefusesBeforeAnyCall(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	for _, bad := range []engine.ImportSecret{
@@ -221,6 +227,7 @@ func TestImportRefusesBeforeAnyCall(t *testing.T) {
 // order (the later wins), the vault's case rule deciding what is the same
 // name; with NoClobber the later one is refused.
 func TestImportRepeatedName(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	twice := []engine.ImportSecret{{Name: "k", Value: "1"}, {Name: "K", Value: "2"}, {Name: "k", Value: "2"}}
@@ -243,6 +250,7 @@ func TestImportRepeatedName(t *testing.T) {
 // TestImportWithoutStorage: a vault that keeps no host storage (an
 // in-process one here) is written secret by secret, with the same checks.
 func TestImportWithoutStorage(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	res, err := e.Import(ctx, engine.ImportRequest{Vault: "LocalStore2", Secrets: importSecrets("s", 3)})
 	if err != nil || len(res.Actions) != 3 {
@@ -258,6 +266,7 @@ func TestImportWithoutStorage(t *testing.T) {
 // the directory grant) cannot have its writes taken back: when it fails in
 // the middle of a batch, the result says the batch may be written in part.
 func TestImportPartial(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "vaults.toml")
 	if err := os.WriteFile(reg, []byte("[vaults.D]\nextension = \"builtin:dotenv\"\ngrants.directory = \".\"\n"), 0o600); err != nil {
@@ -314,6 +323,7 @@ func BenchmarkImport(b *testing.B) {
 // TestImportLocked: a locked vault is the vault's error, not the first
 // secret's: Failed names none.
 func TestImportLocked(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssPassword)
 	e := env.open(t)
 	res, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: importSecrets("s", 2)})

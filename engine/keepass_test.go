@@ -134,6 +134,7 @@ func TestKeePassConformance(t *testing.T) {
 // ErrLocked and changes nothing, the right one opens the entries
 // KeePassXC made, as credentials.
 func TestKeePassUnlock(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	keepassDB(t, dir, "Passwords.kdbx", "correct horse", "")
 	e := openKeePass(t, dir)
@@ -159,6 +160,7 @@ func TestKeePassUnlock(t *testing.T) {
 // TestKeePassRefusals: what an entry cannot hold is refused before the
 // file is touched.
 func TestKeePassRefusals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	keepassDB(t, dir, "db.kdbx", "", "db.key")
 	before, _ := os.ReadFile(filepath.Join(dir, "db.kdbx"))

@@ -53,7 +53,8 @@ func allocated(fn func()) uint64 {
 // its memory grant. A vault granted 4 MiB that answers 100,000 names is
 // refused with TOO_LARGE, naming the vault and the limit, having made the
 // host allocate less than its grant; 10,000 names (under its 10,922) are
-// listed, at less than 384 bytes a name.
+// listed, at less than 384 bytes a name. Serial: it counts what the whole
+// process allocates.
 func TestListAnswerWithinGrant(t *testing.T) {
 	dir := t.TempDir()
 	reg := ""

@@ -25,6 +25,7 @@ var keepsKeyVault = watVault(`{"abi":1,"name":"keeps-key","version":"1"}`, `
 // used to refuse ("has no password to lock") and leave them in memory until
 // the vault closed. A vault that holds nothing is still refused.
 func TestLockWipesKeysOfVaultWithoutLockExport(t *testing.T) {
+	t.Parallel()
 	e, dir := emptyEngine(t)
 	mod := wat(t, filepath.Dir(dir), "keeps-key", keepsKeyVault)
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Keeps", Extension: mod}}); err != nil {

@@ -2,25 +2,34 @@ package engine_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // TestMain derives keys cheaply in this test process and in the copies of
 // it that tests start (internal/testonly): every store the tests write is
-// read only here.
+// read only here. The engines over testCache share their compiled modules
+// (sandbox.ShareCompiledModules): each test opens engines of its own, and
+// each of them read and checked again a cache entry of about 12 MB for every
+// Go guest it loaded, a third of this package's CPU; the tests of the cache
+// itself (cache_test.go) use folders of their own.
 //
-// The long tests that touch no process-wide state call t.Parallel, so that
+// Every test that touches no process-wide state calls t.Parallel, so that
 // they share the machine's cores (go test starts them once every serial
-// test has finished). A test that changes such state (testonly's clock or
-// KDF, the environment with t.Setenv) stays serial: nothing runs beside it.
+// test has finished). A test that changes such state (testonly's clock,
+// KDF or hooks, the environment with t.Setenv), or that counts what the
+// whole process allocates (runtime.MemStats), stays serial: nothing runs
+// beside it.
 //
 // The environment holds envSecret for the whole run, so that
 // TestHostileContained, which checks that a guest does not see it, needs
 // no t.Setenv and can run in parallel.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
+	sandbox.ShareCompiledModules(filepath.Join(testCache, "wazero"))
 	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
 	m.Run()
 }

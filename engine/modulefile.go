@@ -51,7 +51,9 @@ func ReadModule(ctx context.Context, path string) ([]byte, error) {
 	if st.Size() > MaxModuleFile {
 		return nil, moduleTooLarge(path, st.Size())
 	}
-	b := bytes.NewBuffer(make([]byte, 0, st.Size()))
+	// bytes.MinRead to spare: ReadFrom grows a full buffer before it reads
+	// again to find the end, doubling it and copying the module.
+	b := bytes.NewBuffer(make([]byte, 0, st.Size()+bytes.MinRead))
 	r := io.LimitReader(f, MaxModuleFile+1) // a file that grows while read
 	for {
 		if err := ctx.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 // (Named pipes, devices, sparse 2 GiB files and symbolic links: the script
 // extension_modulefile.txtar, through the commands that read modules.)
 func TestReadModule(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "m.wasm")
 	want := bytes.Repeat([]byte("wasm"), 1<<19) // 2 MiB: more than one chunk
@@ -50,5 +52,29 @@ func TestReadModule(t *testing.T) {
 	}
 	if _, err := engine.ReadModule(canceled, file); err == nil || !strings.Contains(err.Error(), "module file "+file+": reading stopped: context canceled") {
 		t.Errorf("a canceled read: %v, want it stopped, naming the file", err)
+	}
+}
+
+// ReadModule reads a module into one buffer of the file's size: every
+// load of a vault reads its module, megabytes for a Go guest. (It read
+// into a buffer of exactly that size, which bytes.Buffer grew to twice
+// that, copying the module, to look for the end of the file: three times
+// the module's size allocated per read.) Serial: it counts the bytes the
+// whole process allocates meanwhile.
+func TestReadModuleAllocatesTheModuleOnce(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "m.wasm")
+	const size = 4 << 20
+	if err := os.WriteFile(file, make([]byte, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := engine.ReadModule(ctx, file)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got) != size {
+		t.Fatalf("ReadModule(%s) = %d bytes, %v; want %d bytes", file, len(got), err, size)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > size*3/2 {
+		t.Errorf("reading a module of %d bytes allocated %d bytes", size, n)
 	}
 }

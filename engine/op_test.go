@@ -51,6 +51,7 @@ func declared(t *testing.T, file, kinds string, keep func(string) bool) []string
 // that is not a Code, an errors.New, would be missing), each once and with
 // a message of its own; an ABI status is the sentinel of its number.
 func TestCodes(t *testing.T) {
+	t.Parallel()
 	sentinels := declared(t, "errors.go", "const var", func(n string) bool { return strings.HasPrefix(n, "Err") })
 	codes := engine.Codes()
 	if len(codes) != len(sentinels) {
@@ -83,6 +84,7 @@ func TestCodes(t *testing.T) {
 // TestOperations: Operations lists every request type op.go declares, each
 // with an operation name of its own.
 func TestOperations(t *testing.T) {
+	t.Parallel()
 	types := declared(t, "op.go", "type", func(n string) bool { return strings.HasSuffix(n, "Request") && n != "Request" })
 	ops := engine.Operations()
 	listed := map[string]bool{}
@@ -110,6 +112,7 @@ func TestOperations(t *testing.T) {
 // no fields (VaultsRequest) leaves its method ctx alone. Its results are
 // the request's: R and an error, or an error.
 func TestMethodsTakeTheirRequest(t *testing.T) {
+	t.Parallel()
 	engineType := reflect.TypeFor[*engine.Engine]()
 	ctxType := reflect.TypeFor[context.Context]()
 	errType := reflect.TypeFor[error]()

@@ -102,6 +102,7 @@ func paramsSeen(t *testing.T, e *engine.Engine, mod, name string, params map[str
 // TestSecretReference: the extension receives the secret's text; the
 // registry keeps the reference.
 func TestSecretReference(t *testing.T) {
+	t.Parallel()
 	e, path, mod := referenceEngine(t)
 	got, err := paramsSeen(t, e, mod, "Team", map[string]any{
 		"password": "sesame:Local/etcd/password", "user": "sesame:local/user", "prefix": "team/",
@@ -124,6 +125,7 @@ func TestSecretReference(t *testing.T) {
 // TestSecretReferenceErrors: each failure names the parameter, the
 // reference and the cause, and never the value of a secret.
 func TestSecretReferenceErrors(t *testing.T) {
+	t.Parallel()
 	e, _, mod := referenceEngine(t)
 	// B refers to A, which is not registered yet: registering A with a
 	// reference to B closes the circle.
@@ -175,6 +177,7 @@ func TestSecretReferenceErrors(t *testing.T) {
 // in a fresh engine that loads them from vaults.toml: loading A must not
 // wait for B, which waits for A.
 func TestSecretReferenceCycleDoesNotWait(t *testing.T) {
+	t.Parallel()
 	e, path, mod := referenceEngine(t)
 	for _, name := range []string{"A", "B"} {
 		if _, err := paramsSeen(t, e, mod, name, map[string]any{"x": "plain-" + name}); err != nil {

@@ -18,6 +18,7 @@ import (
 // engine's lock and the registry file's lock for the whole load, so both
 // waited for the spinning start (a get behind the agent waited 27 s).
 func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
+	t.Parallel()
 	h := newHostileEnv(t)
 	hang := filepath.Join(h.dir, "hang.wasm")
 	if err := os.WriteFile(hang, testwasm.WAT(t, slowstart.Module), 0o600); err != nil {
@@ -47,6 +48,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 // again", and its undo removed the store that both had settled as new: the
 // winner's secretstore lost its key record.)
 func TestConcurrentRegisterOfOneName(t *testing.T) {
+	t.Parallel()
 	e1, path := emptyEngine(t)
 	e2, err := engine.Open(ctx, path, &engine.Options{DataDir: filepath.Join(filepath.Dir(path), "data"), CacheDir: testCache})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // get and info, the vault that holds the secret answers, and it still
 // answers when named.
 func TestSearchOptOut(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	lie, err := abi.AppendSecret(nil, abi.Info{Name: "db", Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte("forged")})
 	if err != nil {
@@ -80,6 +81,7 @@ func TestSearchOptOut(t *testing.T) {
 // TestSearchDefaultOptedOut: the default vault is searched first even when
 // it is registered with NoSearch: being the default names it.
 func TestSearchDefaultOptedOut(t *testing.T) {
+	t.Parallel()
 	e, _ := emptyEngine(t)
 	lie, err := abi.AppendSecret(nil, abi.Info{Name: "db", Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte("forged")})
 	if err != nil {

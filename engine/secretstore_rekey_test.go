@@ -49,6 +49,7 @@ func ssSame(t *testing.T, e *engine.Engine, values map[string]any) {
 // the next unlock wrapped the planted key under the user's password, and
 // every later secret was sealed under a key the attacker held.)
 func TestSecretStorePlantedKey(t *testing.T) {
+	t.Parallel()
 	attacker := format.NewMaster()
 	plant := func(t *testing.T, env *ssEnv) {
 		ssUpdate(t, env.dbPath(), func(data *bolt.Bucket) error {
@@ -114,6 +115,7 @@ func TestSecretStorePlantedKey(t *testing.T) {
 // the old key; the password stays. A wrong password, or a record that does
 // not open, changes nothing.
 func TestSecretStoreRekey(t *testing.T) {
+	t.Parallel()
 	t.Run("password", func(t *testing.T) {
 		env, values := ssFilled(t, ssPassword)
 		old := ssMaster(t, env.dbPath(), ssPass)

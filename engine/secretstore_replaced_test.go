@@ -17,6 +17,7 @@ import (
 // own store is put back, until it is unlocked again. The engine's reads of one call check the file
 // at the path once (storage.WithCall); this pins that each call does.
 func TestSecretStoreReplacedSinceUnlock(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssPassword)
 	e := env.open(t)
 	ssUnlock(t, e, ssPass)

@@ -23,8 +23,9 @@ import (
 // directory (grown: 40 more secrets in each, imported), where restoring
 // the directory is found too.
 func TestSecretStoreRollback(t *testing.T) {
-	t.Run("one leaf", func(t *testing.T) { testSecretStoreRollback(t, false) })
-	t.Run("grown", func(t *testing.T) { testSecretStoreRollback(t, true) })
+	t.Parallel()
+	t.Run("one leaf", func(t *testing.T) { t.Parallel(); testSecretStoreRollback(t, false) })
+	t.Run("grown", func(t *testing.T) { t.Parallel(); testSecretStoreRollback(t, true) })
 }
 
 func testSecretStoreRollback(t *testing.T, grown bool) {

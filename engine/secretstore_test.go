@@ -195,6 +195,7 @@ func TestSecretStoreConformance(t *testing.T) {
 }
 
 func TestSecretStoreManifest(t *testing.T) {
+	t.Parallel()
 	e := newSSEnv(t, ssNone).open(t)
 	m, err := e.Manifest(ctx, engine.ManifestRequest{Vault: ssVault})
 	if err != nil {
@@ -207,6 +208,7 @@ func TestSecretStoreManifest(t *testing.T) {
 }
 
 func TestSecretStoreParameters(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ params, want string }{
 		{`colour = "blue"`, `unknown parameter "colour"`},
 		{`authentication = "maybe"`, `authentication is "maybe"`},
@@ -230,6 +232,7 @@ func TestSecretStoreParameters(t *testing.T) {
 }
 
 func TestSecretStoreNoneMode(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	if _, err := e.Get(ctx, engine.GetRequest{Name: "nothing", Vault: ssVault}); !errors.Is(err, engine.ErrSecretNotFound) {
@@ -257,6 +260,7 @@ func TestSecretStoreNoneMode(t *testing.T) {
 }
 
 func TestSecretStorePassword(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, `password_timeout = -1`)
 	e := env.open(t)
 
@@ -352,6 +356,7 @@ func TestSecretStoreTimeout(t *testing.T) {
 }
 
 func TestSecretStoreSetPassword(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssPassword)
 	e := env.open(t)
 
@@ -399,6 +404,7 @@ func TestSecretStoreSetPassword(t *testing.T) {
 
 // An unlock lives in the engine (the process) that made it.
 func TestSecretStoreSecondEngine(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssPassword)
 	e1, e2 := env.open(t), env.open(t)
 	ssUnlock(t, e1, ssPass)
@@ -423,6 +429,7 @@ func TestSecretStoreSecondEngine(t *testing.T) {
 }
 
 func TestSecretStoreMigration(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	values := ssValues("mig")
@@ -636,6 +643,7 @@ func ssMaster(t testing.TB, path string, password []byte) *format.Master {
 }
 
 func TestSecretStoreTamper(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssPassword)
 	e := env.open(t)
 	ssUnlock(t, e, ssPass)
@@ -722,6 +730,7 @@ func TestSecretStoreTamper(t *testing.T) {
 // for them, and their base64 and hex forms, in every file of the data
 // folder; it also checks the files' and folders' modes.
 func TestSecretStoreNoPlainText(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"none", "password"} {
 		t.Run(mode, func(t *testing.T) {
 			env := newSSEnv(t, `authentication = "`+mode+`"`)
@@ -1092,6 +1101,7 @@ func TestSecretStoreConcurrentSetPassword(t *testing.T) {
 // the keyring, with the expiry its password_timeout gives (none for -1),
 // and no longer once it is locked.
 func TestSecretStoreUnlocked(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		timeout string
 		ttl     time.Duration // 0: no expiry

@@ -20,6 +20,7 @@ import (
 // would hash to another record (not found), and a listing with the folded
 // spelling as its pattern would miss the name.
 func TestSecretStoreFoldsAsGo(t *testing.T) {
+	t.Parallel()
 	env := newSSEnv(t, ssNone)
 	e := env.open(t)
 	ssSet(t, e, "probe", "p", nil)

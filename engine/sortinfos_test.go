@@ -8,6 +8,7 @@ import (
 // TestSortInfos: a listing sorts case-insensitively, then exactly, so that
 // names differing only in case both appear, in a stable order.
 func TestSortInfos(t *testing.T) {
+	t.Parallel()
 	var in []Info
 	for _, n := range []string{"b", "Zeta", "B", "a", "éclair", "A", "Éclair", "alpha"} {
 		in = append(in, Info{Name: n})

@@ -20,6 +20,7 @@ import (
 // secret back, its file untouched meanwhile; KeepStorage alone hands the
 // area over.
 func TestStorageBelongsToIdentity(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	data := filepath.Join(filepath.Dir(path), "data")
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
@@ -138,6 +139,7 @@ func TestStorageBelongsToIdentity(t *testing.T) {
 // Unregister keeps the storage area by default, and RemoveStorage deletes
 // it; a vault without one reports nothing.
 func TestUnregisterStorage(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	file := engine.StorageFile(filepath.Join(filepath.Dir(path), "data"), "A", "builtin:secretstore")
 	reg := engine.Registration{Name: "A", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
@@ -170,6 +172,7 @@ func TestUnregisterStorage(t *testing.T) {
 // A failed registration leaves no storage file behind, and a handed-over
 // area goes back to the registration it came from.
 func TestRegisterFailureLeavesStorage(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	data := filepath.Join(filepath.Dir(path), "data")
 	reg := engine.Registration{Name: "A", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true}, Parameters: map[string]any{"authentication": "none"}}
@@ -201,6 +204,7 @@ func TestRegisterFailureLeavesStorage(t *testing.T) {
 // a store whose vault was unregistered before the upgrade (its extension
 // unknown) blocks registering the name until KeepStorage hands it over.
 func TestStorageFromEarlierRelease(t *testing.T) {
+	t.Parallel()
 	const store = "builtin:secretstore"
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	// earlier writes what the earlier release left: vaults.toml

@@ -12,6 +12,7 @@ import (
 // sees what earlier calls of the batch wrote and not what they deleted;
 // outside the batch, nothing of it shows before the commit.
 func TestStorageAreaScanInBatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := storage.Open(filepath.Join(t.TempDir(), "area.db"), storage.Options{})
 	if err != nil {

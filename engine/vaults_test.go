@@ -27,6 +27,7 @@ func emptyEngine(t *testing.T) (*engine.Engine, string) {
 }
 
 func TestRegisterUnregisterDefault(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	wasm := testwasm.Build(t, "examples/go-vault")
 	defaultOf := func(e *engine.Engine) string {
@@ -96,6 +97,7 @@ func TestRegisterUnregisterDefault(t *testing.T) {
 }
 
 func TestRegisterChecksTheExtensionFirst(t *testing.T) {
+	t.Parallel()
 	e, path := emptyEngine(t)
 	bad := filepath.Join(t.TempDir(), "bad.wasm")
 	os.WriteFile(bad, []byte("\x00asm\x01\x00\x00\x00"), 0o600) // a valid, empty module
@@ -123,6 +125,7 @@ func TestRegisterChecksTheExtensionFirst(t *testing.T) {
 }
 
 func TestCorruptRegistryIsAnErrorAndKept(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vaults.toml")
 	corrupt := []byte("default = \"x\"\n[vaults.x]\nextension = \"builtin:x\"\nstroage = true\n")

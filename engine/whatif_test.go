@@ -23,6 +23,7 @@ func (brokenStat) Stat(context.Context, string) (abi.Info, error) {
 // the error names the operation that was asked for. It used to say "cannot
 // set" for a remove.
 func TestWhatIfNamesItsOperation(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	if err := e.Mount("Broken", brokenStat{memvault.New(memvault.Options{})}); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // guest's error repeats ("sesame_v1.kv_delete: not found"). Each layer
 // adds one fact; the status already says what those prefixes did.
 func TestNoInternalLayerInMessages(t *testing.T) {
+	t.Parallel()
 	e, _ := emptyEngine(t)
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	reg := engine.Registration{Name: "H", Extension: hostile, Grants: engine.Grants{Storage: true}}

@@ -160,9 +160,10 @@ func (c *Cluster) configure(root, data string) {
 	token := make([]byte, 8)
 	rand.Read(token)
 	var initial []string
+	ports := freePorts(c.t, 2*len(c.members))
 	for i := range c.members {
 		m := &member{name: "m" + strconv.Itoa(i), dir: filepath.Join(root, "m"+strconv.Itoa(i))}
-		m.client, m.peer = "http://"+freePort(c.t), "http://"+freePort(c.t)
+		m.client, m.peer = "http://"+ports[2*i], "http://"+ports[2*i+1]
 		initial = append(initial, m.name+"="+m.peer)
 		c.members[i] = m
 	}
@@ -181,16 +182,23 @@ func (c *Cluster) configure(root, data string) {
 	}
 }
 
-// freePort returns a loopback address with a port that was free a moment
-// ago: the kernel's pick for a listener closed at once.
-func freePort(t testing.TB) string {
+// freePorts returns n loopback addresses whose ports were free a moment
+// ago: the kernel's picks for listeners held open until all n are picked,
+// so that the n differ. (Each listener closed at once, the kernel could pick
+// one port twice: two members of one cluster on one port, which etcd
+// refuses, as a run of TestEtcdNoQuorum met.)
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("etcdtest: no free loopback port: %v", err)
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("etcdtest: no free loopback port: %v", err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 // launch starts member i in its own process group; its output goes to a

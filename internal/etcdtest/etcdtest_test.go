@@ -130,3 +130,20 @@ func TestMissingEtcdNamesPackage(t *testing.T) {
 		t.Fatalf("without etcd the child test ended with %v:\n%s\nwant a failure naming etcd-server", err, out)
 	}
 }
+
+// TestFreePortsDiffer: the ports of one cluster are distinct, round after
+// round (picked one by one from listeners closed at once, two of six were
+// the same often enough for a cluster to fail to start now and then).
+func TestFreePortsDiffer(t *testing.T) {
+	t.Parallel()
+	for range 3000 {
+		ports := freePorts(t, 6)
+		seen := map[string]bool{}
+		for _, p := range ports {
+			if seen[p] {
+				t.Fatalf("freePorts gave %s twice: %v", p, ports)
+			}
+			seen[p] = true
+		}
+	}
+}

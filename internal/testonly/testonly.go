@@ -11,7 +11,9 @@
 // derivation and the fake clock's code with them, out of every program:
 // TestReleaseBinaryHasNoHooks builds cmd/sesame and checks that their
 // symbols are absent. A release build can therefore only ever derive with
-// the parameters the vault asks for, and read the real time.
+// the parameters the vault asks for, and read the real time. The sandbox
+// has one switch of this kind, which needs wazero and so lives there:
+// sandbox.ShareCompiledModules, whose code the same test looks for.
 //
 // A store whose password was set under the cheap derivation opens only
 // under it: the vault still records the parameters it asked for, but the

@@ -26,21 +26,28 @@ var hooks = []string{
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).Advance",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).afterFunc",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).advance",
+	// sandbox.ShareCompiledModules installs these method values.
+	"github.com/sesamehq/sesame/engine/internal/sandbox.(*processCache).cacheOf",
+	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).get",
+	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).keep",
 }
 
 // TestReleaseBinaryHasNoHooks builds sesame (as `make build` does, but for
 // -trimpath, which changes no symbol and would compile every package
 // again instead of reusing the tests' builds) and checks
 // that none of the hooks is in it, so that no release build can derive
-// keys cheaply or read a fake time. The same check on this package's test
-// binary, which links them all (the tests below call them), must find
-// them: it shows that the check can see them.
+// keys cheaply, read a fake time, or load a module compiled by another
+// Host without the cache's checks. The same check on the test binaries of
+// this package and of the sandbox (which cannot be imported from here),
+// which link them all (their tests call them), must find them: it shows
+// that the check can see them.
 func TestReleaseBinaryHasNoHooks(t *testing.T) {
 	root, dir := testwasm.ModuleRoot(t), t.TempDir()
-	control, bin := filepath.Join(dir, "testonly.test"), filepath.Join(dir, "sesame")
-	goCmd(t, root, "test", "-c", "-o", control, "./internal/testonly")
-	if m := missing(symbols(t, control)); len(m) != 0 {
-		t.Fatalf("the test binary lacks %q: the check would see nothing", m)
+	bin := filepath.Join(dir, "sesame")
+	goCmd(t, root, "test", "-c", "-o", dir+string(filepath.Separator), "./internal/testonly", "./engine/internal/sandbox")
+	controls := append(symbols(t, filepath.Join(dir, "testonly.test")), symbols(t, filepath.Join(dir, "sandbox.test"))...)
+	if m := missing(controls); len(m) != 0 {
+		t.Fatalf("the test binaries lack %q: the check would see nothing", m)
 	}
 	goCmd(t, root, "build", "-o", bin, "./cmd/sesame")
 	got := symbols(t, bin)

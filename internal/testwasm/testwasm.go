@@ -5,10 +5,12 @@
 //
 // A test calls Build with the guest's directory and gets the path of a .wasm
 // file compiled for GOOS=wasip1 as a c-shared reactor, the way extension
-// authors build theirs. Each directory is built once per test process. The
-// files go to a per-user cache directory and are replaced atomically, so
-// that test processes running at once do not disturb each other and repeated
-// runs leave no litter.
+// authors build theirs. Each directory is built once for each content of its
+// sources (cSourcesKey, goSourcesKey), by the first test process that asks
+// for it; later ones find it built. The files go to a per-user
+// cache directory and are replaced atomically, so that test processes
+// running at once do not disturb each other and repeated runs leave no
+// litter.
 package testwasm
 
 import (
@@ -80,7 +82,8 @@ func findRoot() (string, error) {
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
 //
 // or, for a folder of .c files, with clang and CFlags,
-// once per test process, and returns the path of the .wasm file. It fails the
+// once for each content of its sources (cSourcesKey, goSourcesKey), and
+// returns the path of the .wasm file. It fails the
 // test with the compiler's output when the build fails, and every later test
 // that asks for the same dir too.
 func Build(tb testing.TB, dir string) string {
@@ -125,6 +128,26 @@ func compile(modRoot, dir string) (string, error) {
 	// module must not share a file.
 	sum := sha256.Sum256([]byte(filepath.Join(modRoot, dir)))
 	final := filepath.Join(out, filepath.Base(dir)+"-"+hex.EncodeToString(sum[:6])+".wasm")
+	// The name also tells the guest's sources apart (cSourcesKey,
+	// goSourcesKey), so that a process finds it built by an earlier one.
+	cfiles, err := cFiles(modRoot, dir)
+	if err != nil {
+		return "", err
+	}
+	var key string
+	if len(cfiles) > 0 {
+		key, err = cSourcesKey(modRoot, cfiles)
+	} else {
+		key, err = goSourcesKey(modRoot, dir)
+	}
+	if err != nil {
+		return "", err
+	}
+	versions := strings.TrimSuffix(final, ".wasm") + "-v*.wasm" // the guest's file for any sources
+	final = strings.TrimSuffix(final, ".wasm") + "-v" + key + ".wasm"
+	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
+		return final, nil
+	}
 	work, err := os.MkdirTemp(out, "build-")
 	if err != nil {
 		return "", err
@@ -132,10 +155,7 @@ func compile(modRoot, dir string) (string, error) {
 	defer os.RemoveAll(work)
 	built := filepath.Join(work, "guest.wasm")
 
-	cmd, err := buildCommand(modRoot, dir, built)
-	if err != nil {
-		return "", err
-	}
+	cmd := buildCommand(modRoot, dir, cfiles, built)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
@@ -143,6 +163,12 @@ func compile(modRoot, dir string) (string, error) {
 	}
 	if err := os.Rename(built, final); err != nil {
 		return "", err
+	}
+	old, _ := filepath.Glob(versions) // built from earlier sources: litter
+	for _, o := range old {
+		if o != final {
+			os.Remove(o)
+		}
 	}
 	return final, nil
 }
@@ -157,28 +183,36 @@ func CFlags() []string {
 	return []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
 }
 
-// buildCommand returns the command that builds the guest at dir into out:
-// clang with CFlags over the directory's .c files (sorted) when it has any,
-// go build for wasip1 otherwise.
-func buildCommand(modRoot, dir, out string) (*exec.Cmd, error) {
-	cfiles, err := filepath.Glob(filepath.Join(modRoot, dir, "*.c"))
+// cFiles returns the .c files of the guest at dir, sorted, relative to
+// modRoot: none for a Go guest.
+func cFiles(modRoot, dir string) ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(modRoot, dir, "*.c"))
 	if err != nil {
 		return nil, err
 	}
+	var cfiles []string
+	for _, f := range paths { // Glob sorts
+		cfiles = append(cfiles, dir+"/"+filepath.Base(f))
+	}
+	return cfiles, nil
+}
+
+// buildCommand returns the command that builds the guest at dir into out:
+// clang with CFlags over cfiles, the directory's .c files, when it has any,
+// go build for wasip1 otherwise.
+func buildCommand(modRoot, dir string, cfiles []string, out string) *exec.Cmd {
 	var cmd *exec.Cmd
 	if len(cfiles) > 0 {
 		args := CFlags()
 		args = append(args, "-o", out)
-		for _, f := range cfiles { // Glob sorts
-			args = append(args, dir+"/"+filepath.Base(f))
-		}
+		args = append(args, cfiles...)
 		cmd = exec.Command("clang", args...)
 	} else {
 		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "./"+dir)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	}
 	cmd.Dir = modRoot
-	return cmd, nil
+	return cmd
 }
 
 // cacheDir returns the directory for the built guests: sesame-testwasm in

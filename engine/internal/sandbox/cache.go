@@ -88,30 +88,62 @@ const (
 // openSealedCache returns wazero's file cache over root, sealed with the
 // key in the file keyFile (created if missing), or an error saying why the
 // disk cache cannot be used.
-func openSealedCache(root, keyFile string, logger *slog.Logger) (wazero.CompilationCache, *sealedCache, error) {
+func openSealedCache(root, keyFile string, logger *slog.Logger) (fileCache, *sealedCache, error) {
 	if keyFile == "" {
-		return nil, nil, errors.New("no key file to seal it with (Config.CacheKey)")
+		return fileCache{}, nil, errors.New("no key file to seal it with (Config.CacheKey)")
 	}
 	key, err := loadKey(keyFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cache key: %w", err)
+		return fileCache{}, nil, fmt.Errorf("cache key: %w", err)
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("sesame cache folder"))
 	sub := filepath.Join(root, hex.EncodeToString(mac.Sum(nil)[:8]))
 	if err := fileperm.MkdirAll(sub); err != nil {
-		return nil, nil, err
+		return fileCache{}, nil, err
 	}
-	cache, err := wazero.NewCompilationCacheWithDir(sub)
+	cache, err := openFileCache(sub)
 	if err != nil {
-		return nil, nil, err
+		return fileCache{}, nil, err
 	}
 	// wazero's folder for this version, as its cache.go names it.
 	dir := filepath.Join(sub, "wazero-"+wazeroVersion()+"-"+goruntime.GOARCH+"-"+goruntime.GOOS)
 	if err := fileperm.CheckDir(dir); err != nil {
-		return nil, nil, err
+		return fileCache{}, nil, err
 	}
 	return cache, &sealedCache{dir: dir, key: key, logger: logger}, nil
+}
+
+// A fileCache is wazero's cache over a folder: the Host's own, or, in a
+// test process that shares its compiled modules (ShareCompiledModules),
+// the process's, with its kept modules.
+type fileCache struct {
+	cache wazero.CompilationCache
+	kept  keptModules
+}
+
+// keptModules are the modules a test process keeps compiled in its cache
+// (processcache.go); the zero value, for a Host's own cache, keeps none.
+// A Host whose cache keeps modules leaves it open when it closes.
+type keptModules struct {
+	// get returns the checked and instrumented bytes of a kept module,
+	// whose compile is a memory hit that reads and writes no cache entry,
+	// or nil.
+	get func(key compiledKey) []byte
+	// keep keeps a module the Host has just compiled from wasm.
+	keep func(ctx context.Context, key compiledKey, wasm []byte)
+}
+
+// openFileCache returns wazero's cache over dir: the process's when a test
+// shares the compiled modules of dir's folder, a new one otherwise.
+func openFileCache(dir string) (fileCache, error) {
+	if share := shareHook.Load(); share != nil {
+		if c, ok := (*share)(dir); ok {
+			return c, nil
+		}
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	return fileCache{cache: cache}, err
 }
 
 // wazeroVersion is the version wazero names its cache folder after

@@ -97,7 +97,7 @@ func BenchmarkCompileCache(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := h.compile(context.Background(), r, wasm); err != nil {
+			if _, err := h.compile(context.Background(), r, wasm, false); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -34,6 +34,7 @@ type Config struct {
 type Host struct {
 	cache  wazero.CompilationCache
 	sealed *sealedCache // nil when cache is in memory
+	kept   keptModules  // zero unless cache is a test process's (fileCache)
 	logger *slog.Logger
 
 	mu       sync.Mutex
@@ -72,7 +73,7 @@ func NewHost(cfg Config) (*Host, error) {
 		if err != nil {
 			h.logger.Warn("compile cache not used: compiling in memory", "folder", cfg.CacheDir, "reason", err.Error())
 		} else {
-			h.cache, h.sealed = c, sealed
+			h.cache, h.kept, h.sealed = c.cache, c.kept, sealed
 		}
 	}
 	return h, nil
@@ -80,21 +81,27 @@ func NewHost(cfg Config) (*Host, error) {
 
 // compile compiles wasm in r. With a disk cache, it first checks every
 // entry of the cache against its seal (so wazero reads no entry that was
-// not checked), and seals what the compile wrote.
-func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte) (wazero.CompiledModule, error) {
-	if h.sealed != nil {
-		if err := h.sealed.check(ctx); err != nil {
-			return nil, errorf(abi.Unavailable, "", "compile cache "+h.sealed.dir+" cannot be checked: "+err.Error())
+// not checked), and seals what the compile wrote; but not for a module
+// that a test process keeps compiled (kept; see keptModules), which wazero
+// finds in memory.
+func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte, kept bool) (wazero.CompiledModule, error) {
+	sealed := h.sealed
+	if kept {
+		sealed = nil
+	}
+	if sealed != nil {
+		if err := sealed.check(ctx); err != nil {
+			return nil, errorf(abi.Unavailable, "", "compile cache "+sealed.dir+" cannot be checked: "+err.Error())
 		}
 	}
 	compiled, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, errorf(abi.InvalidArgument, "", "not a valid WebAssembly module: "+err.Error())
 	}
-	if h.sealed != nil {
-		if err := h.sealed.seal(); err != nil {
+	if sealed != nil {
+		if err := sealed.seal(); err != nil {
 			// Unsealed entries are removed unread by the next check.
-			h.logger.WarnContext(ctx, "compile cache: cannot seal an entry", "folder", h.sealed.dir, "reason", err.Error())
+			h.logger.WarnContext(ctx, "compile cache: cannot seal an entry", "folder", sealed.dir, "reason", err.Error())
 		}
 	}
 	return compiled, nil
@@ -151,7 +158,9 @@ func (h *Host) Close(ctx context.Context) error {
 		errs = append(errs, r.rt.Close(ctx))
 	}
 	h.runtimes = nil
-	errs = append(errs, h.cache.Close(ctx))
+	if h.kept.keep == nil { // else the cache is the process's
+		errs = append(errs, h.cache.Close(ctx))
+	}
 	return errors.Join(errs...)
 }
 

@@ -22,7 +22,8 @@ type sharedCompiled struct {
 }
 
 // compiledFor returns the compiled module of key, compiling it with build
-// (which checks and instruments the bytes) when no loaded module holds it.
+// (which checks and instruments the bytes) when no loaded module holds it
+// (and the process keeps no compiled module of it: keptModules).
 // Vaults that load the same extension under the same grant so share one
 // compiled module: wazero shares the machine code by itself, but every
 // CompileModule decodes the module again and keeps that copy (for the
@@ -36,13 +37,23 @@ func (h *Host) compiledFor(ctx context.Context, r *runtime, key compiledKey, bui
 		return s.compiled, nil
 	}
 	h.compiledMu.Unlock()
-	wasm, err := build()
+	var wasm []byte
+	if h.kept.get != nil {
+		wasm = h.kept.get(key)
+	}
+	kept := wasm != nil
+	if !kept {
+		var err error
+		if wasm, err = build(); err != nil {
+			return nil, err
+		}
+	}
+	compiled, err := h.compile(ctx, r, wasm, kept)
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := h.compile(ctx, r, wasm)
-	if err != nil {
-		return nil, err
+	if !kept && h.kept.keep != nil {
+		h.kept.keep(ctx, key, wasm)
 	}
 	h.compiledMu.Lock()
 	defer h.compiledMu.Unlock()
