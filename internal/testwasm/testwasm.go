@@ -79,10 +79,12 @@ func findRoot() (string, error) {
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
 //
-// or, for a folder of .c files, with clang and CFlags,
-// once per test process, and returns the path of the .wasm file. It fails the
-// test with the compiler's output when the build fails, and every later test
-// that asks for the same dir too.
+// or, for a folder of .c files (or one .c file), with clang and CFlags,
+// once per test process, and returns the path of the .wasm file. A C guest
+// whose sources, headers and compiler have not changed since a process
+// built it is not built again (see compileC). It fails the test with the
+// compiler's output when the build fails, and every later test that asks
+// for the same dir too.
 func Build(tb testing.TB, dir string) string {
 	tb.Helper()
 	path, err := Path(dir)
@@ -121,6 +123,13 @@ func compile(modRoot, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	sources, err := cSources(modRoot, dir)
+	if err != nil {
+		return "", err
+	}
+	if len(sources) > 0 {
+		return compileC(modRoot, dir, sources, out)
+	}
 	// The name tells the guest and the checkout apart: two checkouts of the
 	// module must not share a file.
 	sum := sha256.Sum256([]byte(filepath.Join(modRoot, dir)))
@@ -132,19 +141,24 @@ func compile(modRoot, dir string) (string, error) {
 	defer os.RemoveAll(work)
 	built := filepath.Join(work, "guest.wasm")
 
-	cmd, err := buildCommand(modRoot, dir, built)
-	if err != nil {
-		return "", err
-	}
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
-		return "", errors.New("building " + dir + " for wasip1: " + err.Error() + "\n" + strings.TrimSpace(output.String()))
-	}
-	if err := os.Rename(built, final); err != nil {
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", built, "./"+dir)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if err := run(cmd, modRoot, dir, built, final); err != nil {
 		return "", err
 	}
 	return final, nil
+}
+
+// run runs cmd, which builds dir into built, in modRoot, and renames built
+// over final.
+func run(cmd *exec.Cmd, modRoot, dir, built, final string) error {
+	var output bytes.Buffer
+	cmd.Dir = modRoot
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		return errors.New("building " + dir + " for wasip1: " + err.Error() + "\n" + strings.TrimSpace(output.String()))
+	}
+	return os.Rename(built, final)
 }
 
 // CFlags returns the flags of clang for a C guest, the ones `make extensions`
@@ -157,28 +171,19 @@ func CFlags() []string {
 	return []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
 }
 
-// buildCommand returns the command that builds the guest at dir into out:
-// clang with CFlags over the directory's .c files (sorted) when it has any,
-// go build for wasip1 otherwise.
-func buildCommand(modRoot, dir, out string) (*exec.Cmd, error) {
+// cSources returns the C files that dir is built from, relative to
+// modRoot and sorted: dir itself when it names a .c file, the .c files in
+// it when it is a folder of them, none for a Go guest.
+func cSources(modRoot, dir string) ([]string, error) {
+	if strings.HasSuffix(dir, ".c") {
+		return []string{dir}, nil
+	}
 	cfiles, err := filepath.Glob(filepath.Join(modRoot, dir, "*.c"))
-	if err != nil {
-		return nil, err
+	var rel []string
+	for _, f := range cfiles { // Glob sorts
+		rel = append(rel, dir+"/"+filepath.Base(f))
 	}
-	var cmd *exec.Cmd
-	if len(cfiles) > 0 {
-		args := CFlags()
-		args = append(args, "-o", out)
-		for _, f := range cfiles { // Glob sorts
-			args = append(args, dir+"/"+filepath.Base(f))
-		}
-		cmd = exec.Command("clang", args...)
-	} else {
-		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "./"+dir)
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	}
-	cmd.Dir = modRoot
-	return cmd, nil
+	return rel, err
 }
 
 // cacheDir returns the directory for the built guests: sesame-testwasm in
