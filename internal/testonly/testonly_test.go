@@ -2,7 +2,6 @@ package testonly
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -31,23 +30,22 @@ var hooks = []string{
 
 // TestReleaseBinaryHasNoHooks builds sesame (as `make build` does, but for
 // -trimpath, which changes no symbol and would compile every package
-// again instead of reusing the tests' builds, and with -ldflags=-w: no
-// DWARF, which the linker takes most of its time to write, but the same
-// symbol table) and checks that none of the hooks is in it, so that no
-// release build can derive keys cheaply or read a fake time. The same
-// check on this package's test binary, the one running, which links them
-// all (the tests below call them), must find them: it shows that the
-// check can see them.
+// again instead of reusing the tests' builds) and checks that none of the
+// hooks is in it, so that no release build can derive keys cheaply or read
+// a fake time. The same check on this package's test binary, which links
+// them all (the tests below call them), must find them: it shows that the
+// check can see them. (It is built again: the one running has no symbol
+// table, which go test strips.) Both are linked without DWARF
+// (-ldflags=-w), which the linker takes much of its time to write and
+// which leaves the symbol table as it is.
 func TestReleaseBinaryHasNoHooks(t *testing.T) {
-	control, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, dir := testwasm.ModuleRoot(t), t.TempDir()
+	control, bin := filepath.Join(dir, "testonly.test"), filepath.Join(dir, "sesame")
+	goCmd(t, root, "test", "-c", "-ldflags=-w", "-o", control, "./internal/testonly")
 	if m := missing(symbols(t, control)); len(m) != 0 {
 		t.Fatalf("the test binary lacks %q: the check would see nothing", m)
 	}
-	bin := filepath.Join(t.TempDir(), "sesame")
-	goCmd(t, testwasm.ModuleRoot(t), "build", "-tags", "urfave_cli_no_docs", "-ldflags=-w", "-o", bin, "./cmd/sesame")
+	goCmd(t, root, "build", "-tags", "urfave_cli_no_docs", "-ldflags=-w", "-o", bin, "./cmd/sesame")
 	got := symbols(t, bin)
 	if !slices.Contains(got, "github.com/sesamehq/sesame/engine/internal/sandbox.hostKDF") {
 		t.Fatal("sesame has no sandbox.hostKDF: the check looks at the wrong names")
@@ -118,6 +116,22 @@ func TestArgon2id(t *testing.T) {
 		t.Fatal("the cheap derivation ignores the password")
 	case bytes.Equal(Argon2id(pw, []byte("fedcba9876543210"), 2, 64, 2, 32), cheap):
 		t.Fatal("the cheap derivation ignores the salt")
+	}
+}
+
+// TestCheapKDFFor: UseCheapKDFFor installs the cheap derivation for one
+// test, and Argon2id is argon2.IDKey again once that test ends.
+func TestCheapKDFFor(t *testing.T) {
+	pw, salt := []byte("correct horse battery staple"), []byte("0123456789abcdef")
+	real := argon2.IDKey(pw, salt, 2, 64, 2, 32)
+	t.Run("cheap", func(t *testing.T) {
+		UseCheapKDFFor(t)
+		if bytes.Equal(Argon2id(pw, salt, 2, 64, 2, 32), real) {
+			t.Fatal("under UseCheapKDFFor, Argon2id gives the real key")
+		}
+	})
+	if !bytes.Equal(Argon2id(pw, salt, 2, 64, 2, 32), real) {
+		t.Fatal("after the test that used UseCheapKDFFor, Argon2id is not argon2.IDKey")
 	}
 }
 
