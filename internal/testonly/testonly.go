@@ -53,6 +53,18 @@ func UseCheapKDF() {
 	kdf.Store(&f)
 }
 
+// UseCheapKDFFor is UseCheapKDF until tb's test ends, for a test in a
+// package whose other tests derive for real: one that unlocks again and
+// again, or reads keys out of a store, where the derivation's cost is not
+// what it checks. The switch is process-wide: the package's tests that run
+// at the same time (parallel ones) derive cheaply too, so only a test that
+// runs alone, as tests without t.Parallel do, may use it.
+func UseCheapKDFFor(tb Cleaner) {
+	f := kdfFunc(cheapKDF)
+	old := kdf.Swap(&f)
+	tb.Cleanup(func() { kdf.Store(old) })
+}
+
 // UseRealKDF gives Argon2id back its real derivation until tb's test ends,
 // for a test whose point is what happens during a derivation's time (two
 // password changes whose reads and writes interleave), and which writes

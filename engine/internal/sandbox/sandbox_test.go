@@ -214,9 +214,11 @@ func TestManifest(t *testing.T) {
 // TestLoopingGuestIsStopped: an endless loop ends at the deadline with
 // DeadlineExceeded while another vault keeps answering, and the looping
 // vault answers again afterwards with a fresh instance.
+// The deadline is a quarter of a second: the guest loops, and the test
+// calls the other vault, until it passes, each on a core.
 func TestLoopingGuestIsStopped(t *testing.T) {
 	h := newHost(t, nil)
-	bad := hostile(t, h, time.Second, 1)
+	bad := hostile(t, h, 250*time.Millisecond, 1)
 	good := healthy(t, h)
 	set(t, good, "db", "hunter2")
 
