@@ -1,14 +1,16 @@
 // Package testwasm builds the guests of this module for the host's tests:
 // examples/go-vault, engine/testdata/guests/hostile, any other main package
 // written with abi/guest, and the C guests (a folder of .c files, such as
-// extensions/dotenv).
+// extensions/dotenv, or one .c file).
 //
 // A test calls Build with the guest's directory and gets the path of a .wasm
 // file compiled for GOOS=wasip1 as a c-shared reactor, the way extension
-// authors build theirs. Each directory is built once per test process. The
-// files go to a per-user cache directory and are replaced atomically, so
-// that test processes running at once do not disturb each other and repeated
-// runs leave no litter.
+// authors build theirs. Each directory is built once per test process, and
+// a C guest once for as long as what it is built from stays the same (its
+// file's name holds a hash of its inputs: see compileC). The files go to a
+// per-user cache directory and are replaced atomically, so that test
+// processes running at once do not disturb each other and repeated runs
+// of a Go guest leave no litter.
 package testwasm
 
 import (
