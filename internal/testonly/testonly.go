@@ -6,8 +6,9 @@
 // clock only, gives its guests Now and Sleep); unless a test installs a
 // switch, these are argon2.IDKey, time.Now and time.AfterFunc.
 //
-// Only _test.go files may call UseCheapKDF and UseFakeClock. Nothing else
-// in the module calls them, so the linker leaves them, and the cheap
+// Only _test.go files may call UseCheapKDF, UseCheapKDFFor and
+// UseFakeClock. Nothing else in the module calls them, so the linker
+// leaves them, and the cheap
 // derivation and the fake clock's code with them, out of every program:
 // TestReleaseBinaryHasNoHooks builds cmd/sesame and checks that their
 // symbols are absent. A release build can therefore only ever derive with
