@@ -55,7 +55,19 @@ deps:
 ## scripts run the cmd/sesame test binary as sesame hundreds of times and
 ## its start is most of their cost; the race detector needs cgo.
 test: deps guests
-	$(if $(RACE),,$(BUILDENV)) $(GO) test -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 ./...
+	$(if $(RACE),,$(BUILDENV)) $(GO) test -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 -p=$(TESTP) $(TESTFIRST) ./...
+
+# How go test packs the packages: it starts their test binaries in the
+# order of its arguments, TESTP of them (and of the builds) at a time. The
+# two packages whose tests take longest go first, so that none waits for a
+# free slot behind the small ones and then finishes last alone; one slot
+# more than the two they take (each of which keeps both cores of a
+# two-core machine busy with its parallel tests) builds and runs every
+# other package meanwhile. With go's default (-p = the number of cores) on
+# two cores, the small packages waited, in order, for the first long one
+# to end, and the last of them ended after the other.
+TESTFIRST := ./engine ./cmd/sesame
+TESTP     ?= 3
 
 ## race: make test RACE=1
 race:

@@ -101,16 +101,22 @@ func TestSwapRejectsStale(t *testing.T) {
 }
 
 // TestPrefixPagesAndDelete lists more keys than one page holds, in byte
-// order, and deletes them by prefix, leaving a key beside the prefix.
+// order, and deletes them by prefix, leaving a key beside the prefix. It
+// writes the keys a hundred to a transaction (etcd takes up to 128 by
+// default): twelve requests, not 1200, for what the listing reads.
 func TestPrefixPagesAndDelete(t *testing.T) {
 	c := etcdtest.Start(t)
 	cl := c.Client("", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	const n = 1200 // more than two pages
-	for i := range n {
-		if _, err := cl.Put(ctx, []byte(fmt.Sprintf("p/%04d", i)), []byte("x")); err != nil {
-			t.Fatal(err)
+	const n, perTxn = 1200, 100 // more than two pages
+	for first := 0; first < n; first += perTxn {
+		var puts []etcdgw.Op
+		for i := first; i < first+perTxn; i++ {
+			puts = append(puts, etcdgw.Op{Kind: etcdgw.OpPut, Key: []byte(fmt.Sprintf("p/%04d", i)), Value: []byte("x")})
+		}
+		if r, err := cl.Txn(ctx, nil, puts, nil); err != nil || !r.Succeeded {
+			t.Fatalf("writing keys %d to %d: %+v, %v", first, first+perTxn-1, r, err)
 		}
 	}
 	if _, err := cl.Put(ctx, []byte("p0"), []byte("beside")); err != nil {

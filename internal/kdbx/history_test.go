@@ -12,8 +12,7 @@ import (
 // histories left are the same, and both limits took items away.
 func TestHistoryLimitsAsKeePassXC(t *testing.T) {
 	k := newKeePassXC(t, "pw", "")
-	k.create("db.kdbx")
-	k.fill("db.kdbx") // Internet/GitHub has an attachment of 14 bytes, counted in its size
+	k.createFilled("db.kdbx", false) // Internet/GitHub has an attachment of 14 bytes, counted in its size
 	db := k.open("db.kdbx")
 	db.meta().Ensure("HistoryMaxItems").Text = "3"
 	db.meta().Ensure("HistoryMaxSize").Text = "500"

@@ -61,14 +61,16 @@ func keyFiles(t *testing.T, dir string) map[string]string {
 	return map[string]string{"32 raw bytes": "raw.key", "64 hex digits": "hex.key", "any other file": "photo.jpg", "XML version 1.0": "v1.key"}
 }
 
-// TestReadsKeePassXC reads databases that keepassxc-cli created and
-// filled, with each kind of key and in both versions KeePassXC writes.
+// TestReadsKeePassXC reads databases that keepassxc-cli wrote, with each
+// kind of key and in both versions KeePassXC writes: one that it created
+// and filled entry by entry, the others imports of such a database.
 func TestReadsKeePassXC(t *testing.T) {
 	type tc struct {
 		name, password, keyFile string
-		v4                      bool
+		v4, byEntry             bool
 	}
 	cases := []tc{
+		{name: "password, filled entry by entry", password: "correct horse", byEntry: true},
 		{name: "password", password: "correct horse"},
 		{name: "password, KDBX 4", password: "correct horse", v4: true},
 		{name: "KeePassXC's .keyx", keyFile: "new.keyx"},
@@ -83,11 +85,14 @@ func TestReadsKeePassXC(t *testing.T) {
 			if c.keyFile != "new.keyx" {
 				keyFiles(t, k.dir)
 			}
-			k.create("db.kdbx")
-			k.fill("db.kdbx")
+			if c.byEntry {
+				k.create("db.kdbx")
+				k.fill("db.kdbx")
+			} else {
+				k.createFilled("db.kdbx", c.v4)
+			}
 			want := uint32(Version31)
 			if c.v4 {
-				k.upgrade("db.kdbx")
 				want = Version40
 			}
 			db := k.open("db.kdbx")
@@ -131,9 +136,7 @@ func TestKDFsAndCiphersBothWays(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			k := newKeePassXC(t, "pw", "")
-			k.create("db.kdbx")
-			k.fill("db.kdbx")
-			k.upgrade("db.kdbx")
+			k.createFilled("db.kdbx", true)
 			db := k.open("db.kdbx")
 			key := k.composite()
 			defer GoCrypto{}.Forget(key)
@@ -170,11 +173,7 @@ func TestWritesOnlyWhatChanged(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			k := newKeePassXC(t, "pw", "")
-			k.create("db.kdbx")
-			k.fill("db.kdbx")
-			if v4 {
-				k.upgrade("db.kdbx")
-			}
+			k.createFilled("db.kdbx", v4)
 			before := k.export("db.kdbx")
 			db := k.open("db.kdbx")
 			version := db.Version()

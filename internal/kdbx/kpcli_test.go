@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -102,17 +103,37 @@ func (k *keePassXC) export(db string) string {
 	return k.do("export", db, "", []string{"-f", "xml"})
 }
 
-// upgrade makes db a KDBX 4 file the way KeePassXC does: it writes 4.x
-// when a group has custom data, so the database is exported, given some,
-// and imported again.
-func (k *keePassXC) upgrade(db string) {
+// filled is keepassxc-cli's XML export of a database that create and fill
+// made, made once per test process (by the first test that asks): fill
+// takes four keepassxc-cli processes, and each one derives the key again;
+// importing the export makes the same database in one.
+var filled struct {
+	once sync.Once
+	xml  string
+}
+
+// createFilled makes db, with k's key, as create and fill would, in one
+// keepassxc-cli import of filled; with v4, as a KDBX 4 file, the way
+// KeePassXC writes one: it writes 4.x when a group has custom data, so the
+// export is given some before the import.
+func (k *keePassXC) createFilled(db string, v4 bool) {
 	k.t.Helper()
-	x := k.export(db)
-	x = strings.Replace(x, "<IsExpanded>", "<CustomData><Item><Key>sesame-test</Key><Value>4</Value></Item></CustomData><IsExpanded>", 1)
-	if err := os.WriteFile(k.file("upgrade.xml"), []byte(x), 0o600); err != nil {
+	filled.once.Do(func() {
+		first := newKeePassXC(k.t, "pw", "")
+		first.create("db.kdbx")
+		first.fill("db.kdbx")
+		filled.xml = first.export("db.kdbx")
+	})
+	if filled.xml == "" {
+		k.t.Fatal("keepassxc-cli failed to make the filled database in an earlier test")
+	}
+	x := filled.xml
+	if v4 {
+		x = strings.Replace(x, "<IsExpanded>", "<CustomData><Item><Key>sesame-test</Key><Value>4</Value></Item></CustomData><IsExpanded>", 1)
+	}
+	if err := os.WriteFile(k.file("filled.xml"), []byte(x), 0o600); err != nil {
 		k.t.Fatal(err)
 	}
-	os.Remove(k.file(db))
 	args := []string{"import", "-q"}
 	stdin := ""
 	if k.password != "" {
@@ -122,7 +143,7 @@ func (k *keePassXC) upgrade(db string) {
 	if k.keyFile != "" {
 		args = append(args, "--set-key-file", k.file(k.keyFile))
 	}
-	k.run(stdin, append(args, k.file("upgrade.xml"), k.file(db))...)
+	k.run(stdin, append(args, k.file("filled.xml"), k.file(db))...)
 }
 
 // open decodes db with the codec and GoCrypto.

@@ -6,8 +6,9 @@
 // clock only, gives its guests Now and Sleep); unless a test installs a
 // switch, these are argon2.IDKey, time.Now and time.AfterFunc.
 //
-// Only _test.go files may call UseCheapKDF and UseFakeClock. Nothing else
-// in the module calls them, so the linker leaves them, and the cheap
+// Only _test.go files may call UseCheapKDF, UseCheapKDFFor and
+// UseFakeClock. Nothing else in the module calls them, so the linker
+// leaves them, and the cheap
 // derivation and the fake clock's code with them, out of every program:
 // TestReleaseBinaryHasNoHooks builds cmd/sesame and checks that their
 // symbols are absent. A release build can therefore only ever derive with
@@ -53,6 +54,18 @@ func Argon2id(password, salt []byte, time, memory uint32, threads uint8, keyLen 
 func UseCheapKDF() {
 	f := kdfFunc(cheapKDF)
 	kdf.Store(&f)
+}
+
+// UseCheapKDFFor is UseCheapKDF until tb's test ends, for a test in a
+// package whose other tests derive for real: one that unlocks again and
+// again, or reads keys out of a store, where the derivation's cost is not
+// what it checks. The switch is process-wide: the package's tests that run
+// at the same time (parallel ones) derive cheaply too, so only a test that
+// runs alone, as tests without t.Parallel do, may use it.
+func UseCheapKDFFor(tb Cleaner) {
+	f := kdfFunc(cheapKDF)
+	old := kdf.Swap(&f)
+	tb.Cleanup(func() { kdf.Store(old) })
 }
 
 // UseRealKDF gives Argon2id back its real derivation until tb's test ends,

@@ -40,16 +40,19 @@ var hooks = []string{
 // Host without the cache's checks. The same check on the test binaries of
 // this package and of the sandbox (which cannot be imported from here),
 // which link them all (their tests call them), must find them: it shows
-// that the check can see them.
+// that the check can see them. (They are built again: the one running has
+// no symbol table, which go test strips.) All are linked without DWARF
+// (-ldflags=-w), which the linker takes much of its time to write and
+// which leaves the symbol table as it is.
 func TestReleaseBinaryHasNoHooks(t *testing.T) {
 	root, dir := testwasm.ModuleRoot(t), t.TempDir()
 	bin := filepath.Join(dir, "sesame")
-	goCmd(t, root, "test", "-c", "-o", dir+string(filepath.Separator), "./internal/testonly", "./engine/internal/sandbox")
+	goCmd(t, root, "test", "-c", "-ldflags=-w", "-o", dir+string(filepath.Separator), "./internal/testonly", "./engine/internal/sandbox")
 	controls := append(symbols(t, filepath.Join(dir, "testonly.test")), symbols(t, filepath.Join(dir, "sandbox.test"))...)
 	if m := missing(controls); len(m) != 0 {
 		t.Fatalf("the test binaries lack %q: the check would see nothing", m)
 	}
-	goCmd(t, root, "build", "-o", bin, "./cmd/sesame")
+	goCmd(t, root, "build", "-tags", "urfave_cli_no_docs", "-ldflags=-w", "-o", bin, "./cmd/sesame")
 	got := symbols(t, bin)
 	if !slices.Contains(got, "github.com/sesamehq/sesame/engine/internal/sandbox.hostKDF") {
 		t.Fatal("sesame has no sandbox.hostKDF: the check looks at the wrong names")
@@ -120,6 +123,22 @@ func TestArgon2id(t *testing.T) {
 		t.Fatal("the cheap derivation ignores the password")
 	case bytes.Equal(Argon2id(pw, []byte("fedcba9876543210"), 2, 64, 2, 32), cheap):
 		t.Fatal("the cheap derivation ignores the salt")
+	}
+}
+
+// TestCheapKDFFor: UseCheapKDFFor installs the cheap derivation for one
+// test, and Argon2id is argon2.IDKey again once that test ends.
+func TestCheapKDFFor(t *testing.T) {
+	pw, salt := []byte("correct horse battery staple"), []byte("0123456789abcdef")
+	real := argon2.IDKey(pw, salt, 2, 64, 2, 32)
+	t.Run("cheap", func(t *testing.T) {
+		UseCheapKDFFor(t)
+		if bytes.Equal(Argon2id(pw, salt, 2, 64, 2, 32), real) {
+			t.Fatal("under UseCheapKDFFor, Argon2id gives the real key")
+		}
+	})
+	if !bytes.Equal(Argon2id(pw, salt, 2, 64, 2, 32), real) {
+		t.Fatal("after the test that used UseCheapKDFFor, Argon2id is not argon2.IDKey")
 	}
 }
 

@@ -81,7 +81,7 @@ func findRoot() (string, error) {
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
 //
-// or, for a folder of .c files, with clang and CFlags,
+// or, for a folder of .c files (or one .c file), with clang and CFlags,
 // once for each content of its sources (cSourcesKey, goSourcesKey), and
 // returns the path of the .wasm file. It fails the
 // test with the compiler's output when the build fails, and every later test
@@ -184,8 +184,12 @@ func CFlags() []string {
 }
 
 // cFiles returns the .c files of the guest at dir, sorted, relative to
-// modRoot: none for a Go guest.
+// modRoot: dir itself when it names a .c file, the .c files in it when it
+// is a folder of them, none for a Go guest.
 func cFiles(modRoot, dir string) ([]string, error) {
+	if strings.HasSuffix(dir, ".c") {
+		return []string{dir}, nil
+	}
 	paths, err := filepath.Glob(filepath.Join(modRoot, dir, "*.c"))
 	if err != nil {
 		return nil, err

@@ -25,11 +25,18 @@ func init() {
 	}
 }
 
+// allZero reports whether b holds only zeros. It compares a page at a time
+// with bytes.Equal, whose vector code is many times faster than a loop
+// over bytes: every instance that any test of the package closes passes
+// through here, memory of megabytes each.
 func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
+	var zeros [4096]byte
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
 			return false
 		}
+		b = b[n:]
 	}
 	return true
 }

@@ -214,9 +214,11 @@ func TestManifest(t *testing.T) {
 // TestLoopingGuestIsStopped: an endless loop ends at the deadline with
 // DeadlineExceeded while another vault keeps answering, and the looping
 // vault answers again afterwards with a fresh instance.
+// The deadline is a quarter of a second: the guest loops, and the test
+// calls the other vault, until it passes, each on a core.
 func TestLoopingGuestIsStopped(t *testing.T) {
 	h := newHost(t, nil)
-	bad := hostile(t, h, time.Second, 1)
+	bad := hostile(t, h, 250*time.Millisecond, 1)
 	good := healthy(t, h)
 	set(t, good, "db", "hunter2")
 
@@ -529,14 +531,20 @@ func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
 	}
 }
 
+// TestCompiledModulesAreCachedOnDisk loads a module into two hosts that
+// share a cache folder: the folder then holds entries. The module is a small
+// one (every module goes through the disk cache, however small): compiling
+// the 2.6 MB Go example for real, in a new folder, took most of this
+// package's compile time.
 func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
 	dir, key := t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
+	echo := testwasm.WAT(t, "engine/internal/sandbox/testdata/echo.wat")
 	for range 2 {
 		h, err := sandbox.NewHost(sandbox.Config{CacheDir: dir, CacheKey: key})
 		if err != nil {
 			t.Fatal(err)
 		}
-		load(t, h, sandbox.Spec{Vault: "C", Wasm: wasm(t, "examples/go-vault"), Storage: newMemStorage()})
+		load(t, h, sandbox.Spec{Vault: "Echo", Wasm: echo})
 		h.Close(context.Background())
 	}
 	var files int

@@ -17,8 +17,10 @@ import (
 // password: Argon2id, a new master key, its wrap, two subkeys), a set and
 // a get, the instance's memory holds the c/config it read but none of the
 // store's keys, found natively from the password and c/config with package
-// format, as an attacker with the password would.
+// format, as an attacker with the password would. Both derive the password
+// key cheaply (testonly.Argon2id): the derivation's cost is not the point.
 func TestSecretStoreKeysNotInGuestMemory(t *testing.T) {
+	testonly.UseCheapKDFFor(t)
 	wasm, err := os.ReadFile(testwasm.Build(t, "extensions/secretstore"))
 	if err != nil {
 		t.Fatal(err)
