@@ -70,6 +70,19 @@ func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
 	return b
 }
 
+// changed reports whether a read of one of the set's batches found that
+// another writer changed what the batch had read (storage.Batch.Changed).
+func (bs *batchSet) changed() bool {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	for _, b := range bs.batches {
+		if b.Changed() {
+			return true
+		}
+	}
+	return false
+}
+
 // commit commits every batch of the set. A vault writes to its own storage
 // area only, so there is one batch at most, and its commit is all or
 // nothing.

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/storage"
 )
 
 // ImportSecret is one secret of an ImportRequest.
@@ -81,6 +82,9 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	res.Vault = vault
 	bctx, batch := withBatch(ctx)
 	plan, err := e.planImport(bctx, vt, vault, items, r.NoClobber, &res)
+	if err != nil && batch.changed() {
+		return res, commitError(vault, storage.ErrChanged)
+	}
 	if err != nil || r.WhatIf || len(plan) == 0 {
 		return res, err
 	}
@@ -99,11 +103,17 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	for _, i := range plan {
 		it := items[i]
 		if err := vt.Set(bctx, it.name, it.value, it.md); err != nil {
+			if batch.changed() { // nothing of the batch is written
+				return res, commitError(vault, storage.ErrChanged)
+			}
 			res.Failed, res.Partial = i+1, !e.storageOnly(vault)
 			return res, vaultError(op, vault, it.name, err)
 		}
 	}
 	if err := batchPhase(bctx, vt, abi.BatchEnd); err != nil {
+		if batch.changed() {
+			return res, commitError(vault, storage.ErrChanged)
+		}
 		res.Partial = !e.storageOnly(vault)
 		return res, vaultError(op, vault, "", err)
 	}

@@ -167,6 +167,38 @@ func TestImportConflict(t *testing.T) {
 	}
 }
 
+// TestImportConflictInTheBatch: another process sets every secret of the
+// batch between the import's reads and its writes, so that each of its
+// sets reads a bucket of the secretstore's manifest changed under the index
+// it read before: the import fails as a conflict, naming none of the
+// tampering it reported before (it read the index from before the other
+// process's write and the bucket's infos from after: "bucket … of its
+// manifest is not the one its index names"), and writes nothing.
+func TestImportConflictInTheBatch(t *testing.T) {
+	t.Parallel()
+	env := newSSEnv(t, ssNone)
+	e := env.open(t)
+	ssSet(t, e, "probe", "p", nil) // the store exists
+	other := env.open(t)
+	req := engine.ImportRequest{Vault: ssVault, Secrets: importSecrets("s", 3)}
+	req.Confirm = func(engine.Action) bool {
+		for i := range 3 {
+			ssSet(t, other, fmt.Sprintf("s-%d", i), "theirs", nil)
+		}
+		return true
+	}
+	_, err := e.Import(ctx, req)
+	const want = `cannot import into vault Store: conflict: another process changed the vault while the batch was prepared, so none of it was written; run the import again (it skips what is already stored)`
+	if !errors.Is(err, engine.ErrConflict) || err.Error() != want {
+		t.Fatalf("import: %v, want ErrConflict:\n%s", err, want)
+	}
+	for i := range 3 {
+		if got := ssGet(t, e, fmt.Sprintf("s-%d", i)).Value; got != "theirs" {
+			t.Errorf("s-%d = %v, want the other process's value", i, got)
+		}
+	}
+}
+
 // TestImportWhatIfAndConfirm: WhatIf reports and writes nothing; a declined
 // confirmation writes nothing.
 func TestImportWhatIfAndConfirm(t *testing.T) {

@@ -522,15 +522,21 @@ func (e *Engine) passwordCall(ctx context.Context, op Op, vault string, old, pw 
 	if !ok || !supports(vt, abi.OpSetPassword) {
 		return wrapf(op, canon, "", ErrUnsupported, "the vault has no password")
 	}
+	conflict := func() error {
+		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
+	}
 	bctx, batch := withBatch(ctx)
 	if err := p.SetPassword(bctx, old, pw); err != nil {
+		if batch.changed() { // a read after the derivation found the other's change
+			return conflict()
+		}
 		return vaultError(op, canon, "", err)
 	}
 	testonly.AtCommit(false)
 	stores, err := batch.commitStores(ctx)
 	testonly.AtCommit(true)
 	if err = storageErr(err); errors.Is(err, abi.Conflict) {
-		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
+		return conflict()
 	} else if err != nil {
 		return vaultError(op, canon, "", err)
 	}

@@ -75,11 +75,16 @@ const maxAttempts = 50
 // calls"): its writes commit together when it returns OK. A commit refused
 // because another writer changed a key the call read (a vault whose every
 // write updates one record, as the secretstore's manifest root) runs the
-// call again, on the new state, as the guest would have on reading it.
+// call again, on the new state, as the guest would have on reading it; so
+// does a call that failed on a read which found such a change (a call that
+// does not hold one read transaction, unlock's: storage.Batch.Changed).
 func (w *wasmVault) atomic(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
 		bctx, batch := withBatch(ctx)
 		out, err := w.callOnce(bctx, op, args...)
+		if err != nil && batch.changed() && attempt < maxAttempts && ctx.Err() == nil {
+			continue // a read found another writer's change: as a refused commit
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -43,7 +42,8 @@ const MaxBatchBytes = 64 << 20
 //
 // A Batch is safe for use by several goroutines; no lock is held between
 // its calls, so other Stores and processes read and write the file while
-// it fills.
+// it fills. Its reads still see one state of the store: a read that finds
+// a key the batch read changed since fails with ErrChanged (see read).
 type Batch struct {
 	s *Store
 
@@ -51,6 +51,17 @@ type Batch struct {
 	writes map[string][]byte // key → value; a nil value: deleted
 	seen   Seen              // what was read from the store, as SetIf's seen
 	bytes  int               // what writes and seen hold
+	hasGen bool              // the batch has read the store: gen is set
+	gen    generation        // the state of the store its last read saw
+	lost   bool              // a read found a key it read changed: Commit must fail
+}
+
+// generation names a state of a store's file: the handle that read it and
+// the last transaction committed to it (a nil handle: no file yet). A
+// batch keeps the handle, so that a new one cannot take its address.
+type generation struct {
+	db   *bolt.DB
+	txid int
 }
 
 // Batch starts an empty batch of writes to s.
@@ -71,12 +82,8 @@ func (b *Batch) lookup(ctx context.Context, op string, key []byte) (value []byte
 	if written {
 		return v, v != nil, nil
 	}
-	v, err = b.s.Get(ctx, key)
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrNotFound):
-		v = nil
-	default:
+	v, err = b.read(ctx, key)
+	if err != nil {
 		return nil, false, err
 	}
 	b.mu.Lock()
@@ -86,6 +93,53 @@ func (b *Batch) lookup(ctx context.Context, op string, key []byte) (value []byte
 	}
 	b.seen[string(key)] = v
 	return v, v != nil, nil
+}
+
+// read returns the store's value of key, nil when it is absent, from a
+// state of the store in which every key the batch read before still holds
+// what it read. The reads of one call share a transaction; those of a
+// batch of several calls (an import, and the confirmation that may come
+// between its reads and its writes) do not, and another process may write
+// between two of them. When the store changed since the batch's last read,
+// what the batch read is checked again in the state read now: if it still
+// holds, every read so far is what this state would give; if not, the
+// batch cannot commit, and the read fails at once with ErrChanged rather
+// than show the caller an old value beside a new one (a secretstore
+// bucket's index from before another process's write and its infos from
+// after, which the vault reported as tampering).
+func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
+	var v []byte
+	err := b.s.view(ctx, "get", func(snap *snapshot) error {
+		if got := snap.get(key); got != nil {
+			// got points into the memory map, which Close unmaps.
+			v = append(make([]byte, 0, len(got)), got...)
+		}
+		g := generation{}
+		if snap.tx != nil {
+			g = generation{snap.tx.DB(), snap.tx.ID()}
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.hasGen && g == b.gen {
+			return nil
+		}
+		if b.hasGen && !b.seen.holdIn(snap.get) {
+			b.lost = true
+			return ErrChanged
+		}
+		b.hasGen, b.gen = true, g
+		return nil
+	})
+	return v, err
+}
+
+// Changed reports whether a read of the batch found that another writer
+// changed a key the batch had read: the batch can no longer commit, and a
+// caller whose vault failed on that read's ErrChanged can say so.
+func (b *Batch) Changed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lost
 }
 
 // grow counts n more buffered bytes, refusing to pass MaxBatchBytes.

@@ -310,3 +310,49 @@ func TestBatchView(t *testing.T) {
 		t.Errorf("Commit after the reads: %v; the condition saw a change", err)
 	}
 }
+
+// TestBatchReadsOneState: the reads of a batch see one state of the store,
+// even when another writer commits between two of them. A write to keys the
+// batch never read leaves its reads valid, and its next read sees the new
+// state; a write to a key it read makes its next read of any key fail with
+// ErrChanged, and Changed say so, instead of returning a new value beside
+// the old one it read (before, that read returned the new value: an import
+// saw a secretstore bucket's index from before another process's set and
+// the bucket's infos from after, and reported tampering).
+func TestBatchReadsOneState(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	for _, k := range []string{"a", "b", "c", "d"} {
+		mustSet(t, s, k, "1")
+	}
+	other := openStore(t, s.Path())
+	b := s.Batch()
+	get := func(key string) (string, error) {
+		v, err := b.Get(ctx, []byte(key))
+		return string(v), err
+	}
+	if v, err := get("a"); err != nil || v != "1" {
+		t.Fatalf("a = %q, %v", v, err)
+	}
+	mustSet(t, other, "c", "2") // not read by the batch
+	if v, err := get("c"); err != nil || v != "2" {
+		t.Fatalf("after another writer changed c, which the batch had not read: c = %q, %v; want the new 2", v, err)
+	}
+	if b.Changed() {
+		t.Error("Changed after a write to keys the batch had not read")
+	}
+	mustSet(t, other, "a", "2")
+	mustSet(t, other, "b", "2")
+	if v, err := get("b"); !errors.Is(err, ErrChanged) {
+		t.Fatalf("after another writer changed a, which the batch had read: b = %q, %v; want ErrChanged", v, err)
+	}
+	if !b.Changed() {
+		t.Error("Changed is false after a read found a changed key")
+	}
+	if err := b.Set(ctx, []byte("d"), []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx); !errors.Is(err, ErrChanged) {
+		t.Errorf("Commit: %v, want ErrChanged", err)
+	}
+}

@@ -24,13 +24,22 @@ type Seen map[string][]byte
 // check returns ErrChanged unless every key of seen holds what seen says.
 // A nil Seen checks nothing.
 func (seen Seen) check(data *bolt.Bucket) error {
-	for k, want := range seen {
-		got := data.Get([]byte(k))
-		if (got == nil) != (want == nil) || !bytes.Equal(got, want) {
-			return ErrChanged
-		}
+	if !seen.holdIn(data.Get) {
+		return ErrChanged
 	}
 	return nil
+}
+
+// holdIn reports whether every key of seen holds what seen says, as get
+// reads the store (nil for an absent key).
+func (seen Seen) holdIn(get func(key []byte) []byte) bool {
+	for k, want := range seen {
+		got := get([]byte(k))
+		if (got == nil) != (want == nil) || !bytes.Equal(got, want) {
+			return false
+		}
+	}
+	return true
 }
 
 // SetIf is Set, done only if every key of seen holds what seen says;
