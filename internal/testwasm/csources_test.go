@@ -19,16 +19,7 @@ func TestCSourcesKey(t *testing.T) {
 		"lib/text.h":     "int text;\n",
 		"abi/c/sesame.h": "int sesame;\n",
 	}
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := treeWriter(t, root)
 	for name, content := range files {
 		write(name, content)
 	}
@@ -53,6 +44,21 @@ func TestCSourcesKey(t *testing.T) {
 		write(name, files[name])
 		if k := key(); k != base {
 			t.Errorf("%s as it was gives another key", name)
+		}
+	}
+}
+
+// treeWriter returns a function that writes a file under root, its folders
+// made as needed: a test's tree of sources, and its later edits of them.
+func treeWriter(t *testing.T, root string) func(name, content string) {
+	return func(name, content string) {
+		t.Helper()
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

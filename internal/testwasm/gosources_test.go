@@ -1,8 +1,6 @@
 package testwasm
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -18,16 +16,7 @@ func TestGoSourcesKey(t *testing.T) {
 		"lib/note.md": "not a source\n",
 		"other/x.go":  "package other\n",
 	}
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := treeWriter(t, root)
 	for name, content := range files {
 		write(name, content)
 	}
