@@ -109,6 +109,9 @@ func (b *Batch) lookup(ctx context.Context, op string, key []byte) (value []byte
 // after, which the vault reported as tampering).
 func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 	var v []byte
+	b.mu.Lock()
+	had, last := b.hasGen, b.gen
+	b.mu.Unlock()
 	err := b.s.view(ctx, "get", func(snap *snapshot) error {
 		if got := snap.get(key); got != nil {
 			// got points into the memory map, which Close unmaps.
@@ -117,6 +120,9 @@ func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 		g := generation{}
 		if snap.tx != nil {
 			g = generation{snap.tx.DB(), snap.tx.ID()}
+		}
+		if had && g == last {
+			return nil // the common case, without the batch's lock under the file's
 		}
 		b.mu.Lock()
 		defer b.mu.Unlock()
