@@ -16,8 +16,10 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -233,9 +235,11 @@ func (c *sealedCache) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var kept []string
 	for _, name := range names {
 		problem, err := c.checkEntry(name)
 		if err == nil && problem == "" {
+			kept = append(kept, name)
 			continue
 		}
 		if err == nil && problem != "unsealed" {
@@ -245,7 +249,34 @@ func (c *sealedCache) check(ctx context.Context) error {
 			return errors.Join(err, rerr)
 		}
 	}
-	return nil
+	return c.prune(kept)
+}
+
+// maxEntries bounds the entries a cache folder keeps. Each build of an
+// extension, and each memory grant it is loaded under, is an entry of its
+// own, and wazero never removes one: without a bound, the folder grew with
+// every upgrade, and every compile checks every entry.
+const maxEntries = 64
+
+// prune removes the oldest of the entries names (by the time they were
+// written) past maxEntries. An entry removed that a vault still loads is
+// compiled again, and written anew, by its next load.
+func (c *sealedCache) prune(names []string) error {
+	if len(names) <= maxEntries {
+		return nil
+	}
+	written := make(map[string]time.Time, len(names))
+	for _, name := range names {
+		if fi, err := os.Lstat(filepath.Join(c.dir, name)); err == nil {
+			written[name] = fi.ModTime()
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return written[b].Compare(written[a]) }) // newest first
+	var errs []error
+	for _, name := range names[maxEntries:] {
+		errs = append(errs, c.remove(name))
+	}
+	return errors.Join(errs...)
 }
 
 // seal seals the entries that have no seal yet: those wazero has just
