@@ -524,6 +524,23 @@ static uint32_t export_master(int32_t m, uint8_t *dst) {
     return SESAME_OK;
 }
 
+/* put_master, when st is SESAME_OK, writes c/key: the master key m of the
+ * store id, created at created (Unix ms). It releases m whatever st is,
+ * wipes the key's bytes, and returns the first failure. */
+static uint32_t put_master(uint32_t st, int32_t m, int64_t created, const uint8_t *id) {
+    uint8_t key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
+    if (st == SESAME_OK)
+        st = export_master(m, key);
+    sesame_key_release(m);
+    if (st == SESAME_OK) {
+        put_key_record(rec, created, id, key);
+        st = sesame_kv_set(KEY_MASTER, sizeof KEY_MASTER - 1, rec, sizeof rec);
+    }
+    memset(key, 0, sizeof key);
+    memset(rec, 0, sizeof rec);
+    return st;
+}
+
 /* remove_password is unlock with authentication = "none". A store that has
  * a password (c/config and no c/key) loses it: the password unlocks the
  * master key, which goes to c/key, and c/config is deleted. Otherwise
@@ -545,20 +562,11 @@ static uint32_t remove_password(const uint8_t *pw, uint32_t n) {
     int32_t m;
     if ((st = check_password(n)) != SESAME_OK || (st = wrong(unwrap(&c, pw, n, &m), MSG_WRONG)) != SESAME_OK)
         return st;
-    uint8_t key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
     store_keys k;
     st = c.version == 1 ? derive(m, c.id, &k) : SESAME_OK;
     if (st == SESAME_OK && c.version == 1)
         st = build_manifest(&k); /* the new c/key says format v2 */
-    if (st == SESAME_OK)
-        st = export_master(m, key);
-    sesame_key_release(m);
-    if (st == SESAME_OK) {
-        put_key_record(rec, now_ms(), c.id, key);
-        st = sesame_kv_set(KEY_MASTER, sizeof KEY_MASTER - 1, rec, sizeof rec);
-    }
-    memset(key, 0, sizeof key);
-    memset(rec, 0, sizeof rec);
+    st = put_master(st, m, now_ms(), c.id);
     if (st != SESAME_OK)
         return st;
     st = sesame_kv_delete(KEY_CONFIG, sizeof KEY_CONFIG - 1);
@@ -651,23 +659,10 @@ static uint32_t rekey_none(void) {
     uint8_t version = kr.version;
     store_keys from;
     int32_t m;
-    uint8_t id[STORE_ID_SIZE], key[MASTER_KEY_SIZE], rec[KEY_RECORD_LEN];
+    uint8_t id[STORE_ID_SIZE];
     if ((st = import_keys(&kr, &from)) != SESAME_OK || (st = rotate(&from, version, &m, id)) != SESAME_OK)
         return st;
-    store_keys k;
-    st = c.version == 1 ? derive(m, c.id, &k) : SESAME_OK;
-    if (st == SESAME_OK && c.version == 1)
-        st = build_manifest(&k); /* the new c/key says format v2 */
-    if (st == SESAME_OK)
-        st = export_master(m, key);
-    sesame_key_release(m);
-    if (st == SESAME_OK) {
-        put_key_record(rec, created, id, key);
-        st = sesame_kv_set(KEY_MASTER, sizeof KEY_MASTER - 1, rec, sizeof rec);
-    }
-    memset(key, 0, sizeof key);
-    memset(rec, 0, sizeof rec);
-    return st;
+    return put_master(SESAME_OK, m, created, id); /* rotate built the manifest under m */
 }
 
 /* set_password wraps the master key again under the new password with a
