@@ -93,7 +93,7 @@ func BenchmarkCompileCache(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close(context.Background())
-			r, err := h.runtimeFor(context.Background(), abi.DefaultMemory/65536)
+			r, err := h.runtimeFor(context.Background(), runtimeKeyOf(wasm, abi.DefaultMemory/65536))
 			if err != nil {
 				b.Fatal(err)
 			}
