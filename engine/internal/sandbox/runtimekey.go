@@ -12,10 +12,11 @@ import (
 // import. wazero compiles a trampoline for every function of a host module
 // as a runtime is made, whether a guest imports it or not; a one-shot
 // command makes a runtime for the vault it opens, and with all of WASI
-// (46 functions), sesame_v1 (37) and AssemblyScript's env (3) in each, the
-// runtime cost more than the decoding of the builtin secretstore, which
-// imports 26 of them. Modules that import the same functions share a
-// runtime, so the vaults of one extension still share theirs.
+// (46 functions), sesame_v1 (37) and AssemblyScript's env (3) in it, the
+// runtime took 10 % of the CPU samples of a one-shot get of the builtin
+// secretstore (its decoding, 3 %); with the 26 the secretstore imports,
+// 6.6 %. Modules that import the same functions share a runtime, so the
+// vaults of one extension still share theirs.
 type runtimeKey struct {
 	pages uint32
 	// fullWASI is wazero's WASI module, for modules that import a WASI
