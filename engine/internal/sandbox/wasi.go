@@ -51,25 +51,26 @@ const (
 	wasiMonotonic = 1
 )
 
-// monotonicEpoch is the origin of the monotonic clock the own WASI
-// functions give, whose origin WASI leaves open.
+// monotonicEpoch is the origin of the monotonic clock of the own WASI
+// functions, which WASI leaves open.
 var monotonicEpoch = time.Now()
 
 // guestClock reads the clock id as the guest sees it, with its resolution:
 // the clocks of moduleConfig (wazero's WithSysWalltime, of 1 µs resolution,
 // and WithSysNanotime, of 1 ns), or the tests' fake clock
-// (internal/testonly) at a resolution of 1 ns. ok is false for any other id.
+// (internal/testonly) at a resolution of 1 ns. The monotonic clock never
+// reads zero, which a Go runtime takes for a broken clock. ok is false for
+// any other id.
 func guestClock(id uint32) (ns int64, resolution uint64, ok bool) {
-	fake := testonly.Faked()
 	switch {
-	case id == wasiRealtime && fake, id == wasiMonotonic && fake:
+	case id != wasiRealtime && id != wasiMonotonic:
+		return 0, 0, false
+	case testonly.Faked():
 		return testonly.Now().UnixNano(), 1, true
 	case id == wasiRealtime:
 		return time.Now().UnixNano(), uint64(time.Microsecond), true
-	case id == wasiMonotonic:
-		return int64(time.Since(monotonicEpoch)) + 1, 1, true
 	}
-	return 0, 0, false
+	return int64(time.Since(monotonicEpoch)) + 1, 1, true
 }
 
 // wasiClockResGet is clock_res_get(id, result.resolution) -> errno.
