@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -213,23 +214,11 @@ func TestRuntimesHaveOnlyWhatTheirModulesImport(t *testing.T) {
 					got[name] = len(mod.ExportedFunctionDefinitions())
 				}
 			}
-			if !equalCounts(got, tt.want) {
+			if !maps.Equal(got, tt.want) {
 				t.Errorf("host modules: %v, want %v", got, tt.want)
 			}
 		})
 	}
-}
-
-func equalCounts(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRuntimeKeyNamesEachImportOnce: duplicate imports, unknown names and
