@@ -10,7 +10,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/assemblyscript"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/sesamehq/sesame/abi"
 )
@@ -38,7 +37,7 @@ type Host struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	runtimes map[uint32]*runtime // by memory limit in pages
+	runtimes map[runtimeKey]*runtime
 	closed   bool
 
 	runMu   sync.Mutex
@@ -63,7 +62,7 @@ type runtime struct {
 
 // NewHost creates a Host.
 func NewHost(cfg Config) (*Host, error) {
-	h := &Host{logger: cfg.Logger, runtimes: map[uint32]*runtime{}}
+	h := &Host{logger: cfg.Logger, runtimes: map[runtimeKey]*runtime{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,39 +106,54 @@ func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte, kept bool) 
 	return compiled, nil
 }
 
-// runtimeFor returns the runtime whose memory limit is pages, creating it.
-func (h *Host) runtimeFor(ctx context.Context, pages uint32) (*runtime, error) {
+// runtimeFor returns the runtime of k, creating it.
+func (h *Host) runtimeFor(ctx context.Context, k runtimeKey) (*runtime, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, errors.New("sandbox: host is closed")
 	}
-	if r, ok := h.runtimes[pages]; ok {
+	if r, ok := h.runtimes[k]; ok {
 		return r, nil
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
-		WithMemoryLimitPages(pages) // calls are stopped by the instrumentation's stop global, not WithCloseOnContextDone
+		WithMemoryLimitPages(k.pages) // calls are stopped by the instrumentation's stop global, not WithCloseOnContextDone
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}
-	b := rt.NewHostModuleBuilder("env")
-	assemblyscript.NewFunctionExporter().WithAbortMessageDisabled().ExportFunctions(b)
-	steps := []func() error{
-		func() error { _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); return err },
-		func() error { _, err := instantiateImports(ctx, rt); return err },
-		func() error { _, err := b.Instantiate(ctx); return err },
+	err := instantiateWASI(ctx, rt, k)
+	if err == nil {
+		err = instantiateHostModule(ctx, rt, abi.ImportModule, sesameImports, k.wants(abi.ImportModule))
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			rt.Close(ctx)
-			return nil, fmt.Errorf("sandbox: host modules: %w", err)
+	if err == nil {
+		err = instantiateEnv(ctx, rt, k)
+	}
+	if err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("sandbox: host modules: %w", err)
+	}
+	for _, name := range []string{wasiModule, abi.ImportModule, envModule} {
+		if mod := rt.Module(name); mod != nil {
+			r.imports[name] = mod.ExportedFunctionDefinitions()
 		}
 	}
-	for _, name := range []string{wasi_snapshot_preview1.ModuleName, abi.ImportModule, "env"} {
-		r.imports[name] = rt.Module(name).ExportedFunctionDefinitions()
-	}
-	h.runtimes[pages] = r
+	h.runtimes[k] = r
 	return r, nil
+}
+
+// envModule is the import module of AssemblyScript's runtime.
+const envModule = "env"
+
+// instantiateEnv instantiates wazero's AssemblyScript module (abort, trace
+// and seed; abort's message discarded) when k names any of its functions.
+func instantiateEnv(ctx context.Context, rt wazero.Runtime, k runtimeKey) error {
+	if len(k.wants(envModule)) == 0 {
+		return nil
+	}
+	b := rt.NewHostModuleBuilder(envModule)
+	assemblyscript.NewFunctionExporter().WithAbortMessageDisabled().ExportFunctions(b)
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 // Close closes every runtime, and with them every module and instance.
@@ -234,9 +248,9 @@ func (h *Host) untrack(m *Module) {
 // allowedImport reports whether a guest may import module.name.
 func (r *runtime) allowedImport(module, name string) bool {
 	switch module {
-	case abi.ImportModule, "wasi_snapshot_preview1":
-	case "env":
-		if name != "abort" && name != "trace" && name != "seed" {
+	case abi.ImportModule, wasiModule:
+	case envModule:
+		if !envFunction(name) {
 			return false
 		}
 	default:

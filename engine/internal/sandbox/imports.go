@@ -82,53 +82,71 @@ const (
 	i64 = api.ValueTypeI64
 )
 
-// instantiateImports defines the sesame_v1 host module in rt.
-func instantiateImports(ctx context.Context, rt wazero.Runtime) (api.Module, error) {
-	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	def := func(name string, fn api.GoModuleFunc, params []api.ValueType, result api.ValueType) {
-		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, []api.ValueType{result}).Export(name)
+// sesameImports are the host functions of the sesame_v1 module (SPEC.md
+// §5), by name.
+var sesameImports = map[string]hostFunc{
+	abi.ImportInput:        {hostInput, vt(i32, i32, i32), vt(i32)},
+	abi.ImportOutput:       {hostOutput, vt(i32, i32), vt(i32)},
+	abi.ImportError:        {hostError, vt(i32, i32), vt(i32)},
+	abi.ImportLog:          {hostLog, vt(i32, i32, i32), vt(i32)},
+	abi.ImportKVGet:        {hostKVGet, vt(i32, i32, i32, i32), vt(i64)},
+	abi.ImportKVSet:        {hostKVSet, vt(i32, i32, i32, i32), vt(i32)},
+	abi.ImportKVAdd:        {hostKVAdd, vt(i32, i32, i32, i32), vt(i32)},
+	abi.ImportKVDelete:     {hostKVDelete, vt(i32, i32), vt(i32)},
+	abi.ImportKVList:       {hostKVList, vt(i32, i32, i32, i32, i32, i32), vt(i64)},
+	abi.ImportKVScan:       {hostKVScan, vt(i32, i32, i32, i32, i32, i32), vt(i64)},
+	abi.ImportKDF:          {hostKDF, vt(i32, i32, i32, i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyringSet:   {hostKeyringSet, vt(i32, i32, i32), vt(i32)},
+	abi.ImportKeyringGet:   {hostKeyringGet, vt(i32, i32), vt(i64)},
+	abi.ImportKeyringClear: {hostKeyringClear, nil, vt(i32)},
+	abi.ImportKeyGenerate:  {hostKeyGenerate, vt(i32), vt(i32)},
+	abi.ImportKeyImport:    {hostKeyImport, vt(i32, i32), vt(i32)},
+	abi.ImportKeyArgon2id:  {hostKeyArgon2id, vt(i32, i32, i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyHKDF:      {hostKeyHKDF, vt(i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyWrap:      {hostKeyWrap, vt(i32, i32, i32, i32, i32, i32), vt(i64)},
+	abi.ImportKeyUnwrap:    {hostKeyUnwrap, vt(i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeySeal:      {hostKeySeal, vt(i32, i32, i32, i32, i32, i32, i32), vt(i64)},
+	abi.ImportKeyOpen:      {hostKeyOpen, vt(i32, i32, i32, i32, i32, i32, i32), vt(i64)},
+	abi.ImportKeyHMAC:      {hostKeyHMAC, vt(i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyKeep:      {hostKeyKeep, vt(i32), vt(i32)},
+	abi.ImportKeyRelease:   {hostKeyRelease, vt(i32), vt(i32)},
+	abi.ImportHTTPRequest:  {hostHTTPRequest, vt(i32, i32, i32, i32), vt(i64)},
+	abi.ImportHTTPResponse: {hostHTTPResponse, vt(i32, i32), vt(i64)},
+	abi.ImportHTTPOrigins:  {hostHTTPOrigins, vt(i32, i32), vt(i64)},
+	abi.ImportAgeRecipient: {hostAgeRecipient, vt(i32, i32), vt(i64)},
+	abi.ImportAgeWrap:      {hostAgeWrap, vt(i32, i32, i32, i32, i32), vt(i64)},
+	abi.ImportAgeUnwrap:    {hostAgeUnwrap, vt(i32, i32), vt(i32)},
+	abi.ImportKeyHash:      {hostKeyHash, vt(i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyAESKDF:    {hostKeyAESKDF, vt(i32, i32, i32, i64), vt(i32)},
+	abi.ImportKeyArgon2:    {hostKeyArgon2, vt(i32, i32, i32, i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyAESCBC:    {hostKeyAESCBC, vt(i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportKeyChaCha20:  {hostKeyChaCha20, vt(i32, i32, i32, i32, i32, i32), vt(i32)},
+	abi.ImportDirReplace:   {hostDirReplace, vt(i32, i32, i32, i32, i32), vt(i32)},
+}
+
+// vt is a list of value types, for the tables of host functions.
+func vt(types ...api.ValueType) []api.ValueType { return types }
+
+// hostFunc is a host function: its code and its WebAssembly type.
+type hostFunc struct {
+	fn      api.GoModuleFunc
+	params  []api.ValueType
+	results []api.ValueType
+}
+
+// instantiateHostModule instantiates in rt the host module name with the
+// functions of funcs named by want; with none, it instantiates nothing.
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime, name string, funcs map[string]hostFunc, want []string) error {
+	if len(want) == 0 {
+		return nil
 	}
-	def(abi.ImportInput, hostInput, []api.ValueType{i32, i32, i32}, i32)
-	def(abi.ImportOutput, hostOutput, []api.ValueType{i32, i32}, i32)
-	def(abi.ImportError, hostError, []api.ValueType{i32, i32}, i32)
-	def(abi.ImportLog, hostLog, []api.ValueType{i32, i32, i32}, i32)
-	def(abi.ImportKVGet, hostKVGet, []api.ValueType{i32, i32, i32, i32}, i64)
-	def(abi.ImportKVSet, hostKVSet, []api.ValueType{i32, i32, i32, i32}, i32)
-	def(abi.ImportKVAdd, hostKVAdd, []api.ValueType{i32, i32, i32, i32}, i32)
-	def(abi.ImportKVDelete, hostKVDelete, []api.ValueType{i32, i32}, i32)
-	def(abi.ImportKVList, hostKVList, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
-	def(abi.ImportKVScan, hostKVScan, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
-	def(abi.ImportKDF, hostKDF, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyringSet, hostKeyringSet, []api.ValueType{i32, i32, i32}, i32)
-	def(abi.ImportKeyringGet, hostKeyringGet, []api.ValueType{i32, i32}, i64)
-	def(abi.ImportKeyringClear, hostKeyringClear, nil, i32)
-	def(abi.ImportKeyGenerate, hostKeyGenerate, []api.ValueType{i32}, i32)
-	def(abi.ImportKeyImport, hostKeyImport, []api.ValueType{i32, i32}, i32)
-	def(abi.ImportKeyArgon2id, hostKeyArgon2id, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyHKDF, hostKeyHKDF, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyWrap, hostKeyWrap, []api.ValueType{i32, i32, i32, i32, i32, i32}, i64)
-	def(abi.ImportKeyUnwrap, hostKeyUnwrap, []api.ValueType{i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeySeal, hostKeySeal, []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, i64)
-	def(abi.ImportKeyOpen, hostKeyOpen, []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, i64)
-	def(abi.ImportKeyHMAC, hostKeyHMAC, []api.ValueType{i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyKeep, hostKeyKeep, []api.ValueType{i32}, i32)
-	def(abi.ImportKeyRelease, hostKeyRelease, []api.ValueType{i32}, i32)
-	def(abi.ImportHTTPRequest, hostHTTPRequest, []api.ValueType{i32, i32, i32, i32}, i64)
-	def(abi.ImportHTTPResponse, hostHTTPResponse, []api.ValueType{i32, i32}, i64)
-	def(abi.ImportHTTPOrigins, hostHTTPOrigins, []api.ValueType{i32, i32}, i64)
-
-	def(abi.ImportAgeRecipient, hostAgeRecipient, []api.ValueType{i32, i32}, i64)
-	def(abi.ImportAgeWrap, hostAgeWrap, []api.ValueType{i32, i32, i32, i32, i32}, i64)
-	def(abi.ImportAgeUnwrap, hostAgeUnwrap, []api.ValueType{i32, i32}, i32)
-
-	def(abi.ImportKeyHash, hostKeyHash, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyAESKDF, hostKeyAESKDF, []api.ValueType{i32, i32, i32, i64}, i32)
-	def(abi.ImportKeyArgon2, hostKeyArgon2, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyAESCBC, hostKeyAESCBC, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
-	def(abi.ImportKeyChaCha20, hostKeyChaCha20, []api.ValueType{i32, i32, i32, i32, i32, i32}, i32)
-
-	def(abi.ImportDirReplace, hostDirReplace, []api.ValueType{i32, i32, i32, i32, i32}, i32)
-	return b.Instantiate(ctx)
+	b := rt.NewHostModuleBuilder(name)
+	for _, fn := range want {
+		f := funcs[fn]
+		b.NewFunctionBuilder().WithGoModuleFunction(f.fn, f.params, f.results).Export(fn)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 func status(s abi.Status) uint64 { return uint64(s) }

@@ -33,25 +33,36 @@ func kindName(kind byte) string {
 // the instance starts. wasm has compiled, so it is well formed; reading
 // stops quietly at anything unexpected.
 func wasmImports(wasm []byte) []wasmImport {
+	var out []wasmImport
+	eachImport(wasm, func(im wasmImport) bool {
+		out = append(out, im)
+		return true
+	})
+	return out
+}
+
+// eachImport calls f with each entry of the import section of wasm, in
+// order, until f returns false. wasm may not be well formed: reading stops
+// quietly at anything unexpected.
+func eachImport(wasm []byte, f func(wasmImport) bool) {
 	r := wasmReader{b: wasm}
 	r.skip(8) // magic and version
 	for r.ok() && len(r.b) > 0 {
 		id := r.byte()
 		size := r.leb()
 		if !r.ok() || uint64(len(r.b)) < size {
-			return nil
+			return
 		}
 		if id == 2 {
-			return (&wasmReader{b: r.b[:size]}).imports()
+			(&wasmReader{b: r.b[:size]}).imports(f)
+			return
 		}
 		r.skip(size)
 	}
-	return nil
 }
 
-func (r *wasmReader) imports() []wasmImport {
+func (r *wasmReader) imports(f func(wasmImport) bool) {
 	n := r.leb()
-	var out []wasmImport
 	for i := uint64(0); i < n && r.ok(); i++ {
 		im := wasmImport{module: r.name(), name: r.name(), kind: r.byte()}
 		switch im.kind {
@@ -70,11 +81,10 @@ func (r *wasmReader) imports() []wasmImport {
 		default:
 			r.err = true
 		}
-		if r.ok() {
-			out = append(out, im)
+		if r.ok() && !f(im) {
+			return
 		}
 	}
-	return out
 }
 
 // wasmReader reads the parts of the binary format that wasmImports needs.

@@ -47,7 +47,7 @@ const initExport = "_initialize"
 // newInstance instantiates the module and starts its runtime; sesame_init
 // runs later (initialize), once the manifest has been checked.
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
-	r, err := m.host.runtimeFor(ctx, uint32(min(m.spec.Memory/65536, 65536)))
+	r, err := m.host.runtimeFor(ctx, m.rtKey)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,16 @@ func instrument(wasm []byte, s *shape, memory uint64) ([]byte, error) {
 	if defined > 0 {
 		pending = []section{{id: secGlobal}, {id: secExport}}
 	}
-	out := append(make([]byte, 0, len(wasm)+len(wasm)/8), wasm[:8]...)
+	var wrappers []byte
+	if defined > 0 {
+		wrappers = s.wrappers(stack, memory)
+	}
+	// What the rewrite adds, so that out is allocated once: the wrappers,
+	// the loops' checks, the doubled function section and the bodies'
+	// longer sizes (at most 5 bytes a function each), the bounded tables,
+	// and the new globals and exports with their sections' headers.
+	grows := len(wrappers) + len(s.loops)*len(s.check(nil, stack+1)) + 10*int(defined) + len(tables) + 512
+	out := append(make([]byte, 0, len(wasm)+grows), wasm[:8]...)
 	for _, sec := range s.sections {
 		payload := wasm[sec.start:sec.end]
 		if sec.id != secCustom {
@@ -138,7 +147,8 @@ func instrument(wasm []byte, s *shape, memory uint64) ([]byte, error) {
 			rest := payload[lebLen(payload):]
 			payload = append(append(appendU32(nil, 2*defined), rest...), rest...)
 		case sec.id == secCode && defined > 0:
-			payload = s.wrap(wasm, stack, memory)
+			out = s.appendCode(out, wasm, wrappers, stack)
+			continue
 		}
 		out = appendSection(out, sec.id, payload)
 	}
@@ -206,13 +216,12 @@ func (s *shape) addition(id byte, payload []byte, stack uint32, memory uint64) [
 	return appendU32(append(out, 0x03), stack+1)
 }
 
-// wrap returns the code section of wasm with a wrapper for each function
-// (see instrument) followed by the original bodies, each loop of which now
-// starts with a check.
-func (s *shape) wrap(wasm []byte, stack uint32, memory uint64) []byte {
+// wrappers returns the start of the code section's payload: its count of
+// functions, then a wrapper for each function (see instrument).
+func (s *shape) wrappers(stack uint32, memory uint64) []byte {
 	defined := uint32(len(s.funcTypes))
 	stop := stack + 1
-	out := appendU32(make([]byte, 0, len(wasm)+int(defined)*56+len(s.loops)*8), 2*defined)
+	out := appendU32(make([]byte, 0, 8+int(defined)*56), 2*defined)
 	var w []byte
 	for i, t := range s.funcTypes {
 		params := s.types[t].params
@@ -230,13 +239,29 @@ func (s *shape) wrap(wasm []byte, stack uint32, memory uint64) []byte {
 		w = append(w, 0x0b)
 		out = append(appendU32(out, uint32(len(w))), w...)
 	}
-	check := s.check(nil, stop)
+	return out
+}
+
+// appendCode appends to out the code section of wasm: wrappers, then the
+// original bodies, each loop of which now starts with a check. It writes
+// the section in place, its size counted first, rather than building the
+// payload apart and copying it: a one-shot command pays for each fresh page
+// of memory it touches (a fault), and this is the largest part of the
+// module.
+func (s *shape) appendCode(out, wasm, wrappers []byte, stack uint32) []byte {
+	check := s.check(nil, stack+1)
+	size := len(wrappers)
 	loops := s.loops
 	for _, b := range s.bodies {
-		n := 0
-		for n < len(loops) && loops[n] < b.end {
-			n++
-		}
+		n := loopsBefore(loops, b.end)
+		body := b.end - b.start + n*len(check)
+		size += u32Len(uint32(body)) + body
+		loops = loops[n:]
+	}
+	out = append(appendU32(append(out, secCode), uint32(size)), wrappers...)
+	loops = s.loops
+	for _, b := range s.bodies {
+		n := loopsBefore(loops, b.end)
 		out = appendU32(out, uint32(b.end-b.start+n*len(check)))
 		from := b.start
 		for _, at := range loops[:n] {
@@ -247,6 +272,24 @@ func (s *shape) wrap(wasm []byte, stack uint32, memory uint64) []byte {
 		loops = loops[n:]
 	}
 	return out
+}
+
+// u32Len is the length of v in LEB128.
+func u32Len(v uint32) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// loopsBefore counts the offsets at the start of loops that are before end.
+func loopsBefore(loops []int, end int) int {
+	n := 0
+	for n < len(loops) && loops[n] < end {
+		n++
+	}
+	return n
 }
 
 // check appends the code that counts down the fuel global (stop+1) and,

@@ -53,6 +53,7 @@ type Module struct {
 	host     *Host
 	compiled wazero.CompiledModule // shared with the vaults loading the same (shared.go)
 	key      compiledKey
+	rtKey    runtimeKey // the runtime it is compiled in, and its instances run in
 	config   wazero.ModuleConfig
 	manifest abi.Manifest
 	ops      map[abi.Op]bool
@@ -122,8 +123,8 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if spec.Instances <= 0 {
 		spec.Instances = abi.DefaultInstances
 	}
-	pages := uint32(min(spec.Memory/65536, 65536))
-	r, err := h.runtimeFor(ctx, pages)
+	rtKey := runtimeKeyOf(spec.Wasm, uint32(min(spec.Memory/65536, 65536)))
+	r, err := h.runtimeFor(ctx, rtKey)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +144,7 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{spec: spec, host: h, compiled: compiled, key: key, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
+	m := &Module{spec: spec, host: h, compiled: compiled, key: key, rtKey: rtKey, timeout: spec.Timeout, ops: map[abi.Op]bool{}, kdfTurn: make(chan struct{}, 1)}
 	if err := m.validate(r); err != nil {
 		h.releaseCompiled(ctx, key)
 		return nil, err
