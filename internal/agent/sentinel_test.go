@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
 // failing is a call that fails with Code, wrapped as an operation of the
@@ -16,7 +17,7 @@ type failing struct{ Code engine.Code }
 
 func (failing) Op() engine.Op { return "fail" }
 
-func (f failing) Run(context.Context, *engine.Engine) (any, error) {
+func (f failing) Run(context.Context, api.Engine) (any, error) {
 	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Secret: "s", Err: errors.Join(fmt.Errorf("%w: detail", f.Code), context.Canceled)}
 }
 
@@ -61,7 +62,7 @@ type refusing struct{}
 
 func (refusing) Op() engine.Op { return "refuse" }
 
-func (refusing) Run(context.Context, *engine.Engine) (any, error) {
+func (refusing) Run(context.Context, api.Engine) (any, error) {
 	claim := errors.New(`needs grant "directory", which vaults.toml does not give`)
 	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Err: errors.Join(claim, grantsRefusal{[]string{"storage", "http"}})}
 }

@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"os"
@@ -41,8 +41,8 @@ func TestEveryOpHasWords(t *testing.T) {
 	// The engine's operations (op.go) and the agent's own messages
 	// (internal/agent/wire.go), as declared.
 	decls := map[string]*regexp.Regexp{
-		"op.go":                     regexp.MustCompile(`\bOp\w*\s+Op\s*=\s*"([a-z-]+)"`),
-		"../internal/agent/wire.go": regexp.MustCompile(`\bop[A-Z]\w*\s*=\s*"([a-z-]+)"`),
+		"op.go":                        regexp.MustCompile(`\bOp\w*\s+Op\s*=\s*"([a-z-]+)"`),
+		"../../internal/agent/wire.go": regexp.MustCompile(`\bop[A-Z]\w*\s*=\s*"([a-z-]+)"`),
 	}
 	seen := 0
 	for f, decl := range decls {

@@ -1,4 +1,4 @@
-package registry
+package grant
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestParseGrant(t *testing.T) {
+func TestParse(t *testing.T) {
 	var g Grants
 	for _, kv := range [][2]string{
 		{"storage", "true"}, {"directory", "d"}, {"read_only", "1"}, {"env", "B, A,,B"},
@@ -15,7 +15,7 @@ func TestParseGrant(t *testing.T) {
 		{"http", "https://etcd.example:2379, http://127.0.0.1:2379,https://etcd.example:2379"},
 		{"ca_file", "ca.pem"}, {"client_cert", "c.pem"}, {"client_key", "k.pem"},
 	} {
-		if err := ParseGrant(&g, kv[0], kv[1]); err != nil {
+		if err := Parse(&g, kv[0], kv[1]); err != nil {
 			t.Fatalf("%s=%s: %v", kv[0], kv[1], err)
 		}
 	}
@@ -25,7 +25,7 @@ func TestParseGrant(t *testing.T) {
 		t.Errorf("got %+v, want %+v", g, want)
 	}
 	for size, n := range map[string]uint64{"64MiB": 64 << 20, "1GiB": 1 << 30, "4096KiB": 4 << 20, "2097152": 2 << 20, "4194304B": 4 << 20} {
-		if err := ParseGrant(&g, "memory", size); err != nil || g.Memory != n {
+		if err := Parse(&g, "memory", size); err != nil || g.Memory != n {
 			t.Errorf("memory=%s: %d, %v; want %d", size, g.Memory, err, n)
 		}
 	}
@@ -38,51 +38,41 @@ func TestParseGrant(t *testing.T) {
 		{"http", "http://[::1%eth0]:1"}, {"http", "http://[0:0::1]:1"}, {"http", "http://127.0.0.01:1"}, {"http", "http://a:0"},
 		{"http", "http://a:65536"}, {"http", "http://a:080"}, {"http", "http://bücher.example:1"}, {"ca_file", ""},
 	} {
-		if err := ParseGrant(&g, kv[0], kv[1]); !errors.Is(err, ErrInvalid) {
+		if err := Parse(&g, kv[0], kv[1]); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s=%q: err = %v, want ErrInvalid", kv[0], kv[1], err)
 		}
 	}
 }
 
-// TestHTTPGrantInFile: the http grant and its files are read from
-// vaults.toml, written back the same, and checked as the command line's.
-func TestHTTPGrantInFile(t *testing.T) {
-	src := `[vaults.Team]
-extension = "builtin:etcd"
-
-  [vaults.Team.grants]
-  http      = ["http://127.0.0.1:2379", "http://[::1]:2379", "https://etcd.example:2379"]
-  ca_file   = "ca.pem"
-  client_cert = "c.pem"
-  client_key = "k.pem"
-`
-	r, err := Parse("/x/vaults.toml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := r.Vaults[0].Grants
-	if len(g.HTTP) != 3 || g.CAFile != "ca.pem" || g.ClientCert != "c.pem" || g.ClientKey != "k.pem" {
-		t.Fatalf("parsed %+v", g)
-	}
-	out, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := Parse("/x/vaults.toml", out)
-	if err != nil || !reflect.DeepEqual(again.Vaults[0].Grants, g) {
-		t.Fatalf("written and read again: %+v, %v\n%s", again.Vaults[0].Grants, err, out)
-	}
-	for _, bad := range []string{
-		`http = ["http://localhost"]`,
-		`http = "http://a:1"`,
-		"http = [\"http://a:1\"]\n  client_cert = \"c.pem\"",
-		`ca_file = "ca.pem"`,
+func TestSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    uint64
+		ok   bool
+		back string
+	}{
+		{"64MiB", 64 << 20, true, "64MiB"},
+		{"512KiB", 512 << 10, true, "512KiB"},
+		{"1GiB", 1 << 30, true, "1GiB"},
+		{" 2 MiB ", 2 << 20, true, "2MiB"},
+		{"1024MiB", 1 << 30, true, "1GiB"},
+		{"3000000B", 3_000_000, true, "3000000B"},
+		{"3000000", 3_000_000, true, "3000000B"},
+		{"0", 0, true, "0B"},
+		{"64MB", 0, false, ""},
+		{"64mib", 0, false, ""},
+		{"-1MiB", 0, false, ""},
+		{"1.5GiB", 0, false, ""},
+		{"MiB", 0, false, ""},
+		{"", 0, false, ""},
+		{"17179869184GiB", 0, false, ""}, // 2^64 bytes
 	} {
-		src := "[vaults.Team]\nextension = \"builtin:etcd\"\n[vaults.Team.grants]\n  " + bad + "\n"
-		if _, err := Parse("/x/vaults.toml", []byte(src)); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: %v, want ErrInvalid", bad, err)
-		} else {
-			t.Log(err)
+		n, ok := ParseSize(tt.in)
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.ok)
+		}
+		if ok && FormatSize(n) != tt.back {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, FormatSize(n), tt.back)
 		}
 	}
 }
