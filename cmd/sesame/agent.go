@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,7 +151,7 @@ func (s *session) agentRun(c *cli.Context) error {
 	if _, err := args(c, 0, 0, ""); err != nil {
 		return err
 	}
-	opts := agent.RunOptions{Idle: c.Duration("idle"), Build: build()}
+	opts := agent.RunOptions{Idle: c.Duration("idle"), Build: build(), Engines: agentEngines}
 	if fd := c.Int("ready-fd"); fd > 0 {
 		// Started on demand: an agent that is stopping may still hold the
 		// folder for a moment.
@@ -238,4 +239,16 @@ func relocks(exp, now time.Time) string {
 		return "until locked or the agent stops"
 	}
 	return fmt.Sprintf("until %s (in %s)", exp.Format(time.RFC3339), exp.Sub(now).Round(time.Second))
+}
+
+// agentEngines are the engines the agent serves: this program's engine.
+var agentEngines = agent.Engines{
+	Open: func(ctx context.Context, path string, opts *engine.Options) (agent.Engine, error) {
+		e, err := engine.Open(ctx, path, opts)
+		if err != nil {
+			return nil, err // not a nil *engine.Engine in an agent.Engine
+		}
+		return e, nil
+	},
+	WithEnv: engine.WithEnv,
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
 // The agent's messages are encoded by this small codec rather than by
@@ -59,7 +59,7 @@ var wireTypes = sync.OnceValue(func() map[string]reflect.Type {
 		}
 		m[t.String()] = t
 	}
-	for _, op := range engine.Operations() {
+	for _, op := range api.Operations() {
 		add(op.Request)
 		if op.Result != nil {
 			add(op.Result)
@@ -71,7 +71,7 @@ var wireTypes = sync.OnceValue(func() map[string]reflect.Type {
 		uint(0), uint8(0), uint16(0), uint32(0), uint64(0),
 		[]string(nil), []any(nil), map[string]any(nil), map[string]string(nil),
 		time.Time{}, time.Duration(0),
-		engine.SecureString(""), engine.Credential{}, engine.Hashtable(nil), engine.Metadata(nil),
+		api.SecureString(""), api.Credential{}, api.Hashtable(nil), api.Metadata(nil),
 	} {
 		add(v)
 	}

@@ -44,7 +44,7 @@ func TestLogsComeBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(t, NewServer())
+	srv := serve(t, NewServer(testEngines))
 	f := newFiles(t)
 	remote := func(l *lines) *Remote {
 		opts := *f.opts

@@ -28,7 +28,7 @@ func init() { testWireTypes = append(testWireTypes, failing{}) }
 // message and the *engine.Error it has in process.
 func TestSentinelsCrossAgent(t *testing.T) {
 	ctx := context.Background()
-	r := newFiles(t).remote(t, serve(t, NewServer()).dial(t))
+	r := newFiles(t).remote(t, serve(t, NewServer(testEngines)).dial(t))
 	for _, code := range engine.Codes() {
 		t.Run(code.Error(), func(t *testing.T) {
 			_, want := failing{code}.Run(ctx, nil)
@@ -72,7 +72,7 @@ func init() { testWireTypes = append(testWireTypes, refusing{}) }
 // TestMissingGrantsCrossAgent: the grants a refusal names reach the client
 // as grants, not as text to search: a message that only says so names none.
 func TestMissingGrantsCrossAgent(t *testing.T) {
-	r := newFiles(t).remote(t, serve(t, NewServer()).dial(t))
+	r := newFiles(t).remote(t, serve(t, NewServer(testEngines)).dial(t))
 	_, err := r.Do(context.Background(), refusing{})
 	if got := engine.MissingGrants(err); !slices.Equal(got, []string{"storage", "http"}) {
 		t.Fatalf("MissingGrants through the agent: %q (error %v)", got, err)
