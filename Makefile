@@ -52,7 +52,7 @@ deps:
 ## test: every test (after deps); RACE=1 runs them with the race detector,
 ## about four times as long, as CI does. The test binaries are built as
 ## make build builds sesame (no cgo, no man-page generator), since the CLI
-## scripts run the cmd/sesame test binary as sesame hundreds of times and
+## scripts run the internal/cli test binary as sesame hundreds of times and
 ## its start is most of their cost; the race detector needs cgo. go test's
 ## own vet pass is off (-vet=off): make check runs all of go vet, and on an
 ## empty build cache that pass was a sixth of the compile work.
@@ -68,7 +68,7 @@ test: deps guests
 # other package meanwhile. With go's default (-p = the number of cores) on
 # two cores, the small packages waited, in order, for the first long one
 # to end, and the last of them ended after the other.
-TESTFIRST := ./engine ./cmd/sesame
+TESTFIRST := ./engine ./internal/cli
 TESTP     ?= 3
 
 ## race: make test RACE=1

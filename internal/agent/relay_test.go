@@ -40,7 +40,7 @@ func (l *lines) WithGroup(string) slog.Handler      { return l }
 // up, made printable; another client's requests bring none of them.
 func TestLogsComeBack(t *testing.T) {
 	ctx := context.Background()
-	logvault, err := testwasm.Path("cmd/sesame/testdata/logvault")
+	logvault, err := testwasm.Path("internal/cli/testdata/logvault")
 	if err != nil {
 		t.Fatal(err)
 	}
