@@ -75,7 +75,7 @@ var inProcess = map[string]bool{"agent run": true, "extension info": true, "exte
 
 // The commands that reach no engine at all, which the thin sesame runs as
 // they are.
-var engineFree = map[string]bool{"completion": true, "agent start": true, "agent stop": true, "agent status": true}
+var engineFree = map[string]bool{"version": true, "completion": true, "agent start": true, "agent stop": true, "agent status": true}
 
 // thin readies the command tree cmds (under the names prefix) for the thin
 // sesame, whose commands cannot be handed over once they have prompted or
