@@ -36,7 +36,8 @@ BUILDENV   := CGO_ENABLED=0
 BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
 BIN        ?= bin/
 
-## build: the sesame binary into bin/ (static; BIN=DIR/ for another folder)
+## build: sesame and sesame-engine, which sesame runs from its own folder, into
+## bin/ (static; BIN=DIR/ for another folder)
 build:
 	$(BUILDENV) $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/...
 
@@ -115,7 +116,9 @@ check: vuln
 	done
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(MAKE) -s build BIN=$$tmp/ && \
-	if ldd $$tmp/sesame >/dev/null 2>&1; then echo "make build made a dynamically linked sesame (ldd lists its libraries): it must be static"; exit 1; fi
+	for p in sesame sesame-engine; do \
+	  if ldd $$tmp/$$p >/dev/null 2>&1; then echo "make build made a dynamically linked $$p (ldd lists its libraries): it must be static"; exit 1; fi; \
+	done
 
 ## vuln: govulncheck over both modules against the pinned database
 vuln:
