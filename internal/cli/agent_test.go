@@ -248,7 +248,8 @@ func TestAgentReplacedByOtherBuild(t *testing.T) {
 	h.run(0, "", "set", "a", "--value", agentSecret)
 	old := agent.PID(dir)
 
-	// The same program at another path is another build.
+	// The same programs at another path are another build: sesame runs
+	// the agent from the sesame-engine beside it.
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -257,11 +258,13 @@ func TestAgentReplacedByOtherBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upgraded := filepath.Join(t.TempDir(), "sesame")
-	if err := os.WriteFile(upgraded, b, 0o700); err != nil {
-		t.Fatal(err)
+	upgraded := t.TempDir()
+	for _, name := range []string{"sesame", "sesame-engine"} {
+		if err := os.WriteFile(filepath.Join(upgraded, name), b, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
-	cmd := exec.Command(upgraded, "get", "a", "--as-plain-text")
+	cmd := exec.Command(filepath.Join(upgraded, "sesame"), "get", "a", "--as-plain-text")
 	cmd.Env = h.env
 	out, err := cmd.Output()
 	if err != nil || string(out) != agentSecret+"\n" {
