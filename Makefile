@@ -36,7 +36,8 @@ BUILDENV   := CGO_ENABLED=0
 BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
 BIN        ?= bin/
 
-## build: the sesame binary into bin/ (static; BIN=DIR/ for another folder)
+## build: sesame and sesame-engine, which sesame runs from its own folder, into
+## bin/ (static; BIN=DIR/ for another folder)
 build:
 	$(BUILDENV) $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/...
 
@@ -52,7 +53,7 @@ deps:
 ## test: every test (after deps); RACE=1 runs them with the race detector,
 ## about four times as long, as CI does. The test binaries are built as
 ## make build builds sesame (no cgo, no man-page generator), since the CLI
-## scripts run the cmd/sesame test binary as sesame hundreds of times and
+## scripts run the internal/cli test binary as sesame hundreds of times and
 ## its start is most of their cost; the race detector needs cgo. go test's
 ## own vet pass is off (-vet=off): make check runs all of go vet, and on an
 ## empty build cache that pass was a sixth of the compile work.
@@ -68,7 +69,7 @@ test: deps guests
 # other package meanwhile. With go's default (-p = the number of cores) on
 # two cores, the small packages waited, in order, for the first long one
 # to end, and the last of them ended after the other.
-TESTFIRST := ./engine ./cmd/sesame
+TESTFIRST := ./engine ./internal/cli
 TESTP     ?= 3
 
 ## race: make test RACE=1
@@ -115,7 +116,9 @@ check: vuln
 	done
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(MAKE) -s build BIN=$$tmp/ && \
-	if ldd $$tmp/sesame >/dev/null 2>&1; then echo "make build made a dynamically linked sesame (ldd lists its libraries): it must be static"; exit 1; fi
+	for p in sesame sesame-engine; do \
+	  if ldd $$tmp/$$p >/dev/null 2>&1; then echo "make build made a dynamically linked $$p (ldd lists its libraries): it must be static"; exit 1; fi; \
+	done
 
 ## vuln: govulncheck over both modules against the pinned database
 vuln:

@@ -26,6 +26,7 @@ var publicPackages = []struct {
 	env  []string
 }{
 	{path: "engine"},
+	{path: "engine/api"},
 	{path: "engine/vaulttest"},
 	{path: "engine/memvault"},
 	{path: "abi"},

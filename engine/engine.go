@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/api"
 	"github.com/sesamehq/sesame/engine/internal/registry"
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/engine/internal/storage"
@@ -23,29 +24,8 @@ import (
 	"github.com/sesamehq/sesame/internal/xdg"
 )
 
-// Options configure an Engine. The zero value is ready to use.
-type Options struct {
-	// DataDir holds the vaults' storage areas. Default: $XDG_DATA_HOME/sesame
-	// (~/.local/share/sesame).
-	DataDir string
-	// CacheDir holds compiled extensions. Default: $XDG_CACHE_HOME/sesame
-	// (~/.cache/sesame). Set NoCache to compile in memory only. A cache
-	// folder that someone else could write is not used (the engine logs
-	// why and compiles in memory).
-	CacheDir string
-	NoCache  bool
-	// CacheKey is the file of the key that seals the compiled extensions
-	// in CacheDir, created (0600) if missing; an entry whose seal does not
-	// match is never run. Default: $XDG_CONFIG_HOME/sesame/cache.key
-	// (~/.config/sesame/cache.key), kept out of the cache folder on
-	// purpose (see RATIONALE.md).
-	CacheKey string
-	// Logger receives the engine's and the extensions' log lines, their
-	// text made printable; an extension's carry its vault's name as the
-	// attribute "vault". A line logged while an operation runs is logged
-	// with that operation's context. Default: discarded.
-	Logger *slog.Logger
-}
+// Options configure an Engine (api.Options).
+type Options = api.Options
 
 // Engine carries the secret-management operations over the vaults of one
 // registry file. It is safe for concurrent use by many goroutines, and
@@ -99,7 +79,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 	if err != nil {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrRegistry, err)}
 	}
-	if err := o.defaultDirs(); err != nil {
+	if err := defaultDirs(&o); err != nil {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	if o.Logger == nil {
@@ -124,7 +104,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 
 // defaultDirs fills in the folders left empty with the user's (package
 // xdg), failing when they cannot be found.
-func (o *Options) defaultDirs() (err error) {
+func defaultDirs(o *Options) (err error) {
 	if o.DataDir == "" {
 		if o.DataDir, err = xdg.DataDir(); err != nil {
 			return err

@@ -9,14 +9,6 @@ import (
 	"filippo.io/age"
 )
 
-// IdentitySecret is the name of the secret, in the default vault, that
-// holds the user's age identity (AGE-SECRET-KEY-1…, a string): the private
-// key that opens what a team vault wrapped to the user's recipient. The
-// engine makes it on first use. Backing up the default vault backs it up;
-// losing it loses access to every team vault until a member adds the new
-// recipient.
-const IdentitySecret = "sesame/identity"
-
 // Identity returns the user's age recipient (age1…), the public half of
 // the identity kept as IdentitySecret in the default vault, which it makes
 // there when absent. The identity itself is never returned. Errors: no

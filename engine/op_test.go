@@ -47,15 +47,15 @@ func declared(t *testing.T, file, kinds string, keep func(string) bool) []string
 	return names
 }
 
-// TestCodes: Codes lists every sentinel errors.go declares (a sentinel
+// TestCodes: Codes lists every sentinel api/errors.go declares (a sentinel
 // that is not a Code, an errors.New, would be missing), each once and with
 // a message of its own; an ABI status is the sentinel of its number.
 func TestCodes(t *testing.T) {
 	t.Parallel()
-	sentinels := declared(t, "errors.go", "const var", func(n string) bool { return strings.HasPrefix(n, "Err") })
+	sentinels := declared(t, "api/errors.go", "const var", func(n string) bool { return strings.HasPrefix(n, "Err") })
 	codes := engine.Codes()
 	if len(codes) != len(sentinels) {
-		t.Errorf("Codes lists %d codes; errors.go declares %d sentinels: %s", len(codes), len(sentinels), strings.Join(sentinels, " "))
+		t.Errorf("Codes lists %d codes; api/errors.go declares %d sentinels: %s", len(codes), len(sentinels), strings.Join(sentinels, " "))
 	}
 	seen := map[engine.Code]bool{}
 	texts := map[string]bool{}
@@ -81,11 +81,11 @@ func TestCodes(t *testing.T) {
 	}
 }
 
-// TestOperations: Operations lists every request type op.go declares, each
+// TestOperations: Operations lists every request type api/op.go declares, each
 // with an operation name of its own.
 func TestOperations(t *testing.T) {
 	t.Parallel()
-	types := declared(t, "op.go", "type", func(n string) bool { return strings.HasSuffix(n, "Request") && n != "Request" })
+	types := declared(t, "api/op.go", "type", func(n string) bool { return strings.HasSuffix(n, "Request") && n != "Request" })
 	ops := engine.Operations()
 	listed := map[string]bool{}
 	names := map[engine.Op]bool{}
@@ -102,7 +102,7 @@ func TestOperations(t *testing.T) {
 		}
 	}
 	if len(ops) != len(types) {
-		t.Errorf("Operations lists %d requests; op.go declares %d", len(ops), len(types))
+		t.Errorf("Operations lists %d requests; api/op.go declares %d", len(ops), len(types))
 	}
 }
 

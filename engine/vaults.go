@@ -8,55 +8,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine/internal/registry"
 	"github.com/sesamehq/sesame/internal/testonly"
 )
-
-// Registration is one vault of the registry: Register-SecretVault's
-// arguments, and what Vaults returns.
-type Registration struct {
-	Name        string
-	Extension   string         // "builtin:NAME", or a .wasm path relative to the registry file
-	SHA256      string         // optional pin of the module's bytes (lowercase hex)
-	Description string         // free text
-	Parameters  map[string]any // handed to the extension; string, int64, float64 or bool
-	Grants      Grants
-	// NoSearch leaves the vault out of the search of Get and Info without
-	// a vault: it answers only when named, or as the default vault, so that
-	// a vault that claims every name cannot answer for another vault's
-	// secrets.
-	NoSearch bool
-	Default  bool // the default vault (in Vaults' results)
-	Mounted  bool // an in-process vault attached with Mount (in Vaults' results)
-}
-
-// Grants are what an extension may use; everything else is denied.
-type Grants struct {
-	Storage   bool          // a private key-value storage area
-	Directory string        // a host folder mounted at /data ("" = none)
-	ReadOnly  bool          // mount Directory read-only
-	Env       []string      // environment variables the extension may read
-	Memory    uint64        // bytes of memory per instance (0 = 64 MiB)
-	Timeout   time.Duration // deadline per call (0 = 5s)
-	Instances int           // instances kept per vault (0 = 4)
-	// HTTP lists the origins, scheme://host:port, the extension may send
-	// requests to (abi/SPEC.md §5.9); none = no network.
-	HTTP []string
-	// CAFile adds the certificates of a PEM file to the system roots for
-	// those requests; ClientCert and ClientKey (PEM, together) are the
-	// client's for mutual TLS. Paths are relative to the registry's folder.
-	CAFile     string
-	ClientCert string
-	ClientKey  string
-
-	// Identity lets the extension wrap keys to age recipients and unwrap
-	// them with the user's age identity, which the engine reads from the
-	// default vault (IdentitySecret) and the extension never sees.
-	Identity bool
-}
 
 // Register adds the vault req.Registration to the registry:
 // Register-SecretVault. The extension is loaded and checked against the ABI
@@ -451,12 +407,6 @@ func (e *Engine) Lock(ctx context.Context, r LockRequest) error {
 	return vaultError(OpLock, canon, "", l.Lock(ctx))
 }
 
-// Unlocked is a vault that holds its key in host memory, and until when.
-type Unlocked struct {
-	Vault   string
-	Expires time.Time // the zero time: until it is locked or the engine closes
-}
-
 // Unlocked returns, by name, the vaults whose extension holds an unlocked key
 // in host memory (the sandbox's keyring, where the builtin secretstore keeps
 // its key for its password timeout) and when each key expires. Such an
@@ -573,19 +523,4 @@ func lockerOf(vt Vault, canon string, op Op, need abi.Op) (Locker, error) {
 func (e *Engine) Vault(ctx context.Context, name string) (Vault, error) {
 	vt, _, err := e.target(ctx, OpOpen, "", name)
 	return vt, err
-}
-
-// Set sets one grant from its text form, with the grammar and limits of
-// vaults.toml: storage=true, directory=FOLDER, read_only=true,
-// env=NAME,NAME, memory=64MiB, timeout=5s, instances=4,
-// http=ORIGIN,ORIGIN, ca_file=FILE, client_cert=FILE, client_key=FILE.
-// Errors wrap
-// ErrInvalidArgument.
-func (g *Grants) Set(key, value string) error {
-	rg := registry.Grants(*g)
-	if err := registry.ParseGrant(&rg, key, value); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
-	}
-	*g = Grants(rg)
-	return nil
 }

@@ -11,7 +11,10 @@
 // "sesame COMMAND --help" for every command, with examples.
 //
 // All secret semantics live in package engine; this command only parses,
-// prompts and prints.
+// prompts and prints (package internal/cli), and links no engine: the
+// sesame agent serves its commands, and what needs the engine in this
+// process (SESAME_AGENT=off, no agent can run, the agent itself, extension
+// check) it hands over to sesame-engine, installed beside it, by exec.
 package main
 
 import (
@@ -21,8 +24,10 @@ import (
 	// Its init grows the main goroutine's stack once, before the other
 	// packages' inits and the command would grow it in several copies.
 	_ "github.com/sesamehq/sesame/internal/stack"
+
+	"github.com/sesamehq/sesame/internal/cli"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli.Main(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr, nil))
 }

@@ -255,7 +255,7 @@ func TestSameResults(t *testing.T) {
 	register(t, e, "none")
 	want := script(t, e)
 
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	remote := newFiles(t)
 	r := remote.remote(t, s.dial(t))
 	register(t, r, "none")
@@ -279,7 +279,7 @@ func TestSameResults(t *testing.T) {
 func TestUnlockOutlivesClient(t *testing.T) {
 	ctx := context.Background()
 	f := newFiles(t)
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	first := f.remote(t, s.dial(t))
 	register(t, first, "password")
 	if err := engine.Run(ctx, first, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
@@ -314,7 +314,7 @@ func TestUnlockOutlivesClient(t *testing.T) {
 		t.Fatalf("Serve stopped for %q", reason)
 	}
 	s.reason <- "stopped" // for the cleanup
-	again := f.remote(t, serve(t, NewServer()).dial(t))
+	again := f.remote(t, serve(t, NewServer(testEngines)).dial(t))
 	if _, err := engine.Do(ctx, again, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("a new agent: %v, want ErrLocked", err)
 	}
@@ -327,7 +327,7 @@ func TestTimeoutRelocks(t *testing.T) {
 	ctx := context.Background()
 	clock := testonly.UseFakeClock(t)
 	f := newFiles(t)
-	r := f.remote(t, serve(t, NewServer()).dial(t))
+	r := f.remote(t, serve(t, NewServer(testEngines)).dial(t))
 	err := engine.Run(ctx, r, engine.RegisterRequest{Registration: engine.Registration{Name: "Store", Extension: "builtin:secretstore", Grants: engine.Grants{Storage: true},
 		Parameters: map[string]any{"authentication": "password", "password_timeout": int64(3)}}})
 	if err != nil {
@@ -352,7 +352,7 @@ func TestTimeoutRelocks(t *testing.T) {
 // TestOtherUserRefused: the agent checks each client's credentials and
 // refuses another user, with a message that says so.
 func TestOtherUserRefused(t *testing.T) {
-	srv := NewServer()
+	srv := NewServer(testEngines)
 	srv.UID = os.Getuid() + 1 // as if this test ran as another user
 	s := serve(t, srv)
 	_, err := Dial(s.dir)
@@ -398,7 +398,7 @@ func TestFolderChecks(t *testing.T) {
 // idle period, though a client stays connected (silent); that client's next
 // request fails as on any dropped connection.
 func TestIdleStop(t *testing.T) {
-	srv := NewServer()
+	srv := NewServer(testEngines)
 	srv.Idle = time.Hour // until the client is in: then a short one
 	s := serve(t, srv)
 	c := s.dial(t)
@@ -434,7 +434,7 @@ func TestOneAgentPerFolder(t *testing.T) {
 	}
 	done := make(chan string)
 	go func() {
-		reason, err := Run(ctx, dir, RunOptions{Ready: w})
+		reason, err := Run(ctx, dir, RunOptions{Ready: w, Engines: testEngines})
 		if err != nil {
 			t.Error(err)
 		}
@@ -448,7 +448,7 @@ func TestOneAgentPerFolder(t *testing.T) {
 	if PID(dir) != os.Getpid() {
 		t.Errorf("PID = %d, want %d", PID(dir), os.Getpid())
 	}
-	_, err = Run(context.Background(), dir, RunOptions{})
+	_, err = Run(context.Background(), dir, RunOptions{Engines: testEngines})
 	if !errors.Is(err, ErrRunning) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
 		t.Errorf("a second Run: %v, want ErrRunning with the pid", err)
 	}
@@ -477,7 +477,7 @@ func TestClientEnvironment(t *testing.T) {
 	ctx := context.Background()
 	hostile := testwasm.Build(t, "engine/testdata/guests/hostile")
 	f := newFiles(t)
-	c := serve(t, NewServer()).dial(t)
+	c := serve(t, NewServer(testEngines)).dial(t)
 	sent := &recordingConn{Conn: c.nc}
 	c.nc, c.st = sent, newStream(sent, maxResponse, 0)
 	r := f.remote(t, c)
@@ -545,7 +545,7 @@ func (c *recordingConn) reset() {
 // with ErrUnavailable and a message that says what happened, and every
 // later one fails the same way.
 func TestBrokenConnection(t *testing.T) {
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	c := s.dial(t)
 	r := newFiles(t).remote(t, c)
 	srv := s.srv
@@ -607,7 +607,7 @@ func TestErrorsCrossIntact(t *testing.T) {
 func TestRegistryChangeSeen(t *testing.T) {
 	ctx := context.Background()
 	f := newFiles(t)
-	r := f.remote(t, serve(t, NewServer()).dial(t))
+	r := f.remote(t, serve(t, NewServer(testEngines)).dial(t))
 	register(t, r, "password")
 	if err := engine.Run(ctx, r, engine.UnlockRequest{Vault: "Store", Password: []byte(password)}); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,6 @@ func BenchmarkGet(b *testing.B) {
 	})
 	b.Run("agent", func(b *testing.B) {
 		f := newFiles(b)
-		run(b, f.remote(b, serve(b, NewServer()).dial(b)))
+		run(b, f.remote(b, serve(b, NewServer(testEngines)).dial(b)))
 	})
 }

@@ -3,53 +3,53 @@ package agent
 import (
 	"reflect"
 
-	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
-// The agent carries any engine.Call without knowing it: the call's fields
+// The agent carries any api.Call without knowing it: the call's fields
 // travel as the codec encodes them (codec.go), its result as an interface
 // value, and three things are found by walking the call's value rather than
 // by a case per operation:
 //
 //   - its callbacks, which cannot travel: a field of type
-//     func(engine.Action) bool is a confirmation, asked of the client
-//     (Change.Confirm); a field of type func(engine.StorageReport) is a
+//     func(api.Action) bool is a confirmation, asked of the client
+//     (Change.Confirm); a field of type func(api.StorageReport) is a
 //     report, sent back with the response (RegisterRequest.Report);
 //   - its byte slices (passwords, secret values, the environment variables
 //     the client sent),
 //     zeroed once the call is served;
 //   - the result's byte slices (a secret's value), zeroed once sent.
 //
-// An operation added to engine.Operations is carried with no change here.
+// An operation added to api.Operations is carried with no change here.
 
 var (
-	confirmType = reflect.TypeFor[func(engine.Action) bool]()
-	reportType  = reflect.TypeFor[func(engine.StorageReport)]()
+	confirmType = reflect.TypeFor[func(api.Action) bool]()
+	reportType  = reflect.TypeFor[func(api.StorageReport)]()
 )
 
 // hooks are a call's callbacks.
 type hooks struct {
-	confirm func(engine.Action) bool
-	report  func(engine.StorageReport)
+	confirm func(api.Action) bool
+	report  func(api.StorageReport)
 }
 
 // hooksOf returns the callbacks set in c's fields (the first of each kind).
-func hooksOf(c engine.Call) hooks {
+func hooksOf(c api.Call) hooks {
 	var h hooks
 	eachFunc(reflect.ValueOf(c), func(f reflect.Value) {
 		switch {
 		case f.IsNil():
 		case f.Type() == confirmType && h.confirm == nil:
-			h.confirm = f.Interface().(func(engine.Action) bool)
+			h.confirm = f.Interface().(func(api.Action) bool)
 		case f.Type() == reportType && h.report == nil:
-			h.report = f.Interface().(func(engine.StorageReport))
+			h.report = f.Interface().(func(api.StorageReport))
 		}
 	})
 	return h
 }
 
 // withHooks returns a copy of c whose callback fields are those of h.
-func withHooks(c engine.Call, h hooks) engine.Call {
+func withHooks(c api.Call, h hooks) api.Call {
 	v := reflect.New(reflect.TypeOf(c)).Elem()
 	v.Set(reflect.ValueOf(c))
 	eachFunc(v, func(f reflect.Value) {
@@ -61,7 +61,7 @@ func withHooks(c engine.Call, h hooks) engine.Call {
 			f.Set(reflect.ValueOf(h.report))
 		}
 	})
-	return v.Interface().(engine.Call)
+	return v.Interface().(api.Call)
 }
 
 // eachFunc calls fn with each func field of the struct v, and of the

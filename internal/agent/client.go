@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 	"github.com/sesamehq/sesame/internal/xdg"
 )
 
@@ -41,7 +41,7 @@ func Dial(dir string) (*Client, error) {
 	}
 	uid, err := peerUID(nc)
 	if err == nil && uid != os.Getuid() {
-		err = fmt.Errorf("%w: the process at %s runs as user %d, not as user %d", engine.ErrPermissionDenied, filepath.Join(dir, socketName), uid, os.Getuid())
+		err = fmt.Errorf("%w: the process at %s runs as user %d, not as user %d", api.ErrPermissionDenied, filepath.Join(dir, socketName), uid, os.Getuid())
 	}
 	if err != nil {
 		nc.Close()
@@ -56,7 +56,7 @@ func Dial(dir string) (*Client, error) {
 	case errors.Is(err, errMalformed):
 		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (an agent of an earlier release)", errOtherVersion, filepath.Join(dir, socketName), Version)
 	case err != nil:
-		err = fmt.Errorf("%w: no greeting from %s: %w", engine.ErrUnavailable, filepath.Join(dir, socketName), err)
+		err = fmt.Errorf("%w: no greeting from %s: %w", api.ErrUnavailable, filepath.Join(dir, socketName), err)
 	case hello.Err != nil:
 		err = hello.Err.decode()
 	case hello.Version != Version:
@@ -82,7 +82,7 @@ func (c *Client) Close() error { return c.nc.Close() }
 
 // call sends req and returns the final response; confirm answers the
 // server's questions.
-func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Action) bool) (*response, error) {
+func (c *Client) call(ctx context.Context, req *request, confirm func(api.Action) bool) (*response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead != nil {
@@ -114,17 +114,17 @@ func (c *Client) call(ctx context.Context, req *request, confirm func(engine.Act
 		}
 	}
 	c.nc.Close()
-	op := engine.Op(req.Op)
+	op := api.Op(req.Op)
 	if req.Call != nil {
 		op = req.Call.Op()
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		c.dead = &engine.Error{Op: op, Err: fmt.Errorf("%w: %w", engine.ErrDeadline, ctx.Err())}
+		c.dead = &api.Error{Op: op, Err: fmt.Errorf("%w: %w", api.ErrDeadline, ctx.Err())}
 	case ctx.Err() != nil:
-		c.dead = &engine.Error{Op: op, Err: fmt.Errorf("%w: %w", engine.ErrUnavailable, ctx.Err())}
+		c.dead = &api.Error{Op: op, Err: fmt.Errorf("%w: %w", api.ErrUnavailable, ctx.Err())}
 	default:
-		c.dead = &engine.Error{Op: op, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", engine.ErrUnavailable, err)}
+		c.dead = &api.Error{Op: op, Err: fmt.Errorf("%w: the connection to the sesame agent broke: %w", api.ErrUnavailable, err)}
 	}
 	return nil, c.dead
 }
@@ -149,8 +149,8 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // folder means the default): a transport of engine.Do, whose requests
 // behave as on *engine.Engine, errors included. The engine is opened in the
 // agent on first use and stays open there.
-func (c *Client) Engine(path string, opts *engine.Options) (*Remote, error) {
-	var o engine.Options
+func (c *Client) Engine(path string, opts *api.Options) (*Remote, error) {
+	var o api.Options
 	if opts != nil {
 		o = *opts
 	}
@@ -179,14 +179,14 @@ func absOr(dir string, def func() (string, error)) (string, error) {
 	return def()
 }
 
-var _ engine.Transport = (*Remote)(nil)
+var _ api.Transport = (*Remote)(nil)
 
 // Remote is an engine that runs in the agent: a transport of
 // engine.Do.
 type Remote struct {
 	c      *Client
 	t      target
-	logger *slog.Logger // engine.Options.Logger: the log lines of each call come back to it
+	logger *slog.Logger // api.Options.Logger: the log lines of each call come back to it
 }
 
 // Path returns the absolute path of the registry file.
@@ -195,9 +195,9 @@ func (r *Remote) Path() string { return r.t.Path }
 // Do runs call in the agent. The call's callbacks are called in this
 // process: its confirmation when the agent asks, its report with the
 // agent's once the call succeeded. The lines the call logged in the agent
-// (a vault's, the engine's) go to the Logger of the engine.Options given
+// (a vault's, the engine's) go to the Logger of the api.Options given
 // to Client.Engine, once the call ended.
-func (r *Remote) Do(ctx context.Context, call engine.Call) (any, error) {
+func (r *Remote) Do(ctx context.Context, call api.Call) (any, error) {
 	h := hooksOf(call)
 	req := &request{Call: call, Target: r.t, Confirm: h.confirm != nil, Report: h.report != nil}
 	if r.logger != nil {

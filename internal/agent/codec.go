@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
 // The agent's messages are encoded by this small codec rather than by
@@ -54,12 +54,12 @@ var wireTypes = sync.OnceValue(func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	add := func(v any) {
 		t := reflect.TypeOf(v)
-		if old, ok := m[t.String()]; ok && old != t {
-			panic("agent: two wire types named " + t.String())
+		if old, ok := m[wireName(t)]; ok && old != t {
+			panic("agent: two wire types named " + wireName(t))
 		}
-		m[t.String()] = t
+		m[wireName(t)] = t
 	}
-	for _, op := range engine.Operations() {
+	for _, op := range api.Operations() {
 		add(op.Request)
 		if op.Result != nil {
 			add(op.Result)
@@ -71,7 +71,7 @@ var wireTypes = sync.OnceValue(func() map[string]reflect.Type {
 		uint(0), uint8(0), uint16(0), uint32(0), uint64(0),
 		[]string(nil), []any(nil), map[string]any(nil), map[string]string(nil),
 		time.Time{}, time.Duration(0),
-		engine.SecureString(""), engine.Credential{}, engine.Hashtable(nil), engine.Metadata(nil),
+		api.SecureString(""), api.Credential{}, api.Hashtable(nil), api.Metadata(nil),
 	} {
 		add(v)
 	}
@@ -80,6 +80,27 @@ var wireTypes = sync.OnceValue(func() map[string]reflect.Type {
 	}
 	return m
 })
+
+// apiPath is the package of the engine's requests and results, which the
+// wire names "engine.": they were declared in package engine when protocol
+// version 2 was made, and a name on the wire is part of the protocol.
+const apiPath = "github.com/sesamehq/sesame/engine/api"
+
+// wireName is the name of t on the wire: t.String(), with the types of
+// package api named as package engine's, which aliases them.
+func wireName(t reflect.Type) string {
+	switch {
+	case t.PkgPath() == apiPath:
+		return "engine." + t.Name()
+	case t.Name() != "":
+		return t.String()
+	case t.Kind() == reflect.Slice:
+		return "[]" + wireName(t.Elem())
+	case t.Kind() == reflect.Map:
+		return "map[" + wireName(t.Key()) + "]" + wireName(t.Elem())
+	}
+	return t.String()
+}
 
 // testWireTypes are the calls of this package's tests, added in their
 // init; empty outside tests.
@@ -153,7 +174,7 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 			return append(b, 0), nil
 		}
 		e := v.Elem()
-		name := e.Type().String()
+		name := wireName(e.Type())
 		if wireTypes()[name] != e.Type() {
 			return b, fmt.Errorf("%w: a value of type %s cannot cross to the agent", errProtocol, name)
 		}

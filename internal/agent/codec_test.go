@@ -3,11 +3,13 @@ package agent
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sesamehq/sesame/abi"
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
 // codecSamples are messages of every shape the wire carries: each
@@ -121,4 +123,22 @@ func FuzzCodec(f *testing.F) {
 			t.Fatalf("re-encoding changed the request")
 		}
 	})
+}
+
+// TestWireNamesUnchanged: the types of package engine/api keep on the wire
+// the names they had when package engine declared them (engine.GetRequest,
+// []engine.Info), so that moving them changed nothing of protocol version 2.
+func TestWireNamesUnchanged(t *testing.T) {
+	seen := 0
+	for name, typ := range wireTypes() {
+		if old := strings.ReplaceAll(typ.String(), "api.", "engine."); name != old {
+			t.Errorf("%v crosses as %q; protocol version 2 names it %q", typ, name, old)
+		}
+		if strings.Contains(name, "engine.") {
+			seen++
+		}
+	}
+	if seen < len(api.Operations()) {
+		t.Errorf("%d wire types of package engine; want at least the %d requests", seen, len(api.Operations()))
+	}
 }

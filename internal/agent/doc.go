@@ -10,12 +10,12 @@
 // the same user. One agent runs per user: it holds a lock in the folder.
 //
 // A client gets an engine of the agent with Client.Engine: a Remote, an
-// engine.Transport that runs any request of the engine (engine.Do) in the
+// api.Transport that runs any request of the engine (engine.Do) in the
 // agent, with the same results and errors as *engine.Engine in the process.
-// The agent carries every operation of engine.Operations without a line of
+// The agent carries every operation of api.Operations without a line of
 // its own per operation: callbacks (a confirmation, a storage report) are
 // found by their types in the call and answered across the socket, and a
-// sentinel error crosses as its engine.Code.
+// sentinel error crosses as its api.Code.
 // The agent opens one engine per registry file it is asked about, asks the
 // client for each environment variable granted to an extension when the
 // engine reads it (a request carries no environment of its own), and
@@ -29,6 +29,12 @@
 // The agent bounds what a client can make it hold: a message longer than
 // 8 MiB is refused by its length, the rest of a message must come within a
 // timeout, and 64 connections are served at once.
+//
+// The package links no engine: its client (Dial, Client, Remote, the codec)
+// is all the sesame command needs when the agent serves it, and the server
+// opens its engines through the Engines the serving program gives
+// (sesame-engine gives engine.Open), so a command served by the agent runs
+// none of the engine's package inits (RATIONALE.md, "A thin client").
 //
 // Checking peer credentials is implemented for Linux; elsewhere the agent
 // refuses every client and callers work alone.

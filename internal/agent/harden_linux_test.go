@@ -24,7 +24,7 @@ func TestRunHardensProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { _, err := Run(ctx, dir, RunOptions{Ready: w}); done <- err }()
+		go func() { _, err := Run(ctx, dir, RunOptions{Ready: w, Engines: testEngines}); done <- err }()
 		io.ReadAll(r)
 		dumpable, core := processLimits()
 		fmt.Printf("dumpable=%d core=%d\n", dumpable, core)

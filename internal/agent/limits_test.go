@@ -55,7 +55,7 @@ func waitDropped(t *testing.T, nc net.Conn, what string) {
 // its length alone: the connection is dropped, and the 32 MiB sent after
 // the length are not read into memory.
 func TestHugeMessageDropped(t *testing.T) {
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	nc, _ := rawDial(t, s.dir)
 	junk := make([]byte, 32<<20)
 	var before, after runtime.MemStats
@@ -86,7 +86,7 @@ func TestHugeMessageDropped(t *testing.T) {
 // TestHalfMessageDropped: a client that sends half a message and stops is
 // dropped after the frame timeout; the server goes on serving.
 func TestHalfMessageDropped(t *testing.T) {
-	srv := NewServer()
+	srv := NewServer(testEngines)
 	srv.FrameTimeout = 50 * time.Millisecond
 	s := serve(t, srv)
 	nc, _ := rawDial(t, s.dir)
@@ -103,7 +103,7 @@ func TestHalfMessageDropped(t *testing.T) {
 // next one is refused with a message that says why, and is served once a
 // connection ends.
 func TestConnectionCap(t *testing.T) {
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	var clients []*Client
 	for range 64 {
 		clients = append(clients, s.dial(t))
@@ -146,7 +146,7 @@ func (l *failingListener) Accept() (net.Conn, error) {
 // after a pause; the server does not stop.
 func TestAcceptErrorRetried(t *testing.T) {
 	dir, ln := listen(t)
-	s := serveOn(t, NewServer(), dir, &failingListener{Listener: ln, n: 3})
+	s := serveOn(t, NewServer(testEngines), dir, &failingListener{Listener: ln, n: 3})
 	c, err := Dial(s.dir)
 	if err != nil {
 		t.Fatalf("Dial after failed accepts: %v", err)
@@ -163,7 +163,7 @@ func TestAcceptErrorRetried(t *testing.T) {
 // TestRefusedPeerLearnsNoBuild: a peer of another user gets the refusal and
 // the protocol version, not the build of the program that serves.
 func TestRefusedPeerLearnsNoBuild(t *testing.T) {
-	srv := NewServer()
+	srv := NewServer(testEngines)
 	srv.UID = os.Getuid() + 1 // as if this test ran as another user
 	srv.Build = "/usr/bin/sesame 123 456"
 	s := serve(t, srv)
@@ -203,7 +203,7 @@ func spinVault(t *testing.T, r *Remote) {
 func TestStopWhileStuck(t *testing.T) {
 	ctx := context.Background()
 	f := newFiles(t)
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	r := f.remote(t, s.dial(t))
 	spinVault(t, r)
 	stuck := make(chan error, 1)
@@ -216,7 +216,7 @@ func TestStopWhileStuck(t *testing.T) {
 	var store *engine.Engine
 	s.srv.mu.Lock()
 	for _, e := range s.srv.engines {
-		store = e
+		store = e.(*engine.Engine)
 	}
 	s.srv.mu.Unlock()
 	if err := s.dial(t).Stop(ctx); err != nil {
@@ -239,7 +239,7 @@ func TestStopWhileStuck(t *testing.T) {
 	if err := <-stuck; err == nil {
 		t.Error("the hanging request succeeded")
 	}
-	again := f.remote(t, serve(t, NewServer()).dial(t))
+	again := f.remote(t, serve(t, NewServer(testEngines)).dial(t))
 	if _, err := engine.Do(ctx, again, engine.GetRequest{Name: "db", Vault: "Store"}); !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("a new agent: %v, want ErrLocked", err)
 	}
@@ -263,7 +263,7 @@ func waitLogged(t *testing.T, s *served, what string) {
 // TestStopGrace: a request that ignores its cancellation does not hold
 // Serve past the grace period.
 func TestStopGrace(t *testing.T) {
-	srv := NewServer()
+	srv := NewServer(testEngines)
 	srv.Grace = 10 * time.Millisecond
 	s := serve(t, srv)
 	s.dial(t)        // Serve runs
@@ -329,7 +329,7 @@ func TestMessageBytesZeroed(t *testing.T) {
 // server does not go on serving it to its deadline (10 minutes here).
 func TestDisconnectCancels(t *testing.T) {
 	f := newFiles(t)
-	s := serve(t, NewServer())
+	s := serve(t, NewServer(testEngines))
 	spinVault(t, f.remote(t, s.dial(t)))
 	ctx, cancel := context.WithCancel(context.Background())
 	stuck := make(chan error, 1)

@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"context"
 	"testing"
 
+	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 	"github.com/sesamehq/sesame/internal/testonly"
 )
 
@@ -11,4 +14,16 @@ import (
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
 	m.Run()
+}
+
+// testEngines are the engine's, as sesame-engine gives them to Run.
+var testEngines = Engines{
+	Open: func(ctx context.Context, path string, opts *api.Options) (Engine, error) {
+		e, err := engine.Open(ctx, path, opts)
+		if err != nil {
+			return nil, err // not a nil *engine.Engine in an Engine
+		}
+		return e, nil
+	},
+	WithEnv: engine.WithEnv,
 }

@@ -27,7 +27,7 @@ func TestSlowRegisterHoldsUpNoOne(t *testing.T) {
 	f := newFiles(t)
 	hangDir := t.TempDir()
 	started := make(chan struct{})
-	srv := NewServer()
+	srv := NewServer(testEngines)
 	srv.Logger = slog.New(&signal{line: slowstart.Started, seen: started})
 	s := serve(t, srv)
 	first := f.remote(t, s.dial(t))

@@ -11,7 +11,7 @@ import (
 
 // The log lines a request causes in the agent (a vault's warning, the
 // compile cache's) travel back with its response, and the client logs them
-// to its own engine.Options.Logger, as if the engine ran in its process: a
+// to its own api.Options.Logger, as if the engine ran in its process: a
 // client that asked for none gets none. The lines of an engine's own
 // events that no request causes (and every line, too) also go to the
 // agent's Logger.
@@ -21,7 +21,7 @@ import (
 const maxRelayLines = 256
 
 // logLine is one log line in transit: its text is printable already
-// (engine.Options.Logger).
+// (api.Options.Logger).
 type logLine struct {
 	Level   slog.Level
 	Message string

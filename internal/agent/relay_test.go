@@ -40,11 +40,11 @@ func (l *lines) WithGroup(string) slog.Handler      { return l }
 // up, made printable; another client's requests bring none of them.
 func TestLogsComeBack(t *testing.T) {
 	ctx := context.Background()
-	logvault, err := testwasm.Path("cmd/sesame/testdata/logvault")
+	logvault, err := testwasm.Path("internal/cli/testdata/logvault")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(t, NewServer())
+	srv := serve(t, NewServer(testEngines))
 	f := newFiles(t)
 	remote := func(l *lines) *Remote {
 		opts := *f.opts

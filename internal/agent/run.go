@@ -79,6 +79,8 @@ type RunOptions struct {
 	// Build names the program the agent runs, for DialOrStart's check:
 	// any string that changes when the program does.
 	Build string
+	// Engines opens the engines the agent serves (required).
+	Engines Engines
 }
 
 // Run is the agent process: it makes the process not dumpable and
@@ -124,7 +126,7 @@ func Run(ctx context.Context, dir string, opts RunOptions) (reason string, err e
 		ln.Close()
 		return "", err
 	}
-	srv := NewServer()
+	srv := NewServer(opts.Engines)
 	srv.Idle, srv.Build = opts.Idle, opts.Build
 	if opts.Logger != nil {
 		srv.Logger = opts.Logger

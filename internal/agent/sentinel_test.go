@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
 // failing is a call that fails with Code, wrapped as an operation of the
@@ -16,7 +17,7 @@ type failing struct{ Code engine.Code }
 
 func (failing) Op() engine.Op { return "fail" }
 
-func (f failing) Run(context.Context, *engine.Engine) (any, error) {
+func (f failing) Run(context.Context, api.Engine) (any, error) {
 	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Secret: "s", Err: errors.Join(fmt.Errorf("%w: detail", f.Code), context.Canceled)}
 }
 
@@ -27,7 +28,7 @@ func init() { testWireTypes = append(testWireTypes, failing{}) }
 // message and the *engine.Error it has in process.
 func TestSentinelsCrossAgent(t *testing.T) {
 	ctx := context.Background()
-	r := newFiles(t).remote(t, serve(t, NewServer()).dial(t))
+	r := newFiles(t).remote(t, serve(t, NewServer(testEngines)).dial(t))
 	for _, code := range engine.Codes() {
 		t.Run(code.Error(), func(t *testing.T) {
 			_, want := failing{code}.Run(ctx, nil)
@@ -61,7 +62,7 @@ type refusing struct{}
 
 func (refusing) Op() engine.Op { return "refuse" }
 
-func (refusing) Run(context.Context, *engine.Engine) (any, error) {
+func (refusing) Run(context.Context, api.Engine) (any, error) {
 	claim := errors.New(`needs grant "directory", which vaults.toml does not give`)
 	return nil, &engine.Error{Op: engine.OpGet, Vault: "V", Err: errors.Join(claim, grantsRefusal{[]string{"storage", "http"}})}
 }
@@ -71,7 +72,7 @@ func init() { testWireTypes = append(testWireTypes, refusing{}) }
 // TestMissingGrantsCrossAgent: the grants a refusal names reach the client
 // as grants, not as text to search: a message that only says so names none.
 func TestMissingGrantsCrossAgent(t *testing.T) {
-	r := newFiles(t).remote(t, serve(t, NewServer()).dial(t))
+	r := newFiles(t).remote(t, serve(t, NewServer(testEngines)).dial(t))
 	_, err := r.Do(context.Background(), refusing{})
 	if got := engine.MissingGrants(err); !slices.Equal(got, []string{"storage", "http"}) {
 		t.Fatalf("MissingGrants through the agent: %q (error %v)", got, err)

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 	"github.com/sesamehq/sesame/internal/stack"
 )
 
@@ -48,8 +48,9 @@ type Server struct {
 	// canceled to end before Serve returns anyway. NewServer: 3s.
 	Grace time.Duration
 
+	opener   Engines
 	mu       sync.Mutex
-	engines  map[target]*engine.Engine
+	engines  map[target]Engine
 	busy     int                   // requests in progress
 	open     map[net.Conn]struct{} // connected clients
 	timer    *time.Timer
@@ -66,9 +67,10 @@ type Server struct {
 // waits for its answer; then it counts as declined.
 const answerTimeout = 10 * time.Minute
 
-// NewServer returns a server for this process's user.
-func NewServer() *Server {
-	return &Server{UID: os.Getuid(), Logger: slog.New(slog.DiscardHandler), MaxConns: 64, FrameTimeout: 10 * time.Second, Grace: 3 * time.Second}
+// NewServer returns a server for this process's user, of the engines that
+// e opens.
+func NewServer(e Engines) *Server {
+	return &Server{opener: e, UID: os.Getuid(), Logger: slog.New(slog.DiscardHandler), MaxConns: 64, FrameTimeout: 10 * time.Second, Grace: 3 * time.Second}
 }
 
 // Serve accepts clients on ln until ctx ends, a client asks the server to
@@ -88,7 +90,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) (string, error) {
 	var rctx context.Context
 	rctx, s.cancel = context.WithCancel(ctx)
 	s.ln, s.done, s.started = ln, make(chan struct{}), time.Now()
-	s.engines = map[target]*engine.Engine{}
+	s.engines = map[target]Engine{}
 	s.open = map[net.Conn]struct{}{}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -230,10 +232,10 @@ func (s *Server) enter(c net.Conn) error {
 	defer s.mu.Unlock()
 	switch {
 	case s.stopping:
-		return fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)
+		return fmt.Errorf("%w: the sesame agent is stopping", api.ErrUnavailable)
 	case s.MaxConns > 0 && len(s.open) >= s.MaxConns:
 		s.Logger.Warn("refused a client: too many connections", "max", s.MaxConns)
-		return fmt.Errorf("%w: the sesame agent serves at most %d connections at once; try again when one ends", engine.ErrUnavailable, s.MaxConns)
+		return fmt.Errorf("%w: the sesame agent serves at most %d connections at once; try again when one ends", api.ErrUnavailable, s.MaxConns)
 	}
 	s.open[c] = struct{}{}
 	return nil
@@ -387,11 +389,11 @@ func (s *Server) checkPeer(nc net.Conn) error {
 	uid, err := peerUID(nc)
 	if err != nil {
 		s.Logger.Warn("refused a client", "err", err)
-		return fmt.Errorf("%w: cannot check the client's credentials: %w", engine.ErrPermissionDenied, err)
+		return fmt.Errorf("%w: cannot check the client's credentials: %w", api.ErrPermissionDenied, err)
 	}
 	if uid != s.UID {
 		s.Logger.Warn("refused a client of another user", "uid", uid)
-		return fmt.Errorf("%w: the sesame agent of user %d does not serve user %d", engine.ErrPermissionDenied, s.UID, uid)
+		return fmt.Errorf("%w: the sesame agent of user %d does not serve user %d", api.ErrPermissionDenied, s.UID, uid)
 	}
 	return nil
 }
@@ -421,7 +423,7 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 	if err != nil {
 		return &response{Err: encodeError(err), Logs: logs.collectedOrNil()}
 	}
-	ctx = engine.WithEnv(ctx, c.envLookup())
+	ctx = s.opener.WithEnv(ctx, c.envLookup())
 	r := &response{}
 	defer func() { r.Logs = logs.collectedOrNil() }()
 	var h hooks
@@ -429,7 +431,7 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 		h.confirm = c.ask
 	}
 	if req.Report {
-		h.report = func(sr engine.StorageReport) { r.Reports = append(r.Reports, sr) }
+		h.report = func(sr api.StorageReport) { r.Reports = append(r.Reports, sr) }
 	}
 	r.Result, err = e.Do(ctx, withHooks(req.Call, h))
 	r.Err = encodeError(err)
@@ -440,7 +442,7 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 // server's lock: stop must not wait for a registry being read); what the
 // engine logs while it opens goes to logs, the lines of the request that
 // opens it.
-func (s *Server) engine(ctx context.Context, t target, logs *sink) (*engine.Engine, error) {
+func (s *Server) engine(ctx context.Context, t target, logs *sink) (Engine, error) {
 	s.mu.Lock()
 	e, stopping := s.engines[t], s.stopping
 	s.mu.Unlock()
@@ -454,7 +456,7 @@ func (s *Server) engine(ctx context.Context, t target, logs *sink) (*engine.Engi
 	}
 	h := newRelay(s.Logger.Handler())
 	h.opening.Store(logs)
-	e, err := engine.Open(ctx, t.Path, &engine.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: slog.New(h)})
+	e, err := s.opener.Open(ctx, t.Path, &api.Options{DataDir: t.DataDir, CacheDir: t.CacheDir, NoCache: t.NoCache, Logger: slog.New(h)})
 	h.opening.Store(nil)
 	if err != nil {
 		return nil, err
@@ -475,7 +477,7 @@ func (s *Server) engine(ctx context.Context, t target, logs *sink) (*engine.Engi
 // errStopping is a request that comes as the agent stops (a function, not
 // a variable: fmt at init is a cost for every command).
 func errStopping() error {
-	return &engine.Error{Op: engine.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", engine.ErrUnavailable)}
+	return &api.Error{Op: api.OpOpen, Err: fmt.Errorf("%w: the sesame agent is stopping", api.ErrUnavailable)}
 }
 
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
@@ -499,7 +501,7 @@ func (s *Server) status() Status {
 
 // ask sends the client a question and waits for its answer, for
 // answerTimeout at most. Anything but an answer declines.
-func (c *conn) ask(a engine.Action) bool {
+func (c *conn) ask(a api.Action) bool {
 	if err := c.st.send(&response{Confirm: &a}); err != nil {
 		return false
 	}

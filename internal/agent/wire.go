@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/abi"
-	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/engine/api"
 )
 
 // The protocol is a stream of messages over the connection (codec.go).
@@ -38,7 +38,7 @@ import (
 // to this one.
 const Version = 2
 
-// The agent's own messages; a request without one carries an engine.Call.
+// The agent's own messages; a request without one carries an api.Call.
 const (
 	opConfirm = "confirm"
 	opEnv     = "env"
@@ -58,8 +58,8 @@ type target struct {
 // request is what the client sends: an engine call, or one of the agent's
 // own messages (Op).
 type request struct {
-	Op     string      // opStop, opStatus, opConfirm, opEnv; "" for a call
-	Call   engine.Call // its callbacks stay with the client (call.go)
+	Op     string   // opStop, opStatus, opConfirm, opEnv; "" for a call
+	Call   api.Call // its callbacks stay with the client (call.go)
 	Target target
 
 	Confirm bool     // the call has a confirmation: ask the client
@@ -76,13 +76,13 @@ type response struct {
 	Version int    // the greeting
 	Build   string // the greeting
 
-	Confirm *engine.Action // a question, not the answer: reply with opConfirm
-	Env     []string       // a question: reply with opEnv
+	Confirm *api.Action // a question, not the answer: reply with opConfirm
+	Env     []string    // a question: reply with opEnv
 
 	Err     *wireError
-	Result  any                    // the call's result
-	Reports []engine.StorageReport // what the call reported, for the client's callback
-	Logs    []logLine              // the log lines the call caused, when asked (request.Log)
+	Result  any                 // the call's result
+	Reports []api.StorageReport // what the call reported, for the client's callback
+	Logs    []logLine           // the log lines the call caused, when asked (request.Log)
 	Status  Status
 }
 
@@ -99,7 +99,7 @@ type Status struct {
 // the registry file Registry.
 type Unlocked struct {
 	Registry string
-	engine.Unlocked
+	api.Unlocked
 }
 
 // foreign are the errors of other packages that cross the socket as
@@ -110,18 +110,18 @@ var foreign = []error{
 }
 
 // wireError is an error tree in transit. An engine sentinel (an
-// engine.Code) travels as its code, an *engine.Error keeps its fields (its
+// api.Code) travels as its code, an *api.Error keeps its fields (its
 // message is rebuilt from them), an error of foreign its index, and any
 // other error its message and the errors it wraps.
 type wireError struct {
-	Code    engine.Code // 0 = not an engine sentinel
-	Foreign int         // 1 + index in foreign; 0 = none
+	Code    api.Code // 0 = not an engine sentinel
+	Foreign int      // 1 + index in foreign; 0 = none
 	Engine  bool
-	Op      engine.Op
+	Op      api.Op
 	Vault   string
 	Secret  string
 	Text    string
-	Grants  []string // an error that names missing grants (engine.MissingGrants)
+	Grants  []string // an error that names missing grants (api.MissingGrants)
 	Wrapped []wireError
 }
 
@@ -135,7 +135,7 @@ func encodeError(err error) *wireError {
 }
 
 func encodeNode(err error) wireError {
-	if c, ok := err.(engine.Code); ok {
+	if c, ok := err.(api.Code); ok {
 		return wireError{Code: c}
 	}
 	for i, f := range foreign {
@@ -143,7 +143,7 @@ func encodeNode(err error) wireError {
 			return wireError{Foreign: i + 1}
 		}
 	}
-	if e, ok := err.(*engine.Error); ok {
+	if e, ok := err.(*api.Error); ok {
 		w := wireError{Engine: true, Op: e.Op, Vault: e.Vault, Secret: e.Secret}
 		if e.Err != nil {
 			w.Wrapped = []wireError{encodeNode(e.Err)}
@@ -170,7 +170,7 @@ func encodeNode(err error) wireError {
 }
 
 // decode rebuilds the error: same message, same sentinels, same
-// *engine.Error values for errors.Is and errors.As.
+// *api.Error values for errors.Is and errors.As.
 func (w *wireError) decode() error {
 	if w == nil {
 		return nil
@@ -181,7 +181,7 @@ func (w *wireError) decode() error {
 	case w.Foreign > 0 && w.Foreign <= len(foreign):
 		return foreign[w.Foreign-1]
 	case w.Engine:
-		e := &engine.Error{Op: w.Op, Vault: w.Vault, Secret: w.Secret}
+		e := &api.Error{Op: w.Op, Vault: w.Vault, Secret: w.Secret}
 		if len(w.Wrapped) > 0 {
 			e.Err = w.Wrapped[0].decode()
 		}

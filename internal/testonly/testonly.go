@@ -10,7 +10,7 @@
 // UseFakeClock. Nothing else in the module calls them, so the linker
 // leaves them, and the cheap
 // derivation and the fake clock's code with them, out of every program:
-// TestReleaseBinaryHasNoHooks builds cmd/sesame and checks that their
+// TestReleaseBinaryHasNoHooks builds cmd/sesame-engine and checks that their
 // symbols are absent. A release build can therefore only ever derive with
 // the parameters the vault asks for, and read the real time. The sandbox
 // has one switch of this kind, which needs wazero and so lives there:

@@ -32,10 +32,11 @@ var hooks = []string{
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).keep",
 }
 
-// TestReleaseBinaryHasNoHooks builds sesame (as `make build` does, but for
-// -trimpath, which changes no symbol and would compile every package
-// again instead of reusing the tests' builds) and checks
-// that none of the hooks is in it, so that no release build can derive
+// TestReleaseBinaryHasNoHooks builds sesame-engine, the program of the
+// release that links the engine (sesame links none: cmd/sesame's
+// TestBuildLinksNothingUnused), as `make build` does (but for -trimpath,
+// which changes no symbol and would compile every package again instead of
+// reusing the tests' builds) and checks that none of the hooks is in it, so that no release build can derive
 // keys cheaply, read a fake time, or load a module compiled by another
 // Host without the cache's checks. The same check on the test binaries of
 // this package and of the sandbox (which cannot be imported from here),
@@ -46,20 +47,20 @@ var hooks = []string{
 // which leaves the symbol table as it is.
 func TestReleaseBinaryHasNoHooks(t *testing.T) {
 	root, dir := testwasm.ModuleRoot(t), t.TempDir()
-	bin := filepath.Join(dir, "sesame")
+	bin := filepath.Join(dir, "sesame-engine")
 	goCmd(t, root, "test", "-c", "-ldflags=-w", "-o", dir+string(filepath.Separator), "./internal/testonly", "./engine/internal/sandbox")
 	controls := append(symbols(t, filepath.Join(dir, "testonly.test")), symbols(t, filepath.Join(dir, "sandbox.test"))...)
 	if m := missing(controls); len(m) != 0 {
 		t.Fatalf("the test binaries lack %q: the check would see nothing", m)
 	}
-	goCmd(t, root, "build", "-tags", "urfave_cli_no_docs", "-ldflags=-w", "-o", bin, "./cmd/sesame")
+	goCmd(t, root, "build", "-tags", "urfave_cli_no_docs", "-ldflags=-w", "-o", bin, "./cmd/sesame-engine")
 	got := symbols(t, bin)
 	if !slices.Contains(got, "github.com/sesamehq/sesame/engine/internal/sandbox.hostKDF") {
-		t.Fatal("sesame has no sandbox.hostKDF: the check looks at the wrong names")
+		t.Fatal("sesame-engine has no sandbox.hostKDF: the check looks at the wrong names")
 	}
 	for _, h := range hooks {
 		if slices.Contains(got, h) {
-			t.Errorf("the sesame binary links %s, which only tests may", h)
+			t.Errorf("the sesame-engine binary links %s, which only tests may", h)
 		}
 	}
 }

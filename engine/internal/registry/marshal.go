@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sesamehq/sesame/engine/internal/grant"
 )
 
 const header = "# sesame vault registry — edited by sesame; comments are not preserved\n"
@@ -153,41 +154,10 @@ func keyString(key []string) string {
 	return strings.Join(q, ".")
 }
 
-var units = []struct {
-	suffix string
-	size   uint64
-}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
-
-// parseSize parses "64MiB", "512KiB", "1GiB", "4096B" or "4096".
-func parseSize(s string) (uint64, bool) {
-	num, unit := strings.TrimSpace(s), uint64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, unit = strings.TrimSpace(rest), u.size
-			break
-		}
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil || n > math.MaxUint64/unit {
-		return 0, false
-	}
-	return n * unit, true
-}
-
-// formatSize writes n in the largest unit that divides it.
-func formatSize(n uint64) string {
-	for _, u := range units {
-		if n != 0 && n%u.size == 0 {
-			return strconv.FormatUint(n/u.size, 10) + u.suffix
-		}
-	}
-	return "0B"
-}
-
 // sizeValue is n as a TOML value: a size string, or an integer of bytes if
 // no unit larger than a byte divides it.
 func sizeValue(n uint64) string {
-	if s := formatSize(n); n%1024 == 0 {
+	if s := grant.FormatSize(n); n%1024 == 0 {
 		return quote(s)
 	}
 	return strconv.FormatUint(n, 10)

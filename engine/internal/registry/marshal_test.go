@@ -104,39 +104,6 @@ func TestMarshalInvalid(t *testing.T) {
 	}
 }
 
-func TestSize(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		n    uint64
-		ok   bool
-		back string
-	}{
-		{"64MiB", 64 << 20, true, "64MiB"},
-		{"512KiB", 512 << 10, true, "512KiB"},
-		{"1GiB", 1 << 30, true, "1GiB"},
-		{" 2 MiB ", 2 << 20, true, "2MiB"},
-		{"1024MiB", 1 << 30, true, "1GiB"},
-		{"3000000B", 3_000_000, true, "3000000B"},
-		{"3000000", 3_000_000, true, "3000000B"},
-		{"0", 0, true, "0B"},
-		{"64MB", 0, false, ""},
-		{"64mib", 0, false, ""},
-		{"-1MiB", 0, false, ""},
-		{"1.5GiB", 0, false, ""},
-		{"MiB", 0, false, ""},
-		{"", 0, false, ""},
-		{"17179869184GiB", 0, false, ""}, // 2^64 bytes
-	} {
-		n, ok := parseSize(tt.in)
-		if n != tt.n || ok != tt.ok {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.ok)
-		}
-		if ok && formatSize(n) != tt.back {
-			t.Errorf("formatSize(%d) = %q, want %q", n, formatSize(n), tt.back)
-		}
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"",

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
+	"github.com/sesamehq/sesame/engine/internal/grant"
 )
 
 // Load reads and parses the registry file at path. A missing file is an
@@ -152,9 +153,9 @@ func (p *parser) grants(table []string, t map[string]any) (g Grants) {
 		case "directory":
 			g.Directory, _ = as[string](p, key, x, "a string")
 		case "env":
-			g.Env = sortedUnique(p.strings(key, x))
+			g.Env = grant.SortedUnique(p.strings(key, x))
 		case "http":
-			g.HTTP = sortedUnique(p.strings(key, x))
+			g.HTTP = grant.SortedUnique(p.strings(key, x))
 		case "ca_file":
 			g.CAFile, _ = as[string](p, key, x, "a string")
 		case "client_cert":
@@ -164,16 +165,16 @@ func (p *parser) grants(table []string, t map[string]any) (g Grants) {
 		case "memory":
 			switch x := x.(type) {
 			case string:
-				n, ok := parseSize(x)
+				n, ok := grant.ParseSize(x)
 				if !ok {
 					problem(fmt.Sprintf(`%q is not a size such as "64MiB"`, x))
-				} else if problem(memoryProblem(n)) {
+				} else if problem(grant.MemoryProblem(n)) {
 					g.Memory = n
 				}
 			case int64:
 				if x < 0 {
 					problem(fmt.Sprintf("must be between 2MiB and 4GiB, not %d", x))
-				} else if problem(memoryProblem(uint64(x))) {
+				} else if problem(grant.MemoryProblem(uint64(x))) {
 					g.Memory = uint64(x)
 				}
 			default:
@@ -184,12 +185,12 @@ func (p *parser) grants(table []string, t map[string]any) (g Grants) {
 				d, err := time.ParseDuration(s)
 				if err != nil {
 					problem(fmt.Sprintf(`%q is not a duration such as "5s"`, s))
-				} else if problem(timeoutProblem(d)) {
+				} else if problem(grant.TimeoutProblem(d)) {
 					g.Timeout = d
 				}
 			}
 		case "instances":
-			if n, ok := as[int64](p, key, x, "an integer"); ok && problem(instancesProblem(n)) {
+			if n, ok := as[int64](p, key, x, "an integer"); ok && problem(grant.InstancesProblem(n)) {
 				g.Instances = int(n)
 			}
 		default:

@@ -9,7 +9,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/sesamehq/sesame/engine/internal/grant"
 )
 
 // Sentinel errors, for use with errors.Is.
@@ -48,7 +49,7 @@ type Vault struct {
 func (v *Vault) Equal(w *Vault) bool {
 	return v.Name == w.Name && v.Extension == w.Extension && v.SHA256 == w.SHA256 &&
 		v.Description == w.Description && v.NoSearch == w.NoSearch &&
-		maps.EqualFunc(v.Parameters, w.Parameters, sameParameter) && v.Grants.equal(&w.Grants)
+		maps.EqualFunc(v.Parameters, w.Parameters, sameParameter) && grant.Equal(&v.Grants, &w.Grants)
 }
 
 // sameParameter compares two parameter values, which are scalars.
@@ -60,38 +61,9 @@ func sameParameter(a, b any) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func (g *Grants) equal(h *Grants) bool {
-	return g.Storage == h.Storage && g.Directory == h.Directory && g.ReadOnly == h.ReadOnly &&
-		slices.Equal(g.Env, h.Env) && g.Memory == h.Memory && g.Timeout == h.Timeout &&
-		g.Instances == h.Instances && slices.Equal(g.HTTP, h.HTTP) && g.CAFile == h.CAFile &&
-		g.ClientCert == h.ClientCert && g.ClientKey == h.ClientKey && g.Identity == h.Identity
-}
-
-// Grants are the capabilities granted to a vault's extension; all that is
-// not granted is denied.
-type Grants struct {
-	Storage   bool          // per-vault key-value storage area
-	Directory string        // a host folder mounted for the extension ("" = none); relative to the registry folder
-	ReadOnly  bool          // the directory mount is read-only
-	Env       []string      // names of environment variables passed through (sorted, unique)
-	Memory    uint64        // bytes of linear memory allowed; 0 = engine default; else 2MiB..4GiB
-	Timeout   time.Duration // deadline per call; 0 = engine default; else at most 10m
-	Instances int           // max pooled instances; 0 = engine default; else 1..64
-	// HTTP lists the origins (scheme://host:port) the extension may send
-	// requests to (sorted, unique); none = no network.
-	HTTP []string
-	// CAFile, ClientCert and ClientKey are PEM files for the HTTP grant's
-	// TLS, relative to the registry folder: certificates added to the
-	// system roots, and the client's certificate and key for mutual TLS.
-	CAFile     string
-	ClientCert string
-	ClientKey  string
-
-	// Identity lets the extension use the user's age identity through the
-	// host (SPEC.md §5.10): wrap a key to age recipients, unwrap an age
-	// file. The identity itself never reaches the extension.
-	Identity bool
-}
+// Grants are the capabilities granted to a vault's extension (package
+// grant, which the engine's API shares without this package's TOML).
+type Grants = grant.Grants
 
 // Lookup returns the vault registered under name, compared case-insensitively.
 // The pointer refers into r.Vaults and is valid until the next Put or Remove.
@@ -197,7 +169,7 @@ func sortVaults(vs []Vault) {
 // the canonical form Parse produces.
 func (v Vault) normalized() Vault {
 	v.SHA256 = strings.ToLower(v.SHA256)
-	v.Grants.Env = sortedUnique(v.Grants.Env)
+	v.Grants.Env = grant.SortedUnique(v.Grants.Env)
 	params := v.Parameters
 	v.Parameters = nil
 	for k, x := range params {
@@ -207,13 +179,6 @@ func (v Vault) normalized() Vault {
 		v.Parameters[k] = widen(x)
 	}
 	return v
-}
-
-func sortedUnique(ss []string) []string {
-	if len(ss) == 0 {
-		return nil
-	}
-	return slices.Compact(slices.Sorted(slices.Values(ss)))
 }
 
 // widen converts any Go integer, float, string or bool value to the type

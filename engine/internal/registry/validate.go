@@ -12,14 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sesamehq/sesame/abi"
-)
-
-// Limits on grants.
-const (
-	minMemory    = 2 << 20
-	maxMemory    = 4 << 30
-	maxTimeout   = 10 * time.Minute
-	maxInstances = 64
+	"github.com/sesamehq/sesame/engine/internal/grant"
 )
 
 // A reporter receives one problem: the TOML key at fault, by which Parse
@@ -124,10 +117,10 @@ func (v *Vault) check(report reporter) {
 			bad(key, "parameter %q must be a string, integer, float or boolean, not %s", k, typeName(x))
 		}
 	}
-	v.Grants.check(at, bad)
+	checkGrants(&v.Grants, at, bad)
 }
 
-func (g *Grants) check(at func(...string) []string, bad func([]string, string, ...any)) {
+func checkGrants(g *Grants, at func(...string) []string, bad func([]string, string, ...any)) {
 	if p := textProblem(g.Directory); p != "" {
 		bad(at("grants", "directory"), "grants.directory %s", p)
 	}
@@ -141,13 +134,13 @@ func (g *Grants) check(at func(...string) []string, bad func([]string, string, .
 			bad(at("grants", "env"), "grants.env must be sorted and without duplicates")
 		}
 	}
-	if p := memoryProblem(g.Memory); g.Memory != 0 && p != "" {
+	if p := grant.MemoryProblem(g.Memory); g.Memory != 0 && p != "" {
 		bad(at("grants", "memory"), "grants.memory %s", p)
 	}
-	if p := timeoutProblem(g.Timeout); g.Timeout != 0 && p != "" {
+	if p := grant.TimeoutProblem(g.Timeout); g.Timeout != 0 && p != "" {
 		bad(at("grants", "timeout"), "grants.timeout %s", p)
 	}
-	if p := instancesProblem(int64(g.Instances)); g.Instances != 0 && p != "" {
+	if p := grant.InstancesProblem(int64(g.Instances)); g.Instances != 0 && p != "" {
 		bad(at("grants", "instances"), "grants.instances %s", p)
 	}
 	for i, o := range g.HTTP {
@@ -167,27 +160,6 @@ func (g *Grants) check(at func(...string) []string, bad func([]string, string, .
 	if (g.ClientCert == "") != (g.ClientKey == "") {
 		bad(at("grants", "client_cert"), "grants.client_cert and grants.client_key go together: give both or neither")
 	}
-}
-
-func memoryProblem(n uint64) string {
-	if n < minMemory || n > maxMemory {
-		return fmt.Sprintf("must be between 2MiB and 4GiB, not %s", formatSize(n))
-	}
-	return ""
-}
-
-func timeoutProblem(d time.Duration) string {
-	if d <= 0 || d > maxTimeout {
-		return fmt.Sprintf("must be more than 0s and at most 10m, not %s", d)
-	}
-	return ""
-}
-
-func instancesProblem(n int64) string {
-	if n < 1 || n > maxInstances {
-		return fmt.Sprintf("must be between 1 and %d, not %d", maxInstances, n)
-	}
-	return ""
 }
 
 // MaxName is the length of the longest vault name, in bytes.
