@@ -28,8 +28,10 @@ import (
 // it waiting (wake), so that writers wait for an idle process no longer
 // than for a busy one.
 type holdWatch struct {
-	mu      sync.Mutex // held to read the descriptor and to change entries
-	conn    syscall.RawConn
+	mu      sync.Mutex      // held to read the descriptor and to change entries
+	file    *os.File        // the instance, never closed: fd is read by its number
+	conn    syscall.RawConn // file's, for the goroutine's wait
+	fd      int
 	buf     []byte
 	entries map[int32][]holdEntry // by watch descriptor
 	failed  bool                  // the instance could not be made: no holds
@@ -119,15 +121,15 @@ func (h *holdWatch) startLocked() bool {
 		h.failed = true
 		return false
 	}
+	h.file, h.fd = f, fd
 	h.buf = make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
-	go h.serve(f)
+	go h.serve()
 	return true
 }
 
 // serve waits for events and wakes the readers they concern, for as long
-// as the process lives (f keeps the instance open) or the descriptor works.
-func (h *holdWatch) serve(f *os.File) {
-	defer f.Close()
+// as the descriptor works.
+func (h *holdWatch) serve() {
 	for {
 		var woken []*reader
 		pending := true
@@ -149,17 +151,11 @@ func (h *holdWatch) serve(f *os.File) {
 // drainLocked reads every event queued now and counts each against the
 // readers it concerns, returning them. pending is false when the
 // descriptor failed: every reader then loses its watch, and no new one
-// starts. (It reads through Control, not the descriptor's Read, which the
-// goroutine's wait keeps locked.)
+// starts. (It reads the descriptor itself, not through the file's Read,
+// which the goroutine's wait keeps locked.)
 func (h *holdWatch) drainLocked() (woken []*reader, pending bool) {
-	for {
-		var n int
-		var err error
-		if cerr := h.conn.Control(func(fd uintptr) {
-			n, err = unix.Read(int(fd), h.buf)
-		}); cerr != nil {
-			err = cerr
-		}
+	for !h.failed {
+		n, err := unix.Read(h.fd, h.buf)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -176,6 +172,7 @@ func (h *holdWatch) drainLocked() (woken []*reader, pending bool) {
 		}
 		woken = h.scanLocked(h.buf[:n], woken)
 	}
+	return woken, false
 }
 
 // scanLocked counts the events of buf.
@@ -211,11 +208,7 @@ func (h *holdWatch) scanLocked(buf []byte, woken []*reader) []*reader {
 
 // addLocked watches path for r with mask.
 func (h *holdWatch) addLocked(r *reader, path string, mask uint32, name []byte) bool {
-	fd := -1
-	if err := h.conn.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return false
-	}
-	wd, err := unix.InotifyAddWatch(fd, path, mask)
+	wd, err := unix.InotifyAddWatch(h.fd, path, mask)
 	if err != nil {
 		return false
 	}
@@ -237,7 +230,7 @@ func (h *holdWatch) removeLocked(r *reader) {
 			continue
 		}
 		delete(h.entries, wd)
-		h.conn.Control(func(fd uintptr) { unix.InotifyRmWatch(int(fd), uint32(wd)) })
+		unix.InotifyRmWatch(h.fd, uint32(wd))
 	}
 }
 
