@@ -64,8 +64,9 @@ func (cc *callContext) end() (ended bool) {
 	if cc.unhook != nil && !cc.unhook() {
 		ended = true
 	}
+	ended = ended || cc.Err() != nil
 	cc.parent, cc.call, cc.unhook = nil, nil, nil
-	return ended || cc.Err() != nil
+	return ended
 }
 
 // cancel ends the context with err and stops the guest.
@@ -83,10 +84,18 @@ func (cc *callContext) Deadline() (time.Time, bool) { return cc.deadline, true }
 
 func (cc *callContext) Done() <-chan struct{} { return cc.done }
 
+// Err is the context's error, or the parent's: its hook runs on a
+// goroutine of its own, and the parent's end must show at once, as in a
+// context derived the usual way (a host function that checks Err right
+// after the caller canceled).
 func (cc *callContext) Err() error {
 	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return cc.err
+	err := cc.err
+	cc.mu.Unlock()
+	if err == nil && cc.parent != nil {
+		err = cc.parent.Err()
+	}
+	return err
 }
 
 func (cc *callContext) Value(key any) any {
