@@ -68,7 +68,8 @@ var arenaChunks = sync.Pool{New: func() any { return new([arenaChunk]byte) }}
 // value was most of the bytes the engine allocated per get, and so of its
 // garbage collection.
 type arena struct {
-	chunks []*[arenaChunk]byte
+	chunks []*[arenaChunk]byte // in first, unless a batch reads more than 32 KiB
+	first  [2]*[arenaChunk]byte
 	free   []byte // the rest of the last chunk
 }
 
@@ -79,6 +80,9 @@ func (a *arena) keep(v []byte) []byte {
 	}
 	if len(v) > len(a.free) {
 		c := arenaChunks.Get().(*[arenaChunk]byte)
+		if a.chunks == nil {
+			a.chunks = a.first[:0]
+		}
 		a.chunks = append(a.chunks, c)
 		a.free = c[:]
 	}
@@ -91,11 +95,15 @@ func (a *arena) keep(v []byte) []byte {
 // recycle zeroes the chunks and gives them back: nothing may use the
 // values kept in them after.
 func (a *arena) recycle() {
-	for _, c := range a.chunks {
-		clear(c[:])
+	for i, c := range a.chunks {
+		used := c[:]
+		if i == len(a.chunks)-1 {
+			used = c[:arenaChunk-len(a.free)]
+		}
+		clear(used)
 		arenaChunks.Put(c)
 	}
-	a.chunks, a.free = nil, nil
+	a.chunks, a.first, a.free = nil, [2]*[arenaChunk]byte{}, nil
 }
 
 // generation names a state of a store's file: the handle that read it and
