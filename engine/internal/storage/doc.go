@@ -188,6 +188,18 @@
 //   - A lock file beside the database, or a turnstile of byte-range locks,
 //     to make waiting writers fair (see Caveats): a second file per vault,
 //     or Linux-only OFD locks, for a problem measured as delay, not loss.
+//   - For the idle hold (reader_unix.go), dropping the stat alone: the
+//     path can come to name another file with no lock taken (its folder,
+//     or a folder above, moved; the file renamed over), and the next read
+//     would read the old file (TestIdleHoldSeesPathChanges).
+//   - The watch read by its goroutine only, without the poll of each read
+//     that uses a hold: a rename made just before a read may not have
+//     reached the goroutine yet (TestReaderSeesOutsideChanges replaces the
+//     file and reads at once).
+//   - A hold kept for a time, or until the process idles: writers of other
+//     processes poll for the lock and would find no gap while reads go on.
+//   - A hold without the lease probe: a writer that opened the file before
+//     the watch began, and waits for the lock, would be seen by nothing.
 //
 // # Caveats
 //
