@@ -312,11 +312,13 @@ func (r *reader) wake() {
 }
 
 // unhold releases an idle hold before a writer of this process takes the
-// file's lock; the writer holds the process-level lock for writing, so no
-// read of the process takes the flock again before it is done.
+// file's lock, or makes the call that holds the lock release it as it
+// ends; the writer holds the process-level lock for writing, so no read of
+// the process takes the flock again before it is done.
 func (r *reader) unhold() {
 	r.gate <- struct{}{}
 	defer r.unlockGate()
+	r.quiet = false
 	r.dropIdle()
 }
 
