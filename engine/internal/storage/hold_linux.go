@@ -139,6 +139,14 @@ func (h *holdWatch) serve() {
 			h.mu.Unlock()
 			return len(woken) > 0 || !pending // false: wait until readable
 		})
+		if err != nil {
+			// Waiting failed (the descriptor is not pollable): nothing
+			// would tell a reader of a waiting writer, so no hold may
+			// stay.
+			h.mu.Lock()
+			woken = append(woken, h.failLocked()...)
+			h.mu.Unlock()
+		}
 		for _, r := range woken {
 			r.wake()
 		}
@@ -146,6 +154,19 @@ func (h *holdWatch) serve() {
 			return
 		}
 	}
+}
+
+// failLocked ends the watch: every reader loses its hold's watch, and no
+// new one starts. It returns the readers.
+func (h *holdWatch) failLocked() []*reader {
+	h.failed = true
+	var lost []*reader
+	for _, es := range h.entries {
+		for _, e := range es {
+			lost = append(lost, e.r.noted(true))
+		}
+	}
+	return lost
 }
 
 // drainLocked reads every event queued now and counts each against the
@@ -162,13 +183,7 @@ func (h *holdWatch) drainLocked() (woken []*reader, pending bool) {
 		case err == unix.EAGAIN:
 			return woken, true
 		case err != nil || n <= 0:
-			h.failed = true
-			for _, es := range h.entries {
-				for _, e := range es {
-					woken = append(woken, e.r.noted(true))
-				}
-			}
-			return woken, false
+			return append(woken, h.failLocked()...), false
 		}
 		woken = h.scanLocked(h.buf[:n], woken)
 	}
