@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"os"
 	"strings"
@@ -158,4 +159,49 @@ func testSecretStoreRollback(t *testing.T, grown bool) {
 			t.Errorf("info of the earlier file: %v, %v", infos, err)
 		}
 	})
+}
+
+// TestSecretStoreRootChangedUnderInstance: the vault's instance remembers
+// the root it last authenticated, so that a get with the same root skips
+// its MAC; a root another process writes meanwhile is checked in full. An
+// engine that read the store (its instance warm) reports a root whose MAC
+// does not hold, and a valid older root put back (its digests no longer
+// those of the buckets), as tampering; the root put back as it was reads
+// as before.
+func TestSecretStoreRootChangedUnderInstance(t *testing.T) {
+	t.Parallel()
+	env := newSSEnv(t, ssPassword) // a store without one makes its keys, and their handles, at each call
+	e := env.open(t)
+	ssUnlock(t, e, ssPass)
+	ssSet(t, e, "Alpha", "v1", nil)
+	older := bytes.Clone(ssRecords(t, env.dbPath())[format.KeyRoot])
+	ssSet(t, e, "Alpha", "v2", nil)
+	root := bytes.Clone(ssRecords(t, env.dbPath())[format.KeyRoot])
+	ssGet(t, e, "Alpha")
+
+	putRoot := func(b []byte) {
+		t.Helper()
+		ssUpdate(t, env.dbPath(), func(data *bolt.Bucket) error { return data.Put([]byte(format.KeyRoot), b) })
+	}
+	for _, c := range []struct {
+		name, message string
+		root          []byte
+	}{
+		{"root forged", "its manifest (m/root) does not authenticate under the store's key", func() []byte {
+			b := bytes.Clone(root)
+			b[1] ^= 1 // the epoch, under the MAC
+			return b
+		}()},
+		{"older root put back", "of its manifest is not the one its root names", older},
+	} {
+		putRoot(c.root)
+		_, err := e.Get(ctx, engine.GetRequest{Name: "Alpha", Vault: ssVault})
+		if err == nil || !strings.Contains(err.Error(), "tampered") || !strings.Contains(err.Error(), c.message) {
+			t.Errorf("%s: get: %v, want an error with %q", c.name, err, c.message)
+		}
+	}
+	putRoot(root)
+	if s := ssGet(t, e, "Alpha"); s.Value != "v2" {
+		t.Fatalf("get with the root put back = %v", s.Value)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,8 +23,8 @@ import (
 //
 // Callers hold Engine.mu.
 type watch struct {
-	f      *os.File        // closed with the watch, or by the collector if an engine is dropped unclosed
-	conn   syscall.RawConn // reads f without making it blocking, as f.Fd would
+	f      *os.File // closed with the watch, or by the collector if an engine is dropped unclosed
+	fd     int      // f's, read directly (no closure to allocate per operation) until broken
 	name   []byte
 	buf    []byte
 	count  uint64
@@ -50,13 +49,7 @@ func startWatch(path string) *watch {
 		unix.Close(fd)
 		return nil
 	}
-	f := os.NewFile(uintptr(fd), "inotify")
-	conn, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil
-	}
-	return &watch{f: f, conn: conn, name: []byte(filepath.Base(path)),
+	return &watch{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, name: []byte(filepath.Base(path)),
 		buf: make([]byte, 16*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))}
 }
 
@@ -64,14 +57,7 @@ func startWatch(path string) *watch {
 // is over.
 func (w *watch) poll() {
 	for !w.broken {
-		var n int
-		var err error
-		if cerr := w.conn.Read(func(fd uintptr) bool {
-			n, err = unix.Read(int(fd), w.buf)
-			return true // never wait: what is not queued now is for a later operation
-		}); cerr != nil {
-			err = cerr
-		}
+		n, err := unix.Read(w.fd, w.buf) // never waits: what is not queued now is for a later operation
 		switch {
 		case err == unix.EINTR:
 			continue

@@ -21,7 +21,8 @@ import (
 type Storage interface {
 	// Get returns the value of key. The sandbox only reads the value,
 	// copying it into the guest's memory before the call goes on, so it
-	// may be the implementation's own.
+	// may be the implementation's own. key is guest memory: Get must not
+	// keep it past its return.
 	Get(ctx context.Context, key []byte) ([]byte, error)
 	Set(ctx context.Context, key, value []byte) error
 	// Add is Set only when key is absent; it returns abi.Conflict when
@@ -276,7 +277,7 @@ func hostKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg64(s)
 		return
 	}
-	key, s := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey)
+	key, s := view(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStorageKey) // Get keeps no key
 	dst, capacity := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
 	if s == abi.OK && !fits(mod, dst, capacity) {
 		s = abi.InvalidArgument

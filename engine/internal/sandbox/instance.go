@@ -35,6 +35,7 @@ type instance struct {
 	halted bool              // stop was set, or may yet be: the instance must go
 	haltMu sync.Mutex        // a deadline and Host.Close may set stop at once
 	inited bool              // sesame_init has run on it (or the module has none)
+	ctx    *callContext      // the context of its calls, made by the first
 }
 
 // initExport is the export that starts a reactor (its runtime, its
@@ -44,8 +45,9 @@ type instance struct {
 // reach that global.
 const initExport = "_initialize"
 
-// newInstance instantiates the module and starts its runtime; sesame_init
-// runs later (initialize), once the manifest has been checked.
+// newInstance instantiates the module and starts its runtime under the
+// deadline of an instance's start; sesame_init runs later (initialize),
+// once the manifest has been checked.
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	r, err := m.host.runtimeFor(ctx, m.rtKey)
 	if err != nil {
@@ -63,8 +65,9 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	for _, name := range []string{startExport, initExport} {
 		if fn := mod.ExportedFunction(name); fn != nil {
-			if err := in.run(ctx, m.host, fn, nil); err != nil {
-				e := m.failure(initExport, ctx, err, in.stderr)
+			cc := in.begin(ctx, m.limit(initExport), nil)
+			if err := in.run(cc, m.host, fn, nil); err != nil {
+				e := m.failure(initExport, cc, err, in.stderr)
 				in.close(ctx)
 				return nil, e
 			}
@@ -88,9 +91,7 @@ func (m *Module) initialize(parent context.Context, in *instance) error {
 		return nil
 	}
 	if m.hasInit {
-		ctx, cancel := context.WithTimeout(parent, m.limit("_initialize"))
-		defer cancel()
-		if _, err := m.invoke(ctx, in, abi.ExportInit, [][]byte{[]byte(m.spec.Vault), m.params}); err != nil {
+		if _, err := m.invoke(parent, in, abi.ExportInit, m.limit(initExport), [][]byte{[]byte(m.spec.Vault), m.params}); err != nil {
 			return err
 		}
 	}
@@ -131,29 +132,34 @@ func (m *Module) limit(export string) time.Duration {
 
 // call runs one export on a pooled instance, under the module's deadline.
 func (m *Module) call(parent context.Context, export string, args [][]byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(parent, m.limit(export))
-	defer cancel()
-	in, err := m.instance(parent, ctx, export)
+	limit := m.limit(export)
+	in, err := m.instance(parent, limit, export)
 	if err != nil {
 		return nil, err
 	}
 	if export != abi.ExportManifest {
 		if err := m.initialize(parent, in); err != nil {
-			m.pool.put(ctx, in, false)
+			m.pool.put(parent, in, false)
 			return nil, err
 		}
 	}
-	out, err := m.invoke(ctx, in, export, args)
+	out, err := m.invoke(parent, in, export, limit, args)
 	var se *Error
 	healthy := err == nil || (errors.As(err, &se) && !se.trap)
 	healthy = healthy && !in.halted && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
-	m.pool.put(ctx, in, healthy)
+	m.pool.put(parent, in, healthy)
 	return out, err
 }
 
-// instance takes an instance from the pool for a call of export, or makes
-// one under the deadline of an instance's start.
-func (m *Module) instance(parent, ctx context.Context, export string) (*instance, error) {
+// instance takes an idle instance from the pool for a call of export, or
+// waits for one at most limit, or makes one under the deadline of an
+// instance's start.
+func (m *Module) instance(parent context.Context, limit time.Duration, export string) (*instance, error) {
+	if in := m.pool.idleOne(); in != nil {
+		return in, nil // the common case, without a context for the wait
+	}
+	ctx, cancel := context.WithTimeout(parent, limit)
+	defer cancel()
 	in, err := m.pool.get(ctx, func() (*instance, error) {
 		ictx, cancel := context.WithTimeout(parent, m.limit("_initialize"))
 		defer cancel()
@@ -169,38 +175,41 @@ func (m *Module) instance(parent, ctx context.Context, export string) (*instance
 	return in, nil
 }
 
-// run calls fn on in with stack until it returns, or traps at the stop
-// global, which is set when ctx ends or host closes first (instrument.go).
-// An instance whose stop was set, or may yet be set by a late deadline,
-// is marked halted.
-func (in *instance) run(ctx context.Context, host *Host, fn api.Function, stack []uint64) error {
-	if in.stop == nil {
-		return fn.CallWithStack(ctx, stack) // no function of its own: nothing runs on
-	}
-	if !host.enter(in) {
+// run calls fn on in with stack, under cc (begin), until it returns, or
+// traps at the stop global, which is set when cc ends or host closes first
+// (instrument.go); it ends cc. An instance whose stop was set, or may yet
+// be set by a late deadline, is marked halted.
+func (in *instance) run(cc *callContext, host *Host, fn api.Function, stack []uint64) error {
+	if in.stop != nil && !host.enter(in) {
+		cc.end()
 		in.halted = true
 		return errors.New("the host is closed")
 	}
-	defer host.leave(in)
-	cancel := context.AfterFunc(ctx, in.halt)
-	err := fn.CallWithStack(ctx, stack)
-	if !cancel() {
+	err := fn.CallWithStack(cc, stack) // with no function of its own (stop nil), nothing runs on
+	if in.stop != nil {
+		host.leave(in)
+	}
+	if cc.end() {
 		in.halted = true
 	}
 	return err
 }
 
-// halt sets the stop global of in: the call running on it traps at its
-// next loop or call.
+// halt sets the stop global of in, if it has one: the call running on it
+// traps at its next loop or call.
 func (in *instance) halt() {
+	if in.stop == nil {
+		return
+	}
 	in.haltMu.Lock()
 	defer in.haltMu.Unlock()
 	in.stop.Set(1)
 }
 
-// invoke calls export on in. A status error leaves the instance usable; any
-// other failure (trap, exit, deadline) is marked as a trap.
-func (m *Module) invoke(ctx context.Context, in *instance, export string, args [][]byte) ([]byte, error) {
+// invoke calls export on in, under parent and for at most limit. A status
+// error leaves the instance usable; any other failure (trap, exit,
+// deadline) is marked as a trap.
+func (m *Module) invoke(parent context.Context, in *instance, export string, limit time.Duration, args [][]byte) ([]byte, error) {
 	fn := in.fns[export]
 	if fn == nil {
 		return nil, errorf(abi.Unsupported, export, "the extension does not export "+export)
@@ -214,7 +223,8 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		stack[i] = uint64(len(a))
 	}
 	in.calls++
-	if err := in.run(context.WithValue(ctx, callKey{}, c), m.host, fn, stack); err != nil {
+	ctx := in.begin(parent, limit, c)
+	if err := in.run(ctx, m.host, fn, stack); err != nil {
 		e := m.failure(export, ctx, err, in.stderr)
 		if g := in.mod.ExportedGlobal(stackExport); e.Status == abi.Internal && g != nil && g.Get() == stackExhausted {
 			e.Message = fmt.Sprintf("extension trapped in %s: out of stack (calls nested past the limit of %d KiB that its memory grant sets)", export, stackBudget(m.spec.Memory)>>10)
@@ -222,7 +232,7 @@ func (m *Module) invoke(ctx context.Context, in *instance, export string, args [
 		return nil, e
 	}
 	if c.dropped > 0 {
-		m.host.logger.WarnContext(ctx, fmt.Sprintf("extension log lines dropped past the limit of %d a call", abi.MaxLogLines), "vault", m.spec.Vault, "dropped", c.dropped)
+		m.host.logger.WarnContext(parent, fmt.Sprintf("extension log lines dropped past the limit of %d a call", abi.MaxLogLines), "vault", m.spec.Vault, "dropped", c.dropped)
 	}
 	if fn.Definition().ResultTypes() == nil || len(fn.Definition().ResultTypes()) == 0 {
 		return c.output, nil

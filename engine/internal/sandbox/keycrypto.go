@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"hash"
+	"sync"
 
 	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/poly1305" //lint:ignore SA1019 the AEAD below is built from it so that its key state can be wiped; see sealBox
@@ -89,35 +90,49 @@ func polyTag(tag *[16]byte, polyKey *[32]byte, ad, ct []byte) {
 // buffered.
 func wipeCipher(c *chacha20.Cipher) { *c = chacha20.Cipher{} }
 
+// An hmacState is what hmacSHA256 works in: two SHA-256 states and its
+// buffers, pooled, since as new values per HMAC (and buffers the hashes'
+// interface made escape) they were six allocations of a secretstore get.
+// It goes back to the pool wiped: the hashes reset (their chaining values,
+// which stand for the pads, overwritten), the buffers zeroed.
+type hmacState struct {
+	inner, outer hash.Hash
+	pad          [sha256.BlockSize]byte
+	sum, mac     [sha256.Size]byte
+}
+
+var hmacStates = sync.Pool{New: func() any { return &hmacState{inner: sha256.New(), outer: sha256.New()} }}
+
+func (st *hmacState) wipe() {
+	resetAll(st.inner, st.outer)
+	clear(st.pad[:])
+	clear(st.sum[:])
+	clear(st.mac[:])
+}
+
 // hmacSHA256 appends HMAC-SHA256 (RFC 2104) of the parts under key to dst.
-// The key's pads live in a buffer wiped on return, and each hash's state is
-// reset (its chaining value, which stands for the pad, overwritten) before
-// it becomes garbage.
 func hmacSHA256(dst, key []byte, parts ...[]byte) []byte {
-	var pad [sha256.BlockSize]byte
-	defer clear(pad[:])
 	if len(key) > sha256.BlockSize {
 		panic("sandbox: hmacSHA256: key longer than a block") // keys are at most 64 bytes
 	}
-	inner, outer := sha256.New(), sha256.New()
-	defer resetAll(inner, outer)
-	copy(pad[:], key)
-	for i := range pad {
-		pad[i] ^= 0x36
+	st := hmacStates.Get().(*hmacState)
+	defer hmacStates.Put(st)
+	defer st.wipe()
+	copy(st.pad[:], key)
+	for i := range st.pad {
+		st.pad[i] ^= 0x36
 	}
-	inner.Write(pad[:])
+	st.inner.Write(st.pad[:])
 	for _, p := range parts {
-		inner.Write(p)
+		st.inner.Write(p)
 	}
-	var sum [sha256.Size]byte
-	defer clear(sum[:])
-	inner.Sum(sum[:0])
-	for i := range pad {
-		pad[i] ^= 0x36 ^ 0x5c
+	st.inner.Sum(st.sum[:0])
+	for i := range st.pad {
+		st.pad[i] ^= 0x36 ^ 0x5c
 	}
-	outer.Write(pad[:])
-	outer.Write(sum[:])
-	return outer.Sum(dst)
+	st.outer.Write(st.pad[:])
+	st.outer.Write(st.sum[:])
+	return append(dst, st.outer.Sum(st.mac[:0])...)
 }
 
 func resetAll(hs ...hash.Hash) {

@@ -281,8 +281,8 @@ func hostKeyHMAC(ctx context.Context, mod api.Module, stack []uint64) {
 			hmacSHA256(sum[:0], key, data)
 			return abi.OK
 		})
-		if s == abi.OK {
-			mod.Memory().Write(dst, sum[:])
+		if out, ok := mod.Memory().Read(dst, abi.KeyHMACBytes); s == abi.OK && ok {
+			copy(out, sum[:]) // in place: sum passed to Write would be allocated
 		}
 	}
 	stack[0] = status(s)

@@ -332,7 +332,7 @@ func (m *Module) readManifest(ctx context.Context) error {
 	}
 	// The instance that answered starts now, so that a vault whose
 	// parameters its init refuses is refused at load.
-	in, err := m.instance(ctx, ctx, abi.ExportInit)
+	in, err := m.instance(ctx, m.limit(abi.ExportInit), abi.ExportInit)
 	if err != nil {
 		return err
 	}

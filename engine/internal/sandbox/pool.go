@@ -21,14 +21,22 @@ func newPool(size int) *pool {
 	return &pool{idle: make(chan *instance, size), slots: make(chan struct{}, size)}
 }
 
+// idleOne returns an idle instance, or nil if none is idle now.
+func (p *pool) idleOne() *instance {
+	select {
+	case in := <-p.idle:
+		return in
+	default:
+		return nil
+	}
+}
+
 // get returns an idle instance, or creates one while fewer than size are
 // live, or waits for one to be returned, until ctx is done. create has its
 // own deadline.
 func (p *pool) get(ctx context.Context, create func() (*instance, error)) (*instance, error) {
-	select {
-	case in := <-p.idle:
+	if in := p.idleOne(); in != nil {
 		return in, nil
-	default:
 	}
 	select {
 	case in := <-p.idle:

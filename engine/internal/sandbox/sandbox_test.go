@@ -249,6 +249,26 @@ func TestLoopingGuestIsStopped(t *testing.T) {
 	}
 }
 
+// TestCanceledCallIsStopped: a caller that cancels its context (without a
+// deadline: an agent's client hanging up) stops an endless loop at once,
+// not at the vault's deadline (10 s here), with Unavailable; the next
+// call runs on a fresh instance. Whether the cancel comes before the call
+// begins or while it loops, the outcome is the same.
+func TestCanceledCallIsStopped(t *testing.T) {
+	h := newHost(t, nil)
+	m := hostile(t, h, 10*time.Second, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := m.Call(ctx, abi.OpGet, []byte("loop"))
+	se := wantStatus(t, err, abi.Unavailable)
+	if !strings.Contains(se.Message, "was canceled") {
+		t.Errorf("message %q", se.Message)
+	}
+	if got, err := getString(t, m, "count"); err != nil || got != "1" {
+		t.Errorf("after the cancel: count = %q, %v; want a fresh instance (1)", got, err)
+	}
+}
+
 func TestTrapsDiscardTheInstance(t *testing.T) {
 	h := newHost(t, nil)
 	// A small memory limit makes "oom" reach it quickly.

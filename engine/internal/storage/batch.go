@@ -54,6 +54,56 @@ type Batch struct {
 	hasGen bool              // the batch has read the store: gen is set
 	gen    generation        // the state of the store its last read saw
 	lost   bool              // a read found a key it read changed: Commit must fail
+	arena                    // where seen's values are kept
+}
+
+// arenaChunk is the size of the chunks an arena hands out values from.
+const arenaChunk = 16 << 10
+
+var arenaChunks = sync.Pool{New: func() any { return new([arenaChunk]byte) }}
+
+// An arena keeps the values a batch reads, in chunks that Commit gives back
+// for the next batch. A secretstore get reads ~5 KiB through an atomic
+// call's batch (its 4 KiB manifest root among them): one allocation per
+// value was most of the bytes the engine allocated per get, and so of its
+// garbage collection.
+type arena struct {
+	chunks []*[arenaChunk]byte // in first, unless a batch reads more than 32 KiB
+	first  [2]*[arenaChunk]byte
+	free   []byte // the rest of the last chunk
+}
+
+// keep returns a copy of v (non-nil, even when empty). Callers hold b.mu.
+func (a *arena) keep(v []byte) []byte {
+	if len(v) == 0 || len(v) > arenaChunk {
+		return append(make([]byte, 0, len(v)), v...)
+	}
+	if len(v) > len(a.free) {
+		c := arenaChunks.Get().(*[arenaChunk]byte)
+		if a.chunks == nil {
+			a.chunks = a.first[:0]
+		}
+		a.chunks = append(a.chunks, c)
+		a.free = c[:]
+	}
+	out := a.free[:len(v):len(v)]
+	copy(out, v)
+	a.free = a.free[len(v):]
+	return out
+}
+
+// recycle zeroes the chunks and gives them back: nothing may use the
+// values kept in them after.
+func (a *arena) recycle() {
+	for i, c := range a.chunks {
+		used := c[:]
+		if i == len(a.chunks)-1 {
+			used = c[:arenaChunk-len(a.free)]
+		}
+		clear(used)
+		arenaChunks.Put(c)
+	}
+	a.chunks, a.first, a.free = nil, [2]*[arenaChunk]byte{}, nil
 }
 
 // generation names a state of a store's file: the handle that read it and
@@ -115,7 +165,9 @@ func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 	err := b.s.view(ctx, "get", func(snap *snapshot) error {
 		if got := snap.get(key); got != nil {
 			// got points into the memory map, which Close unmaps.
-			v = append(make([]byte, 0, len(got)), got...)
+			b.mu.Lock()
+			v = b.keep(got)
+			b.mu.Unlock()
 		}
 		g := generation{}
 		if snap.tx != nil {
@@ -169,7 +221,7 @@ func (b *Batch) Get(ctx context.Context, key []byte) ([]byte, error) {
 
 // View is Get without the copy: the value it returns is the batch's own,
 // which the caller must only read, and only until the batch's next write
-// of key. It saves a copy of every value a caller passes on at once (the
+// of key or its Commit. It saves a copy of every value a caller passes on at once (the
 // engine copies it into the guest's memory): a secretstore read returns
 // its 4 KiB manifest root at each get.
 func (b *Batch) View(ctx context.Context, key []byte) ([]byte, error) {
@@ -387,6 +439,7 @@ func (b *Batch) Len() int {
 func (b *Batch) Commit(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer b.recycleSeen()
 	if len(b.writes) == 0 {
 		return nil
 	}
@@ -417,6 +470,14 @@ func (b *Batch) Commit(ctx context.Context) error {
 		}
 		return writeUsage(meta, u)
 	})
+}
+
+// recycleSeen gives back the arena of what the batch read, once it is
+// committed (or not); a read of the batch after would fail on the nil map
+// rather than find the arena's next values. Callers hold b.mu.
+func (b *Batch) recycleSeen() {
+	b.seen = nil
+	b.recycle()
 }
 
 // apply writes value (nil: deletes) under key in data, keeping u, the

@@ -107,6 +107,9 @@ func (s *Store) run(ctx context.Context, op string, write bool, body func(deadli
 		}
 		defer s.lock.unlock(write)
 	}
+	if write {
+		s.lock.reader.unhold() // the idle read lock of this process (reader_unix.go)
+	}
 	if err := body(deadline); err != nil {
 		return s.fail(ctx, op, err)
 	}

@@ -45,5 +45,8 @@ func (r *reader) shut() {}
 // holds reports false: here no read keeps a lock for a call (call.go).
 func (r *reader) holds(*call) bool { return false }
 
+// unhold has nothing to release: no read keeps a lock between calls.
+func (r *reader) unhold() {}
+
 // leave is never called here: no call holds a transaction.
 func (r *reader) leave(*bolt.Tx, bool) {}

@@ -1,0 +1,163 @@
+//go:build linux && !android
+
+package storage
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// needLeases skips a test of idle holds where the kernel grants no lease
+// to the user on a file of theirs (leases disabled): no hold is kept.
+func needLeases(t *testing.T) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "probe")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !noWriters(f) {
+		t.Skip("no file leases here: reads keep no lock between calls")
+	}
+}
+
+// sharedFlock reports whether some process holds a shared flock on the
+// file at path, as /proc/locks lists it.
+func sharedFlock(t *testing.T, path string) bool {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Skip(err)
+	}
+	ino := fmt.Sprintf(":%d ", fi.Sys().(*syscall.Stat_t).Ino)
+	for line := range strings.Lines(string(locks)) {
+		if f := strings.Fields(line); len(f) > 5 && f[1] == "FLOCK" && f[3] == "READ" && strings.Contains(line, ino) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIdleHold: a read keeps the file's shared lock once it returns (so
+// the next read costs no flock, stat and unlock), and a writer of another
+// process, which opens the file and then waits for the lock, gets it: the
+// watch sees the open and the hold is given up. Without the watch's
+// goroutine the child would wait until its deadline.
+func TestIdleHold(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	if !sharedFlock(t, s.Path()) {
+		t.Fatal("no shared lock held after a read: reads keep no idle hold")
+	}
+
+	cmd, stdin, out := helper(t, "add", s.Path(), "7", "0")
+	io.WriteString(stdin, "go\n")
+	if !out.Scan() || out.Text() != "won" {
+		t.Fatalf("the other process's write: %q, %v", out.Text(), out.Err())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(ctx, []byte("k0")); err != nil || string(v) != "7" {
+		t.Fatalf("Get after the other process's write = %q, %v; want 7", v, err)
+	}
+}
+
+// TestIdleHoldNotKeptForWriter: a writer that opened the file before this
+// process's reads began (so the watch never saw it open) finds the lock
+// free after a read: the read keeps no hold while someone has the file
+// open for writing.
+func TestIdleHoldNotKeptForWriter(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	s.Close()
+	writer, err := os.OpenFile(s.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+
+	s, err = Open(s.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	if err := syscall.Flock(int(writer.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("the waiting writer's lock after a read: %v; want it free", err)
+	}
+}
+
+// TestIdleHoldSeesPathChanges: under an idle hold no writer commits, but
+// the path can still come to name another file without any lock: the
+// file's folder moved away and another put in its place, or the file
+// replaced by a rename. The next read reads the file now at the path.
+func TestIdleHoldSeesPathChanges(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	path := filepath.Join(root, "vaults", "v.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	get := func(want string) {
+		t.Helper()
+		if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != want {
+			t.Fatalf("Get = %q, %v; want %q", v, err, want)
+		}
+	}
+	mustSet(t, s, "k", "1")
+	get("1")
+
+	// The folder moves; another takes its name.
+	if err := os.Rename(filepath.Join(root, "vaults"), filepath.Join(root, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "vaults"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fillStore(t, path, func(put func(k, v string)) { put("k", "2") })
+	get("2")
+
+	// A folder above moves; another takes its name.
+	if err := os.Rename(root, root+".old"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root + ".old") })
+	if err := os.MkdirAll(filepath.Join(root, "vaults"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fillStore(t, path, func(put func(k, v string)) { put("k", "3") })
+	get("3")
+
+	// The file is replaced by a rename.
+	fillStore(t, path+".new", func(put func(k, v string)) { put("k", "4") })
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	get("4")
+}
