@@ -59,8 +59,15 @@
 // process keeping a read-write handle would shut every other process out,
 // so no handle is kept locked between operations:
 //
-//   - A write opens a read-write handle (exclusive lock), runs one
-//     transaction, commits (fsync) and closes the handle again.
+//   - A write takes the exclusive lock, runs one transaction, commits
+//     (fsync) and releases the lock. Its read-write handle is kept for the
+//     next write of the process, as long as no one else writes: under the
+//     lock, the newest meta page (read through the map) must still carry
+//     the transaction id of the handle's own last commit, and the file must
+//     still be the one at the path and hold every page that commit
+//     reached; otherwise the handle is closed and the file opened again.
+//     A kept handle's free-page list is only right while no other handle
+//     commits, which the id shows. See writer_unix.go.
 //   - Reads share one read-only handle per file and process, kept open for
 //     the life of the Stores, but its shared lock is taken only while read
 //     transactions run and released as the last one ends. While the lock is
@@ -170,9 +177,11 @@
 //     other processes out, and saves 0.1-0.3 ms of a write that costs 0.5-2
 //     ms of fsync.
 //   - Releasing the lock of a kept read-write handle between writes, as is
-//     done for reads: bbolt keeps the free-page list of a read-write handle
-//     in memory, and another process's commit makes it stale; the next
-//     write would reuse pages still in use.
+//     done for reads, without checking who wrote since: bbolt keeps the
+//     free-page list of a read-write handle in memory, and another
+//     process's commit makes it stale; the next write would reuse pages
+//     still in use (TestWriterKeptAndRenewed). The handle is kept only
+//     while the file's transaction id shows that no one else committed.
 //   - A lock file beside the database, or a turnstile of byte-range locks,
 //     to make waiting writers fair (see Caveats): a second file per vault,
 //     or Linux-only OFD locks, for a problem measured as delay, not loss.
