@@ -17,6 +17,7 @@ import (
 // A snapshot is a read transaction's view of the data bucket.
 type snapshot struct {
 	tx   *bolt.Tx
+	file os.FileInfo  // the identity of the file tx reads; nil where unknown
 	data *bolt.Bucket // nil: the vault has never been written
 	cur  *bolt.Cursor // over data, made by the first get and reused by the next
 }

@@ -4,6 +4,7 @@ package storage
 
 import (
 	"context"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -31,3 +32,6 @@ func (w *writer) update(ctx context.Context, path string, deadline time.Time, fn
 }
 
 func (w *writer) close() {}
+
+// fileID returns nil: the file's identity is not kept here.
+func (w *writer) fileID() os.FileInfo { return nil }

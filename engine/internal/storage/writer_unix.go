@@ -149,6 +149,10 @@ func (w *writer) abandon() {
 	w.db, w.file, w.id, w.pageSize, w.txid = nil, nil, nil, 0, 0
 }
 
+// fileID returns the identity of the open handle's file, nil if none is
+// open. Callers hold the process-level lock for writing.
+func (w *writer) fileID() os.FileInfo { return w.id }
+
 // close closes the handle, which releases any flock.
 func (w *writer) close() {
 	if w.db != nil {
