@@ -346,6 +346,9 @@ func (b *Batch) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes 
 func (b *Batch) mergeEntries(entries []Entry, prefix, after, next []byte, limit, maxBytes int) ([]Entry, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.writes) == 0 {
+		return entries, next != nil // the store's page, within the bounds already
+	}
 	at := make(map[string]int, len(entries))
 	for i, e := range entries {
 		at[string(e.Key)] = i
