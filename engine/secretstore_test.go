@@ -954,6 +954,10 @@ func BenchmarkSecretStore(b *testing.B) {
 			if s := ssGet(b, e, ssBenchName(n-1)); s.Value != ssBenchValue(n-1) {
 				b.Fatalf("filled secret reads %v", s.Value)
 			}
+			// The fill dropped the storage's quota counters: the first
+			// write counts every key again (100 ms at 100 000), which is
+			// the fill's cost, not a set's.
+			ssSet(b, e, ssBenchName(0), ssBenchValue(0), nil)
 			b.Run("get", func(b *testing.B) {
 				defer testwasm.ReportCPU(b)()
 				for b.Loop() {
@@ -963,6 +967,7 @@ func BenchmarkSecretStore(b *testing.B) {
 				}
 			})
 			b.Run("set", func(b *testing.B) {
+				defer testwasm.ReportCPU(b)()
 				for b.Loop() {
 					i := rand.IntN(n)
 					if _, err := e.Set(ctx, engine.SetRequest{Name: ssBenchName(i), Value: ssBenchValue(i), Vault: ssVault}); err != nil {
@@ -971,6 +976,7 @@ func BenchmarkSecretStore(b *testing.B) {
 				}
 			})
 			b.Run("list", func(b *testing.B) {
+				defer testwasm.ReportCPU(b)()
 				for b.Loop() {
 					infos, err := e.Info(ctx, engine.InfoRequest{Pattern: "*", Vault: ssVault})
 					if err != nil {

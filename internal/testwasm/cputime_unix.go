@@ -14,15 +14,17 @@ import (
 // the wall time per operation includes the waits for a core; the CPU time
 // does not.
 func ReportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := CPUTime()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(CPUTime()-start)/float64(b.N), "cpu-ns/op")
 		}
 	}
 }
 
-func cpuTime() time.Duration {
+// CPUTime returns the CPU time the process has used (user and system, all
+// threads).
+func CPUTime() time.Duration {
 	var u syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
 		return 0

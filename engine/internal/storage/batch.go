@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -53,6 +54,7 @@ type Batch struct {
 	bytes  int               // what writes and seen hold
 	hasGen bool              // the batch has read the store: gen is set
 	gen    generation        // the state of the store its last read saw
+	file   os.FileInfo       // the identity of gen's file; nil where unknown
 	lost   bool              // a read found a key it read changed: Commit must fail
 	arena                    // where seen's values are kept
 }
@@ -185,7 +187,7 @@ func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 			b.lost = true
 			return ErrChanged
 		}
-		b.hasGen, b.gen = true, g
+		b.hasGen, b.gen, b.file = true, g, snap.file
 		return nil
 	})
 	return v, err
@@ -396,6 +398,9 @@ func (b *Batch) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes 
 func (b *Batch) mergeEntries(entries []Entry, prefix, after, next []byte, limit, maxBytes int) ([]Entry, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.writes) == 0 {
+		return entries, next != nil // the store's page, within the bounds already
+	}
 	at := make(map[string]int, len(entries))
 	for i, e := range entries {
 		at[string(e.Key)] = i
@@ -449,8 +454,10 @@ func (b *Batch) Commit(ctx context.Context) error {
 	}
 	sort.Strings(keys) // bbolt puts sorted keys fastest
 	return b.s.update(ctx, "commit", func(data, meta *bolt.Bucket) error {
-		if err := b.seen.check(data); err != nil {
-			return err
+		if !b.unchangedSince(data.Tx()) {
+			if err := b.seen.check(data); err != nil {
+				return err
+			}
 		}
 		was, err := readUsage(data, meta)
 		if err != nil {
@@ -478,6 +485,18 @@ func (b *Batch) Commit(ctx context.Context) error {
 func (b *Batch) recycleSeen() {
 	b.seen = nil
 	b.recycle()
+}
+
+// unchangedSince reports whether tx, the commit's write transaction, starts
+// from the very state of the store that the batch's last read saw: the same
+// file (a compaction writes a new one, whose transaction ids start again)
+// and no commit since (ids only grow). Every key the batch read then still
+// holds what it read (read made sure that all did in that state), and the
+// commit need not read them again: thousands of keys in an import's batch.
+// Callers hold b.mu.
+func (b *Batch) unchangedSince(tx *bolt.Tx) bool {
+	w := b.s.lock.writes.fileID()
+	return b.hasGen && b.file != nil && w != nil && os.SameFile(b.file, w) && tx.ID()-1 == b.gen.txid
 }
 
 // apply writes value (nil: deletes) under key in data, keeping u, the

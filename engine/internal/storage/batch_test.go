@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestBatch: a batch's reads see its own writes; no one else sees them
@@ -355,4 +359,66 @@ func TestBatchReadsOneState(t *testing.T) {
 	if err := b.Commit(ctx); !errors.Is(err, ErrChanged) {
 		t.Errorf("Commit: %v, want ErrChanged", err)
 	}
+}
+
+// TestBatchCommitAfterReplacedFile: a commit skips checking again the keys
+// its batch read only when the store is in the very state its last read
+// saw. A file replaced since (a compaction renames a new file over the
+// store) is another state even at the same transaction id, which a new
+// file soon reaches: here another copy of the store, at the id of the
+// batch's read, with the key it read changed. The commit must fail rather
+// than overwrite it.
+func TestBatchCommitAfterReplacedFile(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "v0")
+	other := filepath.Join(filepath.Dir(s.Path()), "other.db")
+	raw, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, s, "k", "v1")
+	b := s.Batch()
+	if v, err := b.Get(ctx, []byte("k")); err != nil || string(v) != "v1" {
+		t.Fatalf("k = %q, %v", v, err)
+	}
+	if err := b.Set(ctx, []byte("untouched"), []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	fillStore(t, other, func(put func(k, v string)) { put("k", "theirs") })
+	if a, c := txOf(t, s.Path()), txOf(t, other); a != c {
+		t.Fatalf("the replacement is at transaction %d, the store at %d: the test needs them equal", c, a)
+	}
+	if err := os.Rename(other, s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx); !errors.Is(err, ErrChanged) {
+		t.Fatalf("Commit: %v, want ErrChanged", err)
+	}
+	if got := state(t, s, "untouched"); got != "absent" {
+		t.Errorf("a failed commit wrote untouched = %s", got)
+	}
+	if got := state(t, s, "k"); got != `"theirs"` {
+		t.Errorf("k = %s, want \"theirs\"", got)
+	}
+}
+
+// txOf returns the id of the last transaction committed to the database
+// file at path.
+func txOf(t *testing.T, path string) int {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	return tx.ID()
 }

@@ -35,6 +35,7 @@ const compactSuffix = ".compact"
 // and maybe the unfinished new file under the path with compactSuffix.
 func (s *Store) Compact(ctx context.Context) error {
 	return s.run(ctx, "compact", true, func(deadline time.Time) (err error) {
+		s.lock.writes.close() // it would map the old file until its next write
 		src, err := openDB(ctx, s.path, true, deadline, nil)
 		if err != nil {
 			return err

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"maps"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,16 +26,20 @@ type Seen map[string][]byte
 // check returns ErrChanged unless every key of seen holds what seen says.
 // A nil Seen checks nothing.
 func (seen Seen) check(data *bolt.Bucket) error {
-	if !seen.holdIn(data.Get) {
+	snap := snapshot{data: data} // one cursor for every key (snapshot.get)
+	if !seen.holdIn(snap.get) {
 		return ErrChanged
 	}
 	return nil
 }
 
 // holdIn reports whether every key of seen holds what seen says, as get
-// reads the store (nil for an absent key).
+// reads the store (nil for an absent key). It reads them in key order, so
+// that a commit's check of a batch's thousands of keys walks the file's
+// pages in order rather than at random.
 func (seen Seen) holdIn(get func(key []byte) []byte) bool {
-	for k, want := range seen {
+	for _, k := range slices.Sorted(maps.Keys(seen)) {
+		want := seen[k]
 		got := get([]byte(k))
 		if (got == nil) != (want == nil) || !bytes.Equal(got, want) {
 			return false

@@ -17,6 +17,7 @@ import (
 // A snapshot is a read transaction's view of the data bucket.
 type snapshot struct {
 	tx   *bolt.Tx
+	file os.FileInfo  // the identity of the file tx reads; nil where unknown
 	data *bolt.Bucket // nil: the vault has never been written
 	cur  *bolt.Cursor // over data, made by the first get and reused by the next
 }
@@ -45,21 +46,12 @@ func (s *Store) view(ctx context.Context, op string, fn func(*snapshot) error) e
 	})
 }
 
-// update runs fn in a write transaction under an exclusive lock, on a
-// database handle opened for this transaction alone. The transaction is
+// update runs fn in a write transaction under an exclusive lock, on the
+// read-write handle of the path (writer_unix.go). The transaction is
 // committed, and fsynced, if and only if fn returns nil.
 func (s *Store) update(ctx context.Context, op string, fn func(data, meta *bolt.Bucket) error) error {
-	return s.run(ctx, op, true, func(deadline time.Time) (err error) {
-		db, err := openDB(ctx, s.path, true, deadline, nil)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := db.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		return db.Update(func(tx *bolt.Tx) error {
+	return s.run(ctx, op, true, func(deadline time.Time) error {
+		return s.lock.writes.update(ctx, s.path, deadline, func(tx *bolt.Tx) error {
 			data, meta, err := writeBuckets(tx)
 			if err != nil {
 				return err

@@ -15,8 +15,8 @@ import (
 // the loser can only poll. Every Store of a process on the same path
 // therefore shares one pathLock, a reader/writer lock that hands over at
 // once, and the file lock is only ever contended between processes. The
-// pathLock also keeps the read-only database handle of the path (see
-// reader_unix.go).
+// pathLock also keeps the read-only and the read-write database handles of
+// the path (see reader_unix.go and writer_unix.go).
 
 // registry maps an absolute database path to the lock its Stores share.
 var registry = struct {
@@ -27,6 +27,7 @@ var registry = struct {
 type pathLock struct {
 	refs   int     // Stores holding this lock; guarded by registry
 	reader *reader // the read-only handle, used under rwLock held shared
+	writes *writer // the read-write handle, used under rwLock held exclusive
 	rwLock
 }
 
@@ -37,7 +38,7 @@ func acquirePathLock(path string) *pathLock {
 	defer registry.Unlock()
 	l := registry.locks[path]
 	if l == nil {
-		l = &pathLock{reader: newReader()}
+		l = &pathLock{reader: newReader(), writes: newWriter()}
 		l.changed = make(chan struct{})
 		registry.locks[path] = l
 	}
@@ -57,6 +58,7 @@ func releasePathLock(path string) {
 		// Their Stores are closed, but a call that read through one may
 		// still release its hold (unhold): shut takes the gate.
 		l.reader.shut()
+		l.writes.close() // no Store is left to write
 	}
 }
 

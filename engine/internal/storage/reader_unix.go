@@ -71,7 +71,7 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 	if tx == nil {
 		return fn(&snapshot{})
 	}
-	snap, keep, failed := snapshot{tx: tx}, false, true // failed stays true on a panic
+	snap, keep, failed := snapshot{tx: tx, file: r.id}, false, true // failed stays true on a panic
 	defer func() {
 		if failed || !keep || !c.hold(r, snap) {
 			r.leave(tx, failed)
