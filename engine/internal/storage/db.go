@@ -51,6 +51,7 @@ func (s *Store) view(ctx context.Context, op string, fn func(*snapshot) error) e
 // committed, and fsynced, if and only if fn returns nil.
 func (s *Store) update(ctx context.Context, op string, fn func(data, meta *bolt.Bucket) error) error {
 	return s.run(ctx, op, true, func(deadline time.Time) error {
+		defer s.lock.wrote()
 		return s.lock.writes.update(ctx, s.path, deadline, func(tx *bolt.Tx) error {
 			data, meta, err := writeBuckets(tx)
 			if err != nil {

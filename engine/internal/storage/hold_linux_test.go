@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // needLeases skips a test of idle holds where the kernel grants no lease
@@ -62,6 +63,7 @@ func TestIdleHold(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, Options{})
 	mustSet(t, s, "k", "1")
+	s.lock.closeWriter() // as writerLinger after the write would
 	if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
 		t.Fatalf("Get = %q, %v", v, err)
 	}
@@ -160,4 +162,43 @@ func TestIdleHoldSeesPathChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	get("4")
+}
+
+// TestWriterLingers: the read-write handle a write keeps is closed once no
+// write came for writerLinger, and reads keep their idle hold again. While
+// it is open the file is open for writing, which rules holds out (for every
+// process); a handle kept for ever after one write would have ruled them
+// out for good in a long-lived process such as the agent.
+func TestWriterLingers(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	if _, err := s.Get(ctx, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if writerOpen(t, s) && sharedFlock(t, s.Path()) {
+		t.Fatal("a read kept its hold while this process had the file open for writing")
+	}
+	for deadline := time.Now().Add(10 * time.Second); writerOpen(t, s); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the read-write handle is still open %s after the last write (linger %s)", 10*time.Second, writerLinger)
+		}
+	}
+	if _, err := s.Get(ctx, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if !sharedFlock(t, s.Path()) {
+		t.Fatal("no idle hold after the read-write handle was closed")
+	}
+}
+
+// writerOpen reports whether s's path has its read-write handle open.
+func writerOpen(t *testing.T, s *Store) bool {
+	t.Helper()
+	if err := s.lock.lock(context.Background(), true, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	defer s.lock.unlock(true)
+	return s.lock.writes.fileID() != nil
 }

@@ -25,10 +25,40 @@ var registry = struct {
 }{locks: make(map[string]*pathLock)}
 
 type pathLock struct {
-	refs   int     // Stores holding this lock; guarded by registry
-	reader *reader // the read-only handle, used under rwLock held shared
-	writes *writer // the read-write handle, used under rwLock held exclusive
+	refs   int         // Stores holding this lock; guarded by registry
+	reader *reader     // the read-only handle, used under rwLock held shared
+	writes *writer     // the read-write handle, used under rwLock held exclusive
+	linger *time.Timer // closes writes once no write came for writerLinger
 	rwLock
+}
+
+// writerLinger is how long the read-write handle is kept after a write.
+// A handle kept open for writing costs every reader of the file, in this
+// process and others, its idle hold (reader_unix.go: no hold is kept while
+// anyone has the file open for writing), and an agent that served one set
+// would keep it for hours; a burst of writes (an import's batches, sets in
+// a loop) comes faster than this and keeps the handle (writer_unix.go).
+const writerLinger = 100 * time.Millisecond
+
+// wrote keeps the read-write handle for writerLinger more: called under
+// the lock held exclusive, after a write.
+func (l *pathLock) wrote() {
+	if l.linger == nil {
+		l.linger = time.AfterFunc(writerLinger, l.closeWriter)
+		return
+	}
+	l.linger.Reset(writerLinger)
+}
+
+// closeWriter closes the read-write handle once no write holds it, so that
+// reads may keep their idle hold again. A write that comes meanwhile
+// opens the file anew.
+func (l *pathLock) closeWriter() {
+	if l.lock(context.Background(), true, time.Now().Add(DefaultWait)) != nil {
+		return // busy writing for that long: the next write's timer comes
+	}
+	defer l.unlock(true)
+	l.writes.close()
 }
 
 // acquirePathLock returns the lock shared by the Stores on path, counting a
@@ -58,6 +88,9 @@ func releasePathLock(path string) {
 		// Their Stores are closed, but a call that read through one may
 		// still release its hold (unhold): shut takes the gate.
 		l.reader.shut()
+		if l.linger != nil {
+			l.linger.Stop()
+		}
 		l.writes.close() // no Store is left to write
 	}
 }

@@ -37,6 +37,10 @@ import (
 // closing it unmaps it; on a 64 MB store the page faults of a fresh map on
 // the pages a commit reads, and munmap's TLB shootdown, were most of a
 // set's CPU time (doc.go).
+//
+// Not for ever: a handle open for writing rules out the readers' idle hold
+// (reader_unix.go) in every process, so it is closed writerLinger after
+// the last write (lock.go).
 type writer struct {
 	db       *bolt.DB    // nil when none is open
 	file     *os.File    // db's file
