@@ -118,15 +118,19 @@ type files struct {
 }
 
 // newFiles returns a new registry. Compiled modules are cached between
-// tests and runs (wazero writes its cache files atomically).
+// tests and runs (wazero writes its cache files atomically and the seals
+// are checked before each compile), in the folder of the engine's tests:
+// their engines and the agent's seal it with the same key (the user's), so
+// that a module the engine's tests compiled, as every Go guest here, is
+// read instead of compiled again.
 func newFiles(t testing.TB) files {
 	dir := t.TempDir()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	return files{filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: filepath.Join(cache, "sesame-testwasm", "agent-cache")}}
+	return files{filepath.Join(dir, "vaults.toml"), &engine.Options{DataDir: filepath.Join(dir, "data"), CacheDir: engineTestCache}}
 }
+
+// engineTestCache is the compile cache folder of the engine's tests
+// (engine_test.go's testCache).
+var engineTestCache = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
 
 func (f files) remote(t testing.TB, c *Client) *Remote {
 	t.Helper()

@@ -15,6 +15,7 @@ package testwasm
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -24,6 +25,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/sesamehq/sesame/internal/filelock"
 )
 
 var (
@@ -148,6 +152,18 @@ func compile(modRoot, dir string) (string, error) {
 	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
 		return final, nil
 	}
+	// One build of the guest at a time across processes: the others wait
+	// and find it built. The engine's and cmd/sesame's tests start at once
+	// and ask for the same guests first, each a link or a clang of up to
+	// seconds of CPU.
+	unlock, err := lockFile(strings.TrimSuffix(versions, "-v*.wasm") + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
+		return final, nil
+	}
 	work, err := os.MkdirTemp(out, "build-")
 	if err != nil {
 		return "", err
@@ -171,6 +187,20 @@ func compile(modRoot, dir string) (string, error) {
 		}
 	}
 	return final, nil
+}
+
+// lockFile takes the exclusive flock of the file at path, created if
+// missing, waiting for it, and returns its release.
+func lockFile(path string) (unlock func() error, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := filelock.Lock(context.Background(), f, filelock.Exclusive, time.Time{}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f.Close, nil
 }
 
 // CFlags returns the flags of clang for a C guest, the ones `make extensions`

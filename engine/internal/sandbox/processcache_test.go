@@ -15,11 +15,12 @@ import (
 // entry); a later Host of the process loads the module from memory, with
 // the folder emptied meanwhile: it writes no entry, and the module runs.
 // A Host over another folder is left alone: it writes its own entry.
-// (It installs the switch for the rest of the process, over folders of
-// its own.)
+// (It installs the switch over folders of its own, and TestMain's again
+// at its end.)
 func TestShareCompiledModules(t *testing.T) {
 	root, other, key := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
 	sandbox.ShareCompiledModules(root)
+	t.Cleanup(shareCompiledModules)
 	spec := sandbox.Spec{Vault: "C", Wasm: wasm(t, "examples/c-vault"), Storage: newMemStorage()}
 	loadIn := func(dir string) {
 		t.Helper()

@@ -1,0 +1,26 @@
+package sandbox_test
+
+import (
+	"testing"
+
+	"github.com/sesamehq/sesame/engine/internal/sandbox"
+)
+
+// TestMain makes the Hosts over cacheDir, those of newHost here and of
+// keyHost in the package's own tests, share their compiled modules
+// (sandbox.ShareCompiledModules), as the engine's tests do: each test makes
+// Hosts of its own, and each one read and checked again the cache entry
+// (about 12 MB) of every Go guest it loaded. On an empty compile cache,
+// with the guests built, that was a fifth of this package's CPU (22-25 s
+// of CPU, 19 s with the switch). The first load of each module in the
+// process still compiles it, or reads it from the folder, and seals it.
+// The tests of the disk cache and its seals use folders of their own,
+// which the switch leaves alone.
+func TestMain(m *testing.M) {
+	shareCompiledModules()
+	m.Run()
+}
+
+// shareCompiledModules installs TestMain's switch (again, after
+// TestShareCompiledModules has installed its own).
+func shareCompiledModules() { sandbox.ShareCompiledModules(cacheDir) }
