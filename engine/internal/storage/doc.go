@@ -97,8 +97,9 @@
 //     lock; the watch's goroutine sees the open and releases the hold. No
 //     hold is kept while someone has the file open for writing (a read
 //     lease, taken and given back, tells), so a writer that began waiting
-//     before the watch did is not shut out either. See reader_unix.go and
-//     hold_linux.go.
+//     before the watch did is not shut out either. Only on a local file
+//     system: inotify sees nothing another machine does. See
+//     reader_unix.go and hold_linux.go.
 //   - Within a process, flock does not help: it locks open files, not
 //     processes, so two handles of one process conflict like two processes
 //     (TestLockedByAnotherHandle shows it). Since each operation holds at

@@ -62,7 +62,7 @@ const (
 // instances or watches. The caller checks afterwards that the file at path
 // is still r's (a change before the watch began is not reported).
 func watchHold(r *reader, path string) bool {
-	if real, err := filepath.EvalSymlinks(path); err != nil || real != path {
+	if real, err := filepath.EvalSymlinks(path); err != nil || real != path || !onLocalDisk(path) {
 		return false
 	}
 	h := holds
@@ -82,6 +82,35 @@ func watchHold(r *reader, path string) bool {
 	}
 	return ok
 }
+
+// onLocalDisk reports whether the file at path is on a file system of this
+// machine's own (localFS). On a network file system inotify sees nothing
+// that another machine does, so a writer there, waiting for the lock, would
+// never be seen to open the file; and NFSv4 may grant the read lease of
+// noWriters while it holds a delegation, so the probe would not say so.
+func onLocalDisk(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && localFS(int64(st.Type))
+}
+
+// localFS reports whether magic, a file system type of statfs(2), is one
+// that lives on this machine's disks or memory: the list is of those
+// known, so a file system not on it (NFS, SMB, Ceph, FUSE, 9p, …) keeps
+// no idle hold, as before holds.
+func localFS(magic int64) bool {
+	switch magic {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.TMPFS_MAGIC,
+		unix.F2FS_SUPER_MAGIC, unix.OVERLAYFS_SUPER_MAGIC, unix.REISERFS_SUPER_MAGIC,
+		unix.BCACHEFS_SUPER_MAGIC, unix.RAMFS_MAGIC,
+		zfsSuperMagic:
+		return true
+	}
+	return false
+}
+
+// zfsSuperMagic is OpenZFS's type in statfs(2), which x/sys/unix does not
+// name.
+const zfsSuperMagic = 0x2fc12fc1
 
 // unwatchHold ends the watches of r.
 func unwatchHold(r *reader) {

@@ -12,13 +12,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // needLeases skips a test of idle holds where the kernel grants no lease
-// to the user on a file of theirs (leases disabled): no hold is kept.
+// to the user on a file of theirs (leases disabled), or the tests' folder
+// is not on a local disk: no hold is kept.
 func needLeases(t *testing.T) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "probe")
+	dir := t.TempDir()
+	if !onLocalDisk(dir) {
+		t.Skipf("%s is not on a file system known to be local: reads keep no lock between calls", dir)
+	}
+	path := filepath.Join(dir, "probe")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -201,4 +208,32 @@ func writerOpen(t *testing.T, s *Store) bool {
 	}
 	defer s.lock.unlock(true)
 	return s.lock.writes.fileID() != nil
+}
+
+// TestHoldOnlyOnLocalDisks: no idle hold on a network file system, where
+// inotify sees no other machine's writer (onLocalDisk); the tests' own
+// folder is on a local one, or the tests of holds would test nothing.
+func TestHoldOnlyOnLocalDisks(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		magic int64
+		want  bool
+	}{
+		{"ext4", unix.EXT4_SUPER_MAGIC, true},
+		{"xfs", unix.XFS_SUPER_MAGIC, true},
+		{"tmpfs", unix.TMPFS_MAGIC, true},
+		{"nfs", unix.NFS_SUPER_MAGIC, false},
+		{"smb2", unix.SMB2_SUPER_MAGIC, false},
+		{"cifs", unix.CIFS_SUPER_MAGIC, false},
+		{"fuse", unix.FUSE_SUPER_MAGIC, false},
+		{"ceph", unix.CEPH_SUPER_MAGIC, false},
+		{"9p", unix.V9FS_MAGIC, false},
+	} {
+		if got := localFS(tt.magic); got != tt.want {
+			t.Errorf("localFS(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if dir := t.TempDir(); !onLocalDisk(dir) {
+		t.Skipf("%s is not on a file system known to be local: holds are not tested here", dir)
+	}
 }
