@@ -22,16 +22,20 @@ import (
 // not keep the context past the call (nothing in a call does: storage's
 // call scope and waits, and HTTP requests, end with it).
 type callContext struct {
-	in       *instance
+	in     *instance
+	timer  *time.Timer
+	unhook func() bool // stops the parent's AfterFunc; nil when the parent cannot end
+
+	// Guarded by mu, since contexts derived from this one may outlive the
+	// call on goroutines of their own (net/http's connection reader
+	// cancels a request's context after the response, and looks up its
+	// parent's values as it does) while the next call begins.
+	mu       sync.Mutex
 	parent   context.Context
 	call     *call // its state, for callFrom; nil while the instance starts
 	deadline time.Time
-	timer    *time.Timer
-	unhook   func() bool // stops the parent's AfterFunc; nil when the parent cannot end
-
-	mu   sync.Mutex
-	done chan struct{}
-	err  error
+	done     chan struct{}
+	err      error
 }
 
 // begin starts a call on in, with state c (nil while the instance starts),
@@ -44,12 +48,14 @@ func (in *instance) begin(parent context.Context, limit time.Duration, c *call) 
 		cc.timer = time.AfterFunc(limit, func() { cc.cancel(context.DeadlineExceeded) })
 		in.ctx = cc
 	}
-	cc.parent, cc.call = parent, c
-	cc.deadline = time.Now().Add(limit)
-	if d, ok := parent.Deadline(); ok && d.Before(cc.deadline) {
-		cc.deadline = d
+	deadline := time.Now().Add(limit)
+	if d, ok := parent.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
-	cc.timer.Reset(time.Until(cc.deadline))
+	cc.mu.Lock()
+	cc.parent, cc.call, cc.deadline = parent, c, deadline
+	cc.mu.Unlock()
+	cc.timer.Reset(time.Until(deadline))
 	if parent.Done() != nil {
 		cc.unhook = context.AfterFunc(parent, func() { cc.cancel(context.Cause(parent)) })
 	}
@@ -65,7 +71,10 @@ func (cc *callContext) end() (ended bool) {
 		ended = true
 	}
 	ended = ended || cc.Err() != nil
-	cc.parent, cc.call, cc.unhook = nil, nil, nil
+	cc.unhook = nil
+	cc.mu.Lock()
+	cc.parent, cc.call = nil, nil
+	cc.mu.Unlock()
 	return ended
 }
 
@@ -80,7 +89,11 @@ func (cc *callContext) cancel(err error) {
 	cc.in.halt()
 }
 
-func (cc *callContext) Deadline() (time.Time, bool) { return cc.deadline, true }
+func (cc *callContext) Deadline() (time.Time, bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.deadline, true
+}
 
 func (cc *callContext) Done() <-chan struct{} { return cc.done }
 
@@ -90,23 +103,26 @@ func (cc *callContext) Done() <-chan struct{} { return cc.done }
 // after the caller canceled).
 func (cc *callContext) Err() error {
 	cc.mu.Lock()
-	err := cc.err
+	err, parent := cc.err, cc.parent
 	cc.mu.Unlock()
-	if err == nil && cc.parent != nil {
-		err = cc.parent.Err()
+	if err == nil && parent != nil {
+		err = parent.Err()
 	}
 	return err
 }
 
 func (cc *callContext) Value(key any) any {
+	cc.mu.Lock()
+	c, parent := cc.call, cc.parent
+	cc.mu.Unlock()
 	if _, ok := key.(callKey); ok {
-		if cc.call == nil {
+		if c == nil {
 			return nil // typed nil would read as a call
 		}
-		return cc.call
+		return c
 	}
-	if p := cc.parent; p != nil {
-		return p.Value(key)
+	if parent != nil {
+		return parent.Value(key)
 	}
 	return nil
 }

@@ -53,11 +53,22 @@ func (l *pathLock) wrote() {
 // closeWriter closes the read-write handle once no write holds it, so that
 // reads may keep their idle hold again. A write that comes meanwhile
 // opens the file anew.
-func (l *pathLock) closeWriter() {
+func (l *pathLock) closeWriter() { l.shutWriter(false) }
+
+// retireWriter closes the read-write handle, and stops the linger, when
+// the last Store of the path closes.
+func (l *pathLock) retireWriter() { l.shutWriter(true) }
+
+// shutWriter closes the read-write handle, and stops the linger's timer if
+// retire, under the lock held exclusive: the timer may be running.
+func (l *pathLock) shutWriter(retire bool) {
 	if l.lock(context.Background(), true, time.Now().Add(DefaultWait)) != nil {
 		return // busy writing for that long: the next write's timer comes
 	}
 	defer l.unlock(true)
+	if retire && l.linger != nil {
+		l.linger.Stop()
+	}
 	l.writes.close()
 }
 
@@ -88,10 +99,7 @@ func releasePathLock(path string) {
 		// Their Stores are closed, but a call that read through one may
 		// still release its hold (unhold): shut takes the gate.
 		l.reader.shut()
-		if l.linger != nil {
-			l.linger.Stop()
-		}
-		l.writes.close() // no Store is left to write
+		l.retireWriter()
 	}
 }
 
