@@ -784,11 +784,11 @@ func (s *session) vaultSetPassword(c *cli.Context) error {
 	case !errors.Is(err, api.ErrLocked):
 		return err
 	case len(old) == 0:
-		return fmt.Errorf("cannot set the password of vault %s: it has a password, and the current one was not given; nothing was changed", name)
+		return fmt.Errorf("cannot change the password of vault %s: it has a password, and the current one was not given; nothing was changed", name)
 	}
 	// The vault may be unlocked: the current password is what failed, and
 	// unlocking is not the remedy.
-	return fmt.Errorf("cannot set the password of vault %s: the current password is wrong; nothing was changed", name)
+	return fmt.Errorf("cannot change the password of vault %s: the current password is wrong; nothing was changed", name)
 }
 
 func (s *session) vaultRekey(c *cli.Context) error {
