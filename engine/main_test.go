@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/internal/testhome"
 	"github.com/sesamehq/sesame/internal/testonly"
 )
 
@@ -24,6 +25,10 @@ import (
 // whole process allocates (runtime.MemStats), stays serial: nothing runs
 // beside it.
 //
+// The tests run in a home of their own (internal/testhome): an engine whose
+// options leave a folder or the cache key to the default finds it there,
+// not in the user's home.
+//
 // The environment holds envSecret for the whole run, so that
 // TestHostileContained, which checks that a guest does not see it, needs
 // no t.Setenv and can run in parallel.
@@ -31,5 +36,5 @@ func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
 	sandbox.ShareCompiledModules(filepath.Join(testCache, "wazero"))
 	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
-	m.Run()
+	testhome.MustEnter(m).Run()
 }

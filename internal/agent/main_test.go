@@ -6,14 +6,16 @@ import (
 
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/api"
+	"github.com/sesamehq/sesame/internal/testhome"
 	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // TestMain derives keys cheaply in this test process (internal/testonly):
-// every store the tests write is read only here.
+// every store the tests write is read only here. The tests run in a home of
+// their own (internal/testhome), never the user's.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
-	m.Run()
+	testhome.MustEnter(m).Run()
 }
 
 // testEngines are the engine's, as sesame-engine gives them to Run.

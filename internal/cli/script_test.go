@@ -22,6 +22,7 @@ import (
 
 	"github.com/sesamehq/sesame/extensions"
 	"github.com/sesamehq/sesame/internal/agent"
+	"github.com/sesamehq/sesame/internal/testhome"
 	"github.com/sesamehq/sesame/internal/testonly"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
@@ -42,17 +43,16 @@ func TestMain(m *testing.M) {
 	} else {
 		testonly.UseCheapKDF()
 	}
+	var tm testscript.TestingM = m
 	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
-		// The test process itself, not a command it runs: a sesame started
-		// by a test that sets up no agent works alone, and never reaches
-		// the user's agent.
+		// The test process itself, not a command it runs: it and every
+		// sesame a test starts without a home of its own live in a test
+		// home (internal/testhome), and work alone, never reaching the
+		// user's agent.
 		os.Setenv("SESAME_AGENT", "off")
-		if dir, err := os.MkdirTemp("", "sesame-run"); err == nil {
-			os.Setenv("XDG_RUNTIME_DIR", dir)
-			defer os.RemoveAll(dir)
-		}
+		tm = testhome.MustEnter(m)
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(tm, map[string]func(){
 		// The two programs, each a copy of this binary in the scripts'
 		// $PATH: sesame hands commands over to sesame-engine beside it.
 		"sesame": func() {
@@ -330,13 +330,10 @@ func testDir() (string, error) {
 	return dir, os.MkdirAll(dir, 0o700)
 }
 
-// testCacheKey seals the compile cache that the tests' homes share. The key
-// lives in a home's config folder, and each test has its own: with a key of
-// its own, each would find every shared entry unsealed and compile again.
-var testCacheKey = bytes.Repeat([]byte("test-key"), 4)
-
 // testCache returns the compile cache the tests share, and gives the home
-// whose config folder is configHome its key.
+// whose config folder is configHome the key that seals it: the same in
+// every home (testhome.CacheKey), since with a key of its own each script
+// would find every shared entry unsealed and compile again.
 func testCache(configHome string) (string, error) {
 	dir, err := testDir()
 	if err != nil {
@@ -346,7 +343,7 @@ func testCache(configHome string) (string, error) {
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(keyDir, "cache.key"), testCacheKey, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(keyDir, "cache.key"), testhome.CacheKey(), 0o600); err != nil {
 		return "", err
 	}
 	name, err := cacheName()
