@@ -18,7 +18,7 @@ import (
 // tests once created and used.
 func TestTestsHaveAHomeOfTheirOwn(t *testing.T) {
 	tmp := os.TempDir() + string(filepath.Separator)
-	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
+	for _, v := range []string{"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
 		if d := os.Getenv(v); !strings.HasPrefix(d, tmp) {
 			t.Errorf("%s = %q: not a test home in %s", v, d, tmp)
 		}

@@ -319,16 +319,10 @@ func goRace() string {
 	return strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
 }
 
-// testDir is the per-user folder where the tests keep built guests and the
-// compile cache between runs; everything in it is replaced atomically.
-func testDir() (string, error) {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	dir := filepath.Join(base, "sesame-testwasm")
-	return dir, os.MkdirAll(dir, 0o700)
-}
+// testDir is the folder where the tests keep built guests and the compile
+// cache between runs (testhome.SharedCacheDir); everything in it is replaced
+// atomically.
+func testDir() (string, error) { return testhome.SharedCacheDir() }
 
 // testCache returns the compile cache the tests share, and gives the home
 // whose config folder is configHome the key that seals it: the same in

@@ -4,6 +4,10 @@
 // its stores, its compile cache and the cache's key under ~/.config,
 // ~/.local/share and ~/.cache, and talk to the user's agent.
 //
+// HOME itself is left alone: sesame finds every folder through the XDG
+// variables when they are set, and the go and npm commands that the tests
+// run to build guests keep their module caches and settings under it.
+//
 // Only tests import it.
 package testhome
 
@@ -17,7 +21,6 @@ import (
 // vars are the variables that place sesame's folders (internal/xdg), each
 // with the folder of the test home it is pointed at.
 var vars = [...]struct{ env, dir string }{
-	{"HOME", "home"},
 	{"XDG_CONFIG_HOME", "config"},
 	{"XDG_DATA_HOME", "data"},
 	{"XDG_CACHE_HOME", "cache"},
@@ -30,15 +33,58 @@ var vars = [...]struct{ env, dir string }{
 // every other.
 func CacheKey() []byte { return bytes.Repeat([]byte("test-key"), 4) }
 
+// sharedEnv carries the shared cache folder to the processes that the
+// tests start, whose own user cache folder is the test home's.
+const sharedEnv = "SESAME_TEST_SHARED_CACHE"
+
+// SharedCacheDir returns the folder where test processes keep what they
+// build for each other and for later runs (guests, compile caches):
+// sesame-testwasm in the user's cache folder as it was before any test home
+// was entered, or in the temporary folder when there is none. It makes the
+// folder if needed.
+func SharedCacheDir() (string, error) {
+	dir := os.Getenv(sharedEnv)
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dir = filepath.Join(base, "sesame-testwasm")
+	}
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+// keepGo pins what the go command would take from the XDG folders that
+// Enter moves: its build cache and its settings file stay the user's, so
+// that a guest a test builds is not compiled from nothing in every run.
+func keepGo() {
+	if os.Getenv("GOCACHE") == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			os.Setenv("GOCACHE", filepath.Join(d, "go-build"))
+		}
+	}
+	if os.Getenv("GOENV") == "" {
+		if d, err := os.UserConfigDir(); err == nil {
+			os.Setenv("GOENV", filepath.Join(d, "go", "env"))
+		}
+	}
+}
+
 // TestingM is what TestMain is given.
 type TestingM interface{ Run() int }
 
-// Enter points HOME and the XDG folders of this process (and so of every
-// process it starts) at a new temporary folder, with the shared CacheKey in
-// its config folder, and returns m wrapped so that its Run removes that
+// Enter points the XDG folders of this process (and so of every process it
+// starts) at a new temporary folder, with the shared CacheKey in its config
+// folder, and returns m wrapped so that its Run removes that
 // folder when the tests are done: pass the result on to whatever runs m
 // (testscript.Main calls os.Exit, so a deferred removal would never run).
 func Enter(m TestingM) (TestingM, error) {
+	shared, err := SharedCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("cannot make the tests' shared cache folder: %w", err)
+	}
+	os.Setenv(sharedEnv, shared)
+	keepGo()
 	root, err := os.MkdirTemp("", "sesame-testhome")
 	if err != nil {
 		return nil, fmt.Errorf("cannot make a test home: %w", err)

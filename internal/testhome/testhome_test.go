@@ -16,24 +16,30 @@ type fakeM struct {
 func (f *fakeM) Run() int {
 	f.ran = true
 	f.seen = map[string]string{}
-	for _, v := range vars {
-		f.seen[v.env] = os.Getenv(v.env)
+	for _, v := range []string{"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "GOCACHE", sharedEnv} {
+		f.seen[v] = os.Getenv(v)
 	}
 	return 7
 }
 
-// TestEnter checks that every variable points into one new folder, that the
-// key is in place, and that the folder is gone once the tests ran.
+// TestEnter checks that sesame's folders point into one new folder, with
+// the key in place; that the go command's cache and the shared cache stay
+// in the user's cache folder; and that the test home is gone once the tests
+// ran.
 func TestEnter(t *testing.T) {
+	userCache := t.TempDir()
 	for _, v := range vars {
 		t.Setenv(v.env, "/nowhere")
 	}
+	t.Setenv("XDG_CACHE_HOME", userCache)
+	t.Setenv("GOCACHE", "")
+	t.Setenv(sharedEnv, "")
 	f := &fakeM{}
 	m, err := Enter(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Dir(os.Getenv("HOME"))
+	root := filepath.Dir(os.Getenv("XDG_CONFIG_HOME"))
 	key, err := os.ReadFile(filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "sesame", "cache.key"))
 	if err != nil || !bytes.Equal(key, CacheKey()) {
 		t.Fatalf("the cache key in the test home: %q, %v", key, err)
@@ -41,9 +47,17 @@ func TestEnter(t *testing.T) {
 	if code := m.Run(); code != 7 || !f.ran {
 		t.Fatalf("Run returned %d (ran: %v), want the tests' 7", code, f.ran)
 	}
-	for env, dir := range f.seen {
-		if !strings.HasPrefix(dir, root+string(filepath.Separator)) {
-			t.Errorf("%s = %q during the tests, not in the test home %s", env, dir, root)
+	for _, v := range vars {
+		if d := f.seen[v.env]; !strings.HasPrefix(d, root+string(filepath.Separator)) {
+			t.Errorf("%s = %q during the tests, not in the test home %s", v.env, d, root)
+		}
+	}
+	for env, want := range map[string]string{
+		"GOCACHE": filepath.Join(userCache, "go-build"),
+		sharedEnv: filepath.Join(userCache, "sesame-testwasm"),
+	} {
+		if f.seen[env] != want {
+			t.Errorf("%s = %q during the tests, want the user's %q", env, f.seen[env], want)
 		}
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {

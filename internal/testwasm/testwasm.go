@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sesamehq/sesame/internal/filelock"
+	"github.com/sesamehq/sesame/internal/testhome"
 )
 
 var (
@@ -249,20 +250,9 @@ func buildCommand(modRoot, dir string, cfiles []string, out string) *exec.Cmd {
 	return cmd
 }
 
-// cacheDir returns the directory for the built guests: sesame-testwasm in
-// the user's cache directory, or in the temporary directory when there is no
-// cache directory.
-func cacheDir() (string, error) {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	dir := filepath.Join(base, "sesame-testwasm")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
+// cacheDir returns the directory for the built guests, which test processes
+// share between runs (testhome.SharedCacheDir).
+func cacheDir() (string, error) { return testhome.SharedCacheDir() }
 
 // WAT assembles the WebAssembly text file at path (relative to the module
 // root) with wat2wasm, from Debian's wabt package, and returns the module.
