@@ -90,7 +90,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 	if o.NoCache || o.CacheDir == "" {
 		cache = ""
 	}
-	host, err := sandbox.NewHost(sandbox.Config{CacheDir: cache, CacheKey: o.CacheKey, Logger: o.Logger})
+	host, err := sandbox.NewHost(sandbox.Config{CacheDir: cache, CacheKey: o.CacheKey, Logger: o.Logger, Interpret: o.Interpret})
 	if err != nil {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}

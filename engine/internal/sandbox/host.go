@@ -27,10 +27,20 @@ type Config struct {
 	// Logger receives the extensions' log lines, tagged with the vault name.
 	// Nil discards them.
 	Logger *slog.Logger
+	// Interpret runs the modules in wazero's interpreter instead of
+	// compiling them to machine code: loading a module then costs a few
+	// milliseconds of CPU and no compile cache, but its calls run several
+	// times slower. For a process that makes one small call and exits (the
+	// CLI without its agent, while the compile cache is empty: see
+	// RATIONALE.md, "A thin client"); CacheDir and CacheKey are then
+	// ignored. Instrumentation, deadlines, fuel and the guests' memory are
+	// the same under either engine.
+	Interpret bool
 }
 
 // Host runs extensions. It is safe for concurrent use.
 type Host struct {
+	config func() wazero.RuntimeConfig // the engine: wazero's default (its compiler where it has one), or its interpreter (Config.Interpret)
 	cache  wazero.CompilationCache
 	sealed *sealedCache // nil when cache is in memory
 	kept   keptModules  // zero unless cache is a test process's (fileCache)
@@ -62,12 +72,14 @@ type runtime struct {
 
 // NewHost creates a Host.
 func NewHost(cfg Config) (*Host, error) {
-	h := &Host{logger: cfg.Logger, runtimes: map[runtimeKey]*runtime{}}
+	h := &Host{config: wazero.NewRuntimeConfig, logger: cfg.Logger, runtimes: map[runtimeKey]*runtime{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
 	h.cache = wazero.NewCompilationCache()
-	if cfg.CacheDir != "" {
+	if cfg.Interpret {
+		h.config = wazero.NewRuntimeConfigInterpreter
+	} else if cfg.CacheDir != "" {
 		c, sealed, err := openSealedCache(cfg.CacheDir, cfg.CacheKey, h.logger)
 		if err != nil {
 			h.logger.Warn("compile cache not used: compiling in memory", "folder", cfg.CacheDir, "reason", err.Error())
@@ -116,7 +128,7 @@ func (h *Host) runtimeFor(ctx context.Context, k runtimeKey) (*runtime, error) {
 	if r, ok := h.runtimes[k]; ok {
 		return r, nil
 	}
-	cfg := wazero.NewRuntimeConfig().
+	cfg := h.config().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(k.pages) // calls are stopped by the instrumentation's stop global, not WithCloseOnContextDone
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
