@@ -96,7 +96,7 @@ func BenchmarkCompileCache(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close(context.Background())
-			r, err := h.runtimeFor(context.Background(), runtimeKeyOf(wasm, abi.DefaultMemory/65536))
+			r, err := h.runtimeFor(context.Background(), runtimeKeyOf(wasm, abi.DefaultMemory/65536, false))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -27,20 +27,10 @@ type Config struct {
 	// Logger receives the extensions' log lines, tagged with the vault name.
 	// Nil discards them.
 	Logger *slog.Logger
-	// Interpret runs the modules in wazero's interpreter instead of
-	// compiling them to machine code: loading a module then costs a few
-	// milliseconds of CPU and no compile cache, but its calls run several
-	// times slower. For a process that makes one small call and exits (the
-	// CLI without its agent, while the compile cache is empty: see
-	// RATIONALE.md, "A thin client"); CacheDir and CacheKey are then
-	// ignored. Instrumentation, deadlines, fuel and the guests' memory are
-	// the same under either engine.
-	Interpret bool
 }
 
 // Host runs extensions. It is safe for concurrent use.
 type Host struct {
-	config func() wazero.RuntimeConfig // the engine: wazero's default (its compiler where it has one), or its interpreter (Config.Interpret)
 	cache  wazero.CompilationCache
 	sealed *sealedCache // nil when cache is in memory
 	kept   keptModules  // zero unless cache is a test process's (fileCache)
@@ -66,20 +56,19 @@ type Host struct {
 
 // runtime is one wazero runtime with the host modules instantiated in it.
 type runtime struct {
-	rt      wazero.Runtime
-	imports map[string]map[string]api.FunctionDefinition // module → function → definition
+	rt        wazero.Runtime
+	imports   map[string]map[string]api.FunctionDefinition // module → function → definition
+	interpret bool                                         // wazero's interpreter: nothing to cache
 }
 
 // NewHost creates a Host.
 func NewHost(cfg Config) (*Host, error) {
-	h := &Host{config: wazero.NewRuntimeConfig, logger: cfg.Logger, runtimes: map[runtimeKey]*runtime{}}
+	h := &Host{logger: cfg.Logger, runtimes: map[runtimeKey]*runtime{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
 	h.cache = wazero.NewCompilationCache()
-	if cfg.Interpret {
-		h.config = wazero.NewRuntimeConfigInterpreter
-	} else if cfg.CacheDir != "" {
+	if cfg.CacheDir != "" {
 		c, sealed, err := openSealedCache(cfg.CacheDir, cfg.CacheKey, h.logger)
 		if err != nil {
 			h.logger.Warn("compile cache not used: compiling in memory", "folder", cfg.CacheDir, "reason", err.Error())
@@ -94,10 +83,11 @@ func NewHost(cfg Config) (*Host, error) {
 // entry of the cache against its seal (so wazero reads no entry that was
 // not checked), and seals what the compile wrote; but not for a module
 // that a test process keeps compiled (kept; see keptModules), which wazero
-// finds in memory.
+// finds in memory, nor for one that r interprets, for which wazero
+// neither reads nor writes the cache.
 func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte, kept bool) (wazero.CompiledModule, error) {
 	sealed := h.sealed
-	if kept {
+	if kept || r.interpret {
 		sealed = nil
 	}
 	if sealed != nil {
@@ -128,11 +118,14 @@ func (h *Host) runtimeFor(ctx context.Context, k runtimeKey) (*runtime, error) {
 	if r, ok := h.runtimes[k]; ok {
 		return r, nil
 	}
-	cfg := h.config().
-		WithCompilationCache(h.cache).
+	cfg := wazero.NewRuntimeConfig() // its compiler, where it has one
+	if k.interpret {
+		cfg = wazero.NewRuntimeConfigInterpreter()
+	}
+	cfg = cfg.WithCompilationCache(h.cache).
 		WithMemoryLimitPages(k.pages) // calls are stopped by the instrumentation's stop global, not WithCloseOnContextDone
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}
+	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}, interpret: k.interpret}
 	err := instantiateWASI(ctx, rt, k)
 	if err == nil {
 		err = instantiateHostModule(ctx, rt, abi.ImportModule, sesameImports, k.wants(abi.ImportModule))
