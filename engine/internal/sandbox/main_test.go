@@ -32,6 +32,14 @@ func TestMain(m *testing.M) {
 
 var interpret = flag.Bool("interpret", false, "run every module the tests load in wazero's interpreter")
 
+// compiles skips a test of the compile cache under -interpret: the
+// interpreter reads and writes none.
+func compiles(t *testing.T) {
+	if *interpret {
+		t.Skip("a test of the compile cache, which the interpreter does not use (-interpret)")
+	}
+}
+
 // shareCompiledModules installs TestMain's switch (again, after
 // TestShareCompiledModules has installed its own).
 func shareCompiledModules() { sandbox.ShareCompiledModules(cacheDir) }

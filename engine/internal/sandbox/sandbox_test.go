@@ -557,6 +557,7 @@ func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
 // the 2.6 MB Go example for real, in a new folder, took most of this
 // package's compile time.
 func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
+	compiles(t)
 	dir, key := t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
 	echo := testwasm.WAT(t, "engine/internal/sandbox/testdata/echo.wat")
 	for range 2 {
