@@ -42,15 +42,15 @@ const interpretRuns = 4
 // cache as every command does once it is warm.
 //
 // Why (RATIONALE.md, "A thin client"): for the builtin secretstore, a
-// one-shot get that interprets uses about 10 ms of CPU more than one that
+// one-shot get that interprets uses about 12 ms of CPU more than one that
 // loads the module from a warm cache (the interpreter's code for the whole
-// module, about 2.7 MB, is fresh memory to fault in), and about 50 ms less
+// module, about 2.7 MB, is fresh memory to fault in), and about 40 ms less
 // than one that compiles it and writes the cache. So a command interprets
 // while the cache is empty, and the compile is paid once the interpreting
-// has cost about as much: a cache that is kept is warm by the fifth command,
-// one that is thrown away after each job (CI) is never filled. Large
-// operations (info, import over many secrets) always compile: their guest
-// work, several times slower interpreted, would outweigh the compile.
+// has cost about as much: a cache that is kept is warm from the fifth
+// command, one that is thrown away after each job (CI) is never filled.
+// Large operations (info, import over many secrets) always compile: their
+// guest work, several times slower interpreted, would outweigh the compile.
 func interpretNow(cacheDir string) bool {
 	if cacheDir == "" || hasFile(filepath.Join(cacheDir, "wazero")) {
 		return false

@@ -31,11 +31,11 @@ type runtimeKey struct {
 }
 
 // runtimeKeyOf returns the key of the runtime that runs wasm under a limit
-// of pages, interpreted or compiled. An import the host does not know is left out: it fails the
-// module's checks (importProblems), as would a known one of the wrong type
-// or kind, against the function the runtime has for it. wasm has not been
-// checked yet: past maxImports entries (more than parseShape accepts) the
-// rest is not read.
+// of pages, interpreted or compiled. An import the host does not know is
+// left out: it fails the module's checks (importProblems), as would a known
+// one of the wrong type or kind, against the function the runtime has for
+// it. wasm has not been checked yet: past maxImports entries (more than
+// parseShape accepts) the rest is not read.
 func runtimeKeyOf(wasm []byte, pages uint32, interpret bool) runtimeKey {
 	k := runtimeKey{pages: pages, interpret: interpret}
 	var funcs []string
