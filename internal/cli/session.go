@@ -221,10 +221,11 @@ func (s *session) firstRun(e backend) error {
 	return nil
 }
 
-// noteCompile says, on a terminal, that the first use of an extension
-// compiles it, which takes up to a second: when the compile cache is empty
-// and the engine does not interpret the extensions instead (interpretNow).
-// Commands call it before the engine call that loads a vault.
+// noteCompile says, on a terminal, that the extension is compiled, which
+// takes up to a second: when the compile cache is empty and the engine does
+// not interpret the extensions instead (interpretNow; so it may be the fifth
+// command, not the first). Commands call it before the engine call that
+// loads a vault.
 func (s *session) noteCompile() {
 	if s.compileNoted || s.eng == nil || s.interpret || !isTerminal(s.stderr) {
 		return
@@ -233,7 +234,7 @@ func (s *session) noteCompile() {
 	if hasFile(filepath.Join(s.cache, "wazero")) {
 		return
 	}
-	fmt.Fprintln(s.stderr, "sesame: compiling extension (first run; the result is cached) …")
+	fmt.Fprintln(s.stderr, "sesame: compiling extension (once: the result is cached) …")
 }
 
 // close closes the engine and the connection to the agent.
