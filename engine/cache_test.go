@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sesamehq/sesame/engine"
+	"github.com/sesamehq/sesame/extensions"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -160,5 +161,49 @@ func TestWritableCacheFolderIsNotUsed(t *testing.T) {
 	}
 	if want := "chmod go-w " + env.cache; strings.Count(log.String(), want) != 1 {
 		t.Errorf("the log should say once why the cache is not used (%s):\n%s", want, log.String())
+	}
+}
+
+// TestInterpretBuiltinCOnly: an engine opened with Options.Interpret (a
+// one-shot get or set while the compile cache is empty) runs the builtin
+// secretstore in wazero's interpreter, which writes nothing to the compile
+// cache, and compiles a vault that is not built in (the C example), whose
+// entry is written; an engine without it compiles the secretstore too.
+func TestInterpretBuiltinCOnly(t *testing.T) {
+	if _, ok := extensions.Lookup("secretstore"); !ok {
+		t.Skip("no builtin secretstore")
+	}
+	env := newCacheEnv(t)
+	f, err := os.OpenFile(env.reg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("[vaults.S]\nextension = \"builtin:secretstore\"\nparameters = { authentication = \"none\" }\ngrants = { storage = true }\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := func(interpret bool, vault string) []string {
+		t.Helper()
+		e, err := engine.Open(ctx, env.reg, &engine.Options{DataDir: env.data, CacheDir: env.cache, CacheKey: env.key, Interpret: interpret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if _, err := e.Set(ctx, engine.SetRequest{Name: "s", Value: "v", Vault: vault}); err != nil {
+			t.Fatal(err)
+		}
+		return cacheEntries(t, env.cache)
+	}
+	if got := use(true, "S"); len(got) != 0 {
+		t.Fatalf("the interpreted secretstore left compiled entries %v", got)
+	}
+	if got := use(true, "V"); len(got) != 1 {
+		t.Fatalf("the C example under Interpret left %d compiled entries, want its own", len(got))
+	}
+	if got := use(false, "S"); len(got) != 2 {
+		t.Fatalf("the secretstore without Interpret: %d compiled entries, want 2", len(got))
 	}
 }

@@ -294,6 +294,7 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 		Timeout:   cfg.Grants.Timeout,
 		Instances: cfg.Grants.Instances,
 		ReadOnly:  cfg.Grants.ReadOnly,
+		Interpret: e.opts.Interpret && interpretable(cfg.Extension, wasm),
 	}
 	if cfg.Grants.Directory != "" {
 		spec.Dir = reg.ResolvePath(cfg.Grants.Directory)
@@ -384,6 +385,21 @@ func (e *Engine) moduleBytes(ctx context.Context, reg *registry.Registry, ref st
 		return nil, fmt.Errorf("%w: %w", ErrExtension, err)
 	}
 	return b, nil
+}
+
+// maxInterpreted is the size of the largest module Options.Interpret runs
+// in wazero's interpreter.
+const maxInterpreted = 256 << 10
+
+// interpretable reports whether Options.Interpret runs the module wasm of
+// the extension ref in wazero's interpreter: the builtin C extensions (the
+// secretstore 69 KB, dotenv 47 KB), whose code is known and calls little of
+// itself per operation. The builtin Go guests (keepass, etcd: megabytes,
+// and their runtime's start alone runs millions of instructions) and every
+// extension not built in, whose calls may nest past the 2000 the
+// interpreter allows (Spec.Interpret), are compiled.
+func interpretable(ref string, wasm []byte) bool {
+	return strings.HasPrefix(ref, "builtin:") && len(wasm) <= maxInterpreted
 }
 
 func paramStrings(p map[string]any) map[string]string {

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,9 +33,21 @@ import (
 // The environment holds envSecret for the whole run, so that
 // TestHostileContained, which checks that a guest does not see it, needs
 // no t.Setenv and can run in parallel.
+//
+// Under the test flag -interpret, every extension the tests load runs in
+// wazero's interpreter (sandbox.InterpretAll), as the builtin C extensions
+// of a one-shot command do while the compile cache is empty, so that the
+// hostile guests' containment and the deadlines are checked under that
+// engine too: go test ./engine -run Hostile -args -interpret.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *interpret {
+		sandbox.InterpretAll()
+	}
 	testonly.UseCheapKDF()
 	sandbox.ShareCompiledModules(filepath.Join(testCache, "wazero"))
 	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
 	testhome.MustEnter(m).Run()
 }
+
+var interpret = flag.Bool("interpret", false, "run every extension the tests load in wazero's interpreter")

@@ -26,4 +26,12 @@ type Options struct {
 	// attribute "vault". A line logged while an operation runs is logged
 	// with that operation's context. Default: discarded.
 	Logger *slog.Logger
+	// Interpret runs the builtin C extensions (secretstore, dotenv) in
+	// wazero's interpreter instead of compiling them to machine code:
+	// opening such a vault then costs a few milliseconds of CPU and no
+	// compile cache, but each call into it runs several times slower. For
+	// a process that makes one small call and exits while the compile
+	// cache is empty (the sesame command without its agent). Other
+	// extensions are compiled. The agent ignores it: its engine compiles.
+	Interpret bool
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"runtime/debug"
 )
 
@@ -26,4 +27,46 @@ func oneShot() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(oneShotMemoryLimit)
 	}
+}
+
+// interpretRuns is how many one-shot commands interpret the extensions,
+// while the compile cache is empty, before one compiles them and fills it.
+const interpretRuns = 4
+
+// interpretNow reports whether a one-shot command that makes one small call
+// into a vault (a get, a set) should run the extensions in wazero's
+// interpreter (api.Options.Interpret) instead of compiling them into the
+// compile cache in cacheDir. It says yes while that cache holds no compiled
+// module, for interpretRuns commands, which it counts in cacheDir (one byte
+// appended to a file each); then no, and that command compiles and fills the
+// cache as every command does once it is warm (or, if the cache cannot be
+// written, compiles in memory, as every command did before).
+//
+// Why (RATIONALE.md, "A thin client"): for the builtin secretstore, a
+// one-shot get that interprets uses about 12 ms of CPU more than one that
+// loads the module from a warm cache (the interpreter's code for the whole
+// module, about 2.7 MB, is fresh memory to fault in), and about 40 ms less
+// than one that compiles it and writes the cache. So a command interprets
+// while the cache is empty, and the compile is paid once the interpreting
+// has cost about as much: a cache that is kept is warm from the fifth
+// command, one that is thrown away after each job (CI) is never filled.
+// Large operations (info, import over many secrets) always compile: their
+// guest work, several times slower interpreted, would outweigh the compile.
+func interpretNow(cacheDir string) bool {
+	if cacheDir == "" || hasFile(filepath.Join(cacheDir, "wazero")) {
+		return false
+	}
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return true // no cache to fill
+	}
+	f, err := os.OpenFile(filepath.Join(cacheDir, "interpreted"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() >= interpretRuns {
+		return false // counted no further: a cache that stays empty must not grow the file
+	}
+	f.Write([]byte{'.'}) // an error counts nothing: the command interprets all the same
+	return true
 }

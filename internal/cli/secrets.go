@@ -157,6 +157,7 @@ func (s *session) set(c *cli.Context) error {
 				"give the value with --stdin (read from standard input) or --file FILE; --value VALUE works too, but ps and shell history show it")
 		}
 	}
+	s.oneCall = true
 	e, err := s.vaultEngine()
 	if err != nil {
 		return err
@@ -342,6 +343,7 @@ func (s *session) get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	s.oneCall = true
 	e, err := s.vaultEngine()
 	if err != nil {
 		return err

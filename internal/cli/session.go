@@ -36,6 +36,8 @@ type session struct {
 	cache        string        // the compile cache folder
 	fresh        bool          // no registry file existed when the engine was opened
 	compileNoted bool
+	oneCall      bool // the command makes one small call into a vault (get, set): see interpretNow
+	interpret    bool // the engine in this process interprets the extensions
 }
 
 // The default vault created on a machine without a registry.
@@ -122,13 +124,14 @@ func (s *session) engine() (backend, error) {
 		return nil, s.handOff()
 	} else {
 		oneShot()
+		opts.Interpret = s.oneCall && interpretNow(opts.CacheDir)
 		e, err := s.inproc.Open(s.ctx, path, opts)
 		if err != nil {
 			return nil, err
 		}
 		s.local, b = e, e
 	}
-	s.eng, s.fresh, s.cache = b, fresh, opts.CacheDir
+	s.eng, s.fresh, s.cache, s.interpret = b, fresh, opts.CacheDir, opts.Interpret
 	return b, nil
 }
 
@@ -218,18 +221,20 @@ func (s *session) firstRun(e backend) error {
 	return nil
 }
 
-// noteCompile says, on a terminal, that the first use of an extension
-// compiles it, which takes up to a second: when the compile cache is empty.
-// Commands call it before the engine call that loads a vault.
+// noteCompile says, on a terminal, that the extension is compiled, which
+// takes up to a second: when the compile cache is empty and the engine does
+// not interpret the extensions instead (interpretNow; so it may be the fifth
+// command, not the first). Commands call it before the engine call that
+// loads a vault.
 func (s *session) noteCompile() {
-	if s.compileNoted || s.eng == nil || !isTerminal(s.stderr) {
+	if s.compileNoted || s.eng == nil || s.interpret || !isTerminal(s.stderr) {
 		return
 	}
 	s.compileNoted = true
 	if hasFile(filepath.Join(s.cache, "wazero")) {
 		return
 	}
-	fmt.Fprintln(s.stderr, "sesame: compiling extension (first run; the result is cached) …")
+	fmt.Fprintln(s.stderr, "sesame: compiling extension (once: the result is cached) …")
 }
 
 // close closes the engine and the connection to the agent.

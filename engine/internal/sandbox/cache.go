@@ -64,8 +64,9 @@ import (
 // inode, whose ctime is that of its own creation. So a changed entry never
 // shows the stat recorded by its seal, and is hashed in full again.
 //
-// Every module goes through the disk cache, however small: it pays from the
-// smallest module measured. BenchmarkCompileCache (a new Host, one compile,
+// Every compiled module goes through the disk cache, however small: it pays
+// from the smallest module measured. (A module interpreted, Spec.Interpret,
+// has no machine code and reads and writes no entry.) BenchmarkCompileCache (a new Host, one compile,
 // closed, as in a one-shot command; 2 busy cores, one run, 5 of each) gives,
 // in memory against a warm sealed cache: 234 B of WAT 2.3 against 1.7 ms,
 // 2 KB of WAT 3.4 against 1.4 ms, the 19 KB C example 22 against 3.6 ms,

@@ -55,7 +55,9 @@ func BenchmarkCacheCheck(b *testing.B) {
 // then wazero's load of the entry), "empty" through an empty one (the
 // compile, then the entry written and sealed: a first run). Each iteration
 // is a new Host, as in a one-shot command, with its runtime, the module
-// compiled, and closed; cpu-ns/op is the process's CPU time. Where
+// compiled, and closed; cpu-ns/op is the process's CPU time. "interpret"
+// prepares it for wazero's interpreter instead (Spec.Interpret), which
+// reads and writes no cache. Where
 // "memory" would beat "disk", a module that small would be better compiled
 // without the disk cache (none does: see cache.go); "empty" less "memory"
 // is what writing the entry costs a first run.
@@ -90,13 +92,13 @@ func BenchmarkCompileCache(b *testing.B) {
 			b.Fatal(err)
 		}
 		cfg := Config{CacheDir: b.TempDir(), CacheKey: filepath.Join(b.TempDir(), "key")}
-		compile := func(b *testing.B, cfg Config) {
+		compile := func(b *testing.B, cfg Config, interpret bool) {
 			h, err := NewHost(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer h.Close(context.Background())
-			r, err := h.runtimeFor(context.Background(), runtimeKeyOf(wasm, abi.DefaultMemory/65536))
+			r, err := h.runtimeFor(context.Background(), runtimeKeyOf(wasm, abi.DefaultMemory/65536, interpret))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -104,17 +106,23 @@ func BenchmarkCompileCache(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		compile(b, cfg) // fills the cache
+		compile(b, cfg, false) // fills the cache
 		b.Run(fmt.Sprintf("%s/%dB/memory", mod.name, len(raw)), func(b *testing.B) {
 			defer testwasm.ReportCPU(b)()
 			for b.Loop() {
-				compile(b, Config{})
+				compile(b, Config{}, false)
+			}
+		})
+		b.Run(fmt.Sprintf("%s/%dB/interpret", mod.name, len(raw)), func(b *testing.B) {
+			defer testwasm.ReportCPU(b)()
+			for b.Loop() {
+				compile(b, Config{}, true)
 			}
 		})
 		b.Run(fmt.Sprintf("%s/%dB/disk", mod.name, len(raw)), func(b *testing.B) {
 			defer testwasm.ReportCPU(b)()
 			for b.Loop() {
-				compile(b, cfg)
+				compile(b, cfg, false)
 			}
 		})
 		b.Run(fmt.Sprintf("%s/%dB/empty", mod.name, len(raw)), func(b *testing.B) {
@@ -124,7 +132,7 @@ func BenchmarkCompileCache(b *testing.B) {
 				b.StopTimer()
 				empty.CacheDir = b.TempDir()
 				b.StartTimer()
-				compile(b, empty)
+				compile(b, empty, false)
 			}
 		})
 	}

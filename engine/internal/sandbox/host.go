@@ -56,8 +56,9 @@ type Host struct {
 
 // runtime is one wazero runtime with the host modules instantiated in it.
 type runtime struct {
-	rt      wazero.Runtime
-	imports map[string]map[string]api.FunctionDefinition // module → function → definition
+	rt        wazero.Runtime
+	imports   map[string]map[string]api.FunctionDefinition // module → function → definition
+	interpret bool                                         // wazero's interpreter: nothing to cache
 }
 
 // NewHost creates a Host.
@@ -82,10 +83,11 @@ func NewHost(cfg Config) (*Host, error) {
 // entry of the cache against its seal (so wazero reads no entry that was
 // not checked), and seals what the compile wrote; but not for a module
 // that a test process keeps compiled (kept; see keptModules), which wazero
-// finds in memory.
+// finds in memory, nor for one that r interprets, for which wazero
+// neither reads nor writes the cache.
 func (h *Host) compile(ctx context.Context, r *runtime, wasm []byte, kept bool) (wazero.CompiledModule, error) {
 	sealed := h.sealed
-	if kept {
+	if kept || r.interpret {
 		sealed = nil
 	}
 	if sealed != nil {
@@ -116,11 +118,14 @@ func (h *Host) runtimeFor(ctx context.Context, k runtimeKey) (*runtime, error) {
 	if r, ok := h.runtimes[k]; ok {
 		return r, nil
 	}
-	cfg := wazero.NewRuntimeConfig().
-		WithCompilationCache(h.cache).
+	cfg := wazero.NewRuntimeConfig() // its compiler, where it has one
+	if k.interpret {
+		cfg = wazero.NewRuntimeConfigInterpreter()
+	}
+	cfg = cfg.WithCompilationCache(h.cache).
 		WithMemoryLimitPages(k.pages) // calls are stopped by the instrumentation's stop global, not WithCloseOnContextDone
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}}
+	r := &runtime{rt: rt, imports: map[string]map[string]api.FunctionDefinition{}, interpret: k.interpret}
 	err := instantiateWASI(ctx, rt, k)
 	if err == nil {
 		err = instantiateHostModule(ctx, rt, abi.ImportModule, sesameImports, k.wants(abi.ImportModule))

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"flag"
 	"testing"
 
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
@@ -16,9 +17,27 @@ import (
 // process still compiles it, or reads it from the folder, and seals it.
 // The tests of the disk cache and its seals use folders of their own,
 // which the switch leaves alone.
+//
+// Under the test flag -interpret, every module the tests load runs in
+// wazero's interpreter (sandbox.InterpretAll): go test
+// ./engine/internal/sandbox -args -interpret.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *interpret {
+		sandbox.InterpretAll()
+	}
 	shareCompiledModules()
 	m.Run()
+}
+
+var interpret = flag.Bool("interpret", false, "run every module the tests load in wazero's interpreter")
+
+// compiles skips a test of the compile cache under -interpret: the
+// interpreter reads and writes none.
+func compiles(t *testing.T) {
+	if *interpret {
+		t.Skip("a test of the compile cache, which the interpreter does not use (-interpret)")
+	}
 }
 
 // shareCompiledModules installs TestMain's switch (again, after

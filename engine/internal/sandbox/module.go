@@ -44,6 +44,18 @@ type Spec struct {
 	// guest's age_wrap and age_unwrap (SPEC.md §5.10); nil: identity not
 	// granted. The guest never sees it.
 	Identity *age.X25519Identity
+
+	// Interpret runs the module in wazero's interpreter instead of
+	// compiling it to machine code: loading it then costs a few
+	// milliseconds of CPU and no compile cache (none is read or written),
+	// but its calls run several times slower. For a small module whose
+	// code is known, in a process that makes one small call and exits (the
+	// engine's Options.Interpret). The instrumentation, deadlines, fuel
+	// and the guest's memory are the same under either engine, but not the
+	// depth of calls: the interpreter traps past 2000 nested calls
+	// ("stack overflow"), where the compiled module nests until its stack
+	// budget (stackBudget) runs out.
+	Interpret bool
 }
 
 // Module is a loaded extension: a compiled module, its manifest and a pool
@@ -106,8 +118,19 @@ func validExtensionName(name string) bool {
 	return name != ""
 }
 
+// interpretAll, set by InterpretAll, makes every Load interpret its module.
+var interpretAll atomic.Bool
+
+// InterpretAll makes every module loaded from now on in this process run in
+// wazero's interpreter (Spec.Interpret), so that a package's tests — the
+// hostile guests', the deadlines', the fuel's, the guests' memory — check
+// that engine too: the sandbox's and the engine's TestMain call it under
+// their test flag -interpret. Tests only: nothing else calls it.
+func InterpretAll() { interpretAll.Store(true) }
+
 // Load checks, compiles and starts an extension, and reads its manifest.
 func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
+	spec.Interpret = spec.Interpret || interpretAll.Load()
 	sum := sha256.Sum256(spec.Wasm)
 	if spec.SHA256 != "" {
 		if got := hex.EncodeToString(sum[:]); got != strings.ToLower(spec.SHA256) {
@@ -123,12 +146,12 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Module, error) {
 	if spec.Instances <= 0 {
 		spec.Instances = abi.DefaultInstances
 	}
-	rtKey := runtimeKeyOf(spec.Wasm, uint32(min(spec.Memory/65536, 65536)))
+	rtKey := runtimeKeyOf(spec.Wasm, uint32(min(spec.Memory/65536, 65536)), spec.Interpret)
 	r, err := h.runtimeFor(ctx, rtKey)
 	if err != nil {
 		return nil, err
 	}
-	key := compiledKey{sum: sum, memory: spec.Memory}
+	key := compiledKey{sum: sum, memory: spec.Memory, interpret: spec.Interpret}
 	compiled, err := h.compiledFor(ctx, r, key, func() ([]byte, error) {
 		// wazero's CompileModule ignores ctx: the shape's limits are its budget.
 		shape, err := parseShape(spec.Wasm)

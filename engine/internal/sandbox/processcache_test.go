@@ -18,6 +18,7 @@ import (
 // (It installs the switch over folders of its own, and TestMain's again
 // at its end.)
 func TestShareCompiledModules(t *testing.T) {
+	compiles(t)
 	root, other, key := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
 	sandbox.ShareCompiledModules(root)
 	t.Cleanup(shareCompiledModules)

@@ -19,6 +19,9 @@ import (
 // vaults of one extension still share theirs.
 type runtimeKey struct {
 	pages uint32
+	// interpret is wazero's interpreter instead of its compiler
+	// (Spec.Interpret).
+	interpret bool
 	// fullWASI is wazero's WASI module, for modules that import a WASI
 	// function the host does not write itself (ownWASI).
 	fullWASI bool
@@ -28,13 +31,13 @@ type runtimeKey struct {
 }
 
 // runtimeKeyOf returns the key of the runtime that runs wasm under a limit
-// of pages. An import the host does not know is left out: it fails the
-// module's checks (importProblems), as would a known one of the wrong type
-// or kind, against the function the runtime has for it. wasm has not been
-// checked yet: past maxImports entries (more than parseShape accepts) the
-// rest is not read.
-func runtimeKeyOf(wasm []byte, pages uint32) runtimeKey {
-	k := runtimeKey{pages: pages}
+// of pages, interpreted or compiled. An import the host does not know is
+// left out: it fails the module's checks (importProblems), as would a known
+// one of the wrong type or kind, against the function the runtime has for
+// it. wasm has not been checked yet: past maxImports entries (more than
+// parseShape accepts) the rest is not read.
+func runtimeKeyOf(wasm []byte, pages uint32, interpret bool) runtimeKey {
+	k := runtimeKey{pages: pages, interpret: interpret}
 	var funcs []string
 	seen := 0
 	eachImport(wasm, func(im wasmImport) bool {

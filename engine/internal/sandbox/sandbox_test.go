@@ -557,6 +557,7 @@ func badPointers(t *testing.T, m *sandbox.Module, granted bool) {
 // the 2.6 MB Go example for real, in a new folder, took most of this
 // package's compile time.
 func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
+	compiles(t)
 	dir, key := t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
 	echo := testwasm.WAT(t, "engine/internal/sandbox/testdata/echo.wat")
 	for range 2 {
@@ -577,6 +578,28 @@ func TestCompiledModulesAreCachedOnDisk(t *testing.T) {
 	if files == 0 {
 		t.Error("nothing was written to the compilation cache")
 	}
+}
+
+// TestInterpretCompilesNothing: a module loaded to be interpreted
+// (Spec.Interpret, for a one-shot command) runs, and nothing is written to
+// the Host's compile cache: no machine code is compiled.
+func TestInterpretCompilesNothing(t *testing.T) {
+	dir, key := t.TempDir(), filepath.Join(t.TempDir(), "cache.key")
+	h, err := sandbox.NewHost(sandbox.Config{CacheDir: dir, CacheKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	m := load(t, h, sandbox.Spec{Vault: "Echo", Wasm: testwasm.WAT(t, "engine/internal/sandbox/testdata/echo.wat"), Interpret: true})
+	if out, err := m.Call(context.Background(), abi.OpGet, []byte("k")); err != nil || string(out) != "k" {
+		t.Fatalf("get = %q, %v; want the argument back", out, err)
+	}
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, _ error) error {
+		if d != nil && !d.IsDir() {
+			t.Errorf("the compile cache holds %s; want no file", path)
+		}
+		return nil
+	})
 }
 
 // TestCallAfterCloseSaysClosed: a call that reaches a module being closed

@@ -9,10 +9,11 @@ import (
 
 // compiledKey names a compiled module: the bytes a vault registered and
 // its memory grant, which decide what instrument makes of them and the
-// runtime that compiles them.
+// runtime that compiles them, and the engine that runs them.
 type compiledKey struct {
-	sum    [sha256.Size]byte
-	memory uint64
+	sum       [sha256.Size]byte
+	memory    uint64
+	interpret bool // Spec.Interpret
 }
 
 // sharedCompiled is a compiled module and how many loaded modules use it.
@@ -38,7 +39,7 @@ func (h *Host) compiledFor(ctx context.Context, r *runtime, key compiledKey, bui
 	}
 	h.compiledMu.Unlock()
 	var wasm []byte
-	if h.kept.get != nil {
+	if h.kept.get != nil && !key.interpret {
 		wasm = h.kept.get(key)
 	}
 	kept := wasm != nil
@@ -52,7 +53,7 @@ func (h *Host) compiledFor(ctx context.Context, r *runtime, key compiledKey, bui
 	if err != nil {
 		return nil, err
 	}
-	if !kept && h.kept.keep != nil {
+	if !kept && h.kept.keep != nil && !key.interpret {
 		h.kept.keep(ctx, key, wasm)
 	}
 	h.compiledMu.Lock()

@@ -122,7 +122,7 @@ func runProbe(t *testing.T, wasm []byte, k runtimeKey) probeResult {
 // proc_exit closing the instance with a sys.ExitError.
 func TestOwnWASIMatchesWazero(t *testing.T) {
 	wasm := testwasm.WATSource(t, wasiProbe)
-	own := runtimeKeyOf(wasm, 1)
+	own := runtimeKeyOf(wasm, 1, false)
 	if own.fullWASI || len(own.wants(wasiModule)) != 5 {
 		t.Fatalf("runtime key of the probe: %+v, want the host's own 5 WASI functions", own)
 	}
@@ -204,7 +204,7 @@ func TestRuntimesHaveOnlyWhatTheirModulesImport(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer h.Close(ctx)
-			r, err := h.runtimeFor(ctx, runtimeKeyOf(tt.wasm, 16))
+			r, err := h.runtimeFor(ctx, runtimeKeyOf(tt.wasm, 16, false))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ func TestRuntimeKeyNamesEachImportOnce(t *testing.T) {
   (import "sesame_v1" "output" (func (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "random_get" (func $again (param i32 i32) (result i32)))
   (import "sesame_v1" "input" (global i32))
-  (import "sesame_v1" "no_such_function" (func)))`), 1)
+  (import "sesame_v1" "no_such_function" (func)))`), 1, false)
 	if k.fullWASI {
 		t.Errorf("key %+v: wazero's WASI, for random_get alone", k)
 	}
