@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"syscall"
 )
 
 // oneShotMemoryLimit is the heap at which a one-shot command collects
@@ -59,7 +60,9 @@ func interpretNow(cacheDir string) bool {
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return true // no cache to fill
 	}
-	f, err := os.OpenFile(filepath.Join(cacheDir, "interpreted"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	// O_NOFOLLOW: a link planted in the cache folder does not get a byte
+	// appended to what it points at.
+	f, err := os.OpenFile(filepath.Join(cacheDir, "interpreted"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return true
 	}

@@ -108,3 +108,34 @@ func TestAgentKeepsTheCollector(t *testing.T) {
 		t.Errorf("after a command through the agent: collector off %v, memory limit %d; want on, no limit", off, limit)
 	}
 }
+
+// TestInterpretNowCounts: while the compile cache is empty, interpretNow
+// says yes interpretRuns times, counting in the cache folder, then no; a
+// link planted where it counts is not followed (the file it points at keeps
+// its bytes), and the command interprets all the same.
+func TestInterpretNowCounts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	for i := range interpretRuns {
+		if !interpretNow(dir) {
+			t.Fatalf("command %d of an empty cache compiles; want it to interpret", i+1)
+		}
+	}
+	if interpretNow(dir) {
+		t.Fatalf("command %d of an empty cache interprets; want it to compile", interpretRuns+1)
+	}
+
+	dir = t.TempDir()
+	target := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(target, []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "interpreted")); err != nil {
+		t.Fatal(err)
+	}
+	if !interpretNow(dir) {
+		t.Error("with a link where the count is kept, the command compiles; want it to interpret")
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "kept" {
+		t.Errorf("the link's target holds %q (%v) after the count; want it untouched", b, err)
+	}
+}
