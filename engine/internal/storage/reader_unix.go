@@ -105,7 +105,7 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 		if tx, err = r.db.Begin(false); err != nil {
 			r.stale = true
 		}
-	case r.idle && r.unchanged():
+	case r.idle && r.unchanged(ctx):
 		r.idle = false
 		if tx, err = r.db.Begin(false); err != nil {
 			r.close()
@@ -259,9 +259,10 @@ func (r *reader) unlock() {
 // holder leaves, as before.
 
 // unchanged reports whether the watch counted nothing since the hold was
-// judged safe to keep, after polling it. The gate must be held.
-func (r *reader) unchanged() bool {
-	pollHolds(r)
+// judged safe to keep, after polling it (unless the operation of ctx
+// polled since it began: pollHolds). The gate must be held.
+func (r *reader) unchanged(ctx context.Context) bool {
+	pollHolds(ctx, r)
 	return r.events.Load() == r.seen && !r.lost.Load()
 }
 
@@ -290,20 +291,9 @@ func (r *reader) unwatch() {
 	}
 }
 
-// noted counts a change the watch saw for r, and that the watch ended if
-// lost; it returns r. The watch calls it under its own lock, so it does
-// not take the gate.
-func (r *reader) noted(lost bool) *reader {
-	r.events.Add(1)
-	if lost {
-		r.lost.Store(true)
-	}
-	return r
-}
-
-// wake releases an idle hold if the watch counted a change since it was
+// Wake releases an idle hold if the watch counted a change since it was
 // kept: another process may be waiting for the lock.
-func (r *reader) wake() {
+func (r *reader) Wake() {
 	r.gate <- struct{}{}
 	defer r.unlockGate()
 	if r.events.Load() != r.seen || r.lost.Load() {
