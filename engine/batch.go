@@ -17,7 +17,14 @@ import (
 // write until the batch commits (SPEC.md §5.3).
 type batchSet struct {
 	mu      sync.Mutex
-	batches map[*storage.Store]*storage.Batch
+	batches []storeBatch // one at most, mostly (commit): a slice, not a map, costs no allocation
+	first   [1]storeBatch
+}
+
+// A storeBatch is the batch of one storage area.
+type storeBatch struct {
+	s *storage.Store
+	b *storage.Batch
 }
 
 type batchKey struct{}
@@ -42,7 +49,8 @@ func batchPhase(ctx context.Context, vt Vault, phase byte) error {
 // withBatch returns a context under which storage calls go to a new
 // batchSet, and that batchSet.
 func withBatch(ctx context.Context) (context.Context, *batchSet) {
-	bs := &batchSet{batches: map[*storage.Store]*storage.Batch{}}
+	bs := new(batchSet)
+	bs.batches = bs.first[:0]
 	return context.WithValue(ctx, batchKey{}, bs), bs
 }
 
@@ -62,11 +70,13 @@ func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
 	}
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	b := bs.batches[s]
-	if b == nil {
-		b = s.Batch()
-		bs.batches[s] = b
+	for _, sb := range bs.batches {
+		if sb.s == s {
+			return sb.b
+		}
 	}
+	b := s.Batch()
+	bs.batches = append(bs.batches, storeBatch{s, b})
 	return b
 }
 
@@ -75,8 +85,8 @@ func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
 func (bs *batchSet) changed() bool {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	for _, b := range bs.batches {
-		if b.Changed() {
+	for _, sb := range bs.batches {
+		if sb.b.Changed() {
 			return true
 		}
 	}
@@ -97,12 +107,15 @@ func (bs *batchSet) commitStores(ctx context.Context) ([]*storage.Store, error) 
 	defer bs.mu.Unlock()
 	var errs []error
 	var stores []*storage.Store
-	for s, b := range bs.batches {
-		errs = append(errs, b.Commit(ctx))
-		delete(bs.batches, s)
-		if b.Len() > 0 {
-			stores = append(stores, s)
+	for _, sb := range bs.batches {
+		if err := sb.b.Commit(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if sb.b.Len() > 0 {
+			stores = append(stores, sb.s)
 		}
 	}
+	clear(bs.batches)
+	bs.batches = bs.batches[:0]
 	return stores, errors.Join(errs...)
 }
