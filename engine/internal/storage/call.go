@@ -115,7 +115,7 @@ func (c *call) drop(failed, end bool) {
 	c.ended = c.ended || end
 	c.mu.Unlock()
 	if r != nil {
-		r.leave(snap.tx, failed)
+		r.leave(snap, failed, !failed)
 	}
 }
 

@@ -318,3 +318,32 @@ func TestHoldSeesChangeBeforeOperation(t *testing.T) {
 		t.Fatalf("Get after the file was replaced = %q, %v; want 2", v, err)
 	}
 }
+
+// TestIdleHoldKeepsTransaction: the read that takes an idle hold over
+// uses the read transaction the hold kept (its buckets opened, its cursor
+// made) instead of beginning one: under the hold the file is the one that
+// transaction reads. A write of the process ends it: the next read sees
+// the write.
+func TestIdleHoldKeepsTransaction(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	s.lock.closeWriter()
+	get := func(want string) {
+		t.Helper()
+		if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != want {
+			t.Fatalf("Get = %q, %v; want %q", v, err, want)
+		}
+	}
+	get("1")
+	begun := s.lock.reader.db.Stats().TxN
+	for range 10 {
+		get("1")
+	}
+	if n := s.lock.reader.db.Stats().TxN - begun; n != 0 {
+		t.Fatalf("10 reads under an idle hold began %d read transactions; want 0", n)
+	}
+	mustSet(t, s, "k", "2")
+	get("2")
+}
