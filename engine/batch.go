@@ -16,9 +16,10 @@ import (
 // extension: the guest's kv_set returns as always, and the host holds the
 // write until the batch commits (SPEC.md §5.3).
 type batchSet struct {
-	mu      sync.Mutex
-	batches []storeBatch // one at most, mostly (commit): a slice, not a map, costs no allocation
-	first   [1]storeBatch
+	context.Context // withBatch's parent: the set is the context it returns
+	mu              sync.Mutex
+	batches         []storeBatch // one at most, mostly (commit): a slice, not a map, costs no allocation
+	first           [1]storeBatch
 }
 
 // A storeBatch is the batch of one storage area.
@@ -49,9 +50,17 @@ func batchPhase(ctx context.Context, vt Vault, phase byte) error {
 // withBatch returns a context under which storage calls go to a new
 // batchSet, and that batchSet.
 func withBatch(ctx context.Context) (context.Context, *batchSet) {
-	bs := new(batchSet)
+	bs := &batchSet{Context: ctx}
 	bs.batches = bs.first[:0]
-	return context.WithValue(ctx, batchKey{}, bs), bs
+	return bs, bs
+}
+
+// Value returns bs for batchKey, and the parent's values.
+func (bs *batchSet) Value(key any) any {
+	if key == (batchKey{}) {
+		return bs
+	}
+	return bs.Context.Value(key)
 }
 
 // inBatch reports whether ctx has a batchSet: its vault calls are part of a
