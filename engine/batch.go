@@ -16,8 +16,16 @@ import (
 // extension: the guest's kv_set returns as always, and the host holds the
 // write until the batch commits (SPEC.md §5.3).
 type batchSet struct {
-	mu      sync.Mutex
-	batches map[*storage.Store]*storage.Batch
+	context.Context // withBatch's parent: the set is the context it returns
+	mu              sync.Mutex
+	batches         []storeBatch // one at most, mostly (commit): a slice, not a map, costs no allocation
+	first           [1]storeBatch
+}
+
+// A storeBatch is the batch of one storage area.
+type storeBatch struct {
+	s *storage.Store
+	b *storage.Batch
 }
 
 type batchKey struct{}
@@ -42,8 +50,17 @@ func batchPhase(ctx context.Context, vt Vault, phase byte) error {
 // withBatch returns a context under which storage calls go to a new
 // batchSet, and that batchSet.
 func withBatch(ctx context.Context) (context.Context, *batchSet) {
-	bs := &batchSet{batches: map[*storage.Store]*storage.Batch{}}
-	return context.WithValue(ctx, batchKey{}, bs), bs
+	bs := &batchSet{Context: ctx}
+	bs.batches = bs.first[:0]
+	return bs, bs
+}
+
+// Value returns bs for batchKey, and the parent's values.
+func (bs *batchSet) Value(key any) any {
+	if key == (batchKey{}) {
+		return bs
+	}
+	return bs.Context.Value(key)
 }
 
 // inBatch reports whether ctx has a batchSet: its vault calls are part of a
@@ -62,11 +79,13 @@ func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
 	}
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	b := bs.batches[s]
-	if b == nil {
-		b = s.Batch()
-		bs.batches[s] = b
+	for _, sb := range bs.batches {
+		if sb.s == s {
+			return sb.b
+		}
 	}
+	b := s.Batch()
+	bs.batches = append(bs.batches, storeBatch{s, b})
 	return b
 }
 
@@ -75,8 +94,8 @@ func batchOf(ctx context.Context, s *storage.Store) *storage.Batch {
 func (bs *batchSet) changed() bool {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	for _, b := range bs.batches {
-		if b.Changed() {
+	for _, sb := range bs.batches {
+		if sb.b.Changed() {
 			return true
 		}
 	}
@@ -97,12 +116,15 @@ func (bs *batchSet) commitStores(ctx context.Context) ([]*storage.Store, error) 
 	defer bs.mu.Unlock()
 	var errs []error
 	var stores []*storage.Store
-	for s, b := range bs.batches {
-		errs = append(errs, b.Commit(ctx))
-		delete(bs.batches, s)
-		if b.Len() > 0 {
-			stores = append(stores, s)
+	for _, sb := range bs.batches {
+		if err := sb.b.Commit(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if sb.b.Len() > 0 {
+			stores = append(stores, sb.s)
 		}
 	}
+	clear(bs.batches)
+	bs.batches = bs.batches[:0]
 	return stores, errors.Join(errs...)
 }

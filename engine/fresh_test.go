@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +134,44 @@ func TestRegistryWatch(t *testing.T) {
 		if err := a.Unregister(ctx, engine.UnregisterRequest{Vault: "Other", Force: true}); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
+	}
+}
+
+// TestOneInotifyInstance: the registry's watch and the storage's watches
+// (its idle holds) are one inotify instance's, so that an operation reads
+// the events of both with one system call. Each had one of its own, and a
+// get read both.
+func TestOneInotifyInstance(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("inotify is Linux's")
+	}
+	e, _ := emptyEngine(t)
+	wasm := testwasm.Build(t, "examples/go-vault")
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Set(ctx, engine.SetRequest{Name: "s", Value: "v", Vault: "Own"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := e.Get(ctx, engine.GetRequest{Name: "s", Vault: "Own"}); err != nil || s.Value != "v" {
+		t.Fatalf("Get = %v, %v", s.Value, err)
+	}
+	if !engine.WaitWatch(ctx, e) {
+		t.Fatal("the engine has no watch on its registry")
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.Contains(l, "inotify") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d inotify instances open after a get from a vault on disk; want 1", n)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/engine/internal/inotify"
 )
 
 // Set stores r.Value under r.Name in r.Vault: the ObjectParameterSet and
@@ -172,6 +173,7 @@ func (e *Engine) Get(ctx context.Context, r GetRequest) (Secret, error) {
 	if err := checkName(op, vault, name); err != nil {
 		return Secret{}, err
 	}
+	ctx = inotify.Begin(ctx) // the freshness check's poll serves the storage's idle hold
 	e.mu.Lock()
 	if err := e.refreshLocked(); err != nil {
 		e.mu.Unlock()
@@ -258,6 +260,7 @@ func (e *Engine) Info(ctx context.Context, r InfoRequest) ([]Info, error) {
 	if pattern == "" {
 		pattern = "*"
 	}
+	ctx = inotify.Begin(ctx) // the freshness check's poll serves the storage's idle hold
 	e.mu.Lock()
 	if err := e.refreshLocked(); err != nil {
 		e.mu.Unlock()

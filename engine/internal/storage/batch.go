@@ -49,7 +49,7 @@ type Batch struct {
 	s *Store
 
 	mu     sync.Mutex
-	writes map[string][]byte // key → value; a nil value: deleted
+	writes map[string][]byte // key → value; a nil value: deleted. Made by the first write: most atomic calls (gets) make none
 	seen   Seen              // what was read from the store, as SetIf's seen
 	bytes  int               // what writes and seen hold
 	hasGen bool              // the batch has read the store: gen is set
@@ -118,7 +118,7 @@ type generation struct {
 
 // Batch starts an empty batch of writes to s.
 func (s *Store) Batch() *Batch {
-	return &Batch{s: s, writes: map[string][]byte{}, seen: Seen{}}
+	return &Batch{s: s, seen: Seen{}}
 }
 
 // lookup returns the value of key as the batch sees it: its own write, or
@@ -315,6 +315,9 @@ func (b *Batch) write(op string, key, value []byte, check func(present bool) err
 	}
 	if err := b.grow(op, n); err != nil {
 		return err
+	}
+	if b.writes == nil {
+		b.writes = map[string][]byte{}
 	}
 	b.writes[string(key)] = value
 	return nil

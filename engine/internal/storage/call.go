@@ -9,12 +9,14 @@ import (
 type callKey struct{}
 
 // call is the scope of WithCall: the read lock it holds, if any, and the
-// read transaction its reads share.
+// read transaction its reads share. It is the context WithCall returns
+// too, which context.WithValue would make an allocation more.
 type call struct {
-	mu    sync.Mutex // held while a read uses snap, and to change the fields
-	held  *reader    // the reader whose shared lock the call holds, as one of its holders
-	snap  snapshot   // the hold's read transaction
-	ended bool       // release was called: the call takes no more holds
+	context.Context            // WithCall's parent
+	mu              sync.Mutex // held while a read uses snap, and to change the fields
+	held            *reader    // the reader whose shared lock the call holds, as one of its holders
+	snap            snapshot   // the hold's read transaction
+	ended           bool       // release was called: the call takes no more holds
 }
 
 // WithCall returns a context under which the reads of a Store make one
@@ -41,8 +43,16 @@ type call struct {
 // cannot wait for itself and reads what it wrote. Where reads open the file
 // each time (not flock-based systems), WithCall changes nothing.
 func WithCall(ctx context.Context) (context.Context, func()) {
-	c := new(call)
-	return context.WithValue(ctx, callKey{}, c), c.release
+	c := &call{Context: ctx}
+	return c, c.release
+}
+
+// Value returns c for callKey, and the parent's values.
+func (c *call) Value(key any) any {
+	if key == (callKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 // callOf returns the call of ctx, or nil.
@@ -115,7 +125,7 @@ func (c *call) drop(failed, end bool) {
 	c.ended = c.ended || end
 	c.mu.Unlock()
 	if r != nil {
-		r.leave(snap.tx, failed)
+		r.leave(snap, failed, !failed)
 	}
 }
 

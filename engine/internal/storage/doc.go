@@ -88,11 +88,14 @@
 //     all see one state of the file. Writers wait for the call as for one
 //     read; the call's own write ends the hold first. See call.go.
 //   - On Linux, the last read to leave may keep the shared lock (an idle
-//     hold) for the next read, which then makes one system call instead
-//     of three (flock, stat, unlock; ~3 µs each on a virtual machine):
-//     while it is held no writer commits, and an inotify watch of the
-//     file, its folder and the folders above counts every rename, removal
-//     or open, which the next read polls before it uses the hold. A
+//     hold), and its read transaction, for the next read, which then
+//     makes one system call instead of three (flock, stat, unlock; ~3 µs
+//     each on a virtual machine), or none when the engine's operation
+//     polled the watch since it began (package inotify), and begins no
+//     transaction: while it is held no writer commits, and an inotify
+//     watch of the file, its folder and the folders above counts every
+//     rename, removal or open, which the next read polls (or its
+//     operation did) before it uses the hold. A
 //     writer of another process opens the file before it waits for the
 //     lock; the watch's goroutine sees the open and releases the hold. No
 //     hold is kept while someone has the file open for writing (a read

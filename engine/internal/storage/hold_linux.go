@@ -3,57 +3,42 @@
 package storage
 
 import (
-	"bytes"
+	"context"
 	"os"
 	"path/filepath"
-	"sync"
-	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sesamehq/sesame/engine/internal/inotify"
 )
 
-// The watch behind idle holds (reader_unix.go): one inotify instance for
-// the process, with, for each reader that may hold its lock between calls,
-// a watch on its file, on the file's folder (events naming the file) and
-// on every folder above (the folder itself moved or removed).
+// The watch behind idle holds (reader_unix.go): with the process's inotify
+// instance (package inotify), for each reader that may hold its lock
+// between calls, a watch on its file, on the file's folder (events naming
+// the file) and on every folder above (the folder itself moved or
+// removed).
 //
 // Two things read its events. A read about to use an idle hold polls the
-// descriptor without waiting (one system call, the one of such a read):
-// the kernel queues an event within the rename, unlink or open that causes
-// it, so every change to the path made before the read began is counted
-// by then, as the stat of a fresh check would see it. A goroutine waits
-// for events between calls: a writer of another process opens the file
-// before it waits for the lock, and the goroutine ends the hold that keeps
-// it waiting (wake), so that writers wait for an idle process no longer
-// than for a busy one.
-type holdWatch struct {
-	mu      sync.Mutex      // held to read the descriptor and to change entries
-	file    *os.File        // the instance, never closed: fd is read by its number
-	conn    syscall.RawConn // file's, for the goroutine's wait
-	fd      int
-	buf     []byte
-	entries map[int32][]holdEntry // by watch descriptor
-	failed  bool                  // the instance could not be made: no holds
-}
-
-// A holdEntry is one reader's interest in one watch.
-type holdEntry struct {
-	r    *reader
-	name []byte // the folder's watch: only events naming the file count; nil: every event
-}
-
-var holds = &holdWatch{entries: map[int32][]holdEntry{}}
+// descriptor without waiting (one system call, the one of such a read),
+// unless its operation's poll did since the operation began
+// (inotify.Polled: the engine's freshness check reads the same
+// descriptor): the kernel queues an event within the rename, unlink or
+// open that causes it, so every change to the path made before the
+// operation began is counted by then, as the stat of a fresh check would
+// see it. The instance's goroutine waits for events between calls: a
+// writer of another process opens the file before it waits for the lock,
+// and the goroutine ends the hold that keeps it waiting (Wake), so that
+// writers wait for an idle process no longer than for a busy one.
 
 const (
 	// A writer opens the file; a change to it, or to its name.
 	fileMask = unix.IN_OPEN | unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE |
-		unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_MASK_ADD
+		unix.IN_MOVE_SELF | unix.IN_DELETE_SELF
 	// The file's name made to name another file, or none.
 	folderMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
-		unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_ONLYDIR | unix.IN_MASK_ADD
+		unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_ONLYDIR
 	// A folder above moved or removed.
-	aboveMask = unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_ONLYDIR | unix.IN_MASK_ADD
+	aboveMask = unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_ONLYDIR
 )
 
 // watchHold starts watching path, the file of r's open handle, for r, and
@@ -65,22 +50,27 @@ func watchHold(r *reader, path string) bool {
 	if real, err := filepath.EvalSymlinks(path); err != nil || real != path || !onLocalDisk(path) {
 		return false
 	}
-	h := holds
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.startLocked() {
-		return false
-	}
 	dir := filepath.Dir(path)
-	ok := h.addLocked(r, path, fileMask, nil) && h.addLocked(r, dir, folderMask, []byte(filepath.Base(path)))
+	ok := inotify.Add(r, path, fileMask, nil) && inotify.Add(r, dir, folderMask, []byte(filepath.Base(path)))
 	for d := dir; ok && d != filepath.Dir(d); {
 		d = filepath.Dir(d)
-		ok = h.addLocked(r, d, aboveMask, nil)
+		ok = inotify.Add(r, d, aboveMask, nil)
 	}
 	if !ok {
-		h.removeLocked(r)
+		inotify.Remove(r)
 	}
 	return ok
+}
+
+// Noted counts a change the watch saw for r (mask: the inotify event's),
+// and that the watch ended if it did, and asks to be woken (Wake). The
+// watch calls it under its own lock, so it does not take the gate.
+func (r *reader) Noted(mask uint32) (wake bool) {
+	r.events.Add(1)
+	if mask&(unix.IN_IGNORED|unix.IN_UNMOUNT) != 0 {
+		r.lost.Store(true)
+	}
+	return true
 }
 
 // onLocalDisk reports whether the file at path is on a file system of this
@@ -113,168 +103,15 @@ func localFS(magic int64) bool {
 const zfsSuperMagic = 0x2fc12fc1
 
 // unwatchHold ends the watches of r.
-func unwatchHold(r *reader) {
-	holds.mu.Lock()
-	defer holds.mu.Unlock()
-	holds.removeLocked(r)
-}
+func unwatchHold(r *reader) { inotify.Remove(r) }
 
 // pollHolds counts, without waiting, the events queued now for the readers
-// they concern; those other than self are woken (on goroutines of their
-// own: self's caller holds self's gate, and may not wait for another's).
-func pollHolds(self *reader) {
-	h := holds
-	h.mu.Lock()
-	woken, _ := h.drainLocked()
-	h.mu.Unlock()
-	for _, r := range woken {
-		if r != self {
-			go r.wake()
-		}
-	}
-}
-
-// startLocked makes the inotify instance and its goroutine, once.
-func (h *holdWatch) startLocked() bool {
-	if h.conn != nil || h.failed {
-		return !h.failed
-	}
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		h.failed = true
-		return false
-	}
-	f := os.NewFile(uintptr(fd), "inotify")
-	if h.conn, err = f.SyscallConn(); err != nil {
-		f.Close()
-		h.failed = true
-		return false
-	}
-	h.file, h.fd = f, fd
-	h.buf = make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
-	go h.serve()
-	return true
-}
-
-// serve waits for events and wakes the readers they concern, for as long
-// as the descriptor works.
-func (h *holdWatch) serve() {
-	for {
-		var woken []*reader
-		pending := true
-		err := h.conn.Read(func(uintptr) bool {
-			h.mu.Lock()
-			woken, pending = h.drainLocked()
-			h.mu.Unlock()
-			return len(woken) > 0 || !pending // false: wait until readable
-		})
-		if err != nil {
-			// Waiting failed (the descriptor is not pollable): nothing
-			// would tell a reader of a waiting writer, so no hold may
-			// stay.
-			h.mu.Lock()
-			woken = append(woken, h.failLocked()...)
-			h.mu.Unlock()
-		}
-		for _, r := range woken {
-			r.wake()
-		}
-		if err != nil || !pending {
-			return
-		}
-	}
-}
-
-// failLocked ends the watch: every reader loses its hold's watch, and no
-// new one starts. It returns the readers.
-func (h *holdWatch) failLocked() []*reader {
-	h.failed = true
-	var lost []*reader
-	for _, es := range h.entries {
-		for _, e := range es {
-			lost = append(lost, e.r.noted(true))
-		}
-	}
-	return lost
-}
-
-// drainLocked reads every event queued now and counts each against the
-// readers it concerns, returning them. pending is false when the
-// descriptor failed: every reader then loses its watch, and no new one
-// starts. (It reads the descriptor itself, not through the file's Read,
-// which the goroutine's wait keeps locked.)
-func (h *holdWatch) drainLocked() (woken []*reader, pending bool) {
-	for !h.failed {
-		n, err := unix.Read(h.fd, h.buf)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return woken, true
-		case err != nil || n <= 0:
-			return append(woken, h.failLocked()...), false
-		}
-		woken = h.scanLocked(h.buf[:n], woken)
-	}
-	return woken, false
-}
-
-// scanLocked counts the events of buf.
-func (h *holdWatch) scanLocked(buf []byte, woken []*reader) []*reader {
-	for len(buf) >= unix.SizeofInotifyEvent {
-		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
-		end := unix.SizeofInotifyEvent + int(ev.Len)
-		if end > len(buf) {
-			break
-		}
-		name := bytes.TrimRight(buf[unix.SizeofInotifyEvent:end], "\x00")
-		buf = buf[end:]
-		if ev.Mask&unix.IN_Q_OVERFLOW != 0 { // events were lost: every reader checks afresh
-			for _, es := range h.entries {
-				for _, e := range es {
-					woken = append(woken, e.r.noted(false))
-				}
-			}
-			continue
-		}
-		gone := ev.Mask&(unix.IN_IGNORED|unix.IN_UNMOUNT) != 0 // the watch is over
-		for _, e := range h.entries[ev.Wd] {
-			if gone || e.name == nil || len(name) == 0 || bytes.Equal(name, e.name) {
-				woken = append(woken, e.r.noted(gone))
-			}
-		}
-		if gone {
-			delete(h.entries, ev.Wd)
-		}
-	}
-	return woken
-}
-
-// addLocked watches path for r with mask.
-func (h *holdWatch) addLocked(r *reader, path string, mask uint32, name []byte) bool {
-	wd, err := unix.InotifyAddWatch(h.fd, path, mask)
-	if err != nil {
-		return false
-	}
-	h.entries[int32(wd)] = append(h.entries[int32(wd)], holdEntry{r: r, name: name})
-	return true
-}
-
-// removeLocked drops r's entries, and the watches no reader needs then.
-func (h *holdWatch) removeLocked(r *reader) {
-	for wd, es := range h.entries {
-		kept := es[:0]
-		for _, e := range es {
-			if e.r != r {
-				kept = append(kept, e)
-			}
-		}
-		if len(kept) > 0 {
-			h.entries[wd] = kept
-			continue
-		}
-		delete(h.entries, wd)
-		unix.InotifyRmWatch(h.fd, uint32(wd))
+// they concern, unless the operation of ctx polled since it began; those
+// other than self are woken (on goroutines of their own: self's caller
+// holds self's gate, and may not wait for another's).
+func pollHolds(ctx context.Context, self *reader) {
+	if !inotify.Polled(ctx) {
+		inotify.Poll(self)
 	}
 }
 

@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sesamehq/sesame/engine/internal/inotify"
 )
 
 // needLeases skips a test of idle holds where the kernel grants no lease
@@ -236,4 +239,111 @@ func TestHoldOnlyOnLocalDisks(t *testing.T) {
 	if dir := t.TempDir(); !onLocalDisk(dir) {
 		t.Skipf("%s is not on a file system known to be local: holds are not tested here", dir)
 	}
+}
+
+// TestHoldUsesOperationsPoll: a read under an operation whose poll of the
+// inotify instance came after it began (the engine's freshness check,
+// inotify.Begin) uses its idle hold without a poll of its own, so a read
+// costs no system call; a read under any other context polls. The read
+// system calls are counted by the kernel (/proc/self/io).
+func TestHoldUsesOperationsPoll(t *testing.T) {
+	needLeases(t)
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	s.lock.closeWriter() // as writerLinger after the write would
+	reads := func(ctx context.Context) uint64 {
+		t.Helper()
+		before := readCalls(t)
+		for range 100 {
+			if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
+				t.Fatalf("Get = %q, %v", v, err)
+			}
+		}
+		return readCalls(t) - before
+	}
+	reads(context.Background()) // the first read takes the lock and keeps it
+	if !sharedFlock(t, s.Path()) {
+		t.Fatal("no shared lock held after a read: reads keep no idle hold")
+	}
+	if n := reads(context.Background()); n < 100 {
+		t.Fatalf("100 reads with no operation made %d read system calls; want a poll each", n)
+	}
+	ctx := inotify.Begin(context.Background())
+	inotify.Poll(nil)
+	if n := reads(ctx); n >= 10 {
+		t.Fatalf("100 reads under an operation that polled made %d read system calls; want none but the count's", n)
+	}
+}
+
+// readCalls returns the number of read system calls the process made.
+func readCalls(t *testing.T) uint64 {
+	t.Helper()
+	io, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skip(err)
+	}
+	for line := range strings.Lines(string(io)) {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("no syscr in /proc/self/io")
+	return 0
+}
+
+// TestHoldSeesChangeBeforeOperation: a read that uses its hold on the
+// strength of its operation's poll still reads the file that replaced its
+// own before the operation began: the poll counted the rename for the
+// hold. (A change after the operation's poll began is concurrent with
+// the operation, which may read either file.)
+func TestHoldSeesChangeBeforeOperation(t *testing.T) {
+	needLeases(t)
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	s.lock.closeWriter()
+	if v, err := s.Get(context.Background(), []byte("k")); err != nil || string(v) != "1" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	fillStore(t, s.Path()+".new", func(put func(k, v string)) { put("k", "2") })
+	if err := os.Rename(s.Path()+".new", s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := inotify.Begin(context.Background())
+	inotify.Poll(nil)
+	if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "2" {
+		t.Fatalf("Get after the file was replaced = %q, %v; want 2", v, err)
+	}
+}
+
+// TestIdleHoldKeepsTransaction: the read that takes an idle hold over
+// uses the read transaction the hold kept (its buckets opened, its cursor
+// made) instead of beginning one: under the hold the file is the one that
+// transaction reads. A write of the process ends it: the next read sees
+// the write.
+func TestIdleHoldKeepsTransaction(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	mustSet(t, s, "k", "1")
+	s.lock.closeWriter()
+	get := func(want string) {
+		t.Helper()
+		if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != want {
+			t.Fatalf("Get = %q, %v; want %q", v, err, want)
+		}
+	}
+	get("1")
+	begun := s.lock.reader.db.Stats().TxN
+	for range 10 {
+		get("1")
+	}
+	if n := s.lock.reader.db.Stats().TxN - begun; n != 0 {
+		t.Fatalf("10 reads under an idle hold began %d read transactions; want 0", n)
+	}
+	mustSet(t, s, "k", "2")
+	get("2")
 }

@@ -2,7 +2,10 @@
 
 package storage
 
-import "os"
+import (
+	"context"
+	"os"
+)
 
 // Idle holds need inotify and leases (hold_linux.go): elsewhere the flock
 // is released as the last read leaves.
@@ -11,6 +14,6 @@ func watchHold(*reader, string) bool { return false }
 
 func unwatchHold(*reader) {}
 
-func pollHolds(*reader) {}
+func pollHolds(context.Context, *reader) {}
 
 func noWriters(*os.File) bool { return false }

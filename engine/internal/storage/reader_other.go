@@ -49,4 +49,4 @@ func (r *reader) holds(*call) bool { return false }
 func (r *reader) unhold() {}
 
 // leave is never called here: no call holds a transaction.
-func (r *reader) leave(*bolt.Tx, bool) {}
+func (r *reader) leave(snapshot, bool, bool) {}

@@ -48,6 +48,7 @@ type reader struct {
 	quiet   bool          // the flock was taken, the file checked and no writer had it open, when events was seen
 	seen    uint64        // events when quiet was decided
 	idle    bool          // the flock is held for no holder
+	kept    snapshot      // idle: the last holder's transaction, kept for the next read (tx nil: none)
 	events  atomic.Uint64 // changes the watch counted (without the gate)
 	lost    atomic.Bool   // the watch ended (without the gate): no hold until the handle is reopened
 }
@@ -64,20 +65,23 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 	if ok, err := c.read(r, fn); ok {
 		return err
 	}
-	tx, err := r.enter(ctx, path, deadline)
+	snap, fresh, err := r.enter(ctx, path, deadline)
 	if err != nil {
 		return err
 	}
-	if tx == nil {
+	if snap.tx == nil {
 		return fn(&snapshot{})
 	}
-	snap, keep, failed := snapshot{tx: tx, file: r.id}, false, true // failed stays true on a panic
+	keep, failed := false, true // failed stays true on a panic
 	defer func() {
 		if failed || !keep || !c.hold(r, snap) {
-			r.leave(tx, failed)
+			r.leave(snap, failed, keep)
 		}
 	}()
-	if snap.data, err = readBuckets(tx); err == nil {
+	if fresh {
+		snap.data, err = readBuckets(snap.tx)
+	}
+	if err == nil {
 		keep = true // a transaction whose buckets are unusable serves no later read
 		err = fn(&snap)
 	}
@@ -88,25 +92,31 @@ func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn f
 // holds reports whether c holds a holder of r.
 func (r *reader) holds(c *call) bool { return c.holding() == r }
 
-// enter returns a read transaction of the shared handle with the shared
-// flock held and one more holder counted, or nil and no holder if there is
-// no database yet. The first holder takes the flock and checks the handle
-// (current), or takes over an idle hold if nothing changed since (hold);
-// later ones share both.
-func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*bolt.Tx, error) {
+// enter returns a snapshot of a read transaction of the shared handle with
+// the shared flock held and one more holder counted, or one without a
+// transaction and no holder if there is no database yet. The first holder
+// takes the flock and checks the handle (current), or takes over an idle
+// hold if nothing changed since (hold), with the transaction the hold kept
+// if any; later ones share both. fresh: the transaction is new, and its
+// buckets are still to be read.
+func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (snap snapshot, fresh bool, err error) {
 	if err := r.lockGate(ctx, deadline); err != nil {
-		return nil, err
+		return snapshot{}, false, err
 	}
 	defer r.unlockGate()
 	var tx *bolt.Tx
-	var err error
 	switch {
 	case r.holders > 0:
 		if tx, err = r.db.Begin(false); err != nil {
 			r.stale = true
 		}
-	case r.idle && r.unchanged():
+	case r.idle && r.unchanged(ctx):
 		r.idle = false
+		if r.kept.tx != nil {
+			snap, r.kept = r.kept, snapshot{}
+			r.holders++
+			return snap, false, nil
+		}
 		if tx, err = r.db.Begin(false); err != nil {
 			r.close()
 		}
@@ -115,10 +125,10 @@ func (r *reader) enter(ctx context.Context, path string, deadline time.Time) (*b
 		tx, err = r.first(ctx, path, deadline)
 	}
 	if err != nil || tx == nil {
-		return nil, err
+		return snapshot{}, false, err
 	}
 	r.holders++
-	return tx, nil
+	return snapshot{tx: tx, file: r.id}, true, nil
 }
 
 // first takes the shared flock for the first holder and returns a read
@@ -198,27 +208,35 @@ func (r *reader) current(path string) *bolt.Tx {
 	return tx
 }
 
-// leave ends tx, a holder's transaction, and uncounts the holder; the
-// last one releases the flock, or closes the handle if it is stale.
-func (r *reader) leave(tx *bolt.Tx, failed bool) {
-	// Before the gate: closing the handle (under the gate) waits for every
-	// transaction to end.
-	tx.Rollback()
+// leave ends the transaction of snap, a holder's, and uncounts the
+// holder; the last one releases the flock, or closes the handle if it is
+// stale, or keeps an idle hold, with the transaction if reuse (its
+// buckets were read): the next read that takes the hold over then begins
+// no transaction, opens no bucket and makes no cursor, since under the
+// hold the file is the one it reads (see hold).
+func (r *reader) leave(snap snapshot, failed, reuse bool) {
 	r.gate <- struct{}{} // only briefly held while holders > 0
 	defer r.unlockGate()
 	r.stale = r.stale || failed
-	if r.holders--; r.holders > 0 {
+	r.holders--
+	idle := r.holders == 0 && !r.stale && r.quiet && r.events.Load() == r.seen && !r.lost.Load()
+	if idle && reuse {
+		r.idle, r.kept = true, snap // kept for the next read: see hold
 		return
 	}
-	if r.stale {
+	// Under the gate: a handle is closed (which waits for every
+	// transaction to end) only with no holder, and this one still counted
+	// until now.
+	snap.tx.Rollback()
+	switch {
+	case r.holders > 0:
+	case r.stale:
 		r.close()
-		return
+	case idle:
+		r.idle = true
+	default:
+		r.unlock()
 	}
-	if r.quiet && r.events.Load() == r.seen && !r.lost.Load() {
-		r.idle = true // kept for the next read: see hold
-		return
-	}
-	r.unlock()
 }
 
 // unlock releases the flock, with no holder left and no idle hold.
@@ -234,7 +252,10 @@ func (r *reader) unlock() {
 // a virtual machine where a system call costs ~3 µs were a third of a
 // secretstore get. So the last holder to leave keeps the flock (idle)
 // when it may: the next read then takes it over after one system call (a
-// poll of the watch), not three. It may when the watch of hold_linux.go
+// poll of the watch; none when its operation polled since it began,
+// inotify.Polled), not three, and with the read transaction the last
+// holder kept (its buckets opened, its cursor made), since the file it
+// reads cannot have changed. It may when the watch of hold_linux.go
 // follows the file (its name in its folder, the folders above it, opens
 // of the file) and no one had the file open for writing when the flock was
 // taken (noWriters). Then:
@@ -259,9 +280,10 @@ func (r *reader) unlock() {
 // holder leaves, as before.
 
 // unchanged reports whether the watch counted nothing since the hold was
-// judged safe to keep, after polling it. The gate must be held.
-func (r *reader) unchanged() bool {
-	pollHolds(r)
+// judged safe to keep, after polling it (unless the operation of ctx
+// polled since it began: pollHolds). The gate must be held.
+func (r *reader) unchanged(ctx context.Context) bool {
+	pollHolds(ctx, r)
 	return r.events.Load() == r.seen && !r.lost.Load()
 }
 
@@ -278,7 +300,17 @@ func (r *reader) checked(seen uint64) {
 func (r *reader) dropIdle() {
 	if r.idle {
 		r.idle = false
+		r.dropKept()
 		r.unlock()
+	}
+}
+
+// dropKept ends the transaction an idle hold kept, if any. The gate must
+// be held.
+func (r *reader) dropKept() {
+	if r.kept.tx != nil {
+		r.kept.tx.Rollback()
+		r.kept = snapshot{}
 	}
 }
 
@@ -290,20 +322,9 @@ func (r *reader) unwatch() {
 	}
 }
 
-// noted counts a change the watch saw for r, and that the watch ended if
-// lost; it returns r. The watch calls it under its own lock, so it does
-// not take the gate.
-func (r *reader) noted(lost bool) *reader {
-	r.events.Add(1)
-	if lost {
-		r.lost.Store(true)
-	}
-	return r
-}
-
-// wake releases an idle hold if the watch counted a change since it was
+// Wake releases an idle hold if the watch counted a change since it was
 // kept: another process may be waiting for the lock.
-func (r *reader) wake() {
+func (r *reader) Wake() {
 	r.gate <- struct{}{}
 	defer r.unlockGate()
 	if r.events.Load() != r.seen || r.lost.Load() {
@@ -325,6 +346,7 @@ func (r *reader) unhold() {
 // close closes the handle, which releases any flock; the gate must be held
 // or the reader unused, and no holder counted.
 func (r *reader) close() {
+	r.dropKept()
 	r.unwatch()
 	if r.db != nil {
 		r.db.Close()
