@@ -29,6 +29,7 @@ import (
 // no t.Setenv and can run in parallel.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
+	testonly.NoSync()
 	sandbox.ShareCompiledModules(filepath.Join(testCache, "wazero"))
 	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
 	m.Run()

@@ -13,6 +13,7 @@ import (
 // every store the tests write is read only here.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
+	testonly.NoSync()
 	m.Run()
 }
 

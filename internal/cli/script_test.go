@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 	} else {
 		testonly.UseCheapKDF()
 	}
+	testonly.NoSync()
 	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
 		// The test process itself, not a command it runs: a sesame started
 		// by a test that sets up no agent works alone, and never reaches
