@@ -13,12 +13,19 @@ import (
 )
 
 // buildPrograms builds sesame and sesame-engine into a folder of the test,
-// as `make build` does, and returns the folder.
+// as `make build` does, and returns the folder. It leaves out -trimpath,
+// which changes no package and no init in them, only the file names they
+// record, but would compile every package again instead of reusing what
+// go test compiled for this package's own tests (with make test's
+// environment and tags, those of make build): on an empty build cache, a
+// second compile of the standard library and every dependency. It leaves
+// out the DWARF sections too (-ldflags=-w), which take the linker much of
+// its time and which no test reads.
 func buildPrograms(t *testing.T) string {
 	t.Helper()
 	env, tags := makeBuild(t)
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-tags", tags, "-o", bin+string(filepath.Separator), "../sesame", "../sesame-engine")
+	build := exec.Command("go", "build", "-tags", tags, "-ldflags=-w", "-o", bin+string(filepath.Separator), "../sesame", "../sesame-engine")
 	build.Env = append(os.Environ(), env...)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
