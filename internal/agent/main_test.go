@@ -10,7 +10,8 @@ import (
 )
 
 // TestMain derives keys cheaply in this test process (internal/testonly):
-// every store the tests write is read only here.
+// every store the tests write is read only here; and writes them without a
+// flush to the disk (testonly.NoSync), which no test here checks.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
 	testonly.NoSync()
