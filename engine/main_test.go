@@ -13,7 +13,9 @@ import (
 
 // TestMain derives keys cheaply in this test process and in the copies of
 // it that tests start (internal/testonly): every store the tests write is
-// read only here. The engines over testCache share their compiled modules
+// read only here. Their stores and vaults.toml are written without a flush
+// to the disk (testonly.NoSync): no test here crashes the machine, and the
+// crash tests kill a process, whose writes the kernel keeps. The engines over testCache share their compiled modules
 // (sandbox.ShareCompiledModules): each test opens engines of its own, and
 // each of them read and checked again a cache entry of about 12 MB for every
 // Go guest it loaded, a third of this package's CPU; the tests of the cache
@@ -45,6 +47,7 @@ func TestMain(m *testing.M) {
 		sandbox.InterpretAll()
 	}
 	testonly.UseCheapKDF()
+	testonly.NoSync()
 	sandbox.ShareCompiledModules(filepath.Join(testCache, "wazero"))
 	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
 	testhome.MustEnter(m).Run()

@@ -5,25 +5,61 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// buildPrograms builds sesame and sesame-engine into a folder of the test,
-// as `make build` does, and returns the folder.
+// TestMain removes the programs that buildPrograms built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if programs.dir != "" {
+		os.RemoveAll(programs.dir)
+	}
+	os.Exit(code)
+}
+
+// programs is the folder of buildPrograms's build, made once per test
+// process by the first test that asks (each build linked both programs
+// again), and what went wrong with it.
+var programs struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildPrograms builds sesame and sesame-engine, once per test process, as
+// `make build` does, and returns their folder. It leaves out -trimpath,
+// which changes no package and no init in them, only the file names they
+// record, but would compile every package again instead of reusing what
+// go test compiled for this package's own tests (with make test's
+// environment and tags, those of make build): on an empty build cache, a
+// second compile of the standard library and every dependency. It leaves
+// out the DWARF sections too (-ldflags=-w), which take the linker much of
+// its time and which no test reads. A test that changes a program puts it
+// back as it was when it ends.
 func buildPrograms(t *testing.T) string {
 	t.Helper()
 	env, tags := makeBuild(t)
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-tags", tags, "-o", bin+string(filepath.Separator), "../sesame", "../sesame-engine")
-	build.Env = append(os.Environ(), env...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	programs.once.Do(func() {
+		programs.dir, programs.err = os.MkdirTemp("", "sesame-programs")
+		if programs.err != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-tags", tags, "-ldflags=-w", "-o", programs.dir+string(filepath.Separator), "../sesame", "../sesame-engine")
+		build.Env = append(os.Environ(), env...)
+		if out, err := build.CombinedOutput(); err != nil {
+			programs.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if programs.err != nil {
+		t.Fatal(programs.err)
 	}
-	return bin
+	return programs.dir
 }
 
 // TestServedCommandInitsNothingUnused builds sesame and sesame-engine as

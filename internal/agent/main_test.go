@@ -11,10 +11,12 @@ import (
 )
 
 // TestMain derives keys cheaply in this test process (internal/testonly):
-// every store the tests write is read only here. The tests run in a home of
-// their own (internal/testhome), never the user's.
+// every store the tests write is read only here; and writes them without a
+// flush to the disk (testonly.NoSync), which no test here checks. The tests
+// run in a home of their own (internal/testhome), never the user's.
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
+	testonly.NoSync()
 	testhome.MustEnter(m).Run()
 }
 

@@ -36,13 +36,16 @@ import (
 // second one is under way in the same process (the agent), or a fifth of a
 // second; so two commands that derive at once overlap, in their own
 // processes or in the agent, as they did under the real derivation (at a
-// second of CPU each).
+// second of CPU each). Stores and vaults.toml are written without a flush
+// to the disk (testonly.NoSync): what a command prints does not depend on
+// it, and no test here crashes the machine.
 func TestMain(m *testing.M) {
 	if os.Getenv("SESAME_TEST_KDF") == "overlap" {
 		testonly.UseOverlappingKDF(wholeProcess{}, 2)
 	} else {
 		testonly.UseCheapKDF()
 	}
+	testonly.NoSync()
 	var tm testscript.TestingM = m
 	if strings.HasSuffix(filepath.Base(os.Args[0]), ".test") {
 		// The test process itself, not a command it runs: it and every

@@ -1,18 +1,21 @@
 // Package testonly holds the switches that make the module's tests fast, in
 // the manner of age's testOnly hooks: a cheap key derivation in place of
-// Argon2id, and a clock that a test moves by hand; and one that lets a test
+// Argon2id, a clock that a test moves by hand, and writes that are not
+// flushed to the disk (NoSync); and one that lets a test
 // stop a process at a commit, to kill it there (OnCommit). The sandbox derives keys
 // with Argon2id and reads the time with Now and AfterFunc (and, under a fake
-// clock only, gives its guests Now and Sleep); unless a test installs a
-// switch, these are argon2.IDKey, time.Now and time.AfterFunc.
+// clock only, gives its guests Now and Sleep), and storage and the registry
+// flush their writes when Sync says so; unless a test installs a
+// switch, these are argon2.IDKey, time.Now, time.AfterFunc and always.
 //
-// Only _test.go files may call UseCheapKDF, UseCheapKDFFor and
-// UseFakeClock. Nothing else in the module calls them, so the linker
+// Only _test.go files may call UseCheapKDF, UseCheapKDFFor, UseFakeClock
+// and NoSync. Nothing else in the module calls them, so the linker
 // leaves them, and the cheap
 // derivation and the fake clock's code with them, out of every program:
 // TestReleaseBinaryHasNoHooks builds cmd/sesame-engine and checks that their
 // symbols are absent. A release build can therefore only ever derive with
-// the parameters the vault asks for, and read the real time. The sandbox
+// the parameters the vault asks for, read the real time, and flush its
+// writes. The sandbox
 // has one switch of this kind, which needs wazero and so lives there:
 // sandbox.ShareCompiledModules, whose code the same test looks for.
 //
@@ -303,3 +306,29 @@ func AtCommit(committed bool) {
 // a test's helper process blocks in it, and the test kills the process
 // there. Tests only: see the package comment.
 func OnCommit(f func(committed bool)) { commitHook.Store(&f) }
+
+// syncHook is what Sync asks once a test has installed NoSync; nil: sync.
+var syncHook atomic.Pointer[func() bool]
+
+// Sync reports whether storage must flush a write to the disk (fdatasync,
+// fsync of a folder) before it reports it done: always, unless a test
+// process has installed NoSync.
+func Sync() bool {
+	if f := syncHook.Load(); f != nil {
+		return (*f)()
+	}
+	return true
+}
+
+// NoSync makes Sync report false for the rest of the process, in a test
+// process whose tests do not test what survives a crash of the machine:
+// its stores and files are then written without a flush to the disk,
+// which only a crash of the machine (not of the process: a process killed
+// mid-write, as the crash tests kill theirs, leaves its writes in the
+// kernel's page cache) would tell. Tests only: see the package comment.
+func NoSync() {
+	f := noSync
+	syncHook.Store(&f)
+}
+
+func noSync() bool { return false }

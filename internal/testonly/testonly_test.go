@@ -26,10 +26,12 @@ var hooks = []string{
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).Advance",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).afterFunc",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).advance",
+	"github.com/sesamehq/sesame/internal/testonly.noSync",
 	// sandbox.ShareCompiledModules installs these method values.
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*processCache).cacheOf",
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).get",
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).keep",
+	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).turn",
 }
 
 // TestReleaseBinaryHasNoHooks builds sesame-engine, the program of the
@@ -218,4 +220,16 @@ func (m *meeting) waiting(k int) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.arrived == k
+}
+
+// TestNoSync: Sync reports true until NoSync, and false after it.
+func TestNoSync(t *testing.T) {
+	t.Cleanup(func() { syncHook.Store(nil) })
+	if !Sync() {
+		t.Fatal("Sync reports false with no switch installed")
+	}
+	NoSync()
+	if Sync() {
+		t.Fatal("Sync reports true after NoSync")
+	}
 }

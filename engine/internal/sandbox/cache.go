@@ -138,6 +138,9 @@ type fileCache struct {
 // (processcache.go); the zero value, for a Host's own cache, keeps none.
 // A Host whose cache keeps modules leaves it open when it closes.
 type keptModules struct {
+	// turn waits for the turn of the caller to compile key (no other
+	// Host compiles it then), and returns its end.
+	turn func(key compiledKey) (end func())
 	// get returns the checked and instrumented bytes of a kept module,
 	// whose compile is a memory hit that reads and writes no cache entry,
 	// or nil.

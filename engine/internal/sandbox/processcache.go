@@ -62,8 +62,8 @@ func (p *processCache) cacheOf(dir string) (fileCache, bool) {
 	if err != nil {
 		return fileCache{}, false // the Host fails on its own, and says why
 	}
-	k := &keeper{cache: cache, kept: map[compiledKey][]byte{}}
-	c := fileCache{cache: cache, kept: keptModules{get: k.get, keep: k.keep}}
+	k := &keeper{cache: cache, kept: map[compiledKey][]byte{}, turns: map[compiledKey]*sync.Mutex{}}
+	c := fileCache{cache: cache, kept: keptModules{turn: k.turn, get: k.get, keep: k.keep}}
 	p.caches[dir] = c
 	return c, true
 }
@@ -78,6 +78,23 @@ type keeper struct {
 	mu    sync.Mutex
 	rt    wazero.Runtime
 	kept  map[compiledKey][]byte
+	turns map[compiledKey]*sync.Mutex // one compile of each module at a time
+}
+
+// turn waits until no other Host of the process compiles key, and returns
+// the end of this Host's turn. Parallel tests load the same guests at
+// once: each compiled them all over again (8 s of the engine's tests'
+// CPU), where those after the first now find them kept.
+func (k *keeper) turn(key compiledKey) (end func()) {
+	k.mu.Lock()
+	t := k.turns[key]
+	if t == nil {
+		t = new(sync.Mutex)
+		k.turns[key] = t
+	}
+	k.mu.Unlock()
+	t.Lock()
+	return t.Unlock
 }
 
 // get returns the bytes of a kept module, or nil.

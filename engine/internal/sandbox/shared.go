@@ -24,7 +24,8 @@ type sharedCompiled struct {
 
 // compiledFor returns the compiled module of key, compiling it with build
 // (which checks and instruments the bytes) when no loaded module holds it
-// (and the process keeps no compiled module of it: keptModules).
+// (and the process keeps no compiled module of it: keptModules; there,
+// one Host at a time compiles it, and the others then find it kept).
 // Vaults that load the same extension under the same grant so share one
 // compiled module: wazero shares the machine code by itself, but every
 // CompileModule decodes the module again and keeps that copy (for the
@@ -40,7 +41,10 @@ func (h *Host) compiledFor(ctx context.Context, r *runtime, key compiledKey, bui
 	h.compiledMu.Unlock()
 	var wasm []byte
 	if h.kept.get != nil && !key.interpret {
-		wasm = h.kept.get(key)
+		if wasm = h.kept.get(key); wasm == nil {
+			defer h.kept.turn(key)()
+			wasm = h.kept.get(key) // kept by the Host whose turn it was
+		}
 	}
 	kept := wasm != nil
 	if !kept {

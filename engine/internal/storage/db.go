@@ -12,6 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // A snapshot is a read transaction's view of the data bucket.
@@ -143,8 +145,10 @@ func openDB(ctx context.Context, path string, write bool, deadline time.Time, op
 			}
 			return f, err
 		},
-		// NoSync stays false: Commit returns only after fdatasync, so an
+		// NoSync is false: Commit returns only after fdatasync, so an
 		// acknowledged write survives a crash of the process or the OS.
+		// (Only a test process turns it on: testonly.NoSync.)
+		NoSync: !testonly.Sync(),
 	})
 }
 
