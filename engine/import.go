@@ -53,6 +53,7 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	}
 	res.Vault = vault
 	bctx, batch := withBatch(ctx)
+	defer batch.discard()
 	plan, err := e.planImport(bctx, vt, vault, items, r.NoClobber, &res)
 	if err != nil && batch.changed() {
 		return res, commitError(vault, storage.ErrChanged)

@@ -80,21 +80,26 @@ const maxAttempts = 50
 // does not hold one read transaction, unlock's: storage.Batch.Changed).
 func (w *wasmVault) atomic(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		bctx, batch := withBatch(ctx)
-		out, err := w.callOnce(bctx, op, args...)
-		if err != nil && batch.changed() && attempt < maxAttempts && ctx.Err() == nil {
-			continue // a read found another writer's change: as a refused commit
-		}
-		if err != nil {
-			return nil, err
-		}
-		testonly.AtCommit(false)
-		err = batch.commit(ctx)
-		testonly.AtCommit(true)
-		if !errors.Is(err, storage.ErrChanged) || attempt == maxAttempts || ctx.Err() != nil {
-			return out, storageErr(err)
+		out, again, err := w.atomicOnce(ctx, op, args)
+		if !again || attempt == maxAttempts || ctx.Err() != nil {
+			return out, err
 		}
 	}
+}
+
+// atomicOnce runs the call once as a batch of its own, and reports whether
+// it failed on another writer's change (again): a read that found it, or
+// the commit.
+func (w *wasmVault) atomicOnce(ctx context.Context, op abi.Op, args [][]byte) (out []byte, again bool, err error) {
+	bctx, batch := withBatch(ctx)
+	defer batch.discard()
+	if out, err = w.callOnce(bctx, op, args...); err != nil {
+		return nil, batch.changed(), err
+	}
+	testonly.AtCommit(false)
+	err = batch.commit(ctx)
+	testonly.AtCommit(true)
+	return out, errors.Is(err, storage.ErrChanged), storageErr(err)
 }
 
 func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, error) {
