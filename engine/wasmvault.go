@@ -135,6 +135,27 @@ func (w *wasmVault) Set(ctx context.Context, name string, v abi.Value, md abi.Me
 	return err
 }
 
+// setReported is Set for a vault whose manifest declares set_reports: it
+// returns what the set did, abi.SetCreated, abi.SetReplaced or
+// abi.SetUnchanged.
+func (w *wasmVault) setReported(ctx context.Context, name string, v abi.Value, md abi.Metadata) (byte, error) {
+	value, meta, err := setArguments(v, md)
+	if err != nil {
+		return 0, err
+	}
+	out, err := w.call(ctx, abi.OpSet, []byte(name), value, meta)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case len(out) != 1:
+		return 0, badOutput(fmt.Errorf("set_reports: the set's report is %d bytes, want 1", len(out)))
+	case out[0] > abi.SetUnchanged:
+		return 0, badOutput(fmt.Errorf("set_reports: the set reported %d, want 0, 1 or 2", out[0]))
+	}
+	return out[0], nil
+}
+
 func (w *wasmVault) Create(ctx context.Context, name string, v abi.Value, md abi.Metadata) error {
 	value, meta, err := setArguments(v, md)
 	if err != nil {
