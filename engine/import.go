@@ -41,10 +41,7 @@ import (
 // ErrConflict: running the batch again is safe. A vault without a storage
 // area (a dotenv file, a remote service) is written secret by secret: a
 // failure of the vault then leaves the secrets before it written, and
-// Failed names the one that failed. With r.Compact, the storage file the
-// batch wrote is compacted after the commit (storage.Store.Compact): an
-// import of many batches leaves thousands of free pages, which bbolt
-// writes again, as its free list, with every later commit.
+// Failed names the one that failed.
 func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, error) {
 	const op = OpImport
 	res := ImportResult{Vault: r.Vault}
@@ -68,7 +65,7 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	bctx, batch := withBatch(ctx)
 	defer batch.discard()
 	if sr, ok := vt.(setReporter); ok && vt.Manifest().SetReports && !r.WhatIf && r.Confirm == nil && e.storageOnly(vault) {
-		return res, e.importReported(bctx, batch, sr, vt, vault, items, r, &res)
+		return res, e.importReported(bctx, batch, sr, vt, vault, items, r.NoClobber, &res)
 	}
 	plan, err := e.planImport(bctx, vt, vault, items, r.NoClobber, &res)
 	if err != nil && batch.changed() {
@@ -99,12 +96,11 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 			return res, vaultError(op, vault, it.name, err)
 		}
 	}
-	return res, e.endImport(bctx, batch, vt, vault, r.Compact, &res)
+	return res, e.endImport(bctx, batch, vt, vault, &res)
 }
 
-// endImport tells vt that the batch of bctx ends, and commits it; then,
-// if compact, compacts the storage files it wrote.
-func (e *Engine) endImport(bctx context.Context, batch *batchSet, vt Vault, vault string, compact bool, res *ImportResult) error {
+// endImport tells vt that the batch of bctx ends, and commits it.
+func (e *Engine) endImport(bctx context.Context, batch *batchSet, vt Vault, vault string, res *ImportResult) error {
 	if err := batchPhase(bctx, vt, abi.BatchEnd); err != nil {
 		if batch.changed() {
 			return commitError(vault, storage.ErrChanged)
@@ -112,17 +108,8 @@ func (e *Engine) endImport(bctx context.Context, batch *batchSet, vt Vault, vaul
 		res.Partial = !e.storageOnly(vault)
 		return vaultError(OpImport, vault, "", err)
 	}
-	stores, err := batch.commitStores(bctx)
-	if err != nil {
+	if err := batch.commit(bctx); err != nil {
 		return commitError(vault, err)
-	}
-	if !compact {
-		return nil
-	}
-	for _, s := range stores {
-		if err := s.Compact(bctx); err != nil {
-			return wrapf(OpImport, vault, "", ErrUnavailable, "the secrets are imported, but compacting the storage file failed: %v", err)
-		}
 	}
 	return nil
 }
@@ -141,7 +128,7 @@ type setReporter interface {
 // whose report counts it as Unchanged or gives its Action. Every failure,
 // a NoClobber import's replaced secret among them, returns before the
 // batch commits, so nothing of it is written.
-func (e *Engine) importReported(bctx context.Context, batch *batchSet, sr setReporter, vt Vault, vault string, items []importItem, r ImportRequest, res *ImportResult) error {
+func (e *Engine) importReported(bctx context.Context, batch *batchSet, sr setReporter, vt Vault, vault string, items []importItem, noClobber bool, res *ImportResult) error {
 	const op = OpImport
 	mf := vt.Manifest()
 	if err := batchPhase(bctx, vt, abi.BatchBegin); err != nil {
@@ -165,14 +152,14 @@ func (e *Engine) importReported(bctx context.Context, batch *batchSet, sr setRep
 			return vaultError(op, vault, "", err) // the vault's state, not this secret's
 		case did == abi.SetUnchanged:
 			res.Unchanged++
-		case did == abi.SetReplaced && r.NoClobber:
+		case did == abi.SetReplaced && noClobber:
 			res.Failed = i + 1
 			return &Error{Op: op, Vault: vault, Secret: it.name, Err: ErrNoClobber}
 		default:
 			res.Actions = append(res.Actions, Action{Op: OpSet, Vault: vault, Secret: it.name, Replace: did == abi.SetReplaced})
 		}
 	}
-	return e.endImport(bctx, batch, vt, vault, r.Compact, res)
+	return e.endImport(bctx, batch, vt, vault, res)
 }
 
 // storageOnly reports whether the registered vault can write only to its

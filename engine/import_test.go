@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
@@ -393,42 +391,4 @@ func TestImportLocked(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "cannot import into vault Store: vault is locked") {
 		t.Errorf("error: %v", err)
 	}
-}
-
-// TestImportCompacts: an import's batches leave the pages they replaced
-// free in the storage file, and bbolt writes that free list again with
-// every later commit; Compact, on the last batch, rewrites the file
-// without them.
-func TestImportCompacts(t *testing.T) {
-	t.Parallel()
-	env := newSSEnv(t, ssNone)
-	e := env.open(t)
-	for i := range 3 {
-		req := engine.ImportRequest{Vault: ssVault, Secrets: importSecrets(fmt.Sprint("b", i), 1000), Compact: i == 2}
-		if _, err := e.Import(ctx, req); err != nil {
-			t.Fatal(err)
-		}
-		if i == 1 {
-			if n := freePages(t, env.dbPath()); n < 100 {
-				t.Fatalf("two batches left %d free pages: too few to tell a compaction", n)
-			}
-		}
-	}
-	if n := freePages(t, env.dbPath()); n > 20 {
-		t.Errorf("after the last batch, with Compact, the file has %d free pages", n)
-	}
-	if s := ssGet(t, e, "b0-7"); s.Value != "v-7" {
-		t.Errorf("b0-7 = %v after the compaction", s.Value)
-	}
-}
-
-// freePages counts the free pages of the storage file at path.
-func freePages(t *testing.T, path string) int {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	return db.Stats().FreePageN
 }

@@ -384,13 +384,7 @@ type ImportRequest struct {
 	Vault     string // the target vault; "" = the default vault
 	Secrets   []ImportSecret
 	NoClobber bool // refuse to replace an existing secret that differs
-	// Compact, on an import's last batch, rewrites the vault's storage
-	// file without its free pages once the batch commits: the earlier
-	// batches' replaced pages, which bbolt keeps on a free list that
-	// every later write of the file writes again (a set at 100 000
-	// secrets carries thousands).
-	Compact bool
-	Change  // Confirm is asked once for the batch (an OpImport Action)
+	Change         // Confirm is asked once for the batch (an OpImport Action)
 }
 
 func (ImportRequest) Op() Op               { return OpImport }

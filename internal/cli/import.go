@@ -247,7 +247,6 @@ func (im *importer) run() error {
 	im.start = time.Now()
 	for rest := im.entries; len(rest) > 0; {
 		n := batchLen(rest, im.batch)
-		im.req.Compact = n == len(rest) // the last batch: see api.ImportRequest
 		err := im.send(rest[:n])
 		if errors.Is(err, api.ErrDeclined) && im.total > 0 {
 			// No is an answer, not a failure; but not "nothing was
