@@ -30,6 +30,14 @@ const (
 	BatchEnd   byte = 1 // after its last call, before its commit
 )
 
+// What a set did: the one byte sesame_set outputs when the manifest
+// declares set_reports (SPEC.md §4).
+const (
+	SetCreated   byte = 0 // no secret had the name
+	SetReplaced  byte = 1 // one had, with another value or metadata
+	SetUnchanged byte = 2 // one had, with that value (and that metadata, when given): nothing written
+)
+
 // Host functions in the ImportModule.
 const (
 	ImportInput    = "input"

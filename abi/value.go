@@ -139,7 +139,11 @@ type Manifest struct {
 	DatetimeOffset bool `json:"datetime_offset,omitempty"`
 	// AtomicCalls asks the host to commit the storage writes of each call
 	// together, or none of them (SPEC.md §5.3, "Atomic calls").
-	AtomicCalls bool     `json:"atomic_calls,omitempty"`
-	Operations  []Op     `json:"operations,omitempty"`
-	Grants      []string `json:"grants,omitempty"`
+	AtomicCalls bool `json:"atomic_calls,omitempty"`
+	// SetReports declares that sesame_set outputs one byte saying what it
+	// did (SetCreated, SetReplaced, SetUnchanged) and writes nothing when
+	// the secret is already what the set gives (SPEC.md §4).
+	SetReports bool     `json:"set_reports,omitempty"`
+	Operations []Op     `json:"operations,omitempty"`
+	Grants     []string `json:"grants,omitempty"`
 }

@@ -110,6 +110,19 @@ func (bs *batchSet) commit(ctx context.Context) error {
 	return err
 }
 
+// discard ends the set's batches that commit has not ended: nothing of
+// them is written (storage.Batch.Discard). Callers defer it after
+// withBatch: until then each batch keeps its file's write handle open for
+// a commit to come.
+func (bs *batchSet) discard() {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	for s, b := range bs.batches {
+		b.Discard()
+		delete(bs.batches, s)
+	}
+}
+
 // commitStores is commit, and returns the stores it wrote to.
 func (bs *batchSet) commitStores(ctx context.Context) ([]*storage.Store, error) {
 	bs.mu.Lock()

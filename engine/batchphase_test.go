@@ -59,3 +59,71 @@ func TestImportTellsTheBatch(t *testing.T) {
 		t.Errorf("a failed batch wrote:\n%s", got)
 	}
 }
+
+// TestImportSetReports: a vault whose set reports what it did (SPEC.md §4,
+// set_reports), in its storage area only, is not asked a get before each
+// set of an import: its report counts each secret as added, replaced or
+// unchanged. With NoClobber a replaced secret fails the import, and its
+// batch writes nothing, not even what the sets before it wrote. A report
+// that is not one byte from 0 to 2 fails the import the same way. WhatIf
+// (which must not write) asks get, as before, and writes nothing.
+func TestImportSetReports(t *testing.T) {
+	wasm := testwasm.Build(t, "engine/testdata/guests/reportc")
+	dir := t.TempDir()
+	reg, data := filepath.Join(dir, "vaults.toml"), filepath.Join(dir, "data")
+	if err := os.WriteFile(reg, []byte(fmt.Sprintf("[vaults.V]\nextension = %q\ngrants.storage = true\n", wasm)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.Open(ctx, reg, &engine.Options{DataDir: data, CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	logged := func() string {
+		t.Helper()
+		return string(ssRecords(t, engine.StorageFile(data, "V", wasm))["log"])
+	}
+	secrets := func(names ...string) []engine.ImportSecret {
+		var out []engine.ImportSecret
+		for _, n := range names {
+			out = append(out, engine.ImportSecret{Name: n, Value: "x"})
+		}
+		return out
+	}
+	res, err := e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: secrets("new-a", "old-b", "same-c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res.Actions), `[add secret "new-a" to vault V replace secret "old-b" in vault V]`; got != want || res.Unchanged != 1 {
+		t.Errorf("actions %s, %d unchanged; want %s, 1 unchanged", got, res.Unchanged, want)
+	}
+	want := "set new-a\nset old-b\nset same-c\n"
+	if got := logged(); got != want {
+		t.Fatalf("log:\n%s\nwant (no get):\n%s", got, want)
+	}
+	for _, c := range []struct {
+		names     []string
+		noClobber bool
+		failed    int
+		err       string
+	}{
+		{[]string{"new-d", "same-e", "old-f"}, true, 3, "A secret with name old-f already exists in vault V."},
+		{[]string{"new-g", "bad-h"}, false, 2, "the set's report is 2 bytes, want 1"},
+	} {
+		res, err := e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: secrets(c.names...), NoClobber: c.noClobber})
+		if err == nil || !strings.Contains(err.Error(), c.err) || res.Failed != c.failed {
+			t.Errorf("import of %q: %v, Failed %d; want %q at %d", c.names, err, res.Failed, c.err, c.failed)
+		}
+		if got := logged(); got != want {
+			t.Errorf("the failed import of %q wrote:\n%s", c.names, got)
+		}
+	}
+	// The get's NOT_FOUND, not the set's report, makes old-i an addition.
+	res, err = e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: secrets("old-i"), Change: engine.Change{WhatIf: true}})
+	if got, want := fmt.Sprint(res.Actions), `[add secret "old-i" to vault V]`; err != nil || got != want {
+		t.Errorf("what-if: %s, %v; want %s", got, err, want)
+	}
+	if got := logged(); got != want {
+		t.Errorf("what-if wrote:\n%s", got)
+	}
+}

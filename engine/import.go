@@ -26,7 +26,14 @@ import (
 // Every secret is checked (name, value, metadata, limits) before the vault
 // is asked anything; then each is looked up with get, then written with
 // set, between the batch's begin and end when the vault asks to know them
-// (sesame_batch, SPEC.md §5.3). When the vault keeps its secrets in the host's storage area, the
+// (sesame_batch, SPEC.md §5.3). A vault whose set reports what it did
+// (set_reports, SPEC.md §4) is not asked the get: its set says whether the
+// secret was new, replaced or already so (and then writes nothing), which
+// is what the get was for; it is asked that way only when nothing need be
+// shown before the writes (no WhatIf, no Confirm) and nothing it writes
+// outlives a failure (storage only, below), since a NoClobber import learns
+// of a secret it must not replace only once the set has replaced it. When
+// the vault keeps its secrets in the host's storage area, the
 // writes of all those calls commit together in one storage transaction
 // (SPEC.md §5.3), so a failure at any step leaves the vault as it was. If
 // another process changed what the batch read (the same secret, the
@@ -52,7 +59,14 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 		return res, err
 	}
 	res.Vault = vault
+	if !supports(vt, abi.OpSet) {
+		return res, wrapf(op, vault, "", ErrUnsupported, "the vault is read-only")
+	}
 	bctx, batch := withBatch(ctx)
+	defer batch.discard()
+	if sr, ok := vt.(setReporter); ok && vt.Manifest().SetReports && !r.WhatIf && r.Confirm == nil && e.storageOnly(vault) {
+		return res, e.importReported(bctx, batch, sr, vt, vault, items, r.NoClobber, &res)
+	}
 	plan, err := e.planImport(bctx, vt, vault, items, r.NoClobber, &res)
 	if err != nil && batch.changed() {
 		return res, commitError(vault, storage.ErrChanged)
@@ -82,17 +96,70 @@ func (e *Engine) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 			return res, vaultError(op, vault, it.name, err)
 		}
 	}
+	return res, e.endImport(bctx, batch, vt, vault, &res)
+}
+
+// endImport tells vt that the batch of bctx ends, and commits it.
+func (e *Engine) endImport(bctx context.Context, batch *batchSet, vt Vault, vault string, res *ImportResult) error {
 	if err := batchPhase(bctx, vt, abi.BatchEnd); err != nil {
 		if batch.changed() {
-			return res, commitError(vault, storage.ErrChanged)
+			return commitError(vault, storage.ErrChanged)
 		}
 		res.Partial = !e.storageOnly(vault)
-		return res, vaultError(op, vault, "", err)
+		return vaultError(OpImport, vault, "", err)
 	}
-	if err := batch.commit(ctx); err != nil {
-		return res, commitError(vault, err)
+	if err := batch.commit(bctx); err != nil {
+		return commitError(vault, err)
 	}
-	return res, nil
+	return nil
+}
+
+// A setReporter is a vault whose set can say what it did (SPEC.md §4,
+// set_reports): abi.SetCreated, abi.SetReplaced, or abi.SetUnchanged when
+// the secret already had that value (and that metadata, when given) and
+// nothing was written. Only a vault whose manifest declares set_reports
+// is asked.
+type setReporter interface {
+	setReported(ctx context.Context, name string, v abi.Value, md abi.Metadata) (byte, error)
+}
+
+// importReported writes items to vt, a vault that reports its sets and
+// writes only to its storage area, under bctx's batch: one set per secret,
+// whose report counts it as Unchanged or gives its Action. Every failure,
+// a NoClobber import's replaced secret among them, returns before the
+// batch commits, so nothing of it is written.
+func (e *Engine) importReported(bctx context.Context, batch *batchSet, sr setReporter, vt Vault, vault string, items []importItem, noClobber bool, res *ImportResult) error {
+	const op = OpImport
+	mf := vt.Manifest()
+	if err := batchPhase(bctx, vt, abi.BatchBegin); err != nil {
+		return vaultError(op, vault, "", err)
+	}
+	for i := range items {
+		it := &items[i]
+		if !readyItem(vt, mf, it) {
+			res.Failed = i + 1
+			return &Error{Op: op, Vault: vault, Secret: it.name, Err: ErrMetadataUnsupported}
+		}
+		did, err := sr.setReported(bctx, it.name, it.value, it.md)
+		switch {
+		case err != nil && batch.changed():
+			return commitError(vault, storage.ErrChanged)
+		case err != nil:
+			if ve := vaultError(op, vault, it.name, err); !errors.Is(ve, ErrLocked) {
+				res.Failed = i + 1
+				return ve
+			}
+			return vaultError(op, vault, "", err) // the vault's state, not this secret's
+		case did == abi.SetUnchanged:
+			res.Unchanged++
+		case did == abi.SetReplaced && noClobber:
+			res.Failed = i + 1
+			return &Error{Op: op, Vault: vault, Secret: it.name, Err: ErrNoClobber}
+		default:
+			res.Actions = append(res.Actions, Action{Op: OpSet, Vault: vault, Secret: it.name, Replace: did == abi.SetReplaced})
+		}
+	}
+	return e.endImport(bctx, batch, vt, vault, res)
 }
 
 // storageOnly reports whether the registered vault can write only to its
@@ -137,21 +204,14 @@ func checkImport(vault string, s ImportSecret) (importItem, error) {
 func (e *Engine) planImport(ctx context.Context, vt Vault, vault string, items []importItem, noClobber bool, res *ImportResult) ([]int, error) {
 	const op = OpImport
 	mf := vt.Manifest()
-	if !supports(vt, abi.OpSet) {
-		return nil, wrapf(op, vault, "", ErrUnsupported, "the vault is read-only")
-	}
 	earlier := map[string]int{} // the index of the last item of each name, folded as the vault compares names
 	var plan []int
 	for i := range items {
 		it := &items[i]
-		if len(it.md) > 0 && !mf.Metadata {
+		if !readyItem(vt, mf, it) {
 			res.Failed = i + 1
 			return nil, &Error{Op: op, Vault: vault, Secret: it.name, Err: ErrMetadataUnsupported}
 		}
-		if !mf.Metadata {
-			it.md = nil
-		}
-		it.md = metadataFor(vt, it.md)
 		key := it.name
 		if !mf.CaseSensitive {
 			key = abi.Fold(key)
@@ -187,6 +247,20 @@ func (e *Engine) planImport(ctx context.Context, vt Vault, vault string, items [
 		plan = append(plan, i)
 	}
 	return plan, nil
+}
+
+// readyItem makes its metadata what vt takes (none for a vault that keeps
+// none; datetimes as it keeps them), and reports false when it gives
+// metadata that vt cannot keep.
+func readyItem(vt Vault, mf abi.Manifest, it *importItem) bool {
+	if len(it.md) > 0 && !mf.Metadata {
+		return false
+	}
+	if !mf.Metadata {
+		it.md = nil
+	}
+	it.md = metadataFor(vt, it.md)
+	return true
 }
 
 // storedItem returns the secret name as vt stores it, or nil when there is

@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -80,5 +82,49 @@ func TestSecretStoreImportBatch(t *testing.T) {
 	}
 	if _, err := e.Get(ctx, engine.GetRequest{Name: "Late", Vault: ssVault}); err == nil {
 		t.Errorf("the failed batch wrote Late")
+	}
+}
+
+// TestSecretStoreSetUnchanged: the secretstore's set reports what it did
+// (SPEC.md §4, set_reports), and a set of what the secret holds already
+// (its value; its metadata too, when the set gives some) writes nothing:
+// the store's file is byte for byte what it was. Another value or other
+// metadata is written. An import of a value equal to a record restored
+// from an earlier copy is tampering, not an unchanged secret: the set
+// checks the record against the manifest before it compares.
+func TestSecretStoreSetUnchanged(t *testing.T) {
+	env := newSSEnv(t, ssNone)
+	e := env.open(t)
+	md := engine.Metadata{"env": "prod"}
+	ssSet(t, e, "A", "v1", md)
+	before := ssRecords(t, env.dbPath())
+	same := func(what string, want bool) {
+		t.Helper()
+		if got := maps.EqualFunc(before, ssRecords(t, env.dbPath()), bytes.Equal); got != want {
+			t.Errorf("%s: the file unchanged %v, want %v", what, got, want)
+		}
+	}
+	ssSet(t, e, "a", "v1", nil)
+	same("a set of the same value", true)
+	ssSet(t, e, "A", "v1", md)
+	same("a set of the same value and metadata", true)
+	res, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: []engine.ImportSecret{{Name: "A", Value: "v1"}}, NoClobber: true})
+	if err != nil || res.Unchanged != 1 || len(res.Actions) != 0 {
+		t.Errorf("import of the same value: %+v, %v; want one unchanged", res, err)
+	}
+	same("an import of the same value", true)
+	ssSet(t, e, "A", "v1", engine.Metadata{"env": "dev"})
+	same("a set of other metadata", false)
+	ssSet(t, e, "A", "v2", nil)
+	same("a set of another value", false)
+	if s := ssGet(t, e, "A"); s.Value != "v2" || s.Metadata["env"] != "dev" {
+		t.Errorf("A = %v %v, want v2 with env=dev", s.Value, s.Metadata)
+	}
+
+	key := string(ssMaster(t, env.dbPath(), nil).Keys().RecordKey("A"))
+	ssUpdate(t, env.dbPath(), func(d *bolt.Bucket) error { return d.Put([]byte(key), before[key]) })
+	_, err = e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: []engine.ImportSecret{{Name: "A", Value: "v1", Metadata: md}}})
+	if err == nil || !strings.Contains(err.Error(), "tampered") {
+		t.Errorf("import of the value of a restored record: %v, want tampering", err)
 	}
 }

@@ -476,6 +476,7 @@ func (e *Engine) passwordCall(ctx context.Context, op Op, vault string, old, pw 
 		return wrapf(op, canon, "", ErrConflict, "another process changed the password at the same moment; this change was not made, and the password is the one the other process set")
 	}
 	bctx, batch := withBatch(ctx)
+	defer batch.discard()
 	if err := p.SetPassword(bctx, old, pw); err != nil {
 		if batch.changed() { // a read after the derivation found the other's change
 			return conflict()

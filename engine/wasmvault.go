@@ -80,21 +80,26 @@ const maxAttempts = 50
 // does not hold one read transaction, unlock's: storage.Batch.Changed).
 func (w *wasmVault) atomic(ctx context.Context, op abi.Op, args ...[]byte) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		bctx, batch := withBatch(ctx)
-		out, err := w.callOnce(bctx, op, args...)
-		if err != nil && batch.changed() && attempt < maxAttempts && ctx.Err() == nil {
-			continue // a read found another writer's change: as a refused commit
-		}
-		if err != nil {
-			return nil, err
-		}
-		testonly.AtCommit(false)
-		err = batch.commit(ctx)
-		testonly.AtCommit(true)
-		if !errors.Is(err, storage.ErrChanged) || attempt == maxAttempts || ctx.Err() != nil {
-			return out, storageErr(err)
+		out, again, err := w.atomicOnce(ctx, op, args)
+		if !again || attempt == maxAttempts || ctx.Err() != nil {
+			return out, err
 		}
 	}
+}
+
+// atomicOnce runs the call once as a batch of its own, and reports whether
+// it failed on another writer's change (again): a read that found it, or
+// the commit.
+func (w *wasmVault) atomicOnce(ctx context.Context, op abi.Op, args [][]byte) (out []byte, again bool, err error) {
+	bctx, batch := withBatch(ctx)
+	defer batch.discard()
+	if out, err = w.callOnce(bctx, op, args...); err != nil {
+		return nil, batch.changed(), err
+	}
+	testonly.AtCommit(false)
+	err = batch.commit(ctx)
+	testonly.AtCommit(true)
+	return out, errors.Is(err, storage.ErrChanged), storageErr(err)
 }
 
 func (w *wasmVault) Get(ctx context.Context, name string) (abi.Info, abi.Value, error) {
@@ -128,6 +133,27 @@ func (w *wasmVault) Set(ctx context.Context, name string, v abi.Value, md abi.Me
 	}
 	_, err = w.call(ctx, abi.OpSet, []byte(name), value, meta)
 	return err
+}
+
+// setReported is Set for a vault whose manifest declares set_reports: it
+// returns what the set did, abi.SetCreated, abi.SetReplaced or
+// abi.SetUnchanged.
+func (w *wasmVault) setReported(ctx context.Context, name string, v abi.Value, md abi.Metadata) (byte, error) {
+	value, meta, err := setArguments(v, md)
+	if err != nil {
+		return 0, err
+	}
+	out, err := w.call(ctx, abi.OpSet, []byte(name), value, meta)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case len(out) != 1:
+		return 0, badOutput(fmt.Errorf("set_reports: the set's report is %d bytes, want 1", len(out)))
+	case out[0] > abi.SetUnchanged:
+		return 0, badOutput(fmt.Errorf("set_reports: the set reported %d, want 0, 1 or 2", out[0]))
+	}
+	return out[0], nil
 }
 
 func (w *wasmVault) Create(ctx context.Context, name string, v abi.Value, md abi.Metadata) error {

@@ -154,6 +154,16 @@ enum {
     SESAME_BATCH_END   = 1
 };
 
+/* What a set did, the one byte it outputs when the vault's manifest
+ * declares "set_reports":true (§4, sesame 0.5): a new secret, one replaced,
+ * or none written because the stored secret already had that value (and
+ * that metadata, when the set gives some). */
+enum {
+    SESAME_SET_CREATED   = 0,
+    SESAME_SET_REPLACED  = 1,
+    SESAME_SET_UNCHANGED = 2
+};
+
 /* Log levels for sesame_log (§5.1). */
 enum {
     SESAME_LOG_DEBUG = 0,

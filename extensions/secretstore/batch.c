@@ -109,9 +109,17 @@ uint32_t pending_of(const store_keys *k, const uint8_t *key, int *kind, uint8_t 
     return st;
 }
 
+/* The batch's end: its keys, and how many pending entries it applied. */
+typedef struct {
+    const store_keys *k;
+    uint32_t applied;
+} ending;
+
 /* apply_one applies a pending entry to the manifest, and deletes it. */
 static uint32_t apply_one(void *arg, const uint8_t *pk, uint32_t pk_len, const uint8_t *p, uint32_t n) {
-    const store_keys *k = arg;
+    ending *e = arg;
+    const store_keys *k = e->k;
+    e->applied++;
     uint8_t key[RECORD_KEY_LEN], hash[HASH_SIZE];
     if (pk_len != RECORD_KEY_LEN)
         return tampered_store("a pending entry of a batch is malformed (planted?)");
@@ -126,14 +134,17 @@ static uint32_t apply_one(void *arg, const uint8_t *pk, uint32_t pk_len, const u
 }
 
 /* batch_end applies the batch's pending entries to the manifest, in hash
- * order (the order of their keys), and ends the batch. */
+ * order (the order of their keys), and ends the batch. A batch whose sets
+ * all found their secrets unchanged has none, and leaves the manifest as
+ * it is. */
 static uint32_t batch_end(void) {
     store_keys k;
+    ending e = {.k = &k};
     uint32_t st = get_keys(0, &k);
     if (st == STATUS_EMPTY) /* no store: nothing was written */
         st = SESAME_OK;
     else if (st == SESAME_OK && (st = writer_start(&k)) == SESAME_OK &&
-             (st = each_entry(PREFIX_PENDING, 2, apply_one, &k)) == SESAME_OK)
+             (st = each_entry(PREFIX_PENDING, 2, apply_one, &e)) == SESAME_OK && e.applied > 0)
         st = writer_finish(&k);
     if (st == SESAME_OK)
         st = sesame_kv_delete(KEY_BATCH, sizeof KEY_BATCH - 1);

@@ -19,7 +19,7 @@ SESAME_ABI_V1_MARKER
 static const char manifest[] =
     "{\"abi\":1,\"name\":\"secretstore\",\"version\":\"1.0.0\","
     "\"description\":\"encrypted local store (Argon2id password, XChaCha20-Poly1305 records)\","
-    "\"metadata\":true,\"case_sensitive\":false,\"datetime_offset\":true,\"atomic_calls\":true,"
+    "\"metadata\":true,\"case_sensitive\":false,\"datetime_offset\":true,\"atomic_calls\":true,\"set_reports\":true,"
     "\"operations\":[\"get\",\"stat\",\"set\",\"remove\",\"list\",\"set_metadata\",\"unlock\",\"lock\","
     "\"set_password\",\"test\"],"
     "\"grants\":[\"storage\"]}";
@@ -313,8 +313,26 @@ static uint32_t store(const store_keys *k, const uint8_t *key, int batch, const 
     return st;
 }
 
+/* reported outputs what a set did (SPEC.md §4, set_reports) once st, its
+ * outcome, is OK. */
+static uint32_t reported(uint32_t st, uint8_t what) {
+    return st == SESAME_OK ? sesame_output(&what, 1) : st;
+}
+
+/* same_secret reports whether the secret opened in plain (its info
+ * info_len bytes long) already holds the value in arg2 and, when the set
+ * gives metadata (meta_len > 0), the metadata in meta: the bytes the host
+ * sent when it was stored, which it encodes one way only. */
+static int same_secret(uint32_t info_len, uint32_t meta_len) {
+    uint32_t head = 4 + sesame_get_u32(plain.data) + 1;
+    if (plain.len - info_len != arg2.len || memcmp(plain.data + info_len, arg2.data, arg2.len) != 0)
+        return 0;
+    return meta_len == 0 || (info_len - head == meta.len && memcmp(plain.data + head, meta.data, meta.len) == 0);
+}
+
 /* set keeps the stored spelling of a name that differs only in case, and
- * the stored metadata when none is given (SPEC.md §4). */
+ * the stored metadata when none is given (SPEC.md §4); it writes nothing
+ * when the secret is already what the set gives, and says which it did. */
 SESAME_EXPORT("sesame_set") uint32_t vault_set(uint32_t name_len, uint32_t value_len, uint32_t meta_len) {
     store_keys k;
     uint8_t key[RECORD_KEY_LEN];
@@ -327,13 +345,19 @@ SESAME_EXPORT("sesame_set") uint32_t vault_set(uint32_t name_len, uint32_t value
     if (st == SESAME_OK)
         st = find(name_len, 1, !batch, &k, key, &info_len);
     if (st == SESAME_NOT_FOUND)
-        return done(store(&k, key, batch, arg.data, arg.len, meta.data, meta_len, arg2.data, arg2.len));
+        return done(reported(store(&k, key, batch, arg.data, arg.len, meta.data, meta_len, arg2.data, arg2.len),
+                             SESAME_SET_CREATED));
     if (st != SESAME_OK)
         return done(st);
+    if (same_secret(info_len, meta_len)) {
+        buf_wipe(&bkt.plain); /* find read the leaf for a write that is not needed */
+        return done(reported(SESAME_OK, SESAME_SET_UNCHANGED));
+    }
     uint32_t stored = sesame_get_u32(plain.data), head = 4 + stored + 1;
     const uint8_t *md = meta_len > 0 ? meta.data : plain.data + head;
     uint32_t md_len = meta_len > 0 ? meta_len : info_len - head;
-    return done(store(&k, key, batch, plain.data + 4, stored, md, md_len, arg2.data, arg2.len));
+    return done(reported(store(&k, key, batch, plain.data + 4, stored, md, md_len, arg2.data, arg2.len),
+                         SESAME_SET_REPLACED));
 }
 
 SESAME_EXPORT("sesame_set_metadata") uint32_t vault_set_metadata(uint32_t name_len, uint32_t meta_len) {

@@ -87,8 +87,8 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 			}
 		case "store-set":
 			o = func(ctx context.Context) error {
-				i++
-				_, err := e.Set(ctx, engine.SetRequest{Name: scaleName(i % 100), Value: scaleValue(i % 100), Vault: scaleVault})
+				i++ // a new value each time: a set of the stored value writes nothing (SPEC.md §4, set reports)
+				_, err := e.Set(ctx, engine.SetRequest{Name: scaleName(i % 100), Value: scaleValue(100 + i), Vault: scaleVault})
 				return err
 			}
 		case "open-get":

@@ -56,6 +56,7 @@ type Batch struct {
 	gen    generation        // the state of the store its last read saw
 	file   os.FileInfo       // the identity of gen's file; nil where unknown
 	lost   bool              // a read found a key it read changed: Commit must fail
+	ended  bool              // committed or discarded: no longer counted in s.lock.batches
 	arena                    // where seen's values are kept
 }
 
@@ -116,9 +117,29 @@ type generation struct {
 	txid int
 }
 
-// Batch starts an empty batch of writes to s.
+// Batch starts an empty batch of writes to s. It ends with Commit or
+// Discard: until then the process keeps its read-write handle of the file
+// for the commit to come (batchLingers, lock.go).
 func (s *Store) Batch() *Batch {
+	s.lock.batches.Add(1)
 	return &Batch{s: s, seen: Seen{}}
+}
+
+// Discard ends a batch that will not commit: nothing of it is written. It
+// does nothing after Commit or another Discard, so a caller may defer it.
+func (b *Batch) Discard() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.end()
+}
+
+// end uncounts the batch from its path's batches, once. Callers hold b.mu.
+func (b *Batch) end() {
+	if !b.ended {
+		b.ended = true
+		b.s.lock.batches.Add(-1)
+		b.recycleSeen()
+	}
 }
 
 // lookup returns the value of key as the batch sees it: its own write, or
@@ -447,7 +468,7 @@ func (b *Batch) Len() int {
 func (b *Batch) Commit(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	defer b.recycleSeen()
+	defer b.end()
 	if len(b.writes) == 0 {
 		return nil
 	}

@@ -69,7 +69,10 @@
 //     A kept handle's free-page list is only right while no other handle
 //     commits, which the id shows. The handle is closed 100 ms after the
 //     process's last write: open for writing, it rules out every process's
-//     idle hold (below). See writer_unix.go and lock.go.
+//     idle hold (below); but while a Batch of the path is begun and not
+//     committed or discarded, for up to 5 s after the last write, so that
+//     an import's batches, each longer than 100 ms to prepare, commit on
+//     one handle. See writer_unix.go and lock.go.
 //   - Reads share one read-only handle per file and process, kept open for
 //     the life of the Stores, but its shared lock is taken only while read
 //     transactions run and released as the last one ends. While the lock is

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,12 @@ type pathLock struct {
 	writes *writer     // the read-write handle, used under rwLock held exclusive
 	linger *time.Timer // closes writes once no write came for writerLinger
 	rwLock
+
+	// batches counts the path's Batches begun and neither committed nor
+	// discarded; kept counts the lingers that ended since the last write
+	// and kept the handle for them (under the lock held exclusive).
+	batches atomic.Int32
+	kept    int
 }
 
 // writerLinger is how long the read-write handle is kept after a write.
@@ -40,9 +47,21 @@ type pathLock struct {
 // a loop) comes faster than this and keeps the handle (writer_unix.go).
 const writerLinger = 100 * time.Millisecond
 
+// batchLingers is how many lingers in a row a Batch in preparation keeps
+// the read-write handle for, after the last write: 5 s. An import's batch
+// of a thousand secrets takes longer than one linger to prepare (its gets
+// and sets through the vault), and closing the handle between two of its
+// commits made each commit map the file anew and fault in every page it
+// wrote (bench/NOTES.md); so a handle whose path has a batch that will
+// commit waits for it, but not for ever: a batch left waiting on a
+// confirmation, or one whose caller forgot to discard it, would keep other
+// processes' readers from their idle hold.
+const batchLingers = 50
+
 // wrote keeps the read-write handle for writerLinger more: called under
 // the lock held exclusive, after a write.
 func (l *pathLock) wrote() {
+	l.kept = 0
 	if l.linger == nil {
 		l.linger = time.AfterFunc(writerLinger, l.closeWriter)
 		return
@@ -68,6 +87,11 @@ func (l *pathLock) shutWriter(retire bool) {
 	defer l.unlock(true)
 	if retire && l.linger != nil {
 		l.linger.Stop()
+	}
+	if !retire && l.linger != nil && l.batches.Load() > 0 && l.kept < batchLingers {
+		l.kept++
+		l.linger.Reset(writerLinger) // a batch will commit: see batchLingers
+		return
 	}
 	l.writes.close()
 }

@@ -94,3 +94,66 @@ func TestWriterKeptAndRenewed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriterKeptForBatch: while a Batch of the path is begun, the end of
+// the write handle's linger (what its timer calls) keeps the handle for
+// the commit to come, at most batchLingers times in a row; once the batch
+// commits or is discarded, the linger's end closes it. An import's batch
+// takes longer to prepare than the linger: closed between two commits,
+// the handle was mapped anew for each, and the commit faulted in every
+// page it wrote.
+func TestWriterKeptForBatch(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "v.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := s.lock
+	mustSet(t, s, "k", "v")
+	kept := l.writes.db
+	b := s.Batch()
+	l.closeWriter()
+	if l.writes.db != kept {
+		t.Fatal("the linger's end closed the write handle while a batch was begun")
+	}
+	if err := b.Set(ctx, []byte("k"), []byte("w")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.writes.db != kept {
+		t.Fatal("the batch's commit opened the file anew")
+	}
+	l.closeWriter()
+	if l.writes.db != nil {
+		t.Fatal("the linger's end kept the write handle after the batch committed")
+	}
+
+	mustSet(t, s, "k", "v")
+	b = s.Batch()
+	b.Discard()
+	b.Discard() // a deferred Discard after an explicit one does nothing more
+	if n := l.batches.Load(); n != 0 {
+		t.Fatalf("%d batches counted after the discard, want 0", n)
+	}
+	l.closeWriter()
+	if l.writes.db != nil {
+		t.Fatal("the linger's end kept the write handle after the batch was discarded")
+	}
+
+	mustSet(t, s, "k", "v")
+	b = s.Batch()
+	defer b.Discard()
+	for range batchLingers {
+		l.closeWriter()
+	}
+	if l.writes.db == nil {
+		t.Fatalf("the write handle closed before %d lingers with a batch begun", batchLingers)
+	}
+	l.closeWriter()
+	if l.writes.db != nil {
+		t.Fatalf("a batch that never ends kept the write handle past %d lingers", batchLingers)
+	}
+}

@@ -45,6 +45,13 @@ export const META_DATETIME_OFFSET: u8 = 4;
 export const BATCH_BEGIN: u8 = 0;
 export const BATCH_END: u8 = 1;
 
+// What a set did: the one byte it outputs when the manifest declares
+// "set_reports":true (§4, sesame 0.5). UNCHANGED: nothing was written, the
+// stored secret already had that value (and that metadata, when given).
+export const SET_CREATED: u8 = 0;
+export const SET_REPLACED: u8 = 1;
+export const SET_UNCHANGED: u8 = 2;
+
 // ---- Limits (§8) ----------------------------------------------------------
 
 export const MAX_NAME: u32 = 256;
