@@ -117,10 +117,11 @@ func (bs *batchSet) commit(ctx context.Context) error {
 func (bs *batchSet) discard() {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	for s, b := range bs.batches {
-		b.Discard()
-		delete(bs.batches, s)
+	for _, sb := range bs.batches {
+		sb.b.Discard()
 	}
+	clear(bs.batches)
+	bs.batches = bs.batches[:0]
 }
 
 // commitStores is commit, and returns the stores it wrote to.
