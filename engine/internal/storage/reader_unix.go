@@ -142,6 +142,14 @@ func (r *reader) first(ctx context.Context, path string, deadline time.Time) (*b
 			}
 			return nil, err
 		}
+		// Count what the kernel queued before the check, this process's
+		// own writer's close among it: counted later, an event from
+		// before the check would look like a change after it and end
+		// the idle hold this read may keep (pollHolds: not again if the
+		// operation polled since it began, when it was counted then).
+		if r.watched {
+			pollHolds(ctx, r)
+		}
 		seen := r.events.Load()
 		if tx := r.current(path); tx != nil {
 			r.checked(seen)
