@@ -19,16 +19,7 @@ import (
 // nothing of it is written, and the error is the vault's.
 func TestImportTellsTheBatch(t *testing.T) {
 	wasm := testwasm.Build(t, "engine/testdata/guests/batchc")
-	dir := t.TempDir()
-	reg, data := filepath.Join(dir, "vaults.toml"), filepath.Join(dir, "data")
-	if err := os.WriteFile(reg, []byte(fmt.Sprintf("[vaults.V]\nextension = %q\ngrants.storage = true\n", wasm)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.Open(ctx, reg, &engine.Options{DataDir: data, CacheDir: testCache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, data := storageVault(t, wasm)
 	logged := func() string {
 		t.Helper()
 		recs := ssRecords(t, engine.StorageFile(data, "V", wasm))
@@ -51,13 +42,30 @@ func TestImportTellsTheBatch(t *testing.T) {
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "fail-end", Value: "x", Vault: "V"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: []engine.ImportSecret{{Name: "d", Value: "x"}}})
+	_, err := e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: []engine.ImportSecret{{Name: "d", Value: "x"}}})
 	if err == nil || !strings.Contains(err.Error(), "the end fails, as asked") {
 		t.Fatalf("import with a failing end: %v", err)
 	}
 	if got := logged(); got != want+"set fail-end out\n" {
 		t.Errorf("a failed batch wrote:\n%s", got)
 	}
+}
+
+// storageVault opens an engine over a registry of one vault V, the module
+// at wasm granted storage, and returns it with its data folder.
+func storageVault(t *testing.T, wasm string) (*engine.Engine, string) {
+	t.Helper()
+	dir := t.TempDir()
+	reg, data := filepath.Join(dir, "vaults.toml"), filepath.Join(dir, "data")
+	if err := os.WriteFile(reg, []byte(fmt.Sprintf("[vaults.V]\nextension = %q\ngrants.storage = true\n", wasm)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.Open(ctx, reg, &engine.Options{DataDir: data, CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, data
 }
 
 // TestImportSetReports: a vault whose set reports what it did (SPEC.md §4,
@@ -69,16 +77,7 @@ func TestImportTellsTheBatch(t *testing.T) {
 // (which must not write) asks get, as before, and writes nothing.
 func TestImportSetReports(t *testing.T) {
 	wasm := testwasm.Build(t, "engine/testdata/guests/reportc")
-	dir := t.TempDir()
-	reg, data := filepath.Join(dir, "vaults.toml"), filepath.Join(dir, "data")
-	if err := os.WriteFile(reg, []byte(fmt.Sprintf("[vaults.V]\nextension = %q\ngrants.storage = true\n", wasm)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.Open(ctx, reg, &engine.Options{DataDir: data, CacheDir: testCache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, data := storageVault(t, wasm)
 	logged := func() string {
 		t.Helper()
 		return string(ssRecords(t, engine.StorageFile(data, "V", wasm))["log"])
