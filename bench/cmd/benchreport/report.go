@@ -42,7 +42,7 @@ func (r *report) write(out, chartDir, notesFile string) error {
 	m := r.Machine
 	w("# Benchmarks\n\n")
 	w("sesame against what a user would pick instead, measured in one run on one machine. This file is\n")
-	w("generated: `make bench` writes it (about 15 minutes; `BENCHQUICK=1 make bench` for a short run)\n")
+	w("generated: `make bench` writes it (about 4 minutes on a quiet two-core machine; `BENCHQUICK=1 make bench` for a short run)\n")
 	w("and the charts in `%s/`. Do not edit it by hand; the explanations come from `bench/NOTES.md`.\n\n", rel)
 	if r.Quick {
 		w("> **Quick run** (BENCHQUICK=1): fewer reads and shorter benchmarks, no 100 000-secret store. Not for quoting.\n\n")
