@@ -128,7 +128,11 @@ func defaultDirs(o *Options) (err error) {
 // Path returns the absolute path of the registry file.
 func (e *Engine) Path() string { return e.path }
 
-// Close closes every vault and the sandbox.
+// Close closes every vault and the sandbox. An engine holds what the
+// garbage collector does not release: its vaults' linear memory (mapped
+// outside the Go heap), their storage files' locks and handles, and a watch
+// of its registry's folder in the process's inotify instance. Close releases
+// them; an engine dropped without it keeps them until the process exits.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
