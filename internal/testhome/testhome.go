@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // vars are the variables that place sesame's folders (internal/xdg), each
@@ -55,19 +56,37 @@ func SharedCacheDir() (string, error) {
 }
 
 // keepGo pins what the go command would take from the XDG folders that
-// Enter moves: its build cache and its settings file stay the user's, so
-// that a guest a test builds is not compiled from nothing in every run.
+// Enter moves: its settings file and its build cache stay the user's, so
+// that a guest a test builds is not compiled from nothing in every run. A
+// GOCACHE set in that settings file (go env -w) is left to it: go reads the
+// file it is pinned to, and a GOCACHE in the environment would override it.
 func keepGo() {
-	if os.Getenv("GOCACHE") == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			os.Setenv("GOCACHE", filepath.Join(d, "go-build"))
-		}
-	}
 	if os.Getenv("GOENV") == "" {
 		if d, err := os.UserConfigDir(); err == nil {
 			os.Setenv("GOENV", filepath.Join(d, "go", "env"))
 		}
 	}
+	if os.Getenv("GOCACHE") != "" || setInGoEnv("GOCACHE") {
+		return
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		os.Setenv("GOCACHE", filepath.Join(d, "go-build"))
+	}
+}
+
+// setInGoEnv reports whether the go command's settings file ($GOENV, lines
+// of KEY=VALUE) sets key.
+func setInGoEnv(key string) bool {
+	b, err := os.ReadFile(os.Getenv("GOENV"))
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(strings.TrimSpace(line), key+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestingM is what TestMain is given.

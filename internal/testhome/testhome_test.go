@@ -32,6 +32,7 @@ func TestEnter(t *testing.T) {
 		t.Setenv(v.env, "/nowhere")
 	}
 	t.Setenv("XDG_CACHE_HOME", userCache)
+	t.Setenv("GOENV", filepath.Join(userCache, "no-go-env")) // not the user's, which may set GOCACHE
 	t.Setenv("GOCACHE", "")
 	t.Setenv(sharedEnv, "")
 	f := &fakeM{}
@@ -62,5 +63,29 @@ func TestEnter(t *testing.T) {
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Errorf("the test home %s is still there after the tests: %v", root, err)
+	}
+}
+
+// TestEnterKeepsGoEnvCache: a GOCACHE that the user set with go env -w (in
+// the settings file) is left to that file, which go still reads: set in the
+// environment, the default would override it, and every guest a test builds
+// would be compiled again into another cache.
+func TestEnterKeepsGoEnvCache(t *testing.T) {
+	goenv := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(goenv, []byte("GOFLAGS=-mod=mod\nGOCACHE=/elsewhere/go-build\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOENV", goenv)
+	t.Setenv("GOCACHE", "")
+	t.Setenv(sharedEnv, "")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	f := &fakeM{}
+	m, err := Enter(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Run()
+	if f.seen["GOCACHE"] != "" {
+		t.Errorf("GOCACHE = %q during the tests; want it unset, so that go takes the settings file's", f.seen["GOCACHE"])
 	}
 }
