@@ -222,7 +222,7 @@ func (r *report) writeScale(w writer, rel string) *chart.Bars {
 	w("## 3. Scale\n\n")
 	w("The builtin `secretstore` (the default LocalStore, no password, granted a %s call deadline) with 100, 10 000 and\n", scaleTimeout)
 	w("100 000 secrets of 32 bytes. The store is filled by `sesame import -` (a new process, no agent) of JSON records, one a line:\n")
-	w("batches of 1000 secrets, each one storage transaction. Then, in a child process of its own per size, random secrets\n")
+	w("batches of 2000 secrets, each one storage transaction. Then, in a child process of its own per size, random secrets\n")
 	w("are read and overwritten through the engine (`Engine.Get`, `Engine.Set`: a set is durable on disk when it returns,\n")
 	w("an fsync each), and the whole vault is listed (`Engine.Info`). Peak RSS is the child's VmHWM; RSS after is measured\n")
 	w("after two garbage collections, and the next column is the part of it that the Go heap has freed but not yet\n")
