@@ -228,7 +228,7 @@ func (r *report) writeScale(w writer, rel string) *chart.Bars {
 	w("after two garbage collections, and the next column is the part of it that the Go heap has freed but not yet\n")
 	w("returned to the OS. The last columns start the CLI (`sesame get`, `sesame info`; no agent, compile cache warm) on\n")
 	w("the same store.\n\n")
-	w("| secrets | `sesame import` | secrets/s | get mean | get p95 | set mean | set p95 | `Engine.Info` | `sesame info` p50 | file | on disk | peak RSS | RSS after | of it, Go heap free but not returned | `sesame get` p50 | p95 |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("| secrets | `sesame import` | secrets/s (a CPU-second) | get mean | get p95 | set mean | set p95 | `Engine.Info` | `sesame info` p50 | file | on disk | peak RSS | RSS after | of it, Go heap free but not returned | `sesame get` p50 | p95 |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	c := &chart.Bars{Title: "Scale: cost per operation, × the 100-secret store", Axis: "× the same operation on 100 secrets (log scale)",
 		Series: []string{"get", "set", "sesame get (process)", "peak RSS"}, Log: true, Ref: 1, Format: ratioLabel}
 	var base scaleRow
@@ -236,7 +236,7 @@ func (r *report) writeScale(w writer, rel string) *chart.Bars {
 		if i == 0 {
 			base = row
 		}
-		w("| %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", row.N, durStr(row.Import), importRate(row.N, row.Import),
+		w("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", row.N, durStr(row.Import), importRates(row),
 			durStr(row.GetMean), durStr(row.GetP95), durStr(row.SetMean), durStr(row.SetP95), durStr(row.Info), msStr(row.FreshInfo),
 			humanBytes(row.FileBytes), humanBytes(row.DiskBytes), humanBytes(row.PeakRSS), humanBytes(row.RSSAfter),
 			humanBytes(row.HeapUnreturned), msStr(row.FreshP50), msStr(row.FreshP95))
