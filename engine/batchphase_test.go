@@ -126,3 +126,38 @@ func TestImportSetReports(t *testing.T) {
 		t.Errorf("what-if wrote:\n%s", got)
 	}
 }
+
+// TestSetReportsAskNoStat: a set on a vault whose set reports what it did
+// (SPEC.md §4, set_reports) is one call, not a get (or stat) and then a
+// set: the report gives the Action's Replace. A set that must know first
+// (--no-clobber, what-if) still asks.
+func TestSetReportsAskNoStat(t *testing.T) {
+	wasm := testwasm.Build(t, "engine/testdata/guests/reportc")
+	e, data := storageVault(t, wasm)
+	logged := func() string {
+		t.Helper()
+		return string(ssRecords(t, engine.StorageFile(data, "V", wasm))["log"])
+	}
+	for _, c := range []struct {
+		name    string
+		replace bool
+	}{{"new-a", false}, {"old-b", true}, {"same-c", true}} {
+		act, err := e.Set(ctx, engine.SetRequest{Vault: "V", Name: c.name, Value: "x"})
+		if err != nil || act.Replace != c.replace {
+			t.Errorf("set %s: %v, Replace %v; want Replace %v", c.name, err, act.Replace, c.replace)
+		}
+	}
+	want := "set new-a\nset old-b\nset same-c\n"
+	if got := logged(); got != want {
+		t.Fatalf("log:\n%s\nwant (no get):\n%s", got, want)
+	}
+	if _, err := e.Set(ctx, engine.SetRequest{Vault: "V", Name: "new-d", Value: "x", NoClobber: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Set(ctx, engine.SetRequest{Vault: "V", Name: "new-e", Value: "x", Change: engine.Change{WhatIf: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := logged(), want+"get new-d\nset new-d\nget new-e\n"; got != want {
+		t.Errorf("log:\n%s\nwant (a get before a no-clobber set, and for a what-if):\n%s", got, want)
+	}
+}

@@ -83,6 +83,17 @@ func (e *Engine) write(ctx context.Context, vt Vault, vault, name string, v abi.
 	cr, creates := vt.(Creator)
 	creates = creates && noClobber && supports(vt, abi.OpCreate)
 	act := Action{Op: op, Vault: vault, Secret: name}
+	// A vault whose set reports what it did (SPEC.md §4, set_reports) is
+	// not asked first whether the secret exists, when nothing is shown
+	// before the write and a secret there may be replaced: its set says
+	// so, in the call that writes (a stat was a second call, whose reads
+	// of a large store find the pages the last commit moved cold).
+	sr, reports := vt.(setReporter)
+	if reports && vt.Manifest().SetReports && !noClobber && !c.WhatIf && c.Confirm == nil {
+		did, err := sr.setReported(ctx, name, v, md)
+		act.Replace = did != abi.SetCreated
+		return act, vaultError(op, vault, name, err)
+	}
 	if !creates || c.WhatIf || c.Confirm != nil {
 		// The check: a no-clobber create needs none (create refuses an
 		// existing secret itself), unless the action is shown first.

@@ -26,7 +26,7 @@ import (
 // engine.Vault), wat-get (the boundary's WAT guest), engine-get (the engine
 // API over a native vault), open-get (a new engine per get, as `sesame get`
 // in a new process pays it, the compile cache warm), store-import (batches
-// of 1000 new secrets through Engine.Import, as sesame import sends them),
+// of 2000 new secrets through Engine.Import, as sesame import sends them),
 // store-info (Engine.Info over 100 000 secrets, imported first).
 func profileMain(args []string) int {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
@@ -110,7 +110,7 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 		}
 		next := 0
 		importBatch := func(ctx context.Context) error {
-			batch := make([]engine.ImportSecret, 1000)
+			batch := make([]engine.ImportSecret, 2000)
 			for j := range batch {
 				batch[j] = engine.ImportSecret{Name: scaleName(next), Value: scaleValue(next)}
 				next++

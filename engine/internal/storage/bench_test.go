@@ -110,6 +110,45 @@ func BenchmarkList(b *testing.B) {
 	}
 }
 
+// BenchmarkBatchScan scans, in pages of 256, keys that only a batch holds,
+// among other writes of it: the secretstore's end of an import's batch
+// reads its pending entries so (extensions/secretstore/batch.c), one per
+// secret, beside the records it wrote.
+func BenchmarkBatchScan(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{1000, 2000} {
+		b.Run(fmt.Sprintf("pending=%d", n), func(b *testing.B) {
+			s := openTest(b, Options{})
+			batch := s.Batch()
+			defer batch.Discard()
+			for i := range n {
+				for _, prefix := range []string{"p/", "s/"} {
+					if err := batch.Set(ctx, fmt.Appendf(nil, "%s%08d", prefix, spread(i, n)), []byte(benchValue)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for b.Loop() {
+				var after []byte
+				for seen := 0; ; {
+					page, more, err := batch.Scan(ctx, []byte("p/"), after, 256, 1<<20)
+					if err != nil {
+						b.Fatal(err)
+					}
+					seen += len(page)
+					if !more {
+						if seen != n {
+							b.Fatalf("scanned %d entries, want %d", seen, n)
+						}
+						break
+					}
+					after = page[len(page)-1].Key
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkGetParallel runs Gets from GOMAXPROCS goroutines on one Store.
 func BenchmarkGetParallel(b *testing.B) {
 	ctx := context.Background()

@@ -121,6 +121,19 @@ func TestBatchScan(t *testing.T) {
 			t.Errorf("limit %d, %d bytes: scanned %q, want %q", bound.limit, bound.maxBytes, got, want)
 		}
 	}
+	// Keys that only the batch holds, more than a page of them (a
+	// secretstore batch's pending entries).
+	for i := range 7 {
+		if err := b.Set(ctx, fmt.Appendf(nil, "r/%d", i), []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = "r/0=new r/1=new r/2=new r/3=new r/4=new r/5=new r/6=new"
+	for _, limit := range []int{1, 3, 7, 100} {
+		if got, _ := scanAll(t, b.Scan, "r/", limit, 1<<20); got != want {
+			t.Errorf("limit %d: scanned %q, want %q", limit, got, want)
+		}
+	}
 	if got, _ := scanAll(t, s.Scan, "p/", 100, 1<<20); strings.Contains(got, "new") || !strings.Contains(got, "p/00=old") {
 		t.Errorf("the store scans the batch's writes before the commit: %q", got)
 	}
