@@ -7,7 +7,7 @@
 // a processor per core the runtime woke threads that spun looking for work
 // and gave each processor its own partly used spans of the heap, pages that
 // are faulted in fresh; on one processor from the start, a warm `get` took
-// about 90 page faults fewer (bench/NOTES.md). Set later, when the command
+// 60 to 140 page faults fewer, of about 1,000 (bench/NOTES.md). Set later, when the command
 // knows it runs alone (cli's oneShot), it gained nothing: the threads and
 // spans of the runtime's start and the package inits were there already.
 // So the package's init runs among the first: it imports only the runtime

@@ -1,9 +1,9 @@
 // Package off hands a command run with SESAME_AGENT=off from the thin
 // sesame to sesame-engine in its init, which runs before those of the
 // command's own packages: with the agent off every command needs the engine
-// in its process, and the thin program would otherwise start its command
-// tree (urfave/cli's init alone about 2 ms, the largest of the thin
-// program's 36) only to hand the command over at the top of cli.Main.
+// in its process, and the thin program would otherwise run the inits of its
+// command tree's packages (36 in all, urfave/cli's the largest) only to hand
+// the command over at the top of cli.Main.
 //
 // Only cmd/sesame imports it: sesame-engine, which runs the command, must
 // not. Anything that stops the handover here (no executable path, a
