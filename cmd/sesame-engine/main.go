@@ -12,9 +12,6 @@ import (
 
 	"github.com/sesamehq/sesame/internal/cli"
 	"github.com/sesamehq/sesame/internal/cli/local"
-	// Its init puts the program on one processor, for its one-shot
-	// commands; the agent takes the default back.
-	_ "github.com/sesamehq/sesame/internal/procs"
 	// Its init grows the main goroutine's stack once, before the other
 	// packages' inits and the command would grow it in several copies.
 	"github.com/sesamehq/sesame/internal/stack"

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -166,7 +165,6 @@ func (s *session) agentRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	allProcessors()
 	opts := agent.RunOptions{Idle: c.Duration("idle"), Build: build(exe), Engines: s.inproc.agentEngines()}
 	if fd := c.Int("ready-fd"); fd > 0 {
 		// Started on demand: an agent that is stopping may still hold the
@@ -181,16 +179,6 @@ func (s *session) agentRun(c *cli.Context) error {
 	defer stop()
 	_, err = agent.Run(ctx, agent.Dir(), opts)
 	return err
-}
-
-// allProcessors gives the agent, which serves several clients at once, the
-// runtime's default GOMAXPROCS back: sesame-engine starts on one processor,
-// for its one-shot commands (package procs). A GOMAXPROCS set in the
-// environment is the user's choice, and kept.
-func allProcessors() {
-	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
-		runtime.SetDefaultGOMAXPROCS()
-	}
 }
 
 func (s *session) agentStart(c *cli.Context) error {

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
@@ -86,17 +85,10 @@ func TestOneShotKeepsUsersGOGC(t *testing.T) {
 }
 
 // TestAgentKeepsTheCollector: neither the agent, which lives long, nor a
-// command it serves turns the collector off; and the agent takes the
-// runtime's default GOMAXPROCS back from the one processor that package
-// procs gives sesame-engine (the test starts it on one). The agent runs in
-// this process, so that the test sees what it does to the runtime.
+// command it serves turns the collector off. The agent runs in this
+// process, so that the test sees what it does to the runtime.
 func TestAgentKeepsTheCollector(t *testing.T) {
 	defaultCollector(t, agentOn)
-	t.Setenv("GOMAXPROCS", "")
-	os.Unsetenv("GOMAXPROCS")
-	runtime.SetDefaultGOMAXPROCS()
-	all := runtime.GOMAXPROCS(1)
-	t.Cleanup(runtime.SetDefaultGOMAXPROCS)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -114,9 +106,6 @@ func TestAgentKeepsTheCollector(t *testing.T) {
 	sesame(t, ctx, "info")
 	if off, limit := collector(); off || limit != math.MaxInt64 {
 		t.Errorf("after a command through the agent: collector off %v, memory limit %d; want on, no limit", off, limit)
-	}
-	if got := runtime.GOMAXPROCS(0); all > 1 && got != all {
-		t.Errorf("the agent runs on %d processors, want the default %d", got, all)
 	}
 }
 
