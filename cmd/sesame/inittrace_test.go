@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,49 +168,5 @@ func TestEngineBinaryRefused(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "vault not found") {
 		t.Errorf("sesame get --vault Nope with sesame-engine in place:\n%s", out)
-	}
-}
-
-// TestAgentOffHandsOverFirst: with SESAME_AGENT=off the built sesame hands
-// the command to sesame-engine from the init of package off, before the
-// inits of the command tree's packages (urfave/cli's, the CLI's, the agent
-// client's) run for a command that sesame-engine runs again. Under
-// GODEBUG=inittrace=1 both programs print their inits, each beginning with
-// the runtime's; what comes before the second is the thin program's.
-func TestAgentOffHandsOverFirst(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds both programs")
-	}
-	bin := buildPrograms(t)
-	cmd := exec.Command(filepath.Join(bin, "sesame"), "version")
-	cmd.Env = append(os.Environ(), "SESAME_AGENT=off", "GODEBUG=inittrace=1", "HOME="+t.TempDir())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("sesame version: %v\n%s", err, stderr.Bytes())
-	}
-	var programs [][]string // the packages each program initialised, in order
-	for line := range strings.Lines(stderr.String()) {
-		p, ok := strings.CutPrefix(line, "init ")
-		if !ok {
-			continue
-		}
-		if p, _, _ = strings.Cut(p, " @"); p == "runtime" {
-			programs = append(programs, nil)
-		}
-		if len(programs) > 0 {
-			programs[len(programs)-1] = append(programs[len(programs)-1], p)
-		}
-	}
-	if len(programs) != 2 {
-		t.Fatalf("GODEBUG=inittrace=1 shows %d programs' inits, want 2 (sesame, then sesame-engine):\n%s", len(programs), stderr.Bytes())
-	}
-	if !slices.ContainsFunc(programs[1], unused) {
-		t.Fatalf("the second program initialised none of the engine's packages: not sesame-engine?\n%s", stderr.Bytes())
-	}
-	for _, p := range []string{"github.com/urfave/cli/v2", "github.com/sesamehq/sesame/internal/cli", "github.com/sesamehq/sesame/internal/agent"} {
-		if slices.Contains(programs[0], p) {
-			t.Errorf("sesame ran the init of %s before handing the command over", p)
-		}
 	}
 }

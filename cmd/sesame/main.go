@@ -26,9 +26,6 @@ import (
 	_ "github.com/sesamehq/sesame/internal/stack"
 
 	"github.com/sesamehq/sesame/internal/cli"
-	// Its init hands a command run with SESAME_AGENT=off to sesame-engine
-	// before the command tree's packages start.
-	_ "github.com/sesamehq/sesame/internal/handoff/off"
 )
 
 func main() {
