@@ -10,14 +10,16 @@ import (
 	"context"
 	"os"
 
-	// Its init grows the main goroutine's stack once, before the other
-	// packages' inits and the command would grow it in several copies.
-	_ "github.com/sesamehq/sesame/internal/stack"
-
 	"github.com/sesamehq/sesame/internal/cli"
 	"github.com/sesamehq/sesame/internal/cli/local"
+	// Its init grows the main goroutine's stack once, before the other
+	// packages' inits and the command would grow it in several copies.
+	"github.com/sesamehq/sesame/internal/stack"
 )
 
 func main() {
+	// The engine in the process goes deeper still: grown again while
+	// main's is the only frame.
+	stack.ReserveEngine()
 	os.Exit(cli.Main(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr, local.Engine()))
 }

@@ -15,8 +15,20 @@ import (
 // is not exact). It fails when the compiler removes Reserve's frame (a
 // frame that is never read goes, and the growth with it).
 func TestReserveGrows(t *testing.T) {
+	checkReserve(t, "Reserve", Reserve, reserveBytes)
+}
+
+// TestReserveEngineGrows: the same for ReserveEngine and engineBytes.
+func TestReserveEngineGrows(t *testing.T) {
+	checkReserve(t, "ReserveEngine", ReserveEngine, engineBytes)
+}
+
+// checkReserve fails unless goroutines that call reserve (named name) hold
+// at least half of size more stack each than goroutines that do not.
+func checkReserve(t *testing.T, name string, reserve func(), size uint64) {
+	t.Helper()
 	const n = 500
-	inUse := func(reserve bool) uint64 {
+	inUse := func(reserve func()) uint64 {
 		var started, done sync.WaitGroup
 		release := make(chan struct{})
 		var before runtime.MemStats
@@ -27,8 +39,8 @@ func TestReserveGrows(t *testing.T) {
 			done.Add(1)
 			go func() {
 				defer done.Done()
-				if reserve {
-					Reserve()
+				if reserve != nil {
+					reserve()
 				}
 				started.Done()
 				<-release
@@ -41,9 +53,9 @@ func TestReserveGrows(t *testing.T) {
 		done.Wait()
 		return after.StackInuse - before.StackInuse
 	}
-	plain, reserved := inUse(false), inUse(true)
-	if reserved < plain+n*reserveBytes/2 {
-		t.Errorf("%d goroutines that called Reserve hold %d bytes of stack, %d goroutines that did not %d; want at least %d more each", n, reserved, n, plain, reserveBytes/2)
+	plain, reserved := inUse(nil), inUse(reserve)
+	if reserved < plain+n*size/2 {
+		t.Errorf("%d goroutines that called %s hold %d bytes of stack, %d goroutines that did not %d; want at least %d more each", n, name, reserved, n, plain, size/2)
 	}
 }
 

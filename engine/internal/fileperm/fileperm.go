@@ -89,8 +89,8 @@ func MkdirAll(dir string) error {
 		}
 		missing = append(missing, p)
 	}
-	if err := CheckDir(p); err != nil {
-		return err
+	if err := CheckDir(p); err != nil || len(missing) == 0 {
+		return err // with nothing missing, p is dir: checked
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		// EEXIST: made meanwhile by another process, or planted; the
