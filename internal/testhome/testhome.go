@@ -34,6 +34,27 @@ var vars = [...]struct{ env, dir string }{
 // every other.
 func CacheKey() []byte { return bytes.Repeat([]byte("test-key"), 4) }
 
+// WriteCacheKey writes CacheKey into the key file at path (mode 0600),
+// through a rename, so that a process reading the file meanwhile reads one
+// key whole. It is for the tests that open Hosts without a test home (the
+// sandbox's): over the folder of the engine's tests' compile cache, with
+// this key, they and the engine's tests each find what the other compiled.
+func WriteCacheKey(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".cache.key.*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(CacheKey())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 // sharedEnv carries the shared cache folder to the processes that the
 // tests start, whose own user cache folder is the test home's.
 const sharedEnv = "SESAME_TEST_SHARED_CACHE"

@@ -119,7 +119,7 @@ func keyVault(t testing.TB, h *Host, name string, params map[string]string) (*Mo
 func keyHost(t testing.TB, logger *slog.Logger) *Host {
 	t.Helper()
 	tmp := os.TempDir()
-	h, err := NewHost(Config{Logger: logger, CacheDir: filepath.Join(tmp, "sesame-test-wazero-cache"), CacheKey: filepath.Join(tmp, "sesame-test-wazero-cache.key")})
+	h, err := NewHost(Config{Logger: logger, CacheDir: filepath.Join(tmp, "sesame-test-wazero-cache", "wazero"), CacheKey: filepath.Join(tmp, "sesame-test-wazero-cache.key")})
 	if err != nil {
 		t.Fatal(err)
 	}

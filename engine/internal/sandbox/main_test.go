@@ -2,9 +2,12 @@ package sandbox_test
 
 import (
 	"flag"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
+	"github.com/sesamehq/sesame/internal/testhome"
 )
 
 // TestMain makes the Hosts over cacheDir, those of newHost here and of
@@ -16,7 +19,8 @@ import (
 // of CPU, 19 s with the switch). The first load of each module in the
 // process still compiles it, or reads it from the folder, and seals it.
 // The tests of the disk cache and its seals use folders of their own,
-// which the switch leaves alone.
+// which the switch leaves alone. The folder and its key are the engine's
+// tests' (cacheDir).
 //
 // Under the test flag -interpret, every module the tests load runs in
 // wazero's interpreter (sandbox.InterpretAll): go test
@@ -25,6 +29,10 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	if *interpret {
 		sandbox.InterpretAll()
+	}
+	if err := testhome.WriteCacheKey(cacheKey); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot write the key of the tests' compile cache:", err)
+		os.Exit(2)
 	}
 	shareCompiledModules()
 	m.Run()

@@ -117,8 +117,14 @@ func (h *countHandler) Handle(context.Context, slog.Record) error { h.n.Add(1); 
 func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
 func (h *countHandler) WithGroup(string) slog.Handler             { return h }
 
+// cacheDir is the compile cache of the engine's tests (their engines keep
+// it in "wazero" under engine.Options.CacheDir), sealed with the key that
+// theirs is sealed with (testhome.CacheKey, which TestMain writes into
+// cacheKey): each module compiles once for both packages, whose tests run
+// at once in make test. With a key of their own the two compiled the same
+// Go guests twice, in two folders: about 1.5 s of CPU each.
 var (
-	cacheDir = filepath.Join(os.TempDir(), "sesame-test-wazero-cache")
+	cacheDir = filepath.Join(os.TempDir(), "sesame-test-wazero-cache", "wazero")
 	cacheKey = filepath.Join(os.TempDir(), "sesame-test-wazero-cache.key")
 )
 
