@@ -205,3 +205,52 @@ func TestSecretStoreRootChangedUnderInstance(t *testing.T) {
 		t.Fatalf("get with the root put back = %v", s.Value)
 	}
 }
+
+// TestSecretStoreKnownBucket: a get does not read its bucket again while
+// the root names the bucket this instance checked (manifest.c, "known"),
+// and that never serves a bucket the root no longer names: another
+// process's writes into the bucket (a new value of one secret, a secret
+// added) read back in the first engine, which had read the bucket before;
+// and the root and the bucket put back from before those writes, a
+// consistent older manifest, are found as tampering by that engine too:
+// the record is not the version the older bucket names. A password store,
+// whose manifest key keeps its handle from call to call.
+func TestSecretStoreKnownBucket(t *testing.T) {
+	env := newSSEnv(t, ssPassword+"\n  password_timeout = -1")
+	e := env.open(t)
+	ssUnlock(t, e, ssPass)
+	ssSet(t, e, "Token", "v1", nil)
+	crowd := ssCrowd(t, env.dbPath(), ssPass, "Token", 2)
+	ssSet(t, e, crowd[0], "c0", nil)
+	for name, want := range map[string]string{"Token": "v1", crowd[0]: "c0"} {
+		if s := ssGet(t, e, name); s.Value != want {
+			t.Fatalf("%s reads %#v, want %q", name, s.Value, want)
+		}
+	}
+	before := ssRecords(t, env.dbPath())
+
+	other := env.open(t)
+	ssUnlock(t, other, ssPass)
+	ssSet(t, other, "Token", "v2", nil)
+	ssSet(t, other, crowd[1], "c1", nil)
+	other.Close()
+	for name, want := range map[string]string{"Token": "v2", crowd[0]: "c0", crowd[1]: "c1"} {
+		if s := ssGet(t, e, name); s.Value != want {
+			t.Errorf("after the other engine's writes, %s reads %#v, want %q", name, s.Value, want)
+		}
+	}
+
+	bucket := "b/" + string(ssMaster(t, env.dbPath(), ssPass).Keys().RecordKey("Token")[2:4])
+	ssUpdate(t, env.dbPath(), func(d *bolt.Bucket) error {
+		for _, k := range []string{format.KeyRoot, bucket, bucket + "/i"} {
+			if err := d.Put([]byte(k), before[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	_, err := e.Get(ctx, engine.GetRequest{Name: "Token", Vault: ssVault})
+	if want := `record of "Token" is not the version the manifest names`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("get of Token under the root and bucket from before: %v, want %q", err, want)
+	}
+}

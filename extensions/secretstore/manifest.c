@@ -97,6 +97,13 @@ uint32_t tampered_store(const char *what) {
 static uint8_t authentic[ROOT_LEN];
 static int32_t authentic_under;
 
+/* The root that root_read hands out, which no one changes: the epoch and
+ * digests of authentic while read_current. A get reads the same root call
+ * after call, and copying its 4 KiB out of the bytes read was the guest's
+ * largest copy. */
+static root read_root;
+static int read_current;
+
 /* equal compares n bytes, a word at a time: the root is public (it is in
  * the file in clear), so no constant time is needed. */
 static int equal(const uint8_t *a, const uint8_t *b, uint32_t n) {
@@ -127,11 +134,13 @@ static uint32_t root_authentic(const store_keys *k, const uint8_t *b) {
         return tampered_store("its manifest (m/root) does not authenticate under the store's key");
     memcpy(authentic, b, ROOT_LEN);
     authentic_under = k->manifest;
+    read_current = 0;
     return SESAME_OK;
 }
 
-/* root_load reads m/root and checks its MAC under the manifest key. */
-uint32_t root_load(const store_keys *k, root *r) {
+/* root_check reads m/root into raw and checks its MAC under the manifest
+ * key. */
+static uint32_t root_check(const store_keys *k) {
     uint32_t st = kv_read(&raw, KEY_ROOT);
     if (st == SESAME_NOT_FOUND)
         return tampered_store("its manifest (m/root) is missing");
@@ -139,10 +148,34 @@ uint32_t root_load(const store_keys *k, root *r) {
         return st;
     if (raw.len != ROOT_LEN || raw.data[0] != STORE_VERSION)
         return tampered_store("its manifest (m/root) is malformed");
-    if ((st = root_authentic(k, raw.data)) != SESAME_OK)
-        return st;
+    return root_authentic(k, raw.data);
+}
+
+/* root_copy copies the epoch and digests of the root in raw into r. */
+static void root_copy(root *r) {
     r->epoch = (uint64_t)sesame_get_i64(raw.data + 1);
     memcpy(r->digest, raw.data + 9, sizeof r->digest);
+}
+
+/* root_load reads m/root into r, which the caller may change and store,
+ * and checks its MAC under the manifest key. */
+uint32_t root_load(const store_keys *k, root *r) {
+    uint32_t st = root_check(k);
+    if (st == SESAME_OK)
+        root_copy(r);
+    return st;
+}
+
+/* root_read is root_load for a read: *r is a root of manifest.c's own,
+ * copied again only when the root changed since the last read. */
+uint32_t root_read(const store_keys *k, const root **r) {
+    uint32_t st = root_check(k);
+    if (st != SESAME_OK)
+        return st;
+    if (!read_current)
+        root_copy(&read_root);
+    read_current = 1;
+    *r = &read_root;
     return SESAME_OK;
 }
 
@@ -158,6 +191,7 @@ uint32_t root_store(const store_keys *k, root *r) {
         return st;
     memcpy(authentic, b, ROOT_LEN); /* its MAC was just made under k */
     authentic_under = k->manifest;
+    read_current = 0;
     return sesame_kv_set(KEY_ROOT, sizeof KEY_ROOT - 1, b, sizeof b);
 }
 
@@ -251,6 +285,51 @@ static uint32_t bucket_problem(const char *key, const char *what) {
 
 static sesame_buf ix;   /* the index that index_load read           */
 static uint32_t ix_one; /* 1 + XX when ix holds b/XX as dir_load read it */
+static int ix_known;    /* and b/XX came from known: checked already     */
+
+/* What this instance has checked of each bucket's b/XX (a directory, or
+ * the index of its one leaf): its bytes, the digest the root named for
+ * them, and the handle of the manifest key that digest is under (0:
+ * none). A root that names that digest under that key names those very
+ * bytes, so a read needs neither b/XX nor its HMAC again: a get reads the
+ * root, the index of its leaf (none more in a store of a few thousand
+ * records, where b/XX is that index) and the record. The bytes are public (the file holds them in
+ * clear); a b/XX another process wrote since has another digest in the
+ * root, and is read and checked in full. What is left unread is not
+ * checked again: a b/XX damaged in the file behind a root that still
+ * names the one checked here is found by a listing, a write or another
+ * process, and meanwhile the get returns what the root names. Up to
+ * KNOWN_MAX bytes a bucket: a full leaf's index, a directory of depth 6
+ * or less (400 KiB at most). */
+#define KNOWN_MAX (INDEX_HEAD + LEAF_MAX * INDEX_ENTRY + TAG_SIZE)
+static struct {
+    int32_t under;
+    uint8_t digest[DIGEST_SIZE];
+    sesame_buf bytes;
+} known[BUCKETS];
+
+/* known_get puts in ix the b/XX of bucket idx that known holds, if the
+ * root r names it under the manifest key of k; 1 when it did. */
+static int known_get(const store_keys *k, const root *r, uint32_t idx) {
+    if (known[idx].under == 0 || known[idx].under != k->manifest || !equal(known[idx].digest, r->digest[idx], DIGEST_SIZE))
+        return 0;
+    ix.len = 0;
+    if (!sesame_buf_append(&ix, known[idx].bytes.data, known[idx].bytes.len))
+        return 0;
+    return 1;
+}
+
+/* known_put keeps ix, bucket idx's b/XX just checked against its digest
+ * in r, in known; bigger than KNOWN_MAX, or out of memory, it forgets the
+ * bucket's. */
+static void known_put(const store_keys *k, const root *r, uint32_t idx) {
+    known[idx].under = 0;
+    known[idx].bytes.len = 0;
+    if (ix.len > KNOWN_MAX || !sesame_buf_append(&known[idx].bytes, ix.data, ix.len))
+        return;
+    memcpy(known[idx].digest, r->digest[idx], DIGEST_SIZE);
+    known[idx].under = k->manifest;
+}
 
 /* dir_load reads bucket idx's directory into d, checked against its
  * digest in r: b/XX of version 3, u8 depth (1..8) and 2^depth leaf
@@ -265,23 +344,27 @@ uint32_t dir_load(const store_keys *k, const root *r, uint32_t idx, dir *d) {
         return SESAME_OK;
     char key[10];
     leaf_key(idx, 0, 0, 0, key);
-    uint32_t st = kv_read(&ix, key);
+    int checked = known_get(k, r, idx);
+    uint32_t st = checked ? SESAME_OK : kv_read(&ix, key);
     if (st == SESAME_NOT_FOUND)
         return bucket_problem(key, " of its manifest is missing");
     if (st != SESAME_OK)
         return st;
     if (ix.len == 0 || ix.data[0] != DIR_VERSION) {
         ix_one = 1 + idx;
+        ix_known = checked;
         return SESAME_OK;
     }
     uint8_t dg[DIGEST_SIZE], tail = (uint8_t)idx;
-    if ((st = digest_of(k, label_dir, sizeof label_dir, &tail, 1, ix.data, ix.len, dg)) != SESAME_OK)
+    if (!checked && (st = digest_of(k, label_dir, sizeof label_dir, &tail, 1, ix.data, ix.len, dg)) != SESAME_OK)
         return st;
-    if (!same(dg, r->digest[idx], DIGEST_SIZE))
+    if (!checked && !same(dg, r->digest[idx], DIGEST_SIZE))
         return bucket_problem(key, " of its manifest is not the one its root names (restored from an earlier copy?)");
     uint32_t depth = ix.len > 1 ? ix.data[1] : 0;
     if (depth == 0 || depth > MAX_DEPTH || ix.len != DIR_HEAD + ((uint32_t)DIGEST_SIZE << depth))
         return tampered_store("a bucket of its manifest is malformed");
+    if (!checked)
+        known_put(k, r, idx);
     d->depth = depth;
     memcpy(d->digest, ix.data + DIR_HEAD, (size_t)DIGEST_SIZE << depth);
     ix.len = 0;
@@ -305,7 +388,8 @@ static uint32_t index_load(const store_keys *k, const root *r, const dir *d, con
         return SESAME_OK;
     }
     uint32_t st = SESAME_OK;
-    if (d->depth > 0 || ix_one != 1 + d->idx)
+    int one = d->depth == 0 && ix_one == 1 + d->idx, checked = one && ix_known;
+    if (!one)
         st = kv_read(&ix, key);
     ix_one = 0;
     if (st == SESAME_NOT_FOUND)
@@ -313,13 +397,15 @@ static uint32_t index_load(const store_keys *k, const root *r, const dir *d, con
     if (st != SESAME_OK)
         return st;
     uint8_t dg[DIGEST_SIZE];
-    if ((st = index_digest(k, b->idx, b->depth, b->j, ix.data, ix.len, dg)) != SESAME_OK)
+    if (!checked && (st = index_digest(k, b->idx, b->depth, b->j, ix.data, ix.len, dg)) != SESAME_OK)
         return st;
-    if (!same(dg, want, DIGEST_SIZE))
+    if (!checked && !same(dg, want, DIGEST_SIZE))
         return bucket_problem(key, d->depth == 0 ? " of its manifest is not the one its root names (restored from an earlier copy?)"
                                                  : " of its manifest is not the one its directory names (restored from an earlier copy?)");
     if (!index_parse(ix.data, ix.len, b, n))
         return tampered_store("a bucket of its manifest is malformed");
+    if (one && !checked)
+        known_put(k, r, d->idx);
     return SESAME_OK;
 }
 

@@ -151,6 +151,7 @@ int check_info(const uint8_t *p, uint32_t n);
 int digest_zero(const uint8_t *d);
 uint32_t tampered_store(const char *what);
 uint32_t root_load(const store_keys *k, root *r);
+uint32_t root_read(const store_keys *k, const root **r);
 uint32_t root_store(const store_keys *k, root *r);
 uint32_t dir_load(const store_keys *k, const root *r, uint32_t idx, dir *d);
 uint32_t leaf_of(const uint8_t *hash, uint32_t depth);

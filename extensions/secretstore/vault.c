@@ -186,9 +186,14 @@ static uint32_t manifest_of(const store_keys *k, const uint8_t *key, int full, c
     uint8_t hash[HASH_SIZE];
     key_hash(key, RECORD_KEY_LEN, hash);
     *entry = NULL;
+    if (!full) {
+        const root *r;
+        uint32_t st = root_read(k, &r);
+        return st != SESAME_OK ? st : index_find(k, r, hash, entry);
+    }
     uint32_t st = root_load(k, &man);
-    if (st != SESAME_OK || !full)
-        return st != SESAME_OK ? st : index_find(k, &man, hash, entry);
+    if (st != SESAME_OK)
+        return st;
     int listed;
     if ((st = dir_load(k, &man, hash[0], &man_dir)) == SESAME_OK)
         st = bucket_load(k, &man, &man_dir, leaf_of(hash, man_dir.depth), &bkt);

@@ -144,11 +144,19 @@ func (m *Module) call(parent context.Context, export string, args [][]byte) ([]b
 		}
 	}
 	out, err := m.invoke(parent, in, export, limit, args)
-	var se *Error
-	healthy := err == nil || (errors.As(err, &se) && !se.trap)
+	healthy := err == nil || !trapped(err)
 	healthy = healthy && !in.halted && in.calls < maxCallsPerInstance && in.mod.Memory().Size() <= m.recycle
 	m.pool.put(parent, in, healthy)
 	return out, err
+}
+
+// trapped reports whether err is not a status the guest returned: a trap,
+// exit or deadline (invoke), after which its instance is not used again. A
+// function of its own, so that the error pointer errors.As needs is made
+// only for a call that failed, not for every call.
+func trapped(err error) bool {
+	var se *Error
+	return !errors.As(err, &se) || se.trap
 }
 
 // instance takes an idle instance from the pool for a call of export, or
