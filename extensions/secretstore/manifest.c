@@ -297,8 +297,9 @@ static int ix_known;    /* and b/XX came from known: checked already     */
  * clear); a b/XX another process wrote since has another digest in the
  * root, and is read and checked in full. What is left unread is not
  * checked again: a b/XX damaged in the file behind a root that still
- * names the one checked here is found by a listing, a write or another
- * process, and meanwhile the get returns what the root names. Up to
+ * names the one checked here is found by an instance that reads it anew
+ * (another process, or this one's next instance), and meanwhile this
+ * instance's gets, listings and writes use what the root names. Up to
  * KNOWN_MAX bytes a bucket: a full leaf's index, a directory of depth 6
  * or less (400 KiB at most). */
 #define KNOWN_MAX (INDEX_HEAD + LEAF_MAX * INDEX_ENTRY + TAG_SIZE)
