@@ -345,7 +345,7 @@ func BenchmarkImport(b *testing.B) {
 
 // importBenchEngine opens an engine on a new folder with vault V, of the
 // extension built from the folder ext, without a password.
-func importBenchEngine(b *testing.B, ext string) *engine.Engine {
+func importBenchEngine(b testing.TB, ext string) *engine.Engine {
 	dir := b.TempDir()
 	reg := filepath.Join(dir, "vaults.toml")
 	src := fmt.Sprintf("[vaults.V]\nextension = %q\ngrants.storage = true\nparameters.authentication = \"none\"\n", testwasm.Build(b, ext))
@@ -365,7 +365,7 @@ const importBatch = 2000
 
 // importBatches imports batches of importBatch new secrets named after
 // prefix into vault V of e.
-func importBatches(b *testing.B, e *engine.Engine, prefix string, batches int) {
+func importBatches(b testing.TB, e *engine.Engine, prefix string, batches int) {
 	for i := range batches {
 		batch := importSecrets(fmt.Sprintf("%s%d", prefix, i), importBatch)
 		if _, err := e.Import(ctx, engine.ImportRequest{Vault: "V", Secrets: batch}); err != nil {

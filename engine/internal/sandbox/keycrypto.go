@@ -145,22 +145,35 @@ func resetAll(hs ...hash.Hash) {
 // at most 255 × 32 bytes (here: at most 64). An empty salt is 32 zero
 // bytes, as the RFC says.
 func hkdfSHA256(out, ikm, salt, info []byte) {
+	var prk [sha256.Size]byte
+	defer clear(prk[:])
+	hkdfExtract(&prk, ikm, salt)
+	hkdfExpand(out, prk[:], info)
+}
+
+// hkdfExtract writes HKDF-SHA256's pseudorandom key of ikm and salt to prk
+// (RFC 5869 §2.2): PRK = HMAC(salt, IKM).
+func hkdfExtract(prk *[sha256.Size]byte, ikm, salt []byte) {
 	if len(salt) == 0 {
 		salt = make([]byte, sha256.Size)
 	}
-	var prk, t [sha256.Size]byte
-	defer clear(prk[:])
-	defer clear(t[:])
-	// Extract: PRK = HMAC(salt, IKM). A salt longer than a block is first
-	// hashed, as HMAC's key; it is not secret.
+	// A salt longer than a block is first hashed, as HMAC's key; it is not
+	// secret.
 	if len(salt) > sha256.BlockSize {
 		s := sha256.Sum256(salt)
 		salt = s[:]
 	}
 	hmacSHA256(prk[:0], salt, ikm)
+}
+
+// hkdfExpand writes HKDF-SHA256's output of the pseudorandom key prk and
+// info to out (RFC 5869 §2.3), at most 255 × 32 bytes.
+func hkdfExpand(out, prk, info []byte) {
+	var t [sha256.Size]byte
+	defer clear(t[:])
 	prev := t[:0]
 	for i := byte(1); len(out) > 0; i++ {
-		hmacSHA256(t[:0], prk[:], prev, info, []byte{i})
+		hmacSHA256(t[:0], prk, prev, info, []byte{i})
 		prev = t[:]
 		out = out[copy(out, t[:]):]
 	}

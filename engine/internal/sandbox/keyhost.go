@@ -130,10 +130,7 @@ func hostKeyHKDF(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg32(s)
 		return
 	}
-	stack[0] = handleResult(c.keys.createFrom(c.id, int(n), api.DecodeU32(stack[0]), func(ikm, dst []byte) abi.Status {
-		hkdfSHA256(dst, ikm, salt, info)
-		return abi.OK
-	}))
+	stack[0] = handleResult(c.keys.derive(c.id, int(n), api.DecodeU32(stack[0]), salt, info))
 }
 
 // key_wrap(kek, key, ad, ad_len, dst, cap) -> length

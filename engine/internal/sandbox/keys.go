@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"log/slog"
 	"math"
@@ -29,6 +31,8 @@ type keySlot struct {
 	n      int    // the key's length in bytes
 	call   uint64 // the call that made it
 	kept   uint64 // the call that kept it; 0: not kept
+	prk    bool   // the room after the key holds its HKDF extract with salt (extract)
+	salt   []byte // that extract's salt, a copy: salts are not secret
 }
 
 // keyTable is a vault's keys. Handles count up from a random start, and are
@@ -82,27 +86,60 @@ func (t *keyTable) key(i int) []byte {
 // The key exists only if fill returns OK; otherwise its slot is zeroed and
 // fill's status returned.
 func (t *keyTable) create(call uint64, n int, fill func(dst []byte) abi.Status) (uint32, abi.Status) {
-	return t.make(call, n, nil, func(_, dst []byte) abi.Status { return fill(dst) })
+	return t.make(call, n, nil, func(_ int, dst []byte) abi.Status { return fill(dst) })
 }
 
 // createFrom is create from the bytes of key from, a handle the guest gave.
 func (t *keyTable) createFrom(call uint64, n int, from uint32, fill func(src, dst []byte) abi.Status) (uint32, abi.Status) {
-	return t.make(call, n, &from, fill)
+	return t.make(call, n, &from, func(i int, dst []byte) abi.Status { return fill(t.key(i), dst) })
 }
 
-func (t *keyTable) make(call uint64, n int, from *uint32, fill func(src, dst []byte) abi.Status) (uint32, abi.Status) {
+// derive makes a key of n bytes for call: HKDF-SHA256 of key from, salt
+// and info (key_hkdf). The extract of from and salt is kept with from
+// (extract), so that the subkeys a vault derives from one key with one
+// salt, the secretstore's three on each call, cost one extract and an
+// expand each.
+func (t *keyTable) derive(call uint64, n int, from uint32, salt, info []byte) (uint32, abi.Status) {
+	return t.make(call, n, &from, func(i int, dst []byte) abi.Status {
+		var scratch [sha256.Size]byte
+		defer clear(scratch[:])
+		hkdfExpand(dst, t.extract(i, salt, &scratch), info)
+		return abi.OK
+	})
+}
+
+// extract returns the HKDF-SHA256 extract of key i with salt. Where it fits
+// in the key's room after the key (keys of at most 32 bytes, as master keys
+// are) it is kept there, in the same locked memory, and made again only
+// for another salt: it goes with the key, since wipeSlot zeroes the whole
+// room. Otherwise it is made in scratch. Callers hold mu.
+func (t *keyTable) extract(i int, salt []byte, scratch *[sha256.Size]byte) []byte {
+	k := &t.slots[i]
+	if k.n+sha256.Size > keyStride {
+		hkdfExtract(scratch, t.key(i), salt)
+		return scratch[:]
+	}
+	prk := (*[sha256.Size]byte)(t.mem[i*keyStride+k.n:])
+	if !k.prk || !bytes.Equal(k.salt, salt) {
+		hkdfExtract(prk, t.key(i), salt)
+		k.prk, k.salt = true, append(k.salt[:0], salt...)
+	}
+	return prk[:]
+}
+
+func (t *keyTable) make(call uint64, n int, from *uint32, fill func(src int, dst []byte) abi.Status) (uint32, abi.Status) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.sealed {
 		return 0, abi.Unavailable
 	}
-	var src []byte
+	src := -1
 	if from != nil {
 		i, s := t.find(*from)
 		if s != abi.OK {
 			return 0, s
 		}
-		src = t.key(i)
+		src = i
 	}
 	free := -1
 	for i := range t.slots {

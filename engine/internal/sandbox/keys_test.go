@@ -569,3 +569,62 @@ func TestConcurrentUnlocksKeepTheLastKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyDeriveKeepsExtract: key_hkdf's subkeys are HKDF-SHA256's
+// (crypto/hkdf) whether their salt is the one of the derivation before,
+// whose extract the parent key's room keeps, or another; a parent of 64
+// bytes has no room for it and derives the same. The extract goes with its
+// key: once the calls' keys are wiped and a lock wipes the kept parent,
+// the key memory is zero again.
+func TestKeyDeriveKeepsExtract(t *testing.T) {
+	tab := &keyTable{vault: "V", logger: slog.Default()}
+	defer tab.free()
+	for call, n := range map[uint64]int{1: 32, 2: 64} {
+		parent := make([]byte, n)
+		rand.Read(parent)
+		p, s := tab.create(call, n, func(dst []byte) abi.Status { copy(dst, parent); return abi.OK })
+		if s != abi.OK {
+			t.Fatal(s)
+		}
+		for _, d := range []struct{ salt, info string }{{"id-1", "record"}, {"id-1", "name"}, {"id-2", "name"}, {"", "manifest"}, {"id-1", "name"}} {
+			h, s := tab.derive(call, 32, p, []byte(d.salt), []byte(d.info))
+			want, err := hkdf.Key(sha256.New, parent, []byte(d.salt), d.info, 32)
+			if s != abi.OK || err != nil {
+				t.Fatal(s, err)
+			}
+			if got := keyBytes(tab, h); !bytes.Equal(got, want) {
+				t.Fatalf("parent of %d bytes, salt %q, info %q: derived %x, want %x", n, d.salt, d.info, got, want)
+			}
+			prk, _ := hkdf.Extract(sha256.New, parent, []byte(d.salt))
+			if kept := room(tab, p)[n:]; n == 32 && !bytes.Equal(kept, prk) {
+				t.Fatalf("salt %q: the parent's room keeps %x after it, want the extract %x", d.salt, kept, prk)
+			}
+		}
+		if s := tab.keep(call, p); s != abi.OK {
+			t.Fatal(s)
+		}
+		tab.endCall(call)
+		if tab.live() != 1 {
+			t.Fatalf("%d keys after the call, want the kept parent", tab.live())
+		}
+		tab.wipeKept() // a lock
+		if !keyMemZero(tab, tab.mem) {
+			t.Fatalf("parent of %d bytes: key memory not zero once every key is wiped", n)
+		}
+	}
+}
+
+// keyBytes returns a copy of key h of tab.
+func keyBytes(tab *keyTable, h uint32) []byte {
+	var out []byte
+	tab.use(h, func(k []byte) abi.Status { out = bytes.Clone(k); return abi.OK })
+	return out
+}
+
+// room returns a copy of the whole room of key h in tab's key memory.
+func room(tab *keyTable, h uint32) []byte {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	i, _ := tab.find(h)
+	return bytes.Clone(tab.mem[i*keyStride : (i+1)*keyStride])
+}

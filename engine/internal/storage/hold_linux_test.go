@@ -347,3 +347,94 @@ func TestIdleHoldKeepsTransaction(t *testing.T) {
 	mustSet(t, s, "k", "2")
 	get("2")
 }
+
+// TestReadsWhileWriting: while this process keeps its read-write handle
+// open (an import's batch being prepared), reads keep no idle hold, so each
+// takes the flock; but one that follows a check with nothing counted by the
+// watch since neither stats the path nor probes for a lease, which the
+// kernel refuses while the file is open for writing. Another process's
+// write, and a file renamed over the path, are still seen, by a batch and
+// outside one.
+func TestReadsWhileWriting(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	fill := s.Batch()
+	for i := range 100 {
+		if err := fill.Set(ctx, fmt.Appendf(nil, "k%d", i), []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fill.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keepWriter(t, s)
+	stats, probes := countReadChecks(t)
+
+	b := s.Batch()
+	defer b.Discard()
+	get := func(g interface {
+		Get(context.Context, []byte) ([]byte, error)
+	}, key, want string) {
+		t.Helper()
+		if v, err := g.Get(ctx, []byte(key)); err != nil || string(v) != want {
+			t.Fatalf("Get(%s) = %q, %v; want %q", key, v, err, want)
+		}
+	}
+	get(b, "k0", "1") // counts the commit's events, and checks the file
+	*stats, *probes = 0, 0
+	for i := 1; i < 100; i++ {
+		get(b, fmt.Sprintf("k%d", i), "1")
+	}
+	if *stats != 0 || *probes != 0 {
+		t.Errorf("99 reads with the read-write handle open and nothing changed made %d stats and %d lease probes; want none", *stats, *probes)
+	}
+	if !writerOpen(t, s) {
+		t.Fatal("the read-write handle was closed: the reads tested nothing")
+	}
+
+	cmd, stdin, out := helper(t, "add", s.Path(), "7", "new")
+	io.WriteString(stdin, "go\n")
+	if !out.Scan() || out.Text() != "won" {
+		t.Fatalf("the other process's write: %q, %v", out.Text(), out.Err())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	get(b, "knew", "7")
+	get(s, "knew", "7")
+
+	fillStore(t, s.Path()+".new", func(put func(k, v string)) { put("knew", "8") })
+	if err := os.Rename(s.Path()+".new", s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	get(s, "knew", "8")
+}
+
+// keepWriter keeps s's read-write handle open until s closes: its linger
+// no longer closes it.
+func keepWriter(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.lock.lock(context.Background(), true, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	defer s.lock.unlock(true)
+	s.lock.linger.Stop()
+}
+
+// countReadChecks counts the stats of the path and the lease probes that
+// reads make, until the end of t.
+func countReadChecks(t *testing.T) (stats, probes *int) {
+	stats, probes = new(int), new(int)
+	stat, probe := statPath, probeWriters
+	t.Cleanup(func() { statPath, probeWriters = stat, probe })
+	statPath = func(path string) (os.FileInfo, error) {
+		*stats++
+		return stat(path)
+	}
+	probeWriters = func(f *os.File) bool {
+		*probes++
+		return probe(f)
+	}
+	return stats, probes
+}

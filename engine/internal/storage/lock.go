@@ -103,7 +103,8 @@ func acquirePathLock(path string) *pathLock {
 	defer registry.Unlock()
 	l := registry.locks[path]
 	if l == nil {
-		l = &pathLock{reader: newReader(), writes: newWriter()}
+		w := newWriter()
+		l = &pathLock{reader: newReader(w), writes: w}
 		l.changed = make(chan struct{})
 		registry.locks[path] = l
 	}

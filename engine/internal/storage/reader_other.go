@@ -14,7 +14,7 @@ import (
 // handle is open, so a handle cannot be kept without shutting writers out.
 type reader struct{}
 
-func newReader() *reader { return &reader{} }
+func newReader(*writer) *reader { return &reader{} }
 
 func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) (err error) {
 	db, err := openDB(ctx, path, false, deadline, nil)

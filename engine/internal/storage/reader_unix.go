@@ -51,9 +51,18 @@ type reader struct {
 	kept    snapshot      // idle: the last holder's transaction, kept for the next read (tx nil: none)
 	events  atomic.Uint64 // changes the watch counted (without the gate)
 	lost    atomic.Bool   // the watch ended (without the gate): no hold until the handle is reopened
+
+	own *writer // this process's read-write handle of the path, read under the process-level lock
 }
 
-func newReader() *reader { return &reader{gate: make(chan struct{}, 1)} }
+func newReader(own *writer) *reader { return &reader{gate: make(chan struct{}, 1), own: own} }
+
+// statPath and probeWriters are os.Stat and noWriters, variables so that
+// a test can count the system calls of a read.
+var (
+	statPath     = os.Stat
+	probeWriters = noWriters
+)
 
 // view calls fn with a snapshot of a read transaction (without one, and no
 // data, if nothing is stored at path yet) under the shared flock. Under a
@@ -151,7 +160,7 @@ func (r *reader) first(ctx context.Context, path string, deadline time.Time) (*b
 			pollHolds(ctx, r)
 		}
 		seen := r.events.Load()
-		if tx := r.current(path); tx != nil {
+		if tx := r.current(path, seen); tx != nil {
 			r.checked(seen)
 			return tx, nil
 		}
@@ -200,10 +209,15 @@ func (r *reader) first(ctx context.Context, path string, deadline time.Time) (*b
 // (it loads no freelist), and the map covers at least the size the file had
 // when it was opened. A system call fewer per read (~2.5 µs here). The
 // transaction that reads it is the one the read then uses.
-func (r *reader) current(path string) *bolt.Tx {
-	pi, err := os.Stat(path)
-	if err != nil || !os.SameFile(r.id, pi) {
-		return nil
+//
+// The file at path is checked by a stat unless unmoved says it cannot have
+// changed; seen is the watch's count, polled before.
+func (r *reader) current(path string, seen uint64) *bolt.Tx {
+	if !r.unmoved(seen) {
+		pi, err := statPath(path)
+		if err != nil || !os.SameFile(r.id, pi) {
+			return nil
+		}
 	}
 	tx, err := r.db.Begin(false)
 	if err != nil {
@@ -298,10 +312,27 @@ func (r *reader) unchanged(ctx context.Context) bool {
 // checked records that the flock was just taken and the file checked, the
 // watch having counted seen events before the check: the flock may be kept
 // idle while nothing more is counted, if no one has the file open for
-// writing. The gate must be held.
+// writing. While this process's own read-write handle is open (a batch
+// being prepared, or the linger after a write) someone has: the lease
+// probe of noWriters, which the kernel would refuse, is not made. The gate
+// must be held, and the process-level lock.
 func (r *reader) checked(seen uint64) {
 	r.seen = seen
-	r.quiet = r.watched && !r.lost.Load() && noWriters(r.file)
+	r.quiet = r.watched && !r.lost.Load() && !r.own.open() && probeWriters(r.file)
+}
+
+// unmoved reports whether the file at path is still the one the last
+// check found, with no stat: the watch follows the path and counted
+// nothing since that check (seen, polled after it, equals its count), and
+// a rename or removal that made the path name another file would have been
+// counted before the poll, as for an idle hold. It is used only while this
+// process's read-write handle is open, when a read keeps no idle hold
+// (checked) and would stat the path each time, and where an import's
+// batch reads once a vault call: the flock is still taken and released per
+// read, since other processes may write between the batch's calls. The
+// gate must be held, and the process-level lock.
+func (r *reader) unmoved(seen uint64) bool {
+	return r.own.open() && r.watched && !r.lost.Load() && seen == r.seen
 }
 
 // dropIdle releases an idle hold. The gate must be held.

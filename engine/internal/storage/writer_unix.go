@@ -153,6 +153,10 @@ func (w *writer) abandon() {
 	w.db, w.file, w.id, w.pageSize, w.txid = nil, nil, nil, 0, 0
 }
 
+// open reports whether the handle is open: the process has the file open
+// for writing. Callers hold the process-level lock, shared or exclusive.
+func (w *writer) open() bool { return w.db != nil }
+
 // fileID returns the identity of the open handle's file, nil if none is
 // open. Callers hold the process-level lock for writing.
 func (w *writer) fileID() os.FileInfo { return w.id }
