@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sesamehq/sesame/engine/internal/inotify"
+	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
 // needLeases skips a test of idle holds where the kernel grants no lease
@@ -253,13 +253,13 @@ func TestHoldUsesOperationsPoll(t *testing.T) {
 	s.lock.closeWriter() // as writerLinger after the write would
 	reads := func(ctx context.Context) uint64 {
 		t.Helper()
-		before := readCalls(t)
+		before := testwasm.ReadCalls(t)
 		for range 100 {
 			if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
 				t.Fatalf("Get = %q, %v", v, err)
 			}
 		}
-		return readCalls(t) - before
+		return testwasm.ReadCalls(t) - before
 	}
 	reads(context.Background()) // the first read takes the lock and keeps it
 	if !sharedFlock(t, s.Path()) {
@@ -273,26 +273,6 @@ func TestHoldUsesOperationsPoll(t *testing.T) {
 	if n := reads(ctx); n >= 10 {
 		t.Fatalf("100 reads under an operation that polled made %d read system calls; want none but the count's", n)
 	}
-}
-
-// readCalls returns the number of read system calls the process made.
-func readCalls(t *testing.T) uint64 {
-	t.Helper()
-	io, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		t.Skip(err)
-	}
-	for line := range strings.Lines(string(io)) {
-		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no syscr in /proc/self/io")
-	return 0
 }
 
 // TestHoldSeesChangeBeforeOperation: a read that uses its hold on the
