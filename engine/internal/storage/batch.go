@@ -546,9 +546,12 @@ func (b *Batch) Commit(ctx context.Context) error {
 // its fsync, a new transaction id and a new mtime, on every run of a job
 // that imports the same file: a store rewritten for nothing, a change for
 // backups to copy, a failure on a read-only mount. The check is a read
-// transaction, which writes nothing to the file, and stops at the first
-// key that differs, in key order: in a batch of changes, one of the first.
-// Callers hold b.mu.
+// transaction, which writes nothing to the file, of the store's present
+// state (a call's held transaction is that too: writers wait for the
+// hold), so a blind write over a value changed since is still written. It
+// stops at the first key that differs, in key order: in a batch of
+// changes, one of the first (BenchmarkImport/secretstore, batches of 2000
+// new secrets, measured the same with and without it). Callers hold b.mu.
 func (b *Batch) idle(ctx context.Context) (bool, error) {
 	idle := false
 	err := b.s.view(ctx, "commit", func(snap *snapshot) error {
