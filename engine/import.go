@@ -17,7 +17,9 @@ import (
 //   - A secret already stored with the same type and value, and the same
 //     metadata when r gives some, is left as it is and counted as
 //     Unchanged, even with NoClobber: running an import again after it was
-//     interrupted skips what it wrote and goes on.
+//     interrupted skips what it wrote and goes on. An import that finds
+//     every secret so writes nothing: the vault's storage file stays as
+//     it was, for a job that imports the same file at each run.
 //   - A name given twice in one batch is written in order, the later
 //     replacing the earlier; with NoClobber the later one is refused.
 //   - Confirm is asked once for the batch, with an OpImport Action that

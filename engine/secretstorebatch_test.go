@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -127,4 +129,89 @@ func TestSecretStoreSetUnchanged(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "tampered") {
 		t.Errorf("import of the value of a restored record: %v, want tampering", err)
 	}
+}
+
+// TestSecretStoreReimportWritesNothing: an import whose secrets are all
+// stored already, each set reporting its secret unchanged, writes nothing
+// to the file: not the batch's mark (written at its begin and deleted at
+// its end, within the batch), not an empty transaction. The file's bytes,
+// its mtime and bbolt's transaction id stay as they were, so that a CI job
+// importing the same file at each run does not rewrite the store (nor a
+// backup see a change). A batch with one change among the unchanged
+// secrets commits once, and rewrites that secret's record and no other.
+func TestSecretStoreReimportWritesNothing(t *testing.T) {
+	env := newSSEnv(t, ssNone)
+	e := env.open(t)
+	secrets := importSecrets("s", 50)
+	if _, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: secrets}); err != nil {
+		t.Fatal(err)
+	}
+	before, records, txid := ssFileState(t, env.dbPath())
+	res, err := e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: secrets})
+	if err != nil || res.Unchanged != len(secrets) || len(res.Actions) != 0 {
+		t.Fatalf("import again: %+v, %v; want %d unchanged", res, err, len(secrets))
+	}
+	after, _, txidAfter := ssFileState(t, env.dbPath())
+	if !bytes.Equal(before.bytes, after.bytes) || !before.mtime.Equal(after.mtime) || txid != txidAfter {
+		t.Errorf("an import of nothing new wrote the file: tx %d → %d, mtime %v → %v, bytes equal %v",
+			txid, txidAfter, before.mtime, after.mtime, bytes.Equal(before.bytes, after.bytes))
+	}
+
+	secrets[7].Value = "changed"
+	res, err = e.Import(ctx, engine.ImportRequest{Vault: ssVault, Secrets: secrets})
+	if err != nil || res.Unchanged != len(secrets)-1 || len(res.Actions) != 1 || res.Actions[0].Secret != "s-7" {
+		t.Fatalf("import of one change: %+v, %v; want s-7 replaced, the rest unchanged", res, err)
+	}
+	_, changed, txidChanged := ssFileState(t, env.dbPath())
+	if txidChanged != txid+1 {
+		t.Errorf("an import of one change went from tx %d to %d, want one commit", txid, txidChanged)
+	}
+	s7 := string(ssMaster(t, env.dbPath(), nil).Keys().RecordKey("s-7"))
+	for k, v := range changed {
+		if (strings.HasPrefix(k, "s/") && k != s7 && !bytes.Equal(v, records[k])) || strings.HasPrefix(k, "p/") || k == "m/batch" {
+			t.Errorf("the import of one change wrote %.12s…", k)
+		}
+	}
+	if bytes.Equal(changed[s7], records[s7]) {
+		t.Errorf("the import of one change left its record as it was")
+	}
+	if s := ssGet(t, e, "s-7"); s.Value != "changed" {
+		t.Errorf("s-7 reads %v, want changed", s.Value)
+	}
+}
+
+// ssFile is what a store's file is on disk.
+type ssFile struct {
+	bytes []byte
+	mtime time.Time
+}
+
+// ssFileState returns the store's file at path as it is on disk, its
+// records, and the id of its last committed transaction.
+func ssFileState(t testing.TB, path string) (f ssFile, records map[string][]byte, txid int) {
+	t.Helper()
+	records = ssRecords(t, path)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		txid = tx.ID()
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.bytes, err = os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	f.mtime = st.ModTime()
+	return f, records, txid
 }

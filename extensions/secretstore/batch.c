@@ -14,7 +14,13 @@
  *
  * Neither reaches the disk: the batch commits after its end, which deletes
  * them, or not at all, and a host that never begins a batch never has
- * them written. A read that finds a record other than its manifest entry
+ * them written. The mark is written at the begin, not with the batch's
+ * first change, because a later call, on any instance, learns only from
+ * it that it is in a batch, and must then write a pending entry rather
+ * than the manifest. A batch whose sets all found their secrets unchanged
+ * sets the mark and deletes it, and writes nothing else: the host, finding
+ * that its writes leave the store as it is, commits nothing (SPEC.md §5.3),
+ * so such a batch leaves the file untouched. A read that finds a record other than its manifest entry
  * names (the batch wrote it) accepts it when its pending entry names it;
  * the MAC keeps one planted by someone who can write the file (and has no
  * key) from passing a restored record off as the batch's.

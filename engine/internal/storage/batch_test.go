@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -421,4 +422,63 @@ func txOf(t *testing.T, path string) int {
 	}
 	defer tx.Rollback()
 	return tx.ID()
+}
+
+// TestBatchUnchangedCommitsNothing: a batch whose writes leave every key
+// as the store holds it (a mark set and deleted again, a value set to what
+// it is) commits nothing: no transaction, the file byte for byte as it was
+// (a re-import of secrets all stored already). Its condition still holds:
+// when a key it read changed meanwhile, the commit fails as ErrChanged. A
+// batch with one real change among them commits it, in one transaction.
+func TestBatchUnchangedCommitsNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	// marked is a batch that reads "read", sets and deletes a mark, and
+	// sets k to v.
+	marked := func(k, v string) *Batch {
+		t.Helper()
+		b := s.Batch()
+		if _, err := b.Get(ctx, []byte("read")); err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range []error{
+			b.Set(ctx, []byte("mark"), []byte("1")),
+			b.Delete(ctx, []byte("mark")),
+			b.Set(ctx, []byte(k), []byte(v)),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	mustSet(t, s, "k", "v")
+	mustSet(t, s, "read", "r")
+	tx := txOf(t, s.Path())
+	raw, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := marked("k", "v")
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := os.ReadFile(s.Path()); err != nil || !bytes.Equal(now, raw) || txOf(t, s.Path()) != tx || b.Len() != 0 {
+		t.Errorf("a batch of nothing new wrote the file: transaction %d → %d, %d keys written (%v)", tx, txOf(t, s.Path()), b.Len(), err)
+	}
+
+	b = marked("k", "v")
+	mustSet(t, openStore(t, s.Path()), "read", "theirs")
+	if err := b.Commit(ctx); !errors.Is(err, ErrChanged) {
+		t.Errorf("Commit of nothing new after a key it read changed: %v, want ErrChanged", err)
+	}
+
+	tx = txOf(t, s.Path())
+	b = marked("k", "w")
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, "k") + " " + state(t, s, "mark"); got != `"w" absent` || txOf(t, s.Path()) != tx+1 {
+		t.Errorf("after a batch of one change: k, mark = %s at transaction %d, want \"w\" absent at %d", got, txOf(t, s.Path()), tx+1)
+	}
 }

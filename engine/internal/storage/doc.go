@@ -136,7 +136,12 @@
 // its transaction under the write lock, every key the batch read (its
 // Seen), as a password change does: of a batch and another writer of a key
 // it read, the first to commit wins and the other learns it lost
-// (ErrChanged), and nothing of a failed batch is written.
+// (ErrChanged), and nothing of a failed batch is written. A batch whose
+// writes leave every key as the store holds it (an import of secrets all
+// stored already: the secretstore's mark set at the batch's begin and
+// deleted at its end, nothing else) commits nothing: Commit finds it so in
+// a read transaction, and the file, its mtime and bbolt's transaction id
+// stay as they were.
 //
 // Rejected:
 //
