@@ -925,11 +925,10 @@ func TestSecretStoreConcurrency(t *testing.T) {
 
 // BenchmarkSecretStore measures get, set and list through the engine on a
 // password store holding 100, 10 000 and 100 000 secrets (the largest is
-// skipped with -short). The store is created through the engine, then
-// filled natively in one bbolt transaction with records sealed by package
-// format, the vault's own code: a fill through the engine costs a set (one
-// fsync) per secret. The vault is granted a 60 s deadline, so that a slow
-// list is measured rather than cut at the default 5 s.
+// skipped with -short), and get on a store without a password
+// (get-nopassword), which derives its keys at every call. Each store is
+// made by ssBenchStore. The vault is granted a 60 s deadline, so that a
+// slow list is measured rather than cut at the default 5 s.
 //
 //	go test -run '^$' -bench SecretStore -benchtime 2s ./engine/
 func BenchmarkSecretStore(b *testing.B) {
@@ -938,34 +937,9 @@ func BenchmarkSecretStore(b *testing.B) {
 			if n > 10_000 && testing.Short() {
 				b.Skip("-short")
 			}
-			env := newSSEnv(b, ssPassword+"\n  password_timeout = -1")
-			env.grants = `timeout = "60s"`
-			env.setParams(b, ssPassword+"\n  password_timeout = -1")
-			e := env.open(b)
-			ssUnlock(b, e, ssPass)
-			ssSet(b, e, "probe", "p", nil)
-			e.Close()
-
-			fill := ssFill(b, env.dbPath(), n)
-			b.Logf("native fill of %d secrets: %v (%.1f µs a secret)", n, fill, float64(fill.Microseconds())/float64(n))
-
-			e = env.open(b)
-			ssUnlock(b, e, ssPass)
-			if s := ssGet(b, e, ssBenchName(n-1)); s.Value != ssBenchValue(n-1) {
-				b.Fatalf("filled secret reads %v", s.Value)
-			}
-			// The fill dropped the storage's quota counters: the first
-			// write counts every key again (100 ms at 100 000), which is
-			// the fill's cost, not a set's.
-			ssSet(b, e, ssBenchName(0), ssBenchValue(0), nil)
-			b.Run("get", func(b *testing.B) {
-				defer testwasm.ReportCPU(b)()
-				for b.Loop() {
-					if _, err := e.Get(ctx, engine.GetRequest{Name: ssBenchName(rand.IntN(n)), Vault: ssVault}); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+			e := ssBenchStore(b, ssPassword+"\n  password_timeout = -1", n)
+			b.Run("get", func(b *testing.B) { ssBenchGet(b, e, n) })
+			b.Run("get-nopassword", func(b *testing.B) { ssBenchGet(b, ssBenchStore(b, ssNone, n), n) })
 			b.Run("set", func(b *testing.B) {
 				defer testwasm.ReportCPU(b)()
 				k := n // a value no secret holds: a set of the value stored writes nothing
@@ -990,6 +964,51 @@ func BenchmarkSecretStore(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// ssBenchStore returns an engine on a store of the vault's parameters
+// params holding n secrets, unlocked if it has a password. The store is
+// created through the engine, then filled natively in one bbolt
+// transaction with records sealed by package format, the vault's own code
+// (ssFill): a fill through the engine costs a set (one fsync) per secret.
+func ssBenchStore(b *testing.B, params string, n int) *engine.Engine {
+	env := newSSEnv(b, params)
+	env.grants = `timeout = "60s"`
+	env.setParams(b, params)
+	open := func() *engine.Engine {
+		e := env.open(b)
+		if params != ssNone {
+			ssUnlock(b, e, ssPass)
+		}
+		return e
+	}
+	e := open()
+	ssSet(b, e, "probe", "p", nil)
+	e.Close()
+
+	fill := ssFill(b, env.dbPath(), n)
+	b.Logf("native fill of %d secrets: %v (%.1f µs a secret)", n, fill, float64(fill.Microseconds())/float64(n))
+
+	e = open()
+	if s := ssGet(b, e, ssBenchName(n-1)); s.Value != ssBenchValue(n-1) {
+		b.Fatalf("filled secret reads %v", s.Value)
+	}
+	// The fill dropped the storage's quota counters: the first write
+	// counts every key again (100 ms at 100 000), which is the fill's
+	// cost, not a set's.
+	ssSet(b, e, ssBenchName(0), ssBenchValue(0), nil)
+	return e
+}
+
+// ssBenchGet measures gets of random secrets of the n in e, in CPU time
+// too (testwasm.ReportCPU).
+func ssBenchGet(b *testing.B, e *engine.Engine, n int) {
+	defer testwasm.ReportCPU(b)()
+	for b.Loop() {
+		if _, err := e.Get(ctx, engine.GetRequest{Name: ssBenchName(rand.IntN(n)), Vault: ssVault}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

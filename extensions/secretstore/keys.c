@@ -3,7 +3,8 @@
  *
  *   authentication = "none": the c/key record, read on every call; its
  *     master key (in clear on disk) goes to the host with key_import, and
- *     the subkeys are derived from it for the call.
+ *     the subkeys are derived from it for the call, the manifest key's
+ *     fingerprint too (fingerprint).
  *   authentication = "password": an unlock derives the key-encryption key
  *     from the password with the parameters of c/config (key_argon2id),
  *     unwraps the master key (key_unwrap), derives the subkeys (key_hkdf),
@@ -36,6 +37,7 @@ uint32_t ttl_ms = 900 * 1000;
 static const char label_record_key[] = "sesame secretstore v1 record key";
 static const char label_name_key[] = "sesame secretstore v1 name key";
 static const char label_manifest_key[] = "sesame secretstore v2 manifest key";
+static const char label_fingerprint[] = "sesame secretstore v2 fingerprint"; /* and its NUL */
 
 /* Messages users see. Locked states say what to do; the engine puts its
  * own "vault is locked" before them. */
@@ -121,7 +123,14 @@ static uint32_t handle(int32_t h, int32_t *out) {
     return SESAME_OK;
 }
 
-/* derive makes the subkeys of the master key m of store id. */
+/* mark_handle marks k's manifest key by its handle (key_mark). */
+static void mark_handle(store_keys *k) {
+    memset(&k->mark, 0, sizeof k->mark);
+    k->mark.handle = k->manifest;
+}
+
+/* derive makes the subkeys of the master key m of store id, marked by
+ * their handles: new ones, which name them for this call. */
 static uint32_t derive(int32_t m, const uint8_t *id, store_keys *k) {
     memcpy(k->id, id, STORE_ID_SIZE);
     uint32_t st = handle(sesame_key_hkdf(m, id, STORE_ID_SIZE, label_record_key, sizeof label_record_key - 1, 32),
@@ -131,7 +140,30 @@ static uint32_t derive(int32_t m, const uint8_t *id, store_keys *k) {
     if (st == SESAME_OK)
         st = handle(sesame_key_hkdf(m, id, STORE_ID_SIZE, label_manifest_key, sizeof label_manifest_key - 1, 32),
                     &k->manifest);
+    if (st == SESAME_OK)
+        mark_handle(k);
     return st;
+}
+
+/* fingerprint marks k's manifest key by the first DIGEST_SIZE bytes of its
+ * HMAC of a fixed label: a store without a password derives its keys in
+ * new handles at every call, and what manifest.c checked under them (the
+ * root, the buckets) would be checked again at every call. One HMAC of 34
+ * bytes a call, against the root's of 4 KiB and a bucket's read and HMAC
+ * that it spares a get (bench/NOTES.md). Keeping the derived keys across
+ * calls instead (key_keep) would spare their derivation too, but a lock
+ * or a set_password's keyring_set wipes kept keys, and every call would
+ * still have to tell that c/key is the one they came from. The
+ * fingerprint says nothing of the key and is never stored; its label is
+ * no other MAC's under this key. */
+static uint32_t fingerprint(store_keys *k) {
+    uint8_t mac[SESAME_KEY_HMAC];
+    uint32_t st = locked(sesame_key_hmac(k->manifest, label_fingerprint, sizeof label_fingerprint, mac));
+    if (st != SESAME_OK)
+        return st;
+    k->mark.handle = 0;
+    memcpy(k->mark.fingerprint, mac, sizeof k->mark.fingerprint);
+    return SESAME_OK;
 }
 
 /* new_manifest writes the manifest of a store just created: no record. */
@@ -231,7 +263,7 @@ loaded:
     if (st != SESAME_OK)
         return st;
     uint8_t version = kr.version;
-    if ((st = import_keys(&kr, k)) != SESAME_OK)
+    if ((st = import_keys(&kr, k)) != SESAME_OK || (st = fingerprint(k)) != SESAME_OK)
         return st;
     if (created)
         return new_manifest(k);
@@ -275,6 +307,7 @@ static uint32_t unlocked_keys(store_keys *k) {
     k->record = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE);
     k->name = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE + 4);
     k->manifest = (int32_t)sesame_get_u32(slot + STORE_ID_SIZE + 8);
+    mark_handle(k);
     return SESAME_OK;
 }
 

@@ -87,15 +87,17 @@ uint32_t tampered_store(const char *what) {
     return msg_fail(SESAME_INTERNAL);
 }
 
-/* The root this instance last authenticated, or wrote, and the handle of
- * the manifest key it authenticates under (0: none). Every call reads the
- * root, and its MAC (4 KiB through the host's HMAC) was a tenth of a get;
- * the same bytes under the same key authenticate as they did, and the
- * host never gives a handle twice (SPEC.md §5.8), so one handle is one
- * key. A root another process wrote since, or an older one put back, has
- * other bytes and is checked in full. */
+/* The root this instance last authenticated, or wrote, and the mark of
+ * the manifest key it authenticates under (key_mark: zero, none). Every
+ * call reads the root, and its MAC (4 KiB through the host's HMAC) was a
+ * tenth of a get; the same bytes under the same key authenticate as they
+ * did, and one mark names one key: a handle the host never gives twice
+ * (SPEC.md §5.8), or the fingerprint of a store without a password, whose
+ * handles are new at every call (keys.c). A root another process wrote
+ * since, or an older one put back, has other bytes and is checked in
+ * full. */
 static uint8_t authentic[ROOT_LEN];
-static int32_t authentic_under;
+static key_mark authentic_under;
 
 /* The root that root_read hands out, which no one changes: the epoch and
  * digests of authentic while read_current. A get reads the same root call
@@ -121,10 +123,18 @@ static int equal(const uint8_t *a, const uint8_t *b, uint32_t n) {
     return 1;
 }
 
+/* marked_by reports whether mark, under which this instance checked what
+ * it keeps, names the manifest key of k: a zero mark names no key. */
+static int marked_by(const key_mark *mark, const store_keys *k) {
+    if (mark->handle == 0 && digest_zero(mark->fingerprint))
+        return 0;
+    return mark->handle == k->mark.handle && same(mark->fingerprint, k->mark.fingerprint, DIGEST_SIZE);
+}
+
 /* root_authentic reports whether the root b (ROOT_LEN bytes) authenticates
  * under the manifest key of k, remembering it when it does. */
 static uint32_t root_authentic(const store_keys *k, const uint8_t *b) {
-    if (authentic_under != 0 && authentic_under == k->manifest && equal(b, authentic, ROOT_LEN))
+    if (marked_by(&authentic_under, k) && equal(b, authentic, ROOT_LEN))
         return SESAME_OK;
     uint8_t mac[SESAME_KEY_HMAC];
     uint32_t st = root_mac(k, b, mac);
@@ -133,7 +143,7 @@ static uint32_t root_authentic(const store_keys *k, const uint8_t *b) {
     if (!same(mac, b + ROOT_BODY, sizeof mac))
         return tampered_store("its manifest (m/root) does not authenticate under the store's key");
     memcpy(authentic, b, ROOT_LEN);
-    authentic_under = k->manifest;
+    authentic_under = k->mark;
     read_current = 0;
     return SESAME_OK;
 }
@@ -190,7 +200,7 @@ uint32_t root_store(const store_keys *k, root *r) {
     if (st != SESAME_OK)
         return st;
     memcpy(authentic, b, ROOT_LEN); /* its MAC was just made under k */
-    authentic_under = k->manifest;
+    authentic_under = k->mark;
     read_current = 0;
     return sesame_kv_set(KEY_ROOT, sizeof KEY_ROOT - 1, b, sizeof b);
 }
@@ -289,7 +299,7 @@ static int ix_known;    /* and b/XX came from known: checked already     */
 
 /* What this instance has checked of each bucket's b/XX (a directory, or
  * the index of its one leaf): its bytes, the digest the root named for
- * them, and the handle of the manifest key that digest is under (0:
+ * them, and the mark of the manifest key that digest is under (zero:
  * none). A root that names that digest under that key names those very
  * bytes, so a read needs neither b/XX nor its HMAC again: a get reads the
  * root, the index of its leaf (none more in a store of a few thousand
@@ -304,7 +314,7 @@ static int ix_known;    /* and b/XX came from known: checked already     */
  * or less (400 KiB at most). */
 #define KNOWN_MAX (INDEX_HEAD + LEAF_MAX * INDEX_ENTRY + TAG_SIZE)
 static struct {
-    int32_t under;
+    key_mark under;
     uint8_t digest[DIGEST_SIZE];
     sesame_buf bytes;
 } known[BUCKETS];
@@ -312,7 +322,7 @@ static struct {
 /* known_get puts in ix the b/XX of bucket idx that known holds, if the
  * root r names it under the manifest key of k; 1 when it did. */
 static int known_get(const store_keys *k, const root *r, uint32_t idx) {
-    if (known[idx].under == 0 || known[idx].under != k->manifest || !equal(known[idx].digest, r->digest[idx], DIGEST_SIZE))
+    if (!marked_by(&known[idx].under, k) || !equal(known[idx].digest, r->digest[idx], DIGEST_SIZE))
         return 0;
     ix.len = 0;
     if (!sesame_buf_append(&ix, known[idx].bytes.data, known[idx].bytes.len))
@@ -324,12 +334,12 @@ static int known_get(const store_keys *k, const root *r, uint32_t idx) {
  * in r, in known; bigger than KNOWN_MAX, or out of memory, it forgets the
  * bucket's. */
 static void known_put(const store_keys *k, const root *r, uint32_t idx) {
-    known[idx].under = 0;
+    memset(&known[idx].under, 0, sizeof known[idx].under);
     known[idx].bytes.len = 0;
     if (ix.len > KNOWN_MAX || !sesame_buf_append(&known[idx].bytes, ix.data, ix.len))
         return;
     memcpy(known[idx].digest, r->digest[idx], DIGEST_SIZE);
-    known[idx].under = k->manifest;
+    known[idx].under = k->mark;
 }
 
 /* dir_load reads bucket idx's directory into d, checked against its

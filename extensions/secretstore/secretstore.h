@@ -98,12 +98,25 @@ typedef struct {
     const uint8_t *key; /* MASTER_KEY_SIZE bytes, in clear */
 } key_record;
 
+/* What names a store's manifest key from call to call, so that what
+ * manifest.c checked under it is kept between calls (key_mark_same): the
+ * handle of a key that lives across calls (a password store's, kept while
+ * it is unlocked; the host never gives a handle twice, SPEC.md §5.8), or,
+ * for a store without a password, whose keys are derived anew in new
+ * handles at every call, handle 0 and the key's fingerprint (keys.c). All
+ * zero: nothing names it, and nothing is kept. */
+typedef struct {
+    int32_t handle;
+    uint8_t fingerprint[DIGEST_SIZE];
+} key_mark;
+
 /* A store's subkeys, as host handles, and its id. */
 typedef struct {
     uint8_t id[STORE_ID_SIZE];
     int32_t record; /* XChaCha20-Poly1305 of the records */
     int32_t name;   /* HMAC-SHA256 of the folded names   */
     int32_t manifest; /* HMAC-SHA256 of the manifest's root */
+    key_mark mark;    /* of the manifest key */
 } store_keys;
 
 /* The manifest's root, a bucket's directory, and an opened leaf
