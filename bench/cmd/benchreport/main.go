@@ -64,6 +64,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "profile" {
 		os.Exit(profileMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "setratio" {
+		os.Exit(setRatioMain(os.Args[2:]))
+	}
 	out := flag.String("out", "../BENCHMARKS.md", "the report to write")
 	root := flag.String("root", "..", "the repository root")
 	quick := flag.Bool("quick", os.Getenv("BENCHQUICK") != "", "shorter runs (also BENCHQUICK=1)")

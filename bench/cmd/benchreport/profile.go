@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -27,7 +28,8 @@ import (
 // API over a native vault), open-get (a new engine per get, as `sesame get`
 // in a new process pays it, the compile cache warm), store-import (batches
 // of 2000 new secrets through Engine.Import, as sesame import sends them),
-// store-info (Engine.Info over 100 000 secrets, imported first).
+// store-info (Engine.Info over 100 000 secrets, imported first),
+// store-set-100000 (store-set on random secrets of 100 000, imported first).
 func profileMain(args []string) int {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
 	scenario := fs.String("scenario", "", "what to run")
@@ -102,7 +104,7 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 				return err
 			}
 		}
-	case "store-import", "store-info":
+	case "store-import", "store-info", "store-set-100000":
 		err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: scaleVault, Extension: "builtin:secretstore",
 			Parameters: map[string]any{"authentication": "none"}, Grants: engine.Grants{Storage: true, Timeout: 10 * time.Minute}}})
 		if err != nil {
@@ -119,7 +121,7 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 			return err
 		}
 		o = importBatch
-		if scenario == "store-info" {
+		if scenario == "store-info" || scenario == "store-set-100000" {
 			for next < 100_000 {
 				if err := importBatch(ctx); err != nil {
 					return err
@@ -127,6 +129,14 @@ func profile(ctx context.Context, scenario, out string, d time.Duration) error {
 			}
 			o = func(ctx context.Context) error {
 				_, err := e.Info(ctx, engine.InfoRequest{Vault: scaleVault})
+				return err
+			}
+		}
+		if scenario == "store-set-100000" {
+			rng := rand.New(rand.NewPCG(1, 2))
+			o = func(ctx context.Context) error {
+				next++ // a new value each time, as in store-set
+				_, err := e.Set(ctx, engine.SetRequest{Name: scaleName(rng.IntN(100_000)), Value: scaleValue(next), Vault: scaleVault})
 				return err
 			}
 		}
