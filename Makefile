@@ -53,8 +53,9 @@ deps:
 ## test: every test (after deps); RACE=1 runs them with the race detector,
 ## about four times as long, as CI does. The test binaries are built as
 ## make build builds sesame (no cgo, no man-page generator), since the CLI
-## scripts run the internal/cli test binary as sesame hundreds of times and
-## its start is most of their cost; the race detector needs cgo. go test's
+## scripts run the internal/cli test binary as sesame-engine, behind the
+## thin sesame that the tests build with the same flags, hundreds of times
+## and their starts are most of their cost; the race detector needs cgo. go test's
 ## own vet pass is off (-vet=off): make check runs all of go vet, and on an
 ## empty build cache that pass was a sixth of the compile work.
 #
@@ -65,6 +66,13 @@ deps:
 # room for it. On an empty cache the first test binary is ready after about
 # 100 s, long after the guests; on a warm one both take seconds. A failed
 # guest build fails the target.
+#
+# Where a warm run's CPU goes (each test binary alone under /usr/bin/time,
+# load 1-5; RATIONALE.md, "Tests in two minutes"): 206 s in the test
+# processes at 55fdfa0 (engine 83, internal/cli 77 and its agents 10-20
+# more, the sandbox 13, kdbx 6, the other 25 packages 27), 25-30 s less
+# since (the examples built once, the thin sesame in the scripts); the
+# links of the 29 test binaries about 30 s; the guests a few.
 test: deps
 	@$(MAKE) -s guests & guests=$$!; \
 	$(if $(RACE),,$(BUILDENV)) $(GO) test -vet=off -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 -p=$(TESTP) $(TESTFIRST) ./...; \

@@ -21,6 +21,7 @@ import (
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
 	"github.com/sesamehq/sesame/internal/filelock"
+	"github.com/sesamehq/sesame/internal/testhome"
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
@@ -111,7 +112,11 @@ func makeExamples(tb testing.TB, goals ...string) string {
 var examplesSources = []string{"examples", "abi", "mk/examples.mk", "go.mod", "go.sum"}
 
 // examplesDir returns the folder for the examples built from the sources
-// as they are now, in the user's cache: its name is a hash of every source
+// as they are now, in the tests' shared cache folder
+// (testhome.SharedCacheDir, which outlives the process; the user cache
+// folder of a test process is its test home's, removed at its end, where
+// every run of the engine's tests built every example again, 7 s of CPU
+// with AssemblyScript's compiler): its name is a hash of every source
 // file (names and contents; node_modules and built modules left out) and of
 // clang's version, so that a change of any makes a new folder. Folders
 // unused for a week are removed.
@@ -142,11 +147,11 @@ func examplesDir(root string) (string, error) {
 			return "", err
 		}
 	}
-	base, err := os.UserCacheDir()
+	shared, err := testhome.SharedCacheDir()
 	if err != nil {
-		base = os.TempDir()
+		return "", err
 	}
-	parent := filepath.Join(base, "sesame-examples")
+	parent := filepath.Join(shared, "examples")
 	dir := filepath.Join(parent, hex.EncodeToString(h.Sum(nil)[:8]))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -160,6 +165,26 @@ func examplesDir(root string) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// TestExamplesOutliveTheTestHome checks that the examples are built where
+// the next test process finds them: in the tests' shared cache folder, not
+// in this process's test home (XDG_CACHE_HOME, removed when the tests end),
+// where each run of this package built all four again.
+func TestExamplesOutliveTheTestHome(t *testing.T) {
+	t.Parallel()
+	dir, err := examplesDir(testwasm.ModuleRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := testhome.SharedCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := os.Getenv("XDG_CACHE_HOME") + string(filepath.Separator)
+	if !strings.HasPrefix(dir, shared+string(filepath.Separator)) || strings.HasPrefix(dir, home) {
+		t.Errorf("examples built in %s: want a folder in the shared %s, not in the test home's %s", dir, shared, home)
+	}
 }
 
 // openExample registers the module at wasm as the vault "Example" in a fresh

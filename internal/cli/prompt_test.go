@@ -68,11 +68,13 @@ func (h *home) with(kv ...string) *home {
 	return &home{t: h.t, env: append(append([]string(nil), h.env...), kv...)}
 }
 
+// sesameBinary returns the sesame program in $PATH, the thin one
+// (thinSesame), beside this test binary as sesame-engine.
 func sesameBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("sesame")
+	bin, err := thinSesame()
 	if err != nil {
-		t.Fatalf("the sesame command is not on $PATH (testscript.Main puts it there): %v", err)
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,9 +29,12 @@ import (
 	"github.com/sesamehq/sesame/internal/testwasm"
 )
 
-// TestMain makes this test binary the sesame command (and a few helpers)
-// when the scripts run it under those names. Here and as sesame (and so in
-// the agents it starts) it derives keys cheaply (internal/testonly): every
+// TestMain makes this test binary the sesame-engine command (and a few
+// helpers) when the tests run it under those names; the sesame they run is
+// the thin program itself (thinSesame), which hands over to this one. Run
+// as sesame, it is that program too, for the tests that copy this binary
+// under both names. Here and as sesame-engine (and so in the agents it
+// starts) it derives keys cheaply (internal/testonly): every
 // store the tests write is read only by this binary. A script whose point
 // is what happens while derivations overlap sets SESAME_TEST_KDF=overlap
 // for the whole script: each derivation is as cheap, but waits until a
@@ -57,7 +62,8 @@ func TestMain(m *testing.M) {
 	}
 	testscript.Main(tm, map[string]func(){
 		// The two programs, each a copy of this binary in the scripts'
-		// $PATH: sesame hands commands over to sesame-engine beside it.
+		// $PATH (until thinSesame builds the real sesame over the first):
+		// sesame hands commands over to sesame-engine beside it.
 		"sesame": func() {
 			os.Exit(Main(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr, nil))
 		},
@@ -265,6 +271,9 @@ var builtVaults = sync.OnceValues(func() (map[string]string, error) {
 })
 
 func setupScript(env *testscript.Env) error {
+	if _, err := thinSesame(); err != nil {
+		return err
+	}
 	vaults, err := builtVaults()
 	if err != nil {
 		return err
@@ -314,6 +323,65 @@ func setupScript(env *testscript.Env) error {
 	// of that script's sesame commands, for some).
 	env.Setenv("BROKENWAT", filepath.Join(root, "examples/wat-vault/broken.wat"))
 	return os.MkdirAll(filepath.Join(env.WorkDir, "examples", "env"), 0o700)
+}
+
+// thinSesame builds cmd/sesame, the thin program that `make build` makes,
+// into the folder of $PATH where testscript.Main put the copies of this
+// test binary, in place of the one named sesame, once per process, and
+// returns its path. The copy named sesame-engine stays beside it, and the
+// thin sesame hands commands over to it, or starts it as the agent, as it
+// does to the real one. Each command of the scripts starts a sesame: as
+// the thin program, it costs 8 ms of CPU where the copy of this binary
+// took 14, served by the agent, and 26 where it took 30 alone, handed over
+// (perf stat -r 30 of a get), for about 1,600 commands a run.
+var thinSesame = sync.OnceValues(func() (string, error) {
+	engine, err := exec.LookPath("sesame-engine")
+	if err != nil {
+		return "", fmt.Errorf("testscript.Main puts sesame-engine in $PATH: %w", err)
+	}
+	root, err := testwasm.Root()
+	if err != nil {
+		return "", err
+	}
+	flags, env, err := buildFlags()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Dir(engine)
+	tmp := filepath.Join(dir, ".sesame.tmp")
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", tmp, "./cmd/sesame")...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the thin sesame for the tests: go build ./cmd/sesame: %v\n%s", err, out)
+	}
+	// A rename, as tests that ran the copy of this binary may still run it.
+	path := filepath.Join(dir, "sesame")
+	return path, os.Rename(tmp, path)
+})
+
+// buildFlags returns the go build flags and environment with which go
+// test built this binary, of those that change what cmd/sesame builds to:
+// the build tags, the race detector, cgo, -trimpath (from the build
+// information go test records in a test binary). GOFLAGS, where make test
+// gives its -gcflags, the go command takes from the environment, as go
+// test did; so the packages are found compiled in the build cache.
+func buildFlags() (flags, env []string, err error) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil, nil, errors.New("the test binary holds no build information")
+	}
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "-tags":
+			flags = append(flags, "-tags="+s.Value)
+		case (s.Key == "-race" || s.Key == "-trimpath") && s.Value == "true":
+			flags = append(flags, s.Key)
+		case s.Key == "CGO_ENABLED":
+			env = append(env, "CGO_ENABLED="+s.Value)
+		}
+	}
+	return flags, env, nil
 }
 
 // goRace is $GORACE without the race detector's one-second sleep at exit,
@@ -386,4 +454,20 @@ func stopAgent(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// TestScriptsRunTheThinSesame checks that the sesame in the tests' $PATH
+// is the program cmd/sesame, not a copy of this test binary.
+func TestScriptsRunTheThinSesame(t *testing.T) {
+	bin := sesameBinary(t)
+	if inPath, err := exec.LookPath("sesame"); err != nil || inPath != bin {
+		t.Fatalf("sesame in $PATH is %q (%v), want %s", inPath, err, bin)
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bi.Path != "github.com/sesamehq/sesame/cmd/sesame" {
+		t.Errorf("the sesame in $PATH is a build of %s, want github.com/sesamehq/sesame/cmd/sesame", bi.Path)
+	}
 }

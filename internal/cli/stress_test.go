@@ -41,10 +41,7 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if _, ok := extensions.Lookup("secretstore"); !ok {
 		t.Skip("the builtin secretstore extension is not embedded")
 	}
-	exe, err := exec.LookPath("sesame")
-	if err != nil {
-		t.Fatalf("testscript.Main puts sesame in $PATH: %v", err)
-	}
+	exe := sesameBinary(t)
 	dir := t.TempDir()
 	cache, err := testCache(filepath.Join(dir, "config"))
 	if err != nil {
