@@ -299,6 +299,7 @@ func TestEtcdTeam(t *testing.T) {
 		{"WriteRace", testEtcdWriteRace},
 		{"LeaderKilled", testEtcdLeaderKilled},
 		{"GoGuestRecords", testEtcdGoGuestRecords},
+		{"InstancesRetired", testEtcdInstancesRetired},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
 	}
@@ -760,4 +761,27 @@ func BenchmarkEtcdVault(b *testing.B) {
 			}
 		}
 	})
+}
+
+// testEtcdInstancesRetired: the host retires an instance that grew large
+// (or made 10 000 calls) and starts another, whose first call opens and
+// caches the team again; the keys the retired one kept must not pile up in
+// the vault's key table (64 keys), or after some twenty retirements every
+// operation fails. A get of a large secret in a vault of 8 MiB grows its
+// instance past the half that retires it, so each get here retires one.
+func testEtcdInstancesRetired(t *testing.T, c *etcdtest.Cluster) {
+	e := newEngine(t)
+	reg := engine.Registration{Name: "Team", Extension: "builtin:etcd", Parameters: map[string]any{"prefix": newPrefix(), "endpoints": strings.Join(c.Endpoints(), ",")},
+		Grants: engine.Grants{Storage: true, Identity: true, HTTP: slices.Sorted(slices.Values(c.Endpoints())), Memory: 8 << 20}}
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
+		t.Fatal(err)
+	}
+	members(t, e, abi.MembersAdd, identity(t, e))
+	big := strings.Repeat("v", 900<<10)
+	set(t, e, "big", big, nil)
+	for i := range 40 {
+		if s, err := e.Get(ctx, engine.GetRequest{Name: "big", Vault: "Team"}); err != nil || s.Value != big {
+			t.Fatalf("get %d of a large secret, each in an instance of its own: %v", i, err)
+		}
+	}
 }

@@ -272,32 +272,49 @@ void json_free(json_doc *d) {
     *d = (json_doc){0};
 }
 
-static int fold_equal(const uint8_t *a, const char *b, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t x = a[i], y = (uint8_t)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x += 'a' - 'A';
-        if (y >= 'A' && y <= 'Z')
-            y += 'a' - 'A';
-        if (x != y)
+/* key_is reports whether the input's key (k, n) names field (ASCII, in
+ * lower case) as encoding/json matches a name to a field: ASCII case
+ * ignored, and the two non-ASCII letters that Unicode folds to ASCII ones,
+ * U+017F (s) and U+212A (k). */
+static int key_is(const uint8_t *k, uint32_t n, const char *field) {
+    uint32_t i = 0;
+    for (; *field != 0; field++) {
+        uint8_t c = i < n ? k[i] : 0;
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (i < n && c == (uint8_t)*field)
+            i++;
+        else if (*field == 's' && n - i >= 2 && k[i] == 0xc5 && k[i + 1] == 0xbf)
+            i += 2;
+        else if (*field == 'k' && n - i >= 3 && k[i] == 0xe2 && k[i + 1] == 0x84 && k[i + 2] == 0xaa)
+            i += 3;
+        else
             return 0;
     }
-    return 1;
+    return i == n;
 }
 
-uint32_t json_member(const json_doc *d, uint32_t obj, const char *key) {
-    uint32_t n = (uint32_t)strlen(key), found = 0;
-    if (obj == 0 || d->nodes[obj].type != JSON_OBJECT)
+uint32_t json_member(json_doc *d, uint32_t obj, const char *key) {
+    uint32_t found = 0;
+    if (obj == 0 || obj >= d->n || d->nodes[obj].type != JSON_OBJECT)
         return 0;
-    for (uint32_t c = d->nodes[obj].first; c != 0; c = d->nodes[c].next)
-        if (d->nodes[c].key_len == n && fold_equal(d->text.data + d->nodes[c].key, key, n))
-            found = c;
+    for (uint32_t c = d->nodes[obj].first; c != 0; c = d->nodes[c].next) {
+        if (!key_is(d->text.data + d->nodes[c].key, d->nodes[c].key_len, key))
+            continue;
+        if (found != 0) {
+            d->why = "a name twice in one object";
+            return JSON_TWICE;
+        }
+        found = c;
+    }
     return found;
 }
 
 static int absent(const json_doc *d, uint32_t node) { return node == 0 || d->nodes[node].type == JSON_NULL; }
 
 int json_check_type(json_doc *d, uint32_t node, uint8_t t) {
+    if (node == JSON_TWICE)
+        return 0;
     if (absent(d, node) || d->nodes[node].type == t)
         return 1;
     d->why = "a value of the wrong type";
@@ -322,6 +339,8 @@ static int parse_int(const uint8_t *s, uint32_t n, int64_t *v) {
 }
 
 int json_int(json_doc *d, uint32_t node, int64_t *v) {
+    if (node == JSON_TWICE)
+        return 0;
     if (absent(d, node))
         return 1;
     json_node *x = &d->nodes[node];
@@ -333,6 +352,8 @@ int json_int(json_doc *d, uint32_t node, int64_t *v) {
 }
 
 int json_int_or_string(json_doc *d, uint32_t node, int64_t *v) {
+    if (node == JSON_TWICE)
+        return 0;
     if (node != 0 && d->nodes[node].type == JSON_STRING) {
         json_node *x = &d->nodes[node];
         /* strconv.ParseInt also takes a '+' sign */
@@ -353,6 +374,8 @@ int json_int_or_string(json_doc *d, uint32_t node, int64_t *v) {
 }
 
 int json_bool(json_doc *d, uint32_t node, int *v) {
+    if (node == JSON_TWICE)
+        return 0;
     if (absent(d, node))
         return 1;
     uint8_t t = d->nodes[node].type;
@@ -365,6 +388,8 @@ int json_bool(json_doc *d, uint32_t node, int *v) {
 }
 
 int json_string(json_doc *d, uint32_t node, const uint8_t **s, uint32_t *n) {
+    if (node == JSON_TWICE)
+        return 0;
     if (absent(d, node))
         return 1;
     if (d->nodes[node].type != JSON_STRING) {

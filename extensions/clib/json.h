@@ -44,10 +44,14 @@ typedef struct {
 
 int json_parse(json_doc *d, const uint8_t *s, uint32_t len);
 void json_free(json_doc *d);
-/* json_member returns the child of object obj named key, compared as Go
- * matches a field's name (the last of equal ones; ASCII case ignored), or
- * 0. */
-uint32_t json_member(const json_doc *d, uint32_t obj, const char *key);
+/* json_member returns the child of object obj named key (ASCII, lower
+ * case), matched as Go matches a field's name (ASCII case ignored; U+017F
+ * and U+212A as s and k), or 0. An object that has the name twice is
+ * refused (JSON_TWICE, which every getter fails on, with why set): Go
+ * would decode each into the field in turn, which no writer of these
+ * documents does, and which this reader does not follow. */
+#define JSON_TWICE UINT32_MAX
+uint32_t json_member(json_doc *d, uint32_t obj, const char *key);
 static inline const uint8_t *json_text(const json_doc *d, uint32_t off) { return d->text.data + off; }
 
 /* The getters take a node (0: absent, which leaves *v as it is, as null

@@ -136,13 +136,14 @@ typedef struct {
 typedef struct {
     team_record rec;
     int64_t mod_rev;
-    int32_t key, prev_key;
+    int32_t key, prev_key; /* 0 in a team opened with held keys */
     gen_keys cur, prev;
     int has_prev;
+    int reused; /* its keys are the held ones (vault.c), not made by this call */
 } team;
 
 bytes team_key(arena *a);
-uint32_t open_team(arena *a, int accepted, team **out);
+uint32_t open_team(arena *a, int accepted, const team *held, team **out);
 uint32_t check_accepted(team *t);
 uint32_t members_action(bytes action, bytes arg, sesame_buf *out);
 uint32_t hmac(int32_t key, const void *p, uint32_t n, uint8_t out[32]);

@@ -104,6 +104,8 @@ uint32_t open_record(arena *a, team *t, const kv *x, record **out) {
     if (ad.p == NULL || r == NULL || plain == NULL)
         return out_of_memory();
     int64_t n = sesame_key_open(k->records, x->value.p + 8, box, ad.p, ad.n, plain, box);
+    if (n == -(int64_t)SESAME_NOT_FOUND)
+        return host_failed("key_open", SESAME_NOT_FOUND); /* the key is gone: the caller opens the team again */
     if (n < 0)
         return not_ours(x->key, "does not open with the team key", 0, 0);
     /* The type is the byte after the name; check_secret checks the rest. */

@@ -394,10 +394,13 @@ uint32_t check_accepted(team *t) {
 }
 
 /* open_team reads the team record and opens the team key with the user's
- * identity, in a. With accepted, the team must be in the state the user
- * accepted last: an operation never encrypts to, nor trusts, a member list
- * that someone else changed until the user has seen it. */
-uint32_t open_team(arena *a, int accepted, team **out) {
+ * identity, in a; or, when held (the keys that an instance of the vault
+ * derived and kept, vault.c) is of this very record, takes its keys
+ * instead, with no unwrap. With accepted, the team must be in the state the
+ * user accepted last: an operation never encrypts to, nor trusts, a member
+ * list that someone else changed until the user has seen it. A held key
+ * that the host no longer has fails as NOT_FOUND from a key function. */
+uint32_t open_team(arena *a, int accepted, const team *held, team **out) {
     team *t = alloc(a, sizeof *t);
     int found, stale;
     uint8_t check[32];
@@ -408,8 +411,13 @@ uint32_t open_team(arena *a, int accepted, team **out) {
         return st;
     if (!found)
         return no_team();
-    if ((st = unwrap(t->rec.key, &t->key)) != SESAME_OK || (st = derive(t->key, t->rec.gen, &t->cur)) != SESAME_OK ||
-        (st = check_of(&t->cur, t->rec.members, t->rec.n_members, t->rec.has_prev, t->rec.prev, check)) != SESAME_OK)
+    if (held != NULL && held->mod_rev == t->mod_rev && held->cur.gen == t->rec.gen &&
+        held->has_prev == t->rec.has_prev) {
+        t->cur = held->cur, t->prev = held->prev, t->reused = 1;
+    } else if ((st = unwrap(t->rec.key, &t->key)) != SESAME_OK || (st = derive(t->key, t->rec.gen, &t->cur)) != SESAME_OK) {
+        return st;
+    }
+    if ((st = check_of(&t->cur, t->rec.members, t->rec.n_members, t->rec.has_prev, t->rec.prev, check)) != SESAME_OK)
         return st;
     uint8_t diff = t->rec.check.n != 32;
     for (uint32_t i = 0; i < 32 && t->rec.check.n == 32; i++)
@@ -422,12 +430,10 @@ uint32_t open_team(arena *a, int accepted, team **out) {
     }
     if ((st = stale_after_settled(&t->rec, &stale)) != SESAME_OK)
         return st;
-    if (t->rec.has_prev && !stale) {
-        if ((st = unwrap(t->rec.prev, &t->prev_key)) != SESAME_OK ||
-            (st = derive(t->prev_key, t->rec.gen - 1, &t->prev)) != SESAME_OK)
-            return st;
-        t->has_prev = 1;
-    }
+    t->has_prev = t->rec.has_prev && !stale;
+    if (t->has_prev && !t->reused &&
+        ((st = unwrap(t->rec.prev, &t->prev_key)) != SESAME_OK || (st = derive(t->prev_key, t->rec.gen - 1, &t->prev)) != SESAME_OK))
+        return st;
     if (accepted && ((st = check_accepted(t)) != SESAME_OK || (st = settle(t)) != SESAME_OK))
         return st;
     *out = t;
@@ -538,7 +544,7 @@ static uint32_t list_members(sesame_buf *out) {
     team *t;
     if (read_team(&call_mem, &rec, &mod_rev, &found) != SESAME_OK || !found)
         return listing(NULL, out);
-    uint32_t st = open_team(&call_mem, 0, &t);
+    uint32_t st = open_team(&call_mem, 0, NULL, &t);
     return st == SESAME_OK ? listing(t, out) : st;
 }
 
@@ -624,7 +630,7 @@ static uint32_t add_member(bytes r, sesame_buf *out) {
         return st;
     if (!found)
         return create_team(r, out);
-    if ((st = open_team(&call_mem, 1, &t)) != SESAME_OK || (st = finish_rotation(t)) != SESAME_OK)
+    if ((st = open_team(&call_mem, 1, NULL, &t)) != SESAME_OK || (st = finish_rotation(t)) != SESAME_OK)
         return st;
     if (contains(t->rec.members, t->rec.n_members, r)) {
         msg_reset();
@@ -648,7 +654,7 @@ static uint32_t remove_member(bytes r, sesame_buf *out) {
     bytes self;
     int32_t k;
     gen_keys keys;
-    uint32_t st = open_team(&call_mem, 1, &t);
+    uint32_t st = open_team(&call_mem, 1, NULL, &t);
     if (st == SESAME_OK)
         st = finish_rotation(t);
     if (st == SESAME_OK)
@@ -674,7 +680,7 @@ static uint32_t remove_member(bytes r, sesame_buf *out) {
             members[n++] = t->rec.members[i];
     if ((st = handle("key_generate", sesame_key_generate(SESAME_KEY_AEAD), &k)) != SESAME_OK ||
         (st = derive(k, t->rec.gen + 1, &keys)) != SESAME_OK || (st = replace(t, k, &keys, members, n, t->key, out)) != SESAME_OK ||
-        (st = open_team(&call_mem, 1, &next)) != SESAME_OK || (st = finish_rotation(next)) != SESAME_OK)
+        (st = open_team(&call_mem, 1, NULL, &next)) != SESAME_OK || (st = finish_rotation(next)) != SESAME_OK)
         return st;
     return listing(next, out);
 }
@@ -684,7 +690,7 @@ static uint32_t remove_member(bytes r, sesame_buf *out) {
 static uint32_t accept_members(bytes shown, sesame_buf *out) {
     team *t;
     char d[32];
-    uint32_t st = open_team(&call_mem, 0, &t);
+    uint32_t st = open_team(&call_mem, 0, NULL, &t);
     if (st == SESAME_OK)
         st = digest(t, d);
     if (st != SESAME_OK)

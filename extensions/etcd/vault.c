@@ -94,36 +94,77 @@ SESAME_EXPORT("sesame_manifest") uint32_t vault_manifest(void) {
  * team key itself is not kept: only the members actions need it, and they
  * open the team afresh. What the user accepted is read from the storage
  * area at every call, so an accept by another instance counts at once.
- * epoch counts the teams cached, for the hint. */
+ * epoch counts the teams cached, for the hint.
+ *
+ * The kept keys are held in the vault's keyring too, with the
+ * mod_revision and generations of the record they were derived from
+ * (hold): the keyring is the vault's, not the instance's. Setting it makes
+ * the host wipe the keys that earlier calls kept, so that the keys of an
+ * instance the host retired (after 10 000 calls, or grown large) do not pile
+ * up in the vault's 64 key slots; and an instance that starts, or that
+ * finds its keys wiped (NOT_FOUND from a key function), takes the held
+ * keys when the team record is still the one they came from: one etcd
+ * request, no unwrap, nothing more kept. */
 team *cached;
 static uint32_t epoch;
 
-static void keys_each(team *t, uint32_t (*fn)(int32_t), uint32_t *st) {
+#define HELD_LEN 41 /* mod_revision, generation, has_prev, 6 key handles */
+
+static uint32_t keep(int32_t h) { return sesame_key_keep(h); }
+
+static void keep_all(team *t, uint32_t *st) {
     gen_keys *g[2] = {&t->cur, t->has_prev ? &t->prev : NULL};
-    for (int i = 0; i < 2; i++) {
-        if (g[i] == NULL)
-            continue;
-        int32_t h[3] = {g[i]->names, g[i]->records, g[i]->check};
-        for (int j = 0; j < 3; j++) {
-            uint32_t s = fn(h[j]);
-            if (st != NULL && *st == SESAME_OK && s != SESAME_OK)
-                *st = host_failed("key_keep", s);
-        }
+    for (int i = 0; i < 2 && *st == SESAME_OK; i++) {
+        int32_t h[3] = {g[i] ? g[i]->names : 0, g[i] ? g[i]->records : 0, g[i] ? g[i]->check : 0};
+        for (int j = 0; g[i] != NULL && j < 3 && *st == SESAME_OK; j++)
+            if ((*st = keep(h[j])) != SESAME_OK)
+                *st = host_failed("key_keep", *st);
     }
 }
 
-static uint32_t keep(int32_t h) { return sesame_key_keep(h); }
-static uint32_t release(int32_t h) { return sesame_key_release(h); }
+/* hold puts t's kept keys in the vault's keyring (see above). */
+static uint32_t hold(const team *t) {
+    uint8_t b[HELD_LEN] = {0};
+    sesame_put_i64(b, t->mod_rev);
+    sesame_put_i64(b + 8, t->cur.gen);
+    b[16] = (uint8_t)t->has_prev;
+    int32_t h[6] = {t->cur.names, t->cur.records, t->cur.check, t->prev.names, t->prev.records, t->prev.check};
+    for (int i = 0; i < 6; i++)
+        sesame_put_u32(b + 17 + 4 * i, (uint32_t)(t->has_prev || i < 3 ? h[i] : 0));
+    uint32_t st = sesame_keyring_set(b, sizeof b, 0);
+    return st == SESAME_OK ? st : host_failed("keyring_set", st);
+}
 
-uint32_t current_team(team **out) {
-    if (cached != NULL) {
-        *out = cached;
-        return check_accepted(cached);
+/* held reads the keyring into *h; 0 when it holds no team's keys. */
+static int held(team *h) {
+    uint8_t b[HELD_LEN];
+    if (sesame_keyring_get(b, sizeof b) != HELD_LEN)
+        return 0;
+    *h = (team){.mod_rev = sesame_get_i64(b), .has_prev = b[16]};
+    h->cur = (gen_keys){sesame_get_i64(b + 8), (int32_t)sesame_get_u32(b + 17), (int32_t)sesame_get_u32(b + 21),
+                        (int32_t)sesame_get_u32(b + 25)};
+    h->prev = (gen_keys){h->cur.gen - 1, (int32_t)sesame_get_u32(b + 29), (int32_t)sesame_get_u32(b + 33),
+                         (int32_t)sesame_get_u32(b + 37)};
+    return 1;
+}
+
+static int wiped(uint32_t st) { return st == SESAME_NOT_FOUND && err_host; }
+
+/* open_cached opens the team into the cache: with the held keys when
+ * may_reuse and they are of the current record, else afresh, keeping and
+ * holding the keys it derives. */
+static uint32_t open_cached(int may_reuse, team **out) {
+    team h, *t;
+    int have = may_reuse && held(&h);
+    uint32_t st = open_team(&team_mem, 1, have ? &h : NULL, &t);
+    if (have && wiped(st)) {
+        reset(&team_mem);
+        st = open_team(&team_mem, 1, NULL, &t);
     }
-    team *t;
-    uint32_t st = open_team(&team_mem, 1, &t);
-    if (st == SESAME_OK)
-        keys_each(t, keep, &st);
+    if (st == SESAME_OK && !t->reused)
+        keep_all(t, &st);
+    if (st == SESAME_OK && !t->reused)
+        st = hold(t);
     if (st != SESAME_OK) {
         reset(&team_mem);
         return st;
@@ -134,29 +175,44 @@ uint32_t current_team(team **out) {
     return SESAME_OK;
 }
 
+uint32_t current_team(team **out) {
+    if (cached != NULL) {
+        uint32_t st = check_accepted(cached);
+        if (!wiped(st)) {
+            *out = cached;
+            return st;
+        }
+        drop_cache();
+    }
+    return open_cached(1, out);
+}
+
+/* drop_cache forgets the cached team. Its keys stay: other instances may
+ * hold them; the next hold wipes them. */
 void drop_cache(void) {
-    if (cached == NULL)
-        return;
-    keys_each(cached, release, NULL); /* a key already gone needs no release */
     cached = NULL;
     reset(&team_mem);
 }
 
 /* with_team runs fn on the current team, and once more on the team opened
  * afresh when fn finds it changed. A key of the cache that the host no
- * longer holds (NOT_FOUND from a key function) also sends it to a fresh
- * team, never to the caller as a missing secret. */
+ * longer holds (NOT_FOUND from a key function: another instance's hold
+ * wiped it) also sends it to a fresh team, a few times at most, never to
+ * the caller as a missing secret. */
 typedef uint32_t (*team_fn)(team *t, void *ctx);
 
 static uint32_t with_team(team_fn fn, void *ctx) {
-    for (int attempt = 0;; attempt++) {
+    for (int attempt = 0, changed = 0;; attempt++) {
         team *t;
         uint32_t st = current_team(&t);
         if (st != SESAME_OK)
             return st;
         st = fn(t, ctx);
-        int stale = st == ST_CHANGED || (st == SESAME_NOT_FOUND && err_host);
-        if (!stale || attempt > 0) {
+        changed += st == ST_CHANGED;
+        /* keys wiped by another instance's hold: a few tries (each one
+         * takes the held keys, made again only by a change of the team) */
+        int stale = st == ST_CHANGED || wiped(st);
+        if (!stale || changed > 1 || attempt >= 4) {
             if (st == ST_CHANGED) {
                 msg_reset();
                 msg_str("the team's member list changed during the operation: retry");
@@ -273,7 +329,7 @@ static uint32_t write_secret(bytes name, lookup_hint *h, change_fn fn, change *c
             s = &h->s; /* its transaction's compares check it */
         else
             st = lookup(&call_mem, t, name, &fresh);
-        if (st == ST_CHANGED || (st == SESAME_NOT_FOUND && err_host)) {
+        if (st == ST_CHANGED || wiped(st)) {
             drop_cache(); /* open the team afresh */
             continue;
         }
@@ -286,7 +342,12 @@ static uint32_t write_secret(bytes name, lookup_hint *h, change_fn fn, change *c
         if (st != SESAME_OK && !remove)
             return st;
         removed = remove;
-        if ((st = write_once(t, s, c, remove, &written, &succeeded)) != SESAME_OK || succeeded)
+        st = write_once(t, s, c, remove, &written, &succeeded);
+        if (wiped(st)) {
+            drop_cache(); /* its keys were wiped: open the team again */
+            continue;
+        }
+        if (st != SESAME_OK || succeeded)
             return st;
         drop_cache(); /* the team may have changed too */
         back_off(attempt);
@@ -553,9 +614,9 @@ SESAME_EXPORT("sesame_list") uint32_t vault_list(uint32_t pattern_len) {
     record **all;
     uint32_t n, count = 0;
     uint32_t st = read_name(pattern_len, &pattern);
-    drop_cache(); /* a listing reads the team afresh: it reads every record */
+    drop_cache(); /* a listing reads the team record afresh: it reads every record */
     if (st == SESAME_OK)
-        st = current_team(&t);
+        st = open_cached(1, &t);
     if (st == SESAME_OK)
         st = all_records(t, &all, &n);
     if (st != SESAME_OK)
@@ -664,7 +725,7 @@ SESAME_EXPORT("sesame_remove") uint32_t vault_remove(uint32_t name_len) {
 SESAME_EXPORT("sesame_test") uint32_t vault_test(void) {
     team *t;
     drop_cache();
-    return done(current_team(&t));
+    return done(open_cached(0, &t));
 }
 
 SESAME_EXPORT("sesame_members") uint32_t vault_members(uint32_t action_len, uint32_t arg_len) {
