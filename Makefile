@@ -14,8 +14,8 @@ WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -buildvcs=fals
 # files (paths relative to the repository root, so that the bytes do not
 # depend on the checkout's place; CEXTFLAGS is also internal/testwasm's
 # CFlags, and a test there ties the two).
-GOEXTENSIONS := keepass etcd
-CEXTENSIONS  := dotenv secretstore
+GOEXTENSIONS := keepass
+CEXTENSIONS  := dotenv secretstore etcd
 EXTENSIONS   := $(GOEXTENSIONS) $(CEXTENSIONS)
 CLANG        ?= clang
 CEXTFLAGS    := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -Iabi/c -Wl,--strip-all

@@ -298,6 +298,8 @@ func TestEtcdTeam(t *testing.T) {
 		{"StaleHint", testEtcdStaleHint},
 		{"WriteRace", testEtcdWriteRace},
 		{"LeaderKilled", testEtcdLeaderKilled},
+		{"GoGuestRecords", testEtcdGoGuestRecords},
+		{"InstancesRetired", testEtcdInstancesRetired},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, c) })
 	}
@@ -438,11 +440,17 @@ func forgeTeam(t *testing.T, c *etcdtest.Cluster, prefix string, members []strin
 
 // forgeRecord makes a team record of generation gen, a new key wrapped to
 // members, and prev (when not nil) as the previous key, in the format of
-// extensions/etcd (team.go).
+// extensions/etcd (team.c).
 func forgeRecord(t *testing.T, gen int, members []string, prev []byte) []byte {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
+	return forgeRecordOf(t, key, gen, members, prev)
+}
+
+// forgeRecordOf is forgeRecord with the team key key.
+func forgeRecordOf(t testing.TB, key []byte, gen int, members []string, prev []byte) []byte {
+	t.Helper()
 	checkKey, err := hkdf.Key(sha256.New, key, nil, "sesame etcd members", 32)
 	if err != nil {
 		t.Fatal(err)
@@ -460,7 +468,7 @@ func forgeRecord(t *testing.T, gen int, members []string, prev []byte) []byte {
 	return b
 }
 
-func ageWrap(t *testing.T, key []byte, members []string) []byte {
+func ageWrap(t testing.TB, key []byte, members []string) []byte {
 	t.Helper()
 	var recips []age.Recipient
 	for _, m := range members {
@@ -680,9 +688,20 @@ func testEtcdRemoveInterrupted(t *testing.T, c *etcdtest.Cluster) {
 }
 
 // sealUnder makes the etcd key and value of the string secret name in
-// generation gen of team key k, as extensions/etcd (records.go) seals it:
+// generation gen of team key k, as extensions/etcd (records.c) seals it:
 // what someone who knows an old team key can write.
 func sealUnder(t *testing.T, prefix string, k []byte, gen uint64, name, value string) ([]byte, []byte) {
+	t.Helper()
+	plain, err := abi.AppendSecret(nil, abi.Info{Name: name, Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte(value)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealPlain(t, prefix, k, gen, name, plain)
+}
+
+// sealPlain is sealUnder with the bytes plain in the box: its secret
+// encoding, or anything else.
+func sealPlain(t testing.TB, prefix string, k []byte, gen uint64, name string, plain []byte) ([]byte, []byte) {
 	t.Helper()
 	derive := func(info string) []byte {
 		d, err := hkdf.Key(sha256.New, k, nil, info, 32)
@@ -694,10 +713,6 @@ func sealUnder(t *testing.T, prefix string, k []byte, gen uint64, name, value st
 	mac := hmac.New(sha256.New, derive("sesame etcd names"))
 	mac.Write([]byte(name))
 	key := base64.RawURLEncoding.AppendEncode([]byte(prefix+"s/"), mac.Sum(nil))
-	plain, err := abi.AppendSecret(nil, abi.Info{Name: name, Type: abi.TypeString}, abi.Value{Type: abi.TypeString, Data: []byte(value)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	aead, err := chacha20poly1305.NewX(derive("sesame etcd records"))
 	if err != nil {
 		t.Fatal(err)
@@ -746,4 +761,27 @@ func BenchmarkEtcdVault(b *testing.B) {
 			}
 		}
 	})
+}
+
+// testEtcdInstancesRetired: the host retires an instance that grew large
+// (or made 10 000 calls) and starts another, whose first call opens and
+// caches the team again; the keys the retired one kept must not pile up in
+// the vault's key table (64 keys), or after some twenty retirements every
+// operation fails. A get of a large secret in a vault of 8 MiB grows its
+// instance past the half that retires it, so each get here retires one.
+func testEtcdInstancesRetired(t *testing.T, c *etcdtest.Cluster) {
+	e := newEngine(t)
+	reg := engine.Registration{Name: "Team", Extension: "builtin:etcd", Parameters: map[string]any{"prefix": newPrefix(), "endpoints": strings.Join(c.Endpoints(), ",")},
+		Grants: engine.Grants{Storage: true, Identity: true, HTTP: slices.Sorted(slices.Values(c.Endpoints())), Memory: 8 << 20}}
+	if err := e.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
+		t.Fatal(err)
+	}
+	members(t, e, abi.MembersAdd, identity(t, e))
+	big := strings.Repeat("v", 900<<10)
+	set(t, e, "big", big, nil)
+	for i := range 40 {
+		if s, err := e.Get(ctx, engine.GetRequest{Name: "big", Vault: "Team"}); err != nil || s.Value != big {
+			t.Fatalf("get %d of a large secret, each in an instance of its own: %v", i, err)
+		}
+	}
 }

@@ -1,11 +1,14 @@
 // Package etcdgw is a small client of etcd v3's JSON gateway (the
 // /v3/kv/... and /v3/auth/... endpoints that every etcd member serves on its
 // client URL): range (one key or a prefix), put, delete, and transactions
-// that compare a key's create_revision or mod_revision. It is written for
-// the etcd vault, which runs as a WebAssembly guest, so it is plain Go: no
-// net/http, no goroutines, no etcd client library. The requests go through a
-// Transport that the caller gives: the host's http function in the guest,
-// net/http in tests (internal/etcdtest).
+// that compare a key's create_revision or mod_revision. It was the client of
+// the etcd vault when that was a Go guest; the vault is C now
+// (extensions/etcd/gateway.c) and speaks this package's wire byte for byte,
+// and this package is the tests' client of a cluster (internal/etcdtest)
+// and their reference for the vault's decoding (engine/etcdfuzz_test.go).
+// It is plain Go: no net/http, no goroutines, no etcd client library. The
+// requests go through a Transport that the caller gives: net/http in tests
+// (internal/etcdtest).
 //
 // A Client holds a list of endpoints (the members' client URLs). A request
 // goes to the endpoint that last answered; when it fails before any answer

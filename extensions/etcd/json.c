@@ -1,0 +1,2 @@
+/* json.c — extensions/clib/json.c (see json.h there). */
+#include "../clib/json.c"

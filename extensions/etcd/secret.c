@@ -1,0 +1,2 @@
+/* secret.c — extensions/clib/secret.c (see secret.h there). */
+#include "../clib/secret.c"
