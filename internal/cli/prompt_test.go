@@ -68,17 +68,6 @@ func (h *home) with(kv ...string) *home {
 	return &home{t: h.t, env: append(append([]string(nil), h.env...), kv...)}
 }
 
-// sesameBinary returns the sesame program in $PATH, the thin one
-// (thinSesame), beside this test binary as sesame-engine.
-func sesameBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := thinSesame()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 // run runs sesame without a terminal and fails the test unless it exits
 // with status want.
 func (h *home) run(want int, stdin string, args ...string) (stdout, stderr string) {

@@ -360,6 +360,17 @@ var thinSesame = sync.OnceValues(func() (string, error) {
 	return path, os.Rename(tmp, path)
 })
 
+// sesameBinary returns the sesame program in $PATH, the thin one
+// (thinSesame), beside this test binary as sesame-engine.
+func sesameBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := thinSesame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // buildFlags returns the go build flags and environment with which go
 // test built this binary, of those that change what cmd/sesame builds to:
 // the build tags, the race detector, cgo, -trimpath (from the build
