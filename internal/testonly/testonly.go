@@ -266,6 +266,30 @@ func (t *fakeTimer) Stop() bool {
 	return false
 }
 
+var listHook atomic.Pointer[func(prefix []byte)] // nil: none
+
+// BeforeList calls the function a test installed with OnList, if any. The
+// sandbox calls it when a vault's call asks for a page of its storage's
+// keys, before it reads them and while it holds no lock of the storage:
+// the instant between two reads of one call, which a test can fill with
+// another process's writes instead of hoping that the scheduler does.
+func BeforeList(prefix []byte) {
+	if f := listHook.Load(); f != nil {
+		(*f)(prefix)
+	}
+}
+
+// OnList makes BeforeList call f until tb's test ends. f runs in the
+// goroutine of the vault's call; it sees every listing of every vault of
+// the process, and the listings of the calls it makes itself. Tests only:
+// see the package comment.
+func OnList(tb Cleaner, f func(prefix []byte)) {
+	if !listHook.CompareAndSwap(nil, &f) {
+		panic("testonly: a list hook is already in use")
+	}
+	tb.Cleanup(func() { listHook.Store(nil) })
+}
+
 var renameHook atomic.Pointer[func(dir, name string)] // nil: none
 
 // BeforeRename calls the function a test installed with OnRename, if any.

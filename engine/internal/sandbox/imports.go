@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/sesamehq/sesame/abi"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // Storage is the host storage area of one vault (grant "storage"). Errors
@@ -367,6 +368,7 @@ func hostKVList(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = neg64(s)
 		return
 	}
+	testonly.BeforeList(prefix)
 	keys, err := c.storage.List(ctx, prefix, after, abi.StorageListPage)
 	if err != nil {
 		stack[0] = neg64(c.storageStatus(err))

@@ -183,9 +183,7 @@ func (b *Batch) lookup(ctx context.Context, op string, key []byte) (value []byte
 // after, which the vault reported as tampering).
 func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 	var v []byte
-	b.mu.Lock()
-	had, last := b.hasGen, b.gen
-	b.mu.Unlock()
+	seen := b.observer()
 	err := b.s.view(ctx, "get", func(snap *snapshot) error {
 		if got := snap.get(key); got != nil {
 			// got points into the memory map, which Close unmaps.
@@ -193,6 +191,24 @@ func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 			v = b.keep(got)
 			b.mu.Unlock()
 		}
+		return seen(snap)
+	})
+	return v, err
+}
+
+// observer returns the check of read for a state of the store that one of
+// the batch's reads, listings or scans is about to show: when the store
+// changed since the batch's last read, what the batch read must still hold
+// there, or the batch is lost and the caller gets ErrChanged. A listing
+// shows a state as much as a read does: an unlock that found no c/config
+// and then listed records that another process wrote after creating one
+// took the store for one that had lost its key record
+// (TestSecretStoreFirstUnlockInterleaved).
+func (b *Batch) observer() func(*snapshot) error {
+	b.mu.Lock()
+	had, last := b.hasGen, b.gen
+	b.mu.Unlock()
+	return func(snap *snapshot) error {
 		g := generation{}
 		if snap.tx != nil {
 			g = generation{snap.tx.DB(), snap.tx.ID()}
@@ -211,8 +227,7 @@ func (b *Batch) read(ctx context.Context, key []byte) ([]byte, error) {
 		}
 		b.hasGen, b.gen, b.file = true, g, snap.file
 		return nil
-	})
-	return v, err
+	}
 }
 
 // Changed reports whether a read of the batch found that another writer
@@ -346,10 +361,12 @@ func (b *Batch) write(op string, key, value []byte, check func(present bool) err
 }
 
 // List is Store.List as the batch sees the store: the keys it added are
-// listed, those it deleted are not.
+// listed, those it deleted are not. Like a read, it fails with ErrChanged
+// rather than list a state of the store in which a key the batch read no
+// longer holds what it read.
 func (b *Batch) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
 	for {
-		keys, err := b.s.List(ctx, prefix, after, limit)
+		keys, err := b.s.list(ctx, prefix, after, limit, b.observer())
 		if err != nil {
 			return nil, err
 		}
@@ -400,7 +417,7 @@ func (b *Batch) merge(keys [][]byte, prefix, after []byte, limit int) (page [][]
 // it with Get.
 func (b *Batch) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) ([]Entry, bool, error) {
 	for {
-		entries, more, err := b.s.Scan(ctx, prefix, after, limit, maxBytes)
+		entries, more, err := b.s.scan(ctx, prefix, after, limit, maxBytes, b.observer())
 		if err != nil {
 			return nil, false, err
 		}

@@ -255,11 +255,22 @@ func (s *Store) del(ctx context.Context, key []byte, seen Seen) error {
 // limit is below one, ErrTooLarge if prefix or after is longer than
 // MaxKeyBytes.
 func (s *Store) List(ctx context.Context, prefix, after []byte, limit int) ([][]byte, error) {
+	return s.list(ctx, prefix, after, limit, nil)
+}
+
+// list is List; seen, when not nil, is called first in the listing's
+// transaction, and its error is the listing's (Batch.observe).
+func (s *Store) list(ctx context.Context, prefix, after []byte, limit int, seen func(*snapshot) error) ([][]byte, error) {
 	if err := s.checkRange(prefix, after, limit); err != nil {
 		return nil, s.fail(ctx, "list", err)
 	}
 	var keys [][]byte
 	err := s.view(ctx, "list", func(snap *snapshot) error {
+		if seen != nil {
+			if err := seen(snap); err != nil {
+				return err
+			}
+		}
 		data := snap.data
 		if data == nil {
 			return nil
@@ -290,6 +301,11 @@ type Entry struct {
 // next. It fails as List does, and with ErrInvalid if maxBytes is below
 // one.
 func (s *Store) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes int) (page []Entry, more bool, err error) {
+	return s.scan(ctx, prefix, after, limit, maxBytes, nil)
+}
+
+// scan is Scan, with seen as in list.
+func (s *Store) scan(ctx context.Context, prefix, after []byte, limit, maxBytes int, seen func(*snapshot) error) (page []Entry, more bool, err error) {
 	if err := s.checkRange(prefix, after, limit); err != nil {
 		return nil, false, s.fail(ctx, "scan", err)
 	}
@@ -297,6 +313,11 @@ func (s *Store) Scan(ctx context.Context, prefix, after []byte, limit, maxBytes 
 		return nil, false, s.fail(ctx, "scan", fmt.Errorf("%w: maxBytes %d is below 1", ErrInvalid, maxBytes))
 	}
 	err = s.view(ctx, "scan", func(snap *snapshot) error {
+		if seen != nil {
+			if err := seen(snap); err != nil {
+				return err
+			}
+		}
 		data := snap.data
 		if data == nil {
 			return nil
