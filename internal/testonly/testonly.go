@@ -1,8 +1,9 @@
 // Package testonly holds the switches that make the module's tests fast, in
 // the manner of age's testOnly hooks: a cheap key derivation in place of
 // Argon2id, a clock that a test moves by hand, and writes that are not
-// flushed to the disk (NoSync); and one that lets a test
-// stop a process at a commit, to kill it there (OnCommit). The sandbox derives keys
+// flushed to the disk (NoSync); and ones that let a test
+// stop a process at a commit, to kill it there (OnCommit), or act in the
+// instant before a file's rename (OnRename) or a storage listing (OnList). The sandbox derives keys
 // with Argon2id and reads the time with Now and AfterFunc (and, under a fake
 // clock only, gives its guests Now and Sleep), and storage and the registry
 // flush their writes when Sync says so; unless a test installs a
