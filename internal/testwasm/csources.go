@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // cSourcesKey returns a hash of everything clang builds a C guest from:
@@ -22,9 +23,9 @@ import (
 // key is unchanged is not built again: compiling secretstore with -O2 takes
 // seconds of CPU in every test process that loads it.
 func cSourcesKey(modRoot string, cfiles []string) (string, error) {
-	version, err := exec.Command("clang", "--version").Output()
+	version, err := clangVersion()
 	if err != nil {
-		return "", fmt.Errorf("clang --version: %w", err)
+		return "", err
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%q\x00", version, CFlags())
@@ -55,6 +56,17 @@ func cSourcesKey(modRoot string, cfiles []string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
+
+// clangVersion returns what clang --version prints, asked once per
+// process: a C guest's key is computed at each Build, and clang's start
+// costs about 80 ms of CPU (perf stat), some 30 times in a run of the suite.
+var clangVersion = sync.OnceValues(func() ([]byte, error) {
+	out, err := exec.Command("clang", "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("clang --version: %w", err)
+	}
+	return out, nil
+})
 
 // quotedIncludes returns the file names of the #include "..." lines of a C
 // source.
