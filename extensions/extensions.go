@@ -8,11 +8,11 @@
 //	etcd         a team's secrets in an etcd cluster, encrypted to its members (extensions/etcd)
 //
 // The .wasm files are built from the folders beside them by `make
-// extensions` and committed: secretstore and dotenv, C guests (wasi-libc
-// and abi/c/sesame.h) built with clang and relative paths; keepass and etcd, Go
-// guests, with go build -trimpath -buildvcs=false; so the bytes are
-// reproducible and the compilation cache hits. `make check` fails when a
-// rebuild would change them.
+// extensions` and committed: secretstore, dotenv and etcd, C guests
+// (wasi-libc and abi/c/sesame.h) built with clang and relative paths;
+// keepass, a Go guest, with go build -trimpath -buildvcs=false; so the
+// bytes are reproducible and the compilation cache hits. `make check` fails
+// when a rebuild would change them. The tests load these very modules.
 package extensions
 
 import (
