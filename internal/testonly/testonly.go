@@ -9,14 +9,14 @@
 // flush their writes when Sync says so; unless a test installs a
 // switch, these are argon2.IDKey, time.Now, time.AfterFunc and always.
 //
-// Only _test.go files may call UseCheapKDF, UseCheapKDFFor, UseFakeClock
-// and NoSync. Nothing else in the module calls them, so the linker
+// Only _test.go files may call UseCheapKDF, UseCheapKDFFor, UseFakeClock,
+// NoSync and ManyCacheEntries. Nothing else in the module calls them, so the linker
 // leaves them, and the cheap
 // derivation and the fake clock's code with them, out of every program:
 // TestReleaseBinaryHasNoHooks builds cmd/sesame-engine and checks that their
 // symbols are absent. A release build can therefore only ever derive with
-// the parameters the vault asks for, read the real time, and flush its
-// writes. The sandbox
+// the parameters the vault asks for, read the real time, flush its
+// writes, and keep no more compiled modules than the sandbox's bound. The sandbox
 // has one switch of this kind, which needs wazero and so lives there:
 // sandbox.ShareCompiledModules, whose code the same test looks for.
 //
@@ -357,3 +357,39 @@ func NoSync() {
 }
 
 func noSync() bool { return false }
+
+// entriesHook is what CacheEntries asks once a test has installed
+// ManyCacheEntries; nil: the caller's bound.
+var entriesHook atomic.Pointer[func(n int) int]
+
+// CacheEntries returns how many entries a compile cache folder keeps: n,
+// the sandbox's bound, unless a test process has installed
+// ManyCacheEntries.
+func CacheEntries(n int) int {
+	if f := entriesHook.Load(); f != nil {
+		return (*f)(n)
+	}
+	return n
+}
+
+// ManyCacheEntries makes CacheEntries answer at least TestCacheEntries for
+// the rest of the process, in a test process whose engines compile into
+// the folder that the tests of the engine, the sandbox and the agent share
+// (in os.TempDir, with one key; every checkout and run on the machine uses
+// it). The sandbox's bound of 64 is a user's: a few extensions, each under
+// a grant or two. One run of those tests compiles 70 modules (the engine's
+// 43, the sandbox's 27 more: Go and C guests under several memory grants,
+// and the hostile tests' WAT), so each check pruned the oldest of a run's
+// own entries, and a run on a warm cache compiled about 40 modules again,
+// the Go guests among them (10 s of the engine's 45 s of CPU). Tests only:
+// see the package comment.
+func ManyCacheEntries() {
+	f := manyCacheEntries
+	entriesHook.Store(&f)
+}
+
+// TestCacheEntries is the least bound that ManyCacheEntries gives: room for
+// the tests' modules of a few checkouts or commits whose guests differ.
+const TestCacheEntries = 256
+
+func manyCacheEntries(n int) int { return max(n, TestCacheEntries) }

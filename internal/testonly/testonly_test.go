@@ -29,6 +29,7 @@ var hooks = []string{
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).afterFunc",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).advance",
 	"github.com/sesamehq/sesame/internal/testonly.noSync",
+	"github.com/sesamehq/sesame/internal/testonly.manyCacheEntries",
 	// sandbox.ShareCompiledModules installs these method values.
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*processCache).cacheOf",
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).get",
@@ -246,5 +247,22 @@ func TestNoSync(t *testing.T) {
 	NoSync()
 	if Sync() {
 		t.Fatal("Sync reports true after NoSync")
+	}
+}
+
+// TestManyCacheEntries: CacheEntries answers the caller's bound until
+// ManyCacheEntries, and at least TestCacheEntries after it (a larger bound
+// stays).
+func TestManyCacheEntries(t *testing.T) {
+	t.Cleanup(func() { entriesHook.Store(nil) })
+	if n := CacheEntries(64); n != 64 {
+		t.Fatalf("CacheEntries(64) = %d with no switch installed", n)
+	}
+	ManyCacheEntries()
+	if n := CacheEntries(64); n != TestCacheEntries {
+		t.Errorf("CacheEntries(64) = %d after ManyCacheEntries, want %d", n, TestCacheEntries)
+	}
+	if n := CacheEntries(2 * TestCacheEntries); n != 2*TestCacheEntries {
+		t.Errorf("CacheEntries(%d) = %d after ManyCacheEntries", 2*TestCacheEntries, n)
 	}
 }
