@@ -381,7 +381,7 @@ description = "every key"
 func TestBadInputCorruptStore(t *testing.T) {
 	t.Parallel()
 	e, path := emptyEngine(t)
-	wasm := testwasm.Build(t, "examples/go-vault")
+	wasm := testwasm.Build(t, "examples/c-vault")
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "V", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
 		t.Fatal(err)
 	}

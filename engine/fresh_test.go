@@ -56,7 +56,7 @@ func TestRegistryRecheckWindow(t *testing.T) {
 	a, path := emptyEngine(t)
 	clock := testonly.UseFakeClock(t)
 	engine.NoWatch(a)
-	wasm := testwasm.Build(t, "examples/go-vault")
+	wasm := testwasm.Build(t, "examples/c-vault")
 
 	if err := a.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestRegistryOtherEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := b.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Other", Extension: testwasm.Build(t, "examples/go-vault"), Grants: engine.Grants{Storage: true}}}); err != nil {
+	if err := b.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Other", Extension: testwasm.Build(t, "examples/c-vault"), Grants: engine.Grants{Storage: true}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := vaultNames(t, a); !slices.Equal(got, []string{"Other"}) {
@@ -109,7 +109,7 @@ func TestRegistryWatch(t *testing.T) {
 		t.Skip("inotify is Linux's")
 	}
 	a, path := emptyEngine(t)
-	wasm := testwasm.Build(t, "examples/go-vault")
+	wasm := testwasm.Build(t, "examples/c-vault")
 	if err := a.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestOneInotifyInstance(t *testing.T) {
 		t.Skip("inotify is Linux's")
 	}
 	e, _ := emptyEngine(t)
-	wasm := testwasm.Build(t, "examples/go-vault")
+	wasm := testwasm.Build(t, "examples/c-vault")
 	if err := e.Register(ctx, engine.RegisterRequest{Registration: engine.Registration{Name: "Own", Extension: wasm, Grants: engine.Grants{Storage: true}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestRegistryWritesLookNow(t *testing.T) {
 	a, path := emptyEngine(t)
 	testonly.UseFakeClock(t)
 	engine.NoWatch(a)
-	reg := engine.Registration{Name: "Own", Extension: testwasm.Build(t, "examples/go-vault"), Grants: engine.Grants{Storage: true}}
+	reg := engine.Registration{Name: "Own", Extension: testwasm.Build(t, "examples/c-vault"), Grants: engine.Grants{Storage: true}}
 	if err := a.Register(ctx, engine.RegisterRequest{Registration: reg}); err != nil {
 		t.Fatal(err)
 	}

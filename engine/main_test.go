@@ -19,7 +19,10 @@ import (
 // (sandbox.ShareCompiledModules): each test opens engines of its own, and
 // each of them read and checked again a cache entry of about 12 MB for every
 // Go guest it loaded, a third of this package's CPU; the tests of the cache
-// itself (cache_test.go) use folders of their own.
+// itself (cache_test.go) use folders of their own. That folder, which the
+// sandbox's and the agent's tests share, keeps more entries than a user's
+// (testonly.ManyCacheEntries): at the user's 64, the 70 modules of one run
+// pushed each other out, and a warm run compiled about 40 again.
 //
 // Every test that touches no process-wide state calls t.Parallel, so that
 // they share the machine's cores (go test starts them once every serial
@@ -49,6 +52,7 @@ func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
 	testonly.NoSync()
 	sandbox.ShareCompiledModules(filepath.Join(testCache, "wazero"))
+	testonly.ManyCacheEntries()
 	os.Setenv("SESAME_HOSTILE_ENV", envSecret)
 	testhome.MustEnter(m).Run()
 }

@@ -29,7 +29,7 @@ func emptyEngine(t *testing.T) (*engine.Engine, string) {
 func TestRegisterUnregisterDefault(t *testing.T) {
 	t.Parallel()
 	e, path := emptyEngine(t)
-	wasm := testwasm.Build(t, "examples/go-vault")
+	wasm := testwasm.Build(t, "examples/c-vault")
 	defaultOf := func(e *engine.Engine) string {
 		t.Helper()
 		d, err := e.DefaultVault(ctx)
@@ -88,7 +88,7 @@ func TestRegisterUnregisterDefault(t *testing.T) {
 		t.Errorf("test: %v", err)
 	}
 	mf, err := e.Manifest(ctx, engine.ManifestRequest{Vault: "Second"})
-	if err != nil || mf.Name != "go-vault" || mf.CaseSensitive {
+	if err != nil || mf.Name != "c-vault" || !mf.CaseSensitive {
 		t.Errorf("manifest: %+v, %v", mf, err)
 	}
 	if err := e.Unlock(ctx, engine.UnlockRequest{Vault: "Second", Password: []byte("pw")}); !errors.Is(err, engine.ErrUnsupported) {
@@ -108,8 +108,8 @@ func TestRegisterChecksTheExtensionFirst(t *testing.T) {
 	}{
 		{engine.Registration{Name: "Bad", Extension: bad}, engine.ErrExtension, "missing export sesame_abi_v1"},
 		{engine.Registration{Name: "Gone", Extension: "missing.wasm"}, engine.ErrExtension, "missing.wasm"},
-		{engine.Registration{Name: "NoGrant", Extension: testwasm.Build(t, "examples/go-vault")}, engine.ErrExtension, `needs grant "storage"`},
-		{engine.Registration{Name: "Pinned", Extension: testwasm.Build(t, "examples/go-vault"), SHA256: strings.Repeat("ab", 32), Grants: engine.Grants{Storage: true}}, engine.ErrExtension, "does not match the pin"},
+		{engine.Registration{Name: "NoGrant", Extension: testwasm.Build(t, "examples/c-vault")}, engine.ErrExtension, `needs grant "storage"`},
+		{engine.Registration{Name: "Pinned", Extension: testwasm.Build(t, "examples/c-vault"), SHA256: strings.Repeat("ab", 32), Grants: engine.Grants{Storage: true}}, engine.ErrExtension, "does not match the pin"},
 		{engine.Registration{Name: "Builtin", Extension: "builtin:nonesuch"}, engine.ErrExtension, `unknown builtin extension "nonesuch"`},
 		{engine.Registration{Name: "bad name", Extension: bad}, engine.ErrInvalidName, "letters, digits"},
 	}

@@ -17,6 +17,7 @@ import (
 func TestMain(m *testing.M) {
 	testonly.UseCheapKDF()
 	testonly.NoSync()
+	testonly.ManyCacheEntries() // the folder of the engine's tests (engineTestCache)
 	testhome.MustEnter(m).Run()
 }
 

@@ -9,14 +9,14 @@
 // flush their writes when Sync says so; unless a test installs a
 // switch, these are argon2.IDKey, time.Now, time.AfterFunc and always.
 //
-// Only _test.go files may call UseCheapKDF, UseCheapKDFFor, UseFakeClock
-// and NoSync. Nothing else in the module calls them, so the linker
+// Only _test.go files may call UseCheapKDF, UseCheapKDFFor, UseFakeClock,
+// NoSync and ManyCacheEntries. Nothing else in the module calls them, so the linker
 // leaves them, and the cheap
 // derivation and the fake clock's code with them, out of every program:
 // TestReleaseBinaryHasNoHooks builds cmd/sesame-engine and checks that their
 // symbols are absent. A release build can therefore only ever derive with
-// the parameters the vault asks for, read the real time, and flush its
-// writes. The sandbox
+// the parameters the vault asks for, read the real time, flush its
+// writes, and keep no more compiled modules than the sandbox's bound. The sandbox
 // has one switch of this kind, which needs wazero and so lives there:
 // sandbox.ShareCompiledModules, whose code the same test looks for.
 //
@@ -29,6 +29,7 @@
 package testonly
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -73,12 +74,35 @@ func UseCheapKDFFor(tb Cleaner) {
 }
 
 // UseRealKDF gives Argon2id back its real derivation until tb's test ends,
-// for a test whose point is what happens during a derivation's time (two
-// password changes whose reads and writes interleave), and which writes
-// and reads its own stores.
+// for a test that reads stores written under it (the fixtures of earlier
+// releases). The derivation is argon2.IDKey, but remembered: a derivation
+// asked for again with the same arguments, as the tests that read a
+// fixture do when they check its records from outside the engine, unlock
+// it, and open it again, gives the key it gave, without the 64 MiB and
+// three passes again (about 0.4 s of CPU each).
 func UseRealKDF(tb Cleaner) {
-	old := kdf.Swap(nil)
+	r := &rememberedKDF{keys: map[string][]byte{}}
+	f := kdfFunc(r.derive)
+	old := kdf.Swap(&f)
 	tb.Cleanup(func() { kdf.Store(old) })
+}
+
+// rememberedKDF is argon2.IDKey, remembering the keys it derived.
+type rememberedKDF struct {
+	mu   sync.Mutex
+	keys map[string][]byte // by the arguments, encoded
+}
+
+func (r *rememberedKDF) derive(password, salt []byte, t, mem uint32, threads uint8, keyLen uint32) []byte {
+	in := fmt.Sprintf("%q %q %d %d %d %d", password, salt, t, mem, threads, keyLen)
+	r.mu.Lock()
+	defer r.mu.Unlock() // one derivation at a time: none is asked for twice at once
+	if k, ok := r.keys[in]; ok {
+		return slices.Clone(k)
+	}
+	k := argon2.IDKey(password, salt, t, mem, threads, keyLen)
+	r.keys[in] = slices.Clone(k)
+	return k
 }
 
 // UseOverlappingKDF keeps the cheap derivation until tb's test ends, but
@@ -357,3 +381,39 @@ func NoSync() {
 }
 
 func noSync() bool { return false }
+
+// entriesHook is what CacheEntries asks once a test has installed
+// ManyCacheEntries; nil: the caller's bound.
+var entriesHook atomic.Pointer[func(n int) int]
+
+// CacheEntries returns how many entries a compile cache folder keeps: n,
+// the sandbox's bound, unless a test process has installed
+// ManyCacheEntries.
+func CacheEntries(n int) int {
+	if f := entriesHook.Load(); f != nil {
+		return (*f)(n)
+	}
+	return n
+}
+
+// ManyCacheEntries makes CacheEntries answer at least TestCacheEntries for
+// the rest of the process, in a test process whose engines compile into
+// the folder that the tests of the engine, the sandbox and the agent share
+// (in os.TempDir, with one key; every checkout and run on the machine uses
+// it). The sandbox's bound of 64 is a user's: a few extensions, each under
+// a grant or two. One run of those tests compiles 70 modules (the engine's
+// 43, the sandbox's 27 more: Go and C guests under several memory grants,
+// and the hostile tests' WAT), so each check pruned the oldest of a run's
+// own entries, and a run on a warm cache compiled about 40 modules again,
+// the Go guests among them (10 s of the engine's 45 s of CPU). Tests only:
+// see the package comment.
+func ManyCacheEntries() {
+	f := manyCacheEntries
+	entriesHook.Store(&f)
+}
+
+// TestCacheEntries is the least bound that ManyCacheEntries gives: room for
+// the tests' modules of a few checkouts or commits whose guests differ.
+const TestCacheEntries = 256
+
+func manyCacheEntries(n int) int { return max(n, TestCacheEntries) }

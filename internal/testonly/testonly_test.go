@@ -29,6 +29,8 @@ var hooks = []string{
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).afterFunc",
 	"github.com/sesamehq/sesame/internal/testonly.(*FakeClock).advance",
 	"github.com/sesamehq/sesame/internal/testonly.noSync",
+	"github.com/sesamehq/sesame/internal/testonly.(*rememberedKDF).derive",
+	"github.com/sesamehq/sesame/internal/testonly.manyCacheEntries",
 	// sandbox.ShareCompiledModules installs these method values.
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*processCache).cacheOf",
 	"github.com/sesamehq/sesame/engine/internal/sandbox.(*keeper).get",
@@ -246,5 +248,46 @@ func TestNoSync(t *testing.T) {
 	NoSync()
 	if Sync() {
 		t.Fatal("Sync reports true after NoSync")
+	}
+}
+
+// TestManyCacheEntries: CacheEntries answers the caller's bound until
+// ManyCacheEntries, and at least TestCacheEntries after it (a larger bound
+// stays).
+func TestManyCacheEntries(t *testing.T) {
+	t.Cleanup(func() { entriesHook.Store(nil) })
+	if n := CacheEntries(64); n != 64 {
+		t.Fatalf("CacheEntries(64) = %d with no switch installed", n)
+	}
+	ManyCacheEntries()
+	if n := CacheEntries(64); n != TestCacheEntries {
+		t.Errorf("CacheEntries(64) = %d after ManyCacheEntries, want %d", n, TestCacheEntries)
+	}
+	if n := CacheEntries(2 * TestCacheEntries); n != 2*TestCacheEntries {
+		t.Errorf("CacheEntries(%d) = %d after ManyCacheEntries", 2*TestCacheEntries, n)
+	}
+}
+
+// TestUseRealKDF: under UseRealKDF, Argon2id is argon2.IDKey, asked again
+// with the same arguments too (a remembered key, not the caller's copy),
+// and another salt gives another key; the derivation before it comes back
+// when its test ends.
+func TestUseRealKDF(t *testing.T) {
+	before := kdf.Load()
+	t.Run("real", func(t *testing.T) {
+		UseRealKDF(t)
+		pw, salt := []byte("password"), []byte("saltsaltsaltsalt")
+		want := argon2.IDKey(pw, salt, 1, 64, 1, 32)
+		first := Argon2id(pw, salt, 1, 64, 1, 32)
+		clear(first) // what a caller does with its key
+		if again := Argon2id(pw, salt, 1, 64, 1, 32); !bytes.Equal(again, want) {
+			t.Errorf("derived again: %x, want argon2.IDKey's %x", again, want)
+		}
+		if other := Argon2id(pw, []byte("another salt 16b"), 1, 64, 1, 32); bytes.Equal(other, want) {
+			t.Error("another salt gave the same key")
+		}
+	})
+	if kdf.Load() != before {
+		t.Error("UseRealKDF's derivation stayed after its test")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/sesamehq/sesame/engine/internal/fileperm"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // The compile cache on disk holds native machine code that wazero maps
@@ -87,6 +88,7 @@ type sealedCache struct {
 	dir    string // where wazero writes entries: <root>/<key id>/wazero-<version>-<arch>-<os>
 	key    []byte
 	logger *slog.Logger
+	limit  int        // how many entries prune keeps: maxEntries, more in tests
 	mu     sync.Mutex // one check or sealing pass at a time in this process
 }
 
@@ -123,7 +125,7 @@ func openSealedCache(root, keyFile string, logger *slog.Logger) (fileCache, *sea
 	if err := fileperm.CheckDir(dir); err != nil {
 		return fileCache{}, nil, err
 	}
-	return cache, &sealedCache{dir: dir, key: key, logger: logger}, nil
+	return cache, &sealedCache{dir: dir, key: key, logger: logger, limit: testonly.CacheEntries(maxEntries)}, nil
 }
 
 // A fileCache is wazero's cache over a folder: the Host's own, or, in a
@@ -268,14 +270,15 @@ func (c *sealedCache) check(ctx context.Context) error {
 // maxEntries bounds the entries a cache folder keeps. Each build of an
 // extension, and each memory grant it is loaded under, is an entry of its
 // own, and wazero never removes one: without a bound, the folder grew with
-// every upgrade, and every compile checks every entry.
+// every upgrade, and every compile checks every entry. The folder that the
+// tests of several packages share holds more (testonly.ManyCacheEntries).
 const maxEntries = 64
 
 // prune removes the oldest of the entries names (by the time they were
-// written) past maxEntries. An entry removed that a vault still loads is
+// written) past c.limit. An entry removed that a vault still loads is
 // compiled again, and written anew, by its next load.
 func (c *sealedCache) prune(names []string) error {
-	if len(names) <= maxEntries {
+	if len(names) <= c.limit {
 		return nil
 	}
 	written := make(map[string]time.Time, len(names))
@@ -286,7 +289,7 @@ func (c *sealedCache) prune(names []string) error {
 	}
 	slices.SortFunc(names, func(a, b string) int { return written[b].Compare(written[a]) }) // newest first
 	var errs []error
-	for _, name := range names[maxEntries:] {
+	for _, name := range names[c.limit:] {
 		errs = append(errs, c.remove(name))
 	}
 	return errors.Join(errs...)

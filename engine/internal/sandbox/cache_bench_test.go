@@ -22,7 +22,7 @@ func BenchmarkCacheCheck(b *testing.B) {
 	dir := b.TempDir()
 	key := make([]byte, keySize)
 	rand.Read(key)
-	c := &sealedCache{dir: dir, key: key, logger: slog.New(slog.DiscardHandler)}
+	c := &sealedCache{dir: dir, key: key, logger: slog.New(slog.DiscardHandler), limit: maxEntries}
 	name := strings.Repeat("ab", 32)
 	entry := make([]byte, 12<<20)
 	rand.Read(entry)

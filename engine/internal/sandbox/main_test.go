@@ -8,6 +8,7 @@ import (
 
 	"github.com/sesamehq/sesame/engine/internal/sandbox"
 	"github.com/sesamehq/sesame/internal/testhome"
+	"github.com/sesamehq/sesame/internal/testonly"
 )
 
 // TestMain makes the Hosts over cacheDir, those of newHost here and of
@@ -20,7 +21,9 @@ import (
 // process still compiles it, or reads it from the folder, and seals it.
 // The tests of the disk cache and its seals use folders of their own,
 // which the switch leaves alone. The folder and its key are the engine's
-// tests' (cacheDir).
+// tests' (cacheDir), which holds more entries than a user's
+// (testonly.ManyCacheEntries): the modules of the engine's, the
+// sandbox's and the agent's tests.
 //
 // Under the test flag -interpret, every module the tests load runs in
 // wazero's interpreter (sandbox.InterpretAll): go test
@@ -35,6 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	shareCompiledModules()
+	testonly.ManyCacheEntries()
 	m.Run()
 }
 
