@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // cSourcesKey returns a hash of everything clang builds a C guest from:
@@ -22,9 +23,9 @@ import (
 // key is unchanged is not built again: compiling secretstore with -O2 takes
 // seconds of CPU in every test process that loads it.
 func cSourcesKey(modRoot string, cfiles []string) (string, error) {
-	version, err := exec.Command("clang", "--version").Output()
+	version, err := clangVersion()
 	if err != nil {
-		return "", fmt.Errorf("clang --version: %w", err)
+		return "", err
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%q\x00", version, CFlags())
@@ -55,6 +56,17 @@ func cSourcesKey(modRoot string, cfiles []string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
+
+// clangVersion is the output of clang --version, asked once per process:
+// clang starts in about 0.1 s of CPU (it loads LLVM's shared libraries), and
+// a test process keys several C guests (internal/cli's scripts four).
+var clangVersion = sync.OnceValues(func() ([]byte, error) {
+	version, err := exec.Command("clang", "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("clang --version: %w", err)
+	}
+	return version, nil
+})
 
 // quotedIncludes returns the file names of the #include "..." lines of a C
 // source.
