@@ -349,11 +349,18 @@ var thinSesame = sync.OnceValues(func() (string, error) {
 	}
 	dir := filepath.Dir(engine)
 	tmp := filepath.Join(dir, ".sesame.tmp")
-	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", tmp, "./cmd/sesame")...)
+	// go run keeps the programs it links in the build cache, where go
+	// build links again for each new output file; -exec=cp, given the
+	// cached program and tmp, puts it in place. Warm: 0.3 s of CPU instead
+	// of 0.75 (/usr/bin/time, three of each), the linker's share. go run
+	// leaves out the symbol table and DWARF (-s -w), which no test reads
+	// from this program.
+	args := append(append([]string{"run", "-exec=cp"}, flags...), "./cmd/sesame", tmp)
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the thin sesame for the tests: go build ./cmd/sesame: %v\n%s", err, out)
+		return "", fmt.Errorf("building the thin sesame for the tests: go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	// A rename, as tests that ran the copy of this binary may still run it.
 	path := filepath.Join(dir, "sesame")
