@@ -128,7 +128,9 @@ func ascBatch(dir, work string, flags []string, todo []asBuild) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--input-type=module", "-e", ascScript, string(jsonFlags)}
+	// --liftoff-only: see EXAMPLES_ASC_NODEFLAGS in mk/examples.mk (the
+	// same bytes, half of asc's CPU).
+	args := []string{"--liftoff-only", "--input-type=module", "-e", ascScript, string(jsonFlags)}
 	for i := range todo {
 		todo[i].built = filepath.Join(work, fmt.Sprintf("%d.wasm", i))
 		args = append(args, todo[i].src, todo[i].built)
