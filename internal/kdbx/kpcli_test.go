@@ -103,13 +103,43 @@ func (k *keePassXC) export(db string) string {
 	return k.do("export", db, "", []string{"-f", "xml"})
 }
 
-// filled is keepassxc-cli's XML export of a database that create and fill
-// made, made once per test process (by the first test that asks): fill
-// takes four keepassxc-cli processes, and each one derives the key again;
-// importing the export makes the same database in one.
+// filled is a database that create and fill made with the password "pw",
+// and keepassxc-cli's XML export of it, made once per test process (by the
+// first test that asks): fill takes four keepassxc-cli processes, and each
+// one derives the key again; importing the export makes the same database
+// in one, and the test of a database filled entry by entry reads this one.
 var filled struct {
 	once sync.Once
+	db   []byte
 	xml  string
+}
+
+// makeFilled makes filled, once.
+func (k *keePassXC) makeFilled() {
+	k.t.Helper()
+	filled.once.Do(func() {
+		first := newKeePassXC(k.t, "pw", "")
+		first.create("db.kdbx")
+		first.fill("db.kdbx")
+		filled.xml = first.export("db.kdbx")
+		filled.db, _ = os.ReadFile(first.file("db.kdbx"))
+	})
+	if filled.xml == "" || filled.db == nil {
+		k.t.Fatal("keepassxc-cli failed to make the filled database in an earlier test")
+	}
+}
+
+// copyFilled makes db a copy of the database that create and fill made,
+// whose key is the password "pw" alone: k's must be.
+func (k *keePassXC) copyFilled(db string) {
+	k.t.Helper()
+	if k.password != "pw" || k.keyFile != "" {
+		k.t.Fatal("the filled database's key is the password pw alone")
+	}
+	k.makeFilled()
+	if err := os.WriteFile(k.file(db), filled.db, 0o600); err != nil {
+		k.t.Fatal(err)
+	}
 }
 
 // createFilled makes db, with k's key, as create and fill would, in one
@@ -118,15 +148,7 @@ var filled struct {
 // export is given some before the import.
 func (k *keePassXC) createFilled(db string, v4 bool) {
 	k.t.Helper()
-	filled.once.Do(func() {
-		first := newKeePassXC(k.t, "pw", "")
-		first.create("db.kdbx")
-		first.fill("db.kdbx")
-		filled.xml = first.export("db.kdbx")
-	})
-	if filled.xml == "" {
-		k.t.Fatal("keepassxc-cli failed to make the filled database in an earlier test")
-	}
+	k.makeFilled()
 	x := filled.xml
 	if v4 {
 		x = strings.Replace(x, "<IsExpanded>", "<CustomData><Item><Key>sesame-test</Key><Value>4</Value></Item></CustomData><IsExpanded>", 1)
