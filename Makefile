@@ -67,12 +67,11 @@ deps:
 # 100 s, long after the guests; on a warm one both take seconds. A failed
 # guest build fails the target.
 #
-# Where a warm run's CPU goes (each test binary alone under /usr/bin/time,
-# load 1-5; RATIONALE.md, "Tests in two minutes"): 206 s in the test
-# processes at 55fdfa0 (engine 83, internal/cli 77 and its agents 10-20
-# more, the sandbox 13, kdbx 6, the other 25 packages 27), 25-30 s less
-# since (the examples built once, the thin sesame in the scripts); the
-# links of the 29 test binaries about 30 s; the guests a few.
+# Where the CPU goes (RATIONALE.md, "Tests in two minutes"): a warm run
+# about 165 s at e7566be, 87-89 s of wall (the engine's tests, the CLI
+# scripts' sesame processes, the links of the 29 test binaries, the etcd
+# members, the sandbox's tests, most to least); from empty caches 330-390 s
+# in all, 178-205 s of wall, the Go compile about 150 s of it.
 test: deps
 	@$(MAKE) -s guests & guests=$$!; \
 	$(if $(RACE),,$(BUILDENV)) $(GO) test -vet=off -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 -p=$(TESTP) $(TESTFIRST) ./...; \
