@@ -122,7 +122,11 @@ func (k *keePassXC) makeFilled() {
 		first.create("db.kdbx")
 		first.fill("db.kdbx")
 		filled.xml = first.export("db.kdbx")
-		filled.db, _ = os.ReadFile(first.file("db.kdbx"))
+		db, err := os.ReadFile(first.file("db.kdbx"))
+		if err != nil {
+			first.t.Fatalf("reading the filled database: %v", err)
+		}
+		filled.db = db
 	})
 	if filled.xml == "" || filled.db == nil {
 		k.t.Fatal("keepassxc-cli failed to make the filled database in an earlier test")
