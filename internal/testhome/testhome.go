@@ -113,12 +113,28 @@ func setInGoEnv(key string) bool {
 // TestingM is what TestMain is given.
 type TestingM interface{ Run() int }
 
+// homeEnv names the test home of the process that made it, for the test
+// processes it starts (see Enter).
+const homeEnv = "SESAME_TEST_HOME"
+
 // Enter points the XDG folders of this process (and so of every process it
 // starts) at a new temporary folder, with the shared CacheKey in its config
 // folder, and returns m wrapped so that its Run removes that
 // folder when the tests are done: pass the result on to whatever runs m
 // (testscript.Main calls os.Exit, so a deferred removal would never run).
+//
+// A test process started by one that entered a home (a test binary running
+// one of its own tests as a helper, often to kill it) stays in that home,
+// which its environment already points at, and leaves its removal to the
+// process that made it: a helper killed with SIGKILL runs no deferred
+// removal, and each one left a home of its own behind in the temporary
+// folder, some thirty a run.
 func Enter(m TestingM) (TestingM, error) {
+	if root := os.Getenv(homeEnv); root != "" {
+		if fi, err := os.Stat(root); err == nil && fi.IsDir() {
+			return m, nil
+		}
+	}
 	shared, err := SharedCacheDir()
 	if err != nil {
 		return nil, fmt.Errorf("cannot make the tests' shared cache folder: %w", err)
@@ -129,6 +145,7 @@ func Enter(m TestingM) (TestingM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot make a test home: %w", err)
 	}
+	os.Setenv(homeEnv, root)
 	for _, v := range vars {
 		dir := filepath.Join(root, v.dir)
 		if err := os.Mkdir(dir, 0o700); err != nil {

@@ -2,7 +2,9 @@ package testhome
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +89,48 @@ func TestEnterKeepsGoEnvCache(t *testing.T) {
 	m.Run()
 	if f.seen["GOCACHE"] != "" {
 		t.Errorf("GOCACHE = %q during the tests; want it unset, so that go takes the settings file's", f.seen["GOCACHE"])
+	}
+}
+
+// TestEnterInHelperKeepsHome: a test process started by one that entered a
+// home (a helper, which a test may kill) stays in that home and makes none
+// of its own, so that a helper that never returns from its tests leaves
+// nothing behind. Without that, each killed helper left a test home in the
+// temporary folder.
+func TestEnterInHelperKeepsHome(t *testing.T) {
+	if os.Getenv("SESAME_TESTHOME_HELPER") != "" {
+		if _, err := Enter(&fakeM{}); err != nil {
+			fmt.Println(err)
+			os.Exit(2)
+		}
+		fmt.Println(os.Getenv("XDG_CONFIG_HOME"))
+		os.Exit(0) // as if killed: no Run, no deferred removal
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("GOENV", filepath.Join(t.TempDir(), "no-go-env"))
+	t.Setenv("GOCACHE", "")
+	t.Setenv(sharedEnv, "")
+	t.Setenv(homeEnv, "")
+	m, err := Enter(&fakeM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Run() // removes the home
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEnterInHelperKeepsHome$")
+	cmd.Env = append(os.Environ(), "SESAME_TESTHOME_HELPER=1", "TMPDIR="+tmp)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the helper: %v\n%s", err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), os.Getenv("XDG_CONFIG_HOME"); got != want {
+		t.Errorf("the helper's XDG_CONFIG_HOME is %q, want its parent's %q", got, want)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("the helper left %s in its temporary folder", e.Name())
 	}
 }
