@@ -277,9 +277,9 @@ func testEtcdLeaderKilled(t *testing.T, c *etcdtest.Cluster) {
 // TestEtcdTeam runs the tests of the team vault on two clusters, each test
 // on a prefix of its own: a cluster costs its members' start, about 0.4 s
 // of CPU for three, and about 30 ms of CPU per second it runs. Those whose
-// point is not a quorum run first on one member (each member does every
-// write again: the conformance suite's requests cost three members about
-// twice the CPU of one), which is then stopped; Auth, which turns
+// point is not a quorum run first on one member (every member does every
+// write: on three, etcd spent 8.2 s of CPU on these tests; so, 4.3), which
+// is then stopped; Auth, which turns
 // authentication on for good, comes last there. Then the tests that need a
 // quorum run on three members, each leaving a quorum to the next:
 // LeaderKilled kills the leader, NoQuorum stops all but one member and
