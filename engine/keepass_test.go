@@ -202,7 +202,7 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	// vault's writes.
 	kx := keepassxctest.Open(t, dir, db, "pw", "-k", key)
 	kx.Change("mkdir Internet")
-	kx.Change("add -u alice -p Internet/GitHub", keepassxctest.Reply{Prompt: "Enter password for new entry: ", Line: "s3cret"})
+	kx.Change("add -u alice -p Internet/GitHub", keepassxctest.EntryPassword("s3cret"))
 	if err := os.Chmod(db, 0o640); err != nil { // the user shares it with a group
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	}
 	// KeePassXC changes the file (and its KDF seed); the vault's next
 	// write starts from KeePassXC's file.
-	kx.Change("add -p FromKeePassXC", keepassxctest.Reply{Prompt: "Enter password for new entry: ", Line: "new"})
+	kx.Change("add -p FromKeePassXC", keepassxctest.EntryPassword("new"))
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "Internet/GitHub", Value: engine.Credential{UserName: "alice", Password: "rotated"}, Vault: kp}); err != nil {
 		t.Fatal(err)
 	}

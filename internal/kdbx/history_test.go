@@ -7,9 +7,10 @@ import (
 )
 
 // TestHistoryLimitsAsKeePassXC changes an entry five times with
-// keepassxc-cli's edit (in one interactive keepassxc-cli), and the same five times with the codec, on copies of
-// a database whose Meta allows 3 history items and 500 bytes of them: the
-// histories left are the same, and both limits took items away.
+// keepassxc-cli's edit (in one interactive keepassxc-cli, which saves
+// each), and the same five times with the codec, on copies of a database
+// whose Meta allows 3 history items and 500 bytes of them: the histories
+// left are the same, and both limits took items away.
 func TestHistoryLimitsAsKeePassXC(t *testing.T) {
 	k := newKeePassXC(t, "pw", "")
 	k.createFilled("db.kdbx", false) // Internet/GitHub has an attachment of 14 bytes, counted in its size
@@ -19,7 +20,7 @@ func TestHistoryLimitsAsKeePassXC(t *testing.T) {
 	k.save(db, "db.kdbx")
 	k.save(db, "ours.kdbx")
 	ours := k.open("ours.kdbx")
-	sh := k.shell("db.kdbx") // each edit saved, as by a keepassxc-cli edit of its own
+	sh := k.shell("db.kdbx")
 	for _, n := range []string{strings.Repeat("a", 100), "bbbbbbbbbb", strings.Repeat("c", 300), strings.Repeat("d", 20), strings.Repeat("e", 50)} {
 		sh.Change("edit --notes " + n + " Internet/GitHub")
 		gh := entryAt(t, ours, "Internet/GitHub")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesamehq/sesame/internal/keepassxctest"
 )
 
 // entryAt returns the entry at path (groups below the root, then the
@@ -149,7 +151,7 @@ func TestKDFsAndCiphersBothWays(t *testing.T) {
 			if got := sh.Do("show -s -a Password Internet/GitHub"); got != "s3cret pass\n" {
 				t.Fatalf("KeePassXC shows %q", got)
 			}
-			sh.Change("add -u carol -p Internet/New", password("new pw"))
+			sh.Change("add -u carol -p Internet/New", keepassxctest.EntryPassword("new pw"))
 			sh.Close()
 			back := k.open("db.kdbx")
 			if back.KDF().Kind != c.kdf.Kind || back.Cipher() != c.cipher {

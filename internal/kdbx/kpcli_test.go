@@ -60,11 +60,6 @@ func (k *keePassXC) shell(db string) *keepassxctest.Shell {
 	return keepassxctest.Open(k.t, k.dir, k.file(db), k.password, opts...)
 }
 
-// password answers the password prompt of add -p.
-func password(pw string) keepassxctest.Reply {
-	return keepassxctest.Reply{Prompt: "Enter password for new entry: ", Line: pw}
-}
-
 // fill adds the entries the read tests look for, each a change KeePassXC
 // saves: Internet/GitHub with a user name, password and attachment, and
 // Email at the root.
@@ -75,9 +70,9 @@ func (k *keePassXC) fill(db string) {
 	}
 	sh := k.shell(db)
 	sh.Change("mkdir Internet")
-	sh.Change("add -u alice -p Internet/GitHub", password("s3cret pass"))
+	sh.Change("add -u alice -p Internet/GitHub", keepassxctest.EntryPassword("s3cret pass"))
 	sh.Change("attachment-import Internet/GitHub note.txt " + k.file("note.txt"))
-	sh.Change("add -u bob@example.org -p Email", password("mail pw"))
+	sh.Change("add -u bob@example.org -p Email", keepassxctest.EntryPassword("mail pw"))
 	sh.Close()
 }
 

@@ -71,6 +71,11 @@ type Shell struct {
 // Prompt, such as add -p's "Enter password for new entry: ".
 type Reply struct{ Prompt, Line string }
 
+// EntryPassword answers add -p's question for the new entry's password.
+func EntryPassword(pw string) Reply {
+	return Reply{Prompt: "Enter password for new entry: ", Line: pw}
+}
+
 // Open starts keepassxc-cli open in dir on db, unlocked with password ("":
 // none) and opts (-k KEYFILE), and waits for its prompt. The test's
 // Cleanup ends the shell if the test did not Close it.
@@ -118,7 +123,11 @@ func (s *Shell) Do(cmd string, replies ...Reply) string {
 	s.t.Helper()
 	s.write(cmd)
 	for _, r := range replies {
-		s.readTo(r.Prompt)
+		// A command that fails before it asks (add of an entry that
+		// exists) says why and shows the shell's prompt instead.
+		if out := s.readTo(r.Prompt, s.prompt); !strings.HasSuffix(out, r.Prompt) {
+			s.t.Fatalf("keepassxc-cli open %s: %s: asked for no %q, wrote:\n%s", strings.Join(s.open, " "), cmd, r.Prompt, out)
+		}
 		s.write(r.Line)
 	}
 	out := strings.TrimSuffix(s.readTo(s.prompt), s.prompt)
@@ -175,14 +184,22 @@ func (s *Shell) write(line string) {
 	}
 }
 
-// readTo reads keepassxc-cli's output until it ends with suffix, and
-// returns it; keepassxc-cli exiting first fails the test with what it
-// wrote.
-func (s *Shell) readTo(suffix string) string {
+// readTo reads keepassxc-cli's output until it ends with one of
+// suffixes, and returns it; keepassxc-cli exiting first fails the test
+// with what it wrote.
+func (s *Shell) readTo(suffixes ...string) string {
 	s.t.Helper()
 	var b []byte
 	buf := make([]byte, 64<<10)
-	for !bytes.HasSuffix(b, []byte(suffix)) {
+	ends := func() bool {
+		for _, x := range suffixes {
+			if bytes.HasSuffix(b, []byte(x)) {
+				return true
+			}
+		}
+		return false
+	}
+	for !ends() {
 		n, err := s.out.Read(buf)
 		b = append(b, buf[:n]...)
 		if err != nil {
@@ -190,7 +207,7 @@ func (s *Shell) readTo(suffix string) string {
 				s.cmd.Wait()
 				s.done = true
 			}
-			s.t.Fatalf("keepassxc-cli open %s, waiting for %q: %v; it wrote:\n%s", strings.Join(s.open, " "), suffix, err, b)
+			s.t.Fatalf("keepassxc-cli open %s, waiting for %q: %v; it wrote:\n%s", strings.Join(s.open, " "), suffixes, err, b)
 		}
 	}
 	return string(b)
