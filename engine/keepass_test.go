@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/sesamehq/sesame/engine"
 	"github.com/sesamehq/sesame/engine/vaulttest"
 	"github.com/sesamehq/sesame/internal/kdbx"
+	"github.com/sesamehq/sesame/internal/keepassxctest"
 )
 
 // The keepass extension, registered as KP over a folder holding a
@@ -194,25 +194,15 @@ func TestKeePassRefusals(t *testing.T) {
 // vault is kept.
 func TestKeePassWithKeePassXC(t *testing.T) {
 	t.Parallel()
-	cli, err := exec.LookPath("keepassxc-cli")
-	if err != nil {
-		t.Fatal("keepassxc-cli is needed: install Debian's keepassxc package (make deps does)")
-	}
 	dir := t.TempDir()
-	run := func(stdin string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(cli, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("keepassxc-cli %s: %v", strings.Join(args, " "), err)
-		}
-		return string(out)
-	}
 	db, key := filepath.Join(dir, "Passwords.kdbx"), filepath.Join(dir, "key.keyx")
-	run("pw\npw\n", "db-create", "-q", "-p", "--set-key-file", key, db)
-	run("pw\n", "mkdir", "-q", "-k", key, db, "Internet")
-	run("pw\ns3cret\n", "add", "-q", "-k", key, "-u", "alice", "-p", db, "Internet/GitHub")
+	keepassxctest.Run(t, dir, "pw\npw\n", "db-create", "-q", "-p", "--set-key-file", key, db)
+	// One keepassxc-cli, in its interactive mode, makes every change and
+	// read of KeePassXC's below, opening the file again after each of the
+	// vault's writes.
+	kx := keepassxctest.Open(t, dir, db, "pw", "-k", key)
+	kx.Change("mkdir Internet")
+	kx.Change("add -u alice -p Internet/GitHub", keepassxctest.EntryPassword("s3cret"))
 	if err := os.Chmod(db, 0o640); err != nil { // the user shares it with a group
 		t.Fatal(err)
 	}
@@ -232,7 +222,8 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 		Metadata: engine.Metadata{"account": "1234"}, Vault: kp}); err != nil {
 		t.Fatal(err)
 	}
-	if got := run("pw\n", "show", "-q", "-k", key, "-s", "-a", "UserName", "-a", "Password", "-a", "account", db, "Cloud/AWS/root"); got != "admin\nhunter2\nblue\n" && got != "admin\nhunter2\n1234\n" {
+	kx.Reopen()
+	if got := kx.Do("show -s -a UserName -a Password -a account Cloud/AWS/root"); got != "admin\nhunter2\nblue\n" && got != "admin\nhunter2\n1234\n" {
 		t.Errorf("KeePassXC shows %q", got)
 	}
 	if fi, err := os.Stat(db); err != nil {
@@ -242,14 +233,15 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	}
 	// KeePassXC changes the file (and its KDF seed); the vault's next
 	// write starts from KeePassXC's file.
-	run("pw\nnew\n", "add", "-q", "-k", key, "-p", db, "FromKeePassXC")
+	kx.Change("add -p FromKeePassXC", keepassxctest.EntryPassword("new"))
 	if _, err := e.Set(ctx, engine.SetRequest{Name: "Internet/GitHub", Value: engine.Credential{UserName: "alice", Password: "rotated"}, Vault: kp}); err != nil {
 		t.Fatal(err)
 	}
-	if got := run("pw\n", "show", "-q", "-k", key, "-s", "-a", "Password", db, "FromKeePassXC"); got != "new\n" {
+	kx.Reopen()
+	if got := kx.Do("show -s -a Password FromKeePassXC"); got != "new\n" {
 		t.Errorf("KeePassXC's entry after the vault's write: %q", got)
 	}
-	if got := run("pw\n", "show", "-q", "-k", key, "-s", "-a", "Password", db, "Internet/GitHub"); got != "rotated\n" {
+	if got := kx.Do("show -s -a Password Internet/GitHub"); got != "rotated\n" {
 		t.Errorf("Internet/GitHub after the vault's write: %q", got)
 	}
 	// The changed entry kept its old version in its history.
@@ -277,7 +269,9 @@ func TestKeePassWithKeePassXC(t *testing.T) {
 	if _, err := e.Remove(ctx, engine.RemoveRequest{Name: "Cloud/AWS/root", Vault: kp}); err != nil {
 		t.Fatal(err)
 	}
-	if got := run("pw\n", "ls", "-q", "-k", key, db, "Recycle Bin"); got != "root\n" {
+	kx.Reopen()
+	if got := kx.Do(`ls "Recycle Bin"`); got != "root\n" {
 		t.Errorf("the recycle bin lists %q", got)
 	}
+	kx.Close()
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // TestHistoryLimitsAsKeePassXC changes an entry five times with
-// keepassxc-cli edit, and the same five times with the codec, on copies of
-// a database whose Meta allows 3 history items and 500 bytes of them: the
-// histories left are the same, and both limits took items away.
+// keepassxc-cli's edit (in one interactive keepassxc-cli, which saves
+// each), and the same five times with the codec, on copies of a database
+// whose Meta allows 3 history items and 500 bytes of them: the histories
+// left are the same, and both limits took items away.
 func TestHistoryLimitsAsKeePassXC(t *testing.T) {
 	k := newKeePassXC(t, "pw", "")
 	k.createFilled("db.kdbx", false) // Internet/GitHub has an attachment of 14 bytes, counted in its size
@@ -19,12 +20,14 @@ func TestHistoryLimitsAsKeePassXC(t *testing.T) {
 	k.save(db, "db.kdbx")
 	k.save(db, "ours.kdbx")
 	ours := k.open("ours.kdbx")
+	sh := k.shell("db.kdbx")
 	for _, n := range []string{strings.Repeat("a", 100), "bbbbbbbbbb", strings.Repeat("c", 300), strings.Repeat("d", 20), strings.Repeat("e", 50)} {
-		k.do("edit", "db.kdbx", "", []string{"--notes", n}, "Internet/GitHub")
+		sh.Change("edit --notes " + n + " Internet/GitHub")
 		gh := entryAt(t, ours, "Internet/GitHub")
 		ours.AddHistory(gh)
 		SetField(gh, "Notes", n, false)
 	}
+	sh.Close()
 	k.save(ours, "ours.kdbx")
 	// Each item holds the notes from before an edit: "", a…, b…, c…, d….
 	// The item limit leaves b…, c…, d…; the size limit (c… is 373 bytes

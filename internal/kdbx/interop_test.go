@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesamehq/sesame/internal/keepassxctest"
 )
 
 // entryAt returns the entry at path (groups below the root, then the
@@ -145,10 +147,12 @@ func TestKDFsAndCiphersBothWays(t *testing.T) {
 			db.SetCipher(c.cipher)
 			db.SetCompression(c.gzip)
 			k.save(db, "db.kdbx")
-			if got := k.do("show", "db.kdbx", "", []string{"-s", "-a", "Password"}, "Internet/GitHub"); got != "s3cret pass\n" {
+			sh := k.shell("db.kdbx")
+			if got := sh.Do("show -s -a Password Internet/GitHub"); got != "s3cret pass\n" {
 				t.Fatalf("KeePassXC shows %q", got)
 			}
-			k.do("add", "db.kdbx", "new pw\n", []string{"-u", "carol", "-p"}, "Internet/New")
+			sh.Change("add -u carol -p Internet/New", keepassxctest.EntryPassword("new pw"))
+			sh.Close()
 			back := k.open("db.kdbx")
 			if back.KDF().Kind != c.kdf.Kind || back.Cipher() != c.cipher {
 				t.Errorf("KeePassXC wrote %v, %x", back.KDF().Kind, back.Cipher())
@@ -192,7 +196,9 @@ func TestWritesOnlyWhatChanged(t *testing.T) {
 			if got := k.open("db.kdbx").Version(); got != version {
 				t.Errorf("written as version %x, read as %x", got, version)
 			}
-			k.do("attachment-export", "db.kdbx", "", nil, "Internet/New", "blob.bin", k.file("out.bin"))
+			sh := k.shell("db.kdbx")
+			sh.Change("attachment-export Internet/New blob.bin " + k.file("out.bin"))
+			sh.Close()
 			if got, err := os.ReadFile(k.file("out.bin")); err != nil || string(got) != "\x00\x01\x02\xff" {
 				t.Errorf("New's attachment reads %q (%v)", got, err)
 			}

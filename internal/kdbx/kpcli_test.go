@@ -1,21 +1,21 @@
 package kdbx
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sesamehq/sesame/internal/keepassxctest"
 )
 
 // keePassXC drives keepassxc-cli, the command line of the real KeePassXC,
-// on databases in a test's folder. Tests that need it fail, not skip, when
-// it is missing: make deps installs it.
+// on databases in a test's folder (see internal/keepassxctest: a test
+// that reads or changes one database several times does it in one
+// process of keepassxc-cli's interactive mode, k.shell).
 type keePassXC struct {
 	t        *testing.T
-	path     string
 	dir      string
 	password string // "" for none
 	keyFile  string // "" for none
@@ -23,32 +23,65 @@ type keePassXC struct {
 
 func newKeePassXC(t *testing.T, password, keyFile string) *keePassXC {
 	t.Helper()
-	p, err := exec.LookPath("keepassxc-cli")
-	if err != nil {
-		t.Fatal("keepassxc-cli is needed: install Debian's keepassxc package (make deps does)")
-	}
-	return &keePassXC{t: t, path: p, dir: t.TempDir(), password: password, keyFile: keyFile}
+	keepassxctest.Path(t)
+	return &keePassXC{t: t, dir: t.TempDir(), password: password, keyFile: keyFile}
 }
 
 // file returns the path of name in the test's folder.
 func (k *keePassXC) file(name string) string { return filepath.Join(k.dir, name) }
 
-// run runs keepassxc-cli with stdin and returns its standard output.
-func (k *keePassXC) run(stdin string, args ...string) string {
-	k.t.Helper()
-	cmd := exec.Command(k.path, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Dir = k.dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		k.t.Fatalf("keepassxc-cli %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+// newKey returns the options and standard input of db-create and import
+// that give a new database k's key.
+func (k *keePassXC) newKey() (args []string, stdin string) {
+	if k.password != "" {
+		args = append(args, "-p")
+		stdin = k.password + "\n" + k.password + "\n"
 	}
-	return out.String()
+	if k.keyFile != "" {
+		args = append(args, "--set-key-file", k.file(k.keyFile))
+	}
+	return args, stdin
 }
 
-// unlock returns the arguments and standard input that open a database.
-func (k *keePassXC) unlock() (args []string, stdin string) {
+// create makes db with keepassxc-cli db-create, with its defaults.
+func (k *keePassXC) create(db string) {
+	k.t.Helper()
+	args, stdin := k.newKey()
+	keepassxctest.Run(k.t, k.dir, stdin, append(append([]string{"db-create", "-q"}, args...), k.file(db))...)
+}
+
+// shell opens db, with k's key, in keepassxc-cli's interactive mode.
+func (k *keePassXC) shell(db string) *keepassxctest.Shell {
+	k.t.Helper()
+	var opts []string
+	if k.keyFile != "" {
+		opts = append(opts, "-k", k.file(k.keyFile))
+	}
+	return keepassxctest.Open(k.t, k.dir, k.file(db), k.password, opts...)
+}
+
+// fill adds the entries the read tests look for, each a change KeePassXC
+// saves: Internet/GitHub with a user name, password and attachment, and
+// Email at the root.
+func (k *keePassXC) fill(db string) {
+	k.t.Helper()
+	if err := os.WriteFile(k.file("note.txt"), []byte("attached\x00bytes"), 0o600); err != nil {
+		k.t.Fatal(err)
+	}
+	sh := k.shell(db)
+	sh.Change("mkdir Internet")
+	sh.Change("add -u alice -p Internet/GitHub", keepassxctest.EntryPassword("s3cret pass"))
+	sh.Change("attachment-import Internet/GitHub note.txt " + k.file("note.txt"))
+	sh.Change("add -u bob@example.org -p Email", keepassxctest.EntryPassword("mail pw"))
+	sh.Close()
+}
+
+// export returns keepassxc-cli's XML export of db (its interactive mode
+// has no export).
+func (k *keePassXC) export(db string) string {
+	k.t.Helper()
+	args := []string{"export", "-q", "-f", "xml"}
+	stdin := ""
 	if k.keyFile != "" {
 		args = append(args, "-k", k.file(k.keyFile))
 	}
@@ -57,57 +90,14 @@ func (k *keePassXC) unlock() (args []string, stdin string) {
 	} else {
 		stdin = k.password + "\n"
 	}
-	return append(args, "-q"), stdin
-}
-
-// create makes db with keepassxc-cli db-create, with its defaults.
-func (k *keePassXC) create(db string) {
-	k.t.Helper()
-	args := []string{"db-create", "-q"}
-	stdin := ""
-	if k.password != "" {
-		args = append(args, "-p")
-		stdin = k.password + "\n" + k.password + "\n"
-	}
-	if k.keyFile != "" {
-		args = append(args, "--set-key-file", k.file(k.keyFile))
-	}
-	k.run(stdin, append(args, k.file(db))...)
-}
-
-// do runs a command that opens db, such as add or show: opts go before
-// the database, args after it; extraStdin follows the database password.
-func (k *keePassXC) do(cmd, db, extraStdin string, opts []string, args ...string) string {
-	k.t.Helper()
-	u, stdin := k.unlock()
-	all := append(append(append([]string{cmd}, u...), opts...), k.file(db))
-	return k.run(stdin+extraStdin, append(all, args...)...)
-}
-
-// fill adds the entries the read tests look for: Internet/GitHub with a
-// user name, password and attachment, and Email at the root.
-func (k *keePassXC) fill(db string) {
-	k.t.Helper()
-	k.do("mkdir", db, "", nil, "Internet")
-	k.do("add", db, "s3cret pass\n", []string{"-u", "alice", "-p"}, "Internet/GitHub")
-	if err := os.WriteFile(k.file("note.txt"), []byte("attached\x00bytes"), 0o600); err != nil {
-		k.t.Fatal(err)
-	}
-	k.do("attachment-import", db, "", nil, "Internet/GitHub", "note.txt", k.file("note.txt"))
-	k.do("add", db, "mail pw\n", []string{"-u", "bob@example.org", "-p"}, "Email")
-}
-
-// export returns keepassxc-cli's XML export of db.
-func (k *keePassXC) export(db string) string {
-	k.t.Helper()
-	return k.do("export", db, "", []string{"-f", "xml"})
+	return keepassxctest.Run(k.t, k.dir, stdin, append(args, k.file(db))...)
 }
 
 // filled is a database that create and fill made with the password "pw",
 // and keepassxc-cli's XML export of it, made once per test process (by the
-// first test that asks): fill takes four keepassxc-cli processes, and each
-// one derives the key again; importing the export makes the same database
-// in one, and the test of a database filled entry by entry reads this one.
+// first test that asks), in three keepassxc-cli processes: importing the
+// export makes the same database in one, and the test of a database filled
+// entry by entry reads this one.
 var filled struct {
 	once sync.Once
 	db   []byte
@@ -146,11 +136,48 @@ func (k *keePassXC) copyFilled(db string) {
 	}
 }
 
+// imported holds createFilled's databases whose key is the password "pw"
+// alone, by version (KDBX 3.1, 4), made once per test process: the tests
+// that change such a database start from the same bytes, a copy each, and
+// a keepassxc-cli import fewer each.
+var imported [2]struct {
+	once sync.Once
+	db   []byte
+}
+
 // createFilled makes db, with k's key, as create and fill would, in one
 // keepassxc-cli import of filled; with v4, as a KDBX 4 file, the way
 // KeePassXC writes one: it writes 4.x when a group has custom data, so the
-// export is given some before the import.
+// export is given some before the import. With the password "pw" alone as
+// the key, db is a copy of the import the first such test made.
 func (k *keePassXC) createFilled(db string, v4 bool) {
+	k.t.Helper()
+	if k.password != "pw" || k.keyFile != "" {
+		k.importFilled(db, v4)
+		return
+	}
+	i := &imported[0]
+	if v4 {
+		i = &imported[1]
+	}
+	i.once.Do(func() {
+		k.importFilled(db, v4)
+		b, err := os.ReadFile(k.file(db))
+		if err != nil {
+			k.t.Fatalf("reading the imported database: %v", err)
+		}
+		i.db = b
+	})
+	if i.db == nil {
+		k.t.Fatal("keepassxc-cli failed to import the filled database in an earlier test")
+	}
+	if err := os.WriteFile(k.file(db), i.db, 0o600); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// importFilled makes db with keepassxc-cli import, as createFilled says.
+func (k *keePassXC) importFilled(db string, v4 bool) {
 	k.t.Helper()
 	k.makeFilled()
 	x := filled.xml
@@ -160,16 +187,8 @@ func (k *keePassXC) createFilled(db string, v4 bool) {
 	if err := os.WriteFile(k.file("filled.xml"), []byte(x), 0o600); err != nil {
 		k.t.Fatal(err)
 	}
-	args := []string{"import", "-q"}
-	stdin := ""
-	if k.password != "" {
-		args = append(args, "-p")
-		stdin = k.password + "\n" + k.password + "\n"
-	}
-	if k.keyFile != "" {
-		args = append(args, "--set-key-file", k.file(k.keyFile))
-	}
-	k.run(stdin, append(args, k.file("filled.xml"), k.file(db))...)
+	args, stdin := k.newKey()
+	keepassxctest.Run(k.t, k.dir, stdin, append(append([]string{"import", "-q"}, args...), k.file("filled.xml"), k.file(db))...)
 }
 
 // open decodes db with the codec and GoCrypto.
