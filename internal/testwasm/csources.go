@@ -23,7 +23,7 @@ import (
 // key is unchanged is not built again: compiling secretstore with -O2 takes
 // seconds of CPU in every test process that loads it.
 func cSourcesKey(modRoot string, cfiles []string) (string, error) {
-	version, err := clangVersion()
+	version, err := ClangVersion()
 	if err != nil {
 		return "", err
 	}
@@ -57,10 +57,11 @@ func cSourcesKey(modRoot string, cfiles []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-// clangVersion returns what clang --version prints, asked once per
+// ClangVersion returns what clang --version prints, asked once per
 // process: a C guest's key is computed at each Build, and clang's start
 // costs about 80 ms of CPU (perf stat), some 30 times in a run of the suite.
-var clangVersion = sync.OnceValues(func() ([]byte, error) {
+// The engine's tests key their build of the examples with it too.
+var ClangVersion = sync.OnceValues(func() ([]byte, error) {
 	out, err := exec.Command("clang", "--version").Output()
 	if err != nil {
 		return nil, fmt.Errorf("clang --version: %w", err)
