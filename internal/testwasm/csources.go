@@ -23,7 +23,7 @@ import (
 // key is unchanged is not built again: compiling secretstore with -O2 takes
 // seconds of CPU in every test process that loads it.
 func cSourcesKey(modRoot string, cfiles []string) (string, error) {
-	version, err := ClangVersion()
+	version, err := clangVersion()
 	if err != nil {
 		return "", err
 	}
@@ -61,7 +61,9 @@ func cSourcesKey(modRoot string, cfiles []string) (string, error) {
 // process: a C guest's key is computed at each Build, and clang's start
 // costs about 80 ms of CPU (perf stat), some 30 times in a run of the suite.
 // The engine's tests key their build of the examples with it too.
-var ClangVersion = sync.OnceValues(func() ([]byte, error) {
+func ClangVersion() ([]byte, error) { return clangVersion() }
+
+var clangVersion = sync.OnceValues(func() ([]byte, error) {
 	out, err := exec.Command("clang", "--version").Output()
 	if err != nil {
 		return nil, fmt.Errorf("clang --version: %w", err)
