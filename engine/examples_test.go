@@ -122,7 +122,7 @@ var examplesSources = []string{"examples", "abi", "mk/examples.mk", "go.mod", "g
 // unused for a week are removed.
 func examplesDir(root string) (string, error) {
 	h := sha256.New()
-	clang, _ := exec.Command("clang", "--version").Output() // a missing clang: make names the package
+	clang, _ := testwasm.ClangVersion() // a missing clang: make names the package
 	h.Write(clang)
 	for _, top := range examplesSources {
 		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {

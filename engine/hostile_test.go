@@ -291,13 +291,18 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	vault("Safe", "builtin:secretstore", "parameters.authentication = \"none\"\ngrants.storage = true\n")
 	// A second of the same extension under another name: the namespace.
 	vault("Healthy2", goVault, "grants.storage = true\n")
-	vault("Hostile", hostile, "grants = { storage = true, timeout = \"1s\", memory = \"32MiB\", instances = 2 }\n")
+	// 8 MiB, the grant of the sandbox's TestTrapsDiscardTheInstance: the
+	// instrumented module depends on the grant, so each grant a guest is
+	// loaded under is a compile of its own (3.5-4 s of CPU for hostile on
+	// an empty compile cache), and these tests shared no grant with the
+	// sandbox's (32 MiB here, 8 there, the default 64 in both).
+	vault("Hostile", hostile, "grants = { storage = true, timeout = \"1s\", memory = \"8MiB\", instances = 2 }\n")
 	vault("Hostile2", hostile, "grants.storage = true\n")
 	// Hostile's memory grant, but no deadline that could come first: the
-	// growth of a Go guest to 32 MiB, each step a collection, took more
-	// than a second of a busy machine, and was stopped by Hostile's deadline
-	// instead of its memory limit.
-	vault("HostileMem", hostile, "grants = { storage = true, timeout = \"5m\", memory = \"32MiB\" }\n")
+	// growth of a Go guest to its limit, each step a collection, took more
+	// than a second of a busy machine at 32 MiB, and was stopped by
+	// Hostile's deadline instead of its memory limit.
+	vault("HostileMem", hostile, "grants = { storage = true, timeout = \"5m\", memory = \"8MiB\" }\n")
 	vault("NoStorage", hostile, "")
 	vault("Pinned", pinned, fmt.Sprintf("sha256 = %q\ngrants.storage = true\n", hex.EncodeToString(sum[:])))
 	for name, src := range hostileWAT() {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -140,11 +141,22 @@ func ascBatch(dir, work string, flags []string, todo []asBuild) ([]byte, error) 
 	return cmd.CombinedOutput()
 }
 
+// nodeVersion returns what node --version prints, asked once per process:
+// each AssemblyScript call keys every .ts file of its folder (the
+// sandbox's tests ten of them in a run, about 30 ms of CPU each).
+var nodeVersion = sync.OnceValues(func() ([]byte, error) {
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("node --version: %v", err)
+	}
+	return out, nil
+})
+
 // asKey hashes what AssemblyScript builds path from (see AssemblyScript).
 func asKey(root, path string, flags []string) (string, error) {
-	node, err := exec.Command("node", "--version").Output()
+	node, err := nodeVersion()
 	if err != nil {
-		return "", fmt.Errorf("node --version: %v", err)
+		return "", err
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%q\x00%s\x00", filepath.ToSlash(path), flags, node)

@@ -57,9 +57,12 @@ func cSourcesKey(modRoot string, cfiles []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-// clangVersion returns what clang --version prints, asked once per
+// ClangVersion returns what clang --version prints, asked once per
 // process: a C guest's key is computed at each Build, and clang's start
 // costs about 80 ms of CPU (perf stat), some 30 times in a run of the suite.
+// The engine's tests key their build of the examples with it too.
+func ClangVersion() ([]byte, error) { return clangVersion() }
+
 var clangVersion = sync.OnceValues(func() ([]byte, error) {
 	out, err := exec.Command("clang", "--version").Output()
 	if err != nil {

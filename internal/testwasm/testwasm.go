@@ -143,7 +143,7 @@ func compile(modRoot, dir string) (string, error) {
 	if len(cfiles) > 0 {
 		key, err = cSourcesKey(modRoot, cfiles)
 	} else {
-		key, err = goSourcesKey(modRoot, dir)
+		key, err = goGuestKey(modRoot, dir)
 	}
 	if err != nil {
 		return "", err
