@@ -68,10 +68,10 @@ deps:
 # guest build fails the target.
 #
 # Where the CPU goes (RATIONALE.md, "Tests in two minutes"): a warm run
-# about 165 s at e7566be, 87-89 s of wall (the engine's tests, the CLI
-# scripts' sesame processes, the links of the 29 test binaries, the etcd
-# members, the sandbox's tests, most to least); from empty caches 330-390 s
-# in all, 178-205 s of wall, the Go compile about 150 s of it.
+# about 150 s at 802d8ed, 82 s of wall (the CLI scripts' sesame processes,
+# the engine's tests, the links of the test binaries, the etcd members,
+# the sandbox's tests, most to least); from empty caches 320-365 s in all,
+# 170-190 s of wall, the Go compile and links about 160 s of it.
 test: deps
 	@$(MAKE) -s guests & guests=$$!; \
 	$(if $(RACE),,$(BUILDENV)) $(GO) test -vet=off -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 -p=$(TESTP) $(TESTFIRST) ./...; \
