@@ -14,8 +14,8 @@ import (
 // command on a real etcd cluster: A registers Team and adds B; B, after
 // seeing and accepting the member list, reads what A wrote, with its type
 // and metadata; after A removes B, B reads nothing written afterwards. Each
-// user has an agent, as users do: builtin:etcd is a Go guest, which a
-// process alone spends half a second loading, for each of the commands.
+// user has an agent, as users do (each command alone would load two vaults
+// again: the team's and the default vault that keeps the identity).
 // One etcd member serves them: a quorum is not what this test is about
 // (internal/etcdtest's and the engine's tests kill and stop members).
 func TestTeamCLI(t *testing.T) {
