@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,6 +37,9 @@ var agentKinds = []struct {
 	{"c-vault", "examples/c-vault, the C example vault over host storage", func(c *config, _ string, _ int) []string {
 		return []string{"--extension", c.path("c-vault.wasm"), "--grant", "storage=true"}
 	}},
+	{"etcd", "builtin:etcd, a team of one on the run's local etcd member, each vault under its own key prefix; the user's age identity is in LocalStore (builtin:secretstore), which the agent loads too", func(c *config, dir string, i int) []string {
+		return teamArgs(c.etcd.endpoint, fmt.Sprintf("%s-%02d/", filepath.Base(dir), i))
+	}},
 }
 
 // runAgentMemory measures the agent idle and with one and ten vaults of
@@ -52,6 +56,10 @@ func runAgentMemory(ctx context.Context, c *config) ([]agentRow, error) {
 		for _, k := range agentKinds {
 			if n == 0 && k.Kind != agentKinds[0].Kind {
 				continue // one idle row: no vault is loaded
+			}
+			if k.Kind == "etcd" && c.etcd == nil {
+				logf("  no etcd member: no rows of %d etcd vaults", n)
+				continue
 			}
 			for _, cli := range clis {
 				dir := filepath.Join(c.work, fmt.Sprintf("agent-%s-%d", k.Kind, n))
@@ -102,7 +110,13 @@ func agentMemory(ctx context.Context, c *config, bin, dir string, n int, registe
 		if err := os.MkdirAll(filepath.Join(dir, fmt.Sprintf("env%02d", i)), 0o700); err != nil {
 			return 0, 0, err
 		}
-		if _, err := sesame(nil, true, append([]string{"vault", "register", fmt.Sprintf("V%02d", i)}, register(i)...)...); err != nil {
+		name, args := fmt.Sprintf("V%02d", i), register(i)
+		if slices.Contains(args, "builtin:etcd") {
+			err = makeTeam(ctx, slices.Concat(env, []string{"SESAME_AGENT=off"}), bin, name, args)
+		} else {
+			_, err = sesame(nil, true, append([]string{"vault", "register", name}, args...)...)
+		}
+		if err != nil {
 			return 0, 0, err
 		}
 	}

@@ -80,11 +80,7 @@ func command(ctx context.Context, dir string, env []string, stdin []byte, args .
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		tail := stderr.String()
-		if len(tail) > 2000 {
-			tail = "…" + tail[len(tail)-2000:]
-		}
-		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, tail)
+		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }

@@ -84,6 +84,9 @@ func runFresh(ctx context.Context, c *config) (*freshResult, error) {
 	ts, cleanup, err := sesameTools(ctx, c, filepath.Join(dir, "sesame"), value, reads, coldReads, res)
 	add(ts, cleanup, err)
 
+	ts, cleanup, err = teamTools(ctx, c, filepath.Join(dir, "team"), value, reads, res)
+	add(ts, cleanup, err)
+
 	if err := ensurePackages(ctx, map[string]string{"gpg": "gnupg", "pass": "pass", "age": "age", "keepassxc-cli": "keepassxc", "time": "time"}); err != nil {
 		return nil, err
 	}
@@ -200,14 +203,16 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // baseEnv is this process's environment without the variables that would
-// point a tool at the user's own keys or stores.
+// point a tool at the user's own keys or stores (or, for etcd and etcdctl,
+// at another cluster or its settings).
 func baseEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
 		case name == "HOME", name == "GNUPGHOME", name == "PASSWORD_STORE_DIR", name == "SESAME_CONFIG",
-			name == "SESAME_AGENT", strings.HasPrefix(name, "XDG_"), strings.HasPrefix(name, "PASSWORD_STORE_"):
+			name == "SESAME_AGENT", strings.HasPrefix(name, "XDG_"), strings.HasPrefix(name, "PASSWORD_STORE_"),
+			strings.HasPrefix(name, "ETCD_"), strings.HasPrefix(name, "ETCDCTL_"): // etcd's settings, etcdctl's cluster
 			continue
 		}
 		env = append(env, kv)
@@ -441,7 +446,7 @@ func keepassTool(ctx context.Context, dir string, value []byte, reads int, res *
 // toolVersions names the versions of the peers, as Debian packages them.
 func toolVersions(ctx context.Context) []string {
 	var out []string
-	for _, pkg := range []string{"pass", "age", "keepassxc", "gnupg"} {
+	for _, pkg := range []string{"pass", "age", "keepassxc", "gnupg", "etcd-server", "etcd-client"} {
 		v, err := command(ctx, "", nil, nil, "dpkg-query", "-W", "-f", "${Version}", pkg)
 		if err != nil {
 			continue

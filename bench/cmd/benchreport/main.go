@@ -12,7 +12,8 @@
 //     hashicorp/go-plugin gRPC plugin, in this process (testing.Benchmark).
 //  2. fresh: one secret read by a new process, as a shell user pays for it:
 //     sesame get against pass, age and keepassxc-cli (installed with apt-get
-//     when missing, set up with throw-away keys in a temporary folder).
+//     when missing, set up with throw-away keys in a temporary folder), and
+//     a team vault on a local etcd member against etcdctl on the same one.
 //  3. scale: the built-in secretstore with 100, 10 000 and 100 000 secrets,
 //     filled by sesame import, then each size in a child process of its own
 //     (its peak RSS is the child's): gets, sets, Engine.Info.
@@ -52,6 +53,10 @@ type config struct {
 	// also measure, beside this checkout's, for a before and after from one
 	// run; empty: none.
 	baseline string
+	// etcd is the member the team vault's rows use; nil when it could not
+	// start, and etcdErr says why (those rows say it).
+	etcd    *etcdMember
+	etcdErr error
 }
 
 func (c *config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -116,6 +121,13 @@ func run(ctx context.Context, out, charts, root string, quick bool, only string,
 	logf("building the guests, the plugin and sesame into %s", c.bin)
 	if err := build(ctx, c); err != nil {
 		return err
+	}
+	if c.runs("fresh") || c.runs("memory") || c.runs("agent") {
+		logf("starting an etcd member for the team vault's rows")
+		if c.etcd, c.etcdErr = startEtcd(ctx, filepath.Join(work, "etcd")); c.etcdErr != nil {
+			logf("  no etcd: %v", c.etcdErr)
+		}
+		defer c.etcd.stop()
 	}
 	if c.runs("boundary") {
 		logf("1. plugin boundary")

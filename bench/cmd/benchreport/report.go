@@ -318,7 +318,9 @@ func (r *report) writeAgentMemory(w writer) {
 	}
 	w("\n\n")
 	for _, k := range agentKinds {
-		w("- **%s**: %s.\n", k.Kind, k.What)
+		if slices.ContainsFunc(res.Agent, func(row agentRow) bool { return row.Kind == k.Kind }) {
+			w("- **%s**: %s.\n", k.Kind, k.What)
+		}
 	}
 	w("\n| vaults | kind |")
 	for _, cli := range clis {
