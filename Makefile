@@ -70,8 +70,9 @@ deps:
 # Where the CPU goes (RATIONALE.md, "Tests in two minutes"): a warm run
 # about 150 s at 802d8ed, 82 s of wall (the CLI scripts' sesame processes,
 # the engine's tests, the links of the test binaries, the etcd members,
-# the sandbox's tests, most to least); from empty caches 320-365 s in all,
-# 170-190 s of wall, the Go compile and links about 160 s of it.
+# the sandbox's tests, most to least); from empty caches 300-385 s in all
+# and 162-207 s of wall for the same code (the VM's speed: the run is bound
+# by its CPU), the Go compile and links about 160 s of it.
 test: deps
 	@$(MAKE) -s guests & guests=$$!; \
 	$(if $(RACE),,$(BUILDENV)) $(GO) test -vet=off -tags urfave_cli_no_docs $(if $(RACE),-race -timeout=20m,-timeout=15m) -count=1 -p=$(TESTP) $(TESTFIRST) ./...; \
@@ -85,7 +86,8 @@ test: deps
 # two-core machine busy with its parallel tests) builds and runs every
 # other package meanwhile. With go's default (-p = the number of cores) on
 # two cores, the small packages waited, in order, for the first long one
-# to end, and the last of them ended after the other.
+# to end, and the last of them ended after the other. Four at a time cost
+# more CPU than the packing saved (three interleaved pairs from empty caches).
 TESTFIRST := ./engine ./internal/cli
 TESTP     ?= 3
 
