@@ -74,15 +74,38 @@ func command(ctx context.Context, dir string, env []string, stdin []byte, args .
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	return output(cmd, stdin)
+}
+
+// runEnv is command with env as the whole environment (baseEnv's, without
+// the user's own keys and stores), not added to this process's.
+func runEnv(ctx context.Context, env []string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = env
+	return output(cmd, stdin)
+}
+
+// output runs cmd with stdin (nil: none) and returns its standard output,
+// or an error with the command line and the end of its standard error.
+func output(cmd *exec.Cmd, stdin []byte) ([]byte, error) {
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String()))
+		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String()))
 	}
 	return stdout.Bytes(), nil
+}
+
+// tail is the end of a program's standard error, for an error message.
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	return s
 }
 
 var aptUpdate sync.Once

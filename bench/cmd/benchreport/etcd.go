@@ -125,15 +125,6 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// tail is the end of a program's standard error, for an error message.
-func tail(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 2000 {
-		s = "…" + s[len(s)-2000:]
-	}
-	return s
-}
-
 // teamArgs are the `sesame vault register` arguments of a team vault on
 // the member at endpoint, under the key prefix prefix, as docs/team.md
 // registers one: the members are the origins granted.
@@ -157,22 +148,6 @@ func makeTeam(ctx context.Context, env []string, bin, name string, args []string
 	}
 	_, err = runEnv(ctx, env, nil, bin, "vault", "members", "add", name, strings.TrimSpace(string(recipient)))
 	return err
-}
-
-// runEnv is command with env as the whole environment (baseEnv's, without
-// the user's own keys and stores), not added to this process's.
-func runEnv(ctx context.Context, env []string, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = env
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String()))
-	}
-	return stdout.Bytes(), nil
 }
 
 // teamTools sets up the team vault's rows of the fresh-process table: a
