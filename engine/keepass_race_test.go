@@ -88,28 +88,7 @@ func githubEntry(db *kdbx.Database) *kdbx.Node {
 // as KeePassXC does: a new file beside it, renamed over it.
 func saveAsKeePassXC(t *testing.T, dir string, change func(db *kdbx.Database)) {
 	t.Helper()
-	path := filepath.Join(dir, "db.kdbx")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kf, err := os.ReadFile(filepath.Join(dir, "db.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := kdbx.CompositeKey(kdbx.GoCrypto{}, nil, kf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kdbx.Decode(data, kdbx.GoCrypto{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	change(db)
-	out, err := db.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, out := changedDB(t, dir, change)
 	tmp := filepath.Join(t.TempDir(), "db.kdbx")
 	if err := os.WriteFile(tmp, out, 0o600); err != nil {
 		t.Fatal(err)

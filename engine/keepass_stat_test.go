@@ -73,7 +73,24 @@ func TestKeePassSeesChangeBehindStat(t *testing.T) {
 // not replace files would.
 func rewrite(t *testing.T, dir string, change func(db *kdbx.Database)) {
 	t.Helper()
-	path := filepath.Join(dir, "db.kdbx")
+	path, out := changedDB(t, dir, change)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changedDB opens dir's db.kdbx with its key file db.key, lets change
+// change it, and returns the file's path and the database encoded again.
+func changedDB(t *testing.T, dir string, change func(db *kdbx.Database)) (path string, out []byte) {
+	t.Helper()
+	path = filepath.Join(dir, "db.kdbx")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -91,18 +108,8 @@ func rewrite(t *testing.T, dir string, change func(db *kdbx.Database)) {
 		t.Fatal(err)
 	}
 	change(db)
-	out, err := db.Encode()
-	if err != nil {
+	if out, err = db.Encode(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	return path, out
 }
