@@ -104,3 +104,38 @@ func TestCheckStream(t *testing.T) {
 		}
 	}
 }
+
+// ownClock gives up on Set at its context's deadline by its own timer and
+// returns DeadlineExceeded, as the sandbox stops a guest: possibly before
+// the context itself reports that its deadline passed.
+type ownClock struct{ *memvault.Vault }
+
+func (ownClock) Set(ctx context.Context, _ string, _ abi.Value, _ abi.Metadata) error {
+	if d, ok := ctx.Deadline(); ok {
+		time.Sleep(time.Until(d))
+	}
+	return context.DeadlineExceeded
+}
+
+// TestCheckStreamOwnClock: a test whose vault gave up at the deadline is
+// reported as stopped at its deadline, even when it returns before its
+// context says that the deadline passed.
+func TestCheckStreamOwnClock(t *testing.T) {
+	open := func() (engine.Vault, func(), error) {
+		return ownClock{memvault.New(memvault.Options{})}, func() {}, nil
+	}
+	const want = "stopped at its deadline of 20ms"
+	stopped := 0
+	for _, r := range vaulttest.CheckStream(context.Background(), open, vaulttest.Options{}, 20*time.Millisecond, nil) {
+		if strings.Contains(r.Name, "/") || !r.Failed {
+			continue
+		}
+		if !slices.Contains(r.Messages, want) {
+			t.Errorf("%s: %q, want %q", r.Name, r.Messages, want)
+		}
+		stopped++
+	}
+	if stopped < 8 {
+		t.Errorf("%d tests stopped, want the 8 that set a secret", stopped)
+	}
+}
