@@ -48,7 +48,7 @@ func idOf(fi fs.FileInfo) (fileID, bool) {
 // way (a stat before, the runtime's poller registration and flag
 // queries) took twice the system calls.
 func readSeal(path string) (data []byte, problem string, err error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	fd, err := -1, syscall.EINTR
 	for err == syscall.EINTR {
 		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	}
