@@ -22,16 +22,46 @@ var ErrNotRunning = errors.New("no sesame agent is running")
 // Client is a connection to the agent. It carries one request at a time;
 // its methods may be called from several goroutines.
 type Client struct {
-	mu    sync.Mutex
-	nc    net.Conn
-	st    *stream
-	dead  error  // set when the connection broke
-	build string // the agent's, from its greeting
+	mu      sync.Mutex
+	dir     string
+	nc      net.Conn
+	st      *stream
+	dead    error  // set when the connection broke
+	greeted bool   // the greeting was read
+	build   string // the agent's, from its greeting
+
+	// want is the agent build the client's calls are meant for (""
+	// any): a greeting of another build ends the first call, which that
+	// agent refuses unrun. replace then stops that agent (or one of
+	// another version) and dials one started from the caller's program,
+	// once (DialOrStart); without it, the call fails.
+	want    string
+	replace func(other error) (*Client, error)
 }
 
 // Dial connects to the agent whose socket is in dir, checks that it runs as
 // this user, and reads its greeting.
 func Dial(dir string) (*Client, error) {
+	c, err := connect(dir)
+	if err != nil {
+		return nil, err
+	}
+	_, sent := c.nc.Write([]byte(preface))
+	// An agent that dropped the preface greeted before it did.
+	if err = c.greet(time.Time{}); err == nil {
+		err = sent
+	}
+	if err != nil {
+		c.nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// connect connects to the agent whose socket is in dir and checks that it
+// runs as this user: a client that may send a request at once, which Dial
+// sends nothing on and reads nothing from.
+func connect(dir string) (*Client, error) {
 	if err := checkDir(dir, false); err != nil {
 		return nil, err
 	}
@@ -47,32 +77,49 @@ func Dial(dir string) (*Client, error) {
 		nc.Close()
 		return nil, err
 	}
-	c := &Client{nc: nc, st: newStream(nc, maxResponse, 0)}
-	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return &Client{dir: dir, nc: nc, st: newStream(nc, maxResponse, 0)}, nil
+}
+
+// greet reads the agent's greeting, within 5 seconds or by deadline if
+// that is sooner, and checks its version, and its build against c.want.
+// The connection's read deadline is deadline after it.
+func (c *Client) greet(deadline time.Time) error {
+	dl := time.Now().Add(5 * time.Second)
+	if !deadline.IsZero() && deadline.Before(dl) {
+		dl = deadline
+	}
+	c.nc.SetReadDeadline(dl)
 	var hello response
-	err = c.st.recv(&hello)
-	nc.SetReadDeadline(time.Time{})
+	err := c.st.recv(&hello)
+	c.nc.SetReadDeadline(deadline)
+	sock := filepath.Join(c.dir, socketName)
 	switch {
 	case errors.Is(err, errMalformed):
-		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (an agent of an earlier release)", errOtherVersion, filepath.Join(dir, socketName), Version)
+		err = fmt.Errorf("%w: the sesame agent at %s speaks another version of the protocol than this command's %d (an agent of an earlier release)", errOtherVersion, sock, Version)
 	case err != nil:
-		err = fmt.Errorf("%w: no greeting from %s: %w", api.ErrUnavailable, filepath.Join(dir, socketName), err)
+		err = fmt.Errorf("%w: no greeting from %s: %w", api.ErrUnavailable, sock, err)
 	case hello.Err != nil:
 		err = hello.Err.decode()
 	case hello.Version != Version:
 		err = fmt.Errorf("%w: the sesame agent speaks version %d of the protocol, this command %d", errOtherVersion, hello.Version, Version)
+	case c.want != "" && hello.Build != c.want:
+		err = errOtherBuild
 	}
 	if err != nil {
-		nc.Close()
-		return nil, err
+		return err
 	}
-	c.build = hello.Build
-	return c, nil
+	c.greeted, c.build = true, hello.Build
+	return nil
 }
 
 // errOtherVersion is an agent that speaks another version of the protocol:
 // DialOrStart and Stop stop it with a signal.
 var errOtherVersion error = protocolError("another version")
+
+// errOtherBuild is an agent of another build than a call is meant for
+// (request.Build, Client.want): it refuses the call, and DialOrStart's
+// client replaces it.
+var errOtherBuild error = protocolError("the sesame agent runs another build of sesame than the command's")
 
 // Build names the program the agent runs (RunOptions.Build).
 func (c *Client) Build() string { return c.build }
@@ -82,20 +129,82 @@ func (c *Client) Close() error { return c.nc.Close() }
 
 // call sends req and returns the final response; confirm answers the
 // server's questions.
+//
+// The first call of a client that has not read the greeting (DialOrStart)
+// sends req right behind the preface, and reads the greeting before the
+// response. An agent whose greeting refuses the connection, or that is of
+// another version or build, runs nothing of req, which is sent again: to
+// the same agent once a connection ends, when it was busy (for up to
+// busyWait); else to one that replaces it (Client.replace).
 func (c *Client) call(ctx context.Context, req *request, confirm func(api.Action) bool) (*response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	fresh := !c.greeted
+	r, err := c.roundTrip(ctx, req, confirm)
+	var waited time.Duration
+	for pause := time.Millisecond; fresh && err != nil && !c.greeted; pause = min(2*pause, 100*time.Millisecond) {
+		var n *Client
+		switch {
+		case errors.Is(err, errAgentBusy) && waited < busyWait:
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, err
+			case <-t.C:
+			}
+			waited += pause
+			n, err = connect(c.dir)
+		case c.replace != nil && (errors.Is(err, errOtherVersion) || errors.Is(err, errOtherBuild) || errors.Is(err, errAgentStopping)):
+			n, err = c.replace(err)
+			c.replace = nil
+		default:
+			return r, err
+		}
+		if err != nil {
+			c.dead = err
+			return nil, err
+		}
+		c.dir, c.nc, c.st, c.dead = n.dir, n.nc, n.st, nil
+		r, err = c.roundTrip(ctx, req, confirm)
+	}
+	return r, err
+}
+
+// busyWait bounds how long a client's first call waits for a busy agent
+// (Server.MaxConns connections open) to take its connection.
+const busyWait = 5 * time.Second
+
+// roundTrip is call on the connection the client has.
+func (c *Client) roundTrip(ctx context.Context, req *request, confirm func(api.Action) bool) (*response, error) {
 	if c.dead != nil {
 		return nil, c.dead
 	}
-	if dl, ok := ctx.Deadline(); ok {
+	dl, ok := ctx.Deadline()
+	if ok {
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
 	}
 	// A canceled context ends the call at once: the connection is closed,
 	// and the agent, seeing it go, cancels the request.
-	defer context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })()
-	err := c.st.send(req)
+	nc := c.nc
+	defer context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })()
+	var err error
+	if c.greeted {
+		err = c.st.send(req)
+	} else {
+		req.Build = c.want
+		sent := c.st.sendAfter(preface, req)
+		// An agent that dropped what was sent greeted before it did.
+		if err = c.greet(dl); err == nil {
+			err = sent
+		}
+		if err != nil {
+			c.nc.Close()
+			c.dead = err
+			return nil, err
+		}
+	}
 	for err == nil {
 		var r response
 		if err = c.st.recv(&r); err != nil {

@@ -25,7 +25,7 @@ import (
 const guard = time.Minute
 
 // rawDial connects to the server in dir as a client that speaks the
-// protocol by hand, and reads the greeting.
+// protocol by hand, sends the preface and reads the greeting.
 func rawDial(t *testing.T, dir string) (net.Conn, response) {
 	t.Helper()
 	nc, err := net.Dial("unix", filepath.Join(dir, socketName))
@@ -33,6 +33,9 @@ func rawDial(t *testing.T, dir string) (net.Conn, response) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	if _, err := nc.Write([]byte(preface)); err != nil {
+		t.Fatal(err)
+	}
 	var hello response
 	nc.SetReadDeadline(time.Now().Add(guard))
 	if err := newStream(nc, maxResponse, 0).recv(&hello); err != nil {
@@ -101,7 +104,8 @@ func TestHalfMessageDropped(t *testing.T) {
 
 // TestConnectionCap: the server serves MaxConns connections at once; the
 // next one is refused with a message that says why, and is served once a
-// connection ends.
+// connection ends; a client that did not wait for the greeting waits for
+// that, and its first call is served.
 func TestConnectionCap(t *testing.T) {
 	s := serve(t, NewServer(testEngines))
 	var clients []*Client
@@ -112,7 +116,32 @@ func TestConnectionCap(t *testing.T) {
 	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "serves at most 64 connections at once") {
 		t.Fatalf("the 65th connection: %v, want a refusal", err)
 	}
+	// A client that sends its first request without waiting for the
+	// greeting is refused as well, and waits: its call is served once a
+	// connection ends.
+	refusals := strings.Count(s.logs.String(), "refused a client: too many connections")
+	lazy, err := connect(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lazy.Close()
+	served := make(chan error, 1)
+	go func() {
+		_, err := lazy.Status(context.Background())
+		served <- err
+	}()
+	for strings.Count(s.logs.String(), "refused a client: too many connections") == refusals {
+		select {
+		case err := <-served:
+			t.Fatalf("a call over the cap was answered (%v) while 64 connections were open", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	clients[0].Close()
+	if err := <-served; err != nil {
+		t.Fatalf("the waiting call, once a connection ended: %v", err)
+	}
+	clients[1].Close()
 	deadline := time.Now().Add(guard)
 	for {
 		c, err := Dial(s.dir)

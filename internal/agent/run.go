@@ -189,14 +189,30 @@ func PID(dir string) int {
 // a session of its own, detached from the caller's terminal. Clients that
 // start an agent at once take turns, so only one is started.
 //
-// build names the caller's program (see RunOptions.Build); an agent of
-// another build (the program was upgraded since it started) is stopped and
-// replaced, so that the engine code serving a command is the command's
-// own. "" accepts any agent.
+// The client does not wait for the agent's greeting: its first call goes
+// with the preface, and the greeting is read behind it (a round trip less
+// for a command's one request). build names the caller's program (see
+// RunOptions.Build), and the calls carry it: an agent of another build (the
+// program was upgraded since it started), or of another version, runs
+// nothing of the first call, and is stopped and replaced by one started
+// with cmd, to which the call goes again, so that the engine code serving a
+// command is the command's own. "" accepts any agent.
 func DialOrStart(dir string, cmd *exec.Cmd, build string) (*Client, error) {
-	if c, err := dialBuild(dir, build); err == nil || !errors.Is(err, ErrNotRunning) {
-		return c, err
+	c, err := connect(dir)
+	if err == nil {
+		c.want = build
+		c.replace = func(other error) (*Client, error) { return replace(dir, cmd, build, other) }
+		return c, nil
 	}
+	if !errors.Is(err, ErrNotRunning) {
+		return nil, err
+	}
+	return startOne(dir, cmd, build)
+}
+
+// startOne starts an agent in dir with cmd, unless another client, which
+// dir's start lock let go first, started one meanwhile, and connects to it.
+func startOne(dir string, cmd *exec.Cmd, build string) (*Client, error) {
 	if err := checkDir(dir, true); err != nil {
 		return nil, err
 	}
@@ -208,40 +224,40 @@ func DialOrStart(dir string, cmd *exec.Cmd, build string) (*Client, error) {
 	if err := filelock.Lock(context.Background(), turn, filelock.Exclusive, time.Time{}); err != nil {
 		return nil, err
 	}
-	// Another client may have started one while this one waited.
-	if c, err := dialBuild(dir, build); err == nil || !errors.Is(err, ErrNotRunning) {
-		return c, err
-	}
-	if err := start(cmd); err != nil {
-		return nil, err
-	}
-	return Dial(dir)
-}
-
-// dialBuild dials the agent of dir, and stops it when it is of another
-// build than build: then it reports ErrNotRunning.
-func dialBuild(dir, build string) (*Client, error) {
-	c, err := Dial(dir)
-	if errors.Is(err, errOtherVersion) && build != "" {
-		if _, err := stopBySignal(dir); err != nil {
+	c, err := connect(dir)
+	if errors.Is(err, ErrNotRunning) {
+		if err := start(cmd); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: stopped the agent of another protocol version", ErrNotRunning)
+		c, err = connect(dir)
 	}
-	if err != nil || build == "" || c.build == build {
-		return c, err
-	}
-	err = c.Stop(context.Background())
-	c.Close()
 	if err != nil {
 		return nil, err
 	}
+	c.want = build
+	return c, nil
+}
+
+// replace starts an agent with cmd in place of the agent of dir, which
+// (other) is stopping, or is of another version or build: it waits for
+// the first to end, and stops the others, the one of another version by a
+// signal.
+func replace(dir string, cmd *exec.Cmd, build string, other error) (*Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := WaitStopped(ctx, dir); err != nil {
-		return nil, err
+	var err error
+	switch {
+	case errors.Is(other, errAgentStopping):
+		err = WaitStopped(ctx, dir)
+	case errors.Is(other, errOtherVersion):
+		_, err = stopBySignal(dir)
+	default:
+		_, err = Stop(ctx, dir)
 	}
-	return nil, fmt.Errorf("%w: stopped the agent of another build", ErrNotRunning)
+	if err != nil && !errors.Is(err, ErrNotRunning) {
+		return nil, fmt.Errorf("%w; and it could not be replaced: %w", other, err)
+	}
+	return startOne(dir, cmd, build)
 }
 
 // Stop stops the agent of dir and waits until its process is gone; it

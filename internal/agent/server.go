@@ -232,10 +232,10 @@ func (s *Server) enter(c net.Conn) error {
 	defer s.mu.Unlock()
 	switch {
 	case s.stopping:
-		return fmt.Errorf("%w: the sesame agent is stopping", api.ErrUnavailable)
+		return fmt.Errorf("%w: %w", api.ErrUnavailable, errAgentStopping)
 	case s.MaxConns > 0 && len(s.open) >= s.MaxConns:
 		s.Logger.Warn("refused a client: too many connections", "max", s.MaxConns)
-		return fmt.Errorf("%w: the sesame agent serves at most %d connections at once; try again when one ends", api.ErrUnavailable, s.MaxConns)
+		return fmt.Errorf("%w: %w: it serves at most %d connections at once; try again when one ends", api.ErrUnavailable, errAgentBusy, s.MaxConns)
 	}
 	s.open[c] = struct{}{}
 	return nil
@@ -306,10 +306,14 @@ type incoming struct {
 func (c *conn) read() {
 	stack.Reserve() // the codec recurses through the request's values
 	defer close(c.in)
+	err := c.st.readPreface()
 	for {
 		var in incoming
 		c.nc.SetReadDeadline(time.Time{}) // a client may wait between messages; within one, the stream times out
-		if in.err = c.st.recv(&in.req); in.err != nil {
+		if in.err = err; in.err == nil {
+			in.err = c.st.recv(&in.req)
+		}
+		if in.err != nil {
 			clearRequest(&in.req)
 			c.mu.Lock()
 			c.gone = true
@@ -413,6 +417,9 @@ func (s *Server) do(ctx context.Context, c *conn, req *request) *response {
 		fallthrough
 	default:
 		return &response{Err: encodeError(fmt.Errorf("%w: unknown message %q", errProtocol, req.Op))}
+	}
+	if req.Build != "" && req.Build != s.Build {
+		return &response{Err: encodeError(errOtherBuild)}
 	}
 	var logs *sink
 	if req.Log {

@@ -15,11 +15,13 @@ import (
 )
 
 // The protocol is a stream of messages over the connection (codec.go).
-// The server speaks first: a response with its Version, and an Err when it
-// refuses the client. Then the client sends a request, the server answers
-// with a response. While it runs a call, the server may send a response
-// holding only a question, and the client answers with a request before
-// the final response comes:
+// The client opens it with the preface, and may send its first request
+// right behind it without waiting; the server greets every connection as
+// it admits it: a response with its Version and Build, and an Err when it
+// refuses the client. Then, for each request the client sends, the server
+// answers with a response. While it runs a call, the server may send a
+// response holding only a question, and the client answers with a request
+// before the final response comes:
 //
 //   - Confirm, for a writing operation whose request asked for
 //     confirmation: the client answers with Op opConfirm;
@@ -35,8 +37,17 @@ import (
 // refuse each other: the client reports the mismatch (the sesame command
 // then works alone until the old agent exits). Version is the first field
 // of a response, so that a greeting of any later version tells its version
-// to this one.
-const Version = 2
+// to this one. A call sent before the greeting came is run only by an
+// agent of this version (the preface) and of the build it names
+// (request.Build), so that a command's engine code is its own.
+const Version = 3
+
+// preface opens every connection, from the client. Its first byte is one
+// that the framing of every earlier version refuses as a message's length
+// (a byte count of 128), so that an agent of an earlier version, which
+// would otherwise read the first request of a client that did not wait for
+// its greeting, drops the connection before reading a byte of it.
+const preface = "\x80sesame agent protocol 3\n"
 
 // The agent's own messages; a request without one carries an api.Call.
 const (
@@ -69,6 +80,11 @@ type request struct {
 
 	Log      bool       // send back the log lines the call causes (relay.go)
 	LogLevel slog.Level // from this level up
+
+	// Build is the agent the call is meant for (RunOptions.Build): an
+	// agent of another build refuses the call without running it. ""
+	// accepts any.
+	Build string
 }
 
 // response is what the server sends.
@@ -102,12 +118,22 @@ type Unlocked struct {
 	api.Unlocked
 }
 
-// foreign are the errors of other packages that cross the socket as
-// themselves, beside the engine's Codes.
+// foreign are the errors that cross the socket as themselves, beside the
+// engine's Codes: other packages', and the agent's refusals of a
+// connection, which a client that sent its first request without waiting
+// for the greeting retries (Client.call).
 var foreign = []error{
 	context.Canceled, context.DeadlineExceeded,
 	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission,
+	errAgentStopping, errAgentBusy,
 }
+
+// The agent's refusals of a connection, in its greeting: it read nothing
+// from it. They wrap api.ErrUnavailable.
+var (
+	errAgentStopping = errors.New("the sesame agent is stopping")
+	errAgentBusy     = errors.New("the sesame agent is busy")
+)
 
 // wireError is an error tree in transit. An engine sentinel (an
 // api.Code) travels as its code, an *api.Error keeps its fields (its
@@ -268,8 +294,11 @@ func newStream(nc net.Conn, max uint64, timeout time.Duration) *stream {
 }
 
 // send writes the message v (a pointer to a request or a response).
-func (s *stream) send(v any) error {
-	const room = 9 // the longest length
+func (s *stream) send(v any) error { return s.sendAfter("", v) }
+
+// sendAfter writes head, then the message v, in one write.
+func (s *stream) sendAfter(head string, v any) error {
+	room := len(head) + 9 // 9: the longest length
 	b, err := marshal(make([]byte, room, 512), v)
 	defer clear(b)
 	if err != nil {
@@ -286,11 +315,36 @@ func (s *stream) send(v any) error {
 		}
 		b[start] = byte(-int8(room - 1 - start))
 	}
+	start -= copy(b[start-len(head):start], head)
 	if s.timeout > 0 {
 		s.nc.SetWriteDeadline(time.Now().Add(s.timeout))
 	}
 	_, err = s.nc.Write(b[start:])
 	return err
+}
+
+// errNoPreface is a connection that does not open with the preface: a
+// client of another version (or not a client).
+var errNoPreface error = protocolError("the connection does not open with the preface of version 3 (a client of another version)")
+
+// readPreface reads the preface that opens a client's connection. The
+// client may wait before it sends it; then the rest comes within the
+// timeout, as a message's does.
+func (s *stream) readPreface() error {
+	b := make([]byte, len(preface))
+	if _, err := io.ReadFull(s.nc, b[:1]); err != nil {
+		return err
+	}
+	if s.timeout > 0 {
+		s.nc.SetReadDeadline(time.Now().Add(s.timeout))
+	}
+	if _, err := io.ReadFull(s.nc, b[1:]); err != nil {
+		return err
+	}
+	if string(b) != preface {
+		return errNoPreface
+	}
+	return nil
 }
 
 // recv reads the next message into v and zeroes the bytes it read.
