@@ -18,7 +18,7 @@ GOEXTENSIONS := keepass
 CEXTENSIONS  := dotenv secretstore etcd
 EXTENSIONS   := $(GOEXTENSIONS) $(CEXTENSIONS)
 CLANG        ?= clang
-CEXTFLAGS    := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -Iabi/c -Wl,--strip-all
+CEXTFLAGS    := --target=wasm32-wasi -mexec-model=reactor -Oz -Wall -Wextra -Werror -Iabi/c -Wl,--strip-all
 # extbuild builds extension $$e into $$out: a shell fragment for the loops
 # below. (wasm-ld marks its output executable; the module is data here.)
 extbuild = case " $(CEXTENSIONS) " in *" $$e "*) $(CLANG) $(CEXTFLAGS) -o $$out $$(ls extensions/$$e/*.c | LC_ALL=C sort) && chmod 644 $$out;; \

@@ -20,7 +20,7 @@ import (
 // include with quotes, found as clang finds it (beside the including file,
 // then in abi/c, the -I folder), and of what those include in turn. Headers
 // in angle brackets are wasi-libc's, which comes with clang. A guest whose
-// key is unchanged is not built again: compiling secretstore with -O2 takes
+// key is unchanged is not built again: compiling secretstore takes
 // seconds of CPU in every test process that loads it.
 func cSourcesKey(modRoot string, cfiles []string) (string, error) {
 	version, err := clangVersion()

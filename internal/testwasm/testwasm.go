@@ -211,7 +211,7 @@ func lockFile(path string) (unlock func() error, err error) {
 // relative to the module root, so the module is the same bytes wherever
 // the checkout is.
 func CFlags() []string {
-	return []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
+	return []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-Oz", "-Wall", "-Wextra", "-Werror", "-Iabi/c", "-Wl,--strip-all"}
 }
 
 // cFiles returns the .c files of the guest at dir, sorted, relative to
