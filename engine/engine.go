@@ -95,6 +95,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 		return nil, &Error{Op: OpOpen, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	e := &Engine{path: abs, opts: o, host: host, vaults: map[string]*handle{}, mounted: map[string]Vault{}, names: map[string]string{}}
+	e.fresh.noWatch = o.ShortLived
 	if err := e.refresh(); err != nil {
 		host.Close(context.Background())
 		return nil, err
@@ -326,7 +327,7 @@ func (e *Engine) load(ctx context.Context, reg *registry.Registry, cfg registry.
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		path := StorageFile(e.opts.DataDir, cfg.Name, cfg.Extension)
-		if l.store, err = storage.Open(path, storage.Options{}); err != nil {
+		if l.store, err = storage.Open(path, storage.Options{NoIdleHold: e.opts.ShortLived}); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		spec.Storage = storageArea{l.store}

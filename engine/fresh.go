@@ -37,7 +37,7 @@ type freshness struct {
 	watch   *watch    // nil: none (yet)
 	seen    uint64    // the watch's count of events at the last look
 	wrote   uint64    // processWrites at the last look
-	noWatch bool      // tests of the window: never start a watch
+	noWatch bool      // never start a watch: Options.ShortLived, and tests of the window
 }
 
 // processWrites counts the registry writes made through the engines of this

@@ -34,4 +34,13 @@ type Options struct {
 	// cache is empty (the sesame command without its agent). Other
 	// extensions are compiled. The agent ignores it: its engine compiles.
 	Interpret bool
+	// ShortLived tells the engine that its process makes a call or a few
+	// and exits (the sesame command without its agent), so that it sets up
+	// nothing that pays only over many calls: no inotify watch of the
+	// registry file (the engine looks at it at most every 100 ms, as where
+	// inotify is missing) nor of the vaults' storage files (a read takes
+	// and gives back the file's lock each time instead of keeping it idle
+	// between calls). Results are the same either way; a one-call process
+	// is about half a millisecond faster with it.
+	ShortLived bool
 }

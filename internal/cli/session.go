@@ -124,6 +124,7 @@ func (s *session) engine() (backend, error) {
 		return nil, s.handOff()
 	} else {
 		oneShot()
+		opts.ShortLived = true
 		opts.Interpret = s.oneCall && interpretNow(opts.CacheDir)
 		e, err := s.inproc.Open(s.ctx, path, opts)
 		if err != nil {
@@ -150,6 +151,7 @@ func (s *session) localEngine() (LocalEngine, error) {
 		return nil, err
 	}
 	oneShot()
+	opts.ShortLived = true
 	if s.local, err = s.inproc.Open(s.ctx, path, opts); err != nil {
 		return nil, err
 	}

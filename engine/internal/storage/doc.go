@@ -91,7 +91,9 @@
 //     all see one state of the file. Writers wait for the call as for one
 //     read; the call's own write ends the hold first. See call.go.
 //   - On Linux, the last read to leave may keep the shared lock (an idle
-//     hold), and its read transaction, for the next read, which then
+//     hold; not when every Store of the file was opened with NoIdleHold,
+//     as a process that reads once and exits opens them), and its read
+//     transaction, for the next read, which then
 //     makes one system call instead of three (flock, stat, unlock; ~3 µs
 //     each on a virtual machine), or none when the engine's operation
 //     polled the watch since it began (package inotify), and begins no

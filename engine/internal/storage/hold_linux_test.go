@@ -94,6 +94,36 @@ func TestIdleHold(t *testing.T) {
 	}
 }
 
+// TestNoIdleHold: a Store opened with NoIdleHold keeps no lock after a read
+// and watches nothing; while another Store of the same file in the process
+// allows a hold, the shared handle keeps one for both.
+func TestNoIdleHold(t *testing.T) {
+	needLeases(t)
+	ctx := context.Background()
+	s := openTest(t, Options{NoIdleHold: true})
+	mustSet(t, s, "k", "1")
+	s.lock.closeWriter() // as writerLinger after the write would
+	if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	if sharedFlock(t, s.Path()) || s.lock.reader.watched {
+		t.Fatalf("a Store with NoIdleHold left the file locked (%v) or watched (%v) after a read", sharedFlock(t, s.Path()), s.lock.reader.watched)
+	}
+
+	both, err := Open(s.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer both.Close()
+	s.lock.reader.shut() // the next read opens the handle again, now that one Store allows a hold
+	if v, err := s.Get(ctx, []byte("k")); err != nil || string(v) != "1" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	if !sharedFlock(t, s.Path()) {
+		t.Fatal("no idle hold while a Store of the file allows one")
+	}
+}
+
 // TestIdleHoldNotKeptForWriter: a writer that opened the file before this
 // process's reads began (so the watch never saw it open) finds the lock
 // free after a read: the read keeps no hold while someone has the file

@@ -97,8 +97,9 @@ func (l *pathLock) shutWriter(retire bool) {
 }
 
 // acquirePathLock returns the lock shared by the Stores on path, counting a
-// reference that releasePathLock gives back.
-func acquirePathLock(path string) *pathLock {
+// reference that releasePathLock gives back; hold counts one that allows
+// its reader an idle hold (Options.NoIdleHold).
+func acquirePathLock(path string, hold bool) *pathLock {
 	registry.Lock()
 	defer registry.Unlock()
 	l := registry.locks[path]
@@ -109,15 +110,21 @@ func acquirePathLock(path string) *pathLock {
 		registry.locks[path] = l
 	}
 	l.refs++
+	if hold {
+		l.reader.allowHolds(1)
+	}
 	return l
 }
 
-func releasePathLock(path string) {
+func releasePathLock(path string, hold bool) {
 	registry.Lock()
 	defer registry.Unlock()
 	l := registry.locks[path]
 	if l == nil {
 		return
+	}
+	if hold {
+		l.reader.allowHolds(-1)
 	}
 	if l.refs--; l.refs == 0 {
 		delete(registry.locks, path)

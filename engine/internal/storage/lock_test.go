@@ -92,15 +92,15 @@ func TestRWLock(t *testing.T) {
 }
 
 func TestPathLockRegistry(t *testing.T) {
-	a := acquirePathLock("/x/a.db")
-	b := acquirePathLock("/x/a.db")
-	c := acquirePathLock("/x/c.db")
+	a := acquirePathLock("/x/a.db", true)
+	b := acquirePathLock("/x/a.db", true)
+	c := acquirePathLock("/x/c.db", true)
 	if a != b || a == c {
 		t.Fatal("one lock per path expected")
 	}
-	releasePathLock("/x/a.db")
-	releasePathLock("/x/a.db")
-	releasePathLock("/x/c.db")
+	releasePathLock("/x/a.db", true)
+	releasePathLock("/x/a.db", true)
+	releasePathLock("/x/c.db", true)
 	registry.Lock()
 	n := len(registry.locks)
 	registry.Unlock()

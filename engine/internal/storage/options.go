@@ -26,6 +26,13 @@ type Options struct {
 	MaxValueBytes int   // longest value; default 2 MiB
 	MaxKeys       int   // quota on the number of keys; default 1_000_000
 	MaxBytes      int64 // quota on the sum of len(key)+len(value); default 1 GiB
+
+	// NoIdleHold keeps no idle hold of the file between reads (doc.go):
+	// no inotify watch of the file and the folders above it, whose set-up
+	// costs more than a process that reads once and exits saves by it. The
+	// Stores of one file in a process share one handle, which holds idle
+	// while any of them allows it.
+	NoIdleHold bool
 }
 
 // withDefaults returns o with zero fields set to their defaults, or an

@@ -16,6 +16,9 @@ type reader struct{}
 
 func newReader(*writer) *reader { return &reader{} }
 
+// allowHolds is a no-op: without flock there is no idle hold.
+func (r *reader) allowHolds(int32) {}
+
 func (r *reader) view(ctx context.Context, path string, deadline time.Time, fn func(*snapshot) error) (err error) {
 	db, err := openDB(ctx, path, false, deadline, nil)
 	if isEmpty(err) {

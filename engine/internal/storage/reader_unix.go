@@ -45,6 +45,7 @@ type reader struct {
 	// The idle hold (see hold): the flock kept with no holder, for the
 	// next read to use without taking it and checking the file again.
 	watched bool          // the watch of hold_linux.go reports changes to the file and its path
+	allowed atomic.Int32  // open Stores of the file that allow an idle hold (Options.NoIdleHold)
 	quiet   bool          // the flock was taken, the file checked and no writer had it open, when events was seen
 	seen    uint64        // events when quiet was decided
 	idle    bool          // the flock is held for no holder
@@ -56,6 +57,10 @@ type reader struct {
 }
 
 func newReader(own *writer) *reader { return &reader{gate: make(chan struct{}, 1), own: own} }
+
+// allowHolds counts n more (or fewer) open Stores that allow an idle hold;
+// the next opening of the handle watches the file only if one does.
+func (r *reader) allowHolds(n int32) { r.allowed.Add(n) }
 
 // statPath and probeWriters are os.Stat and noWriters, variables so that
 // a test can count the system calls of a read.
@@ -181,7 +186,7 @@ func (r *reader) first(ctx context.Context, path string, deadline time.Time) (*b
 	}
 	r.db, r.file, r.id, r.size = db, file, fi, fi.Size()
 	r.lost.Store(false)
-	r.watched = watchHold(r, path)
+	r.watched = r.allowed.Load() > 0 && watchHold(r, path)
 	seen := r.events.Load()
 	if r.watched {
 		// What the watch reports begins now: the file at path must

@@ -66,14 +66,15 @@ func Open(path string, opts Options) (*Store, error) {
 	// lock of the file's real path, so that Stores opened through
 	// symbolic links share it too. (Aliases that remain, such as hard
 	// links, are still safe: the file lock orders them, only slower.)
-	s.lock, s.lockKey = acquirePathLock(abs), abs
+	hold := !s.opts.NoIdleHold
+	s.lock, s.lockKey = acquirePathLock(abs, hold), abs
 	if err := s.create(); err != nil {
-		releasePathLock(abs)
+		releasePathLock(abs, hold)
 		return nil, err
 	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
-		releasePathLock(abs)
-		s.lock, s.lockKey = acquirePathLock(real), real
+		releasePathLock(abs, hold)
+		s.lock, s.lockKey = acquirePathLock(real, hold), real
 	}
 	return s, nil
 }
@@ -120,7 +121,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.ops.Wait()
-	releasePathLock(s.lockKey)
+	releasePathLock(s.lockKey, !s.opts.NoIdleHold)
 	return nil
 }
 
