@@ -64,21 +64,7 @@ func TestStopOtherVersion(t *testing.T) {
 					t.Fatalf("Stop: pid %d, %v; the old agent is pid %d", pid, err, cmd.Process.Pid)
 				}
 			case "DialOrStart":
-				c, err := DialOrStart(dir, newAgent(dir), "new build")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				st, err := c.Status(context.Background())
-				if err != nil {
-					t.Fatalf("the first call, to the old agent: %v, want it served by a new one", err)
-				}
-				if st.PID == cmd.Process.Pid || c.Build() != "new build" {
-					t.Fatalf("the first call was answered by pid %d of build %q; the old agent is pid %d", st.PID, c.Build(), cmd.Process.Pid)
-				}
-				if pid, err := Stop(context.Background(), dir); err != nil || pid != st.PID {
-					t.Fatalf("stopping the new agent: pid %d, %v; want pid %d", pid, err, st.PID)
-				}
+				servedByNewAgent(t, dir, "the old agent", cmd.Process.Pid)
 			}
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("the old agent did not stop as on a signal: %v", err)
@@ -117,6 +103,14 @@ func TestStoppingAgentReplaced(t *testing.T) {
 		newStream(nc, maxResponse, 0).send(&response{Version: Version, Err: encodeError(fmt.Errorf("%w: %w", api.ErrUnavailable, errAgentStopping))})
 		nc.Close()
 	}()
+	servedByNewAgent(t, dir, "a stopping agent", os.Getpid())
+}
+
+// servedByNewAgent checks that the first call of a DialOrStart client of
+// dir, whose agent is the one named (of process old), is answered by an
+// agent it started in its place (newAgent), and stops that one.
+func servedByNewAgent(t *testing.T, dir, agent string, old int) {
+	t.Helper()
 	c, err := DialOrStart(dir, newAgent(dir), "new build")
 	if err != nil {
 		t.Fatal(err)
@@ -124,10 +118,10 @@ func TestStoppingAgentReplaced(t *testing.T) {
 	defer c.Close()
 	st, err := c.Status(context.Background())
 	if err != nil {
-		t.Fatalf("the first call, to a stopping agent: %v, want it served by a new one", err)
+		t.Fatalf("the first call, to %s: %v, want it served by a new one", agent, err)
 	}
-	if c.Build() != "new build" || st.PID == os.Getpid() {
-		t.Fatalf("the first call was answered by pid %d of build %q", st.PID, c.Build())
+	if st.PID == old || c.Build() != "new build" {
+		t.Fatalf("the first call was answered by pid %d of build %q; %s is pid %d", st.PID, c.Build(), agent, old)
 	}
 	if pid, err := Stop(context.Background(), dir); err != nil || pid != st.PID {
 		t.Fatalf("stopping the new agent: pid %d, %v; want pid %d", pid, err, st.PID)
