@@ -34,8 +34,9 @@ import (
 // One connection carries one request at a time.
 //
 // Version names the protocol; a client and a server of different versions
-// refuse each other: the client reports the mismatch (the sesame command
-// then works alone until the old agent exits). Version is the first field
+// refuse each other: a client of DialOrStart stops the agent of another
+// version (by a signal: it cannot be asked) and starts its own, any other
+// reports the mismatch (errOtherVersion). Version is the first field
 // of a response, so that a greeting of any later version tells its version
 // to this one. A call sent before the greeting came is run only by an
 // agent of this version (the preface) and of the build it names
