@@ -47,11 +47,7 @@ func Dial(dir string) (*Client, error) {
 		return nil, err
 	}
 	_, sent := c.nc.Write([]byte(preface))
-	// An agent that dropped the preface greeted before it did.
-	if err = c.greet(time.Time{}); err == nil {
-		err = sent
-	}
-	if err != nil {
+	if err = c.greetAfter(sent, time.Time{}); err != nil {
 		c.nc.Close()
 		return nil, err
 	}
@@ -112,6 +108,17 @@ func (c *Client) greet(deadline time.Time) error {
 	return nil
 }
 
+// greetAfter reads the greeting (greet) behind what the client sent, whose
+// write failed with sent or not: an agent that dropped the connection
+// greeted before it did, so its greeting says why, and a failed write
+// counts only once the greeting was read.
+func (c *Client) greetAfter(sent error, deadline time.Time) error {
+	if err := c.greet(deadline); err != nil {
+		return err
+	}
+	return sent
+}
+
 // errOtherVersion is an agent that speaks another version of the protocol:
 // DialOrStart and Stop stop it with a signal.
 var errOtherVersion error = protocolError("another version")
@@ -139,10 +146,10 @@ func (c *Client) Close() error { return c.nc.Close() }
 func (c *Client) call(ctx context.Context, req *request, confirm func(api.Action) bool) (*response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fresh := !c.greeted
 	r, err := c.roundTrip(ctx, req, confirm)
 	var waited time.Duration
-	for pause := time.Millisecond; fresh && err != nil && !c.greeted; pause = min(2*pause, 100*time.Millisecond) {
+	// Not greeted after a round trip: its greeting failed, or refused it.
+	for pause := time.Millisecond; err != nil && !c.greeted; pause = min(2*pause, 100*time.Millisecond) {
 		var n *Client
 		switch {
 		case errors.Is(err, errAgentBusy) && waited < busyWait:
@@ -194,12 +201,7 @@ func (c *Client) roundTrip(ctx context.Context, req *request, confirm func(api.A
 		err = c.st.send(req)
 	} else {
 		req.Build = c.want
-		sent := c.st.sendAfter(preface, req)
-		// An agent that dropped what was sent greeted before it did.
-		if err = c.greet(dl); err == nil {
-			err = sent
-		}
-		if err != nil {
+		if err = c.greetAfter(c.st.sendAfter(preface, req), dl); err != nil {
 			c.nc.Close()
 			c.dead = err
 			return nil, err
